@@ -1,0 +1,364 @@
+/*
+ * tsvisor-launcher: the first process of a sandbox.
+ *
+ * The Sentry creates it with clone() in new mount/pid/ipc/uts (and usually
+ * net) namespaces, as real root. It then:
+ *   1. makes every mount private, bind-mounts the container root read-only
+ *      (non-recursively) and pivots into it, so natively executed calls can
+ *      only ever reach the sandbox's own read-only files. This must happen
+ *      before the user namespace exists: inside one, the kernel refuses a
+ *      non-recursive bind of a mount with locked submounts (such as /);
+ *   2. brings up loopback, sets the hostname and domain name;
+ *   3. enters a new user namespace and has the Sentry map its root to an
+ *      unprivileged host uid; that namespace owns none of the others, so the
+ *      guest's capabilities never reach mounts, networking or the hostname;
+ *   4. sets rlimits, identity and umask, drops every capability outside the
+ *      requested set and sets no_new_privs;
+ *   5. receives the BPF program over the control socket and installs it with
+ *      NEW_LISTENER | WAIT_KILLABLE_RECV, passes the listener back;
+ *   6. waits for the go signal and execs the command. From step 5 on every
+ *      call it makes goes through the filter, so the Sentry (which ptrace-
+ *      seized it before sending go) resolves that execve like any other.
+ *
+ * Protocol on the control socket (SOCK_SEQPACKET, fd 3 unless --ctl):
+ *   launcher -> Sentry  'U'                   user namespace made: map it
+ *   Sentry -> launcher  'M'                   maps written
+ *   Sentry -> launcher  'F' + sock_filter[]   the filter
+ *   launcher -> Sentry  'L' + SCM_RIGHTS(fd)  the listener
+ *   Sentry -> launcher  'G'                   go
+ *   launcher -> Sentry  'E' + text            a fatal setup error
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/mount.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+#define MAX_RLIMITS 32
+#define MAX_GROUPS 64
+
+static int ctl = 3;
+
+static void fail(const char *fmt, ...) {
+  char buf[1024];
+  buf[0] = 'E';
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + 1, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
+  if (send(ctl, buf, n + 1, MSG_NOSIGNAL) < 0) {
+    fprintf(stderr, "tsvisor-launcher: %s\n", buf + 1);
+  }
+  _exit(125);
+}
+
+struct options {
+  const char *root;
+  const char *hostname;
+  const char *domainname;
+  int lo_up;
+  int foreground;
+  int have_caps;
+  unsigned long long caps;
+  int have_user;
+  uid_t uid;
+  gid_t gid;
+  gid_t groups[MAX_GROUPS];
+  int ngroups;
+  int umask_set;
+  mode_t umask;
+  int oom_adj_set;
+  int oom_adj;
+  int nrl;
+  struct {
+    int res;
+    struct rlimit lim;
+  } rl[MAX_RLIMITS];
+  char **argv;
+};
+
+static unsigned long long num(const char *s, const char *what) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || *end || end == s) fail("bad %s: %s", what, s);
+  return v;
+}
+
+static void parse(int argc, char **argv, struct options *o) {
+  memset(o, 0, sizeof *o);
+  int i;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if (!strcmp(a, "--lo-up")) {
+      o->lo_up = 1;
+      continue;
+    }
+    if (!strcmp(a, "--foreground")) {
+      o->foreground = 1;
+      continue;
+    }
+    if (!v) fail("option %s needs a value", a);
+    i++;
+    if (!strcmp(a, "--ctl")) ctl = (int)num(v, "ctl fd");
+    else if (!strcmp(a, "--root")) o->root = v;
+    else if (!strcmp(a, "--hostname")) o->hostname = v;
+    else if (!strcmp(a, "--domainname")) o->domainname = v;
+    else if (!strcmp(a, "--caps")) {
+      o->have_caps = 1;
+      o->caps = num(v, "capability mask");
+    } else if (!strcmp(a, "--user")) {
+      /* uid:gid[:g1,g2,...] */
+      char *copy = strdup(v), *save = NULL;
+      char *u = strtok_r(copy, ":", &save), *g = strtok_r(NULL, ":", &save), *gs = strtok_r(NULL, ":", &save);
+      if (!u || !g) fail("bad --user %s", v);
+      o->have_user = 1;
+      o->uid = (uid_t)num(u, "uid");
+      o->gid = (gid_t)num(g, "gid");
+      for (char *t = gs ? strtok_r(gs, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+        if (o->ngroups == MAX_GROUPS) fail("too many groups");
+        o->groups[o->ngroups++] = (gid_t)num(t, "gid");
+      }
+      free(copy);
+    } else if (!strcmp(a, "--umask")) {
+      o->umask_set = 1;
+      o->umask = (mode_t)num(v, "umask");
+    } else if (!strcmp(a, "--oom-score-adj")) {
+      o->oom_adj_set = 1;
+      o->oom_adj = (int)strtol(v, NULL, 10);
+    } else if (!strcmp(a, "--rlimit")) {
+      /* resource:soft:hard, numbers; "inf" for unlimited */
+      if (o->nrl == MAX_RLIMITS) fail("too many rlimits");
+      char *copy = strdup(v), *save = NULL;
+      char *r = strtok_r(copy, ":", &save), *s = strtok_r(NULL, ":", &save), *h = strtok_r(NULL, ":", &save);
+      if (!r || !s || !h) fail("bad --rlimit %s", v);
+      o->rl[o->nrl].res = (int)num(r, "rlimit resource");
+      o->rl[o->nrl].lim.rlim_cur = strcmp(s, "inf") ? num(s, "rlimit") : RLIM_INFINITY;
+      o->rl[o->nrl].lim.rlim_max = strcmp(h, "inf") ? num(h, "rlimit") : RLIM_INFINITY;
+      o->nrl++;
+      free(copy);
+    } else fail("unknown launcher option %s", a);
+  }
+  if (i >= argc) fail("no command");
+  if (!o->root) fail("no --root");
+  o->argv = argv + i;
+}
+
+/* A non-recursive clone of the root is made with open_tree() and moved onto
+ * a private staging tmpfs (over /proc, which every host has; this mount
+ * namespace is ours alone). Binding the root onto itself would not do: a
+ * path walk to "/" stays on the original root mount, so pivot_root would
+ * see the same mount and refuse. */
+#define STAGE "/proc"
+#define STAGED_ROOT STAGE "/root"
+static void enter_root(const char *root) {
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail("make mounts private: %s", strerror(errno));
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) fail("clone root %s: %s", root, strerror(errno));
+  struct statvfs sv;
+  if (fstatvfs(tree, &sv) < 0) fail("statvfs %s: %s", root, strerror(errno));
+  if (mount("tsvisor-stage", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0700") < 0)
+    fail("staging tmpfs: %s", strerror(errno));
+  if (mkdir(STAGED_ROOT, 0700) < 0) fail("staging dir: %s", strerror(errno));
+  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, STAGED_ROOT, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    fail("move root: %s", strerror(errno));
+  close(tree);
+  /* Flags locked by the parent mount namespace must be kept on remount. */
+  unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  if (mount(NULL, STAGED_ROOT, NULL, f, NULL) < 0) fail("remount %s read-only: %s", root, strerror(errno));
+  if (chdir(STAGED_ROOT) < 0) fail("enter root: %s", strerror(errno));
+  if (syscall(SYS_pivot_root, ".", ".") < 0) fail("pivot_root: %s", strerror(errno));
+  if (umount2(".", MNT_DETACH) < 0) fail("detach old root: %s", strerror(errno));
+  if (chdir("/") < 0) fail("chdir /: %s", strerror(errno));
+}
+
+static void loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail("socket: %s", strerror(errno));
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail("get lo flags: %s", strerror(errno));
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail("bring lo up: %s", strerror(errno));
+  close(s);
+}
+
+static void expect(char tag) {
+  char got;
+  ssize_t n;
+  do {
+    n = recv(ctl, &got, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || got != tag) _exit(125);
+}
+
+static void enter_userns(void) {
+  if (unshare(CLONE_NEWUSER) < 0) fail("new user namespace: %s", strerror(errno));
+  if (send(ctl, "U", 1, MSG_NOSIGNAL) != 1) _exit(125);
+  expect('M');
+  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become namespace root: %s", strerror(errno));
+}
+
+/* Becomes the terminal's foreground process group so that keyboard signals
+ * reach the guest and not tsvisor (which forwards what it receives). */
+static void take_terminal(void) {
+  if (setpgid(0, 0) < 0) fail("setpgid: %s", strerror(errno));
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  sigprocmask(SIG_BLOCK, &ttou, &old);
+  if (tcsetpgrp(0, getpid()) < 0) fail("tcsetpgrp: %s", strerror(errno));
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static void set_identity(const struct options *o) {
+  if (!o->have_user) return;
+  if (setgroups(o->ngroups, o->groups) < 0) fail("setgroups: %s", strerror(errno));
+  if (setresgid(o->gid, o->gid, o->gid) < 0) fail("setgid %u: %s", o->gid, strerror(errno));
+  if (setresuid(o->uid, o->uid, o->uid) < 0) fail("setuid %u: %s", o->uid, strerror(errno));
+}
+
+static void drop_caps(const struct options *o) {
+  if (!o->have_caps) return;
+  int last = CAP_LAST_CAP;
+  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
+  if (f) {
+    if (fscanf(f, "%d", &last) != 1) last = CAP_LAST_CAP;
+    fclose(f);
+  }
+  for (int c = 0; c <= last; c++) {
+    if (c < 64 && (o->caps & (1ULL << c))) continue;
+    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) fail("drop capability %d: %s", c, strerror(errno));
+  }
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capget, &hdr, data) < 0) fail("capget: %s", strerror(errno));
+  for (int k = 0; k < 2; k++) {
+    unsigned keep = (unsigned)(o->caps >> (32 * k));
+    data[k].effective &= keep;
+    data[k].permitted &= keep;
+    data[k].inheritable &= keep;
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0) fail("capset: %s", strerror(errno));
+}
+
+static int install_filter(void) {
+  static unsigned char buf[1 + 65536 * sizeof(struct sock_filter)];
+  ssize_t n = recv(ctl, buf, sizeof buf, 0);
+  if (n < 1 || buf[0] != 'F') fail("no filter received");
+  size_t len = (size_t)(n - 1);
+  if (len == 0 || len % sizeof(struct sock_filter)) fail("malformed filter");
+  struct sock_filter *insns = malloc(len);
+  if (!insns) fail("out of memory");
+  memcpy(insns, buf + 1, len);
+  struct sock_fprog prog = {(unsigned short)(len / sizeof(struct sock_filter)), insns};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("no_new_privs: %s", strerror(errno));
+  int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                        SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+  if (fd < 0) fail("install seccomp filter: %s", strerror(errno));
+  free(insns);
+  return fd;
+}
+
+static void send_listener(int fd) {
+  char tag = 'L';
+  struct iovec iov = {&tag, 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  memset(&u, 0, sizeof u);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0) _exit(125);
+  close(fd);
+}
+
+int main(int argc, char **argv) {
+  struct options o;
+  parse(argc, argv, &o);
+  /* If the Sentry disappears before it seizes us, do not linger. (getppid()
+   * cannot tell: the parent is outside our pid namespace, so it reads 0.) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+
+  /* Still real root here: raising rlimits and oom_score_adj needs it, and
+   * /proc disappears with the pivot. */
+  if (o.oom_adj_set) {
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || dprintf(fd, "%d", o.oom_adj) < 0) fail("oom_score_adj: %s", strerror(errno));
+    close(fd);
+  }
+  for (int i = 0; i < o.nrl; i++)
+    if (setrlimit(o.rl[i].res, &o.rl[i].lim) < 0) fail("setrlimit %d: %s", o.rl[i].res, strerror(errno));
+  if (o.foreground) take_terminal();
+  enter_root(o.root);
+  if (o.lo_up) loopback_up();
+  if (o.hostname && sethostname(o.hostname, strlen(o.hostname)) < 0) fail("sethostname: %s", strerror(errno));
+  if (o.domainname && setdomainname(o.domainname, strlen(o.domainname)) < 0)
+    fail("setdomainname: %s", strerror(errno));
+  enter_userns();
+  set_identity(&o);
+  drop_caps(&o);
+  if (o.umask_set) umask(o.umask);
+
+  int listener = install_filter();
+  send_listener(listener);
+
+  expect('G');
+  close(ctl);
+
+  execvp(o.argv[0], o.argv);
+  int e = errno;
+  if (e == ENOENT && !strchr(o.argv[0], '/')) {
+    fprintf(stderr, "tsvisor: exec: \"%s\": executable file not found in $PATH\n", o.argv[0]);
+  } else {
+    fprintf(stderr, "tsvisor: exec: \"%s\": %s\n", o.argv[0], strerror(e));
+  }
+  _exit(e == ENOENT ? 127 : 126);
+}

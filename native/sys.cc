@@ -1,0 +1,579 @@
+// System-call wrappers the Sentry and the Gofer need and Node does not offer:
+// guest memory access, pidfds, memfds, statx on fds, SCM_RIGHTS, openat2,
+// process creation with namespaces, and a few prctl/seccomp primitives.
+#include "common.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <uv.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace tsv {
+namespace {
+
+Napi::Number Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
+
+uint8_t* Bytes(const Napi::CallbackInfo& info, size_t i, size_t* len) {
+  Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
+  *len = a.ByteLength();
+  return a.Data();
+}
+
+// ---- guest memory ----------------------------------------------------------
+
+// memRead(pid, addr, buf, off, len) -> bytes read | -errno
+Napi::Value MemRead(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* buf = Bytes(info, 2, &cap);
+  size_t off = U32(info, 3), len = U32(info, 4);
+  if (off > cap || len > cap - off) return Num(info.Env(), -EINVAL);
+  struct iovec local = {buf + off, len};
+  struct iovec remote = {reinterpret_cast<void*>(Addr(info, 1)), len};
+  return Ret(info.Env(), process_vm_readv(I32(info, 0), &local, 1, &remote, 1, 0));
+}
+
+// memWrite(pid, addr, buf, off, len) -> bytes written | -errno
+Napi::Value MemWrite(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* buf = Bytes(info, 2, &cap);
+  size_t off = U32(info, 3), len = U32(info, 4);
+  if (off > cap || len > cap - off) return Num(info.Env(), -EINVAL);
+  struct iovec local = {buf + off, len};
+  struct iovec remote = {reinterpret_cast<void*>(Addr(info, 1)), len};
+  return Ret(info.Env(), process_vm_writev(I32(info, 0), &local, 1, &remote, 1, 0));
+}
+
+// memReadCString(pid, addr, max) -> latin1 string | -errno
+// Reads page by page so a string ending just before an unmapped page works.
+Napi::Value MemReadCString(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = I32(info, 0);
+  uint64_t addr = Addr(info, 1);
+  size_t max = U32(info, 2);
+  if (addr == 0) return Num(env, -EFAULT);
+  static thread_local std::vector<char> buf;
+  buf.resize(max + 4096);
+  size_t have = 0;
+  while (have <= max) {
+    size_t chunk = 4096 - ((addr + have) & 4095);
+    struct iovec local = {buf.data() + have, chunk};
+    struct iovec remote = {reinterpret_cast<void*>(addr + have), chunk};
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return Num(env, n < 0 ? -errno : -EFAULT);
+    void* nul = memchr(buf.data() + have, 0, n);
+    if (nul) return Latin1Value(env, buf.data(), static_cast<char*>(nul) - buf.data());
+    have += n;
+  }
+  return Num(env, -ENAMETOOLONG);
+}
+
+// ---- fds -------------------------------------------------------------------
+
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), syscall(SYS_pidfd_open, I32(info, 0), U32(info, 1)));
+}
+Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), syscall(SYS_pidfd_getfd, I32(info, 0), I32(info, 1), 0));
+}
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), syscall(SYS_pidfd_send_signal, I32(info, 0), I32(info, 1), nullptr, 0));
+}
+Napi::Value Close(const Napi::CallbackInfo& info) { return Ret(info.Env(), close(I32(info, 0))); }
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), fcntl(I32(info, 0), F_DUPFD_CLOEXEC, 3));
+}
+Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
+  std::string name = Latin1(info, 0);
+  return Ret(info.Env(), memfd_create(name.c_str(), U32(info, 1)));
+}
+// reopen(fd, flags): a new open file description for the file behind fd.
+// Goes through the /proc/self/fd magic link, so O_NOFOLLOW (which would
+// refuse the link itself) and the creation flags never apply.
+Napi::Value Reopen(const Napi::CallbackInfo& info) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", I32(info, 0));
+  int flags = I32(info, 1) & ~(O_NOFOLLOW | O_CREAT | O_EXCL);
+  return Ret(info.Env(), open(path, flags | O_CLOEXEC, 0));
+}
+Napi::Value Lseek(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), lseek(I32(info, 0), I64(info, 1), I32(info, 2)));
+}
+Napi::Value Ftruncate(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), ftruncate(I32(info, 0), I64(info, 1)));
+}
+Napi::Value Fchmod(const Napi::CallbackInfo& info) { return Ret(info.Env(), fchmod(I32(info, 0), U32(info, 1))); }
+Napi::Value Getdents(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* buf = Bytes(info, 1, &cap);
+  return Ret(info.Env(), syscall(SYS_getdents64, I32(info, 0), buf, cap));
+}
+// futimens(fd, [atimeSec, atimeNsec, mtimeSec, mtimeNsec]); nsec may be UTIME_NOW/UTIME_OMIT.
+Napi::Value Futimens(const Napi::CallbackInfo& info) {
+  Napi::Array a = info[1].As<Napi::Array>();
+  struct timespec ts[2];
+  ts[0].tv_sec = a.Get(0u).As<Napi::Number>().Int64Value();
+  ts[0].tv_nsec = a.Get(1u).As<Napi::Number>().Int64Value();
+  ts[1].tv_sec = a.Get(2u).As<Napi::Number>().Int64Value();
+  ts[1].tv_nsec = a.Get(3u).As<Napi::Number>().Int64Value();
+  return Ret(info.Env(), futimens(I32(info, 0), ts));
+}
+// copyFile(dst, src) -> bytes copied | -errno: whole-file copy from offset 0.
+Napi::Value CopyFile(const Napi::CallbackInfo& info) {
+  int dst = I32(info, 0), src = I32(info, 1);
+  off_t off = 0;
+  double total = 0;
+  for (;;) {
+    ssize_t n = sendfile(dst, src, &off, 1 << 30);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Num(info.Env(), -errno);
+    }
+    if (n == 0) break;
+    total += n;
+  }
+  return Num(info.Env(), total);
+}
+
+// statxFd(fd, out: Float64Array(STATX_FIELDS)) -> 0 | -errno
+// out = [mask, blksize, nlink, uid, gid, mode, ino, size, blocks,
+//        atime.s, atime.ns, btime.s, btime.ns, ctime.s, ctime.ns, mtime.s, mtime.ns,
+//        rdev.major, rdev.minor, dev.major, dev.minor, attributes]
+Napi::Value StatxFd(const Napi::CallbackInfo& info) {
+  struct statx sx;
+  if (statx(I32(info, 0), "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+    return Num(info.Env(), -errno);
+  Napi::Float64Array o = info[1].As<Napi::Float64Array>();
+  double v[] = {(double)sx.stx_mask,       (double)sx.stx_blksize,         (double)sx.stx_nlink,
+                (double)sx.stx_uid,        (double)sx.stx_gid,             (double)sx.stx_mode,
+                (double)sx.stx_ino,        (double)sx.stx_size,            (double)sx.stx_blocks,
+                (double)sx.stx_atime.tv_sec, (double)sx.stx_atime.tv_nsec, (double)sx.stx_btime.tv_sec,
+                (double)sx.stx_btime.tv_nsec, (double)sx.stx_ctime.tv_sec, (double)sx.stx_ctime.tv_nsec,
+                (double)sx.stx_mtime.tv_sec, (double)sx.stx_mtime.tv_nsec, (double)sx.stx_rdev_major,
+                (double)sx.stx_rdev_minor, (double)sx.stx_dev_major,       (double)sx.stx_dev_minor,
+                (double)sx.stx_attributes};
+  size_t n = sizeof v / sizeof v[0];
+  if (o.ElementLength() < n) return Num(info.Env(), -EINVAL);
+  memcpy(o.Data(), v, sizeof v);
+  return Num(info.Env(), 0);
+}
+
+// openat2(dirfd, path, flags, mode, resolve) -> fd | -errno
+Napi::Value Openat2(const Napi::CallbackInfo& info) {
+  std::string path = Latin1(info, 1);
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = static_cast<uint64_t>(static_cast<uint32_t>(I32(info, 2)));
+  how.mode = U32(info, 3);
+  how.resolve = U32(info, 4);
+  long r;
+  do {
+    r = syscall(SYS_openat2, I32(info, 0), path.c_str(), &how, sizeof how);
+  } while (r < 0 && errno == EAGAIN);
+  return Ret(info.Env(), r);
+}
+
+// ---- unix sockets with SCM_RIGHTS -----------------------------------------
+
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, I32(info, 0) | SOCK_CLOEXEC, 0, sv) < 0) return Num(info.Env(), -errno);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, sv[0]);
+  a.Set(1u, sv[1]);
+  return a;
+}
+
+// sendMsg(sock, data: Uint8Array, len, fds: number[]) -> bytes | -errno
+Napi::Value SendMsg(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* data = Bytes(info, 1, &cap);
+  size_t len = U32(info, 2);
+  if (len > cap) return Num(info.Env(), -EINVAL);
+  Napi::Array fds = info[3].As<Napi::Array>();
+  uint32_t nfds = fds.Length();
+  if (nfds > 253) return Num(info.Env(), -EINVAL);
+  struct iovec iov = {data, len};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> cbuf;
+  if (nfds) {
+    cbuf.assign(CMSG_SPACE(nfds * sizeof(int)), 0);
+    msg.msg_control = cbuf.data();
+    msg.msg_controllen = cbuf.size();
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    int* p = reinterpret_cast<int*>(CMSG_DATA(c));
+    for (uint32_t i = 0; i < nfds; i++) p[i] = fds.Get(i).As<Napi::Number>().Int32Value();
+  }
+  ssize_t r;
+  do {
+    r = sendmsg(I32(info, 0), &msg, MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  return Ret(info.Env(), r);
+}
+
+// recvMsg(sock, buf: Uint8Array, fdsOut: Int32Array, timeoutMs) -> bytes | -errno
+// Received fds are written to fdsOut (close-on-exec); unused slots are -1.
+// A timeout of -1 waits forever; 0 bytes means the peer closed.
+Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* data = Bytes(info, 1, &cap);
+  Napi::Int32Array fdsOut = info[2].As<Napi::Int32Array>();
+  int timeout = I32(info, 3);
+  int sock = I32(info, 0);
+  for (size_t i = 0; i < fdsOut.ElementLength(); i++) fdsOut[i] = -1;
+  if (timeout >= 0) {
+    struct pollfd p = {sock, POLLIN, 0};
+    int pr;
+    do {
+      pr = poll(&p, 1, timeout);
+    } while (pr < 0 && errno == EINTR);
+    if (pr < 0) return Num(info.Env(), -errno);
+    if (pr == 0) return Num(info.Env(), -ETIMEDOUT);
+  }
+  size_t maxFds = fdsOut.ElementLength();
+  std::vector<char> cbuf(CMSG_SPACE((maxFds ? maxFds : 1) * sizeof(int)));
+  struct iovec iov = {data, cap};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf.data();
+  msg.msg_controllen = cbuf.size();
+  ssize_t r;
+  do {
+    r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return Num(info.Env(), -errno);
+  size_t k = 0;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int* p = reinterpret_cast<int*>(CMSG_DATA(c));
+    for (size_t i = 0; i < n; i++) {
+      if (k < maxFds)
+        fdsOut[k++] = p[i];
+      else
+        close(p[i]);
+    }
+  }
+  if (msg.msg_flags & MSG_TRUNC) return Num(info.Env(), -EMSGSIZE);
+  return Num(info.Env(), static_cast<double>(r));
+}
+
+// sockBind(fd, addr, len) / sockConnect(fd, addr, len) -> 0 | -errno
+Napi::Value SockBind(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* a = Bytes(info, 1, &cap);
+  size_t len = U32(info, 2);
+  if (len > cap) return Num(info.Env(), -EINVAL);
+  return Ret(info.Env(), bind(I32(info, 0), reinterpret_cast<struct sockaddr*>(a), len));
+}
+Napi::Value SockConnect(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* a = Bytes(info, 1, &cap);
+  size_t len = U32(info, 2);
+  if (len > cap) return Num(info.Env(), -EINVAL);
+  int r;
+  do {
+    r = connect(I32(info, 0), reinterpret_cast<struct sockaddr*>(a), len);
+  } while (r < 0 && errno == EINTR);
+  return Ret(info.Env(), r);
+}
+
+// sockConnectAsync(fd, addr, len, cb(result)): a connect that may block, run
+// on the libuv thread pool so the Sentry's loop never waits for a network.
+struct ConnectWork {
+  uv_work_t req;
+  int fd;
+  std::vector<uint8_t> addr;
+  int result;
+  napi_env env;
+  Napi::FunctionReference cb;
+};
+void ConnectRun(uv_work_t* req) {
+  auto* w = static_cast<ConnectWork*>(req->data);
+  int r;
+  do {
+    r = connect(w->fd, reinterpret_cast<struct sockaddr*>(w->addr.data()), w->addr.size());
+  } while (r < 0 && errno == EINTR);
+  w->result = r < 0 ? -errno : 0;
+}
+void ConnectDone(uv_work_t* req, int) {
+  auto* w = static_cast<ConnectWork*>(req->data);
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  w->cb.MakeCallback(env.Global(), {Napi::Number::New(env, w->result)});
+  delete w;
+}
+Napi::Value SockConnectAsync(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* a = Bytes(info, 1, &cap);
+  size_t len = U32(info, 2);
+  if (len > cap) return Num(info.Env(), -EINVAL);
+  auto* w = new ConnectWork();
+  w->req.data = w;
+  w->fd = I32(info, 0);
+  w->addr.assign(a, a + len);
+  w->env = info.Env();
+  w->cb = Napi::Persistent(info[3].As<Napi::Function>());
+  uv_loop_t* loop;
+  napi_get_uv_event_loop(info.Env(), &loop);
+  uv_queue_work(loop, &w->req, ConnectRun, ConnectDone);
+  return Num(info.Env(), 0);
+}
+// fcntlGetfl(fd) -> flags | -errno
+Napi::Value FcntlGetfl(const Napi::CallbackInfo& info) { return Ret(info.Env(), fcntl(I32(info, 0), F_GETFL)); }
+
+// ---- processes -------------------------------------------------------------
+
+std::vector<std::string> Strings(Napi::Array a) {
+  std::vector<std::string> out;
+  napi_env env = a.Env();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    napi_value v = a.Get(i);
+    size_t len = 0;
+    napi_get_value_string_latin1(env, v, nullptr, 0, &len);
+    std::string s(len, '\0');
+    napi_get_value_string_latin1(env, v, s.data(), len + 1, &len);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<char*> Ptrs(std::vector<std::string>& v) {
+  std::vector<char*> p;
+  for (auto& s : v) p.push_back(s.data());
+  p.push_back(nullptr);
+  return p;
+}
+
+// In a child of this multi-threaded process: only async-signal-safe calls.
+void ChildResetSignals() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s = 1; s < 65; s++) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    sigaction(s, &sa, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void ChildMapFds(const std::vector<int>& map) {
+  int maxDst = 2;
+  for (size_t i = 1; i < map.size(); i += 2)
+    if (map[i] > maxDst) maxDst = map[i];
+  std::vector<int> tmp;
+  for (size_t i = 0; i < map.size(); i += 2) tmp.push_back(fcntl(map[i], F_DUPFD_CLOEXEC, maxDst + 1));
+  for (size_t i = 0; i < map.size(); i += 2) dup2(tmp[i / 2], map[i + 1]);
+  syscall(SYS_close_range, maxDst + 1, ~0U, 0);
+}
+
+std::vector<int> FdMap(const Napi::CallbackInfo& info, size_t i) {
+  std::vector<int> m;
+  Napi::Array a = info[i].As<Napi::Array>();
+  for (uint32_t k = 0; k < a.Length(); k++) m.push_back(a.Get(k).As<Napi::Number>().Int32Value());
+  return m;
+}
+
+// spawnSandbox(path, argv, envp, cloneFlags, fdMap[src,dst,...]) -> [pid, syncFd] | -errno
+// The child is created in the requested namespaces and waits until the parent
+// writes one byte to syncFd (after writing its uid/gid maps), then execs path.
+Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = Latin1(info, 0);
+  std::vector<std::string> argv = Strings(info[1].As<Napi::Array>());
+  std::vector<std::string> envp = Strings(info[2].As<Napi::Array>());
+  unsigned long flags = static_cast<unsigned long>(I64(info, 3));
+  std::vector<int> map = FdMap(info, 4);
+  std::vector<char*> av = Ptrs(argv), ev = Ptrs(envp);
+  int sync[2];
+  if (pipe2(sync, O_CLOEXEC) < 0) return Num(env, -errno);
+  long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    int e = errno;
+    close(sync[0]);
+    close(sync[1]);
+    return Num(env, -e);
+  }
+  if (pid == 0) {
+    ChildResetSignals();
+    char go = 0;
+    ssize_t n;
+    do {
+      n = read(sync[0], &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(125);
+    // Become root of the new user namespace (host uid 0 is unmapped there, so
+    // exec would otherwise drop every capability). Raw syscalls: glibc's
+    // set*id would try to broadcast to the parent's threads, absent here.
+    if (flags & CLONE_NEWUSER) {
+      if (syscall(SYS_setgroups, 0, nullptr) < 0 || syscall(SYS_setresgid, 0, 0, 0) < 0 ||
+          syscall(SYS_setresuid, 0, 0, 0) < 0)
+        _exit(125);
+    }
+    ChildMapFds(map);
+    execve(path.c_str(), av.data(), ev.data());
+    static const char msg[] = "tsvisor: cannot execute the launcher\n";
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(126);
+    _exit(126);
+  }
+  close(sync[0]);
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, static_cast<double>(pid));
+  a.Set(1u, sync[1]);
+  return a;
+}
+
+// spawn(path, argv, envp, fdMap[src,dst,...], newSession) -> pid | -errno
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  std::string path = Latin1(info, 0);
+  std::vector<std::string> argv = Strings(info[1].As<Napi::Array>());
+  std::vector<std::string> envp = Strings(info[2].As<Napi::Array>());
+  std::vector<int> map = FdMap(info, 3);
+  bool setsid = info[4].ToBoolean();
+  std::vector<char*> av = Ptrs(argv), ev = Ptrs(envp);
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&at);
+  int maxDst = 2;
+  for (size_t i = 0; i < map.size(); i += 2) {
+    posix_spawn_file_actions_adddup2(&fa, map[i], map[i + 1]);
+    if (map[i + 1] > maxDst) maxDst = map[i + 1];
+  }
+  posix_spawn_file_actions_addclosefrom_np(&fa, maxDst + 1);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&at, &all);
+  posix_spawnattr_setsigmask(&at, &none);
+  short f = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (setsid) f |= POSIX_SPAWN_SETSID;
+  posix_spawnattr_setflags(&at, f);
+  pid_t pid;
+  int r = posix_spawn(&pid, path.c_str(), &fa, &at, av.data(), ev.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  return Num(info.Env(), r ? -r : pid);
+}
+
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+}
+Napi::Value SetPdeathsig(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), prctl(PR_SET_PDEATHSIG, I32(info, 0), 0, 0, 0));
+}
+Napi::Value SetNoNewPrivs(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+}
+// seccompInstall(prog: Uint8Array of sock_filter, flags) -> 0 | listener fd | -errno
+Napi::Value SeccompInstall(const Napi::CallbackInfo& info) {
+  size_t len;
+  uint8_t* p = Bytes(info, 0, &len);
+  struct sock_fprog prog = {static_cast<unsigned short>(len / sizeof(struct sock_filter)),
+                            reinterpret_cast<struct sock_filter*>(p)};
+  return Ret(info.Env(), syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, U32(info, 1), &prog));
+}
+Napi::Value Unshare(const Napi::CallbackInfo& info) { return Ret(info.Env(), unshare(I32(info, 0))); }
+// mount(source, target, fstype, flags, data)
+Napi::Value Mount(const Napi::CallbackInfo& info) {
+  std::string src = Latin1(info, 0), dst = Latin1(info, 1), type = Latin1(info, 2), data = Latin1(info, 4);
+  return Ret(info.Env(), mount(src.empty() ? nullptr : src.c_str(), dst.c_str(), type.empty() ? nullptr : type.c_str(),
+                               static_cast<unsigned long>(I64(info, 3)), data.empty() ? nullptr : data.c_str()));
+}
+// setAffinity(tid, cpuMask) -> 0 | -errno; tid 0 is the calling thread.
+Napi::Value SetAffinity(const Napi::CallbackInfo& info) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  uint32_t mask = U32(info, 1);
+  for (int c = 0; c < 32; c++)
+    if (mask & (1u << c)) CPU_SET(c, &set);
+  return Ret(info.Env(), sched_setaffinity(I32(info, 0), sizeof set, &set));
+}
+// setRlimit(resource, soft, hard) with -1 for RLIM_INFINITY
+Napi::Value SetRlimit(const Napi::CallbackInfo& info) {
+  struct rlimit r;
+  int64_t soft = I64(info, 1), hard = I64(info, 2);
+  r.rlim_cur = soft < 0 ? RLIM_INFINITY : static_cast<rlim_t>(soft);
+  r.rlim_max = hard < 0 ? RLIM_INFINITY : static_cast<rlim_t>(hard);
+  return Ret(info.Env(), setrlimit(I32(info, 0), &r));
+}
+Napi::Value Gettid(const Napi::CallbackInfo& info) { return Num(info.Env(), syscall(SYS_gettid)); }
+Napi::Value Umask(const Napi::CallbackInfo& info) { return Num(info.Env(), umask(U32(info, 0))); }
+
+}  // namespace
+
+void InitSys(Napi::Env env, Napi::Object exports) {
+  struct {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  } fns[] = {
+      {"memRead", MemRead},
+      {"memWrite", MemWrite},
+      {"memReadCString", MemReadCString},
+      {"pidfdOpen", PidfdOpen},
+      {"pidfdGetfd", PidfdGetfd},
+      {"pidfdSendSignal", PidfdSendSignal},
+      {"close", Close},
+      {"dup", Dup},
+      {"memfdCreate", MemfdCreate},
+      {"reopen", Reopen},
+      {"lseek", Lseek},
+      {"ftruncate", Ftruncate},
+      {"fchmod", Fchmod},
+      {"getdents", Getdents},
+      {"futimens", Futimens},
+      {"copyFile", CopyFile},
+      {"statxFd", StatxFd},
+      {"openat2", Openat2},
+      {"socketpair", Socketpair},
+      {"sendMsg", SendMsg},
+      {"recvMsg", RecvMsg},
+      {"sockBind", SockBind},
+      {"sockConnect", SockConnect},
+      {"sockConnectAsync", SockConnectAsync},
+      {"fcntlGetfl", FcntlGetfl},
+      {"spawnSandbox", SpawnSandbox},
+      {"spawn", Spawn},
+      {"setChildSubreaper", SetChildSubreaper},
+      {"setPdeathsig", SetPdeathsig},
+      {"setNoNewPrivs", SetNoNewPrivs},
+      {"seccompInstall", SeccompInstall},
+      {"unshare", Unshare},
+      {"mount", Mount},
+      {"setAffinity", SetAffinity},
+      {"setRlimit", SetRlimit},
+      {"gettid", Gettid},
+      {"umask", Umask},
+  };
+  for (auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+}
+
+}  // namespace tsv

@@ -1,0 +1,128 @@
+// tsvisor do: run one command in a sandbox, like `runsc do`. With no --root
+// the sandbox sees the host root read-only under an in-memory overlay and
+// has no network. The guest's exit status (or 128 + signal) is tsvisor's.
+import fs from 'node:fs';
+import os from 'node:os';
+import tty from 'node:tty';
+import { DEFAULT_CAPS } from '../../abi/linux.js';
+import { spawnGofer } from '../../gofer/client.js';
+import { type SandboxSpec, goferExports } from '../../sentry/spec.js';
+import { type Command, fatal } from '../main.js';
+import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
+
+const DO_FLAGS: readonly FlagSpec[] = [
+  { name: 'root', type: 'string', help: 'root directory of the sandbox (default: the host root, read-only, with --overlay)' },
+  { name: 'overlay', type: 'bool', help: 'keep every write in memory (default with the host root)' },
+  { name: 'network', type: 'string', choices: ['none', 'host'], help: 'none: loopback only (default); host: the host network' },
+  { name: 'cwd', type: 'string', help: 'working directory in the sandbox (default: the current one with the host root, else /)' },
+  { name: 'env', type: 'list', help: 'KEY=VALUE added to the environment (repeatable)' },
+  { name: 'hostname', type: 'string', help: 'host name the sandbox reports (default: the host name)' },
+];
+
+/** Signals tsvisor passes on to the guest. */
+const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+export const doCommand: Command = {
+  summary: 'run a command in a sandbox',
+  async run(globals, argv) {
+    const { flags, rest } = parseFlags(argv, DO_FLAGS, true);
+    if (rest.length === 0) throw new UsageError('usage: tsvisor do [flags] -- COMMAND [ARGS...]');
+    if (process.getuid?.() !== 0) fatal('tsvisor do needs root: it maps a range of user ids and traces the sandbox');
+
+    const rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
+    try {
+      if (!fs.statSync(rootfs).isDirectory()) fatal(`--root ${rootfs} is not a directory`);
+    } catch {
+      fatal(`--root ${flags.root}: no such directory`);
+    }
+    const hostRoot = rootfs === '/';
+    const overlay = (flags.overlay as boolean | undefined) ?? (globals.overlay as boolean | undefined) ?? hostRoot;
+    const env = guestEnvironment();
+    for (const e of (flags.env as string[] | undefined) ?? []) {
+      if (!e.includes('=')) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
+      const key = e.slice(0, e.indexOf('='));
+      const i = env.findIndex((x) => x.startsWith(`${key}=`));
+      if (i >= 0) env[i] = e;
+      else env.push(e);
+    }
+    const network = (flags.network as 'none' | 'host' | undefined) ?? ((globals.network === 'host' ? 'host' : 'none') as 'none' | 'host');
+    const spec: SandboxSpec = {
+      rootfs,
+      rootReadonly: false,
+      overlay,
+      network,
+      args: rest,
+      env,
+      cwd: (flags.cwd as string | undefined) ?? (hostRoot ? process.cwd() : '/'),
+      uid: 0,
+      gid: 0,
+      groups: [],
+      umask: process.umask(),
+      hostname: (flags.hostname as string | undefined) ?? os.hostname(),
+      caps: [...DEFAULT_CAPS],
+      rlimits: [],
+      mounts: [
+        { destination: '/proc', type: 'proc' },
+        { destination: '/dev', type: 'dev' },
+        { destination: '/dev/pts', type: 'devpts' },
+        { destination: '/dev/shm', type: 'tmpfs', mode: 0o1777 },
+        { destination: '/sys', type: 'sysfs', readonly: true },
+      ],
+      stdio: [0, 1, 2],
+      foreground: tty.isatty(0) && isForeground(),
+      strace: Boolean(globals.strace),
+    };
+    // Start the Gofer before loading the Sentry, so the two boot at the same time.
+    const gofer = spawnGofer(goferExports(spec));
+    const [{ Kernel, SandboxError }, { createLogger }] = await Promise.all([import('../../sentry/kernel.js'), import('../../log.js')]);
+    const debugLog = globals['debug-log'] as string | undefined;
+    const log = createLogger({
+      file: (globals.log as string | undefined) ?? debugLog,
+      format: (globals['log-format'] as 'text' | 'json' | undefined) ?? 'text',
+      debug: Boolean(globals.debug) || debugLog !== undefined,
+      strace: spec.strace,
+    });
+
+    const kernel = new Kernel(spec, log);
+    process.on('uncaughtException', (e) => {
+      log.fatal({ err: e }, 'sentry failure');
+      kernel.kill();
+      fatal(`internal error, the sandbox was stopped: ${e.message}`);
+    });
+    for (const sig of FORWARDED) process.on(sig, () => kernel.signal(os.constants.signals[sig]));
+    try {
+      kernel.start(gofer);
+    } catch (e) {
+      if (e instanceof SandboxError) fatal(e.message);
+      throw e;
+    }
+    const exit = await kernel.done;
+    if (kernel.goferFailure) {
+      fs.writeSync(2, `tsvisor: the gofer died (${kernel.goferFailure}); file operations failed with EIO\n`);
+      return exit.status || 125;
+    }
+    return exit.status;
+  },
+};
+
+/** The caller's environment, with what bin/tsvisor set aside for tsvisor's own start-up restored. */
+function guestEnvironment(): string[] {
+  const saved = 'TSVISOR_GUEST_NODE_EXTRA_CA_CERTS';
+  const env = { ...process.env };
+  if (env[saved] !== undefined) {
+    env.NODE_EXTRA_CA_CERTS = env[saved];
+    delete env[saved];
+  }
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+/** Whether tsvisor runs in the terminal's foreground process group. */
+function isForeground(): boolean {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[2]) === Number(f[5]); // pgrp === tpgid
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,378 @@
+// The Sentry's side of the Gofer protocol (docs/gofer-protocol.md): one
+// synchronous method per op. Host errors come back as a negative errno, never
+// as an exception. If the Gofer dies, times out or breaks the protocol the
+// client marks itself dead (deathReason says why), closes its socket, and
+// every later call returns -EIO.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ERRNO, errnoName } from '../abi/errno.js';
+import { native, PROJECT_ROOT } from '../platform/native.js';
+import {
+  MAX_FDS,
+  MAX_WALK_NAMES,
+  Op,
+  OP_NAMES,
+  ProtocolError,
+  Reader,
+  RECV_BUFFER,
+  STATFS_FIELDS,
+  WalkFlag,
+  Writer,
+} from './protocol.js';
+
+const { EIO, EINVAL, E2BIG, ECONNRESET, EPIPE, ETIMEDOUT } = ERRNO;
+const SOCK_SEQPACKET = 5;
+
+export interface WalkEntry {
+  /** statx fields (layout of native.statxFd) of the component, not following a symlink */
+  stat: Float64Array;
+  /** O_PATH|O_NOFOLLOW fd (close-on-exec), or -1 for device nodes, which the Gofer never hands out */
+  fd: number;
+  /** the link target, for symlinks */
+  target?: string;
+}
+export interface WalkResult {
+  entries: WalkEntry[];
+  /** positive errno of the component after the last entry, or 0 */
+  stopErrno: number;
+}
+export interface OpenResult {
+  fd: number;
+  created: boolean;
+  stat: Float64Array;
+}
+export interface StatResult {
+  stat: Float64Array;
+}
+export interface DeviceResult {
+  fd: number;
+  stat: Float64Array;
+}
+
+export interface GoferClientOptions {
+  /** How long to wait for each answer; default 10 s. */
+  timeoutMs?: number;
+  /** The Gofer's pid, for death reasons. */
+  pid?: number;
+}
+
+export class GoferClient {
+  readonly timeoutMs: number;
+  readonly pid: number | undefined;
+  /** Why the client stopped working; undefined while it works. */
+  deathReason: string | undefined;
+  private sock: number;
+  private seq = 0;
+  private op = 0;
+  private readonly w = new Writer();
+  private readonly rbuf = new Uint8Array(RECV_BUFFER);
+  private readonly r = new Reader(this.rbuf);
+  private readonly fds = new Int32Array(MAX_FDS);
+  private nfds = 0;
+  private fdsUsed = 0;
+
+  constructor(sock: number, opts: GoferClientOptions = {}) {
+    this.sock = sock;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.pid = opts.pid;
+  }
+
+  get dead(): boolean {
+    return this.deathReason !== undefined;
+  }
+
+  /** Closes the connection; the Gofer exits when it sees it closed. */
+  close(): void {
+    this.die('closed by the client');
+  }
+
+  private die(reason: string): void {
+    if (this.deathReason !== undefined) return;
+    this.deathReason = reason;
+    native.close(this.sock);
+    this.sock = -1;
+  }
+
+  private who(): string {
+    return this.pid === undefined ? 'the Gofer' : `the Gofer (pid ${this.pid})`;
+  }
+
+  // ---- transport ---------------------------------------------------------------
+
+  private begin(op: number): Writer {
+    this.op = op;
+    this.seq = (this.seq + 1) >>> 0;
+    return this.w.reset().u8(op).u32(this.seq);
+  }
+
+  /**
+   * Sends the request in this.w and waits for its response. Returns the
+   * result (>= 0, with this.r positioned at the op results and this.fds
+   * holding the received fds) or a negative errno.
+   */
+  private call(): number {
+    if (this.deathReason !== undefined) return -EIO;
+    const name = OP_NAMES[this.op] ?? `op ${this.op}`;
+    const s = native.sendMsg(this.sock, this.w.buf, this.w.pos, []);
+    if (s < 0) {
+      if (s === -EPIPE || s === -ECONNRESET) this.die(`${this.who()} closed the connection before ${name} (it exited or was killed)`);
+      else this.die(`cannot send ${name} to ${this.who()}: ${errnoName(s)}`);
+      return -EIO;
+    }
+    const n = native.recvMsg(this.sock, this.rbuf, this.fds, this.timeoutMs);
+    this.nfds = 0;
+    this.fdsUsed = 0;
+    while (this.nfds < this.fds.length && this.fds[this.nfds]! >= 0) this.nfds++;
+    if (n <= 0 || n < 8) {
+      this.closeUnusedFds();
+      if (n === -ETIMEDOUT) this.die(`${this.who()} did not answer ${name} within ${this.timeoutMs} ms`);
+      else if (n === 0) this.die(`${this.who()} closed the connection during ${name} (it exited or was killed)`);
+      else if (n < 0) this.die(`receiving the ${name} answer from ${this.who()} failed: ${errnoName(n)}`);
+      else this.die(`${this.who()} sent a ${n}-byte answer to ${name}`);
+      return -EIO;
+    }
+    this.r.reset(n);
+    const seq = this.r.u32();
+    const result = this.r.i32();
+    if (seq !== this.seq) {
+      this.closeUnusedFds();
+      this.die(`${this.who()} answered request ${seq} instead of ${this.seq} (${name})`);
+      return -EIO;
+    }
+    if (result < 0) this.closeUnusedFds();
+    return result;
+  }
+
+  /** The next received fd, or throws if the response carried too few. */
+  private takeFd(): number {
+    if (this.fdsUsed >= this.nfds) throw new ProtocolError('missing fd');
+    return this.fds[this.fdsUsed++]!;
+  }
+
+  private closeUnusedFds(): void {
+    for (let i = this.fdsUsed; i < this.nfds; i++) native.close(this.fds[i]!);
+    this.fdsUsed = this.nfds;
+  }
+
+  /** Runs parse on a successful response; a malformed one kills the client. */
+  private finish<T>(result: number, parse: (r: Reader, result: number) => T): T | number {
+    if (result < 0) return result;
+    try {
+      const v = parse(this.r, result);
+      this.r.end();
+      if (this.fdsUsed !== this.nfds) throw new ProtocolError('unexpected fds');
+      return v;
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      for (let i = 0; i < this.nfds; i++) native.close(this.fds[i]!);
+      this.fdsUsed = this.nfds;
+      this.die(`${this.who()} sent a malformed ${OP_NAMES[this.op]} answer: ${e.message}`);
+      return -EIO;
+    }
+  }
+
+  /** Encodes with enc; a request that does not fit is -E2BIG, a non-latin1 string -EINVAL. */
+  private request(op: number, enc: (w: Writer) => void): number {
+    if (this.deathReason !== undefined) return -EIO;
+    try {
+      enc(this.begin(op));
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      return e.message === 'message too large' ? -E2BIG : -EINVAL;
+    }
+    return this.call();
+  }
+
+  private statOnly(result: number): StatResult | number {
+    return this.finish(result, (r) => ({ stat: r.stat() }));
+  }
+
+  // ---- ops -----------------------------------------------------------------------
+
+  /** 0 if the Gofer answers. */
+  ping(): number {
+    return this.finish(this.request(Op.PING, () => {}), () => 0);
+  }
+
+  /**
+   * Looks up names one after the other beneath dirPath, returning an entry
+   * (lstat fields and an O_PATH fd) per component found. Stops after a
+   * missing component (stopErrno), a non-directory or a symlink (included).
+   */
+  walk(exportId: number, dirPath: string, names: readonly string[]): WalkResult | number {
+    if (names.length > MAX_WALK_NAMES) return -EINVAL;
+    const res = this.request(Op.WALK, (w) => {
+      w.u32(exportId).str(dirPath).u32(names.length);
+      for (const n of names) w.str(n);
+    });
+    return this.finish(res, (r) => {
+      const count = r.u32();
+      const stopErrno = r.i32();
+      if (count > names.length) throw new ProtocolError('too many entries');
+      const entries: WalkEntry[] = [];
+      for (let i = 0; i < count; i++) {
+        const flags = r.u8();
+        const stat = r.stat();
+        const e: WalkEntry = { stat, fd: -1 };
+        if (flags & WalkFlag.HAS_TARGET) e.target = r.str();
+        if (flags & WalkFlag.HAS_FD) e.fd = this.takeFd();
+        entries.push(e);
+      }
+      return { entries, stopErrno };
+    });
+  }
+
+  /** Opens (or creates, with O_CREAT) path; mode already has the umask applied. */
+  open(exportId: number, path: string, flags: number, mode: number, uid: number, gid: number): OpenResult | number {
+    const res = this.request(Op.OPEN, (w) => w.u32(exportId).str(path).u32(flags).u32(mode).u32(uid).u32(gid));
+    return this.finish(res, (r) => {
+      const created = r.u8() !== 0;
+      const stat = r.stat();
+      return { fd: this.takeFd(), created, stat };
+    });
+  }
+
+  mkdir(exportId: number, path: string, mode: number, uid: number, gid: number): StatResult | number {
+    return this.statOnly(this.request(Op.MKDIR, (w) => w.u32(exportId).str(path).u32(mode).u32(uid).u32(gid)));
+  }
+
+  /** Regular files, FIFOs and sockets only (others: -EPERM). */
+  mknod(exportId: number, path: string, mode: number, uid: number, gid: number): StatResult | number {
+    return this.statOnly(this.request(Op.MKNOD, (w) => w.u32(exportId).str(path).u32(mode).u32(uid).u32(gid)));
+  }
+
+  symlink(exportId: number, path: string, target: string, uid: number, gid: number): StatResult | number {
+    return this.statOnly(this.request(Op.SYMLINK, (w) => w.u32(exportId).str(path).str(target).u32(uid).u32(gid)));
+  }
+
+  /** Hard link; the stat is the new link's. */
+  link(exportId: number, oldPath: string, newPath: string): StatResult | number {
+    return this.statOnly(this.request(Op.LINK, (w) => w.u32(exportId).str(oldPath).str(newPath)));
+  }
+
+  unlink(exportId: number, path: string, removeDir: boolean): number {
+    return this.finish(this.request(Op.UNLINK, (w) => w.u32(exportId).str(path).u8(removeDir ? 1 : 0)), () => 0);
+  }
+
+  /** renameat2 within one export; flags are RENAME_*. */
+  rename(exportId: number, oldPath: string, newPath: string, flags: number): number {
+    return this.finish(this.request(Op.RENAME, (w) => w.u32(exportId).str(oldPath).str(newPath).u32(flags)), () => 0);
+  }
+
+  /**
+   * Changes the attributes selected by mask (SetattrMask bits) without
+   * following a final symlink; uid/gid -1 leave that id unchanged; nsec may
+   * be UTIME_NOW or UTIME_OMIT. Returns the fresh statx fields.
+   */
+  setattr(
+    exportId: number,
+    path: string,
+    mask: number,
+    mode: number,
+    uid: number,
+    gid: number,
+    size: number,
+    atimeSec: number,
+    atimeNsec: number,
+    mtimeSec: number,
+    mtimeNsec: number,
+  ): StatResult | number {
+    const res = this.request(Op.SETATTR, (w) =>
+      w
+        .u32(exportId)
+        .str(path)
+        .u32(mask)
+        .u32(mode)
+        .u32(uid)
+        .u32(gid)
+        .i64(size)
+        .i64(atimeSec)
+        .u32(atimeNsec)
+        .i64(mtimeSec)
+        .u32(mtimeNsec),
+    );
+    return this.statOnly(res);
+  }
+
+  readlink(exportId: number, path: string): string | number {
+    return this.finish(this.request(Op.READLINK, (w) => w.u32(exportId).str(path)), (r) => r.str());
+  }
+
+  /** size 0: the value's size; otherwise the value (ERANGE if larger than size). */
+  getxattr(exportId: number, path: string, name: string, size: number): Buffer | number {
+    const res = this.request(Op.GETXATTR, (w) => w.u32(exportId).str(path).str(name).u32(size));
+    return this.xattrResult(res, size);
+  }
+
+  /** size 0: the list's size; otherwise the NUL-separated names. */
+  listxattr(exportId: number, path: string, size: number): Buffer | number {
+    const res = this.request(Op.LISTXATTR, (w) => w.u32(exportId).str(path).u32(size));
+    return this.xattrResult(res, size);
+  }
+
+  private xattrResult(res: number, size: number): Buffer | number {
+    return this.finish(res, (r, n): Buffer | number => {
+      const b = r.bytes();
+      if (size === 0) return n;
+      if (b.length !== n) throw new ProtocolError('xattr length mismatch');
+      return Buffer.from(b.buffer, b.byteOffset, b.length);
+    });
+  }
+
+  /** flags: XATTR_CREATE (1) / XATTR_REPLACE (2). */
+  setxattr(exportId: number, path: string, name: string, value: Uint8Array, flags: number): number {
+    const res = this.request(Op.SETXATTR, (w) => w.u32(exportId).str(path).str(name).bytes(value).u32(flags));
+    return this.finish(res, () => 0);
+  }
+
+  removexattr(exportId: number, path: string, name: string): number {
+    return this.finish(this.request(Op.REMOVEXATTR, (w) => w.u32(exportId).str(path).str(name)), () => 0);
+  }
+
+  /** [type, bsize, blocks, bfree, bavail, files, ffree, fsid0, fsid1, namelen, frsize, flags] */
+  statfs(exportId: number, path: string): Float64Array | number {
+    return this.finish(this.request(Op.STATFS, (w) => w.u32(exportId).str(path)), (r) => r.f64s(STATFS_FIELDS));
+  }
+
+  /** Opens an allowlisted device: null, zero, full, random, urandom, ptmx, pts/N. */
+  device(name: string, flags: number): DeviceResult | number {
+    const res = this.request(Op.DEVICE, (w) => w.str(name).u32(flags));
+    return this.finish(res, (r) => {
+      const stat = r.stat();
+      return { fd: this.takeFd(), stat };
+    });
+  }
+}
+
+/** dist/src/gofer/main.js, whether this module runs compiled or from source. */
+export function goferMainPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  if (here.includes(`${path.sep}dist${path.sep}`)) return path.join(here, 'main.js');
+  return path.join(PROJECT_ROOT, 'dist/src/gofer/main.js');
+}
+
+export interface GoferExport {
+  id: number;
+  mode: 'ro' | 'rw';
+  hostPath: string;
+}
+
+/**
+ * Starts a Gofer serving exports over a new SOCK_SEQPACKET socketpair. The
+ * caller reaps the pid (the Sentry's waiter thread does).
+ */
+export function spawnGofer(exports: readonly GoferExport[], opts: { timeoutMs?: number } = {}): { pid: number; client: GoferClient } {
+  const pair = native.socketpair(SOCK_SEQPACKET);
+  if (typeof pair === 'number') throw new Error(`socketpair: ${errnoName(pair)}`);
+  const [ours, theirs] = pair;
+  const argv = [process.execPath, goferMainPath(), '--sock', '3'];
+  for (const e of exports) argv.push('--export', `${e.id}:${e.mode}:${e.hostPath}`);
+  const pid = native.spawn(process.execPath, argv, [], [0, 0, 1, 1, 2, 2, theirs, 3], false);
+  native.close(theirs);
+  if (pid < 0) {
+    native.close(ours);
+    throw new Error(`cannot start the Gofer: ${errnoName(pid)}`);
+  }
+  return { pid, client: new GoferClient(ours, { ...opts, pid }) };
+}

@@ -1,0 +1,110 @@
+// Typed view of the native addon (native/*.cc). Every function returns a
+// negative errno on failure instead of throwing; paths and names are latin1
+// strings so that arbitrary bytes survive.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface Native {
+  // seccomp user notification (native/notif.cc)
+  notifStart(fd: number, layout: ArrayBuffer, onNotif: () => void, onClose?: () => void): number;
+  notifStop(fd: number): void;
+  notifSend(fd: number, id: bigint, val: number, errno: number, flags: number): number;
+  /** `targetTid`: the notifying thread, briefly kept on the Sentry's CPU so the hand-off is fast */
+  notifAddFd(fd: number, id: bigint, srcfd: number, newfdFlags: number, addfdFlags: number, newfd: number, targetTid?: number): number;
+  notifIdValid(fd: number, id: bigint): number;
+  notifSetSyncWakeup(fd: number): number;
+
+  // ptrace and the child waiter (native/ptrace.cc)
+  ptraceSeize(pid: number, options: number): number;
+  ptraceCont(pid: number, sig: number): number;
+  ptraceListen(pid: number): number;
+  ptraceInterrupt(pid: number): number;
+  ptraceDetach(pid: number, sig: number): number;
+  ptraceGetEventMsg(pid: number): number;
+  /** out = [op, nr, a0..a5, ip, sp, ret] */
+  ptraceGetSyscallInfo(pid: number, out: Float64Array): number;
+  ptraceSetSyscall(pid: number, nr: number, args: (number | bigint)[]): number;
+  ptraceSkipSyscall(pid: number, retval: number): number;
+  ptraceGetRegs(pid: number, out: BigUint64Array): number;
+  waiterStart(cb: (events: Int32Array) => void): number;
+  waiterKick(): void;
+  waiterRef(ref: boolean): void;
+
+  // system calls (native/sys.cc)
+  memRead(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  memWrite(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  memReadCString(pid: number, addr: number, max: number): string | number;
+  pidfdOpen(pid: number, flags: number): number;
+  pidfdGetfd(pidfd: number, fd: number): number;
+  pidfdSendSignal(pidfd: number, sig: number): number;
+  close(fd: number): number;
+  dup(fd: number): number;
+  memfdCreate(name: string, flags: number): number;
+  reopen(fd: number, flags: number): number;
+  lseek(fd: number, offset: number, whence: number): number;
+  ftruncate(fd: number, length: number): number;
+  fchmod(fd: number, mode: number): number;
+  getdents(fd: number, buf: Uint8Array): number;
+  futimens(fd: number, times: [number, number, number, number]): number;
+  copyFile(dst: number, src: number): number;
+  statxFd(fd: number, out: Float64Array): number;
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  socketpair(type: number): [number, number] | number;
+  sendMsg(sock: number, data: Uint8Array, len: number, fds: number[]): number;
+  recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array, timeoutMs: number): number;
+  sockBind(fd: number, addr: Uint8Array, len: number): number;
+  sockConnect(fd: number, addr: Uint8Array, len: number): number;
+  sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void): number;
+  fcntlGetfl(fd: number): number;
+  spawnSandbox(path: string, argv: string[], envp: string[], cloneFlags: number, fdMap: number[]): [number, number] | number;
+  spawn(path: string, argv: string[], envp: string[], fdMap: number[], newSession: boolean): number;
+  setChildSubreaper(): number;
+  setPdeathsig(sig: number): number;
+  setNoNewPrivs(): number;
+  seccompInstall(prog: Uint8Array, flags: number): number;
+  unshare(flags: number): number;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): number;
+  setAffinity(tid: number, cpuMask: number): number;
+  /** -1 for RLIM_INFINITY */
+  setRlimit(resource: number, soft: number, hard: number): number;
+  gettid(): number;
+  umask(mask: number): number;
+
+  // directory-relative operations (native/fsat.cc)
+  mkdirat(dirfd: number, name: string, mode: number): number;
+  mknodat(dirfd: number, name: string, mode: number, dev: number): number;
+  symlinkat(target: string, dirfd: number, name: string): number;
+  linkat(olddirfd: number, oldname: string, newdirfd: number, newname: string, flags: number): number;
+  unlinkat(dirfd: number, name: string, flags: number): number;
+  renameat2(olddirfd: number, oldname: string, newdirfd: number, newname: string, flags: number): number;
+  fchownat(dirfd: number, name: string, uid: number, gid: number, flags: number): number;
+  chmodFd(opathFd: number, mode: number): number;
+  truncateFd(opathFd: number, length: number): number;
+  utimensat(dirfd: number, name: string, times: [number, number, number, number], flags: number): number;
+  readlinkat(dirfd: number, name: string): string | number;
+  statxAt(dirfd: number, name: string, flags: number, out: Float64Array): number;
+  /** out = [type, bsize, blocks, bfree, bavail, files, ffree, fsid0, fsid1, namelen, frsize, flags] */
+  fstatfsFd(fd: number, out: Float64Array): number;
+  getxattrFd(fd: number, name: string, buf: Uint8Array): number;
+  setxattrFd(fd: number, name: string, value: Uint8Array, flags: number): number;
+  listxattrFd(fd: number, buf: Uint8Array): number;
+  removexattrFd(fd: number, name: string): number;
+}
+
+/** Indexes into the Float64Array filled by statxFd/statxAt. */
+export const STATX = {
+  mask: 0, blksize: 1, nlink: 2, uid: 3, gid: 4, mode: 5, ino: 6, size: 7, blocks: 8,
+  atimeSec: 9, atimeNsec: 10, btimeSec: 11, btimeNsec: 12, ctimeSec: 13, ctimeNsec: 14,
+  mtimeSec: 15, mtimeNsec: 16, rdevMajor: 17, rdevMinor: 18, devMajor: 19, devMinor: 20,
+  attributes: 21,
+} as const;
+export const STATX_FIELDS = 22;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Repository root: this file is src/platform/native.ts or dist/src/platform/native.js. */
+export const PROJECT_ROOT = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+export const LAUNCHER_PATH = path.join(PROJECT_ROOT, 'build/Release/tsvisor-launcher');
+
+const require = createRequire(import.meta.url);
+export const native: Native = require(path.join(PROJECT_ROOT, 'build/Release/tsvisor_native.node'));

@@ -1,0 +1,117 @@
+// Credentials of a guest task as the sandbox sees them, and the DAC checks the
+// Sentry makes with them before acting on the guest's behalf.
+import fs from 'node:fs';
+import {
+  CAP_CHOWN,
+  CAP_DAC_OVERRIDE,
+  CAP_DAC_READ_SEARCH,
+  CAP_FOWNER,
+  CAP_FSETID,
+  CAP_MKNOD,
+  CAP_SYS_ADMIN,
+  CAP_SYS_CHROOT,
+  R_OK,
+  S_IFDIR,
+  S_IFMT,
+  S_ISVTX,
+  W_OK,
+  X_OK,
+} from '../abi/linux.js';
+import { fail } from './errors.js';
+
+export interface Creds {
+  uid: number;
+  gid: number;
+  euid: number;
+  egid: number;
+  fsuid: number;
+  fsgid: number;
+  groups: readonly number[];
+  /** effective capabilities, as a bigint mask */
+  capEff: bigint;
+}
+
+export const ROOT_CREDS: Creds = {
+  uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n,
+};
+
+export function hasCap(c: Creds, cap: number): boolean {
+  return (c.capEff & (1n << BigInt(cap))) !== 0n;
+}
+
+export function inGroup(c: Creds, gid: number): boolean {
+  return c.fsgid === gid || c.groups.includes(gid);
+}
+
+/** generic_permission(): may `c` access an inode with `mode`/`uid`/`gid` for `want` (R_OK|W_OK|X_OK)? */
+export function permitted(c: Creds, mode: number, uid: number, gid: number, want: number): boolean {
+  if (want === 0) return true;
+  let bits: number;
+  if (c.fsuid === uid) bits = (mode >> 6) & 7;
+  else if (inGroup(c, gid)) bits = (mode >> 3) & 7;
+  else bits = mode & 7;
+  if ((bits & want) === want) return true;
+  const isDir = (mode & S_IFMT) === S_IFDIR;
+  // CAP_DAC_OVERRIDE: everything except executing a file with no x bit at all.
+  if (hasCap(c, CAP_DAC_OVERRIDE)) {
+    if (!(want & X_OK) || isDir || (mode & 0o111) !== 0) return true;
+  }
+  // CAP_DAC_READ_SEARCH: read any file, read and search any directory.
+  if (hasCap(c, CAP_DAC_READ_SEARCH)) {
+    if (want === R_OK || (isDir && (want & W_OK) === 0)) return true;
+  }
+  return false;
+}
+
+export function requireAccess(c: Creds, mode: number, uid: number, gid: number, want: number): void {
+  if (!permitted(c, mode, uid, gid, want)) fail('EACCES');
+}
+
+/** inode_owner_or_capable() */
+export function ownerOrCapable(c: Creds, uid: number): boolean {
+  return c.fsuid === uid || hasCap(c, CAP_FOWNER);
+}
+
+/** May `c` remove or rename an entry owned by `uid` from a directory (sticky bit rule)? */
+export function mayDeleteChild(c: Creds, dirMode: number, dirUid: number, childUid: number): boolean {
+  if (!(dirMode & S_ISVTX)) return true;
+  return c.fsuid === childUid || c.fsuid === dirUid || hasCap(c, CAP_FOWNER);
+}
+
+export const caps = { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN, CAP_SYS_CHROOT };
+
+/** Host uid the sandbox's uid 0 maps to (see the launcher); sandbox ids 0..65535. */
+export const ID_MAP_BASE = 1_000_000_000;
+export const ID_MAP_SIZE = 65536;
+const OVERFLOW_ID = 65534;
+
+function toSandboxId(hostId: number): number {
+  const v = hostId - ID_MAP_BASE;
+  return v >= 0 && v < ID_MAP_SIZE ? v : OVERFLOW_ID;
+}
+
+/**
+ * Reads a task's credentials from /proc/<tid>/status. The Sentry sees host
+ * ids there and maps them back into the sandbox's range. Only called while
+ * the task is stopped in a trap, so the values cannot change underneath.
+ */
+export function readCreds(tid: number): Creds | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${tid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const line = (key: string) => {
+    const i = text.indexOf(`\n${key}:`);
+    if (i < 0) return '';
+    const j = text.indexOf('\n', i + 1);
+    return text.slice(i + key.length + 2, j < 0 ? undefined : j).trim();
+  };
+  const ids = (key: string) => line(key).split(/\s+/).filter(Boolean).map((v) => toSandboxId(Number(v)));
+  const [uid = 0, euid = 0, , fsuid = 0] = ids('Uid');
+  const [gid = 0, egid = 0, , fsgid = 0] = ids('Gid');
+  const groups = ids('Groups');
+  const capEff = BigInt(`0x${line('CapEff') || '0'}`);
+  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff };
+}

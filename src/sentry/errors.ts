@@ -1,0 +1,26 @@
+// Syscall failures inside the Sentry are thrown as SysErr and turned into
+// -errno by the dispatcher. SysErr is not an Error: no stack trace is
+// captured, so failing lookups (frequent: every PATH or sys.path probe) stay cheap.
+import { ERRNO, type ErrnoName } from '../abi/errno.js';
+
+export class SysErr {
+  constructor(readonly errno: number) {}
+}
+
+const cache = new Map<number, SysErr>();
+
+export function sysErr(errno: number): SysErr {
+  let e = cache.get(errno);
+  if (!e) cache.set(errno, (e = new SysErr(errno)));
+  return e;
+}
+
+export function fail(name: ErrnoName): never {
+  throw sysErr(ERRNO[name]);
+}
+
+/** Throws for a negative errno returned by a native call; passes values through. */
+export function check(r: number): number {
+  if (r < 0) throw sysErr(-r);
+  return r;
+}

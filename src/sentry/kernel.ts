@@ -1,0 +1,419 @@
+// One sandbox: the Sentry's kernel object.
+//
+// It starts the Gofer and the launcher, builds the mount table, then reacts
+// to two event sources on the Node event loop:
+//   * seccomp notifications (one synchronous handler call each, see
+//     syscalls/dispatch.ts), and
+//   * ptrace stops collected by the native waiter thread: forks, execs, exits,
+//     signal deliveries and the trace stops of execve and credential changes.
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import {
+  CLONE_FS,
+  CLONE_NEWIPC,
+  CLONE_NEWNET,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWUTS,
+  CLONE_THREAD,
+  PTRACE_EVENT_CLONE,
+  PTRACE_EVENT_EXEC,
+  PTRACE_EVENT_FORK,
+  PTRACE_EVENT_SECCOMP,
+  PTRACE_EVENT_STOP,
+  PTRACE_EVENT_VFORK,
+  PTRACE_O_EXITKILL,
+  PTRACE_O_TRACECLONE,
+  PTRACE_O_TRACEEXEC,
+  PTRACE_O_TRACEFORK,
+  PTRACE_O_TRACESECCOMP,
+  PTRACE_O_TRACEVFORK,
+  SIGSTOP,
+  SIGTSTP,
+  SIGTTIN,
+  SIGTTOU,
+  SOCK_SEQPACKET,
+} from '../abi/linux.js';
+import { encode, guestFilter } from '../bpf/filter.js';
+import { type GoferClient, spawnGofer } from '../gofer/client.js';
+import { LAUNCHER_PATH, native } from '../platform/native.js';
+import { NotifyChannel } from '../platform/notif.js';
+import { SYSCALLS, byNumber } from '../syscalls/table.js';
+import { type Creds, ID_MAP_BASE, ID_MAP_SIZE } from './creds.js';
+import { FileTable } from './files.js';
+import { Strace } from './strace.js';
+import { Dispatcher } from './syscalls/dispatch.js';
+import { onExecTraceStop } from './syscalls/exec.js';
+import { FsContext, Process, Task, hostTgid, sandboxPid } from './task.js';
+import { type Location, Mount } from './vfs/node.js';
+import { type MountTable, buildMounts } from './vfs/mounts.js';
+import { resolve } from './vfs/resolve.js';
+import { type Exit, type SandboxSpec, goferExports } from './spec.js';
+
+export type { Exit, MountSpec, SandboxSpec } from './spec.js';
+
+const PTRACE_OPTIONS =
+  PTRACE_O_EXITKILL |
+  PTRACE_O_TRACESECCOMP |
+  PTRACE_O_TRACEFORK |
+  PTRACE_O_TRACEVFORK |
+  PTRACE_O_TRACECLONE |
+  PTRACE_O_TRACEEXEC;
+
+const STOP_SIGNALS = new Set([SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]);
+
+export class SandboxError extends Error {}
+
+
+export class Kernel {
+  readonly tasks = new Map<number, Task>();
+  readonly procs = new Map<number, Process>();
+  readonly files = new FileTable();
+  readonly startTime = Date.now();
+  hostname: string;
+  domainname: string;
+  gofer!: GoferClient;
+  goferPid = -1;
+  mounts!: MountTable;
+  channel!: NotifyChannel;
+  initPid = -1;
+  readonly strace: Strace | null;
+  private dispatcher!: Dispatcher;
+  /** tids whose initial ptrace stop arrived before their parent's fork event */
+  private readonly earlyStops = new Set<number>();
+  /** tids created by a fork event whose initial stop has not arrived yet */
+  private readonly unstarted = new Set<number>();
+  private exit: Exit | undefined;
+  private resolveDone!: (e: Exit) => void;
+  readonly done: Promise<Exit>;
+  /** the task whose notification is being handled */
+  current: Task | undefined;
+
+  constructor(
+    readonly spec: SandboxSpec,
+    readonly log: Logger,
+  ) {
+    this.hostname = spec.hostname;
+    this.domainname = spec.domainname ?? '(none)';
+    this.strace = spec.strace ? new Strace(log) : null;
+    this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  /**
+   * Launches the guest. `gofer` is a Gofer already started for
+   * goferExports(spec) (callers start it as early as they can: it boots while
+   * the Sentry loads), or one is started here.
+   */
+  start(gofer?: { pid: number; client: GoferClient }): void {
+    native.setChildSubreaper();
+    // One O_PATH fd per cached host file: allow many.
+    native.setRlimit(7 /* RLIMIT_NOFILE */, 1 << 20, 1 << 20);
+    native.waiterStart((ev) => this.onWaitEvents(ev));
+    const g = gofer ?? spawnGofer(goferExports(this.spec));
+    this.gofer = g.client;
+    this.goferPid = g.pid;
+    native.waiterKick();
+    this.dispatcher = new Dispatcher(this, SYSCALLS);
+    this.launch();
+  }
+
+  private launch(): void {
+    const s = this.spec;
+    const pair = native.socketpair(SOCK_SEQPACKET);
+    if (typeof pair === 'number') throw new SandboxError(`socketpair: errno ${-pair}`);
+    const [ctl, theirs] = pair;
+    const argv = [LAUNCHER_PATH, '--root', s.rootfs, '--hostname', s.hostname];
+    if (s.domainname) argv.push('--domainname', s.domainname);
+    if (s.network === 'none') argv.push('--lo-up');
+    if (s.foreground) argv.push('--foreground');
+    const capMask = s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
+    argv.push('--caps', `0x${capMask.toString(16)}`);
+    if (s.uid !== 0 || s.gid !== 0 || s.groups.length) {
+      argv.push('--user', `${s.uid}:${s.gid}${s.groups.length ? `:${s.groups.join(',')}` : ''}`);
+    }
+    for (const [res, soft, hard] of s.rlimits) {
+      argv.push('--rlimit', `${res}:${soft < 0 ? 'inf' : soft}:${hard < 0 ? 'inf' : hard}`);
+    }
+    argv.push('--', ...s.args);
+    let flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (s.network === 'none') flags |= CLONE_NEWNET;
+    const r = native.spawnSandbox(LAUNCHER_PATH, argv, s.env, flags, [s.stdio[0], 0, s.stdio[1], 1, s.stdio[2], 2, theirs, 3]);
+    native.close(theirs);
+    if (typeof r === 'number') throw new SandboxError(`cannot create the sandbox: errno ${-r}`);
+    const [pid, sync] = r;
+    this.initPid = pid;
+    native.waiterKick();
+    fs.writeSync(sync, 'g');
+    native.close(sync);
+
+    const buf = new Uint8Array(4096);
+    const fds = new Int32Array(1);
+    const expect = (tag: string): number => {
+      const n = native.recvMsg(ctl, buf, fds, 10000);
+      if (n <= 0) throw new SandboxError(`the launcher exited during set-up${n < 0 ? ` (errno ${-n})` : ''}`);
+      const got = String.fromCharCode(buf[0]!);
+      if (got === 'E') throw new SandboxError(Buffer.from(buf.subarray(1, n)).toString());
+      if (got !== tag) throw new SandboxError(`launcher protocol: expected ${tag}, got ${got}`);
+      return fds[0]!;
+    };
+    const send = (b: Uint8Array) => {
+      if (native.sendMsg(ctl, b, b.length, []) < 0) throw new SandboxError('the launcher went away during set-up');
+    };
+    try {
+      expect('U');
+      fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${ID_MAP_BASE} ${ID_MAP_SIZE}\n`);
+      fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${ID_MAP_BASE} ${ID_MAP_SIZE}\n`);
+      send(Buffer.from('M'));
+      const prog = encode(guestFilter(SYSCALLS));
+      send(Buffer.concat([Buffer.from('F'), prog]));
+      const listener = expect('L');
+      // The launcher set up its namespaces meanwhile; the Gofer has had time to start.
+      this.mounts = buildMounts(this, this.spec.mounts.filter((m) => m.type === 'bind'));
+      const sr = native.ptraceSeize(pid, PTRACE_OPTIONS);
+      if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
+      this.channel = new NotifyChannel(listener);
+      this.channel.start(
+        () => this.dispatcher.onNotif(),
+        () => this.log.debug('seccomp listener closed'),
+      );
+      const proc = new Process(pid, 1, null);
+      this.procs.set(pid, proc);
+      const root = this.mounts.root;
+      const cwd = this.initialCwd(root);
+      const creds: Creds = {
+        uid: s.uid, gid: s.gid, euid: s.uid, egid: s.gid, fsuid: s.uid, fsgid: s.gid, groups: s.groups,
+        capEff: s.uid === 0 ? s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n) : 0n,
+      };
+      this.tasks.set(pid, new Task(pid, 1, proc, new FsContext(root, cwd, s.umask), creds));
+      send(Buffer.from('G'));
+    } catch (e) {
+      native.close(ctl);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      throw e;
+    }
+    native.close(ctl);
+  }
+
+  private initialCwd(root: Location): Location {
+    try {
+      const loc = resolve({ root, creds: { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n } }, root, this.spec.cwd || '/', true);
+      if (!loc.dentry.node.isDir()) throw new SandboxError(`cwd ${this.spec.cwd} is not a directory`);
+      return loc;
+    } catch (e) {
+      if (e instanceof SandboxError) throw e;
+      throw new SandboxError(`cwd ${this.spec.cwd} does not exist in the sandbox`);
+    }
+  }
+
+  /** The task for a host tid; adopts tasks the Sentry has not seen (should not happen, but never crash). */
+  task(tid: number): Task {
+    const t = this.tasks.get(tid);
+    if (t) return t;
+    const tgid = hostTgid(tid);
+    const leader = this.tasks.get(tgid);
+    let proc = leader?.proc ?? this.procs.get(tgid);
+    if (!proc) {
+      proc = new Process(tgid, sandboxPid(tgid), null);
+      this.procs.set(tgid, proc);
+    }
+    const init = this.tasks.get(this.initPid);
+    const fsctx = leader?.fs ?? init?.fs.copy() ?? new FsContext(this.mounts.root, this.mounts.root, 0o022);
+    const nt = new Task(tid, sandboxPid(tid), proc, fsctx);
+    this.tasks.set(tid, nt);
+    this.log.warn({ tid }, 'adopted an unknown task');
+    return nt;
+  }
+
+  // ---- ptrace lifecycle ------------------------------------------------
+
+  private onWaitEvents(ev: Int32Array): void {
+    for (let i = 0; i < ev.length; i += 2) {
+      try {
+        this.onWaitEvent(ev[i]!, ev[i + 1]!);
+      } catch (e) {
+        this.log.error({ err: e, pid: ev[i] }, 'lifecycle event failed');
+      }
+    }
+    this.maybeFinish();
+  }
+
+  private onWaitEvent(pid: number, status: number): void {
+    if ((status & 0xff) === 0x7f) {
+      const sig = (status >> 8) & 0xff;
+      const event = status >>> 16;
+      switch (event) {
+        case PTRACE_EVENT_FORK:
+        case PTRACE_EVENT_VFORK:
+        case PTRACE_EVENT_CLONE:
+          this.onClone(pid, native.ptraceGetEventMsg(pid));
+          native.ptraceCont(pid, 0);
+          return;
+        case PTRACE_EVENT_EXEC:
+          this.onExec(pid, native.ptraceGetEventMsg(pid));
+          native.ptraceCont(pid, 0);
+          return;
+        case PTRACE_EVENT_SECCOMP:
+          this.onTraceStop(pid);
+          return;
+        case PTRACE_EVENT_STOP:
+          if (this.unstarted.delete(pid)) {
+            native.ptraceCont(pid, 0);
+          } else if (!this.tasks.has(pid)) {
+            this.earlyStops.add(pid);
+          } else if (STOP_SIGNALS.has(sig)) {
+            native.ptraceListen(pid); // group-stop: stay stopped until SIGCONT
+          } else {
+            native.ptraceCont(pid, 0);
+          }
+          return;
+        default:
+          native.ptraceCont(pid, sig); // signal-delivery stop: deliver it
+          return;
+      }
+    }
+    this.onExit(pid, status);
+  }
+
+  private onClone(parentTid: number, childTid: number): void {
+    const parent = this.task(parentTid);
+    const regs = new BigUint64Array(27);
+    let flags = 0;
+    // user_regs_struct: orig_rax at 15, rdi at 14.
+    if (native.ptraceGetRegs(parentTid, regs) === 0 && Number(regs[15]) === 56 /* clone */) flags = Number(regs[14]! & 0xffffffffn);
+    const isThread = (flags & CLONE_THREAD) !== 0;
+    let proc = parent.proc;
+    if (!isThread) {
+      proc = new Process(childTid, sandboxPid(childTid), parent.proc);
+      proc.exe = parent.proc.exe;
+      proc.exePath = parent.proc.exePath;
+      proc.comm = parent.proc.comm;
+      this.procs.set(childTid, proc);
+    }
+    const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
+    const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
+    child.inheritCreds(parent);
+    this.tasks.set(childTid, child);
+    if (this.earlyStops.delete(childTid)) native.ptraceCont(childTid, 0);
+    else this.unstarted.add(childTid);
+  }
+
+  private onExec(tid: number, formerTid: number): void {
+    let t = this.tasks.get(formerTid) ?? this.task(tid);
+    if (formerTid !== tid) {
+      // A non-leader thread exec'd: it takes over the leader's tid; every other thread is gone.
+      this.tasks.delete(formerTid);
+      t.proc.threads.delete(formerTid);
+      const old = this.tasks.get(tid);
+      if (old) old.proc.threads.delete(tid);
+      t.tid = tid;
+      t.nsTid = t.proc.pid;
+      t.proc.threads.set(tid, t);
+      this.tasks.set(tid, t);
+    }
+    for (const [otherTid, other] of t.proc.threads) {
+      if (other !== t) {
+        t.proc.threads.delete(otherTid);
+        this.tasks.delete(otherTid);
+      }
+    }
+    const pe = t.pendingExec;
+    if (pe) {
+      t.proc.exe = pe.exe;
+      t.proc.exePath = pe.exePath;
+      t.proc.comm = pe.comm;
+      t.pendingExec = undefined;
+    }
+    // Credentials may change at exec (capabilities are recomputed).
+    t.invalidateCreds();
+  }
+
+  /** A seccomp trace stop: execve/execveat to rewrite, or a credential change to observe. */
+  private onTraceStop(tid: number): void {
+    const t = this.task(tid);
+    const info = new Float64Array(11);
+    if (native.ptraceGetSyscallInfo(tid, info) < 0) {
+      native.ptraceCont(tid, 0);
+      return;
+    }
+    const nr = info[1]!;
+    const entry = byNumber[nr];
+    if (entry?.name === 'execve' || entry?.name === 'execveat') {
+      onExecTraceStop(this, t, info);
+    } else {
+      // A credential change runs natively; re-read the credentials next time.
+      t.invalidateCreds();
+    }
+    native.ptraceCont(tid, 0);
+  }
+
+  private onExit(pid: number, status: number): void {
+    if (pid === this.goferPid) {
+      this.goferPid = -1;
+      if (!this.exit) {
+        const how = status & 0x7f ? `killed by signal ${status & 0x7f}` : `exit status ${(status >> 8) & 0xff}`;
+        this.goferFailure = `it ${how}`;
+        this.log.error(`the gofer exited (${how})`);
+      }
+      return;
+    }
+    const t = this.tasks.get(pid);
+    if (t) {
+      this.tasks.delete(pid);
+      t.proc.threads.delete(pid);
+      if (t.pendingExec) native.close(t.pendingExec.hostFd);
+      if (t.proc.threads.size === 0) {
+        t.proc.exited = true;
+        t.proc.dropPidfd();
+        this.procs.delete(t.proc.tgid);
+      }
+    }
+    this.earlyStops.delete(pid);
+    this.unstarted.delete(pid);
+    if (pid === this.initPid && !this.exit) {
+      const termsig = status & 0x7f;
+      this.exit = termsig ? { status: 128 + termsig, signal: termsig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
+    }
+  }
+
+  private maybeFinish(): void {
+    if (!this.exit || this.tasks.size > 0) return;
+    this.shutdown();
+    this.resolveDone(this.exit);
+  }
+
+  /** Why the Gofer failed while the guest ran, if it did. */
+  goferFailure: string | undefined;
+
+  /** Tears the sandbox down: stop listening, let the Gofer go. */
+  shutdown(): void {
+    this.goferFailure ??= this.gofer?.deathReason;
+    this.channel?.stop();
+    this.gofer?.close();
+    native.waiterRef(false);
+  }
+
+  /** Forwards a signal to the guest's init. */
+  signal(sig: number): void {
+    if (this.initPid > 0 && !this.exit) {
+      try {
+        process.kill(this.initPid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  /** Kills every guest process (the pid namespace dies with its init). */
+  kill(): void {
+    this.signal(9);
+  }
+
+  /** An absolute path as the task sees it, for /proc links and getcwd. */
+  rootMount(): Mount {
+    return this.mounts.root.mount;
+  }
+}

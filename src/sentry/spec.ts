@@ -1,0 +1,59 @@
+// What a sandbox is asked to be: the root, mounts, process and identity.
+// Kept apart from the kernel so the CLI can start the Gofer before it loads
+// the rest of the Sentry.
+import type { GoferExport } from '../gofer/client.js';
+
+export interface MountSpec {
+  /** sandbox path */
+  destination: string;
+  type: 'bind' | 'tmpfs' | 'proc' | 'sysfs' | 'devpts' | 'mqueue' | 'dev' | 'cgroup';
+  /** host path for binds */
+  source?: string;
+  readonly?: boolean;
+  /** tmpfs size in bytes, mode */
+  size?: number;
+  mode?: number;
+}
+
+export interface SandboxSpec {
+  rootfs: string;
+  /** the root export is read-only (an overlay's lower layer always is) */
+  rootReadonly: boolean;
+  overlay: boolean;
+  network: 'none' | 'host';
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  umask: number;
+  hostname: string;
+  domainname?: string;
+  /** capability numbers the guest keeps (bounding, permitted, effective) */
+  caps: number[];
+  /** [resource, soft, hard]; -1 for unlimited */
+  rlimits: [number, number, number][];
+  mounts: MountSpec[];
+  /** host fds for the guest's stdin, stdout, stderr */
+  stdio: [number, number, number];
+  /** make the guest the terminal's foreground process group */
+  foreground: boolean;
+  strace: boolean;
+}
+
+export interface Exit {
+  /** exit status as a shell reports it: code, or 128 + signal */
+  status: number;
+  signal?: number;
+  code?: number;
+}
+
+/** What the Gofer serves for a sandbox: the root (export 0), then each bind mount in order. */
+export function goferExports(spec: SandboxSpec): GoferExport[] {
+  const binds = spec.mounts.filter((m) => m.type === 'bind');
+  return [
+    { id: 0, mode: spec.overlay || spec.rootReadonly ? 'ro' : 'rw', hostPath: spec.rootfs },
+    ...binds.map((m, i): GoferExport => ({ id: i + 1, mode: m.readonly ? 'ro' : 'rw', hostPath: m.source! })),
+  ];
+}

@@ -1,0 +1,193 @@
+// chmod, fchmod, fchmodat, chown, fchown, lchown, fchownat, utime, utimes, futimesat, utimensat, umask.
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_SYMLINK_NOFOLLOW,
+  CAP_CHOWN,
+  CAP_FSETID,
+  S_IFMT,
+  S_IFREG,
+  S_ISGID,
+  S_ISUID,
+  UTIME_NOW,
+  UTIME_OMIT,
+  W_OK,
+} from '../../abi/linux.js';
+import type { Stat } from '../../abi/structs.js';
+import { native } from '../../platform/native.js';
+import { hasCap, inGroup, ownerOrCapable, permitted } from '../creds.js';
+import { check, fail } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import { readBytes } from '../memory.js';
+import type { Task } from '../task.js';
+import type { Node, SetAttr } from '../vfs/node.js';
+import type { Handler } from './dispatch.js';
+import { mustBeWritable, resolveAt } from './common.js';
+import { statFd } from './stat.js';
+
+/**
+ * The object a call acts on: a node of the Sentry's tree, or (for a guest fd
+ * the Sentry did not create: a pipe, a socket) the Sentry's copy of that fd.
+ */
+interface Target {
+  node?: Node;
+  hostFd?: number;
+  st: Stat;
+}
+
+function target(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boolean, flags: number): Target {
+  if (pathAddr !== 0) {
+    const loc = resolveAt(k, t, dirfd, pathAddr, follow, flags);
+    if (loc) {
+      mustBeWritable(loc);
+      return { node: loc.dentry.node, st: loc.dentry.node.stat() };
+    }
+  }
+  const id = k.files.identify(t, dirfd);
+  if (id.file) {
+    native.close(id.fd);
+    mustBeWritable(id.file.loc);
+    return { node: id.file.loc.dentry.node, st: id.file.loc.dentry.node.stat() };
+  }
+  return { hostFd: id.fd, st: statFd(k, t, dirfd) };
+}
+
+function apply(tg: Target, attr: SetAttr): number {
+  try {
+    if (tg.node) {
+      tg.node.setattr(attr);
+    } else if (attr.mode !== undefined) {
+      check(native.fchmod(tg.hostFd!, attr.mode));
+    } else if (attr.atime || attr.mtime) {
+      const at = attr.atime ?? [0, UTIME_OMIT];
+      const mt = attr.mtime ?? [0, UTIME_OMIT];
+      check(native.futimens(tg.hostFd!, [at[0], at[1], mt[0], mt[1]]));
+    } else {
+      fail('EPERM'); // chown of a pipe or socket: not worth a host chown
+    }
+  } finally {
+    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+  }
+  return 0;
+}
+
+function chmodTarget(t: Task, tg: Target, mode: number): number {
+  if (!ownerOrCapable(t.creds, tg.st.uid)) {
+    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    fail('EPERM');
+  }
+  mode &= 0o7777;
+  if (mode & S_ISGID && !inGroup(t.creds, tg.st.gid) && !hasCap(t.creds, CAP_FSETID)) mode &= ~S_ISGID;
+  return apply(tg, { mode });
+}
+
+function chownTarget(t: Task, tg: Target, uid: number, gid: number): number {
+  const c = t.creds;
+  const st = tg.st;
+  const changeUid = uid !== -1 && uid !== st.uid;
+  const changeGid = gid !== -1 && gid !== st.gid;
+  const ok =
+    (!changeUid || hasCap(c, CAP_CHOWN)) &&
+    (!changeGid || hasCap(c, CAP_CHOWN) || (c.fsuid === st.uid && inGroup(c, gid))) &&
+    (uid === -1 && gid === -1 ? true : c.fsuid === st.uid || hasCap(c, CAP_CHOWN));
+  if (!ok) {
+    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    fail('EPERM');
+  }
+  const attr: SetAttr = {};
+  if (uid !== -1) attr.uid = uid;
+  if (gid !== -1) attr.gid = gid;
+  // Changing ownership of a non-directory drops set-user-ID, and set-group-ID when group-executable.
+  if ((uid !== -1 || gid !== -1) && (st.mode & S_IFMT) === S_IFREG && st.mode & (S_ISUID | S_ISGID)) {
+    let m = st.mode & 0o7777 & ~S_ISUID;
+    if (st.mode & 0o010) m &= ~S_ISGID;
+    attr.mode = m;
+  }
+  return apply(tg, attr);
+}
+
+function utimesTarget(t: Task, tg: Target, atime: [number, number], mtime: [number, number]): number {
+  const c = t.creds;
+  const toNow = (atime[1] === UTIME_NOW || atime[1] === UTIME_OMIT) && (mtime[1] === UTIME_NOW || mtime[1] === UTIME_OMIT);
+  const ok = ownerOrCapable(c, tg.st.uid) || (toNow && permitted(c, tg.st.mode, tg.st.uid, tg.st.gid, W_OK));
+  if (!ok) {
+    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    fail(toNow ? 'EACCES' : 'EPERM');
+  }
+  if (atime[1] === UTIME_OMIT && mtime[1] === UTIME_OMIT) {
+    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    return 0;
+  }
+  return apply(tg, { atime, mtime });
+}
+
+function validNsec(ns: number): boolean {
+  return (ns >= 0 && ns < 1e9) || ns === UTIME_NOW || ns === UTIME_OMIT;
+}
+
+/** utimensat's struct timespec[2]; NULL means "now" for both. */
+function readTimespecs(t: Task, addr: number): [[number, number], [number, number]] {
+  if (addr === 0) return [[0, UTIME_NOW], [0, UTIME_NOW]];
+  const b = readBytes(t, addr, 32);
+  const a: [number, number] = [Number(b.readBigInt64LE(0)), Number(b.readBigInt64LE(8))];
+  const m: [number, number] = [Number(b.readBigInt64LE(16)), Number(b.readBigInt64LE(24))];
+  if (!validNsec(a[1]) || !validNsec(m[1])) fail('EINVAL');
+  return [a, m];
+}
+
+/** utimes'/futimesat's struct timeval[2]. */
+function readTimevals(t: Task, addr: number): [[number, number], [number, number]] {
+  if (addr === 0) return [[0, UTIME_NOW], [0, UTIME_NOW]];
+  const b = readBytes(t, addr, 32);
+  const us = (off: number): [number, number] => {
+    const usec = Number(b.readBigInt64LE(off + 8));
+    if (usec < 0 || usec >= 1e6) fail('EINVAL');
+    return [Number(b.readBigInt64LE(off)), usec * 1000];
+  };
+  return [us(0), us(16)];
+}
+
+export const attrHandlers: Record<string, Handler> = {
+  chmod: (k, t, a) => chmodTarget(t, target(k, t, AT_FDCWD, a.long(0), true, 0), a.u32(1)),
+  fchmod: (k, t, a) => chmodTarget(t, target(k, t, a.int(0), 0, true, 0), a.u32(1)),
+  fchmodat: (k, t, a) => chmodTarget(t, target(k, t, a.int(0), a.long(1), true, 0), a.u32(2)),
+  chown: (k, t, a) => chownTarget(t, target(k, t, AT_FDCWD, a.long(0), true, 0), a.int(1), a.int(2)),
+  lchown: (k, t, a) => chownTarget(t, target(k, t, AT_FDCWD, a.long(0), false, 0), a.int(1), a.int(2)),
+  fchown: (k, t, a) => chownTarget(t, target(k, t, a.int(0), 0, true, 0), a.int(1), a.int(2)),
+  fchownat: (k, t, a) => {
+    const flags = a.int(4);
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
+    return chownTarget(t, target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags), a.int(2), a.int(3));
+  },
+  utimensat: (k, t, a) => {
+    const flags = a.int(3);
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
+    const [at, mt] = readTimespecs(t, a.long(2));
+    // A NULL path acts on dirfd itself (futimens).
+    const tg = target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags | (a.long(1) === 0 ? AT_EMPTY_PATH : 0));
+    return utimesTarget(t, tg, at, mt);
+  },
+  utimes: (k, t, a) => {
+    const [at, mt] = readTimevals(t, a.long(1));
+    return utimesTarget(t, target(k, t, AT_FDCWD, a.long(0), true, 0), at, mt);
+  },
+  futimesat: (k, t, a) => {
+    const [at, mt] = readTimevals(t, a.long(2));
+    return utimesTarget(t, target(k, t, a.int(0), a.long(1), true, 0), at, mt);
+  },
+  utime: (k, t, a) => {
+    let at: [number, number] = [0, UTIME_NOW];
+    let mt: [number, number] = [0, UTIME_NOW];
+    if (a.long(1) !== 0) {
+      const b = readBytes(t, a.long(1), 16);
+      at = [Number(b.readBigInt64LE(0)), 0];
+      mt = [Number(b.readBigInt64LE(8)), 0];
+    }
+    return utimesTarget(t, target(k, t, AT_FDCWD, a.long(0), true, 0), at, mt);
+  },
+  umask: (_k, t, a) => {
+    const old = t.fs.umask;
+    t.fs.umask = a.u32(0) & 0o777;
+    return old;
+  },
+};

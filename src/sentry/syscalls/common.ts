@@ -1,0 +1,87 @@
+// Helpers shared by the syscall families.
+import { AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, SECCOMP_ADDFD_FLAG_SEND, W_OK, X_OK } from '../../abi/linux.js';
+import { native } from '../../platform/native.js';
+import { REPLIED, type SyscallArgs } from '../../platform/notif.js';
+import { requireAccess } from '../creds.js';
+import { fail } from '../errors.js';
+import type { OpenFile } from '../files.js';
+import type { Kernel } from '../kernel.js';
+import { readPath } from '../memory.js';
+import type { Task } from '../task.js';
+import type { Location } from '../vfs/node.js';
+import { type ParentAndName, resolve, resolveParent } from '../vfs/resolve.js';
+
+/** The directory a relative path starts from: the cwd, or the directory behind `dirfd`. */
+export function startDir(k: Kernel, t: Task, dirfd: number, path: string): Location {
+  if (path.startsWith('/') || dirfd === AT_FDCWD) return t.fs.cwd;
+  const { file } = k.files.lookup(t, dirfd);
+  if (!file) fail('ENOTDIR');
+  if (!file.loc.dentry.node.isDir()) fail('ENOTDIR');
+  return file.loc;
+}
+
+/** The location of the object behind a guest fd (for AT_EMPTY_PATH and f* calls on Sentry objects). */
+export function fdLocation(k: Kernel, t: Task, fd: number): Location | undefined {
+  return k.files.lookup(t, fd).file?.loc;
+}
+
+/**
+ * Resolves (dirfd, path). With AT_EMPTY_PATH and an empty path the result is
+ * the fd's own object, or undefined when the fd is not one the Sentry made
+ * (a pipe, a socket, an inherited host fd): callers then act on the fd itself.
+ */
+export function resolveAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boolean, flags = 0): Location | undefined {
+  const path = readPath(t, pathAddr);
+  if (path === '') {
+    if (!(flags & AT_EMPTY_PATH)) fail('ENOENT');
+    if (dirfd === AT_FDCWD) return t.fs.cwd;
+    return fdLocation(k, t, dirfd);
+  }
+  assertValid(k, t);
+  return resolve(t.resolveCtx(), startDir(k, t, dirfd, path), path, follow);
+}
+
+/** Parent directory and last name of (dirfd, path), for calls that create or remove a name. */
+export function parentAt(k: Kernel, t: Task, dirfd: number, pathAddr: number): ParentAndName {
+  const path = readPath(t, pathAddr);
+  assertValid(k, t);
+  return resolveParent(t.resolveCtx(), startDir(k, t, dirfd, path), path);
+}
+
+/**
+ * Guards against pid reuse: the caller may have died, and its tid been
+ * reused, between the notification and our reading of its memory. Checked
+ * after copying arguments and before acting on them.
+ */
+export function assertValid(k: Kernel, t: Task): void {
+  void t;
+  if (!k.channel.valid(k.channel.args.id)) fail('ESRCH');
+}
+
+/** EROFS for a read-only mount. */
+export function mustBeWritable(loc: Location): void {
+  if (loc.mount.opts.readonly) fail('EROFS');
+}
+
+/** May the task add or remove names in directory `dir`? */
+export function mayModifyDir(t: Task, dir: Location): void {
+  mustBeWritable(dir);
+  const st = dir.dentry.node.stat();
+  requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK | X_OK);
+}
+
+/**
+ * Installs `hostFd` in the guest as the result of the current syscall
+ * (SECCOMP_IOCTL_NOTIF_ADDFD with SEND) and closes the Sentry's copy.
+ */
+export function installFd(k: Kernel, a: SyscallArgs, hostFd: number, file: OpenFile | null, cloexec: boolean): number {
+  if (file) k.files.register(hostFd, file);
+  const r = native.notifAddFd(k.channel.fd, a.id, hostFd, cloexec ? O_CLOEXEC : 0, SECCOMP_ADDFD_FLAG_SEND, 0, a.tid);
+  native.close(hostFd);
+  return r < 0 ? r : REPLIED;
+}
+
+/** Applies the task's umask to a creation mode. */
+export function umaskMode(t: Task, mode: number): number {
+  return mode & ~t.fs.umask & 0o7777;
+}

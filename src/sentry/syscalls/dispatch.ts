@@ -1,0 +1,96 @@
+// The Sentry's dispatch table, generated from syscall-tables/: every syscall
+// the table marks `emulate` with a `notify` trap gets the handler of the same
+// name from one of the family files. A missing handler is a start-up error,
+// and so is a handler for a call the table does not route to the Sentry.
+import { ERRNO } from '../../abi/errno.js';
+import { CONTINUE, REPLIED, type SyscallArgs } from '../../platform/notif.js';
+import type { SyscallEntry } from '../../syscalls/table.js';
+import { SysErr } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import type { Task } from '../task.js';
+import { attrHandlers } from './attr.js';
+import { dirHandlers } from './dir.js';
+import { execHandlers } from './exec.js';
+import { fileHandlers } from './file.js';
+import { linkHandlers } from './link.js';
+import { socketHandlers } from './socket.js';
+import { statHandlers } from './stat.js';
+import { sysinfoHandlers } from './sysinfo.js';
+import { utsHandlers } from './uts.js';
+import { xattrHandlers } from './xattr.js';
+
+/** Returns the syscall result (>= 0), -errno, CONTINUE or REPLIED; may throw SysErr. */
+export type Handler = (k: Kernel, t: Task, a: SyscallArgs) => number;
+
+export const HANDLERS: Readonly<Record<string, Handler>> = {
+  ...fileHandlers,
+  ...statHandlers,
+  ...dirHandlers,
+  ...linkHandlers,
+  ...attrHandlers,
+  ...xattrHandlers,
+  ...execHandlers,
+  ...utsHandlers,
+  ...sysinfoHandlers,
+  ...socketHandlers,
+};
+
+/** The handler table by syscall number; throws if the table and the handlers disagree. */
+export function buildTable(entries: readonly SyscallEntry[]): (Handler | undefined)[] {
+  const table: (Handler | undefined)[] = [];
+  const routed = new Set<string>();
+  for (const e of entries) {
+    const notified = e.trap === 'notify' || e.rules?.some((r) => r.action === 'notify');
+    if (!notified) continue;
+    const h = HANDLERS[e.name];
+    if (!h) throw new Error(`syscall-tables routes ${e.name} to the Sentry but no handler exists`);
+    table[e.nr] = h;
+    routed.add(e.name);
+  }
+  for (const name of Object.keys(HANDLERS)) {
+    if (!routed.has(name)) throw new Error(`handler ${name} exists but syscall-tables does not route it to the Sentry`);
+  }
+  return table;
+}
+
+export class Dispatcher {
+  private readonly table: (Handler | undefined)[];
+
+  constructor(
+    private readonly k: Kernel,
+    entries: readonly SyscallEntry[],
+  ) {
+    this.table = buildTable(entries);
+  }
+
+  /** Called synchronously by the native poll callback for each notification. */
+  onNotif(): void {
+    const k = this.k;
+    const ch = k.channel;
+    const a = ch.args;
+    const nr = a.nr;
+    let r: number;
+    let t: Task | undefined;
+    const st = k.strace;
+    try {
+      t = k.task(a.tid);
+      k.current = t;
+      if (st) st.enter(t, a);
+      const h = this.table[nr];
+      r = h ? h(k, t, a) : -ERRNO.ENOSYS;
+    } catch (e) {
+      if (e instanceof SysErr) {
+        r = -e.errno;
+      } else {
+        // A Sentry bug must not take the sandbox down: fail the call and say so.
+        k.log.error({ err: e, nr, tid: a.tid }, 'syscall handler failed');
+        r = -ERRNO.EIO;
+      }
+    }
+    k.current = undefined;
+    if (st && t) st.exit(t, a, r);
+    ch.setReply(r);
+  }
+}
+
+export { CONTINUE, REPLIED };

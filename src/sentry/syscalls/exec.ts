@@ -1,0 +1,225 @@
+// execve and execveat.
+//
+// Both stop the guest with a seccomp *trace* stop. The Sentry resolves the
+// path in its VFS, checks permissions, handles "#!" itself, opens the file,
+// and rewrites the registers into
+//     execveat(N, "", argv, envp, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC)
+// The filter sends that call (and only calls carrying the marker) to the
+// Sentry as a notification, where fd N is installed with ADDFD and the call
+// continues: the kernel executes exactly the file the Sentry checked, whether
+// it lives on the host or only in the Sentry's memory. Nothing the guest can
+// race is consulted after the check.
+import fs from 'node:fs';
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_SYMLINK_NOFOLLOW,
+  BINPRM_BUF_SIZE,
+  BINPRM_MAX_RECURSION,
+  EXEC_REWRITE_MAGIC,
+  MFD_CLOEXEC,
+  MFD_EXEC,
+  O_CLOEXEC,
+  O_RDONLY,
+  SECCOMP_ADDFD_FLAG_SETFD,
+  X_OK,
+} from '../../abi/linux.js';
+import { NUMBERS } from '../../syscalls/table.js';
+import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
+import { CONTINUE } from '../../platform/notif.js';
+import { requireAccess } from '../creds.js';
+import { SysErr, check, fail } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import { readPath, readStringArray, writeBytes } from '../memory.js';
+import type { Task } from '../task.js';
+import type { Location } from '../vfs/node.js';
+import { pathOf, resolve } from '../vfs/resolve.js';
+import type { Handler } from './dispatch.js';
+import { startDir } from './common.js';
+
+const NR_EXECVEAT = NUMBERS['execveat']!;
+const RED_ZONE = 128;
+
+interface ExecPlan {
+  hostFd: number;
+  exe: Location | null;
+  exePath: string;
+  /** comm, as Linux sets it: the base name of the path execve was given */
+  comm: string;
+  /** replacement argv when "#!" rewrote it */
+  argv: string[] | null;
+}
+
+/** Checks that `loc` may be executed and opens it. */
+function openExecutable(t: Task, loc: Location): number {
+  const node = loc.dentry.node;
+  if (!node.isRegular()) fail('EACCES');
+  if (loc.mount.opts.noexec) fail('EACCES');
+  const st = node.stat();
+  requireAccess(t.creds, st.mode, st.uid, st.gid, X_OK);
+  const fd = node.open(O_RDONLY).fd;
+  // The kernel checks execute permission again, on the host object and with
+  // the guest's host credentials, which own nothing on the host: a file only
+  // its owner or group may execute is handed over as a copy the guest can run
+  // (memfds are always mode 0777).
+  if (native.statxFd(fd, hostStat) === 0 && (hostStat[STATX.mode]! & 0o001) === 0) {
+    const copy = check(native.memfdCreate('tsvisor-exec', MFD_CLOEXEC | MFD_EXEC));
+    native.copyFile(copy, fd);
+    native.close(fd);
+    return copy;
+  }
+  return fd;
+}
+
+const hostStat = new Float64Array(STATX_FIELDS);
+
+/** Parses a "#!" line the way Linux does: interpreter, then at most one argument. */
+function parseShebang(head: Buffer, n: number): { interp: string; arg: string | null } | null {
+  if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) return null;
+  let end = head.indexOf(0x0a, 2);
+  if (end < 0 || end > n) end = n;
+  const line = head.toString('latin1', 2, end).replace(/[ \t]+$/, '').replace(/^[ \t]+/, '');
+  if (line === '') fail('ENOEXEC');
+  const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line);
+  if (!m) fail('ENOEXEC');
+  return { interp: m[1]!, arg: m[2] !== undefined && m[2] !== '' ? m[2] : null };
+}
+
+function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: number, flags: number): ExecPlan {
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) fail('EINVAL');
+  const path = readPath(t, pathAddr);
+  const ctx = t.resolveCtx();
+  let loc: Location;
+  let filename: string;
+  if (path === '') {
+    if (!(flags & AT_EMPTY_PATH)) fail('ENOENT');
+    const id = k.files.identify(t, dirfd);
+    if (!id.file) {
+      // fexecve of an fd the guest made itself (its own memfd): run it as is.
+      return { hostFd: id.fd, exe: null, exePath: `/dev/fd/${dirfd}`, comm: String(dirfd), argv: null };
+    }
+    native.close(id.fd);
+    loc = id.file.loc;
+    filename = `/dev/fd/${dirfd}`;
+  } else {
+    loc = resolve(ctx, startDir(k, t, dirfd, path), path, !(flags & AT_SYMLINK_NOFOLLOW));
+    if (loc.dentry.node.isSymlink()) fail('ELOOP');
+    filename = path;
+  }
+  const comm = filename.slice(filename.lastIndexOf('/') + 1).slice(0, 15);
+  let argv: string[] | null = null;
+  const head = Buffer.alloc(BINPRM_BUF_SIZE);
+  for (let depth = 0; ; depth++) {
+    const fd = openExecutable(t, loc);
+    let n: number;
+    try {
+      n = fs.readSync(fd, head, 0, BINPRM_BUF_SIZE, 0);
+    } catch {
+      native.close(fd);
+      fail('EIO');
+    }
+    const bang = parseShebang(head, n);
+    if (!bang) {
+      if (n < 4 || head.readUInt32BE(0) !== 0x7f454c46 /* \x7fELF */) {
+        native.close(fd);
+        fail('ENOEXEC');
+      }
+      return { hostFd: fd, exe: loc, exePath: pathOf(t.fs.root, loc) ?? filename, comm, argv };
+    }
+    native.close(fd);
+    if (depth >= BINPRM_MAX_RECURSION) fail('ELOOP');
+    // argv becomes: interpreter, [its argument], the script as named, argv[1..]
+    const rest = (argv ?? readStringArray(t, argvAddr)).slice(1);
+    argv = [bang.interp, ...(bang.arg !== null ? [bang.arg] : []), filename, ...rest];
+    filename = bang.interp;
+    loc = resolve(ctx, t.fs.cwd, bang.interp, true);
+  }
+}
+
+/** The lowest fd number free in the guest, for the executable. */
+function freeFd(t: Task): number {
+  const used = new Set(fs.readdirSync(`/proc/${t.tid}/fd`).map(Number));
+  let fd = 0;
+  while (used.has(fd)) fd++;
+  return fd;
+}
+
+/**
+ * Writes strings and a NULL-terminated pointer array below the guest's stack
+ * pointer (past the red zone); the exec replaces that memory, and if it fails
+ * the area is free stack the guest's next call overwrites anyway.
+ * Returns [argvPointer, emptyStringPointer].
+ */
+function writeArgv(t: Task, sp: number, argv: string[]): [number, number] {
+  const strings = Buffer.concat(argv.map((s) => Buffer.from(`${s}\0`, 'latin1')).concat([Buffer.from([0])]));
+  const ptrBytes = 8 * (argv.length + 1);
+  const size = ((strings.length + 15) & ~15) + ptrBytes;
+  const base = Math.floor((sp - RED_ZONE - size) / 16) * 16;
+  const region = Buffer.alloc(size);
+  strings.copy(region, 0);
+  const ptrOff = size - ptrBytes;
+  let off = 0;
+  argv.forEach((s, i) => {
+    const addr = base + off;
+    region.writeUInt32LE(addr % 2 ** 32, ptrOff + 8 * i);
+    region.writeUInt32LE(Math.floor(addr / 2 ** 32), ptrOff + 8 * i + 4);
+    off += Buffer.byteLength(s, 'latin1') + 1;
+  });
+  writeBytes(t, base, region);
+  return [base + ptrOff, base + strings.length - 1];
+}
+
+/** At the seccomp trace stop of execve/execveat: plan the exec and rewrite the call. */
+export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): void {
+  const isAt = info[1] === NR_EXECVEAT;
+  const arg = (i: number) => info[2 + i]!;
+  const dirfd = isAt ? arg(0) | 0 : AT_FDCWD;
+  const pathAddr = isAt ? arg(1) : arg(0);
+  const argvAddr = isAt ? arg(2) : arg(1);
+  const envpAddr = isAt ? arg(3) : arg(2);
+  const flags = isAt ? arg(4) | 0 : 0;
+  if (t.pendingExec) {
+    native.close(t.pendingExec.hostFd);
+    t.pendingExec = undefined;
+  }
+  const st = k.strace;
+  st?.traceEnter(t, isAt ? 'execveat' : 'execve', info);
+  let p: ExecPlan | undefined;
+  try {
+    p = plan(k, t, dirfd, pathAddr, argvAddr, flags);
+    const guestFd = freeFd(t);
+    let argvPtr = argvAddr;
+    let empty: number;
+    if (p.argv) {
+      [argvPtr, empty] = writeArgv(t, info[9]!, p.argv);
+    } else {
+      // The path's own terminating NUL is an empty string in guest memory.
+      empty = pathAddr + Buffer.byteLength(readPath(t, pathAddr), 'latin1');
+    }
+    const r = native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]);
+    if (r < 0) throw new SysErr(-r);
+    t.pendingExec = { hostFd: p.hostFd, guestFd, exe: p.exe!, exePath: p.exePath, comm: p.comm };
+    st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${p.exePath}`);
+  } catch (e) {
+    if (p) native.close(p.hostFd);
+    const errno = e instanceof SysErr ? e.errno : 5;
+    if (!(e instanceof SysErr)) k.log.error({ err: e }, 'exec planning failed');
+    native.ptraceSkipSyscall(t.tid, -errno);
+    st?.traceExit(t, isAt ? 'execveat' : 'execve', `= -${errno}`);
+  }
+}
+
+export const execHandlers: Record<string, Handler> = {
+  /** The second stop of a rewritten exec: install the file and let the kernel run it. */
+  execveat: (k, t, a) => {
+    const pe = t.pendingExec;
+    if (!pe || pe.hostFd < 0 || a.int(0) !== pe.guestFd || !(a.int(4) & AT_EMPTY_PATH)) {
+      // The marker without a rewrite behind it: a guest forging it.
+      fail('EPERM');
+    }
+    const r = native.notifAddFd(k.channel.fd, a.id, pe.hostFd, O_CLOEXEC, SECCOMP_ADDFD_FLAG_SETFD, pe.guestFd, a.tid);
+    native.close(pe.hostFd);
+    pe.hostFd = -1;
+    return r < 0 ? r : CONTINUE;
+  },
+};

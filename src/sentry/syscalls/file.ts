@@ -1,0 +1,191 @@
+// open, openat, openat2, creat, truncate, mknod, mknodat.
+import {
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_PATH,
+  O_RDONLY,
+  O_TMPFILE,
+  O_TRUNC,
+  O_WRONLY,
+  R_OK,
+  RESOLVE_BENEATH,
+  RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
+  RESOLVE_NO_XDEV,
+  RESOLVE_CACHED,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+  SYMLOOP_MAX,
+  W_OK,
+  CAP_MKNOD,
+  makedev,
+} from '../../abi/linux.js';
+import type { SyscallArgs } from '../../platform/notif.js';
+import { hasCap, requireAccess } from '../creds.js';
+import { ERRNO } from '../../abi/errno.js';
+import { SysErr, fail } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import { readBytes, readPath } from '../memory.js';
+import type { Task } from '../task.js';
+import type { Location } from '../vfs/node.js';
+import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
+import type { Handler } from './dispatch.js';
+import { assertValid, installFd, mayModifyDir, mustBeWritable, parentAt, resolveAt, startDir, umaskMode } from './common.js';
+
+/** Opens an already resolved location for the guest and installs the fd. */
+export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, flags: number, created = false): number {
+  const node = loc.dentry.node;
+  const cloexec = (flags & O_CLOEXEC) !== 0;
+  const file = { loc, flags };
+  if (flags & O_PATH) {
+    if (node.isRegular()) return installFd(k, a, node.open(O_PATH).fd, file, cloexec);
+    return installFd(k, a, k.files.placeholder(file), null, cloexec);
+  }
+  if (node.isSymlink()) fail('ELOOP');
+  if (flags & O_DIRECTORY && !node.isDir()) fail('ENOTDIR');
+  const acc = flags & O_ACCMODE;
+  const st = node.stat();
+  if (node.isDir()) {
+    if (acc !== O_RDONLY || flags & O_CREAT) fail('EISDIR');
+    requireAccess(t.creds, st.mode, st.uid, st.gid, R_OK);
+    return installFd(k, a, k.files.placeholder(file), null, cloexec);
+  }
+  if (!created) {
+    let want = acc === O_RDONLY ? R_OK : acc === O_WRONLY ? W_OK : R_OK | W_OK;
+    if (flags & O_TRUNC) want |= W_OK;
+    requireAccess(t.creds, st.mode, st.uid, st.gid, want);
+  }
+  const type = st.mode & S_IFMT;
+  if (type === S_IFREG) {
+    if (acc !== O_RDONLY || flags & O_TRUNC) mustBeWritable(loc);
+  } else if ((type === S_IFCHR || type === S_IFBLK) && loc.mount.opts.nodev) {
+    fail('EACCES');
+  }
+  const opened = node.open(flags & ~(O_CREAT | O_EXCL));
+  return installFd(k, a, opened.fd, file, cloexec);
+}
+
+interface ResolveLimits {
+  noSymlinks: boolean;
+  noMagic: boolean;
+}
+
+function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: number, flags: number, mode: number, limits?: ResolveLimits): number {
+  const path = readPath(t, pathAddr);
+  assertValid(k, t);
+  if ((flags & O_TMPFILE) === O_TMPFILE) fail('EOPNOTSUPP');
+  const from = startDir(k, t, dirfd, path);
+  const ctx = t.resolveCtx();
+  const check = (loc: Location) => {
+    if (limits && (limits.noSymlinks || limits.noMagic) && loc.dentry.node.isSymlink()) fail('ELOOP');
+    return loc;
+  };
+  if (!(flags & O_CREAT)) {
+    const follow = !(flags & O_NOFOLLOW) && !limits?.noSymlinks;
+    const loc = resolve(ctx, from, path, follow);
+    if (loc.dentry.node.isSymlink() && !(flags & O_PATH)) fail('ELOOP');
+    return openLocation(k, t, a, limits ? check(loc) : loc, flags);
+  }
+  let { parent, name, trailingSlash } = resolveParent(ctx, from, path);
+  if (trailingSlash || name === '' || name === '.' || name === '..') fail('EISDIR');
+  for (let links = 0; ; links++) {
+    const existing = lookupChild(parent, name);
+    if (existing) {
+      if (flags & O_EXCL) fail('EEXIST');
+      if (!existing.dentry.node.isSymlink()) return openLocation(k, t, a, existing, flags);
+      if (flags & O_NOFOLLOW || limits?.noSymlinks) fail('ELOOP');
+      if (links >= SYMLOOP_MAX) fail('ELOOP');
+      const magic = existing.dentry.node.magicLink();
+      if (magic) return openLocation(k, t, a, magic, flags);
+      let resolved: Location | null = null;
+      try {
+        resolved = followLink(ctx, parent, existing);
+      } catch (e) {
+        if (!(e instanceof SysErr) || e.errno !== ERRNO.ENOENT) throw e;
+      }
+      if (resolved) return openLocation(k, t, a, resolved, flags);
+      // A dangling symlink: O_CREAT creates its target.
+      const target = existing.dentry.node.readlink();
+      const p = resolveParent(ctx, target.startsWith('/') ? ctx.root : parent, target);
+      if (p.trailingSlash || p.name === '' || p.name === '.' || p.name === '..') fail('EISDIR');
+      parent = p.parent;
+      name = p.name;
+      continue;
+    }
+    mayModifyDir(t, parent);
+    const r = parent.dentry.node.create(name, umaskMode(t, mode), t.creds, flags & ~(O_CREAT | O_EXCL));
+    const d = parent.dentry.add(name, r.node);
+    return installFd(k, a, r.fd, { loc: { mount: parent.mount, dentry: d }, flags }, (flags & O_CLOEXEC) !== 0);
+  }
+}
+
+const OPEN_HOW_SIZE = 24;
+const KNOWN_RESOLVE = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_CACHED;
+
+export const fileHandlers: Record<string, Handler> = {
+  open: (k, t, a) => doOpen(k, t, a, -100, a.long(0), a.int(1), a.u32(2)),
+  openat: (k, t, a) => doOpen(k, t, a, a.int(0), a.long(1), a.int(2), a.u32(3)),
+  creat: (k, t, a) => doOpen(k, t, a, -100, a.long(0), O_CREAT | O_WRONLY | O_TRUNC, a.u32(1)),
+  openat2: (k, t, a) => {
+    const size = a.long(3);
+    if (size < OPEN_HOW_SIZE) fail('EINVAL');
+    const how = readBytes(t, a.long(2), Math.min(size, 4096));
+    if (how.subarray(OPEN_HOW_SIZE).some((b) => b !== 0)) fail('E2BIG');
+    const flags = how.readUInt32LE(0);
+    if (how.readUInt32LE(4) !== 0) fail('EINVAL');
+    const mode = Number(how.readBigUInt64LE(8));
+    const res = Number(how.readBigUInt64LE(16));
+    if (res & ~KNOWN_RESOLVE) fail('EINVAL');
+    if (mode && !(flags & O_CREAT) && (flags & O_TMPFILE) !== O_TMPFILE) fail('EINVAL');
+    if (mode & ~0o7777) fail('EINVAL');
+    // Scoped resolution (BENEATH/IN_ROOT/NO_XDEV) is not implemented: refuse rather than ignore it.
+    if (res & (RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_NO_XDEV)) fail('EOPNOTSUPP');
+    if (res & RESOLVE_CACHED) fail('EAGAIN');
+    return doOpen(k, t, a, a.int(0), a.long(1), flags, mode, {
+      noSymlinks: (res & RESOLVE_NO_SYMLINKS) !== 0,
+      noMagic: (res & RESOLVE_NO_MAGICLINKS) !== 0,
+    });
+  },
+  truncate: (k, t, a) => {
+    const len = a.long(1);
+    const loc = resolveAt(k, t, -100, a.long(0), true)!;
+    if (len < 0) fail('EINVAL');
+    const node = loc.dentry.node;
+    if (node.isDir()) fail('EISDIR');
+    if (!node.isRegular()) fail('EINVAL');
+    const st = node.stat();
+    requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
+    mustBeWritable(loc);
+    node.setattr({ size: len });
+    return 0;
+  },
+  mknod: (k, t, a) => mknodAt(k, t, -100, a.long(0), a.u32(1), a.u32(2)),
+  mknodat: (k, t, a) => mknodAt(k, t, a.int(0), a.long(1), a.u32(2), a.u32(3)),
+};
+
+function mknodAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: number, dev: number): number {
+  const type = mode & S_IFMT;
+  if (type === S_IFDIR) fail('EPERM');
+  if (![0, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].includes(type)) fail('EINVAL');
+  if ((type === S_IFCHR || type === S_IFBLK) && !hasCap(t.creds, CAP_MKNOD)) fail('EPERM');
+  const { parent, name, trailingSlash } = parentAt(k, t, dirfd, pathAddr);
+  if (name === '' || name === '.' || name === '..' || trailingSlash) fail('EEXIST');
+  if (lookupChild(parent, name)) fail('EEXIST');
+  mayModifyDir(t, parent);
+  const full = (type || S_IFREG) | umaskMode(t, mode);
+  // dev_t from mknod is the old 32-bit encoding (major 12 bits, minor 20 bits).
+  const rdev = makedev((dev >>> 8) & 0xfff, (dev & 0xff) | ((dev >>> 12) & 0xfff00));
+  const node = parent.dentry.node.mknod(name, full, rdev, t.creds);
+  parent.dentry.add(name, node);
+  return 0;
+}

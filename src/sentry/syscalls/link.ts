@@ -1,0 +1,160 @@
+// unlink, unlinkat, rename, renameat, renameat2, link, linkat, symlink, symlinkat, readlink, readlinkat.
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_REMOVEDIR,
+  AT_SYMLINK_FOLLOW,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  RENAME_WHITEOUT,
+  W_OK,
+} from '../../abi/linux.js';
+import { mayDeleteChild, requireAccess } from '../creds.js';
+import { fail } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import { readPath, writeBytes } from '../memory.js';
+import type { Task } from '../task.js';
+import type { Dentry, Location } from '../vfs/node.js';
+import { lookupChild } from '../vfs/resolve.js';
+import type { Handler } from './dispatch.js';
+import { assertValid, mayModifyDir, parentAt, resolveAt } from './common.js';
+import { isMountBusy, mayRemove, rmdirAt } from './dir.js';
+
+function unlinkAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, flags: number): number {
+  if (flags & ~AT_REMOVEDIR) fail('EINVAL');
+  if (flags & AT_REMOVEDIR) return rmdirAt(k, t, dirfd, pathAddr);
+  const { parent, name, trailingSlash } = parentAt(k, t, dirfd, pathAddr);
+  if (name === '' || name === '.' || name === '..') fail('EISDIR');
+  const child = lookupChild(parent, name);
+  if (!child) fail('ENOENT');
+  if (child.dentry.node.isDir()) fail('EISDIR');
+  if (trailingSlash) fail('ENOTDIR');
+  if (isMountBusy(child)) fail('EBUSY');
+  mayRemove(t, parent, child);
+  parent.dentry.node.unlink(name, child.dentry.node);
+  parent.dentry.forget(name);
+  return 0;
+}
+
+function isAncestor(a: Dentry, d: Dentry): boolean {
+  for (let p: Dentry | null = d; p; p = p.parent) if (p === a) return true;
+  return false;
+}
+
+/** Moves a cached dentry (and the node's own idea of where it is) after a rename. */
+function moveDentry(d: Dentry, from: Dentry, oldName: string, to: Dentry, newName: string): void {
+  from.forget(oldName);
+  to.forget(newName);
+  d.name = newName;
+  d.parent = to;
+  d.node.moved(to.node, newName);
+  if (to.node.fs.cacheable) to.children.set(newName, d);
+}
+
+function renameAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirfd: number, newAddr: number, flags: number): number {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) fail('EINVAL');
+  if (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE) fail('EINVAL');
+  if (flags & RENAME_WHITEOUT) fail('EINVAL');
+  const op = parentAt(k, t, olddirfd, oldAddr);
+  const np = parentAt(k, t, newdirfd, newAddr);
+  if (op.parent.mount !== np.parent.mount) fail('EXDEV');
+  const bad = (n: string) => n === '' || n === '.' || n === '..';
+  if (bad(op.name)) fail('EBUSY');
+  if (bad(np.name)) fail(flags & RENAME_NOREPLACE ? 'EEXIST' : 'EBUSY');
+  const src = lookupChild(op.parent, op.name);
+  if (!src) fail('ENOENT');
+  const dst = lookupChild(np.parent, np.name);
+  const srcDir = src.dentry.node.isDir();
+  if (!srcDir && (op.trailingSlash || np.trailingSlash)) fail('ENOTDIR');
+  if (flags & RENAME_NOREPLACE && dst) fail('EEXIST');
+  if (flags & RENAME_EXCHANGE && !dst) fail('ENOENT');
+  if (src.mount !== op.parent.mount || (dst && dst.mount !== np.parent.mount)) fail('EXDEV');
+  if (dst && dst.dentry.node === src.dentry.node) return 0;
+  if (srcDir && isAncestor(src.dentry, np.parent.dentry)) fail('EINVAL');
+  if (dst && flags & RENAME_EXCHANGE && dst.dentry.node.isDir() && isAncestor(dst.dentry, op.parent.dentry)) fail('EINVAL');
+  if (dst && !(flags & RENAME_EXCHANGE)) {
+    if (dst.dentry.node.isDir() && !srcDir) fail('EISDIR');
+    if (!dst.dentry.node.isDir() && srcDir) fail('ENOTDIR');
+  }
+  if (isMountBusy(src) || (dst && isMountBusy(dst))) fail('EBUSY');
+  mayRemove(t, op.parent, src);
+  mayModifyDir(t, np.parent);
+  if (dst) {
+    const ps = np.parent.dentry.node.stat();
+    if (!mayDeleteChild(t.creds, ps.mode, ps.uid, dst.dentry.node.stat().uid)) fail('EPERM');
+  }
+  // Moving a directory to a new parent rewrites its "..": it must be writable.
+  if (srcDir && op.parent.dentry !== np.parent.dentry) {
+    const st = src.dentry.node.stat();
+    requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
+  }
+  op.parent.dentry.node.rename(op.name, np.parent.dentry.node, np.name, flags);
+  if (flags & RENAME_EXCHANGE && dst) {
+    moveDentry(src.dentry, op.parent.dentry, op.name, np.parent.dentry, np.name);
+    moveDentry(dst.dentry, np.parent.dentry, np.name, op.parent.dentry, op.name);
+    if (op.parent.dentry.node.fs.cacheable) op.parent.dentry.children.set(op.name, dst.dentry);
+    if (np.parent.dentry.node.fs.cacheable) np.parent.dentry.children.set(np.name, src.dentry);
+  } else {
+    moveDentry(src.dentry, op.parent.dentry, op.name, np.parent.dentry, np.name);
+  }
+  return 0;
+}
+
+function linkAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirfd: number, newAddr: number, flags: number): number {
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
+  const old = resolveAt(k, t, olddirfd, oldAddr, (flags & AT_SYMLINK_FOLLOW) !== 0, flags);
+  if (!old) fail('ENOENT');
+  if (old.dentry.node.isDir()) fail('EPERM');
+  const np = parentAt(k, t, newdirfd, newAddr);
+  if (np.name === '' || np.name === '.' || np.name === '..' || np.trailingSlash) fail('EEXIST');
+  if (old.mount !== np.parent.mount) fail('EXDEV');
+  if (lookupChild(np.parent, np.name)) fail('EEXIST');
+  mayModifyDir(t, np.parent);
+  np.parent.dentry.node.link(np.name, old.dentry.node);
+  np.parent.dentry.add(np.name, old.dentry.node);
+  return 0;
+}
+
+function symlinkAt(k: Kernel, t: Task, targetAddr: number, newdirfd: number, newAddr: number): number {
+  const target = readPath(t, targetAddr);
+  if (target === '') fail('ENOENT');
+  const np = parentAt(k, t, newdirfd, newAddr);
+  if (np.name === '' || np.name === '.' || np.name === '..' || np.trailingSlash) fail('EEXIST');
+  if (lookupChild(np.parent, np.name)) fail('EEXIST');
+  mayModifyDir(t, np.parent);
+  const node = np.parent.dentry.node.symlink(np.name, target, t.creds);
+  np.parent.dentry.add(np.name, node);
+  return 0;
+}
+
+function readlinkAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, buf: number, size: number): number {
+  if (size <= 0) fail('EINVAL');
+  let loc: Location | undefined;
+  const path = readPath(t, pathAddr);
+  assertValid(k, t);
+  if (path === '') {
+    loc = dirfd === AT_FDCWD ? undefined : k.files.lookup(t, dirfd).file?.loc;
+    if (!loc) fail('ENOENT');
+  } else {
+    loc = resolveAt(k, t, dirfd, pathAddr, false);
+  }
+  if (!loc || !loc.dentry.node.isSymlink()) fail('EINVAL');
+  const target = Buffer.from(loc.dentry.node.readlink(), 'latin1');
+  const n = Math.min(target.length, size);
+  writeBytes(t, buf, target, n);
+  return n;
+}
+
+export const linkHandlers: Record<string, Handler> = {
+  unlink: (k, t, a) => unlinkAt(k, t, AT_FDCWD, a.long(0), 0),
+  unlinkat: (k, t, a) => unlinkAt(k, t, a.int(0), a.long(1), a.int(2)),
+  rename: (k, t, a) => renameAt(k, t, AT_FDCWD, a.long(0), AT_FDCWD, a.long(1), 0),
+  renameat: (k, t, a) => renameAt(k, t, a.int(0), a.long(1), a.int(2), a.long(3), 0),
+  renameat2: (k, t, a) => renameAt(k, t, a.int(0), a.long(1), a.int(2), a.long(3), a.u32(4)),
+  link: (k, t, a) => linkAt(k, t, AT_FDCWD, a.long(0), AT_FDCWD, a.long(1), 0),
+  linkat: (k, t, a) => linkAt(k, t, a.int(0), a.long(1), a.int(2), a.long(3), a.int(4)),
+  symlink: (k, t, a) => symlinkAt(k, t, a.long(0), AT_FDCWD, a.long(1)),
+  symlinkat: (k, t, a) => symlinkAt(k, t, a.long(0), a.int(1), a.long(2)),
+  readlink: (k, t, a) => readlinkAt(k, t, AT_FDCWD, a.long(0), a.long(1), a.int(2)),
+  readlinkat: (k, t, a) => readlinkAt(k, t, a.int(0), a.long(1), a.long(2), a.int(3)),
+};

@@ -1,0 +1,134 @@
+// stat, lstat, fstat, newfstatat, statx, access, faccessat, faccessat2, statfs, fstatfs.
+import {
+  AT_EACCESS,
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_NO_AUTOMOUNT,
+  AT_STATX_SYNC_TYPE,
+  AT_SYMLINK_NOFOLLOW,
+  F_OK,
+  R_OK,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  STATX_BASIC_STATS,
+  STATX_BTIME,
+  STATX__RESERVED,
+  W_OK,
+  X_OK,
+  major,
+  minor,
+} from '../../abi/linux.js';
+import { type Stat, type StatFs, writeStat, writeStatfs, writeStatx } from '../../abi/structs.js';
+import { native } from '../../platform/native.js';
+import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, permitted } from '../creds.js';
+import { check, fail } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import { writeBytes } from '../memory.js';
+import type { Task } from '../task.js';
+import { statFromStatx } from '../vfs/goferfs.js';
+import type { Handler } from './dispatch.js';
+import { resolveAt } from './common.js';
+
+const out = Buffer.alloc(256);
+
+/** Host ids in the sandbox's mapped range (e.g. the owner of a pipe the guest made) shown as sandbox ids. */
+function sandboxId(id: number): number {
+  return id >= ID_MAP_BASE && id < ID_MAP_BASE + ID_MAP_SIZE ? id - ID_MAP_BASE : id;
+}
+
+/** Attributes of whatever guest fd `fd` is. */
+export function statFd(k: Kernel, t: Task, fd: number): Stat {
+  const { file, sx } = k.files.lookup(t, fd);
+  if (file) return file.loc.dentry.node.stat();
+  const s = statFromStatx(sx);
+  s.uid = sandboxId(s.uid);
+  s.gid = sandboxId(s.gid);
+  return s;
+}
+
+/** Attributes for (dirfd, path, flags) with AT_EMPTY_PATH/AT_SYMLINK_NOFOLLOW. */
+function statAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, flags: number): Stat {
+  const loc = resolveAt(k, t, dirfd, pathAddr, !(flags & AT_SYMLINK_NOFOLLOW), flags);
+  if (loc) return loc.dentry.node.stat();
+  return statFd(k, t, dirfd);
+}
+
+function putStat(t: Task, addr: number, s: Stat): number {
+  writeStat(out, s);
+  writeBytes(t, addr, out, 144);
+  return 0;
+}
+
+const STAT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT;
+const STATX_FLAGS = STAT_FLAGS | AT_STATX_SYNC_TYPE;
+
+/** access() checks with the real ids; root keeps its capabilities. */
+function accessCreds(c: Creds, flags: number): Creds {
+  if (flags & AT_EACCESS) return c;
+  return { ...c, fsuid: c.uid, fsgid: c.gid, capEff: c.uid === 0 ? c.capEff : 0n };
+}
+
+function accessAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: number, flags: number): number {
+  if (mode & ~(R_OK | W_OK | X_OK)) fail('EINVAL');
+  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
+  const loc = resolveAt(k, t, dirfd, pathAddr, !(flags & AT_SYMLINK_NOFOLLOW), flags);
+  const st = loc ? loc.dentry.node.stat() : statFd(k, t, dirfd);
+  if (mode === F_OK) return 0;
+  const type = st.mode & S_IFMT;
+  if (mode & W_OK && loc?.mount.opts.readonly && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK)) fail('EROFS');
+  if (!permitted(accessCreds(t.creds, flags), st.mode, st.uid, st.gid, mode)) fail('EACCES');
+  return 0;
+}
+
+function statfsOf(k: Kernel, t: Task, loc: ReturnType<typeof resolveAt>, fd: number): StatFs {
+  if (loc) return loc.mount.fs.statfs();
+  const id = k.files.identify(t, fd);
+  try {
+    const f = new Float64Array(12);
+    check(native.fstatfsFd(id.fd, f));
+    return {
+      type: f[0]!, bsize: f[1]!, blocks: f[2]!, bfree: f[3]!, bavail: f[4]!, files: f[5]!, ffree: f[6]!,
+      fsid: [f[7]!, f[8]!], namelen: f[9]!, frsize: f[10]!, flags: f[11]!,
+    };
+  } finally {
+    native.close(id.fd);
+  }
+}
+
+function putStatfs(t: Task, addr: number, s: StatFs): number {
+  writeStatfs(out, s);
+  writeBytes(t, addr, out, 120);
+  return 0;
+}
+
+export const statHandlers: Record<string, Handler> = {
+  stat: (k, t, a) => putStat(t, a.long(1), statAt(k, t, AT_FDCWD, a.long(0), 0)),
+  lstat: (k, t, a) => putStat(t, a.long(1), statAt(k, t, AT_FDCWD, a.long(0), AT_SYMLINK_NOFOLLOW)),
+  fstat: (k, t, a) => putStat(t, a.long(1), statFd(k, t, a.int(0))),
+  newfstatat: (k, t, a) => {
+    const flags = a.int(3);
+    if (flags & ~STAT_FLAGS) fail('EINVAL');
+    return putStat(t, a.long(2), statAt(k, t, a.int(0), a.long(1), flags));
+  },
+  statx: (k, t, a) => {
+    const flags = a.int(2);
+    const mask = a.u32(3);
+    if (flags & ~STATX_FLAGS || (flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) fail('EINVAL');
+    if (mask & STATX__RESERVED) fail('EINVAL');
+    const s = statAt(k, t, a.int(0), a.long(1), flags);
+    writeStatx(out, s, STATX_BASIC_STATS | STATX_BTIME, major, minor);
+    writeBytes(t, a.long(4), out, 256);
+    return 0;
+  },
+  access: (k, t, a) => accessAt(k, t, AT_FDCWD, a.long(0), a.int(1), 0),
+  faccessat: (k, t, a) => accessAt(k, t, a.int(0), a.long(1), a.int(2), 0),
+  faccessat2: (k, t, a) => accessAt(k, t, a.int(0), a.long(1), a.int(2), a.int(3)),
+  statfs: (k, t, a) => putStatfs(t, a.long(1), statfsOf(k, t, resolveAt(k, t, AT_FDCWD, a.long(0), true), -1)),
+  fstatfs: (k, t, a) => {
+    const fd = a.int(0);
+    const file = k.files.lookup(t, fd).file;
+    return putStatfs(t, a.long(1), statfsOf(k, t, file?.loc, fd));
+  },
+};

@@ -1,0 +1,129 @@
+// The Sentry's view of guest processes and threads. Tasks are keyed by host
+// tid (what seccomp notifications and ptrace report); each also has its
+// sandbox pid (what the guest sees, from /proc/<tid>/status NSpid).
+import fs from 'node:fs';
+import { native } from '../platform/native.js';
+import { type Creds, readCreds } from './creds.js';
+import { check } from './errors.js';
+import type { Location } from './vfs/node.js';
+import type { ResolveContext } from './vfs/resolve.js';
+
+/** cwd, root and umask: shared by threads (CLONE_FS), copied at fork. */
+export class FsContext {
+  constructor(
+    public root: Location,
+    public cwd: Location,
+    public umask: number,
+  ) {}
+
+  copy(): FsContext {
+    return new FsContext(this.root, this.cwd, this.umask);
+  }
+}
+
+/** What execve was rewritten into, waiting for its second (notify) stop and the exec event. */
+export interface PendingExec {
+  /** host fd of the file to execute, owned by the Sentry until installed */
+  hostFd: number;
+  /** fd number chosen in the guest */
+  guestFd: number;
+  /** sandbox path of the executable, for /proc/[pid]/exe */
+  exe: Location;
+  exePath: string;
+  comm: string;
+}
+
+/** A thread group. */
+export class Process {
+  readonly threads = new Map<number, Task>();
+  private pidfdCache = -1;
+  exe: Location | null = null;
+  exePath = '';
+  /** the name Linux gives the process at exec (/proc/[pid]/comm) */
+  comm = '';
+  exited = false;
+  readonly startTime = Date.now();
+
+  constructor(
+    /** host tgid */
+    public tgid: number,
+    /** sandbox pid */
+    public pid: number,
+    public parent: Process | null,
+  ) {}
+
+  /** A pidfd for pidfd_getfd (opened once per process). */
+  pidfd(): number {
+    if (this.pidfdCache < 0) this.pidfdCache = check(native.pidfdOpen(this.tgid, 0));
+    return this.pidfdCache;
+  }
+
+  /** After exec by a non-leader thread the group's host tgid stays, but the pidfd must be refreshed. */
+  dropPidfd(): void {
+    if (this.pidfdCache >= 0) native.close(this.pidfdCache);
+    this.pidfdCache = -1;
+  }
+}
+
+export class Task {
+  pendingExec: PendingExec | undefined;
+  private credsCache: Creds | undefined;
+
+  constructor(
+    /** host tid */
+    public tid: number,
+    /** sandbox tid */
+    public nsTid: number,
+    public proc: Process,
+    public fs: FsContext,
+    creds?: Creds,
+  ) {
+    this.credsCache = creds;
+    proc.threads.set(tid, this);
+  }
+
+  /** Credentials; re-read from the host after the task changed them. */
+  get creds(): Creds {
+    if (!this.credsCache) this.credsCache = readCreds(this.tid) ?? undefined;
+    if (!this.credsCache) throw new Error(`cannot read credentials of task ${this.tid}`);
+    return this.credsCache;
+  }
+
+  /** The task is about to change its ids or capabilities natively. */
+  invalidateCreds(): void {
+    this.credsCache = undefined;
+  }
+
+  /** Inherit a parent's cached credentials (identical at fork/clone). */
+  inheritCreds(from: Task): void {
+    this.credsCache = from.credsCache;
+  }
+
+  resolveCtx(): ResolveContext {
+    return { root: this.fs.root, creds: this.creds };
+  }
+}
+
+/** The sandbox pid of a host tid: the last NSpid entry in /proc/<tid>/status. */
+export function sandboxPid(hostTid: number): number {
+  try {
+    const s = fs.readFileSync(`/proc/${hostTid}/status`, 'latin1');
+    const i = s.indexOf('\nNSpid:');
+    if (i < 0) return hostTid;
+    const line = s.slice(i + 7, s.indexOf('\n', i + 1)).trim().split(/\s+/);
+    return Number(line[line.length - 1]);
+  } catch {
+    return hostTid;
+  }
+}
+
+/** The host tgid of a host tid. */
+export function hostTgid(hostTid: number): number {
+  try {
+    const s = fs.readFileSync(`/proc/${hostTid}/status`, 'latin1');
+    const i = s.indexOf('\nTgid:');
+    return i < 0 ? hostTid : Number(s.slice(i + 6, s.indexOf('\n', i + 1)).trim());
+  } catch {
+    return hostTid;
+  }
+}

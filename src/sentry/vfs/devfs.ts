@@ -1,0 +1,123 @@
+// /dev and /dev/pts. Device nodes are Sentry objects; opening one asks the
+// Gofer for the matching host device from a fixed allowlist (or, for
+// /dev/tty, reopens the guest's own controlling terminal).
+import fs from 'node:fs';
+import {
+  O_ACCMODE,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFMT,
+  S_IFSOCK,
+  makedev,
+  major,
+  minor,
+} from '../../abi/linux.js';
+import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
+import { ROOT_CREDS } from '../creds.js';
+import { check, fail, sysErr } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import type { Task } from '../task.js';
+import { MemDir, MemFs, MemSpecial, MemSymlink, type SpecialOpener } from './memfs.js';
+import type { Node, Opened } from './node.js';
+
+/** Host devices a guest may open, by (major, minor): Gofer device names. */
+const HOST_DEVICES = new Map<number, string>([
+  [makedev(1, 3), 'null'],
+  [makedev(1, 5), 'zero'],
+  [makedev(1, 7), 'full'],
+  [makedev(1, 8), 'random'],
+  [makedev(1, 9), 'urandom'],
+  [makedev(5, 2), 'ptmx'],
+]);
+const TTY = makedev(5, 0);
+const PTS_MAJOR = 136;
+
+/** The controlling terminal of a task, reopened from one of its own fds. */
+function openControllingTty(k: Kernel, t: Task, flags: number): Opened {
+  let ttyNr = 0;
+  try {
+    const stat = fs.readFileSync(`/proc/${t.tid}/stat`, 'latin1');
+    ttyNr = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4]);
+  } catch {
+    fail('ENXIO');
+  }
+  if (!ttyNr) fail('ENXIO');
+  const sx = new Float64Array(STATX_FIELDS);
+  for (const name of fs.readdirSync(`/proc/${t.tid}/fd`)) {
+    const fd = native.pidfdGetfd(t.proc.pidfd(), Number(name));
+    if (fd < 0) continue;
+    const isTty =
+      native.statxFd(fd, sx) === 0 &&
+      (sx[STATX.mode]! & S_IFMT) === S_IFCHR &&
+      makedev(sx[STATX.rdevMajor]!, sx[STATX.rdevMinor]!) === ttyNr;
+    if (isTty) {
+      const r = native.reopen(fd, flags & ~0o100 /* O_CREAT */);
+      native.close(fd);
+      return { fd: check(r) };
+    }
+    native.close(fd);
+  }
+  void k;
+  fail('ENXIO');
+}
+
+/** Opens a device, FIFO or socket node for the guest. */
+export function specialOpener(k: Kernel): SpecialOpener {
+  return (node: MemSpecial, flags: number): Opened => {
+    const type = node.mode & S_IFMT;
+    if (type === S_IFSOCK) fail('ENXIO');
+    if (type !== S_IFCHR) fail('ENXIO');
+    if (node.rdev === TTY) {
+      if (!k.current) fail('ENXIO');
+      return openControllingTty(k, k.current, flags);
+    }
+    let name = HOST_DEVICES.get(node.rdev);
+    if (!name && major(node.rdev) === PTS_MAJOR) name = `pts/${minor(node.rdev)}`;
+    if (!name) fail('ENXIO');
+    const r = k.gofer.device(name, flags & (O_ACCMODE | 0o4000 /* O_NONBLOCK */ | 0o400 /* O_NOCTTY */));
+    if (typeof r === 'number') throw sysErr(-r);
+    return { fd: r.fd };
+  };
+}
+
+/** /dev as Docker and runc populate it. */
+export function buildDev(opener: SpecialOpener): { fs: MemFs; root: MemDir } {
+  const devFs = new MemFs('tmpfs');
+  const root = new MemDir(devFs, 0o755, 0, 0, opener);
+  const chr = (name: string, maj: number, min: number, mode = 0o666) =>
+    root.insert(name, new MemSpecial(devFs, S_IFCHR | mode, makedev(maj, min), 0, 0, opener));
+  chr('null', 1, 3);
+  chr('zero', 1, 5);
+  chr('full', 1, 7);
+  chr('random', 1, 8);
+  chr('urandom', 1, 9);
+  chr('tty', 5, 0);
+  const link = (name: string, target: string) => root.insert(name, new MemSymlink(devFs, target, 0, 0));
+  link('ptmx', 'pts/ptmx');
+  link('fd', '/proc/self/fd');
+  link('stdin', '/proc/self/fd/0');
+  link('stdout', '/proc/self/fd/1');
+  link('stderr', '/proc/self/fd/2');
+  link('core', '/proc/kcore');
+  root.mkdir('pts', 0o755, ROOT_CREDS);
+  root.mkdir('shm', 0o1777, ROOT_CREDS);
+  root.mkdir('mqueue', 0o755, ROOT_CREDS);
+  return { fs: devFs, root };
+}
+
+/** A devpts instance: ptmx and whichever pts/N the guest asks for (the Gofer owns the real ones). */
+class PtsDir extends MemDir {
+  override lookup(name: string): Node | null {
+    const have = this.entries.get(name);
+    if (have) return have;
+    if (!/^\d+$/.test(name)) return null;
+    return new MemSpecial(this.fs, S_IFCHR | 0o620, makedev(PTS_MAJOR, Number(name)), 0, 5, this.opener);
+  }
+}
+
+export function buildDevPts(opener: SpecialOpener): { fs: MemFs; root: MemDir } {
+  const ptsFs = new MemFs('devpts');
+  const root = new PtsDir(ptsFs, S_IFDIR | 0o755, 0, 0, opener);
+  root.insert('ptmx', new MemSpecial(ptsFs, S_IFCHR | 0o666, makedev(5, 2), 0, 0, opener));
+  return { fs: ptsFs, root };
+}

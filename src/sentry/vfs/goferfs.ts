@@ -1,0 +1,305 @@
+// A file system served by the Gofer: the container root or a bind mount.
+//
+// Each node the Sentry has looked up holds an O_PATH fd the Gofer handed
+// over, so attributes are read fresh with one fstat (guest writes go to host
+// fds natively and change sizes and times behind the Sentry's back) and
+// symlink targets come with the lookup. Everything that opens or changes
+// host files is a Gofer request by path relative to the export.
+import {
+  DT_UNKNOWN,
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_CREAT,
+  O_NOCTTY,
+  O_NOFOLLOW,
+  O_TRUNC,
+  O_DIRECTORY,
+  O_PATH,
+  O_RDONLY,
+  S_IFMT,
+  UTIME_OMIT,
+  makedev,
+} from '../../abi/linux.js';
+import type { Stat, StatFs } from '../../abi/structs.js';
+import type { GoferClient } from '../../gofer/client.js';
+import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
+import type { Creds } from '../creds.js';
+import { check, sysErr } from '../errors.js';
+import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
+
+/** Gofer replies are a value or a negative errno. */
+function ok<T>(r: T | number): T {
+  if (typeof r === 'number' && r < 0) throw sysErr(-r);
+  return r as T;
+}
+
+export function statFromStatx(x: Float64Array): Stat {
+  return {
+    dev: makedev(x[STATX.devMajor]!, x[STATX.devMinor]!),
+    ino: x[STATX.ino]!,
+    mode: x[STATX.mode]!,
+    nlink: x[STATX.nlink]!,
+    uid: x[STATX.uid]!,
+    gid: x[STATX.gid]!,
+    rdev: makedev(x[STATX.rdevMajor]!, x[STATX.rdevMinor]!),
+    size: x[STATX.size]!,
+    blksize: x[STATX.blksize]!,
+    blocks: x[STATX.blocks]!,
+    atimeSec: x[STATX.atimeSec]!,
+    atimeNsec: x[STATX.atimeNsec]!,
+    mtimeSec: x[STATX.mtimeSec]!,
+    mtimeNsec: x[STATX.mtimeNsec]!,
+    ctimeSec: x[STATX.ctimeSec]!,
+    ctimeNsec: x[STATX.ctimeNsec]!,
+    btimeSec: x[STATX.btimeSec]!,
+    btimeNsec: x[STATX.btimeNsec]!,
+  };
+}
+
+const SETATTR_MODE = 1;
+const SETATTR_UID = 2;
+const SETATTR_GID = 4;
+const SETATTR_SIZE = 8;
+const SETATTR_ATIME = 16;
+const SETATTR_MTIME = 32;
+
+export class GoferFs implements FileSystem {
+  readonly type: string;
+  readonly root: GoferNode;
+  /** st_dev of the export root on the host, what this file system reports */
+  readonly dev: number;
+
+  constructor(
+    readonly client: GoferClient,
+    readonly exportId: number,
+    readonly cacheable: boolean,
+    type = 'ext4',
+  ) {
+    this.type = type;
+    const o = ok(client.open(exportId, '', O_PATH | O_DIRECTORY, 0, 0, 0));
+    const st = statFromStatx(o.stat);
+    this.dev = st.dev;
+    this.root = new GoferNode(this, null, '', o.fd, st.mode, undefined);
+  }
+
+  statfs(): StatFs {
+    return this.root.statfs();
+  }
+}
+
+const sx = new Float64Array(STATX_FIELDS);
+const statfsBuf = new Float64Array(12);
+const direntBuf = Buffer.alloc(64 * 1024);
+
+export class GoferNode extends Node {
+  constructor(
+    readonly fs: GoferFs,
+    public parent: GoferNode | null,
+    public name: string,
+    /** O_PATH fd from the Gofer; -1 until first needed */
+    private opath: number,
+    private typeAndMode: number,
+    private target: string | undefined,
+  ) {
+    super();
+  }
+
+  get mode(): number {
+    return this.typeAndMode;
+  }
+
+  /** path relative to the export root */
+  rel(): string {
+    if (!this.parent) return '';
+    const p = this.parent.rel();
+    return p ? `${p}/${this.name}` : this.name;
+  }
+
+  private childRel(name: string): string {
+    const p = this.rel();
+    return p ? `${p}/${name}` : name;
+  }
+
+  private get client(): GoferClient {
+    return this.fs.client;
+  }
+
+  /** The O_PATH fd, fetched from the Gofer when this node was made without one
+   * (nodes the Sentry just created). The export root always has one. */
+  private fd(): number {
+    if (this.opath >= 0 || !this.parent) return this.opath;
+    const w = ok(this.client.walk(this.fs.exportId, this.parent.rel(), [this.name]));
+    const e = w.entries[0];
+    if (!e) throw sysErr(w.stopErrno || 2);
+    this.opath = e.fd;
+    this.typeAndMode = e.stat[STATX.mode]!;
+    this.target = e.target;
+    return this.opath;
+  }
+
+  stat(): Stat {
+    check(native.statxFd(this.fd(), sx));
+    const st = statFromStatx(sx);
+    this.typeAndMode = st.mode;
+    return st;
+  }
+
+  override lookup(name: string): Node | null {
+    const w = ok(this.client.walk(this.fs.exportId, this.rel(), [name]));
+    const e = w.entries[0];
+    if (!e) {
+      if (w.stopErrno === 2 /* ENOENT */) return null;
+      throw sysErr(w.stopErrno || 5);
+    }
+    return new GoferNode(this.fs, this, name, e.fd, e.stat[STATX.mode]!, e.target);
+  }
+
+  override readdir(): DirEntry[] {
+    const o = ok(this.client.open(this.fs.exportId, this.rel(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0));
+    const out: DirEntry[] = [];
+    try {
+      for (;;) {
+        const n = check(native.getdents(o.fd, direntBuf));
+        if (n === 0) break;
+        for (let off = 0; off < n; ) {
+          const reclen = direntBuf.readUInt16LE(off + 16);
+          const type = direntBuf.readUInt8(off + 18);
+          const end = direntBuf.indexOf(0, off + 19);
+          const name = direntBuf.toString('latin1', off + 19, end);
+          if (name !== '.' && name !== '..') {
+            out.push({ name, ino: Number(direntBuf.readBigUInt64LE(off)), type: type || DT_UNKNOWN });
+          }
+          off += reclen;
+        }
+      }
+    } finally {
+      native.close(o.fd);
+    }
+    return out;
+  }
+
+  override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
+    const o = ok(this.client.open(this.fs.exportId, this.childRel(name), flags | 0o100 /* O_CREAT */ | 0o200 /* O_EXCL */, mode, creds.fsuid, this.childGid(creds)));
+    return { fd: o.fd, created: o.created, node: new GoferNode(this.fs, this, name, -1, o.stat[STATX.mode]!, undefined) };
+  }
+
+  /** BSD group semantics when the directory is set-gid. */
+  private childGid(creds: Creds): number {
+    const st = this.stat();
+    return st.mode & 0o2000 ? st.gid : creds.fsgid;
+  }
+
+  override mkdir(name: string, mode: number, creds: Creds): Node {
+    const sgid = this.stat().mode & 0o2000;
+    ok(this.client.mkdir(this.fs.exportId, this.childRel(name), mode | sgid, creds.fsuid, this.childGid(creds)));
+    return new GoferNode(this.fs, this, name, -1, 0o040000 | (mode & 0o7777), undefined);
+  }
+
+  override mknod(name: string, mode: number, _rdev: number, creds: Creds): Node {
+    ok(this.client.mknod(this.fs.exportId, this.childRel(name), mode, creds.fsuid, this.childGid(creds)));
+    return new GoferNode(this.fs, this, name, -1, mode, undefined);
+  }
+
+  override symlink(name: string, target: string, creds: Creds): Node {
+    ok(this.client.symlink(this.fs.exportId, this.childRel(name), target, creds.fsuid, this.childGid(creds)));
+    return new GoferNode(this.fs, this, name, -1, 0o120777, target);
+  }
+
+  override link(name: string, target: Node): void {
+    if (!(target instanceof GoferNode) || target.fs !== this.fs) throw sysErr(18 /* EXDEV */);
+    ok(this.client.link(this.fs.exportId, target.rel(), this.childRel(name)));
+  }
+
+  override unlink(name: string, child: Node): void {
+    ok(this.client.unlink(this.fs.exportId, this.childRel(name), false));
+    if (child instanceof GoferNode) child.release();
+  }
+
+  override rmdir(name: string, child: Node): void {
+    ok(this.client.unlink(this.fs.exportId, this.childRel(name), true));
+    if (child instanceof GoferNode) child.release();
+  }
+
+  override rename(oldName: string, newDir: Node, newName: string, flags: number): void {
+    if (!(newDir instanceof GoferNode) || newDir.fs !== this.fs) throw sysErr(18 /* EXDEV */);
+    ok(this.client.rename(this.fs.exportId, this.childRel(oldName), newDir.childRel(newName), flags));
+  }
+
+  override moved(newParent: Node, newName: string): void {
+    if (!(newParent instanceof GoferNode)) return;
+    this.parent = newParent;
+    this.name = newName;
+  }
+
+  override readlink(): string {
+    if (this.target === undefined) {
+      this.target = ok(this.client.readlink(this.fs.exportId, this.rel()));
+    }
+    return this.target;
+  }
+
+  override open(flags: number): Opened {
+    // A read-only open of a regular file reopens the inode behind the O_PATH
+    // fd the Gofer already resolved (no path walk, so nothing can leave the
+    // export): a Gofer round trip saved on the hottest file operation.
+    // Anything that writes, creates or truncates goes to the Gofer, which
+    // enforces read-only exports.
+    if ((flags & (O_ACCMODE | O_TRUNC | O_CREAT)) === O_RDONLY && this.isRegular() && this.parent) {
+      const fd = native.reopen(this.fd(), (flags & ~(O_CLOEXEC | O_NOFOLLOW)) | O_NOCTTY);
+      if (fd >= 0) return { fd };
+    }
+    const o = ok(this.client.open(this.fs.exportId, this.rel(), flags & ~O_CLOEXEC, 0, 0, 0));
+    return { fd: o.fd };
+  }
+
+  override setattr(a: SetAttr): void {
+    let mask = 0;
+    if (a.mode !== undefined) mask |= SETATTR_MODE;
+    if (a.uid !== undefined && a.uid !== -1) mask |= SETATTR_UID;
+    if (a.gid !== undefined && a.gid !== -1) mask |= SETATTR_GID;
+    if (a.size !== undefined) mask |= SETATTR_SIZE;
+    if (a.atime && a.atime[1] !== UTIME_OMIT) mask |= SETATTR_ATIME;
+    if (a.mtime && a.mtime[1] !== UTIME_OMIT) mask |= SETATTR_MTIME;
+    if (!mask) return;
+    const at = a.atime ?? [0, UTIME_OMIT];
+    const mt = a.mtime ?? [0, UTIME_OMIT];
+    ok(
+      this.client.setattr(this.fs.exportId, this.rel(), mask, a.mode ?? 0, a.uid ?? -1, a.gid ?? -1, a.size ?? 0, at[0], at[1], mt[0], mt[1]),
+    );
+    if (a.mode !== undefined) this.typeAndMode = (this.typeAndMode & S_IFMT) | (a.mode & 0o7777);
+  }
+
+  override getxattr(name: string): Buffer | null {
+    const r = this.client.getxattr(this.fs.exportId, this.rel(), name, 65536);
+    if (typeof r === 'number') {
+      if (r === -61 /* ENODATA */) return null;
+      throw sysErr(-r);
+    }
+    return r;
+  }
+  override listxattr(): string[] {
+    const r = ok(this.client.listxattr(this.fs.exportId, this.rel(), 65536));
+    return r.toString('latin1').split('\0').filter(Boolean);
+  }
+  override setxattr(name: string, value: Buffer, flags: number): void {
+    ok(this.client.setxattr(this.fs.exportId, this.rel(), name, value, flags));
+  }
+  override removexattr(name: string): void {
+    ok(this.client.removexattr(this.fs.exportId, this.rel(), name));
+  }
+
+  statfs(): StatFs {
+    check(native.fstatfsFd(this.fd(), statfsBuf));
+    const f = statfsBuf;
+    return {
+      type: f[0]!, bsize: f[1]!, blocks: f[2]!, bfree: f[3]!, bavail: f[4]!, files: f[5]!, ffree: f[6]!,
+      fsid: [f[7]!, f[8]!], namelen: f[9]!, frsize: f[10]!, flags: f[11]!,
+    };
+  }
+
+  /** Drops the O_PATH fd (the node was removed or evicted). */
+  release(): void {
+    if (this.opath >= 0) native.close(this.opath);
+    this.opath = -1;
+  }
+}

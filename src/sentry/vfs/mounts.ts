@@ -1,0 +1,136 @@
+// The sandbox's mount table: the root (the Gofer's export, directly or under
+// an in-memory overlay), then the spec's mounts in order. Mount points the
+// tree lacks are made as directories of the Sentry's own (never on the host).
+import { S_IFDIR } from '../../abi/linux.js';
+import { ROOT_CREDS } from '../creds.js';
+import type { Kernel, MountSpec } from '../kernel.js';
+import { buildDev, buildDevPts, specialOpener } from './devfs.js';
+import { GoferFs } from './goferfs.js';
+import { MemDir, MemFs } from './memfs.js';
+import { Dentry, type FileSystem, type Location, Mount, type Node } from './node.js';
+import { OverlayFs } from './overlayfs.js';
+import { ProcFs } from './procfs.js';
+import { resolve } from './resolve.js';
+import { buildSys } from './sysfs.js';
+
+export interface MountTable {
+  root: Location;
+  all(): Mount[];
+}
+
+const CTX_CREDS = ROOT_CREDS;
+
+/** Finds or makes the directory a mount goes on. */
+function mountpoint(table: MountTable, dest: string, opener: ReturnType<typeof specialOpener>): Location {
+  const ctx = { root: table.root, creds: CTX_CREDS };
+  const parts = dest.split('/').filter(Boolean);
+  let loc = table.root;
+  for (const part of parts) {
+    let next: Location | null = null;
+    try {
+      next = resolve(ctx, loc, part, true);
+    } catch {
+      next = null;
+    }
+    if (!next) {
+      // A directory that exists only in the Sentry's view, so nothing is
+      // created on the host for it.
+      const fs = new MemFs('tmpfs');
+      const node: Node = new MemDir(fs, 0o755, 0, 0, opener);
+      loc.dentry.children.set(part, new Dentry(part, loc.dentry, node));
+      next = { mount: loc.mount, dentry: loc.dentry.children.get(part)! };
+    }
+    if (!next.dentry.node.isDir()) throw new Error(`mount point ${dest} is not a directory`);
+    loc = next;
+  }
+  return loc;
+}
+
+export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
+  const spec = k.spec;
+  const opener = specialOpener(k);
+  const rootFs = new GoferFs(k.gofer, 0, true);
+  let fsys: FileSystem;
+  let rootNode: Node;
+  if (spec.overlay) {
+    const o = new OverlayFs(rootFs.root, opener);
+    fsys = o;
+    rootNode = o.root;
+  } else {
+    fsys = rootFs;
+    rootNode = rootFs.root;
+  }
+  const rootMount = new Mount(fsys, new Dentry('', null, rootNode), null, null, {
+    readonly: spec.rootReadonly && !spec.overlay,
+    source: spec.overlay ? 'overlay' : spec.rootfs,
+    data: spec.overlay ? 'lowerdir=/,upperdir=memory' : undefined,
+  });
+  const mounts: Mount[] = [rootMount];
+  const table: MountTable = { root: { mount: rootMount, dentry: rootMount.root }, all: () => mounts };
+
+  for (const m of spec.mounts) {
+    const at = mountpoint(table, m.destination, opener);
+    let mfs: FileSystem;
+    let root: Node;
+    let source = m.type as string;
+    const opts = { readonly: m.readonly ?? false, nosuid: true, nodev: true, noexec: false };
+    switch (m.type) {
+      case 'proc': {
+        const p = new ProcFs(k);
+        mfs = p;
+        root = p.root;
+        opts.noexec = true;
+        break;
+      }
+      case 'sysfs': {
+        const s = buildSys(opener);
+        mfs = s.fs;
+        root = s.root;
+        opts.readonly = true;
+        opts.noexec = true;
+        break;
+      }
+      case 'dev': {
+        const d = buildDev(opener);
+        mfs = d.fs;
+        root = d.root;
+        source = 'tmpfs';
+        opts.nodev = false;
+        break;
+      }
+      case 'devpts': {
+        const d = buildDevPts(opener);
+        mfs = d.fs;
+        root = d.root;
+        opts.nodev = false;
+        opts.noexec = true;
+        break;
+      }
+      case 'tmpfs':
+      case 'mqueue':
+      case 'cgroup': {
+        const t = new MemFs(m.type === 'tmpfs' ? 'tmpfs' : m.type, m.size ?? 0);
+        mfs = t;
+        root = new MemDir(t, S_IFDIR | (m.mode ?? (m.type === 'tmpfs' ? 0o1777 : 0o755)), 0, 0, opener);
+        if (m.type === 'cgroup') opts.readonly = true;
+        break;
+      }
+      case 'bind': {
+        const id = binds.indexOf(m) + 1;
+        const g = new GoferFs(k.gofer, id, false);
+        mfs = g;
+        root = g.root;
+        source = m.source!;
+        break;
+      }
+    }
+    const mount = new Mount(mfs, new Dentry('', null, root), at.mount, at.dentry, {
+      ...opts,
+      source,
+      data: m.type === 'tmpfs' && m.size ? `size=${Math.ceil(m.size / 1024)}k` : undefined,
+    });
+    if (mfs instanceof ProcFs) mfs.mount = mount;
+    mounts.push(mount);
+  }
+  return table;
+}

@@ -1,0 +1,361 @@
+// An overlay: a read-only lower tree (the Gofer's export) under an upper tree
+// kept in the Sentry's memory (memfs), so the guest can change anything and
+// nothing reaches the host.
+//
+// All state lives in the upper memfs tree: a whiteout is an upper entry of
+// the Whiteout class, an opaque directory (one that hides its lower
+// counterpart) is listed in `opaque`. OverlayNode objects are views that pair
+// an upper node and a lower node, rebuilt from that state on lookup.
+import { O_ACCMODE, O_RDONLY, O_TRUNC, OVERLAYFS_SUPER_MAGIC, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, dtypeOf } from '../../abi/linux.js';
+import type { Stat, StatFs } from '../../abi/structs.js';
+import { native } from '../../platform/native.js';
+import type { Creds } from '../creds.js';
+import { check, fail } from '../errors.js';
+import { MemDir, MemFile, MemFs, MemNode, MemSpecial, MemSymlink, anonDev, type SpecialOpener } from './memfs.js';
+import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
+
+/** Marks a name deleted from the lower layer. */
+class Whiteout extends MemNode {
+  constructor(fs: FileSystem) {
+    super(fs, S_IFCHR, 0, 0);
+  }
+}
+
+export class OverlayFs implements FileSystem {
+  readonly dev = anonDev();
+  readonly type = 'overlay';
+  readonly cacheable = true;
+  readonly upperFs = new MemFs('tmpfs');
+  readonly opaque = new WeakSet<MemDir>();
+  /** Subdirectories added (+) or removed (-) in the upper layer of a merged
+   * directory, so its link count stays what Linux would report. */
+  readonly subdirDelta = new WeakMap<MemDir, number>();
+  readonly root: OverlayNode;
+
+  constructor(
+    lowerRoot: Node,
+    readonly opener: SpecialOpener,
+  ) {
+    const st = lowerRoot.stat();
+    const upperRoot = new MemDir(this.upperFs, st.mode, st.uid, st.gid, opener);
+    upperRoot.atime = [st.atimeSec, st.atimeNsec];
+    upperRoot.mtime = [st.mtimeSec, st.mtimeNsec];
+    upperRoot.ctime = [st.ctimeSec, st.ctimeNsec];
+    this.root = new OverlayNode(this, null, '', upperRoot, lowerRoot);
+  }
+
+  statfs(): StatFs {
+    const s = this.root.lower ? this.root.lower.fs.statfs() : this.upperFs.statfs();
+    return { ...s, type: OVERLAYFS_SUPER_MAGIC };
+  }
+}
+
+export class OverlayNode extends Node {
+  constructor(
+    readonly fs: OverlayFs,
+    private parent: OverlayNode | null,
+    private name: string,
+    public upper: MemNode | null,
+    public lower: Node | null,
+  ) {
+    super();
+  }
+
+  /**
+   * Picks up an upper node that another view of the same name copied up or
+   * created since this view was made (views are rebuilt on lookup, and a
+   * task's cwd or an open directory keeps an old one).
+   */
+  private refresh(): void {
+    if (this.upper || !this.parent) return;
+    this.parent.refresh();
+    const u = this.parent.upperDir()?.entries.get(this.name);
+    if (u && !(u instanceof Whiteout)) this.upper = u;
+  }
+
+  private top(): Node {
+    this.refresh();
+    return (this.upper ?? this.lower)!;
+  }
+
+  get mode(): number {
+    return this.top().mode;
+  }
+
+  stat(): Stat {
+    const s = this.top().stat();
+    s.dev = this.fs.dev;
+    if (this.upper && this.lower) {
+      // A copied-up object keeps the inode number it had below, as overlayfs does.
+      const low = this.lower.stat();
+      s.ino = low.ino;
+      if (this.upper instanceof MemDir) {
+        s.nlink = low.nlink + (this.fs.subdirDelta.get(this.upper) ?? 0);
+        s.size = low.size;
+        s.blocks = low.blocks;
+      }
+    }
+    return s;
+  }
+
+  private adjustSubdirs(dir: MemDir, by: number): void {
+    this.fs.subdirDelta.set(dir, (this.fs.subdirDelta.get(dir) ?? 0) + by);
+  }
+
+  private upperDir(): MemDir | null {
+    return this.upper instanceof MemDir ? this.upper : null;
+  }
+
+  override lookup(name: string): Node | null {
+    if (!this.isDir()) fail('ENOTDIR');
+    this.refresh();
+    const ud = this.upperDir();
+    const u = ud?.entries.get(name) ?? null;
+    if (u instanceof Whiteout) return null;
+    const opaque = ud ? this.fs.opaque.has(ud) : false;
+    let l: Node | null = null;
+    if (this.lower && !opaque && (!u || u.isDir())) l = this.lower.lookup(name);
+    if (!u && !l) return null;
+    if (u && l && !(u.isDir() && l.isDir())) l = null;
+    if (u instanceof MemDir && this.fs.opaque.has(u)) l = null;
+    return new OverlayNode(this.fs, this, name, u, l);
+  }
+
+  override readdir(): DirEntry[] {
+    this.refresh();
+    const ud = this.upperDir();
+    const out = new Map<string, DirEntry>();
+    if (this.lower && !(ud && this.fs.opaque.has(ud))) {
+      for (const e of this.lower.readdir()) out.set(e.name, e);
+    }
+    if (ud) {
+      for (const [name, n] of ud.entries) {
+        if (n instanceof Whiteout) out.delete(name);
+        else out.set(name, { name, ino: out.get(name)?.ino ?? n.ino, type: dtypeOf(n.mode) });
+      }
+    }
+    return [...out.values()];
+  }
+
+  /** Makes this node exist in the upper layer (copying it up), returns it. */
+  copyUp(): MemNode {
+    this.refresh();
+    if (this.upper) return this.upper;
+    const lower = this.lower!;
+    const pdir = this.parent!.copyUpDir();
+    const st = lower.stat();
+    let u: MemNode;
+    switch (st.mode & S_IFMT) {
+      case S_IFDIR:
+        u = new MemDir(this.fs.upperFs, st.mode, st.uid, st.gid, this.fs.opener);
+        break;
+      case S_IFREG: {
+        const f = new MemFile(this.fs.upperFs, st.mode, st.uid, st.gid);
+        const src = lower.open(O_RDONLY);
+        try {
+          check(native.copyFile(f.memfd, src.fd));
+        } finally {
+          native.close(src.fd);
+        }
+        u = f;
+        break;
+      }
+      case S_IFLNK:
+        u = new MemSymlink(this.fs.upperFs, lower.readlink(), st.uid, st.gid);
+        break;
+      default:
+        u = new MemSpecial(this.fs.upperFs, st.mode, st.rdev, st.uid, st.gid, this.fs.opener);
+    }
+    u.atime = [st.atimeSec, st.atimeNsec];
+    u.mtime = [st.mtimeSec, st.mtimeNsec];
+    u.ctime = [st.ctimeSec, st.ctimeNsec];
+    for (const x of safeListxattr(lower)) {
+      const v = lower.getxattr(x);
+      if (v) (u.xattrs ??= new Map()).set(x, v);
+    }
+    const had = pdir.entries.get(this.name);
+    if (had instanceof Whiteout) pdir.entries.delete(this.name);
+    pdir.insert(this.name, u);
+    this.upper = u;
+    return u;
+  }
+
+  private copyUpDir(): MemDir {
+    const u = this.copyUp();
+    if (!(u instanceof MemDir)) fail('ENOTDIR');
+    return u;
+  }
+
+  /** Copies a whole subtree up and hides its lower part (before a directory rename). */
+  private copyUpTree(): void {
+    const u = this.copyUp();
+    if (!(u instanceof MemDir) || !this.lower) return;
+    for (const e of this.readdir()) {
+      const child = this.lookup(e.name) as OverlayNode | null;
+      child?.copyUpTree();
+    }
+    this.fs.opaque.add(u);
+    this.lower = null;
+  }
+
+  /** Before creating `name` here: make room in the upper dir, clearing a whiteout. */
+  private prepareCreate(name: string): { dir: MemDir; replacedWhiteout: boolean } {
+    const dir = this.copyUpDir();
+    const had = dir.entries.get(name);
+    if (had instanceof Whiteout) {
+      dir.entries.delete(name);
+      return { dir, replacedWhiteout: true };
+    }
+    if (had) fail('EEXIST');
+    return { dir, replacedWhiteout: false };
+  }
+
+  override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
+    const { dir } = this.prepareCreate(name);
+    const r = dir.create(name, mode, creds, flags);
+    return { ...r, node: new OverlayNode(this.fs, this, name, r.node as MemNode, null) };
+  }
+
+  override mkdir(name: string, mode: number, creds: Creds): Node {
+    const { dir, replacedWhiteout } = this.prepareCreate(name);
+    const d = dir.mkdir(name, mode, creds) as MemDir;
+    // A directory made where a lower one was deleted must not show its old entries.
+    if (replacedWhiteout || this.lowerHas(name)) this.fs.opaque.add(d);
+    this.adjustSubdirs(dir, 1);
+    return new OverlayNode(this.fs, this, name, d, null);
+  }
+
+  private lowerHas(name: string): boolean {
+    const ud = this.upperDir();
+    if (!this.lower || (ud && this.fs.opaque.has(ud))) return false;
+    return this.lower.lookup(name) !== null;
+  }
+
+  override mknod(name: string, mode: number, rdev: number, creds: Creds): Node {
+    const { dir } = this.prepareCreate(name);
+    return new OverlayNode(this.fs, this, name, dir.mknod(name, mode, rdev, creds) as MemNode, null);
+  }
+
+  override symlink(name: string, target: string, creds: Creds): Node {
+    const { dir } = this.prepareCreate(name);
+    return new OverlayNode(this.fs, this, name, dir.symlink(name, target, creds) as MemNode, null);
+  }
+
+  override link(name: string, target: Node): void {
+    if (!(target instanceof OverlayNode) || target.fs !== this.fs) fail('EXDEV');
+    const t = target.copyUp();
+    const { dir } = this.prepareCreate(name);
+    dir.link(name, t);
+  }
+
+  /** Removes `name` from the merged view. */
+  private remove(name: string, child: OverlayNode, isDir: boolean): void {
+    const dir = this.copyUpDir();
+    if (child.upper) {
+      if (isDir) {
+        // Its merged view is empty (checked by rmdir); drop whiteouts left inside.
+        (child.upper as MemDir).entries.clear();
+        dir.rmdir(name, child.upper);
+      } else {
+        dir.unlink(name, child.upper);
+      }
+    }
+    if (child.lower) dir.insert(name, new Whiteout(this.fs.upperFs));
+  }
+
+  override unlink(name: string, child: Node): void {
+    if (!(child instanceof OverlayNode)) fail('ENOENT');
+    if (child.isDir()) fail('EISDIR');
+    this.remove(name, child, false);
+  }
+
+  override rmdir(name: string, child: Node): void {
+    if (!(child instanceof OverlayNode)) fail('ENOENT');
+    if (!child.isDir()) fail('ENOTDIR');
+    if (child.readdir().length) fail('ENOTEMPTY');
+    this.remove(name, child, true);
+    this.adjustSubdirs(this.copyUpDir(), -1);
+  }
+
+  override rename(oldName: string, newDir: Node, newName: string, flags: number): void {
+    if (!(newDir instanceof OverlayNode) || newDir.fs !== this.fs) fail('EXDEV');
+    const src = this.lookup(oldName) as OverlayNode | null;
+    if (!src) fail('ENOENT');
+    const dst = newDir.lookup(newName) as OverlayNode | null;
+    if (dst && dst.isDir()) {
+      if (!src.isDir()) fail('EISDIR');
+      if (dst.readdir().length) fail('ENOTEMPTY');
+    } else if (dst && src.isDir()) {
+      fail('ENOTDIR');
+    }
+    if (src.isDir()) src.copyUpTree();
+    else src.copyUp();
+    const from = this.copyUpDir();
+    const to = newDir.copyUpDir();
+    const hadLowerSrc = src.lower !== null || this.lowerHas(oldName);
+    const hadLowerDst = dst?.lower !== null && dst?.lower !== undefined;
+    if (dst && !dst.upper) {
+      // The target exists only below: it is replaced, so no whiteout is needed under the new entry.
+      to.entries.delete(newName);
+    } else if (to.entries.get(newName) instanceof Whiteout) {
+      to.entries.delete(newName);
+    }
+    from.rename(oldName, to, newName, flags);
+    if (src.isDir() && from !== to) {
+      this.adjustSubdirs(from, -1);
+      if (!dst) newDir.adjustSubdirs(to, 1);
+    } else if (src.isDir() && dst && from === to) {
+      this.adjustSubdirs(from, -1);
+    }
+    if (hadLowerSrc) from.insert(oldName, new Whiteout(this.fs.upperFs));
+    const moved = to.entries.get(newName);
+    if (moved instanceof MemDir && (hadLowerDst || src.isDir())) this.fs.opaque.add(moved);
+  }
+
+  override readlink(): string {
+    return this.top().readlink();
+  }
+
+  override open(flags: number): Opened {
+    const acc = flags & O_ACCMODE;
+    if (acc !== O_RDONLY || flags & O_TRUNC) return this.copyUp().open(flags);
+    return this.top().open(flags);
+  }
+
+  override setattr(a: SetAttr): void {
+    this.copyUp().setattr(a);
+  }
+
+  override getxattr(name: string): Buffer | null {
+    return this.top().getxattr(name);
+  }
+  override listxattr(): string[] {
+    return this.top().listxattr();
+  }
+  override setxattr(name: string, value: Buffer, flags: number): void {
+    this.copyUp().setxattr(name, value, flags);
+  }
+  override removexattr(name: string): void {
+    this.copyUp().removexattr(name);
+  }
+
+  /** The memfd behind a copied-up regular file, if any. */
+  memFile(): MemFile | null {
+    this.refresh();
+    return this.upper instanceof MemFile ? this.upper : null;
+  }
+
+  override moved(newParent: Node, newName: string): void {
+    if (!(newParent instanceof OverlayNode)) return;
+    this.parent = newParent;
+    this.name = newName;
+  }
+}
+
+function safeListxattr(n: Node): string[] {
+  try {
+    return n.listxattr();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,561 @@
+// The Sentry's /proc. Files are generated when opened (into a memfd the
+// guest reads natively). Per-process data comes from the host's /proc of the
+// real process with every pid translated into the sandbox's pid namespace and
+// every path into the sandbox's tree; nothing about the host leaks through.
+import fs from 'node:fs';
+import os from 'node:os';
+import {
+  DT_DIR,
+  DT_LNK,
+  DT_REG,
+  MFD_CLOEXEC,
+  O_ACCMODE,
+  O_RDONLY,
+  PROC_SUPER_MAGIC,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFREG,
+  major,
+  makedev,
+  minor,
+} from '../../abi/linux.js';
+import type { Stat, StatFs } from '../../abi/structs.js';
+import { native } from '../../platform/native.js';
+import { ID_MAP_BASE, ID_MAP_SIZE } from '../creds.js';
+import { check, fail } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import { KERNEL_IDENTITY } from '../syscalls/uts.js';
+import type { Process, Task } from '../task.js';
+import { anonDev, nextIno } from './memfs.js';
+import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened } from './node.js';
+import { pathOf } from './resolve.js';
+
+type Content = () => string | Buffer;
+
+export class ProcFs implements FileSystem {
+  readonly dev = anonDev();
+  readonly type = 'proc';
+  readonly cacheable = false;
+  readonly root: ProcDir;
+  /** stable inode numbers by path */
+  private readonly inos = new Map<string, number>();
+  mount!: Mount;
+
+  constructor(readonly k: Kernel) {
+    this.root = new ProcDir(this, '', 0o555, () => rootEntries(this), (name) => rootLookup(this, name));
+  }
+
+  ino(path: string): number {
+    let i = this.inos.get(path);
+    if (i === undefined) this.inos.set(path, (i = nextIno()));
+    return i;
+  }
+
+  statfs(): StatFs {
+    return { type: PROC_SUPER_MAGIC, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, fsid: [0, 0], namelen: 255, frsize: 4096, flags: 0 };
+  }
+
+  /** A location inside /proc for a synthetic node (used by magic links). */
+  at(node: Node, name: string): Location {
+    return { mount: this.mount, dentry: new Dentry(name, this.mount.root, node) };
+  }
+}
+
+abstract class ProcNode extends Node {
+  constructor(
+    readonly fs: ProcFs,
+    readonly path: string,
+    protected readonly modeBits: number,
+    protected readonly owner: Process | null = null,
+  ) {
+    super();
+  }
+  get mode(): number {
+    return this.modeBits;
+  }
+  stat(): Stat {
+    const t = Math.floor((this.owner?.startTime ?? this.fs.k.startTime) / 1000);
+    const uid = this.owner ? ownerUid(this.owner) : 0;
+    return {
+      dev: this.fs.dev, ino: this.fs.ino(this.path), mode: this.modeBits, nlink: this.isDir() ? 2 : 1,
+      uid, gid: uid, rdev: 0, size: 0, blksize: 1024, blocks: 0,
+      atimeSec: t, atimeNsec: 0, mtimeSec: t, mtimeNsec: 0, ctimeSec: t, ctimeNsec: 0, btimeSec: 0, btimeNsec: 0,
+    };
+  }
+}
+
+class ProcDir extends ProcNode {
+  constructor(
+    fs: ProcFs,
+    path: string,
+    perm: number,
+    private readonly list: () => DirEntry[],
+    private readonly find: (name: string) => Node | null,
+    owner: Process | null = null,
+  ) {
+    super(fs, path, S_IFDIR | perm, owner);
+  }
+  override lookup(name: string): Node | null {
+    return this.find(name);
+  }
+  override readdir(): DirEntry[] {
+    return this.list();
+  }
+}
+
+class ProcFile extends ProcNode {
+  constructor(
+    fs: ProcFs,
+    path: string,
+    private readonly content: Content,
+    perm = 0o444,
+    owner: Process | null = null,
+  ) {
+    super(fs, path, S_IFREG | perm, owner);
+  }
+  override open(flags: number): Opened {
+    if ((flags & O_ACCMODE) !== O_RDONLY && !(this.modeBits & 0o200)) fail('EACCES');
+    const data = this.content();
+    const m = check(native.memfdCreate(`proc:${this.path}`, MFD_CLOEXEC));
+    const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    if (buf.length) fs.writeSync(m, buf, 0, buf.length, 0);
+    // Writable proc files (oom_score_adj and friends) accept writes that change nothing.
+    const fd = native.reopen(m, flags & (O_ACCMODE | 0o2000000));
+    native.close(m);
+    return { fd: check(fd) };
+  }
+}
+
+/** A symlink; magic ones (fd/N, exe, cwd, root) resolve to a location, not to their text. */
+class ProcLink extends ProcNode {
+  constructor(
+    fs: ProcFs,
+    path: string,
+    private readonly text: () => string,
+    private readonly target: (() => Location | null) | null = null,
+    owner: Process | null = null,
+  ) {
+    super(fs, path, S_IFLNK | 0o777, owner);
+  }
+  override readlink(): string {
+    return this.text();
+  }
+  override magicLink(): Location | null {
+    return this.target ? this.target() : null;
+  }
+}
+
+/** A guest fd that is not a Sentry object (pipe, socket, inherited host fd), reached through /proc/[pid]/fd/N. */
+class HostFdNode extends Node {
+  constructor(
+    readonly fs: ProcFs,
+    private readonly proc: Process,
+    private readonly guestFd: number,
+    private readonly st: Stat,
+  ) {
+    super();
+  }
+  get mode(): number {
+    return this.st.mode;
+  }
+  stat(): Stat {
+    return this.st;
+  }
+  override open(flags: number): Opened {
+    const fd = native.pidfdGetfd(this.proc.pidfd(), this.guestFd);
+    if (fd < 0) fail('ENOENT');
+    const r = native.reopen(fd, flags & ~0o100);
+    native.close(fd);
+    return { fd: check(r) };
+  }
+}
+
+function sandboxId(id: number): number {
+  return id >= ID_MAP_BASE && id < ID_MAP_BASE + ID_MAP_SIZE ? id - ID_MAP_BASE : id;
+}
+
+function ownerUid(p: Process): number {
+  const leader = p.threads.values().next().value as Task | undefined;
+  try {
+    return leader ? leader.creds.euid : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function hostRead(path: string): string {
+  try {
+    return fs.readFileSync(path, 'latin1');
+  } catch {
+    fail('ENOENT');
+  }
+}
+
+/** Host pid -> sandbox pid for every task the Sentry knows; 0 for anything else (outside the sandbox). */
+function pidMap(k: Kernel): (hostPid: number) => number {
+  return (h: number) => {
+    if (h === 0) return 0;
+    const t = k.tasks.get(h);
+    if (t) return t.nsTid;
+    const p = k.procs.get(h);
+    return p ? p.pid : 0;
+  };
+}
+
+function leaderOf(p: Process): Task | undefined {
+  return p.threads.get(p.tgid) ?? (p.threads.values().next().value as Task | undefined);
+}
+
+function findProc(k: Kernel, pid: number): Process | undefined {
+  for (const p of k.procs.values()) if (p.pid === pid && !p.exited) return p;
+  return undefined;
+}
+
+function currentProc(pfs: ProcFs): Process {
+  const t = pfs.k.current;
+  if (!t) fail('ENOENT');
+  return t.proc;
+}
+
+// ---- generated files -------------------------------------------------
+
+/** /proc/[pid]/stat with pid fields (pid, ppid, pgrp, session, tpgid) translated. */
+function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string {
+  const s = hostRead(`/proc/${hostTid}/stat`);
+  const close = s.lastIndexOf(')');
+  const f = s.slice(close + 2).trimEnd().split(' ');
+  const map = pidMap(k);
+  f[1] = String(p.parent?.pid ?? 0);
+  f[2] = String(map(Number(f[2])));
+  f[3] = String(map(Number(f[3])));
+  f[5] = String(Number(f[5]) > 0 ? map(Number(f[5])) : f[5]);
+  const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
+  return `${tid} (${comm}) ${f.join(' ')}\n`;
+}
+
+function statusText(k: Kernel, hostTid: number, p: Process, comm: string): string {
+  const map = pidMap(k);
+  const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
+  return hostRead(`/proc/${hostTid}/status`)
+    .split('\n')
+    .map((line) => {
+      const [key, rest = ''] = line.split(/:\t?/, 2) as [string, string?];
+      switch (key) {
+        case 'Name':
+          return `Name:\t${comm}`;
+        case 'Tgid':
+          return `Tgid:\t${p.pid}`;
+        case 'Pid':
+          return `Pid:\t${tid}`;
+        case 'PPid':
+          return `PPid:\t${p.parent?.pid ?? 0}`;
+        case 'TracerPid':
+          return 'TracerPid:\t0';
+        case 'NStgid':
+          return `NStgid:\t${p.pid}`;
+        case 'NSpid':
+          return `NSpid:\t${tid}`;
+        case 'NSpgid':
+        case 'NSsid':
+          return `${key}:\t${map(Number(rest.trim().split(/\s+/).pop()))}`;
+        case 'Uid':
+        case 'Gid':
+          return `${key}:\t${rest.trim().split(/\s+/).map((v) => sandboxId(Number(v))).join('\t')}`;
+        case 'Groups':
+          return `Groups:\t${rest.trim().split(/\s+/).filter(Boolean).map((v) => sandboxId(Number(v))).join(' ')}${rest.trim() ? ' ' : ''}`;
+        case 'Seccomp':
+          return 'Seccomp:\t0';
+        case 'Seccomp_filters':
+          return 'Seccomp_filters:\t0';
+        default:
+          return line;
+      }
+    })
+    .join('\n');
+}
+
+/** /proc/[pid]/maps with host paths replaced by sandbox paths. */
+function mapsText(k: Kernel, p: Process): string {
+  const root = leaderOf(p)?.fs.root ?? k.mounts.root;
+  return hostRead(`/proc/${p.tgid}/maps`)
+    .split('\n')
+    .map((line) => {
+      const m = /^(\S+ \S+ \S+ )([0-9a-f]+):([0-9a-f]+) (\d+)(\s+)(.*)$/.exec(line);
+      if (!m || m[4] === '0') return line;
+      const file = k.files.byHostKey(parseInt(m[2]!, 16), parseInt(m[3]!, 16), Number(m[4]));
+      let path = m[6]!;
+      if (file) path = pathOf(root, file.loc) ?? path;
+      else if (k.spec.rootfs !== '/' && path.startsWith(k.spec.rootfs + '/')) path = path.slice(k.spec.rootfs.length);
+      return `${m[1]}${m[2]}:${m[3]} ${m[4]}${m[5]}${path}`;
+    })
+    .join('\n');
+}
+
+function mountLines(k: Kernel, root: Location, info: boolean): string {
+  const out: string[] = [];
+  const walk = (m: Mount) => {
+    const at = pathOf(root, { mount: m, dentry: m.root });
+    if (at !== null) {
+      const o = m.opts;
+      const flags = [o.readonly ? 'ro' : 'rw', o.nosuid ? 'nosuid' : '', o.nodev ? 'nodev' : '', o.noexec ? 'noexec' : '', 'relatime'].filter(Boolean).join(',');
+      const data = o.data ? `,${o.data}` : '';
+      if (info) {
+        const dev = m.fs.dev;
+        out.push(`${m.id} ${m.parent?.id ?? 1} ${major(dev)}:${minor(dev)} / ${at} ${flags} - ${m.fs.type} ${o.source} ${o.readonly ? 'ro' : 'rw'}${data}`);
+      } else {
+        out.push(`${o.source} ${at} ${m.fs.type} ${flags}${data} 0 0`);
+      }
+    }
+    for (const c of m.children) walk(c);
+  };
+  walk(k.mounts.root.mount);
+  return out.join('\n') + '\n';
+}
+
+function uptimeText(k: Kernel): string {
+  const up = (Date.now() - k.startTime) / 1000;
+  return `${up.toFixed(2)} ${(up * os.cpus().length).toFixed(2)}\n`;
+}
+
+function loadavgText(k: Kernel): string {
+  const [a, b, c] = os.loadavg();
+  let last = 0;
+  for (const p of k.procs.values()) last = Math.max(last, p.pid);
+  return `${a!.toFixed(2)} ${b!.toFixed(2)} ${c!.toFixed(2)} 1/${k.tasks.size} ${last}\n`;
+}
+
+const SYS_FILES: Record<string, (k: Kernel) => string> = {
+  'kernel/hostname': (k) => `${k.hostname}\n`,
+  'kernel/domainname': (k) => `${k.domainname}\n`,
+  'kernel/ostype': () => `${KERNEL_IDENTITY.sysname}\n`,
+  'kernel/osrelease': () => `${KERNEL_IDENTITY.release}\n`,
+  'kernel/version': () => `${KERNEL_IDENTITY.version}\n`,
+  'kernel/pid_max': () => '4194304\n',
+  'kernel/threads-max': () => '1000000\n',
+  'kernel/ngroups_max': () => '65536\n',
+  'kernel/cap_last_cap': () => hostRead('/proc/sys/kernel/cap_last_cap'),
+  'kernel/random/boot_id': () => hostRead('/proc/sys/kernel/random/uuid'),
+  'kernel/random/uuid': () => hostRead('/proc/sys/kernel/random/uuid'),
+  'kernel/shmmax': () => hostRead('/proc/sys/kernel/shmmax'),
+  'kernel/overflowuid': () => '65534\n',
+  'kernel/overflowgid': () => '65534\n',
+  'vm/overcommit_memory': () => '0\n',
+  'vm/max_map_count': () => hostRead('/proc/sys/vm/max_map_count'),
+  'vm/mmap_min_addr': () => '65536\n',
+  'fs/file-max': () => '9223372036854775807\n',
+  'fs/nr_open': () => '1048576\n',
+  'fs/pipe-max-size': () => '1048576\n',
+  'net/core/somaxconn': () => '4096\n',
+};
+
+// ---- tree ------------------------------------------------------------
+
+function dirEntries(names: [string, number][], pfs: ProcFs, base: string): DirEntry[] {
+  return names.map(([name, type]) => ({ name, type, ino: pfs.ino(`${base}/${name}`) }));
+}
+
+const ROOT_FILES: Record<string, (k: Kernel) => string | Buffer> = {
+  cpuinfo: () => hostRead('/proc/cpuinfo'),
+  meminfo: () => hostRead('/proc/meminfo'),
+  stat: () => hostRead('/proc/stat'),
+  uptime: (k) => uptimeText(k),
+  loadavg: (k) => loadavgText(k),
+  version: () => `Linux version ${KERNEL_IDENTITY.release} (tsvisor) ${KERNEL_IDENTITY.version}\n`,
+  cmdline: () => 'BOOT_IMAGE=/tsvisor ro\n',
+  filesystems: () => ['nodev\tsysfs', 'nodev\ttmpfs', 'nodev\tproc', 'nodev\tdevpts', 'nodev\tmqueue', 'nodev\toverlay', '\text4', ''].join('\n'),
+  swaps: () => 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n',
+  devices: () => 'Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n',
+};
+
+function rootEntries(pfs: ProcFs): DirEntry[] {
+  const names: [string, number][] = [['self', DT_LNK], ['thread-self', DT_LNK], ['mounts', DT_LNK], ['net', DT_LNK], ['sys', DT_DIR]];
+  for (const f of Object.keys(ROOT_FILES)) names.push([f, DT_REG]);
+  const pids = [...pfs.k.procs.values()].filter((p) => !p.exited).map((p) => p.pid).sort((a, b) => a - b);
+  return [...dirEntries(names, pfs, ''), ...pids.map((pid) => ({ name: String(pid), type: DT_DIR, ino: pfs.ino(`/${pid}`) }))];
+}
+
+function rootLookup(pfs: ProcFs, name: string): Node | null {
+  const k = pfs.k;
+  if (name === 'self') return new ProcLink(pfs, '/self', () => String(currentProc(pfs).pid));
+  if (name === 'thread-self') return new ProcLink(pfs, '/thread-self', () => `${currentProc(pfs).pid}/task/${k.current?.nsTid ?? 0}`);
+  if (name === 'mounts') return new ProcLink(pfs, '/mounts', () => 'self/mounts');
+  if (name === 'net') return new ProcLink(pfs, '/net', () => 'self/net');
+  if (name === 'sys') return sysDir(pfs, '');
+  const gen = ROOT_FILES[name];
+  if (gen) return new ProcFile(pfs, `/${name}`, () => gen(k));
+  if (/^\d+$/.test(name)) {
+    const p = findProc(k, Number(name));
+    return p ? pidDir(pfs, p, leaderOf(p), `/${name}`) : null;
+  }
+  return null;
+}
+
+function sysDir(pfs: ProcFs, sub: string): Node {
+  const prefix = sub ? `${sub}/` : '';
+  const children = new Map<string, boolean>();
+  for (const key of Object.keys(SYS_FILES)) {
+    if (!key.startsWith(prefix)) continue;
+    const rest = key.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    children.set(slash < 0 ? rest : rest.slice(0, slash), slash >= 0);
+  }
+  return new ProcDir(
+    pfs,
+    `/sys/${sub}`,
+    0o555,
+    () => dirEntries([...children].map(([n, isDir]) => [n, isDir ? DT_DIR : DT_REG]), pfs, `/sys/${sub}`),
+    (name) => {
+      if (!children.has(name)) return null;
+      const key = prefix + name;
+      if (children.get(name)) return sysDir(pfs, key);
+      return new ProcFile(pfs, `/sys/${key}`, () => SYS_FILES[key]!(pfs.k), 0o444);
+    },
+  );
+}
+
+/** The name a guest fd shows in /proc/[pid]/fd, and where it leads. */
+function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Location | null } {
+  const k = pfs.k;
+  const t = leaderOf(p);
+  if (!t) fail('ENOENT');
+  let id;
+  try {
+    id = k.files.identify(t, fd);
+  } catch {
+    fail('ENOENT');
+  }
+  native.close(id.fd);
+  if (id.file) {
+    if (id.file.anon) return { text: id.file.anon, loc: id.file.loc };
+    return { text: pathOf(t.fs.root, id.file.loc) ?? '/', loc: id.file.loc };
+  }
+  let text: string;
+  try {
+    text = fs.readlinkSync(`/proc/${p.tgid}/fd/${fd}`, { encoding: 'latin1' });
+  } catch {
+    fail('ENOENT');
+  }
+  const st: Stat = {
+    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: sandboxId(id.sx[3]!), gid: sandboxId(id.sx[4]!),
+    rdev: makedev(id.sx[17]!, id.sx[18]!), size: id.sx[7]!, blksize: id.sx[1]!, blocks: id.sx[8]!,
+    atimeSec: id.sx[9]!, atimeNsec: id.sx[10]!, mtimeSec: id.sx[15]!, mtimeNsec: id.sx[16]!, ctimeSec: id.sx[13]!, ctimeNsec: id.sx[14]!, btimeSec: 0, btimeNsec: 0,
+  };
+  return { text, loc: pfs.at(new HostFdNode(pfs, p, fd, st), String(fd)) };
+}
+
+function fdDir(pfs: ProcFs, p: Process, base: string): Node {
+  return new ProcDir(
+    pfs,
+    base,
+    0o500,
+    () => {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(`/proc/${p.tgid}/fd`);
+      } catch {
+        /* gone */
+      }
+      return names.map(Number).sort((a, b) => a - b).map((n) => ({ name: String(n), type: DT_LNK, ino: pfs.ino(`${base}/${n}`) }));
+    },
+    (name) => {
+      if (!/^\d+$/.test(name)) return null;
+      const fd = Number(name);
+      const target = fdTarget(pfs, p, fd);
+      return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p);
+    },
+    p,
+  );
+}
+
+function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thread = false): Node {
+  const k = pfs.k;
+  const hostTid = t?.tid ?? p.tgid;
+  const comm = () => commOf(p);
+  const files: Record<string, Content> = {
+    cmdline: () => hostRead(`/proc/${p.tgid}/cmdline`),
+    environ: () => hostRead(`/proc/${p.tgid}/environ`),
+    auxv: () => fs.readFileSync(`/proc/${p.tgid}/auxv`),
+    comm: () => `${comm()}\n`,
+    stat: () => statLine(k, hostTid, p, comm()),
+    statm: () => hostRead(`/proc/${p.tgid}/statm`),
+    status: () => statusText(k, hostTid, p, comm()),
+    maps: () => mapsText(k, p),
+    limits: () => hostRead(`/proc/${p.tgid}/limits`),
+    mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
+    mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
+    cgroup: () => '0::/\n',
+    oom_score: () => '0\n',
+    oom_score_adj: () => '0\n',
+    loginuid: () => '4294967295\n',
+    sessionid: () => '4294967295\n',
+    wchan: () => '0',
+    io: () => hostRead(`/proc/${p.tgid}/io`),
+  };
+  const writable = new Set(['oom_score_adj', 'comm', 'loginuid']);
+  const links: Record<string, { text: () => string; loc: () => Location | null }> = {
+    exe: { text: () => p.exePath || fail('ENOENT'), loc: () => p.exe },
+    cwd: { text: () => (t ? pathOf(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
+    root: { text: () => (t ? pathOf(k.mounts.root, t.fs.root) ?? '/' : fail('ENOENT')), loc: () => t?.fs.root ?? null },
+  };
+  const names: [string, number][] = [
+    ...Object.keys(files).map((n): [string, number] => [n, DT_REG]),
+    ...Object.keys(links).map((n): [string, number] => [n, DT_LNK]),
+    ['fd', DT_DIR],
+    ['fdinfo', DT_DIR],
+    ...(thread ? [] : [['task', DT_DIR] as [string, number]]),
+  ];
+  return new ProcDir(
+    pfs,
+    base,
+    0o555,
+    () => dirEntries(names, pfs, base),
+    (name) => {
+      const f = files[name];
+      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
+      const l = links[name];
+      if (l) return new ProcLink(pfs, `${base}/${name}`, l.text, l.loc, p);
+      if (name === 'fd') return fdDir(pfs, p, `${base}/fd`);
+      if (name === 'fdinfo') return fdinfoDir(pfs, p, `${base}/fdinfo`);
+      if (name === 'task' && !thread) return taskDir(pfs, p, `${base}/task`);
+      return null;
+    },
+    p,
+  );
+}
+
+function fdinfoDir(pfs: ProcFs, p: Process, base: string): Node {
+  return new ProcDir(
+    pfs,
+    base,
+    0o500,
+    () => {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(`/proc/${p.tgid}/fdinfo`);
+      } catch {
+        /* gone */
+      }
+      return names.map((n) => ({ name: n, type: DT_REG, ino: pfs.ino(`${base}/${n}`) }));
+    },
+    (name) => (/^\d+$/.test(name) ? new ProcFile(pfs, `${base}/${name}`, () => hostRead(`/proc/${p.tgid}/fdinfo/${name}`), 0o444, p) : null),
+    p,
+  );
+}
+
+function taskDir(pfs: ProcFs, p: Process, base: string): Node {
+  return new ProcDir(
+    pfs,
+    base,
+    0o555,
+    () => [...p.threads.values()].map((t) => ({ name: String(t.nsTid), type: DT_DIR, ino: pfs.ino(`${base}/${t.nsTid}`) })),
+    (name) => {
+      for (const t of p.threads.values()) if (String(t.nsTid) === name) return pidDir(pfs, p, t, `${base}/${name}`, true);
+      return null;
+    },
+    p,
+  );
+}
+
+function commOf(p: Process): string {
+  return p.comm || 'init';
+}

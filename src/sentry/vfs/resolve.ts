@@ -1,0 +1,166 @@
+// Path resolution in the sandbox's mount tree. Every path-taking syscall
+// comes through here: the guest's path string is copied once, walked one
+// component at a time, "..", symlinks (absolute ones restart at the task's
+// root, never the host's) and mount points are handled by the Sentry, and
+// only single names ever reach a file system.
+import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, NAME_MAX, PATH_MAX, SYMLOOP_MAX, X_OK } from '../../abi/linux.js';
+import { type Creds, hasCap, requireAccess } from '../creds.js';
+import { fail } from '../errors.js';
+import type { Dentry, Location } from './node.js';
+
+export interface ResolveContext {
+  /** the task's root directory ("/" for the task) */
+  root: Location;
+  creds: Creds;
+}
+
+function crossMounts(loc: Location): Location {
+  let { mount, dentry } = loc;
+  while (dentry.mounted) {
+    mount = dentry.mounted;
+    dentry = mount.root;
+  }
+  return mount === loc.mount ? loc : { mount, dentry };
+}
+
+function same(a: Location, b: Location): boolean {
+  return a.mount === b.mount && a.dentry === b.dentry;
+}
+
+/** ".." of a location, never above the task's root. */
+export function parentOf(ctx: ResolveContext, loc: Location): Location {
+  let { mount, dentry } = loc;
+  for (;;) {
+    if (same({ mount, dentry }, ctx.root)) return ctx.root;
+    if (dentry !== mount.root) break;
+    if (!mount.parent || !mount.mountpoint) return { mount, dentry };
+    dentry = mount.mountpoint;
+    mount = mount.parent;
+  }
+  return { mount, dentry: dentry.parent ?? dentry };
+}
+
+function mustSearch(ctx: ResolveContext, dir: Dentry): void {
+  const node = dir.node;
+  if (!node.isDir()) fail('ENOTDIR');
+  if (hasCap(ctx.creds, CAP_DAC_READ_SEARCH) || hasCap(ctx.creds, CAP_DAC_OVERRIDE)) return;
+  const st = node.stat();
+  requireAccess(ctx.creds, st.mode, st.uid, st.gid, X_OK);
+}
+
+function split(path: string): string[] {
+  return path.split('/').filter((c) => c !== '');
+}
+
+interface Walk {
+  loc: Location;
+  links: number;
+}
+
+/**
+ * Walks `comps` from `w.loc`. The last component's symlink is followed when
+ * `followLast`. Updates `w` in place.
+ */
+function walk(ctx: ResolveContext, w: Walk, comps: string[], followLast: boolean): void {
+  let queue = comps;
+  for (let i = 0; i < queue.length; i++) {
+    const name = queue[i]!;
+    const last = i === queue.length - 1;
+    mustSearch(ctx, w.loc.dentry);
+    if (name === '.') continue;
+    if (name === '..') {
+      w.loc = parentOf(ctx, w.loc);
+      continue;
+    }
+    if (name.length > NAME_MAX) fail('ENAMETOOLONG');
+    const child = w.loc.dentry.child(name);
+    if (!child) fail('ENOENT');
+    const next = crossMounts({ mount: w.loc.mount, dentry: child });
+    if (next.dentry.node.isSymlink() && (!last || followLast)) {
+      if (++w.links > SYMLOOP_MAX) fail('ELOOP');
+      const magic = next.dentry.node.magicLink();
+      if (magic) {
+        w.loc = magic;
+        continue;
+      }
+      const target = next.dentry.node.readlink();
+      if (target === '') fail('ENOENT');
+      if (target.startsWith('/')) w.loc = ctx.root;
+      queue = [...split(target), ...queue.slice(i + 1)];
+      i = -1;
+      continue;
+    }
+    w.loc = next;
+  }
+}
+
+function start(ctx: ResolveContext, from: Location, path: string): Location {
+  if (path.length >= PATH_MAX) fail('ENAMETOOLONG');
+  return path.startsWith('/') ? ctx.root : from;
+}
+
+/** Resolves `path` relative to `from`. A trailing slash requires a directory. */
+export function resolve(ctx: ResolveContext, from: Location, path: string, followLast: boolean): Location {
+  if (path === '') fail('ENOENT');
+  const w: Walk = { loc: start(ctx, from, path), links: 0 };
+  const trailingSlash = path.endsWith('/');
+  walk(ctx, w, split(path), followLast || trailingSlash);
+  if (trailingSlash && !w.loc.dentry.node.isDir()) fail('ENOTDIR');
+  return w.loc;
+}
+
+export interface ParentAndName {
+  parent: Location;
+  /** the last component; "" for "/", may be "." or ".." */
+  name: string;
+  trailingSlash: boolean;
+}
+
+/** Resolves all but the last component (for create, unlink, rename, ...). */
+export function resolveParent(ctx: ResolveContext, from: Location, path: string): ParentAndName {
+  if (path === '') fail('ENOENT');
+  const comps = split(path);
+  const w: Walk = { loc: start(ctx, from, path), links: 0 };
+  const name = comps.pop() ?? '';
+  walk(ctx, w, comps, true);
+  mustSearch(ctx, w.loc.dentry);
+  if (name.length > NAME_MAX) fail('ENAMETOOLONG');
+  return { parent: w.loc, name, trailingSlash: path.endsWith('/') };
+}
+
+/** Looks `name` up in `parent` (after resolveParent), crossing mounts, without following a final symlink. */
+export function lookupChild(parent: Location, name: string): Location | null {
+  const child = parent.dentry.child(name);
+  return child ? crossMounts({ mount: parent.mount, dentry: child }) : null;
+}
+
+/** Follows a symlink at `loc` (resolved relative to its parent `dir`). */
+export function followLink(ctx: ResolveContext, dir: Location, loc: Location): Location {
+  const w: Walk = { loc: dir, links: 1 };
+  const magic = loc.dentry.node.magicLink();
+  if (magic) return magic;
+  const target = loc.dentry.node.readlink();
+  if (target === '') fail('ENOENT');
+  if (target.startsWith('/')) w.loc = ctx.root;
+  walk(ctx, w, split(target), true);
+  return w.loc;
+}
+
+/** The absolute path of `loc` as seen from `root`; null when it lies outside `root`. */
+export function pathOf(root: Location, loc: Location): string | null {
+  const parts: string[] = [];
+  let { mount, dentry } = loc;
+  for (;;) {
+    if (mount === root.mount && dentry === root.dentry) break;
+    if (dentry === mount.root) {
+      if (!mount.parent || !mount.mountpoint) return null;
+      dentry = mount.mountpoint;
+      mount = mount.parent;
+      continue;
+    }
+    parts.push(dentry.name);
+    if (!dentry.parent) return null;
+    dentry = dentry.parent;
+  }
+  return '/' + parts.reverse().join('/');
+}

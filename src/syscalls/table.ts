@@ -1,0 +1,130 @@
+// Typed view of syscall-tables/: the single source of truth for every x86_64
+// system call (number, name, argument signature, tsvisor's disposition and
+// support) and gVisor's published status for comparison. The schema is
+// described in syscall-tables/README.md.
+//
+// This module must stay free of the native addon: it only reads JSON.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Disposition = 'passthrough' | 'emulate' | 'deny';
+export type Trap = 'none' | 'notify' | 'trace';
+export type Support = 'full' | 'partial' | 'none';
+export type RuleAction = 'allow' | 'notify' | 'trace' | 'deny';
+export type GvisorStatus = 'full' | 'partial' | 'unsupported' | 'unimplemented';
+
+/**
+ * An argument condition checked by the BPF program before the disposition
+ * applies (first match wins). `mask` matches when `(arg & mask) != 0`;
+ * `equals` matches when `arg == equals` (64-bit compare). Exactly one of the
+ * two is present.
+ */
+export interface Rule {
+  arg: number;
+  mask?: number;
+  equals?: number;
+  action: RuleAction;
+  /** errno name, for action 'deny' */
+  errno?: string;
+  why: string;
+}
+
+export interface SyscallEntry {
+  nr: number;
+  name: string;
+  /** the kernel's SYSCALL_DEFINE parameters as C declarations, e.g. "int dfd" */
+  args: string[];
+  disposition: Disposition;
+  /** how the Sentry sees the call; defaulted when the JSON omits it */
+  trap: Trap;
+  /** for 'deny': the errno name returned */
+  errno?: string;
+  rules?: Rule[];
+  support: Support;
+  notes: string;
+  /** test files (from the repository root) comparing the call against Linux */
+  tests: string[];
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repository root (this file compiles to dist/src/syscalls/table.js). */
+export const TABLES_ROOT = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+export const TABLES_DIR = path.join(TABLES_ROOT, 'syscall-tables');
+
+function readJson(file: string): unknown {
+  return JSON.parse(fs.readFileSync(path.join(TABLES_DIR, file), 'utf8'));
+}
+
+/** The trap a disposition implies when an entry does not name one. */
+export function defaultTrap(disposition: Disposition): Trap {
+  return disposition === 'emulate' ? 'notify' : 'none';
+}
+
+type RawEntry = Omit<SyscallEntry, 'trap'> & { trap?: Trap };
+
+function freezeEntry(raw: RawEntry): SyscallEntry {
+  const e: SyscallEntry = { ...raw, trap: raw.trap ?? defaultTrap(raw.disposition) };
+  Object.freeze(e.args);
+  Object.freeze(e.tests);
+  if (e.rules) {
+    e.rules.forEach((r) => Object.freeze(r));
+    Object.freeze(e.rules);
+  }
+  return Object.freeze(e);
+}
+
+/** Every syscall of syscall-tables/syscalls.json, sorted by number. */
+export const SYSCALLS: readonly SyscallEntry[] = Object.freeze(
+  (readJson('syscalls.json') as RawEntry[]).map(freezeEntry).sort((a, b) => a.nr - b.nr),
+);
+
+/** Entries by syscall name. */
+export const byName: ReadonlyMap<string, SyscallEntry> = new Map(SYSCALLS.map((e) => [e.name, e]));
+
+/** Entries indexed by syscall number (holes are undefined). */
+export const byNumber: readonly (SyscallEntry | undefined)[] = (() => {
+  const a: (SyscallEntry | undefined)[] = [];
+  for (const e of SYSCALLS) a[e.nr] = e;
+  // fill holes explicitly so that iteration sees them as undefined
+  for (let i = 0; i < a.length; i++) if (!(i in a)) a[i] = undefined;
+  return Object.freeze(a);
+})();
+
+/** The syscall numbers of syscall-tables/numbers.json ({ name: nr }). */
+export const NUMBERS: Readonly<Record<string, number>> = Object.freeze(readJson('numbers.json') as Record<string, number>);
+
+interface GvisorFile {
+  source: string;
+  amd64: Record<string, GvisorStatus>;
+}
+
+let gvisor: GvisorFile | null | undefined;
+
+function loadGvisor(): GvisorFile | null {
+  if (gvisor === undefined) {
+    try {
+      gvisor = readJson('gvisor.json') as GvisorFile;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      gvisor = null;
+    }
+  }
+  return gvisor;
+}
+
+/** The gVisor revision gvisor.json was read from, or undefined without it. */
+export function gvisorSource(): string | undefined {
+  return loadGvisor()?.source;
+}
+
+/**
+ * gVisor's published amd64 status for a syscall: 'full' (Supported),
+ * 'partial' (PartiallySupported), 'unsupported' (returns an error) or
+ * 'unimplemented' (absent from gVisor's table, or unknown here).
+ */
+export function gvisorStatus(name: string): GvisorStatus {
+  const g = loadGvisor();
+  if (!g) return 'unimplemented';
+  return Object.prototype.hasOwnProperty.call(g.amd64, name) ? g.amd64[name]! : 'unimplemented';
+}

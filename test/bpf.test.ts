@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ERRNO } from '../src/abi/errno.js';
+import {
+  AUDIT_ARCH_X86_64,
+  EXEC_REWRITE_MAGIC,
+  SECCOMP_RET_ALLOW,
+  SECCOMP_RET_ERRNO,
+  SECCOMP_RET_KILL_PROCESS,
+  SECCOMP_RET_TRACE,
+  SECCOMP_RET_USER_NOTIF,
+} from '../src/abi/linux.js';
+import { TRACE_DATA, allowListFilter, encode, guestFilter, retFor } from '../src/bpf/filter.js';
+import { SYSCALLS, byName } from '../src/syscalls/table.js';
+import { runBpf } from './helpers/bpf-interpreter.js';
+
+const AUDIT_ARCH_I386 = 0x40000003;
+const prog = guestFilter(SYSCALLS);
+const run = (nr: number, args: (number | bigint)[] = [], arch = AUDIT_ARCH_X86_64) => runBpf(prog, { nr, arch, args });
+const nr = (name: string) => byName.get(name)!.nr;
+
+describe('guest seccomp filter', () => {
+  it('fits the kernel limit', () => {
+    expect(prog.length).toBeLessThan(4096);
+    expect(encode(prog).length).toBe(prog.length * 8);
+  });
+
+  it('gives every syscall the action of its table entry', () => {
+    for (const e of SYSCALLS) {
+      const want =
+        e.disposition === 'deny'
+          ? retFor('deny', e.errno)
+          : e.trap === 'trace'
+            ? (SECCOMP_RET_TRACE | TRACE_DATA) >>> 0
+            : e.trap === 'notify'
+              ? SECCOMP_RET_USER_NOTIF
+              : SECCOMP_RET_ALLOW;
+      // Arguments of zero match no rule in the table.
+      expect(run(e.nr), e.name).toBe(want);
+    }
+  });
+
+  it('denies numbers the table does not know with ENOSYS', () => {
+    const known = new Set(SYSCALLS.map((e) => e.nr));
+    const enosys = (SECCOMP_RET_ERRNO | ERRNO.ENOSYS) >>> 0;
+    for (const n of [335, 400, 451, 452, 1000, 65535, 0x3fffffff]) {
+      if (!known.has(n)) expect(run(n), String(n)).toBe(enosys);
+    }
+    for (let i = 0; i < 5000; i++) {
+      const n = Math.floor(Math.random() * 0x40000000);
+      if (!known.has(n)) expect(run(n)).toBe(enosys);
+    }
+  });
+
+  it('kills other architectures and x32 calls', () => {
+    expect(run(nr('getpid'), [], AUDIT_ARCH_I386)).toBe(SECCOMP_RET_KILL_PROCESS);
+    expect(run(nr('getpid'), [], 0)).toBe(SECCOMP_RET_KILL_PROCESS);
+    expect(run(0x40000000 + nr('getpid'))).toBe(SECCOMP_RET_KILL_PROCESS);
+    expect(run(0x40000000 + 512)).toBe(SECCOMP_RET_KILL_PROCESS);
+    expect(run(0xffffffff)).toBe(SECCOMP_RET_KILL_PROCESS);
+  });
+
+  it('applies argument rules with 64-bit comparisons', () => {
+    const eperm = (SECCOMP_RET_ERRNO | ERRNO.EPERM) >>> 0;
+    const TIOCSTI = 0x5412;
+    expect(run(nr('ioctl'), [0, TIOCSTI])).toBe(eperm);
+    // cmd is an unsigned int: the kernel drops the high word, so the rule must too.
+    expect(run(nr('ioctl'), [0, 2n ** 32n + BigInt(TIOCSTI)])).toBe(eperm);
+    expect(run(nr('prctl'), [2n ** 32n + 35n /* PR_SET_MM */])).toBe(eperm);
+    expect(run(nr('ioctl'), [0, 0x5401 /* TCGETS */])).toBe(SECCOMP_RET_ALLOW);
+    const CLONE_NEWUSER = 0x10000000;
+    expect(run(nr('clone'), [CLONE_NEWUSER | 17])).toBe(eperm);
+    expect(run(nr('clone'), [0x3d0f00 /* pthread_create flags */])).toBe(SECCOMP_RET_ALLOW);
+    const traced = (SECCOMP_RET_TRACE | TRACE_DATA) >>> 0;
+    expect(run(nr('execveat'), [0, 0, 0, 0, 0, 0])).toBe(traced);
+    expect(run(nr('execveat'), [3, 0, 0, 0, 0x1000, EXEC_REWRITE_MAGIC])).toBe(SECCOMP_RET_USER_NOTIF);
+    // The marker lives in an unused 64-bit register: both halves must match.
+    expect(run(nr('execveat'), [3, 0, 0, 0, 0x1000, EXEC_REWRITE_MAGIC % 2 ** 32])).toBe(traced);
+  });
+});
+
+describe('allow-list filter', () => {
+  it('allows the listed numbers only', () => {
+    const p = allowListFilter([0, 1, 60, 231], 'EPERM');
+    const eperm = (SECCOMP_RET_ERRNO | ERRNO.EPERM) >>> 0;
+    for (const n of [0, 1, 60, 231]) expect(runBpf(p, { nr: n, arch: AUDIT_ARCH_X86_64 })).toBe(SECCOMP_RET_ALLOW);
+    for (const n of [2, 59, 61, 230, 232, 500]) expect(runBpf(p, { nr: n, arch: AUDIT_ARCH_X86_64 })).toBe(eperm);
+  });
+});

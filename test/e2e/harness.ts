@@ -1,0 +1,116 @@
+// Runs the same command natively and under `tsvisor do`, for tests that
+// compare stdout, stderr, exit status and file effects.
+import { type SpawnSyncOptions, execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const TSVISOR = path.join(REPO, 'bin/tsvisor');
+
+export interface Run {
+  stdout: string;
+  stderr: string;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+}
+
+function finish(r: ReturnType<typeof spawnSync>): Run {
+  if (r.error) throw r.error;
+  return { stdout: String(r.stdout), stderr: String(r.stderr), status: r.status, signal: r.signal };
+}
+
+function spawnOpts(o: RunOptions): SpawnSyncOptions {
+  return {
+    cwd: o.cwd ?? '/',
+    env: o.env ?? { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' },
+    input: o.input ?? '',
+    timeout: o.timeoutMs ?? 60000,
+    maxBuffer: 64 << 20,
+    encoding: 'latin1',
+  };
+}
+
+export function runNative(argv: string[], o: RunOptions = {}): Run {
+  return finish(spawnSync(argv[0]!, argv.slice(1), spawnOpts(o)));
+}
+
+/** `chroot ROOT argv`: the native baseline for a sandbox with --root ROOT. */
+export function runChroot(root: string, argv: string[], o: RunOptions = {}): Run {
+  return finish(spawnSync('chroot', [root, ...argv], spawnOpts({ ...o, cwd: '/' })));
+}
+
+/** `tsvisor [globals] do [doFlags] -- argv` */
+export function runSandbox(argv: string[], o: RunOptions & { doFlags?: string[]; globals?: string[] } = {}): Run {
+  const cwd = o.cwd ?? '/';
+  const flags = [...(o.doFlags ?? [])];
+  if (!flags.some((f) => f.startsWith('--cwd'))) flags.push('--cwd', cwd);
+  return finish(spawnSync(TSVISOR, [...(o.globals ?? []), 'do', ...flags, '--', ...argv], spawnOpts(o)));
+}
+
+export function sh(script: string): string[] {
+  return ['/bin/sh', '-c', script];
+}
+
+/** A fresh directory under /tmp, removed by the caller's afterAll. */
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `tsvisor-${prefix}-`));
+}
+
+/** A listing of a tree: relative path, type, mode, size, link target and content digest, sorted. */
+export function treeSnapshot(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      const st = fs.lstatSync(p);
+      const rel = path.relative(root, p);
+      if (st.isSymbolicLink()) out.push(`${rel} l ${fs.readlinkSync(p)}`);
+      else if (st.isDirectory()) {
+        out.push(`${rel} d ${(st.mode & 0o7777).toString(8)}`);
+        walk(p);
+      } else {
+        const digest = st.isFile() ? execFileSync('sha1sum', [p], { encoding: 'latin1' }).split(' ')[0] : '';
+        out.push(`${rel} ${st.isFile() ? 'f' : 'o'} ${(st.mode & 0o7777).toString(8)} ${st.size} ${digest}`);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** A minimal root file system: busybox-static and its applets, a few /etc files, empty mount points. */
+export function busyboxRoot(): string {
+  const root = tempDir('bbroot');
+  for (const d of ['bin', 'etc', 'tmp', 'proc', 'dev', 'sys', 'root', 'var/log', 'usr/share']) fs.mkdirSync(path.join(root, d), { recursive: true });
+  fs.chmodSync(path.join(root, 'tmp'), 0o1777);
+  fs.copyFileSync('/bin/busybox', path.join(root, 'bin/busybox'));
+  fs.chmodSync(path.join(root, 'bin/busybox'), 0o755);
+  const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'latin1' }).split('\n').filter(Boolean);
+  for (const a of applets) {
+    if (a !== 'busybox') fs.symlinkSync('busybox', path.join(root, 'bin', a));
+  }
+  fs.writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+  fs.writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
+  fs.writeFileSync(path.join(root, 'etc/hostname'), 'sandbox\n');
+  fs.mkdirSync(path.join(root, 'etc/conf.d'));
+  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(root, `etc/conf.d/file${i}.conf`), `value=${i * 7}\n`);
+  fs.symlinkSync('/etc/hostname', path.join(root, 'etc/abs-link'));
+  return root;
+}
+
+export function rmrf(p: string): void {
+  fs.rmSync(p, { recursive: true, force: true });
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}

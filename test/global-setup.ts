@@ -1,0 +1,66 @@
+// vitest global setup, shared by every suite: makes sure dist/ holds a build
+// of the current sources (suites that start real processes, such as the Gofer,
+// run node on dist/src/...). tsc runs only when a source or tsconfig.json is
+// newer than the last successful build.
+//
+// Type errors elsewhere in the tree do not stop the run: tsc still emits, and
+// the errors are shown as a warning. The build only fails if tsc itself could
+// not run or produced no dist/.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const STAMP = path.join(ROOT, 'dist', '.build-stamp');
+
+/** Newest mtime (ms) of the .ts files under dir. */
+function newest(dir: string): number {
+  let t = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+export default function setup(): void {
+  const sources = Math.max(
+    newest(path.join(ROOT, 'src')),
+    newest(path.join(ROOT, 'syscall-tables')),
+    fs.statSync(path.join(ROOT, 'tsconfig.json')).mtimeMs,
+  );
+  let built = 0;
+  try {
+    built = fs.statSync(STAMP).mtimeMs;
+  } catch {
+    // never built
+  }
+  if (built >= sources) return;
+
+  const started = new Date();
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.error) throw new Error(`global-setup: cannot run tsc: ${r.error.message}`);
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'src'))) {
+    throw new Error(`global-setup: tsc produced no dist/src:\n${r.stdout}${r.stderr}`);
+  }
+  if (r.status !== 0) {
+    const lines = `${r.stdout}${r.stderr}`.trim().split('\n');
+    console.warn(
+      `global-setup: tsc reported ${lines.length} line(s) of errors; dist/ was emitted anyway:\n` +
+        lines.slice(0, 20).join('\n') +
+        (lines.length > 20 ? '\n...' : ''),
+    );
+    return; // no stamp: try again next run
+  }
+  fs.writeFileSync(STAMP, '');
+  fs.utimesSync(STAMP, started, started);
+}

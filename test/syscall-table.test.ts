@@ -1,0 +1,191 @@
+// Consistency of syscall-tables/ (see syscall-tables/README.md): numbers.json
+// against the kernel header, syscalls.json against numbers.json and its
+// schema, gvisor.json against numbers.json, and the typed loader.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ERRNO, errnoName } from '../src/abi/errno.js';
+import { EXEC_REWRITE_MAGIC } from '../src/abi/linux.js';
+import { SYSCALLS, byName, byNumber, gvisorStatus } from '../src/syscalls/table.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tables = path.join(root, 'syscall-tables');
+const readJson = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(tables, f), 'utf8'));
+
+const HEADER = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
+const numbers = readJson('numbers.json') as Record<string, number>;
+const raw = readJson('syscalls.json') as Record<string, unknown>[];
+const gvisorPath = path.join(tables, 'gvisor.json');
+
+const DISPOSITIONS = ['passthrough', 'emulate', 'deny'];
+const TRAPS = ['none', 'notify', 'trace'];
+const SUPPORT = ['full', 'partial', 'none'];
+const ACTIONS = ['allow', 'notify', 'trace', 'deny'];
+const GVISOR = ['full', 'partial', 'unsupported', 'unimplemented'];
+const KEYS = ['nr', 'name', 'args', 'disposition', 'trap', 'errno', 'rules', 'support', 'notes', 'tests'];
+const RULE_KEYS = ['arg', 'mask', 'equals', 'action', 'errno', 'why'];
+const isErrno = (s: unknown): boolean => typeof s === 'string' && Object.prototype.hasOwnProperty.call(ERRNO, s);
+
+describe('numbers.json', () => {
+  it.skipIf(!fs.existsSync(HEADER))('matches the kernel header', () => {
+    const want: [string, number][] = [];
+    for (const line of fs.readFileSync(HEADER, 'utf8').split('\n')) {
+      const m = /^\s*#\s*define\s+__NR_(\w+)\s+(\d+)\s*$/.exec(line);
+      if (m) want.push([m[1]!, Number(m[2])]);
+    }
+    want.sort((a, b) => a[1] - b[1]);
+    expect(Object.entries(numbers)).toEqual(want);
+  });
+
+  it('is sorted by number, with distinct numbers', () => {
+    const nrs = Object.values(numbers);
+    expect(nrs).toEqual([...nrs].sort((a, b) => a - b));
+    expect(new Set(nrs).size).toBe(nrs.length);
+    for (const n of nrs) expect(Number.isInteger(n) && n >= 0 && n < 0x40000000).toBe(true);
+  });
+});
+
+describe('syscalls.json', () => {
+  it('has exactly one entry per syscall number and agrees on names', () => {
+    const seen = new Map<number, string>();
+    for (const e of raw) {
+      expect(seen.has(e.nr as number), `duplicate nr ${String(e.nr)}`).toBe(false);
+      seen.set(e.nr as number, e.name as string);
+    }
+    for (const [name, nr] of Object.entries(numbers)) expect(seen.get(nr), `entry for ${name} (${nr})`).toBe(name);
+    expect(seen.size).toBe(Object.keys(numbers).length);
+  });
+
+  it('is sorted by number', () => {
+    const nrs = raw.map((e) => e.nr as number);
+    expect(nrs).toEqual([...nrs].sort((a, b) => a - b));
+  });
+
+  it('follows the schema', () => {
+    for (const e of raw) {
+      const where = `${String(e.name)}`;
+      for (const k of Object.keys(e)) expect(KEYS, `${where}: unknown key ${k}`).toContain(k);
+      expect(Number.isInteger(e.nr), where).toBe(true);
+      expect(typeof e.name, where).toBe('string');
+      expect(Array.isArray(e.args), where).toBe(true);
+      const args = e.args as unknown[];
+      expect(args.length, where).toBeLessThanOrEqual(6);
+      for (const a of args) {
+        expect(typeof a, where).toBe('string');
+        // a C declaration: a type then a name
+        expect(a as string, where).toMatch(/^[A-Za-z_][\w *]*[\s*][A-Za-z_]\w*$/);
+        expect(a as string, where).not.toContain('__user');
+      }
+      expect(DISPOSITIONS, where).toContain(e.disposition);
+      if (e.trap !== undefined) expect(TRAPS, where).toContain(e.trap);
+      expect(SUPPORT, where).toContain(e.support);
+      expect(typeof e.notes, where).toBe('string');
+      expect((e.notes as string).trim().length, `${where}: notes`).toBeGreaterThan(0);
+      expect(Array.isArray(e.tests), where).toBe(true);
+      for (const t of e.tests as unknown[]) expect(typeof t, where).toBe('string');
+    }
+  });
+
+  it('gives every deny a known errno and support none, and no errno elsewhere', () => {
+    for (const e of raw) {
+      if (e.disposition === 'deny') {
+        expect(isErrno(e.errno), `${String(e.name)}: errno ${String(e.errno)}`).toBe(true);
+        expect(e.support, String(e.name)).toBe('none');
+        expect(e.trap ?? 'none', String(e.name)).toBe('none');
+        expect(e.rules, `${String(e.name)}: rules on a denied call never apply`).toBeUndefined();
+      } else {
+        expect(e.errno, `${String(e.name)}: errno without deny`).toBeUndefined();
+      }
+    }
+  });
+
+  it('has well-formed rules', () => {
+    for (const e of raw) {
+      if (e.rules === undefined) continue;
+      const where = String(e.name);
+      expect(Array.isArray(e.rules), where).toBe(true);
+      const rules = e.rules as Record<string, unknown>[];
+      expect(rules.length, where).toBeGreaterThan(0);
+      for (const r of rules) {
+        for (const k of Object.keys(r)) expect(RULE_KEYS, `${where}: unknown rule key ${k}`).toContain(k);
+        expect(Number.isInteger(r.arg) && (r.arg as number) >= 0 && (r.arg as number) <= 5, `${where}: arg`).toBe(true);
+        expect((r.mask === undefined) !== (r.equals === undefined), `${where}: exactly one of mask/equals`).toBe(true);
+        const v = (r.mask ?? r.equals) as number;
+        expect(Number.isSafeInteger(v) && v >= 0, `${where}: value ${v} must be a non-negative integer below 2^53`).toBe(true);
+        if (r.mask !== undefined) expect(v, `${where}: an empty mask never matches`).toBeGreaterThan(0);
+        expect(ACTIONS, where).toContain(r.action);
+        if (r.action === 'deny') expect(isErrno(r.errno), `${where}: rule errno ${String(r.errno)}`).toBe(true);
+        else expect(r.errno, `${where}: errno on a non-deny rule`).toBeUndefined();
+        expect(typeof r.why === 'string' && r.why.trim().length > 0, `${where}: why`).toBe(true);
+      }
+    }
+  });
+
+  it('claims full support only with tests that exist and name the call', () => {
+    for (const e of raw) {
+      const tests = e.tests as string[];
+      if (e.support === 'full') expect(tests.length, `${String(e.name)}: full support needs tests`).toBeGreaterThan(0);
+      for (const t of tests) {
+        const file = path.join(root, t);
+        expect(fs.existsSync(file), `${String(e.name)}: test ${t} exists`).toBe(true);
+        expect(fs.readFileSync(file, 'utf8'), `${t} names ${String(e.name)}`).toContain(String(e.name));
+      }
+    }
+  });
+
+  it('never passes through a call that takes a path', () => {
+    const pathArg = /\bchar \*(filename|pathname|path|oldname|newname|library|specialfile|dev_name|dir_name|new_root|put_old|from_pathname|to_pathname)$/;
+    for (const e of raw) {
+      if (e.disposition !== 'passthrough') continue;
+      for (const a of e.args as string[]) expect(a, `${String(e.name)} takes a path`).not.toMatch(pathArg);
+    }
+  });
+
+  it('marks the rewritten execveat with the Sentry\'s marker', () => {
+    const rules = byName.get('execveat')!.rules ?? [];
+    expect(rules).toContainEqual(expect.objectContaining({ arg: 5, equals: EXEC_REWRITE_MAGIC, action: 'notify' }));
+    expect(EXEC_REWRITE_MAGIC).toBe(0x7473766973);
+  });
+});
+
+describe('syscall table loader', () => {
+  it('loads every entry with a trap', () => {
+    expect(SYSCALLS.length).toBe(Object.keys(numbers).length);
+    for (const e of SYSCALLS) {
+      expect(TRAPS).toContain(e.trap);
+      const r = raw.find((x) => x.nr === e.nr)!;
+      if (r.trap === undefined) expect(e.trap).toBe(e.disposition === 'emulate' ? 'notify' : 'none');
+      else expect(e.trap).toBe(r.trap);
+    }
+  });
+
+  it('indexes by name and number', () => {
+    for (const [name, nr] of Object.entries(numbers)) {
+      expect(byName.get(name)?.nr).toBe(nr);
+      expect(byNumber[nr]?.name).toBe(name);
+    }
+    expect(byNumber[335]).toBeUndefined();
+    expect(byName.get('openat')?.args).toEqual(['int dfd', 'const char *filename', 'int flags', 'umode_t mode']);
+  });
+
+  it('maps errno numbers back to names', () => {
+    expect(ERRNO.EPERM).toBe(1);
+    expect(ERRNO.ENOSYS).toBe(38);
+    expect(errnoName(11)).toBe('EAGAIN');
+    expect(errnoName(-2)).toBe('ENOENT');
+    expect(errnoName(35)).toBe('EDEADLK');
+  });
+});
+
+describe('gvisor.json', () => {
+  it.skipIf(!fs.existsSync(gvisorPath))('names only known syscalls, with valid statuses', () => {
+    const g = readJson('gvisor.json') as { source: string; amd64: Record<string, string> };
+    expect(g.source).toMatch(/^google\/gvisor [0-9a-f]{40} \S+ pkg\/sentry\/syscalls\/linux\/linux64\.go$/);
+    for (const [name, status] of Object.entries(g.amd64)) {
+      expect(numbers, `gvisor.json names ${name}`).toHaveProperty(name);
+      expect(GVISOR).toContain(status);
+      expect(gvisorStatus(name)).toBe(status);
+    }
+  });
+});
