@@ -235,9 +235,17 @@ static void enter_userns(void) {
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become namespace root: %s", strerror(errno));
 }
 
-/* Becomes the terminal's foreground process group so that keyboard signals
- * reach the guest and not tsvisor (which forwards what it receives). */
-static void take_terminal(void) {
+/* The guest gets a process group of its own, so kill(0, sig) and killpg
+ * from inside reach only sandbox processes (sharing tsvisor's group, they
+ * reached tsvisor, the Gofer and the caller's other processes). Without a
+ * terminal it is a session of its own too, as runc makes it. With one it
+ * becomes the terminal's foreground group, so keyboard signals reach the
+ * guest and not tsvisor (which forwards what it receives). */
+static void own_process_group(int foreground) {
+  if (!foreground) {
+    if (setsid() < 0) fail("setsid: %s", strerror(errno));
+    return;
+  }
   if (setpgid(0, 0) < 0) fail("setpgid: %s", strerror(errno));
   sigset_t ttou, old;
   sigemptyset(&ttou);
@@ -336,7 +344,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < o.nrl; i++)
     if (setrlimit(o.rl[i].res, &o.rl[i].lim) < 0) fail("setrlimit %d: %s", o.rl[i].res, strerror(errno));
-  if (o.foreground) take_terminal();
+  own_process_group(o.foreground);
   enter_root(o.root);
   if (o.lo_up) loopback_up();
   if (o.hostname && sethostname(o.hostname, strlen(o.hostname)) < 0) fail("sethostname: %s", strerror(errno));

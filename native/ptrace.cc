@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <sys/user.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <uv.h>
 
@@ -44,6 +45,19 @@ Napi::Value GetEventMsg(const Napi::CallbackInfo& info) {
   long r = Ptrace(PTRACE_GETEVENTMSG, I32(info, 0), 0, reinterpret_cast<unsigned long>(&msg));
   if (r < 0) return Napi::Number::New(info.Env(), -errno);
   return Napi::Number::New(info.Env(), static_cast<double>(msg));
+}
+
+// ptraceGetSiginfo(pid, out: Int32Array(3)) -> 0 | -errno; out = [signo, errno, code]
+Napi::Value GetSiginfo(const Napi::CallbackInfo& info) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (Ptrace(PTRACE_GETSIGINFO, I32(info, 0), 0, reinterpret_cast<unsigned long>(&si)) < 0)
+    return Napi::Number::New(info.Env(), -errno);
+  Napi::Int32Array out = info[1].As<Napi::Int32Array>();
+  out[0] = si.si_signo;
+  out[1] = si.si_errno;
+  out[2] = si.si_code;
+  return Napi::Number::New(info.Env(), 0);
 }
 
 // ptraceGetSyscallInfo(pid, out: Float64Array(11)) -> op | -errno
@@ -208,6 +222,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports.Set("ptraceInterrupt", Napi::Function::New(env, Interrupt));
   exports.Set("ptraceDetach", Napi::Function::New(env, Detach));
   exports.Set("ptraceGetEventMsg", Napi::Function::New(env, GetEventMsg));
+  exports.Set("ptraceGetSiginfo", Napi::Function::New(env, GetSiginfo));
   exports.Set("ptraceGetSyscallInfo", Napi::Function::New(env, GetSyscallInfo));
   exports.Set("ptraceSetSyscall", Napi::Function::New(env, SetSyscall));
   exports.Set("ptraceSkipSyscall", Napi::Function::New(env, SkipSyscall));

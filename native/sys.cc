@@ -345,8 +345,32 @@ Napi::Value SockConnectAsync(const Napi::CallbackInfo& info) {
   uv_queue_work(loop, &w->req, ConnectRun, ConnectDone);
   return Num(info.Env(), 0);
 }
-// fcntlGetfl(fd) -> flags | -errno
+// fcntlGetfl(fd) -> flags | -errno; fcntlSetfl(fd, flags) -> 0 | -errno
 Napi::Value FcntlGetfl(const Napi::CallbackInfo& info) { return Ret(info.Env(), fcntl(I32(info, 0), F_GETFL)); }
+Napi::Value FcntlSetfl(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), fcntl(I32(info, 0), F_SETFL, I32(info, 1)));
+}
+
+// keepOnMyCpu(tid) -> cpu | -errno
+// Restricts thread `tid` (a peer this thread is about to wake and wait for,
+// such as the Gofer) to the CPU the caller runs on, when the caller moved
+// since the last call: a same-CPU hand-off costs ~5 us, waking an idle vCPU
+// ~40 us each way (measured here).
+Napi::Value KeepOnMyCpu(const Napi::CallbackInfo& info) {
+  static pid_t lastTid = 0;
+  static int lastCpu = -1;
+  pid_t tid = I32(info, 0);
+  int cpu = sched_getcpu();
+  if (cpu < 0) return Num(info.Env(), -errno);
+  if (tid == lastTid && cpu == lastCpu) return Num(info.Env(), cpu);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(tid, sizeof set, &set) < 0) return Num(info.Env(), -errno);
+  lastTid = tid;
+  lastCpu = cpu;
+  return Num(info.Env(), cpu);
+}
 
 // ---- processes -------------------------------------------------------------
 
@@ -560,6 +584,8 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"sockConnect", SockConnect},
       {"sockConnectAsync", SockConnectAsync},
       {"fcntlGetfl", FcntlGetfl},
+      {"fcntlSetfl", FcntlSetfl},
+      {"keepOnMyCpu", KeepOnMyCpu},
       {"spawnSandbox", SpawnSandbox},
       {"spawn", Spawn},
       {"setChildSubreaper", SetChildSubreaper},

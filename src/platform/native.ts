@@ -22,6 +22,8 @@ export interface Native {
   ptraceInterrupt(pid: number): number;
   ptraceDetach(pid: number, sig: number): number;
   ptraceGetEventMsg(pid: number): number;
+  /** out = [signo, errno, code] of the signal a tracee is stopped for */
+  ptraceGetSiginfo(pid: number, out: Int32Array): number;
   /** out = [op, nr, a0..a5, ip, sp, ret] */
   ptraceGetSyscallInfo(pid: number, out: Float64Array): number;
   ptraceSetSyscall(pid: number, nr: number, args: (number | bigint)[]): number;
@@ -57,6 +59,9 @@ export interface Native {
   sockConnect(fd: number, addr: Uint8Array, len: number): number;
   sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void): number;
   fcntlGetfl(fd: number): number;
+  fcntlSetfl(fd: number, flags: number): number;
+  /** Keeps thread `tid` on the caller's current CPU (re-pinned only when the caller moved). */
+  keepOnMyCpu(tid: number): number;
   spawnSandbox(path: string, argv: string[], envp: string[], cloneFlags: number, fdMap: number[]): [number, number] | number;
   spawn(path: string, argv: string[], envp: string[], fdMap: number[], newSession: boolean): number;
   setChildSubreaper(): number;

@@ -39,7 +39,9 @@ import { type GoferClient, spawnGofer } from '../gofer/client.js';
 import { LAUNCHER_PATH, native } from '../platform/native.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { SYSCALLS, byNumber } from '../syscalls/table.js';
+import { errnoName } from '../abi/errno.js';
 import { type Creds, ID_MAP_BASE, ID_MAP_SIZE } from './creds.js';
+import { SysErr } from './errors.js';
 import { FileTable } from './files.js';
 import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
@@ -61,8 +63,24 @@ const PTRACE_OPTIONS =
   PTRACE_O_TRACEEXEC;
 
 const STOP_SIGNALS = new Set([SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]);
+/** SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV, SIGSYS */
+const FAULT_SIGNALS = new Set([4, 5, 7, 8, 11, 31]);
+/** Signals whose default action ends the process (all but the ignored and the stopping ones). */
+const DEFAULT_TERMINATES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31]);
 
 export class SandboxError extends Error {}
+
+/** A task's caught, ignored and blocked signal sets, from /proc/<tid>/status. */
+function signalMasks(tid: number): { caught: bigint; ignored: bigint; blocked: bigint } | null {
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${tid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const mask = (key: string) => BigInt(`0x${new RegExp(`\\n${key}:\\s*([0-9a-f]+)`).exec(status)?.[1] ?? '0'}`);
+  return { caught: mask('SigCgt'), ignored: mask('SigIgn'), blocked: mask('SigBlk') };
+}
 
 
 export class Kernel {
@@ -114,7 +132,15 @@ export class Kernel {
     this.goferPid = g.pid;
     native.waiterKick();
     this.dispatcher = new Dispatcher(this, SYSCALLS);
-    this.launch();
+    try {
+      this.launch();
+    } catch (e) {
+      if (e instanceof SysErr) {
+        const why = this.gofer.deathReason ? ` (${this.gofer.deathReason})` : '';
+        throw new SandboxError(`setting up the sandbox failed: ${errnoName(e.errno)}${why}`);
+      }
+      throw e;
+    }
   }
 
   private launch(): void {
@@ -271,11 +297,34 @@ export class Kernel {
           }
           return;
         default:
+          if (this.isFatalFaultOfInit(pid, sig)) {
+            // See isFatalFaultOfInit: let the fault repeat untraced.
+            native.ptraceDetach(pid, 0);
+            return;
+          }
           native.ptraceCont(pid, sig); // signal-delivery stop: deliver it
           return;
       }
     }
     this.onExit(pid, status);
+  }
+
+  /**
+   * A synchronous fault (SIGSEGV, SIGBUS, ...) raised by the kernel in the
+   * sandbox's init, with no handler to run. Linux keeps a *traced*
+   * namespace init unkillable even then, so re-injecting the signal would
+   * make the faulting instruction run again forever. Detached, the fault
+   * repeats untraced and kills init with the signal, as it does natively
+   * (the Sentry, its parent, still collects the status).
+   */
+  private isFatalFaultOfInit(tid: number, sig: number): boolean {
+    if (!FAULT_SIGNALS.has(sig) || this.tasks.get(tid)?.proc.pid !== 1) return false;
+    const si = new Int32Array(3);
+    if (native.ptraceGetSiginfo(tid, si) < 0 || si[2]! <= 0) return false; // sent by kill(): init ignores it
+    const m = signalMasks(tid);
+    if (!m) return false;
+    const bit = 1n << BigInt(sig - 1);
+    return (m.caught & bit) === 0n || (m.blocked & bit) !== 0n;
   }
 
   private onClone(parentTid: number, childTid: number): void {
@@ -374,7 +423,7 @@ export class Kernel {
     this.earlyStops.delete(pid);
     this.unstarted.delete(pid);
     if (pid === this.initPid && !this.exit) {
-      const termsig = status & 0x7f;
+      const termsig = this.killedBy && (status & 0x7f) === 9 ? this.killedBy : status & 0x7f;
       this.exit = termsig ? { status: 128 + termsig, signal: termsig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
     }
   }
@@ -396,7 +445,7 @@ export class Kernel {
     native.waiterRef(false);
   }
 
-  /** Forwards a signal to the guest's init. */
+  /** Forwards a signal to the guest's init, with Linux's semantics for a namespace init. */
   signal(sig: number): void {
     if (this.initPid > 0 && !this.exit) {
       try {
@@ -405,6 +454,31 @@ export class Kernel {
         /* already gone */
       }
     }
+  }
+
+  /**
+   * A signal from outside sent to end the command (`tsvisor do` receiving
+   * SIGTERM from `timeout`, SIGINT...): like `runsc do`, it ends the guest's
+   * init even when init has no handler for it (Linux would let a namespace
+   * init ignore it), and the status reports death by that signal.
+   */
+  terminate(sig: number): void {
+    if (this.initPid <= 0 || this.exit) return;
+    if (DEFAULT_TERMINATES.has(sig) && !this.initHandles(sig)) {
+      this.killedBy = sig;
+      this.signal(9);
+    } else {
+      this.signal(sig);
+    }
+  }
+
+  private killedBy = 0;
+
+  /** Whether init catches or ignores `sig`. */
+  private initHandles(sig: number): boolean {
+    const m = signalMasks(this.initPid);
+    if (!m) return true;
+    return ((m.caught | m.ignored) & (1n << BigInt(sig - 1))) !== 0n;
   }
 
   /** Kills every guest process (the pid namespace dies with its init). */

@@ -19,8 +19,9 @@ const DO_FLAGS: readonly FlagSpec[] = [
   { name: 'hostname', type: 'string', help: 'host name the sandbox reports (default: the host name)' },
 ];
 
-/** Signals tsvisor passes on to the guest. */
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+/** Signals tsvisor passes on to the guest; the first four end it, as they would end the command natively. */
+const TERMINATING: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM'];
+const FORWARDED: NodeJS.Signals[] = ['SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
 export const doCommand: Command = {
   summary: 'run a command in a sandbox',
@@ -89,6 +90,7 @@ export const doCommand: Command = {
       kernel.kill();
       fatal(`internal error, the sandbox was stopped: ${e.message}`);
     });
+    for (const sig of TERMINATING) process.on(sig, () => kernel.terminate(os.constants.signals[sig]));
     for (const sig of FORWARDED) process.on(sig, () => kernel.signal(os.constants.signals[sig]));
     try {
       kernel.start(gofer);
