@@ -114,6 +114,8 @@ export class GoferClient {
   private call(): number {
     if (this.deathReason !== undefined) return -EIO;
     const name = OP_NAMES[this.op] ?? `op ${this.op}`;
+    // Wake the Gofer on this CPU: same-CPU hand-offs are ~15x faster here.
+    if (this.pid !== undefined) native.keepOnMyCpu(this.pid);
     const s = native.sendMsg(this.sock, this.w.buf, this.w.pos, []);
     if (s < 0) {
       if (s === -EPIPE || s === -ECONNRESET) this.die(`${this.who()} closed the connection before ${name} (it exited or was killed)`);
@@ -127,7 +129,7 @@ export class GoferClient {
     if (n <= 0 || n < 8) {
       this.closeUnusedFds();
       if (n === -ETIMEDOUT) this.die(`${this.who()} did not answer ${name} within ${this.timeoutMs} ms`);
-      else if (n === 0) this.die(`${this.who()} closed the connection during ${name} (it exited or was killed)`);
+      else if (n === 0 || n === -ECONNRESET) this.die(`${this.who()} closed the connection during ${name} (it exited or was killed)`);
       else if (n < 0) this.die(`receiving the ${name} answer from ${this.who()} failed: ${errnoName(n)}`);
       else this.die(`${this.who()} sent a ${n}-byte answer to ${name}`);
       return -EIO;
@@ -368,7 +370,9 @@ export function spawnGofer(exports: readonly GoferExport[], opts: { timeoutMs?: 
   const [ours, theirs] = pair;
   const argv = [process.execPath, goferMainPath(), '--sock', '3'];
   for (const e of exports) argv.push('--export', `${e.id}:${e.mode}:${e.hostPath}`);
-  const pid = native.spawn(process.execPath, argv, [], [0, 0, 1, 1, 2, 2, theirs, 3], false);
+  // A session of its own: no terminal or process-group signal meant for the
+  // caller or the guest ever reaches the Gofer; it lives and dies with the Sentry.
+  const pid = native.spawn(process.execPath, argv, [], [0, 0, 1, 1, 2, 2, theirs, 3], true);
   native.close(theirs);
   if (pid < 0) {
     native.close(ours);

@@ -45,11 +45,15 @@ import {
   S_IFMT,
   S_IFREG,
   S_IFSOCK,
+  SECCOMP_FILTER_FLAG_TSYNC,
   SIGKILL,
   SYSFS_MAGIC,
   UTIME_OMIT,
 } from '../abi/linux.js';
+import { allowListFilter, encode } from '../bpf/filter.js';
 import { native, STATX, STATX_FIELDS } from '../platform/native.js';
+import { NUMBERS } from '../syscalls/table.js';
+import { GOFER_SYSCALLS } from './syscalls.js';
 import {
   isValidName,
   isValidPath,
@@ -158,34 +162,11 @@ export function parseArgs(argv: readonly string[]): { sock: number; exports: Exp
   return { sock, exports };
 }
 
-interface PipeHandle {
-  open(fd: number): number;
-  setBlocking(blocking: boolean): number;
-  close(): void;
-}
-let pipeWrap: { Pipe: new (type: number) => PipeHandle; constants: { SOCKET: number } } | undefined;
-/**
- * Clears O_NONBLOCK on the open file description behind fd.
- *
- * The native addon has no fcntl(F_SETFL) primitive, so this borrows libuv's:
- * a pipe handle opened on a dup of fd, switched to blocking mode (ioctl
- * FIONBIO, which works on any file) and closed again (closing the dup). The
- * handle's memory is released on the next event-loop turn, which the serve
- * loop grants after any request that used this. Only FIFO opens need it.
- * If a future Node drops process.binding('pipe_wrap') this throws and the
- * request fails with EIO (logged); the real fix is an fcntl(F_SETFL)
- * primitive in the native addon.
- */
+/** Clears O_NONBLOCK on the open file description behind fd (FIFO opens). */
 function clearNonblock(fd: number): number {
-  pipeWrap ??= (process as unknown as { binding(name: string): typeof pipeWrap }).binding('pipe_wrap');
-  const d = native.dup(fd);
-  if (d < 0) return d;
-  const h = new pipeWrap!.Pipe(pipeWrap!.constants.SOCKET);
-  let r = h.open(d);
-  if (r < 0) native.close(d);
-  else r = h.setBlocking(true);
-  h.close();
-  return r < 0 ? r : 0;
+  const fl = native.fcntlGetfl(fd);
+  if (fl < 0) return fl;
+  return native.fcntlSetfl(fd, fl & ~O_NONBLOCK);
 }
 
 /** One Gofer: the exports, the private devpts, and the request loop. */
@@ -204,8 +185,6 @@ export class Gofer {
   private readonly sfs = new Float64Array(STATFS_FIELDS);
   private readonly xbuf = new Uint8Array(MAX_XATTR_BYTES);
   private readonly empty = new Uint8Array(0);
-  /** Set when a request left libuv handles to be freed by an event-loop turn. */
-  private loopTurnNeeded = false;
 
   constructor(
     private readonly sock: number,
@@ -219,11 +198,6 @@ export class Gofer {
   /** Serves until the peer closes the socket, then exits the process. */
   serve(): void {
     for (;;) {
-      if (this.loopTurnNeeded) {
-        this.loopTurnNeeded = false;
-        setImmediate(() => this.serve());
-        return;
-      }
       const n = native.recvMsg(this.sock, this.rbuf, this.inFds, -1);
       for (const fd of this.inFds) if (fd >= 0) native.close(fd);
       if (n === 0) process.exit(0);
@@ -515,15 +489,11 @@ export class Gofer {
     let fd: number;
     if (type === S_IFDIR) {
       fd = this.track(native.reopen(p, base | nb));
-    } else if (type === S_IFREG) {
-      fd = this.track(native.reopen(p, base | O_NONBLOCK));
-      // Holding fd, no conflicting lease can be taken any more, so a
-      // blocking reopen returns at once; fd (with O_NONBLOCK) is dropped.
-      if (fd >= 0 && !nb) fd = this.track(native.reopen(p, base & ~O_TRUNC));
     } else {
+      // Non-blocking, so a FIFO without a peer or a file under a lease never
+      // stalls the Gofer; the caller's blocking mode is restored afterwards.
       fd = this.track(native.reopen(p, base | O_NONBLOCK));
-      if (fd >= 0 && !nb && type === S_IFIFO) {
-        this.loopTurnNeeded = true;
+      if (fd >= 0 && !nb) {
         const c = clearNonblock(fd);
         if (c < 0) return c;
       }
@@ -838,7 +808,23 @@ export function main(argv: readonly string[]): void {
     if (fd < 0) fail(`export ${e.id} (${e.hostPath}): ${fd === -ENOTDIR ? 'not a directory' : errnoName(fd)}`);
     roots.push({ id: e.id, ro: e.mode === 'ro', hostPath: e.hostPath, fd });
   }
+  confine();
   new Gofer(args.sock, roots, devFd, ptsFd).serve();
+}
+
+/**
+ * From here on the Gofer may make only the calls it needs to serve requests
+ * (GOFER_SYSCALLS, measured), on every thread; anything else fails with
+ * EPERM. No exec, no ptrace, no mounts, no network.
+ */
+function confine(): void {
+  const nrs = GOFER_SYSCALLS.map((name) => {
+    const nr = NUMBERS[name];
+    if (nr === undefined) fail(`unknown syscall ${name} in GOFER_SYSCALLS`);
+    return nr;
+  });
+  check(native.setNoNewPrivs(), 'prctl(PR_SET_NO_NEW_PRIVS)');
+  check(native.seccompInstall(encode(allowListFilter(nrs, 'EPERM')), SECCOMP_FILTER_FLAG_TSYNC), 'installing the seccomp filter');
 }
 
 const entry = process.argv[1];

@@ -19,15 +19,17 @@
 //                       fchownat, fchmod, chmod (chmodFd), truncate (truncateFd),
 //                       utimensat, readlinkat, getxattr, setxattr, listxattr,
 //                       removexattr (the *xattrFd helpers go through /proc/self/fd)
-//   FIFO O_NONBLOCK     ioctl (FIONBIO), fcntl (F_GETFL), epoll_ctl; then one
-//                       event-loop turn: epoll_pwait, read/write (libuv eventfd)
+//   O_NONBLOCK          fcntl (F_GETFL, F_SETFL)
+//   error messages      write (stderr)
+//   libuv               epoll_ctl, epoll_pwait, read (event-loop teardown)
 //   V8 / libuv threads  futex, mmap, munmap, mprotect, madvise, getpid
 //   exit                fstat (stdio check), rt_sigprocmask, exit, exit_group
 //
-// Not observed, so not listed, but plausible in a long-lived Gofer: brk (glibc
-// heap growth) and sched_yield (V8). With a kill-on-violation filter a miss
-// shows up as a dead Gofer (GoferClient.deathReason), not as a silent failure.
+// Not observed but listed, as plausible in a long-lived Gofer: brk (glibc heap
+// growth) and sched_yield (V8). A call missing here fails with EPERM, which
+// the Gofer reports; ioctl is deliberately absent (terminal ioctls).
 export const GOFER_SYSCALLS: readonly string[] = Object.freeze([
+  'brk',
   'chmod',
   'close',
   'epoll_ctl',
@@ -42,7 +44,6 @@ export const GOFER_SYSCALLS: readonly string[] = Object.freeze([
   'futex',
   'getpid',
   'getxattr',
-  'ioctl',
   'linkat',
   'listxattr',
   'madvise',
@@ -59,6 +60,7 @@ export const GOFER_SYSCALLS: readonly string[] = Object.freeze([
   'removexattr',
   'renameat2',
   'rt_sigprocmask',
+  'sched_yield',
   'sendmsg',
   'setxattr',
   'statx',
