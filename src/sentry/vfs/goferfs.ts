@@ -21,7 +21,8 @@ import {
   makedev,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
-import type { GoferClient } from '../../gofer/client.js';
+import type { GoferClient, WalkEntry } from '../../gofer/client.js';
+import { MAX_XATTR_BYTES } from '../../gofer/protocol.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, sysErr } from '../errors.js';
@@ -124,13 +125,23 @@ export class GoferNode extends Node {
     return this.fs.client;
   }
 
-  /** The O_PATH fd, fetched from the Gofer when this node was made without one
-   * (nodes the Sentry just created). The export root always has one. */
-  private fd(): number {
-    if (this.opath >= 0 || !this.parent) return this.opath;
-    const w = ok(this.client.walk(this.fs.exportId, this.parent.rel(), [this.name]));
+  /** The fresh walk entry for this node. */
+  private walkSelf(): WalkEntry {
+    const w = ok(this.client.walk(this.fs.exportId, this.parent!.rel(), [this.name]));
     const e = w.entries[0];
     if (!e) throw sysErr(w.stopErrno || 2);
+    return e;
+  }
+
+  /**
+   * The O_PATH fd, fetched from the Gofer when this node was made without one
+   * (nodes the Sentry just created). The export root always has one; device
+   * nodes never do (the Gofer does not hand out fds that could reopen a host
+   * device): -1.
+   */
+  fd(): number {
+    if (this.opath >= 0 || !this.parent) return this.opath;
+    const e = this.walkSelf();
     this.opath = e.fd;
     this.typeAndMode = e.stat[STATX.mode]!;
     this.target = e.target;
@@ -138,8 +149,8 @@ export class GoferNode extends Node {
   }
 
   stat(): Stat {
-    check(native.statxFd(this.fd(), sx));
-    const st = statFromStatx(sx);
+    const fd = this.fd();
+    const st = statFromStatx(fd >= 0 ? (check(native.statxFd(fd, sx)), sx) : this.walkSelf().stat);
     this.typeAndMode = st.mode;
     return st;
   }
@@ -270,7 +281,7 @@ export class GoferNode extends Node {
   }
 
   override getxattr(name: string): Buffer | null {
-    const r = this.client.getxattr(this.fs.exportId, this.rel(), name, 65536);
+    const r = this.client.getxattr(this.fs.exportId, this.rel(), name, MAX_XATTR_BYTES);
     if (typeof r === 'number') {
       if (r === -61 /* ENODATA */) return null;
       throw sysErr(-r);
@@ -278,7 +289,7 @@ export class GoferNode extends Node {
     return r;
   }
   override listxattr(): string[] {
-    const r = ok(this.client.listxattr(this.fs.exportId, this.rel(), 65536));
+    const r = ok(this.client.listxattr(this.fs.exportId, this.rel(), MAX_XATTR_BYTES));
     return r.toString('latin1').split('\0').filter(Boolean);
   }
   override setxattr(name: string, value: Buffer, flags: number): void {
@@ -289,7 +300,8 @@ export class GoferNode extends Node {
   }
 
   statfs(): StatFs {
-    check(native.fstatfsFd(this.fd(), statfsBuf));
+    const fd = this.fd();
+    check(native.fstatfsFd(fd >= 0 ? fd : this.fs.root.fd(), statfsBuf));
     const f = statfsBuf;
     return {
       type: f[0]!, bsize: f[1]!, blocks: f[2]!, bfree: f[3]!, bavail: f[4]!, files: f[5]!, ffree: f[6]!,

@@ -12,7 +12,7 @@ import { native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, fail } from '../errors.js';
 import { MemDir, MemFile, MemFs, MemNode, MemSpecial, MemSymlink, anonDev, type SpecialOpener } from './memfs.js';
-import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
+import { Dentry, type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
 
 /** Marks a name deleted from the lower layer. */
 class Whiteout extends MemNode {
@@ -37,11 +37,12 @@ export class OverlayFs implements FileSystem {
     readonly opener: SpecialOpener,
   ) {
     const st = lowerRoot.stat();
+    const lowerRootDentry = new Dentry('', null, lowerRoot);
     const upperRoot = new MemDir(this.upperFs, st.mode, st.uid, st.gid, opener);
     upperRoot.atime = [st.atimeSec, st.atimeNsec];
     upperRoot.mtime = [st.mtimeSec, st.mtimeNsec];
     upperRoot.ctime = [st.ctimeSec, st.ctimeNsec];
-    this.root = new OverlayNode(this, null, '', upperRoot, lowerRoot);
+    this.root = new OverlayNode(this, null, '', upperRoot, lowerRootDentry);
   }
 
   statfs(): StatFs {
@@ -56,9 +57,18 @@ export class OverlayNode extends Node {
     private parent: OverlayNode | null,
     private name: string,
     public upper: MemNode | null,
-    public lower: Node | null,
+    /**
+     * The lower object, as a dentry of the lower tree: lookups below it use
+     * that tree's cache (negative entries included), so names already seen,
+     * or known absent, cost no Gofer round trip.
+     */
+    private lowerD: Dentry | null,
   ) {
     super();
+  }
+
+  get lower(): Node | null {
+    return this.lowerD?.node ?? null;
   }
 
   /**
@@ -113,10 +123,10 @@ export class OverlayNode extends Node {
     const u = ud?.entries.get(name) ?? null;
     if (u instanceof Whiteout) return null;
     const opaque = ud ? this.fs.opaque.has(ud) : false;
-    let l: Node | null = null;
-    if (this.lower && !opaque && (!u || u.isDir())) l = this.lower.lookup(name);
+    let l: Dentry | null = null;
+    if (this.lowerD && !opaque && (!u || u.isDir())) l = this.lowerD.child(name);
     if (!u && !l) return null;
-    if (u && l && !(u.isDir() && l.isDir())) l = null;
+    if (u && l && !(u.isDir() && l.node.isDir())) l = null;
     if (u instanceof MemDir && this.fs.opaque.has(u)) l = null;
     return new OverlayNode(this.fs, this, name, u, l);
   }
@@ -195,7 +205,7 @@ export class OverlayNode extends Node {
       child?.copyUpTree();
     }
     this.fs.opaque.add(u);
-    this.lower = null;
+    this.lowerD = null;
   }
 
   /** Before creating `name` here: make room in the upper dir, clearing a whiteout. */
@@ -227,8 +237,8 @@ export class OverlayNode extends Node {
 
   private lowerHas(name: string): boolean {
     const ud = this.upperDir();
-    if (!this.lower || (ud && this.fs.opaque.has(ud))) return false;
-    return this.lower.lookup(name) !== null;
+    if (!this.lowerD || (ud && this.fs.opaque.has(ud))) return false;
+    return this.lowerD.child(name) !== null;
   }
 
   override mknod(name: string, mode: number, rdev: number, creds: Creds): Node {
