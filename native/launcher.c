@@ -305,27 +305,13 @@ static int install_filter(void) {
   return fd;
 }
 
-static void send_listener(int fd) {
-  char tag = 'L';
-  struct iovec iov = {&tag, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  memset(&u, 0, sizeof u);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0) _exit(125);
-  close(fd);
+/* Tells the Sentry the listener's fd number; it takes its own copy with
+ * pidfd_getfd. (sendmsg is trapped to the Sentry from here on, so passing
+ * the fd with SCM_RIGHTS would wait for the Sentry that waits for it.) */
+static void announce_listener(int fd) {
+  unsigned char msg[1 + sizeof fd] = {'L'};
+  memcpy(msg + 1, &fd, sizeof fd);
+  if (write(ctl, msg, sizeof msg) != (ssize_t)sizeof msg) _exit(125);
 }
 
 int main(int argc, char **argv) {
@@ -356,9 +342,10 @@ int main(int argc, char **argv) {
   if (o.umask_set) umask(o.umask);
 
   int listener = install_filter();
-  send_listener(listener);
+  announce_listener(listener);
 
   expect('G');
+  close(listener);
   close(ctl);
 
   execvp(o.argv[0], o.argv);

@@ -345,6 +345,92 @@ Napi::Value SockConnectAsync(const Napi::CallbackInfo& info) {
   uv_queue_work(loop, &w->req, ConnectRun, ConnectDone);
   return Num(info.Env(), 0);
 }
+// sockDomain(fd) -> address family | -errno
+Napi::Value SockDomain(const Napi::CallbackInfo& info) {
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (getsockopt(I32(info, 0), SOL_SOCKET, SO_DOMAIN, &v, &len) < 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), v);
+}
+// sockSendmsg(fd, name|null, data, control|null, flags) -> bytes | -errno
+// sockSendmsgAsync(fd, name|null, data, control|null, flags, cb(result))
+// The Sentry's send of a guest message it copied (sendto/sendmsg with an
+// address, or control data to translate). The async form runs a send that
+// may block on the libuv thread pool.
+struct SendWork {
+  uv_work_t req;
+  int fd;
+  int flags;
+  bool hasName;
+  std::vector<uint8_t> name, data, control;
+  ssize_t result;
+  napi_env env;
+  Napi::FunctionReference cb;
+};
+ssize_t DoSend(int fd, std::vector<uint8_t>& name, bool hasName, std::vector<uint8_t>& data,
+               std::vector<uint8_t>& control, int flags) {
+  struct iovec iov = {data.data(), data.size()};
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  if (hasName) {
+    m.msg_name = name.data();
+    m.msg_namelen = name.size();
+  }
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  if (!control.empty()) {
+    m.msg_control = control.data();
+    m.msg_controllen = control.size();
+  }
+  ssize_t r;
+  do {
+    r = sendmsg(fd, &m, flags | MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+void FillSend(const Napi::CallbackInfo& info, SendWork* w) {
+  size_t n;
+  w->fd = I32(info, 0);
+  w->hasName = info[1].IsTypedArray();
+  if (w->hasName) {
+    uint8_t* a = Bytes(info, 1, &n);
+    w->name.assign(a, a + n);
+  }
+  uint8_t* d = Bytes(info, 2, &n);
+  w->data.assign(d, d + n);
+  if (info[3].IsTypedArray()) {
+    uint8_t* c = Bytes(info, 3, &n);
+    w->control.assign(c, c + n);
+  }
+  w->flags = I32(info, 4);
+}
+Napi::Value SockSendmsg(const Napi::CallbackInfo& info) {
+  SendWork w;
+  FillSend(info, &w);
+  return Num(info.Env(), static_cast<double>(DoSend(w.fd, w.name, w.hasName, w.data, w.control, w.flags)));
+}
+void SendRun(uv_work_t* req) {
+  auto* w = static_cast<SendWork*>(req->data);
+  w->result = DoSend(w->fd, w->name, w->hasName, w->data, w->control, w->flags);
+}
+void SendDone(uv_work_t* req, int) {
+  auto* w = static_cast<SendWork*>(req->data);
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  w->cb.MakeCallback(env.Global(), {Napi::Number::New(env, static_cast<double>(w->result))});
+  delete w;
+}
+Napi::Value SockSendmsgAsync(const Napi::CallbackInfo& info) {
+  auto* w = new SendWork();
+  w->req.data = w;
+  FillSend(info, w);
+  w->env = info.Env();
+  w->cb = Napi::Persistent(info[5].As<Napi::Function>());
+  uv_loop_t* loop;
+  napi_get_uv_event_loop(info.Env(), &loop);
+  uv_queue_work(loop, &w->req, SendRun, SendDone);
+  return Num(info.Env(), 0);
+}
 // fcntlGetfl(fd) -> flags | -errno; fcntlSetfl(fd, flags) -> 0 | -errno
 Napi::Value FcntlGetfl(const Napi::CallbackInfo& info) { return Ret(info.Env(), fcntl(I32(info, 0), F_GETFL)); }
 Napi::Value FcntlSetfl(const Napi::CallbackInfo& info) {
@@ -583,6 +669,9 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"sockBind", SockBind},
       {"sockConnect", SockConnect},
       {"sockConnectAsync", SockConnectAsync},
+      {"sockDomain", SockDomain},
+      {"sockSendmsg", SockSendmsg},
+      {"sockSendmsgAsync", SockSendmsgAsync},
       {"fcntlGetfl", FcntlGetfl},
       {"fcntlSetfl", FcntlSetfl},
       {"keepOnMyCpu", KeepOnMyCpu},

@@ -24,7 +24,7 @@ const SUPPORT = ['full', 'partial', 'none'];
 const ACTIONS = ['allow', 'notify', 'trace', 'deny'];
 const GVISOR = ['full', 'partial', 'unsupported', 'unimplemented'];
 const KEYS = ['nr', 'name', 'args', 'disposition', 'trap', 'errno', 'rules', 'support', 'notes', 'tests'];
-const RULE_KEYS = ['arg', 'mask', 'equals', 'action', 'errno', 'why'];
+const RULE_KEYS = ['arg', 'mask', 'equals', 'notIn', 'action', 'errno', 'why'];
 const isErrno = (s: unknown): boolean => typeof s === 'string' && Object.prototype.hasOwnProperty.call(ERRNO, s);
 
 describe('numbers.json', () => {
@@ -110,9 +110,15 @@ describe('syscalls.json', () => {
       for (const r of rules) {
         for (const k of Object.keys(r)) expect(RULE_KEYS, `${where}: unknown rule key ${k}`).toContain(k);
         expect(Number.isInteger(r.arg) && (r.arg as number) >= 0 && (r.arg as number) <= 5, `${where}: arg`).toBe(true);
-        expect((r.mask === undefined) !== (r.equals === undefined), `${where}: exactly one of mask/equals`).toBe(true);
-        const v = (r.mask ?? r.equals) as number;
-        expect(Number.isSafeInteger(v) && v >= 0, `${where}: value ${v} must be a non-negative integer below 2^53`).toBe(true);
+        const kinds = [r.mask, r.equals, r.notIn].filter((x) => x !== undefined);
+        expect(kinds.length, `${where}: exactly one of mask/equals/notIn`).toBe(1);
+        const values = (r.notIn ?? [r.mask ?? r.equals]) as number[];
+        expect(Array.isArray(values) && values.length > 0 && values.length <= 255, `${where}: 1..255 values`).toBe(true);
+        for (const v of values) {
+          const max = r.notIn ? 2 ** 32 : 2 ** 53;
+          expect(Number.isInteger(v) && v >= 0 && v < max, `${where}: value ${v} out of range`).toBe(true);
+        }
+        const v = values[0]!;
         if (r.mask !== undefined) expect(v, `${where}: an empty mask never matches`).toBeGreaterThan(0);
         expect(ACTIONS, where).toContain(r.action);
         if (r.action === 'deny') expect(isErrno(r.errno), `${where}: rule errno ${String(r.errno)}`).toBe(true);

@@ -216,6 +216,16 @@ export const AF_INET6 = 10;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_SEQPACKET = 5;
+export const SOL_SOCKET = 1;
+export const SCM_RIGHTS = 1;
+export const SCM_CREDENTIALS = 2;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+/** sizeof(struct msghdr), sizeof(struct mmsghdr), sizeof(struct cmsghdr) */
+export const MSGHDR_SIZE = 56;
+export const MMSGHDR_SIZE = 64;
+export const CMSGHDR_SIZE = 16;
+export const UIO_MAXIOV = 1024;
 
 // filesystem magic numbers (statfs f_type)
 export const TMPFS_MAGIC = 0x01021994;

@@ -126,6 +126,16 @@ function leaf(action: NrAction): Insn[] {
   for (const { rule, ret, wide } of action.rules) {
     const lo = SECCOMP_DATA_ARGS + 8 * rule.arg;
     const hi = lo + 4;
+    if (rule.notIn !== undefined) {
+      // ld; jeq v_i ? past the ret : next ...; ret (none matched)
+      if (wide) throw new Error(`notIn rules need a 32-bit arg (arg ${rule.arg})`);
+      const n = rule.notIn.length;
+      if (n === 0 || n > 255) throw new Error(`notIn rule for arg ${rule.arg} needs 1..255 values`);
+      out.push(insn(BPF_LD_W_ABS, lo));
+      rule.notIn.forEach((v, i) => out.push(insn(BPF_JMP_JEQ_K, v, n - i, 0)));
+      out.push(insn(BPF_RET_K, ret));
+      continue;
+    }
     if (!wide) {
       // A 32-bit parameter: the kernel ignores the upper half, so must the rule
       // (otherwise ioctl(fd, 1<<32 | TIOCSTI) would slip past it).

@@ -58,6 +58,17 @@ export interface Native {
   sockBind(fd: number, addr: Uint8Array, len: number): number;
   sockConnect(fd: number, addr: Uint8Array, len: number): number;
   sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void): number;
+  sockDomain(fd: number): number;
+  /** sendmsg with one data buffer; MSG_NOSIGNAL always (the Sentry must not get SIGPIPE). */
+  sockSendmsg(fd: number, name: Uint8Array | null, data: Uint8Array, control: Uint8Array | null, flags: number): number;
+  sockSendmsgAsync(
+    fd: number,
+    name: Uint8Array | null,
+    data: Uint8Array,
+    control: Uint8Array | null,
+    flags: number,
+    cb: (result: number) => void,
+  ): number;
   fcntlGetfl(fd: number): number;
   fcntlSetfl(fd: number, flags: number): number;
   /** Keeps thread `tid` on the caller's current CPU (re-pinned only when the caller moved). */

@@ -41,7 +41,7 @@ import { NotifyChannel } from '../platform/notif.js';
 import { SYSCALLS, byNumber } from '../syscalls/table.js';
 import { errnoName } from '../abi/errno.js';
 import { type Creds, ID_MAP_BASE, ID_MAP_SIZE } from './creds.js';
-import { SysErr } from './errors.js';
+import { SysErr, check } from './errors.js';
 import { FileTable } from './files.js';
 import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
@@ -174,13 +174,12 @@ export class Kernel {
 
     const buf = new Uint8Array(4096);
     const fds = new Int32Array(1);
-    const expect = (tag: string): number => {
+    const expect = (tag: string): void => {
       const n = native.recvMsg(ctl, buf, fds, 10000);
       if (n <= 0) throw new SandboxError(`the launcher exited during set-up${n < 0 ? ` (errno ${-n})` : ''}`);
       const got = String.fromCharCode(buf[0]!);
       if (got === 'E') throw new SandboxError(Buffer.from(buf.subarray(1, n)).toString());
       if (got !== tag) throw new SandboxError(`launcher protocol: expected ${tag}, got ${got}`);
-      return fds[0]!;
     };
     const send = (b: Uint8Array) => {
       if (native.sendMsg(ctl, b, b.length, []) < 0) throw new SandboxError('the launcher went away during set-up');
@@ -192,7 +191,11 @@ export class Kernel {
       send(Buffer.from('M'));
       const prog = encode(guestFilter(SYSCALLS));
       send(Buffer.concat([Buffer.from('F'), prog]));
-      const listener = expect('L');
+      expect('L');
+      const listenerPidfd = check(native.pidfdOpen(pid, 0));
+      const listener = native.pidfdGetfd(listenerPidfd, Buffer.from(buf.buffer, 1, 4).readInt32LE(0));
+      native.close(listenerPidfd);
+      if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
       // The launcher set up its namespaces meanwhile; the Gofer has had time to start.
       this.mounts = buildMounts(this, this.spec.mounts.filter((m) => m.type === 'bind'));
       const sr = native.ptraceSeize(pid, PTRACE_OPTIONS);
@@ -445,14 +448,16 @@ export class Kernel {
     native.waiterRef(false);
   }
 
-  /** Forwards a signal to the guest's init, with Linux's semantics for a namespace init. */
-  signal(sig: number): void {
-    if (this.initPid > 0 && !this.exit) {
-      try {
-        process.kill(this.initPid, sig);
-      } catch {
-        /* already gone */
-      }
+  /** Forwards a signal to the guest's init, with Linux's semantics for a namespace init; false once init is gone. */
+  signal(sig: number): boolean {
+    if (this.exit) return false;
+    const init = this.tasks.get(this.initPid)?.proc;
+    if (!init) return false;
+    // Through a pidfd: once init is reaped its pid may belong to another host process.
+    try {
+      return native.pidfdSendSignal(init.pidfd(), sig) === 0;
+    } catch {
+      return false;
     }
   }
 

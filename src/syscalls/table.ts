@@ -17,13 +17,15 @@ export type GvisorStatus = 'full' | 'partial' | 'unsupported' | 'unimplemented';
 /**
  * An argument condition checked by the BPF program before the disposition
  * applies (first match wins). `mask` matches when `(arg & mask) != 0`;
- * `equals` matches when `arg == equals` (64-bit compare). Exactly one of the
- * two is present.
+ * `equals` matches when `arg == equals` (64-bit compare); `notIn` (32-bit
+ * arguments only) matches when `arg` is none of the values, which makes an
+ * allow-list. Exactly one of the three is present.
  */
 export interface Rule {
   arg: number;
   mask?: number;
   equals?: number;
+  notIn?: number[];
   action: RuleAction;
   /** errno name, for action 'deny' */
   errno?: string;
@@ -68,7 +70,10 @@ function freezeEntry(raw: RawEntry): SyscallEntry {
   Object.freeze(e.args);
   Object.freeze(e.tests);
   if (e.rules) {
-    e.rules.forEach((r) => Object.freeze(r));
+    e.rules.forEach((r) => {
+      if (r.notIn) Object.freeze(r.notIn);
+      Object.freeze(r);
+    });
     Object.freeze(e.rules);
   }
   return Object.freeze(e);

@@ -1,17 +1,41 @@
-// bind, connect.
+// bind, connect, sendto, sendmsg, sendmmsg.
 //
-// The Sentry performs both on its own copy of the guest's socket, with the
-// address it copied: letting the host run them after inspecting the address
-// would let another guest thread swap the address in between. A unix socket
-// bound to a path gets a sandbox-private abstract address in the guest's
-// network namespace, recorded against the socket node the bind created.
-import { AF_INET, AF_INET6, AF_UNIX, CAP_NET_BIND_SERVICE, O_NONBLOCK, S_IFMT, S_IFSOCK, W_OK } from '../../abi/linux.js';
+// The Sentry performs these on its own copy of the guest's socket, with the
+// address and message it copied: letting the host run them after inspecting
+// guest memory would let another guest thread swap the address in between.
+// A unix socket bound to a path gets a sandbox-private abstract address,
+// recorded against the socket node the bind created. With the host's network
+// namespace, the guest's own abstract names get a per-sandbox prefix so they
+// never meet the host's.
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  CAP_NET_BIND_SERVICE,
+  CAP_SETGID,
+  CAP_SETUID,
+  CMSGHDR_SIZE,
+  MMSGHDR_SIZE,
+  MSGHDR_SIZE,
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  O_NONBLOCK,
+  SCM_CREDENTIALS,
+  SCM_RIGHTS,
+  SIGPIPE,
+  SOL_SOCKET,
+  S_IFMT,
+  S_IFSOCK,
+  UIO_MAXIOV,
+  W_OK,
+} from '../../abi/linux.js';
+import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
 import { REPLIED } from '../../platform/notif.js';
-import { hasCap, requireAccess } from '../creds.js';
+import { ID_MAP_BASE, ID_MAP_SIZE, hasCap, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
-import { readBytes } from '../memory.js';
+import { readBytes, writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
 import type { Node } from '../vfs/node.js';
 import { lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
@@ -21,6 +45,10 @@ import { STATX } from '../../platform/native.js';
 
 const SOCKADDR_MAX = 128;
 const UNIX_PATH_MAX = 108;
+/** Data the Sentry copies per message; a longer stream send is a short write. */
+const SEND_MAX = 4 << 20;
+/** Control data per message (Linux refuses more than optmem_max with ENOBUFS). */
+const CONTROL_MAX = 128 << 10;
 
 /** Abstract addresses standing for path-bound unix sockets, by socket node. */
 const bindings = new Map<string, Buffer>();
@@ -31,22 +59,19 @@ function nodeKey(n: Node): string {
   return `${st.dev}:${st.ino}`;
 }
 
-interface SockCall {
-  addr: Buffer;
-  family: number;
-  /** the guest socket, copied into the Sentry; closed by the caller */
-  fd: number;
-}
-
-function prepare(k: Kernel, t: Task, sockfd: number, addrPtr: number, len: number): SockCall {
-  if (len < 2 || len > SOCKADDR_MAX) fail('EINVAL');
-  const addr = readBytes(t, addrPtr, len);
+/** The Sentry's copy of a guest socket; throws ENOTSOCK for anything else. The caller closes it. */
+function socketOf(k: Kernel, t: Task, sockfd: number): number {
   const id = k.files.identify(t, sockfd);
   if ((id.sx[STATX.mode]! & S_IFMT) !== S_IFSOCK) {
     native.close(id.fd);
     fail('ENOTSOCK');
   }
-  return { addr, family: addr.readUInt16LE(0), fd: id.fd };
+  return id.fd;
+}
+
+function readAddr(t: Task, addrPtr: number, len: number): Buffer {
+  if (len < 2 || len > SOCKADDR_MAX) fail('EINVAL');
+  return readBytes(t, addrPtr, len);
 }
 
 /** The path of an AF_UNIX address, or null for abstract and unnamed ones. */
@@ -58,56 +83,76 @@ function unixPath(addr: Buffer): string | null {
   return path;
 }
 
-function abstractAddr(k: Kernel): Buffer {
-  const name = `tsvisor-${process.pid}-${k.initPid}-${nextBinding++}`;
-  const b = Buffer.alloc(2 + 1 + name.length);
+function sandboxTag(k: Kernel): string {
+  return `tsvisor-${process.pid}-${k.initPid}`;
+}
+
+function abstractAddr(name: string, rest: Buffer = Buffer.alloc(0)): Buffer {
+  const b = Buffer.alloc(3 + name.length + rest.length);
   b.writeUInt16LE(AF_UNIX, 0);
   b.write(name, 3, 'latin1');
+  rest.copy(b, 3 + name.length);
+  if (b.length > 2 + UNIX_PATH_MAX) fail('EINVAL');
   return b;
 }
 
-function doBind(k: Kernel, t: Task, c: SockCall): number {
-  if (c.family === AF_UNIX) {
-    const path = unixPath(c.addr);
-    if (path !== null) {
-      const { parent, name } = resolveParent(t.resolveCtx(), startDir(k, t, -100, path), path);
-      if (name === '' || name === '.' || name === '..' || lookupChild(parent, name)) fail('EADDRINUSE');
-      mayModifyDir(t, parent);
-      const abs = abstractAddr(k);
-      const r = native.sockBind(c.fd, abs, abs.length);
-      if (r < 0) return r;
-      const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, 0o777), 0, t.creds);
-      parent.dentry.add(name, node);
-      bindings.set(nodeKey(node), abs);
-      return 0;
-    }
-  } else if (c.family === AF_INET || c.family === AF_INET6) {
-    const port = c.addr.length >= 4 ? c.addr.readUInt16BE(2) : 0;
-    if (port !== 0 && port < 1024 && !hasCap(t.creds, CAP_NET_BIND_SERVICE)) fail('EACCES');
-  }
-  return native.sockBind(c.fd, c.addr, c.addr.length);
+/** A guest abstract address as the host sees it: private to the sandbox when it shares the host's network namespace. */
+function privateAbstract(k: Kernel, addr: Buffer): Buffer {
+  if (k.spec.network === 'none' || addr.length <= 2) return addr;
+  return abstractAddr(`${sandboxTag(k)}/`, addr.subarray(3));
 }
 
-function doConnect(k: Kernel, t: Task, c: SockCall): number {
-  let addr = c.addr;
-  if (c.family === AF_UNIX) {
-    const path = unixPath(c.addr);
-    if (path !== null) {
-      const loc = resolve(t.resolveCtx(), startDir(k, t, -100, path), path, true);
-      const st = loc.dentry.node.stat();
-      if ((st.mode & S_IFMT) !== S_IFSOCK) fail('ECONNREFUSED');
-      requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
-      const abs = bindings.get(nodeKey(loc.dentry.node));
-      if (!abs) fail('ECONNREFUSED');
-      addr = abs;
+/** Where a guest destination address (connect, sendto, msg_name) points on the host. */
+function destination(k: Kernel, t: Task, addr: Buffer): Buffer {
+  if (addr.readUInt16LE(0) !== AF_UNIX) return addr;
+  const path = unixPath(addr);
+  if (path === null) return privateAbstract(k, addr);
+  const loc = resolve(t.resolveCtx(), startDir(k, t, -100, path), path, true);
+  const st = loc.dentry.node.stat();
+  if ((st.mode & S_IFMT) !== S_IFSOCK) fail('ECONNREFUSED');
+  requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
+  const abs = bindings.get(nodeKey(loc.dentry.node));
+  if (!abs) fail('ECONNREFUSED');
+  return abs;
+}
+
+function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
+  const family = addr.readUInt16LE(0);
+  if (family === AF_UNIX) {
+    const path = unixPath(addr);
+    if (path === null) {
+      const host = privateAbstract(k, addr);
+      assertValid(k, t);
+      return native.sockBind(sock, host, host.length);
     }
-    return native.sockConnect(c.fd, addr, addr.length);
+    const { parent, name } = resolveParent(t.resolveCtx(), startDir(k, t, -100, path), path);
+    if (name === '' || name === '.' || name === '..' || lookupChild(parent, name)) fail('EADDRINUSE');
+    mayModifyDir(t, parent);
+    const abs = abstractAddr(`${sandboxTag(k)}-${nextBinding++}`);
+    assertValid(k, t);
+    const r = native.sockBind(sock, abs, abs.length);
+    if (r < 0) return r;
+    const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, 0o777), 0, t.creds);
+    parent.dentry.add(name, node);
+    bindings.set(nodeKey(node), abs);
+    return 0;
   }
-  const blocking = (native.fcntlGetfl(c.fd) & O_NONBLOCK) === 0;
-  if (!blocking) return native.sockConnect(c.fd, addr, addr.length);
+  if (family === AF_INET || family === AF_INET6) {
+    const port = addr.length >= 4 ? addr.readUInt16BE(2) : 0;
+    if (port !== 0 && port < 1024 && !hasCap(t.creds, CAP_NET_BIND_SERVICE)) fail('EACCES');
+  }
+  assertValid(k, t);
+  return native.sockBind(sock, addr, addr.length);
+}
+
+function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
+  const addr = destination(k, t, guestAddr);
+  assertValid(k, t);
+  const blocking = guestAddr.readUInt16LE(0) !== AF_UNIX && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
+  if (!blocking) return native.sockConnect(sock, addr, addr.length);
   // A blocking network connect may take long: answer the guest later.
   const id = k.channel.args.id;
-  const fd = native.dup(c.fd);
+  const fd = native.dup(sock);
   native.sockConnectAsync(fd, addr, addr.length, (r) => {
     native.close(fd);
     k.channel.replyLater(id, r);
@@ -115,17 +160,207 @@ function doConnect(k: Kernel, t: Task, c: SockCall): number {
   return REPLIED;
 }
 
-function withSocket(k: Kernel, t: Task, sockfd: number, addrPtr: number, len: number, op: (k: Kernel, t: Task, c: SockCall) => number): number {
-  const c = prepare(k, t, sockfd, addrPtr, len);
+/** A message copied out of the guest, ready to send on the host. */
+interface Message {
+  name: Buffer | null;
+  data: Buffer;
+  control: Buffer | null;
+  /** Sentry copies of fds passed with SCM_RIGHTS, closed once sent */
+  fds: number[];
+}
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds) native.close(fd);
+  fds.length = 0;
+}
+
+function hostId(id: number): number {
+  if (id < 0 || id >= ID_MAP_SIZE) fail('EINVAL');
+  return ID_MAP_BASE + id;
+}
+
+/** struct ucred as the host must see it for credentials the guest claims (Linux's checks, in the sandbox's ids). */
+function hostUcred(t: Task, pid: number, uid: number, gid: number): [number, number, number] {
+  const c = t.creds;
+  if (pid !== t.proc.pid) fail('EPERM');
+  if (uid !== c.uid && uid !== c.euid && uid !== c.fsuid && !hasCap(c, CAP_SETUID)) fail('EPERM');
+  if (gid !== c.gid && gid !== c.egid && gid !== c.fsgid && !hasCap(c, CAP_SETGID)) fail('EPERM');
+  return [t.proc.tgid, hostId(uid), hostId(gid)];
+}
+
+function credsMessage(ucred: [number, number, number]): Buffer {
+  const b = Buffer.alloc(CMSGHDR_SIZE + 16);
+  b.writeBigUInt64LE(BigInt(CMSGHDR_SIZE + 12), 0);
+  b.writeInt32LE(SOL_SOCKET, 8);
+  b.writeInt32LE(SCM_CREDENTIALS, 12);
+  ucred.forEach((v, i) => b.writeUInt32LE(v >>> 0, CMSGHDR_SIZE + 4 * i));
+  return b;
+}
+
+/**
+ * Control messages for the host: SCM_RIGHTS fds become the Sentry's copies
+ * of the guest's fds, SCM_CREDENTIALS host ids. On a unix socket the
+ * sender's credentials are always attached, or a receiver with SO_PASSCRED
+ * would see the Sentry's.
+ */
+function hostControl(t: Task, guest: Buffer | null, unix: boolean, fds: number[]): Buffer | null {
+  const out = guest ? Buffer.from(guest) : Buffer.alloc(0);
+  let hasCreds = false;
+  for (let off = 0; off + CMSGHDR_SIZE <= out.length; ) {
+    const len = Number(out.readBigUInt64LE(off));
+    if (len < CMSGHDR_SIZE || off + len > out.length) fail('EINVAL');
+    const level = out.readInt32LE(off + 8);
+    const type = out.readInt32LE(off + 12);
+    if (level === SOL_SOCKET && type === SCM_RIGHTS) {
+      for (let p = off + CMSGHDR_SIZE; p + 4 <= off + len; p += 4) {
+        const fd = native.pidfdGetfd(t.proc.pidfd(), out.readInt32LE(p));
+        if (fd < 0) fail('EBADF');
+        fds.push(fd);
+        out.writeInt32LE(fd, p);
+      }
+    } else if (level === SOL_SOCKET && type === SCM_CREDENTIALS) {
+      if (!unix || len < CMSGHDR_SIZE + 12) fail('EINVAL');
+      const p = off + CMSGHDR_SIZE;
+      const ucred = hostUcred(t, out.readInt32LE(p), out.readUInt32LE(p + 4), out.readUInt32LE(p + 8));
+      ucred.forEach((v, i) => out.writeUInt32LE(v >>> 0, p + 4 * i));
+      hasCreds = true;
+    }
+    off += (len + 7) & ~7;
+  }
+  if (unix && !hasCreds) {
+    const c = t.creds;
+    const own = credsMessage(hostUcred(t, t.proc.pid, c.uid, c.gid));
+    return out.length ? Buffer.concat([out, own]) : own;
+  }
+  return out.length ? out : null;
+}
+
+/** Copies a struct msghdr and what it points to. */
+function readMessage(k: Kernel, t: Task, ptr: number, unix: boolean): Message {
+  const h = readBytes(t, ptr, MSGHDR_SIZE);
+  const u64 = (off: number) => Number(h.readBigUInt64LE(off));
+  const namePtr = u64(0);
+  const nameLen = h.readUInt32LE(8);
+  const iovPtr = u64(16);
+  const iovLen = u64(24);
+  const ctlPtr = u64(32);
+  const ctlLen = u64(40);
+  const name = namePtr !== 0 && nameLen !== 0 ? destination(k, t, readAddr(t, namePtr, nameLen)) : null;
+  if (iovLen > UIO_MAXIOV) fail('EMSGSIZE');
+  const iov = readBytes(t, iovPtr, 16 * iovLen);
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (let i = 0; i < iovLen && total < SEND_MAX; i++) {
+    const len = Math.min(Number(iov.readBigUInt64LE(16 * i + 8)), SEND_MAX - total);
+    if (len === 0) continue;
+    parts.push(readBytes(t, Number(iov.readBigUInt64LE(16 * i)), len));
+    total += len;
+  }
+  if (ctlLen > CONTROL_MAX) fail('ENOBUFS');
+  const fds: number[] = [];
   try {
-    assertValid(k, t);
-    return op(k, t, c);
+    const control = hostControl(t, ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null, unix, fds);
+    return { name, data: Buffer.concat(parts, total), control, fds };
+  } catch (e) {
+    closeAll(fds);
+    throw e;
+  }
+}
+
+/**
+ * Sends `m` on the Sentry's socket `sock` (closed by the caller). A send
+ * that would block a blocking socket finishes on the thread pool and the
+ * guest is answered then; `done` sees the result either way.
+ */
+function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done: (r: number) => number = (r) => r): number {
+  assertValid(k, t);
+  const after = (r: number): number => {
+    closeAll(m.fds);
+    if (r === -ERRNO.EPIPE && (flags & MSG_NOSIGNAL) === 0) native.pidfdSendSignal(t.proc.pidfd(), SIGPIPE);
+    return done(r);
+  };
+  const r = native.sockSendmsg(sock, m.name, m.data, m.control, flags | MSG_DONTWAIT);
+  const blocking = (flags & MSG_DONTWAIT) === 0 && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
+  if (r !== -ERRNO.EAGAIN || !blocking) return after(r);
+  const id = k.channel.args.id;
+  const fd = native.dup(sock);
+  native.sockSendmsgAsync(fd, m.name, m.data, m.control, flags, (r2) => {
+    native.close(fd);
+    let reply: number;
+    try {
+      reply = after(r2);
+    } catch {
+      reply = -ERRNO.EFAULT;
+    }
+    k.channel.replyLater(id, reply);
+  });
+  return REPLIED;
+}
+
+function isUnix(sock: number): boolean {
+  return native.sockDomain(sock) === AF_UNIX;
+}
+
+/** Runs `op` on the Sentry's copy of guest socket `sockfd`. */
+function withSocket(k: Kernel, t: Task, sockfd: number, op: (sock: number) => number): number {
+  const sock = socketOf(k, t, sockfd);
+  try {
+    return op(sock);
   } finally {
-    native.close(c.fd);
+    native.close(sock);
   }
 }
 
 export const socketHandlers: Record<string, Handler> = {
-  bind: (k, t, a) => withSocket(k, t, a.int(0), a.long(1), a.int(2), doBind),
-  connect: (k, t, a) => withSocket(k, t, a.int(0), a.long(1), a.int(2), doConnect),
+  bind: (k, t, a) => {
+    const addr = readAddr(t, a.long(1), a.int(2));
+    return withSocket(k, t, a.int(0), (sock) => bind(k, t, sock, addr));
+  },
+  connect: (k, t, a) => {
+    const addr = readAddr(t, a.long(1), a.int(2));
+    return withSocket(k, t, a.int(0), (sock) => connect(k, t, sock, addr));
+  },
+  // The filter lets sends without an address run on the host.
+  sendto: (k, t, a) =>
+    withSocket(k, t, a.int(0), (sock) => {
+      const addrLen = a.int(5);
+      if (addrLen < 0) fail('EINVAL');
+      const name = addrLen === 0 ? null : destination(k, t, readAddr(t, a.long(4), addrLen));
+      const data = readBytes(t, a.long(1), Math.min(a.long(2), SEND_MAX));
+      const fds: number[] = [];
+      return send(k, t, sock, { name, data, control: hostControl(t, null, isUnix(sock), fds), fds }, a.int(3));
+    }),
+  sendmsg: (k, t, a) =>
+    withSocket(k, t, a.int(0), (sock) => send(k, t, sock, readMessage(k, t, a.long(1), isUnix(sock)), a.int(2))),
+  sendmmsg: (k, t, a) =>
+    withSocket(k, t, a.int(0), (sock) => {
+      const vec = a.long(1);
+      const count = Math.min(a.u32(2), UIO_MAXIOV);
+      const flags = a.int(3);
+      const unix = isUnix(sock);
+      const lenOut = Buffer.alloc(4);
+      const record = (i: number, r: number) => {
+        lenOut.writeUInt32LE(r, 0);
+        writeBytes(t, vec + MMSGHDR_SIZE * i + MSGHDR_SIZE, lenOut);
+      };
+      let sent = 0;
+      for (; sent < count; sent++) {
+        let m: Message;
+        try {
+          m = readMessage(k, t, vec + MMSGHDR_SIZE * sent, unix);
+        } catch (e) {
+          if (sent > 0) return sent;
+          throw e;
+        }
+        // Only the first message may wait; later ones end the batch when they would block.
+        const r = send(k, t, sock, m, sent === 0 ? flags : flags | MSG_DONTWAIT, (r) => {
+          if (r < 0) return r;
+          record(sent, r);
+          return 1;
+        });
+        if (r === REPLIED) return REPLIED;
+        if (r < 0) return sent > 0 ? sent : r;
+      }
+      return sent;
+    }),
 };
