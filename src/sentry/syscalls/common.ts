@@ -63,6 +63,14 @@ export function mustBeWritable(loc: Location): void {
   if (loc.mount.opts.readonly) fail('EROFS');
 }
 
+/** ETXTBSY when a guest process is running the file (Linux refuses to write a running executable). */
+export function notExecuting(k: Kernel, loc: Location): void {
+  const node = loc.dentry.node;
+  for (const t of k.tasks.values()) {
+    if (!t.proc.exited && t.proc.exe?.dentry.node === node) fail('ETXTBSY');
+  }
+}
+
 /** May the task add or remove names in directory `dir`? */
 export function mayModifyDir(t: Task, dir: Location): void {
   mustBeWritable(dir);

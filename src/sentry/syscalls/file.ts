@@ -40,7 +40,7 @@ import type { Task } from '../task.js';
 import type { Location } from '../vfs/node.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { assertValid, installFd, mayModifyDir, mustBeWritable, parentAt, resolveAt, startDir, umaskMode } from './common.js';
+import { assertValid, installFd, mayModifyDir, mustBeWritable, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
 
 /** Opens an already resolved location for the guest and installs the fd. */
 export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, flags: number, created = false): number {
@@ -67,7 +67,10 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   }
   const type = st.mode & S_IFMT;
   if (type === S_IFREG) {
-    if (acc !== O_RDONLY || flags & O_TRUNC) mustBeWritable(loc);
+    if (acc !== O_RDONLY || flags & O_TRUNC) {
+      mustBeWritable(loc);
+      notExecuting(k, loc);
+    }
   } else if ((type === S_IFCHR || type === S_IFBLK) && loc.mount.opts.nodev) {
     fail('EACCES');
   }
@@ -75,26 +78,28 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   return installFd(k, a, opened.fd, file, cloexec);
 }
 
-interface ResolveLimits {
-  noSymlinks: boolean;
-  noMagic: boolean;
-}
-
-function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: number, flags: number, mode: number, limits?: ResolveLimits): number {
+function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: number, flags: number, mode: number, resolveFlags = 0): number {
   const path = readPath(t, pathAddr);
   assertValid(k, t);
   if ((flags & O_TMPFILE) === O_TMPFILE) fail('EOPNOTSUPP');
   const from = startDir(k, t, dirfd, path);
   const ctx = t.resolveCtx();
-  const check = (loc: Location) => {
-    if (limits && (limits.noSymlinks || limits.noMagic) && loc.dentry.node.isSymlink()) fail('ELOOP');
-    return loc;
-  };
+  const noSymlinks = (resolveFlags & RESOLVE_NO_SYMLINKS) !== 0;
+  if (resolveFlags) {
+    if (resolveFlags & RESOLVE_IN_ROOT) ctx.root = from;
+    ctx.scope = {
+      beneath: resolveFlags & RESOLVE_BENEATH ? from : undefined,
+      scoped: (resolveFlags & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) !== 0,
+      noXdev: resolveFlags & RESOLVE_NO_XDEV ? from.mount : undefined,
+      noSymlinks,
+      noMagic: (resolveFlags & RESOLVE_NO_MAGICLINKS) !== 0,
+    };
+  }
   if (!(flags & O_CREAT)) {
-    const follow = !(flags & O_NOFOLLOW) && !limits?.noSymlinks;
+    const follow = !(flags & O_NOFOLLOW) && !noSymlinks;
     const loc = resolve(ctx, from, path, follow);
-    if (loc.dentry.node.isSymlink() && !(flags & O_PATH)) fail('ELOOP');
-    return openLocation(k, t, a, limits ? check(loc) : loc, flags);
+    if (loc.dentry.node.isSymlink() && (!(flags & O_PATH) || noSymlinks)) fail('ELOOP');
+    return openLocation(k, t, a, loc, flags);
   }
   let { parent, name, trailingSlash } = resolveParent(ctx, from, path);
   if (trailingSlash || name === '' || name === '.' || name === '..') fail('EISDIR');
@@ -103,10 +108,8 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
     if (existing) {
       if (flags & O_EXCL) fail('EEXIST');
       if (!existing.dentry.node.isSymlink()) return openLocation(k, t, a, existing, flags);
-      if (flags & O_NOFOLLOW || limits?.noSymlinks) fail('ELOOP');
+      if (flags & O_NOFOLLOW || noSymlinks) fail('ELOOP');
       if (links >= SYMLOOP_MAX) fail('ELOOP');
-      const magic = existing.dentry.node.magicLink();
-      if (magic) return openLocation(k, t, a, magic, flags);
       let resolved: Location | null = null;
       try {
         resolved = followLink(ctx, parent, existing);
@@ -148,13 +151,9 @@ export const fileHandlers: Record<string, Handler> = {
     if (res & ~KNOWN_RESOLVE) fail('EINVAL');
     if (mode && !(flags & O_CREAT) && (flags & O_TMPFILE) !== O_TMPFILE) fail('EINVAL');
     if (mode & ~0o7777) fail('EINVAL');
-    // Scoped resolution (BENEATH/IN_ROOT/NO_XDEV) is not implemented: refuse rather than ignore it.
-    if (res & (RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_NO_XDEV)) fail('EOPNOTSUPP');
+    if ((res & RESOLVE_BENEATH) && (res & RESOLVE_IN_ROOT)) fail('EINVAL');
     if (res & RESOLVE_CACHED) fail('EAGAIN');
-    return doOpen(k, t, a, a.int(0), a.long(1), flags, mode, {
-      noSymlinks: (res & RESOLVE_NO_SYMLINKS) !== 0,
-      noMagic: (res & RESOLVE_NO_MAGICLINKS) !== 0,
-    });
+    return doOpen(k, t, a, a.int(0), a.long(1), flags, mode, res);
   },
   truncate: (k, t, a) => {
     const len = a.long(1);
@@ -166,6 +165,7 @@ export const fileHandlers: Record<string, Handler> = {
     const st = node.stat();
     requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
     mustBeWritable(loc);
+    notExecuting(k, loc);
     node.setattr({ size: len });
     return 0;
   },
@@ -177,7 +177,10 @@ function mknodAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: numb
   const type = mode & S_IFMT;
   if (type === S_IFDIR) fail('EPERM');
   if (![0, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].includes(type)) fail('EINVAL');
-  if ((type === S_IFCHR || type === S_IFBLK) && !hasCap(t.creds, CAP_MKNOD)) fail('EPERM');
+  // The sandbox is a user namespace: as there, only the overlay whiteout
+  // (a character device 0:0) may be made; real devices need CAP_MKNOD on the host.
+  const whiteout = type === S_IFCHR && dev === 0;
+  if ((type === S_IFCHR || type === S_IFBLK) && !(whiteout && hasCap(t.creds, CAP_MKNOD))) fail('EPERM');
   const { parent, name, trailingSlash } = parentAt(k, t, dirfd, pathAddr);
   if (name === '' || name === '.' || name === '..' || trailingSlash) fail('EEXIST');
   if (lookupChild(parent, name)) fail('EEXIST');

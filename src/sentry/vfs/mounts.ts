@@ -62,7 +62,8 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
   }
   const rootMount = new Mount(fsys, new Dentry('', null, rootNode), null, null, {
     readonly: spec.rootReadonly && !spec.overlay,
-    source: spec.overlay ? 'overlay' : spec.rootfs,
+    // Host paths stay out of /proc/mounts (as runsc shows "none" for gofer mounts).
+    source: spec.overlay ? 'overlay' : 'none',
     data: spec.overlay ? 'lowerdir=/,upperdir=memory' : undefined,
   });
   const mounts: Mount[] = [rootMount];
@@ -120,7 +121,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         const g = new GoferFs(k.gofer, id, false);
         mfs = g;
         root = g.root;
-        source = m.source!;
+        source = 'none';
         break;
       }
     }

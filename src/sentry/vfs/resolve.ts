@@ -6,12 +6,27 @@
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, NAME_MAX, PATH_MAX, SYMLOOP_MAX, X_OK } from '../../abi/linux.js';
 import { type Creds, hasCap, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
-import type { Dentry, Location } from './node.js';
+import type { Dentry, Location, Mount } from './node.js';
 
 export interface ResolveContext {
-  /** the task's root directory ("/" for the task) */
+  /** the task's root directory ("/" for the task), or openat2's dirfd with RESOLVE_IN_ROOT */
   root: Location;
   creds: Creds;
+  /** openat2's restrictions (RESOLVE_* flags) */
+  scope?: ResolveScope;
+}
+
+export interface ResolveScope {
+  /** RESOLVE_BENEATH: leaving this directory (by "..", an absolute path or symlink) fails with EXDEV */
+  beneath?: Location;
+  /** RESOLVE_BENEATH or RESOLVE_IN_ROOT: magic links fail with EXDEV */
+  scoped: boolean;
+  /** RESOLVE_NO_XDEV: reaching another mount fails with EXDEV */
+  noXdev?: Mount;
+  /** RESOLVE_NO_SYMLINKS: following any symlink fails with ELOOP */
+  noSymlinks: boolean;
+  /** RESOLVE_NO_MAGICLINKS: following a magic link fails with ELOOP */
+  noMagic: boolean;
 }
 
 function crossMounts(loc: Location): Location {
@@ -69,7 +84,9 @@ function walk(ctx: ResolveContext, w: Walk, comps: string[], followLast: boolean
     mustSearch(ctx, w.loc.dentry);
     if (name === '.') continue;
     if (name === '..') {
+      if (ctx.scope?.beneath && same(w.loc, ctx.scope.beneath)) fail('EXDEV');
       w.loc = parentOf(ctx, w.loc);
+      staysOnMount(ctx, w.loc);
       continue;
     }
     if (name.length > NAME_MAX) fail('ENAMETOOLONG');
@@ -78,25 +95,47 @@ function walk(ctx: ResolveContext, w: Walk, comps: string[], followLast: boolean
     const next = crossMounts({ mount: w.loc.mount, dentry: child });
     if (next.dentry.node.isSymlink() && (!last || followLast)) {
       if (++w.links > SYMLOOP_MAX) fail('ELOOP');
-      const magic = next.dentry.node.magicLink();
+      const magic = mayFollow(ctx, next);
       if (magic) {
         w.loc = magic;
+        staysOnMount(ctx, w.loc);
         continue;
       }
       const target = next.dentry.node.readlink();
       if (target === '') fail('ENOENT');
-      if (target.startsWith('/')) w.loc = ctx.root;
+      if (target.startsWith('/')) w.loc = absoluteStart(ctx);
       queue = [...split(target), ...queue.slice(i + 1)];
       i = -1;
       continue;
     }
     w.loc = next;
+    staysOnMount(ctx, w.loc);
   }
+}
+
+/** Checks that symlink `loc` may be followed; returns its target when it is a magic link. */
+function mayFollow(ctx: ResolveContext, loc: Location): Location | null {
+  if (ctx.scope?.noSymlinks) fail('ELOOP');
+  const magic = loc.dentry.node.magicLink();
+  if (magic && ctx.scope?.scoped) fail('EXDEV');
+  if (magic && ctx.scope?.noMagic) fail('ELOOP');
+  return magic;
+}
+
+function staysOnMount(ctx: ResolveContext, loc: Location): void {
+  if (ctx.scope?.noXdev && loc.mount !== ctx.scope.noXdev) fail('EXDEV');
+}
+
+/** Where an absolute path or symlink starts. */
+function absoluteStart(ctx: ResolveContext): Location {
+  if (ctx.scope?.beneath) fail('EXDEV');
+  staysOnMount(ctx, ctx.root);
+  return ctx.root;
 }
 
 function start(ctx: ResolveContext, from: Location, path: string): Location {
   if (path.length >= PATH_MAX) fail('ENAMETOOLONG');
-  return path.startsWith('/') ? ctx.root : from;
+  return path.startsWith('/') ? absoluteStart(ctx) : from;
 }
 
 /** Resolves `path` relative to `from`. A trailing slash requires a directory. */
@@ -137,11 +176,14 @@ export function lookupChild(parent: Location, name: string): Location | null {
 /** Follows a symlink at `loc` (resolved relative to its parent `dir`). */
 export function followLink(ctx: ResolveContext, dir: Location, loc: Location): Location {
   const w: Walk = { loc: dir, links: 1 };
-  const magic = loc.dentry.node.magicLink();
-  if (magic) return magic;
+  const magic = mayFollow(ctx, loc);
+  if (magic) {
+    staysOnMount(ctx, magic);
+    return magic;
+  }
   const target = loc.dentry.node.readlink();
   if (target === '') fail('ENOENT');
-  if (target.startsWith('/')) w.loc = ctx.root;
+  if (target.startsWith('/')) w.loc = absoluteStart(ctx);
   walk(ctx, w, split(target), true);
   return w.loc;
 }
