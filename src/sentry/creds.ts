@@ -85,6 +85,11 @@ export const ID_MAP_BASE = 1_000_000_000;
 export const ID_MAP_SIZE = 65536;
 const OVERFLOW_ID = 65534;
 
+/** Whether a host uid/gid has a sandbox id (Linux applies a namespace's capabilities only to files whose ids are mapped). */
+export function isMappedHostId(hostId: number): boolean {
+  return hostId >= ID_MAP_BASE && hostId < ID_MAP_BASE + ID_MAP_SIZE;
+}
+
 function toSandboxId(hostId: number): number {
   const v = hostId - ID_MAP_BASE;
   return v >= 0 && v < ID_MAP_SIZE ? v : OVERFLOW_ID;

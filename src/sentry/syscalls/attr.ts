@@ -14,8 +14,8 @@ import {
   W_OK,
 } from '../../abi/linux.js';
 import type { Stat } from '../../abi/structs.js';
-import { native } from '../../platform/native.js';
-import { hasCap, inGroup, ownerOrCapable, permitted } from '../creds.js';
+import { STATX, native } from '../../platform/native.js';
+import { type Creds, hasCap, inGroup, isMappedHostId, ownerOrCapable, permitted } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes } from '../memory.js';
@@ -33,6 +33,20 @@ interface Target {
   node?: Node;
   hostFd?: number;
   st: Stat;
+  /** the guest's credentials as they apply to this object */
+  creds: Creds;
+}
+
+/**
+ * Credentials for a host object the Sentry did not create, as Linux would
+ * apply them: with the owner or group unmapped in the sandbox's user
+ * namespace, the guest is not its owner and its capabilities do not count.
+ */
+function credsForHostObject(t: Task, sx: Float64Array, st: Stat): Creds {
+  const uidMapped = isMappedHostId(sx[STATX.uid]!);
+  if (!uidMapped) st.uid = -1;
+  if (uidMapped && isMappedHostId(sx[STATX.gid]!)) return t.creds;
+  return { ...t.creds, capEff: 0n };
 }
 
 function target(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boolean, flags: number): Target {
@@ -40,16 +54,17 @@ function target(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boo
     const loc = resolveAt(k, t, dirfd, pathAddr, follow, flags);
     if (loc) {
       mustBeWritable(loc);
-      return { node: loc.dentry.node, st: loc.dentry.node.stat() };
+      return { node: loc.dentry.node, st: loc.dentry.node.stat(), creds: t.creds };
     }
   }
   const id = k.files.identify(t, dirfd);
   if (id.file) {
     native.close(id.fd);
     mustBeWritable(id.file.loc);
-    return { node: id.file.loc.dentry.node, st: id.file.loc.dentry.node.stat() };
+    return { node: id.file.loc.dentry.node, st: id.file.loc.dentry.node.stat(), creds: t.creds };
   }
-  return { hostFd: id.fd, st: statFd(k, t, dirfd) };
+  const st = statFd(k, t, dirfd);
+  return { hostFd: id.fd, st, creds: credsForHostObject(t, id.sx, st) };
 }
 
 function apply(tg: Target, attr: SetAttr): number {
@@ -71,18 +86,18 @@ function apply(tg: Target, attr: SetAttr): number {
   return 0;
 }
 
-function chmodTarget(t: Task, tg: Target, mode: number): number {
-  if (!ownerOrCapable(t.creds, tg.st.uid)) {
+function chmodTarget(tg: Target, mode: number): number {
+  if (!ownerOrCapable(tg.creds, tg.st.uid)) {
     if (tg.hostFd !== undefined) native.close(tg.hostFd);
     fail('EPERM');
   }
   mode &= 0o7777;
-  if (mode & S_ISGID && !inGroup(t.creds, tg.st.gid) && !hasCap(t.creds, CAP_FSETID)) mode &= ~S_ISGID;
+  if (mode & S_ISGID && !inGroup(tg.creds, tg.st.gid) && !hasCap(tg.creds, CAP_FSETID)) mode &= ~S_ISGID;
   return apply(tg, { mode });
 }
 
-function chownTarget(t: Task, tg: Target, uid: number, gid: number): number {
-  const c = t.creds;
+function chownTarget(tg: Target, uid: number, gid: number): number {
+  const c = tg.creds;
   const st = tg.st;
   const changeUid = uid !== -1 && uid !== st.uid;
   const changeGid = gid !== -1 && gid !== st.gid;
@@ -106,8 +121,8 @@ function chownTarget(t: Task, tg: Target, uid: number, gid: number): number {
   return apply(tg, attr);
 }
 
-function utimesTarget(t: Task, tg: Target, atime: [number, number], mtime: [number, number]): number {
-  const c = t.creds;
+function utimesTarget(tg: Target, atime: [number, number], mtime: [number, number]): number {
+  const c = tg.creds;
   const toNow = (atime[1] === UTIME_NOW || atime[1] === UTIME_OMIT) && (mtime[1] === UTIME_NOW || mtime[1] === UTIME_OMIT);
   const ok = ownerOrCapable(c, tg.st.uid) || (toNow && permitted(c, tg.st.mode, tg.st.uid, tg.st.gid, W_OK));
   if (!ok) {
@@ -148,16 +163,16 @@ function readTimevals(t: Task, addr: number): [[number, number], [number, number
 }
 
 export const attrHandlers: Record<string, Handler> = {
-  chmod: (k, t, a) => chmodTarget(t, target(k, t, AT_FDCWD, a.long(0), true, 0), a.u32(1)),
-  fchmod: (k, t, a) => chmodTarget(t, target(k, t, a.int(0), 0, true, 0), a.u32(1)),
-  fchmodat: (k, t, a) => chmodTarget(t, target(k, t, a.int(0), a.long(1), true, 0), a.u32(2)),
-  chown: (k, t, a) => chownTarget(t, target(k, t, AT_FDCWD, a.long(0), true, 0), a.int(1), a.int(2)),
-  lchown: (k, t, a) => chownTarget(t, target(k, t, AT_FDCWD, a.long(0), false, 0), a.int(1), a.int(2)),
-  fchown: (k, t, a) => chownTarget(t, target(k, t, a.int(0), 0, true, 0), a.int(1), a.int(2)),
+  chmod: (k, t, a) => chmodTarget(target(k, t, AT_FDCWD, a.long(0), true, 0), a.u32(1)),
+  fchmod: (k, t, a) => chmodTarget(target(k, t, a.int(0), 0, true, 0), a.u32(1)),
+  fchmodat: (k, t, a) => chmodTarget(target(k, t, a.int(0), a.long(1), true, 0), a.u32(2)),
+  chown: (k, t, a) => chownTarget(target(k, t, AT_FDCWD, a.long(0), true, 0), a.int(1), a.int(2)),
+  lchown: (k, t, a) => chownTarget(target(k, t, AT_FDCWD, a.long(0), false, 0), a.int(1), a.int(2)),
+  fchown: (k, t, a) => chownTarget(target(k, t, a.int(0), 0, true, 0), a.int(1), a.int(2)),
   fchownat: (k, t, a) => {
     const flags = a.int(4);
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
-    return chownTarget(t, target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags), a.int(2), a.int(3));
+    return chownTarget(target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags), a.int(2), a.int(3));
   },
   utimensat: (k, t, a) => {
     const flags = a.int(3);
@@ -165,15 +180,15 @@ export const attrHandlers: Record<string, Handler> = {
     const [at, mt] = readTimespecs(t, a.long(2));
     // A NULL path acts on dirfd itself (futimens).
     const tg = target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags | (a.long(1) === 0 ? AT_EMPTY_PATH : 0));
-    return utimesTarget(t, tg, at, mt);
+    return utimesTarget(tg, at, mt);
   },
   utimes: (k, t, a) => {
     const [at, mt] = readTimevals(t, a.long(1));
-    return utimesTarget(t, target(k, t, AT_FDCWD, a.long(0), true, 0), at, mt);
+    return utimesTarget(target(k, t, AT_FDCWD, a.long(0), true, 0), at, mt);
   },
   futimesat: (k, t, a) => {
     const [at, mt] = readTimevals(t, a.long(2));
-    return utimesTarget(t, target(k, t, a.int(0), a.long(1), true, 0), at, mt);
+    return utimesTarget(target(k, t, a.int(0), a.long(1), true, 0), at, mt);
   },
   utime: (k, t, a) => {
     let at: [number, number] = [0, UTIME_NOW];
@@ -183,7 +198,7 @@ export const attrHandlers: Record<string, Handler> = {
       at = [Number(b.readBigInt64LE(0)), 0];
       mt = [Number(b.readBigInt64LE(8)), 0];
     }
-    return utimesTarget(t, target(k, t, AT_FDCWD, a.long(0), true, 0), at, mt);
+    return utimesTarget(target(k, t, AT_FDCWD, a.long(0), true, 0), at, mt);
   },
   umask: (_k, t, a) => {
     const old = t.fs.umask;
