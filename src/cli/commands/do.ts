@@ -91,7 +91,15 @@ export const doCommand: Command = {
       fatal(`internal error, the sandbox was stopped: ${e.message}`);
     });
     for (const sig of TERMINATING) process.on(sig, () => kernel.terminate(os.constants.signals[sig]));
-    for (const sig of FORWARDED) process.on(sig, () => kernel.signal(os.constants.signals[sig]));
+    for (const sig of FORWARDED) {
+      // Once the guest is gone, stop listening: a storm of these signals
+      // (ignored by default) would otherwise keep the event loop reading them
+      // before it sees the exit, delaying tsvisor's own exit indefinitely.
+      const forward = () => {
+        if (!kernel.signal(os.constants.signals[sig])) process.removeListener(sig, forward);
+      };
+      process.on(sig, forward);
+    }
     try {
       kernel.start(gofer);
     } catch (e) {
