@@ -1,0 +1,317 @@
+// Helpers for the escape suite (escape.test.ts): building test/programs/escape.c,
+// preparing host files and sandbox roots, host-side helper processes (signal
+// canaries, unix-socket servers), asynchronous sandbox runs, and checks of the
+// host's state before and after a run.
+import { type ChildProcess, type SpawnOptions, execFileSync, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, type Run, TSVISOR } from './harness.js';
+
+export const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' };
+
+/** The host uid/gid the sandbox's root maps to (src/sentry/creds.ts ID_MAP_BASE). */
+export const GUEST_HOST_ID = 1_000_000_000;
+
+export const rand = (): string => crypto.randomBytes(6).toString('hex');
+
+/**
+ * A fresh directory under /var/tmp: on the host's root file system (not /tmp),
+ * so it is part of the default sandbox's view of the host root.
+ */
+export function varTmpDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join('/var/tmp', `tsvisor-${prefix}-`));
+  fs.chmodSync(d, 0o755);
+  return d;
+}
+
+/** gcc -O2 -static -pthread test/programs/escape.c -o DIR/escape */
+export function compileEscape(dir: string): string {
+  const out = path.join(dir, 'escape');
+  execFileSync('gcc', ['-O2', '-static', '-pthread', '-Wall', '-o', out, path.join(REPO, 'test/programs/escape.c')], {
+    stdio: 'pipe',
+  });
+  fs.chmodSync(out, 0o755);
+  return out;
+}
+
+// ---------------------------------------------------------------- results
+
+export interface Verdict {
+  /** every line that is not "OK ..." or "END ..." */
+  bad: string[];
+  /** expected check names that printed no line */
+  missing: string[];
+  ended: boolean;
+  status: number | null;
+  signal: string | null;
+}
+
+/** Reads escape's output: OK/ESCAPED/WRONG/ERROR lines and the END line. */
+export function verdict(r: { stdout: string; status: number | null; signal: string | null }, cmd: string, expected: string[]): Verdict {
+  const lines = r.stdout.replace(/\r/g, '').split('\n').filter((l) => l.length > 0);
+  const bad = lines.filter((l) => !l.startsWith('OK ') && !l.startsWith('END '));
+  const seen = new Set<string>();
+  for (const l of lines) {
+    const m = /^(OK|ESCAPED|WRONG|ERROR) ([^\s:]+)/.exec(l);
+    if (m) seen.add(m[2]!);
+  }
+  return {
+    bad,
+    missing: expected.filter((n) => !seen.has(n)),
+    ended: lines.includes(`END ${cmd}`),
+    status: r.status,
+    signal: r.signal,
+  };
+}
+
+export const CLEAN: Verdict = { bad: [], missing: [], ended: true, status: 0, signal: null };
+
+// ------------------------------------------------------ host snapshots
+
+/** Listing of a host tree with metadata, ctime, xattrs, inode flags and content digests. */
+export function hostSnapshot(escapeBin: string, dir: string): string[] {
+  const out = execFileSync(escapeBin, ['snapshot', dir], { encoding: 'latin1', maxBuffer: 64 << 20 });
+  return out.split('\n').filter(Boolean);
+}
+
+function readOr(p: string, dflt: string): string {
+  try {
+    return fs.readFileSync(p, 'latin1');
+  } catch {
+    return dflt;
+  }
+}
+
+function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Host settings an escaped write could change (see escape.c procsys/privileged). */
+export function hostSystemState(): Record<string, string | boolean> {
+  return {
+    hostname: readOr('/proc/sys/kernel/hostname', '?'),
+    domainname: readOr('/proc/sys/kernel/domainname', '?'),
+    core_pattern: readOr('/proc/sys/kernel/core_pattern', '?'),
+    modprobe: readOr('/proc/sys/kernel/modprobe', '?'),
+    randomize_va_space: readOr('/proc/sys/kernel/randomize_va_space', '?'),
+    uevent_helper: readOr('/sys/kernel/uevent_helper', '(absent)'),
+    thp: readOr('/sys/kernel/mm/transparent_hugepage/enabled', '(absent)'),
+    binfmt_entry: exists('/proc/sys/fs/binfmt_misc/tsvisor-escape'),
+    sys_file: exists('/sys/tsvisor-escape'),
+    cgroup_dir: exists('/sys/fs/cgroup/tsvisor-escape'),
+    release_agent: readOr('/sys/fs/cgroup/release_agent', '(absent)'),
+  };
+}
+
+/** Puts back what an escaped write changed, so that a failing run leaves the machine as it was. */
+export function restoreHostSystemState(before: Record<string, string | boolean>): void {
+  const now = hostSystemState();
+  const put = (p: string, v: string) => {
+    try {
+      fs.writeFileSync(p, v);
+    } catch {
+      /* best effort */
+    }
+  };
+  if (now.hostname !== before.hostname) put('/proc/sys/kernel/hostname', String(before.hostname).trim());
+  if (now.domainname !== before.domainname) put('/proc/sys/kernel/domainname', String(before.domainname).trim());
+  if (now.core_pattern !== before.core_pattern) put('/proc/sys/kernel/core_pattern', String(before.core_pattern).trim());
+  if (now.modprobe !== before.modprobe) put('/proc/sys/kernel/modprobe', String(before.modprobe).trim());
+  if (now.randomize_va_space !== before.randomize_va_space)
+    put('/proc/sys/kernel/randomize_va_space', String(before.randomize_va_space).trim());
+  if (now.uevent_helper !== before.uevent_helper) put('/sys/kernel/uevent_helper', String(before.uevent_helper).trim());
+  if (now.binfmt_entry && !before.binfmt_entry) put('/proc/sys/fs/binfmt_misc/tsvisor-escape', '-1');
+  if (now.cgroup_dir && !before.cgroup_dir) {
+    try {
+      fs.rmdirSync('/sys/fs/cgroup/tsvisor-escape');
+    } catch {
+      /* best effort */
+    }
+  }
+}
+
+// ------------------------------------------------- host helper processes
+
+/** A host process of the test (canary, socket server) that prints "READY ..." then logs what it receives. */
+export class HostHelper {
+  readonly child: ChildProcess;
+  out = '';
+
+  constructor(argv: string[], opts: SpawnOptions = {}) {
+    this.child = spawn(argv[0]!, argv.slice(1), { cwd: '/', env: ENV, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    this.child.stdout!.setEncoding('latin1');
+    this.child.stdout!.on('data', (s: string) => {
+      this.out += s;
+    });
+    this.child.stderr!.setEncoding('latin1');
+    this.child.stderr!.on('data', (s: string) => {
+      this.out += s;
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  async ready(ms = 5000): Promise<void> {
+    await waitFor(() => this.out.includes('READY'), ms, `host helper ${this.child.spawnargs.join(' ')} did not start: ${this.out}`);
+  }
+
+  /** Lines after READY: what the helper received. */
+  async received(): Promise<string[]> {
+    await sleep(300); // let late deliveries and the pipe reach us
+    return this.out
+      .split('\n')
+      .filter((l) => l && !l.startsWith('READY'));
+  }
+
+  stop(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(20);
+  }
+}
+
+// ------------------------------------------------ asynchronous sandbox runs
+
+/** `tsvisor do [flags] -- argv` started asynchronously, stdin a pipe the test writes to. */
+export class SandboxRun {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly done: Promise<Run>;
+
+  constructor(argv: string[], doFlags: string[] = []) {
+    const flags = [...doFlags];
+    if (!flags.some((f) => f.startsWith('--cwd'))) flags.push('--cwd', '/');
+    this.child = spawn(TSVISOR, ['do', ...flags, '--', ...argv], { cwd: '/', env: ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('latin1');
+    this.child.stderr!.setEncoding('latin1');
+    this.child.stdout!.on('data', (s: string) => {
+      this.stdout += s;
+    });
+    this.child.stderr!.on('data', (s: string) => {
+      this.stderr += s;
+    });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 60000);
+    this.done = new Promise((resolve, reject) => {
+      this.child.on('error', reject);
+      this.child.on('close', (status, signal) => {
+        clearTimeout(timer);
+        resolve({ stdout: this.stdout, stderr: this.stderr, status, signal });
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+}
+
+/** Direct children of a host pid, with their command lines. */
+export function childrenOf(pid: number): { pid: number; cmd: string }[] {
+  const r = spawnSync('pgrep', ['-a', '-P', String(pid)], { encoding: 'latin1' });
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const sp = l.indexOf(' ');
+      return { pid: Number(l.slice(0, sp)), cmd: l.slice(sp + 1) };
+    });
+}
+
+// ------------------------------------------------------------ file trees
+
+export interface HostFiles {
+  dir: string;
+  bin: string;
+  marker: string;
+  markerContent: string;
+  fContent: string;
+  hostonly: string;
+}
+
+/**
+ * The files the overlay/link/exec checks work on, created in `dir` (on the
+ * host, or in a sandbox root's copy of the host directory's path).
+ */
+export function populateTargets(dir: string, bin: string, who: 'host' | 'sandbox', tokens: { marker: string; f: string }): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const w = (name: string, content: string, mode = 0o644) => {
+    fs.writeFileSync(path.join(dir, name), content);
+    fs.chmodSync(path.join(dir, name), mode);
+  };
+  w('marker', who === 'host' ? `${tokens.marker}\n` : `SANDBOX-MARKER-${rand()}\n`);
+  w('f', who === 'host' ? `${tokens.f}\n` : `SANDBOX-F-${rand()}\n`);
+  if (who === 'host') w('hostonly', `HOSTONLY-${rand()}\n`);
+  for (const v of ['victim', 'victim2', 'victim3', 'victim4']) w(v, `${who}-${v}\n`);
+  fs.mkdirSync(path.join(dir, 'subdir'), { recursive: true });
+  // Owned by the host uid the sandbox's root maps to: host permission checks
+  // alone would let the guest change it.
+  w('guestowned', `${who}-guestowned\n`);
+  fs.chownSync(path.join(dir, 'guestowned'), GUEST_HOST_ID, GUEST_HOST_ID);
+  for (const f of ['lr-file', 'lr-rename', 'lr-x1', 'lr-x2', 'lr-unlink', 'lr-over', 'lr-out']) w(f, `${who}-${f}\n`);
+  fs.mkdirSync(path.join(dir, 'lr-dir'), { recursive: true });
+  w('lr-dir/inner', 'inner\n');
+  fs.mkdirSync(path.join(dir, 'lr-emptydir'), { recursive: true });
+  fs.copyFileSync(bin, path.join(dir, 'exec-victim'));
+  fs.chmodSync(path.join(dir, 'exec-victim'), 0o755);
+  fs.copyFileSync(bin, path.join(dir, 'suid-root'));
+  fs.chmodSync(path.join(dir, 'suid-root'), 0o4755);
+  fs.copyFileSync(bin, path.join(dir, 'suid-other'));
+  fs.chownSync(path.join(dir, 'suid-other'), 12345, 12345);
+  fs.chmodSync(path.join(dir, 'suid-other'), 0o6755);
+}
+
+/**
+ * A sandbox root: the escape binary at /escape, its own /etc/hostname and
+ * /etc/shadow, a marker entry at its top, a copy of the host directory's path
+ * with sandbox content, and symlinks that aim out of the root.
+ */
+export function makeSandboxRoot(host: HostFiles, rootmark: string): string {
+  const r = varTmpDir('escape-root');
+  for (const d of ['etc', 'tmp', 'proc', 'dev', 'sys', 'root', 'var/tmp']) fs.mkdirSync(path.join(r, d), { recursive: true });
+  fs.chmodSync(path.join(r, 'tmp'), 0o1777);
+  fs.copyFileSync(host.bin, path.join(r, 'escape'));
+  fs.chmodSync(path.join(r, 'escape'), 0o755);
+  fs.writeFileSync(path.join(r, 'etc/hostname'), `sandbox-${rand()}\n`);
+  fs.writeFileSync(path.join(r, 'etc/shadow'), `root:SANDBOX-SHADOW-${rand()}:1::::::\n`, { mode: 0o640 });
+  fs.writeFileSync(path.join(r, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  fs.writeFileSync(path.join(r, 'etc/group'), 'root:x:0:\n');
+  fs.writeFileSync(path.join(r, rootmark), '');
+  populateTargets(path.join(r, host.dir), host.bin, 'sandbox', { marker: '', f: '' });
+  const ups = '../'.repeat(8);
+  fs.symlinkSync(host.marker, path.join(r, 'etc/esc-abs-marker'));
+  fs.symlinkSync(`${ups}${host.marker.slice(1)}`, path.join(r, 'etc/esc-rel-marker'));
+  fs.symlinkSync(host.hostonly, path.join(r, 'etc/esc-abs-hostonly'));
+  fs.symlinkSync(`${ups}${host.hostonly.slice(1)}`, path.join(r, 'etc/esc-rel-hostonly'));
+  fs.symlinkSync(host.dir, path.join(r, 'etc/esc-dir'));
+  fs.symlinkSync(`${ups}${host.dir.slice(1)}`, path.join(r, 'etc/esc-rel-dir'));
+  fs.symlinkSync('/', path.join(r, 'etc/esc-root'));
+  fs.symlinkSync('../../../../..', path.join(r, 'etc/esc-up'));
+  return r;
+}
+
+/** `script` gives the command a terminal as fd 0 (for TIOCSTI on a real tty). */
+export function haveScript(): boolean {
+  return spawnSync('script', ['--version'], { encoding: 'latin1' }).status === 0;
+}
+
+/** sh -c quoting */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,409 @@
+// Escapes fail (issue 2's acceptance item): test/programs/escape.c attempts
+// each escape from inside `tsvisor do` and prints one line per check ("OK
+// name" when the attempt was prevented the way Linux/runsc would prevent it);
+// the host side checks that nothing changed on the host, that host helper
+// processes (signal canaries, unix-socket servers) received nothing, and that
+// host settings an escaped write could change are unchanged.
+//
+// The sandboxes run in three configurations where paths matter:
+//   host-overlay  no --root: the host root, read-only, under the in-memory overlay
+//   root-overlay  --root DIR --overlay
+//   root-rw       --root DIR --no-overlay (writes go through the Gofer to DIR)
+// DIR is a root made for the test: its own /etc/hostname and /etc/shadow, a
+// marker entry at its top, a copy of the host test directory's path with
+// different content, and symlinks planted on the host that aim out of it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { rmrf, runSandbox, TSVISOR } from './harness.js';
+import {
+  CLEAN,
+  ENV,
+  GUEST_HOST_ID,
+  HostHelper,
+  type HostFiles,
+  SandboxRun,
+  childrenOf,
+  compileEscape,
+  haveScript,
+  hostSnapshot,
+  hostSystemState,
+  makeSandboxRoot,
+  populateTargets,
+  rand,
+  restoreHostSystemState,
+  shq,
+  varTmpDir,
+  verdict,
+  waitFor,
+} from './escape-helpers.js';
+
+type Mode = 'host-overlay' | 'root-overlay' | 'root-rw';
+
+const ROOTMARK = `SANDBOX-ROOT-MARK-${rand()}`;
+let host: HostFiles;
+let hostHostname: string;
+let hostInit: string;
+let sysBefore: Record<string, string | boolean>;
+const cleanup: string[] = [];
+
+beforeAll(() => {
+  const dir = varTmpDir('escape');
+  cleanup.push(dir);
+  const bin = compileEscape(dir);
+  const tokens = { marker: `HOST-MARKER-${rand()}`, f: `HOST-F-${rand()}` };
+  populateTargets(dir, bin, 'host', tokens);
+  host = {
+    dir,
+    bin,
+    marker: path.join(dir, 'marker'),
+    markerContent: tokens.marker,
+    fContent: tokens.f,
+    hostonly: path.join(dir, 'hostonly'),
+  };
+  hostHostname = fs.readFileSync('/etc/hostname', 'latin1').trim();
+  hostInit = fs.readFileSync('/proc/1/cmdline', 'latin1').replace(/\0/g, ' ').trim();
+  sysBefore = hostSystemState();
+});
+
+afterAll(() => {
+  if (sysBefore) restoreHostSystemState(sysBefore);
+  for (const d of cleanup) rmrf(d);
+});
+
+interface Env {
+  mode: Mode;
+  flags: string[];
+  exe: string;
+  args: string[];
+  root?: string;
+  /** host directories that must be unchanged after the run */
+  watch: string[];
+}
+
+/** How to run escape in one configuration (a fresh sandbox root for the root modes). */
+function env(mode: Mode): Env {
+  const args = [
+    `marker=${host.marker}`,
+    `hostcontent=${host.markerContent}`,
+    `hosthostname=${hostHostname}`,
+    `hostdir=${host.dir}`,
+    `hostf=${host.fContent}`,
+    // files for the overlay, link, exec and setuid checks: same sandbox paths in every mode
+    `victim=${host.dir}/victim`,
+    `guestowned=${host.dir}/guestowned`,
+    `execvictim=${host.dir}/exec-victim`,
+    `suidroot=${host.dir}/suid-root`,
+    `suidother=${host.dir}/suid-other`,
+  ];
+  if (mode === 'host-overlay') return { mode, flags: [], exe: host.bin, args, watch: [host.dir] };
+  const root = makeSandboxRoot(host, ROOTMARK);
+  cleanup.push(root);
+  args.push(`rootmark=${ROOTMARK}`, 'prelinks=1', `hostonly=${host.hostonly}`, `hostroot=${root}`);
+  const overlay = mode === 'root-overlay';
+  return {
+    mode,
+    flags: ['--root', root, overlay ? '--overlay' : '--no-overlay'],
+    exe: '/escape',
+    args,
+    root,
+    // without the overlay the sandbox writes into its root by design; the
+    // host directory its links point at must stay untouched either way
+    watch: overlay ? [host.dir, root] : [host.dir],
+  };
+}
+
+const NAMES: Record<string, string[]> = {
+  dotdot: [
+    'dotdot-open-dir',
+    'dotdot-open-file',
+    'dotdot-openat-dirfd',
+    'dotdot-chdir',
+    'dotdot-deep',
+    'dotdot-openat2',
+    'dotdot-stat',
+    'dotdot-nondumpable',
+  ],
+  symlink: [
+    'symlink-abs-hostname',
+    'symlink-abs-marker',
+    'symlink-rel-many',
+    'symlink-to-root',
+    'symlink-rel-dir',
+    'symlink-chain',
+    'symlink-openat2',
+  ],
+  symlinkops: ['symlinkops-abs-dir', 'symlinkops-rel-dir', 'symlinkops-file-links'],
+  race: ['race-symlink-swap'],
+  procroot: ['procroot-readlink', 'procroot-open', 'procroot-dotdot', 'procroot-cwd', 'procroot-fd', 'procroot-exe', 'procroot-task'],
+  dirfds: ['dirfds-inherited', 'dirfds-dotdot', 'dirfds-shadow', 'dirfds-hostname', 'dirfds-moved-dir'],
+  privileged: [
+    'mount',
+    'umount2',
+    'pivot_root',
+    'unshare',
+    'setns',
+    'clone-namespaces',
+    'ptrace',
+    'bpf',
+    'keyctl',
+    'kexec_load',
+    'init_module',
+    'perf_event_open',
+    'iopl',
+    'open_by_handle_at',
+    'io_uring',
+    'userfaultfd',
+    'fanotify',
+    'seccomp-listener',
+    'reboot',
+    'clock-set',
+    'syslog',
+    'misc-admin',
+    'sethostname-local',
+  ],
+  chroot: ['chroot-cwd-outside', 'chroot-fchdir', 'chroot-confines'],
+  int80: ['int80-getpid', 'int80-ptrace', 'int80-unshare'],
+  x32: ['x32-getpid', 'x32-mount', 'x32-rt_sigaction-512', 'x32-unshare'],
+  signals: [
+    'signals-pid-namespace',
+    'signals-pgrp-inside',
+    'signals-kill-minus1',
+    'signals-kill-0',
+    'signals-proc-lists-sandbox-only',
+  ],
+  procsys: ['proc-self-mem', 'proc-kcore', 'proc-sys-write', 'sys-write', 'proc-hostpath-leak'],
+  tiocsti: ['tiocsti-fd0', 'tiocsti-own-pty'],
+  devices: ['dev-open-host-devices', 'dev-mknod'],
+  unixsock: ['unix-connect-host-path', 'unix-sendto-host-path', 'unix-abstract', 'unix-bind-host-path'],
+  overlaywrite: ['overlay-create', 'overlay-modify-host-file', 'overlay-fd-ops-host-file', 'overlay-unix-bind'],
+  linkrename: ['link-host-file', 'rename-host-file'],
+  forgedexec: ['forged-exec-marker'],
+  suid: ['setuid-host-binary'],
+};
+
+/** Runs `escape CMD` in the sandbox; every line must be OK and the watched host trees unchanged. */
+function attempt(cmd: string, e: Env, extra: string[] = [], expected = NAMES[cmd]!): void {
+  const before = e.watch.map((d) => hostSnapshot(host.bin, d));
+  const r = runSandbox([e.exe, cmd, ...e.args, ...extra], { doFlags: e.flags });
+  const after = e.watch.map((d) => hostSnapshot(host.bin, d));
+  expect.soft(verdict(r, cmd, expected), `escape ${cmd} (${e.mode}); stderr:\n${r.stderr}`).toEqual(CLEAN);
+  for (let i = 0; i < e.watch.length; i++) {
+    expect.soft(after[i], `host tree ${e.watch[i]} changed during escape ${cmd} (${e.mode})`).toEqual(before[i]);
+  }
+}
+
+// ---------------------------------------------------------------- paths
+
+describe.each<Mode>(['host-overlay', 'root-overlay', 'root-rw'])('path escapes, %s', (mode) => {
+  it('(1) ".." past the root stays at the sandbox root', () => {
+    attempt('dotdot', env(mode));
+  });
+
+  it('(2) absolute and relative symlinks resolve inside the sandbox', () => {
+    const names = mode === 'host-overlay' ? NAMES.symlink! : [...NAMES.symlink!, 'symlink-prelinks'];
+    attempt('symlink', env(mode), [], names);
+  });
+
+  it('(3) /proc/1/root, /proc/self/{root,cwd,fd} stay inside', () => {
+    attempt('procroot', env(mode));
+  });
+
+  it('(4) guessed dirfds reach nothing outside', () => {
+    attempt('dirfds', env(mode));
+  });
+
+  it('(5) chroot, then climbing out of it, stops at the sandbox root', () => {
+    attempt('chroot', env(mode));
+  });
+
+  it('(9) /proc and /sys: no kernel memory, no host settings, no host paths', () => {
+    attempt('procsys', env(mode));
+    expect(hostSystemState()).toEqual(sysBefore);
+  });
+
+  it('setuid binaries do not raise privileges', () => {
+    attempt('suid', env(mode));
+  });
+});
+
+describe.each<Mode>(['root-overlay', 'root-rw'])('symlinks planted in the root, %s', (mode) => {
+  it('(2) writes through symlinks aimed at a host directory stay inside the root', () => {
+    const e = env(mode);
+    attempt('symlinkops', e);
+    // The writes landed in the root's copy of the directory (root-rw) or in memory.
+    if (mode === 'root-rw') expect(fs.existsSync(path.join(e.root!, host.dir, 'created-via-link'))).toBe(true);
+    expect(fs.existsSync(path.join(host.dir, 'created-via-link'))).toBe(false);
+  });
+
+  it('(2) swapping a directory and an escaping symlink under an open never reaches the host', () => {
+    attempt('race', env(mode));
+  });
+});
+
+// ------------------------------------------------------- privileged calls
+
+describe.each<Mode>(['host-overlay', 'root-overlay'])('privileged calls, %s', (mode) => {
+  it('(5) mount, unshare, setns, clone, ptrace, bpf, keyctl, kexec, modules, perf, iopl, handles, ... fail with EPERM', () => {
+    attempt('privileged', env(mode));
+    expect(hostSystemState()).toEqual(sysBefore);
+    const mounts = fs.readFileSync('/proc/1/mountinfo', 'latin1');
+    expect(mounts).not.toMatch(/esc-mnt|esc-pr/);
+  });
+});
+
+describe('32-bit and x32 system calls', () => {
+  it('(6) int $0x80 kills the process with SIGSYS', () => {
+    attempt('int80', env('host-overlay'));
+  });
+
+  it('(7) x32 system calls kill the process with SIGSYS', () => {
+    attempt('x32', env('host-overlay'));
+  });
+});
+
+// ---------------------------------------------------------------- signals
+
+describe('(8) signals', () => {
+  it('reach only the sandbox: host pids are invisible, kill(0|-1) stays inside', async () => {
+    // Canaries log every signal they get. Both share the process group and
+    // session tsvisor runs in; one runs as the host uid the sandbox's root
+    // maps to, so the host's own permission checks would not stop a signal.
+    const rootCanary = new HostHelper([host.bin, 'canary']);
+    const guestUidCanary = new HostHelper([host.bin, 'canary'], { uid: GUEST_HOST_ID, gid: GUEST_HOST_ID });
+    try {
+      await rootCanary.ready();
+      await guestUidCanary.ready();
+      const run = new SandboxRun([host.bin, 'signals', 'hostpids=stdin', `hostinit=${hostInit}`]);
+      let gofer: number | undefined;
+      let guest: number | undefined;
+      await waitFor(
+        () => {
+          const ch = childrenOf(run.pid);
+          gofer = ch.find((c) => c.cmd.includes('gofer/main.js'))?.pid;
+          guest = ch.find((c) => c.cmd.includes(' signals '))?.pid;
+          return gofer !== undefined && guest !== undefined;
+        },
+        15000,
+        `the Gofer and the guest of tsvisor pid ${run.pid}`,
+      );
+      const pids = [
+        `tsvisor:${run.pid}`,
+        `gofer:${gofer}`,
+        `guest-host-pid:${guest}`,
+        `vitest-worker:${process.pid}`,
+        `vitest-parent:${process.ppid}`,
+        `canary-root:${rootCanary.pid}`,
+        `canary-guest-uid:${guestUidCanary.pid}`,
+        'host-init:1',
+      ];
+      run.child.stdin!.end(`${pids.join(' ')}\n`);
+      const r = await run.done;
+      const labels = pids.map((p) => `signals-hostpid-${p.split(':')[0]}`);
+      expect.soft(verdict(r, 'signals', [...NAMES.signals!, ...labels]), `stderr:\n${r.stderr}`).toEqual(CLEAN);
+      expect.soft(await rootCanary.received(), 'signals received by a host process (root, same session)').toEqual([]);
+      expect.soft(await guestUidCanary.received(), 'signals received by a host process (guest uid, same process group)').toEqual([]);
+    } finally {
+      rootCanary.stop();
+      guestUidCanary.stop();
+    }
+  });
+});
+
+// ------------------------------------------------------------- terminals
+
+describe('(9) terminal input injection', () => {
+  // `script` (util-linux) gives the sandbox a real terminal as fd 0; without
+  // it the fd-0 case cannot be set up on this machine.
+  it.skipIf(!haveScript())('TIOCSTI (also with a 64-bit command) is refused on fd 0 and on a pty', () => {
+    const cmd = `${shq(TSVISOR)} do --cwd / -- ${shq(host.bin)} tiocsti`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'latin1', input: '', env: ENV, timeout: 60000 });
+    expect(verdict({ stdout: r.stdout, status: r.status, signal: r.signal }, 'tiocsti', NAMES.tiocsti!)).toEqual(CLEAN);
+    expect(r.stdout, 'fd 0 must have been a terminal').not.toContain('skipped');
+  });
+});
+
+describe('(9) devices', () => {
+  it('host devices cannot be opened or made', () => {
+    const st = fs.statSync('/');
+    const rootdev = `${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}`;
+    attempt('devices', env('host-overlay'), [`rootdev=${rootdev}`]);
+  });
+});
+
+// ---------------------------------------------------------- unix sockets
+
+describe.each<[string, Mode, string[]]>([
+  ['host root, --network none', 'host-overlay', []],
+  ['host root, --network host', 'host-overlay', ['--network', 'host']],
+  ['--root --no-overlay, server sockets inside the root', 'root-rw', []],
+])('(10) unix sockets: %s', (_label, mode, netFlags) => {
+  it('the guest cannot connect or send to host servers', async () => {
+    const e = env(mode);
+    let sockDir: string;
+    let inside: string;
+    if (mode === 'host-overlay') {
+      sockDir = varTmpDir('escape-sock');
+      cleanup.push(sockDir);
+      inside = sockDir;
+    } else {
+      sockDir = e.root!;
+      inside = '/';
+    }
+    const abs = `tsvisor-escape-${rand()}`;
+    const server = new HostHelper([
+      host.bin,
+      'server',
+      `sock=${sockDir}/srv.sock`,
+      `dgram=${sockDir}/srv.dgram`,
+      `abstract=${abs}`,
+      `abstractdgram=${abs}-dgram`,
+    ]);
+    try {
+      await server.ready();
+      const before = hostSnapshot(host.bin, host.dir);
+      const run = new SandboxRun(
+        [
+          e.exe,
+          'unixsock',
+          `sock=${path.join(inside, 'srv.sock')}`,
+          `dgram=${path.join(inside, 'srv.dgram')}`,
+          `abstract=${abs}`,
+          `abstractdgram=${abs}-dgram`,
+          ...e.args,
+        ],
+        [...e.flags, ...netFlags],
+      );
+      run.child.stdin!.end();
+      const r = await run.done;
+      expect.soft(verdict(r, 'unixsock', NAMES.unixsock!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
+      expect.soft(await server.received(), 'connections and datagrams the host server received').toEqual([]);
+      expect.soft(hostSnapshot(host.bin, host.dir), 'host directory changed (bind)').toEqual(before);
+    } finally {
+      server.stop();
+    }
+  });
+});
+
+// ------------------------------------------- overlay writes, links, renames
+
+describe.each<Mode>(['host-overlay', 'root-overlay'])('writes under the overlay, %s', (mode) => {
+  it('(11) creating and modifying host files never reaches the host', () => {
+    const e = env(mode);
+    const newpath = `/var/tmp/tsvisor-escape-${rand()}`;
+    attempt('overlaywrite', e, [`newpath=${newpath}`]);
+    expect(fs.existsSync(newpath), `${newpath} appeared on the host`).toBe(false);
+    if (e.root) expect(fs.existsSync(path.join(e.root, newpath))).toBe(false);
+  });
+
+  it('(12) hard links and renames of host files never reach the host', () => {
+    attempt('linkrename', env(mode));
+    expect(fs.existsSync('/tmp/esc-lr-out')).toBe(false);
+    expect(fs.existsSync('/tmp/esc-lr-hardlink')).toBe(false);
+  });
+
+  it('a forged exec-rewrite marker cannot run a file the sandbox deleted', () => {
+    attempt('forgedexec', env(mode));
+  });
+});
