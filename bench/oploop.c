@@ -8,6 +8,8 @@
  *
  * MODE is one of
  *   getpid     syscall(SYS_getpid)                (no libc caching)
+ *   umask      syscall(SYS_umask, 022)            (trapped by tsvisor with no
+ *              guest memory to copy: the cost of a trap answered by a Sentry)
  *   openclose  open(FILE, O_RDONLY) + close       (FILE default /etc/hostname)
  *   stat       stat(FILE)                         (FILE default /etc/hostname)
  *   pread      pread of 4 KiB from FILE           (FILE must hold >= 4 KiB;
@@ -64,6 +66,12 @@ static void op_getpid(uint64_t n) {
     }
 }
 
+static void op_umask(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        if (syscall(SYS_umask, 022) < 0) die("umask");
+    }
+}
+
 static void op_openclose(uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -115,7 +123,7 @@ static void op_forkexec(uint64_t n) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: oploop getpid|openclose|stat|pread|forkexec [FILE] [BUDGET_MS]\n");
+        fprintf(stderr, "usage: oploop getpid|umask|openclose|stat|pread|forkexec [FILE] [BUDGET_MS]\n");
         return 2;
     }
     mode = argv[1];
@@ -127,6 +135,8 @@ int main(int argc, char **argv) {
     uint64_t batch; /* first timed batch; doubles until the budget is spent */
     if (!strcmp(mode, "getpid")) {
         op = op_getpid; batch = 1024;
+    } else if (!strcmp(mode, "umask")) {
+        op = op_umask; batch = 64;
     } else if (!strcmp(mode, "openclose")) {
         op = op_openclose; batch = 256;
     } else if (!strcmp(mode, "stat")) {

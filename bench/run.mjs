@@ -28,7 +28,7 @@ const USAGE = `usage: node bench/run.mjs [options]
                       (native is always added: ratios need it)
   --workloads LIST    workloads, comma-separated (default all):
                       py-pass,py-stat,tar-x,sh-loop,gcc,oploop
-                      (oploop = op-getpid,op-openclose,op-stat,op-pread,op-forkexec)
+                      (oploop = op-getpid,op-umask,op-openclose,op-stat,op-pread,op-forkexec)
   --schedule S        roundrobin (default): each round runs every runner once,
                       rotating the order; blocked: all runs of one runner, then
                       the next (hyperfine --warmup 1 --runs N per cell)
@@ -418,6 +418,7 @@ const PY = '/usr/bin/python3';
 const STAT_TARGET = '/usr/bin/python3';
 const OPS = [
   { id: 'op-getpid', mode: 'getpid', title: 'getpid' },
+  { id: 'op-umask', mode: 'umask', title: 'umask (a trapped call, nothing to copy)' },
   { id: 'op-openclose', mode: 'openclose', title: 'open+close', file: '/etc/hostname' },
   { id: 'op-stat', mode: 'stat', title: 'stat', file: '/etc/hostname' },
   { id: 'op-pread', mode: 'pread', title: 'pread 4 KiB', file: 'DATA' },

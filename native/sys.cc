@@ -437,6 +437,17 @@ Napi::Value FcntlSetfl(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), fcntl(I32(info, 0), F_SETFL, I32(info, 1)));
 }
 
+// pinSelf() -> cpu | -errno: restricts the calling thread to the CPU it runs on.
+Napi::Value PinSelf(const Napi::CallbackInfo& info) {
+  int cpu = sched_getcpu();
+  if (cpu < 0) return Num(info.Env(), -errno);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) < 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), cpu);
+}
+
 // keepOnMyCpu(tid) -> cpu | -errno
 // Restricts thread `tid` (a peer this thread is about to wake and wait for,
 // such as the Gofer) to the CPU the caller runs on, when the caller moved
@@ -675,6 +686,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"fcntlGetfl", FcntlGetfl},
       {"fcntlSetfl", FcntlSetfl},
       {"keepOnMyCpu", KeepOnMyCpu},
+      {"pinSelf", PinSelf},
       {"spawnSandbox", SpawnSandbox},
       {"spawn", Spawn},
       {"setChildSubreaper", SetChildSubreaper},
