@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -437,6 +438,15 @@ Napi::Value FcntlSetfl(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), fcntl(I32(info, 0), F_SETFL, I32(info, 1)));
 }
 
+// flock(fd, op) -> 0 | -errno (LOCK_SH 1, LOCK_EX 2, LOCK_NB 4, LOCK_UN 8); retries EINTR.
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  int r;
+  do {
+    r = flock(I32(info, 0), I32(info, 1));
+  } while (r < 0 && errno == EINTR);
+  return Ret(info.Env(), r);
+}
+
 // pinSelf() -> cpu | -errno: restricts the calling thread to the CPU it runs on.
 Napi::Value PinSelf(const Napi::CallbackInfo& info) {
   int cpu = sched_getcpu();
@@ -687,6 +697,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"fcntlSetfl", FcntlSetfl},
       {"keepOnMyCpu", KeepOnMyCpu},
       {"pinSelf", PinSelf},
+      {"flock", Flock},
       {"spawnSandbox", SpawnSandbox},
       {"spawn", Spawn},
       {"setChildSubreaper", SetChildSubreaper},

@@ -73,6 +73,8 @@ export interface Native {
   fcntlSetfl(fd: number, flags: number): number;
   /** Keeps thread `tid` on the caller's current CPU (re-pinned only when the caller moved). */
   keepOnMyCpu(tid: number): number;
+  /** flock(2): LOCK_SH 1, LOCK_EX 2, LOCK_NB 4, LOCK_UN 8. Blocks the calling thread unless LOCK_NB. */
+  flock(fd: number, op: number): number;
   /** Restricts the calling thread to its current CPU; returns the CPU. */
   pinSelf(): number;
   spawnSandbox(path: string, argv: string[], envp: string[], cloneFlags: number, fdMap: number[]): [number, number] | number;
