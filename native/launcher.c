@@ -82,6 +82,7 @@ struct options {
   const char *root;
   const char *hostname;
   const char *domainname;
+  const char *netns;
   int lo_up;
   int foreground;
   int have_caps;
@@ -135,6 +136,7 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (!strcmp(a, "--root")) o->root = v;
     else if (!strcmp(a, "--hostname")) o->hostname = v;
     else if (!strcmp(a, "--domainname")) o->domainname = v;
+    else if (!strcmp(a, "--netns")) o->netns = v;
     else if (!strcmp(a, "--caps")) {
       o->have_caps = 1;
       o->caps = num(v, "capability mask");
@@ -241,6 +243,16 @@ static void enter_userns(void) {
  * terminal it is a session of its own too, as runc makes it. With one it
  * becomes the terminal's foreground group, so keyboard signals reach the
  * guest and not tsvisor (which forwards what it receives). */
+/* Joins a network namespace given by path (OCI linux.namespaces network
+ * path: Docker's --network host, a pod's namespace), as real root and before
+ * the host paths disappear with the pivot. */
+static void join_netns(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("network namespace %s: %s", path, strerror(errno));
+  if (setns(fd, CLONE_NEWNET) < 0) fail("join network namespace %s: %s", path, strerror(errno));
+  close(fd);
+}
+
 static void own_process_group(int foreground) {
   if (!foreground) {
     if (setsid() < 0) fail("setsid: %s", strerror(errno));
@@ -331,6 +343,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < o.nrl; i++)
     if (setrlimit(o.rl[i].res, &o.rl[i].lim) < 0) fail("setrlimit %d: %s", o.rl[i].res, strerror(errno));
   own_process_group(o.foreground);
+  if (o.netns) join_netns(o.netns);
   enter_root(o.root);
   if (o.lo_up) loopback_up();
   if (o.hostname && sethostname(o.hostname, strlen(o.hostname)) < 0) fail("sethostname: %s", strerror(errno));

@@ -122,7 +122,8 @@ export class Kernel {
    * goferExports(spec) (callers start it as early as they can: it boots while
    * the Sentry loads), or one is started here.
    */
-  start(gofer?: { pid: number; client: GoferClient }): void {
+  start(gofer?: { pid: number; client: GoferClient }, opts: { deferExec?: boolean } = {}): void {
+    this.deferExec = opts.deferExec ?? false;
     native.setChildSubreaper();
     // One O_PATH fd per cached host file: allow many.
     native.setRlimit(7 /* RLIMIT_NOFILE */, 1 << 20, 1 << 20);
@@ -156,7 +157,10 @@ export class Kernel {
     const [ctl, theirs] = pair;
     const argv = [LAUNCHER_PATH, '--root', s.rootfs, '--hostname', s.hostname];
     if (s.domainname) argv.push('--domainname', s.domainname);
-    if (s.network === 'none') argv.push('--lo-up');
+    const ownNetns = s.network === 'none' && !s.netnsPath;
+    if (ownNetns) argv.push('--lo-up');
+    if (s.netnsPath) argv.push('--netns', s.netnsPath);
+    if (s.oomScoreAdj !== undefined) argv.push('--oom-score-adj', String(s.oomScoreAdj));
     if (s.foreground) argv.push('--foreground');
     const capMask = s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
     argv.push('--caps', `0x${capMask.toString(16)}`);
@@ -168,7 +172,7 @@ export class Kernel {
     }
     argv.push('--', ...s.args);
     let flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-    if (s.network === 'none') flags |= CLONE_NEWNET;
+    if (ownNetns) flags |= CLONE_NEWNET;
     const r = native.spawnSandbox(LAUNCHER_PATH, argv, s.env, flags, [s.stdio[0], 0, s.stdio[1], 1, s.stdio[2], 2, theirs, 3]);
     native.close(theirs);
     if (typeof r === 'number') throw new SandboxError(`cannot create the sandbox: errno ${-r}`);
@@ -220,6 +224,10 @@ export class Kernel {
         capEff: s.uid === 0 ? s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n) : 0n,
       };
       this.tasks.set(pid, new Task(pid, 1, proc, new FsContext(root, cwd, s.umask), creds));
+      if (this.deferExec) {
+        this.launcherCtl = ctl;
+        return;
+      }
       send(Buffer.from('G'));
     } catch (e) {
       native.close(ctl);
@@ -231,6 +239,20 @@ export class Kernel {
       throw e;
     }
     native.close(ctl);
+  }
+
+  private deferExec = false;
+  /** The launcher's control socket while it waits to exec the guest (OCI create, before start). */
+  private launcherCtl = -1;
+
+  /** Lets a launcher held by `start(..., { deferExec: true })` exec the guest's program. */
+  go(): void {
+    if (this.launcherCtl < 0) throw new SandboxError('the container was already started');
+    const ctl = this.launcherCtl;
+    this.launcherCtl = -1;
+    const r = native.sendMsg(ctl, Buffer.from('G'), 1, []);
+    native.close(ctl);
+    if (r < 0) throw new SandboxError('the container process went away before it was started');
   }
 
   private initialCwd(root: Location): Location {
@@ -465,6 +487,23 @@ export class Kernel {
     } catch {
       return false;
     }
+  }
+
+  /** Sends `sig` to every guest process (runc kill --all). */
+  signalAll(sig: number): void {
+    for (const p of this.procs.values()) {
+      if (p.exited) continue;
+      try {
+        native.pidfdSendSignal(p.pidfd(), sig);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  }
+
+  /** Host pids of the guest's live processes (runc ps). */
+  hostPids(): number[] {
+    return [...this.procs.values()].filter((p) => !p.exited).map((p) => p.tgid);
   }
 
   /**

@@ -21,6 +21,9 @@ export interface SandboxSpec {
   rootReadonly: boolean;
   overlay: boolean;
   network: 'none' | 'host';
+  /** join this network namespace instead of making one (OCI namespace path) */
+  netnsPath?: string;
+  oomScoreAdj?: number;
   args: string[];
   env: string[];
   cwd: string;

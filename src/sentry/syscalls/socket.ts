@@ -98,7 +98,7 @@ function abstractAddr(name: string, rest: Buffer = Buffer.alloc(0)): Buffer {
 
 /** A guest abstract address as the host sees it: private to the sandbox when it shares the host's network namespace. */
 function privateAbstract(k: Kernel, addr: Buffer): Buffer {
-  if (k.spec.network === 'none' || addr.length <= 2) return addr;
+  if ((k.spec.network === 'none' && !k.spec.netnsPath) || addr.length <= 2) return addr;
   return abstractAddr(`${sandboxTag(k)}/`, addr.subarray(3));
 }
 
