@@ -28,25 +28,75 @@ async function loadCommand(name: string): Promise<Command | undefined> {
       return (await import('./commands/do.js')).doCommand;
     case 'syscalls':
       return (await import('./commands/syscalls.js')).syscallsCommand;
+    case 'create':
+      return (await import('./commands/create.js')).createCommand;
+    case 'start':
+      return (await import('./commands/start.js')).startCommand;
+    case 'run':
+      return (await import('./commands/run.js')).runCommand;
+    case 'state':
+      return (await import('./commands/state.js')).stateCommand;
+    case 'kill':
+      return (await import('./commands/kill.js')).killCommand;
+    case 'delete':
+      return (await import('./commands/delete.js')).deleteCommand;
+    case 'list':
+      return (await import('./commands/list.js')).listCommand;
+    case 'ps':
+      return (await import('./commands/ps.js')).psCommand;
+    case 'spec':
+      return (await import('./commands/spec.js')).specCommand;
+    case 'features':
+      return (await import('./commands/features.js')).featuresCommand;
+    case 'checkpoint':
+      return (await import('./commands/checkpoint.js')).checkpointCommand;
+    case 'restore':
+      return (await import('./commands/checkpoint.js')).restoreCommand;
+    case 'boot':
+      return (await import('./commands/boot.js')).bootCommand;
     default:
       return undefined;
   }
 }
 
-const COMMANDS = ['do', 'syscalls'];
+const COMMANDS = ['do', 'syscalls', 'create', 'start', 'run', 'state', 'kill', 'delete', 'list', 'ps', 'spec', 'features', 'checkpoint', 'restore'];
 
 function help(): string {
   return [
     'usage: tsvisor [global flags] COMMAND [flags] [args]',
     '',
     'commands:',
-    '  do        run a command in a sandbox on the host root (or --root DIR)',
-    '  syscalls  print the syscall table (--format table|json|markdown)',
+    '  do          run a command in a sandbox on the host root (or --root DIR)',
+    '  syscalls    print the syscall table (--format table|json|markdown)',
+    '',
+    'OCI runtime commands (as runc and runsc):',
+    '  create      create a container from a bundle (--bundle, --pid-file)',
+    '  start       start a created container',
+    '  run         create and start a container, wait for it unless --detach',
+    '  state       print a container\'s OCI state',
+    '  kill        send a signal to a container (--all)',
+    '  delete      delete a stopped container (--force: any container)',
+    '  list        list containers (--format table|json, --quiet)',
+    '  ps          list a container\'s processes (--format table|json)',
+    '  spec        write a default config.json (--bundle, --rootless)',
+    '  features    print the supported features',
+    '  checkpoint, restore   not supported',
     '',
     'global flags:',
     usage(GLOBAL_FLAGS),
     '',
   ].join('\n');
+}
+
+/** Errors of the OCI commands that are the caller's or the container's, not tsvisor bugs. */
+async function isRuntimeError(e: unknown): Promise<boolean> {
+  const [{ RuntimeError }, { SpecError }, { StateError }, { ControlUnreachable }] = await Promise.all([
+    import('../oci/runtime.js'),
+    import('../oci/spec.js'),
+    import('../oci/state.js'),
+    import('../oci/control.js'),
+  ]);
+  return e instanceof RuntimeError || e instanceof SpecError || e instanceof StateError || e instanceof ControlUnreachable;
 }
 
 export function fatal(msg: string, code = 125): never {
@@ -72,7 +122,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(parsed.flags, args);
   } catch (e) {
-    if (e instanceof UsageError) fatal(e.message, 2);
+    if (e instanceof UsageError && name === 'do') fatal(e.message, 2);
+    if (e instanceof UsageError || (await isRuntimeError(e))) {
+      const { reportError } = await import('../oci/runtime.js');
+      return reportError(parsed.flags, (e as Error).message);
+    }
     throw e;
   }
 }

@@ -1,0 +1,133 @@
+// tsvisor boot (internal): the sandbox process of an OCI container. `create`
+// starts it detached; it runs the Sentry and the Gofer, sets the container
+// up with its first process held before exec, reports "ok" (or the error)
+// on fd 3, then serves the control socket (start, kill, ps) until the
+// container's init exits. Its exit status is the container's: it is the
+// process in --pid-file, which containerd's shim and conmon wait for.
+import fs from 'node:fs';
+import { spawnGofer } from '../../gofer/client.js';
+import { serveControl } from '../../oci/control.js';
+import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
+import { loadConfig, toSandboxSpec } from '../../oci/spec.js';
+import { StateStore, ociState, processStartTime } from '../../oci/state.js';
+import { goferExports } from '../../sentry/spec.js';
+import { type Command } from '../main.js';
+import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
+
+const BOOT_FLAGS: readonly FlagSpec[] = [
+  { name: 'bundle', type: 'string', help: 'bundle directory' },
+  { name: 'ready-fd', type: 'string', help: 'fd to report readiness on' },
+];
+
+export const bootCommand: Command = {
+  summary: 'the sandbox process of a container (internal)',
+  async run(globals, argv) {
+    const { flags, rest } = parseFlags(argv, BOOT_FLAGS, false);
+    const id = rest[0];
+    const bundle = flags.bundle as string | undefined;
+    if (!id || !bundle) throw new UsageError('usage: tsvisor boot --bundle DIR ID');
+    const readyFd = Number((flags['ready-fd'] as string | undefined) ?? 3);
+    const store = new StateStore(stateRoot(globals));
+    const report = (msg: string) => {
+      try {
+        fs.writeSync(readyFd, `${msg}\n`);
+        fs.closeSync(readyFd);
+      } catch {
+        /* create went away */
+      }
+    };
+
+    let kernel;
+    try {
+      const config = loadConfig(bundle);
+      // No network namespace in the spec means the host's, as with runc;
+      // --network=host (a runsc flag) forces it.
+      const ownNetwork = config.namespaces.some((n) => n.type === 'network') && globals.network !== 'host';
+      const spec = toSandboxSpec(config, {
+        overlay: Boolean(globals.overlay),
+        network: ownNetwork ? 'none' : 'host',
+        stdio: [0, 1, 2],
+        strace: Boolean(globals.strace),
+      });
+      if (ownNetwork) spec.netnsPath = config.netnsPath;
+      spec.oomScoreAdj = config.process.oomScoreAdj;
+      const gofer = spawnGofer(goferExports(spec));
+      const [{ Kernel, SandboxError }, { createLogger }] = await Promise.all([import('../../sentry/kernel.js'), import('../../log.js')]);
+      const debugLog = globals['debug-log'] as string | undefined;
+      const log = createLogger({
+        file: (globals.log as string | undefined) ?? debugLog ?? '/dev/null',
+        format: (globals['log-format'] as 'text' | 'json' | undefined) ?? 'text',
+        debug: Boolean(globals.debug) || debugLog !== undefined,
+        strace: spec.strace,
+      });
+      kernel = new Kernel(spec, log);
+      try {
+        kernel.start(gofer, { deferExec: true });
+      } catch (e) {
+        if (e instanceof SandboxError) throw new RuntimeError(e.message);
+        throw e;
+      }
+      const k = kernel;
+      const controlSocket = `${store.dir(id)}/control.sock`;
+      const lock = store.lock(id);
+      try {
+        const state = store.load(id);
+        state.status = 'created';
+        state.sentryPid = process.pid;
+        state.sentryStartTime = processStartTime(process.pid) ?? 0;
+        state.pid = process.pid;
+        state.initPid = k.initPid;
+        state.controlSocket = controlSocket;
+        store.save(state);
+      } finally {
+        lock.release();
+      }
+      serveControl(controlSocket, (req) => {
+        switch (req.op) {
+          case 'start': {
+            const state = store.load(id);
+            runHooks('startContainer', config.hooks.startContainer, ociState(state));
+            k.go();
+            const l = store.lock(id);
+            try {
+              const s = store.load(id);
+              s.status = 'running';
+              store.save(s);
+            } finally {
+              l.release();
+            }
+            return { ok: true };
+          }
+          case 'kill':
+            if (req.all) k.signalAll(req.signal);
+            else k.signal(req.signal);
+            return { ok: true };
+          case 'ps':
+            return { ok: true, pids: k.hostPids() };
+        }
+        return { ok: false, error: 'unknown request' };
+      });
+      report('ok');
+    } catch (e) {
+      report(`error ${e instanceof Error ? e.message : String(e)}`);
+      kernel?.kill();
+      return 1;
+    }
+
+    const exit = await kernel.done;
+    try {
+      const lock = store.lock(id);
+      try {
+        const s = store.load(id);
+        s.status = 'stopped';
+        s.exitStatus = exit.status;
+        store.save(s);
+      } finally {
+        lock.release();
+      }
+    } catch {
+      /* deleted meanwhile (delete --force) */
+    }
+    return exit.status;
+  },
+};

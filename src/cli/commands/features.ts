@@ -1,0 +1,29 @@
+// tsvisor features: what this runtime supports, in the OCI features format.
+import fs from 'node:fs';
+import { type Command } from '../main.js';
+import { UsageError, parseFlags } from '../flags.js';
+import { CAPABILITY_NAMES } from '../../oci/spec.js';
+
+export const featuresCommand: Command = {
+  summary: 'print the features this runtime supports',
+  async run(_globals, argv) {
+    if (parseFlags(argv, [], false).rest.length) throw new UsageError('usage: tsvisor features');
+    const features = {
+      ociVersionMin: '1.0.0',
+      ociVersionMax: '1.1.0',
+      hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
+      mountOptions: ['ro', 'rw', 'bind', 'rbind', 'nosuid', 'nodev', 'noexec', 'size', 'mode'],
+      linux: {
+        namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
+        capabilities: CAPABILITY_NAMES,
+        cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+        seccomp: { enabled: false },
+        apparmor: { enabled: false },
+        selinux: { enabled: false },
+      },
+      annotations: { 'dev.tsvisor.runtime': 'tsvisor (a gVisor-style application kernel in TypeScript)' },
+    };
+    fs.writeSync(1, `${JSON.stringify(features, null, 2)}\n`);
+    return 0;
+  },
+};

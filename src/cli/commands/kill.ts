@@ -1,0 +1,27 @@
+// tsvisor kill [--all] ID [SIGNAL]: signals the container's init (or, with
+// --all, every process in it). SIGNAL is a number or a name; default SIGTERM.
+import { ControlUnreachable, request } from '../../oci/control.js';
+import { RuntimeError, signalNumber, stateRoot } from '../../oci/runtime.js';
+import { StateStore, status } from '../../oci/state.js';
+import { type Command } from '../main.js';
+import { UsageError, parseFlags } from '../flags.js';
+
+export const killCommand: Command = {
+  summary: 'send a signal to a container',
+  async run(globals, argv) {
+    const { flags, rest } = parseFlags(argv, [{ name: 'all', alias: ['a'], type: 'bool', help: 'signal every process of the container' }], false);
+    if (rest.length < 1 || rest.length > 2) throw new UsageError('usage: tsvisor kill [--all] ID [SIGNAL]');
+    const sig = signalNumber(rest[1] ?? 'SIGTERM');
+    const state = new StateStore(stateRoot(globals)).load(rest[0]!);
+    const st = status(state);
+    if (st === 'stopped' || st === 'creating') throw new RuntimeError('container not running');
+    try {
+      const reply = await request(state.controlSocket, { op: 'kill', signal: sig, all: Boolean(flags.all) });
+      if (!reply.ok) throw new RuntimeError(reply.error);
+    } catch (e) {
+      if (e instanceof ControlUnreachable) throw new RuntimeError('container not running');
+      throw e;
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,24 @@
+// tsvisor start ID: lets a created container run its process.
+import { request } from '../../oci/control.js';
+import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
+import { loadConfig } from '../../oci/spec.js';
+import { StateStore, ociState, status } from '../../oci/state.js';
+import { type Command } from '../main.js';
+import { UsageError, parseFlags } from '../flags.js';
+
+export const startCommand: Command = {
+  summary: 'start a created container',
+  async run(globals, argv) {
+    const { rest } = parseFlags(argv, [], false);
+    if (rest.length !== 1) throw new UsageError('usage: tsvisor start ID');
+    const id = rest[0]!;
+    const store = new StateStore(stateRoot(globals));
+    const state = store.load(id);
+    const st = status(state);
+    if (st !== 'created') throw new RuntimeError(`cannot start a container that is ${st}`);
+    const reply = await request(state.controlSocket, { op: 'start' });
+    if (!reply.ok) throw new RuntimeError(reply.error);
+    runHooks('poststart', loadConfig(state.bundle).hooks.poststart, ociState(store.load(id)));
+    return 0;
+  },
+};

@@ -1,0 +1,91 @@
+// Creating a container: the part `create` and `run` share. The sandbox
+// process (`tsvisor boot`) is started detached with the caller's stdio; it
+// reports on a pipe once the container is set up with its first process held
+// before exec.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FlagValues } from '../cli/flags.js';
+import { PROJECT_ROOT } from '../platform/native.js';
+import { RuntimeError, globalArgs, runHooks, stateRoot } from './runtime.js';
+import { loadConfig } from './spec.js';
+import { StateStore, ociState, validateId } from './state.js';
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  /** start the sandbox process in its own session, outliving the command (create, run -d) */
+  detach: boolean;
+}
+
+export interface Created {
+  sandboxPid: number;
+  /** resolves to the sandbox process's exit status (only meaningful when not detached) */
+  exited: Promise<number>;
+}
+
+export async function createContainer(globals: FlagValues, id: string, o: CreateOptions): Promise<Created> {
+  validateId(id);
+  if (o.consoleSocket) throw new RuntimeError('--console-socket: terminals are not supported yet');
+  const bundle = path.resolve(o.bundle);
+  const config = loadConfig(bundle);
+  if (config.process.terminal) throw new RuntimeError('process.terminal: terminals are not supported yet');
+  const store = new StateStore(stateRoot(globals));
+  store.create({
+    ociVersion: config.ociVersion,
+    id,
+    status: 'creating',
+    pid: 0,
+    bundle,
+    rootfs: config.root.path,
+    created: new Date().toISOString(),
+    annotations: config.annotations,
+    owner: '',
+    sentryPid: 0,
+    sentryStartTime: 0,
+    controlSocket: '',
+    config: path.join(bundle, 'config.json'),
+  });
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/cli/main.js'), ...globalArgs(globals), 'boot', '--bundle', bundle, id], {
+    detached: o.detach,
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+  });
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? 9 : 0))));
+  const answer = await new Promise<string>((resolve) => {
+    let out = '';
+    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    pipe.setEncoding('utf8');
+    pipe.on('data', (s: string) => (out += s));
+    pipe.on('end', () => resolve(out.trim()));
+  });
+  if (answer !== 'ok') {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+    store.remove(id);
+    throw new RuntimeError(answer.startsWith('error ') ? answer.slice(6) : `the sandbox process failed to start${answer ? `: ${answer}` : ''}`);
+  }
+  try {
+    const state = store.load(id);
+    runHooks('prestart', config.hooks.prestart, ociState(state));
+    runHooks('createRuntime', config.hooks.createRuntime, ociState(state));
+    runHooks('createContainer', config.hooks.createContainer, ociState(state));
+    if (o.pidFile) writePidFile(o.pidFile, child.pid!);
+  } catch (e) {
+    child.kill('SIGKILL');
+    store.remove(id);
+    throw e;
+  }
+  if (o.detach) child.unref();
+  return { sandboxPid: child.pid!, exited };
+}
+
+/** Written atomically: the shim reads it as soon as create returns. */
+function writePidFile(file: string, pid: number): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, String(pid));
+  fs.renameSync(tmp, file);
+}

@@ -1,0 +1,96 @@
+// Pieces shared by the OCI commands (create, start, state, kill, delete,
+// ...): where state lives, how errors reach the client, hooks, signals.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import type { FlagValues } from '../cli/flags.js';
+import type { Hook } from './spec.js';
+
+/** runc's default is /run/runc; ours, like runsc's, is under /var/run. */
+export const DEFAULT_STATE_ROOT = '/var/run/tsvisor';
+
+export function stateRoot(globals: FlagValues): string {
+  return (globals.root as string | undefined) ?? DEFAULT_STATE_ROOT;
+}
+
+/** An error to report to the client: a clear message, exit status 1. */
+export class RuntimeError extends Error {}
+
+/**
+ * Reports an error the way clients read it: containerd's shim and conmon
+ * show the last `{"level":"error","msg":...}` line of --log (with
+ * --log-format json); people read stderr.
+ */
+export function reportError(globals: FlagValues, msg: string): number {
+  const file = globals.log as string | undefined;
+  if (file) {
+    const line =
+      globals['log-format'] === 'json'
+        ? `${JSON.stringify({ level: 'error', msg, time: new Date().toISOString() })}\n`
+        : `E${new Date().toISOString()} ${process.pid} ${msg}\n`;
+    try {
+      fs.appendFileSync(file, line);
+    } catch {
+      /* the message still reaches stderr */
+    }
+  }
+  fs.writeSync(2, `tsvisor: ${msg}\n`);
+  return 1;
+}
+
+/** The global flags to hand to the sandbox process, as given. */
+export function globalArgs(globals: FlagValues): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(globals)) {
+    if (v === undefined || v === false) continue;
+    if (v === true) out.push(`--${k}`);
+    else if (Array.isArray(v)) for (const x of v) out.push(`--${k}=${x}`);
+    else out.push(`--${k}=${v}`);
+  }
+  return out;
+}
+
+/** A signal given as a number, "TERM" or "SIGTERM" (what runc kill accepts). */
+export function signalNumber(s: string): number {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n >= 1 && n <= 64) return n;
+  } else {
+    const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
+    const n = (os.constants.signals as Record<string, number>)[name];
+    if (n !== undefined) return n;
+  }
+  throw new RuntimeError(`unknown signal "${s}"`);
+}
+
+/**
+ * Runs OCI hooks in order with the container's state on stdin, as runc
+ * does; the first failure stops the sequence.
+ */
+export function runHooks(kind: string, hooks: readonly Hook[], state: object): void {
+  for (const h of hooks) {
+    const r = spawnSync(h.path, (h.args ?? [h.path]).slice(1), {
+      argv0: h.args?.[0] ?? h.path,
+      env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+      input: JSON.stringify(state),
+      timeout: h.timeout ? h.timeout * 1000 : undefined,
+      killSignal: 'SIGKILL',
+      encoding: 'utf8',
+    });
+    if (r.error || r.status !== 0) {
+      const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+      const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+      throw new RuntimeError(`${kind} hook ${h.path} failed: ${why}${out ? `: ${out}` : ''}`);
+    }
+  }
+}
+
+/** Polls until `gone()` or the deadline; true when gone. */
+export async function waitUntil(gone: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!gone()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}

@@ -1,0 +1,268 @@
+// The OCI runtime commands, driven the way containerd's shim and conmon call
+// runc (../shared/reference/oci-clients.md): global flags first, a bundle
+// made with `tsvisor spec`, a busybox root.
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TSVISOR, busyboxRoot, rmrf } from './harness.js';
+
+let stateRoot: string;
+let bundleBase: string;
+let rootfs: string;
+
+function tsv(args: string[], input = ''): SpawnSyncReturns<string> {
+  return spawnSync(TSVISOR, ['--root', stateRoot, ...args], { encoding: 'utf8', input, timeout: 60000, killSignal: 'SIGKILL' });
+}
+
+/**
+ * `create`, with stdout and stderr to a file: the container keeps the
+ * stdio it is given (as with runc, clients pass fifos), so a pipe would
+ * stay open until the container ends. Returns the status and what create
+ * itself wrote.
+ */
+function create(args: string[], outFile: string): { status: number | null; output: string } {
+  const fd = fs.openSync(outFile, 'w');
+  try {
+    const r = spawnSync(TSVISOR, ['--root', stateRoot, 'create', ...args], { stdio: ['ignore', fd, fd], timeout: 60000, killSignal: 'SIGKILL' });
+    return { status: r.status, output: fs.readFileSync(outFile, 'utf8') };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A bundle whose config.json is `tsvisor spec`'s, with `args` and no terminal. */
+function bundle(name: string, args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
+  const dir = path.join(bundleBase, name);
+  fs.mkdirSync(dir);
+  const r = tsv(['spec', '--bundle', dir]);
+  expect(r.status, r.stderr).toBe(0);
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  config.root = { path: rootfs, readonly: true };
+  config.process.terminal = false;
+  config.process.args = args;
+  edit(config);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
+
+function state(id: string): Record<string, any> {
+  const r = tsv(['state', id]);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+async function until(what: string, ok: () => boolean, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(() => {
+  stateRoot = fs.mkdtempSync('/var/tmp/tsvisor-oci-state-');
+  bundleBase = fs.mkdtempSync('/var/tmp/tsvisor-oci-bundles-');
+  rootfs = busyboxRoot();
+});
+
+afterAll(() => {
+  for (const id of fs.existsSync(stateRoot) ? fs.readdirSync(stateRoot) : []) {
+    if (!id.startsWith('.')) tsv(['delete', '--force', id]);
+  }
+  rmrf(stateRoot);
+  rmrf(bundleBase);
+  rmrf(rootfs);
+});
+
+describe('OCI lifecycle', () => {
+  it('create, state, start, exit: the pid file names the process that ends with the container', async () => {
+    const b = bundle('life', ['/bin/sh', '-c', 'read x; echo "got $x"; exit 7']);
+    const pidFile = path.join(b, 'init.pid');
+    const out = path.join(b, 'out');
+    const input = path.join(b, 'in');
+    fs.writeFileSync(input, 'hello\n');
+    const inFd = fs.openSync(input, 'r');
+    const outFd = fs.openSync(out, 'w');
+    const created = spawnSync(TSVISOR, ['--root', stateRoot, '--log', path.join(b, 'log.json'), '--log-format', 'json', 'create', '--bundle', b, '--pid-file', pidFile, 'life'], {
+      stdio: [inFd, outFd, outFd],
+      timeout: 60000,
+    });
+    fs.closeSync(inFd);
+    fs.closeSync(outFd);
+    expect(created.status, fs.readFileSync(out, 'utf8')).toBe(0);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(alive(pid)).toBe(true);
+    const s = state('life');
+    expect(s).toMatchObject({ id: 'life', status: 'created', pid, bundle: b, rootfs });
+    expect(Object.keys(s)).toEqual(['ociVersion', 'id', 'pid', 'status', 'bundle', 'rootfs', 'created', 'owner', 'annotations']);
+    expect(fs.readFileSync(out, 'utf8')).toBe(''); // nothing ran before start
+
+    const start = tsv(['start', 'life']);
+    expect(start.status, start.stderr).toBe(0);
+    await until('the container to stop', () => !alive(pid));
+    expect(fs.readFileSync(out, 'utf8')).toBe('got hello\n');
+    expect(state('life').status).toBe('stopped');
+    expect(state('life').pid).toBe(0);
+
+    const del = tsv(['delete', 'life']);
+    expect(del.status, del.stderr).toBe(0);
+    const gone = tsv(['state', 'life']);
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toContain('"life" does not exist');
+  });
+
+  it('run returns the container exit status and removes it', () => {
+    const b = bundle('run7', ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7']);
+    const r = tsv(['run', '--bundle', b, 'run7']);
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 7, stdout: 'out\n', stderr: 'err\n' });
+    expect(tsv(['list', '--quiet']).stdout).toBe('');
+  });
+
+  it('uname inside shows tsvisor, hostname from the spec', () => {
+    const b = bundle('uname', ['/bin/sh', '-c', 'uname -r; hostname'], (c) => (c.hostname = 'box1'));
+    const r = tsv(['run', '--bundle', b, 'uname']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^6\.1\.0-tsvisor\nbox1\n$/);
+  });
+
+  it('kill delivers a signal the container traps; list and ps see it while it runs', async () => {
+    const b = bundle('trap', ['/bin/sh', '-c', 'trap "exit 3" TERM; echo ready; while :; do sleep 0.05; done']);
+    const pidFile = path.join(b, 'pid');
+    expect(create(['--bundle', b, '--pid-file', pidFile, 'trap'], path.join(b, 'out')).status).toBe(0);
+    expect(tsv(['start', 'trap']).status).toBe(0);
+    expect(state('trap').status).toBe('running');
+    const list = JSON.parse(tsv(['list', '--format', 'json']).stdout) as { id: string; status: string }[];
+    expect(list.map((c) => [c.id, c.status])).toEqual([['trap', 'running']]);
+    const ps = tsv(['ps', '--format', 'json', 'trap']);
+    expect(ps.status, ps.stderr).toBe(0);
+    const pids = JSON.parse(ps.stdout) as number[];
+    expect(pids.length).toBeGreaterThanOrEqual(1);
+    for (const p of pids) expect(fs.readFileSync(`/proc/${p}/status`, 'utf8')).toMatch(/NSpid:\s+\d+\s+\d+/);
+
+    const notStopped = tsv(['delete', 'trap']);
+    expect(notStopped.status).toBe(1);
+    expect(notStopped.stderr).toContain('not stopped: running');
+
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(tsv(['kill', 'trap', 'TERM']).status).toBe(0);
+    await until('the container to stop', () => !alive(pid));
+    for (const p of pids) expect(alive(p)).toBe(false);
+    expect(state('trap').status).toBe('stopped');
+    const again = tsv(['kill', 'trap', '9']);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('container not running');
+    expect(tsv(['delete', 'trap']).status).toBe(0);
+  });
+
+  it('delete --force kills a running container and leaves no process or state behind', async () => {
+    const b = bundle('force', ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & wait']);
+    const pidFile = path.join(b, 'pid');
+    expect(create(['--bundle', b, '--pid-file', pidFile, 'force'], path.join(b, 'out')).status).toBe(0);
+    expect(tsv(['start', 'force']).status).toBe(0);
+    await until('three processes', () => (JSON.parse(tsv(['ps', '--format', 'json', 'force']).stdout) as number[]).length === 3);
+    const pids = JSON.parse(tsv(['ps', '--format', 'json', 'force']).stdout) as number[];
+    const r = tsv(['delete', '--force', 'force']);
+    expect(r.status, r.stderr).toBe(0);
+    await until('the container processes to die', () => pids.every((p) => !alive(p)));
+    expect(alive(Number(fs.readFileSync(pidFile, 'utf8')))).toBe(false);
+    expect(fs.existsSync(path.join(stateRoot, 'force'))).toBe(false);
+    // Like runc: forcing the deletion of a container that does not exist succeeds.
+    expect(tsv(['delete', '--force', 'force']).status).toBe(0);
+  });
+});
+
+describe('OCI errors reach the client', () => {
+  it('an unknown container: a clear message on stderr and a JSON error line in --log', () => {
+    const log = path.join(bundleBase, 'unknown.log');
+    const r = tsv(['--log', log, '--log-format', 'json', 'start', 'nosuch']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('tsvisor: container "nosuch" does not exist\n');
+    const last = JSON.parse(fs.readFileSync(log, 'utf8').trim().split('\n').pop()!);
+    expect(last).toMatchObject({ level: 'error', msg: 'container "nosuch" does not exist' });
+  });
+
+  it('a malformed config.json is refused at create and leaves no state', () => {
+    const dir = path.join(bundleBase, 'bad');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'config.json'), '{"ociVersion": "1.0.2", "process": ');
+    const r = tsv(['create', '--bundle', dir, 'bad']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^tsvisor: config\.json: not valid JSON/);
+    expect(fs.existsSync(path.join(stateRoot, 'bad'))).toBe(false);
+  });
+
+  it('an unknown flag is named', () => {
+    const r = tsv(['create', '--bundel', '/x', 'id']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('tsvisor: unknown flag: --bundel\n');
+  });
+
+  it('an invalid container id is refused', () => {
+    const b = bundle('badid', ['/bin/true']);
+    const r = tsv(['create', '--bundle', b, '../escape']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('invalid container id');
+  });
+
+  it('a second container with the same id is refused', async () => {
+    const b = bundle('dup', ['/bin/sh', '-c', 'sleep 1000']);
+    expect(create(['--bundle', b, 'dup'], path.join(b, 'out1')).status).toBe(0);
+    const r = create(['--bundle', b, 'dup'], path.join(b, 'out2'));
+    expect(r.status).toBe(1);
+    expect(r.output).toBe('tsvisor: container "dup" already exists\n');
+    expect(tsv(['delete', '--force', 'dup']).status).toBe(0);
+  });
+
+  it('checkpoint and restore say they are not supported', () => {
+    for (const cmd of ['checkpoint', 'restore']) {
+      const r = tsv([cmd, 'x']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`tsvisor: ${cmd} is not supported by tsvisor\n`);
+    }
+  });
+
+  it('spec refuses to overwrite config.json', () => {
+    const dir = path.join(bundleBase, 'spec2');
+    fs.mkdirSync(dir);
+    expect(tsv(['spec', '--bundle', dir]).status).toBe(0);
+    const r = tsv(['spec', '--bundle', dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('config.json exists');
+  });
+});
+
+describe('OCI concurrency', () => {
+  it('20 containers created, started and deleted in parallel leave no process or state behind', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `par${i}`);
+    const b = bundle('par', ['/bin/sh', '-c', 'echo started; sleep 1000']);
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        // stdio to a file: containers keep the stdio create gave them.
+        const log = path.join(bundleBase, `par-${args[0]}-${args[args.length - 1]}.log`);
+        const fd = fs.openSync(log, 'w');
+        const p = spawn(TSVISOR, ['--root', stateRoot, ...args], { stdio: ['ignore', fd, fd] });
+        fs.closeSync(fd);
+        p.on('exit', (code) => resolve({ code, stderr: fs.readFileSync(log, 'utf8') }));
+      });
+    const pidFile = (id: string) => path.join(bundleBase, `${id}.pid`);
+    const created = await Promise.all(ids.map((id) => run(['create', '--bundle', b, '--pid-file', pidFile(id), id])));
+    expect(created.filter((r) => r.code !== 0)).toEqual([]);
+    const started = await Promise.all(ids.map((id) => run(['start', id])));
+    expect(started.filter((r) => r.code !== 0)).toEqual([]);
+    const sandboxPids = ids.map((id) => Number(fs.readFileSync(pidFile(id), 'utf8')));
+    const deleted = await Promise.all(ids.map((id) => run(['delete', '--force', id])));
+    expect(deleted.filter((r) => r.code !== 0)).toEqual([]);
+    await until('every sandbox process to end', () => sandboxPids.every((p) => !alive(p)), 20000);
+    expect(fs.readdirSync(stateRoot).filter((e) => !e.startsWith('.'))).toEqual([]);
+  }, 120000);
+});
