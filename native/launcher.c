@@ -274,7 +274,9 @@ static void set_identity(const struct options *o) {
   if (setresuid(o->uid, o->uid, o->uid) < 0) fail("setuid %u: %s", o->uid, strerror(errno));
 }
 
-static void drop_caps(const struct options *o) {
+/* The bounding set first, while CAP_SETPCAP is still held (a non-root
+ * user loses it at setuid); the other sets after set_identity. */
+static void drop_bounding_caps(const struct options *o) {
   if (!o->have_caps) return;
   int last = CAP_LAST_CAP;
   FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
@@ -286,6 +288,10 @@ static void drop_caps(const struct options *o) {
     if (c < 64 && (o->caps & (1ULL << c))) continue;
     if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) fail("drop capability %d: %s", c, strerror(errno));
   }
+}
+
+static void drop_caps(const struct options *o) {
+  if (!o->have_caps) return;
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
@@ -350,6 +356,7 @@ int main(int argc, char **argv) {
   if (o.domainname && setdomainname(o.domainname, strlen(o.domainname)) < 0)
     fail("setdomainname: %s", strerror(errno));
   enter_userns();
+  drop_bounding_caps(&o);
   set_identity(&o);
   drop_caps(&o);
   if (o.umask_set) umask(o.umask);

@@ -318,7 +318,8 @@ export class Gofer {
    */
   private openPath(dirFd: number, rel: string, extra = 0): number {
     const flags = O_PATH | O_CLOEXEC | extra | (extra & O_DIRECTORY ? 0 : O_NOFOLLOW);
-    const fd = this.track(native.openat2(dirFd, rel === '' ? '.' : rel, flags, 0, RESOLVE));
+    // "" is dirFd itself, which for a file export is not a directory: reopened, not walked.
+    const fd = this.track(rel === '' ? native.reopen(dirFd, flags & ~O_NOFOLLOW) : native.openat2(dirFd, rel, flags, 0, RESOLVE));
     if (fd < 0) return fd;
     const c = this.checkFs(fd);
     return c < 0 ? c : fd;
@@ -804,8 +805,12 @@ export function main(argv: readonly string[]): void {
 
   const roots: ExportRoot[] = [];
   for (const e of args.exports) {
-    const fd = native.openat2(AT_FDCWD, e.hostPath, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
-    if (fd < 0) fail(`export ${e.id} (${e.hostPath}): ${fd === -ENOTDIR ? 'not a directory' : errnoName(fd)}`);
+    // A directory, or a single regular file (Docker binds /etc/hosts and friends).
+    const fd = native.openat2(AT_FDCWD, e.hostPath, O_PATH | O_CLOEXEC, 0, 0);
+    if (fd < 0) fail(`export ${e.id} (${e.hostPath}): ${errnoName(fd)}`);
+    const st = new Float64Array(STATX_FIELDS);
+    const type = native.statxFd(fd, st) < 0 ? 0 : st[STATX.mode]! & S_IFMT;
+    if (type !== S_IFDIR && type !== S_IFREG) fail(`export ${e.id} (${e.hostPath}): neither a directory nor a regular file`);
     roots.push({ id: e.id, ro: e.mode === 'ro', hostPath: e.hostPath, fd });
   }
   confine();

@@ -15,6 +15,16 @@ export class ControlUnreachable extends Error {}
 
 const MAX_MESSAGE = 1 << 16;
 
+/**
+ * A socket path that fits sun_path (108 bytes) however deep the state
+ * directory is (Docker's are ~110 bytes): through an fd of the directory.
+ */
+function shortPath(path: string): { path: string; close: () => void } {
+  const slash = path.lastIndexOf('/');
+  const dirFd = fs.openSync(path.slice(0, slash) || '/', 'r');
+  return { path: `/proc/self/fd/${dirFd}${path.slice(slash)}`, close: () => fs.closeSync(dirFd) };
+}
+
 function readLine(sock: net.Socket, onLine: (line: string) => void): void {
   let buf = '';
   sock.setEncoding('utf8');
@@ -30,8 +40,8 @@ function readLine(sock: net.Socket, onLine: (line: string) => void): void {
   });
 }
 
-/** Serves requests on `path` (replacing a stale socket file). */
-export function serveControl(path: string, handle: (req: ControlRequest) => ControlReply): net.Server {
+/** Serves requests on `path` (replacing a stale socket file); resolves once listening. */
+export function serveControl(path: string, handle: (req: ControlRequest) => ControlReply): Promise<net.Server> {
   fs.rmSync(path, { force: true });
   const server = net.createServer((sock) => {
     sock.on('error', () => sock.destroy());
@@ -45,15 +55,31 @@ export function serveControl(path: string, handle: (req: ControlRequest) => Cont
       sock.end(`${JSON.stringify(reply)}\n`);
     });
   });
-  server.listen(path);
-  fs.chmodSync(path, 0o600);
-  return server;
+  const short = shortPath(path);
+  const mask = process.umask(0o177);
+  try {
+    server.listen(short.path);
+  } finally {
+    process.umask(mask);
+  }
+  return new Promise((resolve, reject) => {
+    server.on('listening', () => {
+      short.close();
+      resolve(server);
+    });
+    server.on('error', (e) => {
+      short.close();
+      reject(new Error(`control socket ${path}: ${e.message}`));
+    });
+  });
 }
 
 /** Sends one request; rejects with ControlUnreachable when nothing listens. */
 export function request(path: string, req: ControlRequest, timeoutMs = 10000): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
-    const sock = net.createConnection(path);
+    const short = shortPath(path);
+    const sock = net.createConnection(short.path);
+    sock.on('close', () => short.close());
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new ControlUnreachable('the container did not answer'));

@@ -194,17 +194,28 @@ describe('start-up failures', () => {
     return { status: r.status, stderr: r.stderr };
   }
 
-  it('exit 2 with a clear message for a missing or non-directory export or bad arguments', () => {
+  it('exit 2 with a clear message for a missing or special-file export or bad arguments', () => {
     const missing = run(['--export', '4:rw:/nonexistent/dir']);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/export 4 \(\/nonexistent\/dir\): ENOENT/);
-    const file = run(['--export', '1:ro:/etc/passwd']);
-    expect(file.status).toBe(2);
-    expect(file.stderr).toMatch(/export 1 \(\/etc\/passwd\): not a directory/);
+    const device = run(['--export', '1:ro:/dev/null']);
+    expect(device.status).toBe(2);
+    expect(device.stderr).toMatch(/export 1 \(\/dev\/null\): neither a directory nor a regular file/);
     expect(run(['--export', '1:rx:/tmp']).status).toBe(2);
     expect(run(['--export', '1:rw:/tmp', '--export', '1:ro:/']).stderr).toMatch(/given twice/);
     expect(run(['--bogus']).status).toBe(2);
     expect(run(['--sock', '9']).stderr).toMatch(/fd 9 is not a socket/);
+  });
+
+  it('serves a single regular file as an export (bind-mounted files), read-only when asked', () => {
+    const f = `${mkTmp()}/hosts`;
+    fs.writeFileSync(f, '127.0.0.1 localhost\n');
+    const { client } = startGofer([{ id: 3, mode: 'ro', hostPath: f }]);
+    const o = client.open(3, '', 0 /* O_RDONLY */, 0, 0, 0);
+    if (typeof o === 'number') throw new Error(`open ${o}`);
+    expect(fs.readFileSync(`/proc/self/fd/${o.fd}`, 'utf8')).toBe('127.0.0.1 localhost\n');
+    closeFd(o.fd);
+    expect(client.open(3, '', 1 /* O_WRONLY */, 0, 0, 0)).toBe(-30 /* EROFS */);
   });
 
   it('accepts host paths containing ":"', () => {

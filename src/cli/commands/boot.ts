@@ -82,7 +82,7 @@ export const bootCommand: Command = {
       } finally {
         lock.release();
       }
-      serveControl(controlSocket, (req) => {
+      await serveControl(controlSocket, (req) => {
         switch (req.op) {
           case 'start': {
             const state = store.load(id);

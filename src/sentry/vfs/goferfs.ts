@@ -77,7 +77,8 @@ export class GoferFs implements FileSystem {
     type = 'ext4',
   ) {
     this.type = type;
-    const o = ok(client.open(exportId, '', O_PATH | O_DIRECTORY, 0, 0, 0));
+    // The root of a file export (a bind-mounted file) is that file.
+    const o = ok(client.open(exportId, '', O_PATH, 0, 0, 0));
     const st = statFromStatx(o.stat);
     this.dev = st.dev;
     this.root = new GoferNode(this, null, '', o.fd, st.mode, undefined);

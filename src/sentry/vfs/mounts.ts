@@ -20,12 +20,12 @@ export interface MountTable {
 
 const CTX_CREDS = ROOT_CREDS;
 
-/** Finds or makes the directory a mount goes on. */
-function mountpoint(table: MountTable, dest: string, opener: ReturnType<typeof specialOpener>): Location {
+/** Finds or makes the directory a mount goes on (or, for a bind mount, the file it may cover). */
+function mountpoint(table: MountTable, dest: string, opener: ReturnType<typeof specialOpener>, fileOk: boolean): Location {
   const ctx = { root: table.root, creds: CTX_CREDS };
   const parts = dest.split('/').filter(Boolean);
   let loc = table.root;
-  for (const part of parts) {
+  for (const [i, part] of parts.entries()) {
     let next: Location | null = null;
     try {
       next = resolve(ctx, loc, part, true);
@@ -40,7 +40,7 @@ function mountpoint(table: MountTable, dest: string, opener: ReturnType<typeof s
       loc.dentry.children.set(part, new Dentry(part, loc.dentry, node));
       next = { mount: loc.mount, dentry: loc.dentry.children.get(part)! };
     }
-    if (!next.dentry.node.isDir()) throw new Error(`mount point ${dest} is not a directory`);
+    if (!next.dentry.node.isDir() && !(fileOk && i === parts.length - 1)) throw new Error(`mount point ${dest} is not a directory`);
     loc = next;
   }
   return loc;
@@ -70,7 +70,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
   const table: MountTable = { root: { mount: rootMount, dentry: rootMount.root }, all: () => mounts };
 
   for (const m of spec.mounts) {
-    const at = mountpoint(table, m.destination, opener);
+    const at = mountpoint(table, m.destination, opener, m.type === 'bind');
     let mfs: FileSystem;
     let root: Node;
     let source = m.type as string;
