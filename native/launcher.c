@@ -83,6 +83,7 @@ struct options {
   const char *hostname;
   const char *domainname;
   const char *netns;
+  pid_t join;
   int lo_up;
   int foreground;
   int have_caps;
@@ -137,6 +138,7 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (!strcmp(a, "--hostname")) o->hostname = v;
     else if (!strcmp(a, "--domainname")) o->domainname = v;
     else if (!strcmp(a, "--netns")) o->netns = v;
+    else if (!strcmp(a, "--join")) o->join = (pid_t)num(v, "pid");
     else if (!strcmp(a, "--caps")) {
       o->have_caps = 1;
       o->caps = num(v, "capability mask");
@@ -173,7 +175,7 @@ static void parse(int argc, char **argv, struct options *o) {
     } else fail("unknown launcher option %s", a);
   }
   if (i >= argc) fail("no command");
-  if (!o->root) fail("no --root");
+  if (!o->root && !o->join) fail("no --root");
   o->argv = argv + i;
 }
 
@@ -332,9 +334,56 @@ static void announce_listener(int fd) {
   if (write(ctl, msg, sizeof msg) != (ssize_t)sizeof msg) _exit(125);
 }
 
+static void exec_command(const struct options *o) {
+  execvp(o->argv[0], o->argv);
+  int e = errno;
+  if (e == ENOENT && !strchr(o->argv[0], '/')) {
+    fprintf(stderr, "tsvisor: exec: \"%s\": executable file not found in $PATH\n", o->argv[0]);
+  } else {
+    fprintf(stderr, "tsvisor: exec: \"%s\": %s\n", o->argv[0], strerror(e));
+  }
+  _exit(e == ENOENT ? 127 : 126);
+}
+
+/* exec into a running container (--join PID, the container's init): join
+ * its namespaces through a pidfd, fork so the child is in its pid
+ * namespace, report the child's host pid ('P') and leave it to the Sentry
+ * (the subreaper) to adopt. The child enters the user namespace and goes on
+ * like a first process. */
+static void join_container(pid_t init) {
+  int pidfd = (int)syscall(SYS_pidfd_open, init, 0);
+  if (pidfd < 0) fail("the container's init %d: %s", (int)init, strerror(errno));
+  if (setns(pidfd, CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS) < 0)
+    fail("join the container's namespaces: %s", strerror(errno));
+  pid_t child = fork();
+  if (child < 0) fail("fork: %s", strerror(errno));
+  if (child > 0) {
+    unsigned char msg[1 + sizeof child] = {'P'};
+    memcpy(msg + 1, &child, sizeof child);
+    _exit(write(ctl, msg, sizeof msg) == (ssize_t)sizeof msg ? 0 : 125);
+  }
+  if (setsid() < 0) fail("setsid: %s", strerror(errno));
+  if (setns(pidfd, CLONE_NEWUSER) < 0) fail("join the container's user namespace: %s", strerror(errno));
+  close(pidfd);
+  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become namespace root: %s", strerror(errno));
+}
+
 int main(int argc, char **argv) {
   struct options o;
   parse(argc, argv, &o);
+  if (o.join) {
+    join_container(o.join);
+    drop_bounding_caps(&o);
+    set_identity(&o);
+    drop_caps(&o);
+    if (o.umask_set) umask(o.umask);
+    int listener = install_filter();
+    announce_listener(listener);
+    expect('G');
+    close(listener);
+    close(ctl);
+    exec_command(&o);
+  }
   /* If the Sentry disappears before it seizes us, do not linger. (getppid()
    * cannot tell: the parent is outside our pid namespace, so it reads 0.) */
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -367,13 +416,5 @@ int main(int argc, char **argv) {
   expect('G');
   close(listener);
   close(ctl);
-
-  execvp(o.argv[0], o.argv);
-  int e = errno;
-  if (e == ENOENT && !strchr(o.argv[0], '/')) {
-    fprintf(stderr, "tsvisor: exec: \"%s\": executable file not found in $PATH\n", o.argv[0]);
-  } else {
-    fprintf(stderr, "tsvisor: exec: \"%s\": %s\n", o.argv[0], strerror(e));
-  }
-  _exit(e == ENOENT ? 127 : 126);
+  exec_command(&o);
 }

@@ -36,6 +36,8 @@ async function loadCommand(name: string): Promise<Command | undefined> {
       return (await import('./commands/run.js')).runCommand;
     case 'state':
       return (await import('./commands/state.js')).stateCommand;
+    case 'exec':
+      return (await import('./commands/exec.js')).execCommand;
     case 'kill':
       return (await import('./commands/kill.js')).killCommand;
     case 'delete':
@@ -59,7 +61,7 @@ async function loadCommand(name: string): Promise<Command | undefined> {
   }
 }
 
-const COMMANDS = ['do', 'syscalls', 'create', 'start', 'run', 'state', 'kill', 'delete', 'list', 'ps', 'spec', 'features', 'checkpoint', 'restore'];
+const COMMANDS = ['do', 'syscalls', 'create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'spec', 'features', 'checkpoint', 'restore'];
 
 function help(): string {
   return [
@@ -73,6 +75,7 @@ function help(): string {
     '  create      create a container from a bundle (--bundle, --pid-file)',
     '  start       start a created container',
     '  run         create and start a container, wait for it unless --detach',
+    '  exec        run another process in a running container (--process, --detach)',
     '  state       print a container\'s OCI state',
     '  kill        send a signal to a container (--all)',
     '  delete      delete a stopped container (--force: any container)',

@@ -6,9 +6,25 @@
 import fs from 'node:fs';
 import net from 'node:net';
 
-export type ControlRequest = { op: 'start' } | { op: 'kill'; signal: number; all: boolean } | { op: 'ps' };
+export type ControlRequest =
+  | { op: 'start' }
+  | { op: 'kill'; signal: number; all: boolean }
+  | { op: 'ps' }
+  /** run `process` with the stdio of host process `pid` (the exec command); replies twice: started, then ended */
+  | { op: 'exec'; pid: number; process: ExecProcess };
 
-export type ControlReply = { ok: true; pids?: number[] } | { ok: false; error: string };
+export interface ExecProcess {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  umask?: number;
+  capabilities: number[];
+}
+
+export type ControlReply = { ok: true; pids?: number[]; pid?: number; status?: number } | { ok: false; error: string };
 
 /** The sandbox process cannot be reached: it is gone (the container stopped) or never came up. */
 export class ControlUnreachable extends Error {}
@@ -40,19 +56,34 @@ function readLine(sock: net.Socket, onLine: (line: string) => void): void {
   });
 }
 
+/**
+ * A handler answers with one reply, or with a promise of the last reply
+ * after sending earlier ones through `send` (exec: started, then ended).
+ */
+export type ControlHandler = (req: ControlRequest, send: (r: ControlReply) => void) => ControlReply | Promise<ControlReply>;
+
+const errorReply = (e: unknown): ControlReply => ({ ok: false, error: e instanceof Error ? e.message : String(e) });
+
 /** Serves requests on `path` (replacing a stale socket file); resolves once listening. */
-export function serveControl(path: string, handle: (req: ControlRequest) => ControlReply): Promise<net.Server> {
+export function serveControl(path: string, handle: ControlHandler): Promise<net.Server> {
   fs.rmSync(path, { force: true });
   const server = net.createServer((sock) => {
     sock.on('error', () => sock.destroy());
     readLine(sock, (line) => {
-      let reply: ControlReply;
+      const send = (r: ControlReply) => {
+        if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
+      };
+      let reply: ControlReply | Promise<ControlReply>;
       try {
-        reply = handle(JSON.parse(line) as ControlRequest);
+        reply = handle(JSON.parse(line) as ControlRequest, send);
       } catch (e) {
-        reply = { ok: false, error: e instanceof Error ? e.message : String(e) };
+        reply = errorReply(e);
       }
-      sock.end(`${JSON.stringify(reply)}\n`);
+      Promise.resolve(reply)
+        .catch(errorReply)
+        .then((r) => {
+          if (!sock.destroyed) sock.end(`${JSON.stringify(r)}\n`);
+        });
     });
   });
   const short = shortPath(path);
@@ -74,29 +105,55 @@ export function serveControl(path: string, handle: (req: ControlRequest) => Cont
   });
 }
 
-/** Sends one request; rejects with ControlUnreachable when nothing listens. */
+/** Sends one request and reads one reply; rejects with ControlUnreachable when nothing listens. */
 export function request(path: string, req: ControlRequest, timeoutMs = 10000): Promise<ControlReply> {
+  return converse(path, req, () => true, timeoutMs);
+}
+
+/**
+ * Sends one request and passes each reply to `onReply` until it returns
+ * true (the conversation is over), resolving with that last reply. With
+ * timeoutMs 0 it waits as long as the sandbox lives (exec).
+ */
+export function converse(path: string, req: ControlRequest, onReply: (r: ControlReply) => boolean, timeoutMs = 10000): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
     const short = shortPath(path);
     const sock = net.createConnection(short.path);
-    sock.on('close', () => short.close());
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new ControlUnreachable('the container did not answer'));
-    }, timeoutMs);
-    sock.on('error', () => {
+    let settled = false;
+    const finish = (f: () => void) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      reject(new ControlUnreachable('the container is not running'));
+      sock.destroy();
+      f();
+    };
+    const timer = timeoutMs ? setTimeout(() => finish(() => reject(new ControlUnreachable('the container did not answer'))), timeoutMs) : undefined;
+    sock.on('close', () => {
+      short.close();
+      finish(() => reject(new ControlUnreachable('the container is not running')));
     });
+    sock.on('error', () => finish(() => reject(new ControlUnreachable('the container is not running'))));
     sock.on('connect', () => sock.write(`${JSON.stringify(req)}\n`));
-    readLine(sock, (line) => {
-      clearTimeout(timer);
-      sock.destroy();
-      try {
-        resolve(JSON.parse(line) as ControlReply);
-      } catch {
-        reject(new ControlUnreachable('the container answered garbage'));
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let r: ControlReply;
+        try {
+          r = JSON.parse(line) as ControlReply;
+        } catch {
+          finish(() => reject(new ControlUnreachable('the container answered garbage')));
+          return;
+        }
+        if (!r.ok || onReply(r)) {
+          finish(() => resolve(r));
+          return;
+        }
       }
+      if (buf.length > MAX_MESSAGE) finish(() => reject(new ControlUnreachable('the container answered garbage')));
     });
   });
 }

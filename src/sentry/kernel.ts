@@ -40,7 +40,7 @@ import { LAUNCHER_PATH, native } from '../platform/native.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { SYSCALLS, byNumber } from '../syscalls/table.js';
 import { errnoName } from '../abi/errno.js';
-import { type Creds, ID_MAP_BASE, ID_MAP_SIZE } from './creds.js';
+import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS } from './creds.js';
 import { SysErr, check } from './errors.js';
 import { FileTable } from './files.js';
 import { Strace } from './strace.js';
@@ -50,9 +50,9 @@ import { FsContext, Process, Task, hostTgid, sandboxPid } from './task.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
-import { type Exit, type SandboxSpec, goferExports } from './spec.js';
+import { type ExecSpec, type Exit, type SandboxSpec, goferExports } from './spec.js';
 
-export type { Exit, MountSpec, SandboxSpec } from './spec.js';
+export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
 
 const PTRACE_OPTIONS =
   PTRACE_O_EXITKILL |
@@ -210,11 +210,7 @@ export class Kernel {
       this.mounts = buildMounts(this, this.spec.mounts.filter((m) => m.type === 'bind'));
       const sr = native.ptraceSeize(pid, PTRACE_OPTIONS);
       if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
-      this.channel = new NotifyChannel(listener);
-      this.channel.start(
-        () => this.dispatcher.onNotif(),
-        () => this.log.debug('seccomp listener closed'),
-      );
+      this.channel = this.watch(listener);
       const proc = new Process(pid, 1, null);
       this.procs.set(pid, proc);
       const root = this.mounts.root;
@@ -239,6 +235,99 @@ export class Kernel {
       throw e;
     }
     native.close(ctl);
+  }
+
+  /** Every seccomp listener: the first process's, and one per process exec'd into the container. */
+  private readonly channels: NotifyChannel[] = [];
+
+  /** Watches a listener; `channel` is the one whose notification is being handled. */
+  private watch(listener: number): NotifyChannel {
+    const ch = new NotifyChannel(listener);
+    ch.start(
+      () => {
+        this.channel = ch;
+        this.dispatcher.onNotif();
+      },
+      () => this.log.debug('seccomp listener closed'),
+    );
+    this.channels.push(ch);
+    return ch;
+  }
+
+  private readonly execWaiters = new Map<number, (e: Exit) => void>();
+
+  /**
+   * Runs another process in the container (OCI exec): a launcher joins the
+   * namespaces of init and forks the process, which installs its own filter
+   * (so its own listener); the Sentry adopts it as it adopted init. Resolves
+   * with its exit status once it ends.
+   */
+  execProcess(p: ExecSpec): { pid: number; done: Promise<Exit> } {
+    if (this.exit || this.initPid <= 0) throw new SandboxError('the container is not running');
+    const pair = native.socketpair(SOCK_SEQPACKET);
+    if (typeof pair === 'number') throw new SandboxError(`socketpair: errno ${-pair}`);
+    const [ctl, theirs] = pair;
+    const argv = [LAUNCHER_PATH, '--join', String(this.initPid)];
+    const capMask = p.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
+    argv.push('--caps', `0x${capMask.toString(16)}`);
+    if (p.uid !== 0 || p.gid !== 0 || p.groups.length) {
+      argv.push('--user', `${p.uid}:${p.gid}${p.groups.length ? `:${p.groups.join(',')}` : ''}`);
+    }
+    argv.push('--', ...p.args);
+    const pid = native.spawn(LAUNCHER_PATH, argv, p.env, [p.stdio[0], 0, p.stdio[1], 1, p.stdio[2], 2, theirs, 3], false);
+    native.close(theirs);
+    const buf = new Uint8Array(4096);
+    const fds = new Int32Array(1);
+    let child = -1;
+    try {
+      if (pid < 0) throw new SandboxError(`cannot start the exec launcher: ${errnoName(-pid)}`);
+      const expect = (tag: string): number => {
+        const n = native.recvMsg(ctl, buf, fds, 10000);
+        if (n <= 0) throw new SandboxError(`the exec launcher exited during set-up${n < 0 ? ` (errno ${-n})` : ''}`);
+        const got = String.fromCharCode(buf[0]!);
+        if (got === 'E') throw new SandboxError(Buffer.from(buf.subarray(1, n)).toString());
+        if (got !== tag) throw new SandboxError(`launcher protocol: expected ${tag}, got ${got}`);
+        return Buffer.from(buf.buffer, 1, 4).readInt32LE(0);
+      };
+      const send = (b: Uint8Array) => {
+        if (native.sendMsg(ctl, b, b.length, []) < 0) throw new SandboxError('the exec launcher went away during set-up');
+      };
+      child = expect('P');
+      send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS))]));
+      const fdNum = expect('L');
+      const pidfd = check(native.pidfdOpen(child, 0));
+      const listener = native.pidfdGetfd(pidfd, fdNum);
+      native.close(pidfd);
+      if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
+      const sr = native.ptraceSeize(child, PTRACE_OPTIONS);
+      if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
+      this.watch(listener);
+      const proc = new Process(child, sandboxPid(child), null);
+      this.procs.set(child, proc);
+      const root = this.mounts.root;
+      const cwd = resolve({ root, creds: ROOT_CREDS }, root, p.cwd || '/', true);
+      if (!cwd.dentry.node.isDir()) throw new SandboxError(`cwd ${p.cwd} is not a directory`);
+      const creds: Creds = {
+        uid: p.uid, gid: p.gid, euid: p.uid, egid: p.gid, fsuid: p.uid, fsgid: p.gid, groups: p.groups,
+        capEff: p.uid === 0 ? capMask : 0n,
+      };
+      this.tasks.set(child, new Task(child, proc.pid, proc, new FsContext(root, cwd, p.umask), creds));
+      const done = new Promise<Exit>((r) => this.execWaiters.set(child, r));
+      send(Buffer.from('G'));
+      return { pid: child, done };
+    } catch (e) {
+      if (child > 0) {
+        try {
+          process.kill(child, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      if (e instanceof SysErr) throw new SandboxError(`exec failed: ${errnoName(e.errno)}`);
+      throw e;
+    } finally {
+      native.close(ctl);
+    }
   }
 
   private deferExec = false;
@@ -453,6 +542,12 @@ export class Kernel {
     }
     this.earlyStops.delete(pid);
     this.unstarted.delete(pid);
+    const execWaiter = this.execWaiters.get(pid);
+    if (execWaiter) {
+      this.execWaiters.delete(pid);
+      const sig = status & 0x7f;
+      execWaiter(sig ? { status: 128 + sig, signal: sig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff });
+    }
     if (pid === this.initPid && !this.exit) {
       const termsig = this.killedBy && (status & 0x7f) === 9 ? this.killedBy : status & 0x7f;
       this.exit = termsig ? { status: 128 + termsig, signal: termsig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
@@ -471,7 +566,7 @@ export class Kernel {
   /** Tears the sandbox down: stop listening, let the Gofer go. */
   shutdown(): void {
     this.goferFailure ??= this.gofer?.deathReason;
-    this.channel?.stop();
+    for (const ch of this.channels) ch.stop();
     this.gofer?.close();
     native.waiterRef(false);
   }

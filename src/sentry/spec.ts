@@ -45,6 +45,19 @@ export interface SandboxSpec {
   strace: boolean;
 }
 
+/** A process to run in a running sandbox (OCI exec). */
+export interface ExecSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  umask: number;
+  caps: number[];
+  stdio: [number, number, number];
+}
+
 export interface Exit {
   /** exit status as a shell reports it: code, or 128 + signal */
   status: number;

@@ -181,6 +181,41 @@ describe('OCI lifecycle', () => {
   });
 });
 
+describe('OCI exec', () => {
+  it('runs a process in the container namespaces, with its own status, stdio, user and cwd', async () => {
+    const b = bundle('ex', ['/bin/sh', '-c', 'echo $$ > /tmp/init.pid; while :; do sleep 0.05; done'], (c) => (c.root.readonly = false));
+    const rootCopy = path.join(bundleBase, 'ex-root');
+    fs.cpSync(rootfs, rootCopy, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(rootCopy, 0o755); // a temp dir is 0700: uid 1000 could not enter the root
+    const config = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
+    config.root.path = rootCopy;
+    fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(config));
+    expect(create(['--bundle', b, 'ex'], path.join(b, 'out')).status).toBe(0);
+    expect(tsv(['start', 'ex']).status).toBe(0);
+    await until('init to run', () => fs.existsSync(path.join(rootCopy, 'tmp/init.pid')));
+
+    // Same pid namespace as init (it sees init as pid 1), same file system.
+    const r = tsv(['exec', '--user', '1000:1000', '--cwd', '/tmp', '--env', 'X=y', 'ex', '/bin/sh', '-c', 'cat init.pid; id -u; pwd; echo $X; read l; echo "in: $l"; exit 5'], 'line\n');
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 5, stdout: '1\n1000\n/tmp\ny\nin: line\n', stderr: '' });
+
+    // --process, as containerd's shim and conmon call it, and --detach with a pid file.
+    const proc = { ...config.process, args: ['/bin/sh', '-c', 'sleep 0.3; exit 4'], terminal: false };
+    const procFile = path.join(b, 'process.json');
+    fs.writeFileSync(procFile, JSON.stringify(proc));
+    const pidFile = path.join(b, 'exec.pid');
+    const d = tsv(['exec', '--process', procFile, '--detach', '--pid-file', pidFile, 'ex']);
+    expect(d.status, d.stderr).toBe(0);
+    const waiter = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(alive(waiter)).toBe(true);
+    await until('the detached exec to end', () => !alive(waiter));
+
+    const bad = tsv(['exec', 'ex', '/bin/nonexistent']);
+    expect(bad.status).toBe(127);
+    expect(bad.stderr).toContain('/bin/nonexistent');
+    expect(tsv(['delete', '--force', 'ex']).status).toBe(0);
+  });
+});
+
 describe('OCI errors reach the client', () => {
   it('an unknown container: a clear message on stderr and a JSON error line in --log', () => {
     const log = path.join(bundleBase, 'unknown.log');

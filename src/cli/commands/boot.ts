@@ -6,7 +6,9 @@
 // process in --pid-file, which containerd's shim and conmon wait for.
 import fs from 'node:fs';
 import { spawnGofer } from '../../gofer/client.js';
-import { serveControl } from '../../oci/control.js';
+import { type ControlReply, type ExecProcess, serveControl } from '../../oci/control.js';
+import { native } from '../../platform/native.js';
+import type { Kernel } from '../../sentry/kernel.js';
 import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
 import { loadConfig, toSandboxSpec } from '../../oci/spec.js';
 import { StateStore, ociState, processStartTime } from '../../oci/state.js';
@@ -82,7 +84,7 @@ export const bootCommand: Command = {
       } finally {
         lock.release();
       }
-      await serveControl(controlSocket, (req) => {
+      await serveControl(controlSocket, (req, send) => {
         switch (req.op) {
           case 'start': {
             const state = store.load(id);
@@ -104,6 +106,8 @@ export const bootCommand: Command = {
             return { ok: true };
           case 'ps':
             return { ok: true, pids: k.hostPids() };
+          case 'exec':
+            return execIn(k, req.pid, req.process, send);
         }
         return { ok: false, error: 'unknown request' };
       });
@@ -131,3 +135,35 @@ export const bootCommand: Command = {
     return exit.status;
   },
 };
+
+/**
+ * exec: the new process gets the stdio of the `tsvisor exec` process that
+ * asked (copied with pidfd_getfd: the fifos, pipes or files its client
+ * gave it). Replies when it started, and resolves when it ended.
+ */
+async function execIn(k: Kernel, requester: number, p: ExecProcess, send: (r: ControlReply) => void): Promise<ControlReply> {
+  const pidfd = native.pidfdOpen(requester, 0);
+  if (pidfd < 0) throw new RuntimeError(`the exec command (pid ${requester}) went away`);
+  const stdio = [0, 1, 2].map((n) => native.pidfdGetfd(pidfd, n));
+  native.close(pidfd);
+  let started;
+  try {
+    if (stdio.some((fd) => fd < 0)) throw new RuntimeError('the exec command has no stdin, stdout or stderr');
+    started = k.execProcess({
+      args: p.args,
+      env: p.env,
+      cwd: p.cwd,
+      uid: p.uid,
+      gid: p.gid,
+      groups: p.additionalGids,
+      umask: p.umask ?? 0o022,
+      caps: p.capabilities,
+      stdio: stdio as [number, number, number],
+    });
+  } finally {
+    for (const fd of stdio) if (fd >= 0) native.close(fd);
+  }
+  send({ ok: true, pid: started.pid });
+  const exit = await started.done;
+  return { ok: true, status: exit.status };
+}

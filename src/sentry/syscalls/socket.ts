@@ -151,11 +151,12 @@ function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
   const blocking = guestAddr.readUInt16LE(0) !== AF_UNIX && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
   if (!blocking) return native.sockConnect(sock, addr, addr.length);
   // A blocking network connect may take long: answer the guest later.
-  const id = k.channel.args.id;
+  const ch = k.channel;
+  const id = ch.args.id;
   const fd = native.dup(sock);
   native.sockConnectAsync(fd, addr, addr.length, (r) => {
     native.close(fd);
-    k.channel.replyLater(id, r);
+    ch.replyLater(id, r);
   });
   return REPLIED;
 }
@@ -282,7 +283,8 @@ function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done:
   const r = native.sockSendmsg(sock, m.name, m.data, m.control, flags | MSG_DONTWAIT);
   const blocking = (flags & MSG_DONTWAIT) === 0 && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
   if (r !== -ERRNO.EAGAIN || !blocking) return after(r);
-  const id = k.channel.args.id;
+  const ch = k.channel;
+  const id = ch.args.id;
   const fd = native.dup(sock);
   native.sockSendmsgAsync(fd, m.name, m.data, m.control, flags, (r2) => {
     native.close(fd);
@@ -292,7 +294,7 @@ function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done:
     } catch {
       reply = -ERRNO.EFAULT;
     }
-    k.channel.replyLater(id, reply);
+    ch.replyLater(id, reply);
   });
   return REPLIED;
 }
