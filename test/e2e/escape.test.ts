@@ -254,8 +254,16 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('privileged calls, %s', (m
 });
 
 describe('32-bit and x32 system calls', () => {
-  it('(6) int $0x80 kills the process with SIGSYS', () => {
-    attempt('int80', env('host-overlay'));
+  it("(6) int $0x80 system calls never run: SIGSYS, or the host kernel's own fault", () => {
+    // Some virtualised kernels (this CI's Firecracker guests among them) fault
+    // int $0x80 with SIGSEGV before any system call runs; the same fault is
+    // then accepted in the sandbox. A kernel that runs the call natively must
+    // see the sandbox's filter kill it.
+    const probe = spawnSync(host.bin, ['int80probe'], { encoding: 'utf8' });
+    const m = /^int80 (returns|signal) (-?\d+)$/m.exec(probe.stdout);
+    expect(m, `native int80 probe: ${probe.stdout}${probe.stderr}`).not.toBeNull();
+    if (m![1] === 'returns') expect(Number(m![2])).toBeGreaterThan(0);
+    attempt('int80', env('host-overlay'), m![1] === 'signal' ? [`native-signal=${m![2]}`] : []);
   });
 
   it('(7) x32 system calls kill the process with SIGSYS', () => {
