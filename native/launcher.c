@@ -86,6 +86,7 @@ struct options {
   pid_t join;
   int lo_up;
   int foreground;
+  int ctty;
   int have_caps;
   unsigned long long caps;
   int have_user;
@@ -129,6 +130,10 @@ static void parse(int argc, char **argv, struct options *o) {
     }
     if (!strcmp(a, "--foreground")) {
       o->foreground = 1;
+      continue;
+    }
+    if (!strcmp(a, "--ctty")) {
+      o->ctty = 1;
       continue;
     }
     if (!v) fail("option %s needs a value", a);
@@ -255,9 +260,16 @@ static void join_netns(const char *path) {
   close(fd);
 }
 
-static void own_process_group(int foreground) {
+/* stdin, a terminal the Sentry allocated (OCI process.terminal), becomes
+ * the controlling terminal of the session just made. */
+static void take_ctty(void) {
+  if (ioctl(0, TIOCSCTTY, 0) < 0) fail("make the terminal controlling: %s", strerror(errno));
+}
+
+static void own_process_group(int foreground, int ctty) {
   if (!foreground) {
     if (setsid() < 0) fail("setsid: %s", strerror(errno));
+    if (ctty) take_ctty();
     return;
   }
   if (setpgid(0, 0) < 0) fail("setpgid: %s", strerror(errno));
@@ -373,6 +385,7 @@ int main(int argc, char **argv) {
   parse(argc, argv, &o);
   if (o.join) {
     join_container(o.join);
+    if (o.ctty) take_ctty();
     drop_bounding_caps(&o);
     set_identity(&o);
     drop_caps(&o);
@@ -397,7 +410,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < o.nrl; i++)
     if (setrlimit(o.rl[i].res, &o.rl[i].lim) < 0) fail("setrlimit %d: %s", o.rl[i].res, strerror(errno));
-  own_process_group(o.foreground);
+  own_process_group(o.foreground, o.ctty);
   if (o.netns) join_netns(o.netns);
   enter_root(o.root);
   if (o.lo_up) loopback_up();

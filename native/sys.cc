@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -19,6 +20,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 #include <linux/filter.h>
@@ -447,6 +450,71 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), r);
 }
 
+// ptyUnlock(master) -> pts number | -errno: unlockpt + ptsname's number.
+Napi::Value PtyUnlock(const Napi::CallbackInfo& info) {
+  int fd = I32(info, 0), unlock = 0, n = 0;
+  if (ioctl(fd, TIOCSPTLCK, &unlock) < 0 || ioctl(fd, TIOCGPTN, &n) < 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), n);
+}
+
+// ttySetSize(fd, rows, cols) -> 0 | -errno
+Napi::Value TtySetSize(const Napi::CallbackInfo& info) {
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = static_cast<unsigned short>(U32(info, 1));
+  ws.ws_col = static_cast<unsigned short>(U32(info, 2));
+  return Ret(info.Env(), ioctl(I32(info, 0), TIOCSWINSZ, &ws));
+}
+
+// sendFdTo(socketPath, fd, name) -> 0 | -errno: connects to a unix stream
+// socket and sends fd with SCM_RIGHTS, `name` as the data (what runc sends
+// to a --console-socket).
+Napi::Value SendFdTo(const Napi::CallbackInfo& info) {
+  std::string path = Latin1(info, 0);
+  int fd = I32(info, 1);
+  std::string name = Latin1(info, 2);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Num(info.Env(), -ENAMETOOLONG);
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return Num(info.Env(), -errno);
+  int r;
+  do {
+    r = connect(s, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    close(s);
+    return Num(info.Env(), -e);
+  }
+  struct iovec iov = {const_cast<char*>(name.data()), name.size()};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = u.buf;
+  m.msg_controllen = sizeof u.buf;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do {
+    n = sendmsg(s, &m, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  int e = n < 0 ? errno : 0;
+  close(s);
+  return Num(info.Env(), -e);
+}
+
 // pinSelf() -> cpu | -errno: restricts the calling thread to the CPU it runs on.
 Napi::Value PinSelf(const Napi::CallbackInfo& info) {
   int cpu = sched_getcpu();
@@ -697,6 +765,9 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"fcntlSetfl", FcntlSetfl},
       {"keepOnMyCpu", KeepOnMyCpu},
       {"pinSelf", PinSelf},
+      {"ptyUnlock", PtyUnlock},
+      {"ttySetSize", TtySetSize},
+      {"sendFdTo", SendFdTo},
       {"flock", Flock},
       {"spawnSandbox", SpawnSandbox},
       {"spawn", Spawn},

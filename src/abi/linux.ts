@@ -281,3 +281,12 @@ export function major(dev: number): number {
 export function minor(dev: number): number {
   return (dev % 256) + (Math.floor(dev / 2 ** 20) % 2 ** 24) * 256;
 }
+
+/** Unix98 pty slaves (/dev/pts/N): majors 136 to 143. */
+export const PTS_MAJOR_FIRST = 136;
+export const PTS_MAJOR_LAST = 143;
+
+/** The N of /dev/pts/N for a character device number, or -1. */
+export function ptsNumber(maj: number, min: number): number {
+  return maj >= PTS_MAJOR_FIRST && maj <= PTS_MAJOR_LAST ? (maj - PTS_MAJOR_FIRST) * 256 + min : -1;
+}

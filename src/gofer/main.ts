@@ -34,6 +34,8 @@ import {
   O_TMPFILE,
   O_TRUNC,
   PROC_SUPER_MAGIC,
+  PTS_MAJOR_FIRST,
+  PTS_MAJOR_LAST,
   RESOLVE_BENEATH,
   RESOLVE_NO_MAGICLINKS,
   RESOLVE_NO_SYMLINKS,
@@ -117,8 +119,6 @@ const HOST_DEVICES: ReadonlyMap<string, readonly [number, number]> = new Map([
 ]);
 const PTMX_RDEV = [5, 2] as const;
 /** UNIX98_PTY_SLAVE_MAJOR .. + UNIX98_PTY_MAJOR_COUNT - 1 */
-const PTS_MAJOR_MIN = 136;
-const PTS_MAJOR_MAX = 143;
 
 export interface ExportSpec {
   id: number;
@@ -719,7 +719,7 @@ export class Gofer {
     } else if (name === 'ptmx') {
       [dir, file, majors, minor] = [this.ptsFd, 'ptmx', [PTMX_RDEV[0], PTMX_RDEV[0]], PTMX_RDEV[1]];
     } else if (pts) {
-      [dir, file, majors, minor] = [this.ptsFd, pts[1]!, [PTS_MAJOR_MIN, PTS_MAJOR_MAX], undefined];
+      [dir, file, majors, minor] = [this.ptsFd, pts[1]!, [PTS_MAJOR_FIRST, PTS_MAJOR_LAST], undefined];
     } else {
       return -EACCES;
     }

@@ -27,10 +27,9 @@ export interface Created {
 
 export async function createContainer(globals: FlagValues, id: string, o: CreateOptions): Promise<Created> {
   validateId(id);
-  if (o.consoleSocket) throw new RuntimeError('--console-socket: terminals are not supported yet');
   const bundle = path.resolve(o.bundle);
   const config = loadConfig(bundle);
-  if (config.process.terminal) throw new RuntimeError('process.terminal: terminals are not supported yet');
+  if (config.process.terminal && !o.consoleSocket) throw new RuntimeError('process.terminal is set: --console-socket is needed');
   const store = new StateStore(stateRoot(globals));
   store.create({
     ociVersion: config.ociVersion,
@@ -47,9 +46,12 @@ export async function createContainer(globals: FlagValues, id: string, o: Create
     controlSocket: '',
     config: path.join(bundle, 'config.json'),
   });
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/cli/main.js'), ...globalArgs(globals), 'boot', '--bundle', bundle, id], {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/cli/main.js'), ...globalArgs(globals), 'boot', '--bundle', bundle, ...(o.consoleSocket ? ['--console-socket', o.consoleSocket] : []), id], {
     detached: o.detach,
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    // With a terminal the container's stdio is the pty: the sandbox process
+    // must not keep create's own stdio, which the caller may read to EOF
+    // (containerd's shim collects runc's output that way).
+    stdio: config.process.terminal ? ['ignore', 'ignore', 'ignore', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe'],
   });
   const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? 9 : 0))));
   const answer = await new Promise<string>((resolve) => {

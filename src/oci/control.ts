@@ -11,7 +11,7 @@ export type ControlRequest =
   | { op: 'kill'; signal: number; all: boolean }
   | { op: 'ps' }
   /** run `process` with the stdio of host process `pid` (the exec command); replies twice: started, then ended */
-  | { op: 'exec'; pid: number; process: ExecProcess };
+  | { op: 'exec'; pid: number; process: ExecProcess; consoleSocket?: string };
 
 export interface ExecProcess {
   args: string[];
@@ -22,6 +22,8 @@ export interface ExecProcess {
   additionalGids: number[];
   umask?: number;
   capabilities: number[];
+  terminal: boolean;
+  consoleSize?: { height: number; width: number };
 }
 
 export type ControlReply = { ok: true; pids?: number[]; pid?: number; status?: number } | { ok: false; error: string };

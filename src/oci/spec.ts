@@ -643,10 +643,9 @@ export interface SandboxOptions {
 }
 
 /**
- * Maps a validated config onto the Sentry's SandboxSpec. Fields the Sentry
- * has no use for (namespaces, sysctl, resources, seccomp, masked and
- * read-only paths, devices) are not carried over: the Sentry's own kernel
- * view already stands where the host's would be.
+ * Maps a validated config onto the Sentry's SandboxSpec. Namespaces,
+ * sysctl, resources, seccomp and devices are applied by the sandbox process
+ * (tsvisor boot) itself, not by the Sentry.
  */
 export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): SandboxSpec {
   const p = c.process;
@@ -694,6 +693,8 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     mounts,
     stdio: opts.stdio,
     foreground: opts.foreground ?? false,
+    maskedPaths: [...c.maskedPaths],
+    readonlyPaths: [...c.readonlyPaths],
     strace: opts.strace,
   };
 }

@@ -75,6 +75,11 @@ export interface Native {
   keepOnMyCpu(tid: number): number;
   /** flock(2): LOCK_SH 1, LOCK_EX 2, LOCK_NB 4, LOCK_UN 8. Blocks the calling thread unless LOCK_NB. */
   flock(fd: number, op: number): number;
+  /** Unlocks a pty master; returns its pts number. */
+  ptyUnlock(master: number): number;
+  ttySetSize(fd: number, rows: number, cols: number): number;
+  /** Connects to unix stream socket `path` and sends `fd` (SCM_RIGHTS) with `name` as data. */
+  sendFdTo(path: string, fd: number, name: string): number;
   /** Restricts the calling thread to its current CPU; returns the CPU. */
   pinSelf(): number;
   spawnSandbox(path: string, argv: string[], envp: string[], cloneFlags: number, fdMap: number[]): [number, number] | number;

@@ -90,6 +90,11 @@ export function isMappedHostId(hostId: number): boolean {
   return hostId >= ID_MAP_BASE && hostId < ID_MAP_BASE + ID_MAP_SIZE;
 }
 
+/** A host file's owner as the sandbox shows it: mapped ids translated, others (the host root's) as they are. */
+export function ownerInSandbox(hostId: number): number {
+  return isMappedHostId(hostId) ? hostId - ID_MAP_BASE : hostId;
+}
+
 function toSandboxId(hostId: number): number {
   const v = hostId - ID_MAP_BASE;
   return v >= 0 && v < ID_MAP_SIZE ? v : OVERFLOW_ID;

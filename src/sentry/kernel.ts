@@ -46,7 +46,7 @@ import { FileTable } from './files.js';
 import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { onExecTraceStop } from './syscalls/exec.js';
-import { FsContext, Process, Task, hostTgid, sandboxPid } from './task.js';
+import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
@@ -162,6 +162,7 @@ export class Kernel {
     if (s.netnsPath) argv.push('--netns', s.netnsPath);
     if (s.oomScoreAdj !== undefined) argv.push('--oom-score-adj', String(s.oomScoreAdj));
     if (s.foreground) argv.push('--foreground');
+    if (s.ctty) argv.push('--ctty');
     const capMask = s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
     argv.push('--caps', `0x${capMask.toString(16)}`);
     if (s.uid !== 0 || s.gid !== 0 || s.groups.length) {
@@ -268,6 +269,7 @@ export class Kernel {
     if (typeof pair === 'number') throw new SandboxError(`socketpair: errno ${-pair}`);
     const [ctl, theirs] = pair;
     const argv = [LAUNCHER_PATH, '--join', String(this.initPid)];
+    if (p.ctty) argv.push('--ctty');
     const capMask = p.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
     argv.push('--caps', `0x${capMask.toString(16)}`);
     if (p.uid !== 0 || p.gid !== 0 || p.groups.length) {
@@ -460,6 +462,7 @@ export class Kernel {
       proc.exe = parent.proc.exe;
       proc.exePath = parent.proc.exePath;
       proc.comm = parent.proc.comm;
+      proc.hostComm = parent.proc.hostComm;
       this.procs.set(childTid, proc);
     }
     const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
@@ -494,6 +497,7 @@ export class Kernel {
       t.proc.exe = pe.exe;
       t.proc.exePath = pe.exePath;
       t.proc.comm = pe.comm;
+      t.proc.hostComm = hostComm(tid);
       t.pendingExec = undefined;
     }
     // Credentials may change at exec (capabilities are recomputed).

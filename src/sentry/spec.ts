@@ -42,6 +42,14 @@ export interface SandboxSpec {
   stdio: [number, number, number];
   /** make the guest the terminal's foreground process group */
   foreground: boolean;
+  /** stdin is a terminal to make the controlling terminal of the guest's session (OCI process.terminal) */
+  ctty?: boolean;
+  /** the pts number of that terminal, shown as /dev/console */
+  console?: number;
+  /** paths hidden behind an empty directory or /dev/null (OCI linux.maskedPaths) */
+  maskedPaths?: string[];
+  /** paths made read-only (OCI linux.readonlyPaths) */
+  readonlyPaths?: string[];
   strace: boolean;
 }
 
@@ -56,6 +64,7 @@ export interface ExecSpec {
   umask: number;
   caps: number[];
   stdio: [number, number, number];
+  ctty?: boolean;
 }
 
 export interface Exit {

@@ -41,6 +41,8 @@ export class Process {
   exePath = '';
   /** the name Linux gives the process at exec (/proc/[pid]/comm) */
   comm = '';
+  /** the name the host kernel gave it at that exec (for execveat of an fd: its number, or its file's name since Linux 6.14) */
+  hostComm = '';
   exited = false;
   readonly startTime = Date.now();
 
@@ -125,5 +127,14 @@ export function hostTgid(hostTid: number): number {
     return i < 0 ? hostTid : Number(s.slice(i + 6, s.indexOf('\n', i + 1)).trim());
   } catch {
     return hostTid;
+  }
+}
+
+/** A host thread's name (/proc/<tid>/comm), or '' when it is gone. */
+export function hostComm(hostTid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${hostTid}/comm`, 'latin1').replace(/\n$/, '');
+  } catch {
+    return '';
   }
 }

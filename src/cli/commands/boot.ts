@@ -10,6 +10,7 @@ import { type ControlReply, type ExecProcess, serveControl } from '../../oci/con
 import { native } from '../../platform/native.js';
 import type { Kernel } from '../../sentry/kernel.js';
 import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
+import { allocateTerminal } from '../../oci/terminal.js';
 import { loadConfig, toSandboxSpec } from '../../oci/spec.js';
 import { StateStore, ociState, processStartTime } from '../../oci/state.js';
 import { goferExports } from '../../sentry/spec.js';
@@ -19,6 +20,7 @@ import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
 const BOOT_FLAGS: readonly FlagSpec[] = [
   { name: 'bundle', type: 'string', help: 'bundle directory' },
   { name: 'ready-fd', type: 'string', help: 'fd to report readiness on' },
+  { name: 'console-socket', type: 'string', help: 'unix socket to send the terminal master to' },
 ];
 
 export const bootCommand: Command = {
@@ -54,6 +56,14 @@ export const bootCommand: Command = {
       if (ownNetwork) spec.netnsPath = config.netnsPath;
       spec.oomScoreAdj = config.process.oomScoreAdj;
       const gofer = spawnGofer(goferExports(spec));
+      if (config.process.terminal) {
+        const consoleSocket = flags['console-socket'] as string | undefined;
+        if (!consoleSocket) throw new RuntimeError('process.terminal is set: --console-socket is needed');
+        const slave = allocateTerminal(gofer.client, consoleSocket, config.process.consoleSize);
+        spec.stdio = [slave.fd, slave.fd, slave.fd];
+        spec.ctty = true;
+        spec.console = slave.pts;
+      }
       const [{ Kernel, SandboxError }, { createLogger }] = await Promise.all([import('../../sentry/kernel.js'), import('../../log.js')]);
       const debugLog = globals['debug-log'] as string | undefined;
       const log = createLogger({
@@ -107,7 +117,7 @@ export const bootCommand: Command = {
           case 'ps':
             return { ok: true, pids: k.hostPids() };
           case 'exec':
-            return execIn(k, req.pid, req.process, send);
+            return execIn(k, req, send);
         }
         return { ok: false, error: 'unknown request' };
       });
@@ -141,11 +151,19 @@ export const bootCommand: Command = {
  * asked (copied with pidfd_getfd: the fifos, pipes or files its client
  * gave it). Replies when it started, and resolves when it ended.
  */
-async function execIn(k: Kernel, requester: number, p: ExecProcess, send: (r: ControlReply) => void): Promise<ControlReply> {
-  const pidfd = native.pidfdOpen(requester, 0);
-  if (pidfd < 0) throw new RuntimeError(`the exec command (pid ${requester}) went away`);
-  const stdio = [0, 1, 2].map((n) => native.pidfdGetfd(pidfd, n));
-  native.close(pidfd);
+async function execIn(k: Kernel, req: { pid: number; process: ExecProcess; consoleSocket?: string }, send: (r: ControlReply) => void): Promise<ControlReply> {
+  const p = req.process;
+  let stdio: number[];
+  if (p.terminal) {
+    if (!req.consoleSocket) throw new RuntimeError('a terminal needs --console-socket');
+    const { fd } = allocateTerminal(k.gofer, req.consoleSocket, p.consoleSize);
+    stdio = [fd, native.dup(fd), native.dup(fd)];
+  } else {
+    const pidfd = native.pidfdOpen(req.pid, 0);
+    if (pidfd < 0) throw new RuntimeError(`the exec command (pid ${req.pid}) went away`);
+    stdio = [0, 1, 2].map((n) => native.pidfdGetfd(pidfd, n));
+    native.close(pidfd);
+  }
   let started;
   try {
     if (stdio.some((fd) => fd < 0)) throw new RuntimeError('the exec command has no stdin, stdout or stderr');
@@ -159,6 +177,7 @@ async function execIn(k: Kernel, requester: number, p: ExecProcess, send: (r: Co
       umask: p.umask ?? 0o022,
       caps: p.capabilities,
       stdio: stdio as [number, number, number],
+      ctty: p.terminal,
     });
   } finally {
     for (const fd of stdio) if (fd >= 0) native.close(fd);

@@ -43,6 +43,8 @@ function execProcess(p: ProcessConfig): ExecProcess {
     additionalGids: p.additionalGids,
     umask: p.umask,
     capabilities: p.capabilities.effective,
+    terminal: p.terminal,
+    consoleSize: p.consoleSize,
   };
 }
 
@@ -52,7 +54,6 @@ export const execCommand: Command = {
     const { flags, rest } = parseFlags(argv, EXEC_FLAGS, true);
     const id = rest[0];
     if (!id) throw new UsageError('usage: tsvisor exec [flags] ID [COMMAND ARGS...]');
-    if (flags.tty || flags['console-socket']) throw new RuntimeError('exec --tty: terminals are not supported yet');
     if (flags['preserve-fds'] !== undefined && flags['preserve-fds'] !== '0') throw new UsageError('--preserve-fds is not supported');
     const store = new StateStore(stateRoot(globals));
     const state = store.load(id);
@@ -72,7 +73,8 @@ export const execCommand: Command = {
       if (rest.length < 2) throw new UsageError('exec: a command or --process is needed');
       proc = { ...loadConfig(state.bundle).process, args: rest.slice(1) };
     }
-    if (proc.terminal) throw new RuntimeError('process.terminal: terminals are not supported yet');
+    if (flags.tty) proc.terminal = true;
+    if (proc.terminal && !flags['console-socket']) throw new RuntimeError('a terminal needs --console-socket');
     for (const e of (flags.env as string[] | undefined) ?? []) {
       if (!e.includes('=')) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
       const key = e.slice(0, e.indexOf('='));
@@ -93,7 +95,8 @@ export const execCommand: Command = {
       const args = [...stripPidFile(flagArgs), '--', ...rest];
       const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/cli/main.js'), ...globalArgs(globals), 'exec', '--started-fd', '3', ...args], {
         detached: true,
-        stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+        // With a terminal the process's stdio is the pty; the caller may read this command's output to EOF.
+        stdio: proc.terminal ? ['ignore', 'ignore', 'ignore', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe'],
       });
       const answer = await new Promise<string>((resolve) => {
         let out = '';
@@ -126,7 +129,7 @@ export const execCommand: Command = {
     try {
       last = await converse(
         state.controlSocket,
-        { op: 'exec', pid: process.pid, process: execProcess(proc) },
+        { op: 'exec', pid: process.pid, process: execProcess(proc), consoleSocket: flags['console-socket'] as string | undefined },
         (r) => {
           if (r.ok && r.status === undefined) {
             if (flags['pid-file'] && startedFd < 0) fs.writeFileSync(flags['pid-file'] as string, String(process.pid));

@@ -75,7 +75,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
     fail('EACCES');
   }
   const opened = node.open(flags & ~(O_CREAT | O_EXCL));
-  return installFd(k, a, opened.fd, file, cloexec);
+  return installFd(k, a, opened.fd, opened.foreign ? null : file, cloexec);
 }
 
 function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: number, flags: number, mode: number, resolveFlags = 0): number {

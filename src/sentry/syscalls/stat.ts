@@ -22,7 +22,7 @@ import {
 } from '../../abi/linux.js';
 import { type Stat, type StatFs, writeStat, writeStatfs, writeStatx } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
-import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, permitted } from '../creds.js';
+import { type Creds, ownerInSandbox, permitted } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { writeBytes } from '../memory.js';
@@ -33,18 +33,13 @@ import { resolveAt } from './common.js';
 
 const out = Buffer.alloc(256);
 
-/** Host ids in the sandbox's mapped range (e.g. the owner of a pipe the guest made) shown as sandbox ids. */
-function sandboxId(id: number): number {
-  return id >= ID_MAP_BASE && id < ID_MAP_BASE + ID_MAP_SIZE ? id - ID_MAP_BASE : id;
-}
-
 /** Attributes of whatever guest fd `fd` is. */
 export function statFd(k: Kernel, t: Task, fd: number): Stat {
   const { file, sx } = k.files.lookup(t, fd);
   if (file) return file.loc.dentry.node.stat();
   const s = statFromStatx(sx);
-  s.uid = sandboxId(s.uid);
-  s.gid = sandboxId(s.gid);
+  s.uid = ownerInSandbox(s.uid);
+  s.gid = ownerInSandbox(s.gid);
   return s;
 }
 

@@ -4,6 +4,10 @@
 import fs from 'node:fs';
 import {
   O_ACCMODE,
+  O_NOCTTY,
+  O_NONBLOCK,
+  O_RDONLY,
+  PTS_MAJOR_FIRST,
   S_IFCHR,
   S_IFDIR,
   S_IFMT,
@@ -11,12 +15,15 @@ import {
   makedev,
   major,
   minor,
+  ptsNumber,
 } from '../../abi/linux.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
-import { ROOT_CREDS } from '../creds.js';
+import type { Stat } from '../../abi/structs.js';
+import { ROOT_CREDS, ownerInSandbox } from '../creds.js';
 import { check, fail, sysErr } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
+import { statFromStatx } from './goferfs.js';
 import { MemDir, MemFs, MemSpecial, MemSymlink, type SpecialOpener } from './memfs.js';
 import type { Node, Opened } from './node.js';
 
@@ -30,7 +37,6 @@ const HOST_DEVICES = new Map<number, string>([
   [makedev(5, 2), 'ptmx'],
 ]);
 const TTY = makedev(5, 0);
-const PTS_MAJOR = 136;
 
 /** The controlling terminal of a task, reopened from one of its own fds. */
 function openControllingTty(k: Kernel, t: Task, flags: number): Opened {
@@ -53,7 +59,7 @@ function openControllingTty(k: Kernel, t: Task, flags: number): Opened {
     if (isTty) {
       const r = native.reopen(fd, flags & ~0o100 /* O_CREAT */);
       native.close(fd);
-      return { fd: check(r) };
+      return { fd: check(r), foreign: true };
     }
     native.close(fd);
   }
@@ -72,7 +78,8 @@ export function specialOpener(k: Kernel): SpecialOpener {
       return openControllingTty(k, k.current, flags);
     }
     let name = HOST_DEVICES.get(node.rdev);
-    if (!name && major(node.rdev) === PTS_MAJOR) name = `pts/${minor(node.rdev)}`;
+    const pts = ptsNumber(major(node.rdev), minor(node.rdev));
+    if (!name && pts >= 0) name = `pts/${pts}`;
     if (!name) fail('ENXIO');
     const r = k.gofer.device(name, flags & (O_ACCMODE | 0o4000 /* O_NONBLOCK */ | 0o400 /* O_NOCTTY */));
     if (typeof r === 'number') throw sysErr(-r);
@@ -80,8 +87,8 @@ export function specialOpener(k: Kernel): SpecialOpener {
   };
 }
 
-/** /dev as Docker and runc populate it. */
-export function buildDev(opener: SpecialOpener): { fs: MemFs; root: MemDir } {
+/** /dev as Docker and runc populate it; `console`, the container's terminal, is /dev/console. */
+export function buildDev(opener: SpecialOpener, console?: { pts: number; probe: PtsProbe }): { fs: MemFs; root: MemDir } {
   const devFs = new MemFs('tmpfs');
   const root = new MemDir(devFs, 0o755, 0, 0, opener);
   const chr = (name: string, maj: number, min: number, mode = 0o666) =>
@@ -92,6 +99,10 @@ export function buildDev(opener: SpecialOpener): { fs: MemFs; root: MemDir } {
   chr('random', 1, 8);
   chr('urandom', 1, 9);
   chr('tty', 5, 0);
+  if (console) {
+    const host = console.probe(console.pts);
+    if (host) root.insert('console', new PtsNode(devFs, console.pts, host, opener));
+  }
   const link = (name: string, target: string) => root.insert(name, new MemSymlink(devFs, target, 0, 0));
   link('ptmx', 'pts/ptmx');
   link('fd', '/proc/self/fd');
@@ -105,19 +116,61 @@ export function buildDev(opener: SpecialOpener): { fs: MemFs; root: MemDir } {
   return { fs: devFs, root };
 }
 
-/** A devpts instance: ptmx and whichever pts/N the guest asks for (the Gofer owns the real ones). */
-class PtsDir extends MemDir {
-  override lookup(name: string): Node | null {
-    const have = this.entries.get(name);
-    if (have) return have;
-    if (!/^\d+$/.test(name)) return null;
-    return new MemSpecial(this.fs, S_IFCHR | 0o620, makedev(PTS_MAJOR, Number(name)), 0, 5, this.opener);
+/**
+ * A pty slave. The Gofer owns the real devpts; this node shows the real
+ * one's identity (dev, inode, times), so ttyname() finds the terminal behind
+ * an fd under /dev/pts/N, as natively.
+ */
+class PtsNode extends MemSpecial {
+  constructor(
+    fs: MemFs,
+    readonly n: number,
+    private readonly host: Stat,
+    opener: SpecialOpener,
+  ) {
+    super(fs, S_IFCHR | (host.mode & 0o7777), makedev(PTS_MAJOR_FIRST, n), host.uid, host.gid, opener);
+  }
+  override stat(): Stat {
+    return { ...this.host };
   }
 }
 
-export function buildDevPts(opener: SpecialOpener): { fs: MemFs; root: MemDir } {
+/** The real /dev/pts/N's attributes, or null when there is no such terminal. */
+export type PtsProbe = (n: number) => Stat | null;
+
+export function ptsProbe(k: Kernel): PtsProbe {
+  return (n) => {
+    const r = k.gofer.device(`pts/${n}`, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (typeof r === 'number') return null;
+    native.close(r.fd);
+    const s = statFromStatx(r.stat);
+    s.uid = ownerInSandbox(s.uid);
+    s.gid = ownerInSandbox(s.gid);
+    return s;
+  };
+}
+
+/** A devpts instance: ptmx and whichever pts/N exists (the Gofer owns the real ones). */
+class PtsDir extends MemDir {
+  constructor(
+    fs: MemFs,
+    opener: SpecialOpener,
+    private readonly probe: PtsProbe,
+  ) {
+    super(fs, S_IFDIR | 0o755, 0, 0, opener);
+  }
+  override lookup(name: string): Node | null {
+    const have = this.entries.get(name);
+    if (have) return have;
+    if (!/^(0|[1-9]\d{0,6})$/.test(name)) return null;
+    const host = this.probe(Number(name));
+    return host ? new PtsNode(this.fs as MemFs, Number(name), host, this.opener) : null;
+  }
+}
+
+export function buildDevPts(opener: SpecialOpener, probe: PtsProbe): { fs: MemFs; root: MemDir } {
   const ptsFs = new MemFs('devpts');
-  const root = new PtsDir(ptsFs, S_IFDIR | 0o755, 0, 0, opener);
+  const root = new PtsDir(ptsFs, opener, probe);
   root.insert('ptmx', new MemSpecial(ptsFs, S_IFCHR | 0o666, makedev(5, 2), 0, 0, opener));
   return { fs: ptsFs, root };
 }

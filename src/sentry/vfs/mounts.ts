@@ -1,12 +1,12 @@
 // The sandbox's mount table: the root (the Gofer's export, directly or under
 // an in-memory overlay), then the spec's mounts in order. Mount points the
 // tree lacks are made as directories of the Sentry's own (never on the host).
-import { S_IFDIR } from '../../abi/linux.js';
+import { S_IFCHR, S_IFDIR, makedev } from '../../abi/linux.js';
 import { ROOT_CREDS } from '../creds.js';
 import type { Kernel, MountSpec } from '../kernel.js';
-import { buildDev, buildDevPts, specialOpener } from './devfs.js';
+import { buildDev, buildDevPts, ptsProbe, specialOpener } from './devfs.js';
 import { GoferFs } from './goferfs.js';
-import { MemDir, MemFs } from './memfs.js';
+import { MemDir, MemFs, MemSpecial } from './memfs.js';
 import { Dentry, type FileSystem, type Location, Mount, type Node } from './node.js';
 import { OverlayFs } from './overlayfs.js';
 import { ProcFs } from './procfs.js';
@@ -92,7 +92,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         break;
       }
       case 'dev': {
-        const d = buildDev(opener);
+        const d = buildDev(opener, spec.console === undefined ? undefined : { pts: spec.console, probe: ptsProbe(k) });
         mfs = d.fs;
         root = d.root;
         source = 'tmpfs';
@@ -100,7 +100,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         break;
       }
       case 'devpts': {
-        const d = buildDevPts(opener);
+        const d = buildDevPts(opener, ptsProbe(k));
         mfs = d.fs;
         root = d.root;
         opts.nodev = false;
@@ -133,5 +133,29 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
     if (mfs instanceof ProcFs) mfs.mount = mount;
     mounts.push(mount);
   }
+  for (const p of spec.readonlyPaths ?? []) {
+    const at = existing(table, p);
+    // The same tree again, read-only, as runc's read-only bind of the path onto itself.
+    if (at) mounts.push(new Mount(at.mount.fs, new Dentry('', null, at.dentry.node), at.mount, at.dentry, { ...at.mount.opts, readonly: true }));
+  }
+  for (const p of spec.maskedPaths ?? []) {
+    const at = existing(table, p);
+    if (!at) continue;
+    // runc's masks: an empty read-only tmpfs over a directory, /dev/null over anything else.
+    const t = new MemFs('tmpfs');
+    const node: Node = at.dentry.node.isDir()
+      ? new MemDir(t, S_IFDIR | 0o755, 0, 0, opener)
+      : new MemSpecial(t, S_IFCHR | 0o666, makedev(1, 3), 0, 0, opener);
+    mounts.push(new Mount(t, new Dentry('', null, node), at.mount, at.dentry, { readonly: true, nosuid: true, nodev: false, noexec: true, source: 'tmpfs' }));
+  }
   return table;
+}
+
+/** Where `dest` is in the tree, or null when it does not exist (masks and read-only paths skip those, as runc does). */
+function existing(table: MountTable, dest: string): Location | null {
+  try {
+    return resolve({ root: table.root, creds: CTX_CREDS }, table.root, dest, false);
+  } catch {
+    return null;
+  }
 }

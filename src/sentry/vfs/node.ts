@@ -34,6 +34,8 @@ export interface Opened {
   fd: number;
   /** the node was created by this open */
   created?: boolean;
+  /** the fd is another object than the node (the terminal behind /dev/tty): not to be identified as the node */
+  foreign?: boolean;
 }
 
 export interface FileSystem {
@@ -192,6 +194,10 @@ export class Mount {
     if (parent && mountpoint) {
       parent.children.push(this);
       mountpoint.mounted = this;
+      // Pinned in their parents' caches up to the parent mount's root, even
+      // on file systems that cache nothing (bind mounts, /proc): a fresh
+      // lookup would make a dentry without the mount.
+      for (let d = mountpoint; d !== parent.root && d.parent; d = d.parent) d.parent.children.set(d.name, d);
     }
   }
 }

@@ -12,20 +12,23 @@ import {
   O_ACCMODE,
   O_RDONLY,
   PROC_SUPER_MAGIC,
+  S_IFCHR,
   S_IFDIR,
   S_IFLNK,
+  S_IFMT,
   S_IFREG,
   major,
   makedev,
   minor,
+  ptsNumber,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
-import { native } from '../../platform/native.js';
-import { ID_MAP_BASE, ID_MAP_SIZE } from '../creds.js';
+import { STATX, native } from '../../platform/native.js';
+import { ownerInSandbox } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY } from '../syscalls/uts.js';
-import type { Process, Task } from '../task.js';
+import { type Process, type Task, hostComm } from '../task.js';
 import { anonDev, nextIno } from './memfs.js';
 import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened } from './node.js';
 import { pathOf } from './resolve.js';
@@ -170,10 +173,6 @@ class HostFdNode extends Node {
   }
 }
 
-function sandboxId(id: number): number {
-  return id >= ID_MAP_BASE && id < ID_MAP_BASE + ID_MAP_SIZE ? id - ID_MAP_BASE : id;
-}
-
 function ownerUid(p: Process): number {
   const leader = p.threads.values().next().value as Task | undefined;
   try {
@@ -260,9 +259,9 @@ function statusText(k: Kernel, hostTid: number, p: Process, comm: string): strin
           return `${key}:\t${map(Number(rest.trim().split(/\s+/).pop()))}`;
         case 'Uid':
         case 'Gid':
-          return `${key}:\t${rest.trim().split(/\s+/).map((v) => sandboxId(Number(v))).join('\t')}`;
+          return `${key}:\t${rest.trim().split(/\s+/).map((v) => ownerInSandbox(Number(v))).join('\t')}`;
         case 'Groups':
-          return `Groups:\t${rest.trim().split(/\s+/).filter(Boolean).map((v) => sandboxId(Number(v))).join(' ')}${rest.trim() ? ' ' : ''}`;
+          return `Groups:\t${rest.trim().split(/\s+/).filter(Boolean).map((v) => ownerInSandbox(Number(v))).join(' ')}${rest.trim() ? ' ' : ''}`;
         case 'Seccomp':
           return 'Seccomp:\t0';
         case 'Seccomp_filters':
@@ -425,18 +424,21 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
     fail('ENOENT');
   }
   native.close(id.fd);
+  // A pseudo-terminal is named by its number, as ttyname() expects, whichever
+  // path opened it (the Sentry's /dev/tty and the console share its inode).
+  const pts = (id.sx[STATX.mode]! & S_IFMT) === S_IFCHR ? ptsNumber(id.sx[STATX.rdevMajor]!, id.sx[STATX.rdevMinor]!) : -1;
   if (id.file) {
     if (id.file.anon) return { text: id.file.anon, loc: id.file.loc };
-    return { text: pathOf(t.fs.root, id.file.loc) ?? '/', loc: id.file.loc };
+    return { text: pts >= 0 ? `/dev/pts/${pts}` : pathOf(t.fs.root, id.file.loc) ?? '/', loc: id.file.loc };
   }
   let text: string;
   try {
-    text = fs.readlinkSync(`/proc/${p.tgid}/fd/${fd}`, { encoding: 'latin1' });
+    text = pts >= 0 ? `/dev/pts/${pts}` : fs.readlinkSync(`/proc/${p.tgid}/fd/${fd}`, { encoding: 'latin1' });
   } catch {
     fail('ENOENT');
   }
   const st: Stat = {
-    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: sandboxId(id.sx[3]!), gid: sandboxId(id.sx[4]!),
+    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: ownerInSandbox(id.sx[3]!), gid: ownerInSandbox(id.sx[4]!),
     rdev: makedev(id.sx[17]!, id.sx[18]!), size: id.sx[7]!, blksize: id.sx[1]!, blocks: id.sx[8]!,
     atimeSec: id.sx[9]!, atimeNsec: id.sx[10]!, mtimeSec: id.sx[15]!, mtimeNsec: id.sx[16]!, ctimeSec: id.sx[13]!, ctimeNsec: id.sx[14]!, btimeSec: 0, btimeNsec: 0,
   };
@@ -470,7 +472,7 @@ function fdDir(pfs: ProcFs, p: Process, base: string): Node {
 function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thread = false): Node {
   const k = pfs.k;
   const hostTid = t?.tid ?? p.tgid;
-  const comm = () => commOf(p);
+  const comm = () => commOf(p, hostTid);
   const files: Record<string, Content> = {
     cmdline: () => hostRead(`/proc/${p.tgid}/cmdline`),
     environ: () => hostRead(`/proc/${p.tgid}/environ`),
@@ -556,6 +558,12 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
   );
 }
 
-function commOf(p: Process): string {
-  return p.comm || 'init';
+/**
+ * A thread's name: the one the Sentry gave at exec, unless the thread renamed
+ * itself since (prctl PR_SET_NAME, pthread_setname_np: busybox names its
+ * forked applets so), which shows as a host name other than the exec's.
+ */
+function commOf(p: Process, hostTid: number): string {
+  const host = hostComm(hostTid);
+  return !host || host === p.hostComm || !p.comm ? p.comm || 'init' : host;
 }

@@ -1,0 +1,93 @@
+// config.json fields honoured as runc honours them: each case runs the same
+// bundle under `runc run` and `tsvisor run` and compares what the container
+// printed, its exit status and, where it matters, the files on the host.
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TSVISOR, busyboxRoot, rmrf } from './harness.js';
+
+type Runtime = 'runc' | 'tsvisor';
+const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
+
+let base: string;
+let rootfs: string;
+let counter = 0;
+
+function runtimeArgv(rt: Runtime): string[] {
+  return rt === 'runc' ? ['runc', '--root', path.join(base, 'state-runc')] : [TSVISOR, '--root', path.join(base, 'state-tsvisor')];
+}
+
+/** A bundle with `tsvisor spec`'s config.json, the test root, `args`, and `edit` applied. */
+function bundle(args: string[], edit: (c: Record<string, any>) => void): string {
+  const dir = path.join(base, `b${counter++}`);
+  fs.mkdirSync(dir);
+  const r = spawnSync(TSVISOR, ['spec', '--bundle', dir], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  config.root = { path: rootfs, readonly: true };
+  config.process.terminal = false;
+  config.process.args = args;
+  edit(config);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
+
+function run(rt: Runtime, dir: string): { status: number | null; stdout: string; stderr: string } {
+  const r: SpawnSyncReturns<string> = spawnSync(runtimeArgv(rt)[0]!, [...runtimeArgv(rt).slice(1), 'run', '--bundle', dir, `c${counter++}`], {
+    encoding: 'utf8',
+    timeout: 60000,
+    killSignal: 'SIGKILL',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs the bundle under both runtimes; returns tsvisor's outcome after checking it equals runc's. */
+function same(args: string[], edit: (c: Record<string, any>) => void = () => {}): { status: number | null; stdout: string; stderr: string } {
+  const out: Record<string, ReturnType<typeof run>> = {};
+  for (const rt of RUNTIMES) out[rt] = run(rt, bundle(args, edit));
+  expect(out.tsvisor).toEqual(out.runc);
+  return out.tsvisor!;
+}
+
+const sh = (script: string) => ['/bin/sh', '-c', script];
+
+beforeAll(() => {
+  base = fs.mkdtempSync('/var/tmp/tsvisor-ocispec-');
+  rootfs = busyboxRoot();
+  fs.writeFileSync(path.join(rootfs, 'etc/secret'), 'secret\n');
+  fs.mkdirSync(path.join(rootfs, 'srv/hidden'), { recursive: true });
+  fs.writeFileSync(path.join(rootfs, 'srv/hidden/file'), 'hidden\n');
+});
+
+afterAll(() => {
+  rmrf(base);
+  rmrf(rootfs);
+});
+
+describe('linux.maskedPaths and linux.readonlyPaths', () => {
+  it('masked files read empty, masked directories are empty, missing paths are skipped; read-only paths refuse writes', () => {
+    const host = path.join(base, 'data');
+    for (const d of ['ro', 'rw']) fs.mkdirSync(path.join(host, d), { recursive: true });
+    const script = [
+      'cat /etc/secret; echo "[$?]"',
+      'ls -l /etc/secret | cut -c1-10',
+      'ls -A /srv/hidden; echo "[$?]"',
+      'touch /srv/hidden/x; echo "[$?]"',
+      'echo x > /data/ro/f; echo "[$?]"',
+      'echo x > /data/rw/f; echo "[$?]"',
+      'cat /data/rw/f',
+    ].join('; ');
+    const r = same(sh(script), (c) => {
+      c.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'rw'] });
+      c.linux.maskedPaths = ['/etc/secret', '/srv/hidden', '/does/not/exist'];
+      c.linux.readonlyPaths = ['/data/ro', '/not/there/either'];
+    });
+    expect(r.stdout).toBe('[0]\ncrw-rw-rw-\n[0]\n[1]\n[1]\n[0]\nx\n');
+    expect(r.stderr).toBe("touch: /srv/hidden/x: Read-only file system\n/bin/sh: can't create /data/ro/f: Read-only file system\n");
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(path.join(host, 'ro'))).toEqual([]);
+  });
+});
