@@ -1,0 +1,319 @@
+// The real Docker daemon (Debian's docker.io 20.10) with `--runtime=tsvisor`,
+// compared with `--runtime=runc` wherever the two should behave alike. A
+// private dockerd runs for this file only (docker-helpers.ts); the image is a
+// busybox root imported locally, so no registry is needed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DockerDaemon,
+  type DockerResult,
+  IMAGE,
+  buildBusyboxImage,
+  containerProcesses,
+  docker,
+  dockerOk,
+  startDocker,
+  stopDocker,
+  until,
+} from './docker-helpers.js';
+import { type ProcInfo, procInfo, waitGone } from './robust-helpers.js';
+import { runOnPty } from '../helpers/pty.js';
+
+type Runtime = 'tsvisor' | 'runc';
+/** dockerd's forwarding warning as it reaches a terminal. */
+const FORWARDING_WARNING_TTY = 'WARNING: IPv4 forwarding is disabled. Networking will not work.\r\n';
+const RUNTIMES: Runtime[] = ['tsvisor', 'runc'];
+
+let d: DockerDaemon | undefined;
+/**
+ * Why the daemon could not be set up. Kept for the tests rather than thrown
+ * from beforeAll, which would only mark them skipped: each one fails with it.
+ */
+let setupError: unknown;
+
+function daemon(): DockerDaemon {
+  if (setupError) throw setupError;
+  if (!d) throw new Error('the private dockerd is not running');
+  return d;
+}
+
+/** `docker run --rm --runtime=RT [flags] IMAGE argv...` */
+function run(rt: Runtime, flags: string[], argv: string[]): DockerResult {
+  return docker(daemon(), ['run', '--rm', `--runtime=${rt}`, ...flags, IMAGE, ...argv]);
+}
+
+function outcome(r: DockerResult): { status: number | null; stdout: string; stderr: string } {
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function inspect(id: string, format: string): string {
+  return dockerOk(daemon(), ['inspect', '--format', format, id]).trim();
+}
+
+/** `docker top ID` (ps -ef): the PID and CMD columns of each row. */
+function top(id: string): { pid: number; cmd: string }[] {
+  const r = docker(daemon(), ['top', id]);
+  if (r.status !== 0) return [];
+  const [header, ...rows] = r.stdout.split('\n').filter(Boolean);
+  const cols = header!.trim().split(/\s+/);
+  const pidCol = cols.indexOf('PID');
+  const cmdCol = cols.indexOf('CMD');
+  expect([pidCol, cmdCol], header).toEqual([1, cols.length - 1]);
+  return rows.map((row) => {
+    const f = row.trim().split(/\s+/);
+    return { pid: Number(f[pidCol]), cmd: f.slice(cmdCol).join(' ') };
+  });
+}
+
+/** `docker run -d --runtime=RT IMAGE argv...`; waits until `docker top` shows `cmd`. Returns the id and the processes. */
+async function runDetached(rt: Runtime, argv: string[], cmd: string) {
+  const r = docker(daemon(), ['run', '-d', `--runtime=${rt}`, IMAGE, ...argv]);
+  expect(r.status, r.stderr).toBe(0);
+  const id = r.stdout.trim();
+  expect(id).toMatch(/^[0-9a-f]{64}$/);
+  let rows: { pid: number; cmd: string }[] = [];
+  await until(`docker top ${id.slice(0, 12)} (${rt}) to list ${cmd}`, () => {
+    rows = top(id);
+    return rows.length === 1 && rows[0]!.cmd === cmd;
+  });
+  const topProcs = rows.map((row) => procInfo(row.pid)).filter((p): p is ProcInfo => p !== undefined);
+  expect(topProcs.length, `the pids docker top listed exist on the host (${rt})`).toBe(rows.length);
+  // The shim and everything below it: for tsvisor the Sentry and the Gofer too.
+  const all = containerProcesses(daemon(), id);
+  for (const p of topProcs) expect(all.map((q) => q.pid)).toContain(p.pid);
+  return { id, rows, procs: all };
+}
+
+/** After `docker rm`: the container is unknown and none of its processes is left. */
+async function expectGone(id: string, procs: ProcInfo[], rt: Runtime): Promise<void> {
+  expect(dockerOk(daemon(), ['ps', '-aq', '--no-trunc', '--filter', `id=${id}`])).toBe('');
+  const left = await waitGone(procs, 10000);
+  expect(left.map((p) => `${p.pid} ${p.cmdline}`), `processes of the ${rt} container left behind`).toEqual([]);
+  expect(containerProcesses(daemon(), id)).toEqual([]);
+}
+
+beforeAll(async () => {
+  try {
+    d = await startDocker();
+    buildBusyboxImage(d);
+  } catch (e) {
+    setupError = e;
+  }
+}, 120000);
+
+afterAll(async () => {
+  if (d) await stopDocker(d);
+}, 120000);
+
+describe('docker run --runtime=tsvisor', () => {
+  it('uname -r is the sandbox kernel release; runc shows the host one', () => {
+    const t = run('tsvisor', [], ['uname', '-r']);
+    expect(outcome(t)).toEqual({ status: 0, stdout: '6.1.0-tsvisor\n', stderr: '' });
+    const r = run('runc', [], ['uname', '-r']);
+    expect(outcome(r)).toEqual({ status: 0, stdout: `${os.release()}\n`, stderr: '' });
+    expect(r.stdout).not.toBe(t.stdout);
+  });
+
+  it('the exit status of the container is docker run\'s, as with runc', () => {
+    const t = run('tsvisor', [], ['sh', '-c', 'exit 7']);
+    const r = run('runc', [], ['sh', '-c', 'exit 7']);
+    expect(outcome(t)).toEqual({ status: 7, stdout: '', stderr: '' });
+    expect(outcome(t)).toEqual(outcome(r));
+  });
+
+  it('-e, -w and -u reach the process as with runc', () => {
+    const flags = ['-e', 'FOO=bar', '-w', '/tmp', '-u', '1000:1000'];
+    const script = ['sh', '-c', 'echo $FOO; pwd; id'];
+    const t = run('tsvisor', flags, script);
+    const r = run('runc', flags, script);
+    expect(outcome(t)).toEqual({ status: 0, stdout: 'bar\n/tmp\nuid=1000(user) gid=1000(user) groups=1000(user)\n', stderr: '' });
+    expect(outcome(t)).toEqual(outcome(r));
+  });
+
+  it('-v HOSTDIR:/data: the container reads host files, and its writes land on the host with the same owners as with runc', () => {
+    const trees: Record<string, string[]> = {};
+    for (const rt of RUNTIMES) {
+      const host = path.join(daemon().tmp, `vol-${rt}`);
+      fs.mkdirSync(host);
+      fs.chmodSync(host, 0o777);
+      fs.writeFileSync(path.join(host, 'existing'), 'from the host\n');
+      const asRoot = run(rt, ['-v', `${host}:/data`], ['sh', '-c', 'cat /data/existing; echo from-container > /data/out; mkdir /data/sub; echo nested > /data/sub/file']);
+      expect(outcome(asRoot), rt).toEqual({ status: 0, stdout: 'from the host\n', stderr: '' });
+      const asUser = run(rt, ['-u', '1000:1000', '-v', `${host}:/data`], ['sh', '-c', 'echo by-user > /data/user-file']);
+      expect(outcome(asUser), rt).toEqual({ status: 0, stdout: '', stderr: '' });
+      expect(fs.readFileSync(path.join(host, 'out'), 'utf8')).toBe('from-container\n');
+      expect(fs.readFileSync(path.join(host, 'sub/file'), 'utf8')).toBe('nested\n');
+      expect(fs.readFileSync(path.join(host, 'user-file'), 'utf8')).toBe('by-user\n');
+      trees[rt] = ['existing', 'out', 'sub', 'sub/file', 'user-file'].map((f) => {
+        const st = fs.lstatSync(path.join(host, f));
+        return `${f} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? 'dir' : fs.readFileSync(path.join(host, f), 'utf8').trim()}`;
+      });
+    }
+    expect(trees.tsvisor).toEqual([
+      'existing 644 0:0 from the host',
+      'out 644 0:0 from-container',
+      'sub 755 0:0 dir',
+      'sub/file 644 0:0 nested',
+      'user-file 644 1000:1000 by-user',
+    ]);
+    expect(trees.tsvisor).toEqual(trees.runc);
+  });
+
+  it('--read-only: writing the root fails with "Read-only file system", as with runc', () => {
+    const t = run('tsvisor', ['--read-only'], ['touch', '/x']);
+    const r = run('runc', ['--read-only'], ['touch', '/x']);
+    expect(outcome(t)).toEqual({ status: 1, stdout: '', stderr: 'touch: /x: Read-only file system\n' });
+    expect(outcome(t)).toEqual(outcome(r));
+  });
+
+  it('--network none: runs, and the hostname is the short container id, as with runc', () => {
+    for (const rt of RUNTIMES) {
+      const cidfile = path.join(daemon().tmp, `cid-none-${rt}`);
+      const res = run(rt, ['--network', 'none', '--cidfile', cidfile], ['sh', '-c', 'cat /etc/hostname; hostname']);
+      const short = fs.readFileSync(cidfile, 'utf8').trim().slice(0, 12);
+      expect(short).toMatch(/^[0-9a-f]{12}$/);
+      expect(outcome(res), rt).toEqual({ status: 0, stdout: `${short}\n${short}\n`, stderr: '' });
+    }
+  });
+
+  it('--network host: runs, and the hostname is the host\'s, as with runc', () => {
+    const script = ['sh', '-c', 'cat /etc/hostname; hostname'];
+    const t = run('tsvisor', ['--network', 'host'], script);
+    const r = run('runc', ['--network', 'host'], script);
+    expect(outcome(t)).toEqual({ status: 0, stdout: `${os.hostname()}\n${os.hostname()}\n`, stderr: '' });
+    expect(outcome(t)).toEqual(outcome(r));
+  });
+
+  it('run -d, top, logs, stop -t 2, rm: as with runc, and no process is left', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      // PID 1 is sleep, with no handler: SIGTERM does nothing, stop needs its SIGKILL.
+      const c = await runDetached(rt, ['sh', '-c', 'echo hello-from-container; exec sleep 1000'], 'sleep 1000');
+      let logs: DockerResult | undefined;
+      await until(`docker logs (${rt})`, () => (logs = docker(daemon(), ['logs', c.id])).stdout !== '');
+      expect(outcome(logs!), rt).toEqual({ status: 0, stdout: 'hello-from-container\n', stderr: '' });
+
+      const stop = docker(daemon(), ['stop', '-t', '2', c.id]);
+      expect(outcome(stop), rt).toEqual({ status: 0, stdout: `${c.id}\n`, stderr: '' });
+      expect(stop.ms, `docker stop -t 2 took ${stop.ms} ms (${rt})`).toBeGreaterThanOrEqual(1900);
+      expect(stop.ms, `docker stop -t 2 took ${stop.ms} ms (${rt})`).toBeLessThan(4500);
+      const state = inspect(c.id, '{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}} {{json .State.Error}}');
+      expect(state, rt).toBe('exited 137 false ""');
+
+      const rm = docker(daemon(), ['rm', c.id]);
+      expect(outcome(rm), rt).toEqual({ status: 0, stdout: `${c.id}\n`, stderr: '' });
+      await expectGone(c.id, c.procs, rt);
+      seen[rt] = { top: c.rows.map((row) => row.cmd), logs: logs!.stdout, state };
+    }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+
+  it('kill on a running container, then rm: as with runc, and no process is left', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const c = await runDetached(rt, ['sleep', '1000'], 'sleep 1000');
+      const kill = docker(daemon(), ['kill', c.id]);
+      expect(outcome(kill), rt).toEqual({ status: 0, stdout: `${c.id}\n`, stderr: '' });
+      await until(`the ${rt} container to stop after docker kill`, () => inspect(c.id, '{{.State.Running}}') === 'false');
+      const state = inspect(c.id, '{{.State.Status}} {{.State.ExitCode}} {{json .State.Error}}');
+      expect(state, rt).toBe('exited 137 ""');
+      const rm = docker(daemon(), ['rm', c.id]);
+      expect(outcome(rm), rt).toEqual({ status: 0, stdout: `${c.id}\n`, stderr: '' });
+      await expectGone(c.id, c.procs, rt);
+      seen[rt] = state;
+    }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+
+  it('a command that does not exist: docker run fails with status 127 and says why', () => {
+    const notFound = 'exec: "nonexistent-cmd": executable file not found in $PATH';
+    const runOnce = (rt: Runtime) => {
+      const name = `nx-${rt}`;
+      const res = docker(daemon(), ['run', '--name', name, `--runtime=${rt}`, IMAGE, 'nonexistent-cmd']);
+      const state = inspect(name, '{{.State.Status}} {{.State.ExitCode}}');
+      const error = inspect(name, '{{.State.Error}}');
+      const logs = docker(daemon(), ['logs', name]);
+      dockerOk(daemon(), ['rm', name]);
+      return { res, state, error, logs };
+    };
+    const r = runOnce('runc');
+    const t = runOnce('tsvisor');
+
+    // What the user sees is the same: status 127 and the reason on stderr.
+    expect(r.res.status).toBe(127);
+    expect(t.res.status).toBe(127);
+    expect(r.res.stderr).toContain(notFound);
+    expect(t.res.stderr).toContain(notFound);
+    expect(t.res.stdout).toBe('');
+
+    // runc refuses at `create`: the daemon reports the OCI error, and the
+    // container stays "created", with the error in its state.
+    expect(r.res.stderr).toContain('docker: Error response from daemon: failed to create shim task: OCI runtime create failed');
+    expect(r.state).toBe('created 127');
+    expect(r.error).toContain(notFound);
+    expect(r.logs.stdout + r.logs.stderr).toBe('');
+
+    // KNOWN DIFFERENCE (tsvisor today): `create` succeeds and the lookup
+    // fails when the sandbox execs the command after `start`. The message is
+    // then the container's own stderr (not a daemon error), the container
+    // "exited" with 127 (docker run's status is the container's exit status),
+    // State.Error is empty, and `docker logs` holds the message. When tsvisor
+    // resolves the command at create, as runc does, this part must change to
+    // match runc above.
+    expect(t.res.stderr).toBe(`tsvisor: ${notFound}\n`);
+    expect(t.state).toBe('exited 127');
+    expect(t.error).toBe('');
+    expect(t.logs.stderr).toBe(`tsvisor: ${notFound}\n`);
+  });
+});
+
+describe('terminals and exec', () => {
+  /** What the command typed at the prompt printed (after its echo), without dockerd's forwarding warning. */
+  const answer = (out: string, typed: string) => {
+    const s = out.split(FORWARDING_WARNING_TTY).join('');
+    const at = s.lastIndexOf(typed.replace(/\r$/, ''));
+    return at < 0 ? s : s.slice(at);
+  };
+
+  it('run -it: a terminal with the client\'s size, /dev/console, and the exit status, as with runc', () => {
+    const typed = 'tty; stty size; echo $((6*7)); ls -l /dev/console | cut -c1-10; exit 3\r';
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const r = runOnPty([daemon().client, '-H', `unix://${daemon().sock}`, 'run', '-it', '--rm', `--runtime=${rt}`, IMAGE, 'sh'], [[/# /, typed]], {
+        rows: 33,
+        cols: 101,
+        env: daemon().env,
+      });
+      expect(r.timedOut, r.output).toBe(false);
+      expect(r.status, rt).toBe(3);
+      seen[rt] = answer(r.output, typed);
+      expect(seen[rt], rt).toContain('\r\n/dev/pts/0\r\n33 101\r\n42\r\ncrw--w----\r\n');
+    }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  });
+
+  it('exec and exec -it into a running container, as with runc', async () => {
+    const typed = 'tty; stty size; cat /proc/1/comm /proc/$$/comm; exit 5\r';
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const c = await runDetached(rt, ['sleep', '1000'], 'sleep 1000');
+      const plain = docker(daemon(), ['exec', '-e', 'X=1', '-w', '/tmp', '-u', '1000', c.id, 'sh', '-c', 'echo $X; pwd; id -u; echo err >&2; exit 4']);
+      expect(outcome(plain), rt).toEqual({ status: 4, stdout: '1\n/tmp\n1000\n', stderr: 'err\n' });
+      const tty = runOnPty([daemon().client, '-H', `unix://${daemon().sock}`, 'exec', '-it', c.id, 'sh'], [[/# /, typed]], {
+        rows: 30,
+        cols: 90,
+        env: daemon().env,
+      });
+      expect(tty.timedOut, tty.output).toBe(false);
+      expect(tty.status, rt).toBe(5);
+      expect(answer(tty.output, typed), rt).toContain('\r\n/dev/pts/0\r\n30 90\r\nsleep\r\nsh\r\n');
+      const rm = docker(daemon(), ['rm', '-f', c.id]);
+      expect(rm.status, rm.stderr).toBe(0);
+      await expectGone(c.id, c.procs, rt);
+      seen[rt] = { plain: outcome(plain), tty: answer(tty.output, typed) };
+    }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+});
