@@ -47,6 +47,7 @@ import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { onExecTraceStop } from './syscalls/exec.js';
 import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
+import { CommandNotFound, checkCommand } from './lookpath.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
@@ -222,6 +223,8 @@ export class Kernel {
       };
       this.tasks.set(pid, new Task(pid, 1, proc, new FsContext(root, cwd, s.umask), creds));
       if (this.deferExec) {
+        // OCI create fails here, as runc's does, when the command cannot run.
+        commandOrFail(root, cwd, creds, s.args[0] ?? '', s.env);
         this.launcherCtl = ctl;
         return;
       }
@@ -313,6 +316,7 @@ export class Kernel {
         uid: p.uid, gid: p.gid, euid: p.uid, egid: p.gid, fsuid: p.uid, fsgid: p.gid, groups: p.groups,
         capEff: p.uid === 0 ? capMask : 0n,
       };
+      commandOrFail(root, cwd, creds, p.args[0] ?? '', p.env);
       this.tasks.set(child, new Task(child, proc.pid, proc, new FsContext(root, cwd, p.umask), creds));
       const done = new Promise<Exit>((r) => this.execWaiters.set(child, r));
       send(Buffer.from('G'));
@@ -638,5 +642,15 @@ export class Kernel {
   /** An absolute path as the task sees it, for /proc links and getcwd. */
   rootMount(): Mount {
     return this.mounts.root.mount;
+  }
+}
+
+/** The command must be executable in the sandbox (see lookpath.ts); the error reads like runc's. */
+function commandOrFail(root: Location, cwd: Location, creds: Creds, name: string, env: readonly string[]): void {
+  try {
+    checkCommand(root, cwd, creds, name, env);
+  } catch (e) {
+    if (e instanceof CommandNotFound) throw new SandboxError(`unable to start container process: ${e.message}`);
+    throw e;
   }
 }

@@ -241,31 +241,18 @@ describe('docker run --runtime=tsvisor', () => {
     const r = runOnce('runc');
     const t = runOnce('tsvisor');
 
-    // What the user sees is the same: status 127 and the reason on stderr.
-    expect(r.res.status).toBe(127);
-    expect(t.res.status).toBe(127);
-    expect(r.res.stderr).toContain(notFound);
-    expect(t.res.stderr).toContain(notFound);
-    expect(t.res.stdout).toBe('');
-
-    // runc refuses at `create`: the daemon reports the OCI error, and the
-    // container stays "created", with the error in its state.
-    expect(r.res.stderr).toContain('docker: Error response from daemon: failed to create shim task: OCI runtime create failed');
-    expect(r.state).toBe('created 127');
-    expect(r.error).toContain(notFound);
-    expect(r.logs.stdout + r.logs.stderr).toBe('');
-
-    // KNOWN DIFFERENCE (tsvisor today): `create` succeeds and the lookup
-    // fails when the sandbox execs the command after `start`. The message is
-    // then the container's own stderr (not a daemon error), the container
-    // "exited" with 127 (docker run's status is the container's exit status),
-    // State.Error is empty, and `docker logs` holds the message. When tsvisor
-    // resolves the command at create, as runc does, this part must change to
-    // match runc above.
-    expect(t.res.stderr).toBe(`tsvisor: ${notFound}\n`);
-    expect(t.state).toBe('exited 127');
-    expect(t.error).toBe('');
-    expect(t.logs.stderr).toBe(`tsvisor: ${notFound}\n`);
+    // runc and tsvisor both refuse at `create`: the daemon reports the OCI
+    // error with status 127, the container stays "created" with the error in
+    // its state, and it printed nothing.
+    for (const [rt, x] of [['runc', r], ['tsvisor', t]] as const) {
+      expect(x.res.status, rt).toBe(127);
+      expect(x.res.stdout, rt).toBe('');
+      expect(x.res.stderr, rt).toContain('docker: Error response from daemon: failed to create shim task: OCI runtime create failed');
+      expect(x.res.stderr, rt).toContain(`unable to start container process: ${notFound}`);
+      expect(x.state, rt).toBe('created 127');
+      expect(x.error, rt).toContain(notFound);
+      expect(x.logs.stdout + x.logs.stderr, rt).toBe('');
+    }
   });
 });
 
@@ -301,6 +288,10 @@ describe('terminals and exec', () => {
       const c = await runDetached(rt, ['sleep', '1000'], 'sleep 1000');
       const plain = docker(daemon(), ['exec', '-e', 'X=1', '-w', '/tmp', '-u', '1000', c.id, 'sh', '-c', 'echo $X; pwd; id -u; echo err >&2; exit 4']);
       expect(outcome(plain), rt).toEqual({ status: 4, stdout: '1\n/tmp\n1000\n', stderr: 'err\n' });
+      const missing = docker(daemon(), ['exec', c.id, 'nonexistent-cmd']);
+      expect(missing.status, rt).toBe(126);
+      // docker exec prints the runtime's error on stdout.
+      expect(missing.stdout, rt).toContain('unable to start container process: exec: "nonexistent-cmd": executable file not found in $PATH');
       const tty = runOnPty([daemon().client, '-H', `unix://${daemon().sock}`, 'exec', '-it', c.id, 'sh'], [[/# /, typed]], {
         rows: 30,
         cols: 90,

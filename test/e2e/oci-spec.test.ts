@@ -91,3 +91,20 @@ describe('linux.maskedPaths and linux.readonlyPaths', () => {
     expect(fs.readdirSync(path.join(host, 'ro'))).toEqual([]);
   });
 });
+
+describe('process.args', () => {
+  it.each([
+    ['nonexistent-cmd', 'exec: "nonexistent-cmd": executable file not found in $PATH'],
+    ['/bin/nope', 'exec: "/bin/nope": stat /bin/nope: no such file or directory'],
+    ['/etc/passwd', 'exec: "/etc/passwd": permission denied'],
+    ['/etc', 'exec: "/etc": permission denied'],
+  ])('%s: run fails before the container starts, with runc\'s message', (cmd, message) => {
+    for (const rt of RUNTIMES) {
+      const r = run(rt, bundle([cmd], () => {}));
+      expect(r.status, rt).toBe(1);
+      expect(r.stdout, rt).toBe('');
+      // runc logs in logfmt, with its quotes escaped.
+      expect(r.stderr.replace(/\\"/g, '"'), rt).toContain(`unable to start container process: ${message}`);
+    }
+  });
+});
