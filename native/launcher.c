@@ -60,6 +60,7 @@
 
 #define MAX_RLIMITS 32
 #define MAX_GROUPS 64
+#define MAX_SYSCTLS 64
 
 static int ctl = 3;
 
@@ -103,6 +104,8 @@ struct options {
     int res;
     struct rlimit lim;
   } rl[MAX_RLIMITS];
+  int nsysctl;
+  const char *sysctl[MAX_SYSCTLS]; /* "dotted.name=value" */
   char **argv;
 };
 
@@ -177,11 +180,38 @@ static void parse(int argc, char **argv, struct options *o) {
       o->rl[o->nrl].lim.rlim_max = strcmp(h, "inf") ? num(h, "rlimit") : RLIM_INFINITY;
       o->nrl++;
       free(copy);
+    } else if (!strcmp(a, "--sysctl")) {
+      if (o->nsysctl == MAX_SYSCTLS) fail("too many sysctls");
+      if (!strchr(v, '=')) fail("bad --sysctl %s", v);
+      o->sysctl[o->nsysctl++] = v;
     } else fail("unknown launcher option %s", a);
   }
   if (i >= argc) fail("no command");
   if (!o->root && !o->join) fail("no --root");
   o->argv = argv + i;
+}
+
+/* Namespaced sysctls (the Sentry accepts only those a namespace of the
+ * sandbox's own isolates): /proc/sys applies them to the writer's network
+ * and IPC namespaces, so this runs in ours, before the pivot hides /proc. */
+static void apply_sysctls(const struct options *o) {
+  for (int i = 0; i < o->nsysctl; i++) {
+    const char *eq = strchr(o->sysctl[i], '=');
+    char path[256] = "/proc/sys/";
+    size_t len = strlen(path), n = (size_t)(eq - o->sysctl[i]);
+    if (n == 0 || len + n >= sizeof path) fail("bad sysctl %s", o->sysctl[i]);
+    for (size_t j = 0; j < n; j++) {
+      char c = o->sysctl[i][j];
+      if (c == '/') fail("bad sysctl %s", o->sysctl[i]);
+      path[len + j] = c == '.' ? '/' : c;
+    }
+    path[len + n] = 0;
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) fail("sysctl %.*s: %s", (int)n, o->sysctl[i], strerror(errno));
+    size_t vlen = strlen(eq + 1);
+    if (write(fd, eq + 1, vlen) != (ssize_t)vlen) fail("sysctl %.*s: %s", (int)n, o->sysctl[i], strerror(errno));
+    close(fd);
+  }
 }
 
 /* A non-recursive clone of the root is made with open_tree() and moved onto
@@ -412,6 +442,7 @@ int main(int argc, char **argv) {
     if (setrlimit(o.rl[i].res, &o.rl[i].lim) < 0) fail("setrlimit %d: %s", o.rl[i].res, strerror(errno));
   own_process_group(o.foreground, o.ctty);
   if (o.netns) join_netns(o.netns);
+  apply_sysctls(&o);
   enter_root(o.root);
   if (o.lo_up) loopback_up();
   if (o.hostname && sethostname(o.hostname, strlen(o.hostname)) < 0) fail("sethostname: %s", strerror(errno));

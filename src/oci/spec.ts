@@ -534,6 +534,29 @@ function seccompAt(raw: unknown, at: string): Obj {
   return s;
 }
 
+/** Sysctls the IPC namespace isolates (besides fs.mqueue.*). */
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/**
+ * Only sysctls that a namespace of the container's own isolates can be set
+ * (runc's rule): net.* with a network namespace, IPC ones with an IPC
+ * namespace, kernel.hostname/domainname with a UTS namespace.
+ */
+function sysctlAt(sysctl: Record<string, string>, namespaces: Namespace[]): void {
+  const has = (t: NamespaceType) => namespaces.some((n) => n.type === t);
+  for (const [key, value] of Object.entries(sysctl)) {
+    const here = `linux.sysctl[${show(key)}]`;
+    if (!/^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/.test(key)) fail(`${here}: not a sysctl name`);
+    if (/[\n\0]/.test(value)) fail(`${here}: the value contains a newline or NUL`);
+    let ns: NamespaceType;
+    if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) ns = 'ipc';
+    else if (key.startsWith('net.')) ns = 'network';
+    else if (key === 'kernel.hostname' || key === 'kernel.domainname') ns = 'uts';
+    else fail(`${here}: sysctl ${show(key)} is not in a separate kernel namespace`);
+    if (!has(ns)) fail(`${here}: sysctl ${show(key)} needs ${ns === 'ipc' ? 'an' : 'a'} ${ns} namespace of the container's own`);
+  }
+}
+
 function ociVersionAt(v: unknown): string {
   if (v === undefined) fail('ociVersion is missing');
   const s = str(v, 'ociVersion');
@@ -597,6 +620,7 @@ export function parseConfig(raw: unknown, bundleDir: string): ContainerConfig {
     if (hostname !== undefined) out.hostname = hostname;
     const domainname = hostnameAt(c, 'domainname');
     if (domainname !== undefined) out.domainname = domainname;
+    sysctlAt(out.sysctl, namespaces);
     const netns = namespaces.find((n) => n.type === 'network');
     if (netns?.path) out.netnsPath = netns.path;
     const resources = optObj(linux, 'resources', 'linux');
@@ -643,9 +667,9 @@ export interface SandboxOptions {
 }
 
 /**
- * Maps a validated config onto the Sentry's SandboxSpec. Namespaces,
- * sysctl, resources, seccomp and devices are applied by the sandbox process
- * (tsvisor boot) itself, not by the Sentry.
+ * Maps a validated config onto the Sentry's SandboxSpec. The network
+ * namespace and the oom score are set by the sandbox process (tsvisor boot),
+ * which knows the runtime's flags.
  */
 export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): SandboxSpec {
   const p = c.process;
@@ -674,6 +698,8 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
   // the config mounts nothing on /dev; tsvisor's dev mount is where they are.
   if (!mounts.some((m) => m.destination === '/dev')) mounts.unshift({ destination: '/dev', type: 'dev' });
   const unlimited = (v: number) => (isUnlimited(v) ? -1 : v);
+  // kernel.hostname and kernel.domainname are the UTS names (runc writes them to /proc/sys).
+  const domainname = c.sysctl['kernel.domainname'] ?? c.domainname;
   return {
     rootfs: c.root.path,
     rootReadonly: c.root.readonly,
@@ -686,8 +712,9 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     gid: p.gid,
     groups: [...p.additionalGids],
     umask: p.umask ?? 0o022,
-    hostname: c.hostname || 'localhost',
-    ...(c.domainname ? { domainname: c.domainname } : {}),
+    hostname: c.sysctl['kernel.hostname'] ?? (c.hostname || 'localhost'),
+    ...(domainname ? { domainname } : {}),
+    sysctl: Object.fromEntries(Object.entries(c.sysctl).filter(([k]) => k !== 'kernel.hostname' && k !== 'kernel.domainname')),
     caps: [...p.capabilities.effective],
     rlimits: p.rlimits.map((r): [number, number, number] => [r.resource, unlimited(r.soft), unlimited(r.hard)]),
     mounts,

@@ -107,6 +107,8 @@ export class Kernel {
   readonly done: Promise<Exit>;
   /** the task whose notification is being handled */
   current: Task | undefined;
+  /** net.ipv4.ip_unprivileged_port_start of the sandbox's network: binding a lower port needs CAP_NET_BIND_SERVICE */
+  readonly unprivilegedPortStart: number;
 
   constructor(
     readonly spec: SandboxSpec,
@@ -114,6 +116,7 @@ export class Kernel {
   ) {
     this.hostname = spec.hostname;
     this.domainname = spec.domainname ?? '(none)';
+    this.unprivilegedPortStart = unprivilegedPortStart(spec);
     this.strace = spec.strace ? new Strace(log) : null;
     this.done = new Promise((r) => (this.resolveDone = r));
   }
@@ -172,6 +175,7 @@ export class Kernel {
     for (const [res, soft, hard] of s.rlimits) {
       argv.push('--rlimit', `${res}:${soft < 0 ? 'inf' : soft}:${hard < 0 ? 'inf' : hard}`);
     }
+    for (const [key, value] of Object.entries(s.sysctl ?? {})) argv.push('--sysctl', `${key}=${value}`);
     argv.push('--', ...s.args);
     let flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (ownNetns) flags |= CLONE_NEWNET;
@@ -652,5 +656,22 @@ function commandOrFail(root: Location, cwd: Location, creds: Creds, name: string
   } catch (e) {
     if (e instanceof CommandNotFound) throw new SandboxError(`unable to start container process: ${e.message}`);
     throw e;
+  }
+}
+
+/**
+ * The first port a process without CAP_NET_BIND_SERVICE may bind: the spec's
+ * sysctl, else Linux's default in a network namespace of the sandbox's own,
+ * else (a namespace shared with the host or given by path) the value of the
+ * namespace the Sentry runs in.
+ */
+function unprivilegedPortStart(spec: SandboxSpec): number {
+  const set = spec.sysctl?.['net.ipv4.ip_unprivileged_port_start'];
+  if (set !== undefined) return Number(set);
+  if (spec.network === 'none' && !spec.netnsPath) return 1024;
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'latin1'));
+  } catch {
+    return 1024;
   }
 }

@@ -46,6 +46,8 @@ export interface SandboxSpec {
   ctty?: boolean;
   /** the pts number of that terminal, shown as /dev/console */
   console?: number;
+  /** namespaced sysctls to set, by dotted name (OCI linux.sysctl; validated against the namespaces) */
+  sysctl?: Record<string, string>;
   /** paths hidden behind an empty directory or /dev/null (OCI linux.maskedPaths) */
   maskedPaths?: string[];
   /** paths made read-only (OCI linux.readonlyPaths) */

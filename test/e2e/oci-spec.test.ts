@@ -57,6 +57,7 @@ const sh = (script: string) => ['/bin/sh', '-c', script];
 beforeAll(() => {
   base = fs.mkdtempSync('/var/tmp/tsvisor-ocispec-');
   rootfs = busyboxRoot();
+  fs.chmodSync(rootfs, 0o755); // for cases that run as a user other than root
   fs.writeFileSync(path.join(rootfs, 'etc/secret'), 'secret\n');
   fs.mkdirSync(path.join(rootfs, 'srv/hidden'), { recursive: true });
   fs.writeFileSync(path.join(rootfs, 'srv/hidden/file'), 'hidden\n');
@@ -106,5 +107,38 @@ describe('process.args', () => {
       // runc logs in logfmt, with its quotes escaped.
       expect(r.stderr.replace(/\\"/g, '"'), rt).toContain(`unable to start container process: ${message}`);
     }
+  });
+});
+
+describe('linux.sysctl', () => {
+  it('namespaced sysctls are set in the container\'s own namespaces and read back', () => {
+    const script = [
+      'cat /proc/sys/net/ipv4/ping_group_range /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmni',
+      // A non-root user may bind port 80 once ip_unprivileged_port_start is 0.
+      'timeout 1 nc -l -p 80; echo "nc=$?"',
+    ].join('; ');
+    const r = same(sh(script), (c) => {
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.linux.sysctl = { 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv4.ip_unprivileged_port_start': '0', 'kernel.shmmni': '1234' };
+    });
+    expect(r.stdout).toBe('0\t2147483647\n0\n1234\nnc=143\n');
+    expect(fs.readFileSync('/proc/sys/kernel/shmmni', 'utf8')).not.toBe('1234\n');
+  });
+
+  it.each([
+    ['vm.swappiness', '10', (c: Record<string, any>) => c],
+    ['net.ipv4.ip_forward', '1', (c: Record<string, any>) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'network'))],
+  ])('%s is refused before anything runs, as by runc', (key, value, edit) => {
+    const before = fs.readFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8');
+    for (const rt of RUNTIMES) {
+      const r = run(rt, bundle(sh('echo ran'), (c) => {
+        edit(c);
+        c.linux.sysctl = { [key]: value };
+      }));
+      expect(r.status, rt).toBe(1);
+      expect(r.stdout, rt).toBe('');
+      expect(r.stderr, rt).toContain(key);
+    }
+    expect(fs.readFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8')).toBe(before);
   });
 });

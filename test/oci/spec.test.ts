@@ -180,6 +180,20 @@ describe('docker config.json', () => {
       ],
       stdio: [0, 1, 2],
       foreground: false,
+      sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647' },
+      maskedPaths: [
+        '/proc/asound',
+        '/proc/acpi',
+        '/proc/kcore',
+        '/proc/keys',
+        '/proc/latency_stats',
+        '/proc/timer_list',
+        '/proc/timer_stats',
+        '/proc/sched_debug',
+        '/proc/scsi',
+        '/sys/firmware',
+      ],
+      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
       strace: false,
     });
     expect(spec.caps).toHaveLength(14);
@@ -364,6 +378,29 @@ describe('hostile or broken specs', () => {
       (b) => `config.json: root.path "${b}/file" is not a directory`,
     ],
     ['root.readonly not a boolean', (c) => (c.root.readonly = 'yes'), 'config.json: root.readonly must be true or false, not "yes"'],
+    [
+      'a sysctl no namespace isolates',
+      (c) => (c.linux.sysctl = { 'vm.swappiness': '10' }),
+      'config.json: linux.sysctl["vm.swappiness"]: sysctl "vm.swappiness" is not in a separate kernel namespace',
+    ],
+    [
+      'a network sysctl without a network namespace',
+      (c) => {
+        c.linux.namespaces = c.linux.namespaces.filter((n: Json) => n.type !== 'network');
+        c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+      },
+      'config.json: linux.sysctl["net.ipv4.ip_forward"]: sysctl "net.ipv4.ip_forward" needs a network namespace of the container\'s own',
+    ],
+    [
+      'an IPC sysctl without an IPC namespace',
+      (c) => {
+        c.linux.namespaces = c.linux.namespaces.filter((n: Json) => n.type !== 'ipc');
+        c.linux.sysctl = { 'fs.mqueue.msg_max': '20' };
+      },
+      'config.json: linux.sysctl["fs.mqueue.msg_max"]: sysctl "fs.mqueue.msg_max" needs an ipc namespace of the container\'s own',
+    ],
+    ['a sysctl name with a path in it', (c) => (c.linux.sysctl = { 'net.../../x': '1' }), 'config.json: linux.sysctl["net.../../x"]: not a sysctl name'],
+    ['a sysctl value with a newline', (c) => (c.linux.sysctl = { 'net.ipv4.ip_forward': '1\n0' }), 'config.json: linux.sysctl["net.ipv4.ip_forward"]: the value contains a newline or NUL'],
     ['mount destination relative', (c) => (c.mounts[3].destination = '../etc'), 'config.json: mounts[3].destination "../etc" must be an absolute path inside the container'],
     ['mount destination climbing out', (c) => (c.mounts[2].destination = '/dev/../../etc'), 'config.json: mounts[2].destination "/dev/../../etc" must not contain ".." components'],
     ['mount destination with a harmless ..', (c) => (c.mounts[2].destination = '/dev/../dev/pts'), 'config.json: mounts[2].destination "/dev/../dev/pts" must not contain ".." components'],

@@ -47,6 +47,11 @@ export const bootCommand: Command = {
       // No network namespace in the spec means the host's, as with runc;
       // --network=host (a runsc flag) forces it.
       const ownNetwork = config.namespaces.some((n) => n.type === 'network') && globals.network !== 'host';
+      const netSysctls = Object.keys(config.sysctl).filter((k) => k.startsWith('net.'));
+      const specNetns = config.namespaces.find((n) => n.type === 'network');
+      if (netSysctls.length && (!specNetns || (specNetns.path && isHostNetns(specNetns.path)))) {
+        throw new RuntimeError(`linux.sysctl: sysctl "${netSysctls[0]}" not allowed in the host network namespace`);
+      }
       const spec = toSandboxSpec(config, {
         overlay: Boolean(globals.overlay),
         network: ownNetwork ? 'none' : 'host',
@@ -72,6 +77,11 @@ export const bootCommand: Command = {
         debug: Boolean(globals.debug) || debugLog !== undefined,
         strace: spec.strace,
       });
+      if (!ownNetwork && netSysctls.length) {
+        // --network=host overrides the spec's network: its net.* sysctls would change the host's.
+        log.warn({ sysctls: netSysctls }, 'network sysctls ignored: --network=host shares the host network namespace');
+        for (const k of netSysctls) delete spec.sysctl![k];
+      }
       kernel = new Kernel(spec, log);
       try {
         kernel.start(gofer, { deferExec: true });
@@ -185,4 +195,15 @@ async function execIn(k: Kernel, req: { pid: number; process: ExecProcess; conso
   send({ ok: true, pid: started.pid });
   const exit = await started.done;
   return { ok: true, status: exit.status };
+}
+
+/** Whether the network namespace at `path` is the host's (Docker's --network host names it by path). */
+function isHostNetns(path: string): boolean {
+  try {
+    const theirs = fs.statSync(path);
+    const ours = fs.statSync('/proc/self/ns/net');
+    return theirs.dev === ours.dev && theirs.ino === ours.ino;
+  } catch {
+    return false;
+  }
 }

@@ -139,7 +139,7 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
   }
   if (family === AF_INET || family === AF_INET6) {
     const port = addr.length >= 4 ? addr.readUInt16BE(2) : 0;
-    if (port !== 0 && port < 1024 && !hasCap(t.creds, CAP_NET_BIND_SERVICE)) fail('EACCES');
+    if (port !== 0 && port < k.unprivilegedPortStart && !hasCap(t.creds, CAP_NET_BIND_SERVICE)) fail('EACCES');
   }
   assertValid(k, t);
   return native.sockBind(sock, addr, addr.length);

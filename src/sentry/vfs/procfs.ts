@@ -389,10 +389,20 @@ function rootLookup(pfs: ProcFs, name: string): Node | null {
   return null;
 }
 
+/** /proc/sys files: the Sentry's own, and those the container's spec set (as the values it set, tab-separated as Linux prints them). */
+function sysFiles(k: Kernel): Record<string, (k: Kernel) => string> {
+  const set = Object.entries(k.spec.sysctl ?? {});
+  if (set.length === 0) return SYS_FILES;
+  const files = { ...SYS_FILES };
+  for (const [key, value] of set) files[key.replace(/\./g, '/')] = () => `${value.trim().split(/\s+/).join('\t')}\n`;
+  return files;
+}
+
 function sysDir(pfs: ProcFs, sub: string): Node {
   const prefix = sub ? `${sub}/` : '';
   const children = new Map<string, boolean>();
-  for (const key of Object.keys(SYS_FILES)) {
+  const files = sysFiles(pfs.k);
+  for (const key of Object.keys(files)) {
     if (!key.startsWith(prefix)) continue;
     const rest = key.slice(prefix.length);
     const slash = rest.indexOf('/');
@@ -407,7 +417,7 @@ function sysDir(pfs: ProcFs, sub: string): Node {
       if (!children.has(name)) return null;
       const key = prefix + name;
       if (children.get(name)) return sysDir(pfs, key);
-      return new ProcFile(pfs, `/sys/${key}`, () => SYS_FILES[key]!(pfs.k), 0o444);
+      return new ProcFile(pfs, `/sys/${key}`, () => files[key]!(pfs.k), 0o444);
     },
   );
 }
