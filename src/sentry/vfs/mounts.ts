@@ -112,7 +112,8 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
       case 'cgroup': {
         const t = new MemFs(m.type === 'tmpfs' ? 'tmpfs' : m.type, m.size ?? 0);
         mfs = t;
-        root = new MemDir(t, S_IFDIR | (m.mode ?? (m.type === 'tmpfs' ? 0o1777 : 0o755)), 0, 0, opener);
+        // tmpfs and mqueue roots are world-writable and sticky unless the spec says otherwise, as on Linux.
+        root = new MemDir(t, S_IFDIR | (m.mode ?? (m.type === 'cgroup' ? 0o755 : 0o1777)), 0, 0, opener);
         if (m.type === 'cgroup') opts.readonly = true;
         break;
       }

@@ -129,6 +129,30 @@ class ProcFile extends ProcNode {
   }
 }
 
+/**
+ * A per-process file whose writes go to the host's file of the same process
+ * (oom_score_adj): the guest writes through an fd the Sentry opened, so Linux
+ * applies and checks the value as it would for the guest itself.
+ */
+class HostWritableProcFile extends ProcFile {
+  constructor(
+    fs: ProcFs,
+    path: string,
+    private readonly hostPath: string,
+    owner: Process,
+  ) {
+    super(fs, path, () => hostRead(hostPath), 0o644, owner);
+  }
+  override open(flags: number): Opened {
+    if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
+    try {
+      return { fd: fs.openSync(this.hostPath, flags & O_ACCMODE) };
+    } catch {
+      fail('ESRCH');
+    }
+  }
+}
+
 /** A symlink; magic ones (fd/N, exe, cwd, root) resolve to a location, not to their text. */
 class ProcLink extends ProcNode {
   constructor(
@@ -496,14 +520,13 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
     cgroup: () => '0::/\n',
-    oom_score: () => '0\n',
-    oom_score_adj: () => '0\n',
+    oom_score: () => hostRead(`/proc/${p.tgid}/oom_score`),
     loginuid: () => '4294967295\n',
     sessionid: () => '4294967295\n',
     wchan: () => '0',
     io: () => hostRead(`/proc/${p.tgid}/io`),
   };
-  const writable = new Set(['oom_score_adj', 'comm', 'loginuid']);
+  const writable = new Set(['comm', 'loginuid']);
   const links: Record<string, { text: () => string; loc: () => Location | null }> = {
     exe: { text: () => p.exePath || fail('ENOENT'), loc: () => p.exe },
     cwd: { text: () => (t ? pathOf(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
@@ -511,6 +534,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   };
   const names: [string, number][] = [
     ...Object.keys(files).map((n): [string, number] => [n, DT_REG]),
+    ['oom_score_adj', DT_REG],
     ...Object.keys(links).map((n): [string, number] => [n, DT_LNK]),
     ['fd', DT_DIR],
     ['fdinfo', DT_DIR],
@@ -524,6 +548,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     (name) => {
       const f = files[name];
       if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
+      if (name === 'oom_score_adj') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/oom_score_adj`, p);
       const l = links[name];
       if (l) return new ProcLink(pfs, `${base}/${name}`, l.text, l.loc, p);
       if (name === 'fd') return fdDir(pfs, p, `${base}/fd`);
