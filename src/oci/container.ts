@@ -71,10 +71,11 @@ export async function createContainer(globals: FlagValues, id: string, o: Create
     throw new RuntimeError(answer.startsWith('error ') ? answer.slice(6) : `the sandbox process failed to start${answer ? `: ${answer}` : ''}`);
   }
   try {
-    const state = store.load(id);
-    runHooks('prestart', config.hooks.prestart, ociState(state));
-    runHooks('createRuntime', config.hooks.createRuntime, ociState(state));
-    runHooks('createContainer', config.hooks.createContainer, ociState(state));
+    // The container is still being created while these run: runc's state says so.
+    const state = { ...ociState(store.load(id)), status: 'creating' as const };
+    runHooks('prestart', config.hooks.prestart, state);
+    runHooks('createRuntime', config.hooks.createRuntime, state);
+    runHooks('createContainer', config.hooks.createContainer, state);
     if (o.pidFile) writePidFile(o.pidFile, child.pid!);
   } catch (e) {
     child.kill('SIGKILL');

@@ -204,3 +204,57 @@ describe('mounts', () => {
     expect(fs.readdirSync(host)).toEqual(['f']);
   });
 });
+
+describe('hooks', () => {
+  it('run at the points runc runs them, with the state on stdin, their args and env', () => {
+    // startContainer hooks run in the container (their path is the
+    // container's), the others where runc 1.1 runs them, before the pivot
+    // (the host's paths); all log to one file, which the container sees
+    // through a bind mount.
+    const script = '#!/bin/sh\nstate=$(cat)\necho "$1 $HOOKVAR $(echo "$state" | grep -o \'"status":"[a-z]*"\') $(echo "$state" | grep -o \'"id":"[^"]*"\')" >> "$2"\n';
+    const hostHook = path.join(base, 'hook.sh');
+    fs.writeFileSync(hostHook, script);
+    fs.chmodSync(hostHook, 0o755);
+    fs.writeFileSync(path.join(rootfs, 'hook.sh'), script);
+    fs.chmodSync(path.join(rootfs, 'hook.sh'), 0o755);
+    const logs: Record<string, string> = {};
+    for (const rt of RUNTIMES) {
+      const dir = path.join(base, `hooklog-${rt}`);
+      fs.mkdirSync(dir);
+      const inside = new Set(['startContainer']);
+      const kinds = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
+      const r = run(rt, bundle(sh('echo container ran'), (c) => {
+        c.mounts.push({ destination: '/hooklog', type: 'bind', source: dir, options: ['rbind', 'rw'] });
+        c.hooks = Object.fromEntries(
+          kinds.map((k) => [
+            k,
+            [{ path: inside.has(k) ? '/hook.sh' : hostHook, args: ['hook.sh', k, inside.has(k) ? '/hooklog/log' : path.join(dir, 'log')], env: [`HOOKVAR=${k}-env`] }],
+          ]),
+        );
+      }));
+      expect(r, rt).toEqual({ status: 0, stdout: 'container ran\n', stderr: '' });
+      logs[rt] = fs.readFileSync(path.join(dir, 'log'), 'utf8');
+    }
+    const lines = (log: string) => log.trim().split('\n').map((l) => l.replace(/"id":"c\d+"$/, '"id":"ID"'));
+    expect(lines(logs.tsvisor!)).toEqual([
+      'prestart prestart-env "status":"creating" "id":"ID"',
+      'createRuntime createRuntime-env "status":"creating" "id":"ID"',
+      'createContainer createContainer-env "status":"creating" "id":"ID"',
+      'startContainer startContainer-env "status":"created" "id":"ID"',
+      'poststart poststart-env "status":"running" "id":"ID"',
+      'poststop poststop-env "status":"stopped" "id":"ID"',
+    ]);
+    // runc runs poststart as it lets the process go, racing startContainer
+    // inside, and reads the state before the process runs.
+    const runcLines = lines(logs.runc!).map((l) => l.replace(/^(poststart poststart-env "status":)"created"/, '$1"running"'));
+    expect([...runcLines].sort()).toEqual([...lines(logs.tsvisor!)].sort());
+  });
+
+  it('a failing prestart hook fails the container before it runs', () => {
+    for (const rt of RUNTIMES) {
+      const r = run(rt, bundle(sh('echo container ran'), (c) => (c.hooks = { prestart: [{ path: '/bin/false' }] })));
+      expect(r.status, rt).toBe(1);
+      expect(r.stdout, rt).toBe('');
+    }
+  });
+});

@@ -5,13 +5,14 @@
 // container's init exits. Its exit status is the container's: it is the
 // process in --pid-file, which containerd's shim and conmon wait for.
 import fs from 'node:fs';
+import { MFD_CLOEXEC, O_RDONLY } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
 import { type ControlReply, type ExecProcess, serveControl } from '../../oci/control.js';
 import { native } from '../../platform/native.js';
 import type { Kernel } from '../../sentry/kernel.js';
-import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
+import { RuntimeError, stateRoot } from '../../oci/runtime.js';
 import { allocateTerminal } from '../../oci/terminal.js';
-import { loadConfig, toSandboxSpec } from '../../oci/spec.js';
+import { type Hook, loadConfig, toSandboxSpec } from '../../oci/spec.js';
 import { StateStore, ociState, processStartTime } from '../../oci/state.js';
 import { goferExports } from '../../sentry/spec.js';
 import { type Command } from '../main.js';
@@ -104,22 +105,23 @@ export const bootCommand: Command = {
       } finally {
         lock.release();
       }
+      const start = async (): Promise<ControlReply> => {
+        await runHooksInside(k, 'startContainer', config.hooks.startContainer, ociState(store.load(id)));
+        k.go();
+        const l = store.lock(id);
+        try {
+          const s = store.load(id);
+          s.status = 'running';
+          store.save(s);
+        } finally {
+          l.release();
+        }
+        return { ok: true };
+      };
       await serveControl(controlSocket, (req, send) => {
         switch (req.op) {
-          case 'start': {
-            const state = store.load(id);
-            runHooks('startContainer', config.hooks.startContainer, ociState(state));
-            k.go();
-            const l = store.lock(id);
-            try {
-              const s = store.load(id);
-              s.status = 'running';
-              store.save(s);
-            } finally {
-              l.release();
-            }
-            return { ok: true };
-          }
+          case 'start':
+            return start();
           case 'kill':
             if (req.all) k.signalAll(req.signal);
             else k.signal(req.signal);
@@ -205,5 +207,51 @@ function isHostNetns(path: string): boolean {
     return theirs.dev === ours.dev && theirs.ino === ours.ino;
   } catch {
     return false;
+  }
+}
+
+/**
+ * startContainer hooks run in the container, where runc runs them (in its
+ * namespaces, after the pivot, so the path is the container's): as sandbox
+ * processes, root with the container's capabilities, the state on stdin.
+ * The first failure stops the sequence. (runc 1.1 runs createContainer hooks
+ * before the pivot, where paths are the host's; create does so on the host.)
+ */
+async function runHooksInside(k: Kernel, kind: string, hooks: readonly Hook[], state: object): Promise<void> {
+  for (const h of hooks) {
+    const input = native.memfdCreate(`${kind}-hook-state`, MFD_CLOEXEC);
+    const output = native.memfdCreate(`${kind}-hook-output`, MFD_CLOEXEC);
+    if (input < 0 || output < 0) throw new RuntimeError(`${kind} hook ${h.path}: cannot make its stdio`);
+    let stdin = -1;
+    try {
+      fs.writeSync(input, JSON.stringify(state));
+      stdin = native.reopen(input, O_RDONLY);
+      if (stdin < 0) throw new RuntimeError(`${kind} hook ${h.path}: cannot make its stdin`);
+      const started = k.execProcess({
+        // The launcher execs argv[0]: the hook's own argv[0] gives way to its path.
+        args: [h.path, ...(h.args ?? [h.path]).slice(1)],
+        env: h.env ?? [],
+        cwd: '/',
+        uid: 0,
+        gid: 0,
+        groups: [],
+        umask: 0o022,
+        caps: k.spec.caps,
+        stdio: [stdin, output, output],
+      });
+      const timer = h.timeout ? setTimeout(() => process.kill(started.pid, 'SIGKILL'), h.timeout * 1000) : undefined;
+      const exit = await started.done;
+      clearTimeout(timer);
+      if (exit.status !== 0) {
+        const text = fs.readFileSync(`/proc/self/fd/${output}`, 'utf8').trim();
+        const why = exit.signal ? `killed by signal ${exit.signal}` : `exit status ${exit.status}`;
+        throw new RuntimeError(`${kind} hook ${h.path} failed: ${why}${text ? `: ${text}` : ''}`);
+      }
+    } catch (e) {
+      if (e instanceof RuntimeError) throw e;
+      throw new RuntimeError(`${kind} hook ${h.path}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      for (const fd of [input, output, stdin]) if (fd >= 0) native.close(fd);
+    }
   }
 }
