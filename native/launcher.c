@@ -16,17 +16,26 @@
  *      requested set and sets no_new_privs;
  *   5. receives the BPF program over the control socket and installs it with
  *      NEW_LISTENER | WAIT_KILLABLE_RECV, passes the listener back;
- *   6. waits for the go signal and execs the command. From step 5 on every
- *      call it makes goes through the filter, so the Sentry (which ptrace-
- *      seized it before sending go) resolves that execve like any other.
+ *   6. waits for the go signal; if the container has a seccomp profile of
+ *      its own (OCI linux.seccomp), installs it as a second filter, as late
+ *      as runc does (only the exec follows) and without a listener (a task
+ *      may have only one); the kernel runs both filters and keeps the stricter
+ *      answer. Then it execs the command. From step 5 on every call it
+ *      makes goes through the filters, so the Sentry (which ptrace-seized
+ *      it before sending go) resolves that execve like any other.
  *
  * Protocol on the control socket (SOCK_SEQPACKET, fd 3 unless --ctl):
  *   launcher -> Sentry  'U'                   user namespace made: map it
  *   Sentry -> launcher  'M'                   maps written
  *   Sentry -> launcher  'F' + sock_filter[]   the filter
- *   launcher -> Sentry  'L' + SCM_RIGHTS(fd)  the listener
+ *   launcher -> Sentry  'L' + int             the listener's fd number
+ *   Sentry -> launcher  'S' + u32 flags + sock_filter[]
+ *                                             optional: the OCI seccomp profile
+ *                                             and its SECCOMP_FILTER_FLAG_*s
  *   Sentry -> launcher  'G'                   go
  *   launcher -> Sentry  'E' + text            a fatal setup error
+ * With --join, the launcher first sends 'P' + pid (the process it forked
+ * into the container, which goes on from 'F').
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +49,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +386,40 @@ static void announce_listener(int fd) {
   if (write(ctl, msg, sizeof msg) != (ssize_t)sizeof msg) _exit(125);
 }
 
+/* The container's own seccomp profile (OCI linux.seccomp). */
+struct profile {
+  unsigned int flags;
+  struct sock_fprog prog;
+};
+
+/* Waits for the go signal; the profile may come first. */
+static struct profile *await_go(void) {
+  static unsigned char buf[1 + sizeof(uint32_t) + BPF_MAXINSNS * sizeof(struct sock_filter)];
+  static struct profile profile;
+  ssize_t n;
+  do {
+    n = recv(ctl, buf, sizeof buf, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n == 1 && buf[0] == 'G') return NULL;
+  if (n < 1 || buf[0] != 'S') _exit(125);
+  size_t len = (size_t)n > 1 + sizeof(uint32_t) ? (size_t)n - 1 - sizeof(uint32_t) : 0;
+  if (len == 0 || len % sizeof(struct sock_filter)) fail("malformed seccomp profile");
+  memcpy(&profile.flags, buf + 1, sizeof(uint32_t));
+  profile.prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+  profile.prog.filter = malloc(len);
+  if (!profile.prog.filter) fail("out of memory");
+  memcpy(profile.prog.filter, buf + 1 + sizeof(uint32_t), len);
+  expect('G');
+  return &profile;
+}
+
+/* Called with the control socket closed: an error goes to the container's
+ * stderr (fail() falls back to it), as runc reports one. */
+static void install_profile(const struct profile *p) {
+  if (p && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &p->prog) < 0)
+    fail("install the container's seccomp profile: %s", strerror(errno));
+}
+
 static void exec_command(const struct options *o) {
   execvp(o->argv[0], o->argv);
   int e = errno;
@@ -385,6 +429,15 @@ static void exec_command(const struct options *o) {
     fprintf(stderr, "tsvisor: exec: \"%s\": %s\n", o->argv[0], strerror(e));
   }
   _exit(e == ENOENT ? 127 : 126);
+}
+
+/* Step 6, for a first process and an exec'd one alike. */
+static void go_and_exec(int listener, const struct options *o) {
+  struct profile *profile = await_go();
+  close(listener);
+  close(ctl);
+  install_profile(profile);
+  exec_command(o);
 }
 
 /* exec into a running container (--join PID, the container's init): join
@@ -422,10 +475,7 @@ int main(int argc, char **argv) {
     if (o.umask_set) umask(o.umask);
     int listener = install_filter();
     announce_listener(listener);
-    expect('G');
-    close(listener);
-    close(ctl);
-    exec_command(&o);
+    go_and_exec(listener, &o);
   }
   /* If the Sentry disappears before it seizes us, do not linger. (getppid()
    * cannot tell: the parent is outside our pid namespace, so it reads 0.) */
@@ -456,9 +506,5 @@ int main(int argc, char **argv) {
 
   int listener = install_filter();
   announce_listener(listener);
-
-  expect('G');
-  close(listener);
-  close(ctl);
-  exec_command(&o);
+  go_and_exec(listener, &o);
 }

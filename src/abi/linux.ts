@@ -187,6 +187,8 @@ export const SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1;
 export const SECCOMP_ADDFD_FLAG_SETFD = 1;
 export const SECCOMP_ADDFD_FLAG_SEND = 2;
 export const SECCOMP_FILTER_FLAG_TSYNC = 1;
+export const SECCOMP_FILTER_FLAG_LOG = 2;
+export const SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4;
 export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
 export const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32;
 /** seccomp_data offsets */

@@ -24,8 +24,10 @@ export const BPF_LD_W_ABS = 0x20;
 export const BPF_JMP_JA = 0x05;
 export const BPF_JMP_JEQ_K = 0x15;
 export const BPF_JMP_JGE_K = 0x35;
+export const BPF_JMP_JGT_K = 0x25;
 export const BPF_JMP_JSET_K = 0x45;
 export const BPF_RET_K = 0x06;
+export const BPF_ALU_AND_K = 0x54;
 
 /** Data carried by the filter's TRACE returns, so the Sentry can tell its own
  * trace stops from those a guest-installed filter might request. */
@@ -38,13 +40,15 @@ export interface Insn {
   k: number;
 }
 
-const insn = (code: number, k: number, jt = 0, jf = 0): Insn => ({ code, jt, jf, k: k >>> 0 });
+export const insn = (code: number, k: number, jt = 0, jf = 0): Insn => ({ code, jt, jf, k: k >>> 0 });
 
 /** What the program returns for one syscall number. */
 export interface NrAction {
   ret: number;
   /** `wide`: the argument is 64 bits; otherwise the kernel only sees its low word */
   rules?: { rule: Rule; ret: number; wide: boolean }[];
+  /** instructions that decide by themselves (every path returns); used instead of `ret` and `rules` */
+  block?: Insn[];
 }
 
 /** Whether a C parameter declaration from the table is a 64-bit value. */
@@ -96,31 +100,43 @@ interface Range {
 }
 
 function sameAction(a: NrAction, b: NrAction): boolean {
-  return a.ret === b.ret && !a.rules && !b.rules;
+  return a.ret === b.ret && !a.rules && !b.rules && !a.block && !b.block;
+}
+
+/** For numbers from `from` on that have no action of their own: `action` instead of the fallback. */
+export interface Above {
+  from: number;
+  action: NrAction;
 }
 
 /** Consecutive number ranges covering [0, X32_SYSCALL_BIT), merged by action. */
-function ranges(actions: Map<number, NrAction>, fallback: NrAction): Range[] {
+function ranges(actions: Map<number, NrAction>, fallback: NrAction, above?: Above): Range[] {
   const out: Range[] = [];
   const push = (lo: number, hi: number, action: NrAction) => {
     const last = out[out.length - 1];
     if (last && last.hi + 1 === lo && sameAction(last.action, action)) last.hi = hi;
     else out.push({ lo, hi, action });
   };
+  const gap = (lo: number, hi: number) => {
+    const split = above ? Math.min(Math.max(above.from, lo), hi + 1) : hi + 1;
+    if (split > lo) push(lo, split - 1, fallback);
+    if (split <= hi) push(split, hi, above!.action);
+  };
   const nrs = [...actions.keys()].sort((a, b) => a - b);
   let next = 0;
   for (const nr of nrs) {
     if (nr >= X32_SYSCALL_BIT) throw new Error(`syscall number ${nr} collides with the x32 bit`);
-    if (nr > next) push(next, nr - 1, fallback);
+    if (nr > next) gap(next, nr - 1);
     push(nr, nr, actions.get(nr)!);
     next = nr + 1;
   }
-  if (next < X32_SYSCALL_BIT) push(next, X32_SYSCALL_BIT - 1, fallback);
+  if (next < X32_SYSCALL_BIT) gap(next, X32_SYSCALL_BIT - 1);
   return out;
 }
 
-/** The block for one range: a return, or argument rules then the default. */
+/** The block for one range: a return, a ready-made block, or argument rules then the default. */
 function leaf(action: NrAction): Insn[] {
+  if (action.block) return action.block;
   if (!action.rules) return [insn(BPF_RET_K, action.ret)];
   const out: Insn[] = [];
   for (const { rule, ret, wide } of action.rules) {
@@ -178,7 +194,7 @@ function tree(rs: Range[]): Insn[] {
   return [insn(BPF_JMP_JGE_K, pivot, 0, 1), insn(BPF_JMP_JA, left.length), ...left, ...right];
 }
 
-export function compile(actions: Map<number, NrAction>, fallback: NrAction): Insn[] {
+export function compile(actions: Map<number, NrAction>, fallback: NrAction, above?: Above): Insn[] {
   return [
     insn(BPF_LD_W_ABS, SECCOMP_DATA_ARCH),
     insn(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -186,7 +202,7 @@ export function compile(actions: Map<number, NrAction>, fallback: NrAction): Ins
     insn(BPF_LD_W_ABS, SECCOMP_DATA_NR),
     insn(BPF_JMP_JGE_K, X32_SYSCALL_BIT, 0, 1),
     insn(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-    ...tree(ranges(actions, fallback)),
+    ...tree(ranges(actions, fallback, above)),
   ];
 }
 

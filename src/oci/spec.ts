@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SECCOMP_RET_DATA } from '../abi/linux.js';
 import type { MountSpec, SandboxSpec } from '../sentry/spec.js';
 
 /** A config.json (or process.json) that tsvisor cannot run; the message is for the user. */
@@ -120,8 +121,8 @@ export interface ContainerConfig {
   resources?: Record<string, unknown>;
   maskedPaths: string[];
   readonlyPaths: string[];
-  /** linux.seccomp, kept as written once its actions and names are checked */
-  seccomp?: Record<string, unknown>;
+  /** linux.seccomp, validated; absent also when it has no default action and no syscalls (runc's "disabled") */
+  seccomp?: LinuxSeccomp;
   devices: DeviceConfig[];
   annotations: Record<string, string>;
   cgroupsPath?: string;
@@ -148,10 +149,52 @@ export const RLIMIT_NAMES: readonly string[] = [
 
 export const NAMESPACE_TYPES: readonly NamespaceType[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 
-export const SECCOMP_ACTIONS: readonly string[] = [
+export const SECCOMP_ACTIONS = [
   'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO',
   'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY',
+] as const;
+/** The actions tsvisor enforces: SCMP_ACT_NOTIFY is refused (see seccompAt). */
+export type SeccompAction = Exclude<(typeof SECCOMP_ACTIONS)[number], 'SCMP_ACT_NOTIFY'>;
+
+export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'] as const;
+export type SeccompOperator = (typeof SECCOMP_OPERATORS)[number];
+
+/** linux.seccomp.flags tsvisor accepts (TSYNC, not in the OCI spec, as runc does). */
+export const SECCOMP_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] as const;
+export type SeccompFlag = (typeof SECCOMP_FLAGS)[number];
+
+/** The OCI spec's seccomp architectures. Whatever a profile lists, it applies to x86_64 calls: tsvisor's own filter kills the others. */
+export const SECCOMP_ARCHITECTURES: readonly string[] = [
+  'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_MIPS',
+  'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32',
+  'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC',
+  'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_LOONGARCH64',
 ];
+
+export interface SeccompArg {
+  /** the syscall argument, 0..5 */
+  index: number;
+  /** below 2^53: JSON numbers are doubles */
+  value: number;
+  /** SCMP_CMP_MASKED_EQ's datum (value is the mask); 0 when absent */
+  valueTwo: number;
+  op: SeccompOperator;
+}
+
+export interface SeccompSyscall {
+  names: string[];
+  action: SeccompAction;
+  errnoRet?: number;
+  args: SeccompArg[];
+}
+
+export interface LinuxSeccomp {
+  defaultAction: SeccompAction;
+  defaultErrnoRet?: number;
+  architectures: string[];
+  flags: SeccompFlag[];
+  syscalls: SeccompSyscall[];
+}
 
 const HOOK_KINDS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
 
@@ -517,21 +560,56 @@ function devicesAt(l: Obj, at: string): DeviceConfig[] {
   });
 }
 
-function seccompAt(raw: unknown, at: string): Obj {
+/**
+ * linux.seccomp, refusing what tsvisor cannot enforce: SCMP_ACT_NOTIFY (a
+ * process may have one seccomp listener, and the Sentry's filter holds it)
+ * and what only serves it. errnoRet on an action without one is ignored, as
+ * runc ignores it.
+ */
+function seccompAt(raw: unknown, at: string): LinuxSeccomp | undefined {
   const s = obj(raw, at);
-  const action = (v: unknown, here: string) => {
+  const syscalls = optArr(s, 'syscalls', at);
+  if ((s.defaultAction === undefined || s.defaultAction === '') && syscalls.length === 0) return undefined;
+  const action = (v: unknown, here: string): SeccompAction => {
     const a = str(v, here);
-    if (!SECCOMP_ACTIONS.includes(a)) fail(`${here} ${show(a)} is not a seccomp action (${SECCOMP_ACTIONS.join(', ')})`);
+    if (!(SECCOMP_ACTIONS as readonly string[]).includes(a)) fail(`${here} ${show(a)} is not a seccomp action (${SECCOMP_ACTIONS.join(', ')})`);
+    if (a === 'SCMP_ACT_NOTIFY') fail(`${here} ${show(a)} is not supported: a process may have one seccomp listener, and tsvisor's own filter holds it`);
+    return a as SeccompAction;
   };
-  action(s.defaultAction, sub(at, 'defaultAction'));
-  optArr(s, 'syscalls', at).forEach((rawRule, i) => {
+  const errnoRet = (o: Obj, key: string, here: string) => (o[key] === undefined || o[key] === null ? undefined : int(o[key], sub(here, key), 0, SECCOMP_RET_DATA));
+  if (optStr(s, 'listenerPath', at)) fail(`${sub(at, 'listenerPath')} is not supported: it serves SCMP_ACT_NOTIFY, which tsvisor does not support`);
+  const flags = strings(s, 'flags', at).map((f, i) => {
+    const here = sub(sub(at, 'flags'), i);
+    if (f === 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV') fail(`${here} ${show(f)} is not supported: it applies to SCMP_ACT_NOTIFY, which tsvisor does not support`);
+    if (!(SECCOMP_FLAGS as readonly string[]).includes(f)) fail(`${here} ${show(f)} is not a seccomp flag (${SECCOMP_FLAGS.join(', ')})`);
+    return f as SeccompFlag;
+  });
+  const architectures = strings(s, 'architectures', at);
+  architectures.forEach((a, i) => {
+    if (!SECCOMP_ARCHITECTURES.includes(a)) fail(`${sub(sub(at, 'architectures'), i)} ${show(a)} is not a seccomp architecture (SCMP_ARCH_X86_64, SCMP_ARCH_X86, ...)`);
+  });
+  const out: LinuxSeccomp = { defaultAction: action(s.defaultAction, sub(at, 'defaultAction')), architectures, flags, syscalls: [] };
+  const defaultErrnoRet = errnoRet(s, 'defaultErrnoRet', at);
+  if (defaultErrnoRet !== undefined) out.defaultErrnoRet = defaultErrnoRet;
+  out.syscalls = syscalls.map((rawRule, i) => {
     const here = sub(sub(at, 'syscalls'), i);
     const r = obj(rawRule, here);
     if (!Array.isArray(r.names) || r.names.length === 0) fail(`${sub(here, 'names')} must be a non-empty array of syscall names`);
-    strings(r, 'names', here);
-    action(r.action, sub(here, 'action'));
+    const names = strings(r, 'names', here);
+    const rule: SeccompSyscall = { names, action: action(r.action, sub(here, 'action')), args: optArr(r, 'args', here).map((a, j) => seccompArgAt(a, sub(sub(here, 'args'), j))) };
+    const ret = errnoRet(r, 'errnoRet', here);
+    if (ret !== undefined) rule.errnoRet = ret;
+    return rule;
   });
-  return s;
+  return out;
+}
+
+function seccompArgAt(raw: unknown, at: string): SeccompArg {
+  const a = obj(raw, at);
+  const op = str(a.op, sub(at, 'op'));
+  if (!(SECCOMP_OPERATORS as readonly string[]).includes(op)) fail(`${sub(at, 'op')} ${show(op)} is not a seccomp comparison (${SECCOMP_OPERATORS.join(', ')})`);
+  const value = (key: string) => int(a[key] ?? 0, sub(at, key), 0, Number.MAX_SAFE_INTEGER, ' (JSON numbers beyond 2^53 are not exact)');
+  return { index: int(a.index, sub(at, 'index'), 0, 5), value: value('value'), valueTwo: value('valueTwo'), op: op as SeccompOperator };
 }
 
 /** Sysctls the IPC namespace isolates (besides fs.mqueue.*). */
@@ -625,7 +703,8 @@ export function parseConfig(raw: unknown, bundleDir: string): ContainerConfig {
     if (netns?.path) out.netnsPath = netns.path;
     const resources = optObj(linux, 'resources', 'linux');
     if (resources) out.resources = resources;
-    if (linux.seccomp !== undefined && linux.seccomp !== null) out.seccomp = seccompAt(linux.seccomp, 'linux.seccomp');
+    const seccomp = linux.seccomp === undefined || linux.seccomp === null ? undefined : seccompAt(linux.seccomp, 'linux.seccomp');
+    if (seccomp) out.seccomp = seccomp;
     const cgroupsPath = optStr(linux, 'cgroupsPath', 'linux');
     if (cgroupsPath !== undefined) out.cgroupsPath = cgroupsPath;
     return out;

@@ -51,7 +51,7 @@ import { CommandNotFound, checkCommand } from './lookpath.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
-import { type ExecSpec, type Exit, type SandboxSpec, goferExports } from './spec.js';
+import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, goferExports } from './spec.js';
 
 export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
 
@@ -212,6 +212,7 @@ export class Kernel {
       const listener = native.pidfdGetfd(listenerPidfd, Buffer.from(buf.buffer, 1, 4).readInt32LE(0));
       native.close(listenerPidfd);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
+      if (s.seccompProfile) send(profileMessage(s.seccompProfile));
       // The launcher set up its namespaces meanwhile; the Gofer has had time to start.
       this.mounts = buildMounts(this, this.spec.mounts.filter((m) => m.type === 'bind'));
       const sr = native.ptraceSeize(pid, PTRACE_OPTIONS);
@@ -308,6 +309,7 @@ export class Kernel {
       const listener = native.pidfdGetfd(pidfd, fdNum);
       native.close(pidfd);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
+      if (p.seccompProfile) send(profileMessage(p.seccompProfile));
       const sr = native.ptraceSeize(child, PTRACE_OPTIONS);
       if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
       this.watch(listener);
@@ -647,6 +649,13 @@ export class Kernel {
   rootMount(): Mount {
     return this.mounts.root.mount;
   }
+}
+
+/** The launcher's 'S' message: the container's seccomp profile, its flags (u32) then its sock_filter[]. */
+function profileMessage(p: SeccompProfile): Buffer {
+  const flags = Buffer.alloc(4);
+  flags.writeUInt32LE(p.flags);
+  return Buffer.concat([Buffer.from('S'), flags, p.filter]);
 }
 
 /** The command must be executable in the sandbox (see lookpath.ts); the error reads like runc's. */

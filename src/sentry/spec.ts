@@ -52,7 +52,17 @@ export interface SandboxSpec {
   maskedPaths?: string[];
   /** paths made read-only (OCI linux.readonlyPaths) */
   readonlyPaths?: string[];
+  /** the container's own seccomp profile (OCI linux.seccomp), stacked on tsvisor's filter */
+  seccompProfile?: SeccompProfile;
   strace: boolean;
+}
+
+/** A seccomp filter the launcher installs right before exec, without a listener (src/bpf/oci-seccomp.ts). */
+export interface SeccompProfile {
+  /** sock_filter[] */
+  filter: Uint8Array;
+  /** SECCOMP_FILTER_FLAG_* */
+  flags: number;
 }
 
 /** A process to run in a running sandbox (OCI exec). */
@@ -67,6 +77,8 @@ export interface ExecSpec {
   caps: number[];
   stdio: [number, number, number];
   ctty?: boolean;
+  /** the container's seccomp profile: runc binds exec'd processes by it too */
+  seccompProfile?: SeccompProfile;
 }
 
 export interface Exit {

@@ -1,9 +1,11 @@
 // A classic-BPF interpreter for the subset seccomp programs use, so the
 // generated filter can be checked against the table without a kernel.
 import {
+  BPF_ALU_AND_K,
   BPF_JMP_JA,
   BPF_JMP_JEQ_K,
   BPF_JMP_JGE_K,
+  BPF_JMP_JGT_K,
   BPF_JMP_JSET_K,
   BPF_LD_W_ABS,
   BPF_RET_K,
@@ -52,8 +54,15 @@ export function runBpf(prog: readonly Insn[], d: SeccompData): number {
       case BPF_JMP_JGE_K:
         pc += 1 + (acc >>> 0 >= p.k >>> 0 ? p.jt : p.jf);
         break;
+      case BPF_JMP_JGT_K:
+        pc += 1 + (acc >>> 0 > p.k >>> 0 ? p.jt : p.jf);
+        break;
       case BPF_JMP_JSET_K:
         pc += 1 + ((acc & p.k) >>> 0 !== 0 ? p.jt : p.jf);
+        break;
+      case BPF_ALU_AND_K:
+        acc = (acc & p.k) >>> 0;
+        pc++;
         break;
       case BPF_RET_K:
         return p.k >>> 0;

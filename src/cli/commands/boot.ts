@@ -70,7 +70,13 @@ export const bootCommand: Command = {
         spec.ctty = true;
         spec.console = slave.pts;
       }
-      const [{ Kernel, SandboxError }, { createLogger }] = await Promise.all([import('../../sentry/kernel.js'), import('../../log.js')]);
+      const [{ Kernel, SandboxError }, { createLogger }, { compileOciSeccomp }] = await Promise.all([
+        import('../../sentry/kernel.js'),
+        import('../../log.js'),
+        import('../../bpf/oci-seccomp.js'),
+      ]);
+      // Compiled here, not in toSandboxSpec: the syscall table it needs loads with the Sentry.
+      if (config.seccomp) spec.seccompProfile = compileOciSeccomp(config.seccomp);
       const debugLog = globals['debug-log'] as string | undefined;
       const log = createLogger({
         file: (globals.log as string | undefined) ?? debugLog ?? '/dev/null',
@@ -190,6 +196,7 @@ async function execIn(k: Kernel, req: { pid: number; process: ExecProcess; conso
       caps: p.capabilities,
       stdio: stdio as [number, number, number],
       ctty: p.terminal,
+      seccompProfile: k.spec.seccompProfile,
     });
   } finally {
     for (const fd of stdio) if (fd >= 0) native.close(fd);

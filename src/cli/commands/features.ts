@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { type Command } from '../main.js';
 import { UsageError, parseFlags } from '../flags.js';
-import { CAPABILITY_NAMES } from '../../oci/spec.js';
+import { CAPABILITY_NAMES, SECCOMP_ACTIONS, SECCOMP_ARCHITECTURES, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../../oci/spec.js';
 
 export const featuresCommand: Command = {
   summary: 'print the features this runtime supports',
@@ -17,7 +17,14 @@ export const featuresCommand: Command = {
         namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
         capabilities: CAPABILITY_NAMES,
         cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
-        seccomp: { enabled: false },
+        seccomp: {
+          enabled: true,
+          actions: SECCOMP_ACTIONS.filter((a) => a !== 'SCMP_ACT_NOTIFY'),
+          operators: SECCOMP_OPERATORS,
+          archs: SECCOMP_ARCHITECTURES,
+          knownFlags: [...SECCOMP_FLAGS, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+          supportedFlags: SECCOMP_FLAGS,
+        },
         apparmor: { enabled: false },
         selinux: { enabled: false },
       },
