@@ -292,3 +292,9 @@ export const PTS_MAJOR_LAST = 143;
 export function ptsNumber(maj: number, min: number): number {
   return maj >= PTS_MAJOR_FIRST && maj <= PTS_MAJOR_LAST ? (maj - PTS_MAJOR_FIRST) * 256 + min : -1;
 }
+
+/** oom_score_adj that exempts a process from the OOM killer, and the one that makes it the first choice. */
+export const OOM_SCORE_ADJ_MIN = -1000;
+export const OOM_SCORE_ADJ_MAX = 1000;
+/** Clock ticks per second of the tick counts the kernel exports (cpuacct.stat, /proc/<pid>/stat). */
+export const USER_HZ = 100;

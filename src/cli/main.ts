@@ -14,7 +14,7 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'network', type: 'string', choices: ['none', 'host', 'sandbox'], help: 'network: none (loopback only), host, sandbox' },
   { name: 'overlay', type: 'bool', help: 'keep writes to the root file system in memory' },
   { name: 'rootless', type: 'bool', help: 'run without root on the host' },
-  { name: 'systemd-cgroup', type: 'bool', help: 'use systemd to manage cgroups' },
+  { name: 'systemd-cgroup', type: 'bool', help: 'use systemd to manage cgroups (not implemented: create refuses it)' },
 ];
 
 export interface Command {
@@ -46,6 +46,16 @@ async function loadCommand(name: string): Promise<Command | undefined> {
       return (await import('./commands/list.js')).listCommand;
     case 'ps':
       return (await import('./commands/ps.js')).psCommand;
+    case 'pause':
+      return (await import('./commands/pause.js')).pauseCommand;
+    case 'resume':
+      return (await import('./commands/resume.js')).resumeCommand;
+    case 'update':
+      return (await import('./commands/update.js')).updateCommand;
+    case 'events':
+      return (await import('./commands/events.js')).eventsCommand;
+    case 'wait':
+      return (await import('./commands/wait.js')).waitCommand;
     case 'spec':
       return (await import('./commands/spec.js')).specCommand;
     case 'features':
@@ -61,7 +71,7 @@ async function loadCommand(name: string): Promise<Command | undefined> {
   }
 }
 
-const COMMANDS = ['do', 'syscalls', 'create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'spec', 'features', 'checkpoint', 'restore'];
+const COMMANDS = ['do', 'syscalls', 'create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'update', 'events', 'wait', 'spec', 'features', 'checkpoint', 'restore'];
 
 function help(): string {
   return [
@@ -81,6 +91,11 @@ function help(): string {
     '  delete      delete a stopped container (--force: any container)',
     '  list        list containers (--format table|json, --quiet)',
     '  ps          list a container\'s processes (--format table|json)',
+    '  pause       freeze a container\'s processes',
+    '  resume      thaw a paused container',
+    '  update      change a container\'s cgroup limits (--resources FILE|-, --memory, --pids-limit, ...)',
+    '  events      print a container\'s resource usage (--stats: once; --interval D)',
+    '  wait        wait for a container to exit and print its exit status',
     '  spec        write a default config.json (--bundle, --rootless)',
     '  features    print the supported features',
     '  checkpoint, restore   not supported',

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FlagValues } from '../cli/flags.js';
 import { PROJECT_ROOT } from '../platform/native.js';
+import { planContainerCgroups, removeContainerCgroups } from './cgroups.js';
 import { RuntimeError, globalArgs, runHooks, stateRoot } from './runtime.js';
 import { loadConfig } from './spec.js';
 import { StateStore, ociState, validateId } from './state.js';
@@ -30,6 +31,7 @@ export async function createContainer(globals: FlagValues, id: string, o: Create
   const bundle = path.resolve(o.bundle);
   const config = loadConfig(bundle);
   if (config.process.terminal && !o.consoleSocket) throw new RuntimeError('process.terminal is set: --console-socket is needed');
+  const cgroupPlan = planContainerCgroups(Boolean(globals['systemd-cgroup']), config, id);
   const store = new StateStore(stateRoot(globals));
   store.create({
     ociVersion: config.ociVersion,
@@ -45,6 +47,7 @@ export async function createContainer(globals: FlagValues, id: string, o: Create
     sentryStartTime: 0,
     controlSocket: '',
     config: path.join(bundle, 'config.json'),
+    ...cgroupPlan,
   });
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/cli/main.js'), ...globalArgs(globals), 'boot', '--bundle', bundle, ...(o.consoleSocket ? ['--console-socket', o.consoleSocket] : []), id], {
     detached: o.detach,
@@ -67,6 +70,8 @@ export async function createContainer(globals: FlagValues, id: string, o: Create
     } catch {
       /* gone */
     }
+    await exited;
+    await removeContainerCgroups(cgroupPlan.cgroups);
     store.remove(id);
     throw new RuntimeError(answer.startsWith('error ') ? answer.slice(6) : `the sandbox process failed to start${answer ? `: ${answer}` : ''}`);
   }
@@ -79,6 +84,8 @@ export async function createContainer(globals: FlagValues, id: string, o: Create
     if (o.pidFile) writePidFile(o.pidFile, child.pid!);
   } catch (e) {
     child.kill('SIGKILL');
+    await exited;
+    await removeContainerCgroups(cgroupPlan.cgroups);
     store.remove(id);
     throw e;
   }

@@ -35,6 +35,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { native } from '../platform/native.js';
+import type { CgroupPaths, ResourceLimits } from './cgroups.js';
 
 export type StateErrorCode = 'not-found' | 'exists' | 'invalid' | 'locked';
 
@@ -71,6 +72,12 @@ export interface ContainerState {
   /** host pid of the container's init */
   initPid?: number;
   exitStatus?: number;
+  /** the container's cgroup directories (resolved at create; those the sandbox could make) */
+  cgroups?: CgroupPaths;
+  /** linux.resources as applied, with later updates (`update` merges into them) */
+  resources?: ResourceLimits;
+  /** the guest processes are frozen (pause); status stays what it was before, for resume */
+  paused?: boolean;
   /** path of the saved config */
   config: string;
 }
@@ -520,11 +527,12 @@ export function isAlive(pid: number, startTime: number): boolean {
  * The live status: 'stopped' once the sandbox process (sentryPid with
  * sentryStartTime) is gone, or when there never was one (sentryPid 0: a
  * create that has not got as far as starting it, which, as with runc, counts
- * as stopped); otherwise the saved status.
+ * as stopped); 'paused' while pause has the guests frozen; otherwise the
+ * saved status.
  */
 export function status(state: ContainerState): ContainerStatus {
   if (state.status === 'stopped' || !isAlive(state.sentryPid, state.sentryStartTime)) return 'stopped';
-  return state.status;
+  return state.paused ? 'paused' : state.status;
 }
 
 /** The OCI state `tsvisor state` prints, as `runc state` does (pid 0 once stopped). */

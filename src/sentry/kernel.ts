@@ -184,6 +184,7 @@ export class Kernel {
     if (typeof r === 'number') throw new SandboxError(`cannot create the sandbox: errno ${-r}`);
     const [pid, sync] = r;
     this.initPid = pid;
+    s.onGuestProcess?.(pid);
     native.waiterKick();
     fs.writeSync(sync, 'g');
     native.close(sync);
@@ -303,6 +304,7 @@ export class Kernel {
         if (native.sendMsg(ctl, b, b.length, []) < 0) throw new SandboxError('the exec launcher went away during set-up');
       };
       child = expect('P');
+      this.spec.onGuestProcess?.(child);
       send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS))]));
       const fdNum = expect('L');
       const pidfd = check(native.pidfdOpen(child, 0));

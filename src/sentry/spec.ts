@@ -55,6 +55,12 @@ export interface SandboxSpec {
   /** the container's own seccomp profile (OCI linux.seccomp), stacked on tsvisor's filter */
   seccompProfile?: SeccompProfile;
   strace: boolean;
+  /**
+   * Called with the host pid of each guest process the Sentry starts (init's
+   * launcher, each exec'd process) before it runs anything of the guest's:
+   * the OCI runtime moves it into the guests' cgroups there.
+   */
+  onGuestProcess?: (hostPid: number) => void;
 }
 
 /** A seccomp filter the launcher installs right before exec, without a listener (src/bpf/oci-seccomp.ts). */

@@ -308,3 +308,63 @@ describe('terminals and exec', () => {
     expect(seen.tsvisor).toEqual(seen.runc);
   }, 120000);
 });
+
+describe('cgroups: pause, update and resource limits', () => {
+  /** The container's file in a cgroup v1 hierarchy (dockerd's cgroupfs driver puts containers at /docker/ID). */
+  const cgroupFile = (id: string, controller: string, file: string) => fs.readFileSync(path.join('/sys/fs/cgroup', controller, 'docker', id, file), 'utf8').trim();
+  const logLines = (id: string) => docker(daemon(), ['logs', id]).stdout.split('\n').filter(Boolean).length;
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('pause stops a counting container and unpause lets it go on, as with runc', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const id = dockerOk(daemon(), ['run', '-d', `--runtime=${rt}`, IMAGE, 'sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done']).trim();
+      await until(`the ${rt} container to count`, () => logLines(id) >= 3);
+      const steps: unknown[] = [outcome(docker(daemon(), ['pause', id])), inspect(id, '{{.State.Status}} {{.State.Paused}}')];
+      const frozenAt = logLines(id);
+      await pause(1000);
+      expect(logLines(id), `the ${rt} container counted while paused`).toBe(frozenAt);
+      steps.push(outcome(docker(daemon(), ['unpause', id])), inspect(id, '{{.State.Status}} {{.State.Paused}}'));
+      await until(`the ${rt} container to count again`, () => logLines(id) > frozenAt + 3);
+      dockerOk(daemon(), ['rm', '-f', id]);
+      seen[rt] = steps.map((s) => (typeof s === 'string' ? s : { ...(s as object), stdout: (s as { stdout: string }).stdout.replace(id, 'ID') }));
+    }
+    expect(seen.tsvisor).toEqual([{ status: 0, stdout: 'ID\n', stderr: '' }, 'paused true', { status: 0, stdout: 'ID\n', stderr: '' }, 'running false']);
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+
+  it('update --memory changes the container\'s cgroup files, as with runc', () => {
+    const files = (id: string) => [cgroupFile(id, 'memory', 'memory.limit_in_bytes'), cgroupFile(id, 'memory', 'memory.memsw.limit_in_bytes'), cgroupFile(id, 'pids', 'pids.max')];
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const id = dockerOk(daemon(), ['run', '-d', `--runtime=${rt}`, '--memory', '64m', '--pids-limit', '20', IMAGE, 'sleep', '1000']).trim();
+      const before = files(id);
+      const update = docker(daemon(), ['update', '--memory', '128m', '--memory-swap', '256m', '--pids-limit', '30', id]);
+      seen[rt] = { before, update: outcome(update).status, after: files(id) };
+      dockerOk(daemon(), ['rm', '-f', id]);
+    }
+    expect(seen.tsvisor).toEqual({ before: [String(64 << 20), String(128 << 20), '20'], update: 0, after: [String(128 << 20), String(256 << 20), '30'] });
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+
+  it('run --memory 64m: a guest that allocates more is OOM-killed, exit status 137, as with runc', () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const name = `oom-${rt}`;
+      const r = docker(daemon(), ['run', '--name', name, `--runtime=${rt}`, '--memory', '64m', '--memory-swap', '64m', IMAGE, 'sh', '-c', 'echo start; x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived']);
+      seen[rt] = { run: outcome(r), state: inspect(name, '{{.State.ExitCode}} {{.State.OOMKilled}}') };
+      dockerOk(daemon(), ['rm', name]);
+    }
+    // Docker learns of the OOM kill from the memory cgroup of the pid-file process: tsvisor's sandbox process is in it.
+    expect(seen.tsvisor).toMatchObject({ run: { status: 137, stdout: 'start\n' }, state: '137 true' });
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+
+  it('run --pids-limit: forks past the limit fail at the same count as with runc', () => {
+    const script = 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo $i; sleep 5 & done; echo finished';
+    const t = run('tsvisor', ['--pids-limit', '6'], ['sh', '-c', script]);
+    const r = run('runc', ['--pids-limit', '6'], ['sh', '-c', script]);
+    expect(outcome(t)).toEqual({ status: 2, stdout: '1\n2\n3\n4\n5\n6\n', stderr: "sh: can't fork: Resource temporarily unavailable\n" });
+    expect(outcome(t)).toEqual(outcome(r));
+  }, 120000);
+});

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { MFD_CLOEXEC, O_RDONLY } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
+import { enterSandboxCgroups } from '../../oci/cgroups.js';
 import { type ControlReply, type ExecProcess, serveControl } from '../../oci/control.js';
 import { native } from '../../platform/native.js';
 import type { Kernel } from '../../sentry/kernel.js';
@@ -61,6 +62,9 @@ export const bootCommand: Command = {
       });
       if (ownNetwork) spec.netnsPath = config.netnsPath;
       spec.oomScoreAdj = config.process.oomScoreAdj;
+      // Before the Gofer and the guests start: they inherit the cgroups (and the OOM exemption).
+      const sandboxCgroups = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj);
+      if (sandboxCgroups.guestOomScoreAdj !== undefined) spec.oomScoreAdj = sandboxCgroups.guestOomScoreAdj;
       const gofer = spawnGofer(goferExports(spec));
       if (config.process.terminal) {
         const consoleSocket = flags['console-socket'] as string | undefined;
@@ -84,6 +88,10 @@ export const bootCommand: Command = {
         debug: Boolean(globals.debug) || debugLog !== undefined,
         strace: spec.strace,
       });
+      for (const w of sandboxCgroups.warnings) log.warn(w);
+      spec.onGuestProcess = (pid) => {
+        for (const w of sandboxCgroups.addGuest(pid)) log.warn({ pid }, w);
+      };
       if (!ownNetwork && netSysctls.length) {
         // --network=host overrides the spec's network: its net.* sysctls would change the host's.
         log.warn({ sysctls: netSysctls }, 'network sysctls ignored: --network=host shares the host network namespace');
@@ -107,6 +115,7 @@ export const bootCommand: Command = {
         state.pid = process.pid;
         state.initPid = k.initPid;
         state.controlSocket = controlSocket;
+        state.cgroups = sandboxCgroups.cgroups?.paths;
         store.save(state);
       } finally {
         lock.release();

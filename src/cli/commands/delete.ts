@@ -2,6 +2,7 @@
 // running one too, killing it first). Like runc, --force also clears what
 // a crash left behind and succeeds for a container that does not exist.
 import fs from 'node:fs';
+import { removeContainerCgroups } from '../../oci/cgroups.js';
 import { RuntimeError, runHooks, stateRoot, waitUntil } from '../../oci/runtime.js';
 import { loadConfig } from '../../oci/spec.js';
 import { StateError, StateStore, isAlive, ociState, status, validateId } from '../../oci/state.js';
@@ -40,6 +41,8 @@ export const deleteCommand: Command = {
           }
         }
       }
+      // The sandbox is gone: its cgroups are empty (or about to be).
+      const cgroupProblems = await removeContainerCgroups(state.cgroups);
       let hooksError: unknown;
       try {
         runHooks('poststop', loadConfig(state.bundle).hooks.poststop, { ...ociState(state), status: 'stopped' });
@@ -49,6 +52,7 @@ export const deleteCommand: Command = {
       store.remove(id);
       // runc warns about poststop failures but still deletes.
       if (hooksError instanceof Error) fs.writeSync(2, `tsvisor: warning: ${hooksError.message}\n`);
+      for (const p of cgroupProblems) fs.writeSync(2, `tsvisor: warning: ${p}\n`);
     } finally {
       lock.release();
     }

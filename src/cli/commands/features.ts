@@ -16,7 +16,7 @@ export const featuresCommand: Command = {
       linux: {
         namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
         capabilities: CAPABILITY_NAMES,
-        cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+        cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
         seccomp: {
           enabled: true,
           actions: SECCOMP_ACTIONS.filter((a) => a !== 'SCMP_ACT_NOTIFY'),

@@ -1,10 +1,12 @@
 // tsvisor kill [--all] ID [SIGNAL]: signals the container's init (or, with
 // --all, every process in it). SIGNAL is a number or a name; default SIGTERM.
+import { SIGKILL } from '../../abi/linux.js';
 import { ControlUnreachable, request } from '../../oci/control.js';
 import { RuntimeError, signalNumber, stateRoot } from '../../oci/runtime.js';
 import { StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
 import { UsageError, parseFlags } from '../flags.js';
+import { thawContainer } from './resume.js';
 
 export const killCommand: Command = {
   summary: 'send a signal to a container',
@@ -22,6 +24,8 @@ export const killCommand: Command = {
       if (e instanceof ControlUnreachable) throw new RuntimeError('container not running');
       throw e;
     }
+    // As runc: a frozen process dies of SIGKILL only once thawed.
+    if (sig === SIGKILL && st === 'paused') thawContainer(new StateStore(stateRoot(globals)), rest[0]!);
     return 0;
   },
 };

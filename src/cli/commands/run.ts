@@ -1,6 +1,7 @@
 // tsvisor run [--bundle DIR] [--pid-file FILE] [--detach] ID: create and
 // start; without --detach, wait for the container and return its status,
 // then delete it.
+import { removeContainerCgroups } from '../../oci/cgroups.js';
 import { request } from '../../oci/control.js';
 import { createContainer } from '../../oci/container.js';
 import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
@@ -36,6 +37,7 @@ export const runCommand: Command = {
     try {
       runHooks('poststop', config.hooks.poststop, { ...ociState(store.load(id)), status: 'stopped' });
     } finally {
+      await removeContainerCgroups(state.cgroups);
       store.remove(id);
     }
     return code;
