@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SECCOMP_RET_DATA } from '../abi/linux.js';
+import { SECCOMP_RET_DATA, makedev } from '../abi/linux.js';
 import type { MountSpec, SandboxSpec } from '../sentry/spec.js';
 
 /** A config.json (or process.json) that tsvisor cannot run; the message is for the user. */
@@ -542,6 +542,27 @@ function mappings(l: Obj, key: string, at: string): IdMapping[] {
   });
 }
 
+/**
+ * Character devices the Sentry can give a container, by "major:minor": its
+ * own /dev nodes. Anything else would be a host device passed through, which
+ * tsvisor does not do.
+ */
+const PROVIDED_DEVICES = new Set(['1:3', '1:5', '1:7', '1:8', '1:9', '5:0', '5:2']);
+
+/** linux.devices: each must be one tsvisor provides, under /dev (where its device nodes live). */
+function withDevicesChecked(devices: DeviceConfig[]): DeviceConfig[] {
+  devices.forEach((d, i) => {
+    const here = `linux.devices[${i}]`;
+    const id = `${d.type} ${d.major ?? '-'}:${d.minor ?? '-'}`;
+    if (d.type !== 'c' && d.type !== 'u') fail(`${here}: ${d.path} (${id}): tsvisor provides character devices only`);
+    if (!PROVIDED_DEVICES.has(`${d.major}:${d.minor}`)) {
+      fail(`${here}: ${d.path} (${id}): tsvisor passes no host devices to containers; it provides null, zero, full, random, urandom, tty and ptmx`);
+    }
+    if (!d.path.startsWith('/dev/') || d.path.split('/').includes('..')) fail(`${here}: ${d.path}: device nodes can only be made under /dev`);
+  });
+  return devices;
+}
+
 function devicesAt(l: Obj, at: string): DeviceConfig[] {
   return optArr(l, 'devices', at).map((raw, i) => {
     const here = sub(sub(at, 'devices'), i);
@@ -691,7 +712,7 @@ export function parseConfig(raw: unknown, bundleDir: string): ContainerConfig {
       sysctl: stringMap(linux, 'sysctl', 'linux'),
       maskedPaths: optArr(linux, 'maskedPaths', 'linux').map((p, i) => absolute(p, sub('linux.maskedPaths', i), 'path')),
       readonlyPaths: optArr(linux, 'readonlyPaths', 'linux').map((p, i) => absolute(p, sub('linux.readonlyPaths', i), 'path')),
-      devices: devicesAt(linux, 'linux'),
+      devices: withDevicesChecked(devicesAt(linux, 'linux')),
       annotations: stringMap(c, 'annotations', ''),
     };
     const hostname = hostnameAt(c, 'hostname');
@@ -799,6 +820,13 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     mounts,
     stdio: opts.stdio,
     foreground: opts.foreground ?? false,
+    devices: c.devices.map((d) => ({
+      path: d.path,
+      rdev: makedev(d.major!, d.minor!),
+      mode: d.fileMode ?? 0o666,
+      uid: d.uid ?? 0,
+      gid: d.gid ?? 0,
+    })),
     maskedPaths: [...c.maskedPaths],
     readonlyPaths: [...c.readonlyPaths],
     strace: opts.strace,

@@ -46,6 +46,8 @@ export interface SandboxSpec {
   ctty?: boolean;
   /** the pts number of that terminal, shown as /dev/console */
   console?: number;
+  /** character devices to add under /dev (OCI linux.devices; only ones the Sentry provides) */
+  devices?: { path: string; rdev: number; mode: number; uid: number; gid: number }[];
   /** namespaced sysctls to set, by dotted name (OCI linux.sysctl; validated against the namespaces) */
   sysctl?: Record<string, string>;
   /** paths hidden behind an empty directory or /dev/null (OCI linux.maskedPaths) */

@@ -258,3 +258,23 @@ describe('hooks', () => {
     }
   });
 });
+
+describe('linux.devices', () => {
+  it('device nodes tsvisor provides appear where the spec puts them, with its mode and owner', () => {
+    const r = same(sh('ls -l /dev/extra/mynull /dev/zero2 | cut -c1-10,11-40 | tr -s " "; echo hi > /dev/extra/mynull && echo written; head -c 4 /dev/zero2 | od -An -tx1'), (c) => {
+      c.linux.devices = [
+        { path: '/dev/extra/mynull', type: 'c', major: 1, minor: 3, fileMode: 0o620, uid: 0, gid: 5 },
+        { path: '/dev/zero2', type: 'c', major: 1, minor: 5, fileMode: 0o444, uid: 1000, gid: 1000 },
+      ];
+    });
+    expect(r.stdout).toContain('written\n');
+  });
+
+  it('a host device tsvisor does not pass through is refused at create, naming it', () => {
+    const r = run('tsvisor', bundle(sh('echo ran'), (c) => (c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666 }])));
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('linux.devices[0]: /dev/fuse (c 10:229): tsvisor passes no host devices to containers');
+  });
+});
+

@@ -181,6 +181,7 @@ describe('docker config.json', () => {
       stdio: [0, 1, 2],
       foreground: false,
       sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647' },
+      devices: [],
       maskedPaths: [
         '/proc/asound',
         '/proc/acpi',
@@ -398,6 +399,21 @@ describe('hostile or broken specs', () => {
         c.linux.sysctl = { 'fs.mqueue.msg_max': '20' };
       },
       'config.json: linux.sysctl["fs.mqueue.msg_max"]: sysctl "fs.mqueue.msg_max" needs an ipc namespace of the container\'s own',
+    ],
+    [
+      'a host device',
+      (c) => (c.linux.devices = [{ path: '/dev/kvm', type: 'c', major: 10, minor: 232 }]),
+      'config.json: linux.devices[0]: /dev/kvm (c 10:232): tsvisor passes no host devices to containers; it provides null, zero, full, random, urandom, tty and ptmx',
+    ],
+    [
+      'a block device',
+      (c) => (c.linux.devices = [{ path: '/dev/sda', type: 'b', major: 8, minor: 0 }]),
+      'config.json: linux.devices[0]: /dev/sda (b 8:0): tsvisor provides character devices only',
+    ],
+    [
+      'a device node outside /dev',
+      (c) => (c.linux.devices = [{ path: '/etc/null', type: 'c', major: 1, minor: 3 }]),
+      'config.json: linux.devices[0]: /etc/null: device nodes can only be made under /dev',
     ],
     ['a sysctl name with a path in it', (c) => (c.linux.sysctl = { 'net.../../x': '1' }), 'config.json: linux.sysctl["net.../../x"]: not a sysctl name'],
     ['a sysctl value with a newline', (c) => (c.linux.sysctl = { 'net.ipv4.ip_forward': '1\n0' }), 'config.json: linux.sysctl["net.ipv4.ip_forward"]: the value contains a newline or NUL'],

@@ -150,6 +150,23 @@ export function ptsProbe(k: Kernel): PtsProbe {
   };
 }
 
+/** Adds a spec's device node (OCI linux.devices) at `path` under /dev, making directories on the way and replacing a node of the same name. */
+export function addDevice(root: MemDir, dev: { path: string; rdev: number; mode: number; uid: number; gid: number }): void {
+  const parts = dev.path.split('/').filter(Boolean).slice(1);
+  const name = parts.pop()!;
+  let dir = root;
+  for (const part of parts) {
+    const next = dir.entries.get(part);
+    if (next instanceof MemDir) dir = next;
+    else {
+      if (next) fail('ENOTDIR');
+      dir = dir.mkdir(part, 0o755, ROOT_CREDS) as MemDir;
+    }
+  }
+  dir.entries.delete(name);
+  dir.insert(name, new MemSpecial(dir.fs, S_IFCHR | (dev.mode & 0o7777), dev.rdev, dev.uid, dev.gid, dir.opener));
+}
+
 /** A devpts instance: ptmx and whichever pts/N exists (the Gofer owns the real ones). */
 class PtsDir extends MemDir {
   constructor(

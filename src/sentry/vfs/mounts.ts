@@ -4,7 +4,7 @@
 import { S_IFCHR, S_IFDIR, makedev } from '../../abi/linux.js';
 import { ROOT_CREDS } from '../creds.js';
 import type { Kernel, MountSpec } from '../kernel.js';
-import { buildDev, buildDevPts, ptsProbe, specialOpener } from './devfs.js';
+import { addDevice, buildDev, buildDevPts, ptsProbe, specialOpener } from './devfs.js';
 import { GoferFs } from './goferfs.js';
 import { MemDir, MemFs, MemSpecial } from './memfs.js';
 import { Dentry, type FileSystem, type Location, Mount, type Node } from './node.js';
@@ -93,6 +93,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
       }
       case 'dev': {
         const d = buildDev(opener, spec.console === undefined ? undefined : { pts: spec.console, probe: ptsProbe(k) });
+        for (const dev of spec.devices ?? []) addDevice(d.root, dev);
         mfs = d.fs;
         root = d.root;
         source = 'tmpfs';
