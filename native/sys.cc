@@ -296,6 +296,22 @@ Napi::Value SockBind(const Napi::CallbackInfo& info) {
   if (len > cap) return Num(info.Env(), -EINVAL);
   return Ret(info.Env(), bind(I32(info, 0), reinterpret_cast<struct sockaddr*>(a), len));
 }
+// socketInNetns(netnsFd, family, type, protocol) -> fd | -errno: a socket
+// made in another network namespace. setns(CLONE_NEWNET) changes only the
+// calling thread's namespace; the thread returns to its own at once.
+Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
+  static int own = -1;
+  if (own < 0) {
+    own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own < 0) return Num(info.Env(), -errno);
+  }
+  if (setns(I32(info, 0), CLONE_NEWNET) < 0) return Num(info.Env(), -errno);
+  int fd = socket(I32(info, 1), I32(info, 2), I32(info, 3));
+  int e = errno;
+  if (setns(own, CLONE_NEWNET) < 0) abort();  // never leave the Sentry in a guest's namespace
+  return Num(info.Env(), fd < 0 ? -e : fd);
+}
+
 Napi::Value SockConnect(const Napi::CallbackInfo& info) {
   size_t cap;
   uint8_t* a = Bytes(info, 1, &cap);
@@ -765,6 +781,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"fcntlSetfl", FcntlSetfl},
       {"keepOnMyCpu", KeepOnMyCpu},
       {"pinSelf", PinSelf},
+      {"socketInNetns", SocketInNetns},
       {"ptyUnlock", PtyUnlock},
       {"ttySetSize", TtySetSize},
       {"sendFdTo", SendFdTo},

@@ -215,9 +215,14 @@ export const MFD_EXEC = 0x10;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+export const AF_PACKET = 17;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
 export const SOCK_SEQPACKET = 5;
+/** the socket type without SOCK_NONBLOCK and SOCK_CLOEXEC */
+export const SOCK_TYPE_MASK = 0xf;
+export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SCM_RIGHTS = 1;
 export const SCM_CREDENTIALS = 2;

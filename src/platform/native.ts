@@ -56,6 +56,8 @@ export interface Native {
   sendMsg(sock: number, data: Uint8Array, len: number, fds: number[]): number;
   recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array, timeoutMs: number): number;
   sockBind(fd: number, addr: Uint8Array, len: number): number;
+  /** socket(2) in the network namespace `netnsFd` (the calling thread returns to its own). */
+  socketInNetns(netnsFd: number, family: number, type: number, protocol: number): number;
   sockConnect(fd: number, addr: Uint8Array, len: number): number;
   sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void): number;
   sockDomain(fd: number): number;

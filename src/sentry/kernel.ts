@@ -51,7 +51,7 @@ import { CommandNotFound, checkCommand } from './lookpath.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
-import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, goferExports } from './spec.js';
+import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, goferExports, sameNamespace } from './spec.js';
 
 export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
 
@@ -109,6 +109,8 @@ export class Kernel {
   current: Task | undefined;
   /** net.ipv4.ip_unprivileged_port_start of the sandbox's network: binding a lower port needs CAP_NET_BIND_SERVICE */
   readonly unprivilegedPortStart: number;
+  /** the guest runs in the host's network namespace (--network host, or a spec naming the host's) */
+  readonly sharesHostNetwork: boolean;
 
   constructor(
     readonly spec: SandboxSpec,
@@ -117,6 +119,7 @@ export class Kernel {
     this.hostname = spec.hostname;
     this.domainname = spec.domainname ?? '(none)';
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
+    this.sharesHostNetwork = spec.netnsPath ? sameNamespace(spec.netnsPath, '/proc/self/ns/net') : spec.network === 'host';
     this.strace = spec.strace ? new Strace(log) : null;
     this.done = new Promise((r) => (this.resolveDone = r));
   }

@@ -1,6 +1,7 @@
 // What a sandbox is asked to be: the root, mounts, process and identity.
 // Kept apart from the kernel so the CLI can start the Gofer before it loads
 // the rest of the Sentry.
+import fs from 'node:fs';
 import type { GoferExport } from '../gofer/client.js';
 
 export interface MountSpec {
@@ -103,4 +104,15 @@ export function goferExports(spec: SandboxSpec): GoferExport[] {
     { id: 0, mode: spec.overlay || spec.rootReadonly ? 'ro' : 'rw', hostPath: spec.rootfs },
     ...binds.map((m, i): GoferExport => ({ id: i + 1, mode: m.readonly ? 'ro' : 'rw', hostPath: m.source! })),
   ];
+}
+
+/** Whether two namespace files (/proc/PID/ns/..., or a bind-mounted one) are the same namespace. */
+export function sameNamespace(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }

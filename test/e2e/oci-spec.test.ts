@@ -278,3 +278,14 @@ describe('linux.devices', () => {
   });
 });
 
+describe('raw sockets', () => {
+  it('CAP_NET_RAW decides whether ping may open its raw socket, as under runc', () => {
+    const script = sh('ping -c1 -W2 127.0.0.1 >/dev/null 2>&1 && echo ping-ok || echo ping-refused');
+    const withRaw = same(script, (c) => {
+      for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_NET_RAW');
+    });
+    expect(withRaw.stdout).toBe('ping-ok\n');
+    const without = same(script);
+    expect(without.stdout).toBe('ping-refused\n');
+  });
+});

@@ -15,7 +15,7 @@ import { RuntimeError, stateRoot } from '../../oci/runtime.js';
 import { allocateTerminal } from '../../oci/terminal.js';
 import { type Hook, loadConfig, toSandboxSpec } from '../../oci/spec.js';
 import { StateStore, ociState, processStartTime } from '../../oci/state.js';
-import { goferExports } from '../../sentry/spec.js';
+import { goferExports, sameNamespace } from '../../sentry/spec.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
 
@@ -51,7 +51,7 @@ export const bootCommand: Command = {
       const ownNetwork = config.namespaces.some((n) => n.type === 'network') && globals.network !== 'host';
       const netSysctls = Object.keys(config.sysctl).filter((k) => k.startsWith('net.'));
       const specNetns = config.namespaces.find((n) => n.type === 'network');
-      if (netSysctls.length && (!specNetns || (specNetns.path && isHostNetns(specNetns.path)))) {
+      if (netSysctls.length && (!specNetns || (specNetns.path && sameNamespace(specNetns.path, '/proc/self/ns/net')))) {
         throw new RuntimeError(`linux.sysctl: sysctl "${netSysctls[0]}" not allowed in the host network namespace`);
       }
       const spec = toSandboxSpec(config, {
@@ -213,17 +213,6 @@ async function execIn(k: Kernel, req: { pid: number; process: ExecProcess; conso
   send({ ok: true, pid: started.pid });
   const exit = await started.done;
   return { ok: true, status: exit.status };
-}
-
-/** Whether the network namespace at `path` is the host's (Docker's --network host names it by path). */
-function isHostNetns(path: string): boolean {
-  try {
-    const theirs = fs.statSync(path);
-    const ours = fs.statSync('/proc/self/ns/net');
-    return theirs.dev === ours.dev && theirs.ino === ours.ino;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
-// bind, connect, sendto, sendmsg, sendmmsg.
+// bind, connect, sendto, sendmsg, sendmmsg, and socket() for raw and packet
+// sockets.
 //
 // The Sentry performs these on its own copy of the guest's socket, with the
 // address and message it copied: letting the host run them after inspecting
@@ -7,11 +8,14 @@
 // recorded against the socket node the bind created. With the host's network
 // namespace, the guest's own abstract names get a per-sandbox prefix so they
 // never meet the host's.
+import fs from 'node:fs';
 import {
   AF_INET,
   AF_INET6,
+  AF_PACKET,
   AF_UNIX,
   CAP_NET_BIND_SERVICE,
+  CAP_NET_RAW,
   CAP_SETGID,
   CAP_SETUID,
   CMSGHDR_SIZE,
@@ -23,6 +27,9 @@ import {
   SCM_CREDENTIALS,
   SCM_RIGHTS,
   SIGPIPE,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  SOCK_TYPE_MASK,
   SOL_SOCKET,
   S_IFMT,
   S_IFSOCK,
@@ -31,7 +38,7 @@ import {
 } from '../../abi/linux.js';
 import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
-import { REPLIED } from '../../platform/notif.js';
+import { CONTINUE, REPLIED, type SyscallArgs } from '../../platform/notif.js';
 import { ID_MAP_BASE, ID_MAP_SIZE, hasCap, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
@@ -40,7 +47,7 @@ import type { Task } from '../task.js';
 import type { Node } from '../vfs/node.js';
 import { lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { assertValid, mayModifyDir, startDir, umaskMode } from './common.js';
+import { assertValid, installFd, mayModifyDir, startDir, umaskMode } from './common.js';
 import { STATX } from '../../platform/native.js';
 
 const SOCKADDR_MAX = 128;
@@ -313,7 +320,31 @@ function withSocket(k: Kernel, t: Task, sockfd: number, op: (sock: number) => nu
   }
 }
 
+/**
+ * Raw and packet sockets (ping, tcpdump): the guest's user namespace owns no
+ * network namespace, so the host would refuse it CAP_NET_RAW. The Sentry
+ * makes the socket in the guest's network namespace when the guest holds
+ * CAP_NET_RAW, as Docker grants it, and never in the host's.
+ */
+function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
+  const [family, type, protocol] = [a.int(0), a.int(1), a.int(2)];
+  if (family !== AF_PACKET && (type & SOCK_TYPE_MASK) !== SOCK_RAW) return CONTINUE;
+  if (k.sharesHostNetwork || !hasCap(t.creds, CAP_NET_RAW)) fail('EPERM');
+  let netns: number;
+  try {
+    netns = fs.openSync(`/proc/${t.tid}/ns/net`, 'r');
+  } catch {
+    fail('ESRCH');
+  }
+  const fd = native.socketInNetns(netns, family, type, protocol);
+  native.close(netns);
+  if (fd < 0) return fd;
+  assertValid(k, t);
+  return installFd(k, a, fd, null, (type & SOCK_CLOEXEC) !== 0);
+}
+
 export const socketHandlers: Record<string, Handler> = {
+  socket: rawSocket,
   bind: (k, t, a) => {
     const addr = readAddr(t, a.long(1), a.int(2));
     return withSocket(k, t, a.int(0), (sock) => bind(k, t, sock, addr));
