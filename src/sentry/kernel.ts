@@ -34,12 +34,12 @@ import {
   SIGTTOU,
   SOCK_SEQPACKET,
 } from '../abi/linux.js';
-import { encode, guestFilter } from '../bpf/filter.js';
+import { TRACE_DATA, encode, guestFilter } from '../bpf/filter.js';
 import { type GoferClient, spawnGofer } from '../gofer/client.js';
 import { LAUNCHER_PATH, native } from '../platform/native.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { SYSCALLS, byNumber } from '../syscalls/table.js';
-import { errnoName } from '../abi/errno.js';
+import { ERRNO, errnoName } from '../abi/errno.js';
 import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS } from './creds.js';
 import { SysErr, check } from './errors.js';
 import { FileTable } from './files.js';
@@ -524,6 +524,13 @@ export class Kernel {
     const t = this.task(tid);
     const info = new Float64Array(11);
     if (native.ptraceGetSyscallInfo(tid, info) < 0) {
+      native.ptraceCont(tid, 0);
+      return;
+    }
+    // A filter the guest installed asked for the stop: nothing traces the
+    // guest on its behalf, so the call fails as on Linux without a tracer.
+    if (info[10] !== TRACE_DATA) {
+      native.ptraceSkipSyscall(tid, -ERRNO.ENOSYS);
       native.ptraceCont(tid, 0);
       return;
     }
