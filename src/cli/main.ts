@@ -15,6 +15,7 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'overlay', type: 'bool', help: 'keep writes to the root file system in memory' },
   { name: 'rootless', type: 'bool', help: 'run without root on the host' },
   { name: 'systemd-cgroup', type: 'bool', help: 'use systemd to manage cgroups (not implemented: create refuses it)' },
+  { name: 'version', alias: ['v'], type: 'bool', help: 'print the version and the OCI spec version' },
 ];
 
 export interface Command {
@@ -117,6 +118,18 @@ async function isRuntimeError(e: unknown): Promise<boolean> {
   return e instanceof RuntimeError || e instanceof SpecError || e instanceof StateError || e instanceof ControlUnreachable;
 }
 
+/** The newest OCI runtime spec version tsvisor implements (features: ociVersionMax). */
+const OCI_SPEC_VERSION = '1.1.0';
+
+/** package.json's version (dist/src/cli/main.js is three levels below it). */
+function version(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function fatal(msg: string, code = 125): never {
   fs.writeSync(2, `tsvisor: ${msg}\n`);
   process.exit(code);
@@ -131,6 +144,11 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const [name, ...args] = parsed.rest;
+  // podman info runs `RUNTIME --version` and shows its output (runc and runsc answer the same way).
+  if (parsed.flags.version) {
+    fs.writeSync(1, `tsvisor version ${version()}\nspec: ${OCI_SPEC_VERSION}\n`);
+    return 0;
+  }
   if (!name || name === 'help' || parsed.flags.help) {
     fs.writeSync(1, help());
     return name ? 0 : 2;
@@ -143,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError && name === 'do') fatal(e.message, 2);
     if (e instanceof UsageError || (await isRuntimeError(e))) {
       const { reportError } = await import('../oci/runtime.js');
-      return reportError(parsed.flags, (e as Error).message);
+      return reportError(parsed.flags, (e as Error).message, (e as { exitStatus?: number }).exitStatus);
     }
     throw e;
   }

@@ -13,15 +13,22 @@ export function stateRoot(globals: FlagValues): string {
   return (globals.root as string | undefined) ?? DEFAULT_STATE_ROOT;
 }
 
-/** An error to report to the client: a clear message, exit status 1. */
-export class RuntimeError extends Error {}
+/** An error to report to the client: a clear message and the exit status runc gives (1 unless said). */
+export class RuntimeError extends Error {
+  constructor(
+    message: string,
+    readonly exitStatus = 1,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Reports an error the way clients read it: containerd's shim and conmon
  * show the last `{"level":"error","msg":...}` line of --log (with
  * --log-format json); people read stderr.
  */
-export function reportError(globals: FlagValues, msg: string): number {
+export function reportError(globals: FlagValues, msg: string, exitStatus = 1): number {
   const file = globals.log as string | undefined;
   if (file) {
     const line =
@@ -35,7 +42,7 @@ export function reportError(globals: FlagValues, msg: string): number {
     }
   }
   fs.writeSync(2, `tsvisor: ${msg}\n`);
-  return 1;
+  return exitStatus;
 }
 
 /** The global flags to hand to the sandbox process, as given. */

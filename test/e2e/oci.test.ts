@@ -219,9 +219,10 @@ describe('OCI exec', () => {
     expect(alive(waiter)).toBe(true);
     await until('the detached exec to end', () => !alive(waiter));
 
+    // As runc exec: status 255 and why.
     const bad = tsv(['exec', 'ex', '/bin/nonexistent']);
-    expect(bad.status).toBe(127);
-    expect(bad.stderr).toContain('/bin/nonexistent');
+    expect(bad.status).toBe(255);
+    expect(bad.stderr).toContain('exec failed: unable to start container process: exec: "/bin/nonexistent": stat /bin/nonexistent: no such file or directory');
     expect(tsv(['delete', '--force', 'ex']).status).toBe(0);
   });
 });

@@ -105,7 +105,7 @@ export const execCommand: Command = {
         pipe.on('data', (s: string) => (out += s));
         pipe.on('end', () => resolve(out.trim()));
       });
-      if (answer !== 'ok') throw new RuntimeError(answer.startsWith('error ') ? answer.slice(6) : 'exec failed');
+      if (answer !== 'ok') throw new RuntimeError(`exec failed: ${answer.startsWith('error ') ? answer.slice(6) : 'the process did not start'}`, EXEC_FAILED);
       if (flags['pid-file']) {
         const file = flags['pid-file'] as string;
         fs.writeFileSync(`${file}.tmp-${process.pid}`, String(child.pid));
@@ -146,11 +146,14 @@ export const execCommand: Command = {
     }
     if (!last.ok) {
       tell(`error ${last.error}`);
-      throw new RuntimeError(last.error);
+      throw new RuntimeError(`exec failed: ${last.error}`, EXEC_FAILED);
     }
     return last.status ?? 0;
   },
 };
+
+/** runc's exit status when the process could not be started (its own status otherwise). */
+const EXEC_FAILED = 255;
 
 /** argv without --pid-file (the detached copy must not write it: the parent does, with the copy's pid). */
 function stripPidFile(argv: string[]): string[] {
