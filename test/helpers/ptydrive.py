@@ -5,6 +5,8 @@ usage: ptydrive.py [--rows N --cols N] [--timeout S] [--expect REGEX --send TEXT
 
 Each --expect waits (on everything the command printed so far) for REGEX
 before the --send that follows it is typed; "\\r" in TEXT is the Enter key.
+Like a terminal, it answers cursor position queries (ESC [6n), which line
+editors such as busybox ash send before they read a line.
 Prints one JSON object: {"output": all that was printed, "status": exit
 status (128+N for signal N), "timedOut": bool}.
 """
@@ -19,6 +21,16 @@ import struct
 import sys
 import termios
 import time
+
+
+QUIET = 0.2  # seconds without output before typing
+
+
+def cursor_report(out: bytes) -> bytes:
+    """ESC [row;colR for a cursor after the last line printed (escape sequences take no room)."""
+    line = re.split(rb"[\r\n]", out)[-1]
+    line = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", line)
+    return b"\x1b[1;%dR" % (len(line) + 1)
 
 
 def main() -> int:
@@ -55,12 +67,17 @@ def main() -> int:
     out = b""
     deadline = time.time() + timeout
     timed_out = False
+    last_output = time.time()
     step = 0
     searched_from = 0
     while True:
         while step < len(steps):
             kind, value = steps[step]
             if kind == "send":
+                # Typed only once the command has been quiet a moment, so it is
+                # never taken for the answer to a query it has just sent.
+                if time.time() - last_output < QUIET:
+                    break
                 os.write(fd, value.encode())
                 step += 1
                 continue
@@ -82,6 +99,9 @@ def main() -> int:
             if not data:
                 break
             out += data
+            last_output = time.time()
+            for _ in range(data.count(b"\x1b[6n")):
+                os.write(fd, cursor_report(out))
     _, st = os.waitpid(pid, 0)
     status = os.waitstatus_to_exitcode(st)
     print(json.dumps({"output": out.decode("utf-8", "replace"), "status": 128 - status if status < 0 else status, "timedOut": timed_out}))
