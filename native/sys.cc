@@ -102,6 +102,7 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), syscall(SYS_pidfd_send_signal, I32(info, 0), I32(info, 1), nullptr, 0));
 }
 Napi::Value Close(const Napi::CallbackInfo& info) { return Ret(info.Env(), close(I32(info, 0))); }
+Napi::Value Dup2(const Napi::CallbackInfo& info) { return Ret(info.Env(), dup2(I32(info, 0), I32(info, 1))); }
 Napi::Value Dup(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), fcntl(I32(info, 0), F_DUPFD_CLOEXEC, 3));
 }
@@ -781,6 +782,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"fcntlSetfl", FcntlSetfl},
       {"keepOnMyCpu", KeepOnMyCpu},
       {"pinSelf", PinSelf},
+      {"dup2", Dup2},
       {"socketInNetns", SocketInNetns},
       {"ptyUnlock", PtyUnlock},
       {"ttySetSize", TtySetSize},

@@ -1,7 +1,8 @@
 // Logging through pino: JSON lines (--log-format json, what containerd and
 // podman parse) or runsc-style text lines, to --log FILE or to stderr.
 import fs from 'node:fs';
-import pino, { type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger as PinoLogger } from 'pino';
 
 export interface LogOptions {
   file?: string;
@@ -25,9 +26,23 @@ export function textLine(rec: Record<string, unknown>): string {
   return `${LEVEL_LETTER[String(rec.level)] ?? 'I'}${stamp} ${String(rec.pid ?? process.pid).padStart(7)} ${rec.msg ?? ''}${extra ? ` ${extra}` : ''}\n`;
 }
 
-export function createLogger(o: LogOptions): Logger {
-  const fd = o.file ? fs.openSync(o.file, 'a') : 2;
-  const level = o.debug ? 'debug' : o.strace ? 'info' : 'warn';
+/** One log call: a message, or fields then a message. */
+export type LogFn = (fieldsOrMsg: object | string, msg?: string) => void;
+
+/** What tsvisor logs through: pino's methods, pino itself loaded on the first call that writes. */
+export interface Logger {
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
+}
+
+const LEVELS = { debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+type Level = keyof typeof LEVELS;
+
+function makePino(fd: number, level: Level, format: 'text' | 'json'): PinoLogger {
+  const pino = createRequire(import.meta.url)('pino') as typeof import('pino');
   // Levels as names ("level":"error"): what containerd and podman read from runtime logs.
   const opts = {
     level,
@@ -35,7 +50,7 @@ export function createLogger(o: LogOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  if (o.format === 'json') return pino(opts, pino.destination({ dest: fd, sync: true }));
+  if (format === 'json') return pino(opts, pino.destination({ dest: fd, sync: true }));
   const stream = {
     write(line: string) {
       try {
@@ -46,4 +61,25 @@ export function createLogger(o: LogOptions): Logger {
     },
   };
   return pino(opts, stream);
+}
+
+/**
+ * A logger for --log/--debug-log (or stderr). pino is loaded by the first
+ * call at an enabled level, not before: every container's sandbox process
+ * makes one, and most never write a line (loading pino costs ~17 ms of a
+ * start-up budget of a few hundred).
+ */
+export function createLogger(o: LogOptions): Logger {
+  const fd = o.file ? fs.openSync(o.file, 'a') : 2;
+  const level: Level = o.debug ? 'debug' : o.strace ? 'info' : 'warn';
+  let real: PinoLogger | undefined;
+  const method = (name: Level): LogFn => {
+    if (LEVELS[name] < LEVELS[level]) return () => {};
+    return (fieldsOrMsg, msg) => {
+      real ??= makePino(fd, level, o.format);
+      if (msg === undefined) real[name](fieldsOrMsg as string);
+      else real[name](fieldsOrMsg, msg);
+    };
+  };
+  return { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error'), fatal: method('fatal') };
 }

@@ -1,7 +1,7 @@
 // vitest global setup, shared by every suite: makes sure dist/ holds a build
 // of the current sources (suites that start real processes, such as the Gofer,
-// run node on dist/src/...). tsc runs only when a source or tsconfig.json is
-// newer than the last successful build.
+// run node on dist/bundle/...). tsc and the bundler run only when a source or
+// tsconfig.json is newer than the last successful build.
 //
 // Type errors elsewhere in the tree do not stop the run: tsc still emits, and
 // the errors are shown as a warning. The build only fails if tsc itself could
@@ -52,10 +52,12 @@ export default function setup(): void {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'src'))) {
     throw new Error(`global-setup: tsc produced no dist/src:\n${r.stdout}${r.stderr}`);
   }
+  const b = spawnSync(process.execPath, [path.join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`global-setup: the bundle failed:\n${b.stdout}${b.stderr}`);
   if (r.status !== 0) {
     const lines = `${r.stdout}${r.stderr}`.trim().split('\n');
     console.warn(
-      `global-setup: tsc reported ${lines.length} line(s) of errors; dist/ was emitted anyway:\n` +
+      `global-setup: tsc reported ${lines.length} line(s) of errors; dist/ was emitted and bundled anyway:\n` +
         lines.slice(0, 20).join('\n') +
         (lines.length > 20 ? '\n...' : ''),
     );

@@ -1,6 +1,7 @@
 // tsvisor: the command-line entry point. Global flags come before the
 // command, as with runsc and runc.
 import fs from 'node:fs';
+import type { StartedGofer } from '../gofer/client.js';
 import { type FlagSpec, type FlagValues, UsageError, parseFlags, usage } from './flags.js';
 
 export const GLOBAL_FLAGS: readonly FlagSpec[] = [
@@ -18,9 +19,14 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'version', alias: ['v'], type: 'bool', help: 'print the version and the OCI spec version' },
 ];
 
+/** What main() started for a command before loading it (the sandbox process's Gofer). */
+export interface Prestarted {
+  gofer?: StartedGofer;
+}
+
 export interface Command {
   summary: string;
-  run(globals: FlagValues, args: string[]): Promise<number>;
+  run(globals: FlagValues, args: string[], prestarted: Prestarted): Promise<number>;
 }
 
 async function loadCommand(name: string): Promise<Command | undefined> {
@@ -121,10 +127,11 @@ async function isRuntimeError(e: unknown): Promise<boolean> {
 /** The newest OCI runtime spec version tsvisor implements (features: ociVersionMax). */
 const OCI_SPEC_VERSION = '1.1.0';
 
-/** package.json's version (dist/src/cli/main.js is three levels below it). */
-function version(): string {
+/** package.json's version. */
+async function version(): Promise<string> {
+  const { PROJECT_ROOT } = await import('../paths.js');
   try {
-    return (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(`${PROJECT_ROOT}/package.json`, 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }
@@ -146,17 +153,21 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...args] = parsed.rest;
   // podman info runs `RUNTIME --version` and shows its output (runc and runsc answer the same way).
   if (parsed.flags.version) {
-    fs.writeSync(1, `tsvisor version ${version()}\nspec: ${OCI_SPEC_VERSION}\n`);
+    fs.writeSync(1, `tsvisor version ${await version()}\nspec: ${OCI_SPEC_VERSION}\n`);
     return 0;
   }
   if (!name || name === 'help' || parsed.flags.help) {
     fs.writeSync(1, help());
     return name ? 0 : 2;
   }
+  // A sandbox process (boot, and run, which is one unless detached) starts its
+  // Gofer first of all: Node's start-up of the Gofer then overlaps with loading
+  // the Sentry (docs/design.md, "Start-up").
+  const prestarted: Prestarted = name === 'boot' || name === 'run' ? { gofer: (await import('../gofer/client.js')).startGofer() } : {};
   const cmd = await loadCommand(name);
   if (!cmd) fatal(`unknown command "${name}" (commands: ${COMMANDS.join(', ')})`, 2);
   try {
-    return await cmd.run(parsed.flags, args);
+    return await cmd.run(parsed.flags, args, prestarted);
   } catch (e) {
     if (e instanceof UsageError && name === 'do') fatal(e.message, 2);
     if (e instanceof UsageError || (await isRuntimeError(e))) {

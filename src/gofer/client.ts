@@ -3,11 +3,10 @@
 // as an exception. If the Gofer dies, times out or breaks the protocol the
 // client marks itself dead (deathReason says why), closes its socket, and
 // every later call returns -EIO.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
+import fs from 'node:fs';
 import { ERRNO, errnoName } from '../abi/errno.js';
-import { native, PROJECT_ROOT } from '../platform/native.js';
+import { native } from '../platform/native.js';
+import { GOFER_ENTRY } from '../paths.js';
 import {
   MAX_FDS,
   MAX_WALK_NAMES,
@@ -347,12 +346,6 @@ export class GoferClient {
   }
 }
 
-/** dist/src/gofer/main.js, whether this module runs compiled or from source. */
-export function goferMainPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  if (here.includes(`${path.sep}dist${path.sep}`)) return path.join(here, 'main.js');
-  return path.join(PROJECT_ROOT, 'dist/src/gofer/main.js');
-}
 
 export interface GoferExport {
   id: number;
@@ -360,23 +353,71 @@ export interface GoferExport {
   hostPath: string;
 }
 
-/**
- * Starts a Gofer serving exports over a new SOCK_SEQPACKET socketpair. The
- * caller reaps the pid (the Sentry's waiter thread does).
- */
-export function spawnGofer(exports: readonly GoferExport[], opts: { timeoutMs?: number } = {}): { pid: number; client: GoferClient } {
+/** A Gofer started before its exports were known (startGofer); serve() hands them over. */
+export interface StartedGofer {
+  readonly pid: number;
+  serve(exports: readonly GoferExport[]): { pid: number; client: GoferClient };
+  /** Stops it, when the sandbox will not be made after all. */
+  kill(): void;
+}
+
+/** `keepStderr`: the Gofer's fatal messages go to the caller's stderr; otherwise nowhere (its exit status still tells). */
+function launchGofer(exportArgs: string[], keepStderr: boolean): { pid: number; sock: number } {
   const pair = native.socketpair(SOCK_SEQPACKET);
   if (typeof pair === 'number') throw new Error(`socketpair: ${errnoName(pair)}`);
   const [ours, theirs] = pair;
-  const argv = [process.execPath, goferMainPath(), '--sock', '3'];
-  for (const e of exports) argv.push('--export', `${e.id}:${e.mode}:${e.hostPath}`);
+  // The Gofer reads and writes nothing on stdio: it must not hold the
+  // caller's (a container's output, or pipes a client reads to their end).
+  const devNull = fs.openSync('/dev/null', 'r+');
   // A session of its own: no terminal or process-group signal meant for the
   // caller or the guest ever reaches the Gofer; it lives and dies with the Sentry.
-  const pid = native.spawn(process.execPath, argv, [], [0, 0, 1, 1, 2, 2, theirs, 3], true);
+  const pid = native.spawn(process.execPath, [process.execPath, GOFER_ENTRY, '--sock', '3', ...exportArgs], [], [devNull, 0, devNull, 1, keepStderr ? 2 : devNull, 2, theirs, 3], true);
+  fs.closeSync(devNull);
   native.close(theirs);
   if (pid < 0) {
     native.close(ours);
     throw new Error(`cannot start the Gofer: ${errnoName(pid)}`);
   }
-  return { pid, client: new GoferClient(ours, { ...opts, pid }) };
+  return { pid, sock: ours };
+}
+
+/**
+ * Starts a Gofer serving exports over a new SOCK_SEQPACKET socketpair. The
+ * caller reaps the pid (the Sentry's waiter thread does).
+ */
+export function spawnGofer(exports: readonly GoferExport[], opts: { timeoutMs?: number } = {}): { pid: number; client: GoferClient } {
+  const { pid, sock } = launchGofer(
+    exports.flatMap((e) => ['--export', `${e.id}:${e.mode}:${e.hostPath}`]),
+    true,
+  );
+  return { pid, client: new GoferClient(sock, { ...opts, pid }) };
+}
+
+/**
+ * Starts a Gofer now and gives it its exports later: its Node start-up
+ * (~90 ms) then overlaps with the caller's own loading and configuration.
+ */
+export function startGofer(opts: { timeoutMs?: number } = {}): StartedGofer {
+  // For an OCI container's sandbox process, whose stdio is the container's or
+  // a client's that reads it to the end.
+  const { pid, sock } = launchGofer(['--exports-on-socket'], false);
+  let served = false;
+  return {
+    pid,
+    serve(exports) {
+      const msg = Buffer.from(exports.map((e) => `${e.id}:${e.mode}:${e.hostPath}`).join('\n'));
+      if (native.sendMsg(sock, msg, msg.length, []) < 0) throw new Error('the Gofer went away before it was given its exports');
+      served = true;
+      return { pid, client: new GoferClient(sock, { ...opts, pid }) };
+    },
+    kill() {
+      // Once served, the socket is the client's.
+      if (!served) native.close(sock);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    },
+  };
 }

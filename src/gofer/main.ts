@@ -1,6 +1,6 @@
 // The Gofer: the only process that opens host files for a sandbox.
 //
-//   node dist/src/gofer/main.js [--sock N] --export ID:MODE:HOSTPATH ...
+//   node dist/bundle/gofer.cjs [--sock N] --export ID:MODE:HOSTPATH ...
 //
 // It serves the protocol of docs/gofer-protocol.md on a SOCK_SEQPACKET socket
 // (fd 3 by default), one synchronous request at a time, and hands opened fds
@@ -134,8 +134,19 @@ interface ExportRoot {
 }
 
 /** Parses the command line; returns an error message on bad usage. */
-export function parseArgs(argv: readonly string[]): { sock: number; exports: ExportSpec[] } | string {
+/** One export as `ID:MODE:HOSTPATH` (an --export argument, or a line of the exports message). */
+function parseExport(v: string | undefined, exports: readonly ExportSpec[]): ExportSpec | string {
+  const m = v === undefined ? null : /^(\d+):(ro|rw):(.+)$/s.exec(v);
+  if (!m) return `--export needs ID:MODE:HOSTPATH with MODE ro or rw (got ${JSON.stringify(v)})`;
+  const id = Number(m[1]);
+  if (id > 0xffffffff) return `export id ${m[1]} is too large`;
+  if (exports.some((e) => e.id === id)) return `export id ${id} given twice`;
+  return { id, mode: m[2] as 'ro' | 'rw', hostPath: m[3]! };
+}
+
+export function parseArgs(argv: readonly string[]): { sock: number; exports: ExportSpec[]; exportsOnSocket: boolean } | string {
   let sock = 3;
+  let exportsOnSocket = false;
   const exports: ExportSpec[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -148,18 +159,36 @@ export function parseArgs(argv: readonly string[]): { sock: number; exports: Exp
       if (v === undefined || !/^\d+$/.test(v)) return `--sock needs a file descriptor number`;
       sock = Number(v);
     } else if (name === '--export') {
-      const v = value();
-      const m = v === undefined ? null : /^(\d+):(ro|rw):(.+)$/s.exec(v);
-      if (!m) return `--export needs ID:MODE:HOSTPATH with MODE ro or rw (got ${JSON.stringify(v)})`;
-      const id = Number(m[1]);
-      if (id > 0xffffffff) return `export id ${m[1]} is too large`;
-      if (exports.some((e) => e.id === id)) return `export id ${id} given twice`;
-      exports.push({ id, mode: m[2] as 'ro' | 'rw', hostPath: m[3]! });
+      const e = parseExport(value(), exports);
+      if (typeof e === 'string') return e;
+      exports.push(e);
+    } else if (name === '--exports-on-socket') {
+      exportsOnSocket = true;
     } else {
       return `unknown argument ${JSON.stringify(a)}`;
     }
   }
-  return { sock, exports };
+  if (exportsOnSocket && exports.length) return '--exports-on-socket and --export exclude each other';
+  return { sock, exports, exportsOnSocket };
+}
+
+/**
+ * With --exports-on-socket the exports arrive as the first message, one
+ * `ID:MODE:HOSTPATH` per line: the Sentry starts the Gofer before it has read
+ * the container's configuration, so that Node's start-up of the two overlaps.
+ */
+function receiveExports(sock: number): ExportSpec[] {
+  const buf = new Uint8Array(1 << 16);
+  const n = native.recvMsg(sock, buf, new Int32Array(0), -1);
+  if (n === 0) process.exit(0); // the Sentry went away first
+  if (n < 0) fail(`receiving the exports: ${errnoName(n)}`);
+  const exports: ExportSpec[] = [];
+  for (const line of Buffer.from(buf.buffer, 0, n).toString('utf8').split('\n')) {
+    const e = parseExport(line, exports);
+    if (typeof e === 'string') fail(e);
+    exports.push(e);
+  }
+  return exports;
 }
 
 /** Clears O_NONBLOCK on the open file description behind fd (FIFO opens). */
@@ -804,7 +833,7 @@ export function main(argv: readonly string[]): void {
   const devFd = check(native.openat2(AT_FDCWD, '/dev', O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0), 'open /dev');
 
   const roots: ExportRoot[] = [];
-  for (const e of args.exports) {
+  for (const e of args.exportsOnSocket ? receiveExports(args.sock) : args.exports) {
     // A directory, or a single regular file (Docker binds /etc/hosts and friends).
     const fd = native.openat2(AT_FDCWD, e.hostPath, O_PATH | O_CLOEXEC, 0, 0);
     if (fd < 0) fail(`export ${e.id} (${e.hostPath}): ${errnoName(fd)}`);

@@ -490,6 +490,42 @@ export class ContainerCgroups {
     return this.#join(pid, V1_SANDBOX, V2_SANDBOX_LEAF);
   }
 
+  /**
+   * Moves process `pid` back into the cgroups it was in (`before`: its
+   * /proc/PID/cgroup then), out of every one joinSandbox moved it to, so that
+   * they can be removed while it lives on (`run` deletes its own container).
+   */
+  leaveSandbox(pid: number, before: string): string[] {
+    const p = this.#paths;
+    const lines = before
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [, ctrls = '', rel = '/'] = l.split(':');
+        return { ctrls: ctrls.split(','), rel };
+      });
+    const targets = new Set<string>();
+    if (p.version === 2) {
+      const l = lines.find((x) => x.ctrls.length === 1 && x.ctrls[0] === '');
+      if (l) targets.add(path.join(hierarchyRoot(p.dir), l.rel));
+    } else {
+      for (const c of V1_SANDBOX) {
+        const dir = p.dirs[c];
+        const l = lines.find((x) => x.ctrls.includes(c));
+        if (dir && l) targets.add(path.join(hierarchyRoot(dir), l.rel));
+      }
+    }
+    const warnings: string[] = [];
+    for (const dir of targets) {
+      try {
+        writeFile(dir, 'cgroup.procs', String(pid));
+      } catch (e) {
+        warnings.push((e as Error).message);
+      }
+    }
+    return warnings;
+  }
+
   /** Moves a guest process into the guests' cgroups (freezer and pids on v1, the guest leaf on v2). */
   joinGuest(pid: number): string[] {
     return this.#join(pid, V1_GUEST, V2_GUEST_LEAF);
@@ -598,6 +634,13 @@ export class ContainerCgroups {
     }
     return problems;
   }
+}
+
+/** The root of the cgroup hierarchy `dir` is in. */
+function hierarchyRoot(dir: string): string {
+  let d = dir;
+  while (!isHierarchyRoot(d) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
 }
 
 /** A cgroup file system's root: its parent is on another file system. */
@@ -865,6 +908,8 @@ export interface SandboxCgroups {
   guestOomScoreAdj: number | undefined;
   /** Moves a guest process where guests go, with the guests' oom_score_adj; returns warnings. */
   addGuest(pid: number): string[];
+  /** Moves the sandbox process back where it was before it joined; returns warnings. */
+  leave(): string[];
 }
 
 function setOomScoreAdj(pid: number | 'self', value: number): void {
@@ -879,31 +924,33 @@ function setOomScoreAdj(pid: number | 'self', value: number): void {
  * With a memory limit, the container's OOM killer must take a guest
  * process, as under runc, never the Sentry or the Gofer (the largest
  * processes there). (A limit set later by `update` finds the scores as
- * they are.) The sandbox process exempts itself (and so the Gofer)
- * with oom_score_adj -1000 and guests keep `specOomScoreAdj` (else the value
+ * they are.) The sandbox process exempts itself and its Gofer (`gofer`,
+ * started before this) with oom_score_adj -1000 and guests keep `specOomScoreAdj` (else the value
  * the sandbox process started with). Lowering a score needs
  * CAP_SYS_RESOURCE; without it the guests get the highest score, 1000,
  * instead, which makes the OOM killer prefer any of them.
  */
-export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: unknown, specOomScoreAdj: number | undefined): SandboxCgroups {
+export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: unknown, specOomScoreAdj: number | undefined, gofer: number): SandboxCgroups {
   const warnings: string[] = [];
   const parsed = resources === undefined ? { limits: {}, ignored: [] } : parseResources(resources);
   for (const what of parsed.ignored) warnings.push(`${what} is not applied by tsvisor`);
   if (!paths) {
     if (asksForSomething(parsed.limits)) warnings.push('linux.resources not applied: the host has no cgroup file system');
-    return { cgroups: undefined, warnings, guestOomScoreAdj: undefined, addGuest: () => [] };
+    return { cgroups: undefined, warnings, guestOomScoreAdj: undefined, addGuest: () => [], leave: () => [] };
   }
   const cgroups = new ContainerCgroups(paths);
   warnings.push(...cgroups.create());
   // Without any cgroup this still says, limit by limit, what is not applied.
   warnings.push(...cgroups.apply(parsed.limits, 'warn'));
-  if (cgroups.usable) warnings.push(...cgroups.joinSandbox(process.pid));
+  const before = fs.readFileSync('/proc/self/cgroup', 'utf8');
+  if (cgroups.usable) for (const pid of [process.pid, gofer]) warnings.push(...cgroups.joinSandbox(pid));
   let guestAdj: number | undefined;
   const memoryLimited = [parsed.limits.memory?.limit, parsed.limits.memory?.swap].some((v) => v !== undefined && v > 0);
   if (cgroups.usable && cgroups.hasMemory && memoryLimited) {
     const own = Number(fs.readFileSync('/proc/self/oom_score_adj', 'utf8'));
     try {
       setOomScoreAdj('self', OOM_SCORE_ADJ_MIN);
+      setOomScoreAdj(gofer, OOM_SCORE_ADJ_MIN);
       guestAdj = specOomScoreAdj ?? own;
     } catch (e) {
       if (errnoCode(e) !== 'EACCES') throw e;
@@ -926,6 +973,7 @@ export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: u
       }
       return out;
     },
+    leave: () => (cgroups.usable ? cgroups.leaveSandbox(process.pid, before) : []),
   };
 }
 

@@ -1,36 +1,34 @@
-// Creating a container: the part `create` and `run` share. The sandbox
-// process (`tsvisor boot`) is started detached with the caller's stdio; it
-// reports on a pipe once the container is set up with its first process held
-// before exec.
+// Creating a container, the part `create` and `run` share: the container is
+// recorded ('creating', with its cgroups), the sandbox process sets it up
+// (src/oci/sandbox.ts), then the hooks runc runs before start and the pid
+// file. For `create` (and `run --detach`) that is `tsvisor boot`, a process
+// that outlives the command; `run` is the sandbox itself.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FlagValues } from '../cli/flags.js';
-import { PROJECT_ROOT } from '../platform/native.js';
-import { planContainerCgroups, removeContainerCgroups } from './cgroups.js';
-import { RuntimeError, globalArgs, runHooks, stateRoot } from './runtime.js';
-import { loadConfig } from './spec.js';
+import { CLI_ENTRY } from '../paths.js';
+import { type CgroupPaths, planContainerCgroups, removeContainerCgroups } from './cgroups.js';
+import { RuntimeError, globalArgs, stateRoot } from './runtime.js';
+import { type Sandbox, runHooksIn } from './sandbox.js';
+import { type ContainerConfig, loadConfig } from './spec.js';
 import { StateStore, ociState, validateId } from './state.js';
 
-export interface CreateOptions {
+/** A container recorded in the state store, not yet set up. */
+export interface Registered {
+  id: string;
   bundle: string;
-  pidFile?: string;
-  consoleSocket?: string;
-  /** start the sandbox process in its own session, outliving the command (create, run -d) */
-  detach: boolean;
+  config: ContainerConfig;
+  store: StateStore;
+  cgroups?: CgroupPaths;
 }
 
-export interface Created {
-  sandboxPid: number;
-  /** resolves to the sandbox process's exit status (only meaningful when not detached) */
-  exited: Promise<number>;
-}
-
-export async function createContainer(globals: FlagValues, id: string, o: CreateOptions): Promise<Created> {
+/** Checks the bundle and records the container as 'creating', with the cgroups it will have. */
+export function registerContainer(globals: FlagValues, id: string, bundleDir: string, consoleSocket: string | undefined): Registered {
   validateId(id);
-  const bundle = path.resolve(o.bundle);
+  const bundle = path.resolve(bundleDir);
   const config = loadConfig(bundle);
-  if (config.process.terminal && !o.consoleSocket) throw new RuntimeError('process.terminal is set: --console-socket is needed');
+  if (config.process.terminal && !consoleSocket) throw new RuntimeError('process.terminal is set: --console-socket is needed');
   const cgroupPlan = planContainerCgroups(Boolean(globals['systemd-cgroup']), config, id);
   const store = new StateStore(stateRoot(globals));
   store.create({
@@ -49,14 +47,37 @@ export async function createContainer(globals: FlagValues, id: string, o: Create
     config: path.join(bundle, 'config.json'),
     ...cgroupPlan,
   });
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/cli/main.js'), ...globalArgs(globals), 'boot', '--bundle', bundle, ...(o.consoleSocket ? ['--console-socket', o.consoleSocket] : []), id], {
-    detached: o.detach,
-    // With a terminal the container's stdio is the pty: the sandbox process
-    // must not keep create's own stdio, which the caller may read to EOF
-    // (containerd's shim collects runc's output that way).
-    stdio: config.process.terminal ? ['ignore', 'ignore', 'ignore', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe'],
+  return { id, bundle, config, store, cgroups: cgroupPlan.cgroups };
+}
+
+/** Undoes registerContainer after a create that failed (its sandbox process is gone). */
+export async function unregisterContainer(r: Registered): Promise<void> {
+  await removeContainerCgroups(r.cgroups);
+  r.store.remove(r.id);
+}
+
+/**
+ * What runc does once the container exists, before `start`: the prestart,
+ * createRuntime and createContainer hooks (run by the sandbox process, which
+ * owns the container's Sentry), and the pid file.
+ */
+export async function finishCreate(r: Registered, sandbox: Sandbox, pidFile: string | undefined): Promise<void> {
+  // The container is still being created while these run: runc's state says so.
+  const state = { ...ociState(r.store.load(r.id)), status: 'creating' as const };
+  for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) await runHooksIn(sandbox.kernel, 'host', kind, r.config.hooks[kind], state);
+  if (pidFile) writePidFile(pidFile, process.pid);
+}
+
+/**
+ * `create` run as a Node command of its own: starts the sandbox process
+ * (`tsvisor boot`, which does the whole create) detached and waits for its
+ * word. Returns the exit status: the sandbox process reports errors itself.
+ */
+export async function createContainer(globals: FlagValues, createArgs: readonly string[]): Promise<number> {
+  const child = spawn(process.execPath, [CLI_ENTRY, ...globalArgs(globals), 'boot', '--ready-fd', '3', ...createArgs], {
+    detached: true,
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
-  const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? 9 : 0))));
   const answer = await new Promise<string>((resolve) => {
     let out = '';
     const pipe = child.stdio[3] as NodeJS.ReadableStream;
@@ -64,33 +85,8 @@ export async function createContainer(globals: FlagValues, id: string, o: Create
     pipe.on('data', (s: string) => (out += s));
     pipe.on('end', () => resolve(out.trim()));
   });
-  if (answer !== 'ok') {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-    await exited;
-    await removeContainerCgroups(cgroupPlan.cgroups);
-    store.remove(id);
-    throw new RuntimeError(answer.startsWith('error ') ? answer.slice(6) : `the sandbox process failed to start${answer ? `: ${answer}` : ''}`);
-  }
-  try {
-    // The container is still being created while these run: runc's state says so.
-    const state = { ...ociState(store.load(id)), status: 'creating' as const };
-    runHooks('prestart', config.hooks.prestart, state);
-    runHooks('createRuntime', config.hooks.createRuntime, state);
-    runHooks('createContainer', config.hooks.createContainer, state);
-    if (o.pidFile) writePidFile(o.pidFile, child.pid!);
-  } catch (e) {
-    child.kill('SIGKILL');
-    await exited;
-    await removeContainerCgroups(cgroupPlan.cgroups);
-    store.remove(id);
-    throw e;
-  }
-  if (o.detach) child.unref();
-  return { sandboxPid: child.pid!, exited };
+  child.unref();
+  return answer === 'ok' ? 0 : 1;
 }
 
 /** Written atomically: the shim reads it as soon as create returns. */

@@ -2,8 +2,7 @@
 // negative errno on failure instead of throwing; paths and names are latin1
 // strings so that arbitrary bytes survive.
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { NATIVE_ADDON } from '../paths.js';
 
 export interface Native {
   // seccomp user notification (native/notif.cc)
@@ -56,6 +55,7 @@ export interface Native {
   sendMsg(sock: number, data: Uint8Array, len: number, fds: number[]): number;
   recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array, timeoutMs: number): number;
   sockBind(fd: number, addr: Uint8Array, len: number): number;
+  dup2(oldFd: number, newFd: number): number;
   /** socket(2) in the network namespace `netnsFd` (the calling thread returns to its own). */
   socketInNetns(netnsFd: number, family: number, type: number, protocol: number): number;
   sockConnect(fd: number, addr: Uint8Array, len: number): number;
@@ -128,10 +128,5 @@ export const STATX = {
 } as const;
 export const STATX_FIELDS = 22;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** Repository root: this file is src/platform/native.ts or dist/src/platform/native.js. */
-export const PROJECT_ROOT = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
-export const LAUNCHER_PATH = path.join(PROJECT_ROOT, 'build/Release/tsvisor-launcher');
-
 const require = createRequire(import.meta.url);
-export const native: Native = require(path.join(PROJECT_ROOT, 'build/Release/tsvisor_native.node'));
+export const native: Native = require(NATIVE_ADDON);

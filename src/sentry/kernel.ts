@@ -7,7 +7,7 @@
 //   * ptrace stops collected by the native waiter thread: forks, execs, exits,
 //     signal deliveries and the trace stops of execve and credential changes.
 import fs from 'node:fs';
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 import {
   CLONE_FS,
   CLONE_NEWIPC,
@@ -36,7 +36,8 @@ import {
 } from '../abi/linux.js';
 import { TRACE_DATA, encode, guestFilter } from '../bpf/filter.js';
 import { type GoferClient, spawnGofer } from '../gofer/client.js';
-import { LAUNCHER_PATH, native } from '../platform/native.js';
+import { native } from '../platform/native.js';
+import { LAUNCHER_PATH } from '../paths.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
@@ -267,7 +268,7 @@ export class Kernel {
     return ch;
   }
 
-  private readonly execWaiters = new Map<number, (e: Exit) => void>();
+  private readonly exitWaiters = new Map<number, (e: Exit) => void>();
 
   /**
    * Runs another process in the container (OCI exec): a launcher joins the
@@ -329,7 +330,7 @@ export class Kernel {
       };
       commandOrFail(root, cwd, creds, p.args[0] ?? '', p.env);
       this.tasks.set(child, new Task(child, proc.pid, proc, new FsContext(root, cwd, p.umask), creds));
-      const done = new Promise<Exit>((r) => this.execWaiters.set(child, r));
+      const done = new Promise<Exit>((r) => this.exitWaiters.set(child, r));
       send(Buffer.from('G'));
       return { pid: child, done };
     } catch (e) {
@@ -345,6 +346,22 @@ export class Kernel {
     } finally {
       native.close(ctl);
     }
+  }
+
+  /**
+   * Starts a host program (an OCI hook) as a child of the Sentry. The native
+   * waiter reaps every child of this process, so one made any other way
+   * (child_process) could lose its exit status to it; this one's exit comes
+   * through the waiter like a guest process's.
+   */
+  spawnHost(path: string, argv: string[], env: string[], stdio: [number, number, number]): { pid: number; done: Promise<Exit> } {
+    const pid = native.spawn(path, argv, env, [stdio[0], 0, stdio[1], 1, stdio[2], 2], false);
+    if (pid < 0) throw new SandboxError(`cannot start ${path}: ${errnoName(-pid)}`);
+    const done = new Promise<Exit>((r) => this.exitWaiters.set(pid, r));
+    native.waiterKick();
+    // Its exit must be heard even after the guest's (poststop hooks).
+    native.waiterRef(true);
+    return { pid, done };
   }
 
   private deferExec = false;
@@ -568,11 +585,12 @@ export class Kernel {
     }
     this.earlyStops.delete(pid);
     this.unstarted.delete(pid);
-    const execWaiter = this.execWaiters.get(pid);
-    if (execWaiter) {
-      this.execWaiters.delete(pid);
+    const exitWaiter = this.exitWaiters.get(pid);
+    if (exitWaiter) {
+      this.exitWaiters.delete(pid);
+      if (this.exit && this.exitWaiters.size === 0) native.waiterRef(false);
       const sig = status & 0x7f;
-      execWaiter(sig ? { status: 128 + sig, signal: sig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff });
+      exitWaiter(sig ? { status: 128 + sig, signal: sig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff });
     }
     if (pid === this.initPid && !this.exit) {
       const termsig = this.killedBy && (status & 0x7f) === 9 ? this.killedBy : status & 0x7f;

@@ -1,7 +1,7 @@
 // --strace: every call the Sentry sees, with decoded arguments and result,
 // in the spirit of runsc's strace output. Calls the host runs natively never
 // reach the Sentry and are not shown.
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 import { errnoName } from '../abi/errno.js';
 import { AT_FDCWD, O_ACCMODE } from '../abi/linux.js';
 import { native } from '../platform/native.js';

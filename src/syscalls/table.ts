@@ -6,7 +6,7 @@
 // This module must stay free of the native addon: it only reads JSON.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { TABLES_DIR } from '../paths.js';
 
 export type Disposition = 'passthrough' | 'emulate' | 'deny';
 export type Trap = 'none' | 'notify' | 'trace';
@@ -49,10 +49,6 @@ export interface SyscallEntry {
   tests: string[];
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The repository root (this file compiles to dist/src/syscalls/table.js). */
-export const TABLES_ROOT = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
-export const TABLES_DIR = path.join(TABLES_ROOT, 'syscall-tables');
 
 function readJson(file: string): unknown {
   return JSON.parse(fs.readFileSync(path.join(TABLES_DIR, file), 'utf8'));

@@ -38,6 +38,7 @@ import {
   verdict,
   waitFor,
 } from './escape-helpers.js';
+import { GOFER_ENTRY } from '../../src/paths.js';
 
 type Mode = 'host-overlay' | 'root-overlay' | 'root-rw';
 
@@ -289,7 +290,7 @@ describe('(8) signals', () => {
       await waitFor(
         () => {
           const ch = childrenOf(run.pid);
-          gofer = ch.find((c) => c.cmd.includes('gofer/main.js'))?.pid;
+          gofer = ch.find((c) => c.cmd.includes(GOFER_ENTRY))?.pid;
           guest = ch.find((c) => c.cmd.includes(' signals '))?.pid;
           return gofer !== undefined && guest !== undefined;
         },

@@ -4,8 +4,8 @@
 // exits non-zero with a clear message").
 //
 // The tsvisor process started by `tsvisor do` is the Sentry (bin/tsvisor
-// execs node); the Gofer is its child whose command line contains
-// gofer/main.js; the guest's processes are its other descendants (until
+// execs node); the Gofer is its child whose command line names
+// GOFER_ENTRY; the guest's processes are its other descendants (until
 // they are reparented).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';

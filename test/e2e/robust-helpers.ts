@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO, TSVISOR } from './harness.js';
+import { GOFER_ENTRY } from '../../src/paths.js';
 
 export const PROGRAMS = path.join(REPO, 'test/programs');
 export const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' };
@@ -235,7 +236,7 @@ export function descendants(pid: number): ProcInfo[] {
 
 /** The Gofer process of the sandbox whose tsvisor (Sentry) process is `pid`. */
 export function goferOf(pid: number): ProcInfo | undefined {
-  return descendants(pid).find((p) => p.cmdline.includes('gofer/main.js'));
+  return descendants(pid).find((p) => p.cmdline.includes(GOFER_ENTRY));
 }
 
 /** Whether this exact process (pid and start time) still exists and is not a zombie. */

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { native, STATX } from '../../src/platform/native.js';
-import { type GoferClient, type GoferExport, goferMainPath, spawnGofer } from '../../src/gofer/client.js';
+import { type GoferClient, type GoferExport, spawnGofer } from '../../src/gofer/client.js';
+import { GOFER_ENTRY } from '../../src/paths.js';
 
 export const tmpDirs: string[] = [];
 export const gofers: { pid: number; client: GoferClient }[] = [];
@@ -18,7 +19,7 @@ export function mkTmp(prefix = 'gofer-test-'): string {
 }
 
 export function startGofer(exports: GoferExport[], opts: { timeoutMs?: number } = {}): { pid: number; client: GoferClient } {
-  if (!fs.existsSync(goferMainPath())) throw new Error(`${goferMainPath()} is missing: the global setup builds it`);
+  if (!fs.existsSync(GOFER_ENTRY)) throw new Error(`${GOFER_ENTRY} is missing: the global setup builds it`);
   const g = spawnGofer(exports, opts);
   gofers.push(g);
   return g;

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ERRNO } from '../../src/abi/errno.js';
 import { O_RDONLY, O_RDWR, O_WRONLY, S_IFCHR, S_IFMT } from '../../src/abi/linux.js';
-import { GoferClient, goferMainPath } from '../../src/gofer/client.js';
+import { GoferClient } from '../../src/gofer/client.js';
+import { GOFER_ENTRY } from '../../src/paths.js';
 import { isValidName, isValidPath, Op, ProtocolError, Reader, RECV_BUFFER, Writer } from '../../src/gofer/protocol.js';
 import { GOFER_SYSCALLS } from '../../src/gofer/syscalls.js';
 import { native, STATX } from '../../src/platform/native.js';
@@ -77,7 +78,7 @@ describe('DEVICE', () => {
 function rawGofer(): { pid: number; sock: number } {
   const pair = native.socketpair(5);
   if (typeof pair === 'number') throw new Error('socketpair');
-  const argv = [process.execPath, goferMainPath(), '--sock', '3', '--export', `0:rw:${mkTmp()}`];
+  const argv = [process.execPath, GOFER_ENTRY, '--sock', '3', '--export', `0:rw:${mkTmp()}`];
   const pid = native.spawn(process.execPath, argv, [], [0, 0, 1, 1, 2, 2, pair[1], 3], false);
   native.close(pair[1]);
   return { pid, sock: pair[0] };
@@ -184,7 +185,7 @@ describe('the Gofer dying', () => {
 describe('start-up failures', () => {
   function run(args: string[]): { status: number | null; stderr: string } {
     const pair = native.socketpair(5) as [number, number];
-    const r = spawnSync(process.execPath, [goferMainPath(), ...args], {
+    const r = spawnSync(process.execPath, [GOFER_ENTRY, ...args], {
       stdio: ['ignore', 'ignore', 'pipe', pair[1]],
       encoding: 'utf8',
       timeout: 20_000,

@@ -1,5 +1,7 @@
 // tsvisor create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID:
-// sets the container up; its process waits for `start`.
+// sets the container up; its process waits for `start`. The work is done by
+// the sandbox process (`tsvisor boot`, which takes these same flags): bin/tsvisor
+// starts it directly, this command when run otherwise.
 import { createContainer } from '../../oci/container.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
@@ -16,15 +18,8 @@ export const CREATE_FLAGS: readonly FlagSpec[] = [
 export const createCommand: Command = {
   summary: 'create a container',
   async run(globals, argv) {
-    const { flags, rest } = parseFlags(argv, CREATE_FLAGS, false);
+    const { rest } = parseFlags(argv, CREATE_FLAGS, false);
     if (rest.length !== 1) throw new UsageError('usage: tsvisor create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID');
-    if (flags['preserve-fds'] !== undefined && flags['preserve-fds'] !== '0') throw new UsageError('--preserve-fds is not supported');
-    await createContainer(globals, rest[0]!, {
-      bundle: (flags.bundle as string | undefined) ?? process.cwd(),
-      pidFile: flags['pid-file'] as string | undefined,
-      consoleSocket: flags['console-socket'] as string | undefined,
-      detach: true,
-    });
-    return 0;
+    return createContainer(globals, argv);
   },
 };

@@ -10,7 +10,7 @@ import { type ExecProcess, converse } from '../../oci/control.js';
 import { RuntimeError, globalArgs, stateRoot } from '../../oci/runtime.js';
 import { type ProcessConfig, loadConfig, parseProcess } from '../../oci/spec.js';
 import { StateStore, status } from '../../oci/state.js';
-import { PROJECT_ROOT } from '../../platform/native.js';
+import { CLI_ENTRY } from '../../paths.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
 
@@ -93,7 +93,7 @@ export const execCommand: Command = {
       // A copy without --detach runs the process; it is what --pid-file names.
       const flagArgs = argv.slice(0, argv.length - rest.length).filter((a) => !/^--?d(etach)?(=.*)?$/.test(a));
       const args = [...stripPidFile(flagArgs), '--', ...rest];
-      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/cli/main.js'), ...globalArgs(globals), 'exec', '--started-fd', '3', ...args], {
+      const child = spawn(process.execPath, [CLI_ENTRY, ...globalArgs(globals), 'exec', '--started-fd', '3', ...args], {
         detached: true,
         // With a terminal the process's stdio is the pty; the caller may read this command's output to EOF.
         stdio: proc.terminal ? ['ignore', 'ignore', 'ignore', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe'],

@@ -1,10 +1,14 @@
 // tsvisor run [--bundle DIR] [--pid-file FILE] [--detach] ID: create and
 // start; without --detach, wait for the container and return its status,
-// then delete it.
+// then delete it. Without --detach this process is the sandbox process
+// itself (no second Node process to start), and it passes the signals it
+// gets on to the container's init, as runc run does.
+import os from 'node:os';
 import { removeContainerCgroups } from '../../oci/cgroups.js';
 import { request } from '../../oci/control.js';
-import { createContainer } from '../../oci/container.js';
+import { createContainer, finishCreate, registerContainer, unregisterContainer } from '../../oci/container.js';
 import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
+import { type Sandbox, runHooksIn, startSandbox } from '../../oci/sandbox.js';
 import { loadConfig } from '../../oci/spec.js';
 import { StateStore, ociState } from '../../oci/state.js';
 import { type Command } from '../main.js';
@@ -13,32 +17,52 @@ import { CREATE_FLAGS } from './create.js';
 
 const RUN_FLAGS: readonly FlagSpec[] = [...CREATE_FLAGS, { name: 'detach', alias: ['d'], type: 'bool', help: 'do not wait for the container' }];
 
+/** Signals `run` passes on to the container (runc forwards every signal it can catch). */
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
 export const runCommand: Command = {
   summary: 'create and start a container',
-  async run(globals, argv) {
+  async run(globals, argv, prestarted) {
     const { flags, rest } = parseFlags(argv, RUN_FLAGS, false);
     if (rest.length !== 1) throw new UsageError('usage: tsvisor run [--bundle DIR] [--pid-file FILE] [--detach] ID');
     const id = rest[0]!;
-    const detach = Boolean(flags.detach);
-    const created = await createContainer(globals, id, {
-      bundle: (flags.bundle as string | undefined) ?? process.cwd(),
-      pidFile: flags['pid-file'] as string | undefined,
-      consoleSocket: flags['console-socket'] as string | undefined,
-      detach,
-    });
-    const store = new StateStore(stateRoot(globals));
-    const state = store.load(id);
-    const reply = await request(state.controlSocket, { op: 'start' });
-    if (!reply.ok) throw new RuntimeError(reply.error);
-    const config = loadConfig(state.bundle);
-    runHooks('poststart', config.hooks.poststart, ociState(store.load(id)));
-    if (detach) return 0;
-    const code = await created.exited;
+    const bundle = (flags.bundle as string | undefined) ?? process.cwd();
+    const pidFile = flags['pid-file'] as string | undefined;
+    const consoleSocket = flags['console-socket'] as string | undefined;
+    if (flags.detach || !prestarted.gofer) {
+      prestarted.gofer?.kill();
+      const createArgs = ['--bundle', bundle, ...(pidFile ? ['--pid-file', pidFile] : []), ...(consoleSocket ? ['--console-socket', consoleSocket] : []), id];
+      const created = await createContainer(globals, createArgs);
+      if (created !== 0) return created;
+      const store = new StateStore(stateRoot(globals));
+      const reply = await request(store.load(id).controlSocket, { op: 'start' });
+      if (!reply.ok) throw new RuntimeError(reply.error);
+      runHooks('poststart', loadConfig(store.load(id).bundle).hooks.poststart, ociState(store.load(id)));
+      return 0;
+    }
+
+    const r = registerContainer(globals, id, bundle, consoleSocket);
+    let sandbox: Sandbox | undefined;
     try {
-      runHooks('poststop', config.hooks.poststop, { ...ociState(store.load(id)), status: 'stopped' });
+      sandbox = await startSandbox(globals, id, r.config, { consoleSocket, gofer: prestarted.gofer });
+      await finishCreate(r, sandbox, pidFile);
+    } catch (e) {
+      await sandbox?.release();
+      await unregisterContainer(r);
+      throw e;
+    }
+    const k = sandbox.kernel;
+    for (const sig of FORWARDED) process.on(sig, () => k.signal(os.constants.signals[sig]));
+    await sandbox.start();
+    // This process is the Sentry: its hooks run through it (runHooksIn), not child_process.
+    await runHooksIn(k, 'host', 'poststart', r.config.hooks.poststart, ociState(r.store.load(id)));
+    const code = await sandbox.exited;
+    try {
+      await runHooksIn(k, 'host', 'poststop', r.config.hooks.poststop, { ...ociState(r.store.load(id)), status: 'stopped' });
     } finally {
-      await removeContainerCgroups(state.cgroups);
-      store.remove(id);
+      await sandbox.release();
+      await removeContainerCgroups(r.cgroups);
+      r.store.remove(id);
     }
     return code;
   },

@@ -1,0 +1,278 @@
+// The sandbox process of an OCI container: the Sentry with its Gofer, the
+// container set up with its first process held before exec, the control
+// socket serving start, kill, ps and exec, and the container's state kept up
+// to date until its init exits. `tsvisor boot` runs it for `create` (as a
+// process of its own that outlives the command); `tsvisor run` runs it in
+// its own process.
+import fs from 'node:fs';
+import { MFD_CLOEXEC, O_RDONLY } from '../abi/linux.js';
+import type { FlagValues } from '../cli/flags.js';
+import type { StartedGofer } from '../gofer/client.js';
+import { native } from '../platform/native.js';
+import type { Kernel } from '../sentry/kernel.js';
+import { goferExports, sameNamespace } from '../sentry/spec.js';
+import { enterSandboxCgroups } from './cgroups.js';
+import { type ControlReply, type ExecProcess, serveControl } from './control.js';
+import { RuntimeError, stateRoot, waitUntil } from './runtime.js';
+import { type ContainerConfig, type Hook, toSandboxSpec } from './spec.js';
+import { StateStore, ociState, processStartTime } from './state.js';
+import { allocateTerminal } from './terminal.js';
+
+export interface Sandbox {
+  kernel: Kernel;
+  /** Runs the startContainer hooks and lets the container's process exec (what `start` asks for). */
+  start(): Promise<void>;
+  /** Resolves with the container's exit status once its init has exited and the state says so. */
+  exited: Promise<number>;
+  /**
+   * Ends the container (if it still runs) and the Gofer, and moves this
+   * process out of the container's cgroups, so that they can be removed
+   * while it lives on (`run` deletes its container; a failed create undoes itself).
+   */
+  release(): Promise<void>;
+}
+
+/**
+ * Sets the container up: returns once its process waits for start() and the
+ * control socket listens. On failure nothing of it is left running (the
+ * state directory is the caller's to remove).
+ */
+export async function startSandbox(globals: FlagValues, id: string, config: ContainerConfig, o: { consoleSocket?: string; gofer: StartedGofer }): Promise<Sandbox> {
+  const store = new StateStore(stateRoot(globals));
+  let kernel: Kernel | undefined;
+  try {
+    // No network namespace in the spec means the host's, as with runc;
+    // --network=host (a runsc flag) forces it.
+    const ownNetwork = config.namespaces.some((n) => n.type === 'network') && globals.network !== 'host';
+    const netSysctls = Object.keys(config.sysctl).filter((k) => k.startsWith('net.'));
+    const specNetns = config.namespaces.find((n) => n.type === 'network');
+    if (netSysctls.length && (!specNetns || (specNetns.path && sameNamespace(specNetns.path, '/proc/self/ns/net')))) {
+      throw new RuntimeError(`linux.sysctl: sysctl "${netSysctls[0]}" not allowed in the host network namespace`);
+    }
+    const spec = toSandboxSpec(config, {
+      overlay: Boolean(globals.overlay),
+      network: ownNetwork ? 'none' : 'host',
+      stdio: [0, 1, 2],
+      strace: Boolean(globals.strace),
+    });
+    if (ownNetwork) spec.netnsPath = config.netnsPath;
+    spec.oomScoreAdj = config.process.oomScoreAdj;
+    // The Gofer (started already) is moved there; the guests, not started yet, inherit the cgroups.
+    const sandboxCgroups = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj, o.gofer.pid);
+    if (sandboxCgroups.guestOomScoreAdj !== undefined) spec.oomScoreAdj = sandboxCgroups.guestOomScoreAdj;
+    const gofer = o.gofer.serve(goferExports(spec));
+    if (config.process.terminal) {
+      if (!o.consoleSocket) throw new RuntimeError('process.terminal is set: --console-socket is needed');
+      const slave = allocateTerminal(gofer.client, o.consoleSocket, config.process.consoleSize);
+      spec.stdio = [slave.fd, slave.fd, slave.fd];
+      spec.ctty = true;
+      spec.console = slave.pts;
+    }
+    const [{ Kernel, SandboxError }, { createLogger }, { compileOciSeccomp }] = await Promise.all([
+      import('../sentry/kernel.js'),
+      import('../log.js'),
+      import('../bpf/oci-seccomp.js'),
+    ]);
+    // Compiled here, not in toSandboxSpec: the syscall table it needs loads with the Sentry.
+    if (config.seccomp) spec.seccompProfile = compileOciSeccomp(config.seccomp);
+    const debugLog = globals['debug-log'] as string | undefined;
+    const log = createLogger({
+      file: (globals.log as string | undefined) ?? debugLog ?? '/dev/null',
+      format: (globals['log-format'] as 'text' | 'json' | undefined) ?? 'text',
+      debug: Boolean(globals.debug) || debugLog !== undefined,
+      strace: spec.strace,
+    });
+    for (const w of sandboxCgroups.warnings) log.warn(w);
+    spec.onGuestProcess = (pid) => {
+      for (const w of sandboxCgroups.addGuest(pid)) log.warn({ pid }, w);
+    };
+    if (!ownNetwork && netSysctls.length) {
+      // --network=host overrides the spec's network: its net.* sysctls would change the host's.
+      log.warn({ sysctls: netSysctls }, 'network sysctls ignored: --network=host shares the host network namespace');
+      for (const k of netSysctls) delete spec.sysctl![k];
+    }
+    kernel = new Kernel(spec, log);
+    try {
+      kernel.start(gofer, { deferExec: true });
+    } catch (e) {
+      if (e instanceof SandboxError) throw new RuntimeError(e.message);
+      throw e;
+    }
+    const k = kernel;
+    const controlSocket = `${store.dir(id)}/control.sock`;
+    update(store, id, (state) => {
+      state.status = 'created';
+      state.sentryPid = process.pid;
+      state.sentryStartTime = processStartTime(process.pid) ?? 0;
+      state.pid = process.pid;
+      state.initPid = k.initPid;
+      state.controlSocket = controlSocket;
+      state.cgroups = sandboxCgroups.cgroups?.paths;
+    });
+    const start = async (): Promise<void> => {
+      await runHooksIn(k, 'container', 'startContainer', config.hooks.startContainer, ociState(store.load(id)));
+      k.go();
+      update(store, id, (state) => (state.status = 'running'));
+    };
+    await serveControl(controlSocket, (req, send) => {
+      switch (req.op) {
+        case 'start':
+          return start().then(() => ({ ok: true }));
+        case 'kill':
+          if (req.all) k.signalAll(req.signal);
+          else k.signal(req.signal);
+          return { ok: true };
+        case 'ps':
+          return { ok: true, pids: k.hostPids() };
+        case 'exec':
+          return execIn(k, req, send);
+      }
+      return { ok: false, error: 'unknown request' };
+    });
+    const exited = k.done.then((exit) => {
+      try {
+        update(store, id, (state) => {
+          state.status = 'stopped';
+          state.exitStatus = exit.status;
+        });
+      } catch {
+        /* deleted meanwhile (delete --force) */
+      }
+      return exit.status;
+    });
+    const release = async (): Promise<void> => {
+      k.kill();
+      await Promise.race([k.done, new Promise((r) => setTimeout(r, 5000))]);
+      const pid = k.goferPid;
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* it left on its own: the Sentry closed its socket */
+        }
+        await waitUntil(() => !runs(pid), 5000);
+      }
+      for (const w of sandboxCgroups.leave()) log.warn(w);
+    };
+    return { kernel: k, start, exited, release };
+  } catch (e) {
+    kernel?.kill();
+    o.gofer.kill();
+    throw e;
+  }
+}
+
+/** Whether process `pid` is alive (not gone, not a zombie). */
+function runs(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Changes the container's state under its lock. */
+function update(store: StateStore, id: string, change: (state: ReturnType<StateStore['load']>) => void): void {
+  const lock = store.lock(id);
+  try {
+    const state = store.load(id);
+    change(state);
+    store.save(state);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * exec: the new process gets the stdio of the `tsvisor exec` process that
+ * asked (copied with pidfd_getfd: the fifos, pipes or files its client
+ * gave it). Replies when it started, and resolves when it ended.
+ */
+async function execIn(k: Kernel, req: { pid: number; process: ExecProcess; consoleSocket?: string }, send: (r: ControlReply) => void): Promise<ControlReply> {
+  const p = req.process;
+  let stdio: number[];
+  if (p.terminal) {
+    if (!req.consoleSocket) throw new RuntimeError('a terminal needs --console-socket');
+    const { fd } = allocateTerminal(k.gofer, req.consoleSocket, p.consoleSize);
+    stdio = [fd, native.dup(fd), native.dup(fd)];
+  } else {
+    const pidfd = native.pidfdOpen(req.pid, 0);
+    if (pidfd < 0) throw new RuntimeError(`the exec command (pid ${req.pid}) went away`);
+    stdio = [0, 1, 2].map((n) => native.pidfdGetfd(pidfd, n));
+    native.close(pidfd);
+  }
+  let started;
+  try {
+    if (stdio.some((fd) => fd < 0)) throw new RuntimeError('the exec command has no stdin, stdout or stderr');
+    started = k.execProcess({
+      args: p.args,
+      env: p.env,
+      cwd: p.cwd,
+      uid: p.uid,
+      gid: p.gid,
+      groups: p.additionalGids,
+      umask: p.umask ?? 0o022,
+      caps: p.capabilities,
+      stdio: stdio as [number, number, number],
+      ctty: p.terminal,
+      seccompProfile: k.spec.seccompProfile,
+    });
+  } finally {
+    for (const fd of stdio) if (fd >= 0) native.close(fd);
+  }
+  send({ ok: true, pid: started.pid });
+  const exit = await started.done;
+  return { ok: true, status: exit.status };
+}
+
+/**
+ * Runs OCI hooks in order, the state on stdin; the first failure stops the
+ * sequence. startContainer hooks run in the container, where runc runs them
+ * (its namespaces, after the pivot, so the path is the container's): as
+ * sandbox processes, root with the container's capabilities. The others run
+ * on the host as children of the Sentry (runc 1.1 runs createContainer hooks
+ * before its pivot, where paths are the host's). Not through child_process:
+ * the Sentry's waiter reaps every child of this process.
+ */
+export async function runHooksIn(k: Kernel, where: 'container' | 'host', kind: string, hooks: readonly Hook[], state: object): Promise<void> {
+  for (const h of hooks) {
+    const input = native.memfdCreate(`${kind}-hook-state`, MFD_CLOEXEC);
+    const output = native.memfdCreate(`${kind}-hook-output`, MFD_CLOEXEC);
+    if (input < 0 || output < 0) throw new RuntimeError(`${kind} hook ${h.path}: cannot make its stdio`);
+    let stdin = -1;
+    try {
+      fs.writeSync(input, JSON.stringify(state));
+      stdin = native.reopen(input, O_RDONLY);
+      if (stdin < 0) throw new RuntimeError(`${kind} hook ${h.path}: cannot make its stdin`);
+      const started =
+        where === 'host'
+          ? k.spawnHost(h.path, h.args ?? [h.path], h.env ?? [], [stdin, output, output])
+          : k.execProcess({
+              // The launcher execs argv[0]: the hook's own argv[0] gives way to its path.
+              args: [h.path, ...(h.args ?? [h.path]).slice(1)],
+              env: h.env ?? [],
+              cwd: '/',
+              uid: 0,
+              gid: 0,
+              groups: [],
+              umask: 0o022,
+              caps: k.spec.caps,
+              stdio: [stdin, output, output],
+            });
+      const timer = h.timeout ? setTimeout(() => process.kill(started.pid, 'SIGKILL'), h.timeout * 1000) : undefined;
+      const exit = await started.done;
+      clearTimeout(timer);
+      if (exit.status !== 0) {
+        const text = fs.readFileSync(`/proc/self/fd/${output}`, 'utf8').trim();
+        const why = exit.signal ? `killed by signal ${exit.signal}` : `exit status ${exit.status}`;
+        throw new RuntimeError(`${kind} hook ${h.path} failed: ${why}${text ? `: ${text}` : ''}`);
+      }
+    } catch (e) {
+      if (e instanceof RuntimeError) throw e;
+      throw new RuntimeError(`${kind} hook ${h.path}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      for (const fd of [input, output, stdin]) if (fd >= 0) native.close(fd);
+    }
+  }
+}
