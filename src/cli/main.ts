@@ -11,10 +11,10 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'debug', type: 'bool', help: 'log at debug level' },
   { name: 'debug-log', type: 'string', help: 'file for debug logs (implies --debug)' },
   { name: 'strace', type: 'bool', help: 'log every call the Sentry handles, with arguments and results' },
-  { name: 'platform', type: 'string', choices: ['seccomp', 'ptrace'], help: 'how guest system calls are intercepted' },
-  { name: 'network', type: 'string', choices: ['none', 'host', 'sandbox'], help: 'network: none (loopback only), host, sandbox' },
+  { name: 'platform', type: 'string', choices: ['seccomp', 'ptrace'], help: 'how guest system calls are intercepted: seccomp (ptrace is refused, see docs)' },
+  { name: 'network', type: 'string', choices: ['none', 'host', 'sandbox'], help: "network: sandbox (the spec's namespace, the default), none (loopback only), host" },
   { name: 'overlay', type: 'bool', help: 'keep writes to the root file system in memory' },
-  { name: 'rootless', type: 'bool', help: 'run without root on the host' },
+  { name: 'rootless', type: 'bool', help: 'accepted for runsc compatibility; tsvisor needs root all the same' },
   { name: 'systemd-cgroup', type: 'bool', help: 'use systemd to manage cgroups (not implemented: create refuses it)' },
   { name: 'version', alias: ['v'], type: 'bool', help: 'print the version and the OCI spec version' },
 ];
@@ -137,6 +137,19 @@ async function version(): Promise<string> {
   }
 }
 
+/** Commands whose process runs a sandbox. */
+const SANDBOX_COMMANDS = new Set(['do', 'boot', 'run']);
+
+/** What a sandbox needs before anything is set up; throws a UsageError saying what is missing. */
+function canRunSandbox(globals: FlagValues): void {
+  if (globals.platform === 'ptrace') {
+    throw new UsageError('--platform=ptrace is not supported: tsvisor intercepts system calls with seccomp user notification (Linux 5.9 or later); see docs/design.md');
+  }
+  if (process.getuid?.() !== 0) {
+    throw new UsageError('tsvisor needs root: it maps a range of user ids for the sandbox and traces its processes (--rootless does not change that)');
+  }
+}
+
 export function fatal(msg: string, code = 125): never {
   fs.writeSync(2, `tsvisor: ${msg}\n`);
   process.exit(code);
@@ -167,6 +180,7 @@ async function main(argv: string[]): Promise<number> {
   const cmd = await loadCommand(name);
   if (!cmd) fatal(`unknown command "${name}" (commands: ${COMMANDS.join(', ')})`, 2);
   try {
+    if (SANDBOX_COMMANDS.has(name)) canRunSandbox(parsed.flags);
     return await cmd.run(parsed.flags, args, prestarted);
   } catch (e) {
     if (e instanceof UsageError && name === 'do') fatal(e.message, 2);

@@ -55,7 +55,8 @@ export async function startSandbox(globals: FlagValues, id: string, config: Cont
       stdio: [0, 1, 2],
       strace: Boolean(globals.strace),
     });
-    if (ownNetwork) spec.netnsPath = config.netnsPath;
+    // --network=none: a namespace of the sandbox's own with loopback only, whatever the spec names.
+    if (ownNetwork && globals.network !== 'none') spec.netnsPath = config.netnsPath;
     spec.oomScoreAdj = config.process.oomScoreAdj;
     // The Gofer (started already) is moved there; the guests, not started yet, inherit the cgroups.
     const sandboxCgroups = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj, o.gofer.pid);

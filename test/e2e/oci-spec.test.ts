@@ -289,3 +289,36 @@ describe('raw sockets', () => {
     expect(without.stdout).toBe('ping-refused\n');
   });
 });
+
+describe("the runtime's --network flag (runsc's)", () => {
+  it('sandbox (the default) joins the network namespace the spec names; none gives the container one of its own with loopback only', () => {
+    const ns = `tsv-net-${process.pid}`;
+    const add = spawnSync('ip', ['netns', 'add', ns], { encoding: 'utf8' });
+    expect(add.status, add.stderr).toBe(0);
+    try {
+      const veth = spawnSync('ip', ['-n', ns, 'link', 'add', 'tsvv0', 'type', 'veth', 'peer', 'name', 'tsvv1'], { encoding: 'utf8' });
+      expect(veth.status, veth.stderr).toBe(0);
+      const withPath = (c: Record<string, any>) => {
+        c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: `/run/netns/${ns}` } : n));
+      };
+      const links = sh('ip -o link | cut -d: -f2 | cut -d@ -f1 | tr -d " " | sort | tr "\\n" " "');
+      const runWith = (flags: string[]) =>
+        spawnSync(TSVISOR, ['--root', path.join(base, 'state-net'), ...flags, 'run', '--bundle', bundle(links, withPath), `net${counter++}`], { encoding: 'utf8', timeout: 60000 });
+      const joined = runWith([]);
+      expect(joined.stdout, joined.stderr).toBe('lo tsvv0 tsvv1 ');
+      const none = runWith(['--network=none']);
+      expect(none.stdout, none.stderr).toBe('lo ');
+    } finally {
+      spawnSync('ip', ['netns', 'delete', ns]);
+    }
+  });
+});
+
+describe('runtime flags tsvisor refuses', () => {
+  it('--platform=ptrace: create fails, saying why', () => {
+    const r = spawnSync(TSVISOR, ['--root', path.join(base, 'state-p'), '--platform=ptrace', 'run', '--bundle', bundle(sh('echo ran'), () => {}), `p${counter++}`], { encoding: 'utf8', timeout: 60000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('--platform=ptrace is not supported');
+  });
+});

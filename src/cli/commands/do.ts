@@ -28,7 +28,6 @@ export const doCommand: Command = {
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, DO_FLAGS, true);
     if (rest.length === 0) throw new UsageError('usage: tsvisor do [flags] -- COMMAND [ARGS...]');
-    if (process.getuid?.() !== 0) fatal('tsvisor do needs root: it maps a range of user ids and traces the sandbox');
 
     const rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
     try {

@@ -328,7 +328,9 @@ function withSocket(k: Kernel, t: Task, sockfd: number, op: (sock: number) => nu
  */
 function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
   const [family, type, protocol] = [a.int(0), a.int(1), a.int(2)];
-  if (family !== AF_PACKET && (type & SOCK_TYPE_MASK) !== SOCK_RAW) return CONTINUE;
+  // The filter traps every SOCK_RAW: netlink's (ip, ss) needs no privilege and runs on the host.
+  const inetRaw = (family === AF_INET || family === AF_INET6) && (type & SOCK_TYPE_MASK) === SOCK_RAW;
+  if (family !== AF_PACKET && !inetRaw) return CONTINUE;
   if (k.sharesHostNetwork || !hasCap(t.creds, CAP_NET_RAW)) fail('EPERM');
   let netns: number;
   try {
