@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// Container start-up: tsvisor against runc and runsc as OCI runtimes, in the
+// same run.  Two measurements (see bench/README.md):
+//
+//   first-instruction  `RUNTIME run --bundle B ID` of a busybox bundle whose
+//                      process is a static program that writes one byte first
+//                      thing: time from the command's start to that byte
+//                      (create + start + exec), and to the end of `run`
+//                      (including the container's deletion);
+//   docker-run         `docker run --rm local/busybox true` wall time, through
+//                      a private dockerd with the three runtimes registered.
+//
+//   node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--record]
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO_DIR = path.dirname(BENCH_DIR);
+const TSVISOR = path.join(REPO_DIR, 'bin/tsvisor');
+const TSVISOR_RUNSC = path.join(REPO_DIR, 'runsc-compat/runsc');
+/** runsc 20221219 here: only the ptrace platform works and its default networking fails (../shared/reference/peers.md). */
+const RUNSC_ARGS = ['--platform=ptrace', '--network=none'];
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '10' },
+    only: { type: 'string', default: 'runc,runsc,tsvisor' },
+    'no-docker': { type: 'boolean', default: false },
+    record: { type: 'boolean', default: false },
+    results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opts.help) {
+  console.log('usage: node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--record] [--results FILE]');
+  process.exit(0);
+}
+const RUNS = Number(opts.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a positive integer');
+if (process.getuid() !== 0) throw new Error('run as root: the runtimes and dockerd need it');
+
+const ENV = { PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${path.dirname(process.execPath)}`, HOME: '/root', LANG: 'C' };
+const WORK = fs.mkdtempSync('/var/tmp/tsv-cb-');
+// The work directory goes however the script ends (docker's own clean-up unmounts first, below).
+process.on('exit', () => fs.rmSync(WORK, { recursive: true, force: true }));
+
+function sh(argv, input) {
+  const r = spawnSync(argv[0], argv.slice(1), { env: ENV, encoding: 'utf8', input, maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function which(name) {
+  for (const d of ENV.PATH.split(':')) if (fs.existsSync(path.join(d, name))) return path.join(d, name);
+  return null;
+}
+
+const RUNTIMES = {
+  runc: { argv: (root) => ['runc', '--root', root], available: () => which('runc') },
+  runsc: { argv: (root) => ['runsc', '--root', root, ...RUNSC_ARGS], available: () => which('runsc') },
+  tsvisor: { argv: (root) => [TSVISOR, '--root', root], available: () => fs.existsSync(TSVISOR) },
+};
+const selected = opts.only.split(',').filter((n) => {
+  if (!RUNTIMES[n]) throw new Error(`unknown runtime ${n}`);
+  if (!RUNTIMES[n].available()) {
+    console.error(`${n}: not installed, skipped`);
+    return false;
+  }
+  return true;
+});
+
+// ---- the bundle -------------------------------------------------------------
+
+function busyboxRoot(dir) {
+  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'root']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
+  fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
+  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
+  for (const a of sh(['/bin/busybox', '--list']).split('\n').filter(Boolean)) {
+    if (a !== 'busybox') fs.symlinkSync('busybox', path.join(dir, 'bin', a));
+  }
+  fs.writeFileSync(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  fs.writeFileSync(path.join(dir, 'etc/group'), 'root:x:0:\n');
+}
+
+const rootfs = path.join(WORK, 'rootfs');
+busyboxRoot(rootfs);
+fs.writeFileSync(path.join(WORK, 'first.c'), '#include <unistd.h>\nint main(void) { write(1, "!", 1); return 0; }\n');
+sh(['gcc', '-O2', '-static', '-o', path.join(rootfs, 'first'), path.join(WORK, 'first.c')]);
+const bundle = path.join(WORK, 'bundle');
+fs.mkdirSync(bundle);
+sh([TSVISOR, 'spec', '--bundle', bundle]);
+const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+config.root = { path: rootfs, readonly: true };
+config.process.terminal = false;
+config.process.args = ['/first'];
+fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+
+// ---- timing -------------------------------------------------------------------
+
+/** Runs argv; resolves with ms to the first stdout byte and ms to exit. */
+function timed(argv) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
+    const child = spawn(argv[0], argv.slice(1), { env: ENV, cwd: WORK, stdio: ['ignore', 'pipe', 'pipe'] });
+    let first;
+    let err = '';
+    child.stdout.once('data', () => (first = ms()));
+    child.stdout.resume();
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const total = ms();
+      if (code !== 0) reject(new Error(`${argv.join(' ')}: exit ${code}: ${err.trim()}`));
+      else resolve({ first: first ?? NaN, total });
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const samples = Object.fromEntries(selected.map((n) => [n, { first: [], run: [], docker: [] }]));
+let seq = 0;
+
+for (let round = 0; round < RUNS; round++) {
+  // Rotate the order each round so no runtime always runs first.
+  for (let i = 0; i < selected.length; i++) {
+    const name = selected[(i + round) % selected.length];
+    const root = path.join(WORK, `state-${name}`);
+    const t = await timed([...RUNTIMES[name].argv(root), 'run', '--bundle', bundle, `bench${seq++}`]);
+    samples[name].first.push(t.first);
+    samples[name].run.push(t.total);
+  }
+}
+
+// ---- docker -------------------------------------------------------------------
+
+async function dockerBench() {
+  const dockerd = which('dockerd');
+  if (!dockerd) return 'dockerd is not installed (Debian package docker.io)';
+  const dir = path.join(WORK, 'docker');
+  fs.mkdirSync(dir);
+  const sock = path.join(dir, 'docker.sock');
+  const runtimes = {};
+  if (selected.includes('tsvisor')) runtimes.tsvisor = { path: TSVISOR_RUNSC };
+  if (selected.includes('runsc')) runtimes.runsc = { path: which('runsc'), runtimeArgs: RUNSC_ARGS };
+  fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify({ runtimes }));
+  const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
+  const d = spawn(
+    dockerd,
+    ['--config-file', path.join(dir, 'daemon.json'), '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'),
+      '--pidfile', path.join(dir, 'docker.pid'), '-H', `unix://${sock}`, '--bridge', 'none', '--iptables=false', '--ip-forward=false',
+      '--ip-masq=false', '--storage-driver', 'overlay2'],
+    { env: ENV, stdio: ['ignore', log, log], detached: true },
+  );
+  const client = ['docker', '-H', `unix://${sock}`];
+  try {
+    const deadline = Date.now() + 60000;
+    while (spawnSync(client[0], [...client.slice(1), 'info'], { env: ENV }).status !== 0) {
+      if (Date.now() > deadline || d.exitCode !== null) return `dockerd did not start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-500)}`;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const tar = spawnSync('tar', ['-C', rootfs, '--numeric-owner', '-c', '.'], { env: ENV, maxBuffer: 256 << 20 }).stdout;
+    sh([...client, 'import', '-', 'local/busybox'], tar);
+    for (const name of selected) await timed([...client, 'run', '--rm', `--runtime=${name}`, 'local/busybox', 'true']); // warm-up
+    for (let round = 0; round < RUNS; round++) {
+      for (let i = 0; i < selected.length; i++) {
+        const name = selected[(i + round) % selected.length];
+        samples[name].docker.push((await timed([...client, 'run', '--rm', `--runtime=${name}`, 'local/busybox', 'true'])).total);
+      }
+    }
+    return null;
+  } finally {
+    spawnSync(client[0], [...client.slice(1), 'rm', '-f', ...sh([...client, 'ps', '-aq']).split('\n').filter(Boolean)], { env: ENV });
+    d.kill('SIGTERM');
+    await new Promise((r) => d.once('exit', r));
+    for (const m of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(dir)).reverse()) {
+      spawnSync('umount', ['-l', m]);
+    }
+  }
+}
+
+const dockerProblem = opts['no-docker'] ? 'not measured (--no-docker)' : await dockerBench();
+
+// ---- report -------------------------------------------------------------------
+
+const fmt = (ms) => (Number.isNaN(ms) ? '–' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`);
+const rows = [
+  ['create → first instruction (`run`, to the first byte)', 'first'],
+  ['`run` to exit, container deleted', 'run'],
+  ...(dockerProblem ? [] : [['`docker run --rm local/busybox true`', 'docker']]),
+];
+const header = `| measurement | ${selected.join(' | ')} | ${selected.includes('tsvisor') ? selected.filter((n) => n !== 'tsvisor').map((n) => `tsvisor ÷ ${n}`).join(' | ') : ''} |`;
+const lines = [header, `|---|${selected.map(() => '---:').join('|')}|${selected.filter((n) => n !== 'tsvisor').map(() => '---:').join('|')}|`];
+for (const [label, key] of rows) {
+  const med = Object.fromEntries(selected.map((n) => [n, median(samples[n][key])]));
+  const ratios = selected.includes('tsvisor') ? selected.filter((n) => n !== 'tsvisor').map((n) => `${(med.tsvisor / med[n]).toFixed(2)}x`) : [];
+  lines.push(`| ${label} | ${selected.map((n) => fmt(med[n])).join(' | ')} | ${ratios.join(' | ')} |`);
+}
+const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const versions = {
+  runc: () => sh(['runc', '--version']).split('\n')[0],
+  runsc: () => sh(['runsc', '--version']).split('\n')[0],
+  tsvisor: () => `tsvisor (git ${spawnSync('git', ['-C', REPO_DIR, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim()})`,
+};
+const report = [
+  `## ${new Date().toISOString().replace('T', ' ').slice(0, 19)} UTC: container start-up`,
+  '',
+  `- kernel: ${os.release()}; ${os.cpus().length} CPUs; load average ${load} at the end`,
+  `- runtimes: ${selected.map((n) => versions[n]()).join('; ')}; runsc with ${RUNSC_ARGS.join(' ')}`,
+  `- method: \`node bench/containers.mjs --runs ${RUNS}\`, median of ${RUNS} per cell, runtimes in rotating order each round; a busybox bundle whose process is a static program that writes one byte first`,
+  ...(dockerProblem ? [`- docker: ${dockerProblem}`] : ['- docker: a private dockerd (20.10) started by the script, the three runtimes registered, one warm-up run each']),
+  '',
+  ...lines,
+  '',
+].join('\n');
+console.log(report);
+if (opts.record) fs.appendFileSync(opts.results, `\n${report}`);
