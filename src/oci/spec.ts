@@ -827,6 +827,9 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
       uid: d.uid ?? 0,
       gid: d.gid ?? 0,
     })),
+    ...(c.namespaces.some((n) => n.type === 'user') && (c.uidMappings.length || c.gidMappings.length)
+      ? { fileIdMappings: { uid: [...c.uidMappings], gid: [...c.gidMappings] } }
+      : {}),
     maskedPaths: [...c.maskedPaths],
     readonlyPaths: [...c.readonlyPaths],
     strace: opts.strace,

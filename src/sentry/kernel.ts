@@ -49,6 +49,7 @@ import { Dispatcher } from './syscalls/dispatch.js';
 import { onExecTraceStop } from './syscalls/exec.js';
 import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
 import { CommandNotFound, checkCommand } from './lookpath.js';
+import { IdMap } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
@@ -112,6 +113,8 @@ export class Kernel {
   readonly unprivilegedPortStart: number;
   /** the guest runs in the host's network namespace (--network host, or a spec naming the host's) */
   readonly sharesHostNetwork: boolean;
+  /** file owners between the sandbox and the host (src/sentry/idmap.ts) */
+  readonly fileIds: IdMap;
 
   constructor(
     readonly spec: SandboxSpec,
@@ -120,6 +123,7 @@ export class Kernel {
     this.hostname = spec.hostname;
     this.domainname = spec.domainname ?? '(none)';
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
+    this.fileIds = new IdMap(spec.fileIdMappings ?? null);
     this.sharesHostNetwork = spec.netnsPath ? sameNamespace(spec.netnsPath, '/proc/self/ns/net') : spec.network === 'host';
     this.strace = spec.strace ? new Strace(log) : null;
     this.done = new Promise((r) => (this.resolveDone = r));

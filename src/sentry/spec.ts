@@ -3,6 +3,7 @@
 // the rest of the Sentry.
 import fs from 'node:fs';
 import type { GoferExport } from '../gofer/client.js';
+import type { IdRange } from './idmap.js';
 
 export interface MountSpec {
   /** sandbox path */
@@ -47,6 +48,8 @@ export interface SandboxSpec {
   ctty?: boolean;
   /** the pts number of that terminal, shown as /dev/console */
   console?: number;
+  /** file owners on the host (OCI linux.uidMappings/gidMappings with a user namespace); absent: the same ids */
+  fileIdMappings?: { uid: IdRange[]; gid: IdRange[] };
   /** character devices to add under /dev (OCI linux.devices; only ones the Sentry provides) */
   devices?: { path: string; rdev: number; mode: number; uid: number; gid: number }[];
   /** namespaced sysctls to set, by dotted name (OCI linux.sysctl; validated against the namespaces) */

@@ -322,3 +322,45 @@ describe('runtime flags tsvisor refuses', () => {
     expect(r.stderr).toContain('--platform=ptrace is not supported');
   });
 });
+
+describe('linux.uidMappings and gidMappings (a user namespace in the spec)', () => {
+  it('files show the container ids the mappings give, and what the container makes is owned on the host by the mapped ids', () => {
+    const hostFiles: Record<string, string> = {};
+    for (const rt of RUNTIMES) {
+      // A root owned by host 100000, as Docker's userns-remap prepares it
+      // (runc's mapped root must be able to reach it).
+      fs.chmodSync(base, 0o711);
+      const mapped = path.join(base, `mapped-root-${rt}`);
+      fs.cpSync(rootfs, mapped, { recursive: true, verbatimSymlinks: true });
+      fs.chmodSync(mapped, 0o755);
+      spawnSync('chown', ['-R', '-h', '100000:100000', mapped]);
+      fs.chownSync(path.join(mapped, 'etc/hostname'), 0, 0); // a host file no mapping covers
+      const script = [
+        'id -u; id -g',
+        "ls -ln /etc/passwd /etc/hostname | awk '{print $3, $4, $9}'",
+        'echo made > /tmp/made; mkdir /tmp/dir; chown 1000:1000 /tmp/dir',
+        "ls -lnd /tmp/made /tmp/dir | awk '{print $3, $4, $9}'",
+      ].join('; ');
+      const r = run(rt, bundle(sh(script), (c) => {
+        c.root = { path: mapped, readonly: false };
+        c.linux.namespaces.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_CHOWN');
+      }));
+      expect(r, rt).toEqual({
+        status: 0,
+        stdout: '0\n0\n65534 65534 /etc/hostname\n0 0 /etc/passwd\n1000 1000 /tmp/dir\n0 0 /tmp/made\n',
+        stderr: '',
+      });
+      hostFiles[rt] = ['tmp/made', 'tmp/dir']
+        .map((f) => {
+          const st = fs.statSync(path.join(mapped, f));
+          return `${f} ${st.uid}:${st.gid}`;
+        })
+        .join(', ');
+    }
+    expect(hostFiles.tsvisor).toBe('tmp/made 100000:100000, tmp/dir 101000:101000');
+    expect(hostFiles.tsvisor).toEqual(hostFiles.runc);
+  });
+});

@@ -26,6 +26,7 @@ import { MAX_XATTR_BYTES } from '../../gofer/protocol.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, sysErr } from '../errors.js';
+import type { IdMap } from '../idmap.js';
 import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
 
 /** Gofer replies are a value or a negative errno. */
@@ -74,6 +75,8 @@ export class GoferFs implements FileSystem {
     readonly client: GoferClient,
     readonly exportId: number,
     readonly cacheable: boolean,
+    /** file owners between the sandbox and the host */
+    readonly ids: IdMap,
     type = 'ext4',
   ) {
     this.type = type;
@@ -153,7 +156,14 @@ export class GoferNode extends Node {
     const fd = this.fd();
     const st = statFromStatx(fd >= 0 ? (check(native.statxFd(fd, sx)), sx) : this.walkSelf().stat);
     this.typeAndMode = st.mode;
+    st.uid = this.fs.ids.uidFromHost(st.uid);
+    st.gid = this.fs.ids.gidFromHost(st.gid);
     return st;
+  }
+
+  /** The host owner of a file `creds` make here. */
+  private hostOwner(creds: Creds): [number, number] {
+    return [this.fs.ids.uidToHost(creds.fsuid), this.fs.ids.gidToHost(this.childGid(creds))];
   }
 
   override lookup(name: string): Node | null {
@@ -191,7 +201,7 @@ export class GoferNode extends Node {
   }
 
   override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
-    const o = ok(this.client.open(this.fs.exportId, this.childRel(name), flags | 0o100 /* O_CREAT */ | 0o200 /* O_EXCL */, mode, creds.fsuid, this.childGid(creds)));
+    const o = ok(this.client.open(this.fs.exportId, this.childRel(name), flags | 0o100 /* O_CREAT */ | 0o200 /* O_EXCL */, mode, ...this.hostOwner(creds)));
     return { fd: o.fd, created: o.created, node: new GoferNode(this.fs, this, name, -1, o.stat[STATX.mode]!, undefined) };
   }
 
@@ -203,17 +213,17 @@ export class GoferNode extends Node {
 
   override mkdir(name: string, mode: number, creds: Creds): Node {
     const sgid = this.stat().mode & 0o2000;
-    ok(this.client.mkdir(this.fs.exportId, this.childRel(name), mode | sgid, creds.fsuid, this.childGid(creds)));
+    ok(this.client.mkdir(this.fs.exportId, this.childRel(name), mode | sgid, ...this.hostOwner(creds)));
     return new GoferNode(this.fs, this, name, -1, 0o040000 | (mode & 0o7777), undefined);
   }
 
   override mknod(name: string, mode: number, _rdev: number, creds: Creds): Node {
-    ok(this.client.mknod(this.fs.exportId, this.childRel(name), mode, creds.fsuid, this.childGid(creds)));
+    ok(this.client.mknod(this.fs.exportId, this.childRel(name), mode, ...this.hostOwner(creds)));
     return new GoferNode(this.fs, this, name, -1, mode, undefined);
   }
 
   override symlink(name: string, target: string, creds: Creds): Node {
-    ok(this.client.symlink(this.fs.exportId, this.childRel(name), target, creds.fsuid, this.childGid(creds)));
+    ok(this.client.symlink(this.fs.exportId, this.childRel(name), target, ...this.hostOwner(creds)));
     return new GoferNode(this.fs, this, name, -1, 0o120777, target);
   }
 
@@ -275,9 +285,9 @@ export class GoferNode extends Node {
     if (!mask) return;
     const at = a.atime ?? [0, UTIME_OMIT];
     const mt = a.mtime ?? [0, UTIME_OMIT];
-    ok(
-      this.client.setattr(this.fs.exportId, this.rel(), mask, a.mode ?? 0, a.uid ?? -1, a.gid ?? -1, a.size ?? 0, at[0], at[1], mt[0], mt[1]),
-    );
+    const uid = a.uid === undefined || a.uid === -1 ? -1 : this.fs.ids.uidToHost(a.uid);
+    const gid = a.gid === undefined || a.gid === -1 ? -1 : this.fs.ids.gidToHost(a.gid);
+    ok(this.client.setattr(this.fs.exportId, this.rel(), mask, a.mode ?? 0, uid, gid, a.size ?? 0, at[0], at[1], mt[0], mt[1]));
     if (a.mode !== undefined) this.typeAndMode = (this.typeAndMode & S_IFMT) | (a.mode & 0o7777);
   }
 

@@ -49,7 +49,7 @@ function mountpoint(table: MountTable, dest: string, opener: ReturnType<typeof s
 export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
   const spec = k.spec;
   const opener = specialOpener(k);
-  const rootFs = new GoferFs(k.gofer, 0, true);
+  const rootFs = new GoferFs(k.gofer, 0, true, k.fileIds);
   let fsys: FileSystem;
   let rootNode: Node;
   if (spec.overlay) {
@@ -120,7 +120,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
       }
       case 'bind': {
         const id = binds.indexOf(m) + 1;
-        const g = new GoferFs(k.gofer, id, false);
+        const g = new GoferFs(k.gofer, id, false, k.fileIds);
         mfs = g;
         root = g.root;
         source = 'none';
