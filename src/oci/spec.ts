@@ -670,9 +670,11 @@ function rootAt(raw: unknown, bundleDir: string): { path: string; readonly: bool
   const r = obj(raw, 'root');
   const given = str(r.path, 'root.path');
   if (given === '') fail('root.path must not be empty');
-  // OCI: relative to the bundle.
+  // OCI: relative to the bundle. A relative path climbing out of the bundle
+  // (say "../../.." for the host's root) is refused: no client writes one.
   const abs = path.resolve(bundleDir, given);
   const shown = abs === given ? show(given) : `${show(given)} (${abs})`;
+  if (!path.isAbsolute(given) && path.relative(bundleDir, abs).split(path.sep)[0] === '..') fail(`root.path ${shown} is relative and leaves the bundle`);
   let st: fs.Stats;
   try {
     st = fs.statSync(abs);

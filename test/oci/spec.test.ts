@@ -371,6 +371,11 @@ describe('hostile or broken specs', () => {
     ['root missing', (c) => delete c.root, 'config.json: root is missing'],
     ['root that does not exist', (c) => (c.root.path = 'nothere'), (b) => `config.json: root.path "nothere" (${b}/nothere) does not exist`],
     [
+      'relative root climbing out of the bundle',
+      (c) => (c.root.path = '../../../../../../..'),
+      (b) => `config.json: root.path "../../../../../../.." (${path.resolve(b, '../../../../../../..')}) is relative and leaves the bundle`,
+    ],
+    [
       'root that is a file',
       (c, b) => {
         fs.writeFileSync(path.join(b, 'file'), '');
