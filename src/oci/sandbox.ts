@@ -84,6 +84,9 @@ export async function startSandbox(globals: FlagValues, id: string, config: Cont
       strace: spec.strace,
     });
     for (const w of sandboxCgroups.warnings) log.warn(w);
+    for (const n of config.namespaces) {
+      if (n.path && n.type !== 'network') log.warn({ namespace: n.type, path: n.path }, `joining a ${n.type} namespace by path is not supported: the container has one of its own`);
+    }
     spec.onGuestProcess = (pid) => {
       for (const w of sandboxCgroups.addGuest(pid)) log.warn({ pid }, w);
     };
