@@ -114,3 +114,20 @@ export function rmrf(p: string): void {
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
+
+/**
+ * Writes a bundle in `dir` whose config.json is `tsvisor spec`'s with `rootfs`
+ * mounted read-only, no terminal, `args`, and then `edit` applied.
+ */
+export function specBundle(dir: string, rootfs: string, args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
+  fs.mkdirSync(dir);
+  const r = spawnSync(TSVISOR, ['spec', '--bundle', dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tsvisor spec failed: ${r.stderr}`);
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  config.root = { path: rootfs, readonly: true };
+  config.process.terminal = false;
+  config.process.args = args;
+  edit(config);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}

@@ -6,7 +6,7 @@ import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TSVISOR, busyboxRoot, rmrf } from './harness.js';
+import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
 
 type Runtime = 'runc' | 'tsvisor';
 const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
@@ -33,18 +33,10 @@ function cli(rt: Runtime | 'runsc', args: string[], input = ''): SpawnSyncReturn
 
 /** A bundle with `tsvisor spec`'s config.json, the test root, `args`, cgroupsPath PARENT/`name`, and `edit` applied. */
 function bundle(name: string, args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
-  const dir = path.join(base, `b${counter++}`);
-  fs.mkdirSync(dir);
-  const r = spawnSync(TSVISOR, ['spec', '--bundle', dir], { encoding: 'utf8' });
-  expect(r.status, r.stderr).toBe(0);
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  config.root = { path: rootfs, readonly: true };
-  config.process.terminal = false;
-  config.process.args = args;
-  config.linux.cgroupsPath = `${PARENT}/${name}`;
-  edit(config);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
+  return specBundle(path.join(base, `b${counter++}`), rootfs, args, (config) => {
+    config.linux.cgroupsPath = `${PARENT}/${name}`;
+    edit(config);
+  });
 }
 
 /** `run` to the end; stdout and stderr collected. */

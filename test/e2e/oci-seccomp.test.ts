@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TSVISOR, busyboxRoot, rmrf } from './harness.js';
+import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
 
 type Runtime = 'runc' | 'tsvisor';
 const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
@@ -24,18 +24,10 @@ function runtimeArgv(rt: Runtime): string[] {
 
 /** A bundle with `tsvisor spec`'s config.json, the test root, a tmpfs on /tmp, `args` and `seccomp`. */
 function bundle(args: string[], seccomp: unknown): string {
-  const dir = path.join(base, `b${counter++}`);
-  fs.mkdirSync(dir);
-  const r = spawnSync(TSVISOR, ['spec', '--bundle', dir], { encoding: 'utf8' });
-  expect(r.status, r.stderr).toBe(0);
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  config.root = { path: rootfs, readonly: true };
-  config.process.terminal = false;
-  config.process.args = args;
-  config.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
-  config.linux.seccomp = seccomp;
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
+  return specBundle(path.join(base, `b${counter++}`), rootfs, args, (config) => {
+    config.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
+    config.linux.seccomp = seccomp;
+  });
 }
 
 function cli(rt: Runtime, args: string[], stdio: 'pipe' | 'ignore' = 'pipe'): Outcome {

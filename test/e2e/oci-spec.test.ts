@@ -5,7 +5,7 @@ import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TSVISOR, busyboxRoot, rmrf } from './harness.js';
+import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
 
 type Runtime = 'runc' | 'tsvisor';
 const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
@@ -20,17 +20,7 @@ function runtimeArgv(rt: Runtime): string[] {
 
 /** A bundle with `tsvisor spec`'s config.json, the test root, `args`, and `edit` applied. */
 function bundle(args: string[], edit: (c: Record<string, any>) => void): string {
-  const dir = path.join(base, `b${counter++}`);
-  fs.mkdirSync(dir);
-  const r = spawnSync(TSVISOR, ['spec', '--bundle', dir], { encoding: 'utf8' });
-  expect(r.status, r.stderr).toBe(0);
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  config.root = { path: rootfs, readonly: true };
-  config.process.terminal = false;
-  config.process.args = args;
-  edit(config);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
+  return specBundle(path.join(base, `b${counter++}`), rootfs, args, edit);
 }
 
 function run(rt: Runtime, dir: string): { status: number | null; stdout: string; stderr: string } {

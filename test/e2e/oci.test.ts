@@ -5,7 +5,7 @@ import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TSVISOR, busyboxRoot, rmrf } from './harness.js';
+import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
 
 let stateRoot: string;
 let bundleBase: string;
@@ -33,17 +33,7 @@ function create(args: string[], outFile: string): { status: number | null; outpu
 
 /** A bundle whose config.json is `tsvisor spec`'s, with `args` and no terminal. */
 function bundle(name: string, args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
-  const dir = path.join(bundleBase, name);
-  fs.mkdirSync(dir);
-  const r = tsv(['spec', '--bundle', dir]);
-  expect(r.status, r.stderr).toBe(0);
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  config.root = { path: rootfs, readonly: true };
-  config.process.terminal = false;
-  config.process.args = args;
-  edit(config);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
+  return specBundle(path.join(bundleBase, name), rootfs, args, edit);
 }
 
 function state(id: string): Record<string, any> {
