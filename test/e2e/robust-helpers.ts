@@ -150,9 +150,11 @@ export function startSandbox(argv: string[], doFlags: string[] = []): Running {
 }
 
 /**
- * Sends `sig` to the process as fast as the event loop allows (a burst of
- * kill(2) per turn, yielding to I/O in between) until stop() is called or the
- * process exited. stop() resolves to how many signals were sent.
+ * Sends `sig` to the process in bursts of kill(2), one burst per timer tick
+ * (about a millisecond), until stop() is called or the process exited.
+ * stop() resolves to how many signals were sent. Paced rather than as fast as
+ * the loop allows: an unpaced storm interrupts nearly every trapped call, so
+ * the guest's progress then depends on the machine's load, not on tsvisor.
  */
 export function signalStorm(run: Running, sig: NodeJS.Signals, burst = 20): { stop: () => Promise<number> } {
   let sent = 0;
@@ -169,9 +171,9 @@ export function signalStorm(run: Running, sig: NodeJS.Signals, burst = 20): { st
     } catch {
       return finished(sent);
     }
-    setImmediate(tick);
+    setTimeout(tick, 1);
   };
-  setImmediate(tick);
+  setTimeout(tick, 1);
   return {
     stop: () => {
       running = false;
