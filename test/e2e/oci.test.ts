@@ -5,7 +5,7 @@ import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
+import { REPO, TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
 
 let stateRoot: string;
 let bundleBase: string;
@@ -178,6 +178,23 @@ describe('OCI lifecycle', () => {
     expect(fs.existsSync(path.join(stateRoot, 'force'))).toBe(false);
     // Like runc: forcing the deletion of a container that does not exist succeeds.
     expect(tsv(['delete', '--force', 'force']).status).toBe(0);
+  });
+
+  // bin/tsvisor answers `delete --force` of a missing container without
+  // starting Node; every case must come out as the Node command's and runc's.
+  it('delete of a missing, leftover or invalid container answers alike from the shell and from Node, and as runc does', () => {
+    fs.mkdirSync(path.join(stateRoot, 'leftover'), { recursive: true });
+    const runcRoot = path.join(bundleBase, 'runc-state');
+    fs.mkdirSync(path.join(runcRoot, 'leftover'), { recursive: true });
+    const cases = [['--force', 'missing'], ['-f', 'missing'], ['missing'], ['--force', 'leftover'], ['--force', '..'], ['--force', 'a/b'], ['--force', 'x'.repeat(1025)]];
+    for (const args of cases) {
+      const shell = tsv(['delete', ...args]);
+      const node = spawnSync('node', [path.join(REPO, 'dist/bundle/tsvisor.cjs'), '--root', stateRoot, 'delete', ...args], { encoding: 'utf8' });
+      const runc = spawnSync('runc', ['--root', runcRoot, 'delete', ...args], { encoding: 'utf8' });
+      expect({ args, status: shell.status, stdout: shell.stdout, stderr: shell.stderr }).toEqual({ args, status: node.status, stdout: node.stdout, stderr: node.stderr });
+      expect({ args, ok: shell.status === 0 }).toEqual({ args, ok: runc.status === 0 });
+    }
+    expect(fs.existsSync(path.join(stateRoot, 'leftover'))).toBe(false);
   });
 });
 
