@@ -13,6 +13,12 @@
       "type": "executable",
       "sources": ["native/launcher.c"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"]
+    },
+    {
+      "target_name": "tsvisor-control",
+      "type": "executable",
+      "sources": ["native/control-client.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"]
     }
   ]
 }

@@ -12,7 +12,7 @@ import { type CgroupPaths, planContainerCgroups, removeContainerCgroups } from '
 import { RuntimeError, globalArgs, stateRoot } from './runtime.js';
 import { type Sandbox, runHooksIn } from './sandbox.js';
 import { type ContainerConfig, loadConfig } from './spec.js';
-import { StateStore, ociState, validateId } from './state.js';
+import { DIRECT_START_FILE, StateStore, ociState, validateId } from './state.js';
 
 /** A container recorded in the state store, not yet set up. */
 export interface Registered {
@@ -66,6 +66,7 @@ export async function finishCreate(r: Registered, sandbox: Sandbox, pidFile: str
   const state = { ...ociState(r.store.load(r.id)), status: 'creating' as const };
   for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) await runHooksIn(sandbox.kernel, 'host', kind, r.config.hooks[kind], state);
   if (pidFile) writePidFile(pidFile, process.pid);
+  if (r.config.hooks.poststart.length === 0) fs.writeFileSync(path.join(r.store.dir(r.id), DIRECT_START_FILE), '');
 }
 
 /**

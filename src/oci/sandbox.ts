@@ -113,15 +113,23 @@ export async function startSandbox(globals: FlagValues, id: string, config: Cont
       state.controlSocket = controlSocket;
       state.cgroups = sandboxCgroups.cgroups?.paths;
     });
-    const start = async (): Promise<void> => {
-      await runHooksIn(k, 'container', 'startContainer', config.hooks.startContainer, ociState(store.load(id)));
-      k.go();
-      update(store, id, (state) => (state.status = 'running'));
-    };
+    // One start only, whoever asks: a start request that comes after
+    // another (from `start` racing `start`, or the Node command retrying
+    // what bin/tsvisor's direct request did not settle) gets the first one's
+    // error, or is refused, and never runs the hooks twice.
+    let started: Promise<void> | undefined;
+    const start = (): Promise<void> =>
+      (started ??= (async () => {
+        await runHooksIn(k, 'container', 'startContainer', config.hooks.startContainer, ociState(store.load(id)));
+        k.go();
+        update(store, id, (state) => (state.status = 'running'));
+      })());
     await serveControl(controlSocket, (req, send) => {
       switch (req.op) {
-        case 'start':
-          return start().then(() => ({ ok: true }));
+        case 'start': {
+          const first = !started;
+          return start().then((): ControlReply => (first ? { ok: true } : { ok: false, error: 'the container was started already' }));
+        }
         case 'kill':
           if (req.all) k.signalAll(req.signal);
           else k.signal(req.signal);

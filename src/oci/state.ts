@@ -6,6 +6,8 @@
 //   <root>/<id>/            0711, one per container, made with an exclusive mkdir
 //   <root>/<id>/state.json  0600, the ContainerState, replaced atomically
 //   <root>/<id>/lock        flock'ed around read-modify-write of the state
+//   <root>/<id>/control.sock  the sandbox process's control socket (src/oci/control.ts)
+//   <root>/<id>/direct-start  empty: `start` needs no Node (bin/tsvisor)
 //
 // Each CLI command is a short process that reads the state, maybe changes it
 // and exits; the sandbox process (`tsvisor boot`) updates it as the container
@@ -116,6 +118,11 @@ const MAX_ID = 1024;
 /** The root-level lock file; refused as an id since it lives beside the container directories. */
 const ROOT_LOCK = '.lock';
 const STATE_FILE = 'state.json';
+/**
+ * Left by create when `start` has nothing to do but ask the sandbox process
+ * (no poststart hooks): bin/tsvisor then asks it itself, without Node.
+ */
+export const DIRECT_START_FILE = 'direct-start';
 const LOCK_FILE = 'lock';
 /** Prefix of directories being removed; '#' cannot appear in an id, so list() never sees them. */
 const TRASH_PREFIX = '#deleting-';

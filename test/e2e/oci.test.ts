@@ -196,6 +196,40 @@ describe('OCI lifecycle', () => {
     }
     expect(fs.existsSync(path.join(stateRoot, 'leftover'))).toBe(false);
   });
+
+  // bin/tsvisor starts a container through tsvisor-control when create left
+  // direct-start; every other answer must be the Node command's.
+  it('start answers alike from the shell and from Node, and starts a container only once', async () => {
+    const node = (args: string[]) => spawnSync('node', [path.join(REPO, 'dist/bundle/tsvisor.cjs'), '--root', stateRoot, ...args], { encoding: 'utf8' });
+    const sameAnswer = (args: string[]) => {
+      const shell = tsv(args);
+      const direct = node(args);
+      expect({ args, status: shell.status, stderr: shell.stderr }).toEqual({ args, status: direct.status, stderr: direct.stderr });
+      return shell;
+    };
+    const b = bundle('start-once', ['/bin/sh', '-c', 'echo started; sleep 30']);
+    const out = path.join(bundleBase, 'start-once.out');
+    expect(create(['--bundle', b, 'once'], out).status).toBe(0);
+    expect(fs.existsSync(path.join(stateRoot, 'once', 'direct-start'))).toBe(true);
+    // Flags Node refuses are refused before anything starts.
+    expect(sameAnswer(['--bogus', 'start', 'once']).status).not.toBe(0);
+    expect(sameAnswer(['--log-format', 'xml', 'start', 'once']).status).not.toBe(0);
+    expect(state('once').status).toBe('created');
+    // Four starts at once, two through the shell and two through Node: one wins.
+    const racers = [TSVISOR, TSVISOR, 'node', 'node'].map(
+      (cmd) =>
+        new Promise<number | null>((resolve) => {
+          const args = cmd === 'node' ? [path.join(REPO, 'dist/bundle/tsvisor.cjs'), '--root', stateRoot, 'start', 'once'] : ['--root', stateRoot, 'start', 'once'];
+          spawn(cmd, args, { stdio: 'ignore' }).on('close', resolve);
+        }),
+    );
+    expect((await Promise.all(racers)).filter((s) => s === 0)).toHaveLength(1);
+    expect(state('once').status).toBe('running');
+    await until('the container process writing', () => fs.readFileSync(out, 'utf8') === 'started\n');
+    expect(sameAnswer(['start', 'once']).stderr).toMatch(/cannot start a container that is running/);
+    expect(tsv(['delete', '--force', 'once']).status).toBe(0);
+    for (const id of ['once', 'never-made', '..', 'a/b']) expect(sameAnswer(['start', id]).status).not.toBe(0);
+  });
 });
 
 describe('OCI exec', () => {
