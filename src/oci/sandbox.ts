@@ -15,7 +15,7 @@ import { enterSandboxCgroups } from './cgroups.js';
 import { type ControlReply, type ExecProcess, serveControl } from './control.js';
 import { RuntimeError, stateRoot, waitUntil } from './runtime.js';
 import { type ContainerConfig, type Hook, toSandboxSpec } from './spec.js';
-import { StateStore, ociState, processStartTime } from './state.js';
+import { StateStore, ociState, processStartTime, status } from './state.js';
 import { allocateTerminal } from './terminal.js';
 
 export interface Sandbox {
@@ -127,8 +127,12 @@ export async function startSandbox(globals: FlagValues, id: string, config: Cont
     await serveControl(controlSocket, (req, send) => {
       switch (req.op) {
         case 'start': {
-          const first = !started;
-          return start().then((): ControlReply => (first ? { ok: true } : { ok: false, error: 'the container was started already' }));
+          if (started) return started.then((): ControlReply => ({ ok: false, error: 'the container was started already' }));
+          // bin/tsvisor asks without checking the state first, and a paused
+          // container's Sentry still answers (only the guests are frozen).
+          const st = status(store.load(id));
+          if (st !== 'created') return { ok: false, error: `cannot start a container that is ${st}` };
+          return start().then((): ControlReply => ({ ok: true }));
         }
         case 'kill':
           if (req.all) k.signalAll(req.signal);
