@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CRI_RUNTIMES,
   CTR_IMAGE,
@@ -28,25 +28,14 @@ import {
   stopContainerd,
   tomlTable,
 } from './containerd-helpers.js';
-import { cgroupsNamed, until } from './daemon-helpers.js';
+import { cgroupsNamed, privateSetup, until } from './daemon-helpers.js';
 import { REPO } from './harness.js';
 import { type ProcInfo, Running, waitGone } from './robust-helpers.js';
 import { runOnPty } from '../helpers/pty.js';
 
 const RUNTIMES: CtrRuntime[] = ['tsvisor', 'runc'];
 
-let c: Containerd | undefined;
-/**
- * Why containerd could not be set up. Kept for the tests rather than thrown
- * from beforeAll, which would only mark them skipped: each one fails with it.
- */
-let setupError: unknown;
-
-function daemon(): Containerd {
-  if (setupError) throw setupError;
-  if (!c) throw new Error('the private containerd is not running');
-  return c;
-}
+const daemon: () => Containerd = privateSetup('the private containerd', startContainerd, stopContainerd, { prepare: importBusybox, startMs: 300000 });
 
 /** A container id of our own per runtime and case (ctr ids are names). */
 function cid(rt: CtrRuntime, name: string): string {
@@ -105,19 +94,6 @@ function answer(out: string, typed: string): string {
   const at = s.lastIndexOf(typed.replace(/\r$/, ''));
   return at < 0 ? s : s.slice(at);
 }
-
-beforeAll(async () => {
-  try {
-    c = await startContainerd();
-    importBusybox(c);
-  } catch (e) {
-    setupError = e;
-  }
-}, 300000);
-
-afterAll(async () => {
-  if (c) await stopContainerd(c);
-}, 120000);
 
 describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
   it('runsc-compat/containerd-config.toml: containerd reads its runtime entries and the CRI plugin loads with them', () => {

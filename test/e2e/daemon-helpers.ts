@@ -6,6 +6,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { rmrf } from './harness.js';
 import { type ProcInfo, allProcs, alive, waitGone } from './robust-helpers.js';
 
@@ -100,6 +101,38 @@ export async function killStrays(procs: ProcInfo[]): Promise<string[]> {
   }
   await waitGone(left, 5000);
   return left.map((p) => `${p.pid} ${p.cmdline.slice(0, 160)}`);
+}
+
+/**
+ * A test file's private client set-up: `start` (and then `prepare`, such as
+ * importing an image) in beforeAll, `stop` in afterAll. Returns the accessor
+ * the tests call. A set-up failure is kept for the tests rather than thrown
+ * from beforeAll, which would only mark them skipped: each one fails with it.
+ */
+export function privateSetup<T>(
+  what: string,
+  start: () => Promise<T>,
+  stop: (t: T) => Promise<unknown>,
+  o: { prepare?: (t: T) => void; startMs: number },
+): () => T {
+  let started: T | undefined;
+  let setupError: unknown;
+  beforeAll(async () => {
+    try {
+      started = await start();
+      o.prepare?.(started);
+    } catch (e) {
+      setupError = e;
+    }
+  }, o.startMs);
+  afterAll(async () => {
+    if (started) await stop(started);
+  }, 120000);
+  return () => {
+    if (setupError) throw setupError;
+    if (!started) throw new Error(`${what} is not set up`);
+    return started;
+  };
 }
 
 /** A daemon started by hand, detached, with its output in a log file. */

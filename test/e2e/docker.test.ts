@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type DockerDaemon,
   type DockerResult,
@@ -18,6 +18,7 @@ import {
   stopDocker,
   until,
 } from './docker-helpers.js';
+import { privateSetup } from './daemon-helpers.js';
 import { type ProcInfo, procInfo, waitGone } from './robust-helpers.js';
 import { runOnPty } from '../helpers/pty.js';
 
@@ -26,18 +27,7 @@ type Runtime = 'tsvisor' | 'runc';
 const FORWARDING_WARNING_TTY = 'WARNING: IPv4 forwarding is disabled. Networking will not work.\r\n';
 const RUNTIMES: Runtime[] = ['tsvisor', 'runc'];
 
-let d: DockerDaemon | undefined;
-/**
- * Why the daemon could not be set up. Kept for the tests rather than thrown
- * from beforeAll, which would only mark them skipped: each one fails with it.
- */
-let setupError: unknown;
-
-function daemon(): DockerDaemon {
-  if (setupError) throw setupError;
-  if (!d) throw new Error('the private dockerd is not running');
-  return d;
-}
+const daemon: () => DockerDaemon = privateSetup('the private dockerd', startDocker, stopDocker, { prepare: buildBusyboxImage, startMs: 120000 });
 
 /** `docker run --rm --runtime=RT [flags] IMAGE argv...` */
 function run(rt: Runtime, flags: string[], argv: string[]): DockerResult {
@@ -93,19 +83,6 @@ async function expectGone(id: string, procs: ProcInfo[], rt: Runtime): Promise<v
   expect(left.map((p) => `${p.pid} ${p.cmdline}`), `processes of the ${rt} container left behind`).toEqual([]);
   expect(containerProcesses(daemon(), id)).toEqual([]);
 }
-
-beforeAll(async () => {
-  try {
-    d = await startDocker();
-    buildBusyboxImage(d);
-  } catch (e) {
-    setupError = e;
-  }
-}, 120000);
-
-afterAll(async () => {
-  if (d) await stopDocker(d);
-}, 120000);
 
 describe('docker run --runtime=tsvisor', () => {
   it('uname -r is the sandbox kernel release; runc shows the host one', () => {

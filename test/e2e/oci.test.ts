@@ -15,6 +15,15 @@ function tsv(args: string[], input = ''): SpawnSyncReturns<string> {
   return spawnSync(TSVISOR, ['--root', stateRoot, ...args], { encoding: 'utf8', input, timeout: 60000, killSignal: 'SIGKILL' });
 }
 
+/** The Node command itself, past the answers bin/tsvisor gives without it: node and its argv. */
+function nodeArgv(args: string[]): [string, string[]] {
+  return ['node', [path.join(REPO, 'dist/bundle/tsvisor.cjs'), '--root', stateRoot, ...args]];
+}
+
+function tsvNode(args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(...nodeArgv(args), { encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL' });
+}
+
 /**
  * `create`, with stdout and stderr to a file: the container keeps the
  * stdio it is given (as with runc, clients pass fifos), so a pipe would
@@ -189,7 +198,7 @@ describe('OCI lifecycle', () => {
     const cases = [['--force', 'missing'], ['-f', 'missing'], ['missing'], ['--force', 'leftover'], ['--force', '..'], ['--force', 'a/b'], ['--force', 'x'.repeat(1025)]];
     for (const args of cases) {
       const shell = tsv(['delete', ...args]);
-      const node = spawnSync('node', [path.join(REPO, 'dist/bundle/tsvisor.cjs'), '--root', stateRoot, 'delete', ...args], { encoding: 'utf8' });
+      const node = tsvNode(['delete', ...args]);
       const runc = spawnSync('runc', ['--root', runcRoot, 'delete', ...args], { encoding: 'utf8' });
       expect({ args, status: shell.status, stdout: shell.stdout, stderr: shell.stderr }).toEqual({ args, status: node.status, stdout: node.stdout, stderr: node.stderr });
       expect({ args, ok: shell.status === 0 }).toEqual({ args, ok: runc.status === 0 });
@@ -200,10 +209,9 @@ describe('OCI lifecycle', () => {
   // bin/tsvisor starts a container through tsvisor-control when create left
   // direct-start; every other answer must be the Node command's.
   it('start answers alike from the shell and from Node, and starts a container only once', async () => {
-    const node = (args: string[]) => spawnSync('node', [path.join(REPO, 'dist/bundle/tsvisor.cjs'), '--root', stateRoot, ...args], { encoding: 'utf8' });
     const sameAnswer = (args: string[]) => {
       const shell = tsv(args);
-      const direct = node(args);
+      const direct = tsvNode(args);
       expect({ args, status: shell.status, stderr: shell.stderr }).toEqual({ args, status: direct.status, stderr: direct.stderr });
       return shell;
     };
@@ -216,12 +224,9 @@ describe('OCI lifecycle', () => {
     expect(sameAnswer(['--log-format', 'xml', 'start', 'once']).status).not.toBe(0);
     expect(state('once').status).toBe('created');
     // Four starts at once, two through the shell and two through Node: one wins.
-    const racers = [TSVISOR, TSVISOR, 'node', 'node'].map(
-      (cmd) =>
-        new Promise<number | null>((resolve) => {
-          const args = cmd === 'node' ? [path.join(REPO, 'dist/bundle/tsvisor.cjs'), '--root', stateRoot, 'start', 'once'] : ['--root', stateRoot, 'start', 'once'];
-          spawn(cmd, args, { stdio: 'ignore' }).on('close', resolve);
-        }),
+    const shellArgv: [string, string[]] = [TSVISOR, ['--root', stateRoot, 'start', 'once']];
+    const racers = [shellArgv, shellArgv, nodeArgv(['start', 'once']), nodeArgv(['start', 'once'])].map(
+      ([cmd, args]) => new Promise<number | null>((resolve) => spawn(cmd, args, { stdio: 'ignore' }).on('close', resolve)),
     );
     expect((await Promise.all(racers)).filter((s) => s === 0)).toHaveLength(1);
     expect(state('once').status).toBe('running');

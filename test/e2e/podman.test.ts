@@ -5,8 +5,8 @@
 // image is a busybox root imported locally, so no registry is needed.
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupsNamed, processTrees, until, waitUntilGone } from './daemon-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { cgroupsNamed, privateSetup, processTrees, until, waitUntilGone } from './daemon-helpers.js';
 import { REPO } from './harness.js';
 import { CGROUP_PARENT, PODMAN_IMAGE, type Podman, type PodmanResult, isOurs, podman, podmanOk, setupPodman, stateEntries, teardownPodman } from './podman-helpers.js';
 import { type ProcInfo, waitGone } from './robust-helpers.js';
@@ -15,18 +15,7 @@ import { runOnPty } from '../helpers/pty.js';
 type Runtime = 'tsvisor' | 'runc';
 const RUNTIMES: Runtime[] = ['tsvisor', 'runc'];
 
-let p: Podman | undefined;
-/**
- * Why podman could not be set up. Kept for the tests rather than thrown from
- * beforeAll, which would only mark them skipped: each one fails with it.
- */
-let setupError: unknown;
-
-function pm(): Podman {
-  if (setupError) throw setupError;
-  if (!p) throw new Error('podman is not set up');
-  return p;
-}
+const pm: () => Podman = privateSetup('podman', setupPodman, teardownPodman, { startMs: 300000 });
 
 /** tsvisor is the configured default runtime; runc is chosen by name. */
 function runtimeFlags(rt: Runtime): string[] {
@@ -77,18 +66,6 @@ async function expectGone(rt: Runtime, procs: ProcInfo[], id?: string): Promise<
 function warnings(stderr: string, name: string): string {
   return stderr.replace(/time="[^"]*" /g, '').split(name).join('NAME');
 }
-
-beforeAll(async () => {
-  try {
-    p = await setupPodman();
-  } catch (e) {
-    setupError = e;
-  }
-}, 300000);
-
-afterAll(async () => {
-  if (p) await teardownPodman(p);
-}, 120000);
 
 describe('podman with tsvisor as its runtime', () => {
   it('runsc-compat/containers.conf makes tsvisor the default runtime, under the name runsc', () => {
