@@ -5,15 +5,14 @@
 // gets on to the container's init, as runc run does.
 import os from 'node:os';
 import { removeContainerCgroups } from '../../oci/cgroups.js';
-import { request } from '../../oci/control.js';
 import { createContainer, finishCreate, registerContainer, unregisterContainer } from '../../oci/container.js';
-import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
+import { stateRoot } from '../../oci/runtime.js';
 import { type Sandbox, runHooksIn, startSandbox } from '../../oci/sandbox.js';
-import { loadConfig } from '../../oci/spec.js';
 import { StateStore, ociState } from '../../oci/state.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
 import { CREATE_FLAGS } from './create.js';
+import { startContainer } from './start.js';
 
 const RUN_FLAGS: readonly FlagSpec[] = [...CREATE_FLAGS, { name: 'detach', alias: ['d'], type: 'bool', help: 'do not wait for the container' }];
 
@@ -34,10 +33,7 @@ export const runCommand: Command = {
       const createArgs = ['--bundle', bundle, ...(pidFile ? ['--pid-file', pidFile] : []), ...(consoleSocket ? ['--console-socket', consoleSocket] : []), id];
       const created = await createContainer(globals, createArgs);
       if (created !== 0) return created;
-      const store = new StateStore(stateRoot(globals));
-      const reply = await request(store.load(id).controlSocket, { op: 'start' });
-      if (!reply.ok) throw new RuntimeError(reply.error);
-      runHooks('poststart', loadConfig(store.load(id).bundle).hooks.poststart, ociState(store.load(id)));
+      await startContainer(new StateStore(stateRoot(globals)), id);
       return 0;
     }
 

@@ -11,14 +11,17 @@ export const startCommand: Command = {
   async run(globals, argv) {
     const { rest } = parseFlags(argv, [], false);
     if (rest.length !== 1) throw new UsageError('usage: tsvisor start ID');
-    const id = rest[0]!;
-    const store = new StateStore(stateRoot(globals));
-    const state = store.load(id);
-    const st = status(state);
-    if (st !== 'created') throw new RuntimeError(`cannot start a container that is ${st}`);
-    const reply = await request(state.controlSocket, { op: 'start' });
-    if (!reply.ok) throw new RuntimeError(reply.error);
-    runHooks('poststart', loadConfig(state.bundle).hooks.poststart, ociState(store.load(id)));
+    await startContainer(new StateStore(stateRoot(globals)), rest[0]!);
     return 0;
   },
 };
+
+/** Lets created container `id` run: the start request to its sandbox process, then (as runc, from this process) the poststart hooks. */
+export async function startContainer(store: StateStore, id: string): Promise<void> {
+  const state = store.load(id);
+  const st = status(state);
+  if (st !== 'created') throw new RuntimeError(`cannot start a container that is ${st}`);
+  const reply = await request(state.controlSocket, { op: 'start' });
+  if (!reply.ok) throw new RuntimeError(reply.error);
+  runHooks('poststart', loadConfig(state.bundle).hooks.poststart, ociState(store.load(id)));
+}
