@@ -20,9 +20,11 @@
  *      its own (OCI linux.seccomp), installs it as a second filter, as late
  *      as runc does (only the exec follows) and without a listener (a task
  *      may have only one); the kernel runs both filters and keeps the stricter
- *      answer. Then it execs the command. From step 5 on every call it
- *      makes goes through the filters, so the Sentry (which ptrace-seized
- *      it before sending go) resolves that execve like any other.
+ *      answer. Then it execs the command (with --init, it forks and stays as
+ *      pid 1 while the child execs it: see run_init). From step 5 on every
+ *      call it makes goes through the filters, so the Sentry (which
+ *      ptrace-seized it before sending go) resolves that execve like any
+ *      other.
  *
  * Protocol on the control socket (SOCK_SEQPACKET, fd 3 unless --ctl):
  *   launcher -> Sentry  'U'                   user namespace made: map it
@@ -61,6 +63,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -96,6 +99,7 @@ struct options {
   const char *netns;
   pid_t join;
   int lo_up;
+  int init;
   int foreground;
   int ctty;
   int have_caps;
@@ -143,6 +147,10 @@ static void parse(int argc, char **argv, struct options *o) {
     }
     if (!strcmp(a, "--foreground")) {
       o->foreground = 1;
+      continue;
+    }
+    if (!strcmp(a, "--init")) {
+      o->init = 1;
       continue;
     }
     if (!strcmp(a, "--ctty")) {
@@ -431,12 +439,55 @@ static void exec_command(const struct options *o) {
   _exit(e == ENOENT ? 127 : 126);
 }
 
+/* --init: stay as the sandbox's pid 1 and run the command as its child, as
+ * `docker run --init` (tini) does, so the command keeps a normal process's
+ * signal semantics (a namespace init ignores signals it has no handler for:
+ * Ctrl-C would not stop `cat`, `kill -TERM $$` would not end a shell, abort()
+ * would not end the process with SIGABRT). Init reaps every orphan, passes
+ * on the signals sent to it from outside the sandbox (tsvisor forwarding
+ * its own signals: si_pid is 0 for a sender outside the pid namespace and
+ * si_code says a process sent it; a terminal's signals already reach the
+ * whole foreground group, and a signal sent to pid 1 from inside would reach
+ * no init of the host either), and exits with the command's status, 128 + N
+ * for a death by signal N. */
+static void run_init(const struct options *o) {
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  pid_t child = fork();
+  if (child < 0) {
+    fprintf(stderr, "tsvisor: fork: %s\n", strerror(errno));
+    _exit(126);
+  }
+  if (child == 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    exec_command(o);
+  }
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&all, &si);
+    if (sig < 0) continue;
+    if (sig == SIGCHLD) {
+      int status;
+      pid_t p;
+      while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (p != child) continue;
+        if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
+        _exit(WEXITSTATUS(status));
+      }
+      continue;
+    }
+    if (si.si_pid == 0 && si.si_code <= 0) kill(child, sig);
+  }
+}
+
 /* Step 6, for a first process and an exec'd one alike. */
 static void go_and_exec(int listener, const struct options *o) {
   struct profile *profile = await_go();
   close(listener);
   close(ctl);
   install_profile(profile);
+  if (o->init) run_init(o);
   exec_command(o);
 }
 

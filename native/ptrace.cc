@@ -31,6 +31,10 @@ Napi::Value Seize(const Napi::CallbackInfo& info) {
 Napi::Value Cont(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), Ptrace(PTRACE_CONT, I32(info, 0), 0, U32(info, 1)));
 }
+// Resumes a tracee to its next syscall entry or exit stop (PTRACE_SYSCALL).
+Napi::Value SyscallCont(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), Ptrace(PTRACE_SYSCALL, I32(info, 0), 0, U32(info, 1)));
+}
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), Ptrace(PTRACE_LISTEN, I32(info, 0), 0, 0));
 }
@@ -126,6 +130,15 @@ Napi::Value GetRegs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 0);
 }
 
+// ptraceSetRegs(pid, regs: BigUint64Array(27)) -> 0 | -errno (user_regs_struct order)
+Napi::Value SetRegs(const Napi::CallbackInfo& info) {
+  struct user_regs_struct regs;
+  Napi::BigUint64Array in = info[1].As<Napi::BigUint64Array>();
+  if (in.ElementLength() * 8 != sizeof regs) return Napi::Number::New(info.Env(), -EINVAL);
+  memcpy(&regs, in.Data(), sizeof regs);
+  return Ret(info.Env(), Ptrace(PTRACE_SETREGS, I32(info, 0), 0, reinterpret_cast<unsigned long>(&regs)));
+}
+
 // ---- child status waiter -------------------------------------------------
 
 struct Waiter {
@@ -218,6 +231,7 @@ Napi::Value WaiterRef(const Napi::CallbackInfo& info) {
 void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports.Set("ptraceSeize", Napi::Function::New(env, Seize));
   exports.Set("ptraceCont", Napi::Function::New(env, Cont));
+  exports.Set("ptraceSyscall", Napi::Function::New(env, SyscallCont));
   exports.Set("ptraceListen", Napi::Function::New(env, Listen));
   exports.Set("ptraceInterrupt", Napi::Function::New(env, Interrupt));
   exports.Set("ptraceDetach", Napi::Function::New(env, Detach));
@@ -227,6 +241,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports.Set("ptraceSetSyscall", Napi::Function::New(env, SetSyscall));
   exports.Set("ptraceSkipSyscall", Napi::Function::New(env, SkipSyscall));
   exports.Set("ptraceGetRegs", Napi::Function::New(env, GetRegs));
+  exports.Set("ptraceSetRegs", Napi::Function::New(env, SetRegs));
   exports.Set("waiterStart", Napi::Function::New(env, WaiterStart));
   exports.Set("waiterKick", Napi::Function::New(env, WaiterKick));
   exports.Set("waiterRef", Napi::Function::New(env, WaiterRef));

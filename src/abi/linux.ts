@@ -9,6 +9,8 @@ export const O_ACCMODE = 0o3;
 export const O_RDONLY = 0o0;
 export const O_WRONLY = 0o1;
 export const O_RDWR = 0o2;
+/** Access mode 3: an fd that can neither read nor write (ioctl-only; Linux grants it to opens with read and write permission). */
+export const O_NOACCESS = 0o3;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
 export const O_NOCTTY = 0o400;
@@ -116,6 +118,7 @@ export const CLONE_PTRACE = 0x2000;
 export const CLONE_VFORK = 0x4000;
 export const CLONE_PARENT = 0x8000;
 export const CLONE_THREAD = 0x10000;
+export const CLONE_UNTRACED = 0x00800000;
 export const CLONE_NEWNS = 0x20000;
 export const CLONE_SYSVSEM = 0x40000;
 export const CLONE_SETTLS = 0x80000;
@@ -171,7 +174,15 @@ export const PTRACE_EVENT_VFORK_DONE = 5;
 export const PTRACE_EVENT_EXIT = 6;
 export const PTRACE_EVENT_SECCOMP = 7;
 export const PTRACE_EVENT_STOP = 128;
+/** The stop signal of syscall-entry and syscall-exit stops with PTRACE_O_TRACESYSGOOD. */
+export const SYSCALL_STOP_SIG = 5 | 0x80;
+/** PTRACE_GET_SYSCALL_INFO ops */
+export const PTRACE_SYSCALL_INFO_ENTRY = 1;
+export const PTRACE_SYSCALL_INFO_EXIT = 2;
 export const PTRACE_SYSCALL_INFO_SECCOMP = 3;
+/** Indexes into x86_64 struct user_regs_struct (PTRACE_GETREGS) as 27 u64s. */
+export const REG = { r10: 7, r9: 8, r8: 9, rax: 10, rdx: 12, rsi: 13, rdi: 14, origRax: 15, rip: 16, rsp: 19 } as const;
+export const USER_REGS_WORDS = 27;
 
 // seccomp
 export const SECCOMP_RET_KILL_PROCESS = 0x80000000;

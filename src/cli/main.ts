@@ -1,5 +1,6 @@
 // tsvisor: the command-line entry point. Global flags come before the
 // command, as with runsc and runc.
+import '../no-inspector.js';
 import fs from 'node:fs';
 import type { StartedGofer } from '../gofer/client.js';
 import { type FlagSpec, type FlagValues, UsageError, parseFlags, usage } from './flags.js';

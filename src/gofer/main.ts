@@ -10,6 +10,7 @@
 // through an O_PATH fd or its parent directory fd, objects on kernel-interface
 // filesystems (procfs, sysfs, ...) and device nodes are refused, and
 // read-only exports refuse every mutation.
+import '../no-inspector.js';
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 

@@ -26,7 +26,9 @@
 //   exit                fstat (stdio check), rt_sigprocmask, exit, exit_group
 //
 // Not observed but listed, as plausible in a long-lived Gofer: brk (glibc heap
-// growth) and sched_yield (V8). A call missing here fails with EPERM, which
+// growth) and sched_yield (V8). rt_sigreturn: a signal the Gofer handles
+// (SIGUSR1, so Node never opens its inspector: src/no-inspector.ts) returns
+// through it; without it the Gofer died of the signal. A call missing here fails with EPERM, which
 // the Gofer reports; ioctl is deliberately absent (terminal ioctls).
 export const GOFER_SYSCALLS: readonly string[] = Object.freeze([
   'brk',
@@ -60,6 +62,7 @@ export const GOFER_SYSCALLS: readonly string[] = Object.freeze([
   'removexattr',
   'renameat2',
   'rt_sigprocmask',
+  'rt_sigreturn',
   'sched_yield',
   'sendmsg',
   'setxattr',

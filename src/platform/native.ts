@@ -17,6 +17,8 @@ export interface Native {
   // ptrace and the child waiter (native/ptrace.cc)
   ptraceSeize(pid: number, options: number): number;
   ptraceCont(pid: number, sig: number): number;
+  /** PTRACE_SYSCALL: resume to the next syscall entry or exit stop */
+  ptraceSyscall(pid: number, sig: number): number;
   ptraceListen(pid: number): number;
   ptraceInterrupt(pid: number): number;
   ptraceDetach(pid: number, sig: number): number;
@@ -28,6 +30,7 @@ export interface Native {
   ptraceSetSyscall(pid: number, nr: number, args: (number | bigint)[]): number;
   ptraceSkipSyscall(pid: number, retval: number): number;
   ptraceGetRegs(pid: number, out: BigUint64Array): number;
+  ptraceSetRegs(pid: number, regs: BigUint64Array): number;
   waiterStart(cb: (events: Int32Array) => void): number;
   waiterKick(): void;
   waiterRef(ref: boolean): void;

@@ -16,6 +16,7 @@ import {
   CLONE_NEWPID,
   CLONE_NEWUTS,
   CLONE_THREAD,
+  CLONE_UNTRACED,
   PTRACE_EVENT_CLONE,
   PTRACE_EVENT_EXEC,
   PTRACE_EVENT_FORK,
@@ -27,7 +28,12 @@ import {
   PTRACE_O_TRACEEXEC,
   PTRACE_O_TRACEFORK,
   PTRACE_O_TRACESECCOMP,
+  PTRACE_O_TRACESYSGOOD,
   PTRACE_O_TRACEVFORK,
+  PTRACE_SYSCALL_INFO_EXIT,
+  REG,
+  SYSCALL_STOP_SIG,
+  USER_REGS_WORDS,
   SIGSTOP,
   SIGTSTP,
   SIGTTIN,
@@ -39,14 +45,15 @@ import { type GoferClient, spawnGofer } from '../gofer/client.js';
 import { native } from '../platform/native.js';
 import { LAUNCHER_PATH } from '../paths.js';
 import { NotifyChannel } from '../platform/notif.js';
-import { SYSCALLS, byNumber } from '../syscalls/table.js';
+import { NUMBERS, SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
 import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS } from './creds.js';
-import { SysErr, check } from './errors.js';
+import { SysErr, check, sysErr } from './errors.js';
 import { FileTable } from './files.js';
 import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
-import { onExecTraceStop } from './syscalls/exec.js';
+import { dropPendingExec, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
+import { deferSignal, onInjectionStop } from './inject.js';
 import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
 import { CommandNotFound, checkCommand } from './lookpath.js';
 import { IdMap } from './idmap.js';
@@ -59,6 +66,7 @@ export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
 
 const PTRACE_OPTIONS =
   PTRACE_O_EXITKILL |
+  PTRACE_O_TRACESYSGOOD |
   PTRACE_O_TRACESECCOMP |
   PTRACE_O_TRACEFORK |
   PTRACE_O_TRACEVFORK |
@@ -70,6 +78,10 @@ const STOP_SIGNALS = new Set([SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]);
 const FAULT_SIGNALS = new Set([4, 5, 7, 8, 11, 31]);
 /** Signals whose default action ends the process (all but the ignored and the stopping ones). */
 const DEFAULT_TERMINATES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31]);
+
+const NR_CLONE = NUMBERS['clone']!;
+/** How long the Sentry waits for the kernel to report the sandbox's tasks dead once init is. */
+const FINISH_BOUND_MS = 2000;
 
 export class SandboxError extends Error {}
 
@@ -91,6 +103,8 @@ export class Kernel {
   readonly procs = new Map<number, Process>();
   readonly files = new FileTable();
   readonly startTime = Date.now();
+  /** unique among the host's sandboxes, and revealing nothing of the host: names the sandbox's private abstract sockets */
+  readonly sandboxId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
   hostname: string;
   domainname: string;
   gofer!: GoferClient;
@@ -174,6 +188,7 @@ export class Kernel {
     if (s.netnsPath) argv.push('--netns', s.netnsPath);
     if (s.oomScoreAdj !== undefined) argv.push('--oom-score-adj', String(s.oomScoreAdj));
     if (s.foreground) argv.push('--foreground');
+    if (s.init) argv.push('--init');
     if (s.ctty) argv.push('--ctty');
     const capMask = s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
     argv.push('--caps', `0x${capMask.toString(16)}`);
@@ -228,6 +243,8 @@ export class Kernel {
       if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
       this.channel = this.watch(listener);
       const proc = new Process(pid, 1, null);
+      // tsvisor's init keeps the launcher's argv: it is shown as Linux shows a plain init.
+      if (s.init) proc.cmdline = 'init\0';
       this.procs.set(pid, proc);
       const root = this.mounts.root;
       const cwd = this.initialCwd(root);
@@ -393,23 +410,26 @@ export class Kernel {
     }
   }
 
-  /** The task for a host tid; adopts tasks the Sentry has not seen (should not happen, but never crash). */
+  /**
+   * The task for a host tid. Every guest task is traced from its first
+   * instruction and registered by its parent's fork event; one the Sentry
+   * does not know escaped tracing somehow, so it is refused: its process is
+   * killed and the call fails.
+   */
   task(tid: number): Task {
     const t = this.tasks.get(tid);
     if (t) return t;
-    const tgid = hostTgid(tid);
-    const leader = this.tasks.get(tgid);
-    let proc = leader?.proc ?? this.procs.get(tgid);
-    if (!proc) {
-      proc = new Process(tgid, sandboxPid(tgid), null);
-      this.procs.set(tgid, proc);
-    }
-    const init = this.tasks.get(this.initPid);
-    const fsctx = leader?.fs ?? init?.fs.copy() ?? new FsContext(this.mounts.root, this.mounts.root, 0o022);
-    const nt = new Task(tid, sandboxPid(tid), proc, fsctx);
-    this.tasks.set(tid, nt);
-    this.log.warn({ tid }, 'adopted an unknown task');
-    return nt;
+    this.log.error({ tid }, 'a guest task the Sentry does not trace: killed');
+    this.killHostTask(tid);
+    throw sysErr(ERRNO.ESRCH);
+  }
+
+  /** SIGKILL to the thread group of a host tid, through a pidfd (no pid-reuse race once opened). */
+  private killHostTask(tid: number): void {
+    const pidfd = native.pidfdOpen(hostTgid(tid), 0);
+    if (pidfd < 0) return;
+    native.pidfdSendSignal(pidfd, 9);
+    native.close(pidfd);
   }
 
   // ---- ptrace lifecycle ------------------------------------------------
@@ -455,6 +475,14 @@ export class Kernel {
           }
           return;
         default:
+          if (sig === SYSCALL_STOP_SIG) {
+            this.onSyscallStop(pid);
+            return;
+          }
+          if (this.tasks.get(pid)?.injection) {
+            deferSignal(pid, this.tasks.get(pid)!.injection!, sig);
+            return;
+          }
           if (this.isFatalFaultOfInit(pid, sig)) {
             // See isFatalFaultOfInit: let the fault repeat untraced.
             native.ptraceDetach(pid, 0);
@@ -486,11 +514,16 @@ export class Kernel {
   }
 
   private onClone(parentTid: number, childTid: number): void {
-    const parent = this.task(parentTid);
-    const regs = new BigUint64Array(27);
+    const parent = this.tasks.get(parentTid);
+    if (!parent) {
+      this.log.error({ tid: parentTid }, 'a fork by a task the Sentry does not trace: both killed');
+      this.killHostTask(childTid);
+      this.killHostTask(parentTid);
+      return;
+    }
+    const regs = new BigUint64Array(USER_REGS_WORDS);
     let flags = 0;
-    // user_regs_struct: orig_rax at 15, rdi at 14.
-    if (native.ptraceGetRegs(parentTid, regs) === 0 && Number(regs[15]) === 56 /* clone */) flags = Number(regs[14]! & 0xffffffffn);
+    if (native.ptraceGetRegs(parentTid, regs) === 0 && Number(regs[REG.origRax]) === NR_CLONE) flags = Number(regs[REG.rdi]! & 0xffffffffn);
     const isThread = (flags & CLONE_THREAD) !== 0;
     let proc = parent.proc;
     if (!isThread) {
@@ -534,8 +567,9 @@ export class Kernel {
       t.proc.exePath = pe.exePath;
       t.proc.comm = pe.comm;
       t.proc.hostComm = hostComm(tid);
-      t.pendingExec = undefined;
+      dropPendingExec(t);
     }
+    t.injection = undefined;
     // Credentials may change at exec (capabilities are recomputed).
     t.invalidateCreds();
   }
@@ -558,10 +592,33 @@ export class Kernel {
     const nr = info[1]!;
     const entry = byNumber[nr];
     if (entry?.name === 'execve' || entry?.name === 'execveat') {
-      onExecTraceStop(this, t, info);
+      if (onExecTraceStop(this, t, info)) {
+        native.ptraceSyscall(tid, 0);
+        return;
+      }
+    } else if (nr === NR_CLONE) {
+      clearUntraced(tid);
     } else {
       // A credential change runs natively; re-read the credentials next time.
       t.invalidateCreds();
+    }
+    native.ptraceCont(tid, 0);
+  }
+
+  /**
+   * A syscall-exit stop (or an entry stop while the Sentry runs a call in the
+   * thread): only threads resumed with PTRACE_SYSCALL get here.
+   */
+  private onSyscallStop(tid: number): void {
+    const t = this.tasks.get(tid);
+    if (t?.injection) {
+      if (onInjectionStop(tid, t.injection)) t.injection = undefined;
+      return;
+    }
+    const info = new Float64Array(11);
+    if (t?.pendingExec && native.ptraceGetSyscallInfo(tid, info) === PTRACE_SYSCALL_INFO_EXIT) {
+      onExecExitStop(this, t, info[10]!);
+      return;
     }
     native.ptraceCont(tid, 0);
   }
@@ -580,7 +637,7 @@ export class Kernel {
     if (t) {
       this.tasks.delete(pid);
       t.proc.threads.delete(pid);
-      if (t.pendingExec) native.close(t.pendingExec.hostFd);
+      dropPendingExec(t);
       if (t.proc.threads.size === 0) {
         t.proc.exited = true;
         t.proc.dropPidfd();
@@ -599,14 +656,37 @@ export class Kernel {
     if (pid === this.initPid && !this.exit) {
       const termsig = this.killedBy && (status & 0x7f) === 9 ? this.killedBy : status & 0x7f;
       this.exit = termsig ? { status: 128 + termsig, signal: termsig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
+      this.onInitExit();
     }
   }
 
+  /**
+   * The sandbox ends with its init: Linux kills every other process of the
+   * pid namespace, and the Sentry makes sure of it (a process it knows is
+   * killed through its pidfd). The sandbox is done when the last traced task
+   * is reaped, or after FINISH_BOUND_MS whatever the kernel still reports.
+   */
+  private onInitExit(): void {
+    clearTimeout(this.terminateTimer);
+    this.signalAll(9);
+    this.finishTimer = setTimeout(() => {
+      if (this.tasks.size) this.log.warn({ tasks: [...this.tasks.keys()] }, 'guest tasks still unreaped after init exited');
+      this.tasks.clear();
+      this.maybeFinish();
+    }, FINISH_BOUND_MS);
+  }
+
+  private finishTimer: NodeJS.Timeout | undefined;
+
   private maybeFinish(): void {
-    if (!this.exit || this.tasks.size > 0) return;
+    if (!this.exit || this.tasks.size > 0 || this.finished) return;
+    this.finished = true;
+    clearTimeout(this.finishTimer);
     this.shutdown();
     this.resolveDone(this.exit);
   }
+
+  private finished = false;
 
   /** Why the Gofer failed while the guest ran, if it did. */
   goferFailure: string | undefined;
@@ -651,21 +731,29 @@ export class Kernel {
 
   /**
    * A signal from outside sent to end the command (`tsvisor do` receiving
-   * SIGTERM from `timeout`, SIGINT...): like `runsc do`, it ends the guest's
-   * init even when init has no handler for it (Linux would let a namespace
-   * init ignore it), and the status reports death by that signal.
+   * SIGTERM from `timeout`, SIGINT...). With tsvisor's init (spec.init), init
+   * passes it on to the command, which may handle it; whatever the guest does,
+   * the sandbox is killed after `graceMs`, or at once on a second such
+   * signal, and the status reports death by the signal. Without one (an OCI
+   * container's own process is pid 1), like `runsc do`: init is killed when
+   * it has no handler for it (Linux would let a namespace init ignore it).
    */
-  terminate(sig: number): void {
+  terminate(sig: number, graceMs: number): void {
     if (this.initPid <= 0 || this.exit) return;
-    if (DEFAULT_TERMINATES.has(sig) && !this.initHandles(sig)) {
+    if (this.terminateTimer || (!this.spec.init && DEFAULT_TERMINATES.has(sig) && !this.initHandles(sig))) {
       this.killedBy = sig;
       this.signal(9);
-    } else {
-      this.signal(sig);
+      return;
     }
+    this.signal(sig);
+    this.terminateTimer = setTimeout(() => {
+      this.killedBy = sig;
+      this.signal(9);
+    }, graceMs);
   }
 
   private killedBy = 0;
+  private terminateTimer: NodeJS.Timeout | undefined;
 
   /** Whether init catches or ignores `sig`. */
   private initHandles(sig: number): boolean {
@@ -683,6 +771,19 @@ export class Kernel {
   rootMount(): Mount {
     return this.mounts.root.mount;
   }
+}
+
+/**
+ * clone() with CLONE_UNTRACED (the filter stops those): the flag would keep
+ * the Sentry from tracing the child, so it is cleared and the call goes on.
+ * Linux gives the flag no other meaning for a process that is not traced by
+ * its own kind, so the guest sees no difference.
+ */
+function clearUntraced(tid: number): void {
+  const regs = new BigUint64Array(USER_REGS_WORDS);
+  if (native.ptraceGetRegs(tid, regs) < 0) return;
+  regs[REG.rdi] = regs[REG.rdi]! & ~BigInt(CLONE_UNTRACED);
+  native.ptraceSetRegs(tid, regs);
 }
 
 /** The launcher's 'S' message: the container's seccomp profile, its flags (u32) then its sock_filter[]. */

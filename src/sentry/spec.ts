@@ -44,6 +44,8 @@ export interface SandboxSpec {
   stdio: [number, number, number];
   /** make the guest the terminal's foreground process group */
   foreground: boolean;
+  /** run a minimal init as pid 1 and the command as its child (tsvisor do; launcher.c run_init) */
+  init?: boolean;
   /** stdin is a terminal to make the controlling terminal of the guest's session (OCI process.terminal) */
   ctty?: boolean;
   /** the pts number of that terminal, shown as /dev/console */

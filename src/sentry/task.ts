@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { native } from '../platform/native.js';
 import { type Creds, readCreds } from './creds.js';
 import { check } from './errors.js';
+import type { Injection } from './inject.js';
 import type { Location } from './vfs/node.js';
 import type { ResolveContext } from './vfs/resolve.js';
 
@@ -23,10 +24,14 @@ export class FsContext {
 
 /** What execve was rewritten into, waiting for its second (notify) stop and the exec event. */
 export interface PendingExec {
-  /** host fd of the file to execute, owned by the Sentry until installed */
+  /** host fd of the file to execute, owned by the Sentry until installed (-1 after) */
   hostFd: number;
   /** fd number chosen in the guest */
   guestFd: number;
+  /** the guestFd slot holds the Sentry's fd: withdrawn if the exec fails */
+  installed: boolean;
+  /** the thread's registers at the original call, given back if the exec fails */
+  regs: BigUint64Array;
   /** sandbox path of the executable, for /proc/[pid]/exe */
   exe: Location;
   exePath: string;
@@ -43,6 +48,8 @@ export class Process {
   comm = '';
   /** the name the host kernel gave it at that exec (for execveat of an fd: its number, or its file's name since Linux 6.14) */
   hostComm = '';
+  /** /proc/[pid]/cmdline when it must not be the host's (tsvisor's init, whose argv is the launcher's) */
+  cmdline: string | undefined;
   exited = false;
   readonly startTime = Date.now();
 
@@ -69,6 +76,8 @@ export class Process {
 
 export class Task {
   pendingExec: PendingExec | undefined;
+  /** a system call the Sentry is running in this thread (inject.ts) */
+  injection: Injection | undefined;
   private credsCache: Creds | undefined;
 
   constructor(

@@ -13,7 +13,7 @@
 // marker entry at its top, a copy of the host test directory's path with
 // different content, and symlinks planted on the host that aim out of it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rmrf, runSandbox, TSVISOR } from './harness.js';
@@ -182,6 +182,9 @@ const NAMES: Record<string, string[]> = {
   linkrename: ['link-host-file', 'rename-host-file'],
   forgedexec: ['forged-exec-marker'],
   suid: ['setuid-host-binary'],
+  magiclink: ['magic-failed-exec-fds'],
+  untraced: ['untraced-clone'],
+  stdio: ['stdio-stdin-reopen', 'stdio-stdin-reopen-child', 'stdio-stdout-append', 'stdio-names'],
 };
 
 /** Runs `escape CMD` in the sandbox; every line must be OK and the watched host trees unchanged. */
@@ -414,5 +417,78 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('writes under the overlay,
 
   it('a forged exec-rewrite marker cannot run a file the sandbox deleted', () => {
     attempt('forgedexec', env(mode));
+  });
+});
+
+// ------------------------- fds of failed calls, magic links, host stdio
+
+describe.each<Mode>(['host-overlay', 'root-overlay', 'root-rw'])('fds the Sentry installs, %s', (mode) => {
+  it('a failed exec (E2BIG, ENOEXEC, a missing interpreter, ETXTBSY) leaves no fd and the registers as they were', () => {
+    attempt('magiclink', env(mode));
+  });
+
+  it('a child made with CLONE_UNTRACED is traced, with its parent\'s chroot and cwd, and dies with the sandbox', () => {
+    const t0 = Date.now();
+    attempt('untraced', env(mode), [`outside=${mode === 'host-overlay' ? '/etc/hostname' : `/${ROOTMARK}`}`]);
+    // The last child pauses forever; the sandbox ends with its init all the same.
+    expect(Date.now() - t0).toBeLessThan(15000);
+  });
+});
+
+describe.each<Mode>(['host-overlay', 'root-overlay'])('host files given as stdio, %s', (mode) => {
+  it('reopening stdin or stdout through /proc/*/fd, /dev/fd, /dev/stdin never grants more than the fd holds, and names show no host path', async () => {
+    const e = env(mode);
+    const dir = varTmpDir('escape-stdio');
+    cleanup.push(dir);
+    const stdinPath = path.join(dir, 'stdin.txt');
+    const stdoutPath = path.join(dir, 'stdout.txt');
+    const stdinContent = `stdin-content-${rand()}`;
+    fs.writeFileSync(stdinPath, `${stdinContent}\n`, { mode: 0o644 });
+    fs.writeFileSync(stdoutPath, 'PREFIX-KEPT\n', { mode: 0o644 });
+    const stdinBefore = fs.statSync(stdinPath);
+    const inFd = fs.openSync(stdinPath, 'r');
+    const outFd = fs.openSync(stdoutPath, 'a');
+    // Outside the root, the stdio files' paths must not show at all.
+    const outside = mode === 'host-overlay' ? [] : [`outsidein=${stdinPath}`, `outsideout=${stdoutPath}`];
+    const child = spawn(TSVISOR, ['do', '--cwd', '/', ...e.flags, '--', e.exe, 'stdio', ...e.args, `stdincontent=${stdinContent}`, ...outside], {
+      cwd: '/',
+      env: ENV,
+      stdio: [inFd, outFd, 'pipe'],
+    });
+    fs.closeSync(inFd);
+    fs.closeSync(outFd);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const out = fs.readFileSync(stdoutPath, 'latin1');
+    expect(out.startsWith('PREFIX-KEPT\n'), `stdout file lost its start: ${JSON.stringify(out.slice(0, 200))}`).toBe(true);
+    const r = { stdout: out.slice('PREFIX-KEPT\n'.length), status, signal: null };
+    expect.soft(verdict(r, 'stdio', NAMES.stdio!), `stderr:\n${stderr}`).toEqual(CLEAN);
+    const after = fs.statSync(stdinPath);
+    expect(fs.readFileSync(stdinPath, 'latin1')).toBe(`${stdinContent}\n`);
+    expect(after.mtimeMs).toBe(stdinBefore.mtimeMs);
+    expect(after.mode).toBe(stdinBefore.mode);
+  });
+});
+
+describe('host information under --network host', () => {
+  it("the guest's abstract socket names are private to the sandbox and carry no host pid", async () => {
+    const name = `esc-leak-${rand()}`;
+    const script = `import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(b"\\0${name}"); print(repr(s.getsockname()), flush=True); sys.stdin.read()`;
+    const run = new SandboxRun(['python3', '-c', script], ['--network', 'host']);
+    try {
+      await waitFor(() => run.stdout.includes(name), 15000, 'the guest to bind its socket');
+      const lines = fs.readFileSync('/proc/net/unix', 'latin1').split('\n').filter((l) => l.includes(name));
+      expect(lines.length).toBe(1);
+      const hostName = lines[0]!.trim().split(/\s+/).pop()!;
+      // The host sees it under the sandbox's prefix, which names no host pid.
+      expect(hostName).not.toBe(`@${name}`);
+      expect(hostName).toMatch(new RegExp(`^@tsvisor-[0-9a-z]+/${name}$`));
+      const pids = [run.pid, ...childrenOf(run.pid).map((c) => c.pid)];
+      for (const pid of pids) expect(hostName).not.toMatch(new RegExp(`\\b${pid}\\b`));
+    } finally {
+      run.child.stdin!.end();
+      await run.done;
+    }
   });
 });

@@ -49,13 +49,22 @@ describe('identity and /proc', () => {
     expect(py.stdout).toBe(`${os.cpus().length} ${os.cpus().length}\n`);
   });
 
-  it('the sandbox sees its own process tree only', () => {
-    const r = runSandbox(sh('echo $$; ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "; echo; ps -eo pid,comm | head -5'));
+  it('the sandbox sees its own process tree only: tsvisor\'s init as pid 1, the command as its child', () => {
+    const r = runSandbox(sh('echo $$; ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "; echo; ps -eo pid,ppid,comm | head -5; tr "\\0" " " < /proc/1/cmdline; echo'));
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toBe('1');
-    // pid 1 (this shell), and the ls/grep/sort/tr of the pipeline.
-    expect(Number(lines[1]!.trim().split(' ')[0])).toBe(1);
+    expect(lines[0]).toBe('2');
+    // init, this shell, and the ls/grep/sort/tr of the pipeline.
+    expect(lines[1]!.trim().split(' ').slice(0, 2).map(Number)).toEqual([1, 2]);
     expect(lines[1]!.trim().split(' ').every((p) => Number(p) < 100)).toBe(true);
+    expect(r.stdout).toMatch(/\n\s+1\s+0 init\n\s+2\s+1 sh\n/);
+    // Nothing of the launcher that became init shows (its host path, its options).
+    expect(r.stdout).toMatch(/\ninit \n$/);
+    expect(r.stdout).not.toMatch(/tsvisor|launcher|Release/);
+  });
+
+  it('--no-init: the command itself is pid 1', () => {
+    const r = runSandbox(sh('echo $$; ps -eo pid,comm | head -3'), { doFlags: ['--no-init'] });
+    expect(r.stdout).toMatch(/^1\n/);
     expect(r.stdout).toMatch(/\n\s+1 sh\n/);
   });
 });

@@ -119,7 +119,7 @@ describe('signals sent to tsvisor', () => {
   });
 
   // A signal sent to tsvisor reaches the guest's init, which traps it.
-  it.each(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const)('%s sent to tsvisor reaches a guest that traps it', async (sig) => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const)('%s sent to tsvisor reaches a guest that traps it', async (sig) => {
     const name = sig.slice(3);
     const script = `trap "echo got ${name}; exit 3" ${name}; echo ready; while :; do sleep 0.05; done`;
     const results = [];
@@ -138,24 +138,49 @@ describe('signals sent to tsvisor', () => {
 });
 
 describe('exit status when the guest dies of a signal', () => {
-  // The guest's first process is the init of a pid namespace, so the native
+  // tsvisor do runs the command under a minimal init (pid 1), so the command
+  // keeps a normal process's signal semantics and its status is exactly the
+  // native one. `ulimit -c 0` everywhere: natively the kernel would otherwise
+  // write a core file into the working directory.
+  const cases: { what: string; argv: string[]; expected: number }[] = [
+    { what: 'a shell sends itself SIGSEGV', argv: sh('ulimit -c 0; kill -SEGV $$; echo alive'), expected: 139 },
+    { what: 'a shell sends itself SIGTERM', argv: sh('ulimit -c 0; kill -TERM $$; echo alive'), expected: 143 },
+    { what: 'a shell sends itself SIGKILL', argv: sh('ulimit -c 0; kill -KILL $$; echo alive'), expected: 137 },
+    { what: 'a shell sends itself SIGUSR1', argv: sh('ulimit -c 0; kill -USR1 $$; echo alive'), expected: 138 },
+    { what: 'a real fault', argv: sh("ulimit -c 0; exec python3 -c 'import ctypes; ctypes.string_at(0)'"), expected: 139 },
+    { what: 'abort()', argv: sh("ulimit -c 0; exec python3 -c 'import os; os.abort()'"), expected: 134 },
+    { what: 'a child dies of SIGSEGV (status seen by the shell)', argv: sh('ulimit -c 0; sh -c \'kill -SEGV $$\'; echo "child=$?"'), expected: 0 },
+    { what: 'exit 7', argv: sh('exit 7'), expected: 7 },
+  ];
+
+  it.each(cases)('$what: as natively', ({ argv, expected }) => {
+    const native = runNative(argv);
+    const sandbox = runSandbox(argv);
+    expect(shellStatus(native)).toBe(expected);
+    expect(sandbox.signal).toBe(null); // tsvisor itself exits; the status says how the guest died
+    expect({ status: sandbox.status, stdout: sandbox.stdout, stderr: sandbox.stderr }).toEqual({
+      status: shellStatus(native),
+      stdout: native.stdout,
+      stderr: native.stderr,
+    });
+  });
+
+  // With --no-init the command is the init of a pid namespace, so the native
   // reference runs as one too (unshare --pid --fork): Linux lets such an init
   // ignore signals it sends itself without a handler, even SIGKILL, but not
-  // a fault raised by the kernel. `ulimit -c 0` everywhere: natively the
-  // kernel would otherwise write a core file into the working directory.
-  const cases: { what: string; script: string; expected: number }[] = [
+  // a fault raised by the kernel.
+  const initCases: { what: string; script: string; expected: number }[] = [
     { what: 'init sends itself SIGSEGV', script: 'ulimit -c 0; kill -SEGV $$; echo alive', expected: 0 },
     { what: 'init sends itself SIGTERM', script: 'ulimit -c 0; kill -TERM $$; echo alive', expected: 0 },
     { what: 'init sends itself SIGKILL', script: 'ulimit -c 0; kill -KILL $$; echo alive', expected: 0 },
     { what: 'init dies of a real fault', script: "ulimit -c 0; exec python3 -c 'import ctypes; ctypes.string_at(0)'", expected: 139 },
-    { what: 'a child dies of SIGSEGV (status seen by the shell)', script: 'ulimit -c 0; sh -c \'kill -SEGV $$\'; echo "child=$?"', expected: 0 },
   ];
 
-  it.each(cases)('$what: like a namespace init natively', ({ script, expected }) => {
+  it.each(initCases)('--no-init, $what: like a namespace init natively', ({ script, expected }) => {
     const native = runNative(['unshare', '--pid', '--fork', ...sh(script)]);
-    const sandbox = runSandbox(sh(script));
+    const sandbox = runSandbox(sh(script), { doFlags: ['--no-init'] });
     expect(shellStatus(native)).toBe(expected);
-    expect(sandbox.signal).toBe(null); // tsvisor itself exits; the status says how the guest died
+    expect(sandbox.signal).toBe(null);
     expect({ status: sandbox.status, stdout: sandbox.stdout, stderr: sandbox.stderr }).toEqual({
       status: shellStatus(native),
       stdout: native.stdout,

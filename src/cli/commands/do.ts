@@ -17,11 +17,17 @@ const DO_FLAGS: readonly FlagSpec[] = [
   { name: 'cwd', type: 'string', help: 'working directory in the sandbox (default: the current one with the host root, else /)' },
   { name: 'env', type: 'list', help: 'KEY=VALUE added to the environment (repeatable)' },
   { name: 'hostname', type: 'string', help: 'host name the sandbox reports (default: the host name)' },
+  { name: 'init', type: 'bool', help: 'run a minimal init as pid 1 that passes signals on and reaps orphans (default; --no-init makes the command pid 1)' },
 ];
 
-/** Signals tsvisor passes on to the guest; the first four end it, as they would end the command natively. */
+/**
+ * Signals tsvisor passes on to the guest. The first four end the command:
+ * the guest gets them first and is killed if it is still there GRACE_MS
+ * later (or at the next one), so tsvisor always ends.
+ */
 const TERMINATING: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM'];
-const FORWARDED: NodeJS.Signals[] = ['SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+const FORWARDED: NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+const GRACE_MS = 5000;
 
 export const doCommand: Command = {
   summary: 'run a command in a sandbox',
@@ -29,14 +35,17 @@ export const doCommand: Command = {
     const { flags, rest } = parseFlags(argv, DO_FLAGS, true);
     if (rest.length === 0) throw new UsageError('usage: tsvisor do [flags] -- COMMAND [ARGS...]');
 
-    const rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
+    let rootfs: string;
     try {
-      if (!fs.statSync(rootfs).isDirectory()) fatal(`--root ${rootfs} is not a directory`);
+      rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
     } catch {
       fatal(`--root ${flags.root}: no such directory`);
     }
-    const hostRoot = rootfs === '/';
-    const overlay = (flags.overlay as boolean | undefined) ?? (globals.overlay as boolean | undefined) ?? hostRoot;
+    if (!fs.statSync(rootfs).isDirectory()) fatal(`--root ${flags.root}: not a directory`);
+    const overlay = (flags.overlay as boolean | undefined) ?? (globals.overlay as boolean | undefined) ?? rootfs === '/';
+    if (flags.root === undefined && !overlay) {
+      throw new UsageError('--no-overlay writes through to the root directory, here the host\'s own: name the root to write to with --root DIR');
+    }
     const env = guestEnvironment();
     for (const e of (flags.env as string[] | undefined) ?? []) {
       if (!e.includes('=')) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
@@ -53,7 +62,7 @@ export const doCommand: Command = {
       network,
       args: rest,
       env,
-      cwd: (flags.cwd as string | undefined) ?? (hostRoot ? process.cwd() : '/'),
+      cwd: (flags.cwd as string | undefined) ?? (rootfs === '/' ? process.cwd() : '/'),
       uid: 0,
       gid: 0,
       groups: [],
@@ -70,6 +79,7 @@ export const doCommand: Command = {
       ],
       stdio: [0, 1, 2],
       foreground: tty.isatty(0) && isForeground(),
+      init: (flags.init as boolean | undefined) ?? true,
       strace: Boolean(globals.strace),
     };
     // Start the Gofer before loading the Sentry, so the two boot at the same time.
@@ -89,7 +99,7 @@ export const doCommand: Command = {
       kernel.kill();
       fatal(`internal error, the sandbox was stopped: ${e.message}`);
     });
-    for (const sig of TERMINATING) process.on(sig, () => kernel.terminate(os.constants.signals[sig]));
+    for (const sig of TERMINATING) process.on(sig, () => kernel.terminate(os.constants.signals[sig], GRACE_MS));
     for (const sig of FORWARDED) {
       // Once the guest is gone, stop listening: a storm of these signals
       // (ignored by default) would otherwise keep the event loop reading them
@@ -114,14 +124,12 @@ export const doCommand: Command = {
   },
 };
 
-/** The caller's environment, with what bin/tsvisor set aside for tsvisor's own start-up restored. */
+/** The caller's environment, with what bin/tsvisor set aside from tsvisor's own Node processes restored. */
 function guestEnvironment(): string[] {
-  const saved = 'TSVISOR_GUEST_NODE_EXTRA_CA_CERTS';
-  const env = { ...process.env };
-  if (env[saved] !== undefined) {
-    env.NODE_EXTRA_CA_CERTS = env[saved];
-    delete env[saved];
-  }
+  const prefix = 'TSVISOR_GUEST_';
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith(prefix)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith(prefix)) env[k.slice(prefix.length)] = v;
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 

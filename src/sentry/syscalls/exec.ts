@@ -9,6 +9,16 @@
 // continues: the kernel executes exactly the file the Sentry checked, whether
 // it lives on the host or only in the Sentry's memory. Nothing the guest can
 // race is consulted after the check.
+//
+// Fd N is opened with access mode 3 (neither read nor write: execveat needs
+// only the fd's path, and ADDFD refuses O_PATH fds) and registered as the
+// file's VFS object, so while it exists it grants nothing the guest could not
+// get by opening the path, not even reading a file it may only execute. The
+// thread is resumed to the rewritten call's exit stop: a successful exec
+// never reaches it (the exec event comes instead and the fd closed with the
+// old image), a failed one does, and there the Sentry withdraws fd N (the
+// thread is made to close it, inject.ts) and gives the thread back its own
+// registers with the kernel's error.
 import fs from 'node:fs';
 import {
   AT_EMPTY_PATH,
@@ -20,11 +30,16 @@ import {
   MFD_CLOEXEC,
   MFD_EXEC,
   O_CLOEXEC,
+  O_NOACCESS,
+  O_PATH,
   O_RDONLY,
+  REG,
   SECCOMP_ADDFD_FLAG_SETFD,
+  USER_REGS_WORDS,
   X_OK,
 } from '../../abi/linux.js';
 import { NUMBERS } from '../../syscalls/table.js';
+import { startInjection } from '../inject.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import { CONTINUE } from '../../platform/notif.js';
 import { requireAccess } from '../creds.js';
@@ -38,6 +53,7 @@ import type { Handler } from './dispatch.js';
 import { startDir } from './common.js';
 
 const NR_EXECVEAT = NUMBERS['execveat']!;
+const NR_CLOSE = NUMBERS['close']!;
 const RED_ZONE = 128;
 
 interface ExecPlan {
@@ -169,8 +185,12 @@ function writeArgv(t: Task, sp: number, argv: string[]): [number, number] {
   return [base + ptrOff, base + strings.length - 1];
 }
 
-/** At the seccomp trace stop of execve/execveat: plan the exec and rewrite the call. */
-export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): void {
+/**
+ * At the seccomp trace stop of execve/execveat: plan the exec and rewrite the
+ * call. Returns true when the thread must be resumed to the call's exit stop
+ * (PTRACE_SYSCALL, see onExecExitStop), false for a plain PTRACE_CONT.
+ */
+export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean {
   const isAt = info[1] === NR_EXECVEAT;
   const arg = (i: number) => info[2 + i]!;
   const dirfd = isAt ? arg(0) | 0 : AT_FDCWD;
@@ -178,15 +198,16 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): void {
   const argvAddr = isAt ? arg(2) : arg(1);
   const envpAddr = isAt ? arg(3) : arg(2);
   const flags = isAt ? arg(4) | 0 : 0;
-  if (t.pendingExec) {
-    native.close(t.pendingExec.hostFd);
-    t.pendingExec = undefined;
-  }
+  dropPendingExec(t);
   const st = k.strace;
   st?.traceEnter(t, isAt ? 'execveat' : 'execve', info);
-  let p: ExecPlan | undefined;
+  let hostFd = -1;
   try {
-    p = plan(k, t, dirfd, pathAddr, argvAddr, flags);
+    const regs = new BigUint64Array(USER_REGS_WORDS);
+    check(native.ptraceGetRegs(t.tid, regs));
+    const p = plan(k, t, dirfd, pathAddr, argvAddr, flags);
+    hostFd = p.exe ? noAccessFd(p.hostFd) : p.hostFd;
+    if (p.exe) k.files.register(hostFd, { loc: p.exe, flags: O_PATH });
     const guestFd = freeFd(t);
     let argvPtr = argvAddr;
     let empty: number;
@@ -196,17 +217,58 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): void {
       // The path's own terminating NUL is an empty string in guest memory.
       empty = pathAddr + Buffer.byteLength(readPath(t, pathAddr), 'latin1');
     }
-    const r = native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]);
-    if (r < 0) throw new SysErr(-r);
-    t.pendingExec = { hostFd: p.hostFd, guestFd, exe: p.exe!, exePath: p.exePath, comm: p.comm };
+    check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
+    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${p.exePath}`);
+    return true;
   } catch (e) {
-    if (p) native.close(p.hostFd);
+    if (hostFd >= 0) native.close(hostFd);
     const errno = e instanceof SysErr ? e.errno : 5;
     if (!(e instanceof SysErr)) k.log.error({ err: e }, 'exec planning failed');
     native.ptraceSkipSyscall(t.tid, -errno);
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `= -${errno}`);
+    return false;
   }
+}
+
+/**
+ * An fd for the same file as `fd` that can neither read nor write (access
+ * mode 3), or `fd` itself where the host refuses that (the mode asks for
+ * write permission, so a file on a read-only host file system gets its
+ * read-only fd). Takes ownership of `fd`.
+ */
+function noAccessFd(fd: number): number {
+  const r = native.reopen(fd, O_NOACCESS | O_CLOEXEC);
+  if (r < 0) return fd;
+  native.close(fd);
+  return r;
+}
+
+/** Forgets an exec that will not happen, closing the Sentry's copy of its file. */
+export function dropPendingExec(t: Task): void {
+  const pe = t.pendingExec;
+  if (!pe) return;
+  if (pe.hostFd >= 0) native.close(pe.hostFd);
+  t.pendingExec = undefined;
+}
+
+/**
+ * The exit stop of a rewritten exec: the kernel refused it (a successful exec
+ * never stops here). Withdraws the installed fd and restores the thread's own
+ * argument registers with the kernel's error; the thread is resumed.
+ */
+export function onExecExitStop(k: Kernel, t: Task, result: number): void {
+  const pe = t.pendingExec!;
+  dropPendingExec(t);
+  const restore = pe.regs;
+  restore[REG.rax] = BigInt.asUintN(64, BigInt(result));
+  k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
+  if (pe.installed) {
+    t.injection = startInjection(t.tid, NR_CLOSE, [pe.guestFd], restore) ?? undefined;
+    return;
+  }
+  native.ptraceSetRegs(t.tid, restore);
+  native.ptraceCont(t.tid, 0);
 }
 
 export const execHandlers: Record<string, Handler> = {
@@ -220,6 +282,8 @@ export const execHandlers: Record<string, Handler> = {
     const r = native.notifAddFd(k.channel.fd, a.id, pe.hostFd, O_CLOEXEC, SECCOMP_ADDFD_FLAG_SETFD, pe.guestFd, a.tid);
     native.close(pe.hostFd);
     pe.hostFd = -1;
-    return r < 0 ? r : CONTINUE;
+    if (r < 0) return r;
+    pe.installed = true;
+    return CONTINUE;
   },
 };

@@ -90,8 +90,9 @@ function unixPath(addr: Buffer): string | null {
   return path;
 }
 
+/** A name unique to the sandbox that says nothing about the host (no host pid). */
 function sandboxTag(k: Kernel): string {
-  return `tsvisor-${process.pid}-${k.initPid}`;
+  return `tsvisor-${k.sandboxId}`;
 }
 
 function abstractAddr(name: string, rest: Buffer = Buffer.alloc(0)): Buffer {

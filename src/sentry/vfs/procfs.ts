@@ -10,7 +10,13 @@ import {
   DT_REG,
   MFD_CLOEXEC,
   O_ACCMODE,
+  O_APPEND,
+  O_CREAT,
+  O_PATH,
   O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
   PROC_SUPER_MAGIC,
   S_IFCHR,
   S_IFDIR,
@@ -172,7 +178,14 @@ class ProcLink extends ProcNode {
   }
 }
 
-/** A guest fd that is not a Sentry object (pipe, socket, inherited host fd), reached through /proc/[pid]/fd/N. */
+/**
+ * A guest fd that is not a Sentry object (pipe, socket, an fd the host gave
+ * the guest as stdio), reached through /proc/[pid]/fd/N. Reopening it never
+ * grants more than the fd itself holds: no write access through a read-only
+ * fd (a host file given as stdin stays read-only), no read access through a
+ * write-only one, appends stay appends. Linux would check the inode's
+ * permissions instead; a host object has no sandbox permissions to check.
+ */
 class HostFdNode extends Node {
   constructor(
     readonly fs: ProcFs,
@@ -191,10 +204,46 @@ class HostFdNode extends Node {
   override open(flags: number): Opened {
     const fd = native.pidfdGetfd(this.proc.pidfd(), this.guestFd);
     if (fd < 0) fail('ENOENT');
-    const r = native.reopen(fd, flags & ~0o100);
-    native.close(fd);
-    return { fd: check(r) };
+    try {
+      const held = check(native.fcntlGetfl(fd));
+      const acc = held & O_ACCMODE;
+      const want = flags & O_ACCMODE;
+      const canRead = !(held & O_PATH) && (acc === O_RDONLY || acc === O_RDWR);
+      const canWrite = !(held & O_PATH) && (acc === O_WRONLY || acc === O_RDWR);
+      const wantsRead = !(flags & O_PATH) && want !== O_WRONLY;
+      const wantsWrite = !(flags & O_PATH) && (want !== O_RDONLY || (flags & O_TRUNC) !== 0);
+      if ((wantsRead && !canRead) || (wantsWrite && !canWrite)) fail('EACCES');
+      // Not the Sentry's object either: identified as the host object it is.
+      return { fd: check(native.reopen(fd, (flags & ~O_CREAT) | (held & O_APPEND))), foreign: true };
+    } finally {
+      native.close(fd);
+    }
   }
+}
+
+/** Host devices that /proc/[pid]/fd names by their /dev path (the ones the sandbox's /dev has). */
+const DEVICE_NAMES = new Map<number, string>([
+  [makedev(1, 3), '/dev/null'],
+  [makedev(1, 5), '/dev/zero'],
+  [makedev(1, 7), '/dev/full'],
+  [makedev(1, 8), '/dev/random'],
+  [makedev(1, 9), '/dev/urandom'],
+]);
+
+/**
+ * The /proc/[pid]/fd name of a guest fd that is not a Sentry object. Kernel
+ * names without a path (pipe:[N], socket:[N], anon_inode:..., a guest's own
+ * memfd) are shown as Linux shows them; a host path never is: the devices the
+ * sandbox also has get their /dev name, a file of the root or of a bind mount
+ * its sandbox path, anything else "host:[inode]" (see sandboxPathOfHostFile).
+ */
+function foreignFdName(k: Kernel, hostText: string, sx: Float64Array): string {
+  if ((sx[STATX.mode]! & S_IFMT) === S_IFCHR && hostText.startsWith('/')) {
+    const dev = DEVICE_NAMES.get(makedev(sx[STATX.rdevMajor]!, sx[STATX.rdevMinor]!));
+    if (dev) return dev;
+    return `host:[${sx[STATX.ino]}]`;
+  }
+  return sandboxPathOfHostFile(k, hostText, sx[STATX.ino]!);
 }
 
 function ownerUid(p: Process): number {
@@ -306,12 +355,30 @@ function mapsText(k: Kernel, p: Process): string {
       const m = /^(\S+ \S+ \S+ )([0-9a-f]+):([0-9a-f]+) (\d+)(\s+)(.*)$/.exec(line);
       if (!m || m[4] === '0') return line;
       const file = k.files.byHostKey(parseInt(m[2]!, 16), parseInt(m[3]!, 16), Number(m[4]));
-      let path = m[6]!;
-      if (file) path = pathOf(root, file.loc) ?? path;
-      else if (k.spec.rootfs !== '/' && path.startsWith(k.spec.rootfs + '/')) path = path.slice(k.spec.rootfs.length);
+      const path = (file && pathOf(root, file.loc)) ?? sandboxPathOfHostFile(k, m[6]!, Number(m[4]));
       return `${m[1]}${m[2]}:${m[3]} ${m[4]}${m[5]}${path}`;
     })
     .join('\n');
+}
+
+/**
+ * The sandbox path of a host file the Sentry has no object for (mapped, or
+ * given to the guest as stdio): a file of the root or of a bind mount, by its
+ * export's host path; anything else (kernel names such as [heap], pipe:[N] or
+ * a guest's memfd aside) is named "host:[inode]", as gVisor names files the
+ * host gave it, so no host path reaches the guest.
+ */
+function sandboxPathOfHostFile(k: Kernel, hostPath: string, ino: number): string {
+  if (!hostPath.startsWith('/') || hostPath.startsWith('/memfd:')) return hostPath;
+  const exports: [string, string][] = [[k.spec.rootfs, '/']];
+  for (const m of k.spec.mounts) if (m.type === 'bind' && m.source) exports.push([m.source, m.destination]);
+  exports.sort((a, b) => b[0].length - a[0].length);
+  for (const [host, dest] of exports) {
+    const base = host.endsWith('/') ? host : `${host}/`;
+    if (hostPath === host) return dest;
+    if (hostPath.startsWith(base)) return `${dest.endsWith('/') ? dest : `${dest}/`}${hostPath.slice(base.length)}`;
+  }
+  return `host:[${ino}]`;
 }
 
 function mountLines(k: Kernel, root: Location, info: boolean): string {
@@ -467,7 +534,7 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
   }
   let text: string;
   try {
-    text = pts >= 0 ? `/dev/pts/${pts}` : fs.readlinkSync(`/proc/${p.tgid}/fd/${fd}`, { encoding: 'latin1' });
+    text = pts >= 0 ? `/dev/pts/${pts}` : foreignFdName(k, fs.readlinkSync(`/proc/${p.tgid}/fd/${fd}`, { encoding: 'latin1' }), id.sx);
   } catch {
     fail('ENOENT');
   }
@@ -508,7 +575,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   const hostTid = t?.tid ?? p.tgid;
   const comm = () => commOf(p, hostTid);
   const files: Record<string, Content> = {
-    cmdline: () => hostRead(`/proc/${p.tgid}/cmdline`),
+    cmdline: () => p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`),
     environ: () => hostRead(`/proc/${p.tgid}/environ`),
     auxv: () => fs.readFileSync(`/proc/${p.tgid}/auxv`),
     comm: () => `${comm()}\n`,
