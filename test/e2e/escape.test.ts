@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { rmrf, runSandbox, TSVISOR } from './harness.js';
+import { rmrf, runSandbox, specBundle, TSVISOR } from './harness.js';
 import {
   CLEAN,
   ENV,
@@ -185,6 +185,7 @@ const NAMES: Record<string, string[]> = {
   magiclink: ['magic-failed-exec-fds'],
   untraced: ['untraced-clone'],
   stdio: ['stdio-stdin-reopen', 'stdio-stdin-reopen-child', 'stdio-stdout-append', 'stdio-names'],
+  names: ['stdio-names'],
 };
 
 /** Runs `escape CMD` in the sandbox; every line must be OK and the watched host trees unchanged. */
@@ -490,5 +491,36 @@ describe('host information under --network host', () => {
       run.child.stdin!.end();
       await run.done;
     }
+  });
+});
+
+describe('an OCI container with a read-only bind mount of a host directory', () => {
+  // The review's other way in: the exec fd of a binary on a read-only bind
+  // mount, reopened for writing, rewrote the bind mount's host source.
+  it('a failed exec of a binary on the mount leaves nothing to reopen, and no name shows the mount\'s host source', () => {
+    const root = makeSandboxRoot(host, ROOTMARK);
+    cleanup.push(root);
+    fs.mkdirSync(path.join(root, 'view'));
+    const base = varTmpDir('escape-oci');
+    cleanup.push(base);
+    const before = hostSnapshot(host.bin, host.dir);
+    const results: string[] = [];
+    for (const [i, cmd] of [
+      ['magiclink', 'execvictim=/view/exec-victim'],
+      ['names', `outsidein=${host.dir}`, `hostroot=${root}`],
+    ].entries()) {
+      const dir = specBundle(path.join(base, `b${i}`), root, ['/view/exec-victim', ...cmd], (c) => {
+        c.mounts.push({ destination: '/view', type: 'bind', source: host.dir, options: ['rbind', 'ro'] });
+        c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
+      });
+      const r = spawnSync(TSVISOR, ['--root', path.join(base, 'state'), 'run', '--bundle', dir, `esc-${rand()}`], {
+        encoding: 'latin1',
+        timeout: 60000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      expect.soft(verdict({ stdout: r.stdout, status: r.status, signal: r.signal }, cmd[0]!, NAMES[cmd[0]!]!), `escape ${cmd[0]} in the container; stderr:\n${r.stderr}`).toEqual(CLEAN);
+      results.push(r.stdout);
+    }
+    expect(hostSnapshot(host.bin, host.dir), 'the bind mount\'s host source changed').toEqual(before);
   });
 });

@@ -2790,12 +2790,18 @@ static void reopen_all_ways(chk *c, const char *path) {
 
 /* Host paths outside the sandbox's view must not show (the caller passes
  * the stdio files' paths only when they lie outside the sandbox's root). */
+static void no_launcher(chk *c, const char *what, const char *text, size_t n) {
+  if (memmem(text, n, "tsvisor-launcher", 16) || memmem(text, n, "build/Release", 13)) escaped(c, "%s shows tsvisor's launcher", what);
+}
+
 static void no_host_path(chk *c, const char *what, const char *text, size_t n) {
   const char *hp[] = {opt("outsidein"), opt("outsideout"), opt("hostroot")};
   for (size_t i = 0; i < 3; i++)
     if (hp[i] && hp[i][0] && memmem(text, n, hp[i], strlen(hp[i]))) escaped(c, "%s shows the host path %s", what, hp[i]);
   if (memmem(text, n, "tsvisor-launcher", 16) || memmem(text, n, "build/Release", 13)) escaped(c, "%s shows tsvisor's launcher", what);
 }
+
+static void cmd_names(void);
 
 static void cmd_stdio(void) {
   chk c;
@@ -2880,6 +2886,14 @@ static void cmd_stdio(void) {
   }
   end(&c);
 
+  cmd_names();
+}
+
+/* The names the sandbox gives fds, mapped files and its init never show a
+ * host path outside its view (the caller names those: outsidein=,
+ * outsideout=, hostroot=), nor tsvisor's launcher. */
+static void cmd_names(void) {
+  chk c;
   begin(&c, "stdio-names");
   char link[512];
   for (int f = 0; f < 3; f++) {
@@ -2889,8 +2903,13 @@ static void cmd_stdio(void) {
     if (n < 0) wrong(&c, "readlink %s: %s", path, en(errno));
     else no_host_path(&c, path, link, (size_t)n);
   }
-  void *map = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 0, 0);
-  if (map == MAP_FAILED) error(&c, "mmap stdin: %s", en(errno));
+  /* a host file given as stdin, mapped: its maps line */
+  struct stat st0;
+  void *map = MAP_FAILED;
+  if (fstat(0, &st0) == 0 && S_ISREG(st0.st_mode)) {
+    map = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 0, 0);
+    if (map == MAP_FAILED) error(&c, "mmap stdin: %s", en(errno));
+  }
   int mfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   size_t ml = 0;
   int me = 0;
@@ -2908,7 +2927,8 @@ static void cmd_stdio(void) {
   if (cfd >= 0) close(cfd);
   if (!cmd) error(&c, "read /proc/1/cmdline: %s", en(ce ? ce : errno));
   else {
-    no_host_path(&c, "/proc/1/cmdline", cmd, cl);
+    /* (pid 1 may be this program, whose own arguments name host paths) */
+    no_launcher(&c, "/proc/1/cmdline", cmd, cl);
     free(cmd);
   }
   if (map != MAP_FAILED) munmap(map, 4096);
@@ -3245,7 +3265,7 @@ int main(int argc, char **argv) {
       {"tiocsti", cmd_tiocsti},       {"devices", cmd_devices},     {"unixsock", cmd_unixsock},
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
       {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},
-      {"untraced", cmd_untraced},
+      {"untraced", cmd_untraced},     {"names", cmd_names},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
     if (!strcmp(cmd, cmds[i].name)) {
