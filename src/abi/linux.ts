@@ -266,16 +266,11 @@ export const CAP_SETPCAP = 8;
 export const CAP_NET_BIND_SERVICE = 10;
 export const CAP_NET_RAW = 13;
 export const CAP_SYS_CHROOT = 18;
+export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
 export const CAP_MKNOD = 27;
 export const CAP_AUDIT_WRITE = 29;
 export const CAP_SETFCAP = 31;
-/** The capabilities Docker and runc grant a container by default. */
-export const DEFAULT_CAPS = [
-  CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW, CAP_SETGID,
-  CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,
-  CAP_AUDIT_WRITE,
-];
 
 // limits
 export const PATH_MAX = 4096;

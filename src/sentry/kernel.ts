@@ -15,6 +15,7 @@ import {
   CLONE_NEWNS,
   CLONE_NEWPID,
   CLONE_NEWUTS,
+  CLONE_PARENT,
   CLONE_THREAD,
   CLONE_UNTRACED,
   PTRACE_EVENT_CLONE,
@@ -527,7 +528,8 @@ export class Kernel {
     const isThread = (flags & CLONE_THREAD) !== 0;
     let proc = parent.proc;
     if (!isThread) {
-      proc = new Process(childTid, sandboxPid(childTid), parent.proc);
+      // CLONE_PARENT: the child is a sibling of the caller, not its child.
+      proc = new Process(childTid, sandboxPid(childTid), flags & CLONE_PARENT ? parent.proc.parent : parent.proc);
       proc.exe = parent.proc.exe;
       proc.exePath = parent.proc.exePath;
       proc.comm = parent.proc.comm;
@@ -592,7 +594,11 @@ export class Kernel {
     const nr = info[1]!;
     const entry = byNumber[nr];
     if (entry?.name === 'execve' || entry?.name === 'execveat') {
-      if (onExecTraceStop(this, t, info)) {
+      // The task resolving the path is "self" for /proc (execve("/proc/self/exe")).
+      this.current = t;
+      const toExitStop = onExecTraceStop(this, t, info);
+      this.current = undefined;
+      if (toExitStop) {
         native.ptraceSyscall(tid, 0);
         return;
       }

@@ -35,7 +35,7 @@ function expectSame(native: Run, sandbox: Run): void {
 function inDirs(script: string): { native: Run; sandbox: Run } {
   const norm = (r: Run, d: string): Run => ({ ...r, stdout: r.stdout.split(d).join('D'), stderr: r.stderr.split(d).join('D') });
   const native = norm(runNative(sh(script), { cwd: nativeDir, env: { ...baseEnv, D: nativeDir } }), nativeDir);
-  const sandbox = norm(runSandbox(sh(script), { cwd: sandboxDir, env: { ...baseEnv, D: sandboxDir }, doFlags: ['--no-overlay'] }), sandboxDir);
+  const sandbox = norm(runSandbox(sh(script), { cwd: sandboxDir, env: { ...baseEnv, D: sandboxDir }, doFlags: ['--root', '/', '--no-overlay'] }), sandboxDir);
   return { native, sandbox };
 }
 
@@ -102,7 +102,7 @@ describe('coreutils', () => {
     expect(cols(s)[0]).toBe('overlay');
     expect(cols(s)[1]).toBe(cols(n)[1]); // total blocks
     expect(cols(s)[5]).toBe('/');
-    const ws = runSandbox(['df', '-P', sandboxDir], { doFlags: ['--no-overlay'] });
+    const ws = runSandbox(['df', '-P', sandboxDir], { doFlags: ['--root', '/', '--no-overlay'] });
     expect(ws.status).toBe(0);
     expect(ws.stdout.trim().split('\n')[1]!.split(/\s+/)[1]).toBe(cols(n)[1]);
   });

@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import tty from 'node:tty';
-import { DEFAULT_CAPS } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
 import { type SandboxSpec, goferExports } from '../../sentry/spec.js';
 import { type Command, fatal } from '../main.js';
@@ -68,7 +67,10 @@ export const doCommand: Command = {
       groups: [],
       umask: process.umask(),
       hostname: (flags.hostname as string | undefined) ?? os.hostname(),
-      caps: [...DEFAULT_CAPS],
+      // Root in the sandbox has every capability, as root natively: its user
+      // namespace owns none of the sandbox's other namespaces, so they reach
+      // nothing outside (docs/design.md, "Threat model").
+      caps: allCapabilities(),
       rlimits: [],
       mounts: [
         { destination: '/proc', type: 'proc' },
@@ -131,6 +133,17 @@ function guestEnvironment(): string[] {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith(prefix)) env[k] = v;
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith(prefix)) env[k.slice(prefix.length)] = v;
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+/** Capability numbers 0..cap_last_cap. */
+function allCapabilities(): number[] {
+  let last = 40;
+  try {
+    last = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1'));
+  } catch {
+    /* keep Linux 6's */
+  }
+  return Array.from({ length: last + 1 }, (_, i) => i);
 }
 
 /** Whether tsvisor runs in the terminal's foreground process group. */

@@ -15,7 +15,7 @@ import {
 } from '../../abi/linux.js';
 import type { Stat } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { type Creds, hasCap, inGroup, isMappedHostId, ownerOrCapable, permitted } from '../creds.js';
+import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, hasCap, inGroup, isMappedHostId, ownerOrCapable, permitted } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes } from '../memory.js';
@@ -78,7 +78,11 @@ function apply(tg: Target, attr: SetAttr): number {
       const mt = attr.mtime ?? [0, UTIME_OMIT];
       check(native.futimens(tg.hostFd!, [at[0], at[1], mt[0], mt[1]]));
     } else {
-      fail('EPERM'); // chown of a pipe or socket: not worth a host chown
+      // A pipe, a socket, a host file given as stdio: its host owner is the
+      // sandbox id as the guest's user namespace maps it.
+      const uid = attr.uid === undefined ? -1 : ID_MAP_BASE + attr.uid;
+      const gid = attr.gid === undefined ? -1 : ID_MAP_BASE + attr.gid;
+      check(native.fchownat(tg.hostFd!, '', uid, gid, AT_EMPTY_PATH));
     }
   } finally {
     if (tg.hostFd !== undefined) native.close(tg.hostFd);
@@ -108,6 +112,10 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
   if (!ok) {
     if (tg.hostFd !== undefined) native.close(tg.hostFd);
     fail('EPERM');
+  }
+  if ((uid !== -1 && uid >= ID_MAP_SIZE) || (gid !== -1 && gid >= ID_MAP_SIZE)) {
+    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    fail('EINVAL'); // an id the sandbox's user namespace does not map
   }
   const attr: SetAttr = {};
   if (uid !== -1) attr.uid = uid;

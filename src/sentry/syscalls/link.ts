@@ -4,12 +4,19 @@ import {
   AT_FDCWD,
   AT_REMOVEDIR,
   AT_SYMLINK_FOLLOW,
+  CAP_FOWNER,
+  R_OK,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
   RENAME_WHITEOUT,
+  S_IFMT,
+  S_IFREG,
+  S_ISGID,
+  S_ISUID,
   W_OK,
 } from '../../abi/linux.js';
-import { mayDeleteChild, requireAccess } from '../creds.js';
+import type { Stat } from '../../abi/structs.js';
+import { hasCap, mayDeleteChild, permitted, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, writeBytes } from '../memory.js';
@@ -100,16 +107,35 @@ function renameAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirf
   return 0;
 }
 
+/**
+ * fs.protected_hardlinks (on by default): only a file's owner, or someone who
+ * may read and write a regular file that is neither set-user-ID nor
+ * set-group-ID executable, or a holder of CAP_FOWNER, may link to it.
+ */
+function mayHardlink(t: Task, st: Stat): void {
+  const c = t.creds;
+  if (c.fsuid === st.uid || hasCap(c, CAP_FOWNER)) return;
+  const regular = (st.mode & S_IFMT) === S_IFREG;
+  const setid = (st.mode & S_ISUID) !== 0 || (st.mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010);
+  if (regular && !setid && permitted(c, st.mode, st.uid, st.gid, R_OK | W_OK)) return;
+  fail('EPERM');
+}
+
 function linkAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirfd: number, newAddr: number, flags: number): number {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
   const old = resolveAt(k, t, olddirfd, oldAddr, (flags & AT_SYMLINK_FOLLOW) !== 0, flags);
   if (!old) fail('ENOENT');
-  if (old.dentry.node.isDir()) fail('EPERM');
   const np = parentAt(k, t, newdirfd, newAddr);
-  if (np.name === '' || np.name === '.' || np.name === '..' || np.trailingSlash) fail('EEXIST');
+  if (np.name === '' || np.name === '.' || np.name === '..') fail('EEXIST');
+  // Linux's order: the new name (a trailing slash names a directory, which
+  // link never makes), the mounts, protected_hardlinks, then the directory.
+  const existing = lookupChild(np.parent, np.name);
+  if (existing) fail('EEXIST');
+  if (np.trailingSlash) fail('ENOENT');
   if (old.mount !== np.parent.mount) fail('EXDEV');
-  if (lookupChild(np.parent, np.name)) fail('EEXIST');
+  mayHardlink(t, old.dentry.node.stat());
   mayModifyDir(t, np.parent);
+  if (old.dentry.node.isDir()) fail('EPERM');
   np.parent.dentry.node.link(np.name, old.dentry.node);
   np.parent.dentry.add(np.name, old.dentry.node);
   return 0;

@@ -8,9 +8,11 @@ import {
   DT_DIR,
   DT_LNK,
   DT_REG,
+  CAP_SYS_PTRACE,
   MFD_CLOEXEC,
   O_ACCMODE,
   O_APPEND,
+  O_CLOEXEC,
   O_CREAT,
   O_PATH,
   O_RDONLY,
@@ -30,7 +32,7 @@ import {
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { ownerInSandbox } from '../creds.js';
+import { hasCap, ownerInSandbox } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY } from '../syscalls/uts.js';
@@ -301,6 +303,8 @@ function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string 
   f[2] = String(map(Number(f[2])));
   f[3] = String(map(Number(f[3])));
   f[5] = String(Number(f[5]) > 0 ? map(Number(f[5])) : f[5]);
+  // The task reading its own stat is running; the host shows it waiting for the Sentry.
+  if (k.current?.tid === hostTid) f[0] = 'R';
   const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
   return `${tid} (${comm}) ${f.join(' ')}\n`;
 }
@@ -323,6 +327,8 @@ function statusText(k: Kernel, hostTid: number, p: Process, comm: string): strin
           return `PPid:\t${p.parent?.pid ?? 0}`;
         case 'TracerPid':
           return 'TracerPid:\t0';
+        case 'State':
+          return k.current?.tid === hostTid ? 'State:\tR (running)' : line;
         case 'NStgid':
           return `NStgid:\t${p.pid}`;
         case 'NSpid':
@@ -346,10 +352,10 @@ function statusText(k: Kernel, hostTid: number, p: Process, comm: string): strin
     .join('\n');
 }
 
-/** /proc/[pid]/maps with host paths replaced by sandbox paths. */
-function mapsText(k: Kernel, p: Process): string {
+/** /proc/[pid]/maps or smaps with host paths replaced by sandbox paths. */
+function mapsText(k: Kernel, p: Process, file = 'maps'): string {
   const root = leaderOf(p)?.fs.root ?? k.mounts.root;
-  return hostRead(`/proc/${p.tgid}/maps`)
+  return hostRead(`/proc/${p.tgid}/${file}`)
     .split('\n')
     .map((line) => {
       const m = /^(\S+ \S+ \S+ )([0-9a-f]+):([0-9a-f]+) (\d+)(\s+)(.*)$/.exec(line);
@@ -424,6 +430,7 @@ const SYS_FILES: Record<string, (k: Kernel) => string> = {
   'kernel/threads-max': () => '1000000\n',
   'kernel/ngroups_max': () => '65536\n',
   'kernel/cap_last_cap': () => hostRead('/proc/sys/kernel/cap_last_cap'),
+  'kernel/randomize_va_space': () => hostRead('/proc/sys/kernel/randomize_va_space'),
   'kernel/random/boot_id': () => hostRead('/proc/sys/kernel/random/uuid'),
   'kernel/random/uuid': () => hostRead('/proc/sys/kernel/random/uuid'),
   'kernel/shmmax': () => hostRead('/proc/sys/kernel/shmmax'),
@@ -475,9 +482,17 @@ function rootLookup(pfs: ProcFs, name: string): Node | null {
   if (gen) return new ProcFile(pfs, `/${name}`, () => gen(k));
   if (/^\d+$/.test(name)) {
     const p = findProc(k, Number(name));
-    return p ? pidDir(pfs, p, leaderOf(p), `/${name}`) : null;
+    if (p) return pidDir(pfs, p, leaderOf(p), `/${name}`);
+    // A thread's id is a /proc entry too (not listed), showing that thread.
+    const t = findThread(k, Number(name));
+    return t ? pidDir(pfs, t.proc, t, `/${name}`) : null;
   }
   return null;
+}
+
+function findThread(k: Kernel, tid: number): Task | undefined {
+  for (const t of k.tasks.values()) if (t.nsTid === tid && !t.proc.exited) return t;
+  return undefined;
 }
 
 /** /proc/sys files: the Sentry's own, and those the container's spec set (as the values it set, tab-separated as Linux prints them). */
@@ -583,6 +598,8 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
     maps: () => mapsText(k, p),
+    smaps: () => mapsText(k, p, 'smaps'),
+    smaps_rollup: () => mapsText(k, p, 'smaps_rollup'),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
@@ -602,6 +619,9 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   const names: [string, number][] = [
     ...Object.keys(files).map((n): [string, number] => [n, DT_REG]),
     ['oom_score_adj', DT_REG],
+    ['mem', DT_REG],
+    ['ns', DT_DIR],
+    ['net', DT_DIR],
     ...Object.keys(links).map((n): [string, number] => [n, DT_LNK]),
     ['fd', DT_DIR],
     ['fdinfo', DT_DIR],
@@ -616,6 +636,9 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       const f = files[name];
       if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
       if (name === 'oom_score_adj') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/oom_score_adj`, p);
+      if (name === 'mem') return new MemFile(pfs, `${base}/mem`, p, hostTid);
+      if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);
+      if (name === 'net') return netDir(pfs, p, `${base}/net`);
       const l = links[name];
       if (l) return new ProcLink(pfs, `${base}/${name}`, l.text, l.loc, p);
       if (name === 'fd') return fdDir(pfs, p, `${base}/fd`);
@@ -623,6 +646,75 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       if (name === 'task' && !thread) return taskDir(pfs, p, `${base}/task`);
       return null;
     },
+    p,
+  );
+}
+
+/**
+ * /proc/[pid]/mem: the host's file of the same process, opened by the Sentry
+ * once the caller passes Linux's check (its own process, or the same
+ * effective uid, or CAP_SYS_PTRACE), so reads and writes run natively on
+ * that process's memory and nothing else's.
+ */
+class MemFile extends ProcNode {
+  constructor(
+    fs: ProcFs,
+    path: string,
+    owner: Process,
+    private readonly hostTid: number,
+  ) {
+    super(fs, path, S_IFREG | 0o600, owner);
+  }
+  override open(flags: number): Opened {
+    const caller = this.fs.k.current;
+    const target = this.owner!;
+    if (!caller) fail('EACCES');
+    if (caller.proc !== target) {
+      const c = caller.creds;
+      const leader = leaderOf(target);
+      if (!hasCap(c, CAP_SYS_PTRACE) && (!leader || leader.creds.euid !== c.euid || leader.creds.uid !== c.uid)) fail('EACCES');
+    }
+    try {
+      return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & (O_ACCMODE | O_CLOEXEC)), foreign: true };
+    } catch {
+      fail('ESRCH');
+    }
+  }
+}
+
+const NAMESPACES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'time_for_children', 'user', 'uts'];
+
+/** /proc/[pid]/ns: what each namespace link reads as (type:[inode]); joining one is refused anyway (setns). */
+function nsDir(pfs: ProcFs, p: Process, base: string): Node {
+  return new ProcDir(
+    pfs,
+    base,
+    0o511,
+    () => dirEntries(NAMESPACES.map((n) => [n, DT_LNK]), pfs, base),
+    (name) => {
+      if (!NAMESPACES.includes(name)) return null;
+      return new ProcLink(pfs, `${base}/${name}`, () => {
+        try {
+          return fs.readlinkSync(`/proc/${p.tgid}/ns/${name}`, { encoding: 'latin1' });
+        } catch {
+          fail('ENOENT');
+        }
+      }, null, p);
+    },
+    p,
+  );
+}
+
+/** The /proc/net files programs read; each shows the sandbox's network namespace (that of the process). */
+const NET_FILES = ['dev', 'if_inet6', 'route', 'ipv6_route', 'tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6', 'unix', 'netlink', 'snmp', 'snmp6', 'netstat', 'sockstat', 'sockstat6', 'arp', 'igmp', 'packet', 'protocols'];
+
+function netDir(pfs: ProcFs, p: Process, base: string): Node {
+  return new ProcDir(
+    pfs,
+    base,
+    0o555,
+    () => dirEntries(NET_FILES.map((n) => [n, DT_REG]), pfs, base),
+    (name) => (NET_FILES.includes(name) ? new ProcFile(pfs, `${base}/${name}`, () => hostRead(`/proc/${p.tgid}/net/${name}`), 0o444, p) : null),
     p,
   );
 }
