@@ -122,6 +122,7 @@ export const CLONE_UNTRACED = 0x00800000;
 export const CLONE_NEWNS = 0x20000;
 export const CLONE_SYSVSEM = 0x40000;
 export const CLONE_SETTLS = 0x80000;
+export const CLONE_PARENT_SETTID = 0x100000;
 export const CLONE_NEWCGROUP = 0x2000000;
 export const CLONE_NEWUTS = 0x4000000;
 export const CLONE_NEWIPC = 0x8000000;

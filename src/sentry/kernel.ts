@@ -55,6 +55,8 @@ import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
 import { deferSignal, onInjectionStop } from './inject.js';
+import { restoreArgs, rewriteClone3 } from './clone3.js';
+import { readBytes } from './memory.js';
 import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
 import { CommandNotFound, checkCommand } from './lookpath.js';
 import { IdMap } from './idmap.js';
@@ -81,6 +83,7 @@ const FAULT_SIGNALS = new Set([4, 5, 7, 8, 11, 31]);
 const DEFAULT_TERMINATES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31]);
 
 const NR_CLONE = NUMBERS['clone']!;
+const NR_CLONE3 = NUMBERS['clone3']!;
 /** How long the Sentry waits for the kernel to report the sandbox's tasks dead once init is. */
 const FINISH_BOUND_MS = 2000;
 
@@ -466,7 +469,7 @@ export class Kernel {
           return;
         case PTRACE_EVENT_STOP:
           if (this.unstarted.delete(pid)) {
-            native.ptraceCont(pid, 0);
+            this.startTask(pid);
           } else if (!this.tasks.has(pid)) {
             this.earlyStops.add(pid);
           } else if (STOP_SIGNALS.has(sig)) {
@@ -540,7 +543,13 @@ export class Kernel {
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
     child.inheritCreds(parent);
     this.tasks.set(childTid, child);
-    if (this.earlyStops.delete(childTid)) native.ptraceCont(childTid, 0);
+    if (parent.clone3Regs) {
+      // The clone was a clone3: both get their own registers back (clone3.ts).
+      restoreArgs(parentTid, parent.clone3Regs);
+      child.clone3Regs = parent.clone3Regs;
+      parent.clone3Regs = undefined;
+    }
+    if (this.earlyStops.delete(childTid)) this.startTask(childTid);
     else this.unstarted.add(childTid);
   }
 
@@ -604,9 +613,39 @@ export class Kernel {
       }
     } else if (nr === NR_CLONE) {
       clearUntraced(tid);
+    } else if (nr === NR_CLONE3) {
+      this.onClone3Stop(t, info);
+      return;
     } else {
       // A credential change runs natively; re-read the credentials next time.
       t.invalidateCreds();
+    }
+    native.ptraceCont(tid, 0);
+  }
+
+  /**
+   * clone3's trace stop: rewritten into clone (clone3.ts), resumed to the
+   * call's exit stop so the registers are put back even if it fails.
+   */
+  private onClone3Stop(t: Task, info: Float64Array): void {
+    const size = info[3]!;
+    try {
+      if (size > 4096) throw sysErr(ERRNO.E2BIG);
+      t.clone3Regs = rewriteClone3(t.tid, readBytes(t, info[2]!, size));
+    } catch (e) {
+      native.ptraceSkipSyscall(t.tid, -(e instanceof SysErr ? e.errno : ERRNO.EFAULT));
+      native.ptraceCont(t.tid, 0);
+      return;
+    }
+    native.ptraceSyscall(t.tid, 0);
+  }
+
+  /** Lets a new task run from its first stop, with the registers its creator's call left it (clone3.ts). */
+  private startTask(tid: number): void {
+    const t = this.tasks.get(tid);
+    if (t?.clone3Regs) {
+      restoreArgs(tid, t.clone3Regs);
+      t.clone3Regs = undefined;
     }
     native.ptraceCont(tid, 0);
   }
@@ -625,6 +664,11 @@ export class Kernel {
     if (t?.pendingExec && native.ptraceGetSyscallInfo(tid, info) === PTRACE_SYSCALL_INFO_EXIT) {
       onExecExitStop(this, t, info[10]!);
       return;
+    }
+    if (t?.clone3Regs) {
+      // A clone3 that failed: the caller's own registers, with the error.
+      restoreArgs(tid, t.clone3Regs);
+      t.clone3Regs = undefined;
     }
     native.ptraceCont(tid, 0);
   }
