@@ -15,6 +15,12 @@
       "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"]
     },
     {
+      "target_name": "tsvisor-anchor",
+      "type": "executable",
+      "sources": ["native/anchor.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"]
+    },
+    {
       "target_name": "tsvisor-control",
       "type": "executable",
       "sources": ["native/control-client.c"],

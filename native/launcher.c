@@ -97,6 +97,8 @@ struct options {
   const char *hostname;
   const char *domainname;
   const char *netns;
+  const char *ipcns;
+  const char *utsns;
   pid_t join;
   int lo_up;
   int init;
@@ -164,6 +166,8 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (!strcmp(a, "--hostname")) o->hostname = v;
     else if (!strcmp(a, "--domainname")) o->domainname = v;
     else if (!strcmp(a, "--netns")) o->netns = v;
+    else if (!strcmp(a, "--ipcns")) o->ipcns = v;
+    else if (!strcmp(a, "--utsns")) o->utsns = v;
     else if (!strcmp(a, "--join")) o->join = (pid_t)num(v, "pid");
     else if (!strcmp(a, "--caps")) {
       o->have_caps = 1;
@@ -298,13 +302,13 @@ static void enter_userns(void) {
  * terminal it is a session of its own too, as runc makes it. With one it
  * becomes the terminal's foreground group, so keyboard signals reach the
  * guest and not tsvisor (which forwards what it receives). */
-/* Joins a network namespace given by path (OCI linux.namespaces network
- * path: Docker's --network host, a pod's namespace), as real root and before
- * the host paths disappear with the pivot. */
-static void join_netns(const char *path) {
+/* Joins a namespace given by path (OCI linux.namespaces path: Docker's
+ * --network container:ID, a pod's network, IPC and UTS namespaces), as real
+ * root and before the host paths disappear with the pivot. */
+static void join_ns(const char *path, int type, const char *what) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("network namespace %s: %s", path, strerror(errno));
-  if (setns(fd, CLONE_NEWNET) < 0) fail("join network namespace %s: %s", path, strerror(errno));
+  if (fd < 0) fail("%s namespace %s: %s", what, path, strerror(errno));
+  if (setns(fd, type) < 0) fail("join %s namespace %s: %s", what, path, strerror(errno));
   close(fd);
 }
 
@@ -542,7 +546,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < o.nrl; i++)
     if (setrlimit(o.rl[i].res, &o.rl[i].lim) < 0) fail("setrlimit %d: %s", o.rl[i].res, strerror(errno));
   own_process_group(o.foreground, o.ctty);
-  if (o.netns) join_netns(o.netns);
+  if (o.netns) join_ns(o.netns, CLONE_NEWNET, "network");
+  if (o.ipcns) join_ns(o.ipcns, CLONE_NEWIPC, "IPC");
+  if (o.utsns) join_ns(o.utsns, CLONE_NEWUTS, "UTS");
   apply_sysctls(&o);
   enter_root(o.root);
   if (o.lo_up) loopback_up();

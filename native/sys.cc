@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <termios.h>
 #include <unistd.h>
 #include <uv.h>
@@ -311,6 +312,27 @@ Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
   int e = errno;
   if (setns(own, CLONE_NEWNET) < 0) abort();  // never leave the Sentry in a guest's namespace
   return Num(info.Env(), fd < 0 ? -e : fd);
+}
+
+// utsNames(utsnsFd) -> [nodename, domainname] | -errno: the names of another
+// UTS namespace (one a container joins by path). Like socketInNetns, only
+// the calling thread enters it, and returns to its own at once.
+Napi::Value UtsNames(const Napi::CallbackInfo& info) {
+  static int own = -1;
+  if (own < 0) {
+    own = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
+    if (own < 0) return Num(info.Env(), -errno);
+  }
+  if (setns(I32(info, 0), CLONE_NEWUTS) < 0) return Num(info.Env(), -errno);
+  struct utsname u;
+  int r = uname(&u);
+  int e = errno;
+  if (setns(own, CLONE_NEWUTS) < 0) abort();  // never leave the Sentry in a guest's namespace
+  if (r < 0) return Num(info.Env(), -e);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::String::New(info.Env(), u.nodename));
+  out.Set(1u, Napi::String::New(info.Env(), u.domainname));
+  return out;
 }
 
 Napi::Value SockConnect(const Napi::CallbackInfo& info) {
@@ -784,6 +806,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"pinSelf", PinSelf},
       {"dup2", Dup2},
       {"socketInNetns", SocketInNetns},
+      {"utsNames", UtsNames},
       {"ptyUnlock", PtyUnlock},
       {"ttySetSize", TtySetSize},
       {"sendFdTo", SendFdTo},

@@ -23,4 +23,6 @@ export const CLI_ENTRY = path.join(PROJECT_ROOT, 'dist/bundle/tsvisor.cjs');
 export const GOFER_ENTRY = path.join(PROJECT_ROOT, 'dist/bundle/gofer.cjs');
 export const NATIVE_ADDON = path.join(PROJECT_ROOT, 'build/Release/tsvisor_native.node');
 export const LAUNCHER_PATH = path.join(PROJECT_ROOT, 'build/Release/tsvisor-launcher');
+/** The keeper and anchor of a created container: the pid its clients are told (native/anchor.c). */
+export const ANCHOR_PATH = path.join(PROJECT_ROOT, 'build/Release/tsvisor-anchor');
 export const TABLES_DIR = path.join(PROJECT_ROOT, 'syscall-tables');

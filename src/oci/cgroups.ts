@@ -924,13 +924,14 @@ function setOomScoreAdj(pid: number | 'self', value: number): void {
  * With a memory limit, the container's OOM killer must take a guest
  * process, as under runc, never the Sentry or the Gofer (the largest
  * processes there). (A limit set later by `update` finds the scores as
- * they are.) The sandbox process exempts itself and its Gofer (`gofer`,
- * started before this) with oom_score_adj -1000 and guests keep `specOomScoreAdj` (else the value
+ * they are.) The sandbox process exempts itself and its helpers
+ * (`helpers`: the Gofer, started before this, and the anchor's keeper,
+ * whose clone the anchor will be) with oom_score_adj -1000 and guests keep `specOomScoreAdj` (else the value
  * the sandbox process started with). Lowering a score needs
  * CAP_SYS_RESOURCE; without it the guests get the highest score, 1000,
  * instead, which makes the OOM killer prefer any of them.
  */
-export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: unknown, specOomScoreAdj: number | undefined, gofer: number): SandboxCgroups {
+export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: unknown, specOomScoreAdj: number | undefined, helpers: number[]): SandboxCgroups {
   const warnings: string[] = [];
   const parsed = resources === undefined ? { limits: {}, ignored: [] } : parseResources(resources);
   for (const what of parsed.ignored) warnings.push(`${what} is not applied by tsvisor`);
@@ -943,14 +944,14 @@ export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: u
   // Without any cgroup this still says, limit by limit, what is not applied.
   warnings.push(...cgroups.apply(parsed.limits, 'warn'));
   const before = fs.readFileSync('/proc/self/cgroup', 'utf8');
-  if (cgroups.usable) for (const pid of [process.pid, gofer]) warnings.push(...cgroups.joinSandbox(pid));
+  if (cgroups.usable) for (const pid of [process.pid, ...helpers]) warnings.push(...cgroups.joinSandbox(pid));
   let guestAdj: number | undefined;
   const memoryLimited = [parsed.limits.memory?.limit, parsed.limits.memory?.swap].some((v) => v !== undefined && v > 0);
   if (cgroups.usable && cgroups.hasMemory && memoryLimited) {
     const own = Number(fs.readFileSync('/proc/self/oom_score_adj', 'utf8'));
     try {
       setOomScoreAdj('self', OOM_SCORE_ADJ_MIN);
-      setOomScoreAdj(gofer, OOM_SCORE_ADJ_MIN);
+      for (const pid of helpers) setOomScoreAdj(pid, OOM_SCORE_ADJ_MIN);
       guestAdj = specOomScoreAdj ?? own;
     } catch (e) {
       if (errnoCode(e) !== 'EACCES') throw e;

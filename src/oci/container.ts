@@ -2,12 +2,13 @@
 // recorded ('creating', with its cgroups), the sandbox process sets it up
 // (src/oci/sandbox.ts), then the hooks runc runs before start and the pid
 // file. For `create` (and `run --detach`) that is `tsvisor boot`, a process
-// that outlives the command; `run` is the sandbox itself.
+// that outlives the command, started under its anchor's keeper
+// (native/anchor.c); `run` is the sandbox itself.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FlagValues } from '../cli/flags.js';
-import { CLI_ENTRY } from '../paths.js';
+import { ANCHOR_PATH, CLI_ENTRY } from '../paths.js';
 import { type CgroupPaths, planContainerCgroups, removeContainerCgroups } from './cgroups.js';
 import { RuntimeError, globalArgs, stateRoot } from './runtime.js';
 import { type Sandbox, runHooksIn } from './sandbox.js';
@@ -65,17 +66,19 @@ export async function finishCreate(r: Registered, sandbox: Sandbox, pidFile: str
   // The container is still being created while these run: runc's state says so.
   const state = { ...ociState(r.store.load(r.id)), status: 'creating' as const };
   for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) await runHooksIn(sandbox.kernel, 'host', kind, r.config.hooks[kind], state);
-  if (pidFile) writePidFile(pidFile, process.pid);
+  if (pidFile) writePidFile(pidFile, sandbox.pid);
   if (r.config.hooks.poststart.length === 0) fs.writeFileSync(path.join(r.store.dir(r.id), DIRECT_START_FILE), '');
 }
 
 /**
  * `create` run as a Node command of its own: starts the sandbox process
- * (`tsvisor boot`, which does the whole create) detached and waits for its
- * word. Returns the exit status: the sandbox process reports errors itself.
+ * (`tsvisor boot`, which does the whole create) under its anchor's keeper,
+ * detached, and waits for its word. Returns the exit status: the sandbox
+ * process reports errors itself.
  */
 export async function createContainer(globals: FlagValues, createArgs: readonly string[]): Promise<number> {
-  const child = spawn(process.execPath, [CLI_ENTRY, ...globalArgs(globals), 'boot', '--ready-fd', '3', ...createArgs], {
+  const boot = [CLI_ENTRY, ...globalArgs(globals), 'boot', '--ready-fd', '3', '--anchor-fd', '4', ...createArgs];
+  const child = spawn(ANCHOR_PATH, ['4', process.execPath, ...boot], {
     detached: true,
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });

@@ -2,24 +2,32 @@
 // container set up with its first process held before exec, the control
 // socket serving start, kill, ps and exec, and the container's state kept up
 // to date until its init exits. `tsvisor boot` runs it for `create` (as a
-// process of its own that outlives the command); `tsvisor run` runs it in
-// its own process.
+// process of its own that outlives the command, the child of its anchor's
+// keeper); `tsvisor run` runs it in its own process.
 import fs from 'node:fs';
+import os from 'node:os';
 import { MFD_CLOEXEC, O_RDONLY } from '../abi/linux.js';
 import type { FlagValues } from '../cli/flags.js';
 import type { StartedGofer } from '../gofer/client.js';
 import { native } from '../platform/native.js';
 import type { Kernel } from '../sentry/kernel.js';
-import { goferExports, sameNamespace } from '../sentry/spec.js';
+import { type SandboxSpec, goferExports, sameNamespace } from '../sentry/spec.js';
 import { enterSandboxCgroups } from './cgroups.js';
+import { makeAnchor } from './anchor.js';
 import { type ControlReply, type ExecProcess, serveControl } from './control.js';
 import { RuntimeError, stateRoot, waitUntil } from './runtime.js';
-import { type ContainerConfig, type Hook, toSandboxSpec } from './spec.js';
+import { type ContainerConfig, type Hook, type NamespaceType, toSandboxSpec } from './spec.js';
 import { StateStore, ociState, processStartTime, status } from './state.js';
 import { allocateTerminal } from './terminal.js';
 
 export interface Sandbox {
   kernel: Kernel;
+  /**
+   * The container's pid as its clients see it (state, --pid-file, hooks):
+   * the anchor for `create`, which stands in the container's namespaces and
+   * ends with it; the init's host pid for `run`, whose pid no client waits for.
+   */
+  pid: number;
   /** Runs the startContainer hooks and lets the container's process exec (what `start` asks for). */
   start(): Promise<void>;
   /** Resolves with the container's exit status once its init has exited and the state says so. */
@@ -37,16 +45,21 @@ export interface Sandbox {
  * control socket listens. On failure nothing of it is left running (the
  * state directory is the caller's to remove).
  */
-export async function startSandbox(globals: FlagValues, id: string, config: ContainerConfig, o: { consoleSocket?: string; gofer: StartedGofer }): Promise<Sandbox> {
+export async function startSandbox(
+  globals: FlagValues,
+  id: string,
+  config: ContainerConfig,
+  o: { consoleSocket?: string; gofer: StartedGofer; anchorFd?: number },
+): Promise<Sandbox> {
   const store = new StateStore(stateRoot(globals));
   let kernel: Kernel | undefined;
   try {
     // No network namespace in the spec means the host's, as with runc;
     // --network=host (a runsc flag) forces it.
     const ownNetwork = config.namespaces.some((n) => n.type === 'network') && globals.network !== 'host';
+    refuseHostNamespacePaths(config, ownNetwork && globals.network !== 'none');
     const netSysctls = Object.keys(config.sysctl).filter((k) => k.startsWith('net.'));
-    const specNetns = config.namespaces.find((n) => n.type === 'network');
-    if (netSysctls.length && (!specNetns || (specNetns.path && sameNamespace(specNetns.path, '/proc/self/ns/net')))) {
+    if (netSysctls.length && !config.namespaces.some((n) => n.type === 'network')) {
       throw new RuntimeError(`linux.sysctl: sysctl "${netSysctls[0]}" not allowed in the host network namespace`);
     }
     const spec = toSandboxSpec(config, {
@@ -57,9 +70,13 @@ export async function startSandbox(globals: FlagValues, id: string, config: Cont
     });
     // --network=none: a namespace of the sandbox's own with loopback only, whatever the spec names.
     if (ownNetwork && globals.network !== 'none') spec.netnsPath = config.netnsPath;
+    joinNamespacePaths(config, spec);
     spec.oomScoreAdj = config.process.oomScoreAdj;
-    // The Gofer (started already) is moved there; the guests, not started yet, inherit the cgroups.
-    const sandboxCgroups = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj, o.gofer.pid);
+    // The Gofer (started already) and the anchor's keeper (this process's
+    // parent, whose clone the anchor will be) are moved there; the guests,
+    // not started yet, inherit the cgroups.
+    const helpers = o.anchorFd === undefined ? [o.gofer.pid] : [o.gofer.pid, process.ppid];
+    const sandboxCgroups = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj, helpers);
     if (sandboxCgroups.guestOomScoreAdj !== undefined) spec.oomScoreAdj = sandboxCgroups.guestOomScoreAdj;
     const gofer = o.gofer.serve(goferExports(spec));
     if (config.process.terminal) {
@@ -85,7 +102,7 @@ export async function startSandbox(globals: FlagValues, id: string, config: Cont
     });
     for (const w of sandboxCgroups.warnings) log.warn(w);
     for (const n of config.namespaces) {
-      if (n.path && n.type !== 'network') log.warn({ namespace: n.type, path: n.path }, `joining a ${n.type} namespace by path is not supported: the container has one of its own`);
+      if (n.path && !JOINED_BY_PATH.has(n.type)) log.warn({ namespace: n.type, path: n.path }, `joining a ${n.type} namespace by path is not supported: the container has one of its own`);
     }
     spec.onGuestProcess = (pid) => {
       for (const w of sandboxCgroups.addGuest(pid)) log.warn({ pid }, w);
@@ -103,12 +120,18 @@ export async function startSandbox(globals: FlagValues, id: string, config: Cont
       throw e;
     }
     const k = kernel;
+    let pid = k.initPid;
+    if (o.anchorFd !== undefined) {
+      const anchor = makeAnchor(o.anchorFd, k.initPid);
+      pid = anchor.pid;
+      if (anchor.procErrno) log.warn({ errno: anchor.procErrno }, "the container's processes cannot be shown under its pid's /proc (podman top lists none): a procfs of its pid namespace needs Linux 6.15's pidns option");
+    }
     const controlSocket = `${store.dir(id)}/control.sock`;
     update(store, id, (state) => {
       state.status = 'created';
       state.sentryPid = process.pid;
       state.sentryStartTime = processStartTime(process.pid) ?? 0;
-      state.pid = process.pid;
+      state.pid = pid;
       state.initPid = k.initPid;
       state.controlSocket = controlSocket;
       state.cgroups = sandboxCgroups.cgroups?.paths;
@@ -170,12 +193,75 @@ export async function startSandbox(globals: FlagValues, id: string, config: Cont
       }
       for (const w of sandboxCgroups.leave()) log.warn(w);
     };
-    return { kernel: k, start, exited, release };
+    return { kernel: k, pid, start, exited, release };
   } catch (e) {
     kernel?.kill();
     o.gofer.kill();
     throw e;
   }
+}
+
+/** The namespaces tsvisor joins when the spec gives a path; it makes its own of the others. */
+const JOINED_BY_PATH = new Set<NamespaceType>(['network', 'ipc', 'uts']);
+
+/** /proc/PID/ns/ file names. */
+const NS_FILES: Record<NamespaceType, string> = { network: 'net', mount: 'mnt', pid: 'pid', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
+
+/**
+ * A namespace path that is the host's own namespace is refused: a spec asks
+ * for the host's by leaving the type out. Such a path is nearly always a
+ * mistake that would otherwise pass unseen: the pid of a container
+ * reported by a runtime that stays on the host (a pod's pause container,
+ * `--network container:ID`). `networkByPath`: false when the runtime's
+ * --network flag overrides the spec's network.
+ */
+function refuseHostNamespacePaths(config: ContainerConfig, networkByPath: boolean): void {
+  for (const n of config.namespaces) {
+    if (!n.path || (n.type === 'network' && !networkByPath)) continue;
+    if (sameNamespace(n.path, `/proc/self/ns/${NS_FILES[n.type]}`)) {
+      throw new RuntimeError(
+        `linux.namespaces: the ${n.type} namespace path ${n.path} is the host's own ${n.type} namespace; ` +
+          `a container shares the host's by leaving "${n.type}" out of linux.namespaces, never through a path`,
+      );
+    }
+  }
+}
+
+/**
+ * The IPC and UTS namespaces named by path (a pod's): the launcher joins
+ * them. The Sentry answers uname itself, so it takes the host and domain
+ * names from the joined namespace unless the spec sets them (then the
+ * launcher sets them there, as runc does).
+ */
+function joinNamespacePaths(config: ContainerConfig, spec: SandboxSpec): void {
+  const pathOf = (t: NamespaceType) => config.namespaces.find((n) => n.type === t)?.path;
+  const ipc = pathOf('ipc');
+  if (ipc) spec.ipcnsPath = ipc;
+  const uts = pathOf('uts');
+  if (!uts) return;
+  spec.utsnsPath = uts;
+  let fd: number;
+  try {
+    fd = fs.openSync(uts, 'r');
+  } catch (e) {
+    throw new RuntimeError(`UTS namespace ${uts}: ${(e as Error).message}`);
+  }
+  try {
+    const names = native.utsNames(fd);
+    if (typeof names === 'number') throw new RuntimeError(`UTS namespace ${uts}: cannot read its names (errno ${-names})`);
+    // What the launcher writes back is what it read: the same names.
+    if (!config.hostname && config.sysctl['kernel.hostname'] === undefined) spec.hostname = names[0];
+    if (!spec.domainname && names[1] !== '(none)') spec.domainname = names[1];
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Signals the sandbox process passes on to the container's init, as runc does for its init (runc run forwards what it can catch). */
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+export function forwardSignals(k: Kernel): void {
+  for (const sig of FORWARDED) process.on(sig, () => k.signal(os.constants.signals[sig]));
 }
 
 /** Whether process `pid` is alive (not gone, not a zombie). */

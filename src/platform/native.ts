@@ -61,6 +61,8 @@ export interface Native {
   dup2(oldFd: number, newFd: number): number;
   /** socket(2) in the network namespace `netnsFd` (the calling thread returns to its own). */
   socketInNetns(netnsFd: number, family: number, type: number, protocol: number): number;
+  /** The host and domain names of the UTS namespace `utsnsFd` (the calling thread returns to its own). */
+  utsNames(utsnsFd: number): [string, string] | number;
   sockConnect(fd: number, addr: Uint8Array, len: number): number;
   sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void): number;
   sockDomain(fd: number): number;

@@ -190,6 +190,8 @@ export class Kernel {
     const ownNetns = s.network === 'none' && !s.netnsPath;
     if (ownNetns) argv.push('--lo-up');
     if (s.netnsPath) argv.push('--netns', s.netnsPath);
+    if (s.ipcnsPath) argv.push('--ipcns', s.ipcnsPath);
+    if (s.utsnsPath) argv.push('--utsns', s.utsnsPath);
     if (s.oomScoreAdj !== undefined) argv.push('--oom-score-adj', String(s.oomScoreAdj));
     if (s.foreground) argv.push('--foreground');
     if (s.init) argv.push('--init');

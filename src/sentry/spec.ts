@@ -25,6 +25,9 @@ export interface SandboxSpec {
   network: 'none' | 'host';
   /** join this network namespace instead of making one (OCI namespace path) */
   netnsPath?: string;
+  /** join these IPC and UTS namespaces instead of making them (OCI namespace paths: a pod's) */
+  ipcnsPath?: string;
+  utsnsPath?: string;
   oomScoreAdj?: number;
   args: string[];
   env: string[];

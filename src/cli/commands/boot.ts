@@ -1,24 +1,31 @@
 // tsvisor boot (internal): `create` as the sandbox process itself, which
 // outlives the command. It records the container, sets it up
-// (src/oci/sandbox.ts), runs the hooks runc runs before start, writes the pid
-// file with its own pid, then says "ok" (or "error MESSAGE", after reporting
-// the error as every command does) on --ready-fd and serves the container
-// until its init exits. Its exit status is the container's: it is the
-// process in --pid-file, which containerd's shim and conmon wait for.
+// (src/oci/sandbox.ts), has its keeper make the anchor (--anchor-fd,
+// native/anchor.c), runs the hooks runc runs before start, writes the
+// anchor's pid to the pid file, then says "ok" (or "error MESSAGE", after
+// reporting the error as every command does) on --ready-fd and serves the
+// container until its init exits. Its exit status is the container's: the
+// keeper hands it to the anchor, the process in --pid-file, which
+// containerd's shim and conmon wait for.
 //
-// bin/tsvisor runs `create` as this command directly, in a new session,
-// and waits for its word (one Node process fewer on every container's
-// start); `tsvisor create` run any other way starts it so (createContainer).
+// bin/tsvisor runs `create` as this command directly, under its keeper in a
+// new session, and waits for its word (one Node process fewer on every
+// container's start); `tsvisor create` run any other way starts it so
+// (createContainer).
 import fs from 'node:fs';
 import { finishCreate, registerContainer, unregisterContainer } from '../../oci/container.js';
 import { reportError } from '../../oci/runtime.js';
-import { type Sandbox, startSandbox } from '../../oci/sandbox.js';
+import { type Sandbox, forwardSignals, startSandbox } from '../../oci/sandbox.js';
 import { native } from '../../platform/native.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
 import { CREATE_FLAGS } from './create.js';
 
-const BOOT_FLAGS: readonly FlagSpec[] = [...CREATE_FLAGS, { name: 'ready-fd', type: 'string', help: 'fd to say "ok" or "error MESSAGE" on' }];
+const BOOT_FLAGS: readonly FlagSpec[] = [
+  ...CREATE_FLAGS,
+  { name: 'ready-fd', type: 'string', help: 'fd to say "ok" or "error MESSAGE" on' },
+  { name: 'anchor-fd', type: 'string', help: "the control socket of this process's anchor keeper (native/anchor.c)" },
+];
 
 export const bootCommand: Command = {
   summary: 'create a container as its sandbox process (internal)',
@@ -38,9 +45,11 @@ export const bootCommand: Command = {
     try {
       if (rest.length !== 1 || !prestarted.gofer) throw new UsageError('usage: tsvisor create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID');
       if (flags['preserve-fds'] !== undefined && flags['preserve-fds'] !== '0') throw new UsageError('--preserve-fds is not supported');
+      const anchorFd = Number(flags['anchor-fd']);
+      if (!Number.isInteger(anchorFd) || anchorFd < 3) throw new UsageError('boot runs under tsvisor-anchor, which gives it --anchor-fd');
       const consoleSocket = flags['console-socket'] as string | undefined;
       registered = registerContainer(globals, rest[0]!, (flags.bundle as string | undefined) ?? process.cwd(), consoleSocket);
-      sandbox = await startSandbox(globals, registered.id, registered.config, { consoleSocket, gofer: prestarted.gofer });
+      sandbox = await startSandbox(globals, registered.id, registered.config, { consoleSocket, gofer: prestarted.gofer, anchorFd });
       await finishCreate(registered, sandbox, flags['pid-file'] as string | undefined);
       // With a terminal the container's stdio is the pty: keeping the
       // command's own would hold pipes the caller reads to their end
@@ -58,6 +67,8 @@ export const bootCommand: Command = {
       say(`error ${msg}`);
       return 1;
     }
+    // Signals the keeper passes on (from the anchor, the pid clients know) go to init.
+    forwardSignals(sandbox.kernel);
     say('ok');
     return sandbox.exited;
   },

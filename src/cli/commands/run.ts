@@ -3,11 +3,10 @@
 // then delete it. Without --detach this process is the sandbox process
 // itself (no second Node process to start), and it passes the signals it
 // gets on to the container's init, as runc run does.
-import os from 'node:os';
 import { removeContainerCgroups } from '../../oci/cgroups.js';
 import { createContainer, finishCreate, registerContainer, unregisterContainer } from '../../oci/container.js';
 import { stateRoot } from '../../oci/runtime.js';
-import { type Sandbox, runHooksIn, startSandbox } from '../../oci/sandbox.js';
+import { type Sandbox, forwardSignals, runHooksIn, startSandbox } from '../../oci/sandbox.js';
 import { StateStore, ociState } from '../../oci/state.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
@@ -15,9 +14,6 @@ import { CREATE_FLAGS } from './create.js';
 import { startContainer } from './start.js';
 
 const RUN_FLAGS: readonly FlagSpec[] = [...CREATE_FLAGS, { name: 'detach', alias: ['d'], type: 'bool', help: 'do not wait for the container' }];
-
-/** Signals `run` passes on to the container (runc forwards every signal it can catch). */
-const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
 export const runCommand: Command = {
   summary: 'create and start a container',
@@ -48,7 +44,7 @@ export const runCommand: Command = {
       throw e;
     }
     const k = sandbox.kernel;
-    for (const sig of FORWARDED) process.on(sig, () => k.signal(os.constants.signals[sig]));
+    forwardSignals(k);
     await sandbox.start();
     // This process is the Sentry: its hooks run through it (runHooksIn), not child_process.
     await runHooksIn(k, 'host', 'poststart', r.config.hooks.poststart, ociState(r.store.load(id)));
