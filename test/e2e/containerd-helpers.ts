@@ -1,7 +1,7 @@
 // A private containerd for the ctr end-to-end test: containerd started by hand
 // (no systemd) with its own configuration, root, state, sockets and CRI
 // network directories under a short directory in /var/tmp; tsvisor's runtime
-// entry imported from runsc-compat/containerd-config.toml; a busybox image
+// entries merged in from runsc-compat/containerd-config.toml; a busybox image
 // written as an OCI image layout and imported with `ctr image import` (no
 // registry is reachable).
 //
@@ -38,6 +38,8 @@ export const NAMESPACE = 'tsvisor-e2e';
 export const RUNTIME_CONFIG = path.join(REPO, 'runsc-compat/containerd-config.toml');
 /** Where runsc-compat/containerd-config.toml expects tsvisor to be installed. */
 const INSTALL_DIR = '/opt/tsvisor';
+/** The state root runsc-compat/containerd-config.toml gives tsvisor for the CRI plugin (ours is under the private directory). */
+const SHIPPED_TSVISOR_ROOT = '/run/containerd/tsvisor';
 
 export type CtrRuntime = 'tsvisor' | 'runc';
 
@@ -54,6 +56,19 @@ export interface Containerd {
   tsvisorBinary: string;
   /** whether the cgroup /NAMESPACE existed before (ctr puts containers in /NAMESPACE/ID; runc leaves the parent) */
   cgroupExisted: boolean;
+  /** the containerd namespace ctr works in */
+  namespace: string;
+}
+
+export interface ContainerdOptions {
+  /** the containerd namespace ctr works in (default NAMESPACE; the CRI plugin's is k8s.io) */
+  namespace?: string;
+  /**
+   * Called with the private directory before containerd starts: writes what
+   * else it needs there (the CRI suite's CNI configuration and plugins under
+   * cni/net.d and cni/bin) and returns more lines of configuration.
+   */
+  setUp?: (tmp: string) => string[];
 }
 
 export interface CtrResult {
@@ -78,7 +93,7 @@ export function ctrOk(c: Containerd, args: string[], timeoutMs = 60000): string 
 
 /** The full command line of `ctr args...` against our containerd (for runOnPty and Running). */
 export function ctrArgv(c: Containerd, args: string[]): string[] {
-  return [c.ctrBin, '--address', c.sock, '--namespace', NAMESPACE, ...args];
+  return [c.ctrBin, '--address', c.sock, '--namespace', c.namespace, ...args];
 }
 
 /** The runtime state directory of a runtime in our namespace (what the shim passes as --root). */
@@ -126,7 +141,7 @@ export const CRI_RUNTIMES = 'plugins."io.containerd.grpc.v1.cri".containerd.runt
  * Throws, with the reason, if containerd is not installed, does not come up,
  * or does not read tsvisor's runtime entry: the suite must fail then, not skip.
  */
-export async function startContainerd(): Promise<Containerd> {
+export async function startContainerd(o: ContainerdOptions = {}): Promise<Containerd> {
   if (process.getuid?.() !== 0) throw new Error('the containerd end-to-end test must run as root (it starts containerd)');
   const containerdBin = requireExecutable('containerd', 'containerd (docker.io depends on it)');
   const ctrBin = requireExecutable('ctr', 'containerd');
@@ -138,16 +153,25 @@ export async function startContainerd(): Promise<Containerd> {
   const tmp = fs.mkdtempSync('/var/tmp/tsv-ct-');
   fs.mkdirSync(path.join(tmp, 'home'));
   const sock = path.join(tmp, 'containerd.sock');
-  // tsvisor's entry as shipped, pointed at this checkout instead of /opt/tsvisor.
-  const runtimeToml = path.join(tmp, 'tsvisor-runtime.toml');
-  fs.writeFileSync(runtimeToml, fs.readFileSync(RUNTIME_CONFIG, 'utf8').split(INSTALL_DIR).join(REPO));
+  // tsvisor's entries as shipped, pointed at this checkout instead of
+  // /opt/tsvisor, and its state (for the CRI plugin) kept in our directory.
+  // Merged into our configuration rather than imported: containerd 1.6 lets
+  // an imported file's CRI table replace the whole CRI table of the main one.
+  const shipped = fs.readFileSync(RUNTIME_CONFIG, 'utf8');
+  if (!shipped.includes(SHIPPED_TSVISOR_ROOT)) throw new Error(`${RUNTIME_CONFIG} no longer sets Root = "${SHIPPED_TSVISOR_ROOT}"`);
+  const runtimeTables = shipped
+    .split(INSTALL_DIR)
+    .join(REPO)
+    .split(SHIPPED_TSVISOR_ROOT)
+    .join(path.join(tmp, 'runtime-root/tsvisor'))
+    .split('\n')
+    .filter((l) => l.trim() !== 'version = 2');
   const config = path.join(tmp, 'config.toml');
   const q = JSON.stringify;
   fs.writeFileSync(
     config,
     [
       'version = 2',
-      `imports = [${q(runtimeToml)}]`,
       `root = ${q(path.join(tmp, 'root'))}`,
       `state = ${q(path.join(tmp, 'state'))}`,
       '[grpc]',
@@ -164,12 +188,25 @@ export async function startContainerd(): Promise<Containerd> {
       '[plugins."io.containerd.grpc.v1.cri".cni]',
       `  conf_dir = ${q(path.join(tmp, 'cni/net.d'))}`,
       `  bin_dir = ${q(path.join(tmp, 'cni/bin'))}`,
+      ...runtimeTables,
+      ...(o.setUp?.(tmp) ?? []),
       '',
     ].join('\n'),
   );
   const env = clientEnv(path.join(tmp, 'home'));
   const daemon = spawnDaemon('containerd', containerdBin, ['--config', config, '--log-level', 'info'], env, path.join(tmp, 'containerd.log'));
-  const c: Containerd = { tmp, sock, config, containerdBin, ctrBin, daemon, env, tsvisorBinary: '', cgroupExisted: cgroupsNamed(NAMESPACE).length > 0 };
+  const c: Containerd = {
+    tmp,
+    sock,
+    config,
+    containerdBin,
+    ctrBin,
+    daemon,
+    env,
+    tsvisorBinary: '',
+    cgroupExisted: cgroupsNamed(NAMESPACE).length > 0,
+    namespace: o.namespace ?? NAMESPACE,
+  };
   try {
     // `ctr version` waits 10 s for a daemon that is not there: only ask once the socket exists.
     await waitReady(daemon, () => fs.existsSync(sock) && ctr(c, ['version'], 15000).status === 0);
@@ -188,13 +225,24 @@ function sha256(b: Buffer | string): string {
 }
 
 /**
- * Writes the busybox root as a single-layer OCI image layout (oci-layout,
- * index.json, blobs/sha256/...) and imports its tar with `ctr image import`.
+ * Writes the busybox root as a single-layer OCI image layout and imports it
+ * with `ctr image import`.
  */
 export function importBusybox(c: Containerd, name = CTR_IMAGE): void {
   const root = path.join(c.tmp, 'rootfs');
-  const layout = path.join(c.tmp, 'image');
   writeBusyboxRoot(root);
+  importRoot(c, name, root, { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] });
+  rmrf(root);
+}
+
+/**
+ * Writes the root file system `root` as a single-layer OCI image layout
+ * (oci-layout, index.json, blobs/sha256/...) with the image configuration
+ * `config` (Env, Cmd, Entrypoint, ...) and imports its tar with
+ * `ctr image import` into our namespace.
+ */
+export function importRoot(c: Containerd, name: string, root: string, config: Record<string, unknown>): void {
+  const layout = path.join(c.tmp, 'image');
   const blobs = path.join(layout, 'blobs/sha256');
   fs.mkdirSync(blobs, { recursive: true });
   const blob = (mediaType: string, data: Buffer | string) => {
@@ -209,7 +257,7 @@ export function importBusybox(c: Containerd, name = CTR_IMAGE): void {
     'application/vnd.oci.image.config.v1+json',
     JSON.stringify({
       ...platform,
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+      config,
       // Uncompressed layer: its diff id is its digest.
       rootfs: { type: 'layers', diff_ids: [layer.digest] },
     }),
@@ -234,7 +282,6 @@ export function importBusybox(c: Containerd, name = CTR_IMAGE): void {
   ctrOk(c, ['image', 'import', archive], 120000);
   const listed = ctrOk(c, ['image', 'ls', '-q']).split('\n');
   if (!listed.includes(name)) throw new Error(`ctr image import did not make ${name}: ${listed.join(' ')}`);
-  rmrf(root);
   rmrf(layout);
   rmrf(archive);
 }

@@ -102,7 +102,7 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
     const options = tomlTable(dump, `${CRI_RUNTIMES}.tsvisor.options`);
     expect({ BinaryName: options?.BinaryName, Root: options?.Root }).toEqual({
       BinaryName: path.join(REPO, 'runsc-compat/runsc'),
-      Root: '/run/containerd/tsvisor',
+      Root: path.join(daemon().tmp, 'runtime-root/tsvisor'),
     });
     // The default runtime must still be there, or the CRI plugin refuses the configuration.
     expect(tomlTable(dump, `${CRI_RUNTIMES}.runc`)?.runtime_type).toBe('io.containerd.runc.v2');

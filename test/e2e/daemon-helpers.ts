@@ -270,3 +270,94 @@ export function writeBusyboxRoot(root: string): void {
 export function tarOf(dir: string): Buffer {
   return execFileSync('tar', ['-C', dir, '--numeric-owner', '-c', '.'], { maxBuffer: 256 << 20 });
 }
+
+/** What a daemon with networking changes on the host: links, IPv4 forwarding, iptables rules. */
+export interface HostNetwork {
+  links: Set<string>;
+  forwarding: string;
+  /** iptables-save and ip6tables-save output */
+  rules: { iptables: string; ip6tables: string };
+}
+
+const FORWARDING = '/proc/sys/net/ipv4/ip_forward';
+
+function linkNames(): Set<string> {
+  return new Set(fs.readdirSync('/sys/class/net'));
+}
+
+function saveRules(bin: 'iptables' | 'ip6tables'): string {
+  const r = spawnSync(`${bin}-save`, [], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${bin}-save exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function hostNetwork(): HostNetwork {
+  return {
+    links: linkNames(),
+    forwarding: fs.readFileSync(FORWARDING, 'utf8').trim(),
+    rules: { iptables: saveRules('iptables'), ip6tables: saveRules('ip6tables') },
+  };
+}
+
+interface RuleTables {
+  [table: string]: { chains: Map<string, string>; rules: string[] };
+}
+
+/** iptables-save output as tables of chains (name -> policy, '-' for user chains) and `-A` rules. */
+function parseRules(text: string): RuleTables {
+  const out: RuleTables = {};
+  let table: RuleTables[string] | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) out[line.slice(1)] = table = { chains: new Map(), rules: [] };
+    else if (line.startsWith(':') && table) {
+      const [name = '', policy = '-'] = line.slice(1).split(' ');
+      table.chains.set(name, policy);
+    } else if (line.startsWith('-A ') && table) table.rules.push(line);
+  }
+  return out;
+}
+
+/** A rule line split as a shell would (iptables-save quotes comments with "..."). */
+function ruleArgs(line: string): string[] {
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!));
+}
+
+/**
+ * Undoes what was added to the host's network since `before`: the links
+ * `ours` claims (bridges and veths a daemon made), IPv4 forwarding, and the
+ * iptables and ip6tables rules and chains that were not there (built-in
+ * chains get their policy back). Rules that were there before stay, whatever
+ * added them. Returns what could not be undone.
+ */
+export function restoreHostNetwork(before: HostNetwork, ours: (link: string) => boolean): string[] {
+  const problems: string[] = [];
+  for (const link of linkNames()) {
+    if (before.links.has(link) || !ours(link)) continue;
+    const r = spawnSync('ip', ['link', 'delete', link], { encoding: 'utf8' });
+    if (r.status !== 0 && linkNames().has(link)) problems.push(`ip link delete ${link}: ${r.stderr.trim()}`);
+  }
+  for (const bin of ['iptables', 'ip6tables'] as const) {
+    const was = parseRules(before.rules[bin]);
+    const now = parseRules(saveRules(bin));
+    for (const [name, table] of Object.entries(now)) {
+      const old = was[name];
+      const kept = [...(old?.rules ?? [])];
+      const run = (args: string[]) => {
+        const r = spawnSync(bin, ['-w', '-t', name, ...args], { encoding: 'utf8' });
+        if (r.status !== 0) problems.push(`${bin} -t ${name} ${args.join(' ')}: ${r.stderr.trim()}`);
+      };
+      for (const rule of table.rules) {
+        const at = kept.indexOf(rule);
+        if (at >= 0) kept.splice(at, 1);
+        else run(['-D', ...ruleArgs(rule).slice(1)]);
+      }
+      for (const [chain, policy] of table.chains) {
+        const oldPolicy = old?.chains.get(chain);
+        if (policy === '-' && oldPolicy === undefined) run(['-X', chain]);
+        else if (policy !== '-' && policy !== (oldPolicy ?? 'ACCEPT')) run(['-P', chain, oldPolicy ?? 'ACCEPT']);
+      }
+    }
+  }
+  if (fs.readFileSync(FORWARDING, 'utf8').trim() !== before.forwarding) fs.writeFileSync(FORWARDING, before.forwarding);
+  return problems;
+}

@@ -2,6 +2,8 @@
 // hand (no systemd) with its own data root, exec root and socket under a short
 // directory in /var/tmp, tsvisor registered as the runtime "tsvisor", and a
 // busybox image imported from a local root file system (no registry).
+// Networking is a normal install's: the default bridge docker0, iptables
+// rules, IPv4 forwarding; stopDocker takes them away again.
 //
 // Another dockerd may run on the same machine with the default sockets; this
 // one shares nothing with it: dockerd starts its own containerd, whose socket,
@@ -12,12 +14,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   type Daemon,
+  type HostNetwork,
   SYSTEM_PATH,
   clientEnv,
   findExecutable,
+  hostNetwork,
   killStrays,
   processTrees,
   removePrivateDir,
+  restoreHostNetwork,
   spawnDaemon,
   stopDaemon,
   tarOf,
@@ -33,7 +38,11 @@ export { until } from './daemon-helpers.js';
 export const RUNSC = path.join(REPO, 'runsc-compat/runsc');
 export const IMAGE = 'local/busybox';
 
-/** dockerd's warning when the host does not forward IPv4; the client prints it on stderr for every run. */
+/**
+ * dockerd's warning when the host does not forward IPv4 (dockerd turns it on,
+ * but the CRI suite, running alongside, may turn it off again when it ends);
+ * the client prints it on stderr for every run.
+ */
 const FORWARDING_WARNING = 'WARNING: IPv4 forwarding is disabled. Networking will not work.\n';
 
 export interface DockerDaemon {
@@ -45,6 +54,8 @@ export interface DockerDaemon {
   /** the containerd that dockerd started for itself (not our child: dockerd's) */
   containerd?: ProcInfo;
   env: NodeJS.ProcessEnv;
+  /** the host's network before dockerd changed it */
+  network: HostNetwork;
 }
 
 export interface DockerResult {
@@ -105,6 +116,7 @@ export async function startDocker(): Promise<DockerDaemon> {
   fs.writeFileSync(path.join(tmp, 'daemon.json'), '{}\n');
   const sock = path.join(tmp, 'docker.sock');
   const env = clientEnv(path.join(tmp, 'client'), { DOCKER_CONFIG: path.join(tmp, 'client') });
+  const network = hostNetwork();
   const dockerd = spawnDaemon(
     'dockerd',
     dockerdBin,
@@ -114,17 +126,13 @@ export async function startDocker(): Promise<DockerDaemon> {
       '--exec-root', path.join(tmp, 'exec'),
       '--pidfile', path.join(tmp, 'docker.pid'),
       '-H', `unix://${sock}`,
-      '--bridge', 'none',
-      '--iptables=false',
-      '--ip-forward=false',
-      '--ip-masq=false',
       '--storage-driver', 'overlay2',
       '--add-runtime', `tsvisor=${RUNSC}`,
     ],
     env,
     path.join(tmp, 'dockerd.log'),
   );
-  const d: DockerDaemon = { tmp, sock, client, dockerd, env };
+  const d: DockerDaemon = { tmp, sock, client, dockerd, env, network };
   try {
     await waitReady(dockerd, () => fs.existsSync(sock) && docker(d, ['info', '--format', '{{.ServerVersion}}'], 10000).status === 0);
     const runtimes = dockerOk(d, ['info', '--format', '{{json .Runtimes}}']);
@@ -157,10 +165,17 @@ export function containerProcesses(d: DockerDaemon, id: string): ProcInfo[] {
   return processTrees((p) => isOurShim(d, p, id));
 }
 
+/** Links dockerd makes: the default bridge and those of user-defined networks (br-ID). */
+function dockerLink(name: string): boolean {
+  return name === 'docker0' || /^br-[0-9a-f]{12}$/.test(name);
+}
+
 /**
- * Removes every container, stops dockerd (SIGTERM; SIGKILL after 20 s), waits
- * for its containerd, unmounts what is left under the private directory and
- * removes it. Never removes the directory while something is mounted in it.
+ * Removes every container and user-defined network, stops dockerd (SIGTERM;
+ * SIGKILL after 20 s), waits for its containerd, takes its bridges, iptables
+ * rules and IPv4 forwarding away, unmounts what is left under the private
+ * directory and removes it. Never removes the directory while something is
+ * mounted in it.
  */
 export async function stopDocker(d: DockerDaemon): Promise<void> {
   const problems: string[] = [];
@@ -171,6 +186,8 @@ export async function stopDocker(d: DockerDaemon): Promise<void> {
       const rm = docker(d, ['rm', '-f', ...ids], 120000);
       if (rm.status !== 0) problems.push(`docker rm -f: ${rm.stderr}`);
     }
+    const prune = docker(d, ['network', 'prune', '-f']);
+    if (prune.status !== 0) problems.push(`docker network prune: ${prune.stderr}`);
   }
   problems.push(...(await stopDaemon(d.dockerd)));
   if (d.containerd) {
@@ -183,6 +200,7 @@ export async function stopDocker(d: DockerDaemon): Promise<void> {
   // Shims of our containerd (and their children) must not outlive it.
   const strays = await killStrays(processTrees((p) => isOurShim(d, p)));
   if (strays.length > 0) problems.push(`processes left behind: ${strays.join('; ')}`);
+  problems.push(...restoreHostNetwork(d.network, dockerLink));
   removePrivateDir(d.tmp);
   if (problems.length > 0) throw new Error(`Docker clean-up: ${problems.join('\n')}`);
 }

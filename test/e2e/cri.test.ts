@@ -1,0 +1,172 @@
+// A Kubernetes-style pod through containerd's CRI plugin (Debian's
+// containerd 1.6), driven as kubelet drives it (cri-helpers.ts), with the
+// runtime handler "tsvisor" (runsc-compat/containerd-config.toml) and, to
+// compare, "runc". A pod's app containers are told to join the namespaces of
+// its pause container through /proc/<its pid>/ns/{net,ipc,uts}: with
+// tsvisor that pid is the anchor (native/anchor.c), in the pod's namespaces.
+// When it was the Sentry, on the host, the app containers ran in the host's
+// network, with IPC and hostname of their own.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type ContainerConfig, CNI_SUBNET, CRI_CGROUP, CRI_IMAGE, type Cri, type PodSandboxConfig, httpGet, startCri, stopCri } from './cri-helpers.js';
+import { privateSetup, processTrees } from './daemon-helpers.js';
+import { type ProcInfo, waitGone } from './robust-helpers.js';
+
+type Handler = 'tsvisor' | 'runc';
+const HANDLERS: Handler[] = ['tsvisor', 'runc'];
+
+const cri: () => Cri = privateSetup('the private containerd with its CRI plugin', startCri, stopCri, { startMs: 300000 });
+
+/** kubelet's choice for a pod without shareProcessNamespace: network and IPC of the pod, a pid namespace per container. */
+const POD_NAMESPACES = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } as const;
+/** The port the pod's listener uses; nothing on the host may listen on it. */
+const PORT = 18081;
+/** A System V message queue key. */
+const QUEUE = '0x7e5701';
+
+function podConfig(h: Handler, logDir: string): PodSandboxConfig {
+  return {
+    metadata: { name: `pod-${h}`, uid: `uid-pod-${h}`, namespace: 'tsvisor-e2e', attempt: 0 },
+    hostname: `pod-${h}-host`,
+    log_directory: logDir,
+    linux: { cgroup_parent: `/${CRI_CGROUP}`, security_context: { namespace_options: POD_NAMESPACES } },
+  };
+}
+
+function containerConfig(name: string, command: string[]): ContainerConfig {
+  return {
+    metadata: { name, attempt: 0 },
+    image: { image: CRI_IMAGE },
+    command,
+    log_path: `${name}.log`,
+    linux: { security_context: { namespace_options: POD_NAMESPACES } },
+  };
+}
+
+/** ExecSync: stdout, stderr and status as strings and a number. */
+async function exec(id: string, cmd: string[]): Promise<{ stdout: string; stderr: string; status: number }> {
+  const r = await cri().rt.ExecSync({ container_id: id, cmd, timeout: 60 });
+  return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), status: r.exit_code };
+}
+
+/** The address of eth0 in a container (busybox ip; a terminal-queue ioctl it tries first may complain on stderr). */
+async function eth0Address(id: string): Promise<string> {
+  const r = await exec(id, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+  const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(r.stdout);
+  return m ? m[1]! : `none (${r.status}: ${r.stdout}${r.stderr})`;
+}
+
+/** The pid containerd's verbose status reports for a container or the pod (what it took from the runtime's pid file). */
+function infoPid(info: Record<string, string>): number {
+  return (JSON.parse(info.info ?? '{}') as { pid?: number }).pid ?? 0;
+}
+
+/** A namespace's identity: the device and inode of its nsfs file (/proc/PID/ns/..., or one bind-mounted under /run/netns). */
+function nsId(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.dev}:${st.ino}`;
+  } catch (e) {
+    return `unreadable: ${(e as Error).message}`;
+  }
+}
+
+/** The processes of a pod: the shims of its sandbox and containers and everything below them. */
+function podProcesses(ids: string[]): ProcInfo[] {
+  return processTrees((p) => p.cmdline.includes('containerd-shim') && ids.some((id) => p.cmdline.includes(` -id ${id} `)));
+}
+
+describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', () => {
+  it('two containers share the pod IP, hostname and IPC namespace; a listener answers on the pod IP and never on the host; as with runc', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const h of HANDLERS) {
+      const logDir = path.join(cri().containerd.tmp, 'logs', h);
+      fs.mkdirSync(logDir, { recursive: true });
+      const config = podConfig(h, logDir);
+      const { pod_sandbox_id: pod } = await cri().rt.RunPodSandbox({ config, runtime_handler: h });
+      const podStatus = await cri().rt.PodSandboxStatus({ pod_sandbox_id: pod, verbose: true });
+      expect(podStatus.status.runtime_handler, h).toBe(h);
+      const podIp = podStatus.status.network?.ip ?? '';
+      expect(podIp, `${h}: the pod IP is in the CNI subnet ${CNI_SUBNET}`).toMatch(/^10\.88\.77\.\d+$/);
+
+      const ids: Record<'server' | 'client', string> = { server: '', client: '' };
+      const commands = {
+        server: ['sh', '-c', `mkdir -p /tmp/www && echo served-by-server > /tmp/www/index.html && exec httpd -f -p ${PORT} -h /tmp/www`],
+        client: ['sleep', '1000'],
+      };
+      for (const name of ['server', 'client'] as const) {
+        const { container_id } = await cri().rt.CreateContainer({ pod_sandbox_id: pod, config: containerConfig(name, commands[name]), sandbox_config: config });
+        await cri().rt.StartContainer({ container_id });
+        ids[name] = container_id;
+      }
+      for (const name of ['server', 'client'] as const) {
+        const st = await cri().rt.ContainerStatus({ container_id: ids[name] });
+        expect(st.status.state, `${h} ${name}: ${st.status.reason} ${st.status.message}`).toBe('CONTAINER_RUNNING');
+      }
+
+      // The pid each container reports stands in the pod's network namespace, not the host's.
+      const podNetns = (JSON.parse(podStatus.info.info ?? '{}') as { runtimeSpec?: { linux?: { namespaces?: { type: string; path?: string }[] } } }).runtimeSpec?.linux?.namespaces?.find(
+        (n) => n.type === 'network',
+      )?.path;
+      expect(podNetns, `${h}: the pod's network namespace`).toMatch(/^\/var\/run\/netns\/cni-/);
+      const podNet = nsId(podNetns!);
+      expect(podNet, h).not.toBe(nsId('/proc/self/ns/net'));
+      for (const name of ['server', 'client'] as const) {
+        const pid = infoPid((await cri().rt.ContainerStatus({ container_id: ids[name], verbose: true })).info);
+        expect(pid, `${h} ${name}: the pid containerd has`).toBeGreaterThan(0);
+        expect(nsId(`/proc/${pid}/ns/net`), `${h} ${name}: /proc/<pid>/ns/net`).toBe(podNet);
+      }
+
+      const hostnames = { server: (await exec(ids.server, ['hostname'])).stdout, client: (await exec(ids.client, ['hostname'])).stdout };
+      const addresses = { server: await eth0Address(ids.server), client: await eth0Address(ids.client) };
+
+      // IPC: a queue made in one container is seen in the other, not on the host.
+      const put = await exec(ids.server, ['sysvq', 'put', QUEUE, `queued-in-${h}`]);
+      expect(put, h).toEqual({ stdout: '', stderr: '', status: 0 });
+      const onHost = spawnSync(path.join(cri().containerd.tmp, 'sysvq'), ['get', QUEUE], { encoding: 'utf8' });
+      expect(onHost.status, `${h}: the host has no queue ${QUEUE}`).toBe(2);
+      const got = await exec(ids.client, ['sysvq', 'get', QUEUE]);
+
+      // The listener: on the pod IP from the host and from the other container's loopback; not on the host's.
+      let fromHost: { body?: string; error?: string } = {};
+      for (let i = 0; i < 100 && fromHost.body === undefined; i++) {
+        fromHost = await httpGet(podIp, PORT);
+        if (fromHost.body === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      const onHostLoopback = await httpGet('127.0.0.1', PORT);
+      const fromClient = await exec(ids.client, ['wget', '-q', '-O', '-', `http://127.0.0.1:${PORT}/`]);
+
+      const outcome = {
+        hostnames,
+        samePodIp: addresses.server === podIp && addresses.client === podIp ? 'both' : addresses,
+        ipc: got,
+        fromHost,
+        onHostLoopback,
+        fromClient: fromClient.stdout,
+      };
+      expect(outcome, h).toEqual({
+        hostnames: { server: `pod-${h}-host\n`, client: `pod-${h}-host\n` },
+        samePodIp: 'both',
+        ipc: { stdout: `queued-in-${h}\n`, stderr: '', status: 0 },
+        fromHost: { body: 'served-by-server\n' },
+        onHostLoopback: { error: 'ECONNREFUSED' },
+        fromClient: 'served-by-server\n',
+      });
+      seen[h] = JSON.parse(JSON.stringify(outcome).split(h).join('HANDLER'));
+
+      const procs = podProcesses([pod, ids.server, ids.client]);
+      for (const name of ['server', 'client'] as const) {
+        await cri().rt.StopContainer({ container_id: ids[name], timeout: 2 });
+        await cri().rt.RemoveContainer({ container_id: ids[name] });
+      }
+      await cri().rt.StopPodSandbox({ pod_sandbox_id: pod });
+      await cri().rt.RemovePodSandbox({ pod_sandbox_id: pod });
+      const left = await waitGone(procs, 15000);
+      expect(left.map((p) => `${p.pid} ${p.cmdline.slice(0, 160)}`), `${h}: processes of the pod left behind`).toEqual([]);
+      expect(fs.existsSync(podNetns!), `${h}: the pod's network namespace is removed`).toBe(false);
+    }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 600000);
+});
