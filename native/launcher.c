@@ -303,8 +303,9 @@ static void enter_userns(void) {
  * becomes the terminal's foreground group, so keyboard signals reach the
  * guest and not tsvisor (which forwards what it receives). */
 /* Joins a namespace given by path (OCI linux.namespaces path: Docker's
- * --network container:ID, a pod's network, IPC and UTS namespaces), as real
- * root and before the host paths disappear with the pivot. */
+ * --network host and container:ID, a pod's network, IPC and UTS
+ * namespaces), as real root and before the host paths disappear with the
+ * pivot. */
 static void join_ns(const char *path, int type, const char *what) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("%s namespace %s: %s", what, path, strerror(errno));

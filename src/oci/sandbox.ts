@@ -59,7 +59,8 @@ export async function startSandbox(
     const ownNetwork = config.namespaces.some((n) => n.type === 'network') && globals.network !== 'host';
     refuseHostNamespacePaths(config, ownNetwork && globals.network !== 'none');
     const netSysctls = Object.keys(config.sysctl).filter((k) => k.startsWith('net.'));
-    if (netSysctls.length && !config.namespaces.some((n) => n.type === 'network')) {
+    const specNetns = config.namespaces.find((n) => n.type === 'network');
+    if (netSysctls.length && (!specNetns || (specNetns.path && sameNamespace(specNetns.path, '/proc/self/ns/net')))) {
       throw new RuntimeError(`linux.sysctl: sysctl "${netSysctls[0]}" not allowed in the host network namespace`);
     }
     const spec = toSandboxSpec(config, {
@@ -208,24 +209,32 @@ const JOINED_BY_PATH = new Set<NamespaceType>(['network', 'ipc', 'uts']);
 const NS_FILES: Record<NamespaceType, string> = { network: 'net', mount: 'mnt', pid: 'pid', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
 
 /**
- * A namespace path that is the host's own namespace is refused: a spec asks
- * for the host's by leaving the type out. Such a path is nearly always a
- * mistake that would otherwise pass unseen: the pid of a container
- * reported by a runtime that stays on the host (a pod's pause container,
- * `--network container:ID`). `networkByPath`: false when the runtime's
- * --network flag overrides the spec's network.
+ * A process's namespace (/proc/PID/ns/TYPE) that turns out to be the
+ * host's own is refused. Clients name a container's namespace that way
+ * (`--network container:ID`, a pod's containers joining its pause
+ * container) and mean that container's, never the host's: if it is the
+ * host's, the pid they took for the container's is a runtime's process that
+ * stayed on the host, and joining it would put this container on the host
+ * unseen. A spec asks for the host's by leaving the type out, or by naming
+ * a namespace file bound elsewhere (Docker's --network host names its
+ * "default" sandbox, the host's network namespace bound under its exec
+ * root). `networkByPath`: false when the runtime's --network flag overrides
+ * the spec's network.
  */
 function refuseHostNamespacePaths(config: ContainerConfig, networkByPath: boolean): void {
   for (const n of config.namespaces) {
-    if (!n.path || (n.type === 'network' && !networkByPath)) continue;
+    if (!n.path || (n.type === 'network' && !networkByPath) || !PROCESS_NS_PATH.test(n.path)) continue;
     if (sameNamespace(n.path, `/proc/self/ns/${NS_FILES[n.type]}`)) {
       throw new RuntimeError(
-        `linux.namespaces: the ${n.type} namespace path ${n.path} is the host's own ${n.type} namespace; ` +
-          `a container shares the host's by leaving "${n.type}" out of linux.namespaces, never through a path`,
+        `linux.namespaces: ${n.path} is the host's own ${n.type} namespace, not a container's: the process it names is not in a container. ` +
+          `A container shares the host's ${n.type} namespace when linux.namespaces leaves "${n.type}" out`,
       );
     }
   }
 }
+
+/** A process's (or thread's) namespace file. */
+const PROCESS_NS_PATH = /^\/proc\/\d+\/(task\/\d+\/)?ns\/[a-z_]+$/;
 
 /**
  * The IPC and UTS namespaces named by path (a pod's): the launcher joins

@@ -1,8 +1,10 @@
 // The real Docker daemon (Debian's docker.io 20.10) with `--runtime=tsvisor`,
 // compared with `--runtime=runc` wherever the two should behave alike. A
-// private dockerd runs for this file only (docker-helpers.ts); the image is a
-// busybox root imported locally, so no registry is needed.
+// private dockerd runs for this file only (docker-helpers.ts), with a normal
+// install's networking (the default bridge docker0, iptables); the image is
+// a busybox root imported locally, so no registry is needed.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,9 +59,9 @@ function top(id: string): { pid: number; cmd: string }[] {
   });
 }
 
-/** `docker run -d --runtime=RT IMAGE argv...`; waits until `docker top` shows `cmd`. Returns the id and the processes. */
-async function runDetached(rt: Runtime, argv: string[], cmd: string) {
-  const r = docker(daemon(), ['run', '-d', `--runtime=${rt}`, IMAGE, ...argv]);
+/** `docker run -d --runtime=RT [flags] IMAGE argv...`; waits until `docker top` shows `cmd`. Returns the id and the processes. */
+async function runDetached(rt: Runtime, argv: string[], cmd: string, flags: string[] = []) {
+  const r = docker(daemon(), ['run', '-d', `--runtime=${rt}`, ...flags, IMAGE, ...argv]);
   expect(r.status, r.stderr).toBe(0);
   const id = r.stdout.trim();
   expect(id).toMatch(/^[0-9a-f]{64}$/);
@@ -231,6 +233,101 @@ describe('docker run --runtime=tsvisor', () => {
       expect(x.logs.stdout + x.logs.stderr, rt).toBe('');
     }
   });
+});
+
+/** A TCP port nothing on the host listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '0.0.0.0', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** `GET http://HOST:PORT/` with busybox-like results: the body, or the error's code. */
+function httpGet(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port, timeout: 5000 }, () => sock.end(`GET / HTTP/1.0\r\nHost: ${host}\r\n\r\n`));
+    let data = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (data += d));
+    sock.on('end', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
+    sock.on('timeout', () => sock.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    sock.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+  });
+}
+
+/** A namespace's identity: the device and inode of its nsfs file. */
+function nsId(file: string): string {
+  const st = fs.statSync(file);
+  return `${st.dev}:${st.ino}`;
+}
+
+/** A web server in the container: busybox httpd on port 80, serving "served by HOSTNAME". */
+const WEB_SERVER = ['sh', '-c', 'mkdir -p /tmp/www && echo "served by $(hostname)" > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www'];
+
+describe('bridge networking (docker0, the default)', () => {
+  it('docker run: eth0 has an address on docker0\'s network, and the pid Docker knows stands in the container\'s network namespace, as with runc', async () => {
+    const seen: Record<string, unknown> = {};
+    const docker0 = fs.readFileSync('/sys/class/net/docker0/address', 'utf8').trim();
+    expect(docker0, 'docker0 exists').toMatch(/^[0-9a-f:]+$/);
+    for (const rt of RUNTIMES) {
+      const r = run(rt, [], ['sh', '-c', 'ip -4 -o addr show dev eth0 | grep -o "inet [0-9.]*/[0-9]*"; ip route | grep ^default | cut -d" " -f1-3']);
+      expect(r.status, `${rt}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, rt).toMatch(/^inet 172\.17\.\d+\.\d+\/16\ndefault via 172\.17\.0\.1\n$/);
+      const c = await runDetached(rt, ['sleep', '1000'], 'sleep 1000');
+      const pid = Number(inspect(c.id, '{{.State.Pid}}'));
+      const sandboxKey = inspect(c.id, '{{.NetworkSettings.SandboxKey}}');
+      expect(nsId(`/proc/${pid}/ns/net`), `${rt}: the network namespace of pid ${pid}`).toBe(nsId(sandboxKey));
+      expect(nsId(`/proc/${pid}/ns/net`), rt).not.toBe(nsId('/proc/self/ns/net'));
+      dockerOk(daemon(), ['rm', '-f', c.id]);
+      await expectGone(c.id, c.procs, rt);
+      seen[rt] = r.stdout.replace(/172\.17\.\d+\.\d+/, 'ADDRESS');
+    }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+
+  it('run -p PORT:80: a server in the container answers on the host\'s port, as with runc', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const port = await freePort();
+      const c = await runDetached(rt, WEB_SERVER, 'httpd -f -p 80 -h /tmp/www', ['-p', `${port}:80`]);
+      const short = c.id.slice(0, 12);
+      let body = '';
+      for (let i = 0; i < 100 && !body.startsWith('served'); i++) {
+        body = await httpGet('127.0.0.1', port);
+        if (!body.startsWith('served')) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(body, rt).toBe(`served by ${short}\n`);
+      dockerOk(daemon(), ['rm', '-f', c.id]);
+      await expectGone(c.id, c.procs, rt);
+      seen[rt] = body.replace(short, 'ID');
+    }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+
+  it('a user-defined network: one container reaches another by name, as with runc', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const network = `tsv-net-${rt}`;
+      dockerOk(daemon(), ['network', 'create', network]);
+      const server = await runDetached(rt, WEB_SERVER, 'httpd -f -p 80 -h /tmp/www', ['--network', network, '--name', `web-${rt}`]);
+      let r: DockerResult | undefined;
+      for (let i = 0; i < 50 && r?.status !== 0; i++) {
+        r = run(rt, ['--network', network], ['wget', '-q', '-O', '-', `http://web-${rt}/`]);
+        if (r.status !== 0) await new Promise((res) => setTimeout(res, 200));
+      }
+      expect(outcome(r!), rt).toEqual({ status: 0, stdout: `served by ${server.id.slice(0, 12)}\n`, stderr: '' });
+      dockerOk(daemon(), ['rm', '-f', server.id]);
+      await expectGone(server.id, server.procs, rt);
+      dockerOk(daemon(), ['network', 'rm', network]);
+      seen[rt] = r!.stdout.replace(server.id.slice(0, 12), 'ID');
+    }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 180000);
 });
 
 describe('terminals and exec', () => {
