@@ -3,6 +3,8 @@
 // runsc-compat/containers.conf, compared case by case with `--runtime runc`.
 // The configuration, storage and state are private (podman-helpers.ts); the
 // image is a busybox root imported locally, so no registry is needed.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -165,6 +167,77 @@ describe('podman with tsvisor as its runtime', () => {
       seen[rt] = { warned, state, logs };
     }
     expect(seen.tsvisor).toEqual(seen.runc);
+  }, 300000);
+
+  it("the pid podman knows stands in the container's namespaces and shows its root, as with runc", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const name = `pid-${rt}`;
+      const c = await runDetached(rt, name, ['sleep', '1000'], 'sleep 1000');
+      const pid = Number(inspect(name, '{{.State.Pid}}'));
+      const nsId = (file: string) => {
+        const st = fs.statSync(file);
+        return `${st.dev}:${st.ino}`;
+      };
+      const hostOnes = ['net', 'ipc', 'uts', 'mnt', 'pid'].filter((ns) => nsId(`/proc/${pid}/ns/${ns}`) === nsId(`/proc/self/ns/${ns}`));
+      const passwd = fs.readFileSync(`/proc/${pid}/root/etc/passwd`, 'utf8');
+      podmanOk(pm(), ['rm', '-f', '-t', '0', name]);
+      await expectGone(rt, c.procs, c.id);
+      seen[rt] = { hostOnes, passwd };
+    }
+    expect(seen.tsvisor).toEqual({ hostOnes: [], passwd: 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n' });
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 240000);
+
+  it("top lists the container's processes, not the host's, as with runc", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const name = `top-${rt}`;
+      const c = await runDetached(rt, name, ['sh', '-c', 'sleep 1000 & wait'], 'sleep 1000');
+      const top = podman(pm(), ['top', name, 'pid', 'ppid', 'args']);
+      podmanOk(pm(), ['rm', '-f', '-t', '0', name]);
+      await expectGone(rt, c.procs, c.id);
+      // Pids after 1 differ: runc's own set-up processes took some in the container's namespace.
+      const rows = top.stdout.split('\n').map((l) => l.trim().split(/\s+/).map((f, i) => (i === 0 && /^\d+$/.test(f) && f !== '1' ? 'N' : f)).join(' '));
+      seen[rt] = { ...top, stdout: rows };
+    }
+    expect(seen.tsvisor).toEqual({ status: 0, stdout: ['PID PPID COMMAND', '1 0 sh -c sleep 1000 & wait', 'N 1 sleep 1000', ''], stderr: '' });
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 240000);
+
+  it("cp reads the container's files, never the host's; cp into a running container fails with EROFS (runc writes there), never reaching the host", async () => {
+    const marker = `tsv-cp-${randomBytes(6).toString('hex')}`;
+    const src = path.join(pm().tmp, marker);
+    fs.writeFileSync(src, 'copied in\n');
+    const outcomes: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const name = `cp-${rt}`;
+      const c = await runDetached(rt, name, ['sh', '-c', 'echo made inside > /tmp/made; exec sleep 1000'], 'sleep 1000');
+      const made = path.join(pm().tmp, `made-${rt}`);
+      const out = {
+        made: podman(pm(), ['cp', `${name}:/tmp/made`, made]),
+        madeContent: '',
+        // In the image and on the host, with other contents.
+        passwd: podman(pm(), ['cp', `${name}:/etc/passwd`, '-']).status === 0,
+        passwdContent: '',
+        // On the host, not in the image.
+        osRelease: podman(pm(), ['cp', `${name}:/etc/os-release`, path.join(pm().tmp, `os-release-${rt}`)]).status,
+        into: podman(pm(), ['cp', src, `${name}:/tmp/${marker}`]),
+        seenInside: podman(pm(), ['exec', name, 'cat', `/tmp/${marker}`]).stdout,
+      };
+      out.madeContent = fs.existsSync(made) ? fs.readFileSync(made, 'utf8') : '(none)';
+      const tarOut = podman(pm(), ['cp', `${name}:/etc/passwd`, path.join(pm().tmp, `passwd-${rt}`)]);
+      out.passwdContent = tarOut.status === 0 ? fs.readFileSync(path.join(pm().tmp, `passwd-${rt}`), 'utf8') : tarOut.stderr;
+      podmanOk(pm(), ['rm', '-f', '-t', '0', name]);
+      await expectGone(rt, c.procs, c.id);
+      // The broken version wrote into the host's /tmp and read the host's /etc.
+      expect(fs.existsSync(`/tmp/${marker}`), `${rt}: podman cp wrote into the host's /tmp`).toBe(false);
+      outcomes[rt] = out;
+    }
+    const image = 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n';
+    expect(outcomes.runc).toMatchObject({ made: { status: 0 }, madeContent: 'made inside\n', passwd: true, passwdContent: image, osRelease: 125, into: { status: 0 }, seenInside: 'copied in\n' });
+    expect(outcomes.tsvisor).toMatchObject({ made: { status: 0 }, madeContent: 'made inside\n', passwd: true, passwdContent: image, osRelease: 125, into: { status: 125 }, seenInside: '' });
+    expect((outcomes.tsvisor as { into: PodmanResult }).into.stderr).toContain(`open /tmp/${marker}: read-only file system`);
   }, 300000);
 
   it('kill: SIGKILL by default (exit 137); kill -s TERM reaches a PID 1 that handles it (its exit status); as with runc', async () => {
