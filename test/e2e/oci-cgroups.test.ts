@@ -160,10 +160,10 @@ describe('linux.resources', () => {
       const name = `files-${rt}`;
       createAndStart(rt, bundle(name, ['sleep', '1000'], (c) => (c.linux.resources = resources)), name, path.join(base, `${name}.out`), false);
       seen[rt] = cgroupFiles(name, files);
-      // The sandbox (for tsvisor the Sentry and the Gofer too) is in the memory cgroup; the
-      // created init is in the freezer and pids cgroups.
+      // The sandbox (for tsvisor the Sentry, the Gofer, the anchor and its keeper too) is in
+      // the memory cgroup; the created init is in the freezer and pids cgroups.
       const procs = (c: string) => fs.readFileSync(path.join(cgroupDir(c, name), 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
-      expect(procs('memory').length, rt).toBe(rt === 'tsvisor' ? 3 : 1);
+      expect(procs('memory').length, rt).toBe(rt === 'tsvisor' ? 5 : 1);
       expect(procs('freezer'), rt).toEqual(procs('pids'));
       expect(procs('pids').length, rt).toBe(1);
       const del = cli(rt, ['delete', '--force', name]);
