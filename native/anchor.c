@@ -39,7 +39,8 @@
  *
  * Protocol on FD (SOCK_SEQPACKET), once:
  *   sandbox -> keeper  'J' + SCM_RIGHTS [pidfd of init, fd of init's pid namespace]
- *   keeper -> sandbox  'K' + i32 anchor pid + i32 errno of the /proc mount (0: mounted)
+ *   keeper -> sandbox  'K' + i32 anchor pid + i32 errno making the procfs
+ *                        + i32 errno mounting it on /proc (both 0: mounted)
  *                   or 'E' + text
  * Between keeper and anchor, two pipes: the anchor's set-up result and then
  * the numbers of the signals it got (anchor -> keeper; end of file: the
@@ -298,10 +299,10 @@ static void make_anchor(int ctl, int init_pidfd, int pidns) {
   }
   status_out = down[1];
   words_in = up[0];
-  char ok[1 + 2 * sizeof(int)] = {'K'};
-  int proc = r.proc_errno ? r.proc_errno : proc_errno;
+  char ok[1 + 3 * sizeof(int)] = {'K'};
   memcpy(ok + 1, &a, sizeof a);
-  memcpy(ok + 1 + sizeof(int), &proc, sizeof proc);
+  memcpy(ok + 1 + sizeof(int), &proc_errno, sizeof proc_errno);
+  memcpy(ok + 1 + 2 * sizeof(int), &r.proc_errno, sizeof r.proc_errno);
   reply(ctl, ok, sizeof ok);
 }
 

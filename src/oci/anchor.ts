@@ -9,8 +9,13 @@ import { RuntimeError } from './runtime.js';
 export interface AnchorJoined {
   /** the anchor's pid: what state.json, --pid-file and the hooks' state report */
   pid: number;
-  /** 0 when the container's processes show under the anchor's /proc (podman top reads them there), else the errno */
-  procErrno: number;
+  /**
+   * Why the container's processes do not show under the anchor's /proc
+   * (podman top reads them there): the errno making a procfs of its pid
+   * namespace (Linux before 6.15 has no pidns option), or mounting it on
+   * the root's /proc (an image without that directory). 0: they show.
+   */
+  procErrno: { make: number; mount: number };
 }
 
 /**
@@ -30,8 +35,8 @@ export function makeAnchor(ctl: number, initPid: number): AnchorJoined {
     if (n <= 0) throw new RuntimeError(`the anchor keeper did not answer${n < 0 ? ` (errno ${-n})` : ''}`);
     const reply = Buffer.from(buf.buffer, 0, n);
     if (reply[0] === 0x45 /* E */) throw new RuntimeError(`cannot anchor the container: ${reply.subarray(1).toString()}`);
-    if (reply[0] !== 0x4b /* K */ || n !== 9) throw new RuntimeError('the anchor keeper answered nonsense');
-    return { pid: reply.readInt32LE(1), procErrno: reply.readInt32LE(5) };
+    if (reply[0] !== 0x4b /* K */ || n !== 13) throw new RuntimeError('the anchor keeper answered nonsense');
+    return { pid: reply.readInt32LE(1), procErrno: { make: reply.readInt32LE(5), mount: reply.readInt32LE(9) } };
   } finally {
     if (pidfd >= 0) native.close(pidfd);
     if (pidns >= 0) fs.closeSync(pidns);

@@ -125,7 +125,9 @@ export async function startSandbox(
     if (o.anchorFd !== undefined) {
       const anchor = makeAnchor(o.anchorFd, k.initPid);
       pid = anchor.pid;
-      if (anchor.procErrno) log.warn({ errno: anchor.procErrno }, "the container's processes cannot be shown under its pid's /proc (podman top lists none): a procfs of its pid namespace needs Linux 6.15's pidns option");
+      const { make, mount } = anchor.procErrno;
+      if (make) log.warn({ errno: make }, "no procfs of the container's pid namespace under its pid's /proc (podman top lists no process): making one needs Linux 6.15's pidns option");
+      else if (mount) log.warn({ errno: mount }, "no procfs of the container's pid namespace under its pid's /proc (podman top lists no process): the root has no /proc directory");
     }
     const controlSocket = `${store.dir(id)}/control.sock`;
     update(store, id, (state) => {

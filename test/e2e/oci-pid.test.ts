@@ -199,6 +199,35 @@ describe("the container's pid", () => {
     expect(second.stdout).toBe('tsvisor-anchor sh \nlo ');
   });
 
+  it("an image whose /proc is missing or a symlink out of it: the anchor mounts nothing through it, and the log says why", async () => {
+    for (const [variant, make] of [
+      ['missing', (r: string) => fs.rmdirSync(path.join(r, 'proc'))],
+      ['symlink to /etc', (r: string) => (fs.rmdirSync(path.join(r, 'proc')), fs.symlinkSync('/etc', path.join(r, 'proc')))],
+      ['symlink upwards', (r: string) => (fs.rmdirSync(path.join(r, 'proc')), fs.symlinkSync('../../../../../etc', path.join(r, 'proc')))],
+    ] as const) {
+      const root = path.join(base, `root-${counter++}`);
+      fs.cpSync(rootfs, root, { recursive: true, verbatimSymlinks: true });
+      make(root);
+      const log = path.join(base, `log-${counter++}`);
+      const id = `proc-${counter++}`;
+      const dir = bundle(['sleep', '1000'], (c) => (c.root.path = root));
+      const out = fs.openSync(path.join(dir, 'out'), 'w');
+      const c = spawnSync(TSVISOR, ['--root', path.join(base, 'state-tsvisor'), '--log', log, 'create', '--bundle', dir, '--pid-file', path.join(dir, 'pid'), id], {
+        stdio: ['ignore', out, out],
+        timeout: 60000,
+      });
+      fs.closeSync(out);
+      expect(c.status, `${variant}: ${fs.readFileSync(path.join(dir, 'out'), 'utf8')}`).toBe(0);
+      const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
+      // The root, alone: no procfs, here or wherever the symlink points.
+      const mounts = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n');
+      expect(mounts.map((l) => l.split(' ')[4]), variant).toEqual(['/']);
+      expect(fs.readdirSync(`/proc/${pid}/root/etc`).sort(), variant).toEqual(fs.readdirSync(path.join(root, 'etc')).sort());
+      expect(fs.readFileSync(log, 'utf8'), variant).toContain('the root has no /proc directory');
+      remove('tsvisor', id);
+    }
+  });
+
   it("a process's namespace path that is the host's is refused at create, saying so; runc joins the host's", () => {
     for (const [type, file] of [
       ['network', 'net'],
