@@ -6,6 +6,7 @@
 // opened onto the host.
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
@@ -17,6 +18,7 @@ const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
 let base: string;
 let rootfs: string;
 let counter = 0;
+const hostnameBefore = os.hostname();
 
 function rt(r: Runtime, args: string[], opts: { input?: string; stdio?: number } = {}): SpawnSyncReturns<string> {
   const [bin, root] = r === 'runc' ? ['runc', path.join(base, 'state-runc')] : [TSVISOR, path.join(base, 'state-tsvisor')];
@@ -236,6 +238,8 @@ describe("the container's pid", () => {
       ['pid', 'pid'],
     ] as const) {
       const edit = (c: Record<string, any>) => {
+        // No hostname: runc would set it in the namespace it joins, here the host's.
+        delete c.hostname;
         c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === type ? { type, path: `/proc/${process.pid}/ns/${file}` } : n));
       };
       const t = rt('tsvisor', ['run', '--bundle', bundle(sh('echo ran'), edit), `refused-${counter++}`]);
@@ -245,5 +249,6 @@ describe("the container's pid", () => {
       expect({ status: r.status, stdout: r.stdout }, `runc, ${type}`).toEqual({ status: 0, stdout: 'ran\n' });
     }
     expect(rt('tsvisor', ['list', '--quiet']).stdout).toBe('');
+    expect(os.hostname(), "the host's hostname").toBe(hostnameBefore);
   });
 });
