@@ -55,4 +55,7 @@ void InitSys(Napi::Env env, Napi::Object exports);
 void InitFsat(Napi::Env env, Napi::Object exports);
 void InitWait(Napi::Env env, Napi::Object exports);
 
+// How a child remembered by the waiter (waiterRemember) ended, once it was reaped.
+bool ReapedStatus(pid_t pid, int* status);
+
 }  // namespace tsv

@@ -115,15 +115,25 @@ Napi::Value UnwatchFd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// pidfdStatus(pidfd, out: Int32Array(2)) -> 1 (ended: out = [si_code, si_status]),
-// 0 (still running), -errno (ECHILD: already reaped). Leaves the child unreaped.
+// pidfdStatus(pidfd, pid, out: Int32Array(2)) -> 1 (ended: out = [si_code,
+// si_status]), 0 (still running), -errno (ECHILD: reaped by someone else).
+// Leaves the child unreaped; one the Sentry's waiter reaped is found if it
+// was remembered (waiterRemember; `pid` is the pidfd's, which fdinfo no
+// longer shows once reaped).
 Napi::Value PidfdStatus(const Napi::CallbackInfo& info) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
-  if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(I32(info, 0)), &si, WEXITED | WNOHANG | WNOWAIT) < 0)
-    return Napi::Number::New(info.Env(), -errno);
+  int pidfd = I32(info, 0);
+  if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+    int e = errno, status;
+    if (e != ECHILD || !ReapedStatus(I32(info, 1), &status)) return Napi::Number::New(info.Env(), -e);
+    Napi::Int32Array out = info[2].As<Napi::Int32Array>();
+    out[0] = WIFEXITED(status) ? CLD_EXITED : CLD_KILLED;
+    out[1] = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+    return Napi::Number::New(info.Env(), 1);
+  }
   if (si.si_pid == 0) return Napi::Number::New(info.Env(), 0);
-  Napi::Int32Array out = info[1].As<Napi::Int32Array>();
+  Napi::Int32Array out = info[2].As<Napi::Int32Array>();
   out[0] = si.si_code;
   out[1] = si.si_status;
   return Napi::Number::New(info.Env(), 1);

@@ -126,7 +126,7 @@ export class GoferClient {
     if (this.pidfd >= 0) {
       native.pollFds([this.pidfd], 200);
       const st = new Int32Array(2);
-      if (native.pidfdStatus(this.pidfd, st) === 1) how = describeEnd(st[0]!, st[1]!);
+      if (native.pidfdStatus(this.pidfd, this.pid ?? -1, st) === 1) how = describeEnd(st[0]!, st[1]!);
     }
     this.die(`${this.who()} ${how} ${when}`);
   }

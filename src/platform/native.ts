@@ -34,6 +34,8 @@ export interface Native {
   waiterStart(cb: (events: Int32Array) => void): number;
   waiterKick(): void;
   waiterRef(ref: boolean): void;
+  /** Keep how child `pid` ends, for pidfdStatus once the waiter has reaped it. */
+  waiterRemember(pid: number): void;
 
   // system calls (native/sys.cc)
   memRead(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
@@ -110,8 +112,8 @@ export interface Native {
   /** Calls `cb` once, from the event loop, when `fd` is readable or hung up; returns an id for unwatchFd. */
   watchFd(fd: number, cb: (status: number) => void): number;
   unwatchFd(id: number): void;
-  /** 1 once the process ended (out = [si_code, si_status]), 0 while it runs; never reaps it. */
-  pidfdStatus(pidfd: number, out: Int32Array): number;
+  /** 1 once child `pid` (behind `pidfd`) ended (out = [si_code, si_status]), 0 while it runs; never reaps it. */
+  pidfdStatus(pidfd: number, pid: number, out: Int32Array): number;
   /** An eventfd made readable by any of `sigs` (each must have a Node listener already), even while the loop is blocked. */
   signalWake(sigs: number[]): number;
   /** The signals counted by signalWake's handler since the last call. */

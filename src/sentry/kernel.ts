@@ -159,8 +159,10 @@ export class Kernel {
     native.setChildSubreaper();
     // One O_PATH fd per cached host file: allow many.
     native.setRlimit(7 /* RLIMIT_NOFILE */, 1 << 20, 1 << 20);
-    native.waiterStart((ev) => this.onWaitEvents(ev));
     const g = gofer ?? spawnGofer(goferExports(this.spec));
+    // Before the waiter may reap it: the client says how the Gofer ended.
+    native.waiterRemember(g.pid);
+    native.waiterStart((ev) => this.onWaitEvents(ev));
     this.gofer = g.client;
     this.goferPid = g.pid;
     this.gofer.setInterrupt(this.interrupt);
@@ -177,13 +179,13 @@ export class Kernel {
       const cpu = native.pinSelf();
       if (cpu < 0) this.log.debug({ errno: -cpu }, 'cannot pin the Sentry to its CPU');
     } catch (e) {
+      // A Gofer that died makes every later step fail (an EIO, a cwd "missing"): it is the cause.
+      const goferFailure = this.gofer.failure;
       this.gofer.kill();
       await settled(this.gofer.exited());
       if (starting.signal.aborted) throw starting.signal.reason;
-      if (e instanceof SysErr) {
-        const why = this.gofer.deathReason ? ` (${this.gofer.deathReason})` : '';
-        throw new SandboxError(`setting up the sandbox failed: ${errnoName(e.errno)}${why}`);
-      }
+      if (goferFailure) throw new SandboxError(`setting up the sandbox failed: ${goferFailure}`);
+      if (e instanceof SysErr) throw new SandboxError(`setting up the sandbox failed: ${errnoName(e.errno)}`);
       throw e;
     } finally {
       this.starting = undefined;
@@ -762,8 +764,9 @@ export class Kernel {
    * terminate()) end a wait for the Gofer too: the event loop, and so the
    * listeners, cannot run while the Sentry waits synchronously for an
    * answer. The wait is given up only when the signal ends the sandbox
-   * anyway (start-up, or an init without a handler); otherwise the guest's
-   * handler will run once the live Gofer answers.
+   * anyway (start-up, or an init without a handler), whose guests are then
+   * killed at once; otherwise the guest's handler will run once the live
+   * Gofer answers.
    */
   endBlockedWaitsOn(sigs: number[]): void {
     const fd = native.signalWake(sigs);
@@ -780,7 +783,13 @@ export class Kernel {
             this.starting.abort(new StartAborted(sig));
             return `tsvisor received ${signalName(sig)} during start-up`;
           }
-          if (this.exit || (DEFAULT_TERMINATES.has(sig) && !this.initHandles(sig))) return `tsvisor received ${signalName(sig)}`;
+          if (this.exit || (DEFAULT_TERMINATES.has(sig) && !this.initHandles(sig))) {
+            // What terminate() will do, done now for every guest process: none
+            // may run on and see the given-up call fail with EIO.
+            if (!this.exit) this.killedBy = sig;
+            this.signalAll(9);
+            return `tsvisor received ${signalName(sig)}`;
+          }
         }
         return undefined;
       },
