@@ -195,8 +195,9 @@ Napi::Value SignalWake(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, wakeFd);
 }
 
-// signalTake() -> the signals counted since the last call (each once), and
-// clears the eventfd.
+// signalTake() -> the signals counted since the last call, one entry per
+// delivery (at most 8 of each: a storm need not be replayed), and clears the
+// eventfd.
 Napi::Value SignalTake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t v;
@@ -205,8 +206,10 @@ Napi::Value SignalTake(const Napi::CallbackInfo& info) {
   }
   Napi::Array out = Napi::Array::New(env);
   uint32_t k = 0;
-  for (int sig = 1; sig < 65; sig++)
-    if (sigCounts[sig].exchange(0, std::memory_order_relaxed)) out.Set(k++, sig);
+  for (int sig = 1; sig < 65; sig++) {
+    uint32_t n = sigCounts[sig].exchange(0, std::memory_order_relaxed);
+    for (uint32_t i = 0; i < n && i < 8; i++) out.Set(k++, sig);
+  }
   return out;
 }
 

@@ -64,10 +64,12 @@ export interface GoferClientOptions {
 
 /**
  * Something else a wait for the Gofer watches: when `fd` becomes readable,
- * `abandon()` says whether to give the wait up (and why), or to go on waiting.
+ * or `wakeAfterMs()` (if >= 0) has passed, `abandon()` says whether to give
+ * the wait up (and why), or to go on waiting.
  */
 export interface WaitInterrupt {
   fd: number;
+  wakeAfterMs?(): number;
   abandon(): string | undefined;
 }
 
@@ -216,7 +218,7 @@ export class GoferClient {
     const fds = this.pidfd >= 0 ? [this.sock, this.pidfd] : [this.sock];
     for (;;) {
       const i = this.interrupt;
-      const ready = native.pollFds(i ? [...fds, i.fd] : fds, -1);
+      const ready = native.pollFds(i ? [...fds, i.fd] : fds, i?.wakeAfterMs?.() ?? -1);
       if (ready < 0) return ready;
       // The socket first: an exiting Gofer's socket is closed before its
       // pidfd becomes readable, and an answer it sent before stays queued.

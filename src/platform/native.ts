@@ -116,7 +116,7 @@ export interface Native {
   pidfdStatus(pidfd: number, pid: number, out: Int32Array): number;
   /** An eventfd made readable by any of `sigs` (each must have a Node listener already), even while the loop is blocked. */
   signalWake(sigs: number[]): number;
-  /** The signals counted by signalWake's handler since the last call. */
+  /** The signals counted by signalWake's handler since the last call, one entry per delivery (at most 8 each). */
   signalTake(): number[];
 
   // directory-relative operations (native/fsat.cc)

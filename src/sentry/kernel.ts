@@ -196,7 +196,7 @@ export class Kernel {
   private starting: AbortController | undefined;
   /** Called with how the Gofer ended, when it does. */
   private onGoferExit: ((how: string) => void) | undefined;
-  /** What ends a wait for the Gofer besides its answer (endBlockedWaitsOn). */
+  /** What ends a wait for the Gofer besides its answer (catchTerminatingSignals). */
   private interrupt: WaitInterrupt | undefined;
 
   /** The exit status of child `pid`, once the waiter reports it. */
@@ -760,42 +760,52 @@ export class Kernel {
   commandStarted = false;
 
   /**
-   * Lets the terminating signals `sigs` (which have Node listeners calling
-   * terminate()) end a wait for the Gofer too: the event loop, and so the
-   * listeners, cannot run while the Sentry waits synchronously for an
-   * answer. The wait is given up only when the signal ends the sandbox
-   * anyway (start-up, or an init without a handler), whose guests are then
-   * killed at once; otherwise the guest's handler will run once the live
-   * Gofer answers.
+   * The signals that end the command (`tsvisor do`), handled by terminate()
+   * with `graceMs`. Node's listener for each calls onTerminatingSignal(); but
+   * while the Sentry waits synchronously for its Gofer, the event loop, and
+   * so the listeners and the grace timer, cannot run. signalWake's handler
+   * counts each signal and wakes such a wait, which handles it at once: each
+   * delivery is handled once, by whichever path takes it first. The wait is
+   * given up only when the sandbox ends (at once, or when the grace is over),
+   * and then every guest process is killed first, so none runs on to see the
+   * abandoned call fail; otherwise the live Gofer is waited for.
    */
-  endBlockedWaitsOn(sigs: number[]): void {
+  catchTerminatingSignals(sigs: number[], graceMs: number): void {
+    this.graceMs = graceMs;
     const fd = native.signalWake(sigs);
     if (fd < 0) {
       this.log.warn({ errno: -fd }, 'signals cannot interrupt a wait for the Gofer');
       return;
     }
+    this.signalsCounted = true;
     this.interrupt = {
       fd,
+      wakeAfterMs: () => (this.grace && !this.killedBy ? Math.max(0, this.grace.end - Date.now()) : -1),
       abandon: () => {
-        for (const sig of native.signalTake()) {
-          if (!sigs.includes(sig)) continue;
-          if (this.starting) {
-            this.starting.abort(new StartAborted(sig));
-            return `tsvisor received ${signalName(sig)} during start-up`;
-          }
-          if (this.exit || (DEFAULT_TERMINATES.has(sig) && !this.initHandles(sig))) {
-            // What terminate() will do, done now for every guest process: none
-            // may run on and see the given-up call fail with EIO.
-            if (!this.exit) this.killedBy = sig;
-            this.signalAll(9);
-            return `tsvisor received ${signalName(sig)}`;
-          }
-        }
-        return undefined;
+        this.takeSignals();
+        const aborted = this.starting?.signal.reason;
+        if (aborted instanceof StartAborted) return `tsvisor received ${signalName(aborted.signal)} during start-up`;
+        if (this.grace && !this.killedBy && Date.now() >= this.grace.end) this.endGrace();
+        if (!this.killedBy && !this.exit) return undefined;
+        this.signalAll(9);
+        return this.killedBy ? `tsvisor received ${signalName(this.killedBy)}` : 'the sandbox ended';
       },
     };
     this.gofer?.setInterrupt(this.interrupt);
   }
+
+  /** A terminating signal's Node listener (see catchTerminatingSignals). */
+  onTerminatingSignal(sig: number): void {
+    if (this.signalsCounted) this.takeSignals();
+    else this.terminate(sig, this.graceMs);
+  }
+
+  private takeSignals(): void {
+    for (const sig of native.signalTake()) this.terminate(sig, this.graceMs);
+  }
+
+  private graceMs = 0;
+  private signalsCounted = false;
 
   /** Ends the Gofer now (after shutdown() told it to go) and waits until it is gone. */
   async endGofer(): Promise<void> {
@@ -862,14 +872,19 @@ export class Kernel {
       return;
     }
     this.signal(sig);
-    this.terminateTimer = setTimeout(() => {
-      this.killedBy = sig;
-      this.signal(9);
-    }, graceMs);
+    this.grace = { end: Date.now() + graceMs, sig };
+    this.terminateTimer = setTimeout(() => this.endGrace(), graceMs);
+  }
+
+  /** The grace given by terminate() is over: the sandbox is killed. */
+  private endGrace(): void {
+    this.killedBy = this.grace!.sig;
+    this.signal(9);
   }
 
   private killedBy = 0;
   private terminateTimer: NodeJS.Timeout | undefined;
+  private grace: { end: number; sig: number } | undefined;
 
   /** Whether init catches or ignores `sig`. */
   private initHandles(sig: number): boolean {

@@ -101,8 +101,8 @@ export const doCommand: Command = {
       kernel.kill();
       fatal(`internal error, the sandbox was stopped: ${e.message}`);
     });
-    for (const sig of TERMINATING) process.on(sig, () => kernel.terminate(os.constants.signals[sig], GRACE_MS));
-    kernel.endBlockedWaitsOn(TERMINATING.map((sig) => os.constants.signals[sig]));
+    for (const sig of TERMINATING) process.on(sig, () => kernel.onTerminatingSignal(os.constants.signals[sig]));
+    kernel.catchTerminatingSignals(TERMINATING.map((sig) => os.constants.signals[sig]), GRACE_MS);
     for (const sig of FORWARDED) {
       // Once the guest is gone, stop listening: a storm of these signals
       // (ignored by default) would otherwise keep the event loop reading them
