@@ -14,12 +14,12 @@
 // the launcher's test hook (TSVISOR_TEST_STOP_LAUNCHER_AT, native/launcher.c)
 // or stop the Gofer with SIGSTOP, then kill, stop, continue or signal.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TSVISOR } from './harness.js';
-import { ENV, type Finished, Running, descendants, goferOf, procInfo, shellStatus } from './robust-helpers.js';
+import { TSVISOR, busyboxRoot, rmrf, specBundle, tempDir } from './harness.js';
+import { ENV, type Finished, Running, allProcs, descendants, goferOf, procInfo, shellStatus } from './robust-helpers.js';
 import { LAUNCHER_PATH } from '../../src/paths.js';
 
 /** A pids cgroup (v1 hierarchy if mounted, else v2) whose processes can be listed and killed. */
@@ -364,5 +364,41 @@ describe('tsvisor itself stopped or timed out', () => {
     expect(r.ms).toBeLessThan(15_000);
     const left = await until('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
     expect(left).toEqual([]);
+  });
+});
+
+describe('an OCI create whose sandbox process dies during start-up', () => {
+  let dir: string;
+  let rootfs: string;
+  afterAll(() => {
+    if (dir) rmrf(dir);
+    if (rootfs) rmrf(rootfs);
+  });
+
+  // bin/tsvisor starts the sandbox process (`boot`) in a session of its own
+  // and waits for its word: killed before it said anything, create must say
+  // so and fail, and the launcher and the Gofer must die with it.
+  it('create fails with a message, nothing of the sandbox is left', async () => {
+    dir = tempDir('startup-oci');
+    rootfs = busyboxRoot();
+    const stateRoot = path.join(dir, 'state');
+    const b = specBundle(path.join(dir, 'bundle'), rootfs, ['/bin/true']);
+    const id = `startup-${process.pid}`;
+    const cg = new Cgroup('oci');
+    groups.push(cg);
+    const run = new Running(cg.wrap([TSVISOR, '--root', stateRoot, 'create', '--bundle', b, id]), { env: { ...ENV, TSVISOR_TEST_STOP_LAUNCHER_AT: 'U' } });
+    runs.push(run);
+    try {
+      await run.waitFor(/tsvisor-launcher: held at U/, 60_000);
+      const boot = await until('the sandbox process', 5000, () => allProcs().find((p) => p.cmdline.includes(' boot --ready-fd 3') && p.cmdline.includes(id)));
+      process.kill(boot.pid, 'SIGKILL');
+      const r = await run.finish(30_000);
+      expect(r.status).toBe(1);
+      expect(tsvisorLines(r.stderr)).toEqual(['tsvisor: the sandbox process ended before the container was created']);
+      const left = await until('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
+      expect(left).toEqual([]);
+    } finally {
+      spawnSync(TSVISOR, ['--root', stateRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
+    }
   });
 });
