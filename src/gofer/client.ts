@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import { ERRNO, errnoName } from '../abi/errno.js';
 import { native } from '../platform/native.js';
 import { GOFER_ENTRY } from '../paths.js';
+import { describeExit } from '../sentry/spec.js';
 import {
   MAX_FDS,
   MAX_WALK_NAMES,
@@ -73,12 +74,6 @@ export interface WaitInterrupt {
   abandon(): string | undefined;
 }
 
-/** How a child process ended, from pidfdStatus's [si_code, si_status]. */
-export function describeEnd(code: number, status: number): string {
-  // CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3
-  return code === 1 ? `exited with status ${status}` : `was killed by signal ${status}`;
-}
-
 export class GoferClient {
   readonly pid: number | undefined;
   private readonly pidfd: number;
@@ -128,7 +123,8 @@ export class GoferClient {
     if (this.pidfd >= 0) {
       native.pollFds([this.pidfd], 200);
       const st = new Int32Array(2);
-      if (native.pidfdStatus(this.pidfd, this.pid ?? -1, st) === 1) how = describeEnd(st[0]!, st[1]!);
+      // st = [si_code, si_status]; CLD_EXITED is 1, the others are deaths by a signal.
+      if (native.pidfdStatus(this.pidfd, this.pid ?? -1, st) === 1) how = describeExit(st[0] === 1 ? { status: st[1]!, code: st[1]! } : { status: 128 + st[1]!, signal: st[1]! });
     }
     this.die(`${this.who()} ${how} ${when}`);
   }

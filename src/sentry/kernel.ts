@@ -64,7 +64,7 @@ import { IdMap } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
-import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, goferExports, sameNamespace } from './spec.js';
+import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, describeExit, goferExports, sameNamespace } from './spec.js';
 
 export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
 export { SandboxError, StartAborted } from './errors.js';
@@ -698,7 +698,7 @@ export class Kernel {
         this.goferFailure = `it ${how}`;
         this.log.error(`the gofer exited (${how})`);
       }
-      this.onGoferExit?.(status & 0x7f ? `was killed by signal ${status & 0x7f}` : `exited with status ${(status >> 8) & 0xff}`);
+      this.onGoferExit?.(describeExit(status & 0x7f ? { status: 128 + (status & 0x7f), signal: status & 0x7f } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff }));
       return;
     }
     const t = this.tasks.get(pid);

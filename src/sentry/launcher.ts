@@ -9,12 +9,7 @@
 import { ERRNO, errnoName } from '../abi/errno.js';
 import { native } from '../platform/native.js';
 import { SandboxError } from './errors.js';
-import type { Exit } from './spec.js';
-
-/** How a process ended, for messages. */
-export function describeExit(e: Exit): string {
-  return e.signal ? `was killed by signal ${e.signal}` : `exited with status ${e.code ?? e.status}`;
-}
+import { type Exit, describeExit } from './spec.js';
 
 export class LauncherLink {
   private readonly buf = new Uint8Array(4096);
