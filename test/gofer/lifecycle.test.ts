@@ -229,6 +229,27 @@ describe('the Gofer dying', () => {
   });
 });
 
+describe('a Gofer whose parent dies while it boots', () => {
+  // Stopped right after spawn(), before Node has run any of the Gofer's code
+  // (its own PR_SET_PDEATHSIG, its first read of the socket): only the death
+  // signal spawn() set before the exec can end it.
+  it('is killed with its parent (spawn sets PR_SET_PDEATHSIG before the exec)', async () => {
+    const client = new URL('../../dist/src/gofer/client.js', import.meta.url).pathname;
+    const script = `import { spawnGofer } from ${JSON.stringify(client)};
+      const { pid } = spawnGofer([]);
+      process.kill(pid, 'SIGSTOP');
+      console.log(pid);`;
+    // Its stderr is the Gofer's too: not a pipe that a surviving Gofer would keep open.
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(r.status).toBe(0);
+    const pid = Number(r.stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    const died = await waitFor(() => isDead(pid));
+    if (!died) process.kill(pid, 'SIGKILL');
+    expect(died).toBe(true);
+  });
+});
+
 describe('start-up failures', () => {
   function run(args: string[]): { status: number | null; stderr: string } {
     const pair = native.socketpair(5) as [number, number];
