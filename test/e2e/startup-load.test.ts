@@ -45,27 +45,22 @@ class Cgroup {
       .map((p) => `${p!.pid} ${p!.state} ${p!.cmdline}`);
   }
 
-  /** SIGKILLs whatever is left (SIGCONT first: stopped processes too) and removes the cgroup. */
+  /** SIGKILLs whatever is left and removes the cgroup (once the zombies reparented to init are reaped). */
   remove(): void {
     for (let i = 0; i < 50; i++) {
-      const left = this.alive();
-      if (left.length === 0) break;
-      for (const l of left) {
+      for (const l of this.alive()) {
         try {
           process.kill(Number(l.split(' ')[0]), 'SIGKILL');
         } catch {
           /* gone */
         }
       }
-      const until = Date.now() + 100;
-      while (Date.now() < until) {
-        /* let them die */
+      try {
+        fs.rmdirSync(this.dir);
+        return;
+      } catch {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
       }
-    }
-    try {
-      fs.rmdirSync(this.dir);
-    } catch {
-      /* zombies not reaped yet: the directory goes with the next reboot */
     }
   }
 }
