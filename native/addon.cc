@@ -5,6 +5,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsv::InitPtrace(env, exports);
   tsv::InitSys(env, exports);
   tsv::InitFsat(env, exports);
+  tsv::InitWait(env, exports);
   return exports;
 }
 

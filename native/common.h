@@ -53,5 +53,9 @@ void InitNotif(Napi::Env env, Napi::Object exports);
 void InitPtrace(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitFsat(Napi::Env env, Napi::Object exports);
+void InitWait(Napi::Env env, Napi::Object exports);
+
+// How a child remembered by the waiter (waiterRemember) ended, once it was reaped.
+bool ReapedStatus(pid_t pid, int* status);
 
 }  // namespace tsv

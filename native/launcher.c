@@ -38,6 +38,18 @@
  *   launcher -> Sentry  'E' + text            a fatal setup error
  * With --join, the launcher first sends 'P' + pid (the process it forked
  * into the container, which goes on from 'F').
+ *
+ * Every wait here is for the Sentry, without a clock: a slow Sentry is waited
+ * for; end-of-file means it went away or gave up (it reports why), and the
+ * launcher leaves quietly with status 125. The launcher dies with the Sentry
+ * in any case: the parent-death signal is set from the clone on
+ * (spawnSandbox) and again after every change of credentials (which clears
+ * it), and once the Sentry has seized the launcher, PTRACE_O_EXITKILL. (A
+ * process forked with --join is in the container's pid namespace: it dies
+ * with the container's init.)
+ *
+ * --stop-at U|L (tests only): wait for SIGCONT right before sending 'U' or
+ * 'L', so a test can act on a launcher caught at that step.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,6 +60,7 @@
 #include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -76,6 +89,7 @@
 #define MAX_SYSCTLS 64
 
 static int ctl = 3;
+static char stop_at;
 
 static void fail(const char *fmt, ...) {
   char buf[1024];
@@ -169,6 +183,7 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (!strcmp(a, "--ipcns")) o->ipcns = v;
     else if (!strcmp(a, "--utsns")) o->utsns = v;
     else if (!strcmp(a, "--join")) o->join = (pid_t)num(v, "pid");
+    else if (!strcmp(a, "--stop-at")) stop_at = v[0];
     else if (!strcmp(a, "--caps")) {
       o->have_caps = 1;
       o->caps = num(v, "capability mask");
@@ -280,19 +295,57 @@ static void loopback_up(void) {
   close(s);
 }
 
-static void expect(char tag) {
-  char got;
+/* One message from the Sentry into buf; returns its length. */
+static size_t receive(void *buf, size_t size, const char *what) {
   ssize_t n;
   do {
-    n = recv(ctl, &got, 1, 0);
+    n = recv(ctl, buf, size, MSG_TRUNC);
   } while (n < 0 && errno == EINTR);
-  if (n != 1 || got != tag) _exit(125);
+  if (n == 0) _exit(125); /* the Sentry went away or gave up */
+  if (n < 0) fail("waiting for %s: %s", what, strerror(errno));
+  if ((size_t)n > size) fail("%s: a message of %zd bytes", what, n);
+  return (size_t)n;
+}
+
+static void send_msg(const void *msg, size_t len) {
+  ssize_t n;
+  do {
+    n = send(ctl, msg, len, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) _exit(125); /* the Sentry went away */
+  if (n != (ssize_t)len) fail("sending '%c' to the Sentry: %s", *(const char *)msg, n < 0 ? strerror(errno) : "short write");
+}
+
+static void expect(char tag, const char *what) {
+  char got[2];
+  if (receive(got, sizeof got, what) != 1 || got[0] != tag) fail("expected %s ('%c'), got '%c'", what, tag, got[0]);
+}
+
+static void on_sigcont(int sig) { (void)sig; }
+
+/* The test hook: says so on stderr and waits for SIGCONT. (It cannot stop
+ * itself: as its pid namespace's init it ignores its own SIGSTOP.) */
+static void stop_here(char step) {
+  if (stop_at != step) return;
+  signal(SIGCONT, on_sigcont);
+  fprintf(stderr, "tsvisor-launcher: held at %c\n", step);
+  pause();
+  signal(SIGCONT, SIG_DFL);
+}
+
+/* The parent-death signal is cleared by every change of credentials; set it
+ * again, and leave if the Sentry is gone already (the control socket hung up). */
+static void die_with_sentry(void) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  struct pollfd p = {ctl, POLLRDHUP, 0};
+  if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP))) _exit(125);
 }
 
 static void enter_userns(void) {
   if (unshare(CLONE_NEWUSER) < 0) fail("new user namespace: %s", strerror(errno));
-  if (send(ctl, "U", 1, MSG_NOSIGNAL) != 1) _exit(125);
-  expect('M');
+  stop_here('U');
+  send_msg("U", 1);
+  expect('M', "the uid/gid maps");
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become namespace root: %s", strerror(errno));
 }
 
@@ -374,9 +427,9 @@ static void drop_caps(const struct options *o) {
 
 static int install_filter(void) {
   static unsigned char buf[1 + 65536 * sizeof(struct sock_filter)];
-  ssize_t n = recv(ctl, buf, sizeof buf, 0);
-  if (n < 1 || buf[0] != 'F') fail("no filter received");
-  size_t len = (size_t)(n - 1);
+  size_t n = receive(buf, sizeof buf, "the seccomp filter");
+  if (buf[0] != 'F') fail("expected the seccomp filter ('F'), got '%c'", buf[0]);
+  size_t len = n - 1;
   if (len == 0 || len % sizeof(struct sock_filter)) fail("malformed filter");
   struct sock_filter *insns = malloc(len);
   if (!insns) fail("out of memory");
@@ -396,7 +449,13 @@ static int install_filter(void) {
 static void announce_listener(int fd) {
   unsigned char msg[1 + sizeof fd] = {'L'};
   memcpy(msg + 1, &fd, sizeof fd);
-  if (write(ctl, msg, sizeof msg) != (ssize_t)sizeof msg) _exit(125);
+  stop_here('L');
+  ssize_t n;
+  do {
+    n = write(ctl, msg, sizeof msg);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) _exit(125);
+  if (n != (ssize_t)sizeof msg) fail("sending the listener: %s", n < 0 ? strerror(errno) : "short write");
 }
 
 /* The container's own seccomp profile (OCI linux.seccomp). */
@@ -409,20 +468,17 @@ struct profile {
 static struct profile *await_go(void) {
   static unsigned char buf[1 + sizeof(uint32_t) + BPF_MAXINSNS * sizeof(struct sock_filter)];
   static struct profile profile;
-  ssize_t n;
-  do {
-    n = recv(ctl, buf, sizeof buf, 0);
-  } while (n < 0 && errno == EINTR);
+  size_t n = receive(buf, sizeof buf, "the go signal");
   if (n == 1 && buf[0] == 'G') return NULL;
-  if (n < 1 || buf[0] != 'S') _exit(125);
-  size_t len = (size_t)n > 1 + sizeof(uint32_t) ? (size_t)n - 1 - sizeof(uint32_t) : 0;
+  if (buf[0] != 'S') fail("expected the go signal ('G') or a seccomp profile ('S'), got '%c'", buf[0]);
+  size_t len = n > 1 + sizeof(uint32_t) ? n - 1 - sizeof(uint32_t) : 0;
   if (len == 0 || len % sizeof(struct sock_filter)) fail("malformed seccomp profile");
   memcpy(&profile.flags, buf + 1, sizeof(uint32_t));
   profile.prog.len = (unsigned short)(len / sizeof(struct sock_filter));
   profile.prog.filter = malloc(len);
   if (!profile.prog.filter) fail("out of memory");
   memcpy(profile.prog.filter, buf + 1 + sizeof(uint32_t), len);
-  expect('G');
+  expect('G', "the go signal");
   return &profile;
 }
 
@@ -489,6 +545,8 @@ static void run_init(const struct options *o) {
 /* Step 6, for a first process and an exec'd one alike. */
 static void go_and_exec(int listener, const struct options *o) {
   struct profile *profile = await_go();
+  /* Seized by now (PTRACE_O_EXITKILL): the guest need not keep the death signal. */
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   close(listener);
   close(ctl);
   install_profile(profile);
@@ -533,10 +591,6 @@ int main(int argc, char **argv) {
     announce_listener(listener);
     go_and_exec(listener, &o);
   }
-  /* If the Sentry disappears before it seizes us, do not linger. (getppid()
-   * cannot tell: the parent is outside our pid namespace, so it reads 0.) */
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-
   /* Still real root here: raising rlimits and oom_score_adj needs it, and
    * /proc disappears with the pivot. */
   if (o.oom_adj_set) {
@@ -561,6 +615,7 @@ int main(int argc, char **argv) {
   set_identity(&o);
   drop_caps(&o);
   if (o.umask_set) umask(o.umask);
+  die_with_sentry();
 
   int listener = install_filter();
   announce_listener(listener);

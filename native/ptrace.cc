@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include <cstring>
+#include <map>
 #include <vector>
 
 namespace tsv {
@@ -154,10 +155,21 @@ struct Waiter {
 
 Waiter* waiter = nullptr;
 
+// How remembered children ended (waiterRemember): the waiter reaps every
+// child, so waitid(WNOWAIT) on a pidfd (pidfdStatus) finds them gone.
+pthread_mutex_t rememberMu = PTHREAD_MUTEX_INITIALIZER;
+std::map<pid_t, int> remembered;  // pid -> wait status, or -1 while it runs
+
 void* WaiterMain(void*) {
   for (;;) {
     int status = 0;
     pid_t p = waitpid(-1, &status, __WALL);
+    if (p > 0 && (WIFEXITED(status) || WIFSIGNALED(status))) {
+      pthread_mutex_lock(&rememberMu);
+      auto it = remembered.find(p);
+      if (it != remembered.end() && it->second == -1) it->second = status;
+      pthread_mutex_unlock(&rememberMu);
+    }
     if (p > 0) {
       pthread_mutex_lock(&waiter->mu);
       waiter->queue.push_back(p);
@@ -226,7 +238,25 @@ Napi::Value WaiterRef(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// waiterRemember(pid): keep how child `pid` ends, for pidfdStatus (at most a
+// few: the Gofer of each sandbox).
+Napi::Value WaiterRemember(const Napi::CallbackInfo& info) {
+  pthread_mutex_lock(&rememberMu);
+  remembered[I32(info, 0)] = -1;
+  pthread_mutex_unlock(&rememberMu);
+  return info.Env().Undefined();
+}
+
 }  // namespace
+
+bool ReapedStatus(pid_t pid, int* status) {
+  pthread_mutex_lock(&rememberMu);
+  auto it = remembered.find(pid);
+  bool found = it != remembered.end() && it->second != -1;
+  if (found) *status = it->second;
+  pthread_mutex_unlock(&rememberMu);
+  return found;
+}
 
 void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports.Set("ptraceSeize", Napi::Function::New(env, Seize));
@@ -245,6 +275,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports.Set("waiterStart", Napi::Function::New(env, WaiterStart));
   exports.Set("waiterKick", Napi::Function::New(env, WaiterKick));
   exports.Set("waiterRef", Napi::Function::New(env, WaiterRef));
+  exports.Set("waiterRemember", Napi::Function::New(env, WaiterRemember));
 }
 
 }  // namespace tsv

@@ -6,9 +6,9 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 #include <uv.h>
@@ -623,13 +624,16 @@ void ChildResetSignals() {
   sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-void ChildMapFds(const std::vector<int>& map) {
+// Moves each map[i] to map[i+1] (pairs), then closes every fd above the
+// highest target. Runs in a child of this multi-threaded process, so it must
+// not allocate: another thread may have held malloc's lock at the fork.
+// `tmp` (one slot per pair) is allocated by the parent.
+void ChildMapFds(const int* map, size_t len, int* tmp) {
   int maxDst = 2;
-  for (size_t i = 1; i < map.size(); i += 2)
+  for (size_t i = 1; i < len; i += 2)
     if (map[i] > maxDst) maxDst = map[i];
-  std::vector<int> tmp;
-  for (size_t i = 0; i < map.size(); i += 2) tmp.push_back(fcntl(map[i], F_DUPFD_CLOEXEC, maxDst + 1));
-  for (size_t i = 0; i < map.size(); i += 2) dup2(tmp[i / 2], map[i + 1]);
+  for (size_t i = 0; i < len; i += 2) tmp[i / 2] = fcntl(map[i], F_DUPFD_CLOEXEC, maxDst + 1);
+  for (size_t i = 0; i < len; i += 2) dup2(tmp[i / 2], map[i + 1]);
   syscall(SYS_close_range, maxDst + 1, ~0U, 0);
 }
 
@@ -643,6 +647,9 @@ std::vector<int> FdMap(const Napi::CallbackInfo& info, size_t i) {
 // spawnSandbox(path, argv, envp, cloneFlags, fdMap[src,dst,...]) -> [pid, syncFd] | -errno
 // The child is created in the requested namespaces and waits until the parent
 // writes one byte to syncFd (after writing its uid/gid maps), then execs path.
+// It dies with the calling thread (PR_SET_PDEATHSIG, kept across the exec);
+// if that thread is gone before the child could ask for it, the sync pipe
+// reads end-of-file, since the parent held its only other write end.
 Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = Latin1(info, 0);
@@ -650,18 +657,19 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
   std::vector<std::string> envp = Strings(info[2].As<Napi::Array>());
   unsigned long flags = static_cast<unsigned long>(I64(info, 3));
   std::vector<int> map = FdMap(info, 4);
+  std::vector<int> tmp(map.size() / 2 + 1);
   std::vector<char*> av = Ptrs(argv), ev = Ptrs(envp);
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) < 0) return Num(env, -errno);
+  // No handler of this process may run in the child before it resets them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) {
-    int e = errno;
-    close(sync[0]);
-    close(sync[1]);
-    return Num(env, -e);
-  }
   if (pid == 0) {
     ChildResetSignals();
+    syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    close(sync[1]);
     char go = 0;
     ssize_t n;
     do {
@@ -676,50 +684,85 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
           syscall(SYS_setresuid, 0, 0, 0) < 0)
         _exit(125);
     }
-    ChildMapFds(map);
+    ChildMapFds(map.data(), map.size(), tmp.data());
     execve(path.c_str(), av.data(), ev.data());
     static const char msg[] = "tsvisor: cannot execute the launcher\n";
     if (write(2, msg, sizeof msg - 1) < 0) _exit(126);
     _exit(126);
   }
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close(sync[0]);
+  if (pid < 0) {
+    close(sync[1]);
+    return Num(env, -e);
+  }
   Napi::Array a = Napi::Array::New(env, 2);
   a.Set(0u, static_cast<double>(pid));
   a.Set(1u, sync[1]);
   return a;
 }
 
+struct SpawnArgs {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const int* map;
+  size_t mapLen;
+  int* tmp;
+  bool setsid;
+  pid_t parent;
+  int err;  // set by the child when it fails before or at the exec
+};
+
+// The child of spawn(): shares the parent's memory until it execs
+// (CLONE_VM | CLONE_VFORK, as posix_spawn does), so only raw system calls.
+int SpawnChild(void* p) {
+  auto* a = static_cast<SpawnArgs*>(p);
+  ChildResetSignals();
+  // Die with the thread that spawned us; if it is gone already, now.
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != a->parent) _exit(127);
+  if (a->setsid && setsid() < 0) {
+    a->err = errno;
+    _exit(127);
+  }
+  ChildMapFds(a->map, a->mapLen, a->tmp);
+  execve(a->path, a->argv, a->envp);
+  a->err = errno;
+  _exit(127);
+}
+
 // spawn(path, argv, envp, fdMap[src,dst,...], newSession) -> pid | -errno
+// The child gets default signal handling, an empty signal mask, only the
+// mapped fds, and dies with the calling thread (PR_SET_PDEATHSIG, SIGKILL):
+// nothing this process starts outlives it, even while it boots.
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   std::string path = Latin1(info, 0);
   std::vector<std::string> argv = Strings(info[1].As<Napi::Array>());
   std::vector<std::string> envp = Strings(info[2].As<Napi::Array>());
   std::vector<int> map = FdMap(info, 3);
-  bool setsid = info[4].ToBoolean();
+  std::vector<int> tmp(map.size() / 2 + 1);
   std::vector<char*> av = Ptrs(argv), ev = Ptrs(envp);
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&at);
-  int maxDst = 2;
-  for (size_t i = 0; i < map.size(); i += 2) {
-    posix_spawn_file_actions_adddup2(&fa, map[i], map[i + 1]);
-    if (map[i + 1] > maxDst) maxDst = map[i + 1];
-  }
-  posix_spawn_file_actions_addclosefrom_np(&fa, maxDst + 1);
-  sigset_t all, none;
+  SpawnArgs a = {path.c_str(), av.data(), ev.data(), map.data(), map.size(), tmp.data(), info[4].ToBoolean(), getpid(), 0};
+  constexpr size_t kStack = 64 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return Num(info.Env(), -errno);
+  sigset_t all, old;
   sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&at, &all);
-  posix_spawnattr_setsigmask(&at, &none);
-  short f = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-  if (setsid) f |= POSIX_SPAWN_SETSID;
-  posix_spawnattr_setflags(&at, f);
-  pid_t pid;
-  int r = posix_spawn(&pid, path.c_str(), &fa, &at, av.data(), ev.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  return Num(info.Env(), r ? -r : pid);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  pid_t pid = clone(SpawnChild, static_cast<char*>(stack) + kStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  munmap(stack, kStack);
+  if (pid < 0) return Num(info.Env(), -e);
+  if (a.err) {
+    // It exited already (CLONE_VFORK returns after the exec or the exit).
+    // The Sentry's waiter thread may reap it first: ECHILD then.
+    waitpid(pid, nullptr, __WALL);
+    return Num(info.Env(), -a.err);
+  }
+  return Num(info.Env(), pid);
 }
 
 Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {

@@ -193,6 +193,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// The event loop ran dry with the command unfinished: nothing is left that
+// could finish it (a sandbox whose every event source closed). Never let
+// Node's exit status 0 stand for that.
+process.on('beforeExit', () => fatal('internal error: the command stopped waiting before it finished'));
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => fatal(e instanceof Error ? (e.stack ?? e.message) : String(e)),

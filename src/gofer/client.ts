@@ -1,12 +1,19 @@
 // The Sentry's side of the Gofer protocol (docs/gofer-protocol.md): one
 // synchronous method per op. Host errors come back as a negative errno, never
-// as an exception. If the Gofer dies, times out or breaks the protocol the
-// client marks itself dead (deathReason says why), closes its socket, and
-// every later call returns -EIO.
+// as an exception. If the Gofer dies or breaks the protocol the client marks
+// itself dead (deathReason says why), closes its socket, and every later call
+// returns -EIO.
+//
+// A call waits for its answer as long as the Gofer lives, however slow it is
+// (a busy machine is no reason to fail file calls): liveness is the Gofer's
+// process, watched through a pidfd, never a clock. A Gofer stopped forever
+// (SIGSTOP from outside) therefore stalls the Sentry; a terminating signal to
+// tsvisor still ends the wait (setInterrupt), and SIGKILL ends everything.
 import fs from 'node:fs';
 import { ERRNO, errnoName } from '../abi/errno.js';
 import { native } from '../platform/native.js';
 import { GOFER_ENTRY } from '../paths.js';
+import { describeExit } from '../sentry/spec.js';
 import {
   MAX_FDS,
   MAX_WALK_NAMES,
@@ -20,7 +27,7 @@ import {
   Writer,
 } from './protocol.js';
 
-const { EIO, EINVAL, E2BIG, ECONNRESET, EPIPE, ETIMEDOUT } = ERRNO;
+const { EIO, EINVAL, E2BIG, ECONNRESET, EPIPE } = ERRNO;
 const SOCK_SEQPACKET = 5;
 
 export interface WalkEntry {
@@ -50,15 +57,27 @@ export interface DeviceResult {
 }
 
 export interface GoferClientOptions {
-  /** How long to wait for each answer; default 10 s. */
-  timeoutMs?: number;
   /** The Gofer's pid, for death reasons. */
   pid?: number;
+  /** A pidfd of the Gofer (the client's from then on): its death ends a wait at once, with its exit status. */
+  pidfd?: number;
+}
+
+/**
+ * Something else a wait for the Gofer watches: when `fd` becomes readable,
+ * or `wakeAfterMs()` (if >= 0) has passed, `abandon()` says whether to give
+ * the wait up (and why), or to go on waiting.
+ */
+export interface WaitInterrupt {
+  fd: number;
+  wakeAfterMs?(): number;
+  abandon(): string | undefined;
 }
 
 export class GoferClient {
-  readonly timeoutMs: number;
   readonly pid: number | undefined;
+  private readonly pidfd: number;
+  private interrupt: WaitInterrupt | undefined;
   /** Why the client stopped working; undefined while it works. */
   deathReason: string | undefined;
   private sock: number;
@@ -73,17 +92,58 @@ export class GoferClient {
 
   constructor(sock: number, opts: GoferClientOptions = {}) {
     this.sock = sock;
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.pid = opts.pid;
+    this.pidfd = opts.pidfd ?? -1;
+  }
+
+  /** Also end waits for an answer when `i.fd` becomes readable and `i.abandon()` says so. */
+  setInterrupt(i: WaitInterrupt | undefined): void {
+    this.interrupt = i;
+  }
+
+  /** SIGKILLs the Gofer (through its pidfd: its pid may belong to another process once it was reaped). */
+  kill(): void {
+    if (this.pidfd >= 0) native.pidfdSendSignal(this.pidfd, 9);
+  }
+
+  /** Resolves once the Gofer process has ended (at once without a pidfd). */
+  exited(): Promise<void> {
+    if (this.pidfd < 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (native.watchFd(this.pidfd, () => resolve()) < 0) resolve();
+    });
+  }
+
+  /**
+   * The Gofer closed its socket: it exits, or has. Says how it ended once it
+   * has (waiting a moment for that: the socket closes first), for the reason.
+   */
+  private gone(when: string): void {
+    let how = 'closed the connection (it exited or was killed)';
+    if (this.pidfd >= 0) {
+      native.pollFds([this.pidfd], 200);
+      const st = new Int32Array(2);
+      // st = [si_code, si_status]; CLD_EXITED is 1, the others are deaths by a signal.
+      if (native.pidfdStatus(this.pidfd, this.pid ?? -1, st) === 1) how = describeExit(st[0] === 1 ? { status: st[1]!, code: st[1]! } : { status: 128 + st[1]!, signal: st[1]! });
+    }
+    this.die(`${this.who()} ${how} ${when}`);
   }
 
   get dead(): boolean {
     return this.deathReason !== undefined;
   }
 
+  /** Why the Gofer failed, if it did: not when the client closed or gave a wait up itself. */
+  get failure(): string | undefined {
+    return this.closedHere ? undefined : this.deathReason;
+  }
+  private closedHere = false;
+
   /** Closes the connection; the Gofer exits when it sees it closed. */
   close(): void {
+    if (this.deathReason !== undefined) return;
     this.die('closed by the client');
+    this.closedHere = true;
   }
 
   private die(reason: string): void {
@@ -117,18 +177,18 @@ export class GoferClient {
     if (this.pid !== undefined) native.keepOnMyCpu(this.pid);
     const s = native.sendMsg(this.sock, this.w.buf, this.w.pos, []);
     if (s < 0) {
-      if (s === -EPIPE || s === -ECONNRESET) this.die(`${this.who()} closed the connection before ${name} (it exited or was killed)`);
+      if (s === -EPIPE || s === -ECONNRESET) this.gone(`before ${name}`);
       else this.die(`cannot send ${name} to ${this.who()}: ${errnoName(s)}`);
       return -EIO;
     }
-    const n = native.recvMsg(this.sock, this.rbuf, this.fds, this.timeoutMs);
+    const n = this.receive(name);
+    if (n === ABANDONED) return -EIO;
     this.nfds = 0;
     this.fdsUsed = 0;
     while (this.nfds < this.fds.length && this.fds[this.nfds]! >= 0) this.nfds++;
     if (n <= 0 || n < 8) {
       this.closeUnusedFds();
-      if (n === -ETIMEDOUT) this.die(`${this.who()} did not answer ${name} within ${this.timeoutMs} ms`);
-      else if (n === 0 || n === -ECONNRESET) this.die(`${this.who()} closed the connection during ${name} (it exited or was killed)`);
+      if (n === 0 || n === -ECONNRESET) this.gone(`during ${name}`);
       else if (n < 0) this.die(`receiving the ${name} answer from ${this.who()} failed: ${errnoName(n)}`);
       else this.die(`${this.who()} sent a ${n}-byte answer to ${name}`);
       return -EIO;
@@ -143,6 +203,33 @@ export class GoferClient {
     }
     if (result < 0) this.closeUnusedFds();
     return result;
+  }
+
+  /**
+   * Waits for the answer as long as the Gofer lives, then receives it: its
+   * length, 0 if the Gofer closed the socket, a negative errno, or ABANDONED
+   * (the client is dead then).
+   */
+  private receive(name: string): number {
+    const fds = this.pidfd >= 0 ? [this.sock, this.pidfd] : [this.sock];
+    for (;;) {
+      const i = this.interrupt;
+      const ready = native.pollFds(i ? [...fds, i.fd] : fds, i?.wakeAfterMs?.() ?? -1);
+      if (ready < 0) return ready;
+      // The socket first: an exiting Gofer's socket is closed before its
+      // pidfd becomes readable, and an answer it sent before stays queued.
+      if (ready & 1) return native.recvMsg(this.sock, this.rbuf, this.fds, -1);
+      if (fds.length === 2 && ready & 2) {
+        const n = native.recvMsg(this.sock, this.rbuf, this.fds, 0);
+        return n === -ERRNO.ETIMEDOUT ? 0 : n;
+      }
+      const why = i?.abandon();
+      if (why !== undefined) {
+        this.die(`${this.who()} had not answered ${name} when ${why}`);
+        this.closedHere = true;
+        return ABANDONED;
+      }
+    }
   }
 
   /** The next received fd, or throws if the response carried too few. */
@@ -347,6 +434,9 @@ export class GoferClient {
 }
 
 
+/** receive()'s result when an interrupt ended the wait. */
+const ABANDONED = -0x10000;
+
 export interface GoferExport {
   id: number;
   mode: 'ro' | 'rw';
@@ -362,7 +452,7 @@ export interface StartedGofer {
 }
 
 /** `keepStderr`: the Gofer's fatal messages go to the caller's stderr; otherwise nowhere (its exit status still tells). */
-function launchGofer(exportArgs: string[], keepStderr: boolean): { pid: number; sock: number } {
+function launchGofer(exportArgs: string[], keepStderr: boolean): { pid: number; pidfd: number; sock: number } {
   const pair = native.socketpair(SOCK_SEQPACKET);
   if (typeof pair === 'number') throw new Error(`socketpair: ${errnoName(pair)}`);
   const [ours, theirs] = pair;
@@ -378,29 +468,35 @@ function launchGofer(exportArgs: string[], keepStderr: boolean): { pid: number; 
     native.close(ours);
     throw new Error(`cannot start the Gofer: ${errnoName(pid)}`);
   }
-  return { pid, sock: ours };
+  // Nothing reaps it before this (the Sentry's waiter starts later), so the pid is still its own.
+  const pidfd = native.pidfdOpen(pid, 0);
+  if (pidfd < 0) {
+    native.close(ours);
+    throw new Error(`cannot watch the Gofer: ${errnoName(pidfd)}`);
+  }
+  return { pid, pidfd, sock: ours };
 }
 
 /**
  * Starts a Gofer serving exports over a new SOCK_SEQPACKET socketpair. The
  * caller reaps the pid (the Sentry's waiter thread does).
  */
-export function spawnGofer(exports: readonly GoferExport[], opts: { timeoutMs?: number } = {}): { pid: number; client: GoferClient } {
-  const { pid, sock } = launchGofer(
+export function spawnGofer(exports: readonly GoferExport[]): { pid: number; client: GoferClient } {
+  const { pid, pidfd, sock } = launchGofer(
     exports.flatMap((e) => ['--export', `${e.id}:${e.mode}:${e.hostPath}`]),
     true,
   );
-  return { pid, client: new GoferClient(sock, { ...opts, pid }) };
+  return { pid, client: new GoferClient(sock, { pid, pidfd }) };
 }
 
 /**
  * Starts a Gofer now and gives it its exports later: its Node start-up
  * (~90 ms) then overlaps with the caller's own loading and configuration.
  */
-export function startGofer(opts: { timeoutMs?: number } = {}): StartedGofer {
+export function startGofer(): StartedGofer {
   // For an OCI container's sandbox process, whose stdio is the container's or
   // a client's that reads it to the end.
-  const { pid, sock } = launchGofer(['--exports-on-socket'], false);
+  const { pid, pidfd, sock } = launchGofer(['--exports-on-socket'], false);
   let served = false;
   return {
     pid,
@@ -408,15 +504,14 @@ export function startGofer(opts: { timeoutMs?: number } = {}): StartedGofer {
       const msg = Buffer.from(exports.map((e) => `${e.id}:${e.mode}:${e.hostPath}`).join('\n'));
       if (native.sendMsg(sock, msg, msg.length, []) < 0) throw new Error('the Gofer went away before it was given its exports');
       served = true;
-      return { pid, client: new GoferClient(sock, { ...opts, pid }) };
+      return { pid, client: new GoferClient(sock, { pid, pidfd }) };
     },
     kill() {
-      // Once served, the socket is the client's.
-      if (!served) native.close(sock);
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
+      // Once served, the socket and the pidfd are the client's.
+      native.pidfdSendSignal(pidfd, 9);
+      if (!served) {
+        native.close(sock);
+        native.close(pidfd);
       }
     },
   };

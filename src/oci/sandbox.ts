@@ -115,7 +115,7 @@ export async function startSandbox(
     }
     kernel = new Kernel(spec, log);
     try {
-      kernel.start(gofer, { deferExec: true });
+      await kernel.start(gofer, { deferExec: true });
     } catch (e) {
       if (e instanceof SandboxError) throw new RuntimeError(e.message);
       throw e;
@@ -318,7 +318,7 @@ async function execIn(k: Kernel, req: { pid: number; process: ExecProcess; conso
   let started;
   try {
     if (stdio.some((fd) => fd < 0)) throw new RuntimeError('the exec command has no stdin, stdout or stderr');
-    started = k.execProcess({
+    started = await k.execProcess({
       args: p.args,
       env: p.env,
       cwd: p.cwd,
@@ -361,7 +361,7 @@ export async function runHooksIn(k: Kernel, where: 'container' | 'host', kind: s
       const started =
         where === 'host'
           ? k.spawnHost(h.path, h.args ?? [h.path], h.env ?? [], [stdin, output, output])
-          : k.execProcess({
+          : await k.execProcess({
               // The launcher execs argv[0]: the hook's own argv[0] gives way to its path.
               args: [h.path, ...(h.args ?? [h.path]).slice(1)],
               env: h.env ?? [],

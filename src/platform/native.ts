@@ -34,6 +34,8 @@ export interface Native {
   waiterStart(cb: (events: Int32Array) => void): number;
   waiterKick(): void;
   waiterRef(ref: boolean): void;
+  /** Keep how child `pid` ends, for pidfdStatus once the waiter has reaped it. */
+  waiterRemember(pid: number): void;
 
   // system calls (native/sys.cc)
   memRead(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
@@ -90,6 +92,7 @@ export interface Native {
   /** Restricts the calling thread to its current CPU; returns the CPU. */
   pinSelf(): number;
   spawnSandbox(path: string, argv: string[], envp: string[], cloneFlags: number, fdMap: number[]): [number, number] | number;
+  /** The child dies with the calling thread (PR_SET_PDEATHSIG, SIGKILL). */
   spawn(path: string, argv: string[], envp: string[], fdMap: number[], newSession: boolean): number;
   setChildSubreaper(): number;
   setPdeathsig(sig: number): number;
@@ -102,6 +105,19 @@ export interface Native {
   setRlimit(resource: number, soft: number, hard: number): number;
   gettid(): number;
   umask(mask: number): number;
+
+  // waiting by liveness (native/wait.cc)
+  /** Blocks until one of `fds` (at most 8) is readable or hung up: a bitmask of those; 0 on timeout (-1: none). */
+  pollFds(fds: number[], timeoutMs: number): number;
+  /** Calls `cb` once, from the event loop, when `fd` is readable or hung up; returns an id for unwatchFd. */
+  watchFd(fd: number, cb: (status: number) => void): number;
+  unwatchFd(id: number): void;
+  /** 1 once child `pid` (behind `pidfd`) ended (out = [si_code, si_status]), 0 while it runs; never reaps it. */
+  pidfdStatus(pidfd: number, pid: number, out: Int32Array): number;
+  /** An eventfd made readable by any of `sigs` (each must have a Node listener already), even while the loop is blocked. */
+  signalWake(sigs: number[]): number;
+  /** The signals counted by signalWake's handler since the last call, one entry per delivery (at most 8 each). */
+  signalTake(): number[];
 
   // directory-relative operations (native/fsat.cc)
   mkdirat(dirfd: number, name: string, mode: number): number;

@@ -1,6 +1,7 @@
 // Syscall failures inside the Sentry are thrown as SysErr and turned into
 // -errno by the dispatcher. SysErr is not an Error: no stack trace is
 // captured, so failing lookups (frequent: every PATH or sys.path probe) stay cheap.
+import os from 'node:os';
 import { ERRNO, type ErrnoName } from '../abi/errno.js';
 
 export class SysErr {
@@ -23,4 +24,19 @@ export function fail(name: ErrnoName): never {
 export function check(r: number): number {
   if (r < 0) throw sysErr(-r);
   return r;
+}
+
+/** A sandbox that cannot be set up or run; the message is for the user. */
+export class SandboxError extends Error {}
+
+/** Start-up given up because tsvisor received a terminating signal; what was started is gone. */
+export class StartAborted extends SandboxError {
+  constructor(readonly signal: number) {
+    super(`stopped by ${signalName(signal)} while the sandbox was starting`);
+  }
+}
+
+/** "SIGTERM" for 15. */
+export function signalName(sig: number): string {
+  return Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] ?? `signal ${sig}`;
 }

@@ -42,14 +42,15 @@ import {
   SOCK_SEQPACKET,
 } from '../abi/linux.js';
 import { TRACE_DATA, encode, guestFilter } from '../bpf/filter.js';
-import { type GoferClient, spawnGofer } from '../gofer/client.js';
+import { type GoferClient, type WaitInterrupt, spawnGofer } from '../gofer/client.js';
 import { native } from '../platform/native.js';
 import { LAUNCHER_PATH } from '../paths.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { NUMBERS, SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
 import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS } from './creds.js';
-import { SysErr, check, sysErr } from './errors.js';
+import { SandboxError, StartAborted, SysErr, signalName, sysErr } from './errors.js';
+import { LauncherLink } from './launcher.js';
 import { FileTable } from './files.js';
 import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
@@ -63,9 +64,10 @@ import { IdMap } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
-import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, goferExports, sameNamespace } from './spec.js';
+import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, describeExit, goferExports, sameNamespace } from './spec.js';
 
 export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
+export { SandboxError, StartAborted } from './errors.js';
 
 const PTRACE_OPTIONS =
   PTRACE_O_EXITKILL |
@@ -86,8 +88,6 @@ const NR_CLONE = NUMBERS['clone']!;
 const NR_CLONE3 = NUMBERS['clone3']!;
 /** How long the Sentry waits for the kernel to report the sandbox's tasks dead once init is. */
 const FINISH_BOUND_MS = 2000;
-
-export class SandboxError extends Error {}
 
 /** A task's caught, ignored and blocked signal sets, from /proc/<tid>/status. */
 function signalMasks(tid: number): { caught: bigint; ignored: bigint; blocked: bigint } | null {
@@ -150,21 +150,28 @@ export class Kernel {
   /**
    * Launches the guest. `gofer` is a Gofer already started for
    * goferExports(spec) (callers start it as early as they can: it boots while
-   * the Sentry loads), or one is started here.
+   * the Sentry loads), or one is started here. Resolves once the guest runs
+   * (or, with deferExec, waits for go()); on failure, or when terminate()
+   * aborts it (StartAborted), nothing it started is left running.
    */
-  start(gofer?: { pid: number; client: GoferClient }, opts: { deferExec?: boolean } = {}): void {
+  async start(gofer?: { pid: number; client: GoferClient }, opts: { deferExec?: boolean } = {}): Promise<void> {
     this.deferExec = opts.deferExec ?? false;
     native.setChildSubreaper();
     // One O_PATH fd per cached host file: allow many.
     native.setRlimit(7 /* RLIMIT_NOFILE */, 1 << 20, 1 << 20);
-    native.waiterStart((ev) => this.onWaitEvents(ev));
     const g = gofer ?? spawnGofer(goferExports(this.spec));
+    // Before the waiter may reap it: the client says how the Gofer ended.
+    native.waiterRemember(g.pid);
+    native.waiterStart((ev) => this.onWaitEvents(ev));
     this.gofer = g.client;
     this.goferPid = g.pid;
+    this.gofer.setInterrupt(this.interrupt);
+    const goferEnded = new Promise<string>((r) => (this.onGoferExit = r));
     native.waiterKick();
     this.dispatcher = new Dispatcher(this, SYSCALLS);
+    const starting = (this.starting = new AbortController());
     try {
-      this.launch();
+      await this.launch(starting.signal, { who: `the Gofer (pid ${g.pid})`, ended: goferEnded });
       // The guest, left free to use every CPU, is woken on the Sentry's CPU
       // when its call is answered (SYNC_WAKE_UP); the Sentry itself is woken
       // through epoll, which loses that hint, so it stays on one CPU and
@@ -172,20 +179,43 @@ export class Kernel {
       const cpu = native.pinSelf();
       if (cpu < 0) this.log.debug({ errno: -cpu }, 'cannot pin the Sentry to its CPU');
     } catch (e) {
-      if (e instanceof SysErr) {
-        const why = this.gofer.deathReason ? ` (${this.gofer.deathReason})` : '';
-        throw new SandboxError(`setting up the sandbox failed: ${errnoName(e.errno)}${why}`);
-      }
+      // A Gofer that died makes every later step fail (an EIO, a cwd "missing"): it is the cause.
+      const goferFailure = this.gofer.failure;
+      this.gofer.kill();
+      await settled(this.gofer.exited());
+      if (starting.signal.aborted) throw starting.signal.reason;
+      if (goferFailure) throw new SandboxError(`setting up the sandbox failed: ${goferFailure}`);
+      if (e instanceof SysErr) throw new SandboxError(`setting up the sandbox failed: ${errnoName(e.errno)}`);
       throw e;
+    } finally {
+      this.starting = undefined;
     }
   }
 
-  private launch(): void {
+  /** Set while start() runs: terminate() aborts it. */
+  private starting: AbortController | undefined;
+  /** Called with how the Gofer ended, when it does. */
+  private onGoferExit: ((how: string) => void) | undefined;
+  /** What ends a wait for the Gofer besides its answer (catchTerminatingSignals). */
+  private interrupt: WaitInterrupt | undefined;
+
+  /** The exit status of child `pid`, once the waiter reports it. */
+  private exitOf(pid: number): Promise<Exit> {
+    return new Promise((r) => this.exitWaiters.set(pid, r));
+  }
+
+  /** Launcher arguments of a test hook: stop the launcher at a step (see native/launcher.c). */
+  private static testStop(): string[] {
+    const at = process.env.TSVISOR_TEST_STOP_LAUNCHER_AT;
+    return at ? ['--stop-at', at] : [];
+  }
+
+  private async launch(abort: AbortSignal, gofer: { who: string; ended: Promise<string> }): Promise<void> {
     const s = this.spec;
     const pair = native.socketpair(SOCK_SEQPACKET);
     if (typeof pair === 'number') throw new SandboxError(`socketpair: errno ${-pair}`);
     const [ctl, theirs] = pair;
-    const argv = [LAUNCHER_PATH, '--root', s.rootfs, '--hostname', s.hostname];
+    const argv = [LAUNCHER_PATH, '--root', s.rootfs, '--hostname', s.hostname, ...Kernel.testStop()];
     if (s.domainname) argv.push('--domainname', s.domainname);
     const ownNetns = s.network === 'none' && !s.netnsPath;
     if (ownNetns) argv.push('--lo-up');
@@ -210,39 +240,34 @@ export class Kernel {
     if (ownNetns) flags |= CLONE_NEWNET;
     const r = native.spawnSandbox(LAUNCHER_PATH, argv, s.env, flags, [s.stdio[0], 0, s.stdio[1], 1, s.stdio[2], 2, theirs, 3]);
     native.close(theirs);
-    if (typeof r === 'number') throw new SandboxError(`cannot create the sandbox: errno ${-r}`);
+    if (typeof r === 'number') {
+      native.close(ctl);
+      throw new SandboxError(`cannot create the sandbox: ${errnoName(r)}`);
+    }
     const [pid, sync] = r;
     this.initPid = pid;
-    s.onGuestProcess?.(pid);
-    native.waiterKick();
-    fs.writeSync(sync, 'g');
-    native.close(sync);
-
-    const buf = new Uint8Array(4096);
-    const fds = new Int32Array(1);
-    const expect = (tag: string): void => {
-      const n = native.recvMsg(ctl, buf, fds, 10000);
-      if (n <= 0) throw new SandboxError(`the launcher exited during set-up${n < 0 ? ` (errno ${-n})` : ''}`);
-      const got = String.fromCharCode(buf[0]!);
-      if (got === 'E') throw new SandboxError(Buffer.from(buf.subarray(1, n)).toString());
-      if (got !== tag) throw new SandboxError(`launcher protocol: expected ${tag}, got ${got}`);
-    };
-    const send = (b: Uint8Array) => {
-      if (native.sendMsg(ctl, b, b.length, []) < 0) throw new SandboxError('the launcher went away during set-up');
-    };
+    const exit = this.exitOf(pid);
+    // It waits for the sync byte, unreaped whatever happens: the pid is still its own.
+    const pidfd = native.pidfdOpen(pid, 0);
+    const link = new LauncherLink(ctl, 'the launcher', pid, exit, abort, gofer);
     try {
-      expect('U');
-      fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${ID_MAP_BASE} ${ID_MAP_SIZE}\n`);
-      fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${ID_MAP_BASE} ${ID_MAP_SIZE}\n`);
-      send(Buffer.from('M'));
-      const prog = encode(guestFilter(SYSCALLS));
-      send(Buffer.concat([Buffer.from('F'), prog]));
-      expect('L');
-      const listenerPidfd = check(native.pidfdOpen(pid, 0));
-      const listener = native.pidfdGetfd(listenerPidfd, Buffer.from(buf.buffer, 1, 4).readInt32LE(0));
-      native.close(listenerPidfd);
+      if (pidfd < 0) throw new SandboxError(`cannot watch the launcher: ${errnoName(pidfd)}`);
+      s.onGuestProcess?.(pid);
+      native.waiterKick();
+      try {
+        fs.writeSync(sync, 'g');
+      } catch {
+        // EPIPE: it died meanwhile; the next wait says how.
+      }
+      await link.expect('U', "setting up the sandbox's namespaces and root file system");
+      writeIdMap(pid, 'uid_map');
+      writeIdMap(pid, 'gid_map');
+      link.send(Buffer.from('M'), 'the uid/gid maps');
+      link.send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS))]), 'the seccomp filter');
+      const listenerFd = await link.expect('L', 'installing the seccomp filter');
+      const listener = native.pidfdGetfd(pidfd, listenerFd);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
-      if (s.seccompProfile) send(profileMessage(s.seccompProfile));
+      if (s.seccompProfile) link.send(profileMessage(s.seccompProfile), "the container's seccomp profile");
       // The launcher set up its namespaces meanwhile; the Gofer has had time to start.
       this.mounts = buildMounts(this, this.spec.mounts.filter((m) => m.type === 'bind'));
       const sr = native.ptraceSeize(pid, PTRACE_OPTIONS);
@@ -265,17 +290,19 @@ export class Kernel {
         this.launcherCtl = ctl;
         return;
       }
-      send(Buffer.from('G'));
-    } catch (e) {
+      link.send(Buffer.from('G'), 'the go signal');
       native.close(ctl);
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
+    } catch (e) {
+      // Killed before its socket closes, so it never sees the end of file
+      // (it would report that to stderr); then wait for it to be gone.
+      if (pidfd >= 0) native.pidfdSendSignal(pidfd, 9);
+      native.close(ctl);
+      await settled(exit);
       throw e;
+    } finally {
+      if (pidfd >= 0) native.close(pidfd);
+      native.close(sync);
     }
-    native.close(ctl);
   }
 
   /** Every seccomp listener: the first process's, and one per process exec'd into the container. */
@@ -301,9 +328,9 @@ export class Kernel {
    * Runs another process in the container (OCI exec): a launcher joins the
    * namespaces of init and forks the process, which installs its own filter
    * (so its own listener); the Sentry adopts it as it adopted init. Resolves
-   * with its exit status once it ends.
+   * once it runs, with its exit status to come.
    */
-  execProcess(p: ExecSpec): { pid: number; done: Promise<Exit> } {
+  async execProcess(p: ExecSpec): Promise<{ pid: number; done: Promise<Exit> }> {
     if (this.exit || this.initPid <= 0) throw new SandboxError('the container is not running');
     const pair = native.socketpair(SOCK_SEQPACKET);
     if (typeof pair === 'number') throw new SandboxError(`socketpair: errno ${-pair}`);
@@ -318,31 +345,23 @@ export class Kernel {
     argv.push('--', ...p.args);
     const pid = native.spawn(LAUNCHER_PATH, argv, p.env, [p.stdio[0], 0, p.stdio[1], 1, p.stdio[2], 2, theirs, 3], false);
     native.close(theirs);
-    const buf = new Uint8Array(4096);
-    const fds = new Int32Array(1);
     let child = -1;
+    let pidfd = -1;
     try {
       if (pid < 0) throw new SandboxError(`cannot start the exec launcher: ${errnoName(-pid)}`);
-      const expect = (tag: string): number => {
-        const n = native.recvMsg(ctl, buf, fds, 10000);
-        if (n <= 0) throw new SandboxError(`the exec launcher exited during set-up${n < 0 ? ` (errno ${-n})` : ''}`);
-        const got = String.fromCharCode(buf[0]!);
-        if (got === 'E') throw new SandboxError(Buffer.from(buf.subarray(1, n)).toString());
-        if (got !== tag) throw new SandboxError(`launcher protocol: expected ${tag}, got ${got}`);
-        return Buffer.from(buf.buffer, 1, 4).readInt32LE(0);
-      };
-      const send = (b: Uint8Array) => {
-        if (native.sendMsg(ctl, b, b.length, []) < 0) throw new SandboxError('the exec launcher went away during set-up');
-      };
-      child = expect('P');
+      const link = new LauncherLink(ctl, 'the exec launcher', pid, this.exitOf(pid));
+      child = await link.expect('P', "joining the container's namespaces");
+      // The launcher exits now; its child, adopted by the Sentry (the subreaper), goes on.
+      const done = this.exitOf(child);
+      link.follow('the exec process', child, done);
+      pidfd = native.pidfdOpen(child, 0);
+      if (pidfd < 0) throw new SandboxError(`the exec process (pid ${child}) ended before it was set up`);
       this.spec.onGuestProcess?.(child);
-      send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS))]));
-      const fdNum = expect('L');
-      const pidfd = check(native.pidfdOpen(child, 0));
+      link.send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS))]), 'the seccomp filter');
+      const fdNum = await link.expect('L', 'installing the seccomp filter');
       const listener = native.pidfdGetfd(pidfd, fdNum);
-      native.close(pidfd);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
-      if (p.seccompProfile) send(profileMessage(p.seccompProfile));
+      if (p.seccompProfile) link.send(profileMessage(p.seccompProfile), "the container's seccomp profile");
       const sr = native.ptraceSeize(child, PTRACE_OPTIONS);
       if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
       this.watch(listener);
@@ -357,20 +376,14 @@ export class Kernel {
       };
       commandOrFail(root, cwd, creds, p.args[0] ?? '', p.env);
       this.tasks.set(child, new Task(child, proc.pid, proc, new FsContext(root, cwd, p.umask), creds));
-      const done = new Promise<Exit>((r) => this.exitWaiters.set(child, r));
-      send(Buffer.from('G'));
+      link.send(Buffer.from('G'), 'the go signal');
       return { pid: child, done };
     } catch (e) {
-      if (child > 0) {
-        try {
-          process.kill(child, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
+      if (pidfd >= 0) native.pidfdSendSignal(pidfd, 9);
       if (e instanceof SysErr) throw new SandboxError(`exec failed: ${errnoName(e.errno)}`);
       throw e;
     } finally {
+      if (pidfd >= 0) native.close(pidfd);
       native.close(ctl);
     }
   }
@@ -574,6 +587,8 @@ export class Kernel {
         this.tasks.delete(otherTid);
       }
     }
+    // The first exec after the go signal is the command's (init's own, or with tsvisor's init its child's).
+    this.commandStarted = true;
     const pe = t.pendingExec;
     if (pe) {
       t.proc.exe = pe.exe;
@@ -683,6 +698,7 @@ export class Kernel {
         this.goferFailure = `it ${how}`;
         this.log.error(`the gofer exited (${how})`);
       }
+      this.onGoferExit?.(describeExit(status & 0x7f ? { status: 128 + (status & 0x7f), signal: status & 0x7f } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff }));
       return;
     }
     const t = this.tasks.get(pid);
@@ -740,12 +756,69 @@ export class Kernel {
 
   private finished = false;
 
+  /** Whether the sandbox's command was exec'd (a status 0 without it would be a lie). */
+  commandStarted = false;
+
+  /**
+   * The signals that end the command (`tsvisor do`), handled by terminate()
+   * with `graceMs`. Node's listener for each calls onTerminatingSignal(); but
+   * while the Sentry waits synchronously for its Gofer, the event loop, and
+   * so the listeners and the grace timer, cannot run. signalWake's handler
+   * counts each signal and wakes such a wait, which handles it at once: each
+   * delivery is handled once, by whichever path takes it first. The wait is
+   * given up only when the sandbox ends (at once, or when the grace is over),
+   * and then every guest process is killed first, so none runs on to see the
+   * abandoned call fail; otherwise the live Gofer is waited for.
+   */
+  catchTerminatingSignals(sigs: number[], graceMs: number): void {
+    this.graceMs = graceMs;
+    const fd = native.signalWake(sigs);
+    if (fd < 0) {
+      this.log.warn({ errno: -fd }, 'signals cannot interrupt a wait for the Gofer');
+      return;
+    }
+    this.signalsCounted = true;
+    this.interrupt = {
+      fd,
+      wakeAfterMs: () => (this.grace && !this.killedBy ? Math.max(0, this.grace.end - Date.now()) : -1),
+      abandon: () => {
+        this.takeSignals();
+        const aborted = this.starting?.signal.reason;
+        if (aborted instanceof StartAborted) return `tsvisor received ${signalName(aborted.signal)} during start-up`;
+        if (this.grace && !this.killedBy && Date.now() >= this.grace.end) this.endGrace();
+        if (!this.killedBy && !this.exit) return undefined;
+        this.signalAll(9);
+        return this.killedBy ? `tsvisor received ${signalName(this.killedBy)}` : 'the sandbox ended';
+      },
+    };
+    this.gofer?.setInterrupt(this.interrupt);
+  }
+
+  /** A terminating signal's Node listener (see catchTerminatingSignals). */
+  onTerminatingSignal(sig: number): void {
+    if (this.signalsCounted) this.takeSignals();
+    else this.terminate(sig, this.graceMs);
+  }
+
+  private takeSignals(): void {
+    for (const sig of native.signalTake()) this.terminate(sig, this.graceMs);
+  }
+
+  private graceMs = 0;
+  private signalsCounted = false;
+
+  /** Ends the Gofer now (after shutdown() told it to go) and waits until it is gone. */
+  async endGofer(): Promise<void> {
+    this.gofer.kill();
+    await settled(this.gofer.exited());
+  }
+
   /** Why the Gofer failed while the guest ran, if it did. */
   goferFailure: string | undefined;
 
   /** Tears the sandbox down: stop listening, let the Gofer go. */
   shutdown(): void {
-    this.goferFailure ??= this.gofer?.deathReason;
+    this.goferFailure ??= this.gofer?.failure;
     for (const ch of this.channels) ch.stop();
     this.gofer?.close();
     native.waiterRef(false);
@@ -791,6 +864,7 @@ export class Kernel {
    * it has no handler for it (Linux would let a namespace init ignore it).
    */
   terminate(sig: number, graceMs: number): void {
+    if (this.starting) return this.starting.abort(new StartAborted(sig));
     if (this.initPid <= 0 || this.exit) return;
     if (this.terminateTimer || (!this.spec.init && DEFAULT_TERMINATES.has(sig) && !this.initHandles(sig))) {
       this.killedBy = sig;
@@ -798,14 +872,19 @@ export class Kernel {
       return;
     }
     this.signal(sig);
-    this.terminateTimer = setTimeout(() => {
-      this.killedBy = sig;
-      this.signal(9);
-    }, graceMs);
+    this.grace = { end: Date.now() + graceMs, sig };
+    this.terminateTimer = setTimeout(() => this.endGrace(), graceMs);
+  }
+
+  /** The grace given by terminate() is over: the sandbox is killed. */
+  private endGrace(): void {
+    this.killedBy = this.grace!.sig;
+    this.signal(9);
   }
 
   private killedBy = 0;
   private terminateTimer: NodeJS.Timeout | undefined;
+  private grace: { end: number; sig: number } | undefined;
 
   /** Whether init catches or ignores `sig`. */
   private initHandles(sig: number): boolean {
@@ -836,6 +915,24 @@ function clearUntraced(tid: number): void {
   if (native.ptraceGetRegs(tid, regs) < 0) return;
   regs[REG.rdi] = regs[REG.rdi]! & ~BigInt(CLONE_UNTRACED);
   native.ptraceSetRegs(tid, regs);
+}
+
+/** Maps the launcher's new user namespace: sandbox ids 0-65535 are unprivileged host ids. */
+function writeIdMap(pid: number, file: 'uid_map' | 'gid_map'): void {
+  try {
+    fs.writeFileSync(`/proc/${pid}/${file}`, `0 ${ID_MAP_BASE} ${ID_MAP_SIZE}\n`);
+  } catch (e) {
+    throw new SandboxError(`cannot write the sandbox's ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+/** Waits for `p` to settle, at most `ms`: the end of processes just sent SIGKILL (only a kernel stuck in I/O could take longer). */
+function settled(p: Promise<unknown>, ms = 5000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(() => undefined, () => undefined),
+    new Promise<void>((r) => (timer = setTimeout(r, ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** The launcher's 'S' message: the container's seccomp profile, its flags (u32) then its sock_filter[]. */

@@ -105,6 +105,11 @@ export interface Exit {
   code?: number;
 }
 
+/** How a process ended, for messages: "was killed by signal 9", "exited with status 2". */
+export function describeExit(e: Exit): string {
+  return e.signal ? `was killed by signal ${e.signal}` : `exited with status ${e.code ?? e.status}`;
+}
+
 /** What the Gofer serves for a sandbox: the root (export 0), then each bind mount in order. */
 export function goferExports(spec: SandboxSpec): GoferExport[] {
   const binds = spec.mounts.filter((m) => m.type === 'bind');

@@ -18,9 +18,9 @@ export function mkTmp(prefix = 'gofer-test-'): string {
   return d;
 }
 
-export function startGofer(exports: GoferExport[], opts: { timeoutMs?: number } = {}): { pid: number; client: GoferClient } {
+export function startGofer(exports: GoferExport[]): { pid: number; client: GoferClient } {
   if (!fs.existsSync(GOFER_ENTRY)) throw new Error(`${GOFER_ENTRY} is missing: the global setup builds it`);
-  const g = spawnGofer(exports, opts);
+  const g = spawnGofer(exports);
   gofers.push(g);
   return g;
 }

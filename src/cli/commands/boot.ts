@@ -30,8 +30,8 @@ const BOOT_FLAGS: readonly FlagSpec[] = [
 export const bootCommand: Command = {
   summary: 'create a container as its sandbox process (internal)',
   async run(globals, argv, prestarted) {
-    const { flags, rest } = parseFlags(argv, BOOT_FLAGS, false);
-    const readyFd = Number((flags['ready-fd'] as string | undefined) ?? 3);
+    // bin/tsvisor waits on fd 3 unless told otherwise, even for a flag it could not parse.
+    let readyFd = 3;
     const say = (msg: string) => {
       try {
         fs.writeSync(readyFd, `${msg}\n`);
@@ -43,6 +43,8 @@ export const bootCommand: Command = {
     let sandbox: Sandbox | undefined;
     let registered;
     try {
+      const { flags, rest } = parseFlags(argv, BOOT_FLAGS, false);
+      readyFd = Number((flags['ready-fd'] as string | undefined) ?? 3);
       if (rest.length !== 1 || !prestarted.gofer) throw new UsageError('usage: tsvisor create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID');
       if (flags['preserve-fds'] !== undefined && flags['preserve-fds'] !== '0') throw new UsageError('--preserve-fds is not supported');
       const anchorFd = Number(flags['anchor-fd']);

@@ -86,7 +86,7 @@ export const doCommand: Command = {
     };
     // Start the Gofer before loading the Sentry, so the two boot at the same time.
     const gofer = spawnGofer(goferExports(spec));
-    const [{ Kernel, SandboxError }, { createLogger }] = await Promise.all([import('../../sentry/kernel.js'), import('../../log.js')]);
+    const [{ Kernel, SandboxError, StartAborted }, { createLogger }] = await Promise.all([import('../../sentry/kernel.js'), import('../../log.js')]);
     const debugLog = globals['debug-log'] as string | undefined;
     const log = createLogger({
       file: (globals.log as string | undefined) ?? debugLog,
@@ -101,7 +101,8 @@ export const doCommand: Command = {
       kernel.kill();
       fatal(`internal error, the sandbox was stopped: ${e.message}`);
     });
-    for (const sig of TERMINATING) process.on(sig, () => kernel.terminate(os.constants.signals[sig], GRACE_MS));
+    for (const sig of TERMINATING) process.on(sig, () => kernel.onTerminatingSignal(os.constants.signals[sig]));
+    kernel.catchTerminatingSignals(TERMINATING.map((sig) => os.constants.signals[sig]), GRACE_MS);
     for (const sig of FORWARDED) {
       // Once the guest is gone, stop listening: a storm of these signals
       // (ignored by default) would otherwise keep the event loop reading them
@@ -112,16 +113,24 @@ export const doCommand: Command = {
       process.on(sig, forward);
     }
     try {
-      kernel.start(gofer);
+      await kernel.start(gofer);
     } catch (e) {
+      if (e instanceof StartAborted) {
+        fs.writeSync(2, `tsvisor: ${e.message}\n`);
+        return 128 + e.signal;
+      }
       if (e instanceof SandboxError) fatal(e.message);
       throw e;
     }
     const exit = await kernel.done;
-    if (kernel.goferFailure) {
-      fs.writeSync(2, `tsvisor: the gofer died (${kernel.goferFailure}); file operations failed with EIO\n`);
+    const goferFailure = kernel.goferFailure;
+    // Nothing of the sandbox outlives tsvisor: the Gofer, told to go, goes now.
+    await kernel.endGofer();
+    if (goferFailure) {
+      fs.writeSync(2, `tsvisor: the gofer died (${goferFailure}); file operations failed with EIO\n`);
       return exit.status || 125;
     }
+    if (exit.status === 0 && !kernel.commandStarted) fatal('the sandbox ended before its command ran');
     return exit.status;
   },
 };
