@@ -24,3 +24,13 @@ export function check(r: number): number {
   if (r < 0) throw sysErr(-r);
   return r;
 }
+
+/**
+ * check() for a call that makes an fd of the Sentry's own: the Sentry running
+ * out of fds is the system's file table being full for the guest (ENFILE),
+ * never its own table (EMFILE, which the guest may act on wrongly).
+ */
+export function ownFd(r: number): number {
+  if (r === -ERRNO.EMFILE) throw sysErr(ERRNO.ENFILE);
+  return check(r);
+}
