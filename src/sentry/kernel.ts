@@ -50,6 +50,7 @@ import { NUMBERS, SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
 import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS } from './creds.js';
 import { SysErr, check, sysErr } from './errors.js';
+import { type Rlimit, guestRlimits, setUpBounds } from './bounds.js';
 import { FileTable } from './files.js';
 import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
@@ -105,7 +106,7 @@ function signalMasks(tid: number): { caught: bigint; ignored: bigint; blocked: b
 export class Kernel {
   readonly tasks = new Map<number, Task>();
   readonly procs = new Map<number, Process>();
-  readonly files = new FileTable();
+  readonly files = new FileTable(() => this.hostPids());
   readonly startTime = Date.now();
   /** unique among the host's sandboxes, and revealing nothing of the host: names the sandbox's private abstract sockets */
   readonly sandboxId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
@@ -155,8 +156,7 @@ export class Kernel {
   start(gofer?: { pid: number; client: GoferClient }, opts: { deferExec?: boolean } = {}): void {
     this.deferExec = opts.deferExec ?? false;
     native.setChildSubreaper();
-    // One O_PATH fd per cached host file: allow many.
-    native.setRlimit(7 /* RLIMIT_NOFILE */, 1 << 20, 1 << 20);
+    this.callerNofile = setUpBounds(this);
     native.waiterStart((ev) => this.onWaitEvents(ev));
     const g = gofer ?? spawnGofer(goferExports(this.spec));
     this.gofer = g.client;
@@ -180,6 +180,9 @@ export class Kernel {
     }
   }
 
+  /** The fd limit tsvisor was started with, the guest's unless the spec sets one. */
+  private callerNofile: Rlimit = [7, 1024, 1024];
+
   private launch(): void {
     const s = this.spec;
     const pair = native.socketpair(SOCK_SEQPACKET);
@@ -201,9 +204,7 @@ export class Kernel {
     if (s.uid !== 0 || s.gid !== 0 || s.groups.length) {
       argv.push('--user', `${s.uid}:${s.gid}${s.groups.length ? `:${s.groups.join(',')}` : ''}`);
     }
-    for (const [res, soft, hard] of s.rlimits) {
-      argv.push('--rlimit', `${res}:${soft < 0 ? 'inf' : soft}:${hard < 0 ? 'inf' : hard}`);
-    }
+    argv.push(...rlimitArgs(guestRlimits(s.rlimits, this.callerNofile)));
     for (const [key, value] of Object.entries(s.sysctl ?? {})) argv.push('--sysctl', `${key}=${value}`);
     argv.push('--', ...s.args);
     let flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
@@ -315,6 +316,7 @@ export class Kernel {
     if (p.uid !== 0 || p.gid !== 0 || p.groups.length) {
       argv.push('--user', `${p.uid}:${p.gid}${p.groups.length ? `:${p.groups.join(',')}` : ''}`);
     }
+    argv.push(...rlimitArgs(guestRlimits(this.spec.rlimits, this.callerNofile)));
     argv.push('--', ...p.args);
     const pid = native.spawn(LAUNCHER_PATH, argv, p.env, [p.stdio[0], 0, p.stdio[1], 1, p.stdio[2], 2, theirs, 3], false);
     native.close(theirs);
@@ -836,6 +838,10 @@ function clearUntraced(tid: number): void {
   if (native.ptraceGetRegs(tid, regs) < 0) return;
   regs[REG.rdi] = regs[REG.rdi]! & ~BigInt(CLONE_UNTRACED);
   native.ptraceSetRegs(tid, regs);
+}
+
+function rlimitArgs(rlimits: readonly Rlimit[]): string[] {
+  return rlimits.flatMap(([res, soft, hard]) => ['--rlimit', `${res}:${soft < 0 ? 'inf' : soft}:${hard < 0 ? 'inf' : hard}`]);
 }
 
 /** The launcher's 'S' message: the container's seccomp profile, its flags (u32) then its sock_filter[]. */
