@@ -238,6 +238,7 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SCM_RIGHTS = 1;
 export const SCM_CREDENTIALS = 2;
+export const MSG_CTRUNC = 0x8;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
 /** sizeof(struct msghdr), sizeof(struct mmsghdr), sizeof(struct cmsghdr) */

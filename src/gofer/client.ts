@@ -5,6 +5,7 @@
 // every later call returns -EIO.
 import fs from 'node:fs';
 import { ERRNO, errnoName } from '../abi/errno.js';
+import { MSG_CTRUNC } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { GOFER_ENTRY } from '../paths.js';
 import {
@@ -20,7 +21,7 @@ import {
   Writer,
 } from './protocol.js';
 
-const { EIO, EINVAL, E2BIG, ECONNRESET, EPIPE, ETIMEDOUT } = ERRNO;
+const { EIO, EINVAL, E2BIG, ECONNRESET, ENFILE, EPIPE, ETIMEDOUT } = ERRNO;
 const SOCK_SEQPACKET = 5;
 
 export interface WalkEntry {
@@ -68,6 +69,7 @@ export class GoferClient {
   private readonly rbuf = new Uint8Array(RECV_BUFFER);
   private readonly r = new Reader(this.rbuf);
   private readonly fds = new Int32Array(MAX_FDS);
+  private readonly msgFlags = new Int32Array(1);
   private nfds = 0;
   private fdsUsed = 0;
 
@@ -121,7 +123,7 @@ export class GoferClient {
       else this.die(`cannot send ${name} to ${this.who()}: ${errnoName(s)}`);
       return -EIO;
     }
-    const n = native.recvMsg(this.sock, this.rbuf, this.fds, this.timeoutMs);
+    const n = native.recvMsg(this.sock, this.rbuf, this.fds, this.timeoutMs, this.msgFlags);
     this.nfds = 0;
     this.fdsUsed = 0;
     while (this.nfds < this.fds.length && this.fds[this.nfds]! >= 0) this.nfds++;
@@ -142,6 +144,12 @@ export class GoferClient {
       return -EIO;
     }
     if (result < 0) this.closeUnusedFds();
+    if (result >= 0 && this.msgFlags[0]! & MSG_CTRUNC) {
+      // The Sentry had no free fd for what the Gofer sent: this one request
+      // fails as a full file table would; the link is fine.
+      this.closeUnusedFds();
+      return -ENFILE;
+    }
     return result;
   }
 
