@@ -217,6 +217,9 @@ export const SECCOMP_DATA_ARGS = 16;
  */
 export const EXEC_REWRITE_MAGIC = 0x7473766973;
 
+// setrlimit resources
+export const RLIMIT_NOFILE = 7;
+
 // memfd_create flags
 export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;

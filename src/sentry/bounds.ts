@@ -1,13 +1,12 @@
 // The Sentry's own bounds (docs/design.md "Bounds"): what it holds whatever a
 // guest does. Set up once per sandbox, when the kernel starts.
+import { RLIMIT_NOFILE } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import type { Kernel } from './kernel.js';
 import type { Dentry } from './vfs/node.js';
 import { dentryCache } from './vfs/node.js';
 import { setGoferFdCacheMax } from './vfs/goferfs.js';
 import { setHeldInodeOpener } from './vfs/storage.js';
-
-export const RLIMIT_NOFILE = 7;
 
 /** [resource, soft, hard] as SandboxSpec.rlimits has them (-1: unlimited). */
 export type Rlimit = [number, number, number];

@@ -24,6 +24,8 @@ export interface SandboxSpec {
   overlay: boolean;
   /** bytes the overlay's upper layer may hold (default: a quarter of the memory) */
   overlaySize?: number;
+  /** nodes it may hold (default: the sandbox's budget, storage.ts SANDBOX_NODES) */
+  overlayInodes?: number;
   network: 'none' | 'host';
   /** join this network namespace instead of making one (OCI namespace path) */
   netnsPath?: string;

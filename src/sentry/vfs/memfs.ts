@@ -30,7 +30,8 @@ import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, fail, ownFd } from '../errors.js';
 import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
-import { DEFAULT_TMPFS_SIZE, SANDBOX_NODES, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode } from './storage.js';
+import { SANDBOX_NODES } from '../limits.js';
+import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode } from './storage.js';
 
 export type Time = [number, number];
 
@@ -63,8 +64,8 @@ export class MemFs implements FileSystem {
   readonly cache = 'tree';
   /** nodes (names) this file system may hold: its nr_inodes */
   readonly maxNodes: number;
-  /** nodes it holds */
-  nodes = 0;
+  /** nodes it holds, its root included (as Linux's tmpfs counts) */
+  nodes = 1;
   /** bytes of file contents (size=) */
   readonly size: number;
   private store: Storage | undefined;
@@ -77,7 +78,7 @@ export class MemFs implements FileSystem {
     inodes = 0,
   ) {
     this.size = sizeLimit || DEFAULT_TMPFS_SIZE;
-    this.maxNodes = Math.min(inodes || SANDBOX_NODES, SANDBOX_NODES);
+    this.maxNodes = inodes || SANDBOX_NODES;
   }
 
   /** The host tmpfs holding the contents of this file system's regular files. */

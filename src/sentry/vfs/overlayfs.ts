@@ -35,10 +35,11 @@ export class OverlayFs implements FileSystem {
   constructor(
     lowerRoot: Node,
     readonly opener: SpecialOpener,
-    /** the upper layer's size (bytes) */
+    /** the upper layer's size (bytes) and nodes (0: the sandbox's budget) */
     size: number,
+    inodes = 0,
   ) {
-    this.upperFs = new MemFs('tmpfs', size);
+    this.upperFs = new MemFs('tmpfs', size, inodes);
     const st = lowerRoot.stat();
     const lowerRootDentry = new Dentry('', null, lowerRoot);
     const upperRoot = new MemDir(this.upperFs, st.mode, st.uid, st.gid, opener);

@@ -18,21 +18,14 @@ import os from 'node:os';
 import { AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR } from '../../abi/linux.js';
 import { native } from '../../platform/native.js';
 import { check, fail, ownFd } from '../errors.js';
+import { SANDBOX_NODES } from '../limits.js';
 
-/**
- * Nodes (names, counted as Linux's tmpfs counts hard links) that all the
- * in-memory file systems of a sandbox may hold together. Measured: ~0.8 KiB of
- * Sentry heap per directory with its dentry (docs/design.md "Bounds").
- */
-export const SANDBOX_NODES = 1 << 18;
 /** Bytes of symlink targets and xattrs (names and values) they may hold together. */
 export const SANDBOX_META_BYTES = 64 << 20;
 /** xattr names and values of one node together (ext4 allows one block, tmpfs about as much). */
 export const XATTR_NODE_MAX = 64 << 10;
 /** A tmpfs mounted without size= gets half of the memory, as on Linux. */
 export const DEFAULT_TMPFS_SIZE = Math.floor(os.totalmem() / 2);
-/** The overlay's upper layer unless the sandbox says otherwise: a quarter of the memory. */
-export const DEFAULT_OVERLAY_SIZE = Math.floor(os.totalmem() / 4);
 
 /** What the in-memory file systems of this sandbox hold together (one sandbox per Sentry process). */
 export const budget = { nodes: 0, metaBytes: 0 };
