@@ -281,6 +281,7 @@ export const CAP_SETFCAP = 31;
 export const PATH_MAX = 4096;
 export const NAME_MAX = 255;
 export const SYMLOOP_MAX = 40;
+export const XATTR_NAME_MAX = 255;
 export const XATTR_SIZE_MAX = 65536;
 export const XATTR_LIST_MAX = 65536;
 export const XATTR_CREATE = 1;

@@ -22,8 +22,8 @@ import { SANDBOX_NODES } from '../limits.js';
 
 /** Bytes of symlink targets and xattrs (names and values) they may hold together. */
 export const SANDBOX_META_BYTES = 64 << 20;
-/** xattr names and values of one node together (ext4 allows one block, tmpfs about as much). */
-export const XATTR_NODE_MAX = 64 << 10;
+/** xattr names and values of one node together: room for one value of the largest size (XATTR_SIZE_MAX) and more. */
+export const XATTR_NODE_MAX = 128 << 10;
 /** A tmpfs mounted without size= gets half of the memory, as on Linux. */
 export const DEFAULT_TMPFS_SIZE = Math.floor(os.totalmem() / 2);
 
