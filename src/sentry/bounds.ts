@@ -24,7 +24,7 @@ export function setUpBounds(k: Kernel): Rlimit {
   const limit = hard < 0 ? 1 << 20 : hard;
   if (native.setRlimit(RLIMIT_NOFILE, limit, limit) < 0) native.setRlimit(RLIMIT_NOFILE, limit, hard);
   // A quarter of the fds for cached O_PATH fds of host files, 4096 at most.
-  setGoferFdCacheMax(Math.max(256, Math.min(4096, Math.floor(limit / 4))));
+  setGoferFdCacheMax(Math.max(16, Math.min(4096, Math.floor(limit / 4))));
   setHeldInodeOpener((major, minor, ino, flags) => k.files.openHeld(major, minor, ino, flags));
   dentryCache.pinned = () => pinnedDentries(k);
   return [RLIMIT_NOFILE, soft, hard];
