@@ -225,7 +225,9 @@ export class FileTable {
       }
       for (const m of maps.matchAll(/^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)/gm)) {
         if (m[5] === '0') continue;
-        yield { key: `${parseInt(m[3]!, 16)}:${parseInt(m[4]!, 16)}:${m[5]}`, path: `/proc/${tgid}/map_files/${m[1]}-${m[2]}` };
+        // maps pads addresses to 8 digits, map_files names them without padding.
+        const range = `${parseInt(m[1]!, 16).toString(16)}-${parseInt(m[2]!, 16).toString(16)}`;
+        yield { key: `${parseInt(m[3]!, 16)}:${parseInt(m[4]!, 16)}:${m[5]}`, path: `/proc/${tgid}/map_files/${range}` };
       }
     }
   }
