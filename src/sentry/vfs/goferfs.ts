@@ -109,10 +109,6 @@ export function setGoferFdCacheMax(n: number): void {
   fdCacheMax = n;
 }
 
-export function goferFdsHeld(): number {
-  return withFd.size;
-}
-
 function usedFd(n: GoferNode): void {
   withFd.delete(n);
   withFd.set(n, true);

@@ -105,7 +105,7 @@ export class MemFs implements FileSystem {
   }
 
   statfs(): StatFs {
-    const [blocks, bfree, bavail] = this.store?.mounted ? this.store.blocks() : [Math.ceil(this.size / 4096), Math.ceil(this.size / 4096), Math.ceil(this.size / 4096)];
+    const [blocks, bfree, bavail] = this.storage.blocks();
     const ffree = Math.max(0, Math.min(this.maxNodes - this.nodes, SANDBOX_NODES - budget.nodes));
     return { type: TMPFS_MAGIC, bsize: 4096, blocks, bfree, bavail, files: this.maxNodes, ffree, fsid: [0, 0], namelen: 255, frsize: 4096, flags: 0 };
   }
@@ -296,7 +296,7 @@ export class MemFile extends MemNode {
       s.atimeNsec = x[STATX.atimeNsec]!;
       s.mtimeSec = x[STATX.mtimeSec]!;
       s.mtimeNsec = x[STATX.mtimeNsec]!;
-      // Changes the Sentry makes (mode, owner, links) are newer than the host file's own.
+      // ctime: the later of the host file's (guest writes) and the Sentry's own (mode, owner, links).
       if (later(this.ctime, x[STATX.ctimeSec]!, x[STATX.ctimeNsec]!)) {
         s.ctimeSec = x[STATX.ctimeSec]!;
         s.ctimeNsec = x[STATX.ctimeNsec]!;

@@ -58,10 +58,6 @@ export class Storage {
     readonly inodes: number,
   ) {}
 
-  get mounted(): boolean {
-    return this.fd >= 0;
-  }
-
   private dir(): number {
     if (this.fd < 0) this.fd = ownFd(native.tmpfsMount(this.size, this.inodes + 1));
     return this.fd;
@@ -96,7 +92,7 @@ export class Storage {
     native.utimensat(this.dir(), name, times, AT_SYMLINK_NOFOLLOW);
   }
 
-  /** [blocks, bfree, bavail] in 4 KiB blocks, as the host tmpfs counts them. */
+  /** [blocks, bfree, bavail] in 4 KiB blocks, as the host tmpfs counts them (all free before it is mounted). */
   blocks(): [number, number, number] {
     if (this.fd < 0) {
       const total = Math.ceil(this.size / 4096);
