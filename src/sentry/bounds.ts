@@ -1,6 +1,7 @@
 // The Sentry's own bounds (docs/design.md "Bounds"): what it holds whatever a
 // guest does. Set up once per sandbox, when the kernel starts.
 import { RLIMIT_NOFILE } from '../abi/linux.js';
+import { CALLER_NOFILE_ENV } from './limits.js';
 import { native } from '../platform/native.js';
 import type { Kernel } from './kernel.js';
 import type { Dentry } from './vfs/node.js';
@@ -15,12 +16,15 @@ export type Rlimit = [number, number, number];
  * Raises the Sentry's fd limit as far as it may (the soft limit to the hard
  * one: raising the hard limit needs CAP_SYS_RESOURCE, which root may lack),
  * sizes the Gofer fd cache to it, and connects the caches to what pins their
- * entries. Returns the caller's own fd limit, which the guest gets unless its
- * spec says otherwise: never the Sentry's raised one.
+ * entries. Returns the caller's own fd limit (its soft limit as bin/tsvisor
+ * kept it), which the guest gets unless its spec says otherwise: never the
+ * Sentry's raised one.
  */
 export function setUpBounds(k: Kernel): Rlimit {
   const r = native.getRlimit(RLIMIT_NOFILE);
-  const [soft, hard] = typeof r === 'number' ? [1024, 1024] : r;
+  const [raised, hard] = typeof r === 'number' ? [1024, 1024] : r;
+  const kept = Number(process.env[CALLER_NOFILE_ENV]);
+  const soft = Number.isSafeInteger(kept) && kept > 0 && (hard < 0 || kept <= hard) ? kept : raised;
   const limit = hard < 0 ? 1 << 20 : hard;
   if (native.setRlimit(RLIMIT_NOFILE, limit, limit) < 0) native.setRlimit(RLIMIT_NOFILE, limit, hard);
   // A quarter of the fds for cached O_PATH fds of host files, 4096 at most.

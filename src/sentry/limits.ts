@@ -27,6 +27,12 @@ export interface GuestLimits {
  */
 export const SANDBOX_NODES = 1 << 18;
 
+/**
+ * The caller's soft fd limit, as bin/tsvisor found it: Node raises its own to
+ * the hard one as it starts, and the guest must get the caller's.
+ */
+export const CALLER_NOFILE_ENV = 'TSVISOR_CALLER_NOFILE';
+
 /** The overlay's upper layer unless the sandbox says otherwise: a quarter of the memory. */
 export const DEFAULT_OVERLAY_SIZE = Math.floor(os.totalmem() / 4);
 

@@ -311,6 +311,14 @@ describe("the Sentry's own bounds", () => {
     expect(w.peakRssMiB).toBeLessThan(512);
   }, 180000);
 
+  it("the guest gets its caller's fd limit, not the Sentry's raised one, or --open-files", () => {
+    const limits = sh('ulimit -Sn; ulimit -Hn');
+    const caller = (flags: string[]) => spawnSync('prlimit', ['--nofile=1000:5000', TSVISOR, 'do', ...flags, '--', ...limits], { encoding: 'utf8', timeout: 60000 });
+    expect(spawnSync('prlimit', ['--nofile=1000:5000', ...limits], { encoding: 'utf8' }).stdout).toBe('1000\n5000\n');
+    expect(caller([]).stdout).toBe('1000\n5000\n');
+    expect(caller(['--open-files', '300']).stdout).toBe('300\n300\n');
+  });
+
   it('the Sentry out of fds: the guest gets ENFILE, never EIO, and the next calls work', async () => {
     // 200 processes each make the Sentry hold a pidfd, more than its 128 fds.
     const w = await watched([bin, 'fd-pressure', '200', '/etc/hostname'], [], ['prlimit', '--nofile=128']);

@@ -9,7 +9,7 @@ import { spawnGofer } from '../../gofer/client.js';
 import { type SandboxSpec, goferExports } from '../../sentry/spec.js';
 import { type Command, fatal } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags, usage } from '../flags.js';
-import { DEFAULT_LIMITS, type GuestLimits, parseSize } from '../../sentry/limits.js';
+import { CALLER_NOFILE_ENV, DEFAULT_LIMITS, type GuestLimits, parseSize } from '../../sentry/limits.js';
 
 const DO_FLAGS: readonly FlagSpec[] = [
   { name: 'root', type: 'string', help: 'root directory of the sandbox (default: the host root, read-only, with --overlay)' },
@@ -186,7 +186,7 @@ function openFiles(v: string): number {
 function guestEnvironment(): string[] {
   const prefix = 'TSVISOR_GUEST_';
   const env: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith(prefix)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith(prefix) && k !== CALLER_NOFILE_ENV) env[k] = v;
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith(prefix)) env[k.slice(prefix.length)] = v;
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
