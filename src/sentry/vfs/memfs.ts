@@ -248,30 +248,41 @@ const later = (a: Time, sec: number, nsec: number): boolean => sec > a[0] || (se
 export class MemFile extends MemNode {
   /** the name of the contents in the storage; null once the last link is gone */
   private stored: string | null;
-  /** the storage file's host identity, to find it among guest fds once unlinked */
-  private readonly host: [number, number, number];
+  /** the storage file's host identity once its name is gone, to find it among guest fds */
+  private host: [number, number, number] | null = null;
 
-  /** `init` fills the new contents through an O_RDWR fd (copy-up, sysfs). */
-  constructor(fs: MemFs, mode: number, uid: number, gid: number, init?: (fd: number) => void) {
-    super(fs, S_IFREG | (mode & 0o7777), uid, gid);
-    const { name, fd } = fs.storage.create();
+  /**
+   * A new, empty file, and an fd of its contents opened with open(2) `flags`
+   * (the guest's, for a create; O_RDWR to fill it), which the caller owns.
+   */
+  static make(fs: MemFs, mode: number, uid: number, gid: number, flags: number): { file: MemFile; fd: number } {
+    const { name, fd } = fs.storage.create(flags);
+    return { file: new MemFile(fs, mode, uid, gid, name), fd };
+  }
+
+  /** A new file filled by `init` through an O_RDWR fd (copy-up, sysfs); on failure nothing stays. */
+  static filled(fs: MemFs, mode: number, uid: number, gid: number, init: (fd: number) => void): MemFile {
+    const { file, fd } = MemFile.make(fs, mode, uid, gid, O_RDWR);
     try {
-      check(native.statxFd(fd, statBuf));
-      this.host = [statBuf[STATX.devMajor]!, statBuf[STATX.devMinor]!, statBuf[STATX.ino]!];
-      init?.(fd);
+      init(fd);
     } catch (e) {
-      fs.storage.unlink(name);
+      file.dropLink();
       throw e;
     } finally {
       native.close(fd);
     }
-    this.stored = name;
+    return file;
+  }
+
+  private constructor(fs: MemFs, mode: number, uid: number, gid: number, stored: string) {
+    super(fs, S_IFREG | (mode & 0o7777), uid, gid);
+    this.stored = stored;
   }
 
   /** A new fd of the contents with open(2) flags (never O_CREAT or O_TRUNC). */
   private hostOpen(flags: number): number {
     if (this.stored !== null) return ownFd(this.fs.storage.open(this.stored, flags));
-    const fd = openHeldInode(this.host[0], this.host[1], this.host[2], flags);
+    const fd = this.host ? openHeldInode(this.host[0], this.host[1], this.host[2], flags) : -1;
     if (fd < 0) fail('ENOENT');
     return fd;
   }
@@ -279,6 +290,7 @@ export class MemFile extends MemNode {
   /** statx of the contents, or null when the file is gone and no guest holds it. */
   private hostStat(): Float64Array | null {
     if (this.stored !== null) return this.fs.storage.statx(this.stored, statBuf) === 0 ? statBuf : null;
+    if (!this.host) return null;
     const fd = openHeldInode(this.host[0], this.host[1], this.host[2], O_PATH);
     if (fd < 0) return null;
     const r = native.statxFd(fd, statBuf);
@@ -334,7 +346,9 @@ export class MemFile extends MemNode {
 
   protected override release(): void {
     super.release();
-    if (this.stored !== null) this.fs.storage.unlink(this.stored);
+    if (this.stored === null) return;
+    if (this.fs.storage.statx(this.stored, statBuf) === 0) this.host = [statBuf[STATX.devMajor]!, statBuf[STATX.devMinor]!, statBuf[STATX.ino]!];
+    this.fs.storage.unlink(this.stored);
     this.stored = null;
   }
 }
@@ -467,8 +481,13 @@ export class MemDir extends MemNode {
   }
 
   override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
-    const f = this.add(name, () => new MemFile(this.fs, mode, creds.fsuid, this.childGid(creds)));
-    return { ...f.open(flags & ~O_TRUNC), node: f, created: true };
+    let fd = -1;
+    const f = this.add(name, () => {
+      const made = MemFile.make(this.fs, mode, creds.fsuid, this.childGid(creds), flags);
+      fd = made.fd;
+      return made.file;
+    });
+    return { fd, node: f, created: true };
   }
 
   /** BSD group semantics when the directory is set-gid. */
@@ -484,7 +503,7 @@ export class MemDir extends MemNode {
   override mknod(name: string, mode: number, rdev: number, creds: Creds): Node {
     return this.add(name, () =>
       (mode & S_IFMT) === S_IFREG || (mode & S_IFMT) === 0
-        ? new MemFile(this.fs, mode, creds.fsuid, this.childGid(creds))
+        ? MemFile.filled(this.fs, mode, creds.fsuid, this.childGid(creds), () => {})
         : new MemSpecial(this.fs, mode, rdev, creds.fsuid, this.childGid(creds), this.opener),
     );
   }

@@ -167,7 +167,7 @@ export class OverlayNode extends Node {
         const src = lower.open(O_RDONLY);
         try {
           // Past the upper layer's size this is ENOSPC, as a copy-up on Linux.
-          u = new MemFile(this.fs.upperFs, st.mode, st.uid, st.gid, (fd) => check(native.copyFile(fd, src.fd)));
+          u = MemFile.filled(this.fs.upperFs, st.mode, st.uid, st.gid, (fd) => check(native.copyFile(fd, src.fd)));
         } finally {
           native.close(src.fd);
         }

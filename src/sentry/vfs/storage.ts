@@ -15,7 +15,7 @@
 // grow the Sentry's memory without a bound: past it, creating anything is
 // ENOSPC, as when a tmpfs runs out of inodes.
 import os from 'node:os';
-import { AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR } from '../../abi/linux.js';
+import { AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC } from '../../abi/linux.js';
 import { native } from '../../platform/native.js';
 import { check, fail, ownFd } from '../errors.js';
 import { SANDBOX_NODES } from '../limits.js';
@@ -63,10 +63,10 @@ export class Storage {
     return this.fd;
   }
 
-  /** A new, empty file: its storage name and an O_RDWR fd the caller closes. */
-  create(): { name: string; fd: number } {
+  /** A new, empty file: its storage name and an fd opened with open(2) `flags`, which the caller owns. */
+  create(flags: number): { name: string; fd: number } {
     const name = (this.seq++).toString(36);
-    const fd = ownFd(native.openat2(this.dir(), name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o777, 0));
+    const fd = ownFd(native.openat2(this.dir(), name, (flags & ~O_TRUNC) | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o777, 0));
     // Access control is the Sentry's (the guest only ever gets fds it hands
     // out); on the host the file is everyone's, so the guest's own host
     // credentials can execveat it.

@@ -15,7 +15,7 @@ class SysFs extends MemFs {
 }
 
 function file(fsys: MemFs, dir: MemDir, name: string, content: string): void {
-  dir.insert(name, new MemFile(fsys, 0o444, 0, 0, (fd) => fs.writeSync(fd, content)));
+  dir.insert(name, MemFile.filled(fsys, 0o444, 0, 0, (fd) => fs.writeSync(fd, content)));
 }
 
 function mkdirs(dir: MemDir, path: string): MemDir {
