@@ -582,6 +582,9 @@ int main(int argc, char **argv) {
   parse(argc, argv, &o);
   if (o.join) {
     join_container(o.join);
+    /* Only lowering is left to do here (the Sentry's limits are raised): the container's own. */
+    for (int i = 0; i < o.nrl; i++)
+      if (setrlimit(o.rl[i].res, &o.rl[i].lim) < 0) fail("setrlimit %d: %s", o.rl[i].res, strerror(errno));
     if (o.ctty) take_ctty();
     drop_bounding_caps(&o);
     set_identity(&o);

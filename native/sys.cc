@@ -242,9 +242,12 @@ Napi::Value SendMsg(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), r);
 }
 
-// recvMsg(sock, buf: Uint8Array, fdsOut: Int32Array, timeoutMs) -> bytes | -errno
+// recvMsg(sock, buf: Uint8Array, fdsOut: Int32Array, timeoutMs[, flagsOut: Int32Array])
+//   -> bytes | -errno
 // Received fds are written to fdsOut (close-on-exec); unused slots are -1.
-// A timeout of -1 waits forever; 0 bytes means the peer closed.
+// A timeout of -1 waits forever; 0 bytes means the peer closed. flagsOut[0]
+// gets msg_flags: MSG_CTRUNC when fds were dropped (the receiver had no free
+// fd for them, or no room in fdsOut).
 Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
   size_t cap;
   uint8_t* data = Bytes(info, 1, &cap);
@@ -275,6 +278,7 @@ Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
     r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   } while (r < 0 && errno == EINTR);
   if (r < 0) return Num(info.Env(), -errno);
+  int flags = msg.msg_flags;
   size_t k = 0;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -283,10 +287,13 @@ Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < n; i++) {
       if (k < maxFds)
         fdsOut[k++] = p[i];
-      else
+      else {
         close(p[i]);
+        flags |= MSG_CTRUNC;
+      }
     }
   }
+  if (info.Length() > 4 && info[4].IsTypedArray()) info[4].As<Napi::Int32Array>()[0] = flags;
   if (msg.msg_flags & MSG_TRUNC) return Num(info.Env(), -EMSGSIZE);
   return Num(info.Env(), static_cast<double>(r));
 }
@@ -783,6 +790,24 @@ Napi::Value SeccompInstall(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, U32(info, 1), &prog));
 }
 Napi::Value Unshare(const Napi::CallbackInfo& info) { return Ret(info.Env(), unshare(I32(info, 0))); }
+// tmpfsMount(sizeBytes, nrInodes) -> mount fd | -errno: a new tmpfs (root
+// directory 0700) mounted nowhere: fsopen + fsconfig + fsmount, nosuid and
+// nodev. Files are reached only relative to the returned fd; the mount goes
+// away with the last fd referring to it or to a file in it.
+Napi::Value TmpfsMount(const Napi::CallbackInfo& info) {
+  int fsfd = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+  if (fsfd < 0) return Num(info.Env(), -errno);
+  std::string size = std::to_string(I64(info, 0));
+  std::string inodes = std::to_string(I64(info, 1));
+  long r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "size", size.c_str(), 0);
+  if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "nr_inodes", inodes.c_str(), 0);
+  if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "mode", "0700", 0);
+  if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0);
+  if (r == 0) r = syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  int e = errno;
+  close(fsfd);
+  return Num(info.Env(), r < 0 ? -e : static_cast<double>(r));
+}
 // mount(source, target, fstype, flags, data)
 Napi::Value Mount(const Napi::CallbackInfo& info) {
   std::string src = Latin1(info, 0), dst = Latin1(info, 1), type = Latin1(info, 2), data = Latin1(info, 4);
@@ -805,6 +830,15 @@ Napi::Value SetRlimit(const Napi::CallbackInfo& info) {
   r.rlim_cur = soft < 0 ? RLIM_INFINITY : static_cast<rlim_t>(soft);
   r.rlim_max = hard < 0 ? RLIM_INFINITY : static_cast<rlim_t>(hard);
   return Ret(info.Env(), setrlimit(I32(info, 0), &r));
+}
+// getRlimit(resource) -> [soft, hard] (-1 for RLIM_INFINITY) | -errno
+Napi::Value GetRlimit(const Napi::CallbackInfo& info) {
+  struct rlimit r;
+  if (getrlimit(I32(info, 0), &r) < 0) return Num(info.Env(), -errno);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, r.rlim_cur == RLIM_INFINITY ? -1.0 : static_cast<double>(r.rlim_cur));
+  a.Set(1u, r.rlim_max == RLIM_INFINITY ? -1.0 : static_cast<double>(r.rlim_max));
+  return a;
 }
 Napi::Value Gettid(const Napi::CallbackInfo& info) { return Num(info.Env(), syscall(SYS_gettid)); }
 Napi::Value Umask(const Napi::CallbackInfo& info) { return Num(info.Env(), umask(U32(info, 0))); }
@@ -861,9 +895,11 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"setNoNewPrivs", SetNoNewPrivs},
       {"seccompInstall", SeccompInstall},
       {"unshare", Unshare},
+      {"tmpfsMount", TmpfsMount},
       {"mount", Mount},
       {"setAffinity", SetAffinity},
       {"setRlimit", SetRlimit},
+      {"getRlimit", GetRlimit},
       {"gettid", Gettid},
       {"umask", Umask},
   };

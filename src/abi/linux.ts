@@ -217,6 +217,9 @@ export const SECCOMP_DATA_ARGS = 16;
  */
 export const EXEC_REWRITE_MAGIC = 0x7473766973;
 
+// setrlimit resources
+export const RLIMIT_NOFILE = 7;
+
 // memfd_create flags
 export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;
@@ -238,6 +241,7 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SCM_RIGHTS = 1;
 export const SCM_CREDENTIALS = 2;
+export const MSG_CTRUNC = 0x8;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
 /** sizeof(struct msghdr), sizeof(struct mmsghdr), sizeof(struct cmsghdr) */
@@ -277,6 +281,7 @@ export const CAP_SETFCAP = 31;
 export const PATH_MAX = 4096;
 export const NAME_MAX = 255;
 export const SYMLOOP_MAX = 40;
+export const XATTR_NAME_MAX = 255;
 export const XATTR_SIZE_MAX = 65536;
 export const XATTR_LIST_MAX = 65536;
 export const XATTR_CREATE = 1;

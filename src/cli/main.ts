@@ -86,7 +86,7 @@ function help(): string {
     'usage: tsvisor [global flags] COMMAND [flags] [args]',
     '',
     'commands:',
-    '  do          run a command in a sandbox on the host root (or --root DIR)',
+    '  do          run a command in a sandbox on the host root (or --root DIR; do --help: its flags)',
     '  syscalls    print the syscall table (--format table|json|markdown)',
     '',
     'OCI runtime commands (as runc and runsc):',

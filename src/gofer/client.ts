@@ -11,6 +11,7 @@
 // tsvisor still ends the wait (setInterrupt), and SIGKILL ends everything.
 import fs from 'node:fs';
 import { ERRNO, errnoName } from '../abi/errno.js';
+import { MSG_CTRUNC } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { GOFER_ENTRY } from '../paths.js';
 import { describeExit } from '../sentry/spec.js';
@@ -27,7 +28,7 @@ import {
   Writer,
 } from './protocol.js';
 
-const { EIO, EINVAL, E2BIG, ECONNRESET, EPIPE } = ERRNO;
+const { EIO, EINVAL, E2BIG, ECONNRESET, ENFILE, EPIPE } = ERRNO;
 const SOCK_SEQPACKET = 5;
 
 export interface WalkEntry {
@@ -87,6 +88,7 @@ export class GoferClient {
   private readonly rbuf = new Uint8Array(RECV_BUFFER);
   private readonly r = new Reader(this.rbuf);
   private readonly fds = new Int32Array(MAX_FDS);
+  private readonly msgFlags = new Int32Array(1);
   private nfds = 0;
   private fdsUsed = 0;
 
@@ -202,6 +204,12 @@ export class GoferClient {
       return -EIO;
     }
     if (result < 0) this.closeUnusedFds();
+    if (result >= 0 && this.msgFlags[0]! & MSG_CTRUNC) {
+      // The Sentry had no free fd for what the Gofer sent: this one request
+      // fails as a full file table would; the link is fine.
+      this.closeUnusedFds();
+      return -ENFILE;
+    }
     return result;
   }
 
@@ -218,9 +226,9 @@ export class GoferClient {
       if (ready < 0) return ready;
       // The socket first: an exiting Gofer's socket is closed before its
       // pidfd becomes readable, and an answer it sent before stays queued.
-      if (ready & 1) return native.recvMsg(this.sock, this.rbuf, this.fds, -1);
+      if (ready & 1) return native.recvMsg(this.sock, this.rbuf, this.fds, -1, this.msgFlags);
       if (fds.length === 2 && ready & 2) {
-        const n = native.recvMsg(this.sock, this.rbuf, this.fds, 0);
+        const n = native.recvMsg(this.sock, this.rbuf, this.fds, 0, this.msgFlags);
         return n === -ERRNO.ETIMEDOUT ? 0 : n;
       }
       const why = i?.abandon();

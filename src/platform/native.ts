@@ -58,7 +58,8 @@ export interface Native {
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   socketpair(type: number): [number, number] | number;
   sendMsg(sock: number, data: Uint8Array, len: number, fds: number[]): number;
-  recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array, timeoutMs: number): number;
+  /** flagsOut[0] gets msg_flags (MSG_CTRUNC: fds were dropped) */
+  recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array, timeoutMs: number, flagsOut?: Int32Array): number;
   sockBind(fd: number, addr: Uint8Array, len: number): number;
   dup2(oldFd: number, newFd: number): number;
   /** socket(2) in the network namespace `netnsFd` (the calling thread returns to its own). */
@@ -100,9 +101,13 @@ export interface Native {
   seccompInstall(prog: Uint8Array, flags: number): number;
   unshare(flags: number): number;
   mount(source: string, target: string, fstype: string, flags: number, data: string): number;
+  /** A tmpfs (size in bytes, nr_inodes) mounted nowhere, nosuid and nodev: its root directory's fd. */
+  tmpfsMount(size: number, nrInodes: number): number;
   setAffinity(tid: number, cpuMask: number): number;
   /** -1 for RLIM_INFINITY */
   setRlimit(resource: number, soft: number, hard: number): number;
+  /** [soft, hard], -1 for RLIM_INFINITY */
+  getRlimit(resource: number): [number, number] | number;
   gettid(): number;
   umask(mask: number): number;
 

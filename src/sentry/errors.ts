@@ -40,3 +40,13 @@ export class StartAborted extends SandboxError {
 export function signalName(sig: number): string {
   return Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] ?? `signal ${sig}`;
 }
+
+/**
+ * check() for a call that makes an fd of the Sentry's own: the Sentry running
+ * out of fds is the system's file table being full for the guest (ENFILE),
+ * never its own table (EMFILE, which the guest may act on wrongly).
+ */
+export function ownFd(r: number): number {
+  if (r === -ERRNO.EMFILE) throw sysErr(ERRNO.ENFILE);
+  return check(r);
+}

@@ -3,20 +3,42 @@
 // Guest fds are real host fds: the guest may dup, close, pass and inherit them
 // natively, so the Sentry never keeps a per-process fd table. To find out what
 // fd N is, it takes a copy with pidfd_getfd, reads its (dev, ino) and looks
-// that up among the objects it installed: memfds (tmpfs files, directory
-// placeholders, synthetic files) are unique, host files from the Gofer map
-// to the last path they were opened at.
-import { MFD_CLOEXEC, O_RDONLY } from '../abi/linux.js';
+// that up among the objects it installed: storage files of in-memory file
+// systems, directory placeholders and synthetic files are unique, host files
+// from the Gofer map to the last path they were opened at.
+//
+// The table is bounded. Since the guest closes fds natively, the Sentry learns
+// which entries are dead only by looking: when the table has doubled since the
+// last look, it sweeps, keeping the entries some guest process still holds (an
+// fd, a mapping) or recently passed in an SCM_RIGHTS message, and dropping the
+// others (amortized O(1) per open). A guest fd whose entry went anyway (passed
+// around for longer than that) is then a foreign fd: the Sentry acts on the
+// host object itself, with no more rights than it has. Past TABLE_MAX live
+// entries opens fail with ENFILE.
+import fs from 'node:fs';
+import { AT_FDCWD, MFD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from '../abi/linux.js';
 import { STATX, STATX_FIELDS, native } from '../platform/native.js';
-import { check, fail } from './errors.js';
+import { ERRNO } from '../abi/errno.js';
+import { fail, ownFd } from './errors.js';
 import type { Task } from './task.js';
 import type { DirEntry, Location } from './vfs/node.js';
+
+/** Objects the table remembers at most: the Sentry's bound on open guest objects. */
+export const TABLE_MAX = 1 << 17;
+/** Below this size the table is never swept. */
+const SWEEP_MIN = 4096;
+/** A table still full after a sweep is swept again at most this often. */
+const FULL_SWEEP_MS = 1000;
+/** Entries of directory listings kept between getdents calls, all open directories together. */
+export const LISTINGS_MAX = 1 << 18;
+/** Objects recently sent with SCM_RIGHTS (maybe in no process while in flight): kept by sweeps. */
+const IN_FLIGHT_MAX = 4096;
 
 export interface OpenFile {
   loc: Location;
   /** open(2) flags the guest asked for */
   flags: number;
-  /** directory listing snapshot taken at position 0 (directories only) */
+  /** directory listing snapshot taken at position 0 (directories only); dropped at the end or under pressure */
   listing?: DirEntry[];
   /** synthetic (procfs) objects: the name shown by /proc/[pid]/fd */
   anon?: string;
@@ -35,23 +57,51 @@ function key(sx: Float64Array): string {
   return `${sx[STATX.devMajor]}:${sx[STATX.devMinor]}:${sx[STATX.ino]}`;
 }
 
+/** A host object a guest process holds: the path that opens it again. */
+interface Held {
+  key: string;
+  path: string;
+}
+
 export class FileTable {
   private readonly byKey = new Map<string, OpenFile>();
   private readonly sx = new Float64Array(STATX_FIELDS);
+  private sweepAt = SWEEP_MIN;
+  private lastSweep = 0;
+  /** open directories holding a listing, least recently read first, with its length */
+  private readonly listings = new Map<OpenFile, number>();
+  private listed = 0;
+  private readonly inFlight = new Map<string, true>();
 
-  /** Remembers what `hostFd` (about to be installed in a guest) is. */
+  /** `guests`: host tgids of the guest's live processes. */
+  constructor(private readonly guests: () => Iterable<number>) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** Remembers what `hostFd` (about to be installed in a guest) is; ENFILE when the table is full. */
   register(hostFd: number, file: OpenFile): void {
-    if (native.statxFd(hostFd, this.sx) === 0) this.byKey.set(key(this.sx), file);
+    if (native.statxFd(hostFd, this.sx) !== 0) return;
+    const k = key(this.sx);
+    if (!this.byKey.has(k) && this.byKey.size >= this.sweepAt) this.sweep();
+    if (!this.byKey.has(k) && this.byKey.size >= TABLE_MAX) fail('ENFILE');
+    this.byKey.set(k, file);
   }
 
   /** A fresh, unique placeholder fd standing for a directory or another object without a host fd. */
   placeholder(file: OpenFile): number {
-    const m = check(native.memfdCreate('tsvisor-dir', MFD_CLOEXEC));
+    const m = ownFd(native.memfdCreate('tsvisor-dir', MFD_CLOEXEC));
     // Reopened read-only so the guest's fcntl(F_GETFL) sees O_RDONLY, as for a directory.
     const fd = native.reopen(m, O_RDONLY);
     native.close(m);
-    check(fd);
-    this.register(fd, file);
+    ownFd(fd);
+    try {
+      this.register(fd, file);
+    } catch (e) {
+      native.close(fd);
+      throw e;
+    }
     return fd;
   }
 
@@ -59,6 +109,7 @@ export class FileTable {
   identify(t: Task, guestFd: number): Identified {
     if (guestFd < 0) fail('EBADF');
     const fd = native.pidfdGetfd(t.proc.pidfd(), guestFd);
+    if (fd === -ERRNO.EMFILE) fail('ENFILE');
     if (fd < 0) fail('EBADF');
     const sx = new Float64Array(STATX_FIELDS);
     if (native.statxFd(fd, sx) < 0) {
@@ -80,4 +131,104 @@ export class FileTable {
     return this.byKey.get(`${devMajor}:${devMinor}:${ino}`);
   }
 
+  /** Entries in use, for the dentry cache's pins. */
+  entries(): IterableIterator<OpenFile> {
+    return this.byKey.values();
+  }
+
+  /** `fd` (a Sentry copy of a guest fd) is being sent with SCM_RIGHTS: keep its entry while it may be in flight. */
+  sending(fd: number): void {
+    if (native.statxFd(fd, this.sx) !== 0) return;
+    const k = key(this.sx);
+    this.inFlight.delete(k);
+    this.inFlight.set(k, true);
+    if (this.inFlight.size > IN_FLIGHT_MAX) this.inFlight.delete(this.inFlight.keys().next().value!);
+  }
+
+  /** Keeps `entries` as the listing of open directory `file`; the oldest listings go past LISTINGS_MAX. */
+  keepListing(file: OpenFile, entries: DirEntry[]): void {
+    this.dropListing(file);
+    file.listing = entries;
+    this.listings.set(file, entries.length);
+    this.listed += entries.length;
+    for (const f of this.listings.keys()) {
+      if (this.listed <= LISTINGS_MAX || f === file) break;
+      this.dropListing(f);
+    }
+  }
+
+  /** Forgets a listing (read to its end, or evicted): a later getdents lists the directory again. */
+  dropListing(file: OpenFile): void {
+    const n = this.listings.get(file);
+    if (n === undefined) return;
+    this.listings.delete(file);
+    this.listed -= n;
+    file.listing = undefined;
+  }
+
+  /** Drops the entries no guest process holds any more. */
+  sweep(): void {
+    const now = Date.now();
+    if (this.byKey.size >= TABLE_MAX && now - this.lastSweep < FULL_SWEEP_MS) return;
+    this.lastSweep = now;
+    const live = new Set(this.inFlight.keys());
+    for (const h of this.held()) live.add(h.key);
+    for (const [k, file] of this.byKey) {
+      if (live.has(k)) continue;
+      this.byKey.delete(k);
+      this.dropListing(file);
+    }
+    this.sweepAt = Math.min(TABLE_MAX, Math.max(SWEEP_MIN, 2 * this.byKey.size));
+  }
+
+  /**
+   * Opens the host object (dev, ino) through a reference a guest process
+   * holds, an fd or a mapping: how a file whose last link is gone is reopened
+   * (/proc/self/fd/N of a deleted file). -ENOENT when no guest holds it.
+   */
+  openHeld(devMajor: number, devMinor: number, ino: number, flags: number): number {
+    const want = `${devMajor}:${devMinor}:${ino}`;
+    for (const h of this.held()) {
+      if (h.key !== want) continue;
+      const fd = native.openat2(AT_FDCWD, h.path, flags | O_CLOEXEC, 0, 0);
+      if (fd >= 0 || fd === -ERRNO.EMFILE) return fd;
+    }
+    return -ERRNO.ENOENT;
+  }
+
+  /** Every host object the guest's processes hold: their fds, then their mapped files. */
+  private *held(): Generator<Held> {
+    const sx = new Float64Array(STATX_FIELDS);
+    for (const tgid of this.guests()) {
+      const dir = `/proc/${tgid}/fd`;
+      const dirFd = native.openat2(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0);
+      if (dirFd >= 0) {
+        try {
+          let names: string[] = [];
+          try {
+            names = fs.readdirSync(dir);
+          } catch {
+            /* exited */
+          }
+          for (const n of names) {
+            if (native.statxAt(dirFd, n, 0, sx) === 0) yield { key: key(sx), path: `${dir}/${n}` };
+          }
+        } finally {
+          native.close(dirFd);
+        }
+      }
+      let maps = '';
+      try {
+        maps = fs.readFileSync(`/proc/${tgid}/maps`, 'latin1');
+      } catch {
+        continue;
+      }
+      for (const m of maps.matchAll(/^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)/gm)) {
+        if (m[5] === '0') continue;
+        // maps pads addresses to 8 digits, map_files names them without padding.
+        const range = `${parseInt(m[1]!, 16).toString(16)}-${parseInt(m[2]!, 16).toString(16)}`;
+        yield { key: `${parseInt(m[3]!, 16)}:${parseInt(m[4]!, 16)}:${m[5]}`, path: `/proc/${tgid}/map_files/${range}` };
+      }
+    }
+  }
 }

@@ -51,6 +51,7 @@ import { ERRNO, errnoName } from '../abi/errno.js';
 import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS } from './creds.js';
 import { SandboxError, StartAborted, SysErr, signalName, sysErr } from './errors.js';
 import { LauncherLink } from './launcher.js';
+import { type Rlimit, guestRlimits, setUpBounds } from './bounds.js';
 import { FileTable } from './files.js';
 import { Strace } from './strace.js';
 import { Dispatcher } from './syscalls/dispatch.js';
@@ -105,7 +106,7 @@ function signalMasks(tid: number): { caught: bigint; ignored: bigint; blocked: b
 export class Kernel {
   readonly tasks = new Map<number, Task>();
   readonly procs = new Map<number, Process>();
-  readonly files = new FileTable();
+  readonly files = new FileTable(() => this.hostPids());
   readonly startTime = Date.now();
   /** unique among the host's sandboxes, and revealing nothing of the host: names the sandbox's private abstract sockets */
   readonly sandboxId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
@@ -157,8 +158,7 @@ export class Kernel {
   async start(gofer?: { pid: number; client: GoferClient }, opts: { deferExec?: boolean } = {}): Promise<void> {
     this.deferExec = opts.deferExec ?? false;
     native.setChildSubreaper();
-    // One O_PATH fd per cached host file: allow many.
-    native.setRlimit(7 /* RLIMIT_NOFILE */, 1 << 20, 1 << 20);
+    this.callerNofile = setUpBounds(this);
     const g = gofer ?? spawnGofer(goferExports(this.spec));
     // Before the waiter may reap it: the client says how the Gofer ended.
     native.waiterRemember(g.pid);
@@ -191,6 +191,9 @@ export class Kernel {
       this.starting = undefined;
     }
   }
+
+  /** The fd limit tsvisor was started with, the guest's unless the spec sets one. */
+  private callerNofile: Rlimit = [7, 1024, 1024];
 
   /** Set while start() runs: terminate() aborts it. */
   private starting: AbortController | undefined;
@@ -231,9 +234,7 @@ export class Kernel {
     if (s.uid !== 0 || s.gid !== 0 || s.groups.length) {
       argv.push('--user', `${s.uid}:${s.gid}${s.groups.length ? `:${s.groups.join(',')}` : ''}`);
     }
-    for (const [res, soft, hard] of s.rlimits) {
-      argv.push('--rlimit', `${res}:${soft < 0 ? 'inf' : soft}:${hard < 0 ? 'inf' : hard}`);
-    }
+    argv.push(...rlimitArgs(guestRlimits(s.rlimits, this.callerNofile)));
     for (const [key, value] of Object.entries(s.sysctl ?? {})) argv.push('--sysctl', `${key}=${value}`);
     argv.push('--', ...s.args);
     let flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
@@ -342,6 +343,7 @@ export class Kernel {
     if (p.uid !== 0 || p.gid !== 0 || p.groups.length) {
       argv.push('--user', `${p.uid}:${p.gid}${p.groups.length ? `:${p.groups.join(',')}` : ''}`);
     }
+    argv.push(...rlimitArgs(guestRlimits(this.spec.rlimits, this.callerNofile)));
     argv.push('--', ...p.args);
     const pid = native.spawn(LAUNCHER_PATH, argv, p.env, [p.stdio[0], 0, p.stdio[1], 1, p.stdio[2], 2, theirs, 3], false);
     native.close(theirs);
@@ -933,6 +935,10 @@ function settled(p: Promise<unknown>, ms = 5000): Promise<void> {
     p.then(() => undefined, () => undefined),
     new Promise<void>((r) => (timer = setTimeout(r, ms))),
   ]).finally(() => clearTimeout(timer));
+}
+
+function rlimitArgs(rlimits: readonly Rlimit[]): string[] {
+  return rlimits.flatMap(([res, soft, hard]) => ['--rlimit', `${res}:${soft < 0 ? 'inf' : soft}:${hard < 0 ? 'inf' : hard}`]);
 }
 
 /** The launcher's 'S' message: the container's seccomp profile, its flags (u32) then its sock_filter[]. */

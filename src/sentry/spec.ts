@@ -22,6 +22,10 @@ export interface SandboxSpec {
   /** the root export is read-only (an overlay's lower layer always is) */
   rootReadonly: boolean;
   overlay: boolean;
+  /** bytes the overlay's upper layer may hold (default: a quarter of the memory) */
+  overlaySize?: number;
+  /** nodes it may hold (default: the sandbox's budget, storage.ts SANDBOX_NODES) */
+  overlayInodes?: number;
   network: 'none' | 'host';
   /** join this network namespace instead of making one (OCI namespace path) */
   netnsPath?: string;

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { native } from '../platform/native.js';
 import { type Creds, readCreds } from './creds.js';
-import { check } from './errors.js';
+import { ownFd } from './errors.js';
 import type { Injection } from './inject.js';
 import type { Location } from './vfs/node.js';
 import type { ResolveContext } from './vfs/resolve.js';
@@ -63,7 +63,7 @@ export class Process {
 
   /** A pidfd for pidfd_getfd (opened once per process). */
   pidfd(): number {
-    if (this.pidfdCache < 0) this.pidfdCache = check(native.pidfdOpen(this.tgid, 0));
+    if (this.pidfdCache < 0) this.pidfdCache = ownFd(native.pidfdOpen(this.tgid, 0));
     return this.pidfdCache;
   }
 

@@ -4,10 +4,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import tty from 'node:tty';
+import { RLIMIT_NOFILE } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
 import { type SandboxSpec, goferExports } from '../../sentry/spec.js';
 import { type Command, fatal } from '../main.js';
-import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
+import { type FlagSpec, UsageError, parseFlags, usage } from '../flags.js';
+import { CALLER_NOFILE_ENV, DEFAULT_LIMITS, type GuestLimits, parseSize } from '../../sentry/limits.js';
 
 const DO_FLAGS: readonly FlagSpec[] = [
   { name: 'root', type: 'string', help: 'root directory of the sandbox (default: the host root, read-only, with --overlay)' },
@@ -17,6 +19,13 @@ const DO_FLAGS: readonly FlagSpec[] = [
   { name: 'env', type: 'list', help: 'KEY=VALUE added to the environment (repeatable)' },
   { name: 'hostname', type: 'string', help: 'host name the sandbox reports (default: the host name)' },
   { name: 'init', type: 'bool', help: 'run a minimal init as pid 1 that passes signals on and reaps orphans (default; --no-init makes the command pid 1)' },
+  { name: 'memory', type: 'string', help: 'memory the guest processes may use together, e.g. 2g (default: half of the memory; 0: no limit)' },
+  { name: 'pids', type: 'string', help: 'processes and threads the guest may have together (default: 4096; 0: no limit)' },
+  { name: 'overlay-size', type: 'string', help: 'bytes the in-memory overlay may hold, e.g. 10g (default: a quarter of the memory)' },
+  { name: 'overlay-inodes', type: 'string', help: 'files, directories and links the overlay may hold (default: 262144)' },
+  { name: 'shm-size', type: 'string', help: 'size of /dev/shm (default: 64m)' },
+  { name: 'open-files', type: 'string', help: "the guest's open file limit, RLIMIT_NOFILE (default: tsvisor's own)" },
+  { name: 'help', type: 'bool', help: 'print these flags' },
 ];
 
 /**
@@ -32,6 +41,10 @@ export const doCommand: Command = {
   summary: 'run a command in a sandbox',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, DO_FLAGS, true);
+    if (flags.help) {
+      fs.writeSync(1, `usage: tsvisor [global flags] do [flags] -- COMMAND [ARGS...]\n\n${usage(DO_FLAGS)}\n`);
+      return 0;
+    }
     if (rest.length === 0) throw new UsageError('usage: tsvisor do [flags] -- COMMAND [ARGS...]');
 
     let rootfs: string;
@@ -54,6 +67,7 @@ export const doCommand: Command = {
       else env.push(e);
     }
     const network = (flags.network as 'none' | 'host' | undefined) ?? ((globals.network === 'host' ? 'host' : 'none') as 'none' | 'host');
+    const limits = guestLimits(flags);
     const spec: SandboxSpec = {
       rootfs,
       rootReadonly: false,
@@ -71,12 +85,14 @@ export const doCommand: Command = {
       // namespace owns none of the sandbox's other namespaces, so they reach
       // nothing outside (docs/design.md, "Threat model").
       caps: allCapabilities(),
-      rlimits: [],
+      rlimits: flags['open-files'] === undefined ? [] : [[RLIMIT_NOFILE, openFiles(flags['open-files'] as string), openFiles(flags['open-files'] as string)]],
+      overlaySize: limits.overlaySize,
+      overlayInodes: limits.overlayInodes,
       mounts: [
         { destination: '/proc', type: 'proc' },
         { destination: '/dev', type: 'dev' },
         { destination: '/dev/pts', type: 'devpts' },
-        { destination: '/dev/shm', type: 'tmpfs', mode: 0o1777 },
+        { destination: '/dev/shm', type: 'tmpfs', mode: 0o1777, size: limits.shmSize },
         { destination: '/sys', type: 'sysfs', readonly: true },
       ],
       stdio: [0, 1, 2],
@@ -86,7 +102,11 @@ export const doCommand: Command = {
     };
     // Start the Gofer before loading the Sentry, so the two boot at the same time.
     const gofer = spawnGofer(goferExports(spec));
-    const [{ Kernel, SandboxError, StartAborted }, { createLogger }] = await Promise.all([import('../../sentry/kernel.js'), import('../../log.js')]);
+    const [{ Kernel, SandboxError, StartAborted }, { createLogger }, { GuestCgroup }] = await Promise.all([
+      import('../../sentry/kernel.js'),
+      import('../../log.js'),
+      import('../../sentry/guest-cgroup.js'),
+    ]);
     const debugLog = globals['debug-log'] as string | undefined;
     const log = createLogger({
       file: (globals.log as string | undefined) ?? debugLog,
@@ -112,6 +132,9 @@ export const doCommand: Command = {
       };
       process.on(sig, forward);
     }
+    const { cgroup, warnings } = GuestCgroup.create(limits);
+    for (const w of warnings) fs.writeSync(2, `tsvisor: warning: ${w}\n`);
+    if (cgroup) spec.onGuestProcess = (pid) => cgroup.join(pid).forEach((w) => log.warn(w));
     try {
       await kernel.start(gofer);
     } catch (e) {
@@ -126,6 +149,11 @@ export const doCommand: Command = {
     const goferFailure = kernel.goferFailure;
     // Nothing of the sandbox outlives tsvisor: the Gofer, told to go, goes now.
     await kernel.endGofer();
+    if (cgroup) {
+      const killed = cgroup.oomKills();
+      if (killed) fs.writeSync(2, `tsvisor: the guest reached its memory limit (--memory): ${killed} process${killed > 1 ? 'es were' : ' was'} killed\n`);
+      for (const w of await cgroup.remove()) log.warn(w);
+    }
     if (goferFailure) {
       fs.writeSync(2, `tsvisor: the gofer died (${goferFailure}); file operations failed with EIO\n`);
       return exit.status || 125;
@@ -135,11 +163,39 @@ export const doCommand: Command = {
   },
 };
 
+/** --memory, --pids, --overlay-size, --overlay-inodes, --shm-size, with the defaults. */
+function guestLimits(flags: Record<string, unknown>): GuestLimits {
+  const size = (name: string, dflt: number): number => {
+    const v = flags[name] as string | undefined;
+    if (v === undefined) return dflt;
+    const n = parseSize(v);
+    if (n === null) throw new UsageError(`--${name} ${v}: expected a size such as 512m or 2g`);
+    return n;
+  };
+  const count = (name: string, dflt: number): number => {
+    const v = flags[name] as string | undefined;
+    if (v === undefined) return dflt;
+    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} ${v}: expected a number`);
+    return Number(v);
+  };
+  const overlaySize = size('overlay-size', DEFAULT_LIMITS.overlaySize);
+  const shmSize = size('shm-size', DEFAULT_LIMITS.shmSize);
+  if (!overlaySize || !shmSize) throw new UsageError('--overlay-size and --shm-size must not be 0');
+  const overlayInodes = count('overlay-inodes', DEFAULT_LIMITS.overlayInodes);
+  if (overlayInodes < 2) throw new UsageError('--overlay-inodes must be at least 2');
+  return { memory: size('memory', DEFAULT_LIMITS.memory), pids: count('pids', DEFAULT_LIMITS.pids), overlaySize, overlayInodes, shmSize };
+}
+
+function openFiles(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--open-files ${v}: expected a positive number`);
+  return Number(v);
+}
+
 /** The caller's environment, with what bin/tsvisor set aside from tsvisor's own Node processes restored. */
 function guestEnvironment(): string[] {
   const prefix = 'TSVISOR_GUEST_';
   const env: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith(prefix)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith(prefix) && k !== CALLER_NOFILE_ENV) env[k] = v;
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith(prefix)) env[k.slice(prefix.length)] = v;
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }

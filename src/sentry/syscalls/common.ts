@@ -83,7 +83,14 @@ export function mayModifyDir(t: Task, dir: Location): void {
  * (SECCOMP_IOCTL_NOTIF_ADDFD with SEND) and closes the Sentry's copy.
  */
 export function installFd(k: Kernel, a: SyscallArgs, hostFd: number, file: OpenFile | null, cloexec: boolean): number {
-  if (file) k.files.register(hostFd, file);
+  if (file) {
+    try {
+      k.files.register(hostFd, file);
+    } catch (e) {
+      native.close(hostFd);
+      throw e;
+    }
+  }
   const r = native.notifAddFd(k.channel.fd, a.id, hostFd, cloexec ? O_CLOEXEC : 0, SECCOMP_ADDFD_FLAG_SEND, 0, a.tid);
   native.close(hostFd);
   return r < 0 ? r : REPLIED;

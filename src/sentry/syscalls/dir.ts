@@ -73,8 +73,13 @@ function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, l
     // The listing position is the placeholder's own file offset, so native
     // lseek (rewinddir, seekdir) and sharing across dup/fork just work.
     const pos = check(native.lseek(id.fd, 0, SEEK_CUR));
-    if (pos === 0 || !file.listing) file.listing = listing(t, file.loc);
-    const entries = file.listing;
+    if (pos === 0 || !file.listing) k.files.keepListing(file, listing(t, file.loc));
+    const entries = file.listing!;
+    if (pos >= entries.length) {
+      // Read to its end: the snapshot goes (a rewind or seekdir lists again).
+      k.files.dropListing(file);
+      return 0;
+    }
     const buf = Buffer.alloc(Math.min(count, 1 << 20));
     let off = 0;
     let i = pos;

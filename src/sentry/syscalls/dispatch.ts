@@ -81,6 +81,9 @@ export class Dispatcher {
     } catch (e) {
       if (e instanceof SysErr) {
         r = -e.errno;
+      } else if (outOfFds(e)) {
+        // The Sentry's own fds ran out (a Node fs call): the guest sees a full file table.
+        r = -ERRNO.ENFILE;
       } else {
         // A Sentry bug must not take the sandbox down: fail the call and say so.
         k.log.error({ err: e, nr, tid: a.tid }, 'syscall handler failed');
@@ -94,3 +97,8 @@ export class Dispatcher {
 }
 
 export { CONTINUE, REPLIED };
+
+function outOfFds(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}

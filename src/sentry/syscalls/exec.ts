@@ -77,7 +77,8 @@ function openExecutable(t: Task, loc: Location): number {
   // The kernel checks execute permission again, on the host object and with
   // the guest's host credentials, which own nothing on the host: a file only
   // its owner or group may execute is handed over as a copy the guest can run
-  // (memfds are always mode 0777).
+  // (a memfd, mode 0777). Only host files from the Gofer can need it: the
+  // storage files of in-memory file systems are mode 0777 on the host.
   if (native.statxFd(fd, hostStat) === 0 && (hostStat[STATX.mode]! & 0o001) === 0) {
     const copy = check(native.memfdCreate('tsvisor-exec', MFD_CLOEXEC | MFD_EXEC));
     native.copyFile(copy, fd);

@@ -55,7 +55,7 @@ function moveDentry(d: Dentry, from: Dentry, oldName: string, to: Dentry, newNam
   d.name = newName;
   d.parent = to;
   d.node.moved(to.node, newName);
-  if (to.node.fs.cacheable) to.children.set(newName, d);
+  to.cacheChild(newName, d);
 }
 
 function renameAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirfd: number, newAddr: number, flags: number): number {
@@ -99,8 +99,8 @@ function renameAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirf
   if (flags & RENAME_EXCHANGE && dst) {
     moveDentry(src.dentry, op.parent.dentry, op.name, np.parent.dentry, np.name);
     moveDentry(dst.dentry, np.parent.dentry, np.name, op.parent.dentry, op.name);
-    if (op.parent.dentry.node.fs.cacheable) op.parent.dentry.children.set(op.name, dst.dentry);
-    if (np.parent.dentry.node.fs.cacheable) np.parent.dentry.children.set(np.name, src.dentry);
+    op.parent.dentry.cacheChild(op.name, dst.dentry);
+    np.parent.dentry.cacheChild(np.name, src.dentry);
   } else {
     moveDentry(src.dentry, op.parent.dentry, op.name, np.parent.dentry, np.name);
   }

@@ -56,9 +56,24 @@ const UNIX_PATH_MAX = 108;
 const SEND_MAX = 4 << 20;
 /** Control data per message (Linux refuses more than optmem_max with ENOBUFS). */
 const CONTROL_MAX = 128 << 10;
+/** fds one message may pass (Linux's SCM_MAX_FD; more is EINVAL). */
+const SCM_MAX_FD = 253;
+/**
+ * What the Sentry holds for sends waiting on full sockets, all guests
+ * together: fds (the socket's copy and the passed fds) and copied bytes. Past
+ * either a send that would wait fails with ENOBUFS instead.
+ */
+const WAITING_FDS_MAX = 4096;
+const WAITING_BYTES_MAX = 64 << 20;
+const waiting = { fds: 0, bytes: 0 };
 
-/** Abstract addresses standing for path-bound unix sockets, by socket node. */
+/**
+ * Abstract addresses standing for path-bound unix sockets, by socket node,
+ * oldest first. Past BINDINGS_MAX the oldest is forgotten (connecting to its
+ * path is then ECONNREFUSED, as for a socket that went away).
+ */
 const bindings = new Map<string, Buffer>();
+const BINDINGS_MAX = 1 << 14;
 let nextBinding = 1;
 
 function nodeKey(n: Node): string {
@@ -143,6 +158,7 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
     const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, 0o777), 0, t.creds);
     parent.dentry.add(name, node);
     bindings.set(nodeKey(node), abs);
+    if (bindings.size > BINDINGS_MAX) bindings.delete(bindings.keys().next().value!);
     return 0;
   }
   if (family === AF_INET || family === AF_INET6) {
@@ -159,10 +175,14 @@ function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
   const blocking = guestAddr.readUInt16LE(0) !== AF_UNIX && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
   if (!blocking) return native.sockConnect(sock, addr, addr.length);
   // A blocking network connect may take long: answer the guest later.
+  if (waiting.fds + 1 > WAITING_FDS_MAX) fail('ENOBUFS');
+  const fd = native.dup(sock);
+  if (fd < 0) return fd === -ERRNO.EMFILE ? -ERRNO.ENFILE : fd;
   const ch = k.channel;
   const id = ch.args.id;
-  const fd = native.dup(sock);
+  waiting.fds++;
   native.sockConnectAsync(fd, addr, addr.length, (r) => {
+    waiting.fds--;
     native.close(fd);
     ch.replyLater(id, r);
   });
@@ -212,7 +232,7 @@ function credsMessage(ucred: [number, number, number]): Buffer {
  * sender's credentials are always attached, or a receiver with SO_PASSCRED
  * would see the Sentry's.
  */
-function hostControl(t: Task, guest: Buffer | null, unix: boolean, fds: number[]): Buffer | null {
+function hostControl(k: Kernel, t: Task, guest: Buffer | null, unix: boolean, fds: number[]): Buffer | null {
   const out = guest ? Buffer.from(guest) : Buffer.alloc(0);
   let hasCreds = false;
   for (let off = 0; off + CMSGHDR_SIZE <= out.length; ) {
@@ -221,11 +241,15 @@ function hostControl(t: Task, guest: Buffer | null, unix: boolean, fds: number[]
     const level = out.readInt32LE(off + 8);
     const type = out.readInt32LE(off + 12);
     if (level === SOL_SOCKET && type === SCM_RIGHTS) {
+      if (fds.length + Math.floor((len - CMSGHDR_SIZE) / 4) > SCM_MAX_FD) fail('EINVAL');
       for (let p = off + CMSGHDR_SIZE; p + 4 <= off + len; p += 4) {
         const fd = native.pidfdGetfd(t.proc.pidfd(), out.readInt32LE(p));
+        if (fd === -ERRNO.EMFILE) fail('ENFILE');
         if (fd < 0) fail('EBADF');
         fds.push(fd);
         out.writeInt32LE(fd, p);
+        // In flight it is in no process's fd table: the file table must keep its entry.
+        k.files.sending(fd);
       }
     } else if (level === SOL_SOCKET && type === SCM_CREDENTIALS) {
       if (!unix || len < CMSGHDR_SIZE + 12) fail('EINVAL');
@@ -268,7 +292,7 @@ function readMessage(k: Kernel, t: Task, ptr: number, unix: boolean): Message {
   if (ctlLen > CONTROL_MAX) fail('ENOBUFS');
   const fds: number[] = [];
   try {
-    const control = hostControl(t, ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null, unix, fds);
+    const control = hostControl(k, t, ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null, unix, fds);
     return { name, data: Buffer.concat(parts, total), control, fds };
   } catch (e) {
     closeAll(fds);
@@ -291,10 +315,18 @@ function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done:
   const r = native.sockSendmsg(sock, m.name, m.data, m.control, flags | MSG_DONTWAIT);
   const blocking = (flags & MSG_DONTWAIT) === 0 && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
   if (r !== -ERRNO.EAGAIN || !blocking) return after(r);
+  const fds = 1 + m.fds.length;
+  const bytes = m.data.length + (m.control?.length ?? 0);
+  if (waiting.fds + fds > WAITING_FDS_MAX || waiting.bytes + bytes > WAITING_BYTES_MAX) return after(-ERRNO.ENOBUFS);
+  const fd = native.dup(sock);
+  if (fd < 0) return after(fd === -ERRNO.EMFILE ? -ERRNO.ENFILE : fd);
   const ch = k.channel;
   const id = ch.args.id;
-  const fd = native.dup(sock);
+  waiting.fds += fds;
+  waiting.bytes += bytes;
   native.sockSendmsgAsync(fd, m.name, m.data, m.control, flags, (r2) => {
+    waiting.fds -= fds;
+    waiting.bytes -= bytes;
     native.close(fd);
     let reply: number;
     try {
@@ -364,7 +396,7 @@ export const socketHandlers: Record<string, Handler> = {
       const name = addrLen === 0 ? null : destination(k, t, readAddr(t, a.long(4), addrLen));
       const data = readBytes(t, a.long(1), Math.min(a.long(2), SEND_MAX));
       const fds: number[] = [];
-      return send(k, t, sock, { name, data, control: hostControl(t, null, isUnix(sock), fds), fds }, a.int(3));
+      return send(k, t, sock, { name, data, control: hostControl(k, t, null, isUnix(sock), fds), fds }, a.int(3));
     }),
   sendmsg: (k, t, a) =>
     withSocket(k, t, a.int(0), (sock) => send(k, t, sock, readMessage(k, t, a.long(1), isUnix(sock)), a.int(2))),

@@ -11,6 +11,7 @@ import {
   W_OK,
   XATTR_CREATE,
   XATTR_LIST_MAX,
+  XATTR_NAME_MAX,
   XATTR_REPLACE,
   XATTR_SIZE_MAX,
 } from '../../abi/linux.js';
@@ -34,8 +35,9 @@ function byFd(k: Kernel, t: Task, fd: number): Location {
 }
 
 function readName(t: Task, addr: number): string {
-  const name = readString(t, addr, 255);
-  if (name === '') fail('ERANGE');
+  const name = readString(t, addr, XATTR_NAME_MAX);
+  // (the read may return a longer string when its NUL lies in the same page)
+  if (name === '' || name.length > XATTR_NAME_MAX) fail('ERANGE');
   if (!/^(user|trusted|security|system)\./.test(name)) fail('EOPNOTSUPP');
   return name;
 }

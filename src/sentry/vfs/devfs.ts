@@ -89,7 +89,8 @@ export function specialOpener(k: Kernel): SpecialOpener {
 
 /** /dev as Docker and runc populate it; `console`, the container's terminal, is /dev/console. */
 export function buildDev(opener: SpecialOpener, console?: { pts: number; probe: PtsProbe }): { fs: MemFs; root: MemDir } {
-  const devFs = new MemFs('tmpfs');
+  // Docker's /dev: a tmpfs of 64 MiB.
+  const devFs = new MemFs('tmpfs', 64 << 20);
   const root = new MemDir(devFs, 0o755, 0, 0, opener);
   const chr = (name: string, maj: number, min: number, mode = 0o666) =>
     root.insert(name, new MemSpecial(devFs, S_IFCHR | mode, makedev(maj, min), 0, 0, opener));
@@ -186,7 +187,7 @@ class PtsDir extends MemDir {
 }
 
 export function buildDevPts(opener: SpecialOpener, probe: PtsProbe): { fs: MemFs; root: MemDir } {
-  const ptsFs = new MemFs('devpts');
+  const ptsFs = new MemFs('devpts', 1 << 20);
   const root = new PtsDir(ptsFs, opener, probe);
   root.insert('ptmx', new MemSpecial(ptsFs, S_IFCHR | 0o666, makedev(5, 2), 0, 0, opener));
   return { fs: ptsFs, root };

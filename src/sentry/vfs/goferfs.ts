@@ -67,6 +67,7 @@ const SETATTR_MTIME = 32;
 
 export class GoferFs implements FileSystem {
   readonly type: string;
+  readonly cache: 'lru' | 'none';
   readonly root: GoferNode;
   /** st_dev of the export root on the host, what this file system reports */
   readonly dev: number;
@@ -74,12 +75,14 @@ export class GoferFs implements FileSystem {
   constructor(
     readonly client: GoferClient,
     readonly exportId: number,
-    readonly cacheable: boolean,
+    /** lookups may be cached: the export is the sandbox's alone (the root) */
+    cacheable: boolean,
     /** file owners between the sandbox and the host */
     readonly ids: IdMap,
     type = 'ext4',
   ) {
     this.type = type;
+    this.cache = cacheable ? 'lru' : 'none';
     // The root of a file export (a bind-mounted file) is that file.
     const o = ok(client.open(exportId, '', O_PATH, 0, 0, 0));
     const st = statFromStatx(o.stat);
@@ -93,6 +96,25 @@ export class GoferFs implements FileSystem {
 }
 
 const sx = new Float64Array(STATX_FIELDS);
+
+/**
+ * O_PATH fds of looked-up host files the Sentry keeps at most (the export
+ * roots' aside); set from the Sentry's own fd limit at start.
+ */
+let fdCacheMax = 4096;
+/** Nodes holding an O_PATH fd, least recently used first; past the limit the oldest lets its fd go and walks again when it needs one. */
+const withFd = new Map<GoferNode, true>();
+
+export function setGoferFdCacheMax(n: number): void {
+  fdCacheMax = n;
+}
+
+function usedFd(n: GoferNode): void {
+  withFd.delete(n);
+  withFd.set(n, true);
+  if (withFd.size > fdCacheMax) withFd.keys().next().value!.release();
+}
+
 const statfsBuf = new Float64Array(12);
 const direntBuf = Buffer.alloc(64 * 1024);
 
@@ -107,6 +129,7 @@ export class GoferNode extends Node {
     private target: string | undefined,
   ) {
     super();
+    if (opath >= 0 && parent) usedFd(this);
   }
 
   get mode(): number {
@@ -144,11 +167,15 @@ export class GoferNode extends Node {
    * device): -1.
    */
   fd(): number {
-    if (this.opath >= 0 || !this.parent) return this.opath;
-    const e = this.walkSelf();
-    this.opath = e.fd;
-    this.typeAndMode = e.stat[STATX.mode]!;
-    this.target = e.target;
+    if (!this.parent) return this.opath;
+    if (this.opath < 0) {
+      const e = this.walkSelf();
+      this.opath = e.fd;
+      this.typeAndMode = e.stat[STATX.mode]!;
+      this.target = e.target;
+      if (this.opath < 0) return -1;
+    }
+    usedFd(this);
     return this.opath;
   }
 
@@ -320,9 +347,16 @@ export class GoferNode extends Node {
     };
   }
 
-  /** Drops the O_PATH fd (the node was removed or evicted). */
+  /** Drops the O_PATH fd (the node was removed or evicted); fd() gets a new one when needed. */
   release(): void {
-    if (this.opath >= 0) native.close(this.opath);
-    this.opath = -1;
+    if (this.opath >= 0 && this.parent) {
+      native.close(this.opath);
+      this.opath = -1;
+      withFd.delete(this);
+    }
+  }
+
+  override evicted(): void {
+    this.release();
   }
 }

@@ -1,11 +1,14 @@
-// tmpfs: a file system that lives in the Sentry's memory. Directories,
-// symlinks and device nodes are plain objects; a regular file is a memfd the
-// Sentry owns, reopened through /proc/self/fd for every guest open so each
-// open has its own offset and flags, while reads, writes and mmap run natively.
+// tmpfs: a file system kept by the Sentry. Directories, symlinks and device
+// nodes are plain objects in its heap; a regular file's contents are a file in
+// the file system's storage, a host tmpfs mounted nowhere (storage.ts), opened
+// by name for every guest open so that each open has its own offset and
+// flags while reads, writes and mmap run natively. Everything is counted
+// (nr_inodes, size, the sandbox's budget): running out is ENOSPC.
 import {
-  MFD_CLOEXEC,
-  MFD_EXEC,
   O_ACCMODE,
+  O_CREAT,
+  O_EXCL,
+  O_PATH,
   O_TRUNC,
   O_WRONLY,
   O_RDWR,
@@ -25,8 +28,10 @@ import {
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
-import { check, fail } from '../errors.js';
+import { check, fail, ownFd } from '../errors.js';
 import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
+import { SANDBOX_NODES } from '../limits.js';
+import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode } from './storage.js';
 
 export type Time = [number, number];
 
@@ -56,18 +61,53 @@ export function nextIno(): number {
 
 export class MemFs implements FileSystem {
   readonly dev = anonDev();
-  readonly cacheable = true;
+  readonly cache = 'tree';
+  /** nodes (names) this file system may hold: its nr_inodes */
+  readonly maxNodes: number;
+  /** nodes it holds, its root included (as Linux's tmpfs counts) */
+  nodes = 1;
+  /** bytes of file contents (size=) */
+  readonly size: number;
+  private store: Storage | undefined;
+
   constructor(
     readonly type = 'tmpfs',
-    /** size limit in bytes reported by statfs (0: half of the memory, like tmpfs) */
-    readonly sizeLimit = 0,
-  ) {}
+    /** size= in bytes; 0: half of the memory, as on Linux */
+    sizeLimit = 0,
+    /** nr_inodes=; 0: the sandbox's whole budget */
+    inodes = 0,
+  ) {
+    this.size = sizeLimit || DEFAULT_TMPFS_SIZE;
+    this.maxNodes = inodes || SANDBOX_NODES;
+  }
+
+  /** The host tmpfs holding the contents of this file system's regular files. */
+  get storage(): Storage {
+    return (this.store ??= new Storage(this.size, this.maxNodes));
+  }
+
+  /** Charges `n` new names; ENOSPC past this file system's or the sandbox's limit. */
+  charge(n = 1): void {
+    if (this.nodes + n > this.maxNodes) fail('ENOSPC');
+    chargeNodes(n);
+    this.nodes += n;
+  }
+
+  /** ENOSPC unless `n` more names fit now. */
+  mustFit(n: number): void {
+    this.charge(n);
+    this.uncharge(n);
+  }
+
+  uncharge(n = 1): void {
+    this.nodes -= n;
+    budget.nodes -= n;
+  }
+
   statfs(): StatFs {
-    const blocks = this.sizeLimit ? Math.ceil(this.sizeLimit / 4096) : 1 << 20;
-    return {
-      type: TMPFS_MAGIC, bsize: 4096, blocks, bfree: blocks, bavail: blocks,
-      files: 1 << 20, ffree: 1 << 20, fsid: [0, 0], namelen: 255, frsize: 4096, flags: 0,
-    };
+    const [blocks, bfree, bavail] = this.storage.blocks();
+    const ffree = Math.max(0, Math.min(this.maxNodes - this.nodes, SANDBOX_NODES - budget.nodes));
+    return { type: TMPFS_MAGIC, bsize: 4096, blocks, bfree, bavail, files: this.maxNodes, ffree, fsid: [0, 0], namelen: 255, frsize: 4096, flags: 0 };
   }
 }
 
@@ -80,9 +120,11 @@ export abstract class MemNode extends Node {
   ctime: Time;
   readonly btime: Time;
   xattrs: Map<string, Buffer> | undefined;
+  /** symlink target and xattr bytes charged to the sandbox's budget */
+  protected metaBytes = 0;
 
   constructor(
-    readonly fs: FileSystem,
+    readonly fs: MemFs,
     public modeBits: number,
     public uid: number,
     public gid: number,
@@ -112,6 +154,12 @@ export abstract class MemNode extends Node {
     this.ctime = now();
   }
 
+  /** Sets the access and modification times (copy-up keeps the lower object's). */
+  setTimes(atime: Time, mtime: Time): void {
+    this.atime = atime;
+    this.mtime = mtime;
+  }
+
   override setattr(a: SetAttr): void {
     if (a.size !== undefined) fail(this.isDir() ? 'EISDIR' : 'EINVAL');
     this.applyAttrs(a);
@@ -121,9 +169,35 @@ export abstract class MemNode extends Node {
     if (a.mode !== undefined) this.modeBits = (this.modeBits & S_IFMT) | (a.mode & 0o7777);
     if (a.uid !== undefined && a.uid !== -1) this.uid = a.uid;
     if (a.gid !== undefined && a.gid !== -1) this.gid = a.gid;
-    this.atime = applyTime(this.atime, a.atime);
-    this.mtime = applyTime(this.mtime, a.mtime);
+    this.setTimes(applyTime(this.atime, a.atime), applyTime(this.mtime, a.mtime));
     this.touchCtime();
+  }
+
+  /** Charges symlink and xattr bytes to the sandbox's budget (ENOSPC past it). */
+  protected chargeMeta(bytes: number): void {
+    chargeMeta(bytes);
+    this.metaBytes += bytes;
+  }
+
+  protected unchargeMeta(bytes: number): void {
+    this.metaBytes -= bytes;
+    budget.metaBytes -= bytes;
+  }
+
+  /**
+   * One of the names of this node was removed. Its storage goes with the
+   * last one (a directory has only one); fds and mappings keep a file's
+   * contents alive on the host until they are gone, as on Linux.
+   */
+  dropLink(): void {
+    this.nlink = this.isDir() ? 0 : this.nlink - 1;
+    if (this.nlink === 0) this.release();
+  }
+
+  /** The node is gone from the tree: give back what it holds. */
+  protected release(): void {
+    this.unchargeMeta(this.metaBytes);
+    this.xattrs = undefined;
   }
 
   override getxattr(name: string): Buffer | null {
@@ -133,60 +207,127 @@ export abstract class MemNode extends Node {
     return [...(this.xattrs?.keys() ?? [])];
   }
   override setxattr(name: string, value: Buffer, flags: number): void {
-    const has = this.xattrs?.has(name) ?? false;
-    if (flags & XATTR_CREATE && has) fail('EEXIST');
-    if (flags & XATTR_REPLACE && !has) fail('ENODATA');
-    (this.xattrs ??= new Map()).set(name, Buffer.from(value));
+    const old = this.xattrs?.get(name);
+    if (flags & XATTR_CREATE && old) fail('EEXIST');
+    if (flags & XATTR_REPLACE && !old) fail('ENODATA');
+    this.putXattr(name, value);
     this.touchCtime();
   }
+  /** Stores an xattr, charged: names and values of one node together up to XATTR_NODE_MAX, then ENOSPC. */
+  putXattr(name: string, value: Buffer): void {
+    const old = this.xattrs?.get(name);
+    const grow = value.length - (old ? old.length : -name.length);
+    if (this.metaBytes + grow > XATTR_NODE_MAX + this.symlinkBytes()) fail('ENOSPC');
+    if (grow > 0) this.chargeMeta(grow);
+    else this.unchargeMeta(-grow);
+    (this.xattrs ??= new Map()).set(name, Buffer.from(value));
+  }
   override removexattr(name: string): void {
-    if (!this.xattrs?.delete(name)) fail('ENODATA');
+    const old = this.xattrs?.get(name);
+    if (!old) fail('ENODATA');
+    this.xattrs!.delete(name);
+    this.unchargeMeta(name.length + old.length);
     this.touchCtime();
+  }
+  /** Bytes of metaBytes that are not xattrs. */
+  protected symlinkBytes(): number {
+    return 0;
   }
 }
 
 const statBuf = new Float64Array(STATX_FIELDS);
 
-export class MemFile extends MemNode {
-  /** the memfd holding the contents, owned by the Sentry */
-  readonly memfd: number;
+const later = (a: Time, sec: number, nsec: number): boolean => sec > a[0] || (sec === a[0] && nsec > a[1]);
 
-  constructor(fs: FileSystem, mode: number, uid: number, gid: number, memfd?: number) {
+/**
+ * A regular file: its contents are a file in its file system's storage
+ * (storage.ts), opened by name for every guest open so each open has its own
+ * offset and flags while reads, writes and mmap run natively. The host file's
+ * size, blocks and times are the file's: guest writes change them natively.
+ */
+export class MemFile extends MemNode {
+  /** the name of the contents in the storage; null once the last link is gone */
+  private stored: string | null;
+  /** the storage file's host identity once its name is gone, to find it among guest fds */
+  private host: [number, number, number] | null = null;
+
+  /**
+   * A new, empty file, and an fd of its contents opened with open(2) `flags`
+   * (the guest's, for a create; O_RDWR to fill it), which the caller owns.
+   */
+  static make(fs: MemFs, mode: number, uid: number, gid: number, flags: number): { file: MemFile; fd: number } {
+    const { name, fd } = fs.storage.create(flags);
+    return { file: new MemFile(fs, mode, uid, gid, name), fd };
+  }
+
+  /** A new file filled by `init` through an O_RDWR fd (copy-up, sysfs); on failure nothing stays. */
+  static filled(fs: MemFs, mode: number, uid: number, gid: number, init: (fd: number) => void): MemFile {
+    const { file, fd } = MemFile.make(fs, mode, uid, gid, O_RDWR);
+    try {
+      init(fd);
+    } catch (e) {
+      file.dropLink();
+      throw e;
+    } finally {
+      native.close(fd);
+    }
+    return file;
+  }
+
+  private constructor(fs: MemFs, mode: number, uid: number, gid: number, stored: string) {
     super(fs, S_IFREG | (mode & 0o7777), uid, gid);
-    // MFD_EXEC: the file may be executed with execveat() (a memory-only binary).
-    this.memfd = memfd ?? check(native.memfdCreate('tsvisor', MFD_CLOEXEC | MFD_EXEC));
+    this.stored = stored;
+  }
+
+  /** A new fd of the contents with open(2) flags (never O_CREAT or O_TRUNC). */
+  private hostOpen(flags: number): number {
+    if (this.stored !== null) return ownFd(this.fs.storage.open(this.stored, flags));
+    const fd = this.host ? openHeldInode(this.host[0], this.host[1], this.host[2], flags) : -1;
+    if (fd < 0) fail('ENOENT');
+    return fd;
+  }
+
+  /** statx of the contents, or null when the file is gone and no guest holds it. */
+  private hostStat(): Float64Array | null {
+    if (this.stored !== null) return this.fs.storage.statx(this.stored, statBuf) === 0 ? statBuf : null;
+    if (!this.host) return null;
+    const fd = openHeldInode(this.host[0], this.host[1], this.host[2], O_PATH);
+    if (fd < 0) return null;
+    const r = native.statxFd(fd, statBuf);
+    native.close(fd);
+    return r === 0 ? statBuf : null;
   }
 
   override stat(): Stat {
     const s = this.baseStat();
-    if (native.statxFd(this.memfd, statBuf) === 0) {
-      s.size = statBuf[STATX.size]!;
-      s.blocks = statBuf[STATX.blocks]!;
-      // Guest writes go straight to the memfd; the kernel keeps its times.
-      if (statBuf[STATX.mtimeSec]! > s.mtimeSec || (statBuf[STATX.mtimeSec] === s.mtimeSec && statBuf[STATX.mtimeNsec]! > s.mtimeNsec)) {
-        s.mtimeSec = statBuf[STATX.mtimeSec]!;
-        s.mtimeNsec = statBuf[STATX.mtimeNsec]!;
-      }
-      if (statBuf[STATX.ctimeSec]! > s.ctimeSec || (statBuf[STATX.ctimeSec] === s.ctimeSec && statBuf[STATX.ctimeNsec]! > s.ctimeNsec)) {
-        s.ctimeSec = statBuf[STATX.ctimeSec]!;
-        s.ctimeNsec = statBuf[STATX.ctimeNsec]!;
+    const x = this.hostStat();
+    if (x) {
+      s.size = x[STATX.size]!;
+      s.blocks = x[STATX.blocks]!;
+      s.atimeSec = x[STATX.atimeSec]!;
+      s.atimeNsec = x[STATX.atimeNsec]!;
+      s.mtimeSec = x[STATX.mtimeSec]!;
+      s.mtimeNsec = x[STATX.mtimeNsec]!;
+      // ctime: the later of the host file's (guest writes) and the Sentry's own (mode, owner, links).
+      if (later(this.ctime, x[STATX.ctimeSec]!, x[STATX.ctimeNsec]!)) {
+        s.ctimeSec = x[STATX.ctimeSec]!;
+        s.ctimeNsec = x[STATX.ctimeNsec]!;
       }
     }
     return s;
   }
 
-  /** host (dev, ino) key of the memfd, how guest fds are recognised */
-  hostKey(): string {
-    check(native.statxFd(this.memfd, statBuf));
-    return `${statBuf[STATX.devMajor]}:${statBuf[STATX.devMinor]}:${statBuf[STATX.ino]}`;
+  override setTimes(atime: Time, mtime: Time): void {
+    super.setTimes(atime, mtime);
+    // The host file's times are the ones stat reports (guest writes move them natively).
+    if (this.stored !== null) this.fs.storage.utimens(this.stored, [atime[0], atime[1], mtime[0], mtime[1]]);
   }
 
   override open(flags: number): Opened {
     const acc = flags & O_ACCMODE;
-    // Reopen without O_TRUNC/O_CREAT: truncation is applied here, through the Sentry's fd.
-    const fd = check(native.reopen(this.memfd, flags & ~(O_TRUNC | 0o100 | 0o200)));
+    const fd = this.hostOpen(flags & ~(O_TRUNC | O_CREAT | O_EXCL));
     if (flags & O_TRUNC && (acc === O_WRONLY || acc === O_RDWR)) {
-      native.ftruncate(this.memfd, 0);
+      native.ftruncate(fd, 0);
       this.mtime = this.ctime = now();
     }
     return { fd };
@@ -194,16 +335,28 @@ export class MemFile extends MemNode {
 
   override setattr(a: SetAttr): void {
     if (a.size !== undefined) {
-      check(native.ftruncate(this.memfd, a.size));
+      const fd = this.hostOpen(O_WRONLY);
+      const r = native.ftruncate(fd, a.size);
+      native.close(fd);
+      check(r);
       if (!a.mtime) a = { ...a, mtime: [0, UTIME_NOW] };
     }
     this.applyAttrs(a);
   }
+
+  protected override release(): void {
+    super.release();
+    if (this.stored === null) return;
+    if (this.fs.storage.statx(this.stored, statBuf) === 0) this.host = [statBuf[STATX.devMajor]!, statBuf[STATX.devMinor]!, statBuf[STATX.ino]!];
+    this.fs.storage.unlink(this.stored);
+    this.stored = null;
+  }
 }
 
 export class MemSymlink extends MemNode {
-  constructor(fs: FileSystem, readonly target: string, uid: number, gid: number) {
+  constructor(fs: MemFs, readonly target: string, uid: number, gid: number) {
     super(fs, S_IFLNK | 0o777, uid, gid);
+    this.chargeMeta(Buffer.byteLength(target, 'latin1'));
   }
   override stat(): Stat {
     const s = this.baseStat();
@@ -214,12 +367,15 @@ export class MemSymlink extends MemNode {
     this.atime = now();
     return this.target;
   }
+  protected override symlinkBytes(): number {
+    return Buffer.byteLength(this.target, 'latin1');
+  }
 }
 
 /** Device nodes, FIFOs and sockets: opening them is delegated to the kernel's device table. */
 export class MemSpecial extends MemNode {
   constructor(
-    fs: FileSystem,
+    fs: MemFs,
     mode: number,
     readonly rdev: number,
     uid: number,
@@ -244,7 +400,7 @@ export class MemDir extends MemNode {
   readonly entries = new Map<string, MemNode>();
 
   constructor(
-    fs: FileSystem,
+    fs: MemFs,
     mode: number,
     uid: number,
     gid: number,
@@ -280,17 +436,58 @@ export class MemDir extends MemNode {
     if (this.entries.has(name)) fail('EEXIST');
   }
 
-  insert(name: string, node: MemNode): void {
+  private place(name: string, node: MemNode): void {
     this.entries.set(name, node);
     if (node.isDir()) this.nlink++;
     this.changed();
   }
 
-  override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
+  /** Makes a node under a new name, charged first (ENOSPC when the file system is full). */
+  private add<T extends MemNode>(name: string, make: () => T): T {
     this.fresh(name);
-    const f = new MemFile(this.fs, mode, creds.fsuid, this.childGid(creds));
-    this.insert(name, f);
-    return { ...f.open(flags & ~O_TRUNC), node: f, created: true };
+    this.fs.charge();
+    let node: T;
+    try {
+      node = make();
+    } catch (e) {
+      this.fs.uncharge();
+      throw e;
+    }
+    this.place(name, node);
+    return node;
+  }
+
+  /** Adds a node made elsewhere (a copy-up, a whiteout) under `name`; it is released if the name cannot be charged. */
+  insert(name: string, node: MemNode): void {
+    try {
+      this.fs.charge();
+    } catch (e) {
+      node.dropLink();
+      throw e;
+    }
+    this.place(name, node);
+  }
+
+  /** Removes entry `name` without checks (an overlay whiteout, a replaced device node). */
+  removeEntry(name: string): void {
+    const n = this.entries.get(name);
+    if (!n) return;
+    this.entries.delete(name);
+    if (n.isDir()) this.nlink--;
+    this.fs.uncharge();
+    n.dropLink();
+    n.touchCtime();
+    this.changed();
+  }
+
+  override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
+    let fd = -1;
+    const f = this.add(name, () => {
+      const made = MemFile.make(this.fs, mode, creds.fsuid, this.childGid(creds), flags);
+      fd = made.fd;
+      return made.file;
+    });
+    return { fd, node: f, created: true };
   }
 
   /** BSD group semantics when the directory is set-gid. */
@@ -299,34 +496,29 @@ export class MemDir extends MemNode {
   }
 
   override mkdir(name: string, mode: number, creds: Creds): Node {
-    this.fresh(name);
     const sgid = this.modeBits & 0o2000;
-    const d = new MemDir(this.fs, mode | sgid, creds.fsuid, this.childGid(creds), this.opener);
-    this.insert(name, d);
-    return d;
+    return this.add(name, () => new MemDir(this.fs, mode | sgid, creds.fsuid, this.childGid(creds), this.opener));
   }
 
   override mknod(name: string, mode: number, rdev: number, creds: Creds): Node {
-    this.fresh(name);
-    const n =
+    return this.add(name, () =>
       (mode & S_IFMT) === S_IFREG || (mode & S_IFMT) === 0
-        ? new MemFile(this.fs, mode, creds.fsuid, this.childGid(creds))
-        : new MemSpecial(this.fs, mode, rdev, creds.fsuid, this.childGid(creds), this.opener);
-    this.insert(name, n);
-    return n;
+        ? MemFile.filled(this.fs, mode, creds.fsuid, this.childGid(creds), () => {})
+        : new MemSpecial(this.fs, mode, rdev, creds.fsuid, this.childGid(creds), this.opener),
+    );
   }
 
   override symlink(name: string, target: string, creds: Creds): Node {
-    this.fresh(name);
-    const n = new MemSymlink(this.fs, target, creds.fsuid, this.childGid(creds));
-    this.insert(name, n);
-    return n;
+    return this.add(name, () => new MemSymlink(this.fs, target, creds.fsuid, this.childGid(creds)));
   }
 
   override link(name: string, target: Node): void {
     if (!(target instanceof MemNode) || target.fs !== this.fs) fail('EXDEV');
     if (target.isDir()) fail('EPERM');
+    if (target.nlink === 0) fail('ENOENT');
     this.fresh(name);
+    // Each name costs an inode, as on tmpfs: links must not exhaust the Sentry's memory either.
+    this.fs.charge();
     target.nlink++;
     target.touchCtime();
     this.entries.set(name, target);
@@ -337,10 +529,7 @@ export class MemDir extends MemNode {
     const n = this.entries.get(name);
     if (!n || n !== child) fail('ENOENT');
     if (n.isDir()) fail('EISDIR');
-    this.entries.delete(name);
-    n.nlink--;
-    n.touchCtime();
-    this.changed();
+    this.removeEntry(name);
   }
 
   override rmdir(name: string, child: Node): void {
@@ -348,10 +537,7 @@ export class MemDir extends MemNode {
     if (!n || n !== child) fail('ENOENT');
     if (!(n instanceof MemDir)) fail('ENOTDIR');
     if (n.entries.size) fail('ENOTEMPTY');
-    this.entries.delete(name);
-    this.nlink--;
-    n.nlink = 0;
-    this.changed();
+    this.removeEntry(name);
   }
 
   override rename(oldName: string, newDir: Node, newName: string, flags: number): void {
@@ -378,11 +564,10 @@ export class MemDir extends MemNode {
       if (existing.isDir()) {
         if (!n.isDir()) fail('EISDIR');
         if ((existing as MemDir).entries.size) fail('ENOTEMPTY');
-        newDir.nlink--;
       } else if (n.isDir()) {
         fail('ENOTDIR');
       }
-      existing.nlink--;
+      newDir.removeEntry(newName);
     }
     this.entries.delete(oldName);
     if (n.isDir()) this.nlink--;

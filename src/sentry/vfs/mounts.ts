@@ -11,6 +11,7 @@ import { Dentry, type FileSystem, type Location, Mount, type Node } from './node
 import { OverlayFs } from './overlayfs.js';
 import { ProcFs } from './procfs.js';
 import { resolve } from './resolve.js';
+import { DEFAULT_OVERLAY_SIZE } from '../limits.js';
 import { buildSys } from './sysfs.js';
 
 export interface MountTable {
@@ -53,7 +54,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
   let fsys: FileSystem;
   let rootNode: Node;
   if (spec.overlay) {
-    const o = new OverlayFs(rootFs.root, opener);
+    const o = new OverlayFs(rootFs.root, opener, spec.overlaySize ?? DEFAULT_OVERLAY_SIZE, spec.overlayInodes);
     fsys = o;
     rootNode = o.root;
   } else {

@@ -43,8 +43,14 @@ export interface FileSystem {
   readonly dev: number;
   /** type shown in /proc/mounts */
   readonly type: string;
-  /** whether dentries (including negative ones) may be cached */
-  readonly cacheable: boolean;
+  /**
+   * How lookups are cached. 'tree': the file system is the Sentry's own and
+   * its dentries are its tree (positive entries only, as many as it has
+   * nodes). 'lru': positive and negative entries, in the sandbox's bounded
+   * dentry cache (file systems only the sandbox changes: the root export, the
+   * overlay). 'none': every lookup asks the file system (bind mounts, /proc).
+   */
+  readonly cache: 'tree' | 'lru' | 'none';
   statfs(): StatFs;
 }
 
@@ -131,6 +137,8 @@ export abstract class Node {
   magicLink(): Location | null {
     return null;
   }
+  /** Its dentry left the cache: a node that holds a host resource may let it go (it can get it again). */
+  evicted(): void {}
 }
 
 export class Dentry {
@@ -138,6 +146,8 @@ export class Dentry {
   readonly children = new Map<string, Dentry | null>();
   /** a mount whose root covers this dentry */
   mounted: Mount | undefined;
+  /** looked up again since the dentry cache last considered evicting it */
+  hot = false;
 
   constructor(
     public name: string,
@@ -148,24 +158,99 @@ export class Dentry {
   /** Cached child lookup; fills the cache from the node. */
   child(name: string): Dentry | null {
     const cached = this.children.get(name);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      if (cached) cached.hot = true;
+      return cached;
+    }
     const node = this.node.lookup(name);
     const d = node ? new Dentry(name, this, node) : null;
-    if (this.node.fs.cacheable) this.children.set(name, d);
+    this.cacheChild(name, d);
     return d;
   }
 
   /** Records a child the Sentry itself created or renamed in. */
   add(name: string, node: Node): Dentry {
     const d = new Dentry(name, this, node);
-    if (this.node.fs.cacheable) this.children.set(name, d);
+    this.cacheChild(name, d);
     return d;
+  }
+
+  /** Caches child `d` (null: `name` does not exist) as this directory's file system allows. */
+  cacheChild(name: string, d: Dentry | null): void {
+    const policy = this.node.fs.cache;
+    if (policy === 'none' || (policy === 'tree' && !d)) return;
+    this.children.set(name, d);
+    if (policy === 'lru') dentryCache.note(this, name, d);
   }
 
   forget(name: string): void {
     this.children.delete(name);
   }
 }
+
+/** Entries the dentry cache keeps for 'lru' file systems, positive and negative together. */
+export const DENTRY_CACHE_MAX = 1 << 15;
+
+/** A negative entry in the cache: `name` is known not to exist in `parent`. */
+interface Negative {
+  parent: Dentry;
+  name: string;
+}
+
+/**
+ * The bounded cache of dentries of 'lru' file systems. Past DENTRY_CACHE_MAX
+ * entries it evicts, after the current system call, the oldest eighth: leaf
+ * entries (no cached children, no mount on them) that were not looked up again
+ * since (second chance) and that nothing in use refers to (`pinned`: task
+ * directories, executables, open files). Evicting forgets the name only; a
+ * later lookup makes a new dentry.
+ */
+class DentryCache {
+  /** cached entries in the order they were cached */
+  private readonly order = new Map<Dentry | Negative, true>();
+  private scheduled = false;
+  /** dentries in use that must stay (set by the kernel) */
+  pinned: () => Iterable<Dentry> = () => [];
+
+  get size(): number {
+    return this.order.size;
+  }
+
+  note(parent: Dentry, name: string, d: Dentry | null): void {
+    this.order.set(d ?? { parent, name }, true);
+    if (this.order.size > DENTRY_CACHE_MAX && !this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.evict());
+    }
+  }
+
+  private evict(): void {
+    this.scheduled = false;
+    const target = DENTRY_CACHE_MAX - (DENTRY_CACHE_MAX >> 3);
+    const pinned = new Set(this.pinned());
+    // Entries kept are moved to the end; visit each at most twice.
+    let visits = 2 * this.order.size;
+    for (const key of this.order.keys()) {
+      if (this.order.size <= target || visits-- <= 0) break;
+      this.order.delete(key);
+      if (key instanceof Dentry) {
+        const parent = key.parent;
+        if (!parent || parent.children.get(key.name) !== key) continue;
+        if (key.hot || key.mounted || key.children.size > 0 || pinned.has(key)) {
+          key.hot = false;
+          this.order.set(key, true);
+          continue;
+        }
+        parent.children.delete(key.name);
+        key.node.evicted();
+      } else if (key.parent.children.get(key.name) === null) {
+        key.parent.children.delete(key.name);
+      }
+    }
+  }
+}
+
+export const dentryCache = new DentryCache();
 
 export interface MountOptions {
   readonly: boolean;

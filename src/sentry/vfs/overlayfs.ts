@@ -16,7 +16,7 @@ import { Dentry, type DirEntry, type FileSystem, Node, type Opened, type SetAttr
 
 /** Marks a name deleted from the lower layer. */
 class Whiteout extends MemNode {
-  constructor(fs: FileSystem) {
+  constructor(fs: MemFs) {
     super(fs, S_IFCHR, 0, 0);
   }
 }
@@ -24,8 +24,8 @@ class Whiteout extends MemNode {
 export class OverlayFs implements FileSystem {
   readonly dev = anonDev();
   readonly type = 'overlay';
-  readonly cacheable = true;
-  readonly upperFs = new MemFs('tmpfs');
+  readonly cache = 'lru';
+  readonly upperFs: MemFs;
   readonly opaque = new WeakSet<MemDir>();
   /** Subdirectories added (+) or removed (-) in the upper layer of a merged
    * directory, so its link count stays what Linux would report. */
@@ -35,7 +35,11 @@ export class OverlayFs implements FileSystem {
   constructor(
     lowerRoot: Node,
     readonly opener: SpecialOpener,
+    /** the upper layer's size (bytes) and nodes (0: the sandbox's budget) */
+    size: number,
+    inodes = 0,
   ) {
+    this.upperFs = new MemFs('tmpfs', size, inodes);
     const st = lowerRoot.stat();
     const lowerRootDentry = new Dentry('', null, lowerRoot);
     const upperRoot = new MemDir(this.upperFs, st.mode, st.uid, st.gid, opener);
@@ -45,9 +49,9 @@ export class OverlayFs implements FileSystem {
     this.root = new OverlayNode(this, null, '', upperRoot, lowerRootDentry);
   }
 
+  /** As Linux's overlayfs: the upper layer's numbers, what the guest can still write. */
   statfs(): StatFs {
-    const s = this.root.lower ? this.root.lower.fs.statfs() : this.upperFs.statfs();
-    return { ...s, type: OVERLAYFS_SUPER_MAGIC };
+    return { ...this.upperFs.statfs(), type: OVERLAYFS_SUPER_MAGIC };
   }
 }
 
@@ -160,14 +164,13 @@ export class OverlayNode extends Node {
         u = new MemDir(this.fs.upperFs, st.mode, st.uid, st.gid, this.fs.opener);
         break;
       case S_IFREG: {
-        const f = new MemFile(this.fs.upperFs, st.mode, st.uid, st.gid);
         const src = lower.open(O_RDONLY);
         try {
-          check(native.copyFile(f.memfd, src.fd));
+          // Past the upper layer's size this is ENOSPC, as a copy-up on Linux.
+          u = MemFile.filled(this.fs.upperFs, st.mode, st.uid, st.gid, (fd) => check(native.copyFile(fd, src.fd)));
         } finally {
           native.close(src.fd);
         }
-        u = f;
         break;
       }
       case S_IFLNK:
@@ -176,15 +179,18 @@ export class OverlayNode extends Node {
       default:
         u = new MemSpecial(this.fs.upperFs, st.mode, st.rdev, st.uid, st.gid, this.fs.opener);
     }
-    u.atime = [st.atimeSec, st.atimeNsec];
-    u.mtime = [st.mtimeSec, st.mtimeNsec];
-    u.ctime = [st.ctimeSec, st.ctimeNsec];
-    for (const x of safeListxattr(lower)) {
-      const v = lower.getxattr(x);
-      if (v) (u.xattrs ??= new Map()).set(x, v);
+    try {
+      u.setTimes([st.atimeSec, st.atimeNsec], [st.mtimeSec, st.mtimeNsec]);
+      u.ctime = [st.ctimeSec, st.ctimeNsec];
+      for (const x of safeListxattr(lower)) {
+        const v = lower.getxattr(x);
+        if (v) u.putXattr(x, v);
+      }
+    } catch (e) {
+      u.dropLink();
+      throw e;
     }
-    const had = pdir.entries.get(this.name);
-    if (had instanceof Whiteout) pdir.entries.delete(this.name);
+    if (pdir.entries.get(this.name) instanceof Whiteout) pdir.removeEntry(this.name);
     pdir.insert(this.name, u);
     this.upper = u;
     return u;
@@ -213,7 +219,7 @@ export class OverlayNode extends Node {
     const dir = this.copyUpDir();
     const had = dir.entries.get(name);
     if (had instanceof Whiteout) {
-      dir.entries.delete(name);
+      dir.removeEntry(name);
       return { dir, replacedWhiteout: true };
     }
     if (had) fail('EEXIST');
@@ -261,10 +267,13 @@ export class OverlayNode extends Node {
   /** Removes `name` from the merged view. */
   private remove(name: string, child: OverlayNode, isDir: boolean): void {
     const dir = this.copyUpDir();
+    // The whiteout must fit before anything is removed.
+    if (child.lower && !child.upper) this.fs.upperFs.mustFit(1);
     if (child.upper) {
       if (isDir) {
         // Its merged view is empty (checked by rmdir); drop whiteouts left inside.
-        (child.upper as MemDir).entries.clear();
+        const inner = child.upper as MemDir;
+        for (const n of [...inner.entries.keys()]) inner.removeEntry(n);
         dir.rmdir(name, child.upper);
       } else {
         dir.unlink(name, child.upper);
@@ -302,13 +311,13 @@ export class OverlayNode extends Node {
     else src.copyUp();
     const from = this.copyUpDir();
     const to = newDir.copyUpDir();
+    // The whiteout left behind must fit before anything moves.
+    this.fs.upperFs.mustFit(1);
     const hadLowerSrc = src.lower !== null || this.lowerHas(oldName);
     const hadLowerDst = dst?.lower !== null && dst?.lower !== undefined;
-    if (dst && !dst.upper) {
-      // The target exists only below: it is replaced, so no whiteout is needed under the new entry.
-      to.entries.delete(newName);
-    } else if (to.entries.get(newName) instanceof Whiteout) {
-      to.entries.delete(newName);
+    if ((dst && !dst.upper) || to.entries.get(newName) instanceof Whiteout) {
+      // A target that exists only below is replaced, so no whiteout is needed under the new entry.
+      to.removeEntry(newName);
     }
     from.rename(oldName, to, newName, flags);
     if (src.isDir() && from !== to) {
@@ -347,12 +356,6 @@ export class OverlayNode extends Node {
   }
   override removexattr(name: string): void {
     this.copyUp().removexattr(name);
-  }
-
-  /** The memfd behind a copied-up regular file, if any. */
-  memFile(): MemFile | null {
-    this.refresh();
-    return this.upper instanceof MemFile ? this.upper : null;
   }
 
   override moved(newParent: Node, newName: string): void {

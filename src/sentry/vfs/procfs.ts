@@ -37,7 +37,7 @@ import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY } from '../syscalls/uts.js';
 import { type Process, type Task, hostComm } from '../task.js';
-import { anonDev, nextIno } from './memfs.js';
+import { anonDev } from './memfs.js';
 import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened } from './node.js';
 import { pathOf } from './resolve.js';
 
@@ -46,20 +46,17 @@ type Content = () => string | Buffer;
 export class ProcFs implements FileSystem {
   readonly dev = anonDev();
   readonly type = 'proc';
-  readonly cacheable = false;
+  readonly cache = 'none';
   readonly root: ProcDir;
-  /** stable inode numbers by path */
-  private readonly inos = new Map<string, number>();
   mount!: Mount;
 
   constructor(readonly k: Kernel) {
     this.root = new ProcDir(this, '', 0o555, () => rootEntries(this), (name) => rootLookup(this, name));
   }
 
+  /** A stable inode number for a path, computed from it (a table of every path ever looked up would grow without a bound). */
   ino(path: string): number {
-    let i = this.inos.get(path);
-    if (i === undefined) this.inos.set(path, (i = nextIno()));
-    return i;
+    return pathIno(path);
   }
 
   statfs(): StatFs {
@@ -70,6 +67,18 @@ export class ProcFs implements FileSystem {
   at(node: Node, name: string): Location {
     return { mount: this.mount, dentry: new Dentry(name, this.mount.root, node) };
   }
+}
+
+/** A 52-bit hash of the path (two FNV-1a variants), never 0: collisions are as unlikely as between random 52-bit numbers. */
+function pathIno(path: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (b >>> 12) * 2 ** 32 + (a >>> 0) || 1;
 }
 
 abstract class ProcNode extends Node {
@@ -636,7 +645,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       const f = files[name];
       if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
       if (name === 'oom_score_adj') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/oom_score_adj`, p);
-      if (name === 'mem') return new MemFile(pfs, `${base}/mem`, p, hostTid);
+      if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
       if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);
       if (name === 'net') return netDir(pfs, p, `${base}/net`);
       const l = links[name];
@@ -656,7 +665,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
  * effective uid, or CAP_SYS_PTRACE), so reads and writes run natively on
  * that process's memory and nothing else's.
  */
-class MemFile extends ProcNode {
+class ProcMemFile extends ProcNode {
   constructor(
     fs: ProcFs,
     path: string,

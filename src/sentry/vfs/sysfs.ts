@@ -10,14 +10,12 @@ import fs from 'node:fs';
 
 class SysFs extends MemFs {
   override statfs(): StatFs {
-    return { ...super.statfs(), type: SYSFS_MAGIC, blocks: 0, bfree: 0, bavail: 0 };
+    return { ...super.statfs(), type: SYSFS_MAGIC, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0 };
   }
 }
 
 function file(fsys: MemFs, dir: MemDir, name: string, content: string): void {
-  const f = new MemFile(fsys, 0o444, 0, 0);
-  fs.writeSync(f.memfd, content);
-  dir.insert(name, f);
+  dir.insert(name, MemFile.filled(fsys, 0o444, 0, 0, (fd) => fs.writeSync(fd, content)));
 }
 
 function mkdirs(dir: MemDir, path: string): MemDir {
@@ -30,7 +28,7 @@ function mkdirs(dir: MemDir, path: string): MemDir {
 }
 
 export function buildSys(opener: SpecialOpener): { fs: MemFs; root: MemDir } {
-  const sysFs = new SysFs('sysfs');
+  const sysFs = new SysFs('sysfs', 1 << 20);
   const root = new MemDir(sysFs, 0o555, 0, 0, opener);
   const n = os.cpus().length;
   const range = n > 1 ? `0-${n - 1}` : '0';

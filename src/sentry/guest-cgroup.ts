@@ -1,0 +1,87 @@
+// The cgroup of a `tsvisor do` sandbox's guest processes (limits.ts says
+// what goes in it).
+import fs from 'node:fs';
+import path from 'node:path';
+import { type CgroupPaths, ContainerCgroups, readCgroupHost, resolveCgroupPaths } from '../oci/cgroups.js';
+import type { GuestLimits } from './limits.js';
+
+/** Where the cgroups of `tsvisor do` sandboxes go: below the caller's own, one per sandbox process. */
+const PARENT = 'tsvisor-do';
+
+function cgroupName(pid: number): string {
+  return `${PARENT}/${pid}`;
+}
+
+/**
+ * The cgroup of a sandbox's guest processes (only theirs: the Sentry and
+ * the Gofer stay where they are, so their threads do not count and a guest
+ * OOM never picks them): memory (v1: memory.limit_in_bytes and
+ * memory.memsw.limit_in_bytes, no swap) and pids, each guest process joining
+ * before it runs anything of its own.
+ */
+export class GuestCgroup {
+  private constructor(private readonly cg: ContainerCgroups) {}
+
+  /** Makes it, or returns warnings saying why the limits are not enforced. */
+  static create(limits: GuestLimits): { cgroup?: GuestCgroup; warnings: string[] } {
+    if (!limits.memory && !limits.pids) return { warnings: [] };
+    let paths: CgroupPaths | undefined;
+    try {
+      paths = resolveCgroupPaths(readCgroupHost(), cgroupName(process.pid), '');
+    } catch {
+      paths = undefined;
+    }
+    if (!paths) return { warnings: ['the host has no cgroup file system: --memory and --pids are not enforced'] };
+    if (paths.version === 1) paths = { version: 1, dirs: { memory: paths.dirs.memory, pids: paths.dirs.pids } };
+    removeStale(paths);
+    const cg = new ContainerCgroups(paths);
+    const warnings = cg.create();
+    if (!cg.usable) return { warnings: [...warnings, '--memory and --pids are not enforced'] };
+    const memory = limits.memory ? { limit: limits.memory, swap: limits.memory } : undefined;
+    warnings.push(...cg.apply({ ...(memory ? { memory } : {}), ...(limits.pids ? { pids: { limit: limits.pids } } : {}) }, 'warn'));
+    return { cgroup: new GuestCgroup(cg), warnings };
+  }
+
+  /** Moves guest process `pid` in (v1: the memory and pids cgroups; v2: the guest leaf); returns warnings. */
+  join(pid: number): string[] {
+    return [...this.cg.joinSandbox(pid), ...this.cg.joinGuest(pid)];
+  }
+
+  /** How many guest processes the memory limit killed. */
+  oomKills(): number {
+    return this.cg.oomKills();
+  }
+
+  /** Removes it once the guests are gone; returns what could not be removed. */
+  remove(): Promise<string[]> {
+    return this.cg.remove();
+  }
+}
+
+/** Removes the cgroups left by `tsvisor do` processes that are gone (killed before they could). */
+function removeStale(paths: CgroupPaths): void {
+  const parents = paths.version === 2 ? [path.dirname(paths.dir)] : Object.values(paths.dirs).map((d) => path.dirname(d!));
+  for (const parent of new Set(parents)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(parent);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!/^\d+$/.test(name) || name === String(process.pid) || isAlive(Number(name))) continue;
+      const dir = path.join(parent, name);
+      const stale: CgroupPaths = paths.version === 2 ? { ...paths, dir } : { version: 1, dirs: { memory: dir } };
+      void new ContainerCgroups(stale).remove(0);
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
