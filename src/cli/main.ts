@@ -15,6 +15,7 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'platform', type: 'string', choices: ['seccomp', 'ptrace'], help: 'how guest system calls are intercepted: seccomp (ptrace is refused, see docs)' },
   { name: 'network', type: 'string', choices: ['none', 'host', 'sandbox'], help: "network: sandbox (the spec's namespace, the default), none (loopback only), host" },
   { name: 'overlay', type: 'bool', help: 'keep writes to the root file system in memory' },
+  { name: 'kernel-release', type: 'string', help: "the kernel release the sandbox reports (default: the host's major.minor, as M.m.0-tsvisor)" },
   { name: 'rootless', type: 'bool', help: 'accepted for runsc compatibility; tsvisor needs root all the same' },
   { name: 'systemd-cgroup', type: 'bool', help: 'use systemd to manage cgroups (not implemented: create refuses it)' },
   { name: 'version', alias: ['v'], type: 'bool', help: 'print the version and the OCI spec version' },
@@ -181,7 +182,14 @@ async function main(argv: string[]): Promise<number> {
   const cmd = await loadCommand(name);
   if (!cmd) fatal(`unknown command "${name}" (commands: ${COMMANDS.join(', ')})`, 2);
   try {
-    if (SANDBOX_COMMANDS.has(name)) canRunSandbox(parsed.flags);
+    if (SANDBOX_COMMANDS.has(name)) {
+      canRunSandbox(parsed.flags);
+      const release = parsed.flags['kernel-release'] as string | undefined;
+      if (release !== undefined) {
+        if (!/^[\x21-\x7e]{1,64}$/.test(release)) throw new UsageError(`--kernel-release ${JSON.stringify(release)}: 1 to 64 printable characters, no spaces`);
+        (await import('../sentry/syscalls/uts.js')).setKernelRelease(release);
+      }
+    }
     return await cmd.run(parsed.flags, args, prestarted);
   } catch (e) {
     if (e instanceof UsageError && name === 'do') fatal(e.message, 2);

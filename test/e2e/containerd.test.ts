@@ -29,7 +29,7 @@ import {
   tomlTable,
 } from './containerd-helpers.js';
 import { cgroupsNamed, privateSetup, until } from './daemon-helpers.js';
-import { REPO } from './harness.js';
+import { REPO, SANDBOX_RELEASE } from './harness.js';
 import { type ProcInfo, Running, waitGone } from './robust-helpers.js';
 import { runOnPty } from '../helpers/pty.js';
 
@@ -119,7 +119,7 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
     for (const rt of RUNTIMES) {
       const id = cid(rt, 'run-rm');
       const r = run(rt, id, ['--env', 'FOO=bar', '--cwd', '/tmp'], script);
-      const release = rt === 'tsvisor' ? '6.1.0-tsvisor' : os.release();
+      const release = rt === 'tsvisor' ? SANDBOX_RELEASE : os.release();
       expect(r, rt).toEqual({ status: 7, stdout: `bar\n/tmp\n${release}\n`, stderr: 'err\n' });
       await expectGone(rt, id, []);
       seen[rt] = { ...r, stdout: r.stdout.replace(release, 'RELEASE') };

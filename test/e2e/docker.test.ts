@@ -3,6 +3,7 @@
 // private dockerd runs for this file only (docker-helpers.ts), with a normal
 // install's networking (the default bridge docker0, iptables); the image is
 // a busybox root imported locally, so no registry is needed.
+import { SANDBOX_RELEASE } from './harness.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -89,7 +90,7 @@ async function expectGone(id: string, procs: ProcInfo[], rt: Runtime): Promise<v
 describe('docker run --runtime=tsvisor', () => {
   it('uname -r is the sandbox kernel release; runc shows the host one', () => {
     const t = run('tsvisor', [], ['uname', '-r']);
-    expect(outcome(t)).toEqual({ status: 0, stdout: '6.1.0-tsvisor\n', stderr: '' });
+    expect(outcome(t)).toEqual({ status: 0, stdout: `${SANDBOX_RELEASE}\n`, stderr: '' });
     const r = run('runc', [], ['uname', '-r']);
     expect(outcome(r)).toEqual({ status: 0, stdout: `${os.release()}\n`, stderr: '' });
     expect(r.stdout).not.toBe(t.stdout);

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const TSVISOR = path.join(REPO, 'bin/tsvisor');
+/** The kernel release a sandbox reports by default: the host's major.minor. */
+export const SANDBOX_RELEASE = `${os.release().split('.').slice(0, 2).join('.')}.0-tsvisor`;
 
 export interface Run {
   stdout: string;

@@ -1,20 +1,25 @@
 // The sandbox's own kernel identity and the /proc files programs read first.
 import { describe, expect, it } from 'vitest';
 import os from 'node:os';
-import { runNative, runSandbox, sh } from './harness.js';
+import { SANDBOX_RELEASE, runNative, runSandbox, sh } from './harness.js';
 
 describe('identity and /proc', () => {
-  it('uname shows tsvisor, not the host', () => {
+  it("uname shows tsvisor's kernel (the host's major.minor, not its build), --kernel-release another", () => {
     const r = runSandbox(['uname', '-r']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe('6.1.0-tsvisor\n');
+    expect(r.stdout).toBe(`${SANDBOX_RELEASE}\n`);
     expect(r.stdout.trim()).not.toBe(os.release());
     const a = runSandbox(['uname', '-a']);
-    expect(a.stdout).toBe(`Linux ${os.hostname()} 6.1.0-tsvisor #1 SMP PREEMPT tsvisor x86_64 GNU/Linux\n`);
+    expect(a.stdout).toBe(`Linux ${os.hostname()} ${SANDBOX_RELEASE} #1 SMP PREEMPT tsvisor x86_64 GNU/Linux\n`);
     const proc = runSandbox(sh('cat /proc/sys/kernel/osrelease /proc/version'));
-    expect(proc.stdout).toMatch(/^6\.1\.0-tsvisor\nLinux version 6\.1\.0-tsvisor/);
+    expect(proc.stdout.startsWith(`${SANDBOX_RELEASE}\nLinux version ${SANDBOX_RELEASE}`)).toBe(true);
     const py = runSandbox(['python3', '-c', 'import os, platform; print(os.uname().release, platform.release())']);
-    expect(py.stdout).toBe('6.1.0-tsvisor 6.1.0-tsvisor\n');
+    expect(py.stdout).toBe(`${SANDBOX_RELEASE} ${SANDBOX_RELEASE}\n`);
+    const set = runSandbox(sh('uname -r; cat /proc/sys/kernel/osrelease'), { globals: ['--kernel-release', '7.0.1-custom'] });
+    expect(set.stdout).toBe('7.0.1-custom\n7.0.1-custom\n');
+    const bad = runSandbox(['true'], { globals: ['--kernel-release', 'has space'] });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^tsvisor: --kernel-release .*printable/);
   });
 
   it('/proc/self/exe names the running program', () => {

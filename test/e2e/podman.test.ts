@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cgroupsNamed, privateSetup, processTrees, until, waitUntilGone } from './daemon-helpers.js';
-import { REPO } from './harness.js';
+import { REPO, SANDBOX_RELEASE } from './harness.js';
 import { CGROUP_PARENT, PODMAN_IMAGE, type Podman, type PodmanResult, isOurs, podman, podmanOk, setupPodman, stateEntries, teardownPodman } from './podman-helpers.js';
 import { type ProcInfo, waitGone } from './robust-helpers.js';
 import { runOnPty } from '../helpers/pty.js';
@@ -97,7 +97,7 @@ describe('podman with tsvisor as its runtime', () => {
     const seen: Record<string, unknown> = {};
     for (const rt of RUNTIMES) {
       const r = run(rt, flags, script);
-      const release = rt === 'tsvisor' ? '6.1.0-tsvisor' : os.release();
+      const release = rt === 'tsvisor' ? SANDBOX_RELEASE : os.release();
       expect(r, rt).toEqual({ status: 7, stdout: `bar\n/tmp\nuid=1000(user) gid=1000(user) groups=1000(user)\n${release}\n`, stderr: 'err\n' });
       await expectGone(rt, []);
       seen[rt] = { ...r, stdout: r.stdout.replace(release, 'RELEASE') };

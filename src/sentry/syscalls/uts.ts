@@ -1,4 +1,5 @@
 // uname, sethostname, setdomainname: the sandbox's own kernel identity.
+import os from 'node:os';
 import { CAP_SYS_ADMIN } from '../../abi/linux.js';
 import { writeUtsname } from '../../abi/structs.js';
 import { hasCap } from '../creds.js';
@@ -6,13 +7,24 @@ import { fail } from '../errors.js';
 import { readBytes, writeBytes } from '../memory.js';
 import type { Handler } from './dispatch.js';
 
-/** What tsvisor reports as its kernel: a Linux ABI, not the host's kernel. */
+/**
+ * What tsvisor reports as its kernel: the Linux ABI it offers, which is the
+ * host kernel's for every call it passes through, so by default the host's
+ * major.minor (programs check it for features they need; a fixed old version
+ * made new programs refuse to run), never the host's exact build. The global
+ * flag --kernel-release sets another.
+ */
 export const KERNEL_IDENTITY = {
   sysname: 'Linux',
-  release: '6.1.0-tsvisor',
+  release: `${os.release().split('.').slice(0, 2).join('.')}.0-tsvisor`,
   version: '#1 SMP PREEMPT tsvisor',
   machine: 'x86_64',
-} as const;
+};
+
+/** --kernel-release: what uname, /proc/version and /proc/sys/kernel/osrelease report. */
+export function setKernelRelease(release: string): void {
+  KERNEL_IDENTITY.release = release;
+}
 
 const HOST_NAME_MAX = 64;
 const buf = Buffer.alloc(390);
