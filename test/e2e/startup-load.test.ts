@@ -355,7 +355,12 @@ describe('tsvisor itself stopped or timed out', () => {
   it('timeout -s TERM 2 on a guest that ignores SIGTERM: timeout -k ends it with SIGKILL, nothing left', async () => {
     const { run, cg } = sandbox(['/bin/sh', '-c', 'trap "" TERM; sleep 100'], { prefix: ['timeout', '-k', '2', '-s', 'TERM', '2'] });
     const r = await run.finish(30_000);
-    expect(shellStatus(r)).toBe(137); // timeout ends itself with the signal its command died of
+    if (r.stderr.includes('while the sandbox was starting')) {
+      // A loaded machine may take the 2 s to start: SIGTERM then ends tsvisor at once, no guest to ignore it.
+      expect(r.status).toBe(124);
+    } else {
+      expect(shellStatus(r)).toBe(137); // timeout ends itself with the signal its command died of
+    }
     expect(r.ms).toBeLessThan(15_000);
     const left = await until('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
     expect(left).toEqual([]);
