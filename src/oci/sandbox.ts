@@ -10,6 +10,7 @@ import { MFD_CLOEXEC, O_RDONLY } from '../abi/linux.js';
 import type { FlagValues } from '../cli/flags.js';
 import type { StartedGofer } from '../gofer/client.js';
 import { native } from '../platform/native.js';
+import { signalName } from '../sentry/errors.js';
 import type { Kernel } from '../sentry/kernel.js';
 import { type SandboxSpec, goferExports, sameNamespace } from '../sentry/spec.js';
 import { enterSandboxCgroups } from './cgroups.js';
@@ -49,10 +50,12 @@ export async function startSandbox(
   globals: FlagValues,
   id: string,
   config: ContainerConfig,
-  o: { consoleSocket?: string; gofer: StartedGofer; anchorFd?: number },
+  o: { consoleSocket?: string; gofer: StartedGofer; anchorFd?: number; signals: StartupSignals },
 ): Promise<Sandbox> {
   const store = new StateStore(stateRoot(globals));
   let kernel: Kernel | undefined;
+  // Left on failure: this process is in them, and they cannot be removed while it is.
+  let entered: ReturnType<typeof enterSandboxCgroups> | undefined;
   try {
     // No network namespace in the spec means the host's, as with runc;
     // --network=host (a runsc flag) forces it.
@@ -77,7 +80,7 @@ export async function startSandbox(
     // parent, whose clone the anchor will be) are moved there; the guests,
     // not started yet, inherit the cgroups.
     const helpers = o.anchorFd === undefined ? [o.gofer.pid] : [o.gofer.pid, process.ppid];
-    const sandboxCgroups = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj, helpers);
+    const sandboxCgroups = (entered = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj, helpers));
     if (sandboxCgroups.guestOomScoreAdj !== undefined) spec.oomScoreAdj = sandboxCgroups.guestOomScoreAdj;
     const gofer = o.gofer.serve(goferExports(spec));
     if (config.process.terminal) {
@@ -114,6 +117,7 @@ export async function startSandbox(
       for (const k of netSysctls) delete spec.sysctl![k];
     }
     kernel = new Kernel(spec, log);
+    o.signals.attach(kernel);
     try {
       await kernel.start(gofer, { deferExec: true });
     } catch (e) {
@@ -200,6 +204,7 @@ export async function startSandbox(
   } catch (e) {
     kernel?.kill();
     o.gofer.kill();
+    entered?.leave();
     throw e;
   }
 }
@@ -273,6 +278,46 @@ const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', '
 
 export function forwardSignals(k: Kernel): void {
   for (const sig of FORWARDED) process.on(sig, () => k.signal(os.constants.signals[sig]));
+}
+
+const TERMINATING: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'];
+
+/**
+ * The terminating signals that reach the sandbox process while it sets the
+ * container up. Without listeners Node would die of them and leave the
+ * state directory, the cgroups and the launcher behind; instead the first
+ * one aborts the Kernel's start (or keeps it from starting) and the caller,
+ * seeing `received`, undoes what was done. stop() and forwardSignals() are
+ * called in the same tick, so no signal falls between the two.
+ */
+export class StartupSignals {
+  received: number | undefined;
+  private kernel: Kernel | undefined;
+  private readonly listeners = TERMINATING.map((name) => {
+    const listener = () => this.take(os.constants.signals[name]);
+    process.on(name, listener);
+    return { name, listener };
+  });
+
+  private take(sig: number): void {
+    this.received ??= sig;
+    this.kernel?.terminate(sig, 0);
+  }
+
+  /** From now on a signal aborts `k`'s start; one that came already stops the start before it begins. */
+  attach(k: Kernel): void {
+    if (this.received !== undefined) throw new RuntimeError(this.message);
+    this.kernel = k;
+  }
+
+  /** What to tell the user once start-up was given up for a signal. */
+  get message(): string {
+    return `stopped by ${signalName(this.received ?? 0)} while the container was starting`;
+  }
+
+  stop(): void {
+    for (const { name, listener } of this.listeners) process.removeListener(name, listener);
+  }
 }
 
 /** Whether process `pid` is alive (not gone, not a zombie). */

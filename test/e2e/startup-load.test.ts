@@ -367,6 +367,49 @@ describe('tsvisor itself stopped or timed out', () => {
   });
 });
 
+describe('tsvisor run (OCI) receiving a terminating signal during start-up', () => {
+  let dir: string;
+  let rootfs: string;
+  afterAll(() => {
+    if (dir) rmrf(dir);
+    if (rootfs) rmrf(rootfs);
+  });
+
+  // runc's run is the sandbox process itself: a signal before the container
+  // runs must undo the create (state, cgroups, launcher, Gofer), not kill
+  // Node with all of it left behind.
+  it.each([
+    { sig: 'SIGTERM', step: 'U', status: 143 },
+    { sig: 'SIGINT', step: 'L', status: 130 },
+  ] as const)('$sig at launcher step $step: status $status, a message, no state and no process left', async ({ sig, step, status }) => {
+    dir ??= tempDir('startup-run');
+    rootfs ??= busyboxRoot();
+    const stateRoot = path.join(dir, 'state');
+    const id = `run-${process.pid}-${step}`;
+    const b = specBundle(path.join(dir, `bundle-${step}`), rootfs, ['/bin/echo', 'RAN']);
+    const cg = new Cgroup(`run-${step}`);
+    groups.push(cg);
+    const run = new Running(cg.wrap([TSVISOR, '--root', stateRoot, 'run', '--bundle', b, id]), { env: { ...ENV, TSVISOR_TEST_STOP_LAUNCHER_AT: step } });
+    runs.push(run);
+    try {
+      await run.waitFor(new RegExp(`tsvisor-launcher: held at ${step}`), 60_000);
+      const t0 = Date.now();
+      run.kill(sig);
+      const r = await run.finish(30_000);
+      expect(r.status, r.stderr).toBe(status);
+      // Its cgroups are removed at once: the sandbox process left them first.
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(r.stdout).toBe('');
+      expect(tsvisorLines(r.stderr)).toEqual([`tsvisor: stopped by ${sig} while the container was starting`]);
+      expect(fs.existsSync(path.join(stateRoot, id)), 'state directory left').toBe(false);
+      const left = await until('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
+      expect(left).toEqual([]);
+    } finally {
+      spawnSync(TSVISOR, ['--root', stateRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
+    }
+  });
+});
+
 describe('an OCI create whose sandbox process dies during start-up', () => {
   let dir: string;
   let rootfs: string;

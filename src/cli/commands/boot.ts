@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import { finishCreate, registerContainer, unregisterContainer } from '../../oci/container.js';
 import { reportError } from '../../oci/runtime.js';
-import { type Sandbox, forwardSignals, startSandbox } from '../../oci/sandbox.js';
+import { type Sandbox, StartupSignals, forwardSignals, startSandbox } from '../../oci/sandbox.js';
 import { native } from '../../platform/native.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
@@ -40,6 +40,7 @@ export const bootCommand: Command = {
         /* the caller went away */
       }
     };
+    const signals = new StartupSignals();
     let sandbox: Sandbox | undefined;
     let registered;
     try {
@@ -51,8 +52,9 @@ export const bootCommand: Command = {
       if (!Number.isInteger(anchorFd) || anchorFd < 3) throw new UsageError('boot runs under tsvisor-anchor, which gives it --anchor-fd');
       const consoleSocket = flags['console-socket'] as string | undefined;
       registered = registerContainer(globals, rest[0]!, (flags.bundle as string | undefined) ?? process.cwd(), consoleSocket);
-      sandbox = await startSandbox(globals, registered.id, registered.config, { consoleSocket, gofer: prestarted.gofer, anchorFd });
+      sandbox = await startSandbox(globals, registered.id, registered.config, { consoleSocket, gofer: prestarted.gofer, anchorFd, signals });
       await finishCreate(registered, sandbox, flags['pid-file'] as string | undefined);
+      if (signals.received !== undefined) throw new Error(signals.message);
       // With a terminal the container's stdio is the pty: keeping the
       // command's own would hold pipes the caller reads to their end
       // (containerd's shim collects a runtime's output that way).
@@ -64,12 +66,13 @@ export const bootCommand: Command = {
     } catch (e) {
       await sandbox?.release();
       if (registered) await unregisterContainer(registered);
-      const msg = e instanceof Error ? e.message : String(e);
+      const msg = signals.received !== undefined ? signals.message : e instanceof Error ? e.message : String(e);
       reportError(globals, msg, 1);
       say(`error ${msg}`);
       return 1;
     }
     // Signals the keeper passes on (from the anchor, the pid clients know) go to init.
+    signals.stop();
     forwardSignals(sandbox.kernel);
     say('ok');
     return sandbox.exited;

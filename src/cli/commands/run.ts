@@ -5,8 +5,8 @@
 // gets on to the container's init, as runc run does.
 import { removeContainerCgroups } from '../../oci/cgroups.js';
 import { createContainer, finishCreate, registerContainer, unregisterContainer } from '../../oci/container.js';
-import { stateRoot } from '../../oci/runtime.js';
-import { type Sandbox, forwardSignals, runHooksIn, startSandbox } from '../../oci/sandbox.js';
+import { RuntimeError, reportError, stateRoot } from '../../oci/runtime.js';
+import { type Sandbox, StartupSignals, forwardSignals, runHooksIn, startSandbox } from '../../oci/sandbox.js';
 import { StateStore, ociState } from '../../oci/state.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
@@ -33,17 +33,21 @@ export const runCommand: Command = {
       return 0;
     }
 
+    const signals = new StartupSignals();
     const r = registerContainer(globals, id, bundle, consoleSocket);
     let sandbox: Sandbox | undefined;
     try {
-      sandbox = await startSandbox(globals, id, r.config, { consoleSocket, gofer: prestarted.gofer });
+      sandbox = await startSandbox(globals, id, r.config, { consoleSocket, gofer: prestarted.gofer, signals });
       await finishCreate(r, sandbox, pidFile);
+      if (signals.received !== undefined) throw new RuntimeError(signals.message);
     } catch (e) {
       await sandbox?.release();
       await unregisterContainer(r);
-      throw e;
+      if (signals.received === undefined) throw e;
+      return reportError(globals, signals.message, 128 + signals.received);
     }
     const k = sandbox.kernel;
+    signals.stop();
     forwardSignals(k);
     await sandbox.start();
     // This process is the Sentry: its hooks run through it (runHooksIn), not child_process.
