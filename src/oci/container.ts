@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { FlagValues } from '../cli/flags.js';
 import { ANCHOR_PATH, CLI_ENTRY } from '../paths.js';
 import { type CgroupPaths, planContainerCgroups, removeContainerCgroups } from './cgroups.js';
-import { RuntimeError, globalArgs, stateRoot } from './runtime.js';
+import { RuntimeError, globalArgs, readAnswer, stateRoot } from './runtime.js';
 import { type Sandbox, runHooksIn } from './sandbox.js';
 import { type ContainerConfig, loadConfig } from './spec.js';
 import { DIRECT_START_FILE, StateStore, ociState, validateId } from './state.js';
@@ -82,13 +82,7 @@ export async function createContainer(globals: FlagValues, createArgs: readonly 
     detached: true,
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
-  const answer = await new Promise<string>((resolve) => {
-    let out = '';
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
-    pipe.setEncoding('utf8');
-    pipe.on('data', (s: string) => (out += s));
-    pipe.on('end', () => resolve(out.trim()));
-  });
+  const answer = await readAnswer(child);
   child.unref();
   return answer === 'ok' ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 // Pieces shared by the OCI commands (create, start, state, kill, delete,
 // ...): where state lives, how errors reach the client, hooks, signals.
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -104,4 +105,15 @@ export async function waitUntil(gone: () => boolean, ms: number): Promise<boolea
     await new Promise((r) => setTimeout(r, 10));
   }
   return true;
+}
+
+/** The one-line answer a started sandbox or exec process writes on its fd 3 ("ok" or "error MESSAGE"), once the fd closes. */
+export function readAnswer(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let out = '';
+    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    pipe.setEncoding('utf8');
+    pipe.on('data', (s: string) => (out += s));
+    pipe.on('end', () => resolve(out.trim()));
+  });
 }

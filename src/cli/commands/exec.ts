@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type ExecProcess, converse } from '../../oci/control.js';
-import { RuntimeError, globalArgs, stateRoot } from '../../oci/runtime.js';
+import { RuntimeError, globalArgs, readAnswer, stateRoot } from '../../oci/runtime.js';
 import { type ProcessConfig, loadConfig, parseProcess } from '../../oci/spec.js';
 import { StateStore, status } from '../../oci/state.js';
 import { CLI_ENTRY } from '../../paths.js';
@@ -98,13 +98,7 @@ export const execCommand: Command = {
         // With a terminal the process's stdio is the pty; the caller may read this command's output to EOF.
         stdio: proc.terminal ? ['ignore', 'ignore', 'ignore', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe'],
       });
-      const answer = await new Promise<string>((resolve) => {
-        let out = '';
-        const pipe = child.stdio[3] as NodeJS.ReadableStream;
-        pipe.setEncoding('utf8');
-        pipe.on('data', (s: string) => (out += s));
-        pipe.on('end', () => resolve(out.trim()));
-      });
+      const answer = await readAnswer(child);
       if (answer !== 'ok') throw new RuntimeError(`exec failed: ${answer.startsWith('error ') ? answer.slice(6) : 'the process did not start'}`, EXEC_FAILED);
       if (flags['pid-file']) {
         const file = flags['pid-file'] as string;
