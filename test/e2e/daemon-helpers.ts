@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { rmrf } from './harness.js';
-import { type ProcInfo, allProcs, alive, waitGone } from './robust-helpers.js';
+import { type ProcInfo, allProcs, alive, poll, waitGone } from './robust-helpers.js';
 
 export const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -43,11 +43,7 @@ export function clientEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.P
 }
 
 export async function until(what: string, ok: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await poll(what, ms, () => ok() || undefined);
 }
 
 /** The last `lines` lines of a log file. */

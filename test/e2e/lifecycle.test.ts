@@ -19,6 +19,7 @@ import {
   descendants,
   goferOf,
   hostScratch,
+  poll,
   startSandbox,
   waitGone,
 } from './robust-helpers.js';
@@ -42,16 +43,6 @@ afterEach(() => {
 });
 
 const show = (ps: ProcInfo[]) => ps.map((p) => `${p.pid} ${p.state} ${p.cmdline}`);
-
-async function poll<T>(what: string, ms: number, f: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('killing the Sentry', () => {
   // Two guests: idle (two background sleeps and a shell waiting for them), and

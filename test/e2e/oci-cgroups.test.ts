@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
+import { until } from './daemon-helpers.js';
 
 type Runtime = 'runc' | 'tsvisor';
 const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
@@ -68,14 +69,6 @@ function status(rt: Runtime, id: string): string {
   const r = cli(rt, ['state', id]);
   expect(r.status, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { status: string }).status;
-}
-
-async function until(what: string, ok: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -217,7 +210,7 @@ describe('pause and resume', () => {
       const name = `pause-${rt}`;
       const out = path.join(base, `${name}.out`);
       createAndStart(rt, bundle(name, ['/bin/sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done']), name, out);
-      await until(`${rt}: the counter to start`, () => lines(out) >= 3);
+      await until(`${rt}: the counter to start`, () => lines(out) >= 3, 20_000);
       const steps: unknown[] = [];
       const step = (command: string, ...args: string[]) => {
         const r = cli(rt, [command, name, ...args]);
@@ -232,12 +225,12 @@ describe('pause and resume', () => {
       step('pause'); // "container not running"
       step('resume');
       steps.push(status(rt, name));
-      await until(`${rt}: the counter to go on`, () => lines(out) > frozenAt + 3);
+      await until(`${rt}: the counter to go on`, () => lines(out) > frozenAt + 3, 20_000);
       step('resume'); // "container not paused"
       // A paused container can be killed: runc thaws it after SIGKILL.
       step('pause');
       step('kill', '9');
-      await until(`${rt}: the killed container to stop`, () => status(rt, name) === 'stopped');
+      await until(`${rt}: the killed container to stop`, () => status(rt, name) === 'stopped', 20_000);
       step('resume');
       expect(cli(rt, ['delete', name]).status, rt).toBe(0);
       expect(leftovers(name), rt).toEqual([]);
@@ -257,7 +250,7 @@ describe('pause and resume', () => {
       createAndStart(rt, bundle(name, ['echo', 'hello']), name, out, false);
       const r = [cli(rt, ['pause', name]).status, status(rt, name), cli(rt, ['start', name]).status, cli(rt, ['resume', name]).status, status(rt, name)];
       expect(cli(rt, ['start', name]).status).toBe(0);
-      await until(`${rt}: the container to finish`, () => status(rt, name) === 'stopped');
+      await until(`${rt}: the container to finish`, () => status(rt, name) === 'stopped', 20_000);
       seen[rt] = [...r, fs.readFileSync(out, 'utf8')];
       cli(rt, ['delete', name]);
     }
@@ -306,7 +299,7 @@ describe('update', () => {
     for (const rt of RUNTIMES) {
       const name = `updstop-${rt}`;
       createAndStart(rt, bundle(name, ['true']), name, path.join(base, `${name}.out`));
-      await until(`${rt}: the container to stop`, () => status(rt, name) === 'stopped');
+      await until(`${rt}: the container to stop`, () => status(rt, name) === 'stopped', 20_000);
       const r = cli(rt, ['update', '--pids-limit', '5', name]);
       expect(r.status, rt).toBe(1);
       expect(r.stderr, rt).toContain('container not running');

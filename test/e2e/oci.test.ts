@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, SANDBOX_RELEASE, TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
+import { until } from './daemon-helpers.js';
 
 let stateRoot: string;
 let bundleBase: string;
@@ -49,14 +50,6 @@ function state(id: string): Record<string, any> {
   const r = tsv(['state', id]);
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
-}
-
-async function until(what: string, ok: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function alive(pid: number): boolean {

@@ -262,3 +262,14 @@ export function shellStatus(r: { status: number | null; signal: NodeJS.Signals |
   if (r.signal) return 128 + os.constants.signals[r.signal];
   return r.status;
 }
+
+/** Polls until `f` returns something, or throws after `ms`. */
+export async function poll<T>(what: string, ms: number, f: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

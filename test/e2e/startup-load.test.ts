@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TSVISOR, busyboxRoot, rmrf, specBundle, tempDir } from './harness.js';
-import { ENV, type Finished, Running, allProcs, descendants, goferOf, procInfo, shellStatus } from './robust-helpers.js';
+import { ENV, type Finished, Running, allProcs, descendants, goferOf, poll, procInfo, shellStatus } from './robust-helpers.js';
 import { LAUNCHER_PATH } from '../../src/paths.js';
 
 /** A pids cgroup (v1 hierarchy if mounted, else v2) whose processes can be listed and killed. */
@@ -81,17 +81,6 @@ function sandbox(argv: string[], o: { env?: NodeJS.ProcessEnv; nice?: boolean; p
   const run = new Running(cg.wrap(o.nice ? ['nice', '-n', '19', ...cmd] : cmd), { env: { ...ENV, ...o.env } });
   runs.push(run);
   return { run, cg };
-}
-
-/** Polls until `f` returns something, or throws after `ms`. */
-async function until<T>(what: string, ms: number, f: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -185,7 +174,7 @@ describe('a launcher that dies, stalls or is waited for at each step of the hand
   async function held(step: string) {
     const s = sandbox(['/bin/sh', '-c', 'echo RAN'], { env: { TSVISOR_TEST_STOP_LAUNCHER_AT: step } });
     await s.run.waitFor(new RegExp(`tsvisor-launcher: held at ${step}`), 30_000);
-    const launcher = await until('the launcher', 5000, () => launcherOf(s.run));
+    const launcher = await poll('the launcher', 5000, () => launcherOf(s.run));
     return { ...s, launcher };
   }
 
@@ -226,7 +215,7 @@ describe('a launcher that dies, stalls or is waited for at each step of the hand
     run.kill('SIGKILL');
     await run.finish(30_000);
     // The death signal is asynchronous: they die right after tsvisor.
-    const left = await until('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
+    const left = await poll('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
     expect(left).toEqual([]);
   });
 
@@ -248,7 +237,7 @@ describe('a Gofer that dies or stalls', () => {
   const guest = ['/bin/sh', '-c', 'echo ready; i=0; while [ $i -lt 200 ]; do i=$((i+1)); cat /etc/passwd > /dev/null || exit 9; ls /usr/lib > /dev/null || exit 9; done; echo DONE'];
 
   async function goferStopped(run: Running): Promise<number> {
-    const gofer = await until('the Gofer', 10_000, () => goferOf(run.pid)?.pid);
+    const gofer = await poll('the Gofer', 10_000, () => goferOf(run.pid)?.pid);
     process.kill(gofer, 'SIGSTOP');
     return gofer;
   }
@@ -332,7 +321,7 @@ describe('a Gofer that dies or stalls', () => {
 describe('tsvisor itself stopped or timed out', () => {
   it('stopped (SIGSTOP) 2 s during start-up, then continued: the guest runs', async () => {
     const { run, cg } = sandbox(['/bin/sh', '-c', 'echo RAN']);
-    await until('the Gofer', 10_000, () => goferOf(run.pid));
+    await poll('the Gofer', 10_000, () => goferOf(run.pid));
     run.kill('SIGSTOP');
     await sleep(2000);
     run.kill('SIGCONT');
@@ -362,7 +351,7 @@ describe('tsvisor itself stopped or timed out', () => {
       expect(shellStatus(r)).toBe(137); // timeout ends itself with the signal its command died of
     }
     expect(r.ms).toBeLessThan(15_000);
-    const left = await until('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
+    const left = await poll('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
     expect(left).toEqual([]);
   });
 });
@@ -402,7 +391,7 @@ describe('tsvisor run (OCI) receiving a terminating signal during start-up', () 
       expect(r.stdout).toBe('');
       expect(tsvisorLines(r.stderr)).toEqual([`tsvisor: stopped by ${sig} while the container was starting`]);
       expect(fs.existsSync(path.join(stateRoot, id)), 'state directory left').toBe(false);
-      const left = await until('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
+      const left = await poll('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
       expect(left).toEqual([]);
     } finally {
       spawnSync(TSVISOR, ['--root', stateRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
@@ -433,12 +422,12 @@ describe('an OCI create whose sandbox process dies during start-up', () => {
     runs.push(run);
     try {
       await run.waitFor(/tsvisor-launcher: held at U/, 60_000);
-      const boot = await until('the sandbox process', 5000, () => allProcs().find((p) => p.cmdline.includes(' boot --ready-fd 3') && p.cmdline.includes(id)));
+      const boot = await poll('the sandbox process', 5000, () => allProcs().find((p) => p.cmdline.includes(' boot --ready-fd 3') && p.cmdline.includes(id)));
       process.kill(boot.pid, 'SIGKILL');
       const r = await run.finish(30_000);
       expect(r.status).toBe(1);
       expect(tsvisorLines(r.stderr)).toEqual(['tsvisor: the sandbox process ended before the container was created']);
-      const left = await until('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
+      const left = await poll('the sandbox to be gone', 5000, () => (cg.alive().length ? undefined : []));
       expect(left).toEqual([]);
     } finally {
       spawnSync(TSVISOR, ['--root', stateRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
