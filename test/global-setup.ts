@@ -6,6 +6,10 @@
 // Type errors elsewhere in the tree do not stop the run: tsc still emits, and
 // the errors are shown as a warning. The build only fails if tsc itself could
 // not run or produced no dist/.
+//
+// First, the programs the suite runs: on a machine without them the run stops
+// at once with one line naming the Debian packages and the command that
+// installs them (.ci/run), rather than failing file by file.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,7 +35,31 @@ function newest(dir: string): number {
   return t;
 }
 
+/** A program the suite runs, and the Debian package that brings it (.ci/run installs them all). */
+const NEEDED: [string, string][] = [
+  ['/bin/busybox', 'busybox-static'],
+  ['/usr/bin/python3', 'python3'],
+  ['/usr/bin/gcc', 'build-essential'],
+  ['/usr/bin/make', 'build-essential'],
+  ['/usr/bin/docker', 'docker.io'],
+  ['/usr/bin/containerd', 'containerd'],
+  ['/usr/bin/runc', 'runc'],
+  ['/usr/bin/podman', 'podman'],
+  ['/usr/bin/runsc', 'runsc'],
+  ['/sbin/apparmor_parser', 'apparmor'],
+  ['/usr/sbin/ip', 'iproute2'],
+  ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+];
+
+function checkPrograms(): void {
+  const missing = NEEDED.filter(([file]) => !fs.existsSync(file));
+  if (!missing.length) return;
+  const packages = [...new Set(missing.map(([, pkg]) => pkg))].join(' ');
+  throw new Error(`the test suite needs Debian packages that are missing: ${packages} (no ${missing.map(([f]) => f).join(', ')}); as root, \`sh .ci/run\` installs them and runs the suite`);
+}
+
 export default function setup(): void {
+  checkPrograms();
   const sources = Math.max(
     newest(path.join(ROOT, 'src')),
     newest(path.join(ROOT, 'syscall-tables')),

@@ -1,7 +1,8 @@
 // Command-line flags as runsc (Go's flag package) and runc accept them:
 // "--flag value", "--flag=value", "-flag value", booleans as "--flag",
 // "--flag=true|false" or "--no-flag". Flags stop at "--" or, when asked, at
-// the first positional argument. Unknown flags are errors that name the flag.
+// the first positional argument. Unknown flags are errors that name the flag;
+// --help and -h, where they are flags, ask for the flags' help.
 
 export interface FlagSpec {
   name: string;
@@ -14,7 +15,27 @@ export interface FlagSpec {
 
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
-export class UsageError extends Error {}
+/** A mistake in the command line: a one-line message, exit status 2. `flag`: the unknown flag it names. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly flag?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The command line asked for help (--help, -h): `specs` are the flags of what it asked about. */
+export class HelpRequested extends Error {
+  constructor(readonly specs: readonly FlagSpec[]) {
+    super('help');
+  }
+}
+
+/** Positional arguments that do not fit the command: main adds its usage line. */
+export function wrongArguments(): UsageError {
+  return new UsageError('wrong number of arguments');
+}
 
 export interface Parsed {
   flags: FlagValues;
@@ -54,7 +75,8 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], 
         inline = 'false';
       }
     }
-    if (!spec) throw new UsageError(`unknown flag: ${arg.split('=')[0]}`);
+    if (!spec && (name === 'help' || name === 'h') && inline === undefined) throw new HelpRequested(specs);
+    if (!spec) throw new UsageError(`unknown flag: ${arg.split('=')[0]}`, name);
     if (spec.type === 'bool') {
       if (inline !== undefined && !['true', 'false', '1', '0'].includes(inline)) {
         throw new UsageError(`flag --${spec.name} takes true or false, not "${inline}"`);

@@ -2,15 +2,16 @@
 // command, as with runsc and runc.
 import '../no-inspector.js';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { StartedGofer } from '../gofer/client.js';
-import { type FlagSpec, type FlagValues, UsageError, parseFlags, usage } from './flags.js';
+import { type FlagSpec, type FlagValues, HelpRequested, UsageError, parseFlags, usage } from './flags.js';
 
 export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'root', type: 'string', help: 'directory for container state' },
   { name: 'log', type: 'string', help: 'file to write logs to (default: stderr)' },
   { name: 'log-format', type: 'string', choices: ['text', 'json'], help: 'log format' },
   { name: 'debug', type: 'bool', help: 'log at debug level' },
-  { name: 'debug-log', type: 'string', help: 'file for debug logs (implies --debug)' },
+  { name: 'debug-log', type: 'string', help: "file for debug logs (implies --debug); ending in '/', a directory to make one file in per command; %TIMESTAMP% and %COMMAND% are replaced" },
   { name: 'strace', type: 'bool', help: 'log every call the Sentry handles, with arguments and results' },
   { name: 'platform', type: 'string', choices: ['seccomp', 'ptrace'], help: 'how guest system calls are intercepted: seccomp (ptrace is refused, see docs)' },
   { name: 'network', type: 'string', choices: ['none', 'host', 'sandbox'], help: "network: sandbox (the spec's namespace, the default), none (loopback only), host" },
@@ -28,6 +29,8 @@ export interface Prestarted {
 
 export interface Command {
   summary: string;
+  /** The arguments after `tsvisor [global flags]`, as in "start ID". */
+  usage: string;
   run(globals: FlagValues, args: string[], prestarted: Prestarted): Promise<number>;
 }
 
@@ -84,7 +87,7 @@ const COMMANDS = ['do', 'syscalls', 'create', 'start', 'run', 'exec', 'state', '
 
 function help(): string {
   return [
-    'usage: tsvisor [global flags] COMMAND [flags] [args]',
+    'usage: tsvisor [global flags] COMMAND [flags] [args]   (tsvisor COMMAND --help: its flags)',
     '',
     'commands:',
     '  do          run a command in a sandbox on the host root (or --root DIR; do --help: its flags)',
@@ -152,6 +155,45 @@ function canRunSandbox(globals: FlagValues): void {
   }
 }
 
+/** A command's --help: its usage line, what it does and its flags. */
+function commandHelp(cmd: Command, specs: readonly FlagSpec[]): string {
+  return `usage: tsvisor [global flags] ${cmd.usage}\n\n${cmd.summary}\n\n${specs.length ? `flags:\n${usage(specs)}` : 'no flags'}\n`;
+}
+
+/** The one-line message of a usage error, with what helps: a global flag's place, the command's usage. */
+function usageMessage(e: UsageError, name: string, cmd: Command): string {
+  const global = e.flag === undefined ? undefined : GLOBAL_FLAGS.find((f) => f.name === e.flag || f.alias?.includes(e.flag!));
+  const hint = global ? `\n--${global.name} is a global flag: put it before the command (tsvisor --${global.name} ${name} ...)` : '';
+  return `${e.message}${hint}\nusage: tsvisor [global flags] ${cmd.usage}   (tsvisor ${name} --help: its flags)`;
+}
+
+/**
+ * --log and --debug-log name a file to append to. As runsc's, a name ending
+ * in '/' is a directory (made if missing) that gets a file of its own for
+ * each command; %TIMESTAMP% and %COMMAND% in the name are replaced. A file
+ * that cannot be opened is the user's mistake, said before anything starts.
+ */
+function resolveLogFiles(globals: FlagValues, command: string): void {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  for (const flag of ['log', 'debug-log']) {
+    const given = globals[flag] as string | undefined;
+    if (given === undefined) continue;
+    let file = given.replaceAll('%TIMESTAMP%', stamp).replaceAll('%COMMAND%', command);
+    try {
+      if (file.endsWith('/')) {
+        fs.mkdirSync(file, { recursive: true });
+        file = path.join(file, `tsvisor.log.${stamp}.${process.pid}.${command}.txt`);
+      }
+      fs.closeSync(fs.openSync(file, 'a'));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EISDIR' ? "a directory (end it with '/' for a file per command in it)" : (e as Error).message;
+      throw new UsageError(`--${flag} ${given}: cannot write there: ${why}`);
+    }
+    globals[flag] = file;
+  }
+}
+
 export function fatal(msg: string, code = 125): never {
   fs.writeSync(2, `tsvisor: ${msg}\n`);
   process.exit(code);
@@ -162,6 +204,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseFlags(argv, GLOBAL_FLAGS, true);
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      fs.writeSync(1, help());
+      return 0;
+    }
     if (e instanceof UsageError) fatal(`${e.message}\n${help()}`, 2);
     throw e;
   }
@@ -171,17 +217,27 @@ async function main(argv: string[]): Promise<number> {
     fs.writeSync(1, `tsvisor version ${await version()}\nspec: ${OCI_SPEC_VERSION}\n`);
     return 0;
   }
-  if (!name || name === 'help' || parsed.flags.help) {
+  if (!name) fatal(`a command is needed\n${help()}`, 2);
+  // `tsvisor help` and `tsvisor help COMMAND`, as `tsvisor COMMAND --help`.
+  const helpOnly = name === 'help';
+  const cmdName = helpOnly ? args[0] : name;
+  if (cmdName === undefined) {
     fs.writeSync(1, help());
-    return name ? 0 : 2;
+    return 0;
   }
-  // A sandbox process (boot, and run, which is one unless detached) starts its
-  // Gofer first of all: Node's start-up of the Gofer then overlaps with loading
-  // the Sentry (docs/design.md, "Start-up").
-  const prestarted: Prestarted = name === 'boot' || name === 'run' ? { gofer: (await import('../gofer/client.js')).startGofer() } : {};
-  const cmd = await loadCommand(name);
-  if (!cmd) fatal(`unknown command "${name}" (commands: ${COMMANDS.join(', ')})`, 2);
+  const cmd = await loadCommand(cmdName);
+  if (!cmd) fatal(`unknown command "${cmdName}" (commands: ${COMMANDS.join(', ')})`, 2);
   try {
+    // Every command parses its flags before it does anything: asked for help, it throws HelpRequested.
+    if (helpOnly) await cmd.run(parsed.flags, ['--help'], {});
+    if (name === 'do' && parsed.flags.root !== undefined) {
+      throw new UsageError(`--root before "do" names the OCI state directory, which do does not use; the sandbox's root directory goes after it: tsvisor do --root ${parsed.flags.root} -- COMMAND`);
+    }
+    resolveLogFiles(parsed.flags, name);
+    // A sandbox process (boot, and run, which is one unless detached) starts its
+    // Gofer first of all: Node's start-up of the Gofer then overlaps with loading
+    // the Sentry (docs/design.md, "Start-up").
+    const prestarted: Prestarted = name === 'boot' || name === 'run' ? { gofer: (await import('../gofer/client.js')).startGofer() } : {};
     if (SANDBOX_COMMANDS.has(name)) {
       canRunSandbox(parsed.flags);
       const release = parsed.flags['kernel-release'] as string | undefined;
@@ -192,9 +248,14 @@ async function main(argv: string[]): Promise<number> {
     }
     return await cmd.run(parsed.flags, args, prestarted);
   } catch (e) {
-    if (e instanceof UsageError && name === 'do') fatal(e.message, 2);
-    if (e instanceof UsageError || (await isRuntimeError(e))) {
-      const { reportError } = await import('../oci/runtime.js');
+    const { reportError } = await import('../oci/runtime.js');
+    if (e instanceof HelpRequested) {
+      fs.writeSync(1, commandHelp(cmd, e.specs));
+      return 0;
+    }
+    // `boot` is what bin/tsvisor runs for `create`.
+    if (e instanceof UsageError) return reportError(parsed.flags, usageMessage(e, cmdName === 'boot' ? 'create' : cmdName, cmd), 2);
+    if (await isRuntimeError(e)) {
       return reportError(parsed.flags, (e as Error).message, (e as { exitStatus?: number }).exitStatus);
     }
     throw e;

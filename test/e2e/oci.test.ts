@@ -288,8 +288,8 @@ describe('OCI errors reach the client', () => {
 
   it('an unknown flag is named', () => {
     const r = tsv(['create', '--bundel', '/x', 'id']);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toBe('tsvisor: unknown flag: --bundel\n');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^tsvisor: unknown flag: --bundel\nusage: tsvisor \[global flags\] create /);
   });
 
   it('an invalid container id is refused', () => {

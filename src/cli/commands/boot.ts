@@ -18,8 +18,8 @@ import { reportError } from '../../oci/runtime.js';
 import { type Sandbox, StartupSignals, forwardSignals, startSandbox } from '../../oci/sandbox.js';
 import { native } from '../../platform/native.js';
 import { type Command } from '../main.js';
-import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
-import { CREATE_FLAGS } from './create.js';
+import { type FlagSpec, HelpRequested, UsageError, parseFlags, wrongArguments } from '../flags.js';
+import { CREATE_FLAGS, createCommand } from './create.js';
 
 const BOOT_FLAGS: readonly FlagSpec[] = [
   ...CREATE_FLAGS,
@@ -28,7 +28,9 @@ const BOOT_FLAGS: readonly FlagSpec[] = [
 ];
 
 export const bootCommand: Command = {
-  summary: 'create a container as its sandbox process (internal)',
+  // What `tsvisor create` is, as bin/tsvisor runs it: its --help is create's.
+  summary: createCommand.summary,
+  usage: 'create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID',
   async run(globals, argv, prestarted) {
     // bin/tsvisor waits on fd 3 unless told otherwise, even for a flag it could not parse.
     let readyFd = 3;
@@ -46,7 +48,7 @@ export const bootCommand: Command = {
     try {
       const { flags, rest } = parseFlags(argv, BOOT_FLAGS, false);
       readyFd = Number((flags['ready-fd'] as string | undefined) ?? 3);
-      if (rest.length !== 1 || !prestarted.gofer) throw new UsageError('usage: tsvisor create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID');
+      if (rest.length !== 1 || !prestarted.gofer) throw wrongArguments();
       if (flags['preserve-fds'] !== undefined && flags['preserve-fds'] !== '0') throw new UsageError('--preserve-fds is not supported');
       const anchorFd = Number(flags['anchor-fd']);
       if (!Number.isInteger(anchorFd) || anchorFd < 3) throw new UsageError('boot runs under tsvisor-anchor, which gives it --anchor-fd');
@@ -64,6 +66,15 @@ export const bootCommand: Command = {
         fs.closeSync(devNull);
       }
     } catch (e) {
+      // Asked for help or given a wrong command line: main says so, bin/tsvisor exits as it does.
+      if (e instanceof HelpRequested) {
+        say('help');
+        throw new HelpRequested(CREATE_FLAGS);
+      }
+      if (e instanceof UsageError) {
+        say('usage');
+        throw e;
+      }
       await sandbox?.release();
       if (registered) await unregisterContainer(registered);
       const msg = signals.received !== undefined ? signals.message : e instanceof Error ? e.message : String(e);

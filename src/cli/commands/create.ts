@@ -4,7 +4,7 @@
 // starts it directly, this command when run otherwise.
 import { createContainer } from '../../oci/container.js';
 import { type Command } from '../main.js';
-import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
+import { type FlagSpec, parseFlags, wrongArguments } from '../flags.js';
 
 export const CREATE_FLAGS: readonly FlagSpec[] = [
   { name: 'bundle', alias: ['b'], type: 'string', help: 'bundle directory (default: the current one)' },
@@ -17,9 +17,10 @@ export const CREATE_FLAGS: readonly FlagSpec[] = [
 
 export const createCommand: Command = {
   summary: 'create a container',
+  usage: 'create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID',
   async run(globals, argv) {
     const { rest } = parseFlags(argv, CREATE_FLAGS, false);
-    if (rest.length !== 1) throw new UsageError('usage: tsvisor create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID');
+    if (rest.length !== 1) throw wrongArguments();
     return createContainer(globals, argv);
   },
 };

@@ -7,13 +7,14 @@ import { RuntimeError, runHooks, stateRoot, waitUntil } from '../../oci/runtime.
 import { loadConfig } from '../../oci/spec.js';
 import { StateError, StateStore, isAlive, ociState, status, validateId } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { parseFlags, wrongArguments } from '../flags.js';
 
 export const deleteCommand: Command = {
   summary: 'delete a container',
+  usage: 'delete [--force] ID',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, [{ name: 'force', alias: ['f'], type: 'bool', help: 'kill the container first if it runs' }], false);
-    if (rest.length !== 1) throw new UsageError('usage: tsvisor delete [--force] ID');
+    if (rest.length !== 1) throw wrongArguments();
     const id = rest[0]!;
     validateId(id);
     const force = Boolean(flags.force);

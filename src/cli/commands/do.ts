@@ -8,7 +8,7 @@ import { RLIMIT_NOFILE } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
 import { type SandboxSpec, goferExports } from '../../sentry/spec.js';
 import { type Command, fatal } from '../main.js';
-import { type FlagSpec, UsageError, parseFlags, usage } from '../flags.js';
+import { type FlagSpec, UsageError, parseFlags, wrongArguments } from '../flags.js';
 import { CALLER_NOFILE_ENV, DEFAULT_LIMITS, type GuestLimits, parseSize } from '../../sentry/limits.js';
 
 const DO_FLAGS: readonly FlagSpec[] = [
@@ -25,7 +25,6 @@ const DO_FLAGS: readonly FlagSpec[] = [
   { name: 'overlay-inodes', type: 'string', help: 'files, directories and links the overlay may hold (default: 262144)' },
   { name: 'shm-size', type: 'string', help: 'size of /dev/shm (default: 64m)' },
   { name: 'open-files', type: 'string', help: "the guest's open file limit, RLIMIT_NOFILE (default: tsvisor's own)" },
-  { name: 'help', type: 'bool', help: 'print these flags' },
 ];
 
 /**
@@ -39,13 +38,10 @@ const GRACE_MS = 5000;
 
 export const doCommand: Command = {
   summary: 'run a command in a sandbox',
+  usage: 'do [flags] -- COMMAND [ARGS...]',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, DO_FLAGS, true);
-    if (flags.help) {
-      fs.writeSync(1, `usage: tsvisor [global flags] do [flags] -- COMMAND [ARGS...]\n\n${usage(DO_FLAGS)}\n`);
-      return 0;
-    }
-    if (rest.length === 0) throw new UsageError('usage: tsvisor do [flags] -- COMMAND [ARGS...]');
+    if (rest.length === 0) throw wrongArguments();
 
     let rootfs: string;
     try {
@@ -60,7 +56,7 @@ export const doCommand: Command = {
     }
     const env = guestEnvironment();
     for (const e of (flags.env as string[] | undefined) ?? []) {
-      if (!e.includes('=')) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
+      if (!/^[^=]+=/.test(e)) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
       const key = e.slice(0, e.indexOf('='));
       const i = env.findIndex((x) => x.startsWith(`${key}=`));
       if (i >= 0) env[i] = e;

@@ -9,7 +9,7 @@ import { containerCgroups } from '../../oci/cgroups.js';
 import { RuntimeError, stateRoot } from '../../oci/runtime.js';
 import { StateError, StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
+import { type FlagSpec, UsageError, parseFlags, wrongArguments } from '../flags.js';
 
 const EVENTS_FLAGS: readonly FlagSpec[] = [
   { name: 'stats', type: 'bool', help: "print the container's stats once, then exit" },
@@ -49,9 +49,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const eventsCommand: Command = {
   summary: "print a container's resource usage",
+  usage: 'events [--stats] [--interval D] ID',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, EVENTS_FLAGS, false);
-    if (rest.length !== 1) throw new UsageError('usage: tsvisor events [--stats] [--interval D] ID');
+    if (rest.length !== 1) throw wrongArguments();
     const id = rest[0]!;
     const interval = parseDuration((flags.interval as string | undefined) ?? '5s');
     if (!(interval > 0)) throw new UsageError('duration value must be greater than 0');

@@ -12,7 +12,7 @@ import { type ProcessConfig, loadConfig, parseProcess } from '../../oci/spec.js'
 import { StateStore, status } from '../../oci/state.js';
 import { CLI_ENTRY } from '../../paths.js';
 import { type Command } from '../main.js';
-import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
+import { type FlagSpec, UsageError, parseFlags, wrongArguments } from '../flags.js';
 
 const EXEC_FLAGS: readonly FlagSpec[] = [
   { name: 'process', alias: ['p'], type: 'string', help: 'process.json describing the process' },
@@ -50,10 +50,11 @@ function execProcess(p: ProcessConfig): ExecProcess {
 
 export const execCommand: Command = {
   summary: 'run a process in a running container',
+  usage: 'exec [flags] ID [COMMAND ARGS...]',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, EXEC_FLAGS, true);
     const id = rest[0];
-    if (!id) throw new UsageError('usage: tsvisor exec [flags] ID [COMMAND ARGS...]');
+    if (!id) throw wrongArguments();
     if (flags['preserve-fds'] !== undefined && flags['preserve-fds'] !== '0') throw new UsageError('--preserve-fds is not supported');
     const store = new StateStore(stateRoot(globals));
     const state = store.load(id);
@@ -76,7 +77,7 @@ export const execCommand: Command = {
     if (flags.tty) proc.terminal = true;
     if (proc.terminal && !flags['console-socket']) throw new RuntimeError('a terminal needs --console-socket');
     for (const e of (flags.env as string[] | undefined) ?? []) {
-      if (!e.includes('=')) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
+      if (!/^[^=]+=/.test(e)) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
       const key = e.slice(0, e.indexOf('='));
       proc.env = [...proc.env.filter((x) => !x.startsWith(`${key}=`)), e];
     }

@@ -1,13 +1,14 @@
 // tsvisor features: what this runtime supports, in the OCI features format.
 import fs from 'node:fs';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { parseFlags, wrongArguments } from '../flags.js';
 import { CAPABILITY_NAMES, SECCOMP_ACTIONS, SECCOMP_ARCHITECTURES, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../../oci/spec.js';
 
 export const featuresCommand: Command = {
   summary: 'print the features this runtime supports',
+  usage: 'features',
   async run(_globals, argv) {
-    if (parseFlags(argv, [], false).rest.length) throw new UsageError('usage: tsvisor features');
+    if (parseFlags(argv, [], false).rest.length) throw wrongArguments();
     const features = {
       ociVersionMin: '1.0.0',
       ociVersionMax: '1.1.0',

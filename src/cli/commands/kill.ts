@@ -5,14 +5,15 @@ import { ControlUnreachable, request } from '../../oci/control.js';
 import { RuntimeError, signalNumber, stateRoot } from '../../oci/runtime.js';
 import { StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { parseFlags, wrongArguments } from '../flags.js';
 import { thawContainer } from './resume.js';
 
 export const killCommand: Command = {
   summary: 'send a signal to a container',
+  usage: 'kill [--all] ID [SIGNAL]',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, [{ name: 'all', alias: ['a'], type: 'bool', help: 'signal every process of the container' }], false);
-    if (rest.length < 1 || rest.length > 2) throw new UsageError('usage: tsvisor kill [--all] ID [SIGNAL]');
+    if (rest.length < 1 || rest.length > 2) throw wrongArguments();
     const sig = signalNumber(rest[1] ?? 'SIGTERM');
     const state = new StateStore(stateRoot(globals)).load(rest[0]!);
     const st = status(state);

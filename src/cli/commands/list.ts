@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import { stateRoot } from '../../oci/runtime.js';
 import { StateStore, ociState } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { parseFlags, wrongArguments } from '../flags.js';
 
 export const listCommand: Command = {
   summary: 'list containers',
+  usage: 'list [--format table|json] [--quiet]',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(
       argv,
@@ -16,7 +17,7 @@ export const listCommand: Command = {
       ],
       false,
     );
-    if (rest.length) throw new UsageError('usage: tsvisor list [--format table|json] [--quiet]');
+    if (rest.length) throw wrongArguments();
     const states = new StateStore(stateRoot(globals)).list().map(ociState);
     if (flags.quiet) {
       fs.writeSync(1, states.map((s) => `${s.id}\n`).join(''));

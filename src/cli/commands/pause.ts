@@ -5,13 +5,14 @@ import { containerCgroups } from '../../oci/cgroups.js';
 import { RuntimeError, stateRoot } from '../../oci/runtime.js';
 import { StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { parseFlags, wrongArguments } from '../flags.js';
 
 export const pauseCommand: Command = {
   summary: 'suspend the processes of a container',
+  usage: 'pause ID',
   async run(globals, argv) {
     const { rest } = parseFlags(argv, [], false);
-    if (rest.length !== 1) throw new UsageError('usage: tsvisor pause ID');
+    if (rest.length !== 1) throw wrongArguments();
     const store = new StateStore(stateRoot(globals));
     const lock = store.lock(rest[0]!);
     try {

@@ -6,13 +6,14 @@ import { ControlUnreachable, request } from '../../oci/control.js';
 import { RuntimeError, stateRoot } from '../../oci/runtime.js';
 import { StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { parseFlags, wrongArguments } from '../flags.js';
 
 export const psCommand: Command = {
   summary: 'list the processes of a container',
+  usage: 'ps [--format table|json] ID [PS OPTIONS]',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, [{ name: 'format', alias: ['f'], type: 'string', choices: ['table', 'json'], help: 'output format' }], false);
-    if (rest.length < 1) throw new UsageError('usage: tsvisor ps [--format table|json] ID [PS OPTIONS]');
+    if (rest.length < 1) throw wrongArguments();
     const state = new StateStore(stateRoot(globals)).load(rest[0]!);
     let pids: number[] = [];
     if (status(state) !== 'stopped') {

@@ -9,7 +9,7 @@ import { RuntimeError, reportError, stateRoot } from '../../oci/runtime.js';
 import { type Sandbox, StartupSignals, forwardSignals, runHooksIn, startSandbox } from '../../oci/sandbox.js';
 import { StateStore, ociState } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
+import { type FlagSpec, parseFlags, wrongArguments } from '../flags.js';
 import { CREATE_FLAGS } from './create.js';
 import { startContainer } from './start.js';
 
@@ -17,9 +17,10 @@ const RUN_FLAGS: readonly FlagSpec[] = [...CREATE_FLAGS, { name: 'detach', alias
 
 export const runCommand: Command = {
   summary: 'create and start a container',
+  usage: 'run [--bundle DIR] [--pid-file FILE] [--detach] ID',
   async run(globals, argv, prestarted) {
     const { flags, rest } = parseFlags(argv, RUN_FLAGS, false);
-    if (rest.length !== 1) throw new UsageError('usage: tsvisor run [--bundle DIR] [--pid-file FILE] [--detach] ID');
+    if (rest.length !== 1) throw wrongArguments();
     const id = rest[0]!;
     const bundle = (flags.bundle as string | undefined) ?? process.cwd();
     const pidFile = flags['pid-file'] as string | undefined;

@@ -5,10 +5,11 @@ import path from 'node:path';
 import { RuntimeError } from '../../oci/runtime.js';
 import { defaultSpec } from '../../oci/default-spec.js';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { parseFlags, wrongArguments } from '../flags.js';
 
 export const specCommand: Command = {
   summary: 'write a default config.json',
+  usage: 'spec [--bundle DIR] [--rootless]',
   async run(_globals, argv) {
     const { flags, rest } = parseFlags(
       argv,
@@ -18,7 +19,7 @@ export const specCommand: Command = {
       ],
       false,
     );
-    if (rest.length) throw new UsageError('usage: tsvisor spec [--bundle DIR] [--rootless]');
+    if (rest.length) throw wrongArguments();
     const file = path.join((flags.bundle as string | undefined) ?? process.cwd(), 'config.json');
     if (fs.existsSync(file)) throw new RuntimeError('File config.json exists. Remove it first');
     fs.writeFileSync(file, `${JSON.stringify(defaultSpec({ rootless: Boolean(flags.rootless) }), null, '\t')}\n`);

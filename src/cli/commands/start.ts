@@ -4,13 +4,14 @@ import { RuntimeError, runHooks, stateRoot } from '../../oci/runtime.js';
 import { loadConfig } from '../../oci/spec.js';
 import { StateStore, ociState, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { parseFlags, wrongArguments } from '../flags.js';
 
 export const startCommand: Command = {
   summary: 'start a created container',
+  usage: 'start ID',
   async run(globals, argv) {
     const { rest } = parseFlags(argv, [], false);
-    if (rest.length !== 1) throw new UsageError('usage: tsvisor start ID');
+    if (rest.length !== 1) throw wrongArguments();
     await startContainer(new StateStore(stateRoot(globals)), rest[0]!);
     return 0;
   },

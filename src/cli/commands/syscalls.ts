@@ -25,6 +25,7 @@ export function renderSyscalls(format: 'table' | 'json' | 'markdown'): string {
 
 export const syscallsCommand: Command = {
   summary: 'print the syscall table',
+  usage: 'syscalls [--format table|json|markdown]',
   async run(_globals, argv) {
     const { flags } = parseFlags(argv, FLAGS, false);
     fs.writeSync(1, renderSyscalls((flags.format as 'table' | 'json' | 'markdown' | undefined) ?? 'table'));

@@ -8,7 +8,7 @@ import { type ResourceLimits, containerCgroups, mergeResources, parseResources }
 import { RuntimeError, stateRoot } from '../../oci/runtime.js';
 import { StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { type FlagSpec, type FlagValues, UsageError, parseFlags } from '../flags.js';
+import { type FlagSpec, type FlagValues, UsageError, parseFlags, wrongArguments } from '../flags.js';
 
 const UPDATE_FLAGS: readonly FlagSpec[] = [
   { name: 'resources', alias: ['r'], type: 'string', help: "file with the resources as JSON, or '-' for stdin" },
@@ -83,9 +83,10 @@ function fromFile(file: string): { limits: ResourceLimits; ignored: string[] } {
 
 export const updateCommand: Command = {
   summary: 'update the resource limits of a container',
+  usage: 'update [--resources FILE|-] [--memory N] [--cpu-quota N] [--pids-limit N] ... ID',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, UPDATE_FLAGS, false);
-    if (rest.length !== 1) throw new UsageError('usage: tsvisor update [--resources FILE|-] [--memory N] [--cpu-quota N] [--pids-limit N] ... ID');
+    if (rest.length !== 1) throw wrongArguments();
     let patch: ResourceLimits;
     /** warnings for stderr: what is accepted but not applied */
     const ignored: string[] = [];

@@ -5,13 +5,14 @@ import fs from 'node:fs';
 import { RuntimeError, stateRoot } from '../../oci/runtime.js';
 import { StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
-import { UsageError, parseFlags } from '../flags.js';
+import { UsageError, parseFlags, wrongArguments } from '../flags.js';
 
 /** How often the state is looked at: the sandbox process records the exit status there as it ends. */
 const POLL_MS = 100;
 
 export const waitCommand: Command = {
   summary: "wait for a container's init to exit and print its status",
+  usage: 'wait ID',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(
       argv,
@@ -21,7 +22,7 @@ export const waitCommand: Command = {
       ],
       false,
     );
-    if (rest.length !== 1) throw new UsageError('usage: tsvisor wait ID');
+    if (rest.length !== 1) throw wrongArguments();
     // runsc's -1 means "the container's init".
     for (const f of ['pid', 'rootpid']) if (flags[f] !== undefined && flags[f] !== '-1') throw new UsageError(`wait --${f}: tsvisor waits for the container's init only`);
     const id = rest[0]!;
