@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ERRNO, errnoName } from '../src/abi/errno.js';
 import { EXEC_REWRITE_MAGIC } from '../src/abi/linux.js';
 import { SYSCALLS, byName, byNumber, gvisorStatus } from '../src/syscalls/table.js';
+import { renderSyscalls } from '../src/cli/commands/syscalls.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tables = path.join(root, 'syscall-tables');
@@ -128,16 +129,39 @@ describe('syscalls.json', () => {
     }
   });
 
-  it('claims full support only with tests that exist and name the call', () => {
+  it('claims full support only with tests that exist and exercise the call', () => {
+    // A test id is "FILE > NAME": a vitest file and the name of a test in it.
+    // The conformance programs' tests (test/e2e/calls.test.ts > calls-X) also
+    // prove at run time that the native run made the call and that tsvisor
+    // gave the same results; a full row must name at least one of them.
+    const CALLS = 'test/e2e/calls.test.ts';
     for (const e of raw) {
+      const name = String(e.name);
       const tests = e.tests as string[];
-      if (e.support === 'full') expect(tests.length, `${String(e.name)}: full support needs tests`).toBeGreaterThan(0);
+      if (e.support === 'full') {
+        expect(tests.some((t) => t.startsWith(`${CALLS} > `)), `${name}: full support needs a ${CALLS} test`).toBe(true);
+      }
       for (const t of tests) {
-        const file = path.join(root, t);
-        expect(fs.existsSync(file), `${String(e.name)}: test ${t} exists`).toBe(true);
-        expect(fs.readFileSync(file, 'utf8'), `${t} names ${String(e.name)}`).toContain(String(e.name));
+        const m = /^(\S+\.test\.ts) > (.+)$/.exec(t);
+        expect(m, `${name}: test id ${t} is "FILE > NAME"`).not.toBeNull();
+        const [, file, test] = m!;
+        expect(fs.existsSync(path.join(root, file!)), `${name}: ${file} exists`).toBe(true);
+        if (file === CALLS) {
+          const prog = path.join(root, 'test/programs', `${test}.c`);
+          expect(fs.existsSync(prog), `${name}: ${prog} exists`).toBe(true);
+          // a case macro for the call: T(name, ...), TOK(name, ...) or N(name, ...)
+          expect(fs.readFileSync(prog, 'utf8'), `${test}.c has cases for ${name}`).toMatch(new RegExp(`\\b(T|TOK|N)\\(${name}, "`));
+        } else {
+          const src = fs.readFileSync(path.join(root, file!), 'utf8');
+          expect(src, `${file} has a test named ${test}`).toContain(test);
+          expect(src, `${file} names ${name}`).toContain(name);
+        }
       }
     }
+  });
+
+  it('is what docs/syscalls.md shows (regenerate it with tsvisor syscalls --format markdown)', () => {
+    expect(fs.readFileSync(path.join(root, 'docs/syscalls.md'), 'utf8')).toBe(renderSyscalls('markdown'));
   });
 
   it('never passes through a call that takes a path', () => {
