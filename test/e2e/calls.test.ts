@@ -12,6 +12,9 @@
 // A syscall whose lines differ must be listed in KNOWN_DIFFERENCES, and its
 // row must not be full; a listed difference that went away fails too, so the
 // table is updated when a behaviour is fixed.
+//
+// The last test holds tsvisor to the errnos docs/design.md documents for the
+// privileges it withholds (test/programs/withheld.c).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -152,5 +155,67 @@ describe('syscall conformance programs: native and tsvisor give the same case li
       if (!CANNOT_FAIL.has(e.name)) expect(lines.some((l) => ERROR_CASE.test(l)), `${e.name}: no error case`).toBe(true);
       if (e.support === 'full') expect(known, `${e.name} differs from Linux but is marked full`).not.toHaveProperty(e.name);
     }
+  });
+});
+
+/** What a program sees for each privilege tsvisor withholds (docs/design.md). */
+const WITHHELD = [
+  'ptrace PTRACE_TRACEME: EPERM',
+  'unshare CLONE_NEWUSER: EPERM',
+  'setns of its own network namespace: EPERM',
+  'io_uring_setup: ENOSYS',
+  'keyctl KEYCTL_GET_KEYRING_ID of a new process keyring: EPERM',
+  'add_key to the process keyring: EPERM',
+  'landlock_create_ruleset version query: ENOSYS',
+  'mlock 10 MB as root, RLIMIT_MEMLOCK 8 MB: ENOMEM',
+  'mlockall as root, RLIMIT_MEMLOCK 8 MB: ENOMEM',
+  'set-id exec: euid 65534 egid 65534',
+  'chown to uid 70000: EINVAL',
+  'fchown to gid 70000: EINVAL',
+  'setresuid to 70000: EINVAL',
+  'setgroups with 70000: EINVAL',
+  'setpriority nice -1 as root: EACCES',
+  'sched_setscheduler SCHED_FIFO as root: EPERM',
+  'ioctl SIOCSIFFLAGS on lo (unchanged flags): ENOTTY',
+  'setsockopt SO_MARK: EPERM',
+];
+
+/** Cases the host itself may refuse natively, and how to tell it does. */
+function hostRefuses(what: string): boolean {
+  const read = (f: string): string => {
+    try {
+      return fs.readFileSync(f, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  if (what.startsWith('ptrace')) return read('/proc/sys/kernel/yama/ptrace_scope') === '3';
+  if (what.startsWith('io_uring')) return !['', '0'].includes(read('/proc/sys/kernel/io_uring_disabled'));
+  if (what.startsWith('landlock')) return !read('/sys/kernel/security/lsm').split(',').includes('landlock');
+  return false;
+}
+
+describe('deliberate differences: what a program sees for each privilege tsvisor withholds', () => {
+  it('gives the documented errno, where Linux (as root) lets the call through', () => {
+    const bin = compile('withheld');
+    const setid = path.join(dir, 'withheld-setid');
+    fs.copyFileSync(bin, setid);
+    fs.chownSync(setid, 1000, 1000);
+    fs.chmodSync(setid, 0o6755);
+    const sandbox = runSandbox([bin, scratch(), setid]);
+    expect({ stdout: sandbox.stdout.split('\n').filter(Boolean), stderr: sandbox.stderr, status: sandbox.status }).toEqual({
+      stdout: WITHHELD,
+      stderr: '',
+      status: 0,
+    });
+    const native = runNative([bin, scratch(), setid]);
+    expect(native.status, native.stderr).toBe(0);
+    const lines = native.stdout.split('\n').filter(Boolean);
+    expect(lines.length).toBe(WITHHELD.length);
+    lines.forEach((l, i) => {
+      const what = WITHHELD[i]!.slice(0, WITHHELD[i]!.lastIndexOf(': '));
+      expect(l.startsWith(`${what}: `), l).toBe(true);
+      if (!hostRefuses(what)) expect(l, `${what}: Linux differs`).not.toBe(WITHHELD[i]);
+    });
   });
 });
