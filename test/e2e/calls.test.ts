@@ -40,6 +40,16 @@ const IDS = 'ids outside 0-65535, which the sandbox\'s user namespace does not m
 const KNOWN_DIFFERENCES: Record<string, Record<string, string>> = {
   'calls-proc': {
     clone: 'CLONE_FS|CLONE_NEWNS gives EPERM (namespace flags are refused before the kernel checks the combination), Linux EINVAL',
+    prctl: 'PR_GET_NO_NEW_PRIVS gives 1 and PR_GET_SECCOMP 2: the guest runs under tsvisor\'s filter, installed with no_new_privs',
+  },
+  'calls-fd': {
+    read: 'a directory reads 0 bytes, Linux EISDIR (directory fds are memfd placeholders)',
+    pread64: 'a directory reads 0 bytes, Linux EISDIR',
+    readv: 'a directory reads 0 bytes, Linux EISDIR',
+    lseek: 'SEEK_END on a /proc file gives its size, Linux EINVAL',
+  },
+  'calls-mem': {
+    mmap: 'a directory can be mapped, Linux ENODEV',
   },
   'calls-ids': {
     setuid: IDS,

@@ -125,6 +125,12 @@ static void rw(void) {
   T(read, "at the end", m, buf, 8);
   T(read, "a closed fd", 999, buf, 1);
   T(read, "a write-only fd", open("/dev/null", O_WRONLY), buf, 1);
+  int dirfd = open("/", O_RDONLY | O_DIRECTORY);
+  T(read, "a directory", dirfd, buf, 1);
+  T(pread64, "a directory", dirfd, buf, 1, 0);
+  struct iovec dv = {buf, 1};
+  T(readv, "a directory", dirfd, &dv, 1);
+  close(dirfd);
   T(lseek, "SEEK_CUR", m, 0, SEEK_CUR);
   T(lseek, "SEEK_END -2", m, (long)-2, SEEK_END);
   T(lseek, "SEEK_SET before 0", m, (long)-1, SEEK_SET);
@@ -134,6 +140,9 @@ static void rw(void) {
   T(lseek, "SEEK_DATA beyond the end", m, 100, SEEK_DATA);
   T(lseek, "a closed fd", 999, 0, SEEK_SET);
   T(lseek, "an eventfd", eventfd(0, 0), 0, SEEK_SET);
+  int st = open("/proc/self/status", O_RDONLY);
+  T(lseek, "SEEK_END on /proc/self/status", st, 0, SEEK_END);
+  close(st);
   T(pwrite64, "at offset 10 (a hole before it)", m, "XY", 2, 10);
   memset(buf, 0, sizeof buf);
   T(pread64, "12 bytes at 0", m, buf, 12, 0);

@@ -50,6 +50,9 @@ static void mmaps(void) {
   syscall(SYS_munmap, hint, page);
   T(mmap, "a length that overflows", NULL, -page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   T(mmap, "PROT_WRITE of a read-only fd, MAP_SHARED", NULL, page, PROT_WRITE, MAP_SHARED, open("/proc/self/exe", O_RDONLY), 0);
+  int dir = open("/", O_RDONLY | O_DIRECTORY);
+  TOK(mmap, "a directory", NULL, page, PROT_READ, MAP_PRIVATE, dir, 0);
+  close(dir);
   char *none = map(page, PROT_NONE);
   N(mmap, "PROT_NONE faults on read", "%s", touch(none, 0));
   syscall(SYS_munmap, none, page);

@@ -506,6 +506,8 @@ static void prctls(void) {
   T(prctl, "PR_SET_DUMPABLE 2", PR_SET_DUMPABLE, 2, 0, 0, 0);
   T(prctl, "PR_SET_DUMPABLE 1", PR_SET_DUMPABLE, 1, 0, 0, 0);
   T(prctl, "PR_SET_NO_NEW_PRIVS with a bad argument", PR_SET_NO_NEW_PRIVS, 2, 0, 0, 0);
+  T(prctl, "PR_GET_NO_NEW_PRIVS", PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+  T(prctl, "PR_GET_SECCOMP", PR_GET_SECCOMP, 0, 0, 0, 0);
   T(prctl, "PR_SET_NO_NEW_PRIVS", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   T(prctl, "PR_GET_NO_NEW_PRIVS after setting it", PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
   T(prctl, "PR_SET_TIMERSLACK", PR_SET_TIMERSLACK, 123456, 0, 0, 0);
