@@ -1,6 +1,7 @@
 // Consistency of syscall-tables/ (see syscall-tables/README.md): numbers.json
 // against the kernel header, syscalls.json against numbers.json and its
 // schema, gvisor.json against numbers.json, and the typed loader.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,6 +159,20 @@ describe('syscalls.json', () => {
         }
       }
     }
+  });
+
+  it('is what tsvisor syscalls prints: support and evidence for each call', () => {
+    const out = execFileSync(path.join(root, 'bin/tsvisor'), ['syscalls'], { encoding: 'utf8' }).split('\n');
+    expect(out[0]).toMatch(/^ +NR +NAME +DISPOSITION +TRAP +TSVISOR +GVISOR +EVIDENCE$/);
+    const row = (name: string): string[] => out.find((l) => l.split(/ +/)[2] === name)!.trim().split(/ +/);
+    for (const e of raw) {
+      const cols = row(String(e.name));
+      expect(cols[4], String(e.name)).toBe(e.disposition === 'deny' ? `none:${String(e.errno)}` : e.support);
+      const shown = (e.tests as string[]).map((t) => t.replace(/^test\/e2e\/calls\.test\.ts > /, '')).join(', ') || '-';
+      expect(cols.slice(6).join(' '), String(e.name)).toBe(shown);
+    }
+    const full = raw.filter((e) => e.support === 'full').length;
+    expect(out.find((l) => l.includes('calls full;'))).toMatch(new RegExp(`^${full} of ${raw.length} calls full;`));
   });
 
   it('is what docs/syscalls.md shows (regenerate it with tsvisor syscalls --format markdown)', () => {
