@@ -65,7 +65,7 @@ const KNOWN_DIFFERENCES: Record<string, Record<string, string>> = {
     setfsuid: IDS,
     setfsgid: IDS,
     setpriority: 'a lower nice value gives EACCES to the sandbox\'s root (no CAP_SYS_NICE against the host)',
-    sysinfo: 'uptime counts from the sandbox\'s start',
+    sysinfo: 'uptime counts from the sandbox\'s start and disagrees with CLOCK_BOOTTIME',
   },
   'calls-sched': {
     sched_setscheduler: 'SCHED_FIFO gives EPERM to the sandbox\'s root (no CAP_SYS_NICE against the host)',

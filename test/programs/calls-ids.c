@@ -239,7 +239,10 @@ static void info(void) {
   struct sysinfo si;
   memset(&si, 0, sizeof si);
   T(sysinfo, "of the system", &si);
-  N(sysinfo, "plausible", "uptime %s totalram %s procs %s unit %u", si.uptime > 0 ? "yes" : "no", si.totalram > 0 ? "yes" : "no", si.procs > 0 ? "yes" : "no", si.mem_unit);
+  struct timespec boot;
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  N(sysinfo, "plausible", "totalram %s procs %s unit %u", si.totalram > 0 ? "yes" : "no", si.procs > 0 ? "yes" : "no", si.mem_unit);
+  N(sysinfo, "uptime agrees with CLOCK_BOOTTIME", "%s", si.uptime >= boot.tv_sec - 1 && si.uptime <= boot.tv_sec + 1 ? "yes" : "no");
   T(sysinfo, "a bad address", BADPTR);
   unsigned cpu = 999, node = 999;
   T(getcpu, "cpu and node", &cpu, &node, NULL);
