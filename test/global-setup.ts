@@ -41,6 +41,7 @@ const NEEDED: [string, string][] = [
   ['/usr/bin/python3', 'python3'],
   ['/usr/bin/gcc', 'build-essential'],
   ['/usr/bin/make', 'build-essential'],
+  ['/usr/bin/strace', 'strace'],
   ['/usr/bin/docker', 'docker.io'],
   ['/usr/bin/containerd', 'containerd'],
   ['/usr/bin/runc', 'runc'],
