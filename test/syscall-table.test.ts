@@ -1,7 +1,7 @@
 // Consistency of syscall-tables/ (see syscall-tables/README.md): numbers.json
 // against the kernel header, syscalls.json against numbers.json and its
 // schema, gvisor.json against numbers.json, and the typed loader.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,7 +172,19 @@ describe('syscalls.json', () => {
       expect(cols.slice(6).join(' '), String(e.name)).toBe(shown);
     }
     const full = raw.filter((e) => e.support === 'full').length;
-    expect(out.find((l) => l.includes('calls full;'))).toMatch(new RegExp(`^${full} of ${raw.length} calls full;`));
+    expect(out.find((l) => l.includes('calls full.'))).toMatch(new RegExp(`^${full} of ${raw.length} calls full\\. `));
+    for (const column of ['DISPOSITION', 'TRAP', 'TSVISOR', 'GVISOR']) expect(out.some((l) => l.startsWith(`${column} `)), `legend of ${column}`).toBe(true);
+  });
+
+  it('tsvisor syscalls NAME|NUMBER...: those rows in that order, with their notes; an unknown name is a usage error', () => {
+    const out = execFileSync(path.join(root, 'bin/tsvisor'), ['syscalls', 'openat', '0'], { encoding: 'utf8' }).split('\n');
+    expect(out[1]).toMatch(/^ +257 +openat /);
+    expect(out[2]).toMatch(/^ +0 +read /);
+    expect(out[3]).toBe('');
+    for (const name of ['openat', 'read']) expect(out).toContain(`${name}: ${String(raw.find((e) => e.name === name)!.notes)}`);
+    const bad = spawnSync(path.join(root, 'bin/tsvisor'), ['syscalls', 'opneat'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^tsvisor: no system call "opneat" on x86_64/);
   });
 
   it('is what docs/syscalls.md shows (regenerate it with tsvisor syscalls --format markdown)', () => {

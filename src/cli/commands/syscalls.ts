@@ -1,8 +1,8 @@
 // tsvisor syscalls: the syscall table, generated from syscall-tables/, with
 // each call's support level and the tests that are its evidence.
 import fs from 'node:fs';
-import { SYSCALLS, gvisorStatus } from '../../syscalls/table.js';
-import { type FlagSpec, parseFlags } from '../flags.js';
+import { SYSCALLS, gvisorSource, gvisorStatus } from '../../syscalls/table.js';
+import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
 import type { Command } from '../main.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -12,8 +12,32 @@ const FLAGS: readonly FlagSpec[] = [
 /** A test id "FILE > NAME" as the table shows it: the name alone for the conformance programs' tests. */
 const shortTest = (t: string): string => (t.startsWith('test/e2e/calls.test.ts > ') ? t.slice(t.lastIndexOf(' > ') + 3) : t);
 
-export function renderSyscalls(format: 'table' | 'json' | 'markdown'): string {
-  const rows = SYSCALLS.map((e) => ({ ...e, gvisor: gvisorStatus(e.name) }));
+/** What the table's columns mean, printed under it. */
+function legend(): string {
+  return [
+    'DISPOSITION  passthrough: the host kernel runs it; emulate: the Sentry does; deny: refused with the errno, never run',
+    'TRAP         how the Sentry sees it: notify (seccomp user notification), trace (a ptrace stop), none',
+    'TSVISOR      full: proven against Linux by the tests in EVIDENCE; partial: common uses work, the notes say what differs; none:ERRNO: refused',
+    `GVISOR       gVisor's published amd64 status${gvisorSource() ? ` (${gvisorSource()})` : ''}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * The rows `names` names (syscall names or numbers), in that order; all rows
+ * without names. An unknown name is a usage error.
+ */
+function selectRows(names: readonly string[]): typeof SYSCALLS {
+  if (!names.length) return SYSCALLS;
+  return names.map((n) => {
+    const row = /^\d+$/.test(n) ? SYSCALLS.find((e) => e.nr === Number(n)) : SYSCALLS.find((e) => e.name === n);
+    if (!row) throw new UsageError(`no system call ${JSON.stringify(n)} on x86_64 (names as in syscall(2), or numbers)`);
+    return row;
+  });
+}
+
+export function renderSyscalls(format: 'table' | 'json' | 'markdown', names: readonly string[] = []): string {
+  const rows = selectRows(names).map((e) => ({ ...e, gvisor: gvisorStatus(e.name) }));
   if (format === 'json') return `${JSON.stringify(rows, null, 2)}\n`;
   if (format === 'markdown') {
     const full = rows.filter((r) => r.support === 'full').length;
@@ -47,17 +71,21 @@ export function renderSyscalls(format: 'table' | 'json' | 'markdown'): string {
         `${String(r.nr).padStart(4)}  ${r.name.padEnd(w)}  ${r.disposition.padEnd(11)}  ${r.trap.padEnd(6)}  ${supportOf(r).padEnd(sw)}  ${r.gvisor.padEnd(13)}  ${r.tests.map(shortTest).join(', ') || '-'}`.trimEnd(),
       )
       .join('\n') +
-    `\n${rows.filter((r) => r.support === 'full').length} of ${rows.length} calls full; EVIDENCE names the tests that compare each ` +
-    'call with Linux (test/e2e/calls.test.ts > NAME unless a file is shown; --format json has the full ids)\n'
+    '\n' +
+    // Named rows: their notes too, which do not fit in a column.
+    (names.length ? rows.map((r) => `\n${r.name}: ${r.notes}\n`).join('') + '\n' : '') +
+    (names.length ? '' : `${rows.filter((r) => r.support === 'full').length} of ${rows.length} calls full. `) +
+    'EVIDENCE: the tests that compare the call with Linux (test/e2e/calls.test.ts > NAME unless a file is shown; --format json has the full ids)\n' +
+    legend()
   );
 }
 
 export const syscallsCommand: Command = {
   summary: 'print the syscall table: support and the tests that are its evidence',
-  usage: 'syscalls [--format table|json|markdown]',
+  usage: 'syscalls [--format table|json|markdown] [NAME|NUMBER...]',
   async run(_globals, argv) {
-    const { flags } = parseFlags(argv, FLAGS, false);
-    fs.writeSync(1, renderSyscalls((flags.format as 'table' | 'json' | 'markdown' | undefined) ?? 'table'));
+    const { flags, rest } = parseFlags(argv, FLAGS, false);
+    fs.writeSync(1, renderSyscalls((flags.format as 'table' | 'json' | 'markdown' | undefined) ?? 'table', rest));
     return 0;
   },
 };
