@@ -3,6 +3,7 @@
 // process creation with namespaces, and a few prctl/seccomp primitives.
 #include "common.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <poll.h>
@@ -29,6 +30,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -306,6 +308,70 @@ Napi::Value SockBind(const Napi::CallbackInfo& info) {
   if (len > cap) return Num(info.Env(), -EINVAL);
   return Ret(info.Env(), bind(I32(info, 0), reinterpret_cast<struct sockaddr*>(a), len));
 }
+// sockBindIn(fd, rootFd, addr, len) -> 0 | -errno: binds a unix socket to
+// the path the guest named, verbatim, so that getsockname, getpeername,
+// accept and recvfrom report it exactly, while the name is resolved in a
+// directory of the Sentry's own. A thread of its own (unshare CLONE_FS) takes
+// rootFd as its root and rootFd/c as its cwd, makes the directories the path
+// passes through, and binds; its root and cwd go with it.
+struct BindIn {
+  int fd;
+  int root;
+  const struct sockaddr* addr;
+  socklen_t len;
+  int result;
+};
+static void* BindInMain(void* p) {
+  auto* b = static_cast<BindIn*>(p);
+  if (unshare(CLONE_FS) < 0 || fchdir(b->root) < 0 || chroot(".") < 0 || (mkdir("c", 0700) < 0 && errno != EEXIST) ||
+      chdir("c") < 0) {
+    b->result = -errno;
+    return nullptr;
+  }
+  const size_t off = offsetof(struct sockaddr_un, sun_path);
+  std::string path(reinterpret_cast<const char*>(b->addr) + off, b->len > off ? b->len - off : 0);
+  path.resize(strnlen(path.data(), path.size()));
+  for (size_t i = 1; i < path.size(); i++)
+    if (path[i] == '/') mkdir(path.substr(0, i).c_str(), 0700);
+  b->result = bind(b->fd, b->addr, b->len) < 0 ? -errno : 0;
+  return nullptr;
+}
+Napi::Value SockBindIn(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* a = Bytes(info, 2, &cap);
+  size_t len = U32(info, 3);
+  if (len > cap || len > sizeof(struct sockaddr_un)) return Num(info.Env(), -EINVAL);
+  BindIn b{I32(info, 0), I32(info, 1), reinterpret_cast<struct sockaddr*>(a), static_cast<socklen_t>(len), -EINVAL};
+  pthread_t th;
+  int e = pthread_create(&th, nullptr, BindInMain, &b);
+  if (e != 0) return Num(info.Env(), -e);
+  pthread_join(th, nullptr);
+  return Num(info.Env(), b.result);
+}
+// removeTree(dirfd, name) -> 0 | -errno: removes name below dirfd with all it
+// holds (the Sentry's own directories; symlinks are removed, not followed).
+static int RemoveTreeAt(int parent, const char* name, int depth) {
+  if (unlinkat(parent, name, 0) == 0 || errno == ENOENT) return 0;
+  if (errno != EISDIR && errno != EPERM) return -errno;
+  if (depth > 256) return -ELOOP;
+  int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return -ENOMEM;
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) names.push_back(e->d_name);
+  for (auto& n : names) RemoveTreeAt(dirfd(d), n.c_str(), depth + 1);
+  closedir(d);
+  return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+Napi::Value RemoveTree(const Napi::CallbackInfo& info) {
+  std::string name = Latin1(info, 1);
+  return Num(info.Env(), RemoveTreeAt(I32(info, 0), name.c_str(), 0));
+}
 // socketInNetns(netnsFd, family, type, protocol) -> fd | -errno: a socket
 // made in another network namespace. setns(CLONE_NEWNET) changes only the
 // calling thread's namespace; the thread returns to its own at once.
@@ -396,11 +462,11 @@ Napi::Value SockConnectAsync(const Napi::CallbackInfo& info) {
   uv_queue_work(loop, &w->req, ConnectRun, ConnectDone);
   return Num(info.Env(), 0);
 }
-// sockDomain(fd) -> address family | -errno
-Napi::Value SockDomain(const Napi::CallbackInfo& info) {
+// sockOptInt(fd, optname) -> value | -errno: an int option at SOL_SOCKET
+Napi::Value SockOptInt(const Napi::CallbackInfo& info) {
   int v = 0;
   socklen_t len = sizeof v;
-  if (getsockopt(I32(info, 0), SOL_SOCKET, SO_DOMAIN, &v, &len) < 0) return Num(info.Env(), -errno);
+  if (getsockopt(I32(info, 0), SOL_SOCKET, I32(info, 1), &v, &len) < 0) return Num(info.Env(), -errno);
   return Num(info.Env(), v);
 }
 // sockSendmsg(fd, name|null, data, control|null, flags) -> bytes | -errno
@@ -874,7 +940,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"sockBind", SockBind},
       {"sockConnect", SockConnect},
       {"sockConnectAsync", SockConnectAsync},
-      {"sockDomain", SockDomain},
+      {"sockOptInt", SockOptInt},
       {"sockSendmsg", SockSendmsg},
       {"sockSendmsgAsync", SockSendmsgAsync},
       {"fcntlGetfl", FcntlGetfl},
@@ -883,6 +949,8 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"pinSelf", PinSelf},
       {"dup2", Dup2},
       {"socketInNetns", SocketInNetns},
+      {"sockBindIn", SockBindIn},
+      {"removeTree", RemoveTree},
       {"utsNames", UtsNames},
       {"ptyUnlock", PtyUnlock},
       {"ttySetSize", TtySetSize},

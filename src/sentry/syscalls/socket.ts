@@ -4,10 +4,12 @@
 // The Sentry performs these on its own copy of the guest's socket, with the
 // address and message it copied: letting the host run them after inspecting
 // guest memory would let another guest thread swap the address in between.
-// A unix socket bound to a path gets a sandbox-private abstract address,
-// recorded against the socket node the bind created. With the host's network
-// namespace, the guest's own abstract names get a per-sandbox prefix so they
-// never meet the host's.
+// A unix socket bound to a path is bound on the host to the very path the
+// guest named, resolved in a directory of the Sentry's own (see `mirrorBind`),
+// so every name the kernel reports is exact; the Sentry connects and sends to
+// it through the socket file there. With the host's network namespace, the
+// guest's own abstract names get a per-sandbox prefix so they never meet the
+// host's.
 import fs from 'node:fs';
 import {
   AF_INET,
@@ -23,14 +25,24 @@ import {
   MSGHDR_SIZE,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_NOFOLLOW,
   O_NONBLOCK,
+  O_PATH,
+  RESOLVE_BENEATH,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
   SCM_CREDENTIALS,
   SCM_RIGHTS,
   SIGPIPE,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_RAW,
   SOCK_TYPE_MASK,
   SOL_SOCKET,
+  SO_DOMAIN,
+  SO_TYPE,
   S_IFMT,
   S_IFSOCK,
   UIO_MAXIOV,
@@ -52,6 +64,8 @@ import { STATX } from '../../platform/native.js';
 
 const SOCKADDR_MAX = 128;
 const UNIX_PATH_MAX = 108;
+/** sizeof(struct sockaddr_un): a longer AF_UNIX address is EINVAL */
+const SOCKADDR_UN_SIZE = 2 + UNIX_PATH_MAX;
 /** Data the Sentry copies per message; a longer stream send is a short write. */
 const SEND_MAX = 4 << 20;
 /** Control data per message (Linux refuses more than optmem_max with ENOBUFS). */
@@ -68,13 +82,82 @@ const WAITING_BYTES_MAX = 64 << 20;
 const waiting = { fds: 0, bytes: 0 };
 
 /**
- * Abstract addresses standing for path-bound unix sockets, by socket node,
- * oldest first. Past BINDINGS_MAX the oldest is forgotten (connecting to its
- * path is then ECONNREFUSED, as for a socket that went away).
+ * Where the host sockets of path-bound unix sockets are: a tmpfs mounted
+ * nowhere, one directory per bind (`mirrorBind`). By socket node, oldest
+ * first; past BINDINGS_MAX binds or MIRROR_INODES host inodes the oldest is
+ * forgotten and its directory removed (connecting to its path is then
+ * ECONNREFUSED, as for a socket that went away; the socket keeps its name).
  */
-const bindings = new Map<string, Buffer>();
+interface Binding {
+  /** its directory in the mirror */
+  dir: string;
+  /** the socket file, relative to the mirror */
+  file: string;
+  /** host inodes it may hold: the directory, its cwd, one per path component */
+  inodes: number;
+}
+const bindings = new Map<string, Binding>();
 const BINDINGS_MAX = 1 << 14;
-let nextBinding = 1;
+const MIRROR_INODES = 1 << 16;
+const mirror = { fd: -1, inodes: 0, next: 0 };
+
+function mirrorFd(): number {
+  if (mirror.fd < 0) {
+    const fd = native.tmpfsMount(4 << 20, MIRROR_INODES + 1);
+    if (fd < 0) fail('ENOBUFS');
+    mirror.fd = fd;
+  }
+  return mirror.fd;
+}
+
+function forget(key: string): void {
+  const b = bindings.get(key);
+  if (!b) return;
+  bindings.delete(key);
+  native.removeTree(mirror.fd, b.dir);
+  mirror.inodes -= b.inodes;
+}
+
+/**
+ * Where `path` lands when resolved from the root `dir` with cwd `dir/c`:
+ * the mirror holds only directories the Sentry made, so no symlink can make
+ * the kernel's walk differ from this one.
+ */
+function mirrorFile(dir: string, path: string): string {
+  const parts = path.startsWith('/') ? [] : ['c'];
+  for (const c of path.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') parts.pop();
+    else parts.push(c);
+  }
+  return [dir, ...parts].join('/');
+}
+
+/**
+ * Binds `sock` to the guest's unix address `addr` as given: a thread with the
+ * root of a fresh mirror directory (and its `c` as cwd) makes the directories
+ * the path walks through and binds there. The kernel keeps the name as the
+ * guest wrote it; the Sentry alone can reach the directory.
+ */
+function mirrorBind(sock: number, path: string, addr: Buffer): Binding | number {
+  const inodes = 3 + path.split('/').length;
+  while (bindings.size >= BINDINGS_MAX || (bindings.size > 0 && mirror.inodes + inodes > MIRROR_INODES)) {
+    forget(bindings.keys().next().value!);
+  }
+  const m = mirrorFd();
+  const dir = (mirror.next++).toString(36);
+  const r0 = native.mkdirat(m, dir, 0o700);
+  if (r0 < 0) return r0;
+  const root = native.openat2(m, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, 0);
+  const r = root < 0 ? root : native.sockBindIn(sock, root, addr, addr.length);
+  if (root >= 0) native.close(root);
+  if (r < 0) {
+    native.removeTree(m, dir);
+    return r;
+  }
+  mirror.inodes += inodes;
+  return { dir, file: mirrorFile(dir, path), inodes };
+}
 
 function nodeKey(n: Node): string {
   const st = n.stat();
@@ -93,7 +176,9 @@ function socketOf(k: Kernel, t: Task, sockfd: number): number {
 
 function readAddr(t: Task, addrPtr: number, len: number): Buffer {
   if (len < 2 || len > SOCKADDR_MAX) fail('EINVAL');
-  return readBytes(t, addrPtr, len);
+  const addr = readBytes(t, addrPtr, len);
+  if (addr.readUInt16LE(0) === AF_UNIX && len > SOCKADDR_UN_SIZE) fail('EINVAL');
+  return addr;
 }
 
 /** The path of an AF_UNIX address, or null for abstract and unnamed ones. */
@@ -101,7 +186,7 @@ function unixPath(addr: Buffer): string | null {
   if (addr.length <= 2 || addr[2] === 0) return null;
   const end = addr.indexOf(0, 2);
   const path = addr.toString('latin1', 2, end < 0 ? addr.length : end);
-  if (path.length >= UNIX_PATH_MAX) fail('EINVAL');
+  if (path.length > UNIX_PATH_MAX) fail('EINVAL');
   return path;
 }
 
@@ -125,18 +210,46 @@ function privateAbstract(k: Kernel, addr: Buffer): Buffer {
   return abstractAddr(`${sandboxTag(k)}/`, addr.subarray(3));
 }
 
-/** Where a guest destination address (connect, sendto, msg_name) points on the host. */
-function destination(k: Kernel, t: Task, addr: Buffer): Buffer {
-  if (addr.readUInt16LE(0) !== AF_UNIX) return addr;
+/**
+ * Where a guest destination address (connect, sendto, msg_name) points on the
+ * host. For a socket file, `fd` is the Sentry's O_PATH fd of its host socket
+ * and the address names it through /proc/self/fd; the caller closes `fd`
+ * once the call is done.
+ */
+interface Destination {
+  addr: Buffer;
+  fd: number;
+}
+function destination(k: Kernel, t: Task, addr: Buffer): Destination {
+  if (addr.readUInt16LE(0) !== AF_UNIX) return { addr, fd: -1 };
   const path = unixPath(addr);
-  if (path === null) return privateAbstract(k, addr);
+  if (path === null) return { addr: privateAbstract(k, addr), fd: -1 };
   const loc = resolve(t.resolveCtx(), startDir(k, t, -100, path), path, true);
   const st = loc.dentry.node.stat();
-  if ((st.mode & S_IFMT) !== S_IFSOCK) fail('ECONNREFUSED');
   requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
-  const abs = bindings.get(nodeKey(loc.dentry.node));
-  if (!abs) fail('ECONNREFUSED');
-  return abs;
+  if ((st.mode & S_IFMT) !== S_IFSOCK) fail('ECONNREFUSED');
+  const b = bindings.get(nodeKey(loc.dentry.node));
+  if (!b) fail('ECONNREFUSED');
+  const fd = native.openat2(
+    mirror.fd,
+    b.file,
+    O_PATH | O_NOFOLLOW | O_CLOEXEC,
+    0,
+    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  );
+  if (fd === -ERRNO.EMFILE) fail('ENFILE');
+  if (fd < 0) fail('ECONNREFUSED');
+  const name = `/proc/self/fd/${fd}`;
+  const host = Buffer.alloc(3 + name.length);
+  host.writeUInt16LE(AF_UNIX, 0);
+  host.write(name, 2, 'latin1');
+  return { addr: host, fd };
+}
+
+/** A guest destination for a send on `sock`: only datagram sockets use it (stream and seqpacket sends ignore or refuse it). */
+function sendDestination(k: Kernel, t: Task, sock: number, addr: Buffer): Destination {
+  if (addr.readUInt16LE(0) !== AF_UNIX || native.sockOptInt(sock, SO_TYPE) === SOCK_DGRAM) return destination(k, t, addr);
+  return { addr, fd: -1 };
 }
 
 function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
@@ -150,15 +263,17 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
     }
     const { parent, name } = resolveParent(t.resolveCtx(), startDir(k, t, -100, path), path);
     if (name === '' || name === '.' || name === '..' || lookupChild(parent, name)) fail('EADDRINUSE');
+    // A new name with a trailing slash asks for a directory (Linux's filename_create).
+    if (path.endsWith('/')) fail('ENOENT');
     mayModifyDir(t, parent);
-    const abs = abstractAddr(`${sandboxTag(k)}-${nextBinding++}`);
     assertValid(k, t);
-    const r = native.sockBind(sock, abs, abs.length);
-    if (r < 0) return r;
+    const b = mirrorBind(sock, path, addr);
+    if (typeof b === 'number') return b;
     const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, 0o777), 0, t.creds);
     parent.dentry.add(name, node);
-    bindings.set(nodeKey(node), abs);
-    if (bindings.size > BINDINGS_MAX) bindings.delete(bindings.keys().next().value!);
+    const key = nodeKey(node);
+    forget(key);
+    bindings.set(key, b);
     return 0;
   }
   if (family === AF_INET || family === AF_INET6) {
@@ -170,23 +285,30 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
 }
 
 function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
-  const addr = destination(k, t, guestAddr);
-  assertValid(k, t);
-  const blocking = guestAddr.readUInt16LE(0) !== AF_UNIX && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
-  if (!blocking) return native.sockConnect(sock, addr, addr.length);
-  // A blocking network connect may take long: answer the guest later.
-  if (waiting.fds + 1 > WAITING_FDS_MAX) fail('ENOBUFS');
-  const fd = native.dup(sock);
-  if (fd < 0) return fd === -ERRNO.EMFILE ? -ERRNO.ENFILE : fd;
-  const ch = k.channel;
-  const id = ch.args.id;
-  waiting.fds++;
-  native.sockConnectAsync(fd, addr, addr.length, (r) => {
-    waiting.fds--;
-    native.close(fd);
-    ch.replyLater(id, r);
-  });
-  return REPLIED;
+  const { addr, fd: target } = destination(k, t, guestAddr);
+  let handedOff = false;
+  try {
+    assertValid(k, t);
+    if ((native.fcntlGetfl(sock) & O_NONBLOCK) !== 0) return native.sockConnect(sock, addr, addr.length);
+    // A blocking connect may take long (a network, a full unix backlog): answer the guest later.
+    const fds = target < 0 ? 1 : 2;
+    if (waiting.fds + fds > WAITING_FDS_MAX) fail('ENOBUFS');
+    const fd = native.dup(sock);
+    if (fd < 0) return fd === -ERRNO.EMFILE ? -ERRNO.ENFILE : fd;
+    const ch = k.channel;
+    const id = ch.args.id;
+    waiting.fds += fds;
+    handedOff = true;
+    native.sockConnectAsync(fd, addr, addr.length, (r) => {
+      waiting.fds -= fds;
+      native.close(fd);
+      if (target >= 0) native.close(target);
+      ch.replyLater(id, r);
+    });
+    return REPLIED;
+  } finally {
+    if (!handedOff && target >= 0) native.close(target);
+  }
 }
 
 /** A message copied out of the guest, ready to send on the host. */
@@ -268,8 +390,14 @@ function hostControl(k: Kernel, t: Task, guest: Buffer | null, unix: boolean, fd
   return out.length ? out : null;
 }
 
+/** The address of `d`; its fd joins `fds`, closed once the message is sent. */
+function withTarget(d: Destination, fds: number[]): Buffer {
+  if (d.fd >= 0) fds.push(d.fd);
+  return d.addr;
+}
+
 /** Copies a struct msghdr and what it points to. */
-function readMessage(k: Kernel, t: Task, ptr: number, unix: boolean): Message {
+function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolean): Message {
   const h = readBytes(t, ptr, MSGHDR_SIZE);
   const u64 = (off: number) => Number(h.readBigUInt64LE(off));
   const namePtr = u64(0);
@@ -278,7 +406,7 @@ function readMessage(k: Kernel, t: Task, ptr: number, unix: boolean): Message {
   const iovLen = u64(24);
   const ctlPtr = u64(32);
   const ctlLen = u64(40);
-  const name = namePtr !== 0 && nameLen !== 0 ? destination(k, t, readAddr(t, namePtr, nameLen)) : null;
+  const guestName = namePtr !== 0 && nameLen !== 0 ? readAddr(t, namePtr, nameLen) : null;
   if (iovLen > UIO_MAXIOV) fail('EMSGSIZE');
   const iov = readBytes(t, iovPtr, 16 * iovLen);
   const parts: Buffer[] = [];
@@ -292,6 +420,7 @@ function readMessage(k: Kernel, t: Task, ptr: number, unix: boolean): Message {
   if (ctlLen > CONTROL_MAX) fail('ENOBUFS');
   const fds: number[] = [];
   try {
+    const name = guestName && withTarget(sendDestination(k, t, sock, guestName), fds);
     const control = hostControl(k, t, ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null, unix, fds);
     return { name, data: Buffer.concat(parts, total), control, fds };
   } catch (e) {
@@ -340,7 +469,7 @@ function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done:
 }
 
 function isUnix(sock: number): boolean {
-  return native.sockDomain(sock) === AF_UNIX;
+  return native.sockOptInt(sock, SO_DOMAIN) === AF_UNIX;
 }
 
 /** Runs `op` on the Sentry's copy of guest socket `sockfd`. */
@@ -393,13 +522,19 @@ export const socketHandlers: Record<string, Handler> = {
     withSocket(k, t, a.int(0), (sock) => {
       const addrLen = a.int(5);
       if (addrLen < 0) fail('EINVAL');
-      const name = addrLen === 0 ? null : destination(k, t, readAddr(t, a.long(4), addrLen));
+      const guestName = addrLen === 0 ? null : readAddr(t, a.long(4), addrLen);
       const data = readBytes(t, a.long(1), Math.min(a.long(2), SEND_MAX));
       const fds: number[] = [];
-      return send(k, t, sock, { name, data, control: hostControl(k, t, null, isUnix(sock), fds), fds }, a.int(3));
+      try {
+        const name = guestName && withTarget(sendDestination(k, t, sock, guestName), fds);
+        return send(k, t, sock, { name, data, control: hostControl(k, t, null, isUnix(sock), fds), fds }, a.int(3));
+      } catch (e) {
+        closeAll(fds);
+        throw e;
+      }
     }),
   sendmsg: (k, t, a) =>
-    withSocket(k, t, a.int(0), (sock) => send(k, t, sock, readMessage(k, t, a.long(1), isUnix(sock)), a.int(2))),
+    withSocket(k, t, a.int(0), (sock) => send(k, t, sock, readMessage(k, t, sock, a.long(1), isUnix(sock)), a.int(2))),
   sendmmsg: (k, t, a) =>
     withSocket(k, t, a.int(0), (sock) => {
       const vec = a.long(1);
@@ -415,7 +550,7 @@ export const socketHandlers: Record<string, Handler> = {
       for (; sent < count; sent++) {
         let m: Message;
         try {
-          m = readMessage(k, t, vec + MMSGHDR_SIZE * sent, unix);
+          m = readMessage(k, t, sock, vec + MMSGHDR_SIZE * sent, unix);
         } catch (e) {
           if (sent > 0) return sent;
           throw e;
