@@ -28,6 +28,10 @@
 #include <unistd.h>
 #include <uv.h>
 #include <linux/filter.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <linux/seccomp.h>
 
 #include <cstddef>
@@ -372,6 +376,48 @@ Napi::Value RemoveTree(const Napi::CallbackInfo& info) {
   std::string name = Latin1(info, 1);
   return Num(info.Env(), RemoveTreeAt(I32(info, 0), name.c_str(), 0));
 }
+// unixPeerIno(diagFd, ino) -> peer inode | -errno: the inode of the socket
+// connected to unix socket `ino`, asked of sock_diag on diagFd (a
+// NETLINK_SOCK_DIAG socket in the socket's network namespace).
+Napi::Value UnixPeerIno(const Napi::CallbackInfo& info) {
+  int fd = I32(info, 0);
+  struct {
+    struct nlmsghdr nh;
+    struct unix_diag_req req;
+  } q;
+  memset(&q, 0, sizeof q);
+  q.nh.nlmsg_len = sizeof q;
+  q.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  q.nh.nlmsg_flags = NLM_F_REQUEST;
+  q.req.sdiag_family = AF_UNIX;
+  q.req.udiag_states = ~0u;
+  q.req.udiag_ino = U32(info, 1);
+  q.req.udiag_show = UDIAG_SHOW_PEER;
+  q.req.udiag_cookie[0] = q.req.udiag_cookie[1] = ~0u;
+  struct sockaddr_nl nl;
+  memset(&nl, 0, sizeof nl);
+  nl.nl_family = AF_NETLINK;
+  if (sendto(fd, &q, sizeof q, 0, reinterpret_cast<struct sockaddr*>(&nl), sizeof nl) < 0) return Num(info.Env(), -errno);
+  alignas(struct nlmsghdr) char buf[8192];
+  ssize_t n;
+  do {
+    n = recv(fd, buf, sizeof buf, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Num(info.Env(), -errno);
+  for (auto* h = reinterpret_cast<struct nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+    if (h->nlmsg_type == NLMSG_ERROR) {
+      auto* err = static_cast<struct nlmsgerr*>(NLMSG_DATA(h));
+      return Num(info.Env(), err->error < 0 ? err->error : -ENOENT);
+    }
+    if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+    auto* m = static_cast<struct unix_diag_msg*>(NLMSG_DATA(h));
+    int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+    for (auto* a = reinterpret_cast<struct rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
+      if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= 4) return Num(info.Env(), *static_cast<uint32_t*>(RTA_DATA(a)));
+    return Num(info.Env(), -ENOTCONN);
+  }
+  return Num(info.Env(), -ENOENT);
+}
 // socketInNetns(netnsFd, family, type, protocol) -> fd | -errno: a socket
 // made in another network namespace. setns(CLONE_NEWNET) changes only the
 // calling thread's namespace; the thread returns to its own at once.
@@ -461,6 +507,14 @@ Napi::Value SockConnectAsync(const Napi::CallbackInfo& info) {
   napi_get_uv_event_loop(info.Env(), &loop);
   uv_queue_work(loop, &w->req, ConnectRun, ConnectDone);
   return Num(info.Env(), 0);
+}
+// sockOptBytes(fd, optname, out) -> length | -errno: a SOL_SOCKET option's bytes
+Napi::Value SockOptBytes(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* out = Bytes(info, 2, &cap);
+  socklen_t len = static_cast<socklen_t>(cap);
+  if (getsockopt(I32(info, 0), SOL_SOCKET, I32(info, 1), out, &len) < 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), len);
 }
 // sockOptInt(fd, optname) -> value | -errno: an int option at SOL_SOCKET
 Napi::Value SockOptInt(const Napi::CallbackInfo& info) {
@@ -941,6 +995,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"sockConnect", SockConnect},
       {"sockConnectAsync", SockConnectAsync},
       {"sockOptInt", SockOptInt},
+      {"sockOptBytes", SockOptBytes},
       {"sockSendmsg", SockSendmsg},
       {"sockSendmsgAsync", SockSendmsgAsync},
       {"fcntlGetfl", FcntlGetfl},
@@ -950,6 +1005,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"dup2", Dup2},
       {"socketInNetns", SocketInNetns},
       {"sockBindIn", SockBindIn},
+      {"unixPeerIno", UnixPeerIno},
       {"removeTree", RemoveTree},
       {"utsNames", UtsNames},
       {"ptyUnlock", PtyUnlock},

@@ -66,12 +66,14 @@ export interface Native {
   socketInNetns(netnsFd: number, family: number, type: number, protocol: number): number;
   sockBindIn(fd: number, rootFd: number, addr: Uint8Array, len: number): number;
   removeTree(dirfd: number, name: string): number;
+  unixPeerIno(diagFd: number, ino: number): number;
   /** The host and domain names of the UTS namespace `utsnsFd` (the calling thread returns to its own). */
   utsNames(utsnsFd: number): [string, string] | number;
   sockConnect(fd: number, addr: Uint8Array, len: number): number;
   sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void): number;
   /** getsockopt(SOL_SOCKET) of an int option */
   sockOptInt(fd: number, optname: number): number;
+  sockOptBytes(fd: number, optname: number, out: Uint8Array): number;
   /** sendmsg with one data buffer; MSG_NOSIGNAL always (the Sentry must not get SIGPIPE). */
   sockSendmsg(fd: number, name: Uint8Array | null, data: Uint8Array, control: Uint8Array | null, flags: number): number;
   sockSendmsgAsync(

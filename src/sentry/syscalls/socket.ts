@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import {
   AF_INET,
   AF_INET6,
+  AF_NETLINK,
   AF_PACKET,
   AF_UNIX,
   CAP_NET_BIND_SERVICE,
@@ -23,8 +24,10 @@ import {
   CMSGHDR_SIZE,
   MMSGHDR_SIZE,
   MSGHDR_SIZE,
+  NETLINK_SOCK_DIAG,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
+  MSG_OOB,
   O_CLOEXEC,
   O_DIRECTORY,
   O_NOFOLLOW,
@@ -42,6 +45,10 @@ import {
   SOCK_TYPE_MASK,
   SOL_SOCKET,
   SO_DOMAIN,
+  SO_PEERCRED,
+  SO_PEERGROUPS,
+  SO_PEERPIDFD,
+  SO_SNDBUF,
   SO_TYPE,
   S_IFMT,
   S_IFSOCK,
@@ -54,13 +61,13 @@ import { CONTINUE, REPLIED, type SyscallArgs } from '../../platform/notif.js';
 import { ID_MAP_BASE, ID_MAP_SIZE, hasCap, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
-import { readBytes, writeBytes } from '../memory.js';
-import type { Task } from '../task.js';
+import { readBytes, readI32, writeBytes, writeI32 } from '../memory.js';
+import type { Process, Task } from '../task.js';
 import type { Node } from '../vfs/node.js';
 import { lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
 import { assertValid, installFd, mayModifyDir, startDir, umaskMode } from './common.js';
-import { STATX } from '../../platform/native.js';
+import { STATX, STATX_FIELDS } from '../../platform/native.js';
 
 const SOCKADDR_MAX = 128;
 const UNIX_PATH_MAX = 108;
@@ -164,6 +171,105 @@ function nodeKey(n: Node): string {
   return `${st.dev}:${st.ino}`;
 }
 
+/**
+ * Who connected the unix sockets the Sentry connected for a guest, by the
+ * connecting socket's inode (the last PEERS_MAX). The kernel takes the
+ * accepting end's SO_PEERCRED from the task that called connect, which was
+ * the Sentry, so the Sentry answers those queries itself.
+ */
+interface Peer {
+  /** the process (for SO_PEERPIDFD: the Sentry's pidfd of it, never a host pid that may be reused) */
+  proc: Process;
+  /** its pid in the sandbox */
+  pid: number;
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+}
+const peers = new Map<number, Peer>();
+const PEERS_MAX = 1 << 14;
+
+function recordPeer(t: Task, sock: number): void {
+  const sx = new Float64Array(STATX_FIELDS);
+  if (native.statxFd(sock, sx) < 0) return;
+  const ino = sx[STATX.ino]!;
+  const c = t.creds;
+  peers.delete(ino);
+  peers.set(ino, { proc: t.proc, pid: t.proc.pid, uid: c.euid, gid: c.egid, groups: c.groups });
+  if (peers.size > PEERS_MAX) peers.delete(peers.keys().next().value!);
+}
+
+/** The recorded peer of guest unix socket `sock` when the Sentry connected it, else null. */
+function sentryPeer(t: Task, sock: number, ino: number): Peer | null {
+  const uc = Buffer.alloc(12);
+  if (native.sockOptBytes(sock, SO_PEERCRED, uc) < 12 || uc.readInt32LE(0) !== process.pid) return null;
+  let netns: number;
+  try {
+    netns = fs.openSync(`/proc/${t.tid}/ns/net`, 'r');
+  } catch {
+    return null;
+  }
+  const diag = native.socketInNetns(netns, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  native.close(netns);
+  if (diag < 0) return null;
+  const peerIno = native.unixPeerIno(diag, ino);
+  native.close(diag);
+  return peerIno > 0 ? (peers.get(peerIno) ?? null) : null;
+}
+
+/**
+ * SO_PEERCRED, SO_PEERGROUPS and SO_PEERPIDFD (the filter traps only these
+ * option numbers): answered from the record when the Sentry made the
+ * connection, by the host otherwise.
+ */
+function getsockopt(k: Kernel, t: Task, a: SyscallArgs): number {
+  const [level, opt, valPtr, lenPtr] = [a.int(1), a.int(2), a.long(3), a.long(4)];
+  if (level !== SOL_SOCKET || (opt !== SO_PEERCRED && opt !== SO_PEERGROUPS && opt !== SO_PEERPIDFD)) return CONTINUE;
+  let id;
+  try {
+    id = k.files.identify(t, a.int(0));
+  } catch {
+    return CONTINUE;
+  }
+  let peer: Peer | null;
+  try {
+    peer = isUnix(id.fd) ? sentryPeer(t, id.fd, id.sx[STATX.ino]!) : null;
+  } finally {
+    native.close(id.fd);
+  }
+  if (!peer) return CONTINUE;
+  const len = readI32(t, lenPtr);
+  if (len < 0) fail('EINVAL');
+  let out: Buffer;
+  if (opt === SO_PEERCRED) {
+    out = Buffer.alloc(12);
+    out.writeInt32LE(peer.pid, 0);
+    out.writeUInt32LE(peer.uid, 4);
+    out.writeUInt32LE(peer.gid, 8);
+    out = out.subarray(0, Math.min(len, 12));
+  } else if (opt === SO_PEERGROUPS) {
+    out = Buffer.alloc(4 * peer.groups.length);
+    peer.groups.forEach((g, i) => out.writeUInt32LE(g, 4 * i));
+    if (len < out.length) {
+      writeI32(t, lenPtr, out.length);
+      fail('ERANGE');
+    }
+  } else {
+    if (peer.proc.exited) fail('ESRCH');
+    const pidfd = native.dup(peer.proc.pidfd());
+    if (pidfd < 0) return pidfd === -ERRNO.EMFILE ? -ERRNO.ENFILE : pidfd;
+    const fd = native.notifAddFd(k.channel.fd, a.id, pidfd, O_CLOEXEC, 0, 0, a.tid);
+    native.close(pidfd);
+    if (fd < 0) return fd;
+    out = Buffer.alloc(4);
+    out.writeInt32LE(fd, 0);
+    out = out.subarray(0, Math.min(len, 4));
+  }
+  writeBytes(t, valPtr, out);
+  writeI32(t, lenPtr, out.length);
+  return 0;
+}
+
 /** The Sentry's copy of a guest socket; throws ENOTSOCK for anything else. The caller closes it. */
 function socketOf(k: Kernel, t: Task, sockfd: number): number {
   const id = k.files.identify(t, sockfd);
@@ -176,9 +282,7 @@ function socketOf(k: Kernel, t: Task, sockfd: number): number {
 
 function readAddr(t: Task, addrPtr: number, len: number): Buffer {
   if (len < 2 || len > SOCKADDR_MAX) fail('EINVAL');
-  const addr = readBytes(t, addrPtr, len);
-  if (addr.readUInt16LE(0) === AF_UNIX && len > SOCKADDR_UN_SIZE) fail('EINVAL');
-  return addr;
+  return readBytes(t, addrPtr, len);
 }
 
 /** The path of an AF_UNIX address, or null for abstract and unnamed ones. */
@@ -222,6 +326,7 @@ interface Destination {
 }
 function destination(k: Kernel, t: Task, addr: Buffer): Destination {
   if (addr.readUInt16LE(0) !== AF_UNIX) return { addr, fd: -1 };
+  if (addr.length > SOCKADDR_UN_SIZE) fail('EINVAL');
   const path = unixPath(addr);
   if (path === null) return { addr: privateAbstract(k, addr), fd: -1 };
   const loc = resolve(t.resolveCtx(), startDir(k, t, -100, path), path, true);
@@ -246,15 +351,24 @@ function destination(k: Kernel, t: Task, addr: Buffer): Destination {
   return { addr: host, fd };
 }
 
-/** A guest destination for a send on `sock`: only datagram sockets use it (stream and seqpacket sends ignore or refuse it). */
-function sendDestination(k: Kernel, t: Task, sock: number, addr: Buffer): Destination {
-  if (addr.readUInt16LE(0) !== AF_UNIX || native.sockOptInt(sock, SO_TYPE) === SOCK_DGRAM) return destination(k, t, addr);
-  return { addr, fd: -1 };
+/**
+ * A guest destination for a send of `len` bytes on `sock`. Stream and
+ * seqpacket unix sockets ignore or refuse an address without looking at it;
+ * a datagram send checks its flags and size before the name (Linux's order).
+ */
+function sendDestination(k: Kernel, t: Task, sock: number, addr: Buffer, len: number, flags: number): Destination {
+  if (addr.readUInt16LE(0) !== AF_UNIX || !isUnix(sock)) return destination(k, t, addr);
+  if (native.sockOptInt(sock, SO_TYPE) !== SOCK_DGRAM) return { addr, fd: -1 };
+  if (flags & MSG_OOB) fail('EOPNOTSUPP');
+  if (addr.length > SOCKADDR_UN_SIZE) fail('EINVAL');
+  if (len > native.sockOptInt(sock, SO_SNDBUF) - 32) fail('EMSGSIZE');
+  return destination(k, t, addr);
 }
 
 function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
   const family = addr.readUInt16LE(0);
   if (family === AF_UNIX) {
+    if (addr.length > SOCKADDR_UN_SIZE) fail('EINVAL');
     const path = unixPath(addr);
     if (path === null) {
       const host = privateAbstract(k, addr);
@@ -286,6 +400,7 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
 
 function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
   const { addr, fd: target } = destination(k, t, guestAddr);
+  if (guestAddr.readUInt16LE(0) === AF_UNIX) recordPeer(t, sock);
   let handedOff = false;
   try {
     assertValid(k, t);
@@ -397,7 +512,7 @@ function withTarget(d: Destination, fds: number[]): Buffer {
 }
 
 /** Copies a struct msghdr and what it points to. */
-function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolean): Message {
+function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolean, flags: number): Message {
   const h = readBytes(t, ptr, MSGHDR_SIZE);
   const u64 = (off: number) => Number(h.readBigUInt64LE(off));
   const namePtr = u64(0);
@@ -420,7 +535,7 @@ function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolea
   if (ctlLen > CONTROL_MAX) fail('ENOBUFS');
   const fds: number[] = [];
   try {
-    const name = guestName && withTarget(sendDestination(k, t, sock, guestName), fds);
+    const name = guestName && withTarget(sendDestination(k, t, sock, guestName, total, flags), fds);
     const control = hostControl(k, t, ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null, unix, fds);
     return { name, data: Buffer.concat(parts, total), control, fds };
   } catch (e) {
@@ -509,6 +624,7 @@ function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
 
 export const socketHandlers: Record<string, Handler> = {
   socket: rawSocket,
+  getsockopt,
   bind: (k, t, a) => {
     const addr = readAddr(t, a.long(1), a.int(2));
     return withSocket(k, t, a.int(0), (sock) => bind(k, t, sock, addr));
@@ -526,7 +642,7 @@ export const socketHandlers: Record<string, Handler> = {
       const data = readBytes(t, a.long(1), Math.min(a.long(2), SEND_MAX));
       const fds: number[] = [];
       try {
-        const name = guestName && withTarget(sendDestination(k, t, sock, guestName), fds);
+        const name = guestName && withTarget(sendDestination(k, t, sock, guestName, a.long(2), a.int(3)), fds);
         return send(k, t, sock, { name, data, control: hostControl(k, t, null, isUnix(sock), fds), fds }, a.int(3));
       } catch (e) {
         closeAll(fds);
@@ -534,7 +650,7 @@ export const socketHandlers: Record<string, Handler> = {
       }
     }),
   sendmsg: (k, t, a) =>
-    withSocket(k, t, a.int(0), (sock) => send(k, t, sock, readMessage(k, t, sock, a.long(1), isUnix(sock)), a.int(2))),
+    withSocket(k, t, a.int(0), (sock) => send(k, t, sock, readMessage(k, t, sock, a.long(1), isUnix(sock), a.int(2)), a.int(2))),
   sendmmsg: (k, t, a) =>
     withSocket(k, t, a.int(0), (sock) => {
       const vec = a.long(1);
@@ -550,7 +666,7 @@ export const socketHandlers: Record<string, Handler> = {
       for (; sent < count; sent++) {
         let m: Message;
         try {
-          m = readMessage(k, t, sock, vec + MMSGHDR_SIZE * sent, unix);
+          m = readMessage(k, t, sock, vec + MMSGHDR_SIZE * sent, unix, flags);
         } catch (e) {
           if (sent > 0) return sent;
           throw e;
