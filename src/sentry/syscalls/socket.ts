@@ -21,6 +21,7 @@ import {
   CAP_NET_RAW,
   CAP_SETGID,
   CAP_SETUID,
+  CAP_SYS_ADMIN,
   CMSGHDR_SIZE,
   MMSGHDR_SIZE,
   MSGHDR_SIZE,
@@ -445,13 +446,20 @@ function hostId(id: number): number {
   return ID_MAP_BASE + id;
 }
 
-/** struct ucred as the host must see it for credentials the guest claims (Linux's checks, in the sandbox's ids). */
-function hostUcred(t: Task, pid: number, uid: number, gid: number): [number, number, number] {
+/**
+ * struct ucred as the host must see it for credentials the guest claims
+ * (Linux's checks in its order, in the sandbox's ids): another process's pid
+ * needs CAP_SYS_ADMIN and must exist in the sandbox.
+ */
+function hostUcred(k: Kernel, t: Task, pid: number, uid: number, gid: number): [number, number, number] {
   const c = t.creds;
-  if (pid !== t.proc.pid) fail('EPERM');
+  const [hostUid, hostGid] = [hostId(uid), hostId(gid)];
+  if (pid !== t.proc.pid && !hasCap(c, CAP_SYS_ADMIN)) fail('EPERM');
   if (uid !== c.uid && uid !== c.euid && uid !== c.fsuid && !hasCap(c, CAP_SETUID)) fail('EPERM');
   if (gid !== c.gid && gid !== c.egid && gid !== c.fsgid && !hasCap(c, CAP_SETGID)) fail('EPERM');
-  return [t.proc.tgid, hostId(uid), hostId(gid)];
+  if (pid === t.proc.pid) return [t.proc.tgid, hostUid, hostGid];
+  for (const p of k.procs.values()) if (p.pid === pid && !p.exited) return [p.tgid, hostUid, hostGid];
+  fail('ESRCH');
 }
 
 function credsMessage(ucred: [number, number, number]): Buffer {
@@ -491,7 +499,7 @@ function hostControl(k: Kernel, t: Task, guest: Buffer | null, unix: boolean, fd
     } else if (level === SOL_SOCKET && type === SCM_CREDENTIALS) {
       if (!unix || len < CMSGHDR_SIZE + 12) fail('EINVAL');
       const p = off + CMSGHDR_SIZE;
-      const ucred = hostUcred(t, out.readInt32LE(p), out.readUInt32LE(p + 4), out.readUInt32LE(p + 8));
+      const ucred = hostUcred(k, t, out.readInt32LE(p), out.readUInt32LE(p + 4), out.readUInt32LE(p + 8));
       ucred.forEach((v, i) => out.writeUInt32LE(v >>> 0, p + 4 * i));
       hasCreds = true;
     }
@@ -499,7 +507,7 @@ function hostControl(k: Kernel, t: Task, guest: Buffer | null, unix: boolean, fd
   }
   if (unix && !hasCreds) {
     const c = t.creds;
-    const own = credsMessage(hostUcred(t, t.proc.pid, c.uid, c.gid));
+    const own = credsMessage(hostUcred(k, t, t.proc.pid, c.uid, c.gid));
     return out.length ? Buffer.concat([out, own]) : own;
   }
   return out.length ? out : null;
