@@ -587,6 +587,44 @@ static void sends_on(const char *t, int s, const char *to) {
   R(w, sendmsgto(s, "x", 1, to));
 }
 
+/* Reads everything from the fd in *arg until EOF; the count is the thread's result. */
+static void *drain(void *arg) {
+  int fd = *(int *)arg;
+  char buf[65536];
+  long total = 0;
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) total += n;
+  return (void *)total;
+}
+
+/* A blocking stream sendmsg larger than the send buffer queues all of it before it returns. */
+static void large_sendmsg(int type) {
+  int sp[2];
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sp) < 0) return;
+  int sndbuf = 0;
+  socklen_t l = sizeof sndbuf;
+  getsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, &l);
+  size_t n = 3 * (size_t)sndbuf;
+  char *data = calloc(1, n);
+  pthread_t th;
+  pthread_create(&th, NULL, drain, &sp[1]);
+  struct iovec iov = {data, n};
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  ssize_t r = sendmsg(sp[0], &m, 0);
+  printf("%s sendmsg of three send buffers: %s\n", tname(type), r == (ssize_t)n ? "all of it" : r < 0 ? strerrorname_np(errno) : "a part");
+  shutdown(sp[0], SHUT_WR);
+  void *got;
+  pthread_join(th, &got);
+  printf("%s reader got: %s\n", tname(type), (long)got == (long)(r < 0 ? 0 : r) ? "what was sent" : "something else");
+  fflush(stdout);
+  close(sp[0]);
+  close(sp[1]);
+  free(data);
+}
+
 static void cmd_sends(void) {
   if (chdir(D) < 0) return;
   close(open("file", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
@@ -674,6 +712,7 @@ static void cmd_sends(void) {
   close(ds);
   close(qs);
   close(ls);
+  large_sendmsg(SOCK_STREAM);
 }
 
 /* ----------------------------------------------------------------- files */

@@ -43,6 +43,7 @@ import {
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_RAW,
+  SOCK_STREAM,
   SOCK_TYPE_MASK,
   SOL_SOCKET,
   SO_DOMAIN,
@@ -555,7 +556,9 @@ function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolea
 /**
  * Sends `m` on the Sentry's socket `sock` (closed by the caller). A send
  * that would block a blocking socket finishes on the thread pool and the
- * guest is answered then; `done` sees the result either way.
+ * guest is answered then; `done` sees the result either way. On a blocking
+ * stream socket the part the first try left over is sent there too (Linux
+ * returns only once all of it is queued).
  */
 function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done: (r: number) => number = (r) => r): number {
   assertValid(k, t);
@@ -566,23 +569,27 @@ function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done:
   };
   const r = native.sockSendmsg(sock, m.name, m.data, m.control, flags | MSG_DONTWAIT);
   const blocking = (flags & MSG_DONTWAIT) === 0 && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
-  if (r !== -ERRNO.EAGAIN || !blocking) return after(r);
+  const partial = blocking && r > 0 && r < m.data.length && native.sockOptInt(sock, SO_TYPE) === SOCK_STREAM;
+  if ((r !== -ERRNO.EAGAIN && !partial) || !blocking) return after(r);
+  const sent = partial ? r : 0;
+  const data = m.data.subarray(sent);
+  const control = partial ? null : m.control;
   const fds = 1 + m.fds.length;
-  const bytes = m.data.length + (m.control?.length ?? 0);
-  if (waiting.fds + fds > WAITING_FDS_MAX || waiting.bytes + bytes > WAITING_BYTES_MAX) return after(-ERRNO.ENOBUFS);
+  const bytes = data.length + (control?.length ?? 0);
+  if (waiting.fds + fds > WAITING_FDS_MAX || waiting.bytes + bytes > WAITING_BYTES_MAX) return after(sent || -ERRNO.ENOBUFS);
   const fd = native.dup(sock);
-  if (fd < 0) return after(fd === -ERRNO.EMFILE ? -ERRNO.ENFILE : fd);
+  if (fd < 0) return after(sent || (fd === -ERRNO.EMFILE ? -ERRNO.ENFILE : fd));
   const ch = k.channel;
   const id = ch.args.id;
   waiting.fds += fds;
   waiting.bytes += bytes;
-  native.sockSendmsgAsync(fd, m.name, m.data, m.control, flags, (r2) => {
+  native.sockSendmsgAsync(fd, m.name, data, control, flags, (r2) => {
     waiting.fds -= fds;
     waiting.bytes -= bytes;
     native.close(fd);
     let reply: number;
     try {
-      reply = after(r2);
+      reply = after(r2 < 0 ? sent || r2 : sent + r2);
     } catch {
       reply = -ERRNO.EFAULT;
     }
