@@ -56,3 +56,24 @@ describe('unix sockets behave the same natively and under tsvisor', () => {
     });
   });
 });
+
+describe('a unix bind never reaches the host file system', () => {
+  it.each([
+    ['absolute', (d: string) => `${d}/evil.sock`],
+    ['climbing with ..', (d: string) => `${'../'.repeat(12)}${d.slice(1)}/evil.sock`],
+    ['through /proc/self/cwd', (d: string) => `/proc/self/cwd/${d.slice(1)}/evil.sock`],
+  ])('%s', (_label, name) => {
+    const d = scratch();
+    const script = [
+      'import socket, sys',
+      's = socket.socket(socket.AF_UNIX)',
+      `s.bind(${JSON.stringify(name(d))})`,
+      'print(s.getsockname())',
+    ].join('\n');
+    const r = runSandbox(['python3', '-c', script], { cwd: '/' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(name(d));
+    // The sandbox's root is an overlay: the socket file is the guest's alone.
+    expect(fs.readdirSync(d)).toEqual([]);
+  });
+});
