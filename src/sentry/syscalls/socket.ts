@@ -110,10 +110,11 @@ const BINDINGS_MAX = 1 << 14;
 const MIRROR_INODES = 1 << 16;
 const mirror = { fd: -1, inodes: 0, next: 0 };
 
+/** The mirror's root directory fd, or -errno when it cannot be mounted. */
 function mirrorFd(): number {
   if (mirror.fd < 0) {
     const fd = native.tmpfsMount(4 << 20, MIRROR_INODES + 1);
-    if (fd < 0) fail('ENOBUFS');
+    if (fd < 0) return -ERRNO.ENOBUFS;
     mirror.fd = fd;
   }
   return mirror.fd;
@@ -154,6 +155,7 @@ function mirrorBind(sock: number, path: string, addr: Buffer): Binding | number 
     forget(bindings.keys().next().value!);
   }
   const m = mirrorFd();
+  if (m < 0) return m;
   const dir = (mirror.next++).toString(36);
   const r0 = native.mkdirat(m, dir, 0o700);
   if (r0 < 0) return r0;
@@ -383,10 +385,15 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
     if (path.endsWith('/')) fail('ENOENT');
     mayModifyDir(t, parent);
     assertValid(k, t);
-    const b = mirrorBind(sock, path, addr);
-    if (typeof b === 'number') return b;
+    // The socket file first, as Linux makes it: a bind that fails leaves the socket unbound.
     const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, 0o777), 0, t.creds);
     parent.dentry.add(name, node);
+    const b = mirrorBind(sock, path, addr);
+    if (typeof b === 'number') {
+      parent.dentry.node.unlink(name, node);
+      parent.dentry.forget(name);
+      return b;
+    }
     const key = nodeKey(node);
     forget(key);
     bindings.set(key, b);
