@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/inotify.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -138,6 +139,22 @@ Napi::Value RemovexattrFd(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// inotify on the Sentry's own copies of guest instances (src/sentry/inotify/):
+// watches are placed on shadow inodes of a private tmpfs, never on a guest path.
+Napi::Value InotifyInit1(const Napi::CallbackInfo& info) { return Ret(info.Env(), inotify_init1(I32(info, 0))); }
+Napi::Value InotifyAddWatch(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), inotify_add_watch(I32(info, 0), Latin1(info, 1).c_str(), U32(info, 2)));
+}
+Napi::Value InotifyRmWatch(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), inotify_rm_watch(I32(info, 0), I32(info, 1)));
+}
+// kcmpFile(fd1, pid2, fd2) -> 1 when the Sentry's fd1 and process pid2's fd2 are one open file description, 0 if not, -errno
+Napi::Value KcmpFile(const Napi::CallbackInfo& info) {
+  long r = syscall(SYS_kcmp, getpid(), I32(info, 1), 0 /* KCMP_FILE */, I32(info, 0), I32(info, 2));
+  if (r < 0) return Ret(info.Env(), r);
+  return Num(info.Env(), r == 0 ? 1 : 0);
+}
+
 void InitFsat(Napi::Env env, Napi::Object exports) {
   struct {
     const char* name;
@@ -149,6 +166,8 @@ void InitFsat(Napi::Env env, Napi::Object exports) {
       {"utimensat", Utimensat},   {"readlinkat", Readlinkat}, {"statxAt", StatxAt},
       {"fstatfsFd", FstatfsFd},   {"getxattrFd", GetxattrFd}, {"setxattrFd", SetxattrFd},
       {"listxattrFd", ListxattrFd}, {"removexattrFd", RemovexattrFd},
+      {"inotifyInit1", InotifyInit1}, {"inotifyAddWatch", InotifyAddWatch}, {"inotifyRmWatch", InotifyRmWatch},
+      {"kcmpFile", KcmpFile},
   };
   for (auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
 }

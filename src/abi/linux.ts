@@ -325,3 +325,30 @@ export const OOM_SCORE_ADJ_MIN = -1000;
 export const OOM_SCORE_ADJ_MAX = 1000;
 /** Clock ticks per second of the tick counts the kernel exports (cpuacct.stat, /proc/<pid>/stat). */
 export const USER_HZ = 100;
+
+// inotify(7)
+export const IN_ACCESS = 0x1;
+export const IN_MODIFY = 0x2;
+export const IN_ATTRIB = 0x4;
+export const IN_CLOSE_WRITE = 0x8;
+export const IN_CLOSE_NOWRITE = 0x10;
+export const IN_OPEN = 0x20;
+export const IN_MOVED_FROM = 0x40;
+export const IN_MOVED_TO = 0x80;
+export const IN_CREATE = 0x100;
+export const IN_DELETE = 0x200;
+export const IN_DELETE_SELF = 0x400;
+export const IN_MOVE_SELF = 0x800;
+export const IN_ALL_EVENTS = 0xfff;
+export const IN_ONLYDIR = 0x1000000;
+export const IN_DONT_FOLLOW = 0x2000000;
+export const IN_EXCL_UNLINK = 0x4000000;
+export const IN_MASK_CREATE = 0x10000000;
+export const IN_MASK_ADD = 0x20000000;
+export const IN_ISDIR = 0x40000000;
+export const IN_ONESHOT = 0x80000000;
+/** Every bit inotify_add_watch accepts (events and flags). */
+export const ALL_INOTIFY_BITS =
+  IN_ALL_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK | IN_MASK_CREATE | IN_MASK_ADD | IN_ISDIR | IN_ONESHOT;
+export const IN_NONBLOCK = O_NONBLOCK;
+export const IN_CLOEXEC = O_CLOEXEC;

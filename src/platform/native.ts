@@ -142,6 +142,12 @@ export interface Native {
   utimensat(dirfd: number, name: string, times: [number, number, number, number], flags: number): number;
   readlinkat(dirfd: number, name: string): string | number;
   statxAt(dirfd: number, name: string, flags: number, out: Float64Array): number;
+  inotifyInit1(flags: number): number;
+  /** Returns the watch descriptor or -errno. */
+  inotifyAddWatch(fd: number, path: string, mask: number): number;
+  inotifyRmWatch(fd: number, wd: number): number;
+  /** 1 when the Sentry's fd `fd1` and process `pid2`'s fd `fd2` are one open file description (kcmp KCMP_FILE), 0 if not, -errno. */
+  kcmpFile(fd1: number, pid2: number, fd2: number): number;
   /** out = [type, bsize, blocks, bfree, bavail, files, ffree, fsid0, fsid1, namelen, frsize, flags] */
   fstatfsFd(fd: number, out: Float64Array): number;
   getxattrFd(fd: number, name: string, buf: Uint8Array): number;

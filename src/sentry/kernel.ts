@@ -54,6 +54,7 @@ import { LauncherLink } from './launcher.js';
 import { type Rlimit, guestRlimits, setUpBounds } from './bounds.js';
 import { FileTable } from './files.js';
 import { Strace } from './strace.js';
+import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
 import { deferSignal, onInjectionStop } from './inject.js';
@@ -107,6 +108,7 @@ export class Kernel {
   readonly tasks = new Map<number, Task>();
   readonly procs = new Map<number, Process>();
   readonly files = new FileTable(() => this.hostPids());
+  readonly inotify = new Inotify(() => this.hostPids());
   readonly startTime = Date.now();
   /** unique among the host's sandboxes, and revealing nothing of the host: names the sandbox's private abstract sockets */
   readonly sandboxId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;

@@ -31,6 +31,8 @@ import { statFd } from './stat.js';
  */
 interface Target {
   node?: Node;
+  /** reports the change to inotify (objects of the Sentry's tree) */
+  changed?: (attr: SetAttr) => void;
   hostFd?: number;
   st: Stat;
   /** the guest's credentials as they apply to this object */
@@ -54,14 +56,15 @@ function target(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boo
     const loc = resolveAt(k, t, dirfd, pathAddr, follow, flags);
     if (loc) {
       mustBeWritable(loc);
-      return { node: loc.dentry.node, st: loc.dentry.node.stat(), creds: t.creds };
+      return { node: loc.dentry.node, st: loc.dentry.node.stat(), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
     }
   }
   const id = k.files.identify(t, dirfd);
   if (id.file) {
     native.close(id.fd);
-    mustBeWritable(id.file.loc);
-    return { node: id.file.loc.dentry.node, st: id.file.loc.dentry.node.stat(), creds: t.creds };
+    const loc = id.file.loc;
+    mustBeWritable(loc);
+    return { node: loc.dentry.node, st: loc.dentry.node.stat(), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
   }
   const st = statFd(k, t, dirfd);
   return { hostFd: id.fd, st, creds: credsForHostObject(t, id.sx, st) };
@@ -71,6 +74,7 @@ function apply(tg: Target, attr: SetAttr): number {
   try {
     if (tg.node) {
       tg.node.setattr(attr);
+      tg.changed?.(attr);
     } else if (attr.mode !== undefined) {
       check(native.fchmod(tg.hostFd!, attr.mode));
     } else if (attr.atime || attr.mtime) {

@@ -1,5 +1,5 @@
 // mkdir, mkdirat, rmdir, getdents, getdents64, chdir, fchdir, getcwd, chroot.
-import { AT_FDCWD, CAP_SYS_CHROOT, DT_DIR, S_ISVTX, X_OK } from '../../abi/linux.js';
+import { AT_FDCWD, CAP_SYS_CHROOT, DT_DIR, IN_ACCESS, S_ISVTX, X_OK } from '../../abi/linux.js';
 import { direntSize, dirent64Size, writeDirent, writeDirent64 } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
 import { hasCap, mayDeleteChild, requireAccess } from '../creds.js';
@@ -22,6 +22,7 @@ function mkdirAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: numb
   mayModifyDir(t, parent);
   const node = parent.dentry.node.mkdir(name, mode & (0o777 | S_ISVTX) & ~t.fs.umask, t.creds);
   parent.dentry.add(name, node);
+  k.inotify.created(parent.dentry.node, name, node);
   return 0;
 }
 
@@ -50,6 +51,7 @@ export function rmdirAt(k: Kernel, t: Task, dirfd: number, pathAddr: number): nu
   mayRemove(t, parent, child);
   parent.dentry.node.rmdir(name, child.dentry.node);
   parent.dentry.forget(name);
+  k.inotify.removed(parent.dentry.node, name, child.dentry.node);
   return 0;
 }
 
@@ -73,6 +75,7 @@ function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, l
     // The listing position is the placeholder's own file offset, so native
     // lseek (rewinddir, seekdir) and sharing across dup/fork just work.
     const pos = check(native.lseek(id.fd, 0, SEEK_CUR));
+    k.inotify.event(file.loc.dentry, IN_ACCESS);
     if (pos === 0 || !file.listing) k.files.keepListing(file, listing(t, file.loc));
     const entries = file.listing!;
     if (pos >= entries.length) {

@@ -12,6 +12,7 @@ import { attrHandlers } from './attr.js';
 import { dirHandlers } from './dir.js';
 import { execHandlers } from './exec.js';
 import { fileHandlers } from './file.js';
+import { inotifyHandlers } from './inotify.js';
 import { linkHandlers } from './link.js';
 import { socketHandlers } from './socket.js';
 import { statHandlers } from './stat.js';
@@ -33,6 +34,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...utsHandlers,
   ...sysinfoHandlers,
   ...socketHandlers,
+  ...inotifyHandlers,
 };
 
 /** The handler table by syscall number; throws if the table and the handlers disagree. */

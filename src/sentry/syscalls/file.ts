@@ -29,6 +29,8 @@ import {
   W_OK,
   CAP_MKNOD,
   makedev,
+  IN_MODIFY,
+  IN_OPEN,
 } from '../../abi/linux.js';
 import type { SyscallArgs } from '../../platform/notif.js';
 import { hasCap, requireAccess } from '../creds.js';
@@ -58,7 +60,10 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   if (node.isDir()) {
     if (acc !== O_RDONLY || flags & O_CREAT) fail('EISDIR');
     requireAccess(t.creds, st.mode, st.uid, st.gid, R_OK);
-    return installFd(k, a, k.files.placeholder(file), null, cloexec);
+    const fd = k.files.placeholder(file);
+    // Queued before the fd is installed: ADDFD also answers the call.
+    k.inotify.event(loc.dentry, IN_OPEN);
+    return installFd(k, a, fd, null, cloexec);
   }
   if (!created) {
     let want = acc === O_RDONLY ? R_OK : acc === O_WRONLY ? W_OK : R_OK | W_OK;
@@ -75,6 +80,8 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
     fail('EACCES');
   }
   const opened = node.open(flags & ~(O_CREAT | O_EXCL));
+  k.inotify.event(loc.dentry, IN_OPEN);
+  if (flags & O_TRUNC && type === S_IFREG && !created) k.inotify.event(loc.dentry, IN_MODIFY);
   return installFd(k, a, opened.fd, opened.foreign ? null : file, cloexec);
 }
 
@@ -128,6 +135,8 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
     mayModifyDir(t, parent);
     const r = parent.dentry.node.create(name, umaskMode(t, mode), t.creds, flags & ~(O_CREAT | O_EXCL));
     const d = parent.dentry.add(name, r.node);
+    k.inotify.created(parent.dentry.node, name, r.node);
+    k.inotify.event(d, IN_OPEN);
     return installFd(k, a, r.fd, { loc: { mount: parent.mount, dentry: d }, flags }, (flags & O_CLOEXEC) !== 0);
   }
 }
@@ -167,6 +176,7 @@ export const fileHandlers: Record<string, Handler> = {
     mustBeWritable(loc);
     notExecuting(k, loc);
     node.setattr({ size: len });
+    k.inotify.event(loc.dentry, IN_MODIFY);
     return 0;
   },
   mknod: (k, t, a) => mknodAt(k, t, -100, a.long(0), a.u32(1), a.u32(2)),
@@ -190,5 +200,6 @@ function mknodAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: numb
   const rdev = makedev((dev >>> 8) & 0xfff, (dev & 0xff) | ((dev >>> 12) & 0xfff00));
   const node = parent.dentry.node.mknod(name, full, rdev, t.creds);
   parent.dentry.add(name, node);
+  k.inotify.created(parent.dentry.node, name, node);
   return 0;
 }

@@ -40,6 +40,7 @@ function unlinkAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, flags: nu
   mayRemove(t, parent, child);
   parent.dentry.node.unlink(name, child.dentry.node);
   parent.dentry.forget(name);
+  k.inotify.removed(parent.dentry.node, name, child.dentry.node);
   return 0;
 }
 
@@ -97,6 +98,12 @@ function renameAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirf
   }
   op.parent.dentry.node.rename(op.name, np.parent.dentry.node, np.name, flags);
   if (flags & RENAME_EXCHANGE && dst) {
+    k.inotify.renamed(op.parent.dentry.node, op.name, np.parent.dentry.node, np.name, src.dentry.node, null);
+    k.inotify.renamed(np.parent.dentry.node, np.name, op.parent.dentry.node, op.name, dst.dentry.node, null);
+  } else {
+    k.inotify.renamed(op.parent.dentry.node, op.name, np.parent.dentry.node, np.name, src.dentry.node, dst?.dentry.node ?? null);
+  }
+  if (flags & RENAME_EXCHANGE && dst) {
     moveDentry(src.dentry, op.parent.dentry, op.name, np.parent.dentry, np.name);
     moveDentry(dst.dentry, np.parent.dentry, np.name, op.parent.dentry, op.name);
     op.parent.dentry.cacheChild(op.name, dst.dentry);
@@ -138,6 +145,7 @@ function linkAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirfd:
   if (old.dentry.node.isDir()) fail('EPERM');
   np.parent.dentry.node.link(np.name, old.dentry.node);
   np.parent.dentry.add(np.name, old.dentry.node);
+  k.inotify.linked(np.parent.dentry.node, np.name, old.dentry.node);
   return 0;
 }
 
@@ -150,6 +158,7 @@ function symlinkAt(k: Kernel, t: Task, targetAddr: number, newdirfd: number, new
   mayModifyDir(t, np.parent);
   const node = np.parent.dentry.node.symlink(np.name, target, t.creds);
   np.parent.dentry.add(np.name, node);
+  k.inotify.created(np.parent.dentry.node, np.name, node);
   return 0;
 }
 

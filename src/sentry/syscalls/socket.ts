@@ -394,6 +394,7 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
       parent.dentry.forget(name);
       return b;
     }
+    k.inotify.created(parent.dentry.node, name, node);
     const key = nodeKey(node);
     forget(key);
     bindings.set(key, b);

@@ -3,6 +3,7 @@
 import {
   AT_FDCWD,
   CAP_SYS_ADMIN,
+  IN_ATTRIB,
   R_OK,
   S_IFDIR,
   S_IFMT,
@@ -69,7 +70,7 @@ function getx(t: Task, loc: Location, nameAddr: number, buf: number, size: numbe
   return v.length;
 }
 
-function setx(t: Task, loc: Location, nameAddr: number, valAddr: number, size: number, flags: number): number {
+function setx(k: Kernel, t: Task, loc: Location, nameAddr: number, valAddr: number, size: number, flags: number): number {
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) fail('EINVAL');
   if (size > XATTR_SIZE_MAX) fail('E2BIG');
   const name = readName(t, nameAddr);
@@ -77,6 +78,7 @@ function setx(t: Task, loc: Location, nameAddr: number, valAddr: number, size: n
   mustBeWritable(loc);
   mayXattr(t, loc, name, W_OK);
   loc.dentry.node.setxattr(name, value, flags);
+  k.inotify.event(loc.dentry, IN_ATTRIB);
   return 0;
 }
 
@@ -90,11 +92,12 @@ function listx(t: Task, loc: Location, buf: number, size: number): number {
   return b.length;
 }
 
-function removex(t: Task, loc: Location, nameAddr: number): number {
+function removex(k: Kernel, t: Task, loc: Location, nameAddr: number): number {
   const name = readName(t, nameAddr);
   mustBeWritable(loc);
   mayXattr(t, loc, name, W_OK);
   loc.dentry.node.removexattr(name);
+  k.inotify.event(loc.dentry, IN_ATTRIB);
   return 0;
 }
 
@@ -102,13 +105,13 @@ export const xattrHandlers: Record<string, Handler> = {
   getxattr: (k, t, a) => getx(t, byPath(k, t, a.long(0), true), a.long(1), a.long(2), a.long(3)),
   lgetxattr: (k, t, a) => getx(t, byPath(k, t, a.long(0), false), a.long(1), a.long(2), a.long(3)),
   fgetxattr: (k, t, a) => getx(t, byFd(k, t, a.int(0)), a.long(1), a.long(2), a.long(3)),
-  setxattr: (k, t, a) => setx(t, byPath(k, t, a.long(0), true), a.long(1), a.long(2), a.long(3), a.int(4)),
-  lsetxattr: (k, t, a) => setx(t, byPath(k, t, a.long(0), false), a.long(1), a.long(2), a.long(3), a.int(4)),
-  fsetxattr: (k, t, a) => setx(t, byFd(k, t, a.int(0)), a.long(1), a.long(2), a.long(3), a.int(4)),
+  setxattr: (k, t, a) => setx(k, t, byPath(k, t, a.long(0), true), a.long(1), a.long(2), a.long(3), a.int(4)),
+  lsetxattr: (k, t, a) => setx(k, t, byPath(k, t, a.long(0), false), a.long(1), a.long(2), a.long(3), a.int(4)),
+  fsetxattr: (k, t, a) => setx(k, t, byFd(k, t, a.int(0)), a.long(1), a.long(2), a.long(3), a.int(4)),
   listxattr: (k, t, a) => listx(t, byPath(k, t, a.long(0), true), a.long(1), a.long(2)),
   llistxattr: (k, t, a) => listx(t, byPath(k, t, a.long(0), false), a.long(1), a.long(2)),
   flistxattr: (k, t, a) => listx(t, byFd(k, t, a.int(0)), a.long(1), a.long(2)),
-  removexattr: (k, t, a) => removex(t, byPath(k, t, a.long(0), true), a.long(1)),
-  lremovexattr: (k, t, a) => removex(t, byPath(k, t, a.long(0), false), a.long(1)),
-  fremovexattr: (k, t, a) => removex(t, byFd(k, t, a.int(0)), a.long(1)),
+  removexattr: (k, t, a) => removex(k, t, byPath(k, t, a.long(0), true), a.long(1)),
+  lremovexattr: (k, t, a) => removex(k, t, byPath(k, t, a.long(0), false), a.long(1)),
+  fremovexattr: (k, t, a) => removex(k, t, byFd(k, t, a.int(0)), a.long(1)),
 };
