@@ -824,6 +824,7 @@ export class Kernel {
   shutdown(): void {
     this.goferFailure ??= this.gofer?.failure;
     for (const ch of this.channels) ch.stop();
+    this.inotify.close();
     this.gofer?.close();
     native.waiterRef(false);
   }

@@ -11,6 +11,7 @@ import {
   IN_ACCESS,
   IN_ALL_EVENTS,
   IN_ATTRIB,
+  IN_CLOSE_NOWRITE,
   IN_CREATE,
   IN_DELETE,
   IN_DONT_FOLLOW,
@@ -30,6 +31,7 @@ import {
 import { native } from '../../platform/native.js';
 import { check, fail, ownFd } from '../errors.js';
 import type { Dentry, Node, SetAttr } from '../vfs/node.js';
+import { DATA_EVENTS, DataObserver } from './data.js';
 import { type HostWatch, Shadows } from './shadow.js';
 
 /** Instances a sandbox may hold (Linux's fs.inotify.max_user_instances default); EMFILE past it. */
@@ -60,6 +62,7 @@ export class Inotify {
   private count = 0;
   private readonly shadows = new Shadows(WATCHES_MAX);
   private readonly keys = new WeakMap<Node, string>();
+  private readonly data = new DataObserver((d, ev) => this.event(d, ev));
 
   /** `guests`: host tgids of the guest's live processes (to find instances no guest holds any more). */
   constructor(private readonly guests: () => Iterable<number>) {}
@@ -150,8 +153,42 @@ export class Inotify {
   event(d: Dentry, ev: number): void {
     if (!this.byKey.size) return;
     const isDir = d.node.isDir();
-    if (d.parent) this.toChild(d.parent.node, ev, d.name, isDir);
+    // IN_EXCL_UNLINK: no data events of a child once it was unlinked.
+    const unlinked = ev & DATA_EVENTS && !isDir ? gone(d.node) : false;
+    if (d.parent) this.toChild(d.parent.node, ev, d.name, isDir, unlinked);
     this.toSelf(d.node, ev, isDir);
+  }
+
+  /**
+   * The guest is about to get host fd `fd` for `d`: when a watch asks data
+   * events of it (or of its directory), the Sentry observes the host object.
+   */
+  opening(d: Dentry, fd: number): void {
+    if (!this.byKey.size) return;
+    let events = 0;
+    for (const w of this.watchesOf(d.node)) events |= w.mask;
+    if (d.parent) for (const w of this.watchesOf(d.parent.node)) events |= w.mask;
+    // A directory's fd is a placeholder: only its close is the guest's.
+    events &= d.node.isDir() ? IN_CLOSE_NOWRITE : DATA_EVENTS;
+    if (events) this.data.observe(fd, d, events);
+  }
+
+  /**
+   * Before a trapped call: queues the data events of the guest's own host
+   * calls made since (so a write followed by any trapped call, FIONREAD
+   * included, finds its event queued, as on Linux).
+   */
+  flush(): void {
+    this.data.drain(true);
+  }
+
+  /** After a trapped call: what the Sentry's own accesses to observed objects caused is not the guest's. */
+  settle(): void {
+    this.data.drain(false);
+  }
+
+  close(): void {
+    this.data.close();
   }
 
   /** The event mask a setattr causes (fsnotify_change). */
@@ -233,9 +270,9 @@ export class Inotify {
     }
   }
 
-  private toChild(dir: Node, ev: number, name: string, isDir: boolean): void {
+  private toChild(dir: Node, ev: number, name: string, isDir: boolean, unlinked = false): void {
     for (const w of this.watchesOf(dir)) {
-      if (!(w.mask & ev)) continue;
+      if (!(w.mask & ev) || (unlinked && w.mask & IN_EXCL_UNLINK)) continue;
       this.shadows.child(w, ev, name, isDir);
       this.after(w);
     }

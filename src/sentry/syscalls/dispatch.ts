@@ -79,7 +79,11 @@ export class Dispatcher {
       k.current = t;
       if (st) st.enter(t, a);
       const h = this.table[nr];
+      k.inotify.flush();
       r = h ? h(k, t, a) : -ERRNO.ENOSYS;
+      // A call already answered (ADDFD) may be followed by the guest's own
+      // closes before we get here: those are not the Sentry's to drop.
+      if (r !== REPLIED) k.inotify.settle();
     } catch (e) {
       if (e instanceof SysErr) {
         r = -e.errno;

@@ -63,6 +63,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
     const fd = k.files.placeholder(file);
     // Queued before the fd is installed: ADDFD also answers the call.
     k.inotify.event(loc.dentry, IN_OPEN);
+    k.inotify.opening(loc.dentry, fd);
     return installFd(k, a, fd, null, cloexec);
   }
   if (!created) {
@@ -82,6 +83,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   const opened = node.open(flags & ~(O_CREAT | O_EXCL));
   k.inotify.event(loc.dentry, IN_OPEN);
   if (flags & O_TRUNC && type === S_IFREG && !created) k.inotify.event(loc.dentry, IN_MODIFY);
+  if (!opened.foreign) k.inotify.opening(loc.dentry, opened.fd);
   return installFd(k, a, opened.fd, opened.foreign ? null : file, cloexec);
 }
 
@@ -137,6 +139,7 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
     const d = parent.dentry.add(name, r.node);
     k.inotify.created(parent.dentry.node, name, r.node);
     k.inotify.event(d, IN_OPEN);
+    k.inotify.opening(d, r.fd);
     return installFd(k, a, r.fd, { loc: { mount: parent.mount, dentry: d }, flags }, (flags & O_CLOEXEC) !== 0);
   }
 }

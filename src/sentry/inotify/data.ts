@@ -1,0 +1,83 @@
+// Data events: reads, writes and closes of the guest's fds run on the host
+// (the seccomp filter lets them through), so the Sentry never sees them. When
+// it installs an fd for an object some watch asks data events of, it places a
+// watch of its own on the host object behind the fd; what that watch reports
+// is replayed to the guest's watches from the event loop, shortly after the
+// call (not before it returns, as on Linux).
+import fs from 'node:fs';
+import { IN_ACCESS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_IGNORED, IN_MODIFY, IN_NONBLOCK, O_CLOEXEC } from '../../abi/linux.js';
+import { native } from '../../platform/native.js';
+import type { Dentry } from '../vfs/node.js';
+
+export const DATA_EVENTS = IN_ACCESS | IN_MODIFY | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE;
+/** Host objects observed at once; the least recently opened goes first. */
+export const OBSERVED_MAX = 1 << 14;
+
+export class DataObserver {
+  private fd = -1;
+  private watch = -1;
+  /** what each of the Sentry's watches stands for: the name the guest last opened it by */
+  private readonly byWd = new Map<number, Dentry>();
+  private readonly buf = Buffer.alloc(1 << 16);
+
+  constructor(private readonly deliver: (d: Dentry, ev: number) => void) {}
+
+  /** Observes the host object behind the Sentry's fd `hostFd`, which the guest opens as `d`. */
+  observe(hostFd: number, d: Dentry, events: number): void {
+    if (this.fd < 0) {
+      const fd = native.inotifyInit1(IN_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) return;
+      this.fd = fd;
+    }
+    const wd = native.inotifyAddWatch(this.fd, `/proc/self/fd/${hostFd}`, events & DATA_EVENTS);
+    if (wd < 0) return;
+    this.byWd.delete(wd);
+    this.byWd.set(wd, d);
+    if (this.byWd.size > OBSERVED_MAX) {
+      const oldest = this.byWd.keys().next().value!;
+      native.inotifyRmWatch(this.fd, oldest);
+      this.byWd.delete(oldest);
+    }
+    this.arm();
+  }
+
+  close(): void {
+    if (this.watch >= 0) native.unwatchFd(this.watch);
+    if (this.fd >= 0) native.close(this.fd);
+    this.watch = this.fd = -1;
+    this.byWd.clear();
+  }
+
+  private arm(): void {
+    if (this.watch >= 0 || this.fd < 0) return;
+    this.watch = native.watchFd(this.fd, () => {
+      this.watch = -1;
+      this.drain();
+      if (this.byWd.size) this.arm();
+    });
+  }
+
+  /** Reads what the Sentry's watches reported; queues it for the guest, or drops it (`deliver` false: the Sentry's own accesses). */
+  drain(deliver = true): void {
+    if (this.fd < 0 || !this.byWd.size) return;
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, this.buf);
+      } catch {
+        return;
+      }
+      for (let off = 0; off + 16 <= n; ) {
+        const wd = this.buf.readInt32LE(off);
+        const mask = this.buf.readUInt32LE(off + 4);
+        off += 16 + this.buf.readUInt32LE(off + 12);
+        if (mask & IN_IGNORED) {
+          this.byWd.delete(wd);
+          continue;
+        }
+        const d = this.byWd.get(wd);
+        if (d && deliver && mask & DATA_EVENTS) this.deliver(d, mask & DATA_EVENTS);
+      }
+    }
+  }
+}
