@@ -108,7 +108,10 @@ export class Kernel {
   readonly tasks = new Map<number, Task>();
   readonly procs = new Map<number, Process>();
   readonly files = new FileTable(() => this.hostPids());
-  readonly inotify = new Inotify(() => this.hostPids());
+  readonly inotify = new Inotify(
+    () => this.hostPids(),
+    () => this.files.entries(),
+  );
   readonly startTime = Date.now();
   /** unique among the host's sandboxes, and revealing nothing of the host: names the sandbox's private abstract sockets */
   readonly sandboxId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;

@@ -30,6 +30,7 @@ describe('inotify reports the same events natively and under tsvisor', () => {
     ['basic', 'flags, FIONREAD, EINVAL for a small buffer, poll/select/epoll, events of creation, attributes, names, removal'],
     ['watches', 'watch descriptors, IN_MASK_ADD/IN_MASK_CREATE, IN_ONLYDIR, IN_DONT_FOLLOW, IN_ONESHOT, rm_watch, errnos, fork'],
     ['moves', 'cookies of moves between and within directories, IN_MOVE_SELF, replaced targets, IN_DELETE_SELF, two instances'],
+    ['data', 'IN_MODIFY, IN_ACCESS, IN_CLOSE_* of reads, writes and closes that run on the host; IN_EXCL_UNLINK; a blocking read'],
     ['overflow', 'coalescing of identical events, IN_Q_OVERFLOW past 16384 queued events'],
   ])('%s: %s', (cmd) => {
     const native = runNative([prog, scratch(), cmd]);

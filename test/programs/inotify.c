@@ -241,6 +241,49 @@ static void case_overflow(void) {
   printf("events %d, last wd=%d mask=%#x\n", events, last ? last->wd : 0, last ? last->mask : 0);
 }
 
+static void case_data(void) {
+  int fd = inotify_init1(IN_NONBLOCK);
+  mkdir(at("d"), 0755);
+  touch("d/f");
+  touch("d/gone");
+  p("watch d", inotify_add_watch(fd, at("d"), IN_ALL_EVENTS));
+  p("watch d/f", inotify_add_watch(fd, at("d/f"), IN_MODIFY | IN_ACCESS | IN_CLOSE));
+  int f = open(at("d/f"), O_RDWR);
+  p("write", write(f, "hello", 5));
+  p("zero-length write", write(f, "", 0));
+  p("pread", pread(f, (char[8]){0}, 8, 0));
+  p("close", close(f));
+  drain(fd, "write, read, close");
+  f = open(at("d/f"), O_RDONLY);
+  p("read", read(f, (char[8]){0}, 8));
+  p("read at end", read(f, (char[8]){0}, 8));
+  close(f);
+  drain(fd, "read-only");
+  int excl = inotify_init1(IN_NONBLOCK);
+  p("excl watch d", inotify_add_watch(excl, at("d"), IN_MODIFY | IN_DELETE | IN_EXCL_UNLINK));
+  f = open(at("d/gone"), O_RDWR);
+  p("unlink open file", unlink(at("d/gone")));
+  p("write unlinked", write(f, "x", 1));
+  close(f);
+  drain(fd, "unlinked child");
+  drain(excl, "IN_EXCL_UNLINK");
+  // A blocking read wakes up for an event another process causes.
+  int blocking = inotify_init();
+  p("blocking watch d/f", inotify_add_watch(blocking, at("d/f"), IN_MODIFY));
+  pid_t pid = fork();
+  if (pid == 0) {
+    usleep(200 * 1000);
+    int w = open(at("d/f"), O_WRONLY | O_APPEND);
+    write(w, "!", 1);
+    _exit(0);
+  }
+  char buf[4096] __attribute__((aligned(8)));
+  ssize_t n = read(blocking, buf, sizeof buf);
+  struct inotify_event *e = (struct inotify_event *)buf;
+  printf("blocking read %zd: wd=%d mask=%#x\n", n, n > 0 ? e->wd : 0, n > 0 ? e->mask : 0);
+  waitpid(pid, NULL, 0);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   dir = argv[1];
@@ -249,6 +292,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(argv[2], "watches")) case_watches();
   else if (!strcmp(argv[2], "moves")) case_moves();
   else if (!strcmp(argv[2], "overflow")) case_overflow();
+  else if (!strcmp(argv[2], "data")) case_data();
   else return 2;
   return 0;
 }

@@ -26,16 +26,26 @@ import {
   IN_ONESHOT,
   IN_ONLYDIR,
   O_CLOEXEC,
+  O_PATH,
   UTIME_OMIT,
 } from '../../abi/linux.js';
+import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
 import { check, fail, ownFd } from '../errors.js';
+import type { OpenFile } from '../files.js';
 import type { Dentry, Node, SetAttr } from '../vfs/node.js';
 import { DATA_EVENTS, DataObserver } from './data.js';
 import { type HostWatch, Shadows } from './shadow.js';
 
-/** Instances a sandbox may hold (Linux's fs.inotify.max_user_instances default); EMFILE past it. */
-export const INSTANCES_MAX = 128;
+/**
+ * Instances a sandbox may hold; EMFILE past it. Every instance is charged to
+ * host root's fs.inotify.max_user_instances (128 by default, the Sentry's and
+ * the guest's user namespace's creator alike), so one sandbox takes at most
+ * half of it.
+ */
+export const INSTANCES_MAX = 64;
+/** Below this many instances no sweep. */
+const SWEEP_MIN = 8;
 /** Watches of all instances together (Linux's max_user_watches is per user and scales with memory); ENOSPC past it. */
 export const WATCHES_MAX = 1 << 16;
 
@@ -60,18 +70,30 @@ export class Inotify {
   /** watches by watched object (file system dev and inode) */
   private readonly byKey = new Map<string, Set<Watch>>();
   private count = 0;
+  private sweepAt = SWEEP_MIN;
   private readonly shadows = new Shadows(WATCHES_MAX);
   private readonly keys = new WeakMap<Node, string>();
   private readonly data = new DataObserver((d, ev) => this.event(d, ev));
 
-  /** `guests`: host tgids of the guest's live processes (to find instances no guest holds any more). */
-  constructor(private readonly guests: () => Iterable<number>) {}
+  constructor(
+    /** host tgids of the guest's live processes (to find instances no guest holds any more) */
+    private readonly guests: () => Iterable<number>,
+    /** the objects guest fds refer to (the file table) */
+    private readonly openFiles: () => Iterable<OpenFile>,
+  ) {}
 
   /** A new instance: the host fd to install in the guest (the Sentry keeps its own copy). */
   create(flags: number): number {
-    if (this.instances.size >= INSTANCES_MAX) this.sweep();
+    // The Sentry's copy keeps an instance the guest closed alive: those go
+    // when the count doubled since the last look (amortized), at the limit,
+    // and when the host refuses a new one.
+    if (this.instances.size >= this.sweepAt) this.sweep();
     if (this.instances.size >= INSTANCES_MAX) fail('EMFILE');
-    const fd = ownFd(native.inotifyInit1((flags & IN_NONBLOCK) | O_CLOEXEC));
+    let fd = native.inotifyInit1((flags & IN_NONBLOCK) | O_CLOEXEC);
+    if (fd === -ERRNO.EMFILE && this.sweep()) fd = native.inotifyInit1((flags & IN_NONBLOCK) | O_CLOEXEC);
+    // The host's limit for the user: EMFILE, as Linux says past max_user_instances.
+    if (fd === -ERRNO.EMFILE) fail('EMFILE');
+    ownFd(fd);
     const own = native.dup(fd);
     if (own < 0) {
       native.close(fd);
@@ -130,6 +152,7 @@ export class Inotify {
     if (!set) this.byKey.set(key, (set = new Set()));
     set.add(w);
     this.count++;
+    if (mask & DATA_EVENTS) this.observeOpen(node, mask & DATA_EVENTS);
     return wd;
   }
 
@@ -189,6 +212,25 @@ export class Inotify {
 
   close(): void {
     this.data.close();
+  }
+
+  /** Observes the regular files guest fds already refer to: `node`, or its children when a directory. */
+  private observeOpen(node: Node, events: number): void {
+    const seen = new Set<Node>();
+    for (const f of this.openFiles()) {
+      const d = f.loc.dentry;
+      if (!d.node.isRegular() || seen.has(d.node) || (d.node !== node && d.parent?.node !== node)) continue;
+      seen.add(d.node);
+      let fd = -1;
+      try {
+        fd = d.node.open(O_PATH).fd;
+        this.data.observe(fd, d, events);
+      } catch {
+        // gone meanwhile: nothing to observe
+      } finally {
+        if (fd >= 0) native.close(fd);
+      }
+    }
   }
 
   /** The event mask a setattr causes (fsnotify_change). */
@@ -320,8 +362,9 @@ export class Inotify {
     return key;
   }
 
-  /** Drops the instances no guest process holds any more, with their watches. */
-  private sweep(): void {
+  /** Drops the instances no guest process holds any more, with their watches; true if any went. */
+  private sweep(): boolean {
+    const before = this.instances.size;
     const held = new Set<Instance>();
     for (const pid of this.guests()) {
       let fds: string[];
@@ -347,6 +390,8 @@ export class Inotify {
       native.close(inst.fd);
       this.instances.delete(inst);
     }
+    this.sweepAt = Math.max(SWEEP_MIN, 2 * this.instances.size);
+    return this.instances.size < before;
   }
 }
 
