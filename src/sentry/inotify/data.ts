@@ -5,7 +5,8 @@
 // is replayed to the guest's watches from the event loop, shortly after the
 // call (not before it returns, as on Linux).
 import fs from 'node:fs';
-import { IN_ACCESS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_IGNORED, IN_MODIFY, IN_NONBLOCK, O_CLOEXEC } from '../../abi/linux.js';
+import { ERRNO } from '../../abi/errno.js';
+import { IN_ACCESS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_IGNORED, IN_MASK_CREATE, IN_MODIFY, IN_NONBLOCK, O_CLOEXEC } from '../../abi/linux.js';
 import { native } from '../../platform/native.js';
 import type { Dentry } from '../vfs/node.js';
 
@@ -22,14 +23,18 @@ export class DataObserver {
 
   constructor(private readonly deliver: (d: Dentry, ev: number) => void) {}
 
-  /** Observes the host object behind the Sentry's fd `hostFd`, which the guest opens as `d`. */
-  observe(hostFd: number, d: Dentry, events: number): void {
+  /**
+   * Observes the host object behind the Sentry's fd `hostFd`, which the guest
+   * opens as `d`. Events are attributed to the name the object was last
+   * opened by (the host reports the object, not the fd).
+   */
+  observe(hostFd: number, d: Dentry): void {
     if (this.fd < 0) {
       const fd = native.inotifyInit1(IN_NONBLOCK | O_CLOEXEC);
       if (fd < 0) return;
       this.fd = fd;
     }
-    const wd = native.inotifyAddWatch(this.fd, `/proc/self/fd/${hostFd}`, events & DATA_EVENTS);
+    const wd = native.inotifyAddWatch(this.fd, `/proc/self/fd/${hostFd}`, DATA_EVENTS);
     if (wd < 0) return;
     this.byWd.delete(wd);
     this.byWd.set(wd, d);
@@ -39,6 +44,18 @@ export class DataObserver {
       this.byWd.delete(oldest);
     }
     this.arm();
+  }
+
+  /** If the object behind `hostFd` is observed, its events are now `d`'s (opened by another name). */
+  renamed(hostFd: number, d: Dentry): void {
+    if (this.fd < 0 || !this.byWd.size) return;
+    const path = `/proc/self/fd/${hostFd}`;
+    const wd = native.inotifyAddWatch(this.fd, path, DATA_EVENTS | IN_MASK_CREATE);
+    if (wd === -ERRNO.EEXIST) {
+      this.byWd.set(native.inotifyAddWatch(this.fd, path, DATA_EVENTS), d);
+    } else if (wd >= 0) {
+      native.inotifyRmWatch(this.fd, wd);
+    }
   }
 
   close(): void {

@@ -132,6 +132,7 @@ export class Inotify {
       const merged = mask & IN_MASK_ADD ? w.mask | mask : mask;
       const host = hostMask(merged);
       check(this.shadows.watch(inst.fd, w.shadow, host));
+      if (merged & ~w.mask & DATA_EVENTS) this.observeOpen(node);
       w.mask = merged & (IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK);
       w.hostMask = host;
       return w.wd;
@@ -152,7 +153,7 @@ export class Inotify {
     if (!set) this.byKey.set(key, (set = new Set()));
     set.add(w);
     this.count++;
-    if (mask & DATA_EVENTS) this.observeOpen(node, mask & DATA_EVENTS);
+    if (mask & DATA_EVENTS) this.observeOpen(node);
     return wd;
   }
 
@@ -188,12 +189,15 @@ export class Inotify {
    */
   opening(d: Dentry, fd: number): void {
     if (!this.byKey.size) return;
+    // What the Sentry's open did (truncating the storage file) is not the guest's.
+    this.data.drain(false);
     let events = 0;
     for (const w of this.watchesOf(d.node)) events |= w.mask;
     if (d.parent) for (const w of this.watchesOf(d.parent.node)) events |= w.mask;
     // A directory's fd is a placeholder: only its close is the guest's.
     events &= d.node.isDir() ? IN_CLOSE_NOWRITE : DATA_EVENTS;
-    if (events) this.data.observe(fd, d, events);
+    if (events) this.data.observe(fd, d);
+    else if (!d.node.isDir()) this.data.renamed(fd, d);
   }
 
   /**
@@ -215,7 +219,7 @@ export class Inotify {
   }
 
   /** Observes the regular files guest fds already refer to: `node`, or its children when a directory. */
-  private observeOpen(node: Node, events: number): void {
+  private observeOpen(node: Node): void {
     const seen = new Set<Node>();
     for (const f of this.openFiles()) {
       const d = f.loc.dentry;
@@ -224,7 +228,7 @@ export class Inotify {
       let fd = -1;
       try {
         fd = d.node.open(O_PATH).fd;
-        this.data.observe(fd, d, events);
+        this.data.observe(fd, d);
       } catch {
         // gone meanwhile: nothing to observe
       } finally {
