@@ -267,6 +267,15 @@ static void case_data(void) {
   close(f);
   drain(fd, "unlinked child");
   drain(excl, "IN_EXCL_UNLINK");
+  // IN_DELETE_SELF of a watched file comes when its last fd is closed.
+  touch("d/held");
+  int held = open(at("d/held"), O_RDWR);
+  int self = inotify_init1(IN_NONBLOCK);
+  p("watch d/held", inotify_add_watch(self, at("d/held"), IN_ALL_EVENTS));
+  p("unlink d/held", unlink(at("d/held")));
+  drain(self, "unlinked, still open");
+  p("close d/held", close(held));
+  drain(self, "last close");
   // A blocking read wakes up for an event another process causes.
   int blocking = inotify_init();
   p("blocking watch d/f", inotify_add_watch(blocking, at("d/f"), IN_MODIFY));

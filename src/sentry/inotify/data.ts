@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { ERRNO } from '../../abi/errno.js';
 import { IN_ACCESS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_IGNORED, IN_MASK_CREATE, IN_MODIFY, IN_NONBLOCK, O_CLOEXEC } from '../../abi/linux.js';
 import { native } from '../../platform/native.js';
-import type { Dentry } from '../vfs/node.js';
+import type { Dentry, Node } from '../vfs/node.js';
 
 export const DATA_EVENTS = IN_ACCESS | IN_MODIFY | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE;
 /** Host objects observed at once; the least recently opened goes first. */
@@ -19,6 +19,11 @@ export class DataObserver {
   private watch = -1;
   /** what each of the Sentry's watches stands for: the name the guest last opened it by */
   private readonly byWd = new Map<number, Dentry>();
+  /** watches on in-memory files' storage, which the host deletes at the last close once their last link is gone */
+  private readonly memory = new Set<number>();
+  private readonly byNode = new Map<Node, number>();
+  /** what to do when an observed object is gone (IN_IGNORED) */
+  private readonly whenGone = new Map<number, () => void>();
   private readonly buf = Buffer.alloc(1 << 16);
 
   constructor(private readonly deliver: (d: Dentry, ev: number) => void) {}
@@ -28,7 +33,7 @@ export class DataObserver {
    * opens as `d`. Events are attributed to the name the object was last
    * opened by (the host reports the object, not the fd).
    */
-  observe(hostFd: number, d: Dentry): void {
+  observe(hostFd: number, d: Dentry, inMemory: boolean): void {
     if (this.fd < 0) {
       const fd = native.inotifyInit1(IN_NONBLOCK | O_CLOEXEC);
       if (fd < 0) return;
@@ -38,12 +43,38 @@ export class DataObserver {
     if (wd < 0) return;
     this.byWd.delete(wd);
     this.byWd.set(wd, d);
+    this.byNode.set(d.node, wd);
+    if (inMemory) this.memory.add(wd);
     if (this.byWd.size > OBSERVED_MAX) {
       const oldest = this.byWd.keys().next().value!;
       native.inotifyRmWatch(this.fd, oldest);
-      this.byWd.delete(oldest);
+      this.gone(oldest);
     }
     this.arm();
+  }
+
+  /**
+   * An in-memory file lost its last link: when guest fds still hold it,
+   * runs `fn` once the last of them is closed (the host deletes the storage
+   * file then), as Linux reports IN_DELETE_SELF; false when nothing holds it.
+   */
+  deferDelete(node: Node, fn: () => void): boolean {
+    if (this.byNode.get(node) === undefined) return false;
+    this.drain(false);
+    const wd = this.byNode.get(node);
+    if (wd === undefined || !this.memory.has(wd)) return false;
+    this.whenGone.set(wd, fn);
+    return true;
+  }
+
+  private gone(wd: number): void {
+    const d = this.byWd.get(wd);
+    this.byWd.delete(wd);
+    this.memory.delete(wd);
+    if (d && this.byNode.get(d.node) === wd) this.byNode.delete(d.node);
+    const fn = this.whenGone.get(wd);
+    this.whenGone.delete(wd);
+    fn?.();
   }
 
   /** If the object behind `hostFd` is observed, its events are now `d`'s (opened by another name). */
@@ -52,7 +83,9 @@ export class DataObserver {
     const path = `/proc/self/fd/${hostFd}`;
     const wd = native.inotifyAddWatch(this.fd, path, DATA_EVENTS | IN_MASK_CREATE);
     if (wd === -ERRNO.EEXIST) {
-      this.byWd.set(native.inotifyAddWatch(this.fd, path, DATA_EVENTS), d);
+      const existing = native.inotifyAddWatch(this.fd, path, DATA_EVENTS);
+      this.byWd.set(existing, d);
+      this.byNode.set(d.node, existing);
     } else if (wd >= 0) {
       native.inotifyRmWatch(this.fd, wd);
     }
@@ -63,6 +96,9 @@ export class DataObserver {
     if (this.fd >= 0) native.close(this.fd);
     this.watch = this.fd = -1;
     this.byWd.clear();
+    this.byNode.clear();
+    this.memory.clear();
+    this.whenGone.clear();
   }
 
   private arm(): void {
@@ -89,7 +125,7 @@ export class DataObserver {
         const mask = this.buf.readUInt32LE(off + 4);
         off += 16 + this.buf.readUInt32LE(off + 12);
         if (mask & IN_IGNORED) {
-          this.byWd.delete(wd);
+          this.gone(wd);
           continue;
         }
         const d = this.byWd.get(wd);

@@ -33,7 +33,9 @@ import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
 import { check, fail, ownFd } from '../errors.js';
 import type { OpenFile } from '../files.js';
+import { MemFile } from '../vfs/memfs.js';
 import type { Dentry, Node, SetAttr } from '../vfs/node.js';
+import { OverlayNode } from '../vfs/overlayfs.js';
 import { DATA_EVENTS, DataObserver } from './data.js';
 import { type HostWatch, Shadows } from './shadow.js';
 
@@ -153,7 +155,8 @@ export class Inotify {
     if (!set) this.byKey.set(key, (set = new Set()));
     set.add(w);
     this.count++;
-    if (mask & DATA_EVENTS) this.observeOpen(node);
+    // Open fds of a watched file: their data events, and the last close's IN_DELETE_SELF.
+    if (mask & DATA_EVENTS || node.isRegular()) this.observeOpen(node);
     return wd;
   }
 
@@ -177,10 +180,10 @@ export class Inotify {
   event(d: Dentry, ev: number): void {
     if (!this.byKey.size) return;
     const isDir = d.node.isDir();
-    // IN_EXCL_UNLINK: no data events of a child once it was unlinked.
+    // IN_EXCL_UNLINK: no data events of an fd whose name was unlinked.
     const unlinked = ev & DATA_EVENTS && !isDir ? gone(d.node) : false;
     if (d.parent) this.toChild(d.parent.node, ev, d.name, isDir, unlinked);
-    this.toSelf(d.node, ev, isDir);
+    this.toSelf(d.node, ev, isDir, unlinked);
   }
 
   /**
@@ -196,7 +199,7 @@ export class Inotify {
     if (d.parent) for (const w of this.watchesOf(d.parent.node)) events |= w.mask;
     // A directory's fd is a placeholder: only its close is the guest's.
     events &= d.node.isDir() ? IN_CLOSE_NOWRITE : DATA_EVENTS;
-    if (events) this.data.observe(fd, d);
+    if (events) this.data.observe(fd, d, inMemory(d.node));
     else if (!d.node.isDir()) this.data.renamed(fd, d);
   }
 
@@ -228,7 +231,7 @@ export class Inotify {
       let fd = -1;
       try {
         fd = d.node.open(O_PATH).fd;
-        this.data.observe(fd, d);
+        this.data.observe(fd, d, inMemory(d.node));
       } catch {
         // gone meanwhile: nothing to observe
       } finally {
@@ -300,6 +303,7 @@ export class Inotify {
   }
 
   private deleted(node: Node): void {
+    if (!node.isDir() && this.data.deferDelete(node, () => this.deleted(node))) return;
     for (const w of this.watchesOf(node)) {
       // Removing the shadow makes the host queue IN_DELETE_SELF (if asked for) and IN_IGNORED.
       this.shadows.removeWatched(w, w.isDir);
@@ -307,9 +311,9 @@ export class Inotify {
     }
   }
 
-  private toSelf(node: Node, ev: number, isDir: boolean): void {
+  private toSelf(node: Node, ev: number, isDir: boolean, unlinked = false): void {
     for (const w of this.watchesOf(node)) {
-      if (!(w.mask & ev)) continue;
+      if (!(w.mask & ev) || (unlinked && w.mask & IN_EXCL_UNLINK)) continue;
       if (ev === IN_MOVE_SELF) this.shadows.moveSelf(w);
       else this.shadows.self(w, ev, isDir);
       this.after(w);
@@ -413,6 +417,11 @@ function hostMask(mask: number): number {
 function pick(ws: Watch[], inst: Instance, ev: number): Watch | null {
   for (const w of ws) if (w.inst === inst && w.mask & ev) return w;
   return null;
+}
+
+/** A file whose contents are in an in-memory file system's storage (tmpfs, the overlay's upper layer). */
+function inMemory(node: Node): boolean {
+  return (node instanceof OverlayNode ? node.upper : node) instanceof MemFile;
 }
 
 /** The object's last link is gone. */
