@@ -32,15 +32,28 @@ describe('inotify reports the same events natively and under tsvisor', () => {
     ['moves', 'cookies of moves between and within directories, IN_MOVE_SELF, replaced targets, IN_DELETE_SELF, two instances'],
     ['data', 'IN_MODIFY, IN_ACCESS, IN_CLOSE_* of reads, writes and closes that run on the host; IN_EXCL_UNLINK; a blocking read'],
     ['overflow', 'coalescing of identical events, IN_Q_OVERFLOW past 16384 queued events'],
+    ['churn', '1000 instances made, watched and closed in turn'],
   ])('%s: %s', (cmd) => {
     const native = runNative([prog, scratch(), cmd]);
     const sandbox = runSandbox([prog, scratch(), cmd]);
     expect(native.status).toBe(0);
-    expect(native.stdout).toMatch(/^wd=/m);
+    expect(native.stdout.length).toBeGreaterThan(0);
     expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
       stdout: native.stdout,
       stderr: native.stderr,
       status: native.status,
     });
+  });
+});
+
+describe('inotify bounds', () => {
+  it('a sandbox holds at most 64 instances (EMFILE past them), and gets them back once closed', () => {
+    // Every instance counts against host root's max_user_instances (128): one
+    // sandbox must not take them all. Not compared with Linux: natively the
+    // limit is the user's.
+    const r = runSandbox([prog, scratch(), 'limits']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('made, watched and closed: 1000\nheld: 64, then EMFILE\nafter closing them = 0\n');
   });
 });

@@ -89,7 +89,7 @@ export class Inotify {
     // The Sentry's copy keeps an instance the guest closed alive: those go
     // when the count doubled since the last look (amortized), at the limit,
     // and when the host refuses a new one.
-    if (this.instances.size >= this.sweepAt) this.sweep();
+    if (this.instances.size >= Math.min(this.sweepAt, INSTANCES_MAX)) this.sweep();
     if (this.instances.size >= INSTANCES_MAX) fail('EMFILE');
     let fd = native.inotifyInit1((flags & IN_NONBLOCK) | O_CLOEXEC);
     if (fd === -ERRNO.EMFILE && this.sweep()) fd = native.inotifyInit1((flags & IN_NONBLOCK) | O_CLOEXEC);
