@@ -1,4 +1,5 @@
-// inotify (issue 9): test/programs/inotify.c performs the same operations
+// inotify (issue 9): inotify_init, inotify_init1, inotify_add_watch,
+// inotify_rm_watch. test/programs/inotify.c performs the same operations
 // natively and under tsvisor do, each in a fresh scratch directory, and
 // prints every call's result and every event read from the instance (watch
 // descriptors, masks, cookies in order of appearance, names). The two event
@@ -38,6 +39,23 @@ describe('inotify reports the same events natively and under tsvisor', () => {
     const sandbox = runSandbox([prog, scratch(), cmd]);
     expect(native.status).toBe(0);
     expect(native.stdout.length).toBeGreaterThan(0);
+    expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
+      stdout: native.stdout,
+      stderr: native.stderr,
+      status: native.status,
+    });
+  });
+});
+
+describe('inotify on a root written through the Gofer (host files) reports what Linux reports', () => {
+  it.each([['basic'], ['watches'], ['moves']])('%s', (cmd) => {
+    const root = fs.mkdtempSync(path.join(dir, 'root-'));
+    fs.copyFileSync(prog, path.join(root, 'inotify'));
+    fs.chmodSync(path.join(root, 'inotify'), 0o755);
+    fs.mkdirSync(path.join(root, 's'));
+    const native = runNative([prog, scratch(), cmd]);
+    const sandbox = runSandbox(['/inotify', '/s', cmd], { doFlags: ['--root', root] });
+    expect(native.status).toBe(0);
     expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
       stdout: native.stdout,
       stderr: native.stderr,
