@@ -16,12 +16,12 @@
 // host object itself, with no more rights than it has. Past TABLE_MAX live
 // entries opens fail with ENFILE.
 import fs from 'node:fs';
-import { AT_FDCWD, MFD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from '../abi/linux.js';
+import { AT_FDCWD, MFD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY } from '../abi/linux.js';
 import { STATX, STATX_FIELDS, native } from '../platform/native.js';
 import { ERRNO } from '../abi/errno.js';
 import { fail, ownFd } from './errors.js';
 import type { Task } from './task.js';
-import type { DirEntry, Location } from './vfs/node.js';
+import type { DirEntry, Location, Node } from './vfs/node.js';
 
 /** Objects the table remembers at most: the Sentry's bound on open guest objects. */
 export const TABLE_MAX = 1 << 17;
@@ -194,6 +194,19 @@ export class FileTable {
       if (fd >= 0 || fd === -ERRNO.EMFILE) return fd;
     }
     return -ERRNO.ENOENT;
+  }
+
+  /** O_PATH fds (the caller's to close) of the host objects guest processes hold that were installed for `node`. */
+  openHeldFor(node: Node): number[] {
+    const fds: number[] = [];
+    const seen = new Set<string>();
+    for (const h of this.held()) {
+      if (seen.has(h.key) || this.byKey.get(h.key)?.loc.dentry.node !== node) continue;
+      seen.add(h.key);
+      const fd = native.openat2(AT_FDCWD, h.path, O_PATH | O_CLOEXEC, 0, 0);
+      if (fd >= 0) fds.push(fd);
+    }
+    return fds;
   }
 
   /** Every host object the guest's processes hold: their fds, then their mapped files. */

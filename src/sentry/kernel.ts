@@ -111,6 +111,7 @@ export class Kernel {
   readonly inotify = new Inotify(
     () => this.hostPids(),
     () => this.files.entries(),
+    (node) => this.files.openHeldFor(node),
   );
   readonly startTime = Date.now();
   /** unique among the host's sandboxes, and revealing nothing of the host: names the sandbox's private abstract sockets */

@@ -276,6 +276,17 @@ static void case_data(void) {
   drain(self, "unlinked, still open");
   p("close d/held", close(held));
   drain(self, "last close");
+  // And of a directory when its last open fd is closed.
+  mkdir(at("d/sub"), 0755);
+  int subfd = open(at("d/sub"), O_RDONLY | O_DIRECTORY);
+  int subdup = dup(subfd);
+  p("watch d/sub", inotify_add_watch(self, at("d/sub"), IN_ALL_EVENTS));
+  p("rmdir d/sub", rmdir(at("d/sub")));
+  drain(self, "removed directory, still open");
+  p("close one", close(subfd));
+  drain(self, "one fd left");
+  p("close the other", close(subdup));
+  drain(self, "directory's last close");
   // A blocking read wakes up for an event another process causes.
   int blocking = inotify_init();
   p("blocking watch d/f", inotify_add_watch(blocking, at("d/f"), IN_MODIFY));

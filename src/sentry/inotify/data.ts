@@ -34,11 +34,7 @@ export class DataObserver {
    * opened by (the host reports the object, not the fd).
    */
   observe(hostFd: number, d: Dentry, inMemory: boolean): void {
-    if (this.fd < 0) {
-      const fd = native.inotifyInit1(IN_NONBLOCK | O_CLOEXEC);
-      if (fd < 0) return;
-      this.fd = fd;
-    }
+    if (!this.open()) return;
     const wd = native.inotifyAddWatch(this.fd, `/proc/self/fd/${hostFd}`, DATA_EVENTS);
     if (wd < 0) return;
     this.byWd.delete(wd);
@@ -64,6 +60,25 @@ export class DataObserver {
     const wd = this.byNode.get(node);
     if (wd === undefined || !this.memory.has(wd)) return false;
     this.whenGone.set(wd, fn);
+    return true;
+  }
+
+  /** Runs `fn` once the host object behind `hostFd` is freed (its last fd closed); false if it cannot be observed. */
+  untilGone(hostFd: number, fn: () => void): boolean {
+    if (!this.open()) return false;
+    const wd = native.inotifyAddWatch(this.fd, `/proc/self/fd/${hostFd}`, IN_CLOSE_NOWRITE);
+    if (wd < 0 || this.whenGone.has(wd)) return false;
+    this.whenGone.set(wd, fn);
+    this.arm();
+    return true;
+  }
+
+  private open(): boolean {
+    if (this.fd < 0) {
+      const fd = native.inotifyInit1(IN_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) return false;
+      this.fd = fd;
+    }
     return true;
   }
 
@@ -106,13 +121,13 @@ export class DataObserver {
     this.watch = native.watchFd(this.fd, () => {
       this.watch = -1;
       this.drain();
-      if (this.byWd.size) this.arm();
+      if (this.byWd.size || this.whenGone.size) this.arm();
     });
   }
 
   /** Reads what the Sentry's watches reported; queues it for the guest, or drops it (`deliver` false: the Sentry's own accesses). */
   drain(deliver = true): void {
-    if (this.fd < 0 || !this.byWd.size) return;
+    if (this.fd < 0 || !(this.byWd.size || this.whenGone.size)) return;
     for (;;) {
       let n: number;
       try {

@@ -82,6 +82,8 @@ export class Inotify {
     private readonly guests: () => Iterable<number>,
     /** the objects guest fds refer to (the file table) */
     private readonly openFiles: () => Iterable<OpenFile>,
+    /** O_PATH fds of the host objects guest processes hold for a node (directory placeholders) */
+    private readonly heldFor: (node: Node) => number[],
   ) {}
 
   /** A new instance: the host fd to install in the guest (the Sentry keeps its own copy). */
@@ -303,8 +305,23 @@ export class Inotify {
   }
 
   private deleted(node: Node): void {
+    const watches = this.watchesOf(node);
+    if (!watches.length) return;
     if (!node.isDir() && this.data.deferDelete(node, () => this.deleted(node))) return;
-    for (const w of this.watchesOf(node)) {
+    if (node.isDir()) {
+      // A removed directory is freed (IN_DELETE_SELF) when its last open fd
+      // (each a placeholder of its own) is closed.
+      let pending = 0;
+      const last = () => {
+        if (--pending === 0) this.deleted(node);
+      };
+      for (const fd of this.heldFor(node)) {
+        if (this.data.untilGone(fd, last)) pending++;
+        native.close(fd);
+      }
+      if (pending) return;
+    }
+    for (const w of watches) {
       // Removing the shadow makes the host queue IN_DELETE_SELF (if asked for) and IN_IGNORED.
       this.shadows.removeWatched(w, w.isDir);
       this.forget(w);
