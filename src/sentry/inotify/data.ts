@@ -120,8 +120,11 @@ export class DataObserver {
     if (this.watch >= 0 || this.fd < 0) return;
     this.watch = native.watchFd(this.fd, () => {
       this.watch = -1;
-      this.drain();
-      if (this.byWd.size || this.whenGone.size) this.arm();
+      try {
+        this.drain();
+      } finally {
+        if (this.byWd.size || this.whenGone.size) this.arm();
+      }
     });
   }
 

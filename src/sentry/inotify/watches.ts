@@ -31,7 +31,7 @@ import {
 } from '../../abi/linux.js';
 import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
-import { check, fail, ownFd } from '../errors.js';
+import { SysErr, check, fail, ownFd } from '../errors.js';
 import type { OpenFile } from '../files.js';
 import { MemFile } from '../vfs/memfs.js';
 import type { Dentry, Node, SetAttr } from '../vfs/node.js';
@@ -295,7 +295,7 @@ export class Inotify {
       const f = pick(from, inst, IN_MOVED_FROM);
       const t = pick(to, inst, IN_MOVED_TO);
       if (!f && !t) continue;
-      this.shadows.move(f, oldName, t, newName, isDir);
+      if (!queued(() => this.shadows.move(f, oldName, t, newName, isDir))) continue;
       if (f) this.after(f);
       if (t && t !== f) this.after(t);
     }
@@ -323,7 +323,7 @@ export class Inotify {
     }
     for (const w of watches) {
       // Removing the shadow makes the host queue IN_DELETE_SELF (if asked for) and IN_IGNORED.
-      this.shadows.removeWatched(w, w.isDir);
+      queued(() => this.shadows.removeWatched(w, w.isDir));
       this.forget(w);
     }
   }
@@ -331,17 +331,15 @@ export class Inotify {
   private toSelf(node: Node, ev: number, isDir: boolean, unlinked = false): void {
     for (const w of this.watchesOf(node)) {
       if (!(w.mask & ev) || (unlinked && w.mask & IN_EXCL_UNLINK)) continue;
-      if (ev === IN_MOVE_SELF) this.shadows.moveSelf(w);
-      else this.shadows.self(w, ev, isDir);
-      this.after(w);
+      const done = queued(() => (ev === IN_MOVE_SELF ? this.shadows.moveSelf(w) : this.shadows.self(w, ev, isDir)));
+      if (done) this.after(w);
     }
   }
 
   private toChild(dir: Node, ev: number, name: string, isDir: boolean, unlinked = false): void {
     for (const w of this.watchesOf(dir)) {
       if (!(w.mask & ev) || (unlinked && w.mask & IN_EXCL_UNLINK)) continue;
-      this.shadows.child(w, ev, name, isDir);
-      this.after(w);
+      if (queued(() => this.shadows.child(w, ev, name, isDir))) this.after(w);
     }
   }
 
@@ -434,6 +432,21 @@ function hostMask(mask: number): number {
 function pick(ws: Watch[], inst: Instance, ev: number): Watch | null {
   for (const w of ws) if (w.inst === inst && w.mask & ev) return w;
   return null;
+}
+
+/**
+ * Runs a shadow operation; false when the host refused it (the shadow tmpfs
+ * full, the Sentry out of fds): the event is lost, and the guest's call,
+ * which has succeeded, is not failed for it.
+ */
+function queued(op: () => void): boolean {
+  try {
+    op();
+    return true;
+  } catch (e) {
+    if (e instanceof SysErr) return false;
+    throw e;
+  }
 }
 
 /** A file whose contents are in an in-memory file system's storage (tmpfs, the overlay's upper layer). */
