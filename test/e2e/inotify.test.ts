@@ -74,4 +74,11 @@ describe('inotify bounds', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('made, watched and closed: 1000\nheld: 64, then EMFILE\nafter closing them = 0\n');
   });
+
+  it('/proc/sys/fs/inotify shows the sandbox\'s limits and the host\'s queue size', () => {
+    const d = '/proc/sys/fs/inotify';
+    const r = runSandbox(['/bin/cat', `${d}/max_user_instances`, `${d}/max_user_watches`, `${d}/max_queued_events`]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`64\n65536\n${fs.readFileSync(`${d}/max_queued_events`, 'utf8')}`);
+  });
 });

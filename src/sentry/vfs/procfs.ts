@@ -33,6 +33,7 @@ import {
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
 import { hasCap, ownerInSandbox } from '../creds.js';
+import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY } from '../syscalls/uts.js';
@@ -451,6 +452,10 @@ const SYS_FILES: Record<string, (k: Kernel) => string> = {
   'fs/file-max': () => '9223372036854775807\n',
   'fs/nr_open': () => '1048576\n',
   'fs/pipe-max-size': () => '1048576\n',
+  // The sandbox's inotify limits; the queue is the host's own.
+  'fs/inotify/max_queued_events': () => hostRead('/proc/sys/fs/inotify/max_queued_events'),
+  'fs/inotify/max_user_instances': () => `${INSTANCES_MAX}\n`,
+  'fs/inotify/max_user_watches': () => `${WATCHES_MAX}\n`,
   'net/core/somaxconn': () => '4096\n',
 };
 
