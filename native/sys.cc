@@ -25,6 +25,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 #include <linux/filter.h>
@@ -961,6 +962,15 @@ Napi::Value GetRlimit(const Napi::CallbackInfo& info) {
   return a;
 }
 Napi::Value Gettid(const Napi::CallbackInfo& info) { return Num(info.Env(), syscall(SYS_gettid)); }
+// realtime(out): out[0] seconds, out[1] nanoseconds of CLOCK_REALTIME (file times the Sentry sets itself)
+Napi::Value Realtime(const Napi::CallbackInfo& info) {
+  Napi::Float64Array out = info[0].As<Napi::Float64Array>();
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  out[0] = static_cast<double>(ts.tv_sec);
+  out[1] = static_cast<double>(ts.tv_nsec);
+  return info.Env().Undefined();
+}
 Napi::Value Umask(const Napi::CallbackInfo& info) { return Num(info.Env(), umask(U32(info, 0))); }
 
 }  // namespace
@@ -1025,6 +1035,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"setRlimit", SetRlimit},
       {"getRlimit", GetRlimit},
       {"gettid", Gettid},
+      {"realtime", Realtime},
       {"umask", Umask},
   };
   for (auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));

@@ -424,20 +424,11 @@ export class Gofer {
         break;
       }
       const type = this.type;
-      let target: string | undefined;
-      if (type === S_IFLNK) {
-        const t = native.readlinkat(fd, '');
-        if (typeof t === 'number') {
-          stop = -t;
-          break;
-        }
-        target = t;
-      }
       // Device nodes are described but never handed out, not even as O_PATH fds.
+      // (A symlink's target is not read here: reading it moves its atime, which a lookup does not.)
       const hasFd = type !== S_IFCHR && type !== S_IFBLK;
-      w.u8((hasFd ? WalkFlag.HAS_FD : 0) | (target !== undefined ? WalkFlag.HAS_TARGET : 0));
+      w.u8(hasFd ? WalkFlag.HAS_FD : 0);
       w.stat(this.stx);
-      if (target !== undefined) w.str(target);
       if (hasFd) this.outFds.push(fd);
       count++;
       if (type !== S_IFDIR) break;

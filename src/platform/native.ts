@@ -114,6 +114,8 @@ export interface Native {
   /** [soft, hard], -1 for RLIM_INFINITY */
   getRlimit(resource: number): [number, number] | number;
   gettid(): number;
+  /** CLOCK_REALTIME into out[0] (seconds) and out[1] (nanoseconds) */
+  realtime(out: Float64Array): void;
   umask(mask: number): number;
 
   // waiting by liveness (native/wait.cc)

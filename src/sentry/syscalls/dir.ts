@@ -7,10 +7,10 @@ import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
-import type { DirEntry, Location } from '../vfs/node.js';
+import type { DirEntry, Location, Via } from '../vfs/node.js';
 import { lookupChild, parentOf, pathOf } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { mayModifyDir, parentAt, resolveAt } from './common.js';
+import { mayModifyDir, notPath, parentAt, resolveAt, throughFd } from './common.js';
 
 const SEEK_SET = 0;
 const SEEK_CUR = 1;
@@ -49,31 +49,32 @@ export function rmdirAt(k: Kernel, t: Task, dirfd: number, pathAddr: number): nu
   if (isMountBusy(child)) fail('EBUSY');
   mayRemove(t, parent, child);
   parent.dentry.node.rmdir(name, child.dentry.node);
-  parent.dentry.forget(name);
+  child.dentry.detach();
   return 0;
 }
 
 /** The entries of a directory as getdents reports them, "." and ".." first. */
-function listing(t: Task, loc: Location): DirEntry[] {
-  const self = loc.dentry.node.stat();
+function listing(t: Task, loc: Location, via: Via | undefined): DirEntry[] {
+  const self = loc.dentry.node.stat(via);
   const up = parentOf(t.resolveCtx(), loc);
   return [
     { name: '.', ino: self.ino, type: DT_DIR },
     { name: '..', ino: up.dentry.node.stat().ino, type: DT_DIR },
-    ...loc.dentry.node.readdir(),
+    ...loc.dentry.node.readdir(via),
   ];
 }
 
 function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, legacy: boolean): number {
-  const id = k.files.identify(t, fd);
-  try {
-    const file = id.file;
+  return throughFd(k, t, fd, ({ id, file, via }) => {
+    notPath(file);
     if (!file) fail('ENOTDIR');
     if (!file.loc.dentry.node.isDir()) fail('ENOTDIR');
+    // A removed directory lists nothing, not even "." (Linux's IS_DEADDIR).
+    if (file.loc.dentry.dead) fail('ENOENT');
     // The listing position is the placeholder's own file offset, so native
     // lseek (rewinddir, seekdir) and sharing across dup/fork just work.
     const pos = check(native.lseek(id.fd, 0, SEEK_CUR));
-    if (pos === 0 || !file.listing) k.files.keepListing(file, listing(t, file.loc));
+    if (pos === 0 || !file.listing) k.files.keepListing(file, listing(t, file.loc, via));
     const entries = file.listing!;
     if (pos >= entries.length) {
       // Read to its end: the snapshot goes (a rewind or seekdir lists again).
@@ -94,9 +95,7 @@ function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, l
     writeBytes(t, addr, buf, off);
     check(native.lseek(id.fd, i, SEEK_SET));
     return off;
-  } finally {
-    native.close(id.fd);
-  }
+  });
 }
 
 function setCwd(t: Task, loc: Location): number {
@@ -120,6 +119,7 @@ export const dirHandlers: Record<string, Handler> = {
     return setCwd(t, file.loc);
   },
   getcwd: (_k, t, a) => {
+    if (t.fs.cwd.dentry.dead) fail('ENOENT');
     const p = pathOf(t.fs.root, t.fs.cwd) ?? '(unreachable)';
     const b = Buffer.from(`${p}\0`, 'latin1');
     if (b.length > a.long(1)) fail('ERANGE');

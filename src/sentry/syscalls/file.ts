@@ -46,18 +46,21 @@ import { assertValid, installFd, mayModifyDir, mustBeWritable, notExecuting, par
 export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, flags: number, created = false): number {
   const node = loc.dentry.node;
   const cloexec = (flags & O_CLOEXEC) !== 0;
-  const file = { loc, flags };
   if (flags & O_PATH) {
-    if (node.isRegular()) return installFd(k, a, node.open(O_PATH).fd, file, cloexec);
-    return installFd(k, a, k.files.placeholder(file), null, cloexec);
+    if (flags & O_DIRECTORY && !node.isDir()) fail('ENOTDIR');
+    return installFd(k, a, k.files.placeholder({ loc, flags }), null, cloexec);
   }
   if (node.isSymlink()) fail('ELOOP');
   if (flags & O_DIRECTORY && !node.isDir()) fail('ENOTDIR');
   const acc = flags & O_ACCMODE;
   const st = node.stat();
   if (node.isDir()) {
-    if (acc !== O_RDONLY || flags & O_CREAT) fail('EISDIR');
+    // O_TRUNC asks for write access too.
+    if (acc !== O_RDONLY || flags & (O_CREAT | O_TRUNC)) fail('EISDIR');
     requireAccess(t.creds, st.mode, st.uid, st.gid, R_OK);
+    const file = { loc, flags };
+    const fd = node.openDirectory(flags);
+    if (fd >= 0) return installFd(k, a, fd, { ...file, direct: true }, cloexec);
     return installFd(k, a, k.files.placeholder(file), null, cloexec);
   }
   if (!created) {
@@ -75,10 +78,14 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
     fail('EACCES');
   }
   const opened = node.open(flags & ~(O_CREAT | O_EXCL));
-  return installFd(k, a, opened.fd, opened.foreign ? null : file, cloexec);
+  return installFd(k, a, opened.fd, opened.foreign ? null : { loc, flags, direct: true }, cloexec);
 }
 
+/** The only flags an O_PATH open keeps (open ignores the others, openat2 refuses them). */
+const O_PATH_FLAGS = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
 function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: number, flags: number, mode: number, resolveFlags = 0): number {
+  if (flags & O_PATH) flags &= O_PATH_FLAGS;
   const path = readPath(t, pathAddr);
   assertValid(k, t);
   if ((flags & O_TMPFILE) === O_TMPFILE) fail('EOPNOTSUPP');
@@ -128,7 +135,7 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
     mayModifyDir(t, parent);
     const r = parent.dentry.node.create(name, umaskMode(t, mode), t.creds, flags & ~(O_CREAT | O_EXCL));
     const d = parent.dentry.add(name, r.node);
-    return installFd(k, a, r.fd, { loc: { mount: parent.mount, dentry: d }, flags }, (flags & O_CLOEXEC) !== 0);
+    return installFd(k, a, r.fd, { loc: { mount: parent.mount, dentry: d }, flags, direct: true }, (flags & O_CLOEXEC) !== 0);
   }
 }
 
@@ -151,6 +158,7 @@ export const fileHandlers: Record<string, Handler> = {
     if (res & ~KNOWN_RESOLVE) fail('EINVAL');
     if (mode && !(flags & O_CREAT) && (flags & O_TMPFILE) !== O_TMPFILE) fail('EINVAL');
     if (mode & ~0o7777) fail('EINVAL');
+    if (flags & O_PATH && flags & ~O_PATH_FLAGS) fail('EINVAL');
     if ((res & RESOLVE_BENEATH) && (res & RESOLVE_IN_ROOT)) fail('EINVAL');
     if (res & RESOLVE_CACHED) fail('EAGAIN');
     return doOpen(k, t, a, a.int(0), a.long(1), flags, mode, res);

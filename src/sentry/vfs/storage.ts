@@ -115,3 +115,7 @@ export function chargeMeta(bytes: number): void {
   if (budget.metaBytes + bytes > SANDBOX_META_BYTES) fail('ENOSPC');
   budget.metaBytes += bytes;
 }
+
+export function unchargeMeta(bytes: number): void {
+  budget.metaBytes -= bytes;
+}
