@@ -1,0 +1,100 @@
+// Linux-exact file-system behaviour (issue 9): test/programs/exactfs.c runs
+// each group of cases natively and under tsvisor do, on each file system the
+// sandbox has, and prints what every call returned; the outputs must be the
+// same.
+//   overlay  the host root with the in-memory overlay (the default of `do`);
+//            the fixture is made natively first, so it is the lower layer
+//   tmpfs    the sandbox's /dev/shm against the host's /dev/shm
+//   gofer    a root directory written through the Gofer (--root without
+//            --overlay) against the same tree under chroot
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Run, rmrf, runChroot, runNative, runSandbox } from './harness.js';
+import { compile, hostScratch } from './robust-helpers.js';
+
+let dir: string;
+let bin: string;
+beforeAll(() => {
+  dir = hostScratch('exactfs');
+  bin = compile('exactfs', dir);
+});
+afterAll(() => {
+  if (dir) rmrf(dir);
+});
+
+type Fs = 'overlay' | 'tmpfs' | 'gofer';
+
+function scratch(): string {
+  const d = fs.mkdtempSync(path.join(dir, 'run-'));
+  fs.chmodSync(d, 0o755);
+  return d;
+}
+
+/** A root for --root: the program and a busybox sh and rm (system() runs "rm -rf"), with the fixture in /w. */
+function goferRoot(): string {
+  const root = scratch();
+  for (const d of ['bin', 'w', 'proc', 'dev', 'tmp']) fs.mkdirSync(path.join(root, d));
+  fs.copyFileSync('/bin/busybox', path.join(root, 'bin/busybox'));
+  fs.chmodSync(path.join(root, 'bin/busybox'), 0o755);
+  for (const a of ['sh', 'rm']) fs.symlinkSync('busybox', path.join(root, 'bin', a));
+  fs.copyFileSync(bin, path.join(root, 'exactfs'));
+  fs.chmodSync(path.join(root, 'exactfs'), 0o755);
+  execFileSync(bin, [path.join(root, 'w'), 'setup']);
+  return root;
+}
+
+/** The program run natively and in the sandbox on file system `kind`. */
+function both(kind: Fs, args: string[]): { native: Run; sandbox: Run } {
+  if (kind === 'overlay') {
+    const n = scratch();
+    const s = scratch();
+    execFileSync(bin, [n, 'setup']);
+    execFileSync(bin, [s, 'setup']);
+    return { native: runNative([bin, n, ...args]), sandbox: runSandbox([bin, s, ...args]) };
+  }
+  if (kind === 'tmpfs') {
+    // The same path in the host's /dev/shm and in the sandbox's own.
+    const d = fs.mkdtempSync('/dev/shm/tsvisor-exactfs-');
+    const script = `${bin} ${d} setup && exec ${bin} ${d} ${args.join(' ')}`;
+    try {
+      const native = runNative(['/bin/sh', '-c', script]);
+      return { native, sandbox: runSandbox(['/bin/sh', '-c', `mkdir ${d} && ${script}`]) };
+    } finally {
+      rmrf(d);
+    }
+  }
+  const n = goferRoot();
+  const s = goferRoot();
+  // The native run sees a /proc as the sandbox does.
+  execFileSync('mount', ['-t', 'proc', 'proc', path.join(n, 'proc')]);
+  try {
+    return { native: runChroot(n, ['/exactfs', '/w', ...args]), sandbox: runSandbox(['/exactfs', '/w', ...args], { doFlags: ['--root', s] }) };
+  } finally {
+    execFileSync('umount', [path.join(n, 'proc')]);
+  }
+}
+
+function same(kind: Fs, args: string[]): void {
+  const { native, sandbox } = both(kind, args);
+  expect(native.status).toBe(0);
+  expect(native.stdout.length).toBeGreaterThan(0);
+  expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
+    stdout: native.stdout,
+    stderr: native.stderr,
+    status: native.status,
+  });
+}
+
+const ALL: Fs[] = ['overlay', 'tmpfs', 'gofer'];
+
+describe('file-system calls return the same results natively and under tsvisor', () => {
+  const cases: [string, string, Fs[]][] = [
+    ['fd-file', 'fd calls on unlinked, renamed and replaced files (fstat, fchmod, futimens, xattrs, ftruncate, /proc/self/fd)', ALL],
+    ['fd-dir', 'fd calls, getdents and fchdir on removed and renamed directories', ALL],
+  ];
+  for (const [cmd, what, kinds] of cases) {
+    for (const kind of kinds) it(`${cmd} on ${kind}: ${what}`, () => same(kind, [cmd]));
+  }
+});
