@@ -82,19 +82,25 @@ function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, l
       return 0;
     }
     const buf = Buffer.alloc(Math.min(count, 1 << 20));
+    /** where each entry written ends */
+    const ends: number[] = [];
     let off = 0;
-    let i = pos;
-    for (; i < entries.length; i++) {
+    for (let i = pos; i < entries.length; i++) {
       const e = entries[i]!;
       const len = Buffer.byteLength(e.name, 'latin1');
       const size = legacy ? direntSize(len) : dirent64Size(len);
       if (off + size > buf.length) break;
       off += legacy ? writeDirent(buf, off, e.ino, i + 1, e.type, e.name) : writeDirent64(buf, off, e.ino, i + 1, e.type, e.name);
+      ends.push(off);
     }
-    if (off === 0 && i < entries.length) fail('EINVAL');
-    writeBytes(t, addr, buf, off);
-    check(native.lseek(id.fd, i, SEEK_SET));
-    return off;
+    if (off === 0) fail('EINVAL');
+    // As Linux's filldir: the entries copied before a fault are the result; a fault on the first is EFAULT.
+    const copied = native.memWrite(t.tid, addr, buf, 0, off);
+    let n = ends.length;
+    while (n > 0 && ends[n - 1]! > copied) n--;
+    if (n === 0) fail('EFAULT');
+    check(native.lseek(id.fd, pos + n, SEEK_SET));
+    return ends[n - 1]!;
   });
 }
 
