@@ -205,9 +205,11 @@ export const attrHandlers: Record<string, Handler> = {
     return chownTarget(target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags), a.int(2), a.int(3));
   },
   utimensat: (k, t, a) => {
+    const [at, mt] = readTimespecs(t, a.long(2));
+    // Nothing to change: Linux returns before it looks at the flags or the path.
+    if (at[1] === UTIME_OMIT && mt[1] === UTIME_OMIT) return 0;
     const flags = a.int(3);
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
-    const [at, mt] = readTimespecs(t, a.long(2));
     // A NULL path acts on dirfd itself (futimens); AT_FDCWD has no object.
     if (a.long(1) === 0) {
       if (a.int(0) === AT_FDCWD) fail('EFAULT');
