@@ -76,12 +76,31 @@ function both(kind: Fs, args: string[]): { native: Run; sandbox: Run } {
   }
 }
 
+/**
+ * Where tsvisor deliberately differs (syscall-tables/ notes say why): the
+ * native line and the line the sandbox prints instead.
+ */
+const DELIBERATE: Record<string, [string, string][]> = {
+  // ftruncate and mmap run on the host kernel, which cannot be given an O_PATH
+  // fd (seccomp's ADDFD refuses them): the guest's O_PATH fd is a host fd
+  // open for neither reading nor writing.
+  opath: [
+    ['ftruncate: -1 EBADF', 'ftruncate: -1 EINVAL'],
+    ['mmap: -1 EBADF', 'mmap: -1 EACCES'],
+  ],
+};
+
 function same(kind: Fs, args: string[]): void {
   const { native, sandbox } = both(kind, args);
   expect(native.status).toBe(0);
   expect(native.stdout.length).toBeGreaterThan(0);
+  let expected = native.stdout;
+  for (const [n, s] of DELIBERATE[args[0]!] ?? []) {
+    expect(expected).toContain(`\n${n}\n`);
+    expected = expected.replace(`\n${n}\n`, `\n${s}\n`);
+  }
   expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
-    stdout: native.stdout,
+    stdout: expected,
     stderr: native.stderr,
     status: native.status,
   });
@@ -93,6 +112,9 @@ describe('file-system calls return the same results natively and under tsvisor',
   const cases: [string, string, Fs[]][] = [
     ['fd-file', 'fd calls on unlinked, renamed and replaced files (fstat, fchmod, futimens, xattrs, ftruncate, /proc/self/fd)', ALL],
     ['fd-dir', 'fd calls, getdents and fchdir on removed and renamed directories', ALL],
+    ['times', 'utime, utimes, futimesat, utimensat, futimens: explicit times, UTIME_OMIT, UTIME_NOW, nanoseconds', ALL],
+    ['dirs', 'directory fds: read, pread, readv EISDIR, mmap ENODEV, O_TRUNC EISDIR, getdents buffers', ALL],
+    ['opath', 'O_PATH fds: what works through them and what gives EBADF', ALL],
   ];
   for (const [cmd, what, kinds] of cases) {
     for (const kind of kinds) it(`${cmd} on ${kind}: ${what}`, () => same(kind, [cmd]));
