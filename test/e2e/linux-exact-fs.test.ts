@@ -115,8 +115,14 @@ describe('file-system calls return the same results natively and under tsvisor',
     ['times', 'utime, utimes, futimesat, utimensat, futimens: explicit times, UTIME_OMIT, UTIME_NOW, nanoseconds', ALL],
     ['dirs', 'directory fds: read, pread, readv EISDIR, mmap ENODEV, O_TRUNC EISDIR, getdents buffers', ALL],
     ['opath', 'O_PATH fds: what works through them and what gives EBADF', ALL],
+    ['whiteout', 'delete, recreate, delete again leaves the name absent at any depth; renames and RENAME_EXCHANGE of lower directories', ALL],
   ];
   for (const [cmd, what, kinds] of cases) {
     for (const kind of kinds) it(`${cmd} on ${kind}: ${what}`, () => same(kind, [cmd]));
+  }
+  // Random sequences of tree operations on the fixture meet whiteouts, opaque
+  // directories and copy-ups in combinations no fixed case lists.
+  for (const [kind, seed] of [['overlay', 1], ['overlay', 2], ['overlay', 3], ['tmpfs', 4], ['gofer', 5]] as [Fs, number][]) {
+    it(`random tree operations on ${kind}, seed ${seed}`, () => same(kind, ['random', String(seed), '300']));
   }
 });

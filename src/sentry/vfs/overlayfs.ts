@@ -11,6 +11,7 @@ import {
   O_RDONLY,
   O_TRUNC,
   OVERLAYFS_SUPER_MAGIC,
+  RENAME_EXCHANGE,
   S_IFCHR,
   S_IFDIR,
   S_IFLNK,
@@ -287,8 +288,11 @@ export class OverlayNode extends Node {
   /** Removes `name` from the merged view. */
   private remove(name: string, child: OverlayNode, isDir: boolean): void {
     const dir = this.copyUpDir();
+    // The lower layer has the name even when this view does not show it (an
+    // object made over a whiteout, an opaque directory): it stays hidden.
+    const hidesLower = child.lower !== null || this.lowerHas(name);
     // The whiteout must fit before anything is removed.
-    if (child.lower && !child.upper) this.fs.upperFs.mustFit(1);
+    if (hidesLower && !child.upper) this.fs.upperFs.mustFit(1);
     if (child.upper) {
       if (isDir) {
         // Its merged view is empty (checked by rmdir); drop whiteouts left inside.
@@ -299,7 +303,7 @@ export class OverlayNode extends Node {
         dir.unlink(name, child.upper);
       }
     }
-    if (child.lower) dir.insert(name, new Whiteout(this.fs.upperFs));
+    if (hidesLower) dir.insert(name, new Whiteout(this.fs.upperFs));
   }
 
   override unlink(name: string, child: Node): void {
@@ -321,6 +325,7 @@ export class OverlayNode extends Node {
     const src = this.lookup(oldName) as OverlayNode | null;
     if (!src) fail('ENOENT');
     const dst = newDir.lookup(newName) as OverlayNode | null;
+    if (flags & RENAME_EXCHANGE) return this.exchange(oldName, src, newDir, newName, dst);
     if (dst && dst.isDir()) {
       if (!src.isDir()) fail('EISDIR');
       if (dst.readdir().length) fail('ENOTEMPTY');
@@ -349,6 +354,27 @@ export class OverlayNode extends Node {
     if (hadLowerSrc) from.insert(oldName, new Whiteout(this.fs.upperFs));
     const moved = to.entries.get(newName);
     if (moved instanceof MemDir && (hadLowerDst || src.isDir())) this.fs.opaque.add(moved);
+  }
+
+  /**
+   * RENAME_EXCHANGE: both objects move up whole (directories with their
+   * contents, opaque), so each name shows exactly the other's object and no
+   * whiteout is needed (both names still exist).
+   */
+  private exchange(oldName: string, src: OverlayNode, newDir: OverlayNode, newName: string, dst: OverlayNode | null): void {
+    if (!dst) fail('ENOENT');
+    for (const n of [src, dst]) {
+      if (n.isDir()) n.copyUpTree();
+      else n.copyUp();
+    }
+    const from = this.copyUpDir();
+    const to = newDir.copyUpDir();
+    from.rename(oldName, to, newName, RENAME_EXCHANGE);
+    if (from !== to && src.isDir() !== dst.isDir()) {
+      const d = src.isDir() ? 1 : -1;
+      this.adjustSubdirs(from, -d);
+      newDir.adjustSubdirs(to, d);
+    }
   }
 
   override readlink(): string {
