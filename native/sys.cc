@@ -128,6 +128,19 @@ Napi::Value Reopen(const Napi::CallbackInfo& info) {
   int flags = I32(info, 1) & ~(O_NOFOLLOW | O_CREAT | O_EXCL);
   return Ret(info.Env(), open(path, flags | O_CLOEXEC, 0));
 }
+// pipe(flags) -> [read fd, write fd] | -errno
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int p[2];
+  if (pipe2(p, I32(info, 0)) < 0) return Num(info.Env(), -errno);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, Num(info.Env(), p[0]));
+  a.Set(1u, Num(info.Env(), p[1]));
+  return a;
+}
+// tee(in, out, len, flags) -> bytes | -errno
+Napi::Value Tee(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), tee(I32(info, 0), I32(info, 1), static_cast<size_t>(I64(info, 2)), static_cast<unsigned>(U32(info, 3))));
+}
 Napi::Value Lseek(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), lseek(I32(info, 0), I64(info, 1), I32(info, 2)));
 }
@@ -990,6 +1003,8 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"dup", Dup},
       {"memfdCreate", MemfdCreate},
       {"reopen", Reopen},
+      {"pipe", Pipe},
+      {"tee", Tee},
       {"lseek", Lseek},
       {"ftruncate", Ftruncate},
       {"fchmod", Fchmod},

@@ -38,6 +38,7 @@ import type { Kernel } from '../kernel.js';
 import { readBytes, readPath } from '../memory.js';
 import type { Task } from '../task.js';
 import type { Location } from '../vfs/node.js';
+import { openFifo } from '../vfs/fifo.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
 import { assertValid, installFd, mayModifyDir, mustBeWritable, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
@@ -77,6 +78,8 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   } else if ((type === S_IFCHR || type === S_IFBLK) && loc.mount.opts.nodev) {
     fail('EACCES');
   }
+  const fifo = type === S_IFIFO ? node.fifo() : -1;
+  if (fifo >= 0) return openFifo(k, a.id, a.tid, fifo, flags & ~(O_CREAT | O_EXCL | O_TRUNC), { loc, flags, direct: true });
   const opened = node.open(flags & ~(O_CREAT | O_EXCL));
   return installFd(k, a, opened.fd, opened.foreign ? null : { loc, flags, direct: true }, cloexec);
 }

@@ -18,6 +18,7 @@ import {
   O_DIRECTORY,
   O_PATH,
   O_RDONLY,
+  S_IFIFO,
   S_IFMT,
   UTIME_OMIT,
   makedev,
@@ -27,7 +28,7 @@ import type { GoferClient, WalkEntry } from '../../gofer/client.js';
 import { MAX_XATTR_BYTES } from '../../gofer/protocol.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
-import { check, ownFd, sysErr } from '../errors.js';
+import { check, fail, ownFd, sysErr } from '../errors.js';
 import type { IdMap } from '../idmap.js';
 import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
 import { now } from './memfs.js';
@@ -394,6 +395,12 @@ export class GoferNode extends Node {
       this.target = t;
     }
     return this.target;
+  }
+
+  override fifo(): number {
+    const fd = this.fd();
+    if (fd < 0 || (this.typeAndMode & S_IFMT) !== S_IFIFO) fail('ENXIO');
+    return fd;
   }
 
   override open(flags: number): Opened {

@@ -16,6 +16,7 @@ import {
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
   S_IFDIR,
+  S_IFIFO,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
@@ -32,6 +33,7 @@ import type { Creds } from '../creds.js';
 import { check, fail, ownFd } from '../errors.js';
 import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
 import { SANDBOX_NODES } from '../limits.js';
+import { pipeOf } from './fifo.js';
 import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode, unchargeMeta } from './storage.js';
 
 export type Time = [number, number];
@@ -424,6 +426,10 @@ export class MemSpecial extends MemNode {
   }
   override open(flags: number): Opened {
     return this.opener(this, flags);
+  }
+  override fifo(): number {
+    if ((this.mode & S_IFMT) !== S_IFIFO) fail('ENXIO');
+    return pipeOf(this);
   }
 }
 

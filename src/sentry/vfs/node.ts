@@ -225,6 +225,14 @@ export abstract class Node {
   openDirectory(_flags: number): number {
     return -1;
   }
+  /**
+   * For a FIFO of a file system: an O_PATH fd (the node's, not the caller's)
+   * of the host FIFO its ends are opened from; -1 for objects open() opens
+   * (a pipe's /proc/self/fd link).
+   */
+  fifo(): number {
+    return -1;
+  }
   setattr(_attr: SetAttr, _via?: Via): void {
     fail('EPERM');
   }

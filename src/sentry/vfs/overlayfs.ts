@@ -377,6 +377,10 @@ export class OverlayNode extends Node {
     }
   }
 
+  override fifo(): number {
+    return this.top().fifo();
+  }
+
   override readlink(): string {
     return this.top().readlink();
   }
