@@ -116,6 +116,7 @@ describe('file-system calls return the same results natively and under tsvisor',
     ['dirs', 'directory fds: read, pread, readv EISDIR, mmap ENODEV, O_TRUNC EISDIR, getdents buffers', ALL],
     ['opath', 'O_PATH fds: what works through them and what gives EBADF', ALL],
     ['fifo', 'mkfifo and mknod FIFOs: non-blocking and blocking opens, ENXIO, O_RDWR, EINTR and SA_RESTART, unlink and rename', ALL],
+    ['fsize', 'RLIMIT_FSIZE: EFBIG and SIGXFSZ on write, truncate, ftruncate, fallocate and copy-up', ALL],
     ['whiteout', 'delete, recreate, delete again leaves the name absent at any depth; renames and RENAME_EXCHANGE of lower directories', ALL],
   ];
   for (const [cmd, what, kinds] of cases) {

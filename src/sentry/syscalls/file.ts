@@ -28,8 +28,11 @@ import {
   SYMLOOP_MAX,
   W_OK,
   CAP_MKNOD,
+  SIGNAL_NAMES,
   makedev,
 } from '../../abi/linux.js';
+import fs from 'node:fs';
+import { native } from '../../platform/native.js';
 import type { SyscallArgs } from '../../platform/notif.js';
 import { hasCap, requireAccess } from '../creds.js';
 import { ERRNO } from '../../abi/errno.js';
@@ -42,6 +45,24 @@ import { openFifo } from '../vfs/fifo.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
 import { assertValid, installFd, mayModifyDir, mustBeWritable, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
+
+/**
+ * A file the Sentry grows for the guest stays within the guest's
+ * RLIMIT_FSIZE (the host enforces it on the guest's own writes): past it,
+ * SIGXFSZ and EFBIG, as Linux's inode_newsize_ok.
+ */
+function withinFsizeLimit(t: Task, size: number): void {
+  let limits = '';
+  try {
+    limits = fs.readFileSync(`/proc/${t.tid}/limits`, 'latin1');
+  } catch {
+    return;
+  }
+  const soft = /^Max file size\s+(\S+)/m.exec(limits)?.[1];
+  if (soft === undefined || soft === 'unlimited' || size <= Number(soft)) return;
+  native.pidfdSendSignal(t.proc.pidfd(), SIGNAL_NAMES.SIGXFSZ!);
+  fail('EFBIG');
+}
 
 /** Opens an already resolved location for the guest and installs the fd. */
 export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, flags: number, created = false): number {
@@ -177,6 +198,7 @@ export const fileHandlers: Record<string, Handler> = {
     requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
     mustBeWritable(loc);
     notExecuting(k, loc);
+    if (len > st.size) withinFsizeLimit(t, len);
     node.setattr({ size: len });
     return 0;
   },
