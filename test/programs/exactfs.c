@@ -792,13 +792,19 @@ static void cmd_pipes(void) {
 
 /* ------------------------------------------------------------ xattrs */
 
+static int cmpstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The names, sorted: their order is the file system's (insertion order on ext4, another on tmpfs). */
 static void listx(const char *what, const char *path) {
-  char b[1024];
+  char b[1024], *names[64];
+  int count = 0;
   errno = 0;
   ssize_t n = llistxattr(path, b, sizeof b);
   printf("%s:", what);
   if (n < 0) printf(" -1 %s", strerrorname_np(errno));
-  for (ssize_t i = 0; i < n; i += strlen(b + i) + 1) printf(" %s", b + i);
+  for (ssize_t i = 0; i < n && count < 64; i += strlen(b + i) + 1) names[count++] = b + i;
+  qsort(names, count, sizeof *names, cmpstr);
+  for (int i = 0; i < count; i++) printf(" %s", names[i]);
   printf("\n");
   fflush(stdout);
 }

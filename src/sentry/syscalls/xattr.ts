@@ -46,7 +46,10 @@ function readName(t: Task, addr: number): string {
   const name = readString(t, addr, XATTR_NAME_MAX);
   // (the read may return a longer string when its NUL lies in the same page)
   if (name === '' || name.length > XATTR_NAME_MAX) fail('ERANGE');
-  if (!/^(user|trusted|security|system)\./.test(name)) fail('EOPNOTSUPP');
+  const ns = /^(user|trusted|security|system)\./.exec(name);
+  if (!ns) fail('EOPNOTSUPP');
+  // A namespace without a name in it.
+  if (ns[0].length === name.length) fail('EINVAL');
   return name;
 }
 
