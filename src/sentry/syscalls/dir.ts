@@ -1,5 +1,5 @@
 // mkdir, mkdirat, rmdir, getdents, getdents64, chdir, fchdir, getcwd, chroot.
-import { AT_FDCWD, CAP_SYS_CHROOT, DT_DIR, S_ISVTX, X_OK } from '../../abi/linux.js';
+import { AT_FDCWD, CAP_SYS_CHROOT, DT_DIR, PATH_MAX, S_ISVTX, X_OK } from '../../abi/linux.js';
 import { direntSize, dirent64Size, writeDirent, writeDirent64 } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
 import { hasCap, mayDeleteChild, requireAccess } from '../creds.js';
@@ -128,6 +128,8 @@ export const dirHandlers: Record<string, Handler> = {
     if (t.fs.cwd.dentry.dead) fail('ENOENT');
     const p = pathOf(t.fs.root, t.fs.cwd) ?? '(unreachable)';
     const b = Buffer.from(`${p}\0`, 'latin1');
+    // Linux builds the path in one page.
+    if (b.length > PATH_MAX) fail('ENAMETOOLONG');
     if (b.length > a.long(1)) fail('ERANGE');
     writeBytes(t, a.long(0), b);
     return b.length;

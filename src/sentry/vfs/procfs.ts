@@ -29,6 +29,7 @@ import {
   makedev,
   minor,
   ptsNumber,
+  PATH_MAX,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
@@ -182,7 +183,10 @@ class ProcLink extends ProcNode {
     super(fs, path, S_IFLNK | 0o777, owner);
   }
   override readlink(): string {
-    return this.text();
+    const text = this.text();
+    // Linux's d_path builds a link's text in one page.
+    if (this.target && text.length >= PATH_MAX) fail('ENAMETOOLONG');
+    return text;
   }
   override magicLink(): Location | null {
     return this.target ? this.target() : null;
