@@ -467,7 +467,8 @@ export class Gofer {
           continue;
         }
         fd = this.track(
-          native.openat2(p.dir, p.name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode & 0o7777, RESOLVE),
+          // O_EXCL never follows a symlink in the last component (no O_NOFOLLOW, which F_GETFL would show).
+          native.openat2(p.dir, p.name, flags | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, mode & 0o7777, RESOLVE),
         );
         if (fd >= 0) {
           created = true;

@@ -903,6 +903,32 @@ static void cmd_xattr(void) {
   listx("listxattr", at("fix/dir"));
 }
 
+/* ----------------------------------------------- F_GETFL after open */
+
+static void cmd_flags(void) {
+  const int sets[] = {O_RDONLY, O_WRONLY, O_RDWR, O_RDWR | O_APPEND | O_NONBLOCK, O_RDWR | O_SYNC, O_RDWR | O_DSYNC,
+                      O_RDONLY | O_NOFOLLOW, O_RDWR | O_NOATIME, O_WRONLY | O_TRUNC | O_APPEND, O_RDONLY | O_NOCTTY};
+  put("f", "flags\n");
+  for (unsigned i = 0; i < sizeof sets / sizeof *sets; i++) {
+    char w[64];
+    int fd = open(at("f"), sets[i]);
+    snprintf(w, sizeof w, "F_GETFL after open(%#o)", sets[i]);
+    R(w, fd < 0 ? -1 : fcntl(fd, F_GETFL));
+    close(fd);
+  }
+  int fd = open(at("new"), O_RDWR | O_CREAT | O_EXCL | O_APPEND, 0644);
+  R("F_GETFL after a create", fcntl(fd, F_GETFL));
+  R("F_SETFL O_NONBLOCK|O_APPEND", fcntl(fd, F_SETFL, O_NONBLOCK));
+  R("F_GETFL", fcntl(fd, F_GETFL));
+  close(fd);
+  fd = open(at("fix/file"), O_RDWR | O_APPEND);
+  R("F_GETFL of a lower file opened for writing", fcntl(fd, F_GETFL));
+  close(fd);
+  fd = open(at("fix/dir"), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  R("F_GETFL of a directory", fcntl(fd, F_GETFL));
+  close(fd);
+}
+
 /* ----------------------------------------------------- RLIMIT_FSIZE */
 
 static void cmd_fsize(void) {
@@ -1206,6 +1232,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "pipes")) cmd_pipes();
   else if (!strcmp(cmd, "xattr")) cmd_xattr();
   else if (!strcmp(cmd, "fsize")) cmd_fsize();
+  else if (!strcmp(cmd, "flags")) cmd_flags();
   else if (!strcmp(cmd, "proc")) cmd_proc();
   else if (!strcmp(cmd, "deep")) cmd_deep(argc > 3 ? atoi(argv[3]) : 4095);
   else if (!strcmp(cmd, "whiteout")) cmd_whiteout();

@@ -315,8 +315,9 @@ export class GoferNode extends Node {
       if (fd === null) throw sysErr(2 /* ENOENT */);
       return ownFd(fd);
     }
-    // Reopens the inode the Gofer resolved, as read-only opens of files do.
-    return ownFd(native.reopen(this.fd(), f));
+    // Opens the inode the Gofer resolved ("." of its O_PATH fd: no path is
+    // walked), keeping the guest's O_NOFOLLOW, which F_GETFL shows.
+    return ownFd(native.openat2(this.fd(), '.', f | (flags & O_NOFOLLOW), 0, 0));
   }
 
   override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
