@@ -501,6 +501,8 @@ static void cmd_dirs(void) {
   }
   lseek(fd, 0, SEEK_SET);
   R("getdents64 to an unmapped buffer", syscall(SYS_getdents64, fd, (void *)16, 1024));
+  R("getdents64 with a count past INT_MAX", syscall(SYS_getdents64, fd, dbuf, 0x80000000u));
+  R("open a directory O_DIRECT", open(at("d"), O_RDONLY | O_DIRECT));
   /* A buffer that ends where the mapping does: entries that fit are written. */
   char *page = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   munmap(page + 4096, 4096);
@@ -923,6 +925,12 @@ static void cmd_flags(void) {
   close(fd);
   fd = open(at("fix/file"), O_RDWR | O_APPEND);
   R("F_GETFL of a lower file opened for writing", fcntl(fd, F_GETFL));
+  close(fd);
+  put("t", "to truncate\n");
+  fd = open(at("t"), O_RDONLY | O_TRUNC);
+  struct stat st;
+  fstat(fd, &st);
+  printf("O_RDONLY|O_TRUNC truncates: size %ld\n", (long)st.st_size);
   close(fd);
   fd = open(at("fix/dir"), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   R("F_GETFL of a directory", fcntl(fd, F_GETFL));

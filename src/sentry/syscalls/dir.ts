@@ -67,6 +67,8 @@ function listing(t: Task, loc: Location, via: Via | undefined): DirEntry[] {
 function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, legacy: boolean): number {
   return throughFd(k, t, fd, ({ id, file, via }) => {
     notPath(file);
+    // The count is an int to Linux's readdir.
+    if (count > 0x7fffffff) fail('EINVAL');
     if (!file) fail('ENOTDIR');
     if (!file.loc.dentry.node.isDir()) fail('ENOTDIR');
     // A removed directory lists nothing, not even "." (Linux's IS_DEADDIR).

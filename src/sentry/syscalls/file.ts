@@ -3,6 +3,7 @@ import {
   O_ACCMODE,
   O_CLOEXEC,
   O_CREAT,
+  O_DIRECT,
   O_DIRECTORY,
   O_EXCL,
   O_NOFOLLOW,
@@ -79,6 +80,8 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   if (node.isDir()) {
     // O_TRUNC asks for write access too.
     if (acc !== O_RDONLY || flags & (O_CREAT | O_TRUNC)) fail('EISDIR');
+    // No file system's directories do direct I/O.
+    if (flags & O_DIRECT) fail('EINVAL');
     requireAccess(t.creds, st.mode, st.uid, st.gid, R_OK);
     const file = { loc, flags };
     const fd = node.openDirectory(flags);

@@ -12,6 +12,7 @@ import {
   O_PATH,
   O_TRUNC,
   O_WRONLY,
+  O_RDONLY,
   O_RDWR,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
@@ -361,8 +362,11 @@ export class MemFile extends MemNode {
   override open(flags: number): Opened {
     const acc = flags & O_ACCMODE;
     const fd = this.hostOpen(flags & ~(O_TRUNC | O_CREAT | O_EXCL));
-    if (flags & O_TRUNC && (acc === O_WRONLY || acc === O_RDWR)) {
-      native.ftruncate(fd, 0);
+    if (flags & O_TRUNC) {
+      // Linux truncates for O_RDONLY|O_TRUNC too (the open asked for write permission).
+      const w = acc === O_RDONLY ? this.hostOpen(O_WRONLY) : fd;
+      native.ftruncate(w, 0);
+      if (w !== fd) native.close(w);
       this.mtime = this.ctime = now();
     }
     return { fd };
