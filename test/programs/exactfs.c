@@ -898,6 +898,12 @@ static void cmd_xattr(void) {
   }
   printf("200 attributes of 60 bytes: %d set%s%s\n", i, i < 200 ? ", then " : "", i < 200 ? strerrorname_np(errno) : "");
   R("listxattr size", llistxattr(at("f"), NULL, 0));
+  /* A chown drops file capabilities (a directory keeps them). */
+  put("capf", "");
+  uint32_t cap[5] = {0x02000000, 1, 0, 0, 0};
+  R("set security.capability", lsetxattr(at("capf"), "security.capability", cap, sizeof cap, 0));
+  R("chown", chown(at("capf"), 1000, -1));
+  R("getxattr security.capability after the chown", lgetxattr(at("capf"), "security.capability", b, sizeof b));
   /* the fixture (a lower file of the overlay): a copy-up keeps what it had */
   R("setxattr a lower file", lsetxattr(at("fix/file"), "user.low", "l", 1, 0));
   listx("listxattr", at("fix/file"));

@@ -39,6 +39,8 @@ import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, charge
 
 export type Time = [number, number];
 
+const SECURITY_CAPABILITY = 'security.capability';
+
 const clock = new Float64Array(2);
 /** The current time, to the nanosecond (CLOCK_REALTIME, as the host's file times). */
 export function now(): Time {
@@ -183,6 +185,9 @@ export abstract class MemNode extends Node {
     if (a.mode !== undefined) this.modeBits = (this.modeBits & S_IFMT) | (a.mode & 0o7777);
     if (a.uid !== undefined && a.uid !== -1) this.uid = a.uid;
     if (a.gid !== undefined && a.gid !== -1) this.gid = a.gid;
+    // A chown of a non-directory drops its file capabilities (Linux's ATTR_KILL_PRIV).
+    const chown = (a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1);
+    if (chown && !this.isDir() && this.xattrs?.has(SECURITY_CAPABILITY)) this.removexattr(SECURITY_CAPABILITY);
     if (a.atime || a.mtime) this.setTimes(a.atime, a.mtime, via);
     // A truncate alone changes ctime only with the size (the host's business for a file).
     const sizeOnly = a.size !== undefined && a.mode === undefined && a.uid === undefined && a.gid === undefined && !a.atime && !a.mtime;
