@@ -940,6 +940,11 @@ static void cmd_flags(void) {
   close(fd);
   fd = open(at("fix/dir"), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   R("F_GETFL of a directory", fcntl(fd, F_GETFL));
+  /* statx's mount id: the same for two objects of one mount */
+  struct statx a, b;
+  R("statx STATX_MNT_ID", statx(AT_FDCWD, at("t"), 0, STATX_MNT_ID, &a));
+  R("statx STATX_MNT_ID of a directory fd", statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &b));
+  printf("mount ids: %s, %s\n", (a.stx_mask & STATX_MNT_ID) && a.stx_mnt_id ? "set" : "unset", a.stx_mnt_id == b.stx_mnt_id ? "equal" : "different");
   close(fd);
 }
 

@@ -14,6 +14,7 @@ import {
   S_IFREG,
   STATX_BASIC_STATS,
   STATX_BTIME,
+  STATX_MNT_ID,
   STATX__RESERVED,
   W_OK,
   X_OK,
@@ -32,6 +33,8 @@ import type { Handler } from './dispatch.js';
 import { fdLocation, namesFd, resolveAt, resolvePathAt, throughFd } from './common.js';
 
 const out = Buffer.alloc(256);
+/** struct statx's stx_mnt_id */
+const STATX_MNT_ID_OFFSET = 144;
 
 /** Attributes of whatever guest fd `fd` is. */
 export function statFd(k: Kernel, t: Task, fd: number): Stat {
@@ -115,8 +118,14 @@ export const statHandlers: Record<string, Handler> = {
     const mask = a.u32(3);
     if (flags & ~STATX_FLAGS || (flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) fail('EINVAL');
     if (mask & STATX__RESERVED) fail('EINVAL');
-    const s = statAt(k, t, a.int(0), a.long(1), flags);
-    writeStatx(out, s, STATX_BASIC_STATS | STATX_BTIME, major, minor);
+    const dirfd = a.int(0);
+    const path = readPath(t, a.long(1));
+    const ofFd = namesFd(dirfd, path, flags);
+    const loc = ofFd ? fdLocation(k, t, dirfd) : resolvePathAt(k, t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags);
+    const s = ofFd ? statFd(k, t, dirfd) : loc!.dentry.node.stat();
+    // The mount's id, as /proc/self/mountinfo shows it (an fd the Sentry did not make has none).
+    writeStatx(out, s, STATX_BASIC_STATS | STATX_BTIME | (loc ? STATX_MNT_ID : 0), major, minor);
+    if (loc) out.writeBigUInt64LE(BigInt(loc.mount.id), STATX_MNT_ID_OFFSET);
     writeBytes(t, a.long(4), out, 256);
     return 0;
   },
