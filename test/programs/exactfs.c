@@ -767,6 +767,38 @@ static void cmd_fifo(void) {
   r = open(at("q2"), O_RDONLY | O_NONBLOCK);
   R("open after rename", r >= 0 ? 0 : -1);
   close(r);
+  /* A reader killed while its open waits: its end goes with it (no writer can open then). */
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    open(at("q2"), O_RDONLY);
+    _exit(0);
+  }
+  usleep(200000);
+  kill(c, SIGKILL);
+  int st;
+  waitpid(c, &st, 0);
+  usleep(200000);
+  R("O_WRONLY|O_NONBLOCK after a waiting reader was killed", open(at("q2"), O_WRONLY | O_NONBLOCK));
+  /* many writers waiting at once, then one reader lets them all go */
+  pid_t kids[20];
+  for (int i = 0; i < 20; i++) {
+    kids[i] = fork();
+    if (kids[i] == 0) {
+      int fd = open(at("q2"), O_WRONLY);
+      _exit(fd >= 0 && write(fd, "w", 1) == 1 ? 0 : 1);
+    }
+  }
+  usleep(300000);
+  r = open(at("q2"), O_RDONLY);
+  int ok = 0;
+  for (int i = 0; i < 20; i++) {
+    waitpid(kids[i], &st, 0);
+    ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  R("20 waiting writers went on", ok);
+  R("read what they wrote", read(r, b, sizeof b));
+  close(r);
 }
 
 /* Pipes reopened through /proc/self/fd (not FIFOs of a file system: pipes are another engineer's area). */
