@@ -25,6 +25,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 #include <linux/filter.h>
@@ -126,6 +127,19 @@ Napi::Value Reopen(const Napi::CallbackInfo& info) {
   snprintf(path, sizeof path, "/proc/self/fd/%d", I32(info, 0));
   int flags = I32(info, 1) & ~(O_NOFOLLOW | O_CREAT | O_EXCL);
   return Ret(info.Env(), open(path, flags | O_CLOEXEC, 0));
+}
+// pipe(flags) -> [read fd, write fd] | -errno
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int p[2];
+  if (pipe2(p, I32(info, 0)) < 0) return Num(info.Env(), -errno);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, Num(info.Env(), p[0]));
+  a.Set(1u, Num(info.Env(), p[1]));
+  return a;
+}
+// tee(in, out, len, flags) -> bytes | -errno
+Napi::Value Tee(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), tee(I32(info, 0), I32(info, 1), static_cast<size_t>(I64(info, 2)), static_cast<unsigned>(U32(info, 3))));
 }
 Napi::Value Lseek(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), lseek(I32(info, 0), I64(info, 1), I32(info, 2)));
@@ -961,6 +975,15 @@ Napi::Value GetRlimit(const Napi::CallbackInfo& info) {
   return a;
 }
 Napi::Value Gettid(const Napi::CallbackInfo& info) { return Num(info.Env(), syscall(SYS_gettid)); }
+// realtime(out): out[0] seconds, out[1] nanoseconds of CLOCK_REALTIME (file times the Sentry sets itself)
+Napi::Value Realtime(const Napi::CallbackInfo& info) {
+  Napi::Float64Array out = info[0].As<Napi::Float64Array>();
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  out[0] = static_cast<double>(ts.tv_sec);
+  out[1] = static_cast<double>(ts.tv_nsec);
+  return info.Env().Undefined();
+}
 Napi::Value Umask(const Napi::CallbackInfo& info) { return Num(info.Env(), umask(U32(info, 0))); }
 
 }  // namespace
@@ -980,6 +1003,8 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"dup", Dup},
       {"memfdCreate", MemfdCreate},
       {"reopen", Reopen},
+      {"pipe", Pipe},
+      {"tee", Tee},
       {"lseek", Lseek},
       {"ftruncate", Ftruncate},
       {"fchmod", Fchmod},
@@ -1025,6 +1050,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"setRlimit", SetRlimit},
       {"getRlimit", GetRlimit},
       {"gettid", Gettid},
+      {"realtime", Realtime},
       {"umask", Umask},
   };
   for (auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));

@@ -105,6 +105,7 @@ export const STATX_SIZE = 0x200;
 export const STATX_BLOCKS = 0x400;
 export const STATX_BASIC_STATS = 0x7ff;
 export const STATX_BTIME = 0x800;
+export const STATX_MNT_ID = 0x1000;
 export const STATX__RESERVED = 0x80000000;
 
 // clone flags

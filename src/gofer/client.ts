@@ -36,8 +36,6 @@ export interface WalkEntry {
   stat: Float64Array;
   /** O_PATH|O_NOFOLLOW fd (close-on-exec), or -1 for device nodes, which the Gofer never hands out */
   fd: number;
-  /** the link target, for symlinks */
-  target?: string;
 }
 export interface WalkResult {
   entries: WalkEntry[];
@@ -311,7 +309,6 @@ export class GoferClient {
         const flags = r.u8();
         const stat = r.stat();
         const e: WalkEntry = { stat, fd: -1 };
-        if (flags & WalkFlag.HAS_TARGET) e.target = r.str();
         if (flags & WalkFlag.HAS_FD) e.fd = this.takeFd();
         entries.push(e);
       }

@@ -424,20 +424,11 @@ export class Gofer {
         break;
       }
       const type = this.type;
-      let target: string | undefined;
-      if (type === S_IFLNK) {
-        const t = native.readlinkat(fd, '');
-        if (typeof t === 'number') {
-          stop = -t;
-          break;
-        }
-        target = t;
-      }
       // Device nodes are described but never handed out, not even as O_PATH fds.
+      // (A symlink's target is not read here: reading it moves its atime, which a lookup does not.)
       const hasFd = type !== S_IFCHR && type !== S_IFBLK;
-      w.u8((hasFd ? WalkFlag.HAS_FD : 0) | (target !== undefined ? WalkFlag.HAS_TARGET : 0));
+      w.u8(hasFd ? WalkFlag.HAS_FD : 0);
       w.stat(this.stx);
-      if (target !== undefined) w.str(target);
       if (hasFd) this.outFds.push(fd);
       count++;
       if (type !== S_IFDIR) break;
@@ -476,7 +467,8 @@ export class Gofer {
           continue;
         }
         fd = this.track(
-          native.openat2(p.dir, p.name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode & 0o7777, RESOLVE),
+          // O_EXCL never follows a symlink in the last component (no O_NOFOLLOW, which F_GETFL would show).
+          native.openat2(p.dir, p.name, flags | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, mode & 0o7777, RESOLVE),
         );
         if (fd >= 0) {
           created = true;

@@ -57,7 +57,7 @@ export const SetattrMask = { MODE: 1, UID: 2, GID: 4, SIZE: 8, ATIME: 16, MTIME:
 export { UTIME_NOW, UTIME_OMIT } from '../abi/linux.js';
 
 /** WALK entry flag bits. */
-export const WalkFlag = { HAS_FD: 1, HAS_TARGET: 2 } as const;
+export const WalkFlag = { HAS_FD: 1 } as const;
 
 /** Thrown by the codec on a malformed or oversized message. */
 export class ProtocolError extends Error {}

@@ -84,6 +84,10 @@ export interface Native {
     flags: number,
     cb: (result: number) => void,
   ): number;
+  /** pipe2(flags): [read end, write end] */
+  pipe(flags: number): [number, number] | number;
+  /** tee(2): bytes duplicated from pipe `fdIn` to pipe `fdOut` */
+  tee(fdIn: number, fdOut: number, len: number, flags: number): number;
   fcntlGetfl(fd: number): number;
   fcntlSetfl(fd: number, flags: number): number;
   /** Keeps thread `tid` on the caller's current CPU (re-pinned only when the caller moved). */
@@ -114,6 +118,8 @@ export interface Native {
   /** [soft, hard], -1 for RLIM_INFINITY */
   getRlimit(resource: number): [number, number] | number;
   gettid(): number;
+  /** CLOCK_REALTIME into out[0] (seconds) and out[1] (nanoseconds) */
+  realtime(out: Float64Array): void;
   umask(mask: number): number;
 
   // waiting by liveness (native/wait.cc)

@@ -16,7 +16,7 @@
 // host object itself, with no more rights than it has. Past TABLE_MAX live
 // entries opens fail with ENFILE.
 import fs from 'node:fs';
-import { AT_FDCWD, MFD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY } from '../abi/linux.js';
+import { AT_FDCWD, AT_REMOVEDIR, MFD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_NOACCESS, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY } from '../abi/linux.js';
 import { STATX, STATX_FIELDS, native } from '../platform/native.js';
 import { ERRNO } from '../abi/errno.js';
 import { fail, ownFd } from './errors.js';
@@ -38,6 +38,8 @@ export interface OpenFile {
   loc: Location;
   /** open(2) flags the guest asked for */
   flags: number;
+  /** the guest's fd is the node's own host object, not a placeholder: calls through the fd act on it (Via) */
+  direct?: boolean;
   /** directory listing snapshot taken at position 0 (directories only); dropped at the end or under pressure */
   listing?: DirEntry[];
   /** synthetic (procfs) objects: the name shown by /proc/[pid]/fd */
@@ -52,6 +54,9 @@ export interface Identified {
   /** the object, when the Sentry installed it */
   file: OpenFile | undefined;
 }
+
+/** What the guest's placeholder directories cost at most: inodes of the private tmpfs (each lives as long as a guest fd). */
+const PLACEHOLDER_DIRS_MAX = 2 * TABLE_MAX;
 
 function key(sx: Float64Array): string {
   return `${sx[STATX.devMajor]}:${sx[STATX.devMinor]}:${sx[STATX.ino]}`;
@@ -89,13 +94,12 @@ export class FileTable {
     this.byKey.set(k, file);
   }
 
-  /** A fresh, unique placeholder fd standing for a directory or another object without a host fd. */
+  /**
+   * A fresh, unique placeholder fd for `file`: an O_PATH fd, or a directory
+   * without a host fd of its own (see the top of this file).
+   */
   placeholder(file: OpenFile): number {
-    const m = ownFd(native.memfdCreate('tsvisor-dir', MFD_CLOEXEC));
-    // Reopened read-only so the guest's fcntl(F_GETFL) sees O_RDONLY, as for a directory.
-    const fd = native.reopen(m, O_RDONLY);
-    native.close(m);
-    ownFd(fd);
+    const fd = file.flags & O_PATH ? this.pathPlaceholder() : this.dirPlaceholder(file.flags);
     try {
       this.register(fd, file);
     } catch (e) {
@@ -103,6 +107,29 @@ export class FileTable {
       throw e;
     }
     return fd;
+  }
+
+  private placeholders = -1;
+  private placeholderSeq = 0;
+
+  /** An empty directory of the Sentry's private tmpfs, opened with the guest's flags and removed. */
+  private dirPlaceholder(flags: number): number {
+    if (this.placeholders < 0) this.placeholders = ownFd(native.tmpfsMount(4096, PLACEHOLDER_DIRS_MAX + 1));
+    const name = (this.placeholderSeq++).toString(36);
+    const r = native.mkdirat(this.placeholders, name, 0o500);
+    if (r === -ERRNO.ENOSPC) fail('ENFILE');
+    ownFd(r);
+    const fd = native.openat2(this.placeholders, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (flags & (O_NONBLOCK | O_NOFOLLOW)), 0, 0);
+    native.unlinkat(this.placeholders, name, AT_REMOVEDIR);
+    return ownFd(fd);
+  }
+
+  /** A memfd opened with access mode 3: no reads, no writes, as an O_PATH fd. */
+  private pathPlaceholder(): number {
+    const m = ownFd(native.memfdCreate('tsvisor-path', MFD_CLOEXEC));
+    const fd = native.reopen(m, O_NOACCESS | O_CLOEXEC);
+    native.close(m);
+    return ownFd(fd);
   }
 
   /** Copies guest fd `guestFd` of `t` and identifies it. Throws EBADF for a closed fd. */

@@ -43,13 +43,7 @@ const KNOWN_DIFFERENCES: Record<string, Record<string, string>> = {
     prctl: 'PR_GET_NO_NEW_PRIVS gives 1 and PR_GET_SECCOMP 2: the guest runs under tsvisor\'s filter, installed with no_new_privs',
   },
   'calls-fd': {
-    read: 'a directory reads 0 bytes, Linux EISDIR (directory fds are memfd placeholders)',
-    pread64: 'a directory reads 0 bytes, Linux EISDIR',
-    readv: 'a directory reads 0 bytes, Linux EISDIR',
     lseek: 'SEEK_END on a /proc file gives its size, Linux EINVAL',
-  },
-  'calls-mem': {
-    mmap: 'a directory can be mapped, Linux ENODEV',
   },
   'calls-misc': {
     process_madvise: 'MADV_COLD and MADV_PAGEOUT of a child give EPERM to the sandbox\'s root (no CAP_SYS_NICE against the host)',

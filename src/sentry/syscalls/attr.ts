@@ -15,15 +15,15 @@ import {
 } from '../../abi/linux.js';
 import type { Stat } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, hasCap, inGroup, isMappedHostId, ownerOrCapable, permitted } from '../creds.js';
+import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, hasCap, inGroup, isMappedHostId, ownerInSandbox, ownerOrCapable, permitted } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
-import { readBytes } from '../memory.js';
+import { readBytes, readPath } from '../memory.js';
 import type { Task } from '../task.js';
-import type { Node, SetAttr } from '../vfs/node.js';
+import type { Node, SetAttr, Via } from '../vfs/node.js';
 import type { Handler } from './dispatch.js';
-import { mustBeWritable, resolveAt } from './common.js';
-import { statFd } from './stat.js';
+import { mustBeWritable, namesFd, notPath, resolvePathAt } from './common.js';
+import { statFromStatx } from '../vfs/goferfs.js';
 
 /**
  * The object a call acts on: a node of the Sentry's tree, or (for a guest fd
@@ -33,7 +33,10 @@ interface Target {
   node?: Node;
   /** reports the change to inotify (objects of the Sentry's tree) */
   changed?: (attr: SetAttr) => void;
+  /** the Sentry's copy of the guest fd the call named (closed by apply) */
   hostFd?: number;
+  /** the copy, when it is the node's own host object */
+  via?: Via;
   st: Stat;
   /** the guest's credentials as they apply to this object */
   creds: Creds;
@@ -51,29 +54,44 @@ function credsForHostObject(t: Task, sx: Float64Array, st: Stat): Creds {
   return { ...t.creds, capEff: 0n };
 }
 
+/** The object of (dirfd, path): by path, or the fd itself for an empty path with AT_EMPTY_PATH. */
 function target(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boolean, flags: number): Target {
-  if (pathAddr !== 0) {
-    const loc = resolveAt(k, t, dirfd, pathAddr, follow, flags);
-    if (loc) {
-      mustBeWritable(loc);
-      return { node: loc.dentry.node, st: loc.dentry.node.stat(), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
-    }
-  }
-  const id = k.files.identify(t, dirfd);
-  if (id.file) {
-    native.close(id.fd);
-    const loc = id.file.loc;
+  const path = readPath(t, pathAddr);
+  if (!namesFd(dirfd, path, flags)) {
+    const loc = resolvePathAt(k, t, dirfd, path, follow, flags)!;
     mustBeWritable(loc);
     return { node: loc.dentry.node, st: loc.dentry.node.stat(), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
   }
-  const st = statFd(k, t, dirfd);
-  return { hostFd: id.fd, st, creds: credsForHostObject(t, id.sx, st) };
+  return fdTarget(k, t, dirfd, false);
+}
+
+/** The object behind guest fd `fd` (fchmod, fchown, futimens...: `fdCall`, which O_PATH fds refuse). */
+function fdTarget(k: Kernel, t: Task, fd: number, fdCall: boolean): Target {
+  const id = k.files.identify(t, fd);
+  const file = id.file;
+  try {
+    if (fdCall) notPath(file);
+    if (file) {
+      mustBeWritable(file.loc);
+      const via = file.direct ? { fd: id.fd, sx: id.sx } : undefined;
+      const loc = file.loc;
+      const node = loc.dentry.node;
+      return { node, hostFd: id.fd, via, st: node.stat(via), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
+    }
+    const st = statFromStatx(id.sx);
+    st.uid = ownerInSandbox(st.uid);
+    st.gid = ownerInSandbox(st.gid);
+    return { hostFd: id.fd, st, creds: credsForHostObject(t, id.sx, st) };
+  } catch (e) {
+    native.close(id.fd);
+    throw e;
+  }
 }
 
 function apply(tg: Target, attr: SetAttr): number {
   try {
     if (tg.node) {
-      tg.node.setattr(attr);
+      tg.node.setattr(attr, tg.via);
       tg.changed?.(attr);
     } else if (attr.mode !== undefined) {
       check(native.fchmod(tg.hostFd!, attr.mode));
@@ -89,14 +107,18 @@ function apply(tg: Target, attr: SetAttr): number {
       check(native.fchownat(tg.hostFd!, '', uid, gid, AT_EMPTY_PATH));
     }
   } finally {
-    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    release(tg);
   }
   return 0;
 }
 
+function release(tg: Target): void {
+  if (tg.hostFd !== undefined) native.close(tg.hostFd);
+}
+
 function chmodTarget(tg: Target, mode: number): number {
   if (!ownerOrCapable(tg.creds, tg.st.uid)) {
-    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    release(tg);
     fail('EPERM');
   }
   mode &= 0o7777;
@@ -114,11 +136,11 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
     (!changeGid || hasCap(c, CAP_CHOWN) || (c.fsuid === st.uid && inGroup(c, gid))) &&
     (uid === -1 && gid === -1 ? true : c.fsuid === st.uid || hasCap(c, CAP_CHOWN));
   if (!ok) {
-    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    release(tg);
     fail('EPERM');
   }
   if ((uid !== -1 && uid >= ID_MAP_SIZE) || (gid !== -1 && gid >= ID_MAP_SIZE)) {
-    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    release(tg);
     fail('EINVAL'); // an id the sandbox's user namespace does not map
   }
   const attr: SetAttr = {};
@@ -138,11 +160,11 @@ function utimesTarget(tg: Target, atime: [number, number], mtime: [number, numbe
   const toNow = (atime[1] === UTIME_NOW || atime[1] === UTIME_OMIT) && (mtime[1] === UTIME_NOW || mtime[1] === UTIME_OMIT);
   const ok = ownerOrCapable(c, tg.st.uid) || (toNow && permitted(c, tg.st.mode, tg.st.uid, tg.st.gid, W_OK));
   if (!ok) {
-    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    release(tg);
     fail(toNow ? 'EACCES' : 'EPERM');
   }
   if (atime[1] === UTIME_OMIT && mtime[1] === UTIME_OMIT) {
-    if (tg.hostFd !== undefined) native.close(tg.hostFd);
+    release(tg);
     return 0;
   }
   return apply(tg, { atime, mtime });
@@ -176,23 +198,29 @@ function readTimevals(t: Task, addr: number): [[number, number], [number, number
 
 export const attrHandlers: Record<string, Handler> = {
   chmod: (k, t, a) => chmodTarget(target(k, t, AT_FDCWD, a.long(0), true, 0), a.u32(1)),
-  fchmod: (k, t, a) => chmodTarget(target(k, t, a.int(0), 0, true, 0), a.u32(1)),
+  fchmod: (k, t, a) => chmodTarget(fdTarget(k, t, a.int(0), true), a.u32(1)),
   fchmodat: (k, t, a) => chmodTarget(target(k, t, a.int(0), a.long(1), true, 0), a.u32(2)),
   chown: (k, t, a) => chownTarget(target(k, t, AT_FDCWD, a.long(0), true, 0), a.int(1), a.int(2)),
   lchown: (k, t, a) => chownTarget(target(k, t, AT_FDCWD, a.long(0), false, 0), a.int(1), a.int(2)),
-  fchown: (k, t, a) => chownTarget(target(k, t, a.int(0), 0, true, 0), a.int(1), a.int(2)),
+  fchown: (k, t, a) => chownTarget(fdTarget(k, t, a.int(0), true), a.int(1), a.int(2)),
   fchownat: (k, t, a) => {
     const flags = a.int(4);
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
     return chownTarget(target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags), a.int(2), a.int(3));
   },
   utimensat: (k, t, a) => {
+    const [at, mt] = readTimespecs(t, a.long(2));
+    // Nothing to change: Linux returns before it looks at the flags or the path.
+    if (at[1] === UTIME_OMIT && mt[1] === UTIME_OMIT) return 0;
     const flags = a.int(3);
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
-    const [at, mt] = readTimespecs(t, a.long(2));
-    // A NULL path acts on dirfd itself (futimens).
-    const tg = target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags | (a.long(1) === 0 ? AT_EMPTY_PATH : 0));
-    return utimesTarget(tg, at, mt);
+    // A NULL path acts on dirfd itself (futimens); AT_FDCWD has no object.
+    if (a.long(1) === 0) {
+      if (a.int(0) === AT_FDCWD) fail('EFAULT');
+      if (flags) fail('EINVAL');
+      return utimesTarget(fdTarget(k, t, a.int(0), true), at, mt);
+    }
+    return utimesTarget(target(k, t, a.int(0), a.long(1), !(flags & AT_SYMLINK_NOFOLLOW), flags), at, mt);
   },
   utimes: (k, t, a) => {
     const [at, mt] = readTimevals(t, a.long(1));
@@ -200,6 +228,10 @@ export const attrHandlers: Record<string, Handler> = {
   },
   futimesat: (k, t, a) => {
     const [at, mt] = readTimevals(t, a.long(2));
+    if (a.long(1) === 0) {
+      if (a.int(0) === AT_FDCWD) fail('EFAULT');
+      return utimesTarget(fdTarget(k, t, a.int(0), true), at, mt);
+    }
     return utimesTarget(target(k, t, a.int(0), a.long(1), true, 0), at, mt);
   },
   utime: (k, t, a) => {

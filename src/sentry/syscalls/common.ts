@@ -1,14 +1,14 @@
 // Helpers shared by the syscall families.
-import { AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, SECCOMP_ADDFD_FLAG_SEND, W_OK, X_OK } from '../../abi/linux.js';
+import { AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_PATH, SECCOMP_ADDFD_FLAG_SEND, W_OK, X_OK } from '../../abi/linux.js';
 import { native } from '../../platform/native.js';
 import { REPLIED, type SyscallArgs } from '../../platform/notif.js';
 import { requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
-import type { OpenFile } from '../files.js';
+import type { Identified, OpenFile } from '../files.js';
 import type { Kernel } from '../kernel.js';
 import { readPath } from '../memory.js';
 import type { Task } from '../task.js';
-import type { Location } from '../vfs/node.js';
+import type { Location, Via } from '../vfs/node.js';
 import { type ParentAndName, resolve, resolveParent } from '../vfs/resolve.js';
 
 /** The directory a relative path starts from: the cwd, or the directory behind `dirfd`. */
@@ -25,13 +25,46 @@ export function fdLocation(k: Kernel, t: Task, fd: number): Location | undefined
   return k.files.lookup(t, fd).file?.loc;
 }
 
+/** The object behind a guest fd, for a call made through the fd. */
+export interface FdTarget {
+  /** the Sentry's copy of the fd (closed by throughFd) and its attributes */
+  id: Identified;
+  file: OpenFile | undefined;
+  /** the copy, when the fd is the node's own host object */
+  via: Via | undefined;
+}
+
+/** Runs `f` on the object behind guest fd `fd`, then closes the Sentry's copy of the fd. */
+export function throughFd<T>(k: Kernel, t: Task, fd: number, f: (x: FdTarget) => T): T {
+  const id = k.files.identify(t, fd);
+  try {
+    return f({ id, file: id.file, via: id.file?.direct ? { fd: id.fd, sx: id.sx } : undefined });
+  } finally {
+    native.close(id.fd);
+  }
+}
+
+/** EBADF for an O_PATH fd, which Linux refuses for every call but a few (fstat, fchdir, *at relative to it). */
+export function notPath(file: OpenFile | undefined): void {
+  if (file && file.flags & O_PATH) fail('EBADF');
+}
+
+/** (dirfd, path, flags) names the fd itself: an empty path with AT_EMPTY_PATH. */
+export function namesFd(dirfd: number, path: string, flags: number): boolean {
+  return path === '' && (flags & AT_EMPTY_PATH) !== 0 && dirfd !== AT_FDCWD;
+}
+
 /**
  * Resolves (dirfd, path). With AT_EMPTY_PATH and an empty path the result is
  * the fd's own object, or undefined when the fd is not one the Sentry made
  * (a pipe, a socket, an inherited host fd): callers then act on the fd itself.
  */
 export function resolveAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boolean, flags = 0): Location | undefined {
-  const path = readPath(t, pathAddr);
+  return resolvePathAt(k, t, dirfd, readPath(t, pathAddr), follow, flags);
+}
+
+/** resolveAt for a path already copied from the guest. */
+export function resolvePathAt(k: Kernel, t: Task, dirfd: number, path: string, follow: boolean, flags = 0): Location | undefined {
   if (path === '') {
     if (!(flags & AT_EMPTY_PATH)) fail('ENOENT');
     if (dirfd === AT_FDCWD) return t.fs.cwd;
@@ -73,6 +106,8 @@ export function notExecuting(k: Kernel, loc: Location): void {
 
 /** May the task add or remove names in directory `dir`? */
 export function mayModifyDir(t: Task, dir: Location): void {
+  // A removed directory takes no new names (Linux's IS_DEADDIR).
+  if (dir.dentry.dead) fail('ENOENT');
   mustBeWritable(dir);
   const st = dir.dentry.node.stat();
   requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK | X_OK);

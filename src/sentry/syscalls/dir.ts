@@ -1,5 +1,5 @@
 // mkdir, mkdirat, rmdir, getdents, getdents64, chdir, fchdir, getcwd, chroot.
-import { AT_FDCWD, CAP_SYS_CHROOT, DT_DIR, IN_ACCESS, S_ISVTX, X_OK } from '../../abi/linux.js';
+import { AT_FDCWD, CAP_SYS_CHROOT, DT_DIR, IN_ACCESS, PATH_MAX, S_ISVTX, X_OK } from '../../abi/linux.js';
 import { direntSize, dirent64Size, writeDirent, writeDirent64 } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
 import { hasCap, mayDeleteChild, requireAccess } from '../creds.js';
@@ -7,10 +7,10 @@ import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
-import type { DirEntry, Location } from '../vfs/node.js';
+import type { DirEntry, Location, Via } from '../vfs/node.js';
 import { lookupChild, parentOf, pathOf } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { mayModifyDir, parentAt, resolveAt } from './common.js';
+import { mayModifyDir, notPath, parentAt, resolveAt, throughFd } from './common.js';
 
 const SEEK_SET = 0;
 const SEEK_CUR = 1;
@@ -50,33 +50,36 @@ export function rmdirAt(k: Kernel, t: Task, dirfd: number, pathAddr: number): nu
   if (isMountBusy(child)) fail('EBUSY');
   mayRemove(t, parent, child);
   parent.dentry.node.rmdir(name, child.dentry.node);
-  parent.dentry.forget(name);
+  child.dentry.detach();
   k.inotify.removed(parent.dentry.node, name, child.dentry.node);
   return 0;
 }
 
 /** The entries of a directory as getdents reports them, "." and ".." first. */
-function listing(t: Task, loc: Location): DirEntry[] {
-  const self = loc.dentry.node.stat();
+function listing(t: Task, loc: Location, via: Via | undefined): DirEntry[] {
+  const self = loc.dentry.node.stat(via);
   const up = parentOf(t.resolveCtx(), loc);
   return [
     { name: '.', ino: self.ino, type: DT_DIR },
     { name: '..', ino: up.dentry.node.stat().ino, type: DT_DIR },
-    ...loc.dentry.node.readdir(),
+    ...loc.dentry.node.readdir(via),
   ];
 }
 
 function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, legacy: boolean): number {
-  const id = k.files.identify(t, fd);
-  try {
-    const file = id.file;
+  return throughFd(k, t, fd, ({ id, file, via }) => {
+    notPath(file);
+    // The count is an int to Linux's readdir.
+    if (count > 0x7fffffff) fail('EINVAL');
     if (!file) fail('ENOTDIR');
     if (!file.loc.dentry.node.isDir()) fail('ENOTDIR');
+    // A removed directory lists nothing, not even "." (Linux's IS_DEADDIR).
+    if (file.loc.dentry.dead) fail('ENOENT');
     // The listing position is the placeholder's own file offset, so native
     // lseek (rewinddir, seekdir) and sharing across dup/fork just work.
     const pos = check(native.lseek(id.fd, 0, SEEK_CUR));
     k.inotify.event(file.loc.dentry, IN_ACCESS);
-    if (pos === 0 || !file.listing) k.files.keepListing(file, listing(t, file.loc));
+    if (pos === 0 || !file.listing) k.files.keepListing(file, listing(t, file.loc, via));
     const entries = file.listing!;
     if (pos >= entries.length) {
       // Read to its end: the snapshot goes (a rewind or seekdir lists again).
@@ -84,22 +87,26 @@ function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, l
       return 0;
     }
     const buf = Buffer.alloc(Math.min(count, 1 << 20));
+    /** where each entry written ends */
+    const ends: number[] = [];
     let off = 0;
-    let i = pos;
-    for (; i < entries.length; i++) {
+    for (let i = pos; i < entries.length; i++) {
       const e = entries[i]!;
       const len = Buffer.byteLength(e.name, 'latin1');
       const size = legacy ? direntSize(len) : dirent64Size(len);
       if (off + size > buf.length) break;
       off += legacy ? writeDirent(buf, off, e.ino, i + 1, e.type, e.name) : writeDirent64(buf, off, e.ino, i + 1, e.type, e.name);
+      ends.push(off);
     }
-    if (off === 0 && i < entries.length) fail('EINVAL');
-    writeBytes(t, addr, buf, off);
-    check(native.lseek(id.fd, i, SEEK_SET));
-    return off;
-  } finally {
-    native.close(id.fd);
-  }
+    if (off === 0) fail('EINVAL');
+    // As Linux's filldir: the entries copied before a fault are the result; a fault on the first is EFAULT.
+    const copied = native.memWrite(t.tid, addr, buf, 0, off);
+    let n = ends.length;
+    while (n > 0 && ends[n - 1]! > copied) n--;
+    if (n === 0) fail('EFAULT');
+    check(native.lseek(id.fd, pos + n, SEEK_SET));
+    return ends[n - 1]!;
+  });
 }
 
 function setCwd(t: Task, loc: Location): number {
@@ -123,8 +130,11 @@ export const dirHandlers: Record<string, Handler> = {
     return setCwd(t, file.loc);
   },
   getcwd: (_k, t, a) => {
+    if (t.fs.cwd.dentry.dead) fail('ENOENT');
     const p = pathOf(t.fs.root, t.fs.cwd) ?? '(unreachable)';
     const b = Buffer.from(`${p}\0`, 'latin1');
+    // Linux builds the path in one page.
+    if (b.length > PATH_MAX) fail('ENAMETOOLONG');
     if (b.length > a.long(1)) fail('ERANGE');
     writeBytes(t, a.long(0), b);
     return b.length;

@@ -31,7 +31,6 @@ import {
   MFD_EXEC,
   O_CLOEXEC,
   O_NOACCESS,
-  O_PATH,
   O_RDONLY,
   REG,
   SECCOMP_ADDFD_FLAG_SETFD,
@@ -208,7 +207,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     check(native.ptraceGetRegs(t.tid, regs));
     const p = plan(k, t, dirfd, pathAddr, argvAddr, flags);
     hostFd = p.exe ? noAccessFd(p.hostFd) : p.hostFd;
-    if (p.exe) k.files.register(hostFd, { loc: p.exe, flags: O_PATH });
+    if (p.exe) k.files.register(hostFd, { loc: p.exe, flags: O_RDONLY, direct: true });
     const guestFd = freeFd(t);
     let argvPtr = argvAddr;
     let empty: number;

@@ -3,6 +3,7 @@ import {
   O_ACCMODE,
   O_CLOEXEC,
   O_CREAT,
+  O_DIRECT,
   O_DIRECTORY,
   O_EXCL,
   O_NOFOLLOW,
@@ -28,10 +29,13 @@ import {
   SYMLOOP_MAX,
   W_OK,
   CAP_MKNOD,
+  SIGNAL_NAMES,
   makedev,
   IN_MODIFY,
   IN_OPEN,
 } from '../../abi/linux.js';
+import fs from 'node:fs';
+import { native } from '../../platform/native.js';
 import type { SyscallArgs } from '../../platform/notif.js';
 import { hasCap, requireAccess } from '../creds.js';
 import { ERRNO } from '../../abi/errno.js';
@@ -40,31 +44,54 @@ import type { Kernel } from '../kernel.js';
 import { readBytes, readPath } from '../memory.js';
 import type { Task } from '../task.js';
 import type { Location } from '../vfs/node.js';
+import { openFifo } from '../vfs/fifo.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
 import { assertValid, installFd, mayModifyDir, mustBeWritable, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
+
+/**
+ * A file the Sentry grows for the guest stays within the guest's
+ * RLIMIT_FSIZE (the host enforces it on the guest's own writes): past it,
+ * SIGXFSZ and EFBIG, as Linux's inode_newsize_ok.
+ */
+function withinFsizeLimit(t: Task, size: number): void {
+  let limits = '';
+  try {
+    limits = fs.readFileSync(`/proc/${t.tid}/limits`, 'latin1');
+  } catch {
+    return;
+  }
+  const soft = /^Max file size\s+(\S+)/m.exec(limits)?.[1];
+  if (soft === undefined || soft === 'unlimited' || size <= Number(soft)) return;
+  native.pidfdSendSignal(t.proc.pidfd(), SIGNAL_NAMES.SIGXFSZ!);
+  fail('EFBIG');
+}
 
 /** Opens an already resolved location for the guest and installs the fd. */
 export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, flags: number, created = false): number {
   const node = loc.dentry.node;
   const cloexec = (flags & O_CLOEXEC) !== 0;
-  const file = { loc, flags };
   if (flags & O_PATH) {
-    if (node.isRegular()) return installFd(k, a, node.open(O_PATH).fd, file, cloexec);
-    return installFd(k, a, k.files.placeholder(file), null, cloexec);
+    if (flags & O_DIRECTORY && !node.isDir()) fail('ENOTDIR');
+    return installFd(k, a, k.files.placeholder({ loc, flags }), null, cloexec);
   }
   if (node.isSymlink()) fail('ELOOP');
   if (flags & O_DIRECTORY && !node.isDir()) fail('ENOTDIR');
   const acc = flags & O_ACCMODE;
   const st = node.stat();
   if (node.isDir()) {
-    if (acc !== O_RDONLY || flags & O_CREAT) fail('EISDIR');
+    // O_TRUNC asks for write access too.
+    if (acc !== O_RDONLY || flags & (O_CREAT | O_TRUNC)) fail('EISDIR');
+    // No file system's directories do direct I/O.
+    if (flags & O_DIRECT) fail('EINVAL');
     requireAccess(t.creds, st.mode, st.uid, st.gid, R_OK);
-    const fd = k.files.placeholder(file);
+    const file = { loc, flags };
+    const fd = node.openDirectory(flags);
+    const installed = fd >= 0 ? fd : k.files.placeholder(file);
     // Queued before the fd is installed: ADDFD also answers the call.
     k.inotify.event(loc.dentry, IN_OPEN);
-    k.inotify.opening(loc.dentry, fd);
-    return installFd(k, a, fd, null, cloexec);
+    k.inotify.opening(loc.dentry, installed);
+    return installFd(k, a, installed, fd >= 0 ? { ...file, direct: true } : null, cloexec);
   }
   if (!created) {
     let want = acc === O_RDONLY ? R_OK : acc === O_WRONLY ? W_OK : R_OK | W_OK;
@@ -80,14 +107,20 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   } else if ((type === S_IFCHR || type === S_IFBLK) && loc.mount.opts.nodev) {
     fail('EACCES');
   }
+  const fifo = type === S_IFIFO ? node.fifo() : -1;
+  if (fifo >= 0) return openFifo(k, a.id, a.tid, fifo, flags & ~(O_CREAT | O_EXCL | O_TRUNC), { loc, flags, direct: true });
   const opened = node.open(flags & ~(O_CREAT | O_EXCL));
   k.inotify.event(loc.dentry, IN_OPEN);
   if (flags & O_TRUNC && type === S_IFREG && !created) k.inotify.event(loc.dentry, IN_MODIFY);
   if (!opened.foreign) k.inotify.opening(loc.dentry, opened.fd);
-  return installFd(k, a, opened.fd, opened.foreign ? null : file, cloexec);
+  return installFd(k, a, opened.fd, opened.foreign ? null : { loc, flags, direct: true }, cloexec);
 }
 
+/** The only flags an O_PATH open keeps (open ignores the others, openat2 refuses them). */
+const O_PATH_FLAGS = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
 function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: number, flags: number, mode: number, resolveFlags = 0): number {
+  if (flags & O_PATH) flags &= O_PATH_FLAGS;
   const path = readPath(t, pathAddr);
   assertValid(k, t);
   if ((flags & O_TMPFILE) === O_TMPFILE) fail('EOPNOTSUPP');
@@ -140,7 +173,7 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
     k.inotify.created(parent.dentry.node, name, r.node);
     k.inotify.event(d, IN_OPEN);
     k.inotify.opening(d, r.fd);
-    return installFd(k, a, r.fd, { loc: { mount: parent.mount, dentry: d }, flags }, (flags & O_CLOEXEC) !== 0);
+    return installFd(k, a, r.fd, { loc: { mount: parent.mount, dentry: d }, flags, direct: true }, (flags & O_CLOEXEC) !== 0);
   }
 }
 
@@ -163,6 +196,7 @@ export const fileHandlers: Record<string, Handler> = {
     if (res & ~KNOWN_RESOLVE) fail('EINVAL');
     if (mode && !(flags & O_CREAT) && (flags & O_TMPFILE) !== O_TMPFILE) fail('EINVAL');
     if (mode & ~0o7777) fail('EINVAL');
+    if (flags & O_PATH && flags & ~O_PATH_FLAGS) fail('EINVAL');
     if ((res & RESOLVE_BENEATH) && (res & RESOLVE_IN_ROOT)) fail('EINVAL');
     if (res & RESOLVE_CACHED) fail('EAGAIN');
     return doOpen(k, t, a, a.int(0), a.long(1), flags, mode, res);
@@ -178,6 +212,7 @@ export const fileHandlers: Record<string, Handler> = {
     requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
     mustBeWritable(loc);
     notExecuting(k, loc);
+    if (len > st.size) withinFsizeLimit(t, len);
     node.setattr({ size: len });
     k.inotify.event(loc.dentry, IN_MODIFY);
     return 0;

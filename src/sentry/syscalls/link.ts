@@ -39,7 +39,7 @@ function unlinkAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, flags: nu
   if (isMountBusy(child)) fail('EBUSY');
   mayRemove(t, parent, child);
   parent.dentry.node.unlink(name, child.dentry.node);
-  parent.dentry.forget(name);
+  child.dentry.detach();
   k.inotify.removed(parent.dentry.node, name, child.dentry.node);
   return 0;
 }
@@ -109,6 +109,7 @@ function renameAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirf
     op.parent.dentry.cacheChild(op.name, dst.dentry);
     np.parent.dentry.cacheChild(np.name, src.dentry);
   } else {
+    dst?.dentry.detach();
     moveDentry(src.dentry, op.parent.dentry, op.name, np.parent.dentry, np.name);
   }
   return 0;

@@ -14,6 +14,7 @@ import {
   S_IFREG,
   STATX_BASIC_STATS,
   STATX_BTIME,
+  STATX_MNT_ID,
   STATX__RESERVED,
   W_OK,
   X_OK,
@@ -25,29 +26,32 @@ import { native } from '../../platform/native.js';
 import { type Creds, ownerInSandbox, permitted } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
-import { writeBytes } from '../memory.js';
+import { readPath, writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
 import { statFromStatx } from '../vfs/goferfs.js';
 import type { Handler } from './dispatch.js';
-import { resolveAt } from './common.js';
+import { fdLocation, namesFd, resolveAt, resolvePathAt, throughFd } from './common.js';
 
 const out = Buffer.alloc(256);
+/** struct statx's stx_mnt_id */
+const STATX_MNT_ID_OFFSET = 144;
 
 /** Attributes of whatever guest fd `fd` is. */
 export function statFd(k: Kernel, t: Task, fd: number): Stat {
-  const { file, sx } = k.files.lookup(t, fd);
-  if (file) return file.loc.dentry.node.stat();
-  const s = statFromStatx(sx);
-  s.uid = ownerInSandbox(s.uid);
-  s.gid = ownerInSandbox(s.gid);
-  return s;
+  return throughFd(k, t, fd, ({ id, file, via }) => {
+    if (file) return file.loc.dentry.node.stat(via);
+    const s = statFromStatx(id.sx);
+    s.uid = ownerInSandbox(s.uid);
+    s.gid = ownerInSandbox(s.gid);
+    return s;
+  });
 }
 
 /** Attributes for (dirfd, path, flags) with AT_EMPTY_PATH/AT_SYMLINK_NOFOLLOW. */
 function statAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, flags: number): Stat {
-  const loc = resolveAt(k, t, dirfd, pathAddr, !(flags & AT_SYMLINK_NOFOLLOW), flags);
-  if (loc) return loc.dentry.node.stat();
-  return statFd(k, t, dirfd);
+  const path = readPath(t, pathAddr);
+  if (namesFd(dirfd, path, flags)) return statFd(k, t, dirfd);
+  return resolvePathAt(k, t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags)!.dentry.node.stat();
 }
 
 function putStat(t: Task, addr: number, s: Stat): number {
@@ -68,8 +72,10 @@ function accessCreds(c: Creds, flags: number): Creds {
 function accessAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: number, flags: number): number {
   if (mode & ~(R_OK | W_OK | X_OK)) fail('EINVAL');
   if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
-  const loc = resolveAt(k, t, dirfd, pathAddr, !(flags & AT_SYMLINK_NOFOLLOW), flags);
-  const st = loc ? loc.dentry.node.stat() : statFd(k, t, dirfd);
+  const path = readPath(t, pathAddr);
+  const ofFd = namesFd(dirfd, path, flags);
+  const loc = ofFd ? fdLocation(k, t, dirfd) : resolvePathAt(k, t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags);
+  const st = ofFd ? statFd(k, t, dirfd) : loc!.dentry.node.stat();
   if (mode === F_OK) return 0;
   const type = st.mode & S_IFMT;
   if (mode & W_OK && loc?.mount.opts.readonly && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK)) fail('EROFS');
@@ -112,8 +118,14 @@ export const statHandlers: Record<string, Handler> = {
     const mask = a.u32(3);
     if (flags & ~STATX_FLAGS || (flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) fail('EINVAL');
     if (mask & STATX__RESERVED) fail('EINVAL');
-    const s = statAt(k, t, a.int(0), a.long(1), flags);
-    writeStatx(out, s, STATX_BASIC_STATS | STATX_BTIME, major, minor);
+    const dirfd = a.int(0);
+    const path = readPath(t, a.long(1));
+    const ofFd = namesFd(dirfd, path, flags);
+    const loc = ofFd ? fdLocation(k, t, dirfd) : resolvePathAt(k, t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags);
+    const s = ofFd ? statFd(k, t, dirfd) : loc!.dentry.node.stat();
+    // The mount's id, as /proc/self/mountinfo shows it (an fd the Sentry did not make has none).
+    writeStatx(out, s, STATX_BASIC_STATS | STATX_BTIME | (loc ? STATX_MNT_ID : 0), major, minor);
+    if (loc) out.writeBigUInt64LE(BigInt(loc.mount.id), STATX_MNT_ID_OFFSET);
     writeBytes(t, a.long(4), out, 256);
     return 0;
   },

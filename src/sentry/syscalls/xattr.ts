@@ -21,31 +21,42 @@ import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readString, writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
-import type { Location } from '../vfs/node.js';
+import type { Location, Via } from '../vfs/node.js';
 import type { Handler } from './dispatch.js';
-import { mustBeWritable, resolveAt } from './common.js';
+import { mustBeWritable, notPath, resolveAt, throughFd } from './common.js';
 
-function byPath(k: Kernel, t: Task, pathAddr: number, follow: boolean): Location {
-  return resolveAt(k, t, AT_FDCWD, pathAddr, follow)!;
+/** The object an xattr call acts on; `via` when it came through an fd that is the node's host object. */
+interface Obj {
+  loc: Location;
+  via?: Via;
 }
 
-function byFd(k: Kernel, t: Task, fd: number): Location {
-  const { file } = k.files.lookup(t, fd);
-  if (!file) fail('EOPNOTSUPP');
-  return file.loc;
+function byPath(k: Kernel, t: Task, pathAddr: number, follow: boolean, f: (o: Obj) => number): number {
+  return f({ loc: resolveAt(k, t, AT_FDCWD, pathAddr, follow)! });
+}
+
+function byFd(k: Kernel, t: Task, fd: number, f: (o: Obj) => number): number {
+  return throughFd(k, t, fd, ({ file, via }) => {
+    notPath(file);
+    if (!file) fail('EOPNOTSUPP');
+    return f({ loc: file.loc, via });
+  });
 }
 
 function readName(t: Task, addr: number): string {
   const name = readString(t, addr, XATTR_NAME_MAX);
   // (the read may return a longer string when its NUL lies in the same page)
   if (name === '' || name.length > XATTR_NAME_MAX) fail('ERANGE');
-  if (!/^(user|trusted|security|system)\./.test(name)) fail('EOPNOTSUPP');
+  const ns = /^(user|trusted|security|system)\./.exec(name);
+  if (!ns) fail('EOPNOTSUPP');
+  // A namespace without a name in it.
+  if (ns[0].length === name.length) fail('EINVAL');
   return name;
 }
 
 /** xattr_permission(): who may read or write which namespace. */
-function mayXattr(t: Task, loc: Location, name: string, want: number): void {
-  const st = loc.dentry.node.stat();
+function mayXattr(t: Task, { loc, via }: Obj, name: string, want: number): void {
+  const st = loc.dentry.node.stat(via);
   if (name.startsWith('trusted.')) {
     if (!hasCap(t.creds, CAP_SYS_ADMIN)) fail(want === W_OK ? 'EPERM' : 'ENODATA');
     return;
@@ -59,10 +70,10 @@ function mayXattr(t: Task, loc: Location, name: string, want: number): void {
   requireAccess(t.creds, st.mode, st.uid, st.gid, want);
 }
 
-function getx(t: Task, loc: Location, nameAddr: number, buf: number, size: number): number {
+function getx(t: Task, o: Obj, nameAddr: number, buf: number, size: number): number {
   const name = readName(t, nameAddr);
-  mayXattr(t, loc, name, R_OK);
-  const v = loc.dentry.node.getxattr(name);
+  mayXattr(t, o, name, R_OK);
+  const v = o.loc.dentry.node.getxattr(name, o.via);
   if (!v) fail('ENODATA');
   if (size === 0) return v.length;
   if (size < v.length) fail('ERANGE');
@@ -70,20 +81,20 @@ function getx(t: Task, loc: Location, nameAddr: number, buf: number, size: numbe
   return v.length;
 }
 
-function setx(k: Kernel, t: Task, loc: Location, nameAddr: number, valAddr: number, size: number, flags: number): number {
+function setx(k: Kernel, t: Task, o: Obj, nameAddr: number, valAddr: number, size: number, flags: number): number {
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) fail('EINVAL');
   if (size > XATTR_SIZE_MAX) fail('E2BIG');
   const name = readName(t, nameAddr);
   const value = readBytes(t, valAddr, size);
-  mustBeWritable(loc);
-  mayXattr(t, loc, name, W_OK);
-  loc.dentry.node.setxattr(name, value, flags);
-  k.inotify.event(loc.dentry, IN_ATTRIB);
+  mustBeWritable(o.loc);
+  mayXattr(t, o, name, W_OK);
+  o.loc.dentry.node.setxattr(name, value, flags, o.via);
+  k.inotify.event(o.loc.dentry, IN_ATTRIB);
   return 0;
 }
 
-function listx(t: Task, loc: Location, buf: number, size: number): number {
-  const names = loc.dentry.node.listxattr().filter((n) => !n.startsWith('trusted.') || hasCap(t.creds, CAP_SYS_ADMIN));
+function listx(t: Task, o: Obj, buf: number, size: number): number {
+  const names = o.loc.dentry.node.listxattr(o.via).filter((n) => !n.startsWith('trusted.') || hasCap(t.creds, CAP_SYS_ADMIN));
   const b = Buffer.from(names.map((n) => `${n}\0`).join(''), 'latin1');
   if (b.length > XATTR_LIST_MAX) fail('E2BIG');
   if (size === 0) return b.length;
@@ -92,26 +103,26 @@ function listx(t: Task, loc: Location, buf: number, size: number): number {
   return b.length;
 }
 
-function removex(k: Kernel, t: Task, loc: Location, nameAddr: number): number {
+function removex(k: Kernel, t: Task, o: Obj, nameAddr: number): number {
   const name = readName(t, nameAddr);
-  mustBeWritable(loc);
-  mayXattr(t, loc, name, W_OK);
-  loc.dentry.node.removexattr(name);
-  k.inotify.event(loc.dentry, IN_ATTRIB);
+  mustBeWritable(o.loc);
+  mayXattr(t, o, name, W_OK);
+  o.loc.dentry.node.removexattr(name, o.via);
+  k.inotify.event(o.loc.dentry, IN_ATTRIB);
   return 0;
 }
 
 export const xattrHandlers: Record<string, Handler> = {
-  getxattr: (k, t, a) => getx(t, byPath(k, t, a.long(0), true), a.long(1), a.long(2), a.long(3)),
-  lgetxattr: (k, t, a) => getx(t, byPath(k, t, a.long(0), false), a.long(1), a.long(2), a.long(3)),
-  fgetxattr: (k, t, a) => getx(t, byFd(k, t, a.int(0)), a.long(1), a.long(2), a.long(3)),
-  setxattr: (k, t, a) => setx(k, t, byPath(k, t, a.long(0), true), a.long(1), a.long(2), a.long(3), a.int(4)),
-  lsetxattr: (k, t, a) => setx(k, t, byPath(k, t, a.long(0), false), a.long(1), a.long(2), a.long(3), a.int(4)),
-  fsetxattr: (k, t, a) => setx(k, t, byFd(k, t, a.int(0)), a.long(1), a.long(2), a.long(3), a.int(4)),
-  listxattr: (k, t, a) => listx(t, byPath(k, t, a.long(0), true), a.long(1), a.long(2)),
-  llistxattr: (k, t, a) => listx(t, byPath(k, t, a.long(0), false), a.long(1), a.long(2)),
-  flistxattr: (k, t, a) => listx(t, byFd(k, t, a.int(0)), a.long(1), a.long(2)),
-  removexattr: (k, t, a) => removex(k, t, byPath(k, t, a.long(0), true), a.long(1)),
-  lremovexattr: (k, t, a) => removex(k, t, byPath(k, t, a.long(0), false), a.long(1)),
-  fremovexattr: (k, t, a) => removex(k, t, byFd(k, t, a.int(0)), a.long(1)),
+  getxattr: (k, t, a) => byPath(k, t, a.long(0), true, (o) => getx(t, o, a.long(1), a.long(2), a.long(3))),
+  lgetxattr: (k, t, a) => byPath(k, t, a.long(0), false, (o) => getx(t, o, a.long(1), a.long(2), a.long(3))),
+  fgetxattr: (k, t, a) => byFd(k, t, a.int(0), (o) => getx(t, o, a.long(1), a.long(2), a.long(3))),
+  setxattr: (k, t, a) => byPath(k, t, a.long(0), true, (o) => setx(k, t, o, a.long(1), a.long(2), a.long(3), a.int(4))),
+  lsetxattr: (k, t, a) => byPath(k, t, a.long(0), false, (o) => setx(k, t, o, a.long(1), a.long(2), a.long(3), a.int(4))),
+  fsetxattr: (k, t, a) => byFd(k, t, a.int(0), (o) => setx(k, t, o, a.long(1), a.long(2), a.long(3), a.int(4))),
+  listxattr: (k, t, a) => byPath(k, t, a.long(0), true, (o) => listx(t, o, a.long(1), a.long(2))),
+  llistxattr: (k, t, a) => byPath(k, t, a.long(0), false, (o) => listx(t, o, a.long(1), a.long(2))),
+  flistxattr: (k, t, a) => byFd(k, t, a.int(0), (o) => listx(t, o, a.long(1), a.long(2))),
+  removexattr: (k, t, a) => byPath(k, t, a.long(0), true, (o) => removex(k, t, o, a.long(1))),
+  lremovexattr: (k, t, a) => byPath(k, t, a.long(0), false, (o) => removex(k, t, o, a.long(1))),
+  fremovexattr: (k, t, a) => byFd(k, t, a.int(0), (o) => removex(k, t, o, a.long(1))),
 };

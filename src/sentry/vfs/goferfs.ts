@@ -6,16 +6,19 @@
 // symlink targets come with the lookup. Everything that opens or changes
 // host files is a Gofer request by path relative to the export.
 import {
+  AT_EMPTY_PATH,
   DT_UNKNOWN,
   O_ACCMODE,
   O_CLOEXEC,
   O_CREAT,
   O_NOCTTY,
   O_NOFOLLOW,
+  O_NONBLOCK,
   O_TRUNC,
   O_DIRECTORY,
   O_PATH,
   O_RDONLY,
+  S_IFIFO,
   S_IFMT,
   UTIME_OMIT,
   makedev,
@@ -25,9 +28,11 @@ import type { GoferClient, WalkEntry } from '../../gofer/client.js';
 import { MAX_XATTR_BYTES } from '../../gofer/protocol.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
-import { check, sysErr } from '../errors.js';
+import { check, fail, ownFd, sysErr } from '../errors.js';
 import type { IdMap } from '../idmap.js';
-import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
+import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
+import { now } from './memfs.js';
+import { openHeldInode } from './storage.js';
 
 /** Gofer replies are a value or a negative errno. */
 function ok<T>(r: T | number): T {
@@ -67,7 +72,7 @@ const SETATTR_MTIME = 32;
 
 export class GoferFs implements FileSystem {
   readonly type: string;
-  readonly cache: 'lru' | 'none';
+  readonly cache: 'lru' | 'revalidate';
   readonly root: GoferNode;
   /** st_dev of the export root on the host, what this file system reports */
   readonly dev: number;
@@ -82,12 +87,12 @@ export class GoferFs implements FileSystem {
     type = 'ext4',
   ) {
     this.type = type;
-    this.cache = cacheable ? 'lru' : 'none';
+    this.cache = cacheable ? 'lru' : 'revalidate';
     // The root of a file export (a bind-mounted file) is that file.
     const o = ok(client.open(exportId, '', O_PATH, 0, 0, 0));
     const st = statFromStatx(o.stat);
     this.dev = st.dev;
-    this.root = new GoferNode(this, null, '', o.fd, st.mode, undefined);
+    this.root = new GoferNode(this, null, '', o.fd, o.stat, undefined);
   }
 
   statfs(): StatFs {
@@ -117,19 +122,79 @@ function usedFd(n: GoferNode): void {
 
 const statfsBuf = new Float64Array(12);
 const direntBuf = Buffer.alloc(64 * 1024);
+const xattrBuf = Buffer.alloc(MAX_XATTR_BYTES);
+
+/** The entries of the open directory `fd` (read from its current offset), "." and ".." left out. */
+function readEntries(fd: number): DirEntry[] {
+  const out: DirEntry[] = [];
+  for (;;) {
+    const n = check(native.getdents(fd, direntBuf));
+    if (n === 0) return out;
+    for (let off = 0; off < n; ) {
+      const reclen = direntBuf.readUInt16LE(off + 16);
+      const type = direntBuf.readUInt8(off + 18);
+      const end = direntBuf.indexOf(0, off + 19);
+      const name = direntBuf.toString('latin1', off + 19, end);
+      if (name !== '.' && name !== '..') {
+        out.push({ name, ino: Number(direntBuf.readBigUInt64LE(off)), type: type || DT_UNKNOWN });
+      }
+      off += reclen;
+    }
+  }
+}
+
+/** Reads an xattr of the object behind `fd`; null when it has none of that name. */
+function fdGetxattr(fd: number, name: string): Buffer | null {
+  const n = native.getxattrFd(fd, name, xattrBuf);
+  if (n === -61 /* ENODATA */) return null;
+  return Buffer.from(xattrBuf.subarray(0, check(n)));
+}
 
 export class GoferNode extends Node {
+  /**
+   * Set once the node's name was removed (detached()): its path names
+   * something else or nothing, so the node keeps what it last was. Calls
+   * through an fd of the object itself (Via) still reach it.
+   */
+  private removed: { attrs: Detached; key: [number, number, number] } | null = null;
+
+  private typeAndMode: number;
+  /** the host object's (dev major, dev minor, inode), as the Gofer last reported it */
+  private ident: [number, number, number];
+
   constructor(
     readonly fs: GoferFs,
     public parent: GoferNode | null,
     public name: string,
     /** O_PATH fd from the Gofer; -1 until first needed */
     private opath: number,
-    private typeAndMode: number,
+    /** the object's statx as the Gofer reported it */
+    stat: Float64Array,
     private target: string | undefined,
   ) {
     super();
+    this.typeAndMode = stat[STATX.mode]!;
+    this.ident = [stat[STATX.devMajor]!, stat[STATX.devMinor]!, stat[STATX.ino]!];
     if (opath >= 0 && parent) usedFd(this);
+  }
+
+  /** `other` (a fresh lookup of this node's name) is the same host object. */
+  override sameObject(other: Node): boolean {
+    return other instanceof GoferNode && other.ident.every((v, i) => v === this.ident[i]);
+  }
+
+  /** Takes what a fresh lookup of the same object found (its O_PATH fd, mode, target); `other` is dropped. */
+  override revalidated(other: Node): void {
+    if (!(other instanceof GoferNode)) return;
+    this.typeAndMode = other.typeAndMode;
+    if (this.opath < 0 && other.opath >= 0) {
+      this.opath = other.opath;
+      other.opath = -1;
+      withFd.delete(other);
+      usedFd(this);
+    } else {
+      other.release();
+    }
   }
 
   get mode(): number {
@@ -168,20 +233,49 @@ export class GoferNode extends Node {
    */
   fd(): number {
     if (!this.parent) return this.opath;
+    if (this.removed) return -1;
     if (this.opath < 0) {
       const e = this.walkSelf();
       this.opath = e.fd;
       this.typeAndMode = e.stat[STATX.mode]!;
-      this.target = e.target;
+      this.ident = [e.stat[STATX.devMajor]!, e.stat[STATX.devMinor]!, e.stat[STATX.ino]!];
       if (this.opath < 0) return -1;
     }
     usedFd(this);
     return this.opath;
   }
 
-  stat(): Stat {
+  stat(via?: Via): Stat {
+    if (via) return this.fromHost(via.sx);
+    if (this.removed) return this.held((fd) => this.fromHost((check(native.statxFd(fd, sx)), sx))) ?? this.removed.attrs.stat();
+    return this.fromHost(this.hostStat());
+  }
+
+  /**
+   * Runs `f` on an O_PATH fd of the object of a removed node, reached
+   * through a guest process's fd or mapping of it; null when none holds it.
+   */
+  private held<T>(f: (fd: number) => T): T | null {
+    const [major, minor, ino] = this.removed!.key;
+    if (ino < 0) return null;
+    const fd = openHeldInode(major, minor, ino, O_PATH);
+    if (fd < 0) return null;
+    try {
+      return f(fd);
+    } finally {
+      native.close(fd);
+    }
+  }
+
+  /** Fresh statx of the object at this node's path. */
+  private hostStat(): Float64Array {
     const fd = this.fd();
-    const st = statFromStatx(fd >= 0 ? (check(native.statxFd(fd, sx)), sx) : this.walkSelf().stat);
+    return fd >= 0 ? (check(native.statxFd(fd, sx)), sx) : this.walkSelf().stat;
+  }
+
+  /** A host statx as the sandbox sees it (owners mapped). */
+  private fromHost(x: Float64Array): Stat {
+    const st = statFromStatx(x);
     this.typeAndMode = st.mode;
     st.uid = this.fs.ids.uidFromHost(st.uid);
     st.gid = this.fs.ids.gidFromHost(st.gid);
@@ -200,36 +294,35 @@ export class GoferNode extends Node {
       if (w.stopErrno === 2 /* ENOENT */) return null;
       throw sysErr(w.stopErrno || 5);
     }
-    return new GoferNode(this.fs, this, name, e.fd, e.stat[STATX.mode]!, e.target);
+    return new GoferNode(this.fs, this, name, e.fd, e.stat, undefined);
   }
 
-  override readdir(): DirEntry[] {
-    const o = ok(this.client.open(this.fs.exportId, this.rel(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0));
-    const out: DirEntry[] = [];
+  override readdir(via?: Via): DirEntry[] {
+    // The guest's own directory fd, reopened for an offset of our own; else the Gofer's.
+    const fd = via ? native.reopen(via.fd, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : ok(this.client.open(this.fs.exportId, this.rel(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0)).fd;
     try {
-      for (;;) {
-        const n = check(native.getdents(o.fd, direntBuf));
-        if (n === 0) break;
-        for (let off = 0; off < n; ) {
-          const reclen = direntBuf.readUInt16LE(off + 16);
-          const type = direntBuf.readUInt8(off + 18);
-          const end = direntBuf.indexOf(0, off + 19);
-          const name = direntBuf.toString('latin1', off + 19, end);
-          if (name !== '.' && name !== '..') {
-            out.push({ name, ino: Number(direntBuf.readBigUInt64LE(off)), type: type || DT_UNKNOWN });
-          }
-          off += reclen;
-        }
-      }
+      return readEntries(ownFd(fd));
     } finally {
-      native.close(o.fd);
+      native.close(fd);
     }
-    return out;
+  }
+
+  override openDirectory(flags: number): number {
+    const f = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (flags & O_NONBLOCK);
+    if (this.removed) {
+      // A removed directory (a task's cwd, an fd's /proc/self/fd/N): through a guest's fd of it.
+      const fd = this.held((p) => native.reopen(p, f));
+      if (fd === null) throw sysErr(2 /* ENOENT */);
+      return ownFd(fd);
+    }
+    // Opens the inode the Gofer resolved ("." of its O_PATH fd: no path is
+    // walked), keeping the guest's O_NOFOLLOW, which F_GETFL shows.
+    return ownFd(native.openat2(this.fd(), '.', f | (flags & O_NOFOLLOW), 0, 0));
   }
 
   override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
     const o = ok(this.client.open(this.fs.exportId, this.childRel(name), flags | 0o100 /* O_CREAT */ | 0o200 /* O_EXCL */, mode, ...this.hostOwner(creds)));
-    return { fd: o.fd, created: o.created, node: new GoferNode(this.fs, this, name, -1, o.stat[STATX.mode]!, undefined) };
+    return { fd: o.fd, created: o.created, node: new GoferNode(this.fs, this, name, -1, o.stat, undefined) };
   }
 
   /** BSD group semantics when the directory is set-gid. */
@@ -240,18 +333,18 @@ export class GoferNode extends Node {
 
   override mkdir(name: string, mode: number, creds: Creds): Node {
     const sgid = this.stat().mode & 0o2000;
-    ok(this.client.mkdir(this.fs.exportId, this.childRel(name), mode | sgid, ...this.hostOwner(creds)));
-    return new GoferNode(this.fs, this, name, -1, 0o040000 | (mode & 0o7777), undefined);
+    const r = ok(this.client.mkdir(this.fs.exportId, this.childRel(name), mode | sgid, ...this.hostOwner(creds)));
+    return new GoferNode(this.fs, this, name, -1, r.stat, undefined);
   }
 
   override mknod(name: string, mode: number, _rdev: number, creds: Creds): Node {
-    ok(this.client.mknod(this.fs.exportId, this.childRel(name), mode, ...this.hostOwner(creds)));
-    return new GoferNode(this.fs, this, name, -1, mode, undefined);
+    const r = ok(this.client.mknod(this.fs.exportId, this.childRel(name), mode, ...this.hostOwner(creds)));
+    return new GoferNode(this.fs, this, name, -1, r.stat, undefined);
   }
 
   override symlink(name: string, target: string, creds: Creds): Node {
-    ok(this.client.symlink(this.fs.exportId, this.childRel(name), target, ...this.hostOwner(creds)));
-    return new GoferNode(this.fs, this, name, -1, 0o120777, target);
+    const r = ok(this.client.symlink(this.fs.exportId, this.childRel(name), target, ...this.hostOwner(creds)));
+    return new GoferNode(this.fs, this, name, -1, r.stat, target);
   }
 
   override link(name: string, target: Node): void {
@@ -259,14 +352,28 @@ export class GoferNode extends Node {
     ok(this.client.link(this.fs.exportId, target.rel(), this.childRel(name)));
   }
 
-  override unlink(name: string, child: Node): void {
+  override unlink(name: string, _child: Node): void {
     ok(this.client.unlink(this.fs.exportId, this.childRel(name), false));
-    if (child instanceof GoferNode) child.release();
   }
 
-  override rmdir(name: string, child: Node): void {
+  override rmdir(name: string, _child: Node): void {
     ok(this.client.unlink(this.fs.exportId, this.childRel(name), true));
-    if (child instanceof GoferNode) child.release();
+  }
+
+  override detached(): void {
+    if (this.removed || !this.parent) return;
+    // The O_PATH fd, if the node still has one, shows the object as it is
+    // now, its name gone (nlink, ctime); its target, for a symlink.
+    const x = this.opath >= 0 && native.statxFd(this.opath, sx) === 0 ? sx : null;
+    if (x && this.target === undefined && this.isSymlink()) {
+      const t = native.readlinkat(this.opath, '');
+      if (typeof t === 'string') this.target = t;
+    }
+    const st: Stat = x
+      ? this.fromHost(x)
+      : { ...statFromStatx(new Float64Array(STATX_FIELDS)), mode: this.typeAndMode, nlink: 0 };
+    this.removed = { attrs: new Detached(st), key: this.ident };
+    this.release();
   }
 
   override rename(oldName: string, newDir: Node, newName: string, flags: number): void {
@@ -282,12 +389,27 @@ export class GoferNode extends Node {
 
   override readlink(): string {
     if (this.target === undefined) {
-      this.target = ok(this.client.readlink(this.fs.exportId, this.rel()));
+      // Through the O_PATH fd the Gofer resolved: no path is walked.
+      const fd = this.fd();
+      const t = fd >= 0 ? native.readlinkat(fd, '') : this.removed ? -2 /* ENOENT */ : ok(this.client.readlink(this.fs.exportId, this.rel()));
+      if (typeof t === 'number') throw sysErr(-t);
+      this.target = t;
     }
     return this.target;
   }
 
+  override fifo(): number {
+    const fd = this.fd();
+    if (fd < 0 || (this.typeAndMode & S_IFMT) !== S_IFIFO) fail('ENXIO');
+    return fd;
+  }
+
   override open(flags: number): Opened {
+    if (this.removed) {
+      // A reopen (/proc/self/fd/N) of a file whose name is gone: through a guest's fd of it.
+      const [major, minor, ino] = this.removed.key;
+      return { fd: ownFd(openHeldInode(major, minor, ino, (flags & ~(O_CREAT | O_TRUNC | O_NOFOLLOW)) | O_NOCTTY)) };
+    }
     // A read-only open of a regular file reopens the inode behind the O_PATH
     // fd the Gofer already resolved (no path walk, so nothing can leave the
     // export): a Gofer round trip saved on the hottest file operation.
@@ -301,7 +423,12 @@ export class GoferNode extends Node {
     return { fd: o.fd };
   }
 
-  override setattr(a: SetAttr): void {
+  override setattr(a: SetAttr, via?: Via): void {
+    if (via) return this.setattrFd(via.fd, a);
+    if (this.removed) {
+      if (this.held((fd) => this.setattrFd(fd, a)) === null) this.removed.attrs.setattr(a, now());
+      return;
+    }
     let mask = 0;
     if (a.mode !== undefined) mask |= SETATTR_MODE;
     if (a.uid !== undefined && a.uid !== -1) mask |= SETATTR_UID;
@@ -318,7 +445,23 @@ export class GoferNode extends Node {
     if (a.mode !== undefined) this.typeAndMode = (this.typeAndMode & S_IFMT) | (a.mode & 0o7777);
   }
 
-  override getxattr(name: string): Buffer | null {
+  /** setattr on the guest's fd of the object itself (the caller checked the mount and the guest's rights). */
+  private setattrFd(fd: number, a: SetAttr): void {
+    const uid = a.uid === undefined || a.uid === -1 ? -1 : this.fs.ids.uidToHost(a.uid);
+    const gid = a.gid === undefined || a.gid === -1 ? -1 : this.fs.ids.gidToHost(a.gid);
+    if (uid !== -1 || gid !== -1) check(native.fchownat(fd, '', uid, gid, AT_EMPTY_PATH));
+    if (a.mode !== undefined) check(native.chmodFd(fd, a.mode & 0o7777));
+    if (a.size !== undefined) check(native.truncateFd(fd, a.size));
+    if (a.atime || a.mtime) {
+      const at = a.atime ?? [0, UTIME_OMIT];
+      const mt = a.mtime ?? [0, UTIME_OMIT];
+      check(native.utimensat(fd, '', [at[0], at[1], mt[0], mt[1]], AT_EMPTY_PATH));
+    }
+  }
+
+  override getxattr(name: string, via?: Via): Buffer | null {
+    if (via) return fdGetxattr(via.fd, name);
+    if (this.removed) return this.removed.attrs.getxattr(name);
     const r = this.client.getxattr(this.fs.exportId, this.rel(), name, MAX_XATTR_BYTES);
     if (typeof r === 'number') {
       if (r === -61 /* ENODATA */) return null;
@@ -326,14 +469,20 @@ export class GoferNode extends Node {
     }
     return r;
   }
-  override listxattr(): string[] {
+  override listxattr(via?: Via): string[] {
+    if (via) return xattrBuf.toString('latin1', 0, check(native.listxattrFd(via.fd, xattrBuf))).split('\0').filter(Boolean);
+    if (this.removed) return this.removed.attrs.listxattr();
     const r = ok(this.client.listxattr(this.fs.exportId, this.rel(), MAX_XATTR_BYTES));
     return r.toString('latin1').split('\0').filter(Boolean);
   }
-  override setxattr(name: string, value: Buffer, flags: number): void {
+  override setxattr(name: string, value: Buffer, flags: number, via?: Via): void {
+    if (via) return void check(native.setxattrFd(via.fd, name, value, flags));
+    if (this.removed) return this.removed.attrs.setxattr(name, value, flags);
     ok(this.client.setxattr(this.fs.exportId, this.rel(), name, value, flags));
   }
-  override removexattr(name: string): void {
+  override removexattr(name: string, via?: Via): void {
+    if (via) return void check(native.removexattrFd(via.fd, name));
+    if (this.removed) return this.removed.attrs.removexattr(name);
     ok(this.client.removexattr(this.fs.exportId, this.rel(), name));
   }
 

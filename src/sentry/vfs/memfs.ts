@@ -5,16 +5,19 @@
 // flags while reads, writes and mmap run natively. Everything is counted
 // (nr_inodes, size, the sandbox's budget): running out is ENOSPC.
 import {
+  AT_EMPTY_PATH,
   O_ACCMODE,
   O_CREAT,
   O_EXCL,
   O_PATH,
   O_TRUNC,
   O_WRONLY,
+  O_RDONLY,
   O_RDWR,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
   S_IFDIR,
+  S_IFIFO,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
@@ -29,15 +32,20 @@ import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, fail, ownFd } from '../errors.js';
-import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
+import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
 import { SANDBOX_NODES } from '../limits.js';
-import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode } from './storage.js';
+import { pipeOf } from './fifo.js';
+import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode, unchargeMeta } from './storage.js';
 
 export type Time = [number, number];
 
+const SECURITY_CAPABILITY = 'security.capability';
+
+const clock = new Float64Array(2);
+/** The current time, to the nanosecond (CLOCK_REALTIME, as the host's file times). */
 export function now(): Time {
-  const ms = Date.now();
-  return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
+  native.realtime(clock);
+  return [clock[0]!, clock[1]!];
 }
 
 /** Applies a setattr timestamp (UTIME_NOW / UTIME_OMIT aware). */
@@ -45,6 +53,11 @@ export function applyTime(cur: Time, t: [number, number] | undefined): Time {
   if (!t || t[1] === UTIME_OMIT) return cur;
   if (t[1] === UTIME_NOW) return now();
   return [t[0], t[1]];
+}
+
+/** utimensat's times for a host file: absent ones are UTIME_OMIT. */
+function hostTimes(atime: Time | undefined, mtime: Time | undefined): [number, number, number, number] {
+  return [atime?.[0] ?? 0, atime ? atime[1] : UTIME_OMIT, mtime?.[0] ?? 0, mtime ? mtime[1] : UTIME_OMIT];
 }
 
 let sandboxDevCounter = 0x10;
@@ -154,23 +167,31 @@ export abstract class MemNode extends Node {
     this.ctime = now();
   }
 
-  /** Sets the access and modification times (copy-up keeps the lower object's). */
-  setTimes(atime: Time, mtime: Time): void {
-    this.atime = atime;
-    this.mtime = mtime;
+  /**
+   * Sets the access and modification times (copy-up keeps the lower
+   * object's); each may be UTIME_NOW or UTIME_OMIT, or absent (kept).
+   */
+  setTimes(atime: Time | undefined, mtime: Time | undefined, _via?: Via): void {
+    this.atime = applyTime(this.atime, atime);
+    this.mtime = applyTime(this.mtime, mtime);
   }
 
-  override setattr(a: SetAttr): void {
+  override setattr(a: SetAttr, via?: Via): void {
     if (a.size !== undefined) fail(this.isDir() ? 'EISDIR' : 'EINVAL');
-    this.applyAttrs(a);
+    this.applyAttrs(a, via);
   }
 
-  applyAttrs(a: SetAttr): void {
+  applyAttrs(a: SetAttr, via?: Via): void {
     if (a.mode !== undefined) this.modeBits = (this.modeBits & S_IFMT) | (a.mode & 0o7777);
     if (a.uid !== undefined && a.uid !== -1) this.uid = a.uid;
     if (a.gid !== undefined && a.gid !== -1) this.gid = a.gid;
-    this.setTimes(applyTime(this.atime, a.atime), applyTime(this.mtime, a.mtime));
-    this.touchCtime();
+    // A chown of a non-directory drops its file capabilities (Linux's ATTR_KILL_PRIV).
+    const chown = (a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1);
+    if (chown && !this.isDir() && this.xattrs?.has(SECURITY_CAPABILITY)) this.removexattr(SECURITY_CAPABILITY);
+    if (a.atime || a.mtime) this.setTimes(a.atime, a.mtime, via);
+    // A truncate alone changes ctime only with the size (the host's business for a file).
+    const sizeOnly = a.size !== undefined && a.mode === undefined && a.uid === undefined && a.gid === undefined && !a.atime && !a.mtime;
+    if (!sizeOnly) this.touchCtime();
   }
 
   /** Charges symlink and xattr bytes to the sandbox's budget (ENOSPC past it). */
@@ -181,7 +202,7 @@ export abstract class MemNode extends Node {
 
   protected unchargeMeta(bytes: number): void {
     this.metaBytes -= bytes;
-    budget.metaBytes -= bytes;
+    unchargeMeta(bytes);
   }
 
   /**
@@ -287,20 +308,38 @@ export class MemFile extends MemNode {
     return fd;
   }
 
-  /** statx of the contents, or null when the file is gone and no guest holds it. */
-  private hostStat(): Float64Array | null {
-    if (this.stored !== null) return this.fs.storage.statx(this.stored, statBuf) === 0 ? statBuf : null;
+  /** `via` is an fd of this file's contents (the guest's fd of a file whose name is gone). */
+  private isContents(via: Via | undefined): via is Via {
+    const h = this.host;
+    return !!via && !!h && via.sx[STATX.devMajor] === h[0] && via.sx[STATX.devMinor] === h[1] && via.sx[STATX.ino] === h[2];
+  }
+
+  /**
+   * Runs `f` on an fd of the contents of a file whose last name is gone:
+   * `via`, or a guest's fd or mapping of it; null when no guest holds it.
+   */
+  private withGone<T>(via: Via | undefined, f: (fd: number) => T): T | null {
+    if (this.isContents(via)) return f(via.fd);
     if (!this.host) return null;
     const fd = openHeldInode(this.host[0], this.host[1], this.host[2], O_PATH);
     if (fd < 0) return null;
-    const r = native.statxFd(fd, statBuf);
-    native.close(fd);
-    return r === 0 ? statBuf : null;
+    try {
+      return f(fd);
+    } finally {
+      native.close(fd);
+    }
   }
 
-  override stat(): Stat {
+  /** statx of the contents, or null when the file is gone and no guest holds it. */
+  private hostStat(via?: Via): Float64Array | null {
+    if (this.stored !== null) return this.fs.storage.statx(this.stored, statBuf) === 0 ? statBuf : null;
+    if (this.isContents(via)) return via.sx;
+    return this.withGone(undefined, (fd) => (native.statxFd(fd, statBuf) === 0 ? statBuf : null));
+  }
+
+  override stat(via?: Via): Stat {
     const s = this.baseStat();
-    const x = this.hostStat();
+    const x = this.hostStat(via);
     if (x) {
       s.size = x[STATX.size]!;
       s.blocks = x[STATX.blocks]!;
@@ -317,31 +356,36 @@ export class MemFile extends MemNode {
     return s;
   }
 
-  override setTimes(atime: Time, mtime: Time): void {
+  override setTimes(atime: Time | undefined, mtime: Time | undefined, via?: Via): void {
     super.setTimes(atime, mtime);
     // The host file's times are the ones stat reports (guest writes move them natively).
-    if (this.stored !== null) this.fs.storage.utimens(this.stored, [atime[0], atime[1], mtime[0], mtime[1]]);
+    const times = hostTimes(atime, mtime);
+    if (this.stored !== null) this.fs.storage.utimens(this.stored, times);
+    else this.withGone(via, (fd) => native.utimensat(fd, '', times, AT_EMPTY_PATH));
   }
 
   override open(flags: number): Opened {
     const acc = flags & O_ACCMODE;
     const fd = this.hostOpen(flags & ~(O_TRUNC | O_CREAT | O_EXCL));
-    if (flags & O_TRUNC && (acc === O_WRONLY || acc === O_RDWR)) {
-      native.ftruncate(fd, 0);
+    if (flags & O_TRUNC) {
+      // Linux truncates for O_RDONLY|O_TRUNC too (the open asked for write permission).
+      const w = acc === O_RDONLY ? this.hostOpen(O_WRONLY) : fd;
+      native.ftruncate(w, 0);
+      if (w !== fd) native.close(w);
       this.mtime = this.ctime = now();
     }
     return { fd };
   }
 
-  override setattr(a: SetAttr): void {
+  override setattr(a: SetAttr, via?: Via): void {
     if (a.size !== undefined) {
+      // The host moves mtime and ctime when the size changes, as Linux does.
       const fd = this.hostOpen(O_WRONLY);
       const r = native.ftruncate(fd, a.size);
       native.close(fd);
       check(r);
-      if (!a.mtime) a = { ...a, mtime: [0, UTIME_NOW] };
     }
-    this.applyAttrs(a);
+    this.applyAttrs(a, via);
   }
 
   protected override release(): void {
@@ -391,6 +435,10 @@ export class MemSpecial extends MemNode {
   }
   override open(flags: number): Opened {
     return this.opener(this, flags);
+  }
+  override fifo(): number {
+    if ((this.mode & S_IFMT) !== S_IFIFO) fail('ENXIO');
+    return pipeOf(this);
   }
 }
 

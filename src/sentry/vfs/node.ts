@@ -6,9 +6,10 @@
 // (resolve.ts) walks dentries and crosses mounts; file systems only
 // implement Node operations on single names.
 import type { Stat, StatFs } from '../../abi/structs.js';
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../abi/linux.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, UTIME_NOW, UTIME_OMIT, XATTR_CREATE, XATTR_REPLACE } from '../../abi/linux.js';
 import type { Creds } from '../creds.js';
 import { fail } from '../errors.js';
+import { XATTR_NODE_MAX, chargeMeta, unchargeMeta } from './storage.js';
 
 export interface DirEntry {
   name: string;
@@ -28,6 +29,17 @@ export interface SetAttr {
   mtime?: [number, number];
 }
 
+/**
+ * The host object a guest fd refers to, for calls made through an fd: the
+ * Sentry's copy of the guest's fd and its statx. A node whose object is a
+ * host file (the Gofer's files, in-memory files' storage) acts on it rather
+ * than on its path, which may since name another object or nothing.
+ */
+export interface Via {
+  fd: number;
+  sx: Float64Array;
+}
+
 /** The result of opening a node: a host fd to install in the guest. */
 export interface Opened {
   /** host fd owned by the caller (installed, then closed by the Sentry) */
@@ -36,6 +48,91 @@ export interface Opened {
   created?: boolean;
   /** the fd is another object than the node (the terminal behind /dev/tty): not to be identified as the node */
   foreign?: boolean;
+}
+
+/** Bytes of xattrs held by Detached objects, given back to the budget when they are collected. */
+const detachedBytes = new FinalizationRegistry<{ bytes: number }>((held) => unchargeMeta(held.bytes));
+
+/**
+ * Attributes of a node whose name is gone while something still refers to
+ * it, kept by the Sentry when no host object carries them: a lower file of
+ * the overlay (its own is read-only), a Gofer object reached without an fd of
+ * its own. Its xattrs are `base`'s until the first change, then its own,
+ * charged to the sandbox's budget of metadata.
+ */
+export class Detached {
+  private xattrs: Map<string, Buffer> | undefined;
+  private readonly held = { bytes: 0 };
+
+  constructor(
+    private readonly st: Stat,
+    private readonly base: Node | null = null,
+  ) {
+    detachedBytes.register(this, this.held);
+  }
+
+  stat(): Stat {
+    return { ...this.st };
+  }
+
+  setattr(a: SetAttr, now: [number, number]): void {
+    const s = this.st;
+    if (a.mode !== undefined) s.mode = (s.mode & S_IFMT) | (a.mode & 0o7777);
+    if (a.uid !== undefined && a.uid !== -1) s.uid = a.uid;
+    if (a.gid !== undefined && a.gid !== -1) s.gid = a.gid;
+    const time = (t: [number, number] | undefined, cur: [number, number]): [number, number] =>
+      !t || t[1] === UTIME_OMIT ? cur : t[1] === UTIME_NOW ? now : t;
+    [s.atimeSec, s.atimeNsec] = time(a.atime, [s.atimeSec, s.atimeNsec]);
+    [s.mtimeSec, s.mtimeNsec] = time(a.mtime, [s.mtimeSec, s.mtimeNsec]);
+    [s.ctimeSec, s.ctimeNsec] = now;
+  }
+
+  getxattr(name: string): Buffer | null {
+    return this.xattrs ? this.xattrs.get(name) ?? null : this.base?.getxattr(name) ?? null;
+  }
+
+  listxattr(): string[] {
+    return this.xattrs ? [...this.xattrs.keys()] : this.base?.listxattr() ?? [];
+  }
+
+  setxattr(name: string, value: Buffer, flags: number): void {
+    const x = this.own();
+    const old = x.get(name);
+    if (flags & XATTR_CREATE && old) fail('EEXIST');
+    if (flags & XATTR_REPLACE && !old) fail('ENODATA');
+    const grow = value.length - (old ? old.length : -name.length);
+    if (this.held.bytes + grow > XATTR_NODE_MAX) fail('ENOSPC');
+    this.charge(grow);
+    x.set(name, Buffer.from(value));
+  }
+
+  removexattr(name: string): void {
+    const x = this.own();
+    const old = x.get(name);
+    if (!old) fail('ENODATA');
+    x.delete(name);
+    this.charge(-name.length - old.length);
+  }
+
+  private own(): Map<string, Buffer> {
+    if (this.xattrs) return this.xattrs;
+    const x = new Map<string, Buffer>();
+    let bytes = 0;
+    for (const name of this.base?.listxattr() ?? []) {
+      const v = this.base!.getxattr(name);
+      if (!v) continue;
+      x.set(name, v);
+      bytes += name.length + v.length;
+    }
+    this.charge(bytes);
+    return (this.xattrs = x);
+  }
+
+  private charge(bytes: number): void {
+    if (bytes > 0) chargeMeta(bytes);
+    else unchargeMeta(-bytes);
+    this.held.bytes += bytes;
+  }
 }
 
 export interface FileSystem {
@@ -48,16 +145,25 @@ export interface FileSystem {
    * its dentries are its tree (positive entries only, as many as it has
    * nodes). 'lru': positive and negative entries, in the sandbox's bounded
    * dentry cache (file systems only the sandbox changes: the root export, the
-   * overlay). 'none': every lookup asks the file system (bind mounts, /proc).
+   * overlay). 'revalidate': every lookup asks the file system, and a cached
+   * dentry (in the bounded cache) stays the name's as long as it finds the
+   * same object there, so open files and working directories follow the
+   * sandbox's renames (bind mounts, which the host may change too). 'none':
+   * every lookup asks the file system (/proc).
    */
-  readonly cache: 'tree' | 'lru' | 'none';
+  readonly cache: 'tree' | 'lru' | 'revalidate' | 'none';
   statfs(): StatFs;
 }
 
+/**
+ * Node operations that act on an object (stat, setattr, xattrs, readdir)
+ * take an optional `via`: present when the call came through a guest fd
+ * whose host object is this node's own (see Via).
+ */
 export abstract class Node {
   abstract readonly fs: FileSystem;
   /** fresh attributes */
-  abstract stat(): Stat;
+  abstract stat(via?: Via): Stat;
   /** file type and permission bits (cheap; may be cached) */
   abstract get mode(): number;
 
@@ -75,7 +181,7 @@ export abstract class Node {
   lookup(_name: string): Node | null {
     fail('ENOTDIR');
   }
-  readdir(): DirEntry[] {
+  readdir(_via?: Via): DirEntry[] {
     fail('ENOTDIR');
   }
   create(_name: string, _mode: number, _creds: Creds, _flags: number): Opened & { node: Node } {
@@ -112,27 +218,53 @@ export abstract class Node {
   open(_flags: number): Opened {
     fail('ENXIO');
   }
-  setattr(_attr: SetAttr): void {
+  /**
+   * Opens a directory for the guest: a host fd of the directory itself, or -1
+   * when it has none (in-memory and merged directories), for a placeholder.
+   */
+  openDirectory(_flags: number): number {
+    return -1;
+  }
+  /**
+   * For a FIFO of a file system: an O_PATH fd (the node's, not the caller's)
+   * of the host FIFO its ends are opened from; -1 for objects open() opens
+   * (a pipe's /proc/self/fd link).
+   */
+  fifo(): number {
+    return -1;
+  }
+  setattr(_attr: SetAttr, _via?: Via): void {
     fail('EPERM');
   }
-  getxattr(_name: string): Buffer | null {
+  getxattr(_name: string, _via?: Via): Buffer | null {
     fail('EOPNOTSUPP');
   }
-  listxattr(): string[] {
+  listxattr(_via?: Via): string[] {
     return [];
   }
-  setxattr(_name: string, _value: Buffer, _flags: number): void {
+  setxattr(_name: string, _value: Buffer, _flags: number, _via?: Via): void {
     fail('EOPNOTSUPP');
   }
-  removexattr(_name: string): void {
+  removexattr(_name: string, _via?: Via): void {
     fail('EOPNOTSUPP');
   }
   /** Called after a rename moved this node's dentry (for nodes that track their own path). */
   moved(_newParent: Node, _newName: string): void {}
+  /**
+   * Called after the name of this node's dentry was removed (unlink, rmdir,
+   * or a rename over it): nodes that stand for a path stop using it.
+   */
+  detached(): void {}
   /** The path a /proc/[pid]/fd link shows when this node is not in the tree (e.g. "pipe:[123]"). */
   anonName(): string | null {
     return null;
   }
+  /** `other`, a fresh lookup of this node's name, is the same object (for 'revalidate' file systems). */
+  sameObject(_other: Node): boolean {
+    return false;
+  }
+  /** This node stays its name's after a fresh lookup found `other`, the same object; `other` is dropped. */
+  revalidated(_other: Node): void {}
   /** Magic links (/proc/[pid]/fd/N, exe, cwd, root) resolve to a location, not a path string. */
   magicLink(): Location | null {
     return null;
@@ -148,6 +280,8 @@ export class Dentry {
   mounted: Mount | undefined;
   /** looked up again since the dentry cache last considered evicting it */
   hot = false;
+  /** its name was removed; a directory that is dead has no children, and nothing can be made in it */
+  dead = false;
 
   constructor(
     public name: string,
@@ -157,12 +291,34 @@ export class Dentry {
 
   /** Cached child lookup; fills the cache from the node. */
   child(name: string): Dentry | null {
+    if (this.dead) return null;
+    if (this.node.fs.cache === 'revalidate') return this.revalidate(name);
     const cached = this.children.get(name);
     if (cached !== undefined) {
       if (cached) cached.hot = true;
       return cached;
     }
     const node = this.node.lookup(name);
+    const d = node ? new Dentry(name, this, node) : null;
+    this.cacheChild(name, d);
+    return d;
+  }
+
+  /** A lookup on a 'revalidate' file system: fresh, keeping the cached dentry when it still names the same object. */
+  private revalidate(name: string): Dentry | null {
+    const cached = this.children.get(name);
+    // A mount stays where it was put, whatever the host did below it.
+    if (cached?.mounted) return cached;
+    const node = this.node.lookup(name);
+    if (cached) {
+      if (node && cached.node.sameObject(node)) {
+        cached.node.revalidated(node);
+        cached.hot = true;
+        return cached;
+      }
+      // The host removed or replaced it.
+      cached.detach();
+    }
     const d = node ? new Dentry(name, this, node) : null;
     this.cacheChild(name, d);
     return d;
@@ -178,13 +334,20 @@ export class Dentry {
   /** Caches child `d` (null: `name` does not exist) as this directory's file system allows. */
   cacheChild(name: string, d: Dentry | null): void {
     const policy = this.node.fs.cache;
-    if (policy === 'none' || (policy === 'tree' && !d)) return;
+    if (policy === 'none' || (policy !== 'lru' && !d)) return;
     this.children.set(name, d);
-    if (policy === 'lru') dentryCache.note(this, name, d);
+    if (policy !== 'tree') dentryCache.note(this, name, d);
   }
 
   forget(name: string): void {
     this.children.delete(name);
+  }
+
+  /** The name of this dentry was removed (the node's other names, fds and mappings keep it). */
+  detach(): void {
+    if (this.parent?.children.get(this.name) === this) this.parent.forget(this.name);
+    this.dead = true;
+    this.node.detached();
   }
 }
 

@@ -6,13 +6,25 @@
 // the Whiteout class, an opaque directory (one that hides its lower
 // counterpart) is listed in `opaque`. OverlayNode objects are views that pair
 // an upper node and a lower node, rebuilt from that state on lookup.
-import { O_ACCMODE, O_RDONLY, O_TRUNC, OVERLAYFS_SUPER_MAGIC, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, dtypeOf } from '../../abi/linux.js';
+import {
+  O_ACCMODE,
+  O_RDONLY,
+  O_TRUNC,
+  OVERLAYFS_SUPER_MAGIC,
+  RENAME_EXCHANGE,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  dtypeOf,
+} from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, fail } from '../errors.js';
-import { MemDir, MemFile, MemFs, MemNode, MemSpecial, MemSymlink, anonDev, type SpecialOpener } from './memfs.js';
-import { Dentry, type DirEntry, type FileSystem, Node, type Opened, type SetAttr } from './node.js';
+import { MemDir, MemFile, MemFs, MemNode, MemSpecial, MemSymlink, anonDev, now, type SpecialOpener } from './memfs.js';
+import { Dentry, Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
 
 /** Marks a name deleted from the lower layer. */
 class Whiteout extends MemNode {
@@ -56,6 +68,14 @@ export class OverlayFs implements FileSystem {
 }
 
 export class OverlayNode extends Node {
+  /**
+   * Set once this name was removed (detached()). A view with an upper node
+   * keeps it (detached from the upper tree, as Linux keeps the inode); a view
+   * of a lower object alone keeps its attributes here, so nothing it does
+   * reaches the upper tree under a name that is no longer its own.
+   */
+  private removed: { attrs: Detached | null } | null = null;
+
   constructor(
     readonly fs: OverlayFs,
     private parent: OverlayNode | null,
@@ -81,7 +101,7 @@ export class OverlayNode extends Node {
    * task's cwd or an open directory keeps an old one).
    */
   private refresh(): void {
-    if (this.upper || !this.parent) return;
+    if (this.upper || !this.parent || this.removed) return;
     this.parent.refresh();
     const u = this.parent.upperDir()?.entries.get(this.name);
     if (u && !(u instanceof Whiteout)) this.upper = u;
@@ -96,8 +116,9 @@ export class OverlayNode extends Node {
     return this.top().mode;
   }
 
-  stat(): Stat {
-    const s = this.top().stat();
+  stat(via?: Via): Stat {
+    const detached = this.removed?.attrs;
+    const s = detached ? detached.stat() : this.top().stat(via);
     s.dev = this.fs.dev;
     if (this.upper && this.lower) {
       // A copied-up object keeps the inode number it had below, as overlayfs does.
@@ -267,8 +288,11 @@ export class OverlayNode extends Node {
   /** Removes `name` from the merged view. */
   private remove(name: string, child: OverlayNode, isDir: boolean): void {
     const dir = this.copyUpDir();
+    // The lower layer has the name even when this view does not show it (an
+    // object made over a whiteout, an opaque directory): it stays hidden.
+    const hidesLower = child.lower !== null || this.lowerHas(name);
     // The whiteout must fit before anything is removed.
-    if (child.lower && !child.upper) this.fs.upperFs.mustFit(1);
+    if (hidesLower && !child.upper) this.fs.upperFs.mustFit(1);
     if (child.upper) {
       if (isDir) {
         // Its merged view is empty (checked by rmdir); drop whiteouts left inside.
@@ -279,7 +303,7 @@ export class OverlayNode extends Node {
         dir.unlink(name, child.upper);
       }
     }
-    if (child.lower) dir.insert(name, new Whiteout(this.fs.upperFs));
+    if (hidesLower) dir.insert(name, new Whiteout(this.fs.upperFs));
   }
 
   override unlink(name: string, child: Node): void {
@@ -301,6 +325,7 @@ export class OverlayNode extends Node {
     const src = this.lookup(oldName) as OverlayNode | null;
     if (!src) fail('ENOENT');
     const dst = newDir.lookup(newName) as OverlayNode | null;
+    if (flags & RENAME_EXCHANGE) return this.exchange(oldName, src, newDir, newName, dst);
     if (dst && dst.isDir()) {
       if (!src.isDir()) fail('EISDIR');
       if (dst.readdir().length) fail('ENOTEMPTY');
@@ -331,6 +356,31 @@ export class OverlayNode extends Node {
     if (moved instanceof MemDir && (hadLowerDst || src.isDir())) this.fs.opaque.add(moved);
   }
 
+  /**
+   * RENAME_EXCHANGE: both objects move up whole (directories with their
+   * contents, opaque), so each name shows exactly the other's object and no
+   * whiteout is needed (both names still exist).
+   */
+  private exchange(oldName: string, src: OverlayNode, newDir: OverlayNode, newName: string, dst: OverlayNode | null): void {
+    if (!dst) fail('ENOENT');
+    for (const n of [src, dst]) {
+      if (n.isDir()) n.copyUpTree();
+      else n.copyUp();
+    }
+    const from = this.copyUpDir();
+    const to = newDir.copyUpDir();
+    from.rename(oldName, to, newName, RENAME_EXCHANGE);
+    if (from !== to && src.isDir() !== dst.isDir()) {
+      const d = src.isDir() ? 1 : -1;
+      this.adjustSubdirs(from, -d);
+      newDir.adjustSubdirs(to, d);
+    }
+  }
+
+  override fifo(): number {
+    return this.top().fifo();
+  }
+
   override readlink(): string {
     return this.top().readlink();
   }
@@ -341,27 +391,48 @@ export class OverlayNode extends Node {
     return this.top().open(flags);
   }
 
-  override setattr(a: SetAttr): void {
-    this.copyUp().setattr(a);
+  override setattr(a: SetAttr, via?: Via): void {
+    const detached = this.removed?.attrs;
+    if (detached) return detached.setattr(a, now());
+    this.copyUp().setattr(a, via);
   }
 
   override getxattr(name: string): Buffer | null {
-    return this.top().getxattr(name);
+    const detached = this.removed?.attrs;
+    return detached ? detached.getxattr(name) : this.top().getxattr(name);
   }
   override listxattr(): string[] {
-    return this.top().listxattr();
+    const detached = this.removed?.attrs;
+    return detached ? detached.listxattr() : this.top().listxattr();
   }
   override setxattr(name: string, value: Buffer, flags: number): void {
-    this.copyUp().setxattr(name, value, flags);
+    const detached = this.removed?.attrs;
+    if (detached) detached.setxattr(name, value, flags);
+    else this.copyUp().setxattr(name, value, flags);
   }
   override removexattr(name: string): void {
-    this.copyUp().removexattr(name);
+    const detached = this.removed?.attrs;
+    if (detached) detached.removexattr(name);
+    else this.copyUp().removexattr(name);
   }
 
   override moved(newParent: Node, newName: string): void {
     if (!(newParent instanceof OverlayNode)) return;
     this.parent = newParent;
     this.name = newName;
+  }
+
+  override detached(): void {
+    if (this.removed) return;
+    this.refresh();
+    let attrs: Detached | null = null;
+    if (!this.upper && this.lower) {
+      const st = this.lower.stat();
+      st.nlink = 0;
+      [st.ctimeSec, st.ctimeNsec] = now();
+      attrs = new Detached(st, this.lower);
+    }
+    this.removed = { attrs };
   }
 }
 

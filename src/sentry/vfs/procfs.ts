@@ -29,6 +29,7 @@ import {
   makedev,
   minor,
   ptsNumber,
+  PATH_MAX,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
@@ -40,7 +41,7 @@ import { KERNEL_IDENTITY } from '../syscalls/uts.js';
 import { type Process, type Task, hostComm } from '../task.js';
 import { anonDev } from './memfs.js';
 import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened } from './node.js';
-import { pathOf } from './resolve.js';
+import { linkText, pathOf } from './resolve.js';
 
 type Content = () => string | Buffer;
 
@@ -183,7 +184,10 @@ class ProcLink extends ProcNode {
     super(fs, path, S_IFLNK | 0o777, owner);
   }
   override readlink(): string {
-    return this.text();
+    const text = this.text();
+    // Linux's d_path builds a link's text in one page.
+    if (this.target && text.length >= PATH_MAX) fail('ENAMETOOLONG');
+    return text;
   }
   override magicLink(): Location | null {
     return this.target ? this.target() : null;
@@ -371,7 +375,7 @@ function mapsText(k: Kernel, p: Process, file = 'maps'): string {
       const m = /^(\S+ \S+ \S+ )([0-9a-f]+):([0-9a-f]+) (\d+)(\s+)(.*)$/.exec(line);
       if (!m || m[4] === '0') return line;
       const file = k.files.byHostKey(parseInt(m[2]!, 16), parseInt(m[3]!, 16), Number(m[4]));
-      const path = (file && pathOf(root, file.loc)) ?? sandboxPathOfHostFile(k, m[6]!, Number(m[4]));
+      const path = (file && linkText(root, file.loc)) ?? sandboxPathOfHostFile(k, m[6]!, Number(m[4]));
       return `${m[1]}${m[2]}:${m[3]} ${m[4]}${m[5]}${path}`;
     })
     .join('\n');
@@ -559,7 +563,7 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
   const pts = (id.sx[STATX.mode]! & S_IFMT) === S_IFCHR ? ptsNumber(id.sx[STATX.rdevMajor]!, id.sx[STATX.rdevMinor]!) : -1;
   if (id.file) {
     if (id.file.anon) return { text: id.file.anon, loc: id.file.loc };
-    return { text: pts >= 0 ? `/dev/pts/${pts}` : pathOf(t.fs.root, id.file.loc) ?? '/', loc: id.file.loc };
+    return { text: pts >= 0 ? `/dev/pts/${pts}` : linkText(t.fs.root, id.file.loc) ?? '/', loc: id.file.loc };
   }
   let text: string;
   try {
@@ -626,8 +630,8 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   };
   const writable = new Set(['comm', 'loginuid']);
   const links: Record<string, { text: () => string; loc: () => Location | null }> = {
-    exe: { text: () => p.exePath || fail('ENOENT'), loc: () => p.exe },
-    cwd: { text: () => (t ? pathOf(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
+    exe: { text: () => (p.exe && linkText(t?.fs.root ?? k.mounts.root, p.exe)) || p.exePath || fail('ENOENT'), loc: () => p.exe },
+    cwd: { text: () => (t ? linkText(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
     root: { text: () => (t ? pathOf(k.mounts.root, t.fs.root) ?? '/' : fail('ENOENT')), loc: () => t?.fs.root ?? null },
   };
   const names: [string, number][] = [

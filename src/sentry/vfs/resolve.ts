@@ -206,3 +206,9 @@ export function pathOf(root: Location, loc: Location): string | null {
   }
   return '/' + parts.reverse().join('/');
 }
+
+/** What /proc's links and maps show for `loc`: its path, with " (deleted)" once its name is gone (as Linux's d_path). */
+export function linkText(root: Location, loc: Location): string | null {
+  const p = pathOf(root, loc);
+  return p !== null && loc.dentry.dead ? `${p} (deleted)` : p;
+}

@@ -15,7 +15,13 @@
 // grow the Sentry's memory without a bound: past it, creating anything is
 // ENOSPC, as when a tmpfs runs out of inodes.
 import os from 'node:os';
-import { AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC } from '../../abi/linux.js';
+import { AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_EXCL, O_TRUNC, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../abi/linux.js';
+
+/**
+ * The storage directory holds no symlinks; resolution refuses them anyway
+ * (RESOLVE flags, not O_NOFOLLOW, which the guest would see in F_GETFL).
+ */
+const NO_SYMLINKS = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
 import { native } from '../../platform/native.js';
 import { check, fail, ownFd } from '../errors.js';
 import { SANDBOX_NODES } from '../limits.js';
@@ -66,7 +72,7 @@ export class Storage {
   /** A new, empty file: its storage name and an fd opened with open(2) `flags`, which the caller owns. */
   create(flags: number): { name: string; fd: number } {
     const name = (this.seq++).toString(36);
-    const fd = ownFd(native.openat2(this.dir(), name, (flags & ~O_TRUNC) | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o777, 0));
+    const fd = ownFd(native.openat2(this.dir(), name, (flags & ~O_TRUNC) | O_CREAT | O_EXCL | O_CLOEXEC, 0o777, NO_SYMLINKS));
     // Access control is the Sentry's (the guest only ever gets fds it hands
     // out); on the host the file is everyone's, so the guest's own host
     // credentials can execveat it.
@@ -76,7 +82,7 @@ export class Storage {
 
   /** Opens a stored file with open(2) flags; -errno on failure. */
   open(name: string, flags: number): number {
-    return native.openat2(this.dir(), name, flags | O_CLOEXEC | O_NOFOLLOW, 0, 0);
+    return native.openat2(this.dir(), name, flags | O_CLOEXEC, 0, NO_SYMLINKS);
   }
 
   /** Forgets a stored file; the host frees it once no fd or mapping refers to it any more. */
@@ -114,4 +120,8 @@ export function chargeNodes(n: number): void {
 export function chargeMeta(bytes: number): void {
   if (budget.metaBytes + bytes > SANDBOX_META_BYTES) fail('ENOSPC');
   budget.metaBytes += bytes;
+}
+
+export function unchargeMeta(bytes: number): void {
+  budget.metaBytes -= bytes;
 }
