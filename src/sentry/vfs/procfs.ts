@@ -291,7 +291,7 @@ function leaderOf(p: Process): Task | undefined {
 
 function findProc(k: Kernel, pid: number): Process | undefined {
   for (const p of k.procs.values()) if (p.pid === pid && !p.exited) return p;
-  return undefined;
+  return k.liveZombies().find((p) => p.pid === pid);
 }
 
 function currentProc(pfs: ProcFs): Process {
@@ -476,7 +476,7 @@ const ROOT_FILES: Record<string, (k: Kernel) => string | Buffer> = {
 function rootEntries(pfs: ProcFs): DirEntry[] {
   const names: [string, number][] = [['self', DT_LNK], ['thread-self', DT_LNK], ['mounts', DT_LNK], ['net', DT_LNK], ['sys', DT_DIR]];
   for (const f of Object.keys(ROOT_FILES)) names.push([f, DT_REG]);
-  const pids = [...pfs.k.procs.values()].filter((p) => !p.exited).map((p) => p.pid).sort((a, b) => a - b);
+  const pids = [...[...pfs.k.procs.values()].filter((p) => !p.exited), ...pfs.k.liveZombies()].map((p) => p.pid).sort((a, b) => a - b);
   return [...dirEntries(names, pfs, ''), ...pids.map((pid) => ({ name: String(pid), type: DT_DIR, ino: pfs.ino(`/${pid}`) }))];
 }
 
@@ -599,14 +599,18 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   const hostTid = t?.tid ?? p.tgid;
   const comm = () => commOf(p, hostTid);
   const files: Record<string, Content> = {
-    cmdline: () => p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`),
+    // A zombie has no memory left: no command line, no mappings.
+    cmdline: () => (p.exited ? '' : p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`)),
     environ: () => hostRead(`/proc/${p.tgid}/environ`),
     auxv: () => fs.readFileSync(`/proc/${p.tgid}/auxv`),
     comm: () => `${comm()}\n`,
     stat: () => statLine(k, hostTid, p, comm()),
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
-    maps: () => mapsText(k, p),
+    maps: () => (p.exited ? '' : mapsText(k, p)),
+    // The sandbox is the initial user namespace of the kernel it shows: every id is itself.
+    uid_map: () => IDENTITY_MAP,
+    gid_map: () => IDENTITY_MAP,
     smaps: () => mapsText(k, p, 'smaps'),
     smaps_rollup: () => mapsText(k, p, 'smaps_rollup'),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
@@ -621,13 +625,14 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   };
   const writable = new Set(['comm', 'loginuid']);
   const links: Record<string, { text: () => string; loc: () => Location | null }> = {
-    exe: { text: () => p.exePath || fail('ENOENT'), loc: () => p.exe },
+    exe: { text: () => (p.exited ? '' : p.exePath) || fail('ENOENT'), loc: () => (p.exited ? fail('ENOENT') : p.exe) },
     cwd: { text: () => (t ? pathOf(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
     root: { text: () => (t ? pathOf(k.mounts.root, t.fs.root) ?? '/' : fail('ENOENT')), loc: () => t?.fs.root ?? null },
   };
   const names: [string, number][] = [
     ...Object.keys(files).map((n): [string, number] => [n, DT_REG]),
     ['oom_score_adj', DT_REG],
+    ['coredump_filter', DT_REG],
     ['mem', DT_REG],
     ['ns', DT_DIR],
     ['net', DT_DIR],
@@ -642,9 +647,11 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     0o555,
     () => dirEntries(names, pfs, base),
     (name) => {
+      // A directory held open past its process's end (reaped, not a zombie) has nothing left.
+      if (p.exited && !p.isZombie()) fail('ESRCH');
       const f = files[name];
       if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
-      if (name === 'oom_score_adj') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/oom_score_adj`, p);
+      if (name === 'oom_score_adj' || name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
       if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
       if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);
       if (name === 'net') return netDir(pfs, p, `${base}/net`);
@@ -691,6 +698,8 @@ class ProcMemFile extends ProcNode {
   }
 }
 
+const IDENTITY_MAP = `${'0'.padStart(10)} ${'0'.padStart(10)} ${'4294967295'.padStart(10)}\n`;
+
 const NAMESPACES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'time_for_children', 'user', 'uts'];
 
 /** /proc/[pid]/ns: what each namespace link reads as (type:[inode]); joining one is refused anyway (setns). */
@@ -702,16 +711,51 @@ function nsDir(pfs: ProcFs, p: Process, base: string): Node {
     () => dirEntries(NAMESPACES.map((n) => [n, DT_LNK]), pfs, base),
     (name) => {
       if (!NAMESPACES.includes(name)) return null;
+      const host = `/proc/${p.tgid}/ns/${name}`;
       return new ProcLink(pfs, `${base}/${name}`, () => {
         try {
-          return fs.readlinkSync(`/proc/${p.tgid}/ns/${name}`, { encoding: 'latin1' });
+          return fs.readlinkSync(host, { encoding: 'latin1' });
         } catch {
           fail('ENOENT');
         }
-      }, null, p);
+      }, () => pfs.at(new NsNode(pfs, host), name), p);
     },
     p,
   );
+}
+
+/**
+ * What a /proc/[pid]/ns link leads to: the namespace's inode as stat shows it
+ * (access and stat work as on Linux). Opening one is refused: a namespace fd
+ * is only good for setns and namespace ioctls, which the sandbox refuses, and
+ * with a shared network namespace it would name one of the host's.
+ */
+class NsNode extends Node {
+  constructor(
+    readonly fs: ProcFs,
+    private readonly hostPath: string,
+  ) {
+    super();
+  }
+  get mode(): number {
+    return this.stat().mode;
+  }
+  stat(): Stat {
+    let s: fs.BigIntStats;
+    try {
+      s = fs.statSync(this.hostPath, { bigint: true });
+    } catch {
+      fail('ENOENT');
+    }
+    const n = (v: bigint) => Number(v);
+    return {
+      dev: n(s.dev), ino: n(s.ino), mode: n(s.mode), nlink: n(s.nlink), uid: ownerInSandbox(n(s.uid)), gid: ownerInSandbox(n(s.gid)), rdev: 0, size: 0, blksize: n(s.blksize), blocks: 0,
+      atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0, btimeSec: 0, btimeNsec: 0,
+    };
+  }
+  override open(): Opened {
+    fail('EACCES');
+  }
 }
 
 /** The /proc/net files programs read; each shows the sandbox's network namespace (that of the process). */
@@ -752,7 +796,10 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
     pfs,
     base,
     0o555,
-    () => [...p.threads.values()].map((t) => ({ name: String(t.nsTid), type: DT_DIR, ino: pfs.ino(`${base}/${t.nsTid}`) })),
+    () => {
+      if (p.exited && !p.isZombie()) fail('ENOENT');
+      return [...p.threads.values()].map((t) => ({ name: String(t.nsTid), type: DT_DIR, ino: pfs.ino(`${base}/${t.nsTid}`) }));
+    },
     (name) => {
       for (const t of p.threads.values()) if (String(t.nsTid) === name) return pidDir(pfs, p, t, `${base}/${name}`, true);
       return null;
