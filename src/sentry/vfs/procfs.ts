@@ -443,6 +443,12 @@ const SYS_FILES: Record<string, (k: Kernel) => string> = {
   'kernel/random/boot_id': () => hostRead('/proc/sys/kernel/random/uuid'),
   'kernel/random/uuid': () => hostRead('/proc/sys/kernel/random/uuid'),
   'kernel/shmmax': () => hostRead('/proc/sys/kernel/shmmax'),
+  'kernel/shmall': () => hostRead('/proc/sys/kernel/shmall'),
+  'kernel/shmmni': () => hostRead('/proc/sys/kernel/shmmni'),
+  'kernel/sem': () => hostRead('/proc/sys/kernel/sem'),
+  'kernel/msgmni': () => hostRead('/proc/sys/kernel/msgmni'),
+  'kernel/msgmax': () => hostRead('/proc/sys/kernel/msgmax'),
+  'kernel/msgmnb': () => hostRead('/proc/sys/kernel/msgmnb'),
   'kernel/overflowuid': () => '65534\n',
   'kernel/overflowgid': () => '65534\n',
   'vm/overcommit_memory': () => '0\n',
@@ -601,18 +607,19 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   const files: Record<string, Content> = {
     // A zombie has no memory left: no command line, no mappings.
     cmdline: () => (p.exited ? '' : p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`)),
-    environ: () => hostRead(`/proc/${p.tgid}/environ`),
-    auxv: () => fs.readFileSync(`/proc/${p.tgid}/auxv`),
+    // As Linux, only for a caller allowed to trace the process (ptrace's read check).
+    environ: () => (requireTraceAccess(k, p), hostRead(`/proc/${p.tgid}/environ`)),
+    auxv: () => (requireTraceAccess(k, p), fs.readFileSync(`/proc/${p.tgid}/auxv`)),
     comm: () => `${comm()}\n`,
     stat: () => statLine(k, hostTid, p, comm()),
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
-    maps: () => (p.exited ? '' : mapsText(k, p)),
+    maps: () => (requireTraceAccess(k, p), p.exited ? '' : mapsText(k, p)),
     // The sandbox is the initial user namespace of the kernel it shows: every id is itself.
     uid_map: () => IDENTITY_MAP,
     gid_map: () => IDENTITY_MAP,
-    smaps: () => mapsText(k, p, 'smaps'),
-    smaps_rollup: () => mapsText(k, p, 'smaps_rollup'),
+    smaps: () => (requireTraceAccess(k, p), mapsText(k, p, 'smaps')),
+    smaps_rollup: () => (requireTraceAccess(k, p), mapsText(k, p, 'smaps_rollup')),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
@@ -667,6 +674,20 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
 }
 
 /**
+ * The check Linux makes before it shows a process's memory, environment or
+ * auxiliary vector: the caller's own process, or the same ids, or
+ * CAP_SYS_PTRACE; EACCES otherwise.
+ */
+function requireTraceAccess(k: Kernel, target: Process): void {
+  const caller = k.current;
+  if (!caller) fail('EACCES');
+  if (caller.proc === target) return;
+  const c = caller.creds;
+  const leader = leaderOf(target);
+  if (!hasCap(c, CAP_SYS_PTRACE) && (!leader || leader.creds.euid !== c.euid || leader.creds.uid !== c.uid)) fail('EACCES');
+}
+
+/**
  * /proc/[pid]/mem: the host's file of the same process, opened by the Sentry
  * once the caller passes Linux's check (its own process, or the same
  * effective uid, or CAP_SYS_PTRACE), so reads and writes run natively on
@@ -682,14 +703,7 @@ class ProcMemFile extends ProcNode {
     super(fs, path, S_IFREG | 0o600, owner);
   }
   override open(flags: number): Opened {
-    const caller = this.fs.k.current;
-    const target = this.owner!;
-    if (!caller) fail('EACCES');
-    if (caller.proc !== target) {
-      const c = caller.creds;
-      const leader = leaderOf(target);
-      if (!hasCap(c, CAP_SYS_PTRACE) && (!leader || leader.creds.euid !== c.euid || leader.creds.uid !== c.uid)) fail('EACCES');
-    }
+    requireTraceAccess(this.fs.k, this.owner!);
     try {
       return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & (O_ACCMODE | O_CLOEXEC)), foreign: true };
     } catch {
