@@ -757,6 +757,12 @@ export class Kernel {
     }
   }
 
+  /** The zombie of a host tgid, if its parent has not reaped it yet. */
+  zombie(tgid: number): Process | undefined {
+    const p = this.zombies.get(tgid);
+    return p?.isZombie() ? p : undefined;
+  }
+
   /** The zombie processes (not yet reaped by their parent), for /proc. */
   liveZombies(): Process[] {
     this.sweepZombies();

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -374,6 +375,72 @@ static void cmd_procaccess(void) {
   }
 }
 
+/* ---------------------------------------------- /proc/<pid>/task */
+
+static int release_thread[2];
+
+static void *parked(void *unused) {
+  (void)unused;
+  char b;
+  return (void *)(intptr_t)read(release_thread[0], &b, 1);
+}
+
+static nlink_t links_of(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 ? sb.st_nlink : 0;
+}
+
+static void cmd_proctask(void) {
+  if (pipe(release_thread) < 0) return;
+  nlink_t before = links_of("/proc/self/task");
+  pthread_t t;
+  pthread_create(&t, 0, parked, 0);
+  printf("a thread adds %ld link(s) to /proc/self/task\n", (long)(links_of("/proc/self/task") - before));
+  if (write(release_thread[1], "x", 1) != 1) return;
+  pthread_join(t, 0);
+  /* children of the calling thread, zombies included, in pid order */
+  pid_t a = child_exiting(0), b = child_exiting(0);
+  until_zombie(a);
+  until_zombie(b);
+  char path[96], buf[128] = {0}, want[64];
+  snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+  int fd = open(path, O_RDONLY);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  snprintf(want, sizeof want, "%d %d ", a < b ? a : b, a < b ? b : a);
+  printf("task/<tid>/children lists both children: %s\n", n > 0 && !strcmp(buf, want) ? "yes" : "no");
+  waitpid(a, 0, 0);
+  waitpid(b, 0, 0);
+  /* a thread may rename itself through comm (at most 15 bytes), not another process */
+  snprintf(path, sizeof path, "/proc/self/task/%ld/comm", (long)syscall(SYS_gettid));
+  fd = open(path, O_WRONLY);
+  R("write a long name to the own comm", write(fd, "0123456789abcdefghij", 20));
+  close(fd);
+  char name[32] = {0};
+  prctl(PR_GET_NAME, name);
+  printf("name seen by PR_GET_NAME: %s\n", name);
+  fd = open(path, O_RDONLY);
+  memset(buf, 0, sizeof buf);
+  R("read the own comm", read(fd, buf, sizeof buf - 1));
+  printf("  %s", buf);
+  close(fd);
+  int go[2];
+  if (pipe(go) < 0) return;
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    char x;
+    _exit(read(go[0], &x, 1) == 1 ? 0 : 1);
+  }
+  snprintf(path, sizeof path, "/proc/%d/comm", c);
+  fd = open(path, O_WRONLY);
+  R("open another process's comm for writing", fd < 0 ? -1 : 0);
+  R("write another process's comm", write(fd, "x", 1));
+  close(fd);
+  if (write(go[1], "x", 1) != 1) return;
+  waitpid(c, 0, 0);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: exact DIR SUBCOMMAND\n");
@@ -388,6 +455,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "reaping")) cmd_reaping();
   else if (!strcmp(cmd, "scripts")) cmd_scripts();
   else if (!strcmp(cmd, "procaccess")) cmd_procaccess();
+  else if (!strcmp(cmd, "proctask")) cmd_proctask();
   else {
     fprintf(stderr, "exact: unknown subcommand %s\n", cmd);
     return 2;

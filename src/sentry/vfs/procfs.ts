@@ -112,8 +112,15 @@ class ProcDir extends ProcNode {
     private readonly list: () => DirEntry[],
     private readonly find: (name: string) => Node | null,
     owner: Process | null = null,
+    /** subdirectories, each a link (its ".."), as Linux counts them in nlink */
+    private readonly subdirs: () => number = () => 0,
   ) {
     super(fs, path, S_IFDIR | perm, owner);
+  }
+  override stat(): Stat {
+    const st = super.stat();
+    st.nlink += this.subdirs();
+    return st;
   }
   override lookup(name: string): Node | null {
     return this.find(name);
@@ -157,8 +164,9 @@ class HostWritableProcFile extends ProcFile {
     path: string,
     private readonly hostPath: string,
     owner: Process,
+    content: Content = () => hostRead(hostPath),
   ) {
-    super(fs, path, () => hostRead(hostPath), 0o644, owner);
+    super(fs, path, content, 0o644, owner);
   }
   override open(flags: number): Opened {
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
@@ -280,7 +288,7 @@ function pidMap(k: Kernel): (hostPid: number) => number {
     if (h === 0) return 0;
     const t = k.tasks.get(h);
     if (t) return t.nsTid;
-    const p = k.procs.get(h);
+    const p = k.procs.get(h) ?? k.zombie(h);
     return p ? p.pid : 0;
   };
 }
@@ -316,6 +324,19 @@ function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string 
   if (k.current?.tid === hostTid) f[0] = 'R';
   const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
   return `${tid} (${comm}) ${f.join(' ')}\n`;
+}
+
+function childrenText(k: Kernel, hostTid: number): string {
+  const map = pidMap(k);
+  return hostRead(`/proc/${hostTid}/task/${hostTid}/children`)
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((h) => map(Number(h)))
+    .filter((pid) => pid > 0)
+    .sort((a, b) => a - b)
+    .map((pid) => `${pid} `)
+    .join('');
 }
 
 function statusText(k: Kernel, hostTid: number, p: Process, comm: string): string {
@@ -630,7 +651,9 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     wchan: () => '0',
     io: () => hostRead(`/proc/${p.tgid}/io`),
   };
-  const writable = new Set(['comm', 'loginuid']);
+  // A thread's children (those it forked), sandbox pids each followed by a space.
+  if (thread) files.children = () => childrenText(k, hostTid);
+  const writable = new Set(['loginuid']);
   const links: Record<string, { text: () => string; loc: () => Location | null }> = {
     exe: { text: () => (p.exited ? '' : p.exePath) || fail('ENOENT'), loc: () => (p.exited ? fail('ENOENT') : p.exe) },
     cwd: { text: () => (t ? pathOf(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
@@ -656,6 +679,8 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     (name) => {
       // A directory held open past its process's end (reaped, not a zombie) has nothing left.
       if (p.exited && !p.isZombie()) fail('ESRCH');
+      // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
+      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!);
       const f = files[name];
       if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
       if (name === 'oom_score_adj' || name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
@@ -819,6 +844,7 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
       return null;
     },
     p,
+    () => p.threads.size,
   );
 }
 
