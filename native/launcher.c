@@ -521,6 +521,19 @@ static void run_init(const struct options *o) {
     _exit(126);
   }
   if (child == 0) {
+    /* A process group of its own, foreground on the terminal if there is
+     * one (as tini does): kill(0, ...) and kill(-getpgrp(), ...) reach the
+     * command's group as natively, not init's (pid 1, where -1 would mean
+     * every process). tcsetpgrp from a background group is allowed while
+     * SIGTTOU is blocked, as it still is here. */
+    if (setpgid(0, 0) < 0) {
+      fprintf(stderr, "tsvisor: setpgid: %s\n", strerror(errno));
+      _exit(126);
+    }
+    if (tcsetpgrp(0, getpid()) < 0 && errno != ENOTTY && errno != ENXIO && errno != EBADF) {
+      fprintf(stderr, "tsvisor: tcsetpgrp: %s\n", strerror(errno));
+      _exit(126);
+    }
     sigprocmask(SIG_SETMASK, &old, NULL);
     exec_command(o);
   }

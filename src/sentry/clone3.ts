@@ -13,7 +13,7 @@
 // argument in rdx and r8 across the call, for the child), so the original
 // registers are put back in the parent at its fork event (or at the call's
 // exit stop if it failed) and in the child at its first stop, before it runs.
-import { CLONE_PIDFD, CLONE_PARENT_SETTID, CLONE_UNTRACED, REG, USER_REGS_WORDS } from '../abi/linux.js';
+import { CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_SIGHAND, CLONE_THREAD, CLONE_UNTRACED, REG, USER_REGS_WORDS } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { NUMBERS } from '../syscalls/table.js';
 import { sysErr } from './errors.js';
@@ -40,6 +40,9 @@ export function translate(args: Buffer): { rdi: bigint; rsi: bigint; rdx: bigint
   const stack = u64(40);
   const stackSize = u64(48);
   if (flags & ~(LEGACY_FLAGS | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) || flags & INVALID_FLAGS) throw sysErr(ERRNO.EINVAL);
+  if ((flags & BigInt(CLONE_SIGHAND)) && flags & CLONE_CLEAR_SIGHAND) throw sysErr(ERRNO.EINVAL);
+  // A sibling or a thread reports to the caller's parent, or to no one: a signal of its own is refused.
+  if (flags & BigInt(CLONE_THREAD | CLONE_PARENT) && exitSignal !== 0n) throw sysErr(ERRNO.EINVAL);
   if (exitSignal > 64n) throw sysErr(ERRNO.EINVAL);
   if ((stack === 0n) !== (stackSize === 0n)) throw sysErr(ERRNO.EINVAL);
   if (flags & NAMESPACE_FLAGS) throw sysErr(ERRNO.EPERM);

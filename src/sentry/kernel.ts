@@ -104,9 +104,15 @@ function signalMasks(tid: number): { caught: bigint; ignored: bigint; blocked: b
 }
 
 
+/** The zombie table is swept once it holds this many (then whenever it doubles). */
+const ZOMBIE_SWEEP_MIN = 64;
+
 export class Kernel {
   readonly tasks = new Map<number, Task>();
   readonly procs = new Map<number, Process>();
+  /** exited processes whose parent has not reaped them yet (by host tgid); swept as they are reaped */
+  private readonly zombies = new Map<number, Process>();
+  private zombieSweepAt = ZOMBIE_SWEEP_MIN;
   readonly files = new FileTable(() => this.hostPids());
   readonly inotify = new Inotify(
     () => this.hostPids(),
@@ -716,8 +722,8 @@ export class Kernel {
       dropPendingExec(t);
       if (t.proc.threads.size === 0) {
         t.proc.exited = true;
-        t.proc.dropPidfd();
         this.procs.delete(t.proc.tgid);
+        this.addZombie(t.proc);
       }
     }
     this.earlyStops.delete(pid);
@@ -734,6 +740,39 @@ export class Kernel {
       this.exit = termsig ? { status: 128 + termsig, signal: termsig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
       this.onInitExit();
     }
+  }
+
+  /**
+   * A process whose exit the Sentry collected stays a /proc entry while the
+   * host holds it as a zombie for its parent. Reaped ones are swept when the
+   * table doubles, so it is bounded by the zombies the host itself keeps.
+   */
+  private addZombie(p: Process): void {
+    if (!p.keepAsZombie()) return;
+    this.zombies.set(p.tgid, p);
+    if (this.zombies.size < this.zombieSweepAt) return;
+    this.sweepZombies();
+    this.zombieSweepAt = Math.max(ZOMBIE_SWEEP_MIN, 2 * this.zombies.size);
+  }
+
+  private sweepZombies(): void {
+    for (const [tgid, p] of this.zombies) {
+      if (p.isZombie()) continue;
+      p.dropPidfd();
+      this.zombies.delete(tgid);
+    }
+  }
+
+  /** The zombie of a host tgid, if its parent has not reaped it yet. */
+  zombie(tgid: number): Process | undefined {
+    const p = this.zombies.get(tgid);
+    return p?.isZombie() ? p : undefined;
+  }
+
+  /** The zombie processes (not yet reaped by their parent), for /proc. */
+  liveZombies(): Process[] {
+    this.sweepZombies();
+    return [...this.zombies.values()];
   }
 
   /**

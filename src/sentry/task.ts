@@ -67,6 +67,24 @@ export class Process {
     return this.pidfdCache;
   }
 
+  /**
+   * Whether the process is a zombie its parent has yet to reap. The Sentry,
+   * its tracer, collects its exit first; until the real parent waits, Linux
+   * keeps its /proc entry (state Z). The pidfd taken at that exit
+   * (keepAsZombie) answers without a pid-reuse race.
+   */
+  isZombie(): boolean {
+    return this.exited && this.pidfdCache >= 0 && native.pidfdSendSignal(this.pidfdCache, 0) === 0;
+  }
+
+  /** At the exit the Sentry collected: whether the host still holds the process as a zombie for its parent. */
+  keepAsZombie(): boolean {
+    if (this.pidfdCache < 0) this.pidfdCache = native.pidfdOpen(this.tgid, 0);
+    if (this.isZombie()) return true;
+    this.dropPidfd();
+    return false;
+  }
+
   /** After exec by a non-leader thread the group's host tgid stays, but the pidfd must be refreshed. */
   dropPidfd(): void {
     if (this.pidfdCache >= 0) native.close(this.pidfdCache);

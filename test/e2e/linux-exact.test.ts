@@ -28,6 +28,10 @@ describe('the same calls return the same results natively and under tsvisor', ()
     ['errnos', 'errnos of link, unlinkat, getcwd, sendfile, sigtimedwait; fchown and fchmod of a pipe'],
     ['clone3', 'clone3: threads, fork, CLONE_PIDFD, invalid arguments, posix_spawn, registers kept'],
     ['procs', 'orphans are not the caller\'s children, execve(/proc/self/exe), own state R, /proc/<tid>'],
+    ['reaping', 'zombies in /proc until reaped, held /proc/<pid> after the reap, waitid WNOWAIT/WSTOPPED/WCONTINUED/P_PIDFD, kill(-pgrp), clone3 argument checks, /proc/self/ns, coredump_filter'],
+    ['procaccess', 'auxv, environ, maps, smaps, mem of another uid\'s process are refused (EACCES), stat and cmdline are not; the IPC sysctls'],
+    ['proctask', '/proc/self/task links per thread, task/<tid>/children, comm written by its own thread (truncated) and refused to another process'],
+    ['scripts', 'execveat of a script through a close-on-exec fd or directory fd fails with ENOENT, through an inherited one runs'],
   ])('%s: %s', (cmd) => {
     const native = runNative([exact, scratch(), cmd]);
     const sandbox = runSandbox([exact, scratch(), cmd]);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -183,6 +184,263 @@ static void cmd_procs(void) {
   R("stat /proc/<tid>/status", stat(path, &sb));
 }
 
+/* ------------------------------------------------- reaping and /proc */
+
+static pid_t child_exiting(int code) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) _exit(code);
+  return c;
+}
+
+/* /proc/<pid>/stat's state letter, or '-' when the entry is gone */
+static char proc_state(pid_t pid) {
+  char path[64], buf[512] = {0};
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return '-';
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  char *rp = n > 0 ? strrchr(buf, ')') : NULL;
+  return rp ? rp[2] : '?';
+}
+
+/* waits until the child is a zombie (exited, not reaped), as seen by waitid(WNOWAIT) */
+static void until_zombie(pid_t c) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+}
+
+static void cmd_reaping(void) {
+  int st;
+  siginfo_t si;
+  /* a zombie is a /proc entry in state Z until its parent reaps it */
+  pid_t c = child_exiting(4);
+  until_zombie(c);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d", c);
+  int pdir = open(path, O_RDONLY | O_DIRECTORY);
+  snprintf(path, sizeof path, "/proc/%d/task", c);
+  int tdir = open(path, O_RDONLY | O_DIRECTORY);
+  printf("zombie: state %c\n", proc_state(c));
+  char lbuf[256];
+  R("readlink exe of a zombie", readlinkat(pdir, "exe", lbuf, sizeof lbuf));
+  char cmd[8];
+  int cfd = openat(pdir, "cmdline", O_RDONLY);
+  R("read cmdline of a zombie", read(cfd, cmd, sizeof cmd));
+  close(cfd);
+  /* WNOWAIT leaves it waitable; WNOHANG finds nothing more afterwards */
+  memset(&si, 0, sizeof si);
+  R("waitid WNOWAIT", waitid(P_PID, c, &si, WEXITED | WNOWAIT));
+  printf("  code %d status %d\n", si.si_code, si.si_status);
+  R("wait4 of the zombie", wait4(c, &st, 0, NULL) == c ? WEXITSTATUS(st) : -1);
+  printf("reaped: state %c\n", proc_state(c));
+  R("readlink exe through a held /proc/<pid> after the reap", readlinkat(pdir, "exe", lbuf, sizeof lbuf));
+  char dents[1024];
+  R("getdents of a held /proc/<pid>/task after the reap", syscall(SYS_getdents64, tdir, dents, sizeof dents));
+  close(pdir);
+  close(tdir);
+  memset(&si, 0, sizeof si);
+  R("waitid WNOHANG with no child", waitid(P_ALL, 0, &si, WEXITED | WNOHANG));
+  /* a stopped and continued child, through waitid and wait4; it exits only
+   * when told (an exited child is no longer reported as continued) */
+  int go[2];
+  if (pipe(go) < 0) return;
+  fflush(stdout);
+  c = fork();
+  if (c == 0) {
+    raise(SIGSTOP);
+    char b;
+    _exit(read(go[0], &b, 1) == 1 ? 6 : 1);
+  }
+  memset(&si, 0, sizeof si);
+  R("waitid WSTOPPED", waitid(P_PID, c, &si, WSTOPPED));
+  printf("  code %d status %d\n", si.si_code, si.si_status);
+  kill(c, SIGCONT);
+  memset(&si, 0, sizeof si);
+  R("waitid WCONTINUED", waitid(P_PID, c, &si, WCONTINUED));
+  printf("  code %d status %d\n", si.si_code, si.si_status);
+  if (write(go[1], "x", 1) != 1) return;
+  close(go[0]);
+  close(go[1]);
+  R("wait4 of the continued child", wait4(c, &st, 0, NULL) == c ? WEXITSTATUS(st) : -1);
+  /* P_PIDFD */
+  c = child_exiting(8);
+  int pfd = (int)syscall(SYS_pidfd_open, c, 0);
+  memset(&si, 0, sizeof si);
+  R("waitid P_PIDFD", waitid((idtype_t)3 /* P_PIDFD */, pfd, &si, WEXITED));
+  printf("  code %d status %d\n", si.si_code, si.si_status);
+  close(pfd);
+  /* kill(0) and kill(-pgrp) reach the caller's group */
+  R("kill(0, 0)", kill(0, 0));
+  printf("getpgrp() is %s\n", getpgrp() > 0 ? "a pid" : "0");
+  R("kill(-pgrp, 0)", kill(-getpgrp(), 0));
+  R("kill of a free pid", kill(4000000, 0));
+  /* clone3's own argument checks */
+  struct clone_args ca;
+  memset(&ca, 0, sizeof ca);
+  ca.flags = CLONE_PARENT;
+  ca.exit_signal = SIGCHLD;
+  fflush(stdout);
+  errno = 0;
+  long r = syscall(SYS_clone3, &ca, sizeof ca);
+  if (r == 0) _exit(0);
+  report("clone3 CLONE_PARENT with an exit signal", r, errno);
+  ca.flags = CLONE_SIGHAND | CLONE_VM | CLONE_CLEAR_SIGHAND;
+  ca.exit_signal = 0;
+  R("clone3 CLONE_SIGHAND with CLONE_CLEAR_SIGHAND", syscall(SYS_clone3, &ca, sizeof ca));
+  /* /proc/self/ns, coredump_filter, uid_map */
+  R("access /proc/self/ns/pid", access("/proc/self/ns/pid", F_OK));
+  struct stat sb;
+  R("stat /proc/self/ns/net is not a link", stat("/proc/self/ns/net", &sb) == 0 && !S_ISLNK(sb.st_mode));
+  int cf = open("/proc/self/coredump_filter", O_RDWR);
+  R("open coredump_filter", cf >= 0 ? 0 : -1);
+  R("write coredump_filter", write(cf, "0x3f\n", 5));
+  close(cf);
+  char cfb[32] = {0};
+  cf = open("/proc/self/coredump_filter", O_RDONLY);
+  R("read coredump_filter", read(cf, cfb, sizeof cfb - 1));
+  printf("  %s", cfb);
+  close(cf);
+}
+
+/* ------------------------------------------------- execveat of scripts */
+
+static void cmd_scripts(void) {
+  int f = open(at("s.sh"), O_CREAT | O_WRONLY | O_TRUNC, 0755);
+  if (write(f, "#!/bin/sh\nexit 5\n", 17) != 17) return;
+  close(f);
+  int cases[4][2] = {{1, 0}, {1, 1}, {0, 1}, {0, 0}}; /* {empty path, cloexec} */
+  for (int i = 0; i < 4; i++) {
+    int empty = cases[i][0], cloexec = cases[i][1];
+    int fd = empty ? open(at("s.sh"), O_RDONLY | (cloexec ? O_CLOEXEC : 0)) : open(D, O_RDONLY | O_DIRECTORY | (cloexec ? O_CLOEXEC : 0));
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+      char *av[] = {"s.sh", NULL};
+      syscall(SYS_execveat, fd, empty ? "" : "s.sh", av, environ, empty ? AT_EMPTY_PATH : 0);
+      _exit(100 + errno);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    printf("execveat of a script (%s, %s fd): exit %d\n", empty ? "AT_EMPTY_PATH" : "relative to a directory", cloexec ? "close-on-exec" : "inherited", WEXITSTATUS(st));
+    close(fd);
+  }
+}
+
+/* ------------------------------------------ /proc access of another uid */
+
+static pid_t access_target;
+
+static void *as_nobody(void *unused) {
+  (void)unused;
+  /* the raw call changes this thread's ids only */
+  if (syscall(SYS_setuid, 65534) < 0) return NULL;
+  const char *names[] = {"auxv", "environ", "maps", "smaps", "mem", "stat", "cmdline"};
+  for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char path[64], what[96];
+    snprintf(path, sizeof path, "/proc/%d/%s", access_target, names[i]);
+    snprintf(what, sizeof what, "open /proc/<pid>/%s of root as nobody", names[i]);
+    int fd = open(path, O_RDONLY);
+    report(what, fd < 0 ? -1 : 0, errno);
+    if (fd >= 0) close(fd);
+  }
+  return NULL;
+}
+
+static void cmd_procaccess(void) {
+  int go[2];
+  if (pipe(go) < 0) return;
+  fflush(stdout);
+  access_target = fork();
+  if (access_target == 0) {
+    char b;
+    _exit(read(go[0], &b, 1) == 1 ? 0 : 1);
+  }
+  pthread_t t;
+  pthread_create(&t, 0, as_nobody, 0);
+  pthread_join(t, 0);
+  if (write(go[1], "x", 1) != 1) return;
+  waitpid(access_target, 0, 0);
+  /* the IPC limits of the sandbox's own IPC namespace are the kernel's defaults */
+  const char *ipc[] = {"shmmax", "shmall", "shmmni", "sem", "msgmni", "msgmax", "msgmnb"};
+  for (unsigned i = 0; i < sizeof ipc / sizeof ipc[0]; i++) {
+    char path[64], buf[128] = {0};
+    snprintf(path, sizeof path, "/proc/sys/kernel/%s", ipc[i]);
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    printf("%s: %s", path, n > 0 ? buf : "unreadable\n");
+    if (fd >= 0) close(fd);
+  }
+}
+
+/* ---------------------------------------------- /proc/<pid>/task */
+
+static int release_thread[2];
+
+static void *parked(void *unused) {
+  (void)unused;
+  char b;
+  return (void *)(intptr_t)read(release_thread[0], &b, 1);
+}
+
+static nlink_t links_of(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 ? sb.st_nlink : 0;
+}
+
+static void cmd_proctask(void) {
+  if (pipe(release_thread) < 0) return;
+  nlink_t before = links_of("/proc/self/task");
+  pthread_t t;
+  pthread_create(&t, 0, parked, 0);
+  printf("a thread adds %ld link(s) to /proc/self/task\n", (long)(links_of("/proc/self/task") - before));
+  if (write(release_thread[1], "x", 1) != 1) return;
+  pthread_join(t, 0);
+  /* children of the calling thread, zombies included, in pid order */
+  pid_t a = child_exiting(0), b = child_exiting(0);
+  until_zombie(a);
+  until_zombie(b);
+  char path[96], buf[128] = {0}, want[64];
+  snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+  int fd = open(path, O_RDONLY);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  snprintf(want, sizeof want, "%d %d ", a < b ? a : b, a < b ? b : a);
+  printf("task/<tid>/children lists both children: %s\n", n > 0 && !strcmp(buf, want) ? "yes" : "no");
+  waitpid(a, 0, 0);
+  waitpid(b, 0, 0);
+  /* a thread may rename itself through comm (at most 15 bytes), not another process */
+  snprintf(path, sizeof path, "/proc/self/task/%ld/comm", (long)syscall(SYS_gettid));
+  fd = open(path, O_WRONLY);
+  R("write a long name to the own comm", write(fd, "0123456789abcdefghij", 20));
+  close(fd);
+  char name[32] = {0};
+  prctl(PR_GET_NAME, name);
+  printf("name seen by PR_GET_NAME: %s\n", name);
+  fd = open(path, O_RDONLY);
+  memset(buf, 0, sizeof buf);
+  R("read the own comm", read(fd, buf, sizeof buf - 1));
+  printf("  %s", buf);
+  close(fd);
+  int go[2];
+  if (pipe(go) < 0) return;
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    char x;
+    _exit(read(go[0], &x, 1) == 1 ? 0 : 1);
+  }
+  snprintf(path, sizeof path, "/proc/%d/comm", c);
+  fd = open(path, O_WRONLY);
+  R("open another process's comm for writing", fd < 0 ? -1 : 0);
+  R("write another process's comm", write(fd, "x", 1));
+  close(fd);
+  if (write(go[1], "x", 1) != 1) return;
+  waitpid(c, 0, 0);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: exact DIR SUBCOMMAND\n");
@@ -194,6 +452,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "errnos")) cmd_errnos();
   else if (!strcmp(cmd, "clone3")) cmd_clone3();
   else if (!strcmp(cmd, "procs")) cmd_procs();
+  else if (!strcmp(cmd, "reaping")) cmd_reaping();
+  else if (!strcmp(cmd, "scripts")) cmd_scripts();
+  else if (!strcmp(cmd, "procaccess")) cmd_procaccess();
+  else if (!strcmp(cmd, "proctask")) cmd_proctask();
   else {
     fprintf(stderr, "exact: unknown subcommand %s\n", cmd);
     return 2;

@@ -120,8 +120,11 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
   } else {
     loc = resolve(ctx, startDir(k, t, dirfd, path), path, !(flags & AT_SYMLINK_NOFOLLOW));
     if (loc.dentry.node.isSymlink()) fail('ELOOP');
-    filename = path;
+    filename = dirfd === AT_FDCWD || path.startsWith('/') ? path : `/dev/fd/${dirfd}/${path}`;
   }
+  // A script named through a close-on-exec fd ("/dev/fd/N..."): its
+  // interpreter could not open it once the exec closes the fd.
+  const pathInaccessible = filename.startsWith('/dev/fd/') && filename !== path && fdCloexec(t, dirfd);
   const comm = filename.slice(filename.lastIndexOf('/') + 1).slice(0, 15);
   let argv: string[] | null = null;
   const head = Buffer.alloc(BINPRM_BUF_SIZE);
@@ -143,12 +146,23 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
       return { hostFd: fd, exe: loc, exePath: pathOf(t.fs.root, loc) ?? filename, comm, argv };
     }
     native.close(fd);
+    if (depth === 0 && pathInaccessible) fail('ENOENT');
     if (depth >= BINPRM_MAX_RECURSION) fail('ELOOP');
     // argv becomes: interpreter, [its argument], the script as named, argv[1..]
     const rest = (argv ?? readStringArray(t, argvAddr)).slice(1);
     argv = [bang.interp, ...(bang.arg !== null ? [bang.arg] : []), filename, ...rest];
     filename = bang.interp;
     loc = resolve(ctx, t.fs.cwd, bang.interp, true);
+  }
+}
+
+/** Whether the guest's fd is close-on-exec (its fdinfo flags, in octal). */
+function fdCloexec(t: Task, fd: number): boolean {
+  try {
+    const m = /^flags:\s*([0-7]+)$/m.exec(fs.readFileSync(`/proc/${t.tid}/fdinfo/${fd}`, 'latin1'));
+    return m !== null && (parseInt(m[1]!, 8) & O_CLOEXEC) !== 0;
+  } catch {
+    return false;
   }
 }
 

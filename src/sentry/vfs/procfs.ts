@@ -114,8 +114,15 @@ class ProcDir extends ProcNode {
     private readonly list: () => DirEntry[],
     private readonly find: (name: string) => Node | null,
     owner: Process | null = null,
+    /** subdirectories, each a link (its ".."), as Linux counts them in nlink */
+    private readonly subdirs: () => number = () => 0,
   ) {
     super(fs, path, S_IFDIR | perm, owner);
+  }
+  override stat(): Stat {
+    const st = super.stat();
+    st.nlink += this.subdirs();
+    return st;
   }
   override lookup(name: string): Node | null {
     return this.find(name);
@@ -159,8 +166,9 @@ class HostWritableProcFile extends ProcFile {
     path: string,
     private readonly hostPath: string,
     owner: Process,
+    content: Content = () => hostRead(hostPath),
   ) {
-    super(fs, path, () => hostRead(hostPath), 0o644, owner);
+    super(fs, path, content, 0o644, owner);
   }
   override open(flags: number): Opened {
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
@@ -285,7 +293,7 @@ function pidMap(k: Kernel): (hostPid: number) => number {
     if (h === 0) return 0;
     const t = k.tasks.get(h);
     if (t) return t.nsTid;
-    const p = k.procs.get(h);
+    const p = k.procs.get(h) ?? k.zombie(h);
     return p ? p.pid : 0;
   };
 }
@@ -296,7 +304,7 @@ function leaderOf(p: Process): Task | undefined {
 
 function findProc(k: Kernel, pid: number): Process | undefined {
   for (const p of k.procs.values()) if (p.pid === pid && !p.exited) return p;
-  return undefined;
+  return k.liveZombies().find((p) => p.pid === pid);
 }
 
 function currentProc(pfs: ProcFs): Process {
@@ -321,6 +329,19 @@ function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string 
   if (k.current?.tid === hostTid) f[0] = 'R';
   const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
   return `${tid} (${comm}) ${f.join(' ')}\n`;
+}
+
+function childrenText(k: Kernel, hostTid: number): string {
+  const map = pidMap(k);
+  return hostRead(`/proc/${hostTid}/task/${hostTid}/children`)
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((h) => map(Number(h)))
+    .filter((pid) => pid > 0)
+    .sort((a, b) => a - b)
+    .map((pid) => `${pid} `)
+    .join('');
 }
 
 function statusText(k: Kernel, hostTid: number, p: Process, comm: string): string {
@@ -448,6 +469,12 @@ const SYS_FILES: Record<string, (k: Kernel) => string> = {
   'kernel/random/boot_id': () => hostRead('/proc/sys/kernel/random/uuid'),
   'kernel/random/uuid': () => hostRead('/proc/sys/kernel/random/uuid'),
   'kernel/shmmax': () => hostRead('/proc/sys/kernel/shmmax'),
+  'kernel/shmall': () => hostRead('/proc/sys/kernel/shmall'),
+  'kernel/shmmni': () => hostRead('/proc/sys/kernel/shmmni'),
+  'kernel/sem': () => hostRead('/proc/sys/kernel/sem'),
+  'kernel/msgmni': () => hostRead('/proc/sys/kernel/msgmni'),
+  'kernel/msgmax': () => hostRead('/proc/sys/kernel/msgmax'),
+  'kernel/msgmnb': () => hostRead('/proc/sys/kernel/msgmnb'),
   'kernel/overflowuid': () => '65534\n',
   'kernel/overflowgid': () => '65534\n',
   'vm/overcommit_memory': () => '0\n',
@@ -485,7 +512,7 @@ const ROOT_FILES: Record<string, (k: Kernel) => string | Buffer> = {
 function rootEntries(pfs: ProcFs): DirEntry[] {
   const names: [string, number][] = [['self', DT_LNK], ['thread-self', DT_LNK], ['mounts', DT_LNK], ['net', DT_LNK], ['sys', DT_DIR]];
   for (const f of Object.keys(ROOT_FILES)) names.push([f, DT_REG]);
-  const pids = [...pfs.k.procs.values()].filter((p) => !p.exited).map((p) => p.pid).sort((a, b) => a - b);
+  const pids = [...[...pfs.k.procs.values()].filter((p) => !p.exited), ...pfs.k.liveZombies()].map((p) => p.pid).sort((a, b) => a - b);
   return [...dirEntries(names, pfs, ''), ...pids.map((pid) => ({ name: String(pid), type: DT_DIR, ino: pfs.ino(`/${pid}`) }))];
 }
 
@@ -608,16 +635,21 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   const hostTid = t?.tid ?? p.tgid;
   const comm = () => commOf(p, hostTid);
   const files: Record<string, Content> = {
-    cmdline: () => p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`),
-    environ: () => hostRead(`/proc/${p.tgid}/environ`),
-    auxv: () => fs.readFileSync(`/proc/${p.tgid}/auxv`),
+    // A zombie has no memory left: no command line, no mappings.
+    cmdline: () => (p.exited ? '' : p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`)),
+    // As Linux, only for a caller allowed to trace the process (ptrace's read check).
+    environ: () => (requireTraceAccess(k, p), hostRead(`/proc/${p.tgid}/environ`)),
+    auxv: () => (requireTraceAccess(k, p), fs.readFileSync(`/proc/${p.tgid}/auxv`)),
     comm: () => `${comm()}\n`,
     stat: () => statLine(k, hostTid, p, comm()),
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
-    maps: () => mapsText(k, p),
-    smaps: () => mapsText(k, p, 'smaps'),
-    smaps_rollup: () => mapsText(k, p, 'smaps_rollup'),
+    maps: () => (requireTraceAccess(k, p), p.exited ? '' : mapsText(k, p)),
+    // The sandbox is the initial user namespace of the kernel it shows: every id is itself.
+    uid_map: () => IDENTITY_MAP,
+    gid_map: () => IDENTITY_MAP,
+    smaps: () => (requireTraceAccess(k, p), mapsText(k, p, 'smaps')),
+    smaps_rollup: () => (requireTraceAccess(k, p), mapsText(k, p, 'smaps_rollup')),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
@@ -628,15 +660,18 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     wchan: () => '0',
     io: () => hostRead(`/proc/${p.tgid}/io`),
   };
-  const writable = new Set(['comm', 'loginuid']);
+  // A thread's children (those it forked), sandbox pids each followed by a space.
+  if (thread) files.children = () => childrenText(k, hostTid);
+  const writable = new Set(['loginuid']);
   const links: Record<string, { text: () => string; loc: () => Location | null }> = {
-    exe: { text: () => (p.exe && linkText(t?.fs.root ?? k.mounts.root, p.exe)) || p.exePath || fail('ENOENT'), loc: () => p.exe },
+    exe: { text: () => (p.exited ? '' : (p.exe && linkText(t?.fs.root ?? k.mounts.root, p.exe)) || p.exePath) || fail('ENOENT'), loc: () => (p.exited ? fail('ENOENT') : p.exe) },
     cwd: { text: () => (t ? linkText(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
     root: { text: () => (t ? pathOf(k.mounts.root, t.fs.root) ?? '/' : fail('ENOENT')), loc: () => t?.fs.root ?? null },
   };
   const names: [string, number][] = [
     ...Object.keys(files).map((n): [string, number] => [n, DT_REG]),
     ['oom_score_adj', DT_REG],
+    ['coredump_filter', DT_REG],
     ['mem', DT_REG],
     ['ns', DT_DIR],
     ['net', DT_DIR],
@@ -651,9 +686,13 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     0o555,
     () => dirEntries(names, pfs, base),
     (name) => {
+      // A directory held open past its process's end (reaped, not a zombie) has nothing left.
+      if (p.exited && !p.isZombie()) fail('ESRCH');
+      // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
+      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!);
       const f = files[name];
       if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
-      if (name === 'oom_score_adj') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/oom_score_adj`, p);
+      if (name === 'oom_score_adj' || name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
       if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
       if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);
       if (name === 'net') return netDir(pfs, p, `${base}/net`);
@@ -666,6 +705,20 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     },
     p,
   );
+}
+
+/**
+ * The check Linux makes before it shows a process's memory, environment or
+ * auxiliary vector: the caller's own process, or the same ids, or
+ * CAP_SYS_PTRACE; EACCES otherwise.
+ */
+function requireTraceAccess(k: Kernel, target: Process): void {
+  const caller = k.current;
+  if (!caller) fail('EACCES');
+  if (caller.proc === target) return;
+  const c = caller.creds;
+  const leader = leaderOf(target);
+  if (!hasCap(c, CAP_SYS_PTRACE) && (!leader || leader.creds.euid !== c.euid || leader.creds.uid !== c.uid)) fail('EACCES');
 }
 
 /**
@@ -684,14 +737,7 @@ class ProcMemFile extends ProcNode {
     super(fs, path, S_IFREG | 0o600, owner);
   }
   override open(flags: number): Opened {
-    const caller = this.fs.k.current;
-    const target = this.owner!;
-    if (!caller) fail('EACCES');
-    if (caller.proc !== target) {
-      const c = caller.creds;
-      const leader = leaderOf(target);
-      if (!hasCap(c, CAP_SYS_PTRACE) && (!leader || leader.creds.euid !== c.euid || leader.creds.uid !== c.uid)) fail('EACCES');
-    }
+    requireTraceAccess(this.fs.k, this.owner!);
     try {
       return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & (O_ACCMODE | O_CLOEXEC)), foreign: true };
     } catch {
@@ -699,6 +745,8 @@ class ProcMemFile extends ProcNode {
     }
   }
 }
+
+const IDENTITY_MAP = `${'0'.padStart(10)} ${'0'.padStart(10)} ${'4294967295'.padStart(10)}\n`;
 
 const NAMESPACES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'time_for_children', 'user', 'uts'];
 
@@ -711,16 +759,51 @@ function nsDir(pfs: ProcFs, p: Process, base: string): Node {
     () => dirEntries(NAMESPACES.map((n) => [n, DT_LNK]), pfs, base),
     (name) => {
       if (!NAMESPACES.includes(name)) return null;
+      const host = `/proc/${p.tgid}/ns/${name}`;
       return new ProcLink(pfs, `${base}/${name}`, () => {
         try {
-          return fs.readlinkSync(`/proc/${p.tgid}/ns/${name}`, { encoding: 'latin1' });
+          return fs.readlinkSync(host, { encoding: 'latin1' });
         } catch {
           fail('ENOENT');
         }
-      }, null, p);
+      }, () => pfs.at(new NsNode(pfs, host), name), p);
     },
     p,
   );
+}
+
+/**
+ * What a /proc/[pid]/ns link leads to: the namespace's inode as stat shows it
+ * (access and stat work as on Linux). Opening one is refused: a namespace fd
+ * is only good for setns and namespace ioctls, which the sandbox refuses, and
+ * with a shared network namespace it would name one of the host's.
+ */
+class NsNode extends Node {
+  constructor(
+    readonly fs: ProcFs,
+    private readonly hostPath: string,
+  ) {
+    super();
+  }
+  get mode(): number {
+    return this.stat().mode;
+  }
+  stat(): Stat {
+    let s: fs.BigIntStats;
+    try {
+      s = fs.statSync(this.hostPath, { bigint: true });
+    } catch {
+      fail('ENOENT');
+    }
+    const n = (v: bigint) => Number(v);
+    return {
+      dev: n(s.dev), ino: n(s.ino), mode: n(s.mode), nlink: n(s.nlink), uid: ownerInSandbox(n(s.uid)), gid: ownerInSandbox(n(s.gid)), rdev: 0, size: 0, blksize: n(s.blksize), blocks: 0,
+      atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0, btimeSec: 0, btimeNsec: 0,
+    };
+  }
+  override open(): Opened {
+    fail('EACCES');
+  }
 }
 
 /** The /proc/net files programs read; each shows the sandbox's network namespace (that of the process). */
@@ -761,12 +844,16 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
     pfs,
     base,
     0o555,
-    () => [...p.threads.values()].map((t) => ({ name: String(t.nsTid), type: DT_DIR, ino: pfs.ino(`${base}/${t.nsTid}`) })),
+    () => {
+      if (p.exited && !p.isZombie()) fail('ENOENT');
+      return [...p.threads.values()].map((t) => ({ name: String(t.nsTid), type: DT_DIR, ino: pfs.ino(`${base}/${t.nsTid}`) }));
+    },
     (name) => {
       for (const t of p.threads.values()) if (String(t.nsTid) === name) return pidDir(pfs, p, t, `${base}/${name}`, true);
       return null;
     },
     p,
+    () => p.threads.size,
   );
 }
 
