@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -318,13 +319,46 @@ Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
   return Num(info.Env(), static_cast<double>(r));
 }
 
-// sockBind(fd, addr, len) / sockConnect(fd, addr, len) -> 0 | -errno
+// While an Unprivileged is alive its thread has no effective capabilities
+// (credentials are per thread; capset without glibc changes only this one).
+// The Sentry holds this around the sends, connects and netlink binds it runs
+// for a guest: the kernel checks the caller's capabilities there (netlink
+// multicast groups, audit, SO_MARK and IPv6 options in control messages),
+// and the guest has none over any network namespace. Permitted ones stay,
+// so the destructor can raise them again.
+struct Unprivileged {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct saved[2] = {};
+  bool on;
+  explicit Unprivileged(bool want) : on(want) {
+    if (!on) return;
+    if (syscall(SYS_capget, &hdr, saved) < 0) abort();
+    struct __user_cap_data_struct none[2] = {saved[0], saved[1]};
+    none[0].effective = none[1].effective = 0;
+    if (syscall(SYS_capset, &hdr, none) < 0) abort();
+  }
+  ~Unprivileged() {
+    if (on && syscall(SYS_capset, &hdr, saved) < 0) abort();  // never leave the Sentry without its capabilities
+  }
+};
+inline bool Flag(const Napi::CallbackInfo& info, size_t i) { return info.Length() > i && info[i].IsBoolean() && info[i].As<Napi::Boolean>().Value(); }
+
+// sockBind(fd, addr, len, unprivileged?) / sockConnect(fd, addr, len, unprivileged?) -> 0 | -errno
 Napi::Value SockBind(const Napi::CallbackInfo& info) {
   size_t cap;
   uint8_t* a = Bytes(info, 1, &cap);
   size_t len = U32(info, 2);
   if (len > cap) return Num(info.Env(), -EINVAL);
+  Unprivileged u(Flag(info, 3));
   return Ret(info.Env(), bind(I32(info, 0), reinterpret_cast<struct sockaddr*>(a), len));
+}
+// sockName(fd, buf) -> address length | -errno (getsockname into buf)
+Napi::Value SockName(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* b = Bytes(info, 1, &cap);
+  socklen_t len = cap;
+  if (getsockname(I32(info, 0), reinterpret_cast<struct sockaddr*>(b), &len) < 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), len);
 }
 // sockBindIn(fd, rootFd, addr, len) -> 0 | -errno: binds a unix socket to
 // the path the guest named, verbatim, so that getsockname, getpeername,
@@ -448,6 +482,23 @@ Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
   return Num(info.Env(), fd < 0 ? -e : fd);
 }
 
+// openInNetns(netnsFd, path, flags) -> fd | -errno: an open made in another
+// network namespace, for /proc/sys/net, whose files are those of the opener's
+// namespace. Like socketInNetns, only the calling thread enters it.
+Napi::Value OpenInNetns(const Napi::CallbackInfo& info) {
+  static int own = -1;
+  if (own < 0) {
+    own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own < 0) return Num(info.Env(), -errno);
+  }
+  std::string path = info[1].As<Napi::String>().Utf8Value();
+  if (setns(I32(info, 0), CLONE_NEWNET) < 0) return Num(info.Env(), -errno);
+  int fd = open(path.c_str(), I32(info, 2) | O_CLOEXEC);
+  int e = errno;
+  if (setns(own, CLONE_NEWNET) < 0) abort();  // never leave the Sentry in a guest's namespace
+  return Num(info.Env(), fd < 0 ? -e : fd);
+}
+
 // utsNames(utsnsFd) -> [nodename, domainname] | -errno: the names of another
 // UTS namespace (one a container joins by path). Like socketInNetns, only
 // the calling thread enters it, and returns to its own at once.
@@ -474,6 +525,7 @@ Napi::Value SockConnect(const Napi::CallbackInfo& info) {
   uint8_t* a = Bytes(info, 1, &cap);
   size_t len = U32(info, 2);
   if (len > cap) return Num(info.Env(), -EINVAL);
+  Unprivileged u(Flag(info, 3));
   int r;
   do {
     r = connect(I32(info, 0), reinterpret_cast<struct sockaddr*>(a), len);
@@ -486,6 +538,7 @@ Napi::Value SockConnect(const Napi::CallbackInfo& info) {
 struct ConnectWork {
   uv_work_t req;
   int fd;
+  bool unpriv;
   std::vector<uint8_t> addr;
   int result;
   napi_env env;
@@ -493,6 +546,7 @@ struct ConnectWork {
 };
 void ConnectRun(uv_work_t* req) {
   auto* w = static_cast<ConnectWork*>(req->data);
+  Unprivileged u(w->unpriv);
   int r;
   do {
     r = connect(w->fd, reinterpret_cast<struct sockaddr*>(w->addr.data()), w->addr.size());
@@ -515,6 +569,7 @@ Napi::Value SockConnectAsync(const Napi::CallbackInfo& info) {
   w->req.data = w;
   w->fd = I32(info, 0);
   w->addr.assign(a, a + len);
+  w->unpriv = Flag(info, 4);
   w->env = info.Env();
   w->cb = Napi::Persistent(info[3].As<Napi::Function>());
   uv_loop_t* loop;
@@ -546,6 +601,7 @@ struct SendWork {
   uv_work_t req;
   int fd;
   int flags;
+  bool unpriv;
   bool hasName;
   std::vector<uint8_t> name, data, control;
   ssize_t result;
@@ -553,7 +609,8 @@ struct SendWork {
   Napi::FunctionReference cb;
 };
 ssize_t DoSend(int fd, std::vector<uint8_t>& name, bool hasName, std::vector<uint8_t>& data,
-               std::vector<uint8_t>& control, int flags) {
+               std::vector<uint8_t>& control, int flags, bool unpriv) {
+  Unprivileged u(unpriv);
   struct iovec iov = {data.data(), data.size()};
   struct msghdr m;
   memset(&m, 0, sizeof m);
@@ -592,11 +649,12 @@ void FillSend(const Napi::CallbackInfo& info, SendWork* w) {
 Napi::Value SockSendmsg(const Napi::CallbackInfo& info) {
   SendWork w;
   FillSend(info, &w);
-  return Num(info.Env(), static_cast<double>(DoSend(w.fd, w.name, w.hasName, w.data, w.control, w.flags)));
+  w.unpriv = Flag(info, 5);
+  return Num(info.Env(), static_cast<double>(DoSend(w.fd, w.name, w.hasName, w.data, w.control, w.flags, w.unpriv)));
 }
 void SendRun(uv_work_t* req) {
   auto* w = static_cast<SendWork*>(req->data);
-  w->result = DoSend(w->fd, w->name, w->hasName, w->data, w->control, w->flags);
+  w->result = DoSend(w->fd, w->name, w->hasName, w->data, w->control, w->flags, w->unpriv);
 }
 void SendDone(uv_work_t* req, int) {
   auto* w = static_cast<SendWork*>(req->data);
@@ -609,6 +667,7 @@ Napi::Value SockSendmsgAsync(const Napi::CallbackInfo& info) {
   auto* w = new SendWork();
   w->req.data = w;
   FillSend(info, w);
+  w->unpriv = Flag(info, 6);
   w->env = info.Env();
   w->cb = Napi::Persistent(info[5].As<Napi::Function>());
   uv_loop_t* loop;
@@ -1017,6 +1076,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"sendMsg", SendMsg},
       {"recvMsg", RecvMsg},
       {"sockBind", SockBind},
+      {"sockName", SockName},
       {"sockConnect", SockConnect},
       {"sockConnectAsync", SockConnectAsync},
       {"sockOptInt", SockOptInt},
@@ -1029,6 +1089,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"pinSelf", PinSelf},
       {"dup2", Dup2},
       {"socketInNetns", SocketInNetns},
+      {"openInNetns", OpenInNetns},
       {"sockBindIn", SockBindIn},
       {"unixPeerIno", UnixPeerIno},
       {"removeTree", RemoveTree},

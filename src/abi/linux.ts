@@ -280,6 +280,7 @@ export const CAP_SETGID = 6;
 export const CAP_SETUID = 7;
 export const CAP_SETPCAP = 8;
 export const CAP_NET_BIND_SERVICE = 10;
+export const CAP_NET_ADMIN = 12;
 export const CAP_NET_RAW = 13;
 export const CAP_SYS_CHROOT = 18;
 export const CAP_SYS_PTRACE = 19;

@@ -60,22 +60,31 @@ export interface Native {
   sendMsg(sock: number, data: Uint8Array, len: number, fds: number[]): number;
   /** flagsOut[0] gets msg_flags (MSG_CTRUNC: fds were dropped) */
   recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array, timeoutMs: number, flagsOut?: Int32Array): number;
-  sockBind(fd: number, addr: Uint8Array, len: number): number;
+  /**
+   * `unprivileged`: the calling thread holds no effective capability during
+   * the call (for operations the Sentry runs for a guest, which must get
+   * what an unprivileged process would).
+   */
+  sockBind(fd: number, addr: Uint8Array, len: number, unprivileged?: boolean): number;
+  /** getsockname into `buf`: the address's length, or -errno. */
+  sockName(fd: number, buf: Uint8Array): number;
   dup2(oldFd: number, newFd: number): number;
   /** socket(2) in the network namespace `netnsFd` (the calling thread returns to its own). */
   socketInNetns(netnsFd: number, family: number, type: number, protocol: number): number;
+  /** open(2) in the network namespace `netnsFd` (for /proc/sys/net); the calling thread returns to its own. */
+  openInNetns(netnsFd: number, path: string, flags: number): number;
   sockBindIn(fd: number, rootFd: number, addr: Uint8Array, len: number): number;
   removeTree(dirfd: number, name: string): number;
   unixPeerIno(diagFd: number, ino: number): number;
   /** The host and domain names of the UTS namespace `utsnsFd` (the calling thread returns to its own). */
   utsNames(utsnsFd: number): [string, string] | number;
-  sockConnect(fd: number, addr: Uint8Array, len: number): number;
-  sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void): number;
+  sockConnect(fd: number, addr: Uint8Array, len: number, unprivileged?: boolean): number;
+  sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void, unprivileged?: boolean): number;
   /** getsockopt(SOL_SOCKET) of an int option */
   sockOptInt(fd: number, optname: number): number;
   sockOptBytes(fd: number, optname: number, out: Uint8Array): number;
   /** sendmsg with one data buffer; MSG_NOSIGNAL always (the Sentry must not get SIGPIPE). */
-  sockSendmsg(fd: number, name: Uint8Array | null, data: Uint8Array, control: Uint8Array | null, flags: number): number;
+  sockSendmsg(fd: number, name: Uint8Array | null, data: Uint8Array, control: Uint8Array | null, flags: number, unprivileged?: boolean): number;
   sockSendmsgAsync(
     fd: number,
     name: Uint8Array | null,
@@ -83,6 +92,7 @@ export interface Native {
     control: Uint8Array | null,
     flags: number,
     cb: (result: number) => void,
+    unprivileged?: boolean,
   ): number;
   /** pipe2(flags): [read end, write end] */
   pipe(flags: number): [number, number] | number;

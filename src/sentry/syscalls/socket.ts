@@ -75,7 +75,7 @@ const SOCKADDR_MAX = 128;
 const UNIX_PATH_MAX = 108;
 /** sizeof(struct sockaddr_un): a longer AF_UNIX address is EINVAL */
 const SOCKADDR_UN_SIZE = 2 + UNIX_PATH_MAX;
-/** Data the Sentry copies per message; a longer stream send is a short write. */
+/** Data the Sentry copies at a time: a longer stream send goes on chunk by chunk, a longer datagram is EMSGSIZE. */
 const SEND_MAX = 4 << 20;
 /** Control data per message (Linux refuses more than optmem_max with ENOBUFS). */
 const CONTROL_MAX = 128 << 10;
@@ -369,6 +369,24 @@ function sendDestination(k: Kernel, t: Task, sock: number, addr: Buffer, len: nu
   return destination(k, t, addr);
 }
 
+/**
+ * A netlink socket binds itself on its first bind, connect or send; Linux
+ * takes the caller's pid as its port id when that is free. The kernel would
+ * take the guest's host-side pid, so the Sentry binds the guest's own pid
+ * first (any unprivileged process may bind any free port id); when it is in
+ * use the kernel's choice stands. A sendto without an address runs on the
+ * host and gets the kernel's choice.
+ */
+function netlinkBindOwnPid(t: Task, sock: number, groups = 0): number {
+  const cur = Buffer.alloc(12);
+  if (native.sockName(sock, cur) < 0 || cur.readUInt16LE(0) !== AF_NETLINK || cur.readUInt32LE(4) !== 0) return -ERRNO.EINVAL;
+  const addr = Buffer.alloc(12);
+  addr.writeUInt16LE(AF_NETLINK, 0);
+  addr.writeUInt32LE(t.proc.pid, 4);
+  addr.writeUInt32LE(groups >>> 0, 8);
+  return native.sockBind(sock, addr, addr.length, true);
+}
+
 function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
   const family = addr.readUInt16LE(0);
   if (family === AF_UNIX) {
@@ -400,21 +418,35 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
     bindings.set(key, b);
     return 0;
   }
+  if (family === AF_NETLINK && addr.length >= 12 && addr.readUInt32LE(4) === 0) {
+    assertValid(k, t);
+    const r = netlinkBindOwnPid(t, sock, addr.readUInt32LE(8));
+    if (r !== -ERRNO.EADDRINUSE && r !== -ERRNO.EINVAL) return r;
+  }
+  // A port below the unprivileged start is the one check the Sentry makes
+  // itself (and binds with its own capabilities); everything else binds as
+  // an unprivileged process (netlink multicast groups).
+  let lowPort = false;
   if (family === AF_INET || family === AF_INET6) {
     const port = addr.length >= 4 ? addr.readUInt16BE(2) : 0;
-    if (port !== 0 && port < k.unprivilegedPortStart && !hasCap(t.creds, CAP_NET_BIND_SERVICE)) fail('EACCES');
+    lowPort = port !== 0 && port < k.unprivilegedPortStart;
+    if (lowPort && !hasCap(t.creds, CAP_NET_BIND_SERVICE)) fail('EACCES');
   }
   assertValid(k, t);
-  return native.sockBind(sock, addr, addr.length);
+  return native.sockBind(sock, addr, addr.length, !lowPort);
 }
 
 function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
   const { addr, fd: target } = destination(k, t, guestAddr);
-  if (guestAddr.readUInt16LE(0) === AF_UNIX) recordPeer(t, sock);
+  const family = guestAddr.readUInt16LE(0);
+  if (family === AF_UNIX) recordPeer(t, sock);
+  // Network connects run as an unprivileged process would (netlink groups).
+  const unprivileged = family !== AF_UNIX;
   let handedOff = false;
   try {
     assertValid(k, t);
-    if ((native.fcntlGetfl(sock) & O_NONBLOCK) !== 0) return native.sockConnect(sock, addr, addr.length);
+    if (family === AF_NETLINK) netlinkBindOwnPid(t, sock);
+    if ((native.fcntlGetfl(sock) & O_NONBLOCK) !== 0) return native.sockConnect(sock, addr, addr.length, unprivileged);
     // A blocking connect may take long (a network, a full unix backlog): answer the guest later.
     const fds = target < 0 ? 1 : 2;
     if (waiting.fds + fds > WAITING_FDS_MAX) fail('ENOBUFS');
@@ -429,7 +461,7 @@ function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
       native.close(fd);
       if (target >= 0) native.close(target);
       ch.replyLater(id, r);
-    });
+    }, unprivileged);
     return REPLIED;
   } finally {
     if (!handedOff && target >= 0) native.close(target);
@@ -439,10 +471,28 @@ function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
 /** A message copied out of the guest, ready to send on the host. */
 interface Message {
   name: Buffer | null;
+  /** the first SEND_MAX bytes of the data */
   data: Buffer;
   control: Buffer | null;
-  /** Sentry copies of fds passed with SCM_RIGHTS, closed once sent */
+  /** Sentry copies of fds passed with SCM_RIGHTS (and a unix destination's), closed once sent */
   fds: number[];
+  /** guest memory [address, length] past `data`, copied chunk by chunk as a stream send goes on */
+  more: [number, number][];
+}
+
+/** Copies up to SEND_MAX bytes from the front of `segs`, consuming them. */
+function copyChunk(t: Task, segs: [number, number][]): Buffer {
+  const parts: Buffer[] = [];
+  let total = 0;
+  while (segs.length > 0 && total < SEND_MAX) {
+    const seg = segs[0]!;
+    const len = Math.min(seg[1], SEND_MAX - total);
+    parts.push(readBytes(t, seg[0], len));
+    total += len;
+    if (len === seg[1]) segs.shift();
+    else segs[0] = [seg[0] + len, seg[1] - len];
+  }
+  return Buffer.concat(parts, total);
 }
 
 function closeAll(fds: number[]): void {
@@ -541,20 +591,20 @@ function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolea
   const guestName = namePtr !== 0 && nameLen !== 0 ? readAddr(t, namePtr, nameLen) : null;
   if (iovLen > UIO_MAXIOV) fail('EMSGSIZE');
   const iov = readBytes(t, iovPtr, 16 * iovLen);
-  const parts: Buffer[] = [];
+  const segs: [number, number][] = [];
   let total = 0;
-  for (let i = 0; i < iovLen && total < SEND_MAX; i++) {
-    const len = Math.min(Number(iov.readBigUInt64LE(16 * i + 8)), SEND_MAX - total);
-    if (len === 0) continue;
-    parts.push(readBytes(t, Number(iov.readBigUInt64LE(16 * i)), len));
+  for (let i = 0; i < iovLen; i++) {
+    const len = Number(iov.readBigUInt64LE(16 * i + 8));
+    if (len !== 0) segs.push([Number(iov.readBigUInt64LE(16 * i)), len]);
     total += len;
   }
+  const data = copyChunk(t, segs);
   if (ctlLen > CONTROL_MAX) fail('ENOBUFS');
   const fds: number[] = [];
   try {
     const name = guestName && withTarget(sendDestination(k, t, sock, guestName, total, flags), fds);
     const control = hostControl(k, t, ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null, unix, fds);
-    return { name, data: Buffer.concat(parts, total), control, fds };
+    return { name, data, control, fds, more: segs };
   } catch (e) {
     closeAll(fds);
     throw e;
@@ -564,46 +614,94 @@ function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolea
 /**
  * Sends `m` on the Sentry's socket `sock` (closed by the caller). A send
  * that would block a blocking socket finishes on the thread pool and the
- * guest is answered then; `done` sees the result either way. On a blocking
- * stream socket the part the first try left over is sent there too (Linux
- * returns only once all of it is queued).
+ * guest is answered then; `done` sees the result either way. A stream send
+ * goes on until all is sent, as Linux's does: past the first chunk the
+ * data is copied and sent SEND_MAX bytes at a time, and a blocking send
+ * that the socket took only part of continues with the rest. A timeout or
+ * an error after some bytes returns the count sent.
  */
 function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done: (r: number) => number = (r) => r): number {
   assertValid(k, t);
+  const domain = native.sockOptInt(sock, SO_DOMAIN);
+  if (domain === AF_NETLINK) netlinkBindOwnPid(t, sock);
+  // The kernel checks the sender's capabilities for some sends (netlink
+  // multicast, SO_MARK and IPv6 options in control data): network sends run
+  // as an unprivileged process. A unix send keeps the Sentry's: it attaches
+  // the guest's credentials, which the kernel lets only a privileged sender do.
+  const unprivileged = domain !== AF_UNIX;
+  const blocking = (flags & MSG_DONTWAIT) === 0 && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
+  if (m.more.length > 0 && native.sockOptInt(sock, SO_TYPE) !== SOCK_STREAM) {
+    closeAll(m.fds);
+    return done(-ERRNO.EMSGSIZE);
+  }
+  const ch = k.channel;
+  const id = ch.args.id;
+  let sent = 0;
+  let cur: { name: Buffer | null; data: Buffer; control: Buffer | null } = m;
   const after = (r: number): number => {
     closeAll(m.fds);
+    if (sent > 0) return done(sent + Math.max(r, 0));
     if (r === -ERRNO.EPIPE && (flags & MSG_NOSIGNAL) === 0) native.pidfdSendSignal(t.proc.pidfd(), SIGPIPE);
     return done(r);
   };
-  const r = native.sockSendmsg(sock, m.name, m.data, m.control, flags | MSG_DONTWAIT);
-  const blocking = (flags & MSG_DONTWAIT) === 0 && (native.fcntlGetfl(sock) & O_NONBLOCK) === 0;
-  const partial = blocking && r > 0 && r < m.data.length && native.sockOptInt(sock, SO_TYPE) === SOCK_STREAM;
-  if ((r !== -ERRNO.EAGAIN && !partial) || !blocking) return after(r);
-  const sent = partial ? r : 0;
-  const data = m.data.subarray(sent);
-  const control = partial ? null : m.control;
-  const fds = 1 + m.fds.length;
-  const bytes = data.length + (control?.length ?? 0);
-  if (waiting.fds + fds > WAITING_FDS_MAX || waiting.bytes + bytes > WAITING_BYTES_MAX) return after(sent || -ERRNO.ENOBUFS);
-  const fd = native.dup(sock);
-  if (fd < 0) return after(sent || (fd === -ERRNO.EMFILE ? -ERRNO.ENFILE : fd));
-  const ch = k.channel;
-  const id = ch.args.id;
-  waiting.fds += fds;
-  waiting.bytes += bytes;
-  native.sockSendmsgAsync(fd, m.name, data, control, flags, (r2) => {
-    waiting.fds -= fds;
-    waiting.bytes -= bytes;
-    native.close(fd);
-    let reply: number;
-    try {
-      reply = after(r2 < 0 ? sent || r2 : sent + r2);
-    } catch {
-      reply = -ERRNO.EFAULT;
+  /** What follows `cur` once the socket took all of it; null when nothing does. */
+  const next = (): typeof cur | null => (m.more.length > 0 ? { name: null, data: copyChunk(t, m.more), control: null } : null);
+  const pump = (fd: number): number => {
+    for (;;) {
+      const r = native.sockSendmsg(fd, cur.name, cur.data, cur.control, flags | MSG_DONTWAIT, unprivileged);
+      const partial = r >= 0 && r < cur.data.length;
+      if (r >= 0 && !partial) {
+        const following = m.more.length > 0 ? next() : null;
+        if (!following) return after(r);
+        sent += r;
+        cur = following;
+        continue;
+      }
+      if (!blocking || (r !== -ERRNO.EAGAIN && !partial)) return after(r);
+      if (partial) {
+        sent += r;
+        cur = { name: null, data: cur.data.subarray(r), control: null };
+      }
+      const fds = 1 + m.fds.length;
+      const bytes = cur.data.length + (cur.control?.length ?? 0);
+      if (waiting.fds + fds > WAITING_FDS_MAX || waiting.bytes + bytes > WAITING_BYTES_MAX) return after(-ERRNO.ENOBUFS);
+      const wfd = native.dup(fd);
+      if (wfd < 0) return after(wfd === -ERRNO.EMFILE ? -ERRNO.ENFILE : wfd);
+      waiting.fds += fds;
+      waiting.bytes += bytes;
+      native.sockSendmsgAsync(wfd, cur.name, cur.data, cur.control, flags, (r2) => {
+        waiting.fds -= fds;
+        waiting.bytes -= bytes;
+        let reply: number;
+        try {
+          if (r2 === cur.data.length && m.more.length > 0) {
+            sent += r2;
+            cur = next()!;
+            reply = pump(wfd);
+          } else {
+            reply = after(r2);
+          }
+        } catch {
+          closeAll(m.fds);
+          try {
+            reply = sent > 0 ? done(sent) : -ERRNO.EFAULT;
+          } catch {
+            reply = -ERRNO.EFAULT;
+          }
+        }
+        native.close(wfd);
+        if (reply !== REPLIED) ch.replyLater(id, reply);
+      }, unprivileged);
+      return REPLIED;
     }
-    ch.replyLater(id, reply);
-  });
-  return REPLIED;
+  };
+  try {
+    return pump(sock);
+  } catch (e) {
+    if (sent === 0) throw e;
+    closeAll(m.fds);
+    return done(sent);
+  }
 }
 
 function isUnix(sock: number): boolean {
@@ -662,11 +760,12 @@ export const socketHandlers: Record<string, Handler> = {
       const addrLen = a.int(5);
       if (addrLen < 0) fail('EINVAL');
       const guestName = addrLen === 0 ? null : readAddr(t, a.long(4), addrLen);
-      const data = readBytes(t, a.long(1), Math.min(a.long(2), SEND_MAX));
+      const more: [number, number][] = a.long(2) > 0 ? [[a.long(1), a.long(2)]] : [];
+      const data = copyChunk(t, more);
       const fds: number[] = [];
       try {
         const name = guestName && withTarget(sendDestination(k, t, sock, guestName, a.long(2), a.int(3)), fds);
-        return send(k, t, sock, { name, data, control: hostControl(k, t, null, isUnix(sock), fds), fds }, a.int(3));
+        return send(k, t, sock, { name, data, control: hostControl(k, t, null, isUnix(sock), fds), fds, more }, a.int(3));
       } catch (e) {
         closeAll(fds);
         throw e;

@@ -1,0 +1,71 @@
+// Inet and netlink sockets: test/programs/inet.c runs each group of cases
+// natively and under tsvisor do and prints what every call returned; the
+// outputs must be the same. The native run is in a network namespace of its
+// own with loopback up, as the sandbox's (tsvisor do's default network).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rmrf, runNative, runSandbox } from './harness.js';
+import { compile, hostScratch } from './robust-helpers.js';
+
+let dir: string;
+let inet: string;
+beforeAll(() => {
+  dir = hostScratch('inet');
+  inet = compile('inet', dir);
+});
+afterAll(() => {
+  if (dir) rmrf(dir);
+});
+
+function nativeInNetns(argv: string[]) {
+  return runNative(['unshare', '--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...argv], { timeoutMs: 120000 });
+}
+
+describe('inet and netlink sockets behave as natively', () => {
+  it.each([
+    ['sendall', 'blocking stream sends larger than the send buffer and than one Sentry copy; SO_SNDTIMEO partial count'],
+    ['netlink', 'netlink port ids: bind, connect and sendmsg bind to the pid; a second socket, rebinding, the reply\'s port'],
+    ['ioctl', 'interface queries on lo: SIOCGIFTXQLEN, SIOCGIFMTU, SIOCETHTOOL gets'],
+    ['unpriv', 'without CAP_NET_ADMIN/CAP_NET_RAW: netlink multicast sends and SO_MARK control messages are EPERM (the Sentry sends with no capability)'],
+  ])('%s: %s', (cmd) => {
+    const native = nativeInNetns([inet, cmd]);
+    const sandbox = runSandbox([inet, cmd], { timeoutMs: 120000 });
+    expect(native.status).toBe(0);
+    expect(native.stdout.length).toBeGreaterThan(0);
+    expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
+      stdout: native.stdout,
+      stderr: native.stderr,
+      status: native.status,
+    });
+  });
+});
+
+describe('/proc/sys/net', () => {
+  it('is the network namespace\'s, read-only for the sandbox\'s root as for an unprivileged process (secrets such as tcp_fastopen_key unreadable)', () => {
+    const native = runNative(
+      ['unshare', '--net', '--', 'sh', '-c', 'ip link set lo up && exec setpriv --reuid 65534 --regid 65534 --clear-groups "$@"', 'sh', inet, 'sysctl'],
+      { timeoutMs: 120000 },
+    );
+    const sandbox = runSandbox([inet, 'sysctl'], { timeoutMs: 120000 });
+    expect(native.status).toBe(0);
+    expect(native.stdout).toContain('ipv4/ip_local_port_range: "');
+    expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
+      stdout: native.stdout,
+      stderr: native.stderr,
+      status: native.status,
+    });
+  });
+});
+
+describe('sharing the host network, the guest is as unprivileged as in its own', () => {
+  it('netlink multicast sends, SO_MARK control messages and setsockopt are EPERM even for the sandbox\'s root', () => {
+    const r = runSandbox([inet, 'unpriv', 'keep-caps'], { doFlags: ['--network', 'host'], timeoutMs: 120000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('sendto a route group: -1 EPERM\n');
+    expect(r.stdout).toContain('sendmsg to a route group: -1 EPERM\n');
+    expect(r.stdout).toContain('connect to a route group: -1 EPERM\n');
+    expect(r.stdout).toContain('udp sendmsg with SO_MARK: -1 EPERM\n');
+    expect(r.stdout).toContain('setsockopt SO_MARK: -1 EPERM\n');
+    expect(r.stdout).toContain('ethtool ETHTOOL_SMSGLVL: -1 EPERM\n');
+    expect(r.status).toBe(0);
+  });
+});
