@@ -14,6 +14,7 @@ import {
   O_APPEND,
   O_CLOEXEC,
   O_CREAT,
+  O_DIRECTORY,
   O_PATH,
   O_RDONLY,
   O_RDWR,
@@ -487,7 +488,6 @@ const SYS_FILES: Record<string, (k: Kernel) => string> = {
   'fs/inotify/max_queued_events': () => hostRead('/proc/sys/fs/inotify/max_queued_events'),
   'fs/inotify/max_user_instances': () => `${INSTANCES_MAX}\n`,
   'fs/inotify/max_user_watches': () => `${WATCHES_MAX}\n`,
-  'net/core/somaxconn': () => '4096\n',
 };
 
 // ---- tree ------------------------------------------------------------
@@ -551,6 +551,7 @@ function sysFiles(k: Kernel): Record<string, (k: Kernel) => string> {
 
 function sysDir(pfs: ProcFs, sub: string): Node {
   const prefix = sub ? `${sub}/` : '';
+  const isNet = sub === 'net' || sub.startsWith('net/');
   const children = new Map<string, boolean>();
   const files = sysFiles(pfs.k);
   for (const key of Object.keys(files)) {
@@ -559,18 +560,83 @@ function sysDir(pfs: ProcFs, sub: string): Node {
     const slash = rest.indexOf('/');
     children.set(slash < 0 ? rest : rest.slice(0, slash), slash >= 0);
   }
+  if (sub === '') children.set('net', true);
+  // /proc/sys/net is the guest's network namespace's (values the spec set win).
+  const entries = () => {
+    const all = new Map(children);
+    if (isNet) for (const e of netSysList(pfs, sub)) if (!all.has(e.name)) all.set(e.name, e.isDirectory());
+    return [...all];
+  };
   return new ProcDir(
     pfs,
     `/sys/${sub}`,
     0o555,
-    () => dirEntries([...children].map(([n, isDir]) => [n, isDir ? DT_DIR : DT_REG]), pfs, `/sys/${sub}`),
+    () => dirEntries(entries().map(([n, isDir]) => [n, isDir ? DT_DIR : DT_REG]), pfs, `/sys/${sub}`),
     (name) => {
-      if (!children.has(name)) return null;
       const key = prefix + name;
+      if (!children.has(name)) return isNet ? netSysLookup(pfs, key) : null;
       if (children.get(name)) return sysDir(pfs, key);
       return new ProcFile(pfs, `/sys/${key}`, () => files[key]!(pfs.k), 0o444);
     },
   );
+}
+
+/**
+ * Opens /proc/sys/KEY as the calling guest's network namespace has it. The
+ * guest's user namespace owns no network namespace, so, as for an
+ * unprivileged process in Linux, these files are read-only (EACCES).
+ */
+function netSysOpen(pfs: ProcFs, key: string, flags: number): number {
+  const t = pfs.k.current;
+  if (!t || key.split('/').some((c) => c === '' || c === '.' || c === '..')) fail('ENOENT');
+  let ns: number;
+  try {
+    ns = fs.openSync(`/proc/${t.tid}/ns/net`, 'r');
+  } catch {
+    fail('ESRCH');
+  }
+  try {
+    return check(native.openInNetns(ns, `/proc/sys/${key}`, flags));
+  } finally {
+    fs.closeSync(ns);
+  }
+}
+
+function netSysList(pfs: ProcFs, key: string): fs.Dirent[] {
+  const fd = netSysOpen(pfs, key, O_RDONLY | O_DIRECTORY);
+  try {
+    // The fd's magic link leads to the namespace's own directory, not to a path.
+    return fs.readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
+  } finally {
+    native.close(fd);
+  }
+}
+
+function netSysLookup(pfs: ProcFs, key: string): Node | null {
+  let fd: number;
+  try {
+    fd = netSysOpen(pfs, key, O_RDONLY | O_PATH);
+  } catch {
+    return null;
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } finally {
+    native.close(fd);
+  }
+  if (st.isDirectory()) return sysDir(pfs, key);
+  // Linux gives anyone but the namespace's root the table's "other" bits
+  // (tcp_fastopen_key is 0600): the Sentry, host root, reads only those.
+  return new ProcFile(pfs, `/sys/${key}`, () => {
+    if (!(st.mode & 0o004)) fail('EACCES');
+    const f = netSysOpen(pfs, key, O_RDONLY);
+    try {
+      return fs.readFileSync(f, 'latin1');
+    } finally {
+      native.close(f);
+    }
+  }, st.mode & 0o444);
 }
 
 /** The name a guest fd shows in /proc/[pid]/fd, and where it leads. */
