@@ -13,7 +13,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBuild } from './starlark.mjs';
 
@@ -68,19 +68,27 @@ const objOf = (src) => {
 };
 const sourcesOf = (t) => (t.srcs ?? []).filter((s) => /\.(cc|S)$/.test(s)).map((s) => `${t.pkg}/${s}`);
 
-/** Objects and unsatisfiable dependencies of a target and its transitive deps. */
+/**
+ * Objects of a target and its transitive deps, and its unsatisfiable deps.
+ * As with Bazel, the binary's own sources, `alwayslink` libraries and the
+ * malloc are linked whole (`objs`); other libraries are an archive (`lib`),
+ * from which the linker takes what is referenced: test_main's main() only
+ * when the test has none of its own.
+ */
 function closure(t) {
   const objs = new Set();
+  const lib = new Set();
   const missing = new Set();
   const seen = new Set();
   const visit = (target) => {
+    const into = target === t || target.alwayslink ? objs : lib;
     for (const s of sourcesOf(target)) {
       // Bazel's runfiles library; replaced by runfiles.cc below.
       if (s === 'test/util/test_util_runfiles.cc') {
         objects.set('obj/runfiles.o', RUNFILES_SHIM);
-        objs.add('obj/runfiles.o');
+        into.add('obj/runfiles.o');
       } else {
-        objs.add(objOf(s));
+        into.add(objOf(s));
       }
     }
     for (const d of target.deps ?? []) {
@@ -100,7 +108,7 @@ function closure(t) {
     const m = targets.get(label(t.pkg, t.malloc));
     for (const s of sourcesOf(m)) objs.add(objOf(s));
   }
-  return { objs: [...objs], missing: [...missing] };
+  return { objs: [...objs], lib: [...lib].filter((o) => !objs.has(o)), missing: [...missing] };
 }
 
 // The suite: every syscall_test of test/syscalls/BUILD, with the attributes
@@ -139,7 +147,9 @@ const ABSL_ADDITIONS = [
     header: 'absl/strings/string_view.h',
     edits: [
       [/^#else {2}\/\/ ABSL_USES_STD_STRING_VIEW\n/m, '#include <string_view>\n'],
-      [/^class string_view \{\n public:\n/m, '  operator std::string_view() const noexcept { return std::string_view(ptr_, length_); }\n'],
+      [/^class string_view \{\n public:\n/m,
+        '  constexpr string_view(std::string_view s) noexcept : ptr_(s.data()), length_(s.size()) {}\n' +
+        '  operator std::string_view() const noexcept { return std::string_view(ptr_, length_); }\n'],
     ],
   },
 ];
@@ -152,13 +162,44 @@ for (const { header, edits } of ABSL_ADDITIONS) {
     }
     text = text.replace(anchor, (m) => m + addition);
   }
-  mkdirSync(join(COMPAT, header, '..'), { recursive: true });
-  writeFileSync(join(COMPAT, header), text);
+  writeIfChanged(join(COMPAT, header), text);
 }
 
+// absl/base/no_destructor.h (2023) is not in Debian 12: a value built once
+// and never destroyed, reached through * and ->.
+writeIfChanged(
+  join(COMPAT, 'absl/base/no_destructor.h'),
+  [
+    '// Written by build-gvisor.mjs.',
+    '#pragma once',
+    '#include <new>',
+    '#include <utility>',
+    '#include "absl/base/config.h"',
+    'namespace absl {',
+    'ABSL_NAMESPACE_BEGIN',
+    'template <typename T>',
+    'class NoDestructor {',
+    ' public:',
+    '  template <typename... Args>',
+    '  explicit NoDestructor(Args&&... args) { new (storage_) T(std::forward<Args>(args)...); }',
+    '  const T& operator*() const { return *get(); }',
+    '  T& operator*() { return *get(); }',
+    '  const T* operator->() const { return get(); }',
+    '  T* operator->() { return get(); }',
+    '  const T* get() const { return std::launder(reinterpret_cast<const T*>(storage_)); }',
+    '  T* get() { return std::launder(reinterpret_cast<T*>(storage_)); }',
+    '',
+    ' private:',
+    '  alignas(T) unsigned char storage_[sizeof(T)];',
+    '};',
+    'ABSL_NAMESPACE_END',
+    '}  // namespace absl',
+    '',
+  ].join('\n'),
+);
+
 // absl/log (2023) is not in Debian 12; the tests only write LOG(INFO) lines.
-mkdirSync(join(COMPAT, 'absl/log'), { recursive: true });
-writeFileSync(
+writeIfChanged(
   join(COMPAT, 'absl/log/log.h'),
   [
     '// Written by build-gvisor.mjs: LOG(severity) << ... as one line on stderr.',
@@ -174,6 +215,13 @@ writeFileSync(
     '',
   ].join('\n'),
 );
+
+// Generated files keep their time when unchanged, so make rebuilds nothing.
+function writeIfChanged(file, text) {
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
 
 const mk = [];
 const CXXFLAGS = `-std=c++17 -O1 -g0 -pthread -D__linux__ -I${COMPAT} -I${SRC} -Wno-deprecated-declarations -MMD -MP`;
@@ -194,11 +242,13 @@ const programs = new Map(); // runfiles path -> { deps, recipe }
 const manifest = [];
 
 function addBinary(t) {
-  const { objs, missing } = closure(t);
+  const { objs, lib, missing } = closure(t);
   const out = join('runfiles', t.pkg, t.name);
   programs.set(out, {
-    deps: objs,
-    recipe: `@$(CXX) -pthread -o $@ ${objs.join(' ')} $(LIBS) 2> $@.log || { cat $@.log; exit 1; }`,
+    deps: [...objs, ...lib],
+    recipe:
+      `@rm -f $@.a && ar rcs $@.a ${lib.join(' ')} && ` +
+      `$(CXX) -pthread -o $@ ${objs.join(' ')} $@.a $(LIBS) 2> $@.log || { cat $@.log; exit 1; }`,
   });
   for (const d of t.data ?? []) addData(label(t.pkg, d), missing);
   return { out, missing };
@@ -232,8 +282,7 @@ for (const test of suite) {
   manifest.push({ ...test, binary: join(OUT, out), missing });
 }
 
-mkdirSync(OUT, { recursive: true });
-writeFileSync(
+writeIfChanged(
   RUNFILES_SHIM,
   [
     '// Written by build-gvisor.mjs: helper programs live under one directory,',
@@ -252,7 +301,7 @@ for (const [out, { deps, recipe }] of programs) {
   mk.push(`all: ${out}`, `${out}: ${deps.join(' ')}\n\t@mkdir -p $(@D)\n\t${recipe}`);
 }
 mk.push(`-include $(shell find obj -name '*.d' 2>/dev/null)`);
-writeFileSync(join(OUT, 'Makefile'), mk.join('\n') + '\n');
+writeIfChanged(join(OUT, 'Makefile'), mk.join('\n') + '\n');
 
 console.error(`building ${manifest.length} tests (${objects.size} objects) in ${OUT}`);
 spawnSync('nice', ['make', '-k', `-j${opts.jobs}`, '-C', OUT], { stdio: 'inherit' });
@@ -267,7 +316,8 @@ for (const m of manifest) {
   m.built = existsSync(m.binary);
   if (m.built) continue;
   const t = targets.get(`//${LINUX}:${m.name}`);
-  const broken = closure(t).objs.find((o) => !existsSync(join(OUT, o)) && existsSync(join(OUT, `${o}.log`)));
+  const { objs, lib } = closure(t);
+  const broken = [...objs, ...lib].find((o) => !existsSync(join(OUT, o)) && existsSync(join(OUT, `${o}.log`)));
   m.reason = broken
     ? `${broken.slice(4).replace(/\.o$/, '')}: ${firstError(join(OUT, broken)).replace(SRC + '/', '')}`
     : existsSync(`${m.binary}.log`)

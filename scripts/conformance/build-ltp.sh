@@ -20,14 +20,17 @@ for tool in autoconf automake make gcc pkg-config; do
   command -v $tool >/dev/null || { echo "missing $tool (see the apt-get line in $0)" >&2; exit 2; }
 done
 
-git -C "$SRC" rev-parse HEAD > "$OUT/commit"
-rm -rf "$OUT/src"
-git clone -q --shared "$SRC" "$OUT/src"
-git -C "$OUT/src" checkout -q "$(cat "$OUT/commit")"
+COMMIT=$(git -C "$SRC" rev-parse HEAD)
+# A build of another commit starts again; the same commit resumes (make).
+if [ "$(cat "$OUT/commit" 2>/dev/null)" != "$COMMIT" ]; then
+  rm -rf "$OUT/src" "$OUT/install"
+  git clone -q --shared "$SRC" "$OUT/src"
+  git -C "$OUT/src" checkout -q "$COMMIT"
+  echo "$COMMIT" > "$OUT/commit"
+fi
 cd "$OUT/src"
 {
-  make autotools
-  ./configure --prefix="$OUT/install"
+  [ -f include/mk/config.mk ] || { make autotools && ./configure --prefix="$OUT/install"; }
   # -k: a test that does not compile here is reported by the runner as
   # missing; the others are still built.
   nice make -k -j"$JOBS" -C testcases/kernel/syscalls || true
@@ -35,7 +38,7 @@ cd "$OUT/src"
   # Each test's declared needs (root, a block device, filesystems, timeout),
   # which the runner uses to classify and to serialise device users.
   make -C metadata ltp.json
-} > "$OUT/build.log" 2>&1
+} > "$OUT/build.log" 2>&1 || { echo "build failed: see $OUT/build.log" >&2; exit 1; }
 mkdir -p "$OUT/install/runtest" "$OUT/install/metadata"
 cp runtest/syscalls "$OUT/install/runtest/syscalls"
 cp metadata/ltp.json "$OUT/install/metadata/ltp.json"

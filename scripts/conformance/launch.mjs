@@ -10,6 +10,11 @@
 //
 // stdout and stderr are one stream, read line by line. A run is killed when
 // its deadline passes; callers move the deadline (gtest: per test case).
+//
+// In every mode the test runs as the child of a shell: a sandbox's first
+// process is the init of its pid namespace, and a test that is init (or
+// whose parent is) does not see Linux's ordinary process semantics (LTP's
+// library takes getppid() == 1 for "the test's main process died").
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
@@ -36,7 +41,8 @@ const NATIVE_SH =
  * @param {{at: number}} o.deadline   epoch ms; may be moved while running
  * @param {(line: string) => void} [o.onLine]
  */
-export function launch({ mode, argv, cwd, env, tools, deadline, onLine }) {
+export function launch({ mode, argv: testArgv, cwd, env, tools, deadline, onLine }) {
+  const argv = ['/bin/sh', '-c', '"$@"; exit $?', 'sh', ...testArgv];
   let cmd;
   let cgroup;
   if (mode === 'native') {

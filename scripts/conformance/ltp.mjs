@@ -46,7 +46,7 @@ function programDirectories(root) {
     const walk = (d, depth) => {
       for (const e of readdirSync(d, { withFileTypes: true })) {
         if (e.isDirectory() && depth < 2) walk(join(d, e.name), depth + 1);
-        else if (e.isFile() && existsSync(join(d, `${e.name}.c`)) && !map.has(e.name)) map.set(e.name, dir.name);
+        else if (e.isFile() && !/\.[a-z]+$/.test(e.name) && !map.has(e.name)) map.set(e.name, dir.name);
       }
     };
     walk(join(root, dir.name), 0);
@@ -57,8 +57,9 @@ function programDirectories(root) {
 /** pass | fail | brok | conf | warn | timeout | crash | error, from a finished run. */
 export function ltpStatus(r) {
   if (r.timedOut) return 'timeout';
-  if (r.signal) return 'crash';
   const c = r.code;
+  // The shell in front of the test reports a death by signal N as 128 + N.
+  if (r.signal || c > 128) return 'crash';
   if (c === 0) return 'pass';
   if (c === 32) return 'conf';
   if (c > 63 || c === null) return 'error';
