@@ -4,6 +4,9 @@
 //            (loopback up), so tests that set the host name, make IPC objects,
 //            mount or configure interfaces cannot disturb the machine; each
 //            run has a pids cgroup of its own, so nothing it forks survives it;
+//   native-caps  the same, with the capability bounding set tsvisor gives
+//            its guests: a test that passes natively but not here needs a
+//            privilege tsvisor does not grant;
 //   tsvisor  `tsvisor do` (the host root read-only under an in-memory overlay,
 //            loopback only);
 //   runsc    `runsc --network=none do` (the same view under gVisor).
@@ -20,7 +23,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const MODES = ['native', 'tsvisor', 'runsc'];
+export const MODES = ['native', 'native-caps', 'tsvisor', 'runsc'];
 
 const CGROUP_ROOT = '/sys/fs/cgroup/pids/tsvisor-conformance';
 let serial = 0;
@@ -33,11 +36,11 @@ const NATIVE_SH =
 
 /**
  * @param {object} o
- * @param {'native'|'tsvisor'|'runsc'} o.mode
+ * @param {'native'|'native-caps'|'tsvisor'|'runsc'} o.mode
  * @param {string[]} o.argv
  * @param {string} o.cwd      scratch directory, also the test's TMPDIR
  * @param {Record<string,string>} o.env
- * @param {{tsvisor: string, runsc: string}} o.tools
+ * @param {{tsvisor: string, runsc: string, caps?: string[]}} o.tools  caps: names for setpriv
  * @param {{at: number}} o.deadline   epoch ms; may be moved while running
  * @param {(line: string) => void} [o.onLine]
  */
@@ -45,10 +48,12 @@ export function launch({ mode, argv: testArgv, cwd, env, tools, deadline, onLine
   const argv = ['/bin/sh', '-c', '"$@"; exit $?', 'sh', ...testArgv];
   let cmd;
   let cgroup;
-  if (mode === 'native') {
+  if (mode === 'native' || mode === 'native-caps') {
     cgroup = join(CGROUP_ROOT, `${process.pid}-${serial++}`);
     mkdirSync(cgroup, { recursive: true });
-    cmd = ['sh', '-c', NATIVE_SH, 'sh', cgroup, ...argv];
+    // Root's capabilities after exec are its bounding set.
+    const drop = mode === 'native-caps' ? ['setpriv', `--bounding-set=-all,${tools.caps.map((c) => `+${c}`).join(',')}`, '--'] : [];
+    cmd = ['sh', '-c', NATIVE_SH, 'sh', cgroup, ...drop, ...argv];
   } else if (mode === 'tsvisor') {
     cmd = ['sh', '-c', 'exec "$@" 2>&1', 'sh', tools.tsvisor, 'do', '--cwd', cwd, '--', ...argv];
   } else if (mode === 'runsc') {

@@ -1,8 +1,9 @@
 // Summarises a conformance run (see run.mjs): per suite the counts natively,
 // under tsvisor and under runsc, and every test that passes natively but not
 // under tsvisor, grouped by syscall family, with the first lines of its
-// output. Tests that need a privilege tsvisor withholds on purpose
-// (withheld.mjs) are listed apart with their reason.
+// output. Tests that need a privilege tsvisor withholds on purpose are
+// listed apart with their reason: those that also fail natively with
+// tsvisor's capability set (mode native-caps), and those withheld.mjs names.
 //
 //   node scripts/conformance/report.mjs --results DIR [--gvisor-build DIR] [--ltp-build DIR]
 //        [--markdown FILE] [--json FILE]
@@ -74,6 +75,13 @@ function gvisorFamily(binary) {
 }
 
 const PASS = 'pass';
+
+// A test that passes natively but not natively with tsvisor's capabilities.
+function capabilityReason(r) {
+  if (!r || r.status === PASS || r.status === 'notrun') return null;
+  const named = [...new Set((r.out ?? []).join('\n').match(/\bCAP_[A-Z_]+/g) ?? [])];
+  return `needs a capability tsvisor does not grant its guests${named.length ? ` (the test names ${named.join(', ')})` : ''}: fails natively with tsvisor's capability set too (${r.status})`;
+}
 const sections = [];
 const failures = [];
 
@@ -91,7 +99,7 @@ function summarise(suite, byMode, familyOf, notRun) {
   const missing = (m) => nativePass.filter((id) => !byMode[m].has(id));
   const list = lost('tsvisor').map((id) => {
     const r = byMode.tsvisor.get(id);
-    const reason = withheldReason(suite, id);
+    const reason = capabilityReason(byMode['native-caps'].get(id)) ?? withheldReason(suite, id);
     return {
       suite,
       id,
@@ -156,7 +164,7 @@ const fmt = (c) =>
     .join(', ');
 for (const { stats: s } of sections) {
   console.log(`\n== ${s.suite}: ${s.ran} tests run${s.notRun.length ? `, ${s.notRun.length} not run` : ''}`);
-  for (const m of MODES) console.log(`  ${m.padEnd(8)} ${fmt(s.counts[m])}`);
+  for (const m of MODES) console.log(`  ${m.padEnd(11)} ${fmt(s.counts[m])}`);
   const pct = (n) => ((100 * n) / Math.max(1, s.nativePass)).toFixed(2);
   console.log(`  passing natively: ${s.nativePass}`);
   console.log(`  of those, not passing under tsvisor: ${s.tsvisorLost} (${pct(s.tsvisorLost)} %); ${s.tsvisorLostWithheld} need a withheld privilege; ${s.tsvisorLost - s.tsvisorLostWithheld} (${pct(s.tsvisorLost - s.tsvisorLostWithheld)} %) otherwise; ${s.tsvisorNotRun} not run yet`);

@@ -3,7 +3,7 @@
 // interrupted run continues where it stopped. See docs/conformance.md.
 //
 //   node scripts/conformance/run.mjs --gvisor-build DIR --ltp-build DIR --results DIR
-//        [--suites gvisor,ltp] [--modes native,tsvisor,runsc] [--jobs 2]
+//        [--suites gvisor,ltp] [--modes native,native-caps,tsvisor,runsc] [--jobs 2]
 //        [--only REGEX] [--redo] [--case-timeout SECONDS]
 //        [--tsvisor PATH] [--runsc PATH]
 //
@@ -35,7 +35,7 @@ const { values: opts } = parseArgs({
   },
 });
 const usage = (msg) => {
-  console.error(`${msg}\nusage: run.mjs --gvisor-build DIR --ltp-build DIR --results DIR [--suites gvisor,ltp] [--modes native,tsvisor,runsc] [--jobs N] [--only REGEX] [--redo]`);
+  console.error(`${msg}\nusage: run.mjs --gvisor-build DIR --ltp-build DIR --results DIR [--suites gvisor,ltp] [--modes native,native-caps,tsvisor,runsc] [--jobs N] [--only REGEX] [--redo]`);
   process.exit(2);
 };
 if (!opts.results) usage('--results is required');
@@ -52,6 +52,15 @@ const RESULTS = resolve(opts.results);
 const SCRATCH = join(RESULTS, '..', 'scratch');
 const caseTimeoutMs = Number(opts['case-timeout']) * 1000;
 const tools = { tsvisor: resolve(opts.tsvisor), runsc: opts.runsc };
+if (modes.includes('native-caps')) tools.caps = tsvisorCapabilities();
+
+/** The capability bounding set of a tsvisor guest, as setpriv's names. */
+function tsvisorCapabilities() {
+  const status = execFileSync(tools.tsvisor, ['do', '--', 'cat', '/proc/self/status'], { encoding: 'utf8' });
+  const mask = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)[1];
+  const names = execFileSync('capsh', [`--decode=${mask}`], { encoding: 'utf8' }).trim().split('=')[1];
+  return names ? names.split(',').map((n) => n.replace(/^cap_/, '')) : [];
+}
 
 const BASE_ENV = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -78,6 +87,7 @@ const runInfo = readJson(join(RESULTS, 'run.json')) ?? { sessions: [] };
 runInfo.kernel = sh('uname', ['-r']);
 runInfo.runsc = sh(tools.runsc, ['--version']).split('\n')[0];
 runInfo.tsvisor = sh('git', ['-C', resolve(here, '../..'), 'rev-parse', 'HEAD']);
+if (tools.caps) runInfo.tsvisorCapabilities = tools.caps;
 runInfo.sessions.push({ started: new Date().toISOString(), suites, modes, only: opts.only ?? null });
 writeJson(join(RESULTS, 'run.json'), runInfo);
 
@@ -174,7 +184,7 @@ if (suites.includes('ltp')) {
         name: `ltp ${t.id} ${mode}`,
         async run() {
           if (!opts.redo && existsSync(file)) return;
-          if (mode === 'native' && t.notNative) {
+          if (mode.startsWith('native') && t.notNative) {
             writeJson(file, { test: t.id, mode, status: 'notrun', out: [`not run natively: ${t.notNative}`] });
             return 'notrun';
           }
@@ -197,7 +207,7 @@ if (suites.includes('ltp')) {
             });
             return status;
           };
-          return mode === 'native' && t.device ? exclusively(go) : go();
+          return mode.startsWith('native') && t.device ? exclusively(go) : go();
         },
       });
     }
