@@ -4,7 +4,7 @@
 //
 //   node scripts/conformance/run.mjs --gvisor-build DIR --ltp-build DIR --results DIR
 //        [--suites gvisor,ltp] [--modes native,native-caps,tsvisor,runsc] [--jobs 2]
-//        [--only REGEX] [--redo] [--case-timeout SECONDS]
+//        [--only REGEX] [--redo] [--retry STATUS,...] [--case-timeout SECONDS]
 //        [--tsvisor PATH] [--runsc PATH]
 //
 // Run as root. Results: DIR/<suite>/<mode>/<test>.json; `report.mjs` reads them.
@@ -29,6 +29,7 @@ const { values: opts } = parseArgs({
     jobs: { type: 'string', default: '2' },
     only: { type: 'string' },
     redo: { type: 'boolean', default: false },
+    retry: { type: 'string' },
     'case-timeout': { type: 'string', default: '120' },
     tsvisor: { type: 'string', default: resolve(here, '../../bin/tsvisor') },
     runsc: { type: 'string', default: 'runsc' },
@@ -48,6 +49,9 @@ for (const s of suites) {
 }
 if (process.getuid() !== 0) usage('run as root (the native run needs namespaces and cgroups)');
 const only = opts.only ? new RegExp(opts.only) : null;
+// --retry timeout,crash: run again the cached results with these statuses
+// (say with a longer --case-timeout), keeping the others.
+const retry = new Set(opts.retry ? opts.retry.split(',') : []);
 const RESULTS = resolve(opts.results);
 const SCRATCH = join(RESULTS, '..', 'scratch');
 const caseTimeoutMs = Number(opts['case-timeout']) * 1000;
@@ -132,8 +136,12 @@ if (suites.includes('gvisor')) {
             all = listCases(t.binary);
             writeJson(casesFile, all);
           }
-          let prev = opts.redo ? null : readJson(file);
-          if (prev?.complete) return;
+          const prev = opts.redo ? null : readJson(file);
+          if (prev) {
+            const again = Object.keys(prev.cases).filter((c) => retry.has(prev.cases[c].status));
+            for (const c of again) delete prev.cases[c];
+            if (prev.complete && again.length === 0) return;
+          }
           const rec = prev ?? { test: t.name, mode, started: new Date().toISOString(), cases: {} };
           await runCases({
             binary: t.binary,
@@ -183,7 +191,7 @@ if (suites.includes('ltp')) {
       jobs.push({
         name: `ltp ${t.id} ${mode}`,
         async run() {
-          if (!opts.redo && existsSync(file)) return;
+          if (!opts.redo && existsSync(file) && !retry.has(readJson(file).status)) return;
           if (mode.startsWith('native') && t.notNative) {
             writeJson(file, { test: t.id, mode, status: 'notrun', out: [`not run natively: ${t.notNative}`] });
             return 'notrun';
