@@ -1,22 +1,27 @@
 // Summarises a conformance run (see run.mjs): per suite the counts natively,
 // under tsvisor and under runsc, and every test that passes natively but not
 // under tsvisor, grouped by syscall family, with the first lines of its
-// output. Tests that need a privilege tsvisor withholds on purpose are
-// listed apart with their reason: those that also fail natively with
-// tsvisor's capability set (mode native-caps), and those withheld.mjs names.
+// output. Tests that meet a deliberate difference (withheld.mjs: a privilege
+// the sandbox withholds, an interface it refuses) are listed apart, by group
+// with its reason. The status natively with tsvisor's capability set (mode
+// native-caps, when it was run) is shown beside each failure, as evidence
+// only: a capability is not by itself a deliberate difference.
 //
-//   node scripts/conformance/report.mjs --results DIR [--gvisor-build DIR] [--ltp-build DIR]
-//        [--markdown FILE] [--json FILE]
+//   node scripts/conformance/report.mjs --results DIR [--gvisor-build DIR] [--ltp-build DIR] [--suites gvisor,ltp]
+//        [--markdown FILE] [--json FILE] [--doc FILE [--doc-section NAME]]
 //
-// The JSON file is the machine-readable failure list; the markdown file is
-// the detailed list docs/conformance.md links to.
+// The JSON file is the machine-readable failure list; the markdown file the
+// detailed list with each failure's first lines of output (kept outside the
+// repository: it quotes the suites' sources); --doc rewrites the part of
+// docs/conformance.md between its markers for NAME ("results" unless given)
+// with the counts.
 
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MODES } from './launch.mjs';
 import { loadLtp } from './ltp.mjs';
-import { withheldReason } from './withheld.mjs';
+import { WITHHELD_GROUPS, withheld } from './withheld.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -25,6 +30,9 @@ const { values: opts } = parseArgs({
     'ltp-build': { type: 'string' },
     markdown: { type: 'string' },
     json: { type: 'string' },
+    doc: { type: 'string' },
+    'doc-section': { type: 'string', default: 'results' },
+    suites: { type: 'string', default: 'gvisor,ltp' },
   },
 });
 if (!opts.results) {
@@ -76,12 +84,6 @@ function gvisorFamily(binary) {
 
 const PASS = 'pass';
 
-// A test that passes natively but not natively with tsvisor's capabilities.
-function capabilityReason(r) {
-  if (!r || r.status === PASS || r.status === 'notrun') return null;
-  const named = [...new Set((r.out ?? []).join('\n').match(/\bCAP_[A-Z_]+/g) ?? [])];
-  return `needs a capability tsvisor does not grant its guests${named.length ? ` (the test names ${named.join(', ')})` : ''}: fails natively with tsvisor's capability set too (${r.status})`;
-}
 const sections = [];
 const failures = [];
 
@@ -99,39 +101,72 @@ function summarise(suite, byMode, familyOf, notRun) {
   const missing = (m) => nativePass.filter((id) => !byMode[m].has(id));
   const list = lost('tsvisor').map((id) => {
     const r = byMode.tsvisor.get(id);
-    const reason = capabilityReason(byMode['native-caps'].get(id)) ?? withheldReason(suite, id);
+    const w = withheld(suite, id, r.out ?? []);
     return {
       suite,
       id,
       family: familyOf(id),
       tsvisor: r.status,
       runsc: byMode.runsc.get(id)?.status ?? null,
-      withheld: reason,
+      nativeCaps: byMode['native-caps'].get(id)?.status ?? null,
+      withheld: w?.group ?? null,
+      withheldKind: w?.kind ?? null,
       out: (r.out ?? []).filter((l) => l.trim()).slice(0, 12),
     };
   });
   failures.push(...list);
-  const withheld = list.filter((f) => f.withheld);
-  const lostRunsc = lost('runsc');
+  const byGroup = {};
+  for (const f of list) if (f.withheld) byGroup[f.withheld] = (byGroup[f.withheld] ?? 0) + 1;
+  const families = {};
+  for (const f of list) {
+    if (f.withheld) continue;
+    families[f.family] ??= { tests: 0, runscPasses: 0 };
+    families[f.family].tests++;
+    if (f.runsc === PASS) families[f.family].runscPasses++;
+  }
+  // Of the natively passing tests both sandboxes ran, how many each passes.
+  const both = nativePass.filter((id) => byMode.tsvisor.has(id) && byMode.runsc.has(id));
   const stats = {
     suite,
     ran: ids.size,
     counts,
     nativePass: nativePass.length,
+    tsvisorRan: nativePass.length - missing('tsvisor').length,
     tsvisorLost: list.length,
-    tsvisorLostWithheld: withheld.length,
+    tsvisorLostPrivilege: list.filter((f) => f.withheldKind === 'privilege').length,
+    tsvisorLostInterface: list.filter((f) => f.withheldKind === 'interface').length,
+    byGroup,
+    families,
     tsvisorNotRun: missing('tsvisor').length,
-    runscLost: lostRunsc.length,
+    runscRan: nativePass.length - missing('runsc').length,
+    runscLost: lost('runsc').length,
     runscNotRun: missing('runsc').length,
+    bothRan: both.length,
+    bothTsvisorPass: both.filter((id) => byMode.tsvisor.get(id).status === PASS).length,
+    bothRunscPass: both.filter((id) => byMode.runsc.get(id).status === PASS).length,
+    // LTP: of the natively passing tests tsvisor ends with TWARN (no TFAIL,
+    // no TBROK), how many warn for one reason only, by that reason.
+    warnCauses: suite === 'ltp' ? warnCauses(list.filter((f) => f.tsvisor === 'warn').map((f) => byMode.tsvisor.get(f.id))) : {},
     notRun,
   };
   sections.push({ stats, list });
   return stats;
 }
 
+function warnCauses(records) {
+  const causes = {};
+  for (const r of records) {
+    const warns = new Set((r.out ?? []).filter((l) => /\bTWARN: /.test(l)).map((l) => l.replace(/^.*?TWARN: /, '')));
+    const key = warns.size === 1 ? [...warns][0] : warns.size ? 'several warnings' : 'no TWARN line in the output kept';
+    causes[key] = (causes[key] ?? 0) + 1;
+  }
+  return causes;
+}
+
 const out = { date: new Date().toISOString(), run, suites: {} };
 
-if (existsSync(join(RESULTS, 'gvisor'))) {
+const suites = opts.suites.split(',');
+if (suites.includes('gvisor') && existsSync(join(RESULTS, 'gvisor'))) {
   let notRun = [];
   if (opts['gvisor-build']) {
     const manifest = readJson(join(resolve(opts['gvisor-build']), 'manifest.json'));
@@ -141,7 +176,7 @@ if (existsSync(join(RESULTS, 'gvisor'))) {
   }
   out.suites.gvisor = summarise('gvisor', load('gvisor'), (id) => gvisorFamily(id.split(':')[0]), notRun);
 }
-if (existsSync(join(RESULTS, 'ltp'))) {
+if (suites.includes('ltp') && existsSync(join(RESULTS, 'ltp'))) {
   let family = (id) => id.replace(/_?\d+$/, '');
   let notRun = [];
   if (opts['ltp-build']) {
@@ -165,10 +200,85 @@ const fmt = (c) =>
 for (const { stats: s } of sections) {
   console.log(`\n== ${s.suite}: ${s.ran} tests run${s.notRun.length ? `, ${s.notRun.length} not run` : ''}`);
   for (const m of MODES) console.log(`  ${m.padEnd(11)} ${fmt(s.counts[m])}`);
-  const pct = (n) => ((100 * n) / Math.max(1, s.nativePass)).toFixed(2);
-  console.log(`  passing natively: ${s.nativePass}`);
-  console.log(`  of those, not passing under tsvisor: ${s.tsvisorLost} (${pct(s.tsvisorLost)} %); ${s.tsvisorLostWithheld} need a withheld privilege; ${s.tsvisorLost - s.tsvisorLostWithheld} (${pct(s.tsvisorLost - s.tsvisorLostWithheld)} %) otherwise; ${s.tsvisorNotRun} not run yet`);
-  console.log(`  of those, not passing under runsc:   ${s.runscLost} (${pct(s.runscLost)} %); ${s.runscNotRun} not run yet`);
+  const p = percentages(s);
+  console.log(`  passing natively: ${s.nativePass}; run under tsvisor: ${s.tsvisorRan}, under runsc: ${s.runscRan}`);
+  console.log(`  not passing under tsvisor: ${s.tsvisorLost} (${p.all} %); without withheld privileges ${p.noPrivilege} %; without any deliberate difference ${p.noDeliberate} %`);
+  console.log(`  not passing under runsc:   ${s.runscLost} (${p.runsc} %)`);
+  console.log(`  both sandboxes ran ${s.bothRan}: tsvisor passes ${s.bothTsvisorPass}, runsc ${s.bothRunscPass}`);
+  for (const [g, n] of Object.entries(s.byGroup)) console.log(`    withheld, ${g}: ${n}`);
+  for (const [w, n] of Object.entries(s.warnCauses)) console.log(`    TWARN only, ${w}: ${n}`);
+}
+
+/** Percentages of the natively passing tests each sandbox ran that it does not pass. */
+function percentages(s) {
+  const of = (n, d) => ((100 * n) / Math.max(1, d)).toFixed(2);
+  const priv = s.tsvisorLostPrivilege;
+  const all = priv + s.tsvisorLostInterface;
+  return {
+    all: of(s.tsvisorLost, s.tsvisorRan),
+    noPrivilege: of(s.tsvisorLost - priv, s.tsvisorRan - priv),
+    noDeliberate: of(s.tsvisorLost - all, s.tsvisorRan - all),
+    runsc: of(s.runscLost, s.runscRan),
+  };
+}
+
+if (opts.doc) writeDoc(opts.doc);
+
+/** Rewrites a generated part of docs/conformance.md (between its markers). */
+function writeDoc(file) {
+  const BEGIN = `<!-- ${opts['doc-section']}:begin (scripts/conformance/report.mjs --doc) -->`;
+  const END = `<!-- ${opts['doc-section']}:end -->`;
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) {
+    console.error(`${file}: no markers for section ${opts['doc-section']} (${BEGIN} … ${END})`);
+    process.exit(2);
+  }
+  const md = [];
+  const row = (cells) => `| ${cells.join(' | ')} |`;
+  const statuses = ['pass', 'fail', 'skip', 'conf', 'brok', 'warn', 'timeout', 'crash', 'error', 'notrun'];
+  for (const { stats: s } of sections) {
+    const name = s.suite === 'gvisor' ? "gVisor's syscall tests (test cases)" : "LTP's syscall tests (runtest entries)";
+    md.push('', `### ${name}`, '');
+    const used = statuses.filter((st) => MODES.some((m) => s.counts[m][st]));
+    md.push(row(['mode', 'run', ...used]), row(['---', ...Array(used.length + 1).fill('---:')]));
+    for (const m of MODES) {
+      const c = s.counts[m];
+      const n = Object.values(c).reduce((x, y) => x + y, 0);
+      if (n) md.push(row([m, n, ...used.map((st) => c[st] ?? 0)]));
+    }
+    const p = percentages(s);
+    md.push(
+      '',
+      `Natively passing: ${s.nativePass}; of those tsvisor ran ${s.tsvisorRan}, runsc ${s.runscRan}.`,
+      '',
+      row(['natively passing tests that do not pass', 'tests', '%']),
+      row(['---', '---:', '---:']),
+      row(['under tsvisor, all', s.tsvisorLost, p.all]),
+      row(['under tsvisor, without withheld privileges', s.tsvisorLost - s.tsvisorLostPrivilege, p.noPrivilege]),
+      row(['under tsvisor, without any deliberate difference', s.tsvisorLost - s.tsvisorLostPrivilege - s.tsvisorLostInterface, p.noDeliberate]),
+      row(['under runsc, all', s.runscLost, p.runsc]),
+      '',
+      `Of the ${s.bothRan} natively passing tests both sandboxes ran, tsvisor passes ${s.bothTsvisorPass} and runsc ${s.bothRunscPass}.`,
+    );
+    const warns = Object.entries(s.warnCauses).sort((x, y) => y[1] - x[1]);
+    if (warns.length) {
+      md.push('', 'Natively passing tests that end under tsvisor with TWARN and no TFAIL or TBROK (counted as not passing), by their warning:', '', row(['TWARN', 'tests']), row(['---', '---:']));
+      for (const [w, n] of warns) md.push(row([`\`${w.replace(/[`|]/g, '')}\``, n]));
+    }
+    const groups = WITHHELD_GROUPS.filter((g) => s.byGroup[g.group]);
+    if (groups.length) {
+      md.push('', 'Deliberate differences met (excluded above as stated):', '', row(['group', 'kind', 'tests', 'reason']), row(['---', '---', '---:', '---']));
+      for (const g of groups) md.push(row([g.group, g.kind, s.byGroup[g.group], g.reason.replace(/\|/g, '\\|')]));
+    }
+    const fams = Object.entries(s.families).sort((x, y) => y[1].tests - x[1].tests || x[0].localeCompare(y[0]));
+    if (fams.length) {
+      md.push('', 'Failure families (natively passing, not passing under tsvisor, not a deliberate difference):', '', row(['family', 'tests', 'of which pass under runsc']), row(['---', '---:', '---:']));
+      for (const [f, v] of fams) md.push(row([f, v.tests, v.runscPasses]));
+    }
+  }
+  writeFileSync(file, text.slice(0, a + BEGIN.length) + '\n' + md.join('\n') + '\n\n' + text.slice(b));
 }
 
 if (opts.markdown) {
@@ -184,7 +294,7 @@ if (opts.markdown) {
     md.push('', `## ${stats.suite === 'gvisor' ? "gVisor's syscall tests" : "LTP's syscall tests"}`);
     const byFamily = new Map();
     for (const f of list) {
-      const key = f.withheld ? `withheld privilege` : f.family;
+      const key = f.withheld ? `deliberate: ${f.withheld}` : f.family;
       if (!byFamily.has(key)) byFamily.set(key, []);
       byFamily.get(key).push(f);
     }
@@ -193,7 +303,7 @@ if (opts.markdown) {
     for (const fam of fams) {
       md.push('', `### ${fam} (${byFamily.get(fam).length})`, '');
       for (const f of byFamily.get(fam)) {
-        md.push(`* \`${f.id}\`: ${f.tsvisor}${f.runsc ? ` (runsc: ${f.runsc})` : ''}${f.withheld ? ` — ${f.withheld}` : ''}`);
+        md.push(`* \`${f.id}\`: ${f.tsvisor}${f.runsc ? ` (runsc: ${f.runsc})` : ''}${f.nativeCaps ? ` (native-caps: ${f.nativeCaps})` : ''}`);
         const lines = f.out.slice(0, 4).map((l) => l.replace(/`/g, "'").slice(0, 160));
         if (lines.length) md.push('  ```', ...lines.map((l) => `  ${l}`), '  ```');
       }

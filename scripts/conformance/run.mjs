@@ -90,9 +90,14 @@ const sh = (cmd, args) => {
 const runInfo = readJson(join(RESULTS, 'run.json')) ?? { sessions: [] };
 runInfo.kernel = sh('uname', ['-r']);
 runInfo.runsc = sh(tools.runsc, ['--version']).split('\n')[0];
-runInfo.tsvisor = sh('git', ['-C', resolve(here, '../..'), 'rev-parse', 'HEAD']);
+// The build measured: its checkout's commit, or the COMMIT file of a copy
+// (a copy keeps a long run on one build while the checkout moves on).
+const tsvisorRoot = resolve(dirname(tools.tsvisor), '..');
+const tsvisorCommit = existsSync(join(tsvisorRoot, 'COMMIT'))
+  ? readFileSync(join(tsvisorRoot, 'COMMIT'), 'utf8').trim()
+  : sh('git', ['-C', tsvisorRoot, 'rev-parse', 'HEAD']);
 if (tools.caps) runInfo.tsvisorCapabilities = tools.caps;
-runInfo.sessions.push({ started: new Date().toISOString(), suites, modes, only: opts.only ?? null });
+runInfo.sessions.push({ started: new Date().toISOString(), suites, modes, only: opts.only ?? null, tsvisor: tools.tsvisor, tsvisorCommit });
 writeJson(join(RESULTS, 'run.json'), runInfo);
 
 let serial = 0;
