@@ -85,6 +85,13 @@ const GROUPS = [
     ltp: /^ptrace\d/,
   },
   {
+    group: 'file leases',
+    kind: 'interface',
+    reason:
+      'fcntl(F_SETLEASE) is refused with EACCES: a lease on a host file would let the guest delay host processes that open it (syscall-tables/ fcntl, docs/design.md threat model). LTP\'s lease tests need it.',
+    ltp: /^fcntl(23|24|25|26|27|32|33)(_64)?$/,
+  },
+  {
     group: 'bpf, perf, fanotify, file handles',
     kind: 'interface',
     reason:
