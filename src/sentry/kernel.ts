@@ -572,6 +572,7 @@ export class Kernel {
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
     child.inheritCreds(parent);
     this.tasks.set(childTid, child);
+    this.spec.events?.onFork(parentTid, childTid, proc.pid, isThread);
     if (parent.clone3Regs) {
       // The clone was a clone3: both get their own registers back (clone3.ts).
       restoreArgs(parentTid, parent.clone3Regs);
@@ -611,6 +612,7 @@ export class Kernel {
       t.proc.hostComm = hostComm(tid);
       dropPendingExec(t);
     }
+    this.spec.events?.onExec(tid, formerTid, t.proc.exePath);
     t.injection = undefined;
     // Credentials may change at exec (capabilities are recomputed).
     t.invalidateCreds();

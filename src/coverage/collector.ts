@@ -1,0 +1,150 @@
+// Collects a coverage run's calls: the in-kernel counts of the eBPF programs
+// (bpf-program.ts) for every call, and the Sentry's events for what the
+// counts cannot say: which executable each process ran (exec events) and the
+// execs themselves, which the Sentry rewrites into execveat or fails before
+// the kernel sees them (so the tracepoints report them under another number).
+import fs from 'node:fs';
+import { native } from '../platform/native.js';
+import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, syscallProgram } from './bpf-program.js';
+import type { GuestEvents } from '../sentry/spec.js';
+
+const BPF_MAP_TYPE_HASH = 1;
+const BPF_MAP_TYPE_LRU_HASH = 9;
+const BPF_PROG_TYPE_TRACEPOINT = 5;
+/** Distinct (process, executable, call, errno) rows a run may have; beyond, rows are lost (reported). */
+const MAX_ROWS = 65536;
+const MAX_PROCESSES = 32768;
+const TRACEFS = '/sys/kernel/tracing/events';
+const NR_EXECVE = 59;
+const NR_EXECVEAT = 322;
+/** A call the Sentry skipped at a ptrace stop (a refused exec): the tracepoint sees no number. */
+const NR_SKIPPED = -1;
+
+export class CoverageError extends Error {}
+
+/** One counted row. */
+export interface CallCount {
+  tgid: number;
+  /** index into the process's executables */
+  gen: number;
+  nr: number;
+  errno: number;
+  calls: number;
+}
+
+export interface ProcessInfo {
+  tgid: number;
+  /** pid in the sandbox */
+  pid: number;
+  parent: number | null;
+  /** executables by generation: [0] is the one inherited from the parent */
+  exes: string[];
+}
+
+export const LAUNCHER_EXE = '(tsvisor launcher)';
+
+export class Collector implements GuestEvents {
+  private readonly fds: number[] = [];
+  private counts = -1;
+  private gens = -1;
+  private nsKey: { dev: bigint; ino: bigint } | null = null;
+  readonly processes = new Map<number, ProcessInfo>();
+  /** exec calls from the Sentry's events: tid -> (name, tgid, gen) until its result */
+  private readonly execsPending = new Map<number, { name: string; tgid: number; gen: number }>();
+  private readonly execRows: CallCount[] = [];
+
+  /** Creates the maps; the programs are attached once the sandbox's pid namespace exists (onGuestProcess). */
+  constructor() {
+    this.counts = native.bpfMapCreate(BPF_MAP_TYPE_HASH, COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, MAX_ROWS, 0);
+    if (this.counts < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-this.counts}): coverage needs root (CAP_BPF and CAP_PERFMON)`);
+    this.fds.push(this.counts);
+    this.gens = native.bpfMapCreate(BPF_MAP_TYPE_LRU_HASH, 4, 4, MAX_PROCESSES, 0);
+    if (this.gens < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-this.gens})`);
+    this.fds.push(this.gens);
+  }
+
+  /** The sandbox's first process (the launcher), before it runs: attach in its pid namespace. */
+  onGuestProcess(hostPid: number): void {
+    if (this.nsKey) return;
+    const st = fs.statSync(`/proc/${hostPid}/ns/pid`, { bigint: true });
+    // The kernel's dev_t (major << 20 | minor) from glibc's encoding.
+    const d = st.dev;
+    const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+    const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+    this.nsKey = { dev: (major << 20n) | minor, ino: st.ino };
+    const maps = { counts: this.counts, gens: this.gens, nsDev: this.nsKey.dev, nsIno: this.nsKey.ino };
+    this.attach('sys_exit', syscallProgram(maps, true));
+    this.attach('sys_enter', syscallProgram(maps, false));
+    // Generation 0: Node's child, which execs the launcher once it is let go (native spawnSandbox).
+    this.processes.set(hostPid, { tgid: hostPid, pid: 1, parent: null, exes: [LAUNCHER_EXE, LAUNCHER_EXE] });
+  }
+
+  /**
+   * A tracepoint runs its programs on every CPU once one perf event (here
+   * CPU 0's) carries them: one attachment counts each call once.
+   */
+  private attach(tracepoint: string, insns: Uint8Array): void {
+    const id = Number(fs.readFileSync(`${TRACEFS}/raw_syscalls/${tracepoint}/id`, 'latin1'));
+    const prog = native.bpfProgLoad(BPF_PROG_TYPE_TRACEPOINT, insns, 'GPL');
+    if (typeof prog !== 'number') throw new CoverageError(`the kernel refused the coverage program (errno ${-prog[0]}): ${prog[1].trim().split('\n').slice(-3).join(' / ')}`);
+    if (prog < 0) throw new CoverageError(`the kernel refused the coverage program (errno ${-prog})`);
+    this.fds.push(prog);
+    const fd = native.perfTracepointAttach(id, prog, 0);
+    if (fd < 0) throw new CoverageError(`cannot attach to raw_syscalls:${tracepoint} (errno ${-fd})`);
+    this.fds.push(fd);
+  }
+
+  onFork(parentTid: number, childTid: number, pid: number, isThread: boolean): void {
+    if (isThread) return;
+    const parent = this.processOf(parentTid);
+    this.processes.set(childTid, { tgid: childTid, pid, parent: parent?.tgid ?? null, exes: [parent ? parent.exes[parent.exes.length - 1]! : '?'] });
+  }
+
+  onExecCall(tid: number, tgid: number, name: string): void {
+    const p = this.processes.get(tgid);
+    this.execsPending.set(tid, { name, tgid, gen: p ? p.exes.length - 1 : 0 });
+  }
+
+  onExecResult(tid: number, errno: number): void {
+    const e = this.execsPending.get(tid);
+    if (!e) return;
+    this.execsPending.delete(tid);
+    this.execRows.push({ tgid: e.tgid, gen: e.gen, nr: e.name === 'execve' ? NR_EXECVE : NR_EXECVEAT, errno, calls: 1 });
+  }
+
+  onExec(tid: number, formerTid: number, exePath: string): void {
+    this.onExecResult(formerTid, 0);
+    const p = this.processes.get(tid);
+    if (p) p.exes.push(exePath);
+  }
+
+  private processOf(tid: number): ProcessInfo | undefined {
+    const p = this.processes.get(tid);
+    if (p) return p;
+    try {
+      const tgid = Number(/\nTgid:\s*(\d+)/.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'))?.[1]);
+      return this.processes.get(tgid);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every call counted, once the guest is gone; detaches and frees the maps. */
+  finish(): { rows: CallCount[]; full: boolean } {
+    const rows: CallCount[] = [];
+    let n = 0;
+    if (this.counts >= 0) {
+      const buf = native.bpfMapEntries(this.counts, COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE);
+      if (typeof buf === 'number') throw new CoverageError(`cannot read the coverage counts (errno ${-buf})`);
+      const step = COUNTS_KEY_SIZE + COUNTS_VALUE_SIZE;
+      for (let off = 0; off + step <= buf.length; off += step, n++) {
+        const nr = buf.readInt32LE(off + 8);
+        // Execs come from the Sentry's events (their numbers here are the rewritten calls').
+        if (nr === NR_EXECVE || nr === NR_EXECVEAT || nr === NR_SKIPPED) continue;
+        rows.push({ tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr, errno: buf.readUInt32LE(off + 12), calls: Number(buf.readBigUInt64LE(off + 16)) });
+      }
+    }
+    for (const fd of this.fds.splice(0).reverse()) native.close(fd);
+    return { rows: rows.concat(this.execRows), full: n >= MAX_ROWS };
+  }
+}
