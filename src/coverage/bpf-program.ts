@@ -7,7 +7,10 @@
 // is). A call is counted at its exit, where its result is known: the exit
 // tracepoint fires for every call, also one the seccomp filter denied or the
 // Sentry answered (the entry tracepoint does not fire for those). exit and
-// exit_group never return: they are counted at their entry.
+// exit_group never return, and rt_sigreturn's exit has no number (the
+// restored registers say "no call", -1): these three are counted at their
+// entry. At exit, -1 is also a call the Sentry skipped at a ptrace stop (a
+// refused exec, whose count comes from the Sentry's events): not counted.
 //
 // Map `counts`: {tgid, generation, nr, errno} -> calls. The generation is the
 // number of successful execs of the process so far (map `gens`, by tgid), so
@@ -18,6 +21,7 @@
 export const COUNTS_KEY_SIZE = 16;
 export const COUNTS_VALUE_SIZE = 8;
 
+const NR_RT_SIGRETURN = 15;
 const NR_CLONE = 56;
 const NR_FORK = 57;
 const NR_VFORK = 58;
@@ -125,8 +129,8 @@ export interface ProgramMaps {
 }
 
 /**
- * The program for raw_syscalls:sys_exit (`exit` false) or sys_enter (`exit`
- * true counts only exit and exit_group). Registers: r6 ctx, r7 tgid, r8 tid,
+ * The program for raw_syscalls:sys_exit (`atExit`) or sys_enter (which
+ * counts only exit, exit_group and rt_sigreturn). Registers: r6 ctx, r7 tgid, r8 tid,
  * r9 generation; the stack holds the key at fp-32 and the tgid at fp-40.
  */
 export function syscallProgram(m: ProgramMaps, atExit: boolean): Uint8Array {
@@ -136,6 +140,7 @@ export function syscallProgram(m: ProgramMaps, atExit: boolean): Uint8Array {
     a.ldxdw(1, 6, 8);
     a.jImm(0x10, 1, NR_EXIT, 'ours');
     a.jImm(0x10, 1, NR_EXIT_GROUP, 'ours');
+    a.jImm(0x10, 1, NR_RT_SIGRETURN, 'ours');
     a.ja('out');
     a.label('ours');
   }
@@ -143,6 +148,7 @@ export function syscallProgram(m: ProgramMaps, atExit: boolean): Uint8Array {
   a.call(BPF_FUNC_GET_NS_CURRENT_PID_TGID).jImm(0x50, 0, 0, 'out');
   a.call(BPF_FUNC_GET_CURRENT_PID_TGID).mov(7, 0).rshImm(7, 32).mov(8, 0).raw(0x67, 8, 0, 0, 32).rshImm(8, 32);
   if (atExit) {
+    a.ldxdw(1, 6, 8).jImm(0x10, 1, -1, 'out');
     // A new task's first return from fork/clone: not a call; a new process starts at generation 0.
     a.ldxdw(2, 6, 16).jImm(0x50, 2, 0, 'counted');
     a.ldxdw(1, 6, 8);

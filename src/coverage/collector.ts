@@ -17,8 +17,6 @@ const MAX_PROCESSES = 32768;
 const TRACEFS = '/sys/kernel/tracing/events';
 const NR_EXECVE = 59;
 const NR_EXECVEAT = 322;
-/** A call the Sentry skipped at a ptrace stop (a refused exec): the tracepoint sees no number. */
-const NR_SKIPPED = -1;
 
 export class CoverageError extends Error {}
 
@@ -140,7 +138,7 @@ export class Collector implements GuestEvents {
       for (let off = 0; off + step <= buf.length; off += step, n++) {
         const nr = buf.readInt32LE(off + 8);
         // Execs come from the Sentry's events (their numbers here are the rewritten calls').
-        if (nr === NR_EXECVE || nr === NR_EXECVEAT || nr === NR_SKIPPED) continue;
+        if (nr === NR_EXECVE || nr === NR_EXECVEAT) continue;
         rows.push({ tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr, errno: buf.readUInt32LE(off + 12), calls: Number(buf.readBigUInt64LE(off + 16)) });
       }
     }

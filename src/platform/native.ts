@@ -177,7 +177,7 @@ export interface Native {
   bpfMapEntries(fd: number, keySize: number, valueSize: number): Buffer | number;
   /** A program fd, or [-errno, the verifier's log]. */
   bpfProgLoad(type: number, insns: Uint8Array, license: string): number | [number, string];
-  /** Runs program `progFd` on every hit of tracepoint `id` on `cpu`, until the returned fd is closed. */
+  /** Attaches program `progFd` to tracepoint `id` through a perf event on `cpu` (the program then runs on every CPU), until the returned fd is closed. */
   perfTracepointAttach(id: number, progFd: number, cpu: number): number;
 }
 
