@@ -14,6 +14,8 @@ const BPF_PROG_TYPE_TRACEPOINT = 5;
 /** Distinct (process, executable, call, errno) rows a run may have; beyond, rows are lost (reported). */
 const MAX_ROWS = 65536;
 const MAX_PROCESSES = 32768;
+/** Executables remembered per process (a process that execs in a loop); later ones are reported as '?'. */
+const MAX_EXECS = 1024;
 const TRACEFS = '/sys/kernel/tracing/events';
 const NR_EXECVE = 59;
 const NR_EXECVEAT = 322;
@@ -49,7 +51,9 @@ export class Collector implements GuestEvents {
   readonly processes = new Map<number, ProcessInfo>();
   /** exec calls from the Sentry's events: tid -> (name, tgid, gen) until its result */
   private readonly execsPending = new Map<number, { name: string; tgid: number; gen: number }>();
-  private readonly execRows: CallCount[] = [];
+  private readonly execRows = new Map<string, CallCount>();
+  /** something was not recorded for a bound above: the report says it is incomplete */
+  private lost = false;
 
   /** Creates the maps; the programs are attached once the sandbox's pid namespace exists (onGuestProcess). */
   constructor() {
@@ -95,6 +99,10 @@ export class Collector implements GuestEvents {
   onFork(parentTid: number, childTid: number, pid: number, isThread: boolean): void {
     if (isThread) return;
     const parent = this.processOf(parentTid);
+    if (this.processes.size >= MAX_PROCESSES && !this.processes.has(childTid)) {
+      this.lost = true;
+      return;
+    }
     this.processes.set(childTid, { tgid: childTid, pid, parent: parent?.tgid ?? null, exes: [parent ? parent.exes[parent.exes.length - 1]! : '?'] });
   }
 
@@ -107,13 +115,19 @@ export class Collector implements GuestEvents {
     const e = this.execsPending.get(tid);
     if (!e) return;
     this.execsPending.delete(tid);
-    this.execRows.push({ tgid: e.tgid, gen: e.gen, nr: e.name === 'execve' ? NR_EXECVE : NR_EXECVEAT, errno, calls: 1 });
+    const nr = e.name === 'execve' ? NR_EXECVE : NR_EXECVEAT;
+    const key = `${e.tgid}/${e.gen}/${nr}/${errno}`;
+    const row = this.execRows.get(key);
+    if (row) row.calls++;
+    else if (this.execRows.size < MAX_ROWS) this.execRows.set(key, { tgid: e.tgid, gen: e.gen, nr, errno, calls: 1 });
+    else this.lost = true;
   }
 
   onExec(tid: number, formerTid: number, exePath: string): void {
     this.onExecResult(formerTid, 0);
     const p = this.processes.get(tid);
-    if (p) p.exes.push(exePath);
+    if (p && p.exes.length < MAX_EXECS) p.exes.push(exePath);
+    else if (p) this.lost = true;
   }
 
   private processOf(tid: number): ProcessInfo | undefined {
@@ -143,6 +157,6 @@ export class Collector implements GuestEvents {
       }
     }
     for (const fd of this.fds.splice(0).reverse()) native.close(fd);
-    return { rows: rows.concat(this.execRows), full: n >= MAX_ROWS };
+    return { rows: rows.concat([...this.execRows.values()]), full: this.lost || n >= MAX_ROWS };
   }
 }

@@ -23,7 +23,7 @@ export interface Report {
   schema: number;
   command: string[];
   exitStatus: number;
-  /** the rows table was full: some calls were not counted */
+  /** a bound was reached (distinct rows, processes, execs of a process): some calls are missing or unattributed */
   truncated: boolean;
   totals: { calls: number; errors: number };
   syscalls: SyscallRow[];
@@ -120,6 +120,6 @@ export function formatReport(r: Report): string {
     lines.push('', 'by executable:');
     for (const e of r.executables) lines.push(`  ${String(e.calls).padStart(8)} calls ${String(e.errors).padStart(6)} errors  ${e.processes} process${e.processes > 1 ? 'es' : ''}  ${e.path}`);
   }
-  if (r.truncated) lines.push('', 'warning: too many distinct rows; some calls were not counted');
+  if (r.truncated) lines.push('', 'warning: the run outgrew the report\'s bounds: some calls are missing or not attributed');
   return `${lines.join('\n')}\n`;
 }

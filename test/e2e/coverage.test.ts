@@ -112,5 +112,10 @@ describe('tsvisor coverage counts every call as strace -f -c does', () => {
     const bad = spawnSync(TSVISOR, ['coverage', '--no-such-flag', '--', '/bin/true'], { encoding: 'latin1' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
+    // A --json that cannot be written is said before the run, in one line.
+    const nowhere = spawnSync(TSVISOR, ['coverage', '--json', '/nonexistent-dir/r.json', '--', '/bin/sh', '-c', 'echo ran'], { encoding: 'latin1' });
+    expect(nowhere.status).not.toBe(0);
+    expect(nowhere.stdout).toBe('');
+    expect(nowhere.stderr.trim()).toBe('tsvisor: --json /nonexistent-dir/r.json: ENOENT');
   });
 });

@@ -20,6 +20,15 @@ export const coverageCommand: Command = {
     if (rest.length === 0) throw wrongArguments();
     const json = flags.json as string | undefined;
     if (json === '') throw new UsageError('--json needs a file name');
+    // Opened before the run, so a bad name costs nothing.
+    let jsonFd = -1;
+    if (json !== undefined) {
+      try {
+        jsonFd = fs.openSync(json, 'w');
+      } catch (e) {
+        fatal(`--json ${json}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
     const [{ Collector, CoverageError }, { buildReport, formatReport }] = await Promise.all([
       import('../../coverage/collector.js'),
       import('../../coverage/report.js'),
@@ -41,9 +50,10 @@ export const coverageCommand: Command = {
     const { rows, full } = collector.finish();
     const report = buildReport(rest, status, rows, collector.processes, full);
     if (!flags.quiet) fs.writeSync(2, formatReport(report));
-    if (json !== undefined) {
+    if (jsonFd >= 0) {
       try {
-        fs.writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+        fs.writeFileSync(jsonFd, `${JSON.stringify(report, null, 2)}\n`);
+        fs.closeSync(jsonFd);
       } catch (e) {
         fatal(`--json ${json}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
