@@ -1,8 +1,9 @@
 // Collects a coverage run's calls: the in-kernel counts of the eBPF programs
 // (bpf-program.ts) for every call, and the Sentry's events for what the
 // counts cannot say: which executable each process ran (exec events) and the
-// execs themselves, which the Sentry rewrites into execveat or fails before
-// the kernel sees them (so the tracepoints report them under another number).
+// execs and clone3 calls, which the Sentry rewrites (into execveat, into
+// clone) or fails before the kernel sees them (so the tracepoints report them
+// under another number, or none).
 import fs from 'node:fs';
 import { native } from '../platform/native.js';
 import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, syscallProgram } from './bpf-program.js';
@@ -17,8 +18,10 @@ const MAX_PROCESSES = 32768;
 /** Executables remembered per process (a process that execs in a loop); later ones are reported as '?'. */
 const MAX_EXECS = 1024;
 const TRACEFS = '/sys/kernel/tracing/events';
+const NR_CLONE = 56;
 const NR_EXECVE = 59;
 const NR_EXECVEAT = 322;
+const NR_CLONE3 = 435;
 
 export class CoverageError extends Error {}
 
@@ -49,9 +52,12 @@ export class Collector implements GuestEvents {
   private gens = -1;
   private nsKey: { dev: bigint; ino: bigint } | null = null;
   readonly processes = new Map<number, ProcessInfo>();
-  /** exec calls from the Sentry's events: tid -> (name, tgid, gen) until its result */
+  /** exec and clone3 calls from the Sentry's events: tid -> (name, tgid, gen) until its result */
   private readonly execsPending = new Map<number, { name: string; tgid: number; gen: number }>();
-  private readonly execRows = new Map<string, CallCount>();
+  private readonly clonesPending = new Map<number, { name: string; tgid: number; gen: number }>();
+  /** clone3 calls the kernel ran as clone: rows to move from clone to clone3 */
+  private readonly asClone = new Map<string, number>();
+  private readonly eventRows = new Map<string, CallCount>();
   /** something was not recorded for a bound above: the report says it is incomplete */
   private lost = false;
 
@@ -96,7 +102,23 @@ export class Collector implements GuestEvents {
     this.fds.push(fd);
   }
 
+  onCloneCall(tid: number, tgid: number, name: string): void {
+    this.clonesPending.set(tid, { name, tgid, gen: this.genOf(tgid) });
+  }
+
+  onCloneResult(tid: number, errno: number, asClone: boolean): void {
+    const c = this.clonesPending.get(tid);
+    if (!c) return;
+    this.clonesPending.delete(tid);
+    this.addRow(c.tgid, c.gen, NR_CLONE3, errno);
+    if (asClone) {
+      const key = `${c.tgid}/${c.gen}/${errno}`;
+      this.asClone.set(key, (this.asClone.get(key) ?? 0) + 1);
+    }
+  }
+
   onFork(parentTid: number, childTid: number, pid: number, isThread: boolean): void {
+    this.onCloneResult(parentTid, 0, true);
     if (isThread) return;
     const parent = this.processOf(parentTid);
     if (this.processes.size >= MAX_PROCESSES && !this.processes.has(childTid)) {
@@ -106,20 +128,27 @@ export class Collector implements GuestEvents {
     this.processes.set(childTid, { tgid: childTid, pid, parent: parent?.tgid ?? null, exes: [parent ? parent.exes[parent.exes.length - 1]! : '?'] });
   }
 
-  onExecCall(tid: number, tgid: number, name: string): void {
+  private genOf(tgid: number): number {
     const p = this.processes.get(tgid);
-    this.execsPending.set(tid, { name, tgid, gen: p ? p.exes.length - 1 : 0 });
+    return p ? p.exes.length - 1 : 0;
+  }
+
+  onExecCall(tid: number, tgid: number, name: string): void {
+    this.execsPending.set(tid, { name, tgid, gen: this.genOf(tgid) });
   }
 
   onExecResult(tid: number, errno: number): void {
     const e = this.execsPending.get(tid);
     if (!e) return;
     this.execsPending.delete(tid);
-    const nr = e.name === 'execve' ? NR_EXECVE : NR_EXECVEAT;
-    const key = `${e.tgid}/${e.gen}/${nr}/${errno}`;
-    const row = this.execRows.get(key);
+    this.addRow(e.tgid, e.gen, e.name === 'execve' ? NR_EXECVE : NR_EXECVEAT, errno);
+  }
+
+  private addRow(tgid: number, gen: number, nr: number, errno: number): void {
+    const key = `${tgid}/${gen}/${nr}/${errno}`;
+    const row = this.eventRows.get(key);
     if (row) row.calls++;
-    else if (this.execRows.size < MAX_ROWS) this.execRows.set(key, { tgid: e.tgid, gen: e.gen, nr, errno, calls: 1 });
+    else if (this.eventRows.size < MAX_ROWS) this.eventRows.set(key, { tgid, gen, nr, errno, calls: 1 });
     else this.lost = true;
   }
 
@@ -153,10 +182,12 @@ export class Collector implements GuestEvents {
         const nr = buf.readInt32LE(off + 8);
         // Execs come from the Sentry's events (their numbers here are the rewritten calls').
         if (nr === NR_EXECVE || nr === NR_EXECVEAT) continue;
-        rows.push({ tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr, errno: buf.readUInt32LE(off + 12), calls: Number(buf.readBigUInt64LE(off + 16)) });
+        const row = { tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr, errno: buf.readUInt32LE(off + 12), calls: Number(buf.readBigUInt64LE(off + 16)) };
+        if (nr === NR_CLONE) row.calls -= this.asClone.get(`${row.tgid}/${row.gen}/${row.errno}`) ?? 0;
+        if (row.calls > 0) rows.push(row);
       }
     }
     for (const fd of this.fds.splice(0).reverse()) native.close(fd);
-    return { rows: rows.concat([...this.execRows.values()]), full: this.lost || n >= MAX_ROWS };
+    return { rows: rows.concat([...this.eventRows.values()]), full: this.lost || n >= MAX_ROWS };
   }
 }

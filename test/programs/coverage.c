@@ -2,8 +2,11 @@
 // passthrough, emulated and denied calls, with and without errors, then a
 // fork whose child execs busybox, so the split per process and per
 // executable can be checked. Each call's count and error count is fixed.
+// `coverage threads`: three threads (glibc's clone3), each writing once.
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -12,7 +15,18 @@
 
 static void on_usr1(int sig) { (void)sig; }
 
-int main(void) {
+static void *thread_main(void *arg) {
+  syscall(SYS_write, 1, "t\n", 2);
+  return arg;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "threads") == 0) {
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) pthread_create(&t[i], 0, thread_main, 0);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], 0);
+    return 0;
+  }
   struct stat st;
   for (int i = 0; i < 7; i++) syscall(SYS_write, 1, "x\n", 2);          // passthrough
   for (int i = 0; i < 4; i++) syscall(SYS_close, 1000 + i);             // passthrough, EBADF
