@@ -18,6 +18,8 @@ import { ENV, compile, hostScratch } from './robust-helpers.js';
 import type { Report } from '../../src/coverage/report.js';
 
 const RUN_ENV = { ...ENV, PWD: '/' };
+/** The same in both runs (programs ask what their stdio is: ls, isatty): stdin and stdout /dev/null, stderr a pipe. */
+const STDIO: ('ignore' | 'pipe')[] = ['ignore', 'ignore', 'pipe'];
 let dir: string;
 let program: string;
 beforeAll(() => {
@@ -33,7 +35,7 @@ type Counts = Map<string, { calls: number; errors: number }>;
 /** `strace -f -c` of a native run: calls and errors by syscall name. */
 function straceCounts(argv: string[]): { counts: Counts; status: number | null } {
   const out = path.join(dir, `strace-${Date.now()}.txt`);
-  const r = spawnSync('strace', ['-f', '-c', '-o', out, ...argv], { env: RUN_ENV, cwd: '/', stdio: 'ignore', timeout: 60000 });
+  const r = spawnSync('strace', ['-f', '-c', '-o', out, ...argv], { env: RUN_ENV, cwd: '/', stdio: STDIO, encoding: 'latin1', timeout: 60000 });
   const counts: Counts = new Map();
   for (const line of fs.readFileSync(out, 'latin1').split('\n')) {
     const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(\d+)?\s*(\w+)$/.exec(line);
@@ -44,7 +46,7 @@ function straceCounts(argv: string[]): { counts: Counts; status: number | null }
 
 function coverage(argv: string[], extra: string[] = []): { report: Report; status: number | null; stderr: string } {
   const json = path.join(dir, `report-${Date.now()}.json`);
-  const r = spawnSync(TSVISOR, ['coverage', '--json', json, ...extra, '--', ...argv], { env: RUN_ENV, cwd: '/', encoding: 'latin1', timeout: 60000 });
+  const r = spawnSync(TSVISOR, ['coverage', '--json', json, ...extra, '--', ...argv], { env: RUN_ENV, cwd: '/', stdio: STDIO, encoding: 'latin1', timeout: 60000 });
   expect(r.stderr).toMatch(/calls\s+errors\s+syscall\s+disposition/);
   return { report: JSON.parse(fs.readFileSync(json, 'utf8')) as Report, status: r.status, stderr: r.stderr };
 }
@@ -69,6 +71,8 @@ describe('tsvisor coverage counts every call as strace -f -c does', () => {
     ['the coverage program (passthrough, emulated, denied calls; signals; fork and execve)', () => [program], ['--no-init']],
     ['the coverage program under tsvisor\'s init', () => [program], []],
     ['a busybox sh script', () => ['/bin/busybox', 'sh', '-c', 'echo a; /bin/busybox true; /bin/busybox cat /dev/null; x=$(/bin/busybox echo b); exit 3'], []],
+    ['coreutils ls -l (dynamically linked: the loader\'s calls too)', () => ['/bin/ls', '-l', '/etc/hostname'], []],
+    ['python3 -c', () => ['/usr/bin/python3', '-c', 'import os; print(os.getpid() > 0)'], []],
   ])('%s', (_name, argv, extra) => {
     const native = straceCounts(argv());
     const sandboxed = coverage(argv(), extra);
