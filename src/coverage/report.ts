@@ -101,7 +101,7 @@ export function buildReport(command: string[], exitStatus: number, counts: CallC
   };
 }
 
-/** The terminal summary: a table like `strace -c`'s, then the split per executable. */
+/** The terminal summary: a table like `strace -c`'s, then the split per executable and per process. */
 export function formatReport(r: Report): string {
   const lines: string[] = [];
   const head = ['calls', 'errors', 'syscall', 'disposition', 'tsvisor', 'gVisor'];
@@ -119,6 +119,10 @@ export function formatReport(r: Report): string {
   if (r.executables.length > 1) {
     lines.push('', 'by executable:');
     for (const e of r.executables) lines.push(`  ${String(e.calls).padStart(8)} calls ${String(e.errors).padStart(6)} errors  ${e.processes} process${e.processes > 1 ? 'es' : ''}  ${e.path}`);
+  }
+  if (r.processes.length > 1) {
+    lines.push('', 'by process (pid in the sandbox, parent, executables):');
+    for (const p of r.processes) lines.push(`  ${String(p.calls).padStart(8)} calls ${String(p.errors).padStart(6)} errors  pid ${p.pid} (parent ${p.parentPid ?? '-'})  ${p.executables.join(' -> ')}`);
   }
   if (r.truncated) lines.push('', 'warning: the run outgrew the report\'s bounds: some calls are missing or not attributed');
   return `${lines.join('\n')}\n`;

@@ -93,8 +93,9 @@ describe('tsvisor coverage counts every call as strace -f -c does', () => {
   });
 
   it('splits the calls per process and per executable across fork and execve', () => {
-    const { report } = coverage([program], ['--no-init']);
+    const { report, stderr } = coverage([program], ['--no-init']);
     const busybox = fs.realpathSync('/bin/busybox');
+    expect(stderr).toContain(`pid 2 (parent 1)  ${program} -> ${busybox}`);
     expect(report.processes.map((p) => [p.pid, p.parentPid, p.executables])).toEqual([
       [1, null, [program]],
       [2, 1, [program, busybox]],
