@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tsvisor_native",
-      "sources": ["native/addon.cc", "native/notif.cc", "native/ptrace.cc", "native/sys.cc", "native/fsat.cc", "native/wait.cc"],
+      "sources": ["native/addon.cc", "native/notif.cc", "native/ptrace.cc", "native/sys.cc", "native/fsat.cc", "native/wait.cc", "native/bpf.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags": ["-Wall", "-Wextra", "-O2"],

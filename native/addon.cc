@@ -6,6 +6,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsv::InitSys(env, exports);
   tsv::InitFsat(env, exports);
   tsv::InitWait(env, exports);
+  tsv::InitBpf(env, exports);
   return exports;
 }
 

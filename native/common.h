@@ -45,6 +45,12 @@ inline Napi::Value Latin1Value(Napi::Env env, const char* p, size_t n) {
   napi_create_string_latin1(env, p, n, &v);
   return Napi::Value(env, v);
 }
+// A Uint8Array argument's bytes and length.
+inline uint8_t* Bytes(const Napi::CallbackInfo& info, size_t i, size_t* len) {
+  Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
+  *len = a.ByteLength();
+  return a.Data();
+}
 inline Napi::Number Ret(Napi::Env env, long r) {
   return Napi::Number::New(env, r < 0 ? -errno : static_cast<double>(r));
 }
@@ -54,6 +60,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitFsat(Napi::Env env, Napi::Object exports);
 void InitWait(Napi::Env env, Napi::Object exports);
+void InitBpf(Napi::Env env, Napi::Object exports);
 
 // How a child remembered by the waiter (waiterRemember) ended, once it was reaped.
 bool ReapedStatus(pid_t pid, int* status);

@@ -46,12 +46,6 @@ namespace {
 
 Napi::Number Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
 
-uint8_t* Bytes(const Napi::CallbackInfo& info, size_t i, size_t* len) {
-  Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
-  *len = a.ByteLength();
-  return a.Data();
-}
-
 // ---- guest memory ----------------------------------------------------------
 
 // memRead(pid, addr, buf, off, len) -> bytes read | -errno

@@ -38,6 +38,8 @@ async function loadCommand(name: string): Promise<Command | undefined> {
   switch (name) {
     case 'do':
       return (await import('./commands/do.js')).doCommand;
+    case 'coverage':
+      return (await import('./commands/coverage.js')).coverageCommand;
     case 'syscalls':
       return (await import('./commands/syscalls.js')).syscallsCommand;
     case 'create':
@@ -83,7 +85,7 @@ async function loadCommand(name: string): Promise<Command | undefined> {
   }
 }
 
-const COMMANDS = ['do', 'syscalls', 'create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'update', 'events', 'wait', 'spec', 'features', 'checkpoint', 'restore'];
+const COMMANDS = ['do', 'coverage', 'syscalls', 'create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'update', 'events', 'wait', 'spec', 'features', 'checkpoint', 'restore'];
 
 function help(): string {
   return [
@@ -91,6 +93,7 @@ function help(): string {
     '',
     'commands:',
     '  do          run a command in a sandbox on the host root (or --root DIR; do --help: its flags)',
+    '  coverage    run a command as do does and report every system call it made (--json FILE)',
     '  syscalls    print the syscall table (--format table|json|markdown)',
     '',
     'OCI runtime commands (as runc and runsc):',
@@ -143,7 +146,7 @@ async function version(): Promise<string> {
 }
 
 /** Commands whose process runs a sandbox. */
-const SANDBOX_COMMANDS = new Set(['do', 'boot', 'run']);
+const SANDBOX_COMMANDS = new Set(['do', 'coverage', 'boot', 'run']);
 
 /** What a sandbox needs before anything is set up; throws a UsageError saying what is missing. */
 function canRunSandbox(globals: FlagValues): void {

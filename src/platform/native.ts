@@ -170,6 +170,15 @@ export interface Native {
   setxattrFd(fd: number, name: string, value: Uint8Array, flags: number): number;
   listxattrFd(fd: number, buf: Uint8Array): number;
   removexattrFd(fd: number, name: string): number;
+
+  // eBPF maps, programs and tracepoint attachment (native/bpf.cc)
+  bpfMapCreate(type: number, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
+  /** Every (key, value) pair, concatenated. */
+  bpfMapEntries(fd: number, keySize: number, valueSize: number): Buffer | number;
+  /** A program fd, or [-errno, the verifier's log]. */
+  bpfProgLoad(type: number, insns: Uint8Array, license: string): number | [number, string];
+  /** Attaches program `progFd` to tracepoint `id` through a perf event on `cpu` (the program then runs on every CPU), until the returned fd is closed. */
+  perfTracepointAttach(id: number, progFd: number, cpu: number): number;
 }
 
 /** Indexes into the Float64Array filled by statxFd/statxAt. */

@@ -572,6 +572,7 @@ export class Kernel {
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
     child.inheritCreds(parent);
     this.tasks.set(childTid, child);
+    this.spec.events?.onFork(parentTid, childTid, proc.pid, isThread);
     if (parent.clone3Regs) {
       // The clone was a clone3: both get their own registers back (clone3.ts).
       restoreArgs(parentTid, parent.clone3Regs);
@@ -611,6 +612,7 @@ export class Kernel {
       t.proc.hostComm = hostComm(tid);
       dropPendingExec(t);
     }
+    this.spec.events?.onExec(tid, formerTid, t.proc.exePath);
     t.injection = undefined;
     // Credentials may change at exec (capabilities are recomputed).
     t.invalidateCreds();
@@ -660,10 +662,12 @@ export class Kernel {
    */
   private onClone3Stop(t: Task, info: Float64Array): void {
     const size = info[3]!;
+    this.spec.events?.onCloneCall(t.tid, t.proc.tgid, 'clone3');
     try {
       if (size > 4096) throw sysErr(ERRNO.E2BIG);
       t.clone3Regs = rewriteClone3(t.tid, readBytes(t, info[2]!, size));
     } catch (e) {
+      this.spec.events?.onCloneResult(t.tid, e instanceof SysErr ? e.errno : ERRNO.EFAULT, false);
       native.ptraceSkipSyscall(t.tid, -(e instanceof SysErr ? e.errno : ERRNO.EFAULT));
       native.ptraceCont(t.tid, 0);
       return;
@@ -698,6 +702,7 @@ export class Kernel {
     }
     if (t?.clone3Regs) {
       // A clone3 that failed: the caller's own registers, with the error.
+      if (this.spec.events && native.ptraceGetSyscallInfo(tid, info) === PTRACE_SYSCALL_INFO_EXIT) this.spec.events.onCloneResult(tid, -info[10]!, true);
       restoreArgs(tid, t.clone3Regs);
       t.clone3Regs = undefined;
     }

@@ -76,6 +76,24 @@ export interface SandboxSpec {
    * the OCI runtime moves it into the guests' cgroups there.
    */
   onGuestProcess?: (hostPid: number) => void;
+  /** an observer of the guest's processes and execs (tsvisor coverage); absent on the normal path */
+  events?: GuestEvents;
+}
+
+/** The Sentry's lifecycle events, for an observer (src/coverage/collector.ts). Host ids. */
+export interface GuestEvents {
+  /** a task created a task: the result of a clone3 begun with onCloneCall too */
+  onFork(parentTid: number, childTid: number, pid: number, isThread: boolean): void;
+  /** a clone3 begins: the Sentry rewrites it into clone or fails it (the kernel then sees another call, or none) */
+  onCloneCall(tid: number, tgid: number, name: 'clone3'): void;
+  /** it failed with errno; `asClone`: the kernel ran it, as clone */
+  onCloneResult(tid: number, errno: number, asClone: boolean): void;
+  /** an execve/execveat call begins (before the Sentry rewrites or fails it) */
+  onExecCall(tid: number, tgid: number, name: string): void;
+  /** it failed with errno */
+  onExecResult(tid: number, errno: number): void;
+  /** it succeeded: `tid` (formerly `formerTid`) runs `exePath` */
+  onExec(tid: number, formerTid: number, exePath: string): void;
 }
 
 /** A seccomp filter the launcher installs right before exec, without a listener (src/bpf/oci-seccomp.ts). */

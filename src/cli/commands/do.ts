@@ -6,12 +6,12 @@ import os from 'node:os';
 import tty from 'node:tty';
 import { RLIMIT_NOFILE } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
-import { type SandboxSpec, goferExports } from '../../sentry/spec.js';
+import { type GuestEvents, type SandboxSpec, goferExports } from '../../sentry/spec.js';
 import { type Command, fatal } from '../main.js';
-import { type FlagSpec, UsageError, parseFlags, wrongArguments } from '../flags.js';
+import { type FlagSpec, type FlagValues, UsageError, parseFlags, wrongArguments } from '../flags.js';
 import { CALLER_NOFILE_ENV, DEFAULT_LIMITS, type GuestLimits, parseSize } from '../../sentry/limits.js';
 
-const DO_FLAGS: readonly FlagSpec[] = [
+export const DO_FLAGS: readonly FlagSpec[] = [
   { name: 'root', type: 'string', help: 'root directory of the sandbox (default: the host root, read-only, with --overlay)' },
   { name: 'overlay', type: 'bool', help: 'keep every write in memory (default with the host root)' },
   { name: 'network', type: 'string', choices: ['none', 'host'], help: 'none: loopback only (default); host: the host network' },
@@ -42,122 +42,135 @@ export const doCommand: Command = {
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, DO_FLAGS, true);
     if (rest.length === 0) throw wrongArguments();
-
-    let rootfs: string;
-    try {
-      rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
-    } catch {
-      fatal(`--root ${flags.root}: no such directory`);
-    }
-    if (!fs.statSync(rootfs).isDirectory()) fatal(`--root ${flags.root}: not a directory`);
-    const overlay = (flags.overlay as boolean | undefined) ?? (globals.overlay as boolean | undefined) ?? rootfs === '/';
-    if (flags.root === undefined && !overlay) {
-      throw new UsageError('--no-overlay writes through to the root directory, here the host\'s own: name the root to write to with --root DIR');
-    }
-    const env = guestEnvironment();
-    for (const e of (flags.env as string[] | undefined) ?? []) {
-      if (!/^[^=]+=/.test(e)) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
-      const key = e.slice(0, e.indexOf('='));
-      const i = env.findIndex((x) => x.startsWith(`${key}=`));
-      if (i >= 0) env[i] = e;
-      else env.push(e);
-    }
-    const network = (flags.network as 'none' | 'host' | undefined) ?? ((globals.network === 'host' ? 'host' : 'none') as 'none' | 'host');
-    const limits = guestLimits(flags);
-    const spec: SandboxSpec = {
-      rootfs,
-      rootReadonly: false,
-      overlay,
-      network,
-      args: rest,
-      env,
-      cwd: (flags.cwd as string | undefined) ?? (rootfs === '/' ? process.cwd() : '/'),
-      uid: 0,
-      gid: 0,
-      groups: [],
-      umask: process.umask(),
-      hostname: (flags.hostname as string | undefined) ?? os.hostname(),
-      // Root in the sandbox has every capability, as root natively: its user
-      // namespace owns none of the sandbox's other namespaces, so they reach
-      // nothing outside (docs/design.md, "Threat model").
-      caps: allCapabilities(),
-      rlimits: flags['open-files'] === undefined ? [] : [[RLIMIT_NOFILE, openFiles(flags['open-files'] as string), openFiles(flags['open-files'] as string)]],
-      overlaySize: limits.overlaySize,
-      overlayInodes: limits.overlayInodes,
-      mounts: [
-        { destination: '/proc', type: 'proc' },
-        { destination: '/dev', type: 'dev' },
-        { destination: '/dev/pts', type: 'devpts' },
-        { destination: '/dev/shm', type: 'tmpfs', mode: 0o1777, size: limits.shmSize },
-        { destination: '/sys', type: 'sysfs', readonly: true },
-      ],
-      stdio: [0, 1, 2],
-      foreground: tty.isatty(0) && isForeground(),
-      init: (flags.init as boolean | undefined) ?? true,
-      strace: Boolean(globals.strace),
-    };
-    // Start the Gofer before loading the Sentry, so the two boot at the same time.
-    const gofer = spawnGofer(goferExports(spec));
-    const [{ Kernel, SandboxError, StartAborted }, { createLogger }, { GuestCgroup }] = await Promise.all([
-      import('../../sentry/kernel.js'),
-      import('../../log.js'),
-      import('../../sentry/guest-cgroup.js'),
-    ]);
-    const debugLog = globals['debug-log'] as string | undefined;
-    const log = createLogger({
-      file: (globals.log as string | undefined) ?? debugLog,
-      format: (globals['log-format'] as 'text' | 'json' | undefined) ?? 'text',
-      debug: Boolean(globals.debug) || debugLog !== undefined,
-      strace: spec.strace,
-    });
-
-    const kernel = new Kernel(spec, log);
-    process.on('uncaughtException', (e) => {
-      log.fatal({ err: e }, 'sentry failure');
-      kernel.kill();
-      fatal(`internal error, the sandbox was stopped: ${e.message}`);
-    });
-    for (const sig of TERMINATING) process.on(sig, () => kernel.onTerminatingSignal(os.constants.signals[sig]));
-    kernel.catchTerminatingSignals(TERMINATING.map((sig) => os.constants.signals[sig]), GRACE_MS);
-    for (const sig of FORWARDED) {
-      // Once the guest is gone, stop listening: a storm of these signals
-      // (ignored by default) would otherwise keep the event loop reading them
-      // before it sees the exit, delaying tsvisor's own exit indefinitely.
-      const forward = () => {
-        if (!kernel.signal(os.constants.signals[sig])) process.removeListener(sig, forward);
-      };
-      process.on(sig, forward);
-    }
-    const { cgroup, warnings } = GuestCgroup.create(limits);
-    for (const w of warnings) fs.writeSync(2, `tsvisor: warning: ${w}\n`);
-    if (cgroup) spec.onGuestProcess = (pid) => cgroup.join(pid).forEach((w) => log.warn(w));
-    try {
-      await kernel.start(gofer);
-    } catch (e) {
-      if (e instanceof StartAborted) {
-        fs.writeSync(2, `tsvisor: ${e.message}\n`);
-        return 128 + e.signal;
-      }
-      if (e instanceof SandboxError) fatal(e.message);
-      throw e;
-    }
-    const exit = await kernel.done;
-    const goferFailure = kernel.goferFailure;
-    // Nothing of the sandbox outlives tsvisor: the Gofer, told to go, goes now.
-    await kernel.endGofer();
-    if (cgroup) {
-      const killed = cgroup.oomKills();
-      if (killed) fs.writeSync(2, `tsvisor: the guest reached its memory limit (--memory): ${killed} process${killed > 1 ? 'es were' : ' was'} killed\n`);
-      for (const w of await cgroup.remove()) log.warn(w);
-    }
-    if (goferFailure) {
-      fs.writeSync(2, `tsvisor: the gofer died (${goferFailure}); file operations failed with EIO\n`);
-      return exit.status || 125;
-    }
-    if (exit.status === 0 && !kernel.commandStarted) fatal('the sandbox ended before its command ran');
-    return exit.status;
+    return runInSandbox(globals, flags, rest);
   },
 };
+
+/** What observes a sandbox run (tsvisor coverage): its events, and each guest process before it runs. */
+export interface Observer extends GuestEvents {
+  onGuestProcess(hostPid: number): void;
+}
+
+/** Runs `rest` in a sandbox made from do's flags; resolves to tsvisor's exit status. */
+export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest: string[], observer?: Observer): Promise<number> {
+  let rootfs: string;
+  try {
+    rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
+  } catch {
+    fatal(`--root ${flags.root}: no such directory`);
+  }
+  if (!fs.statSync(rootfs).isDirectory()) fatal(`--root ${flags.root}: not a directory`);
+  const overlay = (flags.overlay as boolean | undefined) ?? (globals.overlay as boolean | undefined) ?? rootfs === '/';
+  if (flags.root === undefined && !overlay) {
+    throw new UsageError('--no-overlay writes through to the root directory, here the host\'s own: name the root to write to with --root DIR');
+  }
+  const env = guestEnvironment();
+  for (const e of (flags.env as string[] | undefined) ?? []) {
+    if (!/^[^=]+=/.test(e)) throw new UsageError(`--env ${e}: expected KEY=VALUE`);
+    const key = e.slice(0, e.indexOf('='));
+    const i = env.findIndex((x) => x.startsWith(`${key}=`));
+    if (i >= 0) env[i] = e;
+    else env.push(e);
+  }
+  const network = (flags.network as 'none' | 'host' | undefined) ?? ((globals.network === 'host' ? 'host' : 'none') as 'none' | 'host');
+  const limits = guestLimits(flags);
+  const spec: SandboxSpec = {
+    rootfs,
+    rootReadonly: false,
+    overlay,
+    network,
+    args: rest,
+    env,
+    cwd: (flags.cwd as string | undefined) ?? (rootfs === '/' ? process.cwd() : '/'),
+    uid: 0,
+    gid: 0,
+    groups: [],
+    umask: process.umask(),
+    hostname: (flags.hostname as string | undefined) ?? os.hostname(),
+    // Root in the sandbox has every capability, as root natively: its user
+    // namespace owns none of the sandbox's other namespaces, so they reach
+    // nothing outside (docs/design.md, "Threat model").
+    caps: allCapabilities(),
+    rlimits: flags['open-files'] === undefined ? [] : [[RLIMIT_NOFILE, openFiles(flags['open-files'] as string), openFiles(flags['open-files'] as string)]],
+    overlaySize: limits.overlaySize,
+    overlayInodes: limits.overlayInodes,
+    mounts: [
+      { destination: '/proc', type: 'proc' },
+      { destination: '/dev', type: 'dev' },
+      { destination: '/dev/pts', type: 'devpts' },
+      { destination: '/dev/shm', type: 'tmpfs', mode: 0o1777, size: limits.shmSize },
+      { destination: '/sys', type: 'sysfs', readonly: true },
+    ],
+    stdio: [0, 1, 2],
+    foreground: tty.isatty(0) && isForeground(),
+    init: (flags.init as boolean | undefined) ?? true,
+    strace: Boolean(globals.strace),
+  };
+  // Start the Gofer before loading the Sentry, so the two boot at the same time.
+  const gofer = spawnGofer(goferExports(spec));
+  const [{ Kernel, SandboxError, StartAborted }, { createLogger }, { GuestCgroup }] = await Promise.all([
+    import('../../sentry/kernel.js'),
+    import('../../log.js'),
+    import('../../sentry/guest-cgroup.js'),
+  ]);
+  const debugLog = globals['debug-log'] as string | undefined;
+  const log = createLogger({
+    file: (globals.log as string | undefined) ?? debugLog,
+    format: (globals['log-format'] as 'text' | 'json' | undefined) ?? 'text',
+    debug: Boolean(globals.debug) || debugLog !== undefined,
+    strace: spec.strace,
+  });
+
+  const kernel = new Kernel(spec, log);
+  process.on('uncaughtException', (e) => {
+    log.fatal({ err: e }, 'sentry failure');
+    kernel.kill();
+    fatal(`internal error, the sandbox was stopped: ${e.message}`);
+  });
+  for (const sig of TERMINATING) process.on(sig, () => kernel.onTerminatingSignal(os.constants.signals[sig]));
+  kernel.catchTerminatingSignals(TERMINATING.map((sig) => os.constants.signals[sig]), GRACE_MS);
+  for (const sig of FORWARDED) {
+    // Once the guest is gone, stop listening: a storm of these signals
+    // (ignored by default) would otherwise keep the event loop reading them
+    // before it sees the exit, delaying tsvisor's own exit indefinitely.
+    const forward = () => {
+      if (!kernel.signal(os.constants.signals[sig])) process.removeListener(sig, forward);
+    };
+    process.on(sig, forward);
+  }
+  const { cgroup, warnings } = GuestCgroup.create(limits);
+  for (const w of warnings) fs.writeSync(2, `tsvisor: warning: ${w}\n`);
+  spec.events = observer;
+  spec.onGuestProcess = (pid) => {
+    if (cgroup) cgroup.join(pid).forEach((w) => log.warn(w));
+    observer?.onGuestProcess(pid);
+  };
+  try {
+    await kernel.start(gofer);
+  } catch (e) {
+    if (e instanceof StartAborted) {
+      fs.writeSync(2, `tsvisor: ${e.message}\n`);
+      return 128 + e.signal;
+    }
+    if (e instanceof SandboxError) fatal(e.message);
+    throw e;
+  }
+  const exit = await kernel.done;
+  const goferFailure = kernel.goferFailure;
+  // Nothing of the sandbox outlives tsvisor: the Gofer, told to go, goes now.
+  await kernel.endGofer();
+  if (cgroup) {
+    const killed = cgroup.oomKills();
+    if (killed) fs.writeSync(2, `tsvisor: the guest reached its memory limit (--memory): ${killed} process${killed > 1 ? 'es were' : ' was'} killed\n`);
+    for (const w of await cgroup.remove()) log.warn(w);
+  }
+  if (goferFailure) {
+    fs.writeSync(2, `tsvisor: the gofer died (${goferFailure}); file operations failed with EIO\n`);
+    return exit.status || 125;
+  }
+  if (exit.status === 0 && !kernel.commandStarted) fatal('the sandbox ended before its command ran');
+  return exit.status;
+}
 
 /** --memory, --pids, --overlay-size, --overlay-inodes, --shm-size, with the defaults. */
 function guestLimits(flags: Record<string, unknown>): GuestLimits {

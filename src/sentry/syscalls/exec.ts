@@ -215,6 +215,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
   dropPendingExec(t);
   const st = k.strace;
   st?.traceEnter(t, isAt ? 'execveat' : 'execve', info);
+  k.spec.events?.onExecCall(t.tid, t.proc.tgid, isAt ? 'execveat' : 'execve');
   let hostFd = -1;
   try {
     const regs = new BigUint64Array(USER_REGS_WORDS);
@@ -240,6 +241,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     const errno = e instanceof SysErr ? e.errno : 5;
     if (!(e instanceof SysErr)) k.log.error({ err: e }, 'exec planning failed');
     native.ptraceSkipSyscall(t.tid, -errno);
+    k.spec.events?.onExecResult(t.tid, errno);
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `= -${errno}`);
     return false;
   }
@@ -277,6 +279,7 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   const restore = pe.regs;
   restore[REG.rax] = BigInt.asUintN(64, BigInt(result));
   k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
+  k.spec.events?.onExecResult(t.tid, -result);
   if (pe.installed) {
     t.injection = startInjection(t.tid, NR_CLOSE, [pe.guestFd], restore) ?? undefined;
     return;

@@ -1,0 +1,193 @@
+// Collects a coverage run's calls: the in-kernel counts of the eBPF programs
+// (bpf-program.ts) for every call, and the Sentry's events for what the
+// counts cannot say: which executable each process ran (exec events) and the
+// execs and clone3 calls, which the Sentry rewrites (into execveat, into
+// clone) or fails before the kernel sees them (so the tracepoints report them
+// under another number, or none).
+import fs from 'node:fs';
+import { native } from '../platform/native.js';
+import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, syscallProgram } from './bpf-program.js';
+import type { GuestEvents } from '../sentry/spec.js';
+
+const BPF_MAP_TYPE_HASH = 1;
+const BPF_MAP_TYPE_LRU_HASH = 9;
+const BPF_PROG_TYPE_TRACEPOINT = 5;
+/** Distinct (process, executable, call, errno) rows a run may have; beyond, rows are lost (reported). */
+const MAX_ROWS = 65536;
+const MAX_PROCESSES = 32768;
+/** Executables remembered per process (a process that execs in a loop); later ones are reported as '?'. */
+const MAX_EXECS = 1024;
+const TRACEFS = '/sys/kernel/tracing/events';
+const NR_CLONE = 56;
+const NR_EXECVE = 59;
+const NR_EXECVEAT = 322;
+const NR_CLONE3 = 435;
+
+export class CoverageError extends Error {}
+
+/** One counted row. */
+export interface CallCount {
+  tgid: number;
+  /** index into the process's executables */
+  gen: number;
+  nr: number;
+  errno: number;
+  calls: number;
+}
+
+export interface ProcessInfo {
+  tgid: number;
+  /** pid in the sandbox */
+  pid: number;
+  parent: number | null;
+  /** executables by generation: [0] is the one inherited from the parent */
+  exes: string[];
+}
+
+export const LAUNCHER_EXE = '(tsvisor launcher)';
+
+export class Collector implements GuestEvents {
+  private readonly fds: number[] = [];
+  private counts = -1;
+  private gens = -1;
+  private nsKey: { dev: bigint; ino: bigint } | null = null;
+  readonly processes = new Map<number, ProcessInfo>();
+  /** exec and clone3 calls from the Sentry's events: tid -> (name, tgid, gen) until its result */
+  private readonly execsPending = new Map<number, { name: string; tgid: number; gen: number }>();
+  private readonly clonesPending = new Map<number, { name: string; tgid: number; gen: number }>();
+  /** clone3 calls the kernel ran as clone: rows to move from clone to clone3 */
+  private readonly asClone = new Map<string, number>();
+  private readonly eventRows = new Map<string, CallCount>();
+  /** something was not recorded for a bound above: the report says it is incomplete */
+  private lost = false;
+
+  /** Creates the maps; the programs are attached once the sandbox's pid namespace exists (onGuestProcess). */
+  constructor() {
+    this.counts = native.bpfMapCreate(BPF_MAP_TYPE_HASH, COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, MAX_ROWS, 0);
+    if (this.counts < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-this.counts}): coverage needs root (CAP_BPF and CAP_PERFMON)`);
+    this.fds.push(this.counts);
+    this.gens = native.bpfMapCreate(BPF_MAP_TYPE_LRU_HASH, 4, 4, MAX_PROCESSES, 0);
+    if (this.gens < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-this.gens})`);
+    this.fds.push(this.gens);
+  }
+
+  /** The sandbox's first process (the launcher), before it runs: attach in its pid namespace. */
+  onGuestProcess(hostPid: number): void {
+    if (this.nsKey) return;
+    const st = fs.statSync(`/proc/${hostPid}/ns/pid`, { bigint: true });
+    // The kernel's dev_t (major << 20 | minor) from glibc's encoding.
+    const d = st.dev;
+    const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+    const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+    this.nsKey = { dev: (major << 20n) | minor, ino: st.ino };
+    const maps = { counts: this.counts, gens: this.gens, nsDev: this.nsKey.dev, nsIno: this.nsKey.ino };
+    this.attach('sys_exit', syscallProgram(maps, true));
+    this.attach('sys_enter', syscallProgram(maps, false));
+    // Generation 0: Node's child, which execs the launcher once it is let go (native spawnSandbox).
+    this.processes.set(hostPid, { tgid: hostPid, pid: 1, parent: null, exes: [LAUNCHER_EXE, LAUNCHER_EXE] });
+  }
+
+  /**
+   * A tracepoint runs its programs on every CPU once one perf event (here
+   * CPU 0's) carries them: one attachment counts each call once.
+   */
+  private attach(tracepoint: string, insns: Uint8Array): void {
+    const id = Number(fs.readFileSync(`${TRACEFS}/raw_syscalls/${tracepoint}/id`, 'latin1'));
+    const prog = native.bpfProgLoad(BPF_PROG_TYPE_TRACEPOINT, insns, 'GPL');
+    if (typeof prog !== 'number') throw new CoverageError(`the kernel refused the coverage program (errno ${-prog[0]}): ${prog[1].trim().split('\n').slice(-3).join(' / ')}`);
+    if (prog < 0) throw new CoverageError(`the kernel refused the coverage program (errno ${-prog})`);
+    this.fds.push(prog);
+    const fd = native.perfTracepointAttach(id, prog, 0);
+    if (fd < 0) throw new CoverageError(`cannot attach to raw_syscalls:${tracepoint} (errno ${-fd})`);
+    this.fds.push(fd);
+  }
+
+  onCloneCall(tid: number, tgid: number, name: string): void {
+    this.clonesPending.set(tid, { name, tgid, gen: this.genOf(tgid) });
+  }
+
+  onCloneResult(tid: number, errno: number, asClone: boolean): void {
+    const c = this.clonesPending.get(tid);
+    if (!c) return;
+    this.clonesPending.delete(tid);
+    this.addRow(c.tgid, c.gen, NR_CLONE3, errno);
+    if (asClone) {
+      const key = `${c.tgid}/${c.gen}/${errno}`;
+      this.asClone.set(key, (this.asClone.get(key) ?? 0) + 1);
+    }
+  }
+
+  onFork(parentTid: number, childTid: number, pid: number, isThread: boolean): void {
+    this.onCloneResult(parentTid, 0, true);
+    if (isThread) return;
+    const parent = this.processOf(parentTid);
+    if (this.processes.size >= MAX_PROCESSES && !this.processes.has(childTid)) {
+      this.lost = true;
+      return;
+    }
+    this.processes.set(childTid, { tgid: childTid, pid, parent: parent?.tgid ?? null, exes: [parent ? parent.exes[parent.exes.length - 1]! : '?'] });
+  }
+
+  private genOf(tgid: number): number {
+    const p = this.processes.get(tgid);
+    return p ? p.exes.length - 1 : 0;
+  }
+
+  onExecCall(tid: number, tgid: number, name: string): void {
+    this.execsPending.set(tid, { name, tgid, gen: this.genOf(tgid) });
+  }
+
+  onExecResult(tid: number, errno: number): void {
+    const e = this.execsPending.get(tid);
+    if (!e) return;
+    this.execsPending.delete(tid);
+    this.addRow(e.tgid, e.gen, e.name === 'execve' ? NR_EXECVE : NR_EXECVEAT, errno);
+  }
+
+  private addRow(tgid: number, gen: number, nr: number, errno: number): void {
+    const key = `${tgid}/${gen}/${nr}/${errno}`;
+    const row = this.eventRows.get(key);
+    if (row) row.calls++;
+    else if (this.eventRows.size < MAX_ROWS) this.eventRows.set(key, { tgid, gen, nr, errno, calls: 1 });
+    else this.lost = true;
+  }
+
+  onExec(tid: number, formerTid: number, exePath: string): void {
+    this.onExecResult(formerTid, 0);
+    const p = this.processes.get(tid);
+    if (p && p.exes.length < MAX_EXECS) p.exes.push(exePath);
+    else if (p) this.lost = true;
+  }
+
+  private processOf(tid: number): ProcessInfo | undefined {
+    const p = this.processes.get(tid);
+    if (p) return p;
+    try {
+      const tgid = Number(/\nTgid:\s*(\d+)/.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'))?.[1]);
+      return this.processes.get(tgid);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every call counted, once the guest is gone; detaches and frees the maps. */
+  finish(): { rows: CallCount[]; full: boolean } {
+    const rows: CallCount[] = [];
+    let n = 0;
+    if (this.counts >= 0) {
+      const buf = native.bpfMapEntries(this.counts, COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE);
+      if (typeof buf === 'number') throw new CoverageError(`cannot read the coverage counts (errno ${-buf})`);
+      const step = COUNTS_KEY_SIZE + COUNTS_VALUE_SIZE;
+      for (let off = 0; off + step <= buf.length; off += step, n++) {
+        const nr = buf.readInt32LE(off + 8);
+        // Execs come from the Sentry's events (their numbers here are the rewritten calls').
+        if (nr === NR_EXECVE || nr === NR_EXECVEAT) continue;
+        const row = { tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr, errno: buf.readUInt32LE(off + 12), calls: Number(buf.readBigUInt64LE(off + 16)) };
+        if (nr === NR_CLONE) row.calls -= this.asClone.get(`${row.tgid}/${row.gen}/${row.errno}`) ?? 0;
+        if (row.calls > 0) rows.push(row);
+      }
+    }
+    for (const fd of this.fds.splice(0).reverse()) native.close(fd);
+    return { rows: rows.concat([...this.eventRows.values()]), full: this.lost || n >= MAX_ROWS };
+  }
+}
