@@ -4,27 +4,13 @@
 // prints every call's result and every event read from the instance (watch
 // descriptors, masks, cookies in order of appearance, names). The two event
 // streams must be the same.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { rmrf, runNative, runSandbox } from './harness.js';
-import { compile, hostScratch } from './robust-helpers.js';
+import { runNative, runSandbox } from './harness.js';
+import { cProgram, expectSameRun } from './differential.js';
 
-let dir: string;
-let prog: string;
-beforeAll(() => {
-  dir = hostScratch('inotify');
-  prog = compile('inotify', dir);
-});
-afterAll(() => {
-  if (dir) rmrf(dir);
-});
-
-function scratch(): string {
-  const d = fs.mkdtempSync(path.join(dir, 'run-'));
-  fs.chmodSync(d, 0o755);
-  return d;
-}
+const program = cProgram('inotify');
 
 describe('inotify reports the same events natively and under tsvisor', () => {
   it.each([
@@ -35,25 +21,19 @@ describe('inotify reports the same events natively and under tsvisor', () => {
     ['overflow', 'coalescing of identical events, IN_Q_OVERFLOW past 16384 queued events'],
     ['churn', '1000 instances made, watched and closed in turn'],
   ])('%s: %s', (cmd) => {
-    const native = runNative([prog, scratch(), cmd]);
-    const sandbox = runSandbox([prog, scratch(), cmd]);
-    expect(native.status).toBe(0);
-    expect(native.stdout.length).toBeGreaterThan(0);
-    expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
-      stdout: native.stdout,
-      stderr: native.stderr,
-      status: native.status,
-    });
+    const native = runNative([program.path, program.scratch(), cmd]);
+    const sandbox = runSandbox([program.path, program.scratch(), cmd]);
+    expectSameRun(native, sandbox);
   });
 });
 
 describe('inotify on a root written through the Gofer (host files) reports what Linux reports', () => {
   it.each([['basic'], ['watches'], ['moves']])('%s', (cmd) => {
-    const root = fs.mkdtempSync(path.join(dir, 'root-'));
-    fs.copyFileSync(prog, path.join(root, 'inotify'));
+    const root = fs.mkdtempSync(path.join(program.dir, 'root-'));
+    fs.copyFileSync(program.path, path.join(root, 'inotify'));
     fs.chmodSync(path.join(root, 'inotify'), 0o755);
     fs.mkdirSync(path.join(root, 's'));
-    const native = runNative([prog, scratch(), cmd]);
+    const native = runNative([program.path, program.scratch(), cmd]);
     const sandbox = runSandbox(['/inotify', '/s', cmd], { doFlags: ['--root', root] });
     expect(native.status).toBe(0);
     expect({ stdout: sandbox.stdout, stderr: sandbox.stderr, status: sandbox.status }).toEqual({
@@ -69,7 +49,7 @@ describe('inotify bounds', () => {
     // Every instance counts against host root's max_user_instances (128): one
     // sandbox must not take them all. Not compared with Linux: natively the
     // limit is the user's.
-    const r = runSandbox([prog, scratch(), 'limits']);
+    const r = runSandbox([program.path, program.scratch(), 'limits']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('made, watched and closed: 1000\nheld: 64, then EMFILE\nafter closing them = 0\n');

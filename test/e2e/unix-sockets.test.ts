@@ -7,27 +7,13 @@
 // of bind, connect and addressed sends; files renames, links and re-binds of
 // socket files (sendto, sendmsg); creds getsockopt's SO_PEERCRED and
 // SO_PEERGROUPS and SCM_CREDENTIALS.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { rmrf, runNative, runSandbox } from './harness.js';
-import { compile, hostScratch } from './robust-helpers.js';
+import { runNative, runSandbox } from './harness.js';
+import { cProgram, expectSameRun } from './differential.js';
 
-let dir: string;
-let prog: string;
-beforeAll(() => {
-  dir = hostScratch('unixsock');
-  prog = compile('unixsock', dir);
-});
-afterAll(() => {
-  if (dir) rmrf(dir);
-});
-
-function scratch(): string {
-  const d = fs.mkdtempSync(path.join(dir, 'run-'));
-  fs.chmodSync(d, 0o755);
-  return d;
-}
+const program = cProgram('unixsock');
 
 /** The output with the run's scratch directory and its last component (abstract names are unique per run) replaced. */
 function normalized(out: string, d: string): string {
@@ -43,17 +29,11 @@ describe('unix sockets behave the same natively and under tsvisor', () => {
     ['files', 'socket files renamed, linked, unlinked and bound again'],
     ['creds', 'SO_PEERCRED and SO_PEERGROUPS of connected sockets, SCM_CREDENTIALS'],
   ])('%s: %s', (cmd) => {
-    const nd = scratch();
-    const sd = scratch();
-    const native = runNative([prog, nd, cmd]);
-    const sandbox = runSandbox([prog, sd, cmd]);
-    expect(native.status).toBe(0);
-    expect(native.stdout.length).toBeGreaterThan(0);
-    expect({ stdout: normalized(sandbox.stdout, sd), stderr: sandbox.stderr, status: sandbox.status }).toEqual({
-      stdout: normalized(native.stdout, nd),
-      stderr: native.stderr,
-      status: native.status,
-    });
+    const nd = program.scratch();
+    const sd = program.scratch();
+    const native = runNative([program.path, nd, cmd]);
+    const sandbox = runSandbox([program.path, sd, cmd]);
+    expectSameRun(native, sandbox, { sandboxStdout: normalized(sandbox.stdout, sd), expected: normalized(native.stdout, nd) });
   });
 });
 
@@ -63,7 +43,7 @@ describe('a unix bind never reaches the host file system', () => {
     ['climbing with ..', (d: string) => `${'../'.repeat(12)}${d.slice(1)}/evil.sock`],
     ['through /proc/self/cwd', (d: string) => `/proc/self/cwd/${d.slice(1)}/evil.sock`],
   ])('%s', (_label, name) => {
-    const d = scratch();
+    const d = program.scratch();
     const script = [
       'import socket, sys',
       's = socket.socket(socket.AF_UNIX)',
