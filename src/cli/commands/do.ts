@@ -87,10 +87,10 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     groups: [],
     umask: process.umask(),
     hostname: (flags.hostname as string | undefined) ?? os.hostname(),
-    // Root in the sandbox has every capability, as root natively: its user
-    // namespace owns none of the sandbox's other namespaces, so they reach
-    // nothing outside (docs/design.md, "Threat model").
-    caps: allCapabilities(),
+    // Root in the sandbox has the caller's capabilities, as the same command
+    // run natively: its user namespace owns none of the sandbox's other
+    // namespaces, so they reach nothing outside (docs/design.md, "Threat model").
+    caps: callerCapabilities(),
     rlimits: flags['open-files'] === undefined ? [] : [[RLIMIT_NOFILE, openFiles(flags['open-files'] as string), openFiles(flags['open-files'] as string)]],
     overlaySize: limits.overlaySize,
     overlayInodes: limits.overlayInodes,
@@ -209,15 +209,16 @@ function guestEnvironment(): string[] {
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 
-/** Capability numbers 0..cap_last_cap. */
-function allCapabilities(): number[] {
-  let last = 40;
-  try {
-    last = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1'));
-  } catch {
-    /* keep Linux 6's */
-  }
-  return Array.from({ length: last + 1 }, (_, i) => i);
+/**
+ * The capabilities the sandbox's root holds: the caller's own effective set,
+ * as the same program run natively by the caller would hold. Where the
+ * host's root lacks one (CAP_SYS_RESOURCE inside a container), a guest told
+ * it held it would try what then fails (LTP lowering its oom_score_adj).
+ */
+function callerCapabilities(): number[] {
+  const status = fs.readFileSync('/proc/self/status', 'latin1');
+  const eff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`);
+  return Array.from({ length: 64 }, (_, i) => i).filter((i) => (eff >> BigInt(i)) & 1n);
 }
 
 /** Whether tsvisor runs in the terminal's foreground process group. */
