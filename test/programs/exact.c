@@ -28,28 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exact.h"
+
 extern char **environ;
-static const char *D;
-
-static void report(const char *what, long r, int e) {
-  if (r < 0) printf("%s: -1 %s\n", what, strerrorname_np(e));
-  else printf("%s: %ld\n", what, r);
-  fflush(stdout);
-}
-#define R(what, call)          \
-  do {                         \
-    errno = 0;                 \
-    long r_ = (long)(call);    \
-    report((what), r_, errno); \
-  } while (0)
-
-static char *at(const char *name) {
-  static char buf[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", D, name);
-  return buf[k];
-}
 
 /* ------------------------------------------------------------- errnos */
 

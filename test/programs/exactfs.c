@@ -39,28 +39,9 @@
 #include <unistd.h>
 #include <utime.h>
 
-static const char *D;
+#include "exact.h"
+
 static size_t DLEN;
-
-static void report(const char *what, long r, int e) {
-  if (r < 0) printf("%s: -1 %s\n", what, strerrorname_np(e));
-  else printf("%s: %ld\n", what, r);
-  fflush(stdout);
-}
-#define R(what, call)          \
-  do {                         \
-    errno = 0;                 \
-    long r_ = (long)(call);    \
-    report((what), r_, errno); \
-  } while (0)
-
-static char *at(const char *name) {
-  static char buf[8][8192];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", D, name);
-  return buf[k];
-}
 
 static void put(const char *name, const char *content) {
   int fd = open(at(name), O_CREAT | O_WRONLY | O_TRUNC, 0644);

@@ -29,35 +29,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exact.h"
+
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
 
-static const char *D;
 /* the scratch directory's last component: abstract names are unique per run */
 static const char *T;
 /* creds-all: also the cases where tsvisor is known to differ (docs/design.md) */
 static int all_creds;
-
-static void report(const char *what, long r, int e) {
-  if (r < 0) printf("%s: -1 %s\n", what, strerrorname_np(e));
-  else printf("%s: %ld\n", what, r);
-  fflush(stdout);
-}
-#define R(what, call)          \
-  do {                         \
-    errno = 0;                 \
-    long r_ = (long)(call);    \
-    report((what), r_, errno); \
-  } while (0)
-
-static char *at(const char *name) {
-  static char buf[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", D, name);
-  return buf[k];
-}
 
 /* An address for `name`: a path, or an abstract name after '@' ("@x" -> "\0x"). */
 struct addr {
