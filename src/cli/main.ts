@@ -148,13 +148,14 @@ async function version(): Promise<string> {
 /** Commands whose process runs a sandbox. */
 const SANDBOX_COMMANDS = new Set(['do', 'coverage', 'boot', 'run']);
 
-/** What a sandbox needs before anything is set up; throws a UsageError saying what is missing. */
-function canRunSandbox(globals: FlagValues): void {
+/** What a sandbox needs before anything is set up; throws a RuntimeError (status 1, as runsc) saying what is missing. */
+async function canRunSandbox(globals: FlagValues): Promise<void> {
+  const { RuntimeError } = await import('../oci/runtime.js');
   if (globals.platform === 'ptrace') {
-    throw new UsageError('--platform=ptrace is not supported: tsvisor intercepts system calls with seccomp user notification (Linux 5.9 or later); see docs/design.md');
+    throw new RuntimeError('--platform=ptrace is not supported: tsvisor intercepts system calls with seccomp user notification (Linux 5.9 or later); see docs/design.md');
   }
   if (process.getuid?.() !== 0) {
-    throw new UsageError('tsvisor needs root: it maps a range of user ids for the sandbox and traces its processes (--rootless does not change that)');
+    throw new RuntimeError('tsvisor needs root: it maps a range of user ids for the sandbox and traces its processes (--rootless does not change that)');
   }
 }
 
@@ -242,7 +243,7 @@ async function main(argv: string[]): Promise<number> {
     // the Sentry (docs/design.md, "Start-up").
     const prestarted: Prestarted = name === 'boot' || name === 'run' ? { gofer: (await import('../gofer/client.js')).startGofer() } : {};
     if (SANDBOX_COMMANDS.has(name)) {
-      canRunSandbox(parsed.flags);
+      await canRunSandbox(parsed.flags);
       const release = parsed.flags['kernel-release'] as string | undefined;
       if (release !== undefined) {
         if (!/^[\x21-\x7e]{1,64}$/.test(release)) throw new UsageError(`--kernel-release ${JSON.stringify(release)}: 1 to 64 printable characters, no spaces`);

@@ -29,6 +29,8 @@ export function setUpBounds(k: Kernel): Rlimit {
   if (native.setRlimit(RLIMIT_NOFILE, limit, limit) < 0) native.setRlimit(RLIMIT_NOFILE, limit, hard);
   // A quarter of the fds for cached O_PATH fds of host files, 4096 at most.
   setGoferFdCacheMax(Math.max(16, Math.min(4096, Math.floor(limit / 4))));
+  // An eighth for the pidfds that keep unreaped zombies listed in /proc.
+  k.zombieBudget = Math.max(16, Math.min(4096, Math.floor(limit / 8)));
   setHeldInodeOpener((major, minor, ino, flags) => k.files.openHeld(major, minor, ino, flags));
   dentryCache.pinned = () => pinnedDentries(k);
   return [RLIMIT_NOFILE, soft, hard];

@@ -113,6 +113,8 @@ export class Kernel {
   /** exited processes whose parent has not reaped them yet (by host tgid); swept as they are reaped */
   private readonly zombies = new Map<number, Process>();
   private zombieSweepAt = ZOMBIE_SWEEP_MIN;
+  /** the most zombies (each with a pidfd) the table keeps (setUpBounds: a share of the Sentry's fds) */
+  zombieBudget = 4096;
   readonly files = new FileTable(() => this.hostPids());
   readonly inotify = new Inotify(
     () => this.hostPids(),
@@ -750,14 +752,22 @@ export class Kernel {
   /**
    * A process whose exit the Sentry collected stays a /proc entry while the
    * host holds it as a zombie for its parent. Reaped ones are swept when the
-   * table doubles, so it is bounded by the zombies the host itself keeps.
+   * table doubles, so it is bounded by the zombies the host itself keeps,
+   * and by zombieBudget: past it a zombie goes unlisted rather than hold one
+   * more of the Sentry's fds (reaped zombies' pidfds would otherwise stay
+   * until the next sweep and leave the guest's calls ENFILE).
    */
   private addZombie(p: Process): void {
     if (!p.keepAsZombie()) return;
+    if (this.zombies.size >= Math.min(this.zombieSweepAt, this.zombieBudget)) {
+      this.sweepZombies();
+      this.zombieSweepAt = Math.max(ZOMBIE_SWEEP_MIN, 2 * this.zombies.size);
+    }
+    if (this.zombies.size >= this.zombieBudget) {
+      p.dropPidfd();
+      return;
+    }
     this.zombies.set(p.tgid, p);
-    if (this.zombies.size < this.zombieSweepAt) return;
-    this.sweepZombies();
-    this.zombieSweepAt = Math.max(ZOMBIE_SWEEP_MIN, 2 * this.zombies.size);
   }
 
   private sweepZombies(): void {
