@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rmrf, runNative, runSandbox } from './harness.js';
-import { PROGRAMS, hostScratch } from './robust-helpers.js';
+import { PROGRAMS, compile, hostScratch } from './robust-helpers.js';
 import { SYSCALLS } from '../../src/syscalls/table.js';
 
 const FILE = 'test/e2e/calls.test.ts';
@@ -111,11 +111,7 @@ afterAll(() => {
   if (dir) rmrf(dir);
 });
 
-function compile(name: string): string {
-  const out = path.join(dir, name);
-  execFileSync('gcc', ['-O2', '-static', '-Wall', '-o', out, path.join(PROGRAMS, `${name}.c`), '-lpthread'], { stdio: 'pipe' });
-  return out;
-}
+const build = (name: string): string => compile(name, dir, ['-lpthread']);
 
 function scratch(): string {
   const d = fs.mkdtempSync(path.join(dir, 'run-'));
@@ -134,7 +130,7 @@ describe('syscall conformance programs: native and tsvisor give the same case li
   });
 
   it.each(programs)('%s', (name) => {
-    const bin = compile(name);
+    const bin = build(name);
     const native = runNative([bin, scratch()], { timeoutMs: 120000 });
     const sandbox = runSandbox([bin, scratch()], { timeoutMs: 180000 });
     expect(native.status, native.stderr).toBe(0);
@@ -204,7 +200,7 @@ function hostRefuses(what: string): boolean {
 
 describe('deliberate differences: what a program sees for each privilege tsvisor withholds', () => {
   it('gives the documented errno, where Linux (as root) lets the call through', () => {
-    const bin = compile('withheld');
+    const bin = build('withheld');
     const setid = path.join(dir, 'withheld-setid');
     fs.copyFileSync(bin, setid);
     fs.chownSync(setid, 1000, 1000);

@@ -22,10 +22,10 @@ export function hostScratch(prefix: string): string {
   return d;
 }
 
-/** `gcc -O2 -static test/programs/NAME.c -o DIR/NAME`; returns the binary's path. */
-export function compile(name: string, dir: string): string {
+/** `gcc -O2 -static test/programs/NAME.c -o DIR/NAME [LIBS]`; returns the binary's path. */
+export function compile(name: string, dir: string, libs: string[] = []): string {
   const out = path.join(dir, name);
-  execFileSync('gcc', ['-O2', '-static', '-Wall', '-o', out, path.join(PROGRAMS, `${name}.c`)], { stdio: 'pipe' });
+  execFileSync('gcc', ['-O2', '-static', '-Wall', '-o', out, path.join(PROGRAMS, `${name}.c`), ...libs], { stdio: 'pipe' });
   return out;
 }
 

@@ -693,29 +693,22 @@ static void signalfds(void) {
 /* ------------------------------------------------------- restart_syscall */
 
 static void restarts(void) {
-  /* a sleep interrupted by a stop and a continue resumes for the time left */
-  pid_t c = fork_flushed();
-  if (c == 0) {
-    struct timespec a, b, d = {0, 400000000};
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    long r = syscall(SYS_nanosleep, &d, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
-    _exit(r == 0 && ms >= 400 ? 0 : 1);
-  }
-  msleep(100);
-  kill(c, SIGSTOP);
-  waitpid(c, NULL, WUNTRACED);
-  msleep(50);
-  kill(c, SIGCONT);
-  N(restart_syscall, "nanosleep stopped and continued sleeps its full time and returns 0", "%s", reap(c));
-  /* the same for poll and clock_nanosleep */
-  for (int k = 0; k < 2; k++) {
+  /* a sleep interrupted by a stop and a continue resumes for the time left:
+   * nanosleep, poll, clock_nanosleep */
+  static const char *const resumed[] = {
+      "nanosleep stopped and continued sleeps its full time and returns 0",
+      "poll stopped and continued waits its full time",
+      "clock_nanosleep stopped and continued sleeps its full time",
+  };
+  pid_t c;
+  for (int k = 0; k < 3; k++) {
     c = fork_flushed();
     if (c == 0) {
       struct timespec a, b, d = {0, 400000000};
       clock_gettime(CLOCK_MONOTONIC, &a);
-      long r = k ? syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &d, NULL) : syscall(SYS_poll, NULL, 0, 400);
+      long r = k == 0   ? syscall(SYS_nanosleep, &d, NULL)
+               : k == 1 ? syscall(SYS_poll, NULL, 0, 400)
+                        : syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &d, NULL);
       clock_gettime(CLOCK_MONOTONIC, &b);
       long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
       _exit(r == 0 && ms >= 400 ? 0 : 1);
@@ -725,7 +718,7 @@ static void restarts(void) {
     waitpid(c, NULL, WUNTRACED);
     msleep(50);
     kill(c, SIGCONT);
-    N(restart_syscall, k ? "clock_nanosleep stopped and continued sleeps its full time" : "poll stopped and continued waits its full time", "%s", reap(c));
+    N(restart_syscall, resumed[k], "%s", reap(c));
   }
   c = fork_flushed();
   if (c == 0) {
