@@ -229,6 +229,11 @@ async function main(argv: string[]): Promise<number> {
     fs.writeSync(1, help());
     return 0;
   }
+  // A sandbox process (boot, and run, which is one unless detached) starts its
+  // Gofer first of all: Node's start-up of the Gofer then overlaps with loading
+  // the command and the Sentry (docs/design.md, "Start-up"); a command line
+  // that turns out to ask for help or to be wrong stops it again.
+  const prestarted: Prestarted = name === 'boot' || name === 'run' ? { gofer: (await import('../gofer/client.js')).startGofer() } : {};
   const cmd = await loadCommand(cmdName);
   if (!cmd) fatal(`unknown command "${cmdName}" (commands: ${COMMANDS.join(', ')})`, 2);
   try {
@@ -238,10 +243,6 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--root before "do" names the OCI state directory, which do does not use; the sandbox's root directory goes after it: tsvisor do --root ${parsed.flags.root} -- COMMAND`);
     }
     resolveLogFiles(parsed.flags, name);
-    // A sandbox process (boot, and run, which is one unless detached) starts its
-    // Gofer first of all: Node's start-up of the Gofer then overlaps with loading
-    // the Sentry (docs/design.md, "Start-up").
-    const prestarted: Prestarted = name === 'boot' || name === 'run' ? { gofer: (await import('../gofer/client.js')).startGofer() } : {};
     if (SANDBOX_COMMANDS.has(name)) {
       await canRunSandbox(parsed.flags);
       const release = parsed.flags['kernel-release'] as string | undefined;
@@ -253,6 +254,7 @@ async function main(argv: string[]): Promise<number> {
     return await cmd.run(parsed.flags, args, prestarted);
   } catch (e) {
     const { reportError } = await import('../oci/runtime.js');
+    if (e instanceof HelpRequested || e instanceof UsageError) prestarted.gofer?.kill();
     if (e instanceof HelpRequested) {
       fs.writeSync(1, commandHelp(cmd, e.specs));
       return 0;
