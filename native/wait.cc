@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,18 +147,45 @@ Napi::Value PidfdStatus(const Napi::CallbackInfo& info) {
 // a handler in front of libuv's: it counts the signal, makes an eventfd
 // readable (a blocking wait includes it) and calls libuv's handler, so Node's
 // listeners still run once the loop does.
+//
+// One request can arrive as two deliveries: `timeout` (and `kill` scripts
+// alike) send the signal to the command and then to its process group, so
+// tsvisor gets it twice from the same process, microseconds or, on a loaded
+// machine, longer apart. A repeat of a signal from the same sending process
+// (SI_USER, same si_pid) within sameSenderNs of the last one counted is not
+// counted again: a second signal then means a second request.
 
 std::atomic<uint32_t> sigCounts[65];
 struct sigaction chained[65];
 bool wrapped[65];
 int wakeFd = -1;
+int64_t sameSenderNs = 0;
+pid_t lastSender[65];
+int64_t lastSenderAt[65];
+
+int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 void OnWakeSignal(int sig, siginfo_t* si, void* ctx) {
   int saved = errno;
-  sigCounts[sig].fetch_add(1, std::memory_order_relaxed);
-  uint64_t one = 1;
-  if (write(wakeFd, &one, sizeof one) < 0) {
-    // EAGAIN: the counter is already readable.
+  bool repeat = false;
+  if (si && si->si_code == SI_USER && si->si_pid > 0) {
+    int64_t now = MonotonicNs();
+    repeat = lastSender[sig] == si->si_pid && now - lastSenderAt[sig] < sameSenderNs;
+    if (!repeat) {
+      lastSender[sig] = si->si_pid;
+      lastSenderAt[sig] = now;
+    }
+  }
+  if (!repeat) {
+    sigCounts[sig].fetch_add(1, std::memory_order_relaxed);
+    uint64_t one = 1;
+    if (write(wakeFd, &one, sizeof one) < 0) {
+      // EAGAIN: the counter is already readable.
+    }
   }
   const struct sigaction& prev = chained[sig];
   errno = saved;
@@ -167,10 +195,12 @@ void OnWakeSignal(int sig, siginfo_t* si, void* ctx) {
     prev.sa_handler(sig);
 }
 
-// signalWake(sigs: number[]) -> eventfd | -errno. Each signal must already
-// have a handler (a process.on listener): it is chained, never replaced.
+// signalWake(sigs: number[], sameSenderMs: number) -> eventfd | -errno. Each
+// signal must already have a handler (a process.on listener): it is chained,
+// never replaced.
 Napi::Value SignalWake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  sameSenderNs = int64_t(info[1].As<Napi::Number>().Int64Value()) * 1000000;
   if (wakeFd < 0) {
     wakeFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wakeFd < 0) return Napi::Number::New(env, -errno);

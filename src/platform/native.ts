@@ -140,9 +140,12 @@ export interface Native {
   unwatchFd(id: number): void;
   /** 1 once child `pid` (behind `pidfd`) ended (out = [si_code, si_status]), 0 while it runs; never reaps it. */
   pidfdStatus(pidfd: number, pid: number, out: Int32Array): number;
-  /** An eventfd made readable by any of `sigs` (each must have a Node listener already), even while the loop is blocked. */
-  signalWake(sigs: number[]): number;
-  /** The signals counted by signalWake's handler since the last call, one entry per delivery (at most 8 each). */
+  /**
+   * An eventfd made readable by any of `sigs` (each must have a Node listener already), even while the loop is blocked.
+   * A repeat from the same sending process within `sameSenderMs` is not counted.
+   */
+  signalWake(sigs: number[], sameSenderMs: number): number;
+  /** The signals counted by signalWake's handler since the last call, one entry per counted delivery (at most 8 each). */
   signalTake(): number[];
 
   // directory-relative operations (native/fsat.cc)

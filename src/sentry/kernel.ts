@@ -85,6 +85,8 @@ const STOP_SIGNALS = new Set([SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]);
 const FAULT_SIGNALS = new Set([4, 5, 7, 8, 11, 31]);
 /** Signals whose default action ends the process (all but the ignored and the stopping ones). */
 const DEFAULT_TERMINATES = new Set([1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31]);
+/** A terminating signal repeated by its sender within this is the same request (see catchTerminatingSignals). */
+const SAME_REQUEST_MS = 1000;
 
 const NR_CLONE = NUMBERS['clone']!;
 const NR_CLONE3 = NUMBERS['clone3']!;
@@ -830,11 +832,14 @@ export class Kernel {
    * delivery is handled once, by whichever path takes it first. The wait is
    * given up only when the sandbox ends (at once, or when the grace is over),
    * and then every guest process is killed first, so none runs on to see the
-   * abandoned call fail; otherwise the live Gofer is waited for.
+   * abandoned call fail; otherwise the live Gofer is waited for. `timeout`
+   * sends its signal to tsvisor and then to tsvisor's process group: that
+   * repeat (same sender, within SAME_REQUEST_MS) is one request, not the
+   * second one that ends the sandbox at once.
    */
   catchTerminatingSignals(sigs: number[], graceMs: number): void {
     this.graceMs = graceMs;
-    const fd = native.signalWake(sigs);
+    const fd = native.signalWake(sigs, SAME_REQUEST_MS);
     if (fd < 0) {
       this.log.warn({ errno: -fd }, 'signals cannot interrupt a wait for the Gofer');
       return;

@@ -62,17 +62,26 @@ describe('the sandbox always ends', () => {
     expect((await waitGone(marked(), 3000)).map((p) => p.cmdline)).toEqual([]);
   });
 
+  // More than a second apart: a repeat from the same sender within one is the same request (next test).
   it('a second SIGTERM ends it at once, with the status of death by SIGTERM', async () => {
     const run = start(sh(STUBBORN));
     await run.waitFor(/ready/);
     run.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1500));
     const t0 = Date.now();
     run.kill('SIGTERM');
     const f = await run.finish(10000);
     expect(Date.now() - t0).toBeLessThan(2500);
     expect(f.status).toBe(143);
     expect((await waitGone(marked(), 3000)).map((p) => p.cmdline)).toEqual([]);
+  });
+
+  it('the same SIGTERM sent twice at once by one process (as timeout does, to tsvisor and its group) is one request: the guest keeps its grace', async () => {
+    const run = start(sh('trap "" TERM; echo ready; sleep 2; echo survived; exit 7'));
+    await run.waitFor(/ready/);
+    expect(spawnSync('sh', ['-c', `kill -TERM ${run.pid}; kill -TERM ${run.pid}`]).status).toBe(0);
+    const f = await run.finish(15000);
+    expect({ stdout: f.stdout, status: f.status }).toEqual({ stdout: 'ready\nsurvived\n', status: 7 });
   });
 
   it('when the command exits, the processes it left behind are killed and tsvisor exits with its status', async () => {
