@@ -136,7 +136,7 @@ async function isRuntimeError(e: unknown): Promise<boolean> {
 const OCI_SPEC_VERSION = '1.1.0';
 
 /** package.json's version. */
-async function version(): Promise<string> {
+export async function version(): Promise<string> {
   const { PROJECT_ROOT } = await import('../paths.js');
   try {
     return (JSON.parse(fs.readFileSync(`${PROJECT_ROOT}/package.json`, 'utf8')) as { version: string }).version;

@@ -32,7 +32,12 @@ export interface CallCount {
   gen: number;
   nr: number;
   errno: number;
+  /** the argument class (arg-classes.ts, without HAS_CLASS), or null */
+  cls: bigint | null;
   calls: number;
+  /** nanoseconds in the timed calls */
+  ns: number;
+  timed: number;
 }
 
 export interface ProcessInfo {
@@ -148,7 +153,7 @@ export class Collector implements GuestEvents {
     const key = `${tgid}/${gen}/${nr}/${errno}`;
     const row = this.eventRows.get(key);
     if (row) row.calls++;
-    else if (this.eventRows.size < MAX_ROWS) this.eventRows.set(key, { tgid, gen, nr, errno, calls: 1 });
+    else if (this.eventRows.size < MAX_ROWS) this.eventRows.set(key, { tgid, gen, nr, errno, cls: null, calls: 1, ns: 0, timed: 0 });
     else this.lost = true;
   }
 
@@ -182,7 +187,7 @@ export class Collector implements GuestEvents {
         const nr = buf.readInt32LE(off + 8);
         // Execs come from the Sentry's events (their numbers here are the rewritten calls').
         if (nr === NR_EXECVE || nr === NR_EXECVEAT) continue;
-        const row = { tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr, errno: buf.readUInt32LE(off + 12), calls: Number(buf.readBigUInt64LE(off + 16)) };
+        const row: CallCount = { tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr, errno: buf.readUInt32LE(off + 12), cls: null, calls: Number(buf.readBigUInt64LE(off + 16)), ns: 0, timed: 0 };
         if (nr === NR_CLONE) row.calls -= this.asClone.get(`${row.tgid}/${row.gen}/${row.errno}`) ?? 0;
         if (row.calls > 0) rows.push(row);
       }

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TSVISOR, rmrf } from './harness.js';
 import { ENV, compile, hostScratch } from './robust-helpers.js';
-import type { Report } from '../../src/coverage/report.js';
+import { type Report, validateReport } from '../../src/coverage/schema.js';
 
 const RUN_ENV = { ...ENV, PWD: '/' };
 /** The same in both runs (programs ask what their stdio is: ls, isatty): stdin and stdout /dev/null, stderr a pipe. */
@@ -48,7 +48,9 @@ function coverage(argv: string[], extra: string[] = []): { report: Report; statu
   const json = path.join(dir, `report-${Date.now()}.json`);
   const r = spawnSync(TSVISOR, ['coverage', '--json', json, ...extra, '--', ...argv], { env: RUN_ENV, cwd: '/', stdio: STDIO, encoding: 'latin1', timeout: 60000 });
   expect(r.stderr).toMatch(/calls\s+errors\s+syscall\s+disposition/);
-  return { report: JSON.parse(fs.readFileSync(json, 'utf8')) as Report, status: r.status, stderr: r.stderr };
+  const report: unknown = JSON.parse(fs.readFileSync(json, 'utf8'));
+  expect(validateReport(report)).toEqual([]);
+  return { report: report as Report, status: r.status, stderr: r.stderr };
 }
 
 function countsOf(rows: Report['syscalls']): Counts {

@@ -3,11 +3,11 @@
 // with its results, per process and per executable (src/coverage/).
 import fs from 'node:fs';
 import { type FlagSpec, UsageError, parseFlags, wrongArguments } from '../flags.js';
-import { type Command, fatal } from '../main.js';
+import { type Command, fatal, version } from '../main.js';
 import { DO_FLAGS, runInSandbox } from './do.js';
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'json', type: 'string', help: 'also write the report as JSON to FILE (schema: src/coverage/report.ts)' },
+  { name: 'json', type: 'string', help: 'also write the report as JSON to FILE (schema: docs/coverage-schema.md)' },
   { name: 'quiet', type: 'bool', help: 'no terminal summary' },
   ...DO_FLAGS,
 ];
@@ -48,7 +48,7 @@ export const coverageCommand: Command = {
       throw e;
     }
     const { rows, full } = collector.finish();
-    const report = buildReport(rest, status, rows, collector.processes, full);
+    const report = buildReport(rest, status, rows, collector.processes, full, await version());
     if (!flags.quiet) fs.writeSync(2, formatReport(report));
     if (jsonFd >= 0) {
       try {

@@ -1,0 +1,59 @@
+// Argument classes: for the calls whose support depends on an argument, the
+// part of the arguments that decides it (ioctl's request, socket's family,
+// type and protocol...). The eBPF exit program packs a call's class into one
+// u64 of its counts key (bpf-program.ts); the report unpacks and names it.
+import { O_ACCMODE, O_APPEND, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_NOATIME, O_NOFOLLOW, O_PATH, O_SYNC, O_TMPFILE, O_TRUNC, O_ASYNC } from '../abi/linux.js';
+import { argClassName } from '../abi/arg-names.js';
+import type { ArgCondition } from './schema.js';
+
+/** Bit 63 of a packed class: the call has one (0 is a valid class value). */
+export const HAS_CLASS = 1n << 63n;
+
+/** One argument's part: `(args[index] & mask) << shift` in the packed class. */
+export interface ClassPart {
+  index: number;
+  mask: number;
+  shift: number;
+}
+
+export interface ClassSpec {
+  kind: string;
+  parts: ClassPart[];
+}
+
+/** The open flags that change what an open asks of the kernel (not O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NONBLOCK). */
+export const OPEN_CLASS_MASK = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DSYNC | O_SYNC | O_ASYNC | O_DIRECT | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_PATH | O_TMPFILE;
+
+const one = (kind: string, index: number, mask = 0xffffffff): ClassSpec => ({ kind, parts: [{ index, mask, shift: 0 }] });
+const socketSpec: ClassSpec = { kind: 'family/type/protocol', parts: [{ index: 0, mask: 0xffff, shift: 40 }, { index: 1, mask: 0xf, shift: 32 }, { index: 2, mask: 0xffffffff, shift: 0 }] };
+const sockoptSpec: ClassSpec = { kind: 'level/option', parts: [{ index: 1, mask: 0xffffffff, shift: 32 }, { index: 2, mask: 0xffffffff, shift: 0 }] };
+
+/** By syscall number. clone's exit signal (CSIGNAL) is not part of its class. */
+export const CLASS_SPECS: ReadonlyMap<number, ClassSpec> = new Map([
+  [2, one('flags', 1, OPEN_CLASS_MASK)], // open
+  [16, one('request', 1)], // ioctl
+  [28, one('advice', 2)], // madvise
+  [41, socketSpec], // socket
+  [53, socketSpec], // socketpair
+  [54, sockoptSpec], // setsockopt
+  [55, sockoptSpec], // getsockopt
+  [56, one('flags', 0, 0xffffff00)], // clone
+  [72, one('command', 1)], // fcntl
+  [157, one('command', 0)], // prctl
+  [158, one('command', 0)], // arch_prctl
+  [257, one('flags', 2, OPEN_CLASS_MASK)], // openat
+]);
+
+export interface DecodedClass {
+  kind: string;
+  name: string;
+  args: ArgCondition[];
+}
+
+/** A packed class (without HAS_CLASS) of call `nr`, unpacked and named. */
+export function decodeClass(nr: number, packed: bigint): DecodedClass | null {
+  const spec = CLASS_SPECS.get(nr);
+  if (!spec) return null;
+  const args = spec.parts.map((p) => ({ index: p.index, mask: p.mask, value: Number((packed >> BigInt(p.shift)) & BigInt(p.mask)) }));
+  return { kind: spec.kind, name: argClassName(nr, args.map((a) => a.value)), args };
+}
