@@ -12,14 +12,25 @@
 // entry. At exit, -1 is also a call the Sentry skipped at a ptrace stop (a
 // refused exec, whose count comes from the Sentry's events): not counted.
 //
-// Map `counts`: {tgid, generation, nr, errno} -> calls. The generation is the
-// number of successful execs of the process so far (map `gens`, by tgid), so
-// the counts split per executable; a new process starts at 0 (its first
-// return from fork/clone, which is not a call of its own and not counted).
+// Map `counts`: {tgid, generation, nr, errno, class} -> {calls, ns, timed}.
+// The generation is the number of successful execs of the process so far
+// (map `gens`, by tgid), so the counts split per executable; a new process
+// starts at 0 (its first return from fork/clone, which is not a call of its
+// own and not counted). The class (arg-classes.ts) is read at exit from the
+// task's saved user registers, which still hold the arguments (the entry
+// tracepoint does not fire for the calls the filter or the Sentry answer, so
+// it cannot be the place). Time: the entry program stamps {time, nr} per
+// thread (map `starts`); the exit of the same call takes the difference and
+// clears the stamp, so a call without an entry event (denied, answered by
+// the Sentry) is not timed by the kernel.
 
-/** counts' key: {u32 tgid, u32 generation, i32 nr, u32 errno}; value: u64 calls */
-export const COUNTS_KEY_SIZE = 16;
-export const COUNTS_VALUE_SIZE = 8;
+import { CLASS_SPECS, HAS_CLASS } from './arg-classes.js';
+
+/** counts' key: {u32 tgid, u32 generation, i32 nr, u32 errno, u64 class}; value: {u64 calls, u64 ns, u64 timed} */
+export const COUNTS_KEY_SIZE = 24;
+export const COUNTS_VALUE_SIZE = 24;
+/** starts: u32 tid -> {u64 ns, i64 nr} */
+export const STARTS_VALUE_SIZE = 16;
 
 const NR_RT_SIGRETURN = 15;
 const NR_CLONE = 56;
@@ -32,11 +43,19 @@ const NR_EXECVEAT = 322;
 const NR_CLONE3 = 435;
 
 const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
+const BPF_FUNC_KTIME_GET_NS = 5;
+const BPF_FUNC_PROBE_READ_KERNEL = 113;
+const BPF_FUNC_GET_CURRENT_TASK_BTF = 158;
+const BPF_FUNC_TASK_PT_REGS = 175;
 const BPF_FUNC_MAP_UPDATE_ELEM = 2;
 const BPF_FUNC_MAP_DELETE_ELEM = 3;
 const BPF_FUNC_GET_CURRENT_PID_TGID = 14;
 const BPF_FUNC_GET_NS_CURRENT_PID_TGID = 120;
+const BPF_ANY = 0;
 const BPF_NOEXIST = 1;
+/** struct pt_regs (x86_64) up to orig_ax, read as one block; the offsets of the six arguments in it (di, si, dx, r10, r8, r9) */
+const REGS_LEN = 128;
+const ARG_OFFSETS = [112, 104, 96, 56, 72, 64];
 
 /** A tiny assembler: 8-byte instructions, jumps to named labels. */
 class Asm {
@@ -69,6 +88,22 @@ class Asm {
   rshImm(dst: number, imm: number): this {
     return this.raw(0x77, dst, 0, 0, imm);
   }
+  /** dst = (u32)src */
+  mov32(dst: number, src: number): this {
+    return this.raw(0xbc, dst, src, 0, 0);
+  }
+  andImm(dst: number, imm: number): this {
+    return this.raw(0x57, dst, 0, 0, imm);
+  }
+  lshImm(dst: number, imm: number): this {
+    return this.raw(0x67, dst, 0, 0, imm);
+  }
+  or(dst: number, src: number): this {
+    return this.raw(0x4f, dst, src, 0, 0);
+  }
+  sub(dst: number, src: number): this {
+    return this.raw(0x1f, dst, src, 0, 0);
+  }
   neg(dst: number): this {
     return this.raw(0x87, dst, 0, 0, 0);
   }
@@ -87,6 +122,10 @@ class Asm {
   /** lock *(u64 *)(dst + off) += src */
   atomicAdd(dst: number, off: number, src: number): this {
     return this.raw(0xdb, dst, src, off, 0);
+  }
+  /** jump-if-register: op 0x10 eq, 0x50 ne */
+  jReg(op: number, dst: number, src: number, to: string): this {
+    return this.raw(0x0d | op, dst, src, to, 0);
   }
   /** jump-if-immediate: op 0x10 eq, 0x50 ne, 0x70 sge, 0xc0 slt */
   jImm(op: number, dst: number, imm: number, to: string): this {
@@ -123,72 +162,151 @@ class Asm {
 export interface ProgramMaps {
   counts: number;
   gens: number;
+  starts: number;
   /** the sandbox's pid namespace: the kernel's dev_t of nsfs and its inode */
   nsDev: bigint;
   nsIno: bigint;
 }
 
-/**
- * The program for raw_syscalls:sys_exit (`atExit`) or sys_enter (which
- * counts only exit, exit_group and rt_sigreturn). Registers: r6 ctx, r7 tgid, r8 tid,
- * r9 generation; the stack holds the key at fp-32 and the tgid at fp-40.
- */
-export function syscallProgram(m: ProgramMaps, atExit: boolean): Uint8Array {
-  const a = new Asm();
-  a.mov(6, 1);
-  if (!atExit) {
-    a.ldxdw(1, 6, 8);
-    a.jImm(0x10, 1, NR_EXIT, 'ours');
-    a.jImm(0x10, 1, NR_EXIT_GROUP, 'ours');
-    a.jImm(0x10, 1, NR_RT_SIGRETURN, 'ours');
-    a.ja('out');
-    a.label('ours');
-  }
+// Stack layout (offsets from r10): the namespace helper's output at -16;
+// the counts key at -64 (tgid -64, gen -60, nr -56, errno -52, class -48);
+// the gens key (tgid) at -72; the starts key (tid) at -80; a counts value
+// (calls -104, ns -96, timed -88), or a starts value (ns -96, nr -88); the
+// gens value at -112; the user registers at -256.
+const KEY = -64;
+const GENS_KEY = -72;
+const STARTS_KEY = -80;
+const VALUE = -104;
+const GENS_VALUE = -112;
+const REGS = -256;
+
+/** r7 = tgid, r8 = tid, for a task of the sandbox's pid namespace; else to 'out'. */
+function sandboxTask(a: Asm, m: ProgramMaps): void {
   a.ld64(1, m.nsDev).ld64(2, m.nsIno).mov(3, 10).addImm(3, -16).movImm(4, 8);
   a.call(BPF_FUNC_GET_NS_CURRENT_PID_TGID).jImm(0x50, 0, 0, 'out');
-  a.call(BPF_FUNC_GET_CURRENT_PID_TGID).mov(7, 0).rshImm(7, 32).mov(8, 0).raw(0x67, 8, 0, 0, 32).rshImm(8, 32);
-  if (atExit) {
-    a.ldxdw(1, 6, 8).jImm(0x10, 1, -1, 'out');
-    // A new task's first return from fork/clone: not a call; a new process starts at generation 0.
-    a.ldxdw(2, 6, 16).jImm(0x50, 2, 0, 'counted');
-    a.ldxdw(1, 6, 8);
-    for (const nr of [NR_CLONE, NR_FORK, NR_VFORK, NR_CLONE3]) a.jImm(0x10, 1, nr, 'newtask');
-    a.ja('counted');
-    a.label('newtask');
-    a.raw(0x5d, 7, 8, 'out', 0); // tgid != tid: a thread
-    a.stxw(10, -40, 7).ld64(1, BigInt(m.gens), 1).mov(2, 10).addImm(2, -40).call(BPF_FUNC_MAP_DELETE_ELEM).ja('out');
-    a.label('counted');
+  a.call(BPF_FUNC_GET_CURRENT_PID_TGID).mov(7, 0).rshImm(7, 32).mov(8, 0).lshImm(8, 32).rshImm(8, 32);
+}
+
+/**
+ * The call's argument class into the key (0 for a call without one): its
+ * arguments from the task's saved user registers (bpf_task_pt_regs).
+ */
+function argClass(a: Asm): void {
+  a.movImm(1, 0).stxdw(10, KEY + 16, 1);
+  a.ldxdw(1, 6, 8);
+  for (const nr of CLASS_SPECS.keys()) a.jImm(0x10, 1, nr, `class${nr}`);
+  a.ja('classed');
+  a.label('regs');
+  a.call(BPF_FUNC_GET_CURRENT_TASK_BTF).mov(1, 0).call(BPF_FUNC_TASK_PT_REGS);
+  a.mov(3, 0).mov(1, 10).addImm(1, REGS).movImm(2, REGS_LEN).call(BPF_FUNC_PROBE_READ_KERNEL);
+  a.jImm(0x50, 0, 0, 'classed');
+  a.ldxdw(1, 6, 8);
+  for (const nr of CLASS_SPECS.keys()) a.jImm(0x10, 1, nr, `read${nr}`);
+  a.ja('classed');
+  for (const [nr, spec] of CLASS_SPECS) {
+    // Two passes: first to read the registers (shared code), then to pack.
+    a.label(`class${nr}`).ja('regs');
+    a.label(`read${nr}`).movImm(2, 0);
+    for (const p of spec.parts) {
+      a.ldxdw(1, 10, REGS + ARG_OFFSETS[p.index]!).mov32(1, 1);
+      if (p.mask !== 0xffffffff) a.andImm(1, p.mask | 0);
+      if (p.shift) a.lshImm(1, p.shift);
+      a.or(2, 1);
+    }
+    a.ld64(1, HAS_CLASS).or(2, 1).stxdw(10, KEY + 16, 2).ja('classed');
   }
-  // key = {tgid, gen, nr, errno}
-  a.stxw(10, -40, 7).ld64(1, BigInt(m.gens), 1).mov(2, 10).addImm(2, -40).call(BPF_FUNC_MAP_LOOKUP_ELEM);
-  a.movImm(9, 0).jImm(0x10, 0, 0, 'gen').ldxw(9, 0, 0).label('gen');
-  a.stxw(10, -32, 7).stxw(10, -28, 9);
-  a.ldxdw(1, 6, 8).stxw(10, -24, 1);
-  a.movImm(3, 0);
-  if (atExit) {
-    a.ldxdw(2, 6, 16).jImm(0x70, 2, 0, 'errno').jImm(0xc0, 2, -4095, 'errno').mov(3, 2).neg(3);
-    a.label('errno');
-  }
-  a.stxw(10, -20, 3);
-  // counts[key] += 1 (inserted with 1 if absent; a racing insert makes ours fail, then add)
-  a.ld64(1, BigInt(m.counts), 1).mov(2, 10).addImm(2, -32).call(BPF_FUNC_MAP_LOOKUP_ELEM);
-  a.jImm(0x10, 0, 0, 'insert').movImm(1, 1).atomicAdd(0, 0, 1).ja('execs');
+  a.label('classed');
+}
+
+/** counts[key] += value (inserted if absent; a racing insert makes ours fail, then add). */
+function addCounts(a: Asm, m: ProgramMaps): void {
+  a.ld64(1, BigInt(m.counts), 1).mov(2, 10).addImm(2, KEY).call(BPF_FUNC_MAP_LOOKUP_ELEM);
+  a.jImm(0x10, 0, 0, 'insert').ja('add');
   a.label('insert');
-  a.movImm(1, 1).stxdw(10, -48, 1);
-  a.ld64(1, BigInt(m.counts), 1).mov(2, 10).addImm(2, -32).mov(3, 10).addImm(3, -48).movImm(4, BPF_NOEXIST);
-  a.call(BPF_FUNC_MAP_UPDATE_ELEM).jImm(0x10, 0, 0, 'execs');
-  a.ld64(1, BigInt(m.counts), 1).mov(2, 10).addImm(2, -32).call(BPF_FUNC_MAP_LOOKUP_ELEM);
-  a.jImm(0x10, 0, 0, 'execs').movImm(1, 1).atomicAdd(0, 0, 1);
-  a.label('execs');
-  if (atExit) {
-    // A successful exec: the process's next calls are the new executable's.
-    a.ldxdw(2, 6, 16).jImm(0x50, 2, 0, 'out');
-    a.ldxdw(1, 6, 8).jImm(0x10, 1, NR_EXECVE, 'exec').jImm(0x10, 1, NR_EXECVEAT, 'exec').ja('out');
-    a.label('exec');
-    a.addImm(9, 1).stxw(10, -48, 9);
-    a.ld64(1, BigInt(m.gens), 1).mov(2, 10).addImm(2, -40).mov(3, 10).addImm(3, -48).movImm(4, 0);
-    a.call(BPF_FUNC_MAP_UPDATE_ELEM);
-  }
+  a.ld64(1, BigInt(m.counts), 1).mov(2, 10).addImm(2, KEY).mov(3, 10).addImm(3, VALUE).movImm(4, BPF_NOEXIST);
+  a.call(BPF_FUNC_MAP_UPDATE_ELEM).jImm(0x10, 0, 0, 'counted');
+  a.ld64(1, BigInt(m.counts), 1).mov(2, 10).addImm(2, KEY).call(BPF_FUNC_MAP_LOOKUP_ELEM);
+  a.jImm(0x10, 0, 0, 'counted');
+  a.label('add');
+  for (const off of [0, 8, 16]) a.ldxdw(1, 10, VALUE + off).atomicAdd(0, off, 1);
+  a.label('counted');
+}
+
+/** The key's tgid and generation (r9), from `gens`. */
+function keyHead(a: Asm, m: ProgramMaps): void {
+  a.stxw(10, GENS_KEY, 7).ld64(1, BigInt(m.gens), 1).mov(2, 10).addImm(2, GENS_KEY).call(BPF_FUNC_MAP_LOOKUP_ELEM);
+  a.movImm(9, 0).jImm(0x10, 0, 0, 'gen').ldxw(9, 0, 0).label('gen');
+  a.stxw(10, KEY, 7).stxw(10, KEY + 4, 9);
+  a.ldxdw(1, 6, 8).stxw(10, KEY + 8, 1);
+}
+
+/**
+ * raw_syscalls:sys_enter: stamps the call's start for its exit; counts
+ * exit, exit_group and rt_sigreturn, which have no exit of their own.
+ * Registers: r6 ctx, r7 tgid, r8 tid, r9 generation.
+ */
+export function enterProgram(m: ProgramMaps): Uint8Array {
+  const a = new Asm();
+  a.mov(6, 1);
+  sandboxTask(a, m);
+  a.ldxdw(1, 6, 8);
+  a.jImm(0x10, 1, NR_EXIT, 'ours');
+  a.jImm(0x10, 1, NR_EXIT_GROUP, 'ours');
+  a.jImm(0x10, 1, NR_RT_SIGRETURN, 'ours');
+  a.call(BPF_FUNC_KTIME_GET_NS).stxdw(10, VALUE + 8, 0).ldxdw(1, 6, 8).stxdw(10, VALUE + 16, 1).stxw(10, STARTS_KEY, 8);
+  a.ld64(1, BigInt(m.starts), 1).mov(2, 10).addImm(2, STARTS_KEY).mov(3, 10).addImm(3, VALUE + 8).movImm(4, BPF_ANY);
+  a.call(BPF_FUNC_MAP_UPDATE_ELEM).ja('out');
+  a.label('ours');
+  keyHead(a, m);
+  a.movImm(1, 0).stxw(10, KEY + 12, 1).stxdw(10, KEY + 16, 1);
+  a.stxdw(10, VALUE + 8, 1).stxdw(10, VALUE + 16, 1).movImm(1, 1).stxdw(10, VALUE, 1);
+  addCounts(a, m);
+  a.label('out').movImm(0, 0).exit();
+  return a.bytes();
+}
+
+/**
+ * raw_syscalls:sys_exit: counts the call with its result, class and time.
+ * Registers: r6 ctx, r7 tgid, r8 tid, r9 generation.
+ */
+export function exitProgram(m: ProgramMaps): Uint8Array {
+  const a = new Asm();
+  a.mov(6, 1);
+  sandboxTask(a, m);
+  a.ldxdw(1, 6, 8).jImm(0x10, 1, -1, 'out');
+  // A new task's first return from fork/clone: not a call; a new process starts at generation 0.
+  a.ldxdw(2, 6, 16).jImm(0x50, 2, 0, 'call');
+  a.ldxdw(1, 6, 8);
+  for (const nr of [NR_CLONE, NR_FORK, NR_VFORK, NR_CLONE3]) a.jImm(0x10, 1, nr, 'newtask');
+  a.ja('call');
+  a.label('newtask');
+  a.raw(0x5d, 7, 8, 'out', 0); // tgid != tid: a thread
+  a.stxw(10, GENS_KEY, 7).ld64(1, BigInt(m.gens), 1).mov(2, 10).addImm(2, GENS_KEY).call(BPF_FUNC_MAP_DELETE_ELEM).ja('out');
+  a.label('call');
+  keyHead(a, m);
+  a.movImm(3, 0);
+  a.ldxdw(2, 6, 16).jImm(0x70, 2, 0, 'errno').jImm(0xc0, 2, -4095, 'errno').mov(3, 2).neg(3);
+  a.label('errno');
+  a.stxw(10, KEY + 12, 3);
+  argClass(a);
+  // value = {1, ns since this call's entry, 1}, or {1, 0, 0} without one
+  a.movImm(1, 1).stxdw(10, VALUE, 1).movImm(1, 0).stxdw(10, VALUE + 8, 1).stxdw(10, VALUE + 16, 1);
+  a.stxw(10, STARTS_KEY, 8).ld64(1, BigInt(m.starts), 1).mov(2, 10).addImm(2, STARTS_KEY).call(BPF_FUNC_MAP_LOOKUP_ELEM);
+  a.jImm(0x10, 0, 0, 'timed');
+  a.ldxdw(1, 0, 0).jImm(0x10, 1, 0, 'timed');
+  a.ldxdw(2, 0, 8).ldxdw(3, 6, 8).jReg(0x50, 2, 3, 'timed');
+  a.movImm(2, 0).stxdw(0, 0, 2);
+  a.stxdw(10, VALUE + 8, 1).call(BPF_FUNC_KTIME_GET_NS).ldxdw(1, 10, VALUE + 8).sub(0, 1).stxdw(10, VALUE + 8, 0);
+  a.movImm(1, 1).stxdw(10, VALUE + 16, 1);
+  a.label('timed');
+  addCounts(a, m);
+  // A successful exec: the process's next calls are the new executable's.
+  a.ldxdw(2, 6, 16).jImm(0x50, 2, 0, 'out');
+  a.ldxdw(1, 6, 8).jImm(0x10, 1, NR_EXECVE, 'exec').jImm(0x10, 1, NR_EXECVEAT, 'exec').ja('out');
+  a.label('exec');
+  a.addImm(9, 1).stxw(10, GENS_VALUE, 9);
+  a.ld64(1, BigInt(m.gens), 1).mov(2, 10).addImm(2, GENS_KEY).mov(3, 10).addImm(3, GENS_VALUE).movImm(4, 0);
+  a.call(BPF_FUNC_MAP_UPDATE_ELEM);
   a.label('out').movImm(0, 0).exit();
   return a.bytes();
 }

@@ -6,7 +6,8 @@
 // under another number, or none).
 import fs from 'node:fs';
 import { native } from '../platform/native.js';
-import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, syscallProgram } from './bpf-program.js';
+import { HAS_CLASS } from './arg-classes.js';
+import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, STARTS_VALUE_SIZE, enterProgram, exitProgram } from './bpf-program.js';
 import type { GuestEvents } from '../sentry/spec.js';
 
 const BPF_MAP_TYPE_HASH = 1;
@@ -15,6 +16,8 @@ const BPF_PROG_TYPE_TRACEPOINT = 5;
 /** Distinct (process, executable, call, errno) rows a run may have; beyond, rows are lost (reported). */
 const MAX_ROWS = 65536;
 const MAX_PROCESSES = 32768;
+/** Threads with a call in progress (an LRU map: an evicted stamp only leaves that call untimed). */
+const MAX_THREADS = 32768;
 /** Executables remembered per process (a process that execs in a loop); later ones are reported as '?'. */
 const MAX_EXECS = 1024;
 const TRACEFS = '/sys/kernel/tracing/events';
@@ -55,6 +58,7 @@ export class Collector implements GuestEvents {
   private readonly fds: number[] = [];
   private counts = -1;
   private gens = -1;
+  private starts = -1;
   private nsKey: { dev: bigint; ino: bigint } | null = null;
   readonly processes = new Map<number, ProcessInfo>();
   /** exec and clone3 calls from the Sentry's events: tid -> (name, tgid, gen) until its result */
@@ -74,6 +78,9 @@ export class Collector implements GuestEvents {
     this.gens = native.bpfMapCreate(BPF_MAP_TYPE_LRU_HASH, 4, 4, MAX_PROCESSES, 0);
     if (this.gens < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-this.gens})`);
     this.fds.push(this.gens);
+    this.starts = native.bpfMapCreate(BPF_MAP_TYPE_LRU_HASH, 4, STARTS_VALUE_SIZE, MAX_THREADS, 0);
+    if (this.starts < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-this.starts})`);
+    this.fds.push(this.starts);
   }
 
   /** The sandbox's first process (the launcher), before it runs: attach in its pid namespace. */
@@ -85,9 +92,9 @@ export class Collector implements GuestEvents {
     const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
     const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
     this.nsKey = { dev: (major << 20n) | minor, ino: st.ino };
-    const maps = { counts: this.counts, gens: this.gens, nsDev: this.nsKey.dev, nsIno: this.nsKey.ino };
-    this.attach('sys_exit', syscallProgram(maps, true));
-    this.attach('sys_enter', syscallProgram(maps, false));
+    const maps = { counts: this.counts, gens: this.gens, starts: this.starts, nsDev: this.nsKey.dev, nsIno: this.nsKey.ino };
+    this.attach('sys_exit', exitProgram(maps));
+    this.attach('sys_enter', enterProgram(maps));
     // Generation 0: Node's child, which execs the launcher once it is let go (native spawnSandbox).
     this.processes.set(hostPid, { tgid: hostPid, pid: 1, parent: null, exes: [LAUNCHER_EXE, LAUNCHER_EXE] });
   }
@@ -175,24 +182,61 @@ export class Collector implements GuestEvents {
     }
   }
 
-  /** Every call counted, once the guest is gone; detaches and frees the maps. */
+  /**
+   * Every call counted, once the guest is gone; detaches and frees the maps.
+   * The kernel's rows for execs and for clone3 calls run as clone carry
+   * the time of calls the Sentry's events count: it moves to those rows.
+   */
   finish(): { rows: CallCount[]; full: boolean } {
     const rows: CallCount[] = [];
     let n = 0;
+    const execTime = new Map<string, { ns: number; timed: number }>();
     if (this.counts >= 0) {
       const buf = native.bpfMapEntries(this.counts, COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE);
       if (typeof buf === 'number') throw new CoverageError(`cannot read the coverage counts (errno ${-buf})`);
       const step = COUNTS_KEY_SIZE + COUNTS_VALUE_SIZE;
       for (let off = 0; off + step <= buf.length; off += step, n++) {
-        const nr = buf.readInt32LE(off + 8);
-        // Execs come from the Sentry's events (their numbers here are the rewritten calls').
-        if (nr === NR_EXECVE || nr === NR_EXECVEAT) continue;
-        const row: CallCount = { tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr, errno: buf.readUInt32LE(off + 12), cls: null, calls: Number(buf.readBigUInt64LE(off + 16)), ns: 0, timed: 0 };
-        if (nr === NR_CLONE) row.calls -= this.asClone.get(`${row.tgid}/${row.gen}/${row.errno}`) ?? 0;
-        if (row.calls > 0) rows.push(row);
+        const cls = buf.readBigUInt64LE(off + 16);
+        const row: CallCount = {
+          tgid: buf.readUInt32LE(off), gen: buf.readUInt32LE(off + 4), nr: buf.readInt32LE(off + 8), errno: buf.readUInt32LE(off + 12),
+          cls: cls & HAS_CLASS ? cls & ~HAS_CLASS : null,
+          calls: Number(buf.readBigUInt64LE(off + 24)), ns: Number(buf.readBigUInt64LE(off + 32)), timed: Number(buf.readBigUInt64LE(off + 40)),
+        };
+        if (row.nr === NR_EXECVE || row.nr === NR_EXECVEAT) {
+          const key = `${row.tgid}/${row.gen}/${row.errno}`;
+          const t = execTime.get(key) ?? { ns: 0, timed: 0 };
+          execTime.set(key, { ns: t.ns + row.ns, timed: t.timed + row.timed });
+          continue;
+        }
+        rows.push(row);
       }
     }
     for (const fd of this.fds.splice(0).reverse()) native.close(fd);
-    return { rows: rows.concat([...this.eventRows.values()]), full: this.lost || n >= MAX_ROWS };
+    // clone3 calls the kernel ran as clone: out of clone's rows (with their share of the time), into clone3's.
+    for (const row of rows.filter((r) => r.nr === NR_CLONE).sort((a, b) => b.calls - a.calls)) {
+      const key = `${row.tgid}/${row.gen}/${row.errno}`;
+      const k = Math.min(this.asClone.get(key) ?? 0, row.calls);
+      if (!k) continue;
+      this.asClone.set(key, (this.asClone.get(key) ?? 0) - k);
+      const share = { ns: Math.round((row.ns * k) / row.calls), timed: Math.round((row.timed * k) / row.calls) };
+      row.calls -= k;
+      row.ns -= share.ns;
+      row.timed -= share.timed;
+      const to = this.eventRows.get(`${row.tgid}/${row.gen}/${NR_CLONE3}/${row.errno}`);
+      if (to) {
+        to.ns += share.ns;
+        to.timed += share.timed;
+      }
+    }
+    // Execs: the kernel's time by process, generation and result, shared among the events' rows (execve, execveat) alike.
+    for (const [key, t] of execTime) {
+      const to = [NR_EXECVE, NR_EXECVEAT].map((nr) => this.eventRows.get(`${key.split('/').slice(0, 2).join('/')}/${nr}/${key.split('/')[2]}`)).filter((r) => r !== undefined);
+      const calls = to.reduce((s, r) => s + r.calls, 0);
+      for (const r of to) {
+        r.ns += Math.round((t.ns * r.calls) / calls);
+        r.timed += Math.min(r.calls, Math.round((t.timed * r.calls) / calls));
+      }
+    }
+    return { rows: rows.filter((r) => r.calls > 0).concat([...this.eventRows.values()]), full: this.lost || n >= MAX_ROWS };
   }
 }
