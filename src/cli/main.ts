@@ -40,6 +40,8 @@ async function loadCommand(name: string): Promise<Command | undefined> {
       return (await import('./commands/do.js')).doCommand;
     case 'coverage':
       return (await import('./commands/coverage.js')).coverageCommand;
+    case 'coverage diff':
+      return (await import('./commands/coverage-diff.js')).coverageDiffCommand;
     case 'syscalls':
       return (await import('./commands/syscalls.js')).syscallsCommand;
     case 'create':
@@ -94,6 +96,7 @@ function help(): string {
     'commands:',
     '  do          run a command in a sandbox on the host root (or --root DIR; do --help: its flags)',
     '  coverage    run a command as do does and report every system call it made (--json FILE)',
+    '  coverage diff OLD.json NEW.json   compare two reports; status 1 if the new run needs what gVisor or tsvisor lacks',
     '  syscalls    print the syscall table (--format table|json|markdown)',
     '',
     'OCI runtime commands (as runc and runsc):',
@@ -234,7 +237,10 @@ async function main(argv: string[]): Promise<number> {
   // the command and the Sentry (docs/design.md, "Start-up"); a command line
   // that turns out to ask for help or to be wrong stops it again.
   const prestarted: Prestarted = name === 'boot' || name === 'run' ? { gofer: (await import('../gofer/client.js')).startGofer() } : {};
-  const cmd = await loadCommand(cmdName);
+  // `coverage diff` is a command of its own, which runs no sandbox.
+  const diff = cmdName === 'coverage' && args[helpOnly ? 1 : 0] === 'diff';
+  if (diff && !helpOnly) args.shift();
+  const cmd = await loadCommand(diff ? 'coverage diff' : cmdName);
   if (!cmd) fatal(`unknown command "${cmdName}" (commands: ${COMMANDS.join(', ')})`, 2);
   try {
     // Every command parses its flags before it does anything: asked for help, it throws HelpRequested.
@@ -243,7 +249,7 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--root before "do" names the OCI state directory, which do does not use; the sandbox's root directory goes after it: tsvisor do --root ${parsed.flags.root} -- COMMAND`);
     }
     resolveLogFiles(parsed.flags, name);
-    if (SANDBOX_COMMANDS.has(name)) {
+    if (SANDBOX_COMMANDS.has(name) && !diff) {
       await canRunSandbox(parsed.flags);
       const release = parsed.flags['kernel-release'] as string | undefined;
       if (release !== undefined) {
@@ -260,7 +266,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     // `boot` is what bin/tsvisor runs for `create`.
-    if (e instanceof UsageError) return reportError(parsed.flags, usageMessage(e, cmdName === 'boot' ? 'create' : cmdName, cmd), 2);
+    if (e instanceof UsageError) return reportError(parsed.flags, usageMessage(e, cmdName === 'boot' ? 'create' : diff ? 'coverage diff' : cmdName, cmd), 2);
     if (await isRuntimeError(e)) {
       return reportError(parsed.flags, (e as Error).message, (e as { exitStatus?: number }).exitStatus);
     }

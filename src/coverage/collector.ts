@@ -67,6 +67,8 @@ export class Collector implements GuestEvents {
   /** clone3 calls the kernel ran as clone: rows to move from clone to clone3 */
   private readonly asClone = new Map<string, number>();
   private readonly eventRows = new Map<string, CallCount>();
+  /** the Sentry's time in the calls it answered, by tgid/gen/nr: rows of no calls that add time */
+  private readonly sentryTime = new Map<string, CallCount>();
   /** something was not recorded for a bound above: the report says it is incomplete */
   private lost = false;
 
@@ -171,6 +173,20 @@ export class Collector implements GuestEvents {
     else if (p) this.lost = true;
   }
 
+  onEmulated(tgid: number, nr: number, ns: number): void {
+    const gen = this.genOf(tgid);
+    const key = `${tgid}/${gen}/${nr}`;
+    const row = this.sentryTime.get(key);
+    if (row) {
+      row.ns += ns;
+      row.timed++;
+    } else if (this.sentryTime.size < MAX_ROWS) {
+      this.sentryTime.set(key, { tgid, gen, nr, errno: 0, cls: null, calls: 0, ns, timed: 1 });
+    } else {
+      this.lost = true;
+    }
+  }
+
   private processOf(tid: number): ProcessInfo | undefined {
     const p = this.processes.get(tid);
     if (p) return p;
@@ -237,6 +253,6 @@ export class Collector implements GuestEvents {
         r.timed += Math.min(r.calls, Math.round((t.timed * r.calls) / calls));
       }
     }
-    return { rows: rows.filter((r) => r.calls > 0).concat([...this.eventRows.values()]), full: this.lost || n >= MAX_ROWS };
+    return { rows: rows.filter((r) => r.calls > 0).concat([...this.eventRows.values()], [...this.sentryTime.values()]), full: this.lost || n >= MAX_ROWS };
   }
 }

@@ -74,6 +74,8 @@ export class Dispatcher {
     let r: number;
     let t: Task | undefined;
     const st = k.strace;
+    const ev = k.spec.events;
+    const t0 = ev ? process.hrtime.bigint() : 0n;
     try {
       t = k.task(a.tid);
       k.current = t;
@@ -99,6 +101,8 @@ export class Dispatcher {
     k.current = undefined;
     if (st && t) st.exit(t, a, r);
     ch.setReply(r);
+    // A call continued on the host is timed there, by the kernel.
+    if (ev && t && r !== CONTINUE) ev.onEmulated(t.proc.tgid, nr, Number(process.hrtime.bigint() - t0));
   }
 }
 
