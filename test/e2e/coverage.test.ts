@@ -9,22 +9,30 @@
 //     when it returns; coverage counts them at entry;
 //   - futex, for the threaded program only: whether pthread_join waits
 //     depends on timing.
+// Argument classes (ioctl requests, socket families...) equal those of a
+// native `strace -f -X raw` of the same program; time, the table's rules per
+// class, the verdicts, `coverage diff` and the schema validator are checked
+// on test/programs/coverage-args.c.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TSVISOR, rmrf } from './harness.js';
 import { ENV, compile, hostScratch } from './robust-helpers.js';
+import { CLASS_SPECS, HAS_CLASS, decodeClass } from '../../src/coverage/arg-classes.js';
 import { type Report, validateReport } from '../../src/coverage/schema.js';
+import { NUMBERS } from '../../src/syscalls/table.js';
 
 const RUN_ENV = { ...ENV, PWD: '/' };
 /** The same in both runs (programs ask what their stdio is: ls, isatty): stdin and stdout /dev/null, stderr a pipe. */
 const STDIO: ('ignore' | 'pipe')[] = ['ignore', 'ignore', 'pipe'];
 let dir: string;
 let program: string;
+let argsProgram: string;
 beforeAll(() => {
   dir = hostScratch('coverage');
   program = compile('coverage', dir);
+  argsProgram = compile('coverage-args', dir);
 });
 afterAll(() => {
   if (dir) rmrf(dir);
@@ -44,13 +52,14 @@ function straceCounts(argv: string[]): { counts: Counts; status: number | null }
   return { counts, status: r.status };
 }
 
-function coverage(argv: string[], extra: string[] = []): { report: Report; status: number | null; stderr: string } {
-  const json = path.join(dir, `report-${Date.now()}.json`);
+let reports = 0;
+function coverage(argv: string[], extra: string[] = []): { report: Report; status: number | null; stderr: string; json: string } {
+  const json = path.join(dir, `report-${reports++}.json`);
   const r = spawnSync(TSVISOR, ['coverage', '--json', json, ...extra, '--', ...argv], { env: RUN_ENV, cwd: '/', stdio: STDIO, encoding: 'latin1', timeout: 60000 });
-  expect(r.stderr).toMatch(/calls\s+errors\s+syscall\s+disposition/);
+  expect(r.stderr).toMatch(/calls\s+errors\s+usecs\s+usecs\/call\s+syscall\s+disposition/);
   const report: unknown = JSON.parse(fs.readFileSync(json, 'utf8'));
   expect(validateReport(report)).toEqual([]);
-  return { report: report as Report, status: r.status, stderr: r.stderr };
+  return { report: report as Report, status: r.status, stderr: r.stderr, json };
 }
 
 function countsOf(rows: Report['syscalls']): Counts {
@@ -136,5 +145,238 @@ describe('tsvisor coverage counts every call as strace -f -c does', () => {
     expect(nowhere.status).not.toBe(0);
     expect(nowhere.stdout).toBe('');
     expect(nowhere.stderr.trim()).toBe('tsvisor: --json /nonexistent-dir/r.json: ENOENT');
+  });
+});
+
+/** The top-level arguments of an strace line's call: strings, arrays and structs kept whole. */
+function straceArgs(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch === '"') {
+      const end = /^"(?:[^"\\]|\\.)*"(?:\.\.\.)?/.exec(s.slice(i))![0];
+      cur += end;
+      i += end.length - 1;
+      continue;
+    }
+    if ('[{('.includes(ch)) depth++;
+    if (']})'.includes(ch)) depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+/** A raw (strace -X raw) argument as a number: "0x80000", "-100", "0x1|0x80000", "flags=0x1200000|17". */
+function rawValue(a: string): bigint {
+  return a.replace(/^\w+=/, '').split('|').reduce((v, x) => v | BigInt.asUintN(64, BigInt(x.trim())), 0n);
+}
+
+/**
+ * The argument classes of a native run, from `strace -f -X raw` of the
+ * classified calls, packed with the report's masks (arg-classes.ts) and
+ * named: "name class" -> calls. strace prints clone's arguments as
+ * (child_stack, flags, ...): its flags are found by name.
+ */
+function straceClasses(argv: string[]): Map<string, number> {
+  const out = path.join(dir, `strace-args-${reports++}.txt`);
+  const names = [...CLASS_SPECS.keys()].map((nr) => Object.keys(NUMBERS).find((n) => NUMBERS[n] === nr)!);
+  spawnSync('strace', ['-f', '-X', 'raw', '-e', `trace=${names.join(',')}`, '-o', out, ...argv], { env: RUN_ENV, cwd: '/', stdio: STDIO, timeout: 60000 });
+  const classes = new Map<string, number>();
+  for (const line of fs.readFileSync(out, 'latin1').split('\n')) {
+    const m = /^\d+\s+(\w+)\((.*?)(?:\)\s+= |\s*<unfinished \.\.\.>$)/.exec(line);
+    if (!m || !names.includes(m[1]!)) continue;
+    const nr = NUMBERS[m[1]!]!;
+    const args = straceArgs(m[2]!);
+    const value = (i: number) => rawValue(nr === NUMBERS.clone && i === 0 ? args.find((a) => a.startsWith('flags='))! : args[i]!);
+    let packed = 0n;
+    for (const p of CLASS_SPECS.get(nr)!.parts) packed |= (value(p.index) & BigInt(p.mask)) << BigInt(p.shift);
+    const key = `${m[1]} ${decodeClass(nr, packed & ~HAS_CLASS)!.name}`;
+    classes.set(key, (classes.get(key) ?? 0) + 1);
+  }
+  return classes;
+}
+
+function reportClasses(r: Report): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const s of r.syscalls) for (const c of s.classes ?? []) m.set(`${s.name} ${c.name}`, c.calls);
+  return m;
+}
+
+const sorted = (m: Map<string, number>) => [...m].sort((a, b) => a[0].localeCompare(b[0]));
+
+describe('tsvisor coverage: argument classes, time, verdicts', () => {
+  it.each([
+    ['the argument-class program', () => [argsProgram], ['--no-init']],
+    ['python3 -c (dynamically linked; sockets, fcntl, ioctl)', () => ['/usr/bin/python3', '-c', 'import socket, os; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); os.isatty(1)'], []],
+  ])('counts each argument class as strace -f -X raw sees it: %s', (_name, argv, extra) => {
+    const native = straceClasses(argv());
+    const { report, status } = coverage(argv(), extra);
+    expect(status).toBe(0);
+    expect(sorted(reportClasses(report))).toEqual(sorted(native));
+    // A class row's counts sum to its call's.
+    for (const s of report.syscalls) if (s.classes) expect(s.classes.reduce((n, c) => n + c.calls, 0)).toBe(s.calls);
+  });
+
+  it('names the classes, applies the table\'s rules to them and times the calls', () => {
+    const { report, stderr } = coverage([argsProgram], ['--no-init']);
+    const cls = (name: string, c: string) => report.syscalls.find((s) => s.name === name)?.classes?.find((x) => x.name === c);
+    expect(report.syscalls.find((s) => s.name === 'ioctl')!.classes!.map((c) => [c.name, c.calls, c.disposition, c.tsvisor, c.errnos])).toEqual([
+      ['TCGETS', 3, 'passthrough', 'partial', { ENOTTY: 3 }],
+      ['FIONREAD', 2, 'emulate', 'partial', {}],
+      ['0x1234', 1, 'deny', 'none', { ENOTTY: 1 }],
+      ['TIOCSTI', 1, 'deny', 'none', { EPERM: 1 }],
+    ]);
+    expect(cls('fcntl', 'F_SETLEASE')).toMatchObject({ calls: 1, disposition: 'deny', tsvisor: 'none', errnos: { EACCES: 1 }, args: [{ index: 1, value: 1024, mask: 0xffffffff }] });
+    expect(cls('prctl', 'PR_SET_MM')).toMatchObject({ calls: 1, disposition: 'deny', errnos: { EPERM: 1 } });
+    expect(cls('socket', 'AF_INET/SOCK_STREAM/0')).toMatchObject({ calls: 1, args: [{ index: 0, value: 2 }, { index: 1, value: 1, mask: 0xf }, { index: 2, value: 0 }] });
+    expect(cls('socket', 'AF_INET6/SOCK_DGRAM/IPPROTO_UDP')?.calls).toBe(1);
+    expect(cls('setsockopt', 'SOL_SOCKET/SO_REUSEADDR')?.calls).toBe(2);
+    expect(cls('setsockopt', 'SOL_TCP/TCP_NODELAY')?.calls).toBe(1);
+    expect(cls('openat', 'O_WRONLY|O_APPEND')).toMatchObject({ calls: 1, errnos: { ENOENT: 1 } });
+    expect(cls('openat', 'O_RDONLY|O_PATH')?.calls).toBe(1);
+    expect(cls('madvise', 'MADV_DONTNEED')?.calls).toBe(2);
+    expect(cls('clone', 'CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID')?.calls).toBe(1);
+    expect(cls('arch_prctl', 'ARCH_GET_FS')?.calls).toBe(2);
+    // Time: every row's timed calls are among its calls; the kernel times
+    // passthrough calls (5 clock_nanosleeps of 20 ms: at least 100 ms), the Sentry
+    // the calls it answers; calls the filter denies have no time.
+    for (const s of report.syscalls) {
+      expect(s.timed).toBeLessThanOrEqual(s.calls);
+      for (const c of s.classes ?? []) expect(c.timed).toBeLessThanOrEqual(c.calls);
+    }
+    const row = (n: string) => report.syscalls.find((s) => s.name === n)!;
+    expect(row('clock_nanosleep')).toMatchObject({ calls: 5, timed: 5 });
+    expect(row('clock_nanosleep').timeNs).toBeGreaterThanOrEqual(100e6);
+    expect(row('madvise')).toMatchObject({ calls: 4, timed: 4 });
+    expect(row('openat').timed).toBe(row('openat').calls);
+    expect(row('openat').timeNs).toBeGreaterThan(0);
+    expect(cls('ioctl', 'TIOCSTI')!.timed).toBe(0);
+    expect(stderr).toMatch(/\n\s+5\s+\d+\s+[\d.]+\s+clock_nanosleep\s/);
+    // Verdicts: the refused classes lead tsvisor's, each with what happened.
+    const t = report.verdicts.tsvisor;
+    expect(t.answer).toBe('no');
+    const refused = t.items.filter((i) => i.support === 'none').map((i) => `${i.syscall} ${i.class}: ${i.observed}`);
+    expect(refused.sort()).toEqual([
+      'fcntl F_SETLEASE: 1 call, every one failed (EACCES 1)',
+      'ioctl 0x1234: 1 call, every one failed (ENOTTY 1)',
+      'ioctl TIOCSTI: 1 call, every one failed (EPERM 1)',
+      'prctl PR_SET_MM: 1 call, every one failed (EPERM 1)',
+    ]);
+    expect(t.items.slice(0, 4).every((i) => i.support === 'none')).toBe(true);
+    expect(stderr).toContain('runs on tsvisor? no: 4 calls or argument classes used are not supported by tsvisor');
+    expect(stderr).toMatch(/\n  none +ioctl TIOCSTI: 1 call, every one failed \(EPERM 1\) \(TIOCSTI injects input into the terminal\)/);
+  });
+
+  it('ranks what gVisor does not support first in its verdict', () => {
+    const { report, stderr } = coverage([argsProgram, 'gvisor'], ['--no-init']);
+    const g = report.verdicts.gvisor;
+    expect(g.answer).toBe('no');
+    expect(g.items[0]).toMatchObject({ syscall: 'sched_rr_get_interval', support: 'unsupported', calls: 3, errors: 0, observed: '3 calls, all succeeded here' });
+    expect(g.items.slice(1).every((i) => i.support === 'partial')).toBe(true);
+    // gVisor's partial calls this program used (from syscall-tables/gvisor.json)
+    expect(g.items.map((i) => i.syscall)).toEqual(expect.arrayContaining(['madvise', 'prctl', 'clone']));
+    expect(stderr).toContain('runs on gVisor? no:');
+  });
+});
+
+describe('tsvisor coverage diff', () => {
+  const diff = (...args: string[]) => spawnSync(TSVISOR, ['coverage', 'diff', ...args], { encoding: 'utf8' });
+
+  it('passes identical runs and flags a new call gVisor does not support', () => {
+    const a = coverage([argsProgram], ['--no-init']).json;
+    const b = coverage([argsProgram], ['--no-init']).json;
+    const c = coverage([argsProgram, 'gvisor'], ['--no-init']).json;
+    const same = diff(a, b);
+    expect(same.stderr).toBe('');
+    expect(same.stdout).toContain('no difference beyond noise');
+    expect(same.status).toBe(0);
+    const added = diff(a, c);
+    expect(added.stdout).toContain('+ sched_rr_get_interval: 3 calls (tsvisor full, gVisor unsupported)');
+    expect(added.stdout).toContain('new calls gVisor does not fully support:\n  ! sched_rr_get_interval (gVisor unsupported)');
+    expect(added.stdout).toMatch(/FAIL: .*: sched_rr_get_interval\n$/);
+    expect(added.status).toBe(1);
+    // The other way round the call is gone: nothing new, the gate passes.
+    const gone = diff(c, a);
+    expect(gone.stdout).toContain('- sched_rr_get_interval: 3 calls before');
+    expect(gone.status).toBe(0);
+    const json = JSON.parse(diff('--json', a, c).stdout) as { gate: { syscall: string }[] };
+    expect(json.gate.map((g) => g.syscall)).toEqual(['sched_rr_get_interval']);
+  });
+
+  it('reports new argument classes and changed counts', () => {
+    const a = coverage([argsProgram], ['--no-init']);
+    // NEW: one more ioctl class (refused by tsvisor) and 40 more madvise calls of a known class.
+    const b = structuredClone(a.report);
+    const ioctl = b.syscalls.find((s) => s.name === 'ioctl')!;
+    ioctl.classes!.push({ ...ioctl.classes![0]!, name: 'TIOCLINUX', calls: 1, errors: 1, errnos: { EPERM: 1 }, disposition: 'deny', tsvisor: 'none', args: [{ index: 1, value: 0x541c, mask: 0xffffffff }] });
+    const madvise = b.syscalls.find((s) => s.name === 'madvise')!;
+    madvise.calls += 40;
+    madvise.classes!.find((c) => c.name === 'MADV_DONTNEED')!.calls += 40;
+    const newFile = path.join(dir, 'edited.json');
+    fs.writeFileSync(newFile, JSON.stringify(b));
+    const r = diff(a.json, newFile);
+    expect(r.stdout).toContain('+ ioctl TIOCLINUX: 1 call; errors EPERM 1 (tsvisor none, gVisor full)');
+    expect(r.stdout).toContain('~ madvise: calls 4 -> 44');
+    expect(r.stdout).toContain('~ madvise MADV_DONTNEED: calls 2 -> 42');
+    expect(r.stdout).toMatch(/FAIL: .*: ioctl TIOCLINUX\n$/);
+    expect(r.status).toBe(1);
+    // Within the noise: 2 -> 4 calls is not a change (--min-calls 3)
+    madvise.classes!.find((c) => c.name === 'MADV_DONTNEED')!.calls = 4;
+    madvise.calls = 6;
+    ioctl.classes!.pop();
+    fs.writeFileSync(newFile, JSON.stringify(b));
+    expect(diff(a.json, newFile).stdout).toContain('no difference beyond noise');
+    expect(diff('--min-calls', '1', a.json, newFile).stdout).toContain('~ madvise MADV_DONTNEED: calls 2 -> 4');
+  });
+
+  it('answers --help; usage errors and files that are not reports exit 2 in one line', () => {
+    const help = diff('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('usage: tsvisor [global flags] coverage diff [flags] OLD.json NEW.json');
+    expect(help.stdout).toContain('--allow-partial');
+    const report = coverage(['/bin/true']).json;
+    const broken = path.join(dir, 'broken.json');
+    const r = JSON.parse(fs.readFileSync(report, 'utf8')) as Record<string, unknown>;
+    delete r.verdicts;
+    r.extra = 1;
+    fs.writeFileSync(broken, JSON.stringify(r));
+    const notJson = path.join(dir, 'not.json');
+    fs.writeFileSync(notJson, '{');
+    for (const [args, msg] of [
+      [[report], 'tsvisor: wrong number of arguments'],
+      [['--bogus', report, report], 'tsvisor: unknown flag: --bogus'],
+      [['--threshold', 'x', report, report], 'tsvisor: --threshold "x": a non-negative number'],
+      [['/nonexistent.json', report], 'tsvisor: /nonexistent.json: ENOENT'],
+      [[notJson, report], `tsvisor: ${notJson}: not JSON`],
+      [[report, broken], `tsvisor: ${broken}: not a coverage report (docs/coverage-schema.md): report.verdicts: not an object; report.extra: not in the schema`],
+    ] as const) {
+      const x = diff(...args);
+      expect(x.status, args.join(' ')).toBe(2);
+      expect(x.stderr.split('\n')[0]).toBe(msg);
+      expect(x.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+});
+
+describe('the report schema validator', () => {
+  it('accepts a real report and names every departure from the schema', () => {
+    const { report } = coverage(['/bin/true']);
+    expect(validateReport(report)).toEqual([]);
+    const bad = structuredClone(report) as unknown as Record<string, unknown> & Report;
+    bad.syscalls[0]!.calls = -1;
+    (bad.syscalls[0] as unknown as Record<string, unknown>).timeNs = 'slow';
+    bad.verdicts.gvisor.answer = 'maybe' as 'yes';
+    expect(validateReport(bad)).toEqual([
+      'report.syscalls[0].calls: not a count',
+      'report.syscalls[0].timeNs: not a count',
+      'report.verdicts.gvisor.answer: not one of yes, partial, no',
+    ]);
+    expect(validateReport({ ...report, schema: 1 })).toEqual(['schema version 1: this tsvisor reads version 2']);
   });
 });
