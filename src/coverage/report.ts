@@ -213,13 +213,26 @@ function formatVerdict(lines: string[], title: string, v: Verdict): void {
   if (v.items.length > shown.length) lines.push(`  ... ${v.items.length - shown.length} more in the JSON report`);
 }
 
-/** The terminal summary: a table like `strace -c`'s, the split per executable and per process, then the verdicts. */
+/** The terminal summary: a table like `strace -c`'s, the argument classes, the split per executable and per process, then the verdicts. */
 export function formatReport(r: Report): string {
   const lines: string[] = [];
   const head = ['calls', 'errors', 'usecs', 'usecs/call', 'syscall', 'disposition', 'tsvisor', 'gVisor'];
   const cells = r.syscalls.map((s) => [String(s.calls), s.errors ? String(s.errors) : '', usecs(s), perCall(s), s.name, s.disposition, s.tsvisor, s.gvisor]);
   cells.push([String(r.totals.calls), String(r.totals.errors), usecs(r.totals), '', 'total', '', '', '']);
   table(lines, head, cells, 4);
+  const classified = r.syscalls.filter((s) => s.classes?.length);
+  if (classified.length) {
+    lines.push('', 'by argument class (calls, errors; "denied": refused by a rule of the table):');
+    const w = Math.max(...classified.map((s) => s.name.length));
+    for (const s of classified) {
+      const shown = s.classes!.slice(0, 8).map((c) => {
+        const errs = Object.entries(c.errnos).map(([k, n]) => `${k} ${n}`).join(', ');
+        return `${c.name} ${c.calls}${errs ? ` (${errs})` : ''}${c.disposition === 'deny' ? ' denied' : ''}`;
+      });
+      if (s.classes!.length > shown.length) shown.push(`${s.classes!.length - shown.length} more`);
+      lines.push(`  ${s.name.padEnd(w)}  ${shown.join(', ')}`);
+    }
+  }
   if (r.executables.length > 1) {
     lines.push('', 'by executable:');
     for (const e of r.executables) lines.push(`  ${String(e.calls).padStart(8)} calls ${String(e.errors).padStart(6)} errors  ${e.processes} process${e.processes > 1 ? 'es' : ''}  ${e.path}`);

@@ -270,6 +270,7 @@ describe('tsvisor coverage: argument classes, time, verdicts', () => {
     ]);
     expect(t.items.slice(0, 4).every((i) => i.support === 'none')).toBe(true);
     expect(stderr).toContain('runs on tsvisor? no: 4 calls or argument classes used are not supported by tsvisor');
+    expect(stderr).toMatch(/\n  ioctl +TCGETS 3 \(ENOTTY 3\), FIONREAD 2, 0x1234 1 \(ENOTTY 1\) denied, TIOCSTI 1 \(EPERM 1\) denied\n/);
     expect(stderr).toMatch(/\n  none +ioctl TIOCSTI: 1 call, every one failed \(EPERM 1\) \(TIOCSTI injects input into the terminal\)/);
   });
 
@@ -340,6 +341,7 @@ describe('tsvisor coverage diff', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('usage: tsvisor [global flags] coverage diff [flags] OLD.json NEW.json');
     expect(help.stdout).toContain('--allow-partial');
+    expect(spawnSync(TSVISOR, ['help', 'coverage', 'diff'], { encoding: 'utf8' }).stdout).toBe(help.stdout);
     const report = coverage(['/bin/true']).json;
     const broken = path.join(dir, 'broken.json');
     const r = JSON.parse(fs.readFileSync(report, 'utf8')) as Record<string, unknown>;

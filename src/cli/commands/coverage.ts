@@ -14,7 +14,7 @@ const FLAGS: readonly FlagSpec[] = [
 
 export const coverageCommand: Command = {
   summary: 'run a command in a sandbox and report every system call it made (as tsvisor do; needs root for eBPF)',
-  usage: 'coverage [flags] -- COMMAND [ARGS...]',
+  usage: 'coverage [flags] -- COMMAND [ARGS...]   (to compare two reports: coverage diff --help)',
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, FLAGS, true);
     if (rest.length === 0) throw wrongArguments();
