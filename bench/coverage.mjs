@@ -2,7 +2,10 @@
 // natively, under `strace -f -c`, `tsvisor do` and `tsvisor coverage`, from
 // the same run (median of --runs, default 3). Run as root (coverage's eBPF).
 //
-//   node bench/coverage.mjs [--runs N] [--budget MS]
+//   node bench/coverage.mjs [--runs N] [--budget MS] [--baseline TSVISOR]
+//
+// --baseline: another build's bin/tsvisor (e.g. main's worktree), whose
+// coverage mode gets a column of its own, measured in the same run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +19,8 @@ const arg = (name, dflt) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const runs = arg('runs', 3);
+const baselineAt = process.argv.indexOf('--baseline');
+const baseline = baselineAt > 0 ? process.argv[baselineAt + 1] : undefined;
 const budget = String(arg('budget', 300));
 
 const dir = fs.mkdtempSync(path.join('/var/tmp', 'tsvisor-bench-coverage-'));
@@ -28,6 +33,7 @@ const runners = {
   'strace -f -c': (cmd) => ['strace', '-f', '-c', '-o', '/dev/null', ...cmd],
   'tsvisor do': (cmd) => [tsvisor, 'do', '--', ...cmd],
   'tsvisor coverage': (cmd) => [tsvisor, 'coverage', '--quiet', '--', ...cmd],
+  ...(baseline ? { 'baseline coverage': (cmd) => [baseline, 'coverage', '--quiet', '--', ...cmd] } : {}),
 };
 const modes = ['getpid', 'umask', 'openclose', 'forkexec'];
 
@@ -39,18 +45,16 @@ function usPerOp(argv) {
 }
 const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-console.log(`# ${os.release()}, ${os.cpus().length} CPUs, median of ${runs} runs, µs per operation (ratio to native)`);
+console.log(`# ${os.release()}, ${os.cpus().length} CPUs, median of ${runs} interleaved runs, µs per operation (ratio to native)`);
 console.log(`| op | ${Object.keys(runners).join(' | ')} |`);
 console.log(`|---|${Object.keys(runners).map(() => '---:').join('|')}|`);
 try {
   for (const mode of modes) {
-    const cells = [];
-    let base = 0;
-    for (const [name, wrap] of Object.entries(runners)) {
-      const v = median(Array.from({ length: runs }, () => usPerOp(wrap([oploop, mode, '/etc/hostname', budget]))));
-      if (name === 'native') base = v;
-      cells.push(`${v.toFixed(2)} (${(v / base).toFixed(1)}×)`);
-    }
+    // Rounds of every runner in turn, so a change in the machine's load hits all of them alike.
+    const samples = Object.keys(runners).map(() => []);
+    for (let i = 0; i < runs; i++) Object.values(runners).forEach((wrap, j) => samples[j].push(usPerOp(wrap([oploop, mode, '/etc/hostname', budget]))));
+    const values = samples.map(median);
+    const cells = values.map((v) => `${v.toFixed(2)} (${(v / values[0]).toFixed(1)}×)`);
     console.log(`| ${mode} | ${cells.join(' | ')} |`);
   }
 } finally {

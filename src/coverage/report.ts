@@ -107,10 +107,12 @@ function observed(o: Outcome): string {
   return `${calls}, ${o.errors} failed (${errs})`;
 }
 
-function item(r: SyscallRow, o: Outcome, support: VerdictItem['support'], note: string, cls?: string): VerdictItem {
+function item(r: SyscallRow, o: Outcome, support: VerdictItem['support'], note: string, exitStatus: number, cls?: string): VerdictItem {
   // Unsupported above partial; then how often the program asked.
   const weight = SEVERITY[support] * 100 + Math.min(99, Math.round(10 * Math.log10(1 + o.calls)));
-  return { syscall: r.name, nr: r.nr, ...(cls === undefined ? {} : { class: cls }), support, calls: o.calls, errors: o.errors, errnos: o.errnos, observed: observed(o), note, weight };
+  // A refusal the program survived (it fell back, or did without): said so.
+  const went = o.errors && exitStatus === 0 ? '; the program still exited 0' : '';
+  return { syscall: r.name, nr: r.nr, ...(cls === undefined ? {} : { class: cls }), support, calls: o.calls, errors: o.errors, errnos: o.errnos, observed: observed(o) + went, note, weight };
 }
 
 function verdict(items: VerdictItem[], who: string): Verdict {
@@ -137,17 +139,17 @@ const GVISOR_NOTE: Record<string, string> = {
  * the table's support and, for calls split by argument class, each class's
  * (a class a rule denies is unsupported, whatever the call's level).
  */
-function verdicts(rows: SyscallRow[]): Report['verdicts'] {
+function verdicts(rows: SyscallRow[], exitStatus: number): Report['verdicts'] {
   const g: VerdictItem[] = [];
   const t: VerdictItem[] = [];
   for (const r of rows) {
-    if (r.gvisor !== 'full') g.push(item(r, r, r.gvisor, GVISOR_NOTE[r.gvisor]!));
+    if (r.gvisor !== 'full') g.push(item(r, r, r.gvisor, GVISOR_NOTE[r.gvisor]!, exitStatus));
     const classes = r.classes?.filter((c) => c.tsvisor !== r.tsvisor) ?? [];
-    for (const c of classes) if (c.tsvisor !== 'full') t.push(item(r, c, c.tsvisor, c.rule ?? r.note, c.name));
+    for (const c of classes) if (c.tsvisor !== 'full') t.push(item(r, c, c.tsvisor, c.rule ?? r.note, exitStatus, c.name));
     if (r.tsvisor !== 'full') {
       const rest = sum((r.classes ?? []).filter((c) => c.tsvisor === r.tsvisor));
       const o = r.classes && classes.length ? rest : r;
-      if (o.calls) t.push(item(r, o, r.tsvisor, r.note));
+      if (o.calls) t.push(item(r, o, r.tsvisor, r.note, exitStatus));
     }
   }
   return { gvisor: verdict(g, 'gVisor'), tsvisor: verdict(t, 'tsvisor') };
@@ -191,7 +193,7 @@ export function buildReport(command: string[], exitStatus: number, counts: CallC
       const rows = rowsOf(cs);
       return { pid: p?.pid ?? -1, parentPid: pidOf(p?.parent ?? null), executables: (p?.exes ?? []).filter((x) => x !== LAUNCHER_EXE), ...sum(rows), syscalls: rows };
     }).sort((a, b) => a.pid - b.pid),
-    verdicts: verdicts(syscalls),
+    verdicts: verdicts(syscalls, exitStatus),
   };
 }
 

@@ -89,7 +89,7 @@ export interface VerdictItem {
   calls: number;
   errors: number;
   errnos: Record<string, number>;
-  /** what happened in this run, in one sentence, e.g. 'failed with ENOSYS every time (12 calls); the program went on' */
+  /** what happened in this run, in one sentence, e.g. '12 calls, every one failed (ENOSYS 12); the program still exited 0' */
   observed: string;
   /** why: tsvisor's note or rule; for gVisor its published status */
   note: string;
