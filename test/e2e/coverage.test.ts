@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TSVISOR, rmrf } from './harness.js';
-import { ENV, compile, hostScratch } from './robust-helpers.js';
+import { ENV, PROGRAMS, compile, hostScratch } from './robust-helpers.js';
 import { CLASS_SPECS, HAS_CLASS, decodeClass } from '../../src/coverage/arg-classes.js';
 import { type Report, validateReport } from '../../src/coverage/schema.js';
 import { NUMBERS } from '../../src/syscalls/table.js';
@@ -84,11 +84,16 @@ describe('tsvisor coverage counts every call as strace -f -c does', () => {
     ['a busybox sh script', () => ['/bin/busybox', 'sh', '-c', 'echo a; /bin/busybox true; /bin/busybox cat /dev/null; x=$(/bin/busybox echo b); exit 3'], []],
     ['coreutils ls -l (dynamically linked: the loader\'s calls too)', () => ['/bin/ls', '-l', '/etc/hostname'], []],
     ['python3 -c', () => ['/usr/bin/python3', '-c', 'import os; print(os.getpid() > 0)'], []],
+    ['gcc -c (gcc, cc1 and as: forks and execs)', () => ['/usr/bin/gcc', '-c', '-o', '/dev/null', path.join(PROGRAMS, 'coverage.c')], []],
   ])('%s', (_name, argv, extra) => {
     const native = straceCounts(argv());
     const sandboxed = coverage(argv(), extra);
     expect(sandboxed.status).toBe(native.status);
     expect(comparable(countsOf(sandboxed.report.syscalls), false)).toEqual(comparable(native.counts, true));
+    // The splits per executable and per process add up to the totals.
+    const r = sandboxed.report;
+    expect(r.executables.reduce((n, e) => n + e.calls, 0)).toBe(r.totals.calls);
+    expect(r.processes.reduce((n, p) => n + p.calls, 0)).toBe(r.totals.calls);
     // exit_group once per process (none of them is killed)
     expect(sandboxed.report.syscalls.find((s) => s.name === 'exit_group')?.calls).toBe(sandboxed.report.processes.length);
   });
