@@ -16,21 +16,22 @@
 // The generation is the number of successful execs of the process so far
 // (map `gens`, by tgid), so the counts split per executable; a new process
 // starts at 0 (its first return from fork/clone, which is not a call of its
-// own and not counted). The class (arg-classes.ts) is read at exit from the
-// task's saved user registers, which still hold the arguments (the entry
-// tracepoint does not fire for the calls the filter or the Sentry answer, so
-// it cannot be the place). Time: the entry program stamps {time, nr} per
-// thread (map `starts`); the exit of the same call takes the difference and
-// clears the stamp, so a call without an entry event (denied, answered by
-// the Sentry) is not timed by the kernel.
+// own and not counted). Time: the entry program stamps {time, nr, class}
+// per thread (map `starts`); the exit of the same call takes the difference
+// and clears the stamp, so a call without an entry event (denied, answered
+// by the Sentry) is not timed by the kernel. The class (arg-classes.ts) is
+// the stamp's, from the arguments the kernel ran the call with (the Sentry
+// may have rewritten them, as clone3 into clone, and put the caller's back
+// before the exit); a call without an entry event takes it from the task's
+// saved user registers at exit, which still hold its arguments.
 
 import { CLASS_SPECS, HAS_CLASS } from './arg-classes.js';
 
 /** counts' key: {u32 tgid, u32 generation, i32 nr, u32 errno, u64 class}; value: {u64 calls, u64 ns, u64 timed} */
 export const COUNTS_KEY_SIZE = 24;
 export const COUNTS_VALUE_SIZE = 24;
-/** starts: u32 tid -> {u64 ns, i64 nr} */
-export const STARTS_VALUE_SIZE = 16;
+/** starts: u32 tid -> {u64 ns, i64 nr, u64 class} */
+export const STARTS_VALUE_SIZE = 24;
 
 const NR_RT_SIGRETURN = 15;
 const NR_CLONE = 56;
@@ -171,14 +172,15 @@ export interface ProgramMaps {
 // Stack layout (offsets from r10): the namespace helper's output at -16;
 // the counts key at -64 (tgid -64, gen -60, nr -56, errno -52, class -48);
 // the gens key (tgid) at -72; the starts key (tid) at -80; a counts value
-// (calls -104, ns -96, timed -88), or a starts value (ns -96, nr -88); the
-// gens value at -112; the user registers at -256.
+// at -104 (calls -104, ns -96, timed -88); the gens value at -112; a starts
+// value at -136 (ns -136, nr -128, class -120); the user registers at -264.
 const KEY = -64;
 const GENS_KEY = -72;
 const STARTS_KEY = -80;
 const VALUE = -104;
 const GENS_VALUE = -112;
-const REGS = -256;
+const STAMP = -136;
+const REGS = -264;
 
 /** r7 = tgid, r8 = tid, for a task of the sandbox's pid namespace; else to 'out'. */
 function sandboxTask(a: Asm, m: ProgramMaps): void {
@@ -188,32 +190,36 @@ function sandboxTask(a: Asm, m: ProgramMaps): void {
 }
 
 /**
- * The call's argument class into the key (0 for a call without one): its
- * arguments from the task's saved user registers (bpf_task_pt_regs).
+ * The call's argument class (0 for a call without one) into the stack at
+ * `dst`: at entry from the tracepoint's arguments, at exit from the task's
+ * saved user registers (bpf_task_pt_regs), which still hold them.
  */
-function argClass(a: Asm): void {
-  a.movImm(1, 0).stxdw(10, KEY + 16, 1);
+function argClass(a: Asm, atEntry: boolean, dst: number): void {
+  a.movImm(1, 0).stxdw(10, dst, 1);
   a.ldxdw(1, 6, 8);
+  const arg = atEntry ? (i: number) => a.ldxdw(1, 6, 16 + 8 * i) : (i: number) => a.ldxdw(1, 10, REGS + ARG_OFFSETS[i]!);
+  if (!atEntry) {
+    for (const nr of CLASS_SPECS.keys()) a.jImm(0x10, 1, nr, `regs${nr}`);
+    a.ja('classed');
+    a.label('regs');
+    a.call(BPF_FUNC_GET_CURRENT_TASK_BTF).mov(1, 0).call(BPF_FUNC_TASK_PT_REGS);
+    a.mov(3, 0).mov(1, 10).addImm(1, REGS).movImm(2, REGS_LEN).call(BPF_FUNC_PROBE_READ_KERNEL);
+    a.jImm(0x50, 0, 0, 'classed');
+    a.ldxdw(1, 6, 8);
+  }
   for (const nr of CLASS_SPECS.keys()) a.jImm(0x10, 1, nr, `class${nr}`);
   a.ja('classed');
-  a.label('regs');
-  a.call(BPF_FUNC_GET_CURRENT_TASK_BTF).mov(1, 0).call(BPF_FUNC_TASK_PT_REGS);
-  a.mov(3, 0).mov(1, 10).addImm(1, REGS).movImm(2, REGS_LEN).call(BPF_FUNC_PROBE_READ_KERNEL);
-  a.jImm(0x50, 0, 0, 'classed');
-  a.ldxdw(1, 6, 8);
-  for (const nr of CLASS_SPECS.keys()) a.jImm(0x10, 1, nr, `read${nr}`);
-  a.ja('classed');
   for (const [nr, spec] of CLASS_SPECS) {
-    // Two passes: first to read the registers (shared code), then to pack.
-    a.label(`class${nr}`).ja('regs');
-    a.label(`read${nr}`).movImm(2, 0);
+    // At exit, two passes: to the shared register read, then back by number to pack.
+    if (!atEntry) a.label(`regs${nr}`).ja('regs');
+    a.label(`class${nr}`).movImm(2, 0);
     for (const p of spec.parts) {
-      a.ldxdw(1, 10, REGS + ARG_OFFSETS[p.index]!).mov32(1, 1);
+      arg(p.index).mov32(1, 1);
       if (p.mask !== 0xffffffff) a.andImm(1, p.mask | 0);
       if (p.shift) a.lshImm(1, p.shift);
       a.or(2, 1);
     }
-    a.ld64(1, HAS_CLASS).or(2, 1).stxdw(10, KEY + 16, 2).ja('classed');
+    a.ld64(1, HAS_CLASS).or(2, 1).stxdw(10, dst, 2).ja('classed');
   }
   a.label('classed');
 }
@@ -253,13 +259,17 @@ export function enterProgram(m: ProgramMaps): Uint8Array {
   a.jImm(0x10, 1, NR_EXIT, 'ours');
   a.jImm(0x10, 1, NR_EXIT_GROUP, 'ours');
   a.jImm(0x10, 1, NR_RT_SIGRETURN, 'ours');
-  // The thread's stamp is rewritten in place; only its first call inserts one (an update is several times a lookup's cost).
+  // The stamp: {now, nr, class of the arguments the kernel runs the call with}. The thread's
+  // stamp is rewritten in place; only its first call inserts one (an update costs several lookups).
+  argClass(a, true, STAMP + 16);
+  a.ldxdw(1, 6, 8).stxdw(10, STAMP + 8, 1);
   a.stxw(10, STARTS_KEY, 8).ld64(1, BigInt(m.starts), 1).mov(2, 10).addImm(2, STARTS_KEY).call(BPF_FUNC_MAP_LOOKUP_ELEM);
   a.jImm(0x10, 0, 0, 'stamp');
-  a.mov(9, 0).call(BPF_FUNC_KTIME_GET_NS).stxdw(9, 0, 0).ldxdw(1, 6, 8).stxdw(9, 8, 1).ja('out');
+  a.mov(9, 0).call(BPF_FUNC_KTIME_GET_NS).stxdw(9, 0, 0);
+  a.ldxdw(1, 10, STAMP + 8).stxdw(9, 8, 1).ldxdw(1, 10, STAMP + 16).stxdw(9, 16, 1).ja('out');
   a.label('stamp');
-  a.call(BPF_FUNC_KTIME_GET_NS).stxdw(10, VALUE + 8, 0).ldxdw(1, 6, 8).stxdw(10, VALUE + 16, 1);
-  a.ld64(1, BigInt(m.starts), 1).mov(2, 10).addImm(2, STARTS_KEY).mov(3, 10).addImm(3, VALUE + 8).movImm(4, BPF_ANY);
+  a.call(BPF_FUNC_KTIME_GET_NS).stxdw(10, STAMP, 0);
+  a.ld64(1, BigInt(m.starts), 1).mov(2, 10).addImm(2, STARTS_KEY).mov(3, 10).addImm(3, STAMP).movImm(4, BPF_ANY);
   a.call(BPF_FUNC_MAP_UPDATE_ELEM).ja('out');
   a.label('ours');
   keyHead(a, m);
@@ -293,16 +303,19 @@ export function exitProgram(m: ProgramMaps): Uint8Array {
   a.ldxdw(2, 6, 16).jImm(0x70, 2, 0, 'errno').jImm(0xc0, 2, -4095, 'errno').mov(3, 2).neg(3);
   a.label('errno');
   a.stxw(10, KEY + 12, 3);
-  argClass(a);
-  // value = {1, ns since this call's entry, 1}, or {1, 0, 0} without one
+  // value = {1, ns since this call's entry, 1} and the class its entry saw, or without
+  // an entry (denied, answered by the Sentry) {1, 0, 0} and the class of the saved registers.
   a.movImm(1, 1).stxdw(10, VALUE, 1).movImm(1, 0).stxdw(10, VALUE + 8, 1).stxdw(10, VALUE + 16, 1);
   a.stxw(10, STARTS_KEY, 8).ld64(1, BigInt(m.starts), 1).mov(2, 10).addImm(2, STARTS_KEY).call(BPF_FUNC_MAP_LOOKUP_ELEM);
-  a.jImm(0x10, 0, 0, 'timed');
-  a.ldxdw(1, 0, 0).jImm(0x10, 1, 0, 'timed');
-  a.ldxdw(2, 0, 8).ldxdw(3, 6, 8).jReg(0x50, 2, 3, 'timed');
+  a.jImm(0x10, 0, 0, 'untimed');
+  a.ldxdw(1, 0, 0).jImm(0x10, 1, 0, 'untimed');
+  a.ldxdw(2, 0, 8).ldxdw(3, 6, 8).jReg(0x50, 2, 3, 'untimed');
+  a.ldxdw(2, 0, 16).stxdw(10, KEY + 16, 2);
   a.movImm(2, 0).stxdw(0, 0, 2);
   a.stxdw(10, VALUE + 8, 1).call(BPF_FUNC_KTIME_GET_NS).ldxdw(1, 10, VALUE + 8).sub(0, 1).stxdw(10, VALUE + 8, 0);
-  a.movImm(1, 1).stxdw(10, VALUE + 16, 1);
+  a.movImm(1, 1).stxdw(10, VALUE + 16, 1).ja('timed');
+  a.label('untimed');
+  argClass(a, false, KEY + 16);
   a.label('timed');
   addCounts(a, m);
   // A successful exec: the process's next calls are the new executable's.

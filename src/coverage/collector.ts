@@ -5,6 +5,7 @@
 // clone) or fails before the kernel sees them (so the tracepoints report them
 // under another number, or none).
 import fs from 'node:fs';
+import { CLONE_THREAD } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { HAS_CLASS } from './arg-classes.js';
 import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, STARTS_VALUE_SIZE, enterProgram, exitProgram } from './bpf-program.js';
@@ -229,7 +230,10 @@ export class Collector implements GuestEvents {
     }
     for (const fd of this.fds.splice(0).reverse()) native.close(fd);
     // clone3 calls the kernel ran as clone: out of clone's rows (with their share of the time), into clone3's.
-    for (const row of rows.filter((r) => r.nr === NR_CLONE).sort((a, b) => b.calls - a.calls)) {
+    // Their class is the clone3's flags, which the counts cannot tell from a clone's with the same
+    // flags: thread-creating classes are taken first (glibc makes threads with clone3, forks with clone).
+    const thread = (r: CallCount) => (r.cls !== null && r.cls & BigInt(CLONE_THREAD) ? 1 : 0);
+    for (const row of rows.filter((r) => r.nr === NR_CLONE).sort((a, b) => thread(b) - thread(a) || b.calls - a.calls)) {
       const key = `${row.tgid}/${row.gen}/${row.errno}`;
       const k = Math.min(this.asClone.get(key) ?? 0, row.calls);
       if (!k) continue;

@@ -3,13 +3,15 @@
 // ioctl requests, fcntl/prctl/arch_prctl commands, socket families, socket
 // options, open flags, madvise advice and clone flags, including classes the
 // sandbox refuses by rule (TIOCSTI, F_SETLEASE, PR_SET_MM: errors natively
-// too). Then 5 nanosleeps of 20 ms each (a lower bound for their time).
+// too); a fork (clone) and a thread (glibc's clone3, which the Sentry runs
+// as clone). Then 5 nanosleeps of 20 ms each (a lower bound for their time).
 // `coverage-args gvisor`: also 3 calls of sched_rr_get_interval, which gVisor
 // does not support (and tsvisor does).
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -21,6 +23,8 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+static void *thread_main(void *arg) { return arg; }
 
 int main(int argc, char **argv) {
   int one = 1, n;
@@ -61,6 +65,9 @@ int main(int argc, char **argv) {
   pid_t child = fork();
   if (child == 0) _exit(0);
   waitpid(child, 0, 0);
+  pthread_t thread;
+  pthread_create(&thread, 0, thread_main, 0);
+  pthread_join(thread, 0);
   for (int i = 0; i < 5; i++) nanosleep(&(struct timespec){0, 20000000}, 0);
   if (argc > 1 && strcmp(argv[1], "gvisor") == 0) {
     struct timespec ts;
