@@ -93,7 +93,7 @@ export interface VerdictItem {
   observed: string;
   /** why: tsvisor's note or rule; for gVisor its published status */
   note: string;
-  /** how much it matters (higher first): unsupported above partial, then by calls that succeeded natively-relevant */
+  /** how much it matters, higher first: not supported above partial, then more calls (log scale) above fewer */
   weight: number;
 }
 
