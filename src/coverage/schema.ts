@@ -165,42 +165,42 @@ const object = (fields: Record<string, Check>): Check => (v, at, out) => {
 
 const outcome = { calls: count, errors: count, errnos: recordOf(count), timeNs: count, timed: count };
 const support = oneOf('full', 'partial', 'none');
-const argClass = object({
-  ...outcome,
+/** Each object's own fields (the ones marked "Outcome plus" also have Outcome's). */
+const argClassOwn = {
   kind: str,
   name: str,
   args: arrayOf(object({ index: count, value: num, mask: num })),
   disposition: oneOf('passthrough', 'emulate', 'deny'),
   tsvisor: support,
   rule: optional(str),
-});
-const syscallRow = object({
-  ...outcome,
+};
+const syscallOwn = {
   name: str,
   nr: num,
   disposition: oneOf('passthrough', 'emulate', 'deny', 'by argument'),
   tsvisor: support,
   gvisor: oneOf('full', 'partial', 'unsupported', 'unimplemented', 'unknown'),
   note: str,
-  classes: optional(arrayOf(argClass)),
-});
-const verdict = object({
-  answer: oneOf('yes', 'partial', 'no'),
-  summary: str,
-  items: arrayOf(object({
-    syscall: str,
-    nr: num,
-    class: optional(str),
-    support: oneOf('partial', 'none', 'unsupported', 'unimplemented', 'unknown'),
-    calls: count,
-    errors: count,
-    errnos: recordOf(count),
-    observed: str,
-    note: str,
-    weight: num,
-  })),
-});
-const report = object({
+  classes: optional(arrayOf(object({ ...outcome, ...argClassOwn }))),
+};
+const syscallRow = object({ ...outcome, ...syscallOwn });
+const executableOwn = { path: str, processes: count, syscalls: arrayOf(syscallRow) };
+const processOwn = { pid: num, parentPid: nullable(num), executables: arrayOf(str), syscalls: arrayOf(syscallRow) };
+const verdictItem = {
+  syscall: str,
+  nr: num,
+  class: optional(str),
+  support: oneOf('partial', 'none', 'unsupported', 'unimplemented', 'unknown'),
+  calls: count,
+  errors: count,
+  errnos: recordOf(count),
+  observed: str,
+  note: str,
+  weight: num,
+};
+const verdictOwn = { answer: oneOf('yes', 'partial', 'no'), summary: str, items: arrayOf(object(verdictItem)) };
+const verdict = object(verdictOwn);
+const reportOwn = {
   schema: oneOf(SCHEMA_VERSION),
   tool: object({ name: oneOf('tsvisor'), version: str, gvisorTable: str }),
   command: arrayOf(str),
@@ -208,10 +208,19 @@ const report = object({
   truncated: bool,
   totals: object(outcome),
   syscalls: arrayOf(syscallRow),
-  executables: arrayOf(object({ ...outcome, path: str, processes: count, syscalls: arrayOf(syscallRow) })),
-  processes: arrayOf(object({ ...outcome, pid: num, parentPid: nullable(num), executables: arrayOf(str), syscalls: arrayOf(syscallRow) })),
+  executables: arrayOf(object({ ...outcome, ...executableOwn })),
+  processes: arrayOf(object({ ...outcome, ...processOwn })),
   verdicts: object({ gvisor: verdict, tsvisor: verdict }),
-});
+};
+const report = object(reportOwn);
+
+/** The field names of each object of the schema, for the test that docs/coverage-schema.md documents every one. */
+export const SCHEMA_FIELDS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.entries({
+    Report: reportOwn, Outcome: outcome, SyscallRow: syscallOwn, ArgClassRow: argClassOwn,
+    ExecutableReport: executableOwn, ProcessReport: processOwn, Verdict: verdictOwn, VerdictItem: verdictItem,
+  }).map(([k, v]) => [k, Object.keys(v)]),
+);
 
 /** Where `v` departs from the schema: one message per problem, none for a valid report. */
 export function validateReport(v: unknown): string[] {
