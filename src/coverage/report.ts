@@ -41,9 +41,11 @@ const ACTION_DISPOSITION = { allow: 'passthrough', notify: 'emulate', trace: 'em
 
 /**
  * What the table's rules do with a class: the first rule that matches its
- * values decides. A rule on an argument the class does not hold, or on bits
- * its mask drops, cannot be decided from the class: the call's own
- * disposition then stands.
+ * values decides, compared within the class's masks (an `equals` rule for
+ * SOCK_RAW|SOCK_NONBLOCK matches the class SOCK_RAW; a `mask` rule matches
+ * when it shares a bit with the class's value). A rule on an argument the
+ * class does not hold cannot be decided from it: the call's own disposition
+ * then stands.
  */
 function classDisposition(e: SyscallEntry, args: ArgCondition[]): { disposition: ArgClassRow['disposition']; tsvisor: ArgClassRow['tsvisor']; rule?: string } {
   const own = { disposition: e.disposition, tsvisor: e.support } as const;
