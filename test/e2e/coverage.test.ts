@@ -8,7 +8,9 @@
 //   - exit and exit_group: they never return, and strace -c counts a call
 //     when it returns; coverage counts them at entry;
 //   - futex, for the threaded program only: whether pthread_join waits
-//     depends on timing.
+//     depends on timing;
+//   - brk, for gcc only: cc1's count varies from run to run natively too
+//     (31 to 33 in six native runs: where the randomized heap starts).
 // Argument classes (ioctl requests, socket families...) equal those of a
 // native `strace -f -X raw` of the same program; time, the table's rules per
 // class, the verdicts, `coverage diff` and the schema validator are checked
@@ -84,12 +86,12 @@ describe('tsvisor coverage counts every call as strace -f -c does', () => {
     ['a busybox sh script', () => ['/bin/busybox', 'sh', '-c', 'echo a; /bin/busybox true; /bin/busybox cat /dev/null; x=$(/bin/busybox echo b); exit 3'], []],
     ['coreutils ls -l (dynamically linked: the loader\'s calls too)', () => ['/bin/ls', '-l', '/etc/hostname'], []],
     ['python3 -c', () => ['/usr/bin/python3', '-c', 'import os; print(os.getpid() > 0)'], []],
-    ['gcc -c (gcc, cc1 and as: forks and execs)', () => ['/usr/bin/gcc', '-c', '-o', '/dev/null', path.join(PROGRAMS, 'coverage.c')], []],
-  ])('%s', (_name, argv, extra) => {
+    ['gcc -c (gcc, cc1 and as: forks and execs)', () => ['/usr/bin/gcc', '-c', '-o', '/dev/null', path.join(PROGRAMS, 'coverage.c')], [], ['brk']],
+  ])('%s', (_name, argv, extra, skip: string[] = []) => {
     const native = straceCounts(argv());
     const sandboxed = coverage(argv(), extra);
     expect(sandboxed.status).toBe(native.status);
-    expect(comparable(countsOf(sandboxed.report.syscalls), false)).toEqual(comparable(native.counts, true));
+    expect(comparable(countsOf(sandboxed.report.syscalls), false, skip)).toEqual(comparable(native.counts, true, skip));
     // The splits per executable and per process add up to the totals.
     const r = sandboxed.report;
     expect(r.executables.reduce((n, e) => n + e.calls, 0)).toBe(r.totals.calls);
