@@ -44,6 +44,15 @@ export const CLASS_SPECS: ReadonlyMap<number, ClassSpec> = new Map([
   [257, one('flags', 2, OPEN_CLASS_MASK)], // openat
 ]);
 
+/** The packed class (without HAS_CLASS) of a call `nr` with these 32-bit argument values, or null for a call without classes. */
+export function packClass(nr: number, u32: (index: number) => number): bigint | null {
+  const spec = CLASS_SPECS.get(nr);
+  if (!spec) return null;
+  let packed = 0n;
+  for (const p of spec.parts) packed |= BigInt((u32(p.index) & p.mask) >>> 0) << BigInt(p.shift);
+  return packed;
+}
+
 export interface DecodedClass {
   kind: string;
   name: string;

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { CLONE_THREAD } from '../abi/linux.js';
 import { native } from '../platform/native.js';
-import { HAS_CLASS } from './arg-classes.js';
+import { HAS_CLASS, packClass } from './arg-classes.js';
 import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, STARTS_VALUE_SIZE, enterProgram, exitProgram } from './bpf-program.js';
 import type { GuestEvents } from '../sentry/spec.js';
 
@@ -68,7 +68,7 @@ export class Collector implements GuestEvents {
   /** clone3 calls the kernel ran as clone: rows to move from clone to clone3 */
   private readonly asClone = new Map<string, number>();
   private readonly eventRows = new Map<string, CallCount>();
-  /** the Sentry's time in the calls it answered, by tgid/gen/nr: rows of no calls that add time */
+  /** the Sentry's time in the calls it answered, by tgid/gen/nr/class: rows of no calls that add time */
   private readonly sentryTime = new Map<string, CallCount>();
   /** something was not recorded for a bound above: the report says it is incomplete */
   private lost = false;
@@ -174,15 +174,16 @@ export class Collector implements GuestEvents {
     else if (p) this.lost = true;
   }
 
-  onEmulated(tgid: number, nr: number, ns: number): void {
+  onEmulated(tgid: number, nr: number, ns: number, args: { u32(index: number): number }): void {
     const gen = this.genOf(tgid);
-    const key = `${tgid}/${gen}/${nr}`;
+    const cls = packClass(nr, (i) => args.u32(i));
+    const key = `${tgid}/${gen}/${nr}/${cls}`;
     const row = this.sentryTime.get(key);
     if (row) {
       row.ns += ns;
       row.timed++;
     } else if (this.sentryTime.size < MAX_ROWS) {
-      this.sentryTime.set(key, { tgid, gen, nr, errno: 0, cls: null, calls: 0, ns, timed: 1 });
+      this.sentryTime.set(key, { tgid, gen, nr, errno: 0, cls, calls: 0, ns, timed: 1 });
     } else {
       this.lost = true;
     }

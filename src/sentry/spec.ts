@@ -94,8 +94,8 @@ export interface GuestEvents {
   onExecResult(tid: number, errno: number): void;
   /** it succeeded: `tid` (formerly `formerTid`) runs `exePath` */
   onExec(tid: number, formerTid: number, exePath: string): void;
-  /** the Sentry answered a call of process `tgid` after `ns` nanoseconds in its handler */
-  onEmulated(tgid: number, nr: number, ns: number): void;
+  /** the Sentry answered a call of process `tgid` after `ns` nanoseconds in its handler; `args` are the call's */
+  onEmulated(tgid: number, nr: number, ns: number, args: { u32(index: number): number }): void;
 }
 
 /** A seccomp filter the launcher installs right before exec, without a listener (src/bpf/oci-seccomp.ts). */

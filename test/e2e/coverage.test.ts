@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TSVISOR, rmrf } from './harness.js';
 import { ENV, PROGRAMS, compile, hostScratch } from './robust-helpers.js';
-import { CLASS_SPECS, HAS_CLASS, decodeClass } from '../../src/coverage/arg-classes.js';
+import { CLASS_SPECS, decodeClass, packClass } from '../../src/coverage/arg-classes.js';
 import { type Report, validateReport } from '../../src/coverage/schema.js';
 import { NUMBERS } from '../../src/syscalls/table.js';
 
@@ -201,9 +201,8 @@ function straceClasses(argv: string[]): Map<string, number> {
     const nr = NUMBERS[m[1]!]!;
     const args = straceArgs(m[2]!);
     const value = (i: number) => rawValue(nr === NUMBERS.clone && i === 0 ? args.find((a) => a.startsWith('flags='))! : args[i]!);
-    let packed = 0n;
-    for (const p of CLASS_SPECS.get(nr)!.parts) packed |= (value(p.index) & BigInt(p.mask)) << BigInt(p.shift);
-    const key = `${m[1]} ${decodeClass(nr, packed & ~HAS_CLASS)!.name}`;
+    const packed = packClass(nr, (i) => Number(BigInt.asUintN(32, value(i))))!;
+    const key = `${m[1]} ${decodeClass(nr, packed)!.name}`;
     classes.set(key, (classes.get(key) ?? 0) + 1);
   }
   return classes;
@@ -268,6 +267,9 @@ describe('tsvisor coverage: argument classes, time, verdicts', () => {
     expect(row('madvise').timed).toBe(row('madvise').calls);
     expect(row('openat').timed).toBe(row('openat').calls);
     expect(row('openat').timeNs).toBeGreaterThan(0);
+    // The Sentry's time is per class too (FIONREAD is answered by the Sentry first, then continued on the host).
+    for (const c of row('openat').classes!) expect([c.name, c.timed]).toEqual([c.name, c.calls]);
+    expect(cls('ioctl', 'FIONREAD')!.timed).toBe(2);
     expect(cls('ioctl', 'TIOCSTI')!.timed).toBe(0);
     expect(stderr).toMatch(/\n\s+5\s+\d+\s+[\d.]+\s+clock_nanosleep\s/);
     // Verdicts: the refused classes lead tsvisor's, each with what happened.

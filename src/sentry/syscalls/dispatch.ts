@@ -100,9 +100,9 @@ export class Dispatcher {
     }
     k.current = undefined;
     if (st && t) st.exit(t, a, r);
+    // A call continued on the host is timed there, by the kernel. (Before the reply: the channel then holds the next call.)
+    if (ev && t && r !== CONTINUE) ev.onEmulated(t.proc.tgid, nr, Number(process.hrtime.bigint() - t0), a);
     ch.setReply(r);
-    // A call continued on the host is timed there, by the kernel.
-    if (ev && t && r !== CONTINUE) ev.onEmulated(t.proc.tgid, nr, Number(process.hrtime.bigint() - t0));
   }
 }
 
