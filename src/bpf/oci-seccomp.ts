@@ -51,6 +51,7 @@ import {
   BPF_LD_W_ABS,
   BPF_RET_K,
   type Insn,
+  type Above,
   type NrAction,
   compile,
   encode,
@@ -58,7 +59,7 @@ import {
 } from './filter.js';
 
 /** A rule for one syscall: every condition must hold for `ret` to apply. */
-interface Rule {
+export interface Rule {
   conditions: SeccompArg[];
   ret: number;
 }
@@ -149,7 +150,7 @@ function condition(c: SeccompArg): Insn[] {
 /** A rule's conditions, then its return; NEXT_RULE resolved to the instruction after the return. */
 function ruleCode(rule: Rule): Insn[] {
   // At most six conditions (one per argument) of at most six instructions: every jump fits in 8 bits.
-  const out = [...rule.conditions.flatMap(condition), insn(BPF_RET_K, kernelRet(rule.ret))];
+  const out = [...rule.conditions.flatMap(condition), insn(BPF_RET_K, rule.ret)];
   return out.map((p, i) => {
     const next = out.length - 1 - i;
     return { ...p, jt: p.jt === NEXT_RULE ? next : p.jt, jf: p.jf === NEXT_RULE ? next : p.jf };
@@ -159,8 +160,22 @@ function ruleCode(rule: Rule): Insn[] {
 /** The second half of an exec the Sentry rewrote (see the top of the file): checked before the profile's execveat rules. */
 const REWRITTEN_EXEC: Rule = { conditions: [{ index: 5, op: 'SCMP_CMP_EQ', value: EXEC_REWRITE_MAGIC, valueTwo: 0 }], ret: SECCOMP_RET_ALLOW };
 
-/** The BPF program enforcing a validated profile on x86_64 calls. */
-export function ociSeccompProgram(profile: LinuxSeccomp): Insn[] {
+/**
+ * A validated profile resolved per syscall number (the semantics at the top
+ * of the file): for a number with rules, `ret` when none of `rules` holds
+ * (the unconditional rule's, else the fallback) and the conditional rules,
+ * first match wins; any other number gets `fallback(nr)`. Values are what
+ * the kernel gets (kernelRet). The BPF program and coverage's audit
+ * (src/coverage/audit.ts) both read it.
+ */
+export interface ResolvedProfile {
+  rules: Map<number, { ret: number; rules: Rule[] }>;
+  fallback(nr: number): number;
+  defaultRet: number;
+  above?: Above;
+}
+
+export function resolveProfile(profile: LinuxSeccomp): ResolvedProfile {
   const defaultValue = actionValue(profile.defaultAction, profile.defaultErrnoRet);
   const rules = new Map<number, Rule[]>();
   let highest = -1;
@@ -176,19 +191,29 @@ export function ociSeccompProgram(profile: LinuxSeccomp): Insn[] {
   }
   const lenient = ['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(profile.defaultAction);
   const above = lenient || highest < 0 ? undefined : { from: highest + 1, action: { ret: (SECCOMP_RET_ERRNO | ERRNO.ENOSYS) >>> 0 } };
-  const fallback = (nr: number) => (above && nr >= above.from ? above.action.ret : kernelRet(defaultValue));
-  const execveat = byName.get('execveat')!.nr;
-  if (!rules.has(execveat)) rules.set(execveat, []);
-  const actions = new Map<number, NrAction>();
+  const defaultRet = kernelRet(defaultValue);
+  const fallback = (nr: number) => (above && nr >= above.from ? above.action.ret : defaultRet);
+  const resolved = new Map<number, { ret: number; rules: Rule[] }>();
   for (const [nr, list] of rules) {
     const unconditional = list.find((r) => r.conditions.length === 0);
     const ret = unconditional ? kernelRet(unconditional.ret) : fallback(nr);
-    const conditional = unconditional ? [] : list;
+    resolved.set(nr, { ret, rules: unconditional ? [] : list.map((r) => ({ ...r, ret: kernelRet(r.ret) })) });
+  }
+  return { rules: resolved, fallback, defaultRet, ...(above ? { above } : {}) };
+}
+
+/** The BPF program enforcing a validated profile on x86_64 calls. */
+export function ociSeccompProgram(profile: LinuxSeccomp): Insn[] {
+  const { rules, fallback, defaultRet, above } = resolveProfile(profile);
+  const execveat = byName.get('execveat')!.nr;
+  if (!rules.has(execveat)) rules.set(execveat, { ret: fallback(execveat), rules: [] });
+  const actions = new Map<number, NrAction>();
+  for (const [nr, { ret, rules: conditional }] of rules) {
     const checked = nr === execveat ? [REWRITTEN_EXEC, ...conditional] : conditional;
     if (checked.length === 0) actions.set(nr, { ret });
     else actions.set(nr, { ret, block: [...checked.flatMap(ruleCode), insn(BPF_RET_K, ret)] });
   }
-  return compile(actions, { ret: kernelRet(defaultValue) }, above);
+  return compile(actions, { ret: defaultRet }, above);
 }
 
 /** The SECCOMP_FILTER_FLAG_* bits the profile asks for (TSYNC has nothing to do: the launcher has one thread). */
