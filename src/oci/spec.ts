@@ -625,6 +625,11 @@ function seccompAt(raw: unknown, at: string): LinuxSeccomp | undefined {
   return out;
 }
 
+/** A seccomp profile on its own (a file Docker's --security-opt seccomp= takes, or a config's linux.seccomp), validated as linux.seccomp is. */
+export function parseSeccompProfile(raw: unknown, where: string): LinuxSeccomp {
+  return withPrefix(`${where}: `, () => seccompAt(raw, '') ?? fail('neither a defaultAction nor syscalls: the profile allows everything'));
+}
+
 function seccompArgAt(raw: unknown, at: string): SeccompArg {
   const a = obj(raw, at);
   const op = str(a.op, sub(at, 'op'));

@@ -5,9 +5,41 @@ import fs from 'node:fs';
 import { type FlagSpec, UsageError, parseFlags, wrongArguments } from '../flags.js';
 import { type Command, fatal, version } from '../main.js';
 import { DO_FLAGS, runInSandbox } from './do.js';
+import type { Report } from '../../coverage/schema.js';
+import type { ProfileRuntime } from '../../coverage/seccomp-profile.js';
+import type { LinuxSeccomp } from '../../oci/spec.js';
+
+const PROFILE_RUNTIMES: readonly ProfileRuntime[] = ['runc', 'tsvisor', 'none'];
+
+const OUTPUTS = ['json', 'html', 'markdown', 'seccomp-profile'] as const;
+
+const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/** The profile --audit names: a seccomp profile, or a config.json's linux.seccomp. */
+async function readProfile(file: string): Promise<LinuxSeccomp> {
+  const { SpecError, parseSeccompProfile } = await import('../../oci/spec.js');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    fatal(`--audit ${file}: ${e instanceof SyntaxError ? `not JSON: ${e.message}` : errorCode(e)}`);
+  }
+  const linux = (raw as { linux?: { seccomp?: unknown } } | null)?.linux;
+  try {
+    return parseSeccompProfile(linux?.seccomp ?? raw, `--audit ${file}${linux?.seccomp ? ' linux.seccomp' : ''}`);
+  } catch (e) {
+    if (e instanceof SpecError) fatal(e.message);
+    throw e;
+  }
+}
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'json', type: 'string', help: 'also write the report as JSON to FILE (schema: docs/coverage-schema.md)' },
+  { name: 'html', type: 'string', help: 'also write the report as one self-contained HTML page to FILE (charts, verdicts, every table)' },
+  { name: 'markdown', type: 'string', help: 'also write the report as Markdown for a pull-request comment to FILE' },
+  { name: 'seccomp-profile', type: 'string', help: 'also write an OCI seccomp profile allowing exactly the calls made (and their argument classes) to FILE, for docker --security-opt seccomp=FILE or runc' },
+  { name: 'seccomp-runtime', type: 'string', choices: PROFILE_RUNTIMES, help: 'the runtime the profile is for: its own calls between loading the profile and executing the program are added (runc, also under Docker; tsvisor: only the exec; none) [runc]' },
+  { name: 'audit', type: 'string', help: 'check every call made against the seccomp profile in FILE (a profile, or an OCI config.json with linux.seccomp) and report those it would have refused; nothing is refused' },
   { name: 'quiet', type: 'bool', help: 'no terminal summary' },
   ...DO_FLAGS,
 ];
@@ -18,17 +50,21 @@ export const coverageCommand: Command = {
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, FLAGS, true);
     if (rest.length === 0) throw wrongArguments();
-    const json = flags.json as string | undefined;
-    if (json === '') throw new UsageError('--json needs a file name');
-    // Opened before the run, so a bad name costs nothing.
-    let jsonFd = -1;
-    if (json !== undefined) {
+    // Output files are opened, and the audited profile read, before the run, so a bad name costs nothing.
+    const fds = new Map<(typeof OUTPUTS)[number], { file: string; fd: number }>();
+    for (const name of OUTPUTS) {
+      const file = flags[name] as string | undefined;
+      if (file === undefined) continue;
+      if (file === '') throw new UsageError(`--${name} needs a file name`);
       try {
-        jsonFd = fs.openSync(json, 'w');
+        fds.set(name, { file, fd: fs.openSync(file, 'w') });
       } catch (e) {
-        fatal(`--json ${json}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        fatal(`--${name} ${file}: ${errorCode(e)}`);
       }
     }
+    const auditFile = flags.audit as string | undefined;
+    if (auditFile === '') throw new UsageError('--audit needs a file name');
+    const audited = auditFile === undefined ? undefined : await readProfile(auditFile);
     const [{ Collector, CoverageError }, { buildReport, formatReport }] = await Promise.all([
       import('../../coverage/collector.js'),
       import('../../coverage/report.js'),
@@ -50,14 +86,34 @@ export const coverageCommand: Command = {
     const { rows, full } = collector.finish();
     const report = buildReport(rest, status, rows, collector.processes, full, await version());
     if (!flags.quiet) fs.writeSync(2, formatReport(report));
-    if (jsonFd >= 0) {
+    if (audited) {
+      const { audit, formatAudit } = await import('../../coverage/audit.js');
+      fs.writeSync(2, formatAudit(auditFile!, audit(report, audited)));
+    }
+    for (const [name, { file, fd }] of fds) {
       try {
-        fs.writeFileSync(jsonFd, `${JSON.stringify(report, null, 2)}\n`);
-        fs.closeSync(jsonFd);
+        fs.writeFileSync(fd, await render(name, report, (flags['seccomp-runtime'] as ProfileRuntime | undefined) ?? 'runc'));
+        fs.closeSync(fd);
       } catch (e) {
-        fatal(`--json ${json}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        fatal(`--${name} ${file}: ${errorCode(e)}`);
       }
     }
     return status;
   },
 };
+
+async function render(name: (typeof OUTPUTS)[number], report: Report, runtime: ProfileRuntime): Promise<string> {
+  switch (name) {
+    case 'json':
+      return `${JSON.stringify(report, null, 2)}\n`;
+    case 'html':
+      return (await import('../../coverage/html.js')).renderHtml(report);
+    case 'markdown':
+      return (await import('../../coverage/markdown.js')).renderMarkdown(report);
+    case 'seccomp-profile': {
+      const { profile, unnamed } = (await import('../../coverage/seccomp-profile.js')).seccompProfile(report, runtime);
+      if (unnamed.length) fs.writeSync(2, `tsvisor: --seccomp-profile: ${unnamed.join(', ')} cannot be named in a profile (not Linux x86_64 calls): left to its default action\n`);
+      return `${JSON.stringify(profile, null, 2)}\n`;
+    }
+  }
+}
