@@ -50,6 +50,7 @@ const NEEDED: [string, string][] = [
   ['/sbin/apparmor_parser', 'apparmor'],
   ['/usr/sbin/ip', 'iproute2'],
   ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+  ['/usr/bin/chromium', 'chromium'],
 ];
 
 function checkPrograms(): void {
