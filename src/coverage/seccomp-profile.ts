@@ -41,7 +41,7 @@ export type ProfileRuntime = 'runc' | 'tsvisor' | 'none';
 
 interface RuntimeCall {
   name: string;
-  /** the classes it needs, for a call the report classifies (else it is allowed whatever its arguments) */
+  /** the argument classes it needs (a call coverage classifies: see arg-classes.ts) */
   classes?: ArgCondition[][];
 }
 
@@ -103,15 +103,15 @@ export function seccompProfile(report: Report, runtime: ProfileRuntime): Generat
   const runtimeClasses: ProfileEntry[] = [];
   for (const call of RUNTIME_CALLS[runtime]) {
     if (unconditional.has(call.name)) continue;
+    if (!call.classes) {
+      runtimeNames.push(call.name);
+      continue;
+    }
     const used = classesOf.get(call.name);
-    // A class is only needed when the program's own calls of it are
-    // classified; otherwise the call is allowed by name.
-    if (call.classes && used) {
-      for (const args of call.classes) {
-        if (used.has(key(args))) continue;
-        runtimeClasses.push({ names: [call.name], action: 'SCMP_ACT_ALLOW', args: args.map(maskedEq), comment: `${runtime}'s own call before it executes the program` });
-      }
-    } else runtimeNames.push(call.name);
+    for (const args of call.classes) {
+      if (used?.has(key(args))) continue;
+      runtimeClasses.push({ names: [call.name], action: 'SCMP_ACT_ALLOW', args: args.map(maskedEq), comment: `${runtime}'s own call before it executes the program` });
+    }
   }
   const syscalls: ProfileEntry[] = [];
   if (unconditional.size) syscalls.push({ names: [...unconditional].sort(), action: 'SCMP_ACT_ALLOW', comment: 'used by the program' });
