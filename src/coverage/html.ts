@@ -86,10 +86,15 @@ function charts(r: Report): string {
 
 const ANSWER_WORDS = { yes: 'yes', partial: 'partly', no: 'no' } as const;
 
+/** Items shown before the rest is folded into a <details>. */
+const VERDICT_ITEMS = 8;
+
 function verdict(title: string, v: Verdict): string {
-  const items = v.items.slice(0, 20).map((i) => `<li><span class="tag ${esc(i.support)}">${esc(i.support)}</span> <code>${esc(i.syscall)}</code>${i.class ? ` <code>${esc(i.class)}</code>` : ''}: ${esc(i.observed)}${i.note ? `<div class="note">${esc(i.note)}</div>` : ''}</li>`);
-  const more = v.items.length > 20 ? `<p class="none">${v.items.length - 20} more in the JSON report.</p>` : '';
-  return `<div class="verdict ${v.answer}"><h3>${esc(title)} <span class="answer">${ANSWER_WORDS[v.answer]}</span></h3><p>${esc(v.summary)}</p>${items.length ? `<ul>${items.join('')}</ul>` : ''}${more}</div>`;
+  const item = (i: Verdict['items'][number]) => `<li><span class="tag ${esc(i.support)}">${esc(i.support)}</span> <code>${esc(i.syscall)}</code>${i.class ? ` <code>${esc(i.class)}</code>` : ''}: ${esc(i.observed)}${i.note ? `<div class="note" title="${esc(i.note)}">${esc(i.note)}</div>` : ''}</li>`;
+  const shown = v.items.slice(0, VERDICT_ITEMS).map(item).join('');
+  const rest = v.items.slice(VERDICT_ITEMS).map(item).join('');
+  return `<div class="verdict ${v.answer}"><h3>${esc(title)} <span class="answer">${ANSWER_WORDS[v.answer]}</span></h3><p>${esc(v.summary)}</p>`
+    + `${shown ? `<ul>${shown}</ul>` : ''}${rest ? `<details><summary>${v.items.length - VERDICT_ITEMS} more</summary><ul>${rest}</ul></details>` : ''}</div>`;
 }
 
 function errnoCell(o: Outcome): string {
@@ -125,13 +130,14 @@ main{padding:20px 32px;max-width:1280px}
 .stats b{display:block;font-size:22px}
 .stats span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 h2{font-size:17px;margin:28px 0 10px}
-.verdicts{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:16px}
+.verdicts{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:16px;align-items:start}
 .verdict{background:var(--card);border:1px solid var(--line);border-left:6px solid #59a14f;border-radius:8px;padding:12px 16px}
 .verdict.partial{border-left-color:#edc948}.verdict.no{border-left-color:#e15759}
 .verdict h3{margin:0 0 4px;font-size:15px}
 .verdict .answer{float:right;font-size:13px;text-transform:uppercase}
 .verdict ul{margin:8px 0 0;padding-left:18px}.verdict li{margin:4px 0}
-.note{color:var(--muted);font-size:12px}
+.note{color:var(--muted);font-size:12px;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden}
+.verdict summary{cursor:pointer;color:var(--muted);margin-top:6px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:16px}
 .chart{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 16px;overflow-x:auto}
 .chart figcaption{font-weight:600;margin-bottom:6px}
@@ -168,10 +174,10 @@ export function renderHtml(r: Report): string {
 <main>
 ${r.truncated ? '<p class="warn">The run outgrew the report\'s bounds: some calls are missing or not attributed.</p>' : ''}
 <ul class="stats">${stats.map(([k, v]) => `<li><b>${esc(v)}</b><span>${esc(k)}</span></li>`).join('')}</ul>
-<h2>Would it run elsewhere?</h2>
-<section class="verdicts">${verdict('Runs on gVisor?', r.verdicts.gvisor)}${verdict('Runs on tsvisor?', r.verdicts.tsvisor)}</section>
 <h2>Where the calls went</h2>
 ${charts(r)}
+<h2>Would it run elsewhere?</h2>
+<section class="verdicts">${verdict('Runs on gVisor?', r.verdicts.gvisor)}${verdict('Runs on tsvisor?', r.verdicts.tsvisor)}</section>
 <h2>Every call</h2>
 ${syscallTable(r.syscalls, r.totals)}
 <h2>By executable</h2>
