@@ -51,16 +51,17 @@ function coverage(script: string, flags: string[]): Outcome {
 const out = (name: string) => path.join(dir, `${counter++}-${name}`);
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
 
-/** `runc run` of the script in the test root with `seccomp` as linux.seccomp (none: no profile). */
-function runc(script: string, seccomp: unknown): Outcome {
+/** `runc run` (or tsvisor's) of the script in the test root with `seccomp` as linux.seccomp (none: no profile). */
+function runc(script: string, seccomp: unknown, runtime: 'runc' | 'tsvisor' = 'runc'): Outcome {
   const id = `covout-${process.pid}-${counter++}`;
   const bundle = specBundle(path.join(dir, id), rootfs, ['/bin/sh', '-c', script], (config) => {
     if (seccomp) config.linux.seccomp = seccomp;
     else delete config.linux.seccomp;
   });
-  const state = path.join(dir, 'runc-state');
-  const r = spawnSync('runc', ['--root', state, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL' });
-  spawnSync('runc', ['--root', state, 'delete', '--force', id], { stdio: 'ignore' });
+  const bin = runtime === 'runc' ? 'runc' : TSVISOR;
+  const state = path.join(dir, `${runtime}-state`);
+  const r = spawnSync(bin, ['--root', state, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL' });
+  spawnSync(bin, ['--root', state, 'delete', '--force', id], { stdio: 'ignore' });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -121,12 +122,39 @@ describe('--seccomp-profile', () => {
     expect(r.stderr).toContain("ls: can't open '/etc/conf.d': Operation not permitted");
   });
 
+  it('--seccomp-runtime tsvisor: the profile runs the program under tsvisor\'s own runtime unchanged, and is exact there too', () => {
+    const file = out('tsvisor-profile.json');
+    expect(coverage(SCRIPT, ['--quiet', '--seccomp-profile', file, '--seccomp-runtime', 'tsvisor']).status).toBe(0);
+    const own: Profile = readJson(file);
+    // The program execs (cat, ls): the launcher's exec needs nothing more.
+    expect(own.syscalls.filter((e) => e.comment.startsWith('tsvisor'))).toEqual([]);
+    expect(runc(SCRIPT, own, 'tsvisor')).toEqual(native);
+    expect(runc(SCRIPT, without(own, 'clone'), 'tsvisor').stdout).not.toBe(native.stdout);
+  });
+
   it('--seccomp-runtime none leaves runc\'s own calls out, and runc cannot start the program under it', () => {
     const file = out('bare.json');
     expect(coverage(SMALLER, ['--quiet', '--seccomp-profile', file, '--seccomp-runtime', 'none']).status).toBe(0);
     const bare: Profile = readJson(file);
     expect(bare.syscalls.every((e) => !e.comment.startsWith('runc'))).toBe(true);
     expect(runc(SMALLER, bare).stdout).not.toBe('start\nsandbox\n');
+  });
+});
+
+describe('the output flags', () => {
+  it('are in --help; a bad --seccomp-runtime or an empty file name is a usage error', () => {
+    const help = spawnSync(TSVISOR, ['coverage', '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    for (const flag of ['--html', '--markdown', '--seccomp-profile', '--seccomp-runtime', '--audit']) expect(help.stdout).toContain(flag);
+    for (const args of [['--seccomp-runtime', 'crun'], ['--html', ''], ['--audit', '']]) {
+      const r = spawnSync(TSVISOR, ['coverage', ...args, '--', '/bin/true'], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')[0]).toMatch(/^tsvisor: /);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    const nowhere = spawnSync(TSVISOR, ['coverage', '--html', '/nonexistent-dir/r.html', '--', '/bin/sh', '-c', 'echo ran'], { encoding: 'utf8' });
+    expect(nowhere.stdout).toBe('');
+    expect(nowhere.stderr.trim()).toBe('tsvisor: --html /nonexistent-dir/r.html: ENOENT');
   });
 });
 
