@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
-import { hostScratch } from './robust-helpers.js';
+import { compile, hostScratch } from './robust-helpers.js';
 import type { Report } from '../../src/coverage/schema.js';
 
 /** The container's environment (tsvisor spec's), given to the coverage run too. */
@@ -51,10 +51,10 @@ function coverage(script: string, flags: string[]): Outcome {
 const out = (name: string) => path.join(dir, `${counter++}-${name}`);
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
 
-/** `runc run` (or tsvisor's) of the script in the test root with `seccomp` as linux.seccomp (none: no profile). */
-function runc(script: string, seccomp: unknown, runtime: 'runc' | 'tsvisor' = 'runc'): Outcome {
+/** `runc run` (or tsvisor's) of `argv` (a string: a shell script) in the test root with `seccomp` as linux.seccomp (none: no profile). */
+function runc(argv: string | string[], seccomp: unknown, runtime: 'runc' | 'tsvisor' = 'runc'): Outcome {
   const id = `covout-${process.pid}-${counter++}`;
-  const bundle = specBundle(path.join(dir, id), rootfs, ['/bin/sh', '-c', script], (config) => {
+  const bundle = specBundle(path.join(dir, id), rootfs, typeof argv === 'string' ? ['/bin/sh', '-c', argv] : argv, (config) => {
     if (seccomp) config.linux.seccomp = seccomp;
     else delete config.linux.seccomp;
   });
@@ -120,6 +120,22 @@ describe('--seccomp-profile', () => {
     const r = runc(SCRIPT, { ...profile, syscalls: profile.syscalls.filter((e) => e !== dirOpen[0]) });
     expect(r.stdout).toBe('start\nsandbox\n0\nvalue=21\n');
     expect(r.stderr).toContain("ls: can't open '/etc/conf.d': Operation not permitted");
+  });
+
+  it('runs a static C program under runc unchanged: denied calls, signal handlers, fork and exec, threads (clone3)', () => {
+    fs.copyFileSync(compile('coverage', dir), path.join(rootfs, 'coverage'));
+    for (const args of [[], ['threads']]) {
+      const file = out('c-profile.json');
+      const json = out('c-report.json');
+      const r = spawnSync(TSVISOR, ['coverage', '--quiet', '--no-init', '--root', rootfs, '--cwd', '/', '--json', json, '--seccomp-profile', file, '--', '/coverage', ...args], { env: ENV, encoding: 'utf8', timeout: 60000 });
+      expect(r.status).toBe(0);
+      const used = (readJson(json) as Report).syscalls.map((x) => x.name);
+      expect(used).toEqual(expect.arrayContaining(args.length ? ['clone3'] : ['tuxcall', 'kill', 'rt_sigreturn', 'fork']));
+      const plain = runc(['/coverage', ...args], null);
+      expect(plain.status).toBe(0);
+      expect(plain.stdout).toBe(args.length ? 't\nt\nt\n' : 'x\n'.repeat(7));
+      expect(runc(['/coverage', ...args], readJson(file))).toEqual(plain);
+    }
   });
 
   it('--seccomp-runtime tsvisor: the profile runs the program under tsvisor\'s own runtime unchanged, and is exact there too', () => {
