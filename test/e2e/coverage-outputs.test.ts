@@ -312,6 +312,16 @@ class Browser {
 }
 
 describe('--html', () => {
+  it('escapes the command line in the HTML; the Markdown shows it in a code span', () => {
+    const html = out('escape.html');
+    const md = out('escape.md');
+    expect(coverage('echo "<b>&amp;</b>" >/dev/null', ['--quiet', '--html', html, '--markdown', md]).status).toBe(0);
+    const source = fs.readFileSync(html, 'utf8');
+    expect(source).not.toContain('<b>&amp;</b>');
+    expect(source).toContain('&#60;b&#62;&#38;amp;&#60;/b&#62;');
+    expect(fs.readFileSync(md, 'utf8').split('\n')[0]).toBe('### Syscall coverage: `/bin/sh -c echo "<b>&amp;</b>" >/dev/null`');
+  });
+
   // Chromium's start takes seconds, tens on a loaded machine.
   it('renders in headless Chromium: no console error, no network request, charts and tables present, not blank', { timeout: 180000 }, async () => {
     const html = out('report.html');
