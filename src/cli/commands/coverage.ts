@@ -62,6 +62,7 @@ export const coverageCommand: Command = {
         fatal(`--${name} ${file}: ${errorCode(e)}`);
       }
     }
+    if (flags['seccomp-runtime'] !== undefined && flags['seccomp-profile'] === undefined) throw new UsageError('--seccomp-runtime goes with --seccomp-profile');
     const auditFile = flags.audit as string | undefined;
     if (auditFile === '') throw new UsageError('--audit needs a file name');
     const audited = auditFile === undefined ? undefined : await readProfile(auditFile);
