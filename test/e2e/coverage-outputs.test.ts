@@ -225,6 +225,21 @@ describe('--audit', () => {
     expect(r.stderr).toMatch(/its rules test arguments coverage does not record for \d+ calls of 1 kind, which it may refuse:\n\s+\d+\s+write: EPERM or allowed$/m);
   });
 
+  it('applies a Docker-format profile\'s per-capability entries as Docker does (podman\'s default profile)', () => {
+    // containers-common's profile, Docker's format: delete_module only with CAP_SYS_MODULE, tuxcall never (ENOSYS by default).
+    const podman = '/usr/share/containers/seccomp.json';
+    const program = compile('coverage', dir);
+    const run = (flags: string[]) => spawnSync(TSVISOR, ['coverage', '--quiet', '--no-init', '--audit', podman, ...flags, '--', program], { encoding: 'utf8', timeout: 60000 });
+    const docker = run([]);
+    expect(docker.status).toBe(0);
+    expect(docker.stderr).toContain(`audit: ${podman} (its conditional entries applied as Docker does, for Docker's default capabilities) would have refused 6 calls of 2 kinds`);
+    expect(docker.stderr).toMatch(/^\s+5\s+tuxcall: ENOSYS \(5 failed with ENOSYS in this run\)$/m);
+    expect(docker.stderr).toMatch(/^\s+1\s+delete_module: EPERM \(1 failed with \w+ in this run\)$/m);
+    const withModule = run(['--audit-caps', 'sys_module']);
+    expect(withModule.stderr).toContain('for capabilities CAP_SYS_MODULE) would have refused 5 calls of 1 kind');
+    expect(withModule.stderr).not.toContain('delete_module');
+  });
+
   it('refuses a bad profile before running anything, in one line', () => {
     const bad = out('bad.json');
     fs.writeFileSync(bad, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_MAYBE' }] }));

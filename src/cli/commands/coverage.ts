@@ -15,18 +15,30 @@ const OUTPUTS = ['json', 'html', 'markdown', 'seccomp-profile'] as const;
 
 const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
-/** The profile --audit names: a seccomp profile, or a config.json's linux.seccomp. */
-async function readProfile(file: string): Promise<LinuxSeccomp> {
-  const { SpecError, parseSeccompProfile } = await import('../../oci/spec.js');
+/**
+ * The profile --audit names: a seccomp profile (Docker's format too, its
+ * conditional entries applied for `caps`), or a config.json's linux.seccomp.
+ * Returns the profile and how to name it in the audit.
+ */
+async function readProfile(file: string, caps: string[] | undefined): Promise<{ profile: LinuxSeccomp; where: string }> {
+  const [{ SpecError, parseSeccompProfile }, { DOCKER_DEFAULT_CAPS, applyDockerConditions, hasDockerConditions }] = await Promise.all([
+    import('../../oci/spec.js'),
+    import('../../coverage/docker-profile.js'),
+  ]);
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     fatal(`--audit ${file}: ${e instanceof SyntaxError ? `not JSON: ${e.message}` : errorCode(e)}`);
   }
-  const linux = (raw as { linux?: { seccomp?: unknown } } | null)?.linux;
+  const fromConfig = (raw as { linux?: { seccomp?: unknown } } | null)?.linux?.seccomp;
+  let where = fromConfig ? `${file} linux.seccomp` : file;
+  if (!fromConfig && hasDockerConditions(raw)) {
+    raw = applyDockerConditions(raw, caps ?? DOCKER_DEFAULT_CAPS);
+    where += ` (its conditional entries applied as Docker does, for ${caps ? `capabilities ${caps.join(',') || 'none'}` : 'Docker\'s default capabilities'})`;
+  }
   try {
-    return parseSeccompProfile(linux?.seccomp ?? raw, `--audit ${file}${linux?.seccomp ? ' linux.seccomp' : ''}`);
+    return { profile: parseSeccompProfile(fromConfig ?? raw, `--audit ${file}${fromConfig ? ' linux.seccomp' : ''}`), where };
   } catch (e) {
     if (e instanceof SpecError) fatal(e.message);
     throw e;
@@ -40,6 +52,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'seccomp-profile', type: 'string', help: 'also write an OCI seccomp profile allowing exactly the calls made (and their argument classes) to FILE, for docker --security-opt seccomp=FILE or runc' },
   { name: 'seccomp-runtime', type: 'string', choices: PROFILE_RUNTIMES, help: 'the runtime the profile is for: its own calls between loading the profile and executing the program are added (runc, also under Docker; tsvisor: only the exec; none) [runc]' },
   { name: 'audit', type: 'string', help: 'check every call made against the seccomp profile in FILE (a profile, or an OCI config.json with linux.seccomp) and report those it would have refused; nothing is refused' },
+  { name: 'audit-caps', type: 'string', help: 'for a Docker-format --audit profile: the container\'s capabilities its per-capability entries are applied for, comma-separated (default: Docker\'s default set)' },
   { name: 'quiet', type: 'bool', help: 'no terminal summary' },
   ...DO_FLAGS,
 ];
@@ -65,7 +78,10 @@ export const coverageCommand: Command = {
     if (flags['seccomp-runtime'] !== undefined && flags['seccomp-profile'] === undefined) throw new UsageError('--seccomp-runtime goes with --seccomp-profile');
     const auditFile = flags.audit as string | undefined;
     if (auditFile === '') throw new UsageError('--audit needs a file name');
-    const audited = auditFile === undefined ? undefined : await readProfile(auditFile);
+    const capsFlag = flags['audit-caps'] as string | undefined;
+    if (capsFlag !== undefined && auditFile === undefined) throw new UsageError('--audit-caps goes with --audit');
+    const caps = capsFlag?.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean).map((c) => (c.startsWith('CAP_') ? c : `CAP_${c}`));
+    const audited = auditFile === undefined ? undefined : await readProfile(auditFile, caps);
     const [{ Collector, CoverageError }, { buildReport, formatReport }] = await Promise.all([
       import('../../coverage/collector.js'),
       import('../../coverage/report.js'),
@@ -89,7 +105,7 @@ export const coverageCommand: Command = {
     if (!flags.quiet) fs.writeSync(2, formatReport(report));
     if (audited) {
       const { audit, formatAudit } = await import('../../coverage/audit.js');
-      fs.writeSync(2, formatAudit(auditFile!, audit(report, audited)));
+      fs.writeSync(2, formatAudit(audited.where, audit(report, audited.profile)));
     }
     for (const [name, { file, fd }] of fds) {
       try {
