@@ -158,11 +158,11 @@ describe('--seccomp-profile', () => {
 });
 
 describe('the output flags', () => {
-  it('are in --help; a bad --seccomp-runtime, one without --seccomp-profile or an empty file name is a usage error', () => {
+  it('are in --help; a bad --seccomp-runtime, one without --seccomp-profile, --audit-caps without --audit or an empty file name is a usage error', () => {
     const help = spawnSync(TSVISOR, ['coverage', '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
-    for (const flag of ['--html', '--markdown', '--seccomp-profile', '--seccomp-runtime', '--audit']) expect(help.stdout).toContain(flag);
-    for (const args of [['--seccomp-profile', out('p.json'), '--seccomp-runtime', 'crun'], ['--seccomp-runtime', 'runc'], ['--html', ''], ['--audit', '']]) {
+    for (const flag of ['--html', '--markdown', '--seccomp-profile', '--seccomp-runtime', '--audit', '--audit-caps']) expect(help.stdout).toContain(flag);
+    for (const args of [['--seccomp-profile', out('p.json'), '--seccomp-runtime', 'crun'], ['--seccomp-runtime', 'runc'], ['--audit-caps', 'SYS_ADMIN'], ['--html', ''], ['--audit', '']]) {
       const r = spawnSync(TSVISOR, ['coverage', ...args, '--', '/bin/true'], { encoding: 'utf8' });
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')[0]).toMatch(/^tsvisor: /);
