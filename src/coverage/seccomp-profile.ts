@@ -48,20 +48,32 @@ interface RuntimeCall {
 const openFlags = (value: number): ArgCondition[] => [{ index: 2, value, mask: OPEN_CLASS_MASK }];
 const fcntlCommand = (value: number): ArgCondition[] => [{ index: 1, value, mask: 0xffffffff }];
 
+const prctlCommand = (value: number): ArgCondition[] => [{ index: 0, value, mask: 0xffffffff }];
+const PR_SET_KEEPCAPS = 8;
+const PR_CAPBSET_READ = 23;
+const PR_CAPBSET_DROP = 24;
+const PR_CAP_AMBIENT = 47;
+
 /**
  * runc 1.1's init, after loading the profile: it opens its exec fifo
  * (/proc/self/fd/N, O_WRONLY) and writes to it, lists /proc/self/fd
  * (openat O_RDONLY, fstatfs, getdents64) to mark fds close-on-exec (fcntl
- * F_SETFD), closes what it no longer needs, then execs; Go's runtime, on
- * any of its threads (the filter is synchronised to all), may park, wake,
- * sleep and signal threads and manage memory meanwhile.
+ * F_SETFD), looks the executable up (faccessat2, fstat), closes what it no
+ * longer needs, then execs; Go's runtime, on any of its threads (the filter
+ * is synchronised to all), may park, wake, sleep and signal threads and
+ * manage memory meanwhile. Without noNewPrivileges (Docker's and podman's
+ * default) runc loads the profile earlier, before it sets the process's
+ * identity and capabilities: setgroups, setgid, setuid, capget, capset,
+ * prctl (keep capabilities, the bounding and ambient sets), chdir.
  */
 const RUNC: RuntimeCall[] = [
   { name: 'execve' },
   { name: 'openat', classes: [openFlags(O_WRONLY), openFlags(O_RDONLY)] },
   { name: 'fcntl', classes: [fcntlCommand(1), fcntlCommand(2), fcntlCommand(3), fcntlCommand(4)] },
-  ...['write', 'close', 'fstatfs', 'getdents64', 'epoll_ctl', 'epoll_pwait', 'getpid', 'gettid', 'tgkill', 'futex', 'nanosleep', 'sched_yield',
-    'rt_sigreturn', 'rt_sigprocmask', 'sigaltstack', 'mmap', 'munmap', 'madvise', 'exit', 'exit_group'].map((name) => ({ name })),
+  { name: 'prctl', classes: [prctlCommand(PR_SET_KEEPCAPS), prctlCommand(PR_CAPBSET_READ), prctlCommand(PR_CAPBSET_DROP), prctlCommand(PR_CAP_AMBIENT)] },
+  ...['write', 'close', 'fstat', 'fstatfs', 'getdents64', 'faccessat2', 'epoll_ctl', 'epoll_pwait', 'getpid', 'gettid', 'tgkill', 'futex', 'nanosleep', 'sched_yield',
+    'rt_sigreturn', 'rt_sigprocmask', 'sigaltstack', 'mmap', 'munmap', 'madvise', 'exit', 'exit_group',
+    'setgroups', 'setgid', 'setuid', 'capget', 'capset', 'chdir'].map((name) => ({ name })),
 ];
 
 /** tsvisor's launcher loads a container's profile right before the exec: that exec is the only call. */

@@ -52,9 +52,10 @@ const out = (name: string) => path.join(dir, `${counter++}-${name}`);
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
 
 /** `runc run` (or tsvisor's) of `argv` (a string: a shell script) in the test root with `seccomp` as linux.seccomp (none: no profile). */
-function runc(argv: string | string[], seccomp: unknown, runtime: 'runc' | 'tsvisor' = 'runc'): Outcome {
+function runc(argv: string | string[], seccomp: unknown, runtime: 'runc' | 'tsvisor' = 'runc', noNewPrivileges = true): Outcome {
   const id = `covout-${process.pid}-${counter++}`;
   const bundle = specBundle(path.join(dir, id), rootfs, typeof argv === 'string' ? ['/bin/sh', '-c', argv] : argv, (config) => {
+    config.process.noNewPrivileges = noNewPrivileges;
     if (seccomp) config.linux.seccomp = seccomp;
     else delete config.linux.seccomp;
   });
@@ -105,6 +106,11 @@ describe('--seccomp-profile', () => {
 
   it('runs the same program under runc unchanged, every time', () => {
     for (let i = 0; i < 3; i++) expect(runc(SCRIPT, profile)).toEqual(native);
+  });
+
+  it('runs it unchanged under runc without noNewPrivileges too (Docker\'s and podman\'s default: runc loads the profile before it sets identity and capabilities)', () => {
+    for (let i = 0; i < 2; i++) expect(runc(SCRIPT, profile, 'runc', false)).toEqual(native);
+    expect(runc(SCRIPT, without(profile, 'clone'), 'runc', false).stdout).not.toBe(native.stdout);
   });
 
   it('is exact: taking out one call, or one argument class, the program used makes it fail', () => {
