@@ -230,6 +230,37 @@ describe('OCI lifecycle', () => {
   });
 });
 
+describe('OCI coverage (--coverage-dir)', () => {
+  it('create and start with --coverage-dir DIR (two arguments, as bin/tsvisor must parse them): DIR/ID.json once the container ends', async () => {
+    const b = bundle('cov', ['/bin/sh', '-c', '/bin/echo hi; exit 5']);
+    const dir = path.join(bundleBase, 'coverage', 'made-if-missing');
+    const pidFile = path.join(b, 'init.pid');
+    const fd = fs.openSync(path.join(b, 'out'), 'w');
+    const created = spawnSync(TSVISOR, ['--root', stateRoot, '--coverage-dir', dir, 'create', '--bundle', b, '--pid-file', pidFile, 'cov'], { stdio: ['ignore', fd, fd], timeout: 60000 });
+    fs.closeSync(fd);
+    expect(created.status, fs.readFileSync(path.join(b, 'out'), 'utf8')).toBe(0);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(tsv(['--coverage-dir', dir, 'start', 'cov']).status).toBe(0);
+    await until('the container to stop', () => !alive(pid));
+    expect(fs.readFileSync(path.join(b, 'out'), 'utf8')).toBe('hi\n');
+    expect(fs.readdirSync(dir)).toEqual(['cov.json']);
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'cov.json'), 'utf8'));
+    expect(report).toMatchObject({ command: ['/bin/sh', '-c', '/bin/echo hi; exit 5'], exitStatus: 5, truncated: false });
+    const calls = Object.fromEntries(report.syscalls.map((s: { name: string; calls: number; errors: number }) => [s.name, [s.calls, s.errors]]));
+    expect([calls.execve, calls.clone, calls.write, calls.exit_group]).toEqual([[1, 0], [1, 0], [1, 0], [2, 0]]);
+    expect(tsv(['delete', 'cov']).status).toBe(0);
+  });
+
+  it('--coverage-dir naming a file: create fails with a one-line error and leaves no state', () => {
+    const b = bundle('covbad', ['/bin/true']);
+    const file = path.join(b, 'config.json');
+    const r = tsv(['--coverage-dir', file, 'create', '--bundle', b, 'covbad']);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: `tsvisor: --coverage-dir ${file}: not a directory\n` });
+    expect(fs.existsSync(path.join(stateRoot, 'covbad'))).toBe(false);
+  });
+});
+
 describe('OCI exec', () => {
   it('runs a process in the container namespaces, with its own status, stdio, user and cwd', async () => {
     const b = bundle('ex', ['/bin/sh', '-c', 'echo $$ > /tmp/init.pid; while :; do sleep 0.05; done'], (c) => (c.root.readonly = false));
