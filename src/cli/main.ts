@@ -243,6 +243,9 @@ async function main(argv: string[]): Promise<number> {
     if (name === 'do' && parsed.flags.root !== undefined) {
       throw new UsageError(`--root before "do" names the OCI state directory, which do does not use; the sandbox's root directory goes after it: tsvisor do --root ${parsed.flags.root} -- COMMAND`);
     }
+    if ((name === 'do' || name === 'coverage') && parsed.flags['coverage-dir'] !== undefined) {
+      throw new UsageError(`--coverage-dir is for containers (create, run); a command's report: tsvisor coverage --json FILE -- COMMAND`);
+    }
     resolveLogFiles(parsed.flags, name);
     if (SANDBOX_COMMANDS.has(name)) {
       await canRunSandbox(parsed.flags);
