@@ -219,6 +219,9 @@ export async function startSandbox(
     kernel?.kill();
     o.gofer.kill();
     entered?.leave();
+    // The anchor's keeper too: it waits for this process, and while it is
+    // in the cgroups they cannot be removed (4 × 5 s of retries, then left behind).
+    if (o.anchorFd !== undefined) entered?.leave(process.ppid);
     throw e;
   }
 }
