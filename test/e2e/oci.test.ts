@@ -252,6 +252,27 @@ describe('OCI coverage (--coverage-dir)', () => {
     expect(tsv(['delete', 'cov']).status).toBe(0);
   });
 
+  it('two containers at once: each report has its own calls only', async () => {
+    const dir = path.join(bundleBase, 'coverage-two');
+    // Both sleep first, so their runs overlap; the counts do not depend on it.
+    const scripts = { echo: '/bin/sleep 1; /bin/echo a', cat: '/bin/sleep 1; /bin/cat /etc/passwd; /bin/cat /etc/passwd' };
+    const runs = Object.entries(scripts).map(([id, script]) => {
+      const b = bundle(`cov-${id}`, ['/bin/sh', '-c', script]);
+      const child = spawn(TSVISOR, ['--root', stateRoot, '--coverage-dir', dir, 'run', '--bundle', b, `cov-${id}`], { stdio: 'ignore' });
+      return new Promise<number | null>((resolve) => child.on('exit', resolve));
+    });
+    expect(await Promise.all(runs)).toEqual([0, 0]);
+    const calls = (id: string) => {
+      const r = JSON.parse(fs.readFileSync(path.join(dir, `cov-${id}.json`), 'utf8'));
+      return Object.fromEntries(r.syscalls.map((x: { name: string; calls: number }) => [x.name, x.calls]));
+    };
+    const [echo, cat] = [calls('echo'), calls('cat')];
+    // busybox sh forks for all but its last command, which it execs itself.
+    expect([echo.execve, echo.clone, echo.write, echo.sendfile]).toEqual([2, 1, 1, undefined]);
+    // busybox cat: sendfile until it returns 0, twice.
+    expect([cat.execve, cat.clone, cat.write, cat.sendfile]).toEqual([3, 2, undefined, 4]);
+  });
+
   it('--coverage-dir naming a file: create fails with a one-line error and leaves no state', () => {
     const b = bundle('covbad', ['/bin/true']);
     const file = path.join(b, 'config.json');
