@@ -66,13 +66,15 @@ export async function containerCoverage(globals: FlagValues, id: string, command
       const report = buildReport(command, status, rows, collector.processes, full);
       const file = path.join(dir, `${id}.json`);
       // Complete or absent: a reader polling for the file never sees half of it.
+      // Created exclusively (O_EXCL follows no link): the directory may be one others can write to.
       const tmp = path.join(dir, `.${id}.json.${process.pid}`);
       try {
-        fs.writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644 });
+        fs.writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644, flag: 'wx' });
         fs.renameSync(tmp, file);
       } catch (e) {
-        fs.rmSync(tmp, { force: true });
-        throw new RuntimeError(`coverage report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST') fs.rmSync(tmp, { force: true });
+        throw new RuntimeError(`coverage report ${file}: ${code ?? (e as Error).message}`);
       }
       return file;
     },
