@@ -273,6 +273,19 @@ describe('OCI coverage (--coverage-dir)', () => {
     expect([cat.execve, cat.clone, cat.write, cat.sendfile]).toEqual([3, 2, undefined, 4]);
   });
 
+  it('a link planted where the report goes is replaced, never written through', () => {
+    const dir = path.join(bundleBase, 'coverage-link');
+    fs.mkdirSync(dir, { mode: 0o1777 });
+    const victim = path.join(bundleBase, 'victim');
+    fs.writeFileSync(victim, 'untouched\n');
+    fs.symlinkSync(victim, path.join(dir, 'covlink.json'));
+    const r = tsv(['--coverage-dir', dir, 'run', '--bundle', bundle('covlink', ['/bin/true']), 'covlink']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('untouched\n');
+    expect(fs.lstatSync(path.join(dir, 'covlink.json')).isFile()).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'covlink.json'), 'utf8')).command).toEqual(['/bin/true']);
+  });
+
   it('--coverage-dir naming a file: create fails with a one-line error and leaves no state', () => {
     const b = bundle('covbad', ['/bin/true']);
     const file = path.join(b, 'config.json');
