@@ -13,6 +13,7 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'debug', type: 'bool', help: 'log at debug level' },
   { name: 'debug-log', type: 'string', help: "file for debug logs (implies --debug); ending in '/', a directory to make one file in per command; %TIMESTAMP% and %COMMAND% are replaced" },
   { name: 'strace', type: 'bool', help: 'log every call the Sentry handles, with arguments and results' },
+  { name: 'coverage-dir', type: 'string', help: "containers: write each container's syscall coverage report to DIR/ID.json when it ends (needs root for eBPF; see tsvisor coverage)" },
   { name: 'platform', type: 'string', choices: ['seccomp', 'ptrace'], help: 'how guest system calls are intercepted: seccomp (ptrace is refused, see docs)' },
   { name: 'network', type: 'string', choices: ['none', 'host', 'sandbox'], help: "network: sandbox (the spec's namespace, the default), none (loopback only), host" },
   { name: 'overlay', type: 'bool', help: 'keep writes to the root file system in memory' },
@@ -247,6 +248,9 @@ async function main(argv: string[]): Promise<number> {
     if (helpOnly) await cmd.run(parsed.flags, ['--help'], {});
     if (name === 'do' && parsed.flags.root !== undefined) {
       throw new UsageError(`--root before "do" names the OCI state directory, which do does not use; the sandbox's root directory goes after it: tsvisor do --root ${parsed.flags.root} -- COMMAND`);
+    }
+    if ((name === 'do' || name === 'coverage') && parsed.flags['coverage-dir'] !== undefined) {
+      throw new UsageError(`--coverage-dir is for containers (create, run); a command's report: tsvisor coverage --json FILE -- COMMAND`);
     }
     resolveLogFiles(parsed.flags, name);
     if (SANDBOX_COMMANDS.has(name) && !diff) {

@@ -908,8 +908,8 @@ export interface SandboxCgroups {
   guestOomScoreAdj: number | undefined;
   /** Moves a guest process where guests go, with the guests' oom_score_adj; returns warnings. */
   addGuest(pid: number): string[];
-  /** Moves the sandbox process back where it was before it joined; returns warnings. */
-  leave(): string[];
+  /** Moves the sandbox process (or `pid`, a helper that came from the same cgroups) back where it was before it joined; returns warnings. */
+  leave(pid?: number): string[];
 }
 
 function setOomScoreAdj(pid: number | 'self', value: number): void {
@@ -974,7 +974,7 @@ export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: u
       }
       return out;
     },
-    leave: () => (cgroups.usable ? cgroups.leaveSandbox(process.pid, before) : []),
+    leave: (pid = process.pid) => (cgroups.usable ? cgroups.leaveSandbox(pid, before) : []),
   };
 }
 

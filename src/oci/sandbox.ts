@@ -15,6 +15,7 @@ import type { Kernel } from '../sentry/kernel.js';
 import { type SandboxSpec, goferExports, sameNamespace } from '../sentry/spec.js';
 import { enterSandboxCgroups } from './cgroups.js';
 import { makeAnchor } from './anchor.js';
+import { containerCoverage } from './coverage.js';
 import { type ControlReply, type ExecProcess, serveControl } from './control.js';
 import { RuntimeError, stateRoot, waitUntil } from './runtime.js';
 import { type ContainerConfig, type Hook, type NamespaceType, toSandboxSpec } from './spec.js';
@@ -66,6 +67,8 @@ export async function startSandbox(
     if (netSysctls.length && (!specNetns || (specNetns.path && sameNamespace(specNetns.path, '/proc/self/ns/net')))) {
       throw new RuntimeError(`linux.sysctl: sysctl "${netSysctls[0]}" not allowed in the host network namespace`);
     }
+    // Before the cgroups are entered: a bad directory costs nothing to undo.
+    const coverage = await containerCoverage(globals, id, config.process.args);
     const spec = toSandboxSpec(config, {
       overlay: Boolean(globals.overlay),
       network: ownNetwork ? 'none' : 'host',
@@ -108,8 +111,10 @@ export async function startSandbox(
     for (const n of config.namespaces) {
       if (n.path && !JOINED_BY_PATH.has(n.type)) log.warn({ namespace: n.type, path: n.path }, `joining a ${n.type} namespace by path is not supported: the container has one of its own`);
     }
+    spec.events = coverage?.events;
     spec.onGuestProcess = (pid) => {
       for (const w of sandboxCgroups.addGuest(pid)) log.warn({ pid }, w);
+      coverage?.onGuestProcess(pid);
     };
     if (!ownNetwork && netSysctls.length) {
       // --network=host overrides the spec's network: its net.* sysctls would change the host's.
@@ -176,6 +181,15 @@ export async function startSandbox(
       return { ok: false, error: 'unknown request' };
     });
     const exited = k.done.then((exit) => {
+      // Before the state says stopped (and so before `run` or the anchor
+      // ends): whoever waits for the container finds its report.
+      if (coverage) {
+        try {
+          log.info({ file: coverage.write(exit.status) }, 'coverage report written');
+        } catch (e) {
+          log.error((e as Error).message);
+        }
+      }
       try {
         update(store, id, (state) => {
           state.status = 'stopped';
@@ -205,6 +219,9 @@ export async function startSandbox(
     kernel?.kill();
     o.gofer.kill();
     entered?.leave();
+    // The anchor's keeper too: it waits for this process, and while it is
+    // in the cgroups they cannot be removed (4 × 5 s of retries, then left behind).
+    if (o.anchorFd !== undefined) entered?.leave(process.ppid);
     throw e;
   }
 }

@@ -76,6 +76,7 @@ describe('ordinary mistakes', () => {
   it.each([
     { what: 'a global flag after the command', args: ['do', '--debug', '--', 'true'], first: 'tsvisor: unknown flag: --debug', hint: '--debug is a global flag: put it before the command (tsvisor --debug do ...)' },
     { what: "--root before do (the state directory, not the sandbox's root)", args: ['--root', '/tmp', 'do', '--', 'true'], first: 'tsvisor: --root before "do" names the OCI state directory', hint: 'tsvisor do --root /tmp -- COMMAND' },
+    { what: '--coverage-dir before do (a container flag)', args: ['--coverage-dir', '/tmp', 'do', '--', 'true'], first: 'tsvisor: --coverage-dir is for containers (create, run)', hint: 'tsvisor coverage --json FILE -- COMMAND' },
     { what: '--env without a name', args: ['do', '--env', '=bar', '--', 'true'], first: 'tsvisor: --env =bar: expected KEY=VALUE' },
     { what: '--log in a missing directory', args: ['--log', '/nonexistent-dir/x.log', 'do', '--', 'true'], first: 'tsvisor: --log /nonexistent-dir/x.log: cannot write there: its directory does not exist' },
     { what: '--debug-log naming a directory without the slash', args: ['--debug-log', '/tmp', 'do', '--', 'true'], first: "tsvisor: --debug-log /tmp: cannot write there: a directory (end it with '/'" },

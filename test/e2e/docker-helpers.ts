@@ -1,6 +1,7 @@
 // A private Docker daemon for the Docker end-to-end test: dockerd started by
 // hand (no systemd) with its own data root, exec root and socket under a short
-// directory in /var/tmp, tsvisor registered as the runtime "tsvisor", and a
+// directory in /var/tmp, tsvisor registered as the runtime "tsvisor" (and,
+// with --coverage-dir, as "tsvisor-coverage"), and a
 // busybox image imported from a local root file system (no registry).
 // Networking is a normal install's: the default bridge docker0, iptables
 // rules, IPv4 forwarding; stopDocker takes them away again.
@@ -37,6 +38,9 @@ export { until } from './daemon-helpers.js';
 
 export const RUNSC = path.join(REPO, 'runsc-compat/runsc');
 export const IMAGE = 'local/busybox';
+/** tsvisor with `--coverage-dir`, registered as runsc-compat/daemon.json does: one report per container in coverageDir(). */
+export const COVERAGE_RUNTIME = 'tsvisor-coverage';
+export const coverageDir = (d: DockerDaemon) => path.join(d.tmp, 'coverage');
 
 /**
  * dockerd's warning when the host does not forward IPv4 (dockerd turns it on,
@@ -111,9 +115,11 @@ export async function startDocker(): Promise<DockerDaemon> {
   // Short: unix socket paths (ours, containerd's) must stay under 108 bytes.
   const tmp = fs.mkdtempSync('/var/tmp/tsv-dk-');
   fs.mkdirSync(path.join(tmp, 'client'));
-  // An empty configuration, so that /etc/docker/daemon.json (possibly another
-  // daemon's, with its own "runtimes") is not read.
-  fs.writeFileSync(path.join(tmp, 'daemon.json'), '{}\n');
+  // Our own configuration, so that /etc/docker/daemon.json (possibly another
+  // daemon's, with its own "runtimes") is not read. The coverage runtime
+  // takes its flag through runtimeArgs, which only daemon.json can give.
+  const coverageRuntime = { path: RUNSC, runtimeArgs: [`--coverage-dir=${path.join(tmp, 'coverage')}`] };
+  fs.writeFileSync(path.join(tmp, 'daemon.json'), `${JSON.stringify({ runtimes: { [COVERAGE_RUNTIME]: coverageRuntime } })}\n`);
   const sock = path.join(tmp, 'docker.sock');
   const env = clientEnv(path.join(tmp, 'client'), { DOCKER_CONFIG: path.join(tmp, 'client') });
   const network = hostNetwork();
@@ -136,7 +142,9 @@ export async function startDocker(): Promise<DockerDaemon> {
   try {
     await waitReady(dockerd, () => fs.existsSync(sock) && docker(d, ['info', '--format', '{{.ServerVersion}}'], 10000).status === 0);
     const runtimes = dockerOk(d, ['info', '--format', '{{json .Runtimes}}']);
-    if (!('tsvisor' in JSON.parse(runtimes))) throw new Error(`dockerd does not list the runtime tsvisor: ${runtimes}`);
+    for (const rt of ['tsvisor', COVERAGE_RUNTIME]) {
+      if (!(rt in JSON.parse(runtimes))) throw new Error(`dockerd does not list the runtime ${rt}: ${runtimes}`);
+    }
     // dockerd's own containerd: its pid file is under our exec root, its
     // command line names our configuration.
     const cpid = Number(fs.readFileSync(path.join(tmp, 'exec/containerd/containerd.pid'), 'utf8'));

@@ -10,11 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  COVERAGE_RUNTIME,
   type DockerDaemon,
   type DockerResult,
   IMAGE,
   buildBusyboxImage,
   containerProcesses,
+  coverageDir,
   docker,
   dockerOk,
   startDocker,
@@ -442,4 +444,99 @@ describe('cgroups: pause, update and resource limits', () => {
     expect(outcome(t)).toEqual({ status: 2, stdout: '1\n2\n3\n4\n5\n6\n', stderr: "sh: can't fork: Resource temporarily unavailable\n" });
     expect(outcome(t)).toEqual(outcome(r));
   }, 120000);
+});
+
+/** The coverage report the coverage runtime wrote for container `id` (src/coverage/report.ts's Report). */
+interface CoverageReport {
+  command: string[];
+  exitStatus: number;
+  truncated: boolean;
+  totals: { calls: number; errors: number };
+  syscalls: { name: string; calls: number; errors: number; errnos: Record<string, number> }[];
+  executables: { path: string; processes: number; calls: number }[];
+  processes: { pid: number; parentPid: number | null; executables: string[]; calls: number; syscalls: { name: string; calls: number; errors: number }[] }[];
+}
+
+function coverageReport(id: string): CoverageReport {
+  return JSON.parse(fs.readFileSync(path.join(coverageDir(daemon()), `${id}.json`), 'utf8')) as CoverageReport;
+}
+
+/** name -> [calls, errors] */
+function callsOf(rows: { name: string; calls: number; errors: number }[]): Record<string, [number, number]> {
+  return Object.fromEntries(rows.map((s) => [s.name, [s.calls, s.errors]]));
+}
+
+describe(`docker run --runtime=${COVERAGE_RUNTIME} (runtimeArgs --coverage-dir): one coverage report per container`, () => {
+  it('a container that forks and execs: its report names the command, its exit status, every process and the calls each made', () => {
+    const cidfile = path.join(daemon().tmp, 'cid-coverage');
+    // Two fork+execs (echo, ls), each writing one line; ls's stat fails.
+    const script = ['sh', '-c', '/bin/echo hello; /bin/ls /nonexistent; exit 7'];
+    const t = docker(daemon(), ['run', '--rm', `--runtime=${COVERAGE_RUNTIME}`, '--cidfile', cidfile, IMAGE, ...script]);
+    const r = run('runc', [], script);
+    expect(outcome(t)).toEqual({ status: 7, stdout: 'hello\n', stderr: 'ls: /nonexistent: No such file or directory\n' });
+    expect(outcome(t)).toEqual(outcome(r));
+
+    const id = fs.readFileSync(cidfile, 'utf8').trim();
+    const report = coverageReport(id);
+    expect(report.command).toEqual(script);
+    expect(report.exitStatus).toBe(7);
+    expect(report.truncated).toBe(false);
+    const all = callsOf(report.syscalls);
+    // The first exec (sh's) is the launcher's and left out: echo's and ls's remain.
+    expect(all.execve).toEqual([2, 0]);
+    expect(all.clone).toEqual([2, 0]);
+    expect(all.write).toEqual([2, 0]);
+    expect(all.exit_group).toEqual([3, 0]);
+    expect(report.syscalls.find((s) => s.name === 'newfstatat')?.errnos).toEqual({ ENOENT: 1 });
+    expect(report.totals.calls).toBe(report.syscalls.reduce((n, s) => n + s.calls, 0));
+    // busybox is every process's executable: sh, then echo and ls after their exec.
+    expect(report.executables.map((e) => [e.path, e.processes])).toEqual([['/bin/busybox', 3]]);
+    expect(report.processes.map((p) => [p.pid, p.parentPid, p.executables])).toEqual([
+      [1, null, ['/bin/busybox']],
+      [2, 1, ['/bin/busybox', '/bin/busybox']],
+      [3, 1, ['/bin/busybox', '/bin/busybox']],
+    ]);
+    const [sh, echo, ls] = report.processes.map((p) => callsOf(p.syscalls));
+    expect([sh!.write, echo!.write, ls!.write]).toEqual([undefined, [1, 0], [1, 0]]);
+    expect([sh!.clone, sh!.wait4?.[0]! >= 2]).toEqual([[2, 0], true]);
+    expect(ls!.newfstatat).toEqual([1, 1]);
+  });
+
+  it('docker exec, then docker kill: the report has the exec\'d process and status 137', async () => {
+    const r = docker(daemon(), ['run', '-d', `--runtime=${COVERAGE_RUNTIME}`, IMAGE, 'sleep', '1000']);
+    expect(r.status, r.stderr).toBe(0);
+    const id = r.stdout.trim();
+    await until('docker top to list sleep 1000', () => top(id).some((row) => row.cmd === 'sleep 1000'));
+    const exec = docker(daemon(), ['exec', id, 'cat', '/etc/hostname']);
+    expect(outcome(exec)).toEqual({ status: 0, stdout: `${id.slice(0, 12)}\n`, stderr: '' });
+    expect(outcome(docker(daemon(), ['kill', id]))).toEqual({ status: 0, stdout: `${id}\n`, stderr: '' });
+    await until('the container to stop after docker kill', () => inspect(id, '{{.State.Running}}') === 'false');
+    const report = coverageReport(id);
+    expect(report.command).toEqual(['sleep', '1000']);
+    expect(report.exitStatus).toBe(137);
+    const sleep = report.processes.find((p) => p.pid === 1);
+    const cat = report.processes.find((p) => p.pid !== 1);
+    expect(report.processes.length).toBe(2);
+    expect(sleep!.executables).toEqual(['/bin/busybox']);
+    expect(cat!.executables).toEqual(['/bin/busybox']);
+    expect(cat!.parentPid).toBe(null);
+    const sleepCalls = callsOf(sleep!.syscalls);
+    // Killed in its sleep: the call never returned, so it counts at no exit.
+    expect(sleepCalls.exit_group).toBeUndefined();
+    const catCalls = callsOf(cat!.syscalls);
+    // busybox cat: open, then sendfile until it returns 0.
+    expect(catCalls.openat).toEqual([1, 0]);
+    expect(catCalls.sendfile).toEqual([2, 0]);
+    expect(catCalls.exit_group).toEqual([1, 0]);
+    dockerOk(daemon(), ['rm', id]);
+  }, 120000);
+
+  it('the plain runtime writes no report; the directory holds one file per coverage container', () => {
+    const reports = () => (fs.existsSync(coverageDir(daemon())) ? fs.readdirSync(coverageDir(daemon())).sort() : []);
+    const before = reports();
+    const cidfile = path.join(daemon().tmp, 'cid-plain');
+    expect(outcome(docker(daemon(), ['run', '--rm', '--runtime=tsvisor', '--cidfile', cidfile, IMAGE, 'true']))).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(reports()).toEqual(before);
+    expect(before.every((f) => /^[0-9a-f]{64}\.json$/.test(f))).toBe(true);
+  });
 });

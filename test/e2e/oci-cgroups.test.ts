@@ -201,6 +201,18 @@ describe('linux.resources', () => {
       expect(cli(rt, ['state', `sd-${rt}`]).status, rt).not.toBe(0);
     }
   });
+
+  it('a create that fails once the sandbox is in its cgroups (no such command) leaves no cgroup behind', () => {
+    const dir = bundle('failed', ['/nonexistent']);
+    const fd = fs.openSync(path.join(base, 'failed.out'), 'w');
+    const r = spawnSync(TSVISOR, [...runtimeArgv('tsvisor').slice(1), 'create', '--bundle', dir, 'failed'], { stdio: ['ignore', fd, fd], timeout: 60000 });
+    fs.closeSync(fd);
+    expect(r.status).toBe(1);
+    expect(fs.readFileSync(path.join(base, 'failed.out'), 'utf8')).toContain('/nonexistent');
+    expect(cli('tsvisor', ['state', 'failed']).status).not.toBe(0);
+    // The anchor's keeper, moved in with the Gofer, kept them busy: they stayed.
+    expect(CONTROLLERS.filter((c) => fs.existsSync(cgroupDir(c, 'failed')))).toEqual([]);
+  });
 });
 
 describe('pause and resume', () => {

@@ -230,6 +230,71 @@ describe('OCI lifecycle', () => {
   });
 });
 
+describe('OCI coverage (--coverage-dir)', () => {
+  it('create and start with --coverage-dir DIR (two arguments, as bin/tsvisor must parse them): DIR/ID.json once the container ends', async () => {
+    const b = bundle('cov', ['/bin/sh', '-c', '/bin/echo hi; exit 5']);
+    const dir = path.join(bundleBase, 'coverage', 'made-if-missing');
+    const pidFile = path.join(b, 'init.pid');
+    const fd = fs.openSync(path.join(b, 'out'), 'w');
+    const created = spawnSync(TSVISOR, ['--root', stateRoot, '--coverage-dir', dir, 'create', '--bundle', b, '--pid-file', pidFile, 'cov'], { stdio: ['ignore', fd, fd], timeout: 60000 });
+    fs.closeSync(fd);
+    expect(created.status, fs.readFileSync(path.join(b, 'out'), 'utf8')).toBe(0);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(tsv(['--coverage-dir', dir, 'start', 'cov']).status).toBe(0);
+    await until('the container to stop', () => !alive(pid));
+    expect(fs.readFileSync(path.join(b, 'out'), 'utf8')).toBe('hi\n');
+    expect(fs.readdirSync(dir)).toEqual(['cov.json']);
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'cov.json'), 'utf8'));
+    expect(report).toMatchObject({ command: ['/bin/sh', '-c', '/bin/echo hi; exit 5'], exitStatus: 5, truncated: false });
+    const calls = Object.fromEntries(report.syscalls.map((s: { name: string; calls: number; errors: number }) => [s.name, [s.calls, s.errors]]));
+    expect([calls.execve, calls.clone, calls.write, calls.exit_group]).toEqual([[1, 0], [1, 0], [1, 0], [2, 0]]);
+    expect(tsv(['delete', 'cov']).status).toBe(0);
+  });
+
+  it('two containers at once: each report has its own calls only', async () => {
+    const dir = path.join(bundleBase, 'coverage-two');
+    // Both sleep first, so their runs overlap; the counts do not depend on it.
+    const scripts = { echo: '/bin/sleep 1; /bin/echo a', cat: '/bin/sleep 1; /bin/cat /etc/passwd; /bin/cat /etc/passwd' };
+    const runs = Object.entries(scripts).map(([id, script]) => {
+      const b = bundle(`cov-${id}`, ['/bin/sh', '-c', script]);
+      const child = spawn(TSVISOR, ['--root', stateRoot, '--coverage-dir', dir, 'run', '--bundle', b, `cov-${id}`], { stdio: 'ignore' });
+      return new Promise<number | null>((resolve) => child.on('exit', resolve));
+    });
+    expect(await Promise.all(runs)).toEqual([0, 0]);
+    const calls = (id: string) => {
+      const r = JSON.parse(fs.readFileSync(path.join(dir, `cov-${id}.json`), 'utf8'));
+      return Object.fromEntries(r.syscalls.map((x: { name: string; calls: number }) => [x.name, x.calls]));
+    };
+    const [echo, cat] = [calls('echo'), calls('cat')];
+    // busybox sh forks for all but its last command, which it execs itself.
+    expect([echo.execve, echo.clone, echo.write, echo.sendfile]).toEqual([2, 1, 1, undefined]);
+    // busybox cat: sendfile until it returns 0, twice.
+    expect([cat.execve, cat.clone, cat.write, cat.sendfile]).toEqual([3, 2, undefined, 4]);
+  });
+
+  it('a link planted where the report goes is replaced, never written through', () => {
+    const dir = path.join(bundleBase, 'coverage-link');
+    fs.mkdirSync(dir, { mode: 0o1777 });
+    const victim = path.join(bundleBase, 'victim');
+    fs.writeFileSync(victim, 'untouched\n');
+    fs.symlinkSync(victim, path.join(dir, 'covlink.json'));
+    const r = tsv(['--coverage-dir', dir, 'run', '--bundle', bundle('covlink', ['/bin/true']), 'covlink']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('untouched\n');
+    expect(fs.lstatSync(path.join(dir, 'covlink.json')).isFile()).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'covlink.json'), 'utf8')).command).toEqual(['/bin/true']);
+  });
+
+  it('--coverage-dir naming a file: create fails with a one-line error and leaves no state', () => {
+    const b = bundle('covbad', ['/bin/true']);
+    const file = path.join(b, 'config.json');
+    const r = tsv(['--coverage-dir', file, 'create', '--bundle', b, 'covbad']);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: `tsvisor: --coverage-dir ${file}: not a directory\n` });
+    expect(fs.existsSync(path.join(stateRoot, 'covbad'))).toBe(false);
+  });
+});
+
 describe('OCI exec', () => {
   it('runs a process in the container namespaces, with its own status, stdio, user and cwd', async () => {
     const b = bundle('ex', ['/bin/sh', '-c', 'echo $$ > /tmp/init.pid; while :; do sleep 0.05; done'], (c) => (c.root.readonly = false));
