@@ -29,6 +29,13 @@ export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;
 export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
 
+// lseek(2) whence
+export const SEEK_SET = 0;
+export const SEEK_CUR = 1;
+export const SEEK_END = 2;
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+
 // *at(2) flags
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;

@@ -41,7 +41,7 @@ import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY } from '../syscalls/uts.js';
 import { type Process, type Task, hostComm } from '../task.js';
 import { anonDev } from './memfs.js';
-import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened } from './node.js';
+import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened, type SeekEnd } from './node.js';
 import { linkText, pathOf } from './resolve.js';
 
 type Content = () => string | Buffer;
@@ -64,6 +64,13 @@ export class ProcFs implements FileSystem {
 
   statfs(): StatFs {
     return { type: PROC_SUPER_MAGIC, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, fsid: [0, 0], namelen: 255, frsize: 4096, flags: 0 };
+  }
+
+  /** Linux's /proc directories seek as empty files; its files as their kind (ProcFile.seek); links and namespaces are the host's objects. */
+  seekEnd(node: Node): SeekEnd {
+    if (node instanceof ProcDir) return 0;
+    if (node instanceof ProcFile) return node.seek;
+    return 'host';
   }
 
   /** A location inside /proc for a synthetic node (used by magic links). */
@@ -140,6 +147,8 @@ class ProcFile extends ProcNode {
     private readonly content: Content,
     perm = 0o444,
     owner: Process | null = null,
+    /** most are seq_files; the writable ones and cmdline, environ, auxv seek as empty files */
+    readonly seek: SeekEnd = 'seq',
   ) {
     super(fs, path, S_IFREG | perm, owner);
   }
@@ -168,8 +177,9 @@ class HostWritableProcFile extends ProcFile {
     private readonly hostPath: string,
     owner: Process,
     content: Content = () => hostRead(hostPath),
+    seek: SeekEnd = 0,
   ) {
-    super(fs, path, content, 0o644, owner);
+    super(fs, path, content, 0o644, owner, seek);
   }
   override open(flags: number): Opened {
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
@@ -576,7 +586,7 @@ function sysDir(pfs: ProcFs, sub: string): Node {
       const key = prefix + name;
       if (!children.has(name)) return isNet ? netSysLookup(pfs, key) : null;
       if (children.get(name)) return sysDir(pfs, key);
-      return new ProcFile(pfs, `/sys/${key}`, () => files[key]!(pfs.k), 0o444);
+      return new ProcFile(pfs, `/sys/${key}`, () => files[key]!(pfs.k), 0o444, null, 0);
     },
   );
 }
@@ -636,7 +646,7 @@ function netSysLookup(pfs: ProcFs, key: string): Node | null {
     } finally {
       native.close(f);
     }
-  }, st.mode & 0o444);
+  }, st.mode & 0o444, null, 0);
 }
 
 /** The name a guest fd shows in /proc/[pid]/fd, and where it leads. */
@@ -729,6 +739,8 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   // A thread's children (those it forked), sandbox pids each followed by a space.
   if (thread) files.children = () => childrenText(k, hostTid);
   const writable = new Set(['loginuid']);
+  // Files Linux serves without seq_file: lseek counts from an empty size.
+  const unsized = new Set(['cmdline', 'environ', 'auxv', 'loginuid', 'sessionid']);
   const links: Record<string, { text: () => string; loc: () => Location | null }> = {
     exe: { text: () => (p.exited ? '' : (p.exe && linkText(t?.fs.root ?? k.mounts.root, p.exe)) || p.exePath) || fail('ENOENT'), loc: () => (p.exited ? fail('ENOENT') : p.exe) },
     cwd: { text: () => (t ? linkText(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
@@ -755,9 +767,9 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       // A directory held open past its process's end (reaped, not a zombie) has nothing left.
       if (p.exited && !p.isZombie()) fail('ESRCH');
       // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
-      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!);
+      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!, 'seq');
       const f = files[name];
-      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
+      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq');
       if (name === 'oom_score_adj' || name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
       if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
       if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);

@@ -6,11 +6,16 @@ import { SYSFS_MAGIC } from '../../abi/linux.js';
 import type { StatFs } from '../../abi/structs.js';
 import { ROOT_CREDS } from '../creds.js';
 import { MemDir, MemFile, MemFs, type SpecialOpener } from './memfs.js';
+import type { Node, SeekEnd } from './node.js';
 import fs from 'node:fs';
 
 class SysFs extends MemFs {
   override statfs(): StatFs {
     return { ...super.statfs(), type: SYSFS_MAGIC, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0 };
+  }
+  /** As Linux's sysfs: directories seek as empty files, attributes as a page. */
+  seekEnd(node: Node): SeekEnd {
+    return node.isDir() ? 0 : 4096;
   }
 }
 
