@@ -10,6 +10,7 @@ const program = cProgram('exactproc');
 describe('/proc and /sys behave natively and under tsvisor alike', () => {
   it.each([
     ['seek', 'lseek SEEK_END, SEEK_DATA, SEEK_HOLE on /proc and /sys files and directories of each kind (seq_file EINVAL, empty, a sysfs page), the offset they set'],
+    ['accounts', '/proc\'s inode 1, task/<tid>/io counts the thread\'s own calls, /proc/net/tcp and udp show socket owners as the sandbox\'s uids'],
   ])('%s: %s', (cmd) => {
     const native = runNative([program.path, program.scratch(), cmd]);
     const sandbox = runSandbox([program.path, program.scratch(), cmd]);

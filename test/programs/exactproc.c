@@ -6,11 +6,17 @@
  *   exactproc DIR SUBCOMMAND     (DIR: a scratch directory the program may use)
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "exact.h"
@@ -68,11 +74,89 @@ static void cmd_seek(void) {
   close(fd);
 }
 
+/* ----------------------------------------------------------- accounts */
+
+/* The "name: value" line of /proc file `path`, or -1. */
+static long field(const char *path, const char *name) {
+  char buf[4096];
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  size_t len = strlen(name);
+  for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+    if (!strncmp(l, name, len) && l[len] == ':') return strtol(l + len + 1, NULL, 10);
+  return -1;
+}
+
+static void *writer(void *arg) {
+  (void)arg;
+  int fd = open(at("w"), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  for (int i = 0; i < 50; i++) write(fd, "a", 1);
+  close(fd);
+  char path[128];
+  snprintf(path, sizeof path, "/proc/self/task/%ld/io", (long)syscall(SYS_gettid));
+  printf("a thread's task/<tid>/io syscw after 50 writes: %ld\n", field(path, "syscw"));
+  return NULL;
+}
+
+static void *idle(void *arg) {
+  (void)arg;
+  char path[128];
+  snprintf(path, sizeof path, "/proc/self/task/%ld/io", (long)syscall(SYS_gettid));
+  printf("an idle thread's task/<tid>/io syscw: %ld\n", field(path, "syscw"));
+  return NULL;
+}
+
+/* The uid field of the row of /proc/net/`table` whose local port is `port`. */
+static long socket_uid(const char *table, int port) {
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/net/%s", table);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long uid = -1;
+  while (fgets(line, sizeof line, f)) {
+    char local[64];
+    unsigned long u;
+    if (sscanf(line, " %*s %63s %*s %*s %*s %*s %*s %lu", local, &u) != 2) continue;
+    char *colon = strrchr(local, ':');
+    if (colon && strtol(colon + 1, NULL, 16) == port) uid = (long)u;
+  }
+  fclose(f);
+  return uid;
+}
+
+static void cmd_accounts(void) {
+  struct stat st;
+  R("stat /proc", stat("/proc", &st));
+  printf("/proc inode: %lu\n", (unsigned long)st.st_ino);
+  pthread_t t;
+  pthread_create(&t, NULL, writer, NULL);
+  pthread_join(t, NULL);
+  pthread_create(&t, NULL, idle, NULL);
+  pthread_join(t, NULL);
+  const int types[] = {SOCK_STREAM, SOCK_DGRAM};
+  const char *tables[] = {"tcp", "udp"};
+  for (int i = 0; i < 2; i++) {
+    int s = socket(AF_INET, types[i], 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    if (types[i] == SOCK_STREAM) listen(s, 1);
+    getsockname(s, (struct sockaddr *)&a, &len);
+    printf("/proc/net/%s: uid of the own socket's row: %ld (getuid %d)\n", tables[i], socket_uid(tables[i], ntohs(a.sin_port)), (int)getuid());
+    close(s);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   D = argv[1];
   const char *cmd = argv[2];
   if (!strcmp(cmd, "seek")) cmd_seek();
+  else if (!strcmp(cmd, "accounts")) cmd_accounts();
   else return 2;
   return 0;
 }

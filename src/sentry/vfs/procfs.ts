@@ -57,9 +57,9 @@ export class ProcFs implements FileSystem {
     this.root = new ProcDir(this, '', 0o555, () => rootEntries(this), (name) => rootLookup(this, name));
   }
 
-  /** A stable inode number for a path, computed from it (a table of every path ever looked up would grow without a bound). */
+  /** A stable inode number for a path, computed from it (a table of every path ever looked up would grow without a bound); the root's is 1, as Linux's. */
   ino(path: string): number {
-    return pathIno(path);
+    return path === '' ? 1 : pathIno(path);
   }
 
   statfs(): StatFs {
@@ -734,7 +734,8 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     loginuid: () => '4294967295\n',
     sessionid: () => '4294967295\n',
     wchan: () => '0',
-    io: () => hostRead(`/proc/${p.tgid}/io`),
+    // The thread's own counts in task/<tid>, the thread group's elsewhere.
+    io: () => hostRead(thread ? `/proc/${p.tgid}/task/${hostTid}/io` : `/proc/${p.tgid}/io`),
   };
   // A thread's children (those it forked), sandbox pids each followed by a space.
   if (thread) files.children = () => childrenText(k, hostTid);
@@ -887,13 +888,25 @@ class NsNode extends Node {
 /** The /proc/net files programs read; each shows the sandbox's network namespace (that of the process). */
 const NET_FILES = ['dev', 'if_inet6', 'route', 'ipv6_route', 'tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6', 'unix', 'netlink', 'snmp', 'snmp6', 'netstat', 'sockstat', 'sockstat6', 'arp', 'igmp', 'packet', 'protocols'];
 
+/** The /proc/net tables with a socket owner's uid (the eighth field of each row). */
+const SOCKET_TABLES = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6']);
+
+/** A socket table with each owner as the sandbox knows it (the Sentry reads host uids), in Linux's "%5u" field. */
+function socketOwners(table: string): string {
+  return table.replace(/^([ \t]*\S+(?:[ \t]+\S+){6}) +(\d+)/gm, (_m, head: string, uid: string) => `${head} ${String(ownerInSandbox(Number(uid))).padStart(5)}`);
+}
+
 function netDir(pfs: ProcFs, p: Process, base: string): Node {
   return new ProcDir(
     pfs,
     base,
     0o555,
     () => dirEntries(NET_FILES.map((n) => [n, DT_REG]), pfs, base),
-    (name) => (NET_FILES.includes(name) ? new ProcFile(pfs, `${base}/${name}`, () => hostRead(`/proc/${p.tgid}/net/${name}`), 0o444, p) : null),
+    (name) => {
+      if (!NET_FILES.includes(name)) return null;
+      const text = () => hostRead(`/proc/${p.tgid}/net/${name}`);
+      return new ProcFile(pfs, `${base}/${name}`, SOCKET_TABLES.has(name) ? () => socketOwners(text()) : text, 0o444, p);
+    },
     p,
   );
 }
