@@ -292,6 +292,7 @@ export const CAP_NET_RAW = 13;
 export const CAP_SYS_CHROOT = 18;
 export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
+export const CAP_SYS_RESOURCE = 24;
 export const CAP_MKNOD = 27;
 export const CAP_AUDIT_WRITE = 29;
 export const CAP_SETFCAP = 31;

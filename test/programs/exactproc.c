@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exact.h"
@@ -151,12 +153,113 @@ static void cmd_accounts(void) {
   }
 }
 
+/* ---------------------------------------------------------------- oom */
+
+/* A write(2) of `len` bytes of `text` to /proc/self/oom_score_adj, through a fresh fd. */
+static long oom_write(const char *text, size_t len) {
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+  if (fd < 0) return -1;
+  long r = write(fd, text, len);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+static long oom_read(const char *file) {
+  char path[64], buf[32] = {0};
+  snprintf(path, sizeof path, "/proc/self/%s", file);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -100000;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n > 0 ? strtol(buf, NULL, 10) : -100000;
+}
+
+/* As LTP's library sets it (fopen, fprintf, fclose), then reads it back. */
+static void oom_set(const char *who, int value) {
+  FILE *f = fopen("/proc/self/oom_score_adj", "w");
+  int ok = f && fprintf(f, "%d", value) > 0;
+  if (f && fclose(f)) ok = 0;
+  printf("%s: set %d: %s, reads %ld\n", who, value, ok ? "ok" : strerrorname_np(errno), oom_read("oom_score_adj"));
+}
+
+/* The cases of a writer without CAP_SYS_RESOURCE (dropped first, whatever the caller held). */
+static void cmd_oom(void) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  syscall(SYS_capget, &h, d);
+  d[0].effective &= ~(1u << CAP_SYS_RESOURCE);
+  R("drop CAP_SYS_RESOURCE", syscall(SYS_capset, &h, d));
+  printf("oom_score_adj: %ld\n", oom_read("oom_score_adj"));
+  long score = oom_read("oom_score");
+  printf("oom_score within 0..2000: %d\n", score >= 0 && score <= 2000);
+  R("write 7", oom_write("7", 1));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  R("write \"8\\0\"", oom_write("8", 2));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  R("write \" 9\\n\"", oom_write(" 9\n", 3));
+  R("write 0x10", oom_write("0x10", 4));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  R("write abc", oom_write("abc", 3));
+  R("write 1001", oom_write("1001", 4));
+  R("write -1001", oom_write("-1001", 5));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  R("write -5, below the floor", oom_write("-5", 2));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  int fd = open("/proc/self/oom_score_adj", O_RDWR);
+  char buf[16] = {0};
+  R("O_RDWR read", read(fd, buf, sizeof buf - 1));
+  printf("O_RDWR read gives %s", buf);
+  close(fd);
+  oom_set("parent", 600);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    printf("child inherits %ld\n", oom_read("oom_score_adj"));
+    oom_set("child", 900);
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  printf("parent keeps %ld\n", oom_read("oom_score_adj"));
+}
+
+/* A writer holding CAP_SYS_RESOURCE: LTP's protection of its library process, then its children's. */
+static void cmd_oompriv(void) {
+  oom_set("parent", -1000);
+  printf("oom_score at -1000: %ld\n", oom_read("oom_score"));
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    printf("child inherits %ld\n", oom_read("oom_score_adj"));
+    oom_set("child", 0);
+    oom_set("child", -500);
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  printf("parent keeps %ld\n", oom_read("oom_score_adj"));
+  oom_set("parent", 300);
+  oom_set("parent", -200);
+}
+
+/* Sets -1000 and holds it (for the host's value to be looked at), until killed. */
+static void cmd_oomhold(void) {
+  oom_set("held", -1000);
+  fflush(stdout);
+  for (;;) pause();
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   D = argv[1];
   const char *cmd = argv[2];
   if (!strcmp(cmd, "seek")) cmd_seek();
   else if (!strcmp(cmd, "accounts")) cmd_accounts();
+  else if (!strcmp(cmd, "oom")) cmd_oom();
+  else if (!strcmp(cmd, "oompriv")) cmd_oompriv();
+  else if (!strcmp(cmd, "oomhold")) cmd_oomhold();
   else return 2;
   return 0;
 }

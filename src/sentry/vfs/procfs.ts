@@ -9,6 +9,7 @@ import {
   DT_LNK,
   DT_REG,
   CAP_SYS_PTRACE,
+  CAP_SYS_RESOURCE,
   MFD_CLOEXEC,
   O_ACCMODE,
   O_APPEND,
@@ -185,6 +186,26 @@ class HostWritableProcFile extends ProcFile {
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
     try {
       return { fd: fs.openSync(this.hostPath, flags & O_ACCMODE) };
+    } catch {
+      fail('ESRCH');
+    }
+  }
+}
+
+/** /proc/[pid]/oom_score_adj, kept by the Sentry once a writer holding CAP_SYS_RESOURCE lowers it (src/sentry/oom.ts). */
+class OomScoreAdjFile extends ProcFile {
+  constructor(
+    fs: ProcFs,
+    path: string,
+    private readonly p: Process,
+  ) {
+    super(fs, path, () => `${p.oom.value(p.tgid)}\n`, 0o644, p, 0);
+  }
+  override open(flags: number): Opened {
+    if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
+    const t = this.fs.k.current;
+    try {
+      return { fd: this.p.oom.openWrite(this.p.tgid, flags, !!t && hasCap(t.creds, CAP_SYS_RESOURCE)) };
     } catch {
       fail('ESRCH');
     }
@@ -730,7 +751,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
     cgroup: () => '0::/\n',
-    oom_score: () => hostRead(`/proc/${p.tgid}/oom_score`),
+    oom_score: () => p.oom.score(p.tgid, hostRead(`/proc/${p.tgid}/oom_score`)),
     loginuid: () => '4294967295\n',
     sessionid: () => '4294967295\n',
     wchan: () => '0',
@@ -771,7 +792,8 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!, 'seq');
       const f = files[name];
       if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq');
-      if (name === 'oom_score_adj' || name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
+      if (name === 'oom_score_adj') return new OomScoreAdjFile(pfs, `${base}/${name}`, p);
+      if (name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
       if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
       if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);
       if (name === 'net') return netDir(pfs, p, `${base}/net`);
