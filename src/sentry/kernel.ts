@@ -570,7 +570,7 @@ export class Kernel {
       proc.exePath = parent.proc.exePath;
       proc.comm = parent.proc.comm;
       proc.hostComm = parent.proc.hostComm;
-      proc.oom = parent.proc.oom.child(parent.proc.tgid);
+      proc.oom = parent.proc.oom.child();
       this.procs.set(childTid, proc);
     }
     const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
@@ -619,7 +619,7 @@ export class Kernel {
     }
     this.spec.events?.onExec(tid, formerTid, t.proc.exePath);
     // Writes to oom_score_adj the process made reach the host's value before the new program runs.
-    t.proc.oom.settle(t.proc.tgid);
+    t.proc.oom.settle();
     t.injection = undefined;
     // Credentials may change at exec (capabilities are recomputed).
     t.invalidateCreds();

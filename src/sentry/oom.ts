@@ -23,10 +23,15 @@ import { check, ownFd } from './errors.js';
 
 export const OOM_SCORE_ADJ_MIN = -1000;
 export const OOM_SCORE_ADJ_MAX = 1000;
-/** Write fds of a virtual value read back at most, per process: an older one is read and dropped. */
-const PENDING_MAX = 8;
+/** Write fds of virtual values the Sentry holds at most, all processes together: past it the oldest is read and dropped. */
+const PENDING_MAX = 64;
+/** Bytes of a write read back: Linux reads at most 13 (PROC_NUMBUF - 1), so more is not a number in range. */
+const TEXT_MAX = 64;
 
 interface Pending {
+  owner: OomScoreAdj;
+  /** host tgid of the process whose value it is */
+  tgid: number;
   /** the Sentry's fd of the memfd the guest writes */
   fd: number;
   /** the opener held CAP_SYS_RESOURCE */
@@ -64,13 +69,16 @@ function parse(text: string): number | null {
   return m[1] === '-' ? -v : v;
 }
 
+/** Every held write fd, oldest first. */
+const held: Pending[] = [];
+
 export class OomScoreAdj {
   private virtual: Virtual | undefined;
   private pending: Pending[] = [];
 
   /** A forked process's: the parent's, with the parent's writes so far applied. */
-  child(parentTgid: number): OomScoreAdj {
-    this.settle(parentTgid);
+  child(): OomScoreAdj {
+    this.settle();
     const c = new OomScoreAdj();
     if (this.virtual) c.virtual = { ...this.virtual };
     return c;
@@ -78,7 +86,7 @@ export class OomScoreAdj {
 
   /** The value, as /proc/[pid]/oom_score_adj shows it. */
   value(tgid: number): number {
-    this.settle(tgid);
+    this.settle();
     return this.virtual ? this.virtual.value : hostValue(tgid);
   }
 
@@ -88,7 +96,7 @@ export class OomScoreAdj {
    * Linux's rounding.
    */
   score(tgid: number, host: string): string {
-    this.settle(tgid);
+    this.settle();
     const v = this.virtual;
     if (!v) return host;
     if (v.value === OOM_SCORE_ADJ_MIN) return '0\n';
@@ -109,8 +117,10 @@ export class OomScoreAdj {
       const text = acc === O_WRONLY ? '' : `${this.virtual.value}\n`;
       if (text) fs.writeSync(m, text, 0, 'latin1');
       const fd = check(native.reopen(m, acc | (flags & O_CLOEXEC)));
-      this.pending.push({ fd: m, privileged, base: text.length });
-      if (this.pending.length > PENDING_MAX) this.apply(tgid, this.pending.shift()!, true);
+      const p: Pending = { owner: this, tgid, fd: m, privileged, base: text.length };
+      this.pending.push(p);
+      held.push(p);
+      if (held.length > PENDING_MAX) held[0]!.owner.drop(held[0]!);
       return fd;
     } catch (e) {
       native.close(m);
@@ -120,36 +130,45 @@ export class OomScoreAdj {
 
   /** The process is gone: its write fds are not read again. */
   release(): void {
-    for (const p of this.pending) native.close(p.fd);
+    for (const p of this.pending) {
+      native.close(p.fd);
+      held.splice(held.indexOf(p), 1);
+    }
     this.pending = [];
   }
 
   /** Applies what guests wrote since the last look. */
-  settle(tgid: number): void {
-    for (const p of this.pending) this.apply(tgid, p, false);
+  settle(): void {
+    for (const p of this.pending) this.apply(p);
   }
 
-  private apply(tgid: number, p: Pending, last: boolean): void {
+  /** Applies `p` a last time and lets it go (its fd stays the guest's, unread). */
+  private drop(p: Pending): void {
+    this.apply(p);
+    native.close(p.fd);
+    this.pending.splice(this.pending.indexOf(p), 1);
+    held.splice(held.indexOf(p), 1);
+  }
+
+  private apply(p: Pending): void {
     const v = this.virtual!;
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(`/proc/self/fd/${p.fd}`);
-    } catch {
-      bytes = Buffer.alloc(0);
-    }
-    if (last) native.close(p.fd);
-    if (bytes.length <= p.base) return;
+    // The end of what was written (the guest's own offset placed it there).
+    const size = fs.fstatSync(p.fd).size;
+    if (size <= p.base) return;
+    const from = Math.max(p.base, size - TEXT_MAX);
+    const bytes = Buffer.alloc(size - from);
+    fs.readSync(p.fd, bytes, 0, bytes.length, from);
     // Consumed: a later write through the same fd lands past the truncation, after NULs.
-    if (!last) native.ftruncate(p.fd, 0);
-    const written = bytes.subarray(p.base).toString('latin1').replace(/^\0+/, '');
+    native.ftruncate(p.fd, 0);
     p.base = 0;
+    const written = bytes.toString('latin1').replace(/^\0+/, '');
     const n = parse(written.split('\0')[0]!.trim());
     if (n === null || n < OOM_SCORE_ADJ_MIN || n > OOM_SCORE_ADJ_MAX) return;
     if (n < v.min && !p.privileged) return;
     v.value = n;
     if (p.privileged) v.min = n;
     try {
-      fs.writeFileSync(hostPath(tgid), String(Math.max(n, v.floor)));
+      fs.writeFileSync(hostPath(p.tgid), String(Math.max(n, v.floor)));
     } catch {
       // The host refused to lower its value back towards the floor: it stays higher.
     }
