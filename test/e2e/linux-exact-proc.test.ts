@@ -21,6 +21,13 @@ describe('/proc and /sys behave natively and under tsvisor alike', () => {
     const sandbox = runSandbox([program.path, program.scratch(), cmd]);
     expectSameRun(native, sandbox);
   });
+
+  it('uts: /proc/sys/kernel/hostname and domainname fds read the names sethostname and setdomainname set, and epoll reports the change (EPOLLERR, to every fd)', () => {
+    // Natively in a UTS namespace of its own: the host's names stay.
+    const native = runNative(['unshare', '--uts', program.path, program.scratch(), 'uts']);
+    const sandbox = runSandbox([program.path, program.scratch(), 'uts']);
+    expectSameRun(native, sandbox);
+  });
 });
 
 /**

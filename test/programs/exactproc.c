@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -251,6 +253,48 @@ static void cmd_oomhold(void) {
   for (;;) pause();
 }
 
+/* ---------------------------------------------------------------- uts */
+
+static void print_file(const char *what, int fd) {
+  char buf[128] = {0};
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  printf("%s: %zd %s", what, n, n > 0 ? buf : "\n");
+}
+
+/* One of /proc/sys/kernel/{hostname,domainname} while `set` changes its name.
+ * (Whether a poller refires is not compared: Linux counts the changes of
+ * every UTS namespace of the machine together.) */
+static void uts_case(const char *file, int (*set)(const char *, size_t), const char *name) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/sys/kernel/%s", file);
+  int fd1 = open(path, O_RDONLY), fd2 = open(path, O_RDONLY);
+  int ep1 = epoll_create1(0), ep2 = epoll_create1(0);
+  struct epoll_event ev = {0};
+  R("epoll_ctl ADD, no events", epoll_ctl(ep1, EPOLL_CTL_ADD, fd1, &ev));
+  R("epoll_ctl ADD, a second fd", epoll_ctl(ep2, EPOLL_CTL_ADD, fd2, &ev));
+  R("epoll_wait before a change", epoll_wait(ep1, &ev, 1, 0));
+  R("set the name", set(name, strlen(name)));
+  for (int i = 0; i < 2; i++) {
+    int ep = i ? ep2 : ep1;
+    memset(&ev, 0, sizeof ev);
+    R("epoll_wait after the change", epoll_wait(ep, &ev, 1, 5000));
+    printf("events: EPOLLERR %d\n", (ev.events & EPOLLERR) != 0);
+  }
+  print_file("the fd opened before reads", fd1);
+  int fd3 = open(path, O_RDONLY);
+  print_file("a new fd reads", fd3);
+  struct utsname u;
+  uname(&u);
+  printf("uname: %s %s\n", u.nodename, u.domainname);
+  close(fd1), close(fd2), close(fd3), close(ep1), close(ep2);
+}
+
+/* Run natively in a UTS namespace of its own (the test starts it under unshare -u). */
+static void cmd_uts(void) {
+  uts_case("hostname", sethostname, "exactproc-host");
+  uts_case("domainname", setdomainname, "exactproc-domain");
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   D = argv[1];
@@ -260,6 +304,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "oom")) cmd_oom();
   else if (!strcmp(cmd, "oompriv")) cmd_oompriv();
   else if (!strcmp(cmd, "oomhold")) cmd_oomhold();
+  else if (!strcmp(cmd, "uts")) cmd_uts();
   else return 2;
   return 0;
 }

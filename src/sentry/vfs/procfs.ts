@@ -39,7 +39,7 @@ import { hasCap, ownerInSandbox } from '../creds.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
-import { KERNEL_IDENTITY } from '../syscalls/uts.js';
+import { KERNEL_IDENTITY, ownUtsns } from '../syscalls/uts.js';
 import { type Process, type Task, hostComm } from '../task.js';
 import { anonDev } from './memfs.js';
 import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened, type SeekEnd } from './node.js';
@@ -607,9 +607,35 @@ function sysDir(pfs: ProcFs, sub: string): Node {
       const key = prefix + name;
       if (!children.has(name)) return isNet ? netSysLookup(pfs, key) : null;
       if (children.get(name)) return sysDir(pfs, key);
+      if ((key === 'kernel/hostname' || key === 'kernel/domainname') && !pfs.k.spec.utsnsPath) return new UtsNameFile(pfs, key);
       return new ProcFile(pfs, `/sys/${key}`, () => files[key]!(pfs.k), 0o444, null, 0);
     },
   );
+}
+
+/**
+ * /proc/sys/kernel/hostname or domainname: read-only opens get the file of
+ * the sandbox's own UTS namespace on the host, which the Sentry keeps at the
+ * sandbox's names (syscalls/uts.ts), so reads show them and epoll reports
+ * their changes (EPOLLERR) as Linux does.
+ */
+class UtsNameFile extends ProcFile {
+  constructor(
+    fs: ProcFs,
+    private readonly key: string,
+  ) {
+    super(fs, `/sys/${key}`, () => SYS_FILES[key]!(fs.k), 0o444, null, 'host');
+  }
+  override open(flags: number): Opened {
+    const t = this.fs.k.current;
+    const ns = t && (flags & O_ACCMODE) === O_RDONLY ? ownUtsns(this.fs.k, t.tid) : null;
+    if (ns === null) return super.open(flags);
+    try {
+      return { fd: check(native.openInUtsns(ns, `/proc/sys/${this.key}`, flags & ~O_CLOEXEC)) };
+    } finally {
+      fs.closeSync(ns);
+    }
+  }
 }
 
 /**
