@@ -253,6 +253,41 @@ static void cmd_oomhold(void) {
   for (;;) pause();
 }
 
+/* ----------------------------------------------------------- writeless */
+
+static const char *const WRITELESS[] = {
+    "/proc/cpuinfo", "/proc/meminfo", "/proc/version", "/proc/stat", "/proc/self/stat",
+    "/proc/self/status", "/proc/self/cmdline", "/proc/self/environ", "/proc/self/maps", "/proc/self/limits",
+};
+
+/* Files without a write, opened write-only: by root the open succeeds and each write fails; by others the open fails. */
+static void cmd_writeless(void) {
+  char what[160];
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      fflush(stdout);
+      pid_t c = fork();
+      if (c > 0) {
+        waitpid(c, NULL, 0);
+        return;
+      }
+      R("setresuid(65534)", setresuid(65534, 65534, 65534));
+    }
+    for (size_t i = 0; i < sizeof WRITELESS / sizeof *WRITELESS; i++) {
+      const char *p = WRITELESS[i];
+      int fd = open(p, O_WRONLY);
+      snprintf(what, sizeof what, "uid %d: open %s O_WRONLY", (int)getuid(), p);
+      report(what, fd, errno);
+      if (fd < 0) continue;
+      snprintf(what, sizeof what, "uid %d: write to %s", (int)getuid(), p);
+      R(what, write(fd, "1", 1));
+      close(fd);
+    }
+  }
+  fflush(stdout);
+  _exit(0);
+}
+
 /* ---------------------------------------------------------------- uts */
 
 static void print_file(const char *what, int fd) {
@@ -305,6 +340,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "oompriv")) cmd_oompriv();
   else if (!strcmp(cmd, "oomhold")) cmd_oomhold();
   else if (!strcmp(cmd, "uts")) cmd_uts();
+  else if (!strcmp(cmd, "writeless")) cmd_writeless();
   else return 2;
   return 0;
 }

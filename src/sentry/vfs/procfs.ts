@@ -150,11 +150,23 @@ class ProcFile extends ProcNode {
     owner: Process | null = null,
     /** most are seq_files; the writable ones and cmdline, environ, auxv seek as empty files */
     readonly seek: SeekEnd = 'seq',
+    /** the host's file of the same kind, which has no write either (see open) */
+    private readonly twin: string | null = null,
   ) {
     super(fs, path, S_IFREG | perm, owner);
   }
   override open(flags: number): Opened {
-    if ((flags & O_ACCMODE) !== O_RDONLY && !(this.modeBits & 0o200)) fail('EACCES');
+    if ((flags & O_ACCMODE) !== O_RDONLY && !(this.modeBits & 0o200)) {
+      // Root may open a file without write for writing (CAP_DAC_OVERRIDE; the
+      // caller checked), and each write then fails: the host's file of the
+      // same kind, write-only, fails them as Linux's (EIO, EINVAL).
+      if ((flags & O_ACCMODE) !== O_WRONLY || !this.twin) fail('EACCES');
+      try {
+        return { fd: fs.openSync(this.twin, O_WRONLY | (flags & O_CLOEXEC)) };
+      } catch {
+        fail('ESRCH');
+      }
+    }
     const data = this.content();
     const m = check(native.memfdCreate(`proc:${this.path}`, MFD_CLOEXEC));
     const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
@@ -555,7 +567,7 @@ function rootLookup(pfs: ProcFs, name: string): Node | null {
   if (name === 'net') return new ProcLink(pfs, '/net', () => 'self/net');
   if (name === 'sys') return sysDir(pfs, '');
   const gen = ROOT_FILES[name];
-  if (gen) return new ProcFile(pfs, `/${name}`, () => gen(k));
+  if (gen) return new ProcFile(pfs, `/${name}`, () => gen(k), 0o444, null, 'seq', `/proc/${name}`);
   if (/^\d+$/.test(name)) {
     const p = findProc(k, Number(name));
     if (p) return pidDir(pfs, p, leaderOf(p), `/${name}`);
@@ -817,7 +829,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
       if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!, 'seq');
       const f = files[name];
-      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq');
+      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `/proc/${hostTid}/${name}` : null);
       if (name === 'oom_score_adj') return new OomScoreAdjFile(pfs, `${base}/${name}`, p);
       if (name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
       if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
@@ -833,6 +845,9 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     p,
   );
 }
+
+/** Per-process files Linux gives no write at all (uid_map, comm and the like have one): their host twins fail writes (ProcFile.open). */
+const WRITELESS = new Set(['cmdline', 'environ', 'auxv', 'stat', 'statm', 'status', 'maps', 'smaps', 'smaps_rollup', 'limits', 'mounts', 'mountinfo', 'cgroup', 'oom_score', 'wchan', 'io']);
 
 /**
  * The check Linux makes before it shows a process's memory, environment or
