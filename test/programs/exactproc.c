@@ -78,6 +78,25 @@ static void cmd_seek(void) {
   close(fd);
 }
 
+/* ------------------------------------------------------------- sysstat */
+
+/* Sizes stat shows for sysfs: a page for an attribute, 0 for a directory, no blocks (modes differ: the sandbox's /sys is read-only). */
+static void cmd_sysstat(void) {
+  static const char *const paths[] = {
+      "/sys", "/sys/devices", "/sys/devices/system/cpu", "/sys/devices/system/cpu/online",
+      "/sys/devices/system/cpu/possible", "/sys/devices/system/cpu/present",
+      "/sys/devices/system/node/node0/cpulist", "/sys/kernel/mm/transparent_hugepage/enabled",
+  };
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+    struct stat st;
+    if (stat(paths[i], &st) < 0) {
+      printf("%s: -1 %s\n", paths[i], strerrorname_np(errno));
+      continue;
+    }
+    printf("%s: size %ld blocks %ld\n", paths[i], (long)st.st_size, (long)st.st_blocks);
+  }
+}
+
 /* ----------------------------------------------------------- accounts */
 
 /* The "name: value" line of /proc file `path`, or -1. */
@@ -341,6 +360,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "oomhold")) cmd_oomhold();
   else if (!strcmp(cmd, "uts")) cmd_uts();
   else if (!strcmp(cmd, "writeless")) cmd_writeless();
+  else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
   else return 2;
   return 0;
 }

@@ -94,6 +94,11 @@ export class MemFs implements FileSystem {
     this.maxNodes = inodes || SANDBOX_NODES;
   }
 
+  /** A file's or directory's stat as this file system shows it (sysfs shows its own sizes). */
+  shown(_node: Node, s: Stat): Stat {
+    return s;
+  }
+
   /** The host tmpfs holding the contents of this file system's regular files. */
   get storage(): Storage {
     return (this.store ??= new Storage(this.size, this.maxNodes));
@@ -353,7 +358,7 @@ export class MemFile extends MemNode {
         s.ctimeNsec = x[STATX.ctimeNsec]!;
       }
     }
-    return s;
+    return this.fs.shown(this, s);
   }
 
   override setTimes(atime: Time | undefined, mtime: Time | undefined, via?: Via): void {
@@ -463,7 +468,7 @@ export class MemDir extends MemNode {
     const s = this.baseStat();
     s.size = 4096;
     s.blocks = 8;
-    return s;
+    return this.fs.shown(this, s);
   }
 
   override lookup(name: string): Node | null {
