@@ -15,6 +15,7 @@ describe('/proc and /sys behave natively and under tsvisor alike', () => {
   it.each([
     ['seek', 'lseek SEEK_END, SEEK_DATA, SEEK_HOLE on /proc and /sys files and directories of each kind (seq_file EINVAL, empty, a sysfs page), the offset they set'],
     ['sysstat', 'sysfs attributes stat as a page, directories as empty, neither with blocks'],
+    ['dirstat', '/proc/self/fd\'s size is the fd count, fdinfo is 0555, /proc/sys directories have one link'],
     ['accounts', '/proc\'s inode 1, task/<tid>/io counts the thread\'s own calls, /proc/net/tcp and udp show socket owners as the sandbox\'s uids'],
     ['oom', 'oom_score_adj: reads, writes (NUL, whitespace, hex), EINVAL for text and out of range, EACCES below the floor without CAP_SYS_RESOURCE, inherited at fork'],
     ['writeless', 'files without a write opened write-only: root\'s open succeeds and its writes fail (EIO, EINVAL), another user\'s open fails (EACCES)'],

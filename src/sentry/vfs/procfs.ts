@@ -123,14 +123,14 @@ class ProcDir extends ProcNode {
     private readonly list: () => DirEntry[],
     private readonly find: (name: string) => Node | null,
     owner: Process | null = null,
-    /** subdirectories, each a link (its ".."), as Linux counts them in nlink */
-    private readonly subdirs: () => number = () => 0,
+    /** what Linux shows of this directory besides the common attributes (subdirectories in nlink, the fd count as fd's size) */
+    private readonly adjust: (st: Stat) => void = () => {},
   ) {
     super(fs, path, S_IFDIR | perm, owner);
   }
   override stat(): Stat {
     const st = super.stat();
-    st.nlink += this.subdirs();
+    this.adjust(st);
     return st;
   }
   override lookup(name: string): Node | null {
@@ -622,6 +622,9 @@ function sysDir(pfs: ProcFs, sub: string): Node {
       if ((key === 'kernel/hostname' || key === 'kernel/domainname') && !pfs.k.spec.utsnsPath) return new UtsNameFile(pfs, key);
       return new ProcFile(pfs, `/sys/${key}`, () => files[key]!(pfs.k), 0o444, null, 0);
     },
+    null,
+    // Linux's /proc/sys directories count one link.
+    (st) => (st.nlink = 1),
   );
 }
 
@@ -762,6 +765,14 @@ function fdDir(pfs: ProcFs, p: Process, base: string): Node {
       return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p);
     },
     p,
+    // Linux shows the number of open fds as the directory's size.
+    (st) => {
+      try {
+        st.size = fs.statSync(`/proc/${p.tgid}/fd`).size;
+      } catch {
+        /* gone */
+      }
+    },
   );
 }
 
@@ -978,7 +989,7 @@ function fdinfoDir(pfs: ProcFs, p: Process, base: string): Node {
   return new ProcDir(
     pfs,
     base,
-    0o500,
+    0o555,
     () => {
       let names: string[] = [];
       try {
@@ -1007,7 +1018,7 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
       return null;
     },
     p,
-    () => p.threads.size,
+    (st) => (st.nlink += p.threads.size),
   );
 }
 
