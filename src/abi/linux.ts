@@ -28,6 +28,12 @@ export const O_CLOEXEC = 0o2000000;
 export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;
 export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
+/**
+ * What an open's flags leave on the file a reopen gives the guest: the access
+ * mode and the status flags F_GETFL shows (O_DIRECT, which a file without
+ * direct I/O refuses with EINVAL, as Linux's /proc files do), and O_CLOEXEC.
+ */
+export const O_REOPEN_FLAGS = O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC | O_NOATIME | O_DIRECT | O_CLOEXEC;
 
 // lseek(2) whence
 export const SEEK_SET = 0;

@@ -17,7 +17,7 @@
 // EACCES for an unprivileged writer going below the floor) cannot reach the
 // write: the value is left unchanged instead.
 import fs from 'node:fs';
-import { MFD_CLOEXEC, O_ACCMODE, O_CLOEXEC, O_WRONLY } from '../abi/linux.js';
+import { MFD_CLOEXEC, O_ACCMODE, O_REOPEN_FLAGS, O_WRONLY } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { check, ownFd } from './errors.js';
 
@@ -107,7 +107,7 @@ export class OomScoreAdj {
   /** An fd for a guest opening the file with write access (open(2) `flags`); `privileged`: it holds CAP_SYS_RESOURCE. */
   openWrite(tgid: number, flags: number, privileged: boolean): number {
     const acc = flags & O_ACCMODE;
-    if (!this.virtual && !privileged) return fs.openSync(hostPath(tgid), acc);
+    if (!this.virtual && !privileged) return fs.openSync(hostPath(tgid), flags & O_REOPEN_FLAGS);
     if (!this.virtual) {
       const now = hostValue(tgid);
       this.virtual = { value: now, min: now, floor: now };
@@ -116,7 +116,7 @@ export class OomScoreAdj {
     try {
       const text = acc === O_WRONLY ? '' : `${this.virtual.value}\n`;
       if (text) fs.writeSync(m, text, 0, 'latin1');
-      const fd = check(native.reopen(m, acc | (flags & O_CLOEXEC)));
+      const fd = check(native.reopen(m, flags & O_REOPEN_FLAGS));
       const p: Pending = { owner: this, tgid, fd: m, privileged, base: text.length };
       this.pending.push(p);
       held.push(p);

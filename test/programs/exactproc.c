@@ -79,6 +79,37 @@ static void cmd_seek(void) {
   close(fd);
 }
 
+/* --------------------------------------------------------------- flags */
+
+/* F_GETFL after opens with each status flag, F_SETFL, and O_DIRECT (refused by /proc's files). */
+static void cmd_flags(void) {
+  const char *const paths[] = {
+      "/proc/cpuinfo", "/proc/self/stat", "/proc/self/cmdline", "/proc/sys/kernel/hostname", "/proc/sys/vm/overcommit_memory",
+      "/proc/self/oom_score_adj", "/proc/self/mem", "/proc", "/proc/self", "/proc/self/fd", "/sys/devices", D,
+  };
+  static const int flags[] = {O_RDONLY, O_RDONLY | O_NONBLOCK, O_RDONLY | O_APPEND, O_RDONLY | O_SYNC, O_RDONLY | O_NOATIME, O_RDONLY | O_DIRECTORY, O_RDONLY | O_DIRECT};
+  char what[256];
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+    const char *p = i == sizeof paths / sizeof *paths - 1 ? "the scratch directory" : paths[i];
+    for (size_t j = 0; j < sizeof flags / sizeof *flags; j++) {
+      int fd = open(paths[i], flags[j]);
+      snprintf(what, sizeof what, "%s opened %o", p, flags[j]);
+      if (fd < 0) {
+        report(what, -1, errno);
+        continue;
+      }
+      snprintf(what, sizeof what, "%s opened %o: F_GETFL", p, flags[j]);
+      R(what, fcntl(fd, F_GETFL));
+      if (j == 0) {
+        snprintf(what, sizeof what, "%s: F_GETFL after F_SETFL O_NONBLOCK|O_APPEND", p);
+        fcntl(fd, F_SETFL, O_NONBLOCK | O_APPEND);
+        R(what, fcntl(fd, F_GETFL));
+      }
+      close(fd);
+    }
+  }
+}
+
 /* ------------------------------------------------------------- sysstat */
 
 /* Sizes stat shows for sysfs: a page for an attribute, 0 for a directory, no blocks (modes differ: the sandbox's /sys is read-only). */
@@ -398,6 +429,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "writeless")) cmd_writeless();
   else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
   else if (!strcmp(cmd, "dirstat")) cmd_dirstat();
+  else if (!strcmp(cmd, "flags")) cmd_flags();
   else return 2;
   return 0;
 }

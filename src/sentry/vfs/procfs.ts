@@ -15,10 +15,12 @@ import {
   O_APPEND,
   O_CLOEXEC,
   O_CREAT,
+  O_DIRECT,
   O_DIRECTORY,
   O_PATH,
   O_RDONLY,
   O_RDWR,
+  O_REOPEN_FLAGS,
   O_TRUNC,
   O_WRONLY,
   PROC_SUPER_MAGIC,
@@ -92,6 +94,11 @@ function pathIno(path: string): number {
   return (b >>> 12) * 2 ** 32 + (a >>> 0) || 1;
 }
 
+/** /proc's files have no direct I/O: O_DIRECT opens fail (the memfd of a snapshot would take it). */
+function refuseDirect(flags: number): void {
+  if (flags & O_DIRECT) fail('EINVAL');
+}
+
 abstract class ProcNode extends Node {
   constructor(
     readonly fs: ProcFs,
@@ -156,13 +163,14 @@ class ProcFile extends ProcNode {
     super(fs, path, S_IFREG | perm, owner);
   }
   override open(flags: number): Opened {
+    refuseDirect(flags);
     if ((flags & O_ACCMODE) !== O_RDONLY && !(this.modeBits & 0o200)) {
       // Root may open a file without write for writing (CAP_DAC_OVERRIDE; the
       // caller checked), and each write then fails: the host's file of the
       // same kind, write-only, fails them as Linux's (EIO, EINVAL).
       if ((flags & O_ACCMODE) !== O_WRONLY || !this.twin) fail('EACCES');
       try {
-        return { fd: fs.openSync(this.twin, O_WRONLY | (flags & O_CLOEXEC)) };
+        return { fd: fs.openSync(this.twin, flags & O_REOPEN_FLAGS) };
       } catch {
         fail('ESRCH');
       }
@@ -171,8 +179,8 @@ class ProcFile extends ProcNode {
     const m = check(native.memfdCreate(`proc:${this.path}`, MFD_CLOEXEC));
     const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     if (buf.length) fs.writeSync(m, buf, 0, buf.length, 0);
-    // Writable proc files (oom_score_adj and friends) accept writes that change nothing.
-    const fd = native.reopen(m, flags & (O_ACCMODE | 0o2000000));
+    // Writable proc files (loginuid) accept writes that change nothing.
+    const fd = native.reopen(m, flags & O_REOPEN_FLAGS);
     native.close(m);
     return { fd: check(fd) };
   }
@@ -195,9 +203,10 @@ class HostWritableProcFile extends ProcFile {
     super(fs, path, content, 0o644, owner, seek);
   }
   override open(flags: number): Opened {
+    refuseDirect(flags);
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
     try {
-      return { fd: fs.openSync(this.hostPath, flags & O_ACCMODE) };
+      return { fd: fs.openSync(this.hostPath, flags & O_REOPEN_FLAGS) };
     } catch {
       fail('ESRCH');
     }
@@ -214,6 +223,7 @@ class OomScoreAdjFile extends ProcFile {
     super(fs, path, () => `${p.oom.value(p.tgid)}\n`, 0o644, p, 0);
   }
   override open(flags: number): Opened {
+    refuseDirect(flags);
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
     const t = this.fs.k.current;
     try {
@@ -642,11 +652,12 @@ class UtsNameFile extends ProcFile {
     super(fs, `/sys/${key}`, () => SYS_FILES[key]!(fs.k), 0o444, null, 'host');
   }
   override open(flags: number): Opened {
+    refuseDirect(flags);
     const t = this.fs.k.current;
     const ns = t && (flags & O_ACCMODE) === O_RDONLY ? ownUtsns(this.fs.k, t.tid) : null;
     if (ns === null) return super.open(flags);
     try {
-      return { fd: check(native.openInUtsns(ns, `/proc/sys/${this.key}`, flags & ~O_CLOEXEC)) };
+      return { fd: check(native.openInUtsns(ns, `/proc/sys/${this.key}`, flags & O_REOPEN_FLAGS & ~O_CLOEXEC)) };
     } finally {
       fs.closeSync(ns);
     }
@@ -890,9 +901,10 @@ class ProcMemFile extends ProcNode {
     super(fs, path, S_IFREG | 0o600, owner);
   }
   override open(flags: number): Opened {
+    refuseDirect(flags);
     requireTraceAccess(this.fs.k, this.owner!);
     try {
-      return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & (O_ACCMODE | O_CLOEXEC)), foreign: true };
+      return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & O_REOPEN_FLAGS), foreign: true };
     } catch {
       fail('ESRCH');
     }
