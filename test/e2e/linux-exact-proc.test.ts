@@ -14,7 +14,7 @@ const program = cProgram('exactproc');
 describe('/proc and /sys behave natively and under tsvisor alike', () => {
   it.each([
     ['seek', 'lseek SEEK_END, SEEK_DATA, SEEK_HOLE on /proc and /sys files and directories of each kind (seq_file EINVAL, empty, a sysfs page), the offset they set'],
-    ['flags', 'F_GETFL shows the status flags /proc files and directories were opened with (O_DIRECTORY only if asked), F_SETFL; O_DIRECT is EINVAL on /proc files'],
+    ['flags', 'F_GETFL shows the status flags /proc files and directories were opened with (O_DIRECTORY only if asked), F_SETFL; O_DIRECT is EINVAL on /proc and /sys files'],
     ['sysstat', 'sysfs attributes stat as a page, directories as empty, neither with blocks'],
     ['dirstat', '/proc/self/fd\'s size is the fd count, fdinfo is 0555, /proc/sys directories have one link'],
     ['accounts', '/proc\'s inode 1, task/<tid>/io counts the thread\'s own calls, /proc/net/tcp and udp show socket owners as the sandbox\'s uids'],

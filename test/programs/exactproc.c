@@ -85,7 +85,8 @@ static void cmd_seek(void) {
 static void cmd_flags(void) {
   const char *const paths[] = {
       "/proc/cpuinfo", "/proc/self/stat", "/proc/self/cmdline", "/proc/sys/kernel/hostname", "/proc/sys/vm/overcommit_memory",
-      "/proc/self/oom_score_adj", "/proc/self/mem", "/proc", "/proc/self", "/proc/self/fd", "/sys/devices", D,
+      "/proc/self/oom_score_adj", "/proc/self/mem", "/proc", "/proc/self", "/proc/self/fd", "/sys/devices",
+      "/sys/devices/system/cpu/online", D,
   };
   static const int flags[] = {O_RDONLY, O_RDONLY | O_NONBLOCK, O_RDONLY | O_APPEND, O_RDONLY | O_SYNC, O_RDONLY | O_NOATIME, O_RDONLY | O_DIRECTORY, O_RDONLY | O_DIRECT};
   char what[256];

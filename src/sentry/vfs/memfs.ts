@@ -8,6 +8,7 @@ import {
   AT_EMPTY_PATH,
   O_ACCMODE,
   O_CREAT,
+  O_DIRECT,
   O_EXCL,
   O_PATH,
   O_TRUNC,
@@ -93,6 +94,9 @@ export class MemFs implements FileSystem {
     this.size = sizeLimit || DEFAULT_TMPFS_SIZE;
     this.maxNodes = inodes || SANDBOX_NODES;
   }
+
+  /** Its files take O_DIRECT (tmpfs's do; sysfs's refuse it with EINVAL). */
+  readonly directIo: boolean = true;
 
   /** A file's or directory's stat as this file system shows it (sysfs shows its own sizes). */
   shown(_node: Node, s: Stat): Stat {
@@ -370,6 +374,7 @@ export class MemFile extends MemNode {
   }
 
   override open(flags: number): Opened {
+    if (flags & O_DIRECT && !this.fs.directIo) fail('EINVAL');
     const acc = flags & O_ACCMODE;
     const fd = this.hostOpen(flags & ~(O_TRUNC | O_CREAT | O_EXCL));
     if (flags & O_TRUNC) {

@@ -10,6 +10,7 @@ import type { Node, SeekEnd } from './node.js';
 import fs from 'node:fs';
 
 class SysFs extends MemFs {
+  override readonly directIo = false;
   override statfs(): StatFs {
     return { ...super.statfs(), type: SYSFS_MAGIC, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0 };
   }
