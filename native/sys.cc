@@ -493,15 +493,19 @@ Napi::Value OpenInNetns(const Napi::CallbackInfo& info) {
   return Num(info.Env(), fd < 0 ? -e : fd);
 }
 
+// The calling thread's own UTS namespace, to return to after entering another.
+static int OwnUtsns() {
+  static int own = -1;
+  if (own < 0) own = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
+  return own;
+}
+
 // utsNames(utsnsFd) -> [nodename, domainname] | -errno: the names of another
 // UTS namespace (one a container joins by path). Like socketInNetns, only
 // the calling thread enters it, and returns to its own at once.
 Napi::Value UtsNames(const Napi::CallbackInfo& info) {
-  static int own = -1;
-  if (own < 0) {
-    own = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
-    if (own < 0) return Num(info.Env(), -errno);
-  }
+  int own = OwnUtsns();
+  if (own < 0) return Num(info.Env(), -errno);
   if (setns(I32(info, 0), CLONE_NEWUTS) < 0) return Num(info.Env(), -errno);
   struct utsname u;
   int r = uname(&u);
@@ -512,6 +516,35 @@ Napi::Value UtsNames(const Napi::CallbackInfo& info) {
   out.Set(0u, Napi::String::New(info.Env(), u.nodename));
   out.Set(1u, Napi::String::New(info.Env(), u.domainname));
   return out;
+}
+
+// openInUtsns(utsnsFd, path, flags) -> fd | -errno: an open of
+// /proc/sys/kernel/{hostname,domainname} as that UTS namespace has them
+// (the file shows, and its poll follows, the opener's namespace).
+Napi::Value OpenInUtsns(const Napi::CallbackInfo& info) {
+  int own = OwnUtsns();
+  if (own < 0) return Num(info.Env(), -errno);
+  std::string path = info[1].As<Napi::String>().Utf8Value();
+  if (setns(I32(info, 0), CLONE_NEWUTS) < 0) return Num(info.Env(), -errno);
+  int fd = open(path.c_str(), I32(info, 2) | O_CLOEXEC);
+  int e = errno;
+  if (setns(own, CLONE_NEWUTS) < 0) abort();  // never leave the Sentry in a guest's namespace
+  return Num(info.Env(), fd < 0 ? -e : fd);
+}
+
+// setUtsName(utsnsFd, domain, name) -> 0 | -errno: sethostname (domain
+// false) or setdomainname in that UTS namespace, made by the calling thread
+// only, which returns to its own at once.
+Napi::Value SetUtsName(const Napi::CallbackInfo& info) {
+  int own = OwnUtsns();
+  if (own < 0) return Num(info.Env(), -errno);
+  bool domain = info[1].As<Napi::Boolean>().Value();
+  std::string name = info[2].As<Napi::String>().Utf8Value();
+  if (setns(I32(info, 0), CLONE_NEWUTS) < 0) return Num(info.Env(), -errno);
+  int r = domain ? setdomainname(name.data(), name.size()) : sethostname(name.data(), name.size());
+  int e = errno;
+  if (setns(own, CLONE_NEWUTS) < 0) abort();  // never leave the Sentry in a guest's namespace
+  return Num(info.Env(), r < 0 ? -e : 0);
 }
 
 Napi::Value SockConnect(const Napi::CallbackInfo& info) {
@@ -1088,6 +1121,8 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"unixPeerIno", UnixPeerIno},
       {"removeTree", RemoveTree},
       {"utsNames", UtsNames},
+      {"openInUtsns", OpenInUtsns},
+      {"setUtsName", SetUtsName},
       {"ptyUnlock", PtyUnlock},
       {"ttySetSize", TtySetSize},
       {"sendFdTo", SendFdTo},

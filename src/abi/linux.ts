@@ -28,6 +28,19 @@ export const O_CLOEXEC = 0o2000000;
 export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;
 export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
+/**
+ * What an open's flags leave on the file a reopen gives the guest: the access
+ * mode and the status flags F_GETFL shows (O_DIRECT, which a file without
+ * direct I/O refuses with EINVAL, as Linux's /proc files do), and O_CLOEXEC.
+ */
+export const O_REOPEN_FLAGS = O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC | O_NOATIME | O_DIRECT | O_CLOEXEC;
+
+// lseek(2) whence
+export const SEEK_SET = 0;
+export const SEEK_CUR = 1;
+export const SEEK_END = 2;
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
 
 // *at(2) flags
 export const AT_FDCWD = -100;
@@ -285,6 +298,7 @@ export const CAP_NET_RAW = 13;
 export const CAP_SYS_CHROOT = 18;
 export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
+export const CAP_SYS_RESOURCE = 24;
 export const CAP_MKNOD = 27;
 export const CAP_AUDIT_WRITE = 29;
 export const CAP_SETFCAP = 31;

@@ -78,6 +78,8 @@ export interface Native {
   unixPeerIno(diagFd: number, ino: number): number;
   /** The host and domain names of the UTS namespace `utsnsFd` (the calling thread returns to its own). */
   utsNames(utsnsFd: number): [string, string] | number;
+  openInUtsns(utsnsFd: number, path: string, flags: number): number;
+  setUtsName(utsnsFd: number, domain: boolean, name: string): number;
   sockConnect(fd: number, addr: Uint8Array, len: number, unprivileged?: boolean): number;
   sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void, unprivileged?: boolean): number;
   /** getsockopt(SOL_SOCKET) of an int option */

@@ -32,6 +32,10 @@ export class SyscallArgs {
   long(i: number): number {
     return this.ch.f64[4 + i]!;
   }
+  /** argument as a signed 64-bit value (offsets); exact within ±2^53 */
+  slong(i: number): number {
+    return (this.ch.u32[26 + i]! | 0) * 2 ** 32 + (this.ch.i32[20 + i]! >>> 0);
+  }
   /** high 32 bits of an argument */
   hi(i: number): number {
     return this.ch.u32[26 + i]!;

@@ -16,7 +16,7 @@
 // host object itself, with no more rights than it has. Past TABLE_MAX live
 // entries opens fail with ENFILE.
 import fs from 'node:fs';
-import { AT_FDCWD, AT_REMOVEDIR, MFD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_NOACCESS, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY } from '../abi/linux.js';
+import { AT_FDCWD, AT_REMOVEDIR, MFD_CLOEXEC, O_ACCMODE, O_CLOEXEC, O_DIRECTORY, O_NOACCESS, O_NOFOLLOW, O_PATH, O_RDONLY, O_REOPEN_FLAGS } from '../abi/linux.js';
 import { STATX, STATX_FIELDS, native } from '../platform/native.js';
 import { ERRNO } from '../abi/errno.js';
 import { fail, ownFd } from './errors.js';
@@ -119,7 +119,8 @@ export class FileTable {
     const r = native.mkdirat(this.placeholders, name, 0o500);
     if (r === -ERRNO.ENOSPC) fail('ENFILE');
     ownFd(r);
-    const fd = native.openat2(this.placeholders, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (flags & (O_NONBLOCK | O_NOFOLLOW)), 0, 0);
+    // The guest's status flags (and O_DIRECTORY only if asked): F_GETFL shows what it opened with.
+    const fd = native.openat2(this.placeholders, name, O_RDONLY | O_CLOEXEC | (flags & ((O_REOPEN_FLAGS & ~O_ACCMODE) | O_DIRECTORY | O_NOFOLLOW)), 0, 0);
     native.unlinkat(this.placeholders, name, AT_REMOVEDIR);
     return ownFd(fd);
   }

@@ -570,6 +570,7 @@ export class Kernel {
       proc.exePath = parent.proc.exePath;
       proc.comm = parent.proc.comm;
       proc.hostComm = parent.proc.hostComm;
+      proc.oom = parent.proc.oom.child();
       this.procs.set(childTid, proc);
     }
     const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
@@ -617,6 +618,8 @@ export class Kernel {
       dropPendingExec(t);
     }
     this.spec.events?.onExec(tid, formerTid, t.proc.exePath);
+    // Writes to oom_score_adj the process made reach the host's value before the new program runs.
+    t.proc.oom.settle();
     t.injection = undefined;
     // Credentials may change at exec (capabilities are recomputed).
     t.invalidateCreds();
@@ -731,6 +734,7 @@ export class Kernel {
       dropPendingExec(t);
       if (t.proc.threads.size === 0) {
         t.proc.exited = true;
+        t.proc.oom.release();
         this.procs.delete(t.proc.tgid);
         this.addZombie(t.proc);
       }

@@ -6,6 +6,7 @@ import { native } from '../platform/native.js';
 import { type Creds, readCreds } from './creds.js';
 import { ownFd } from './errors.js';
 import type { Injection } from './inject.js';
+import { OomScoreAdj } from './oom.js';
 import type { Location } from './vfs/node.js';
 import type { ResolveContext } from './vfs/resolve.js';
 
@@ -52,6 +53,8 @@ export class Process {
   cmdline: string | undefined;
   exited = false;
   readonly startTime = Date.now();
+  /** /proc/[pid]/oom_score_adj (inherited at fork) */
+  oom = new OomScoreAdj();
 
   constructor(
     /** host tgid */

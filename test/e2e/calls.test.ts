@@ -42,9 +42,6 @@ const KNOWN_DIFFERENCES: Record<string, Record<string, string>> = {
     clone: 'CLONE_FS|CLONE_NEWNS gives EPERM (namespace flags are refused before the kernel checks the combination), Linux EINVAL',
     prctl: 'PR_GET_NO_NEW_PRIVS gives 1 and PR_GET_SECCOMP 2: the guest runs under tsvisor\'s filter, installed with no_new_privs',
   },
-  'calls-fd': {
-    lseek: 'SEEK_END on a /proc file gives its size, Linux EINVAL',
-  },
   'calls-misc': {
     process_madvise: 'MADV_COLD and MADV_PAGEOUT of a child give EPERM to the sandbox\'s root (no CAP_SYS_NICE against the host)',
   },

@@ -1,5 +1,5 @@
 // mkdir, mkdirat, rmdir, getdents, getdents64, chdir, fchdir, getcwd, chroot.
-import { AT_FDCWD, CAP_SYS_CHROOT, DT_DIR, IN_ACCESS, PATH_MAX, S_ISVTX, X_OK } from '../../abi/linux.js';
+import { AT_FDCWD, CAP_SYS_CHROOT, DT_DIR, IN_ACCESS, PATH_MAX, SEEK_CUR, SEEK_SET, S_ISVTX, X_OK } from '../../abi/linux.js';
 import { direntSize, dirent64Size, writeDirent, writeDirent64 } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
 import { hasCap, mayDeleteChild, requireAccess } from '../creds.js';
@@ -11,9 +11,6 @@ import type { DirEntry, Location, Via } from '../vfs/node.js';
 import { lookupChild, parentOf, pathOf } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
 import { mayModifyDir, notPath, parentAt, resolveAt, throughFd } from './common.js';
-
-const SEEK_SET = 0;
-const SEEK_CUR = 1;
 
 function mkdirAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: number): number {
   const { parent, name } = parentAt(k, t, dirfd, pathAddr);

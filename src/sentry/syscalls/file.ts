@@ -1,4 +1,4 @@
-// open, openat, openat2, creat, truncate, mknod, mknodat.
+// open, openat, openat2, creat, truncate, mknod, mknodat; lseek's SEEK_END, SEEK_DATA, SEEK_HOLE.
 import {
   O_ACCMODE,
   O_CLOEXEC,
@@ -26,6 +26,10 @@ import {
   S_IFMT,
   S_IFREG,
   S_IFSOCK,
+  SEEK_DATA,
+  SEEK_END,
+  SEEK_HOLE,
+  SEEK_SET,
   SYMLOOP_MAX,
   W_OK,
   CAP_MKNOD,
@@ -36,10 +40,10 @@ import {
 } from '../../abi/linux.js';
 import fs from 'node:fs';
 import { native } from '../../platform/native.js';
-import type { SyscallArgs } from '../../platform/notif.js';
+import { CONTINUE, type SyscallArgs } from '../../platform/notif.js';
 import { hasCap, requireAccess } from '../creds.js';
 import { ERRNO } from '../../abi/errno.js';
-import { SysErr, fail } from '../errors.js';
+import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readPath } from '../memory.js';
 import type { Task } from '../task.js';
@@ -219,7 +223,36 @@ export const fileHandlers: Record<string, Handler> = {
   },
   mknod: (k, t, a) => mknodAt(k, t, -100, a.long(0), a.u32(1), a.u32(2)),
   mknodat: (k, t, a) => mknodAt(k, t, a.int(0), a.long(1), a.u32(2), a.u32(3)),
+  lseek: (k, t, a) => seekFromEnd(k, t, a.int(0), a.slong(1), a.u32(2)),
 };
+
+/**
+ * lseek with a whence other than SEEK_SET and SEEK_CUR. The guest's fd of a
+ * generated file is a snapshot (a memfd) and that of a directory a
+ * placeholder: their own answers would be the snapshot's size and tmpfs's
+ * EINVAL, so the node says what Linux's file of its kind does and the
+ * Sentry moves the guest's offset itself. Anything else runs on the host.
+ */
+function seekFromEnd(k: Kernel, t: Task, fd: number, off: number, whence: number): number {
+  const id = k.files.identify(t, fd);
+  try {
+    if (!id.file) return CONTINUE;
+    if (id.file.flags & O_PATH) fail('EBADF');
+    const size = id.file.loc.dentry.node.seekEnd();
+    if (size === 'host') return CONTINUE;
+    if (size === 'seq' || whence > SEEK_HOLE) fail('EINVAL');
+    let pos = off + size;
+    if (whence !== SEEK_END) {
+      // generic_file_llseek compares unsigned: a negative offset is past the end too.
+      if (off < 0 || off >= size) fail('ENXIO');
+      pos = whence === SEEK_DATA ? off : size;
+    }
+    if (pos < 0) fail('EINVAL');
+    return check(native.lseek(id.fd, pos, SEEK_SET));
+  } finally {
+    native.close(id.fd);
+  }
+}
 
 function mknodAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: number, dev: number): number {
   const type = mode & S_IFMT;

@@ -1,10 +1,13 @@
 // uname, sethostname, setdomainname: the sandbox's own kernel identity.
+import fs from 'node:fs';
 import os from 'node:os';
 import { CAP_SYS_ADMIN } from '../../abi/linux.js';
 import { writeUtsname } from '../../abi/structs.js';
 import { hasCap } from '../creds.js';
 import { fail } from '../errors.js';
+import type { Kernel } from '../kernel.js';
 import { readBytes, writeBytes } from '../memory.js';
+import { native } from '../../platform/native.js';
 import type { Handler } from './dispatch.js';
 
 /**
@@ -37,6 +40,32 @@ function setName(t: Parameters<Handler>[1], addr: number, len: number): string {
   return b.toString('latin1', 0, nul < 0 ? len : nul);
 }
 
+/**
+ * The sandbox's own UTS namespace on the host follows the names the guest
+ * sets, so that its /proc/sys/kernel/hostname and domainname, which guests
+ * are given (procfs.ts), read them and wake their pollers (EPOLLERR) as
+ * Linux's do. A namespace the container joined is left alone: the names the
+ * guest sets stay the sandbox's.
+ */
+export function ownUtsns(k: Kernel, tid: number): number | null {
+  if (k.spec.utsnsPath) return null;
+  try {
+    return fs.openSync(`/proc/${tid}/ns/uts`, 'r');
+  } catch {
+    return null;
+  }
+}
+
+function mirror(k: Kernel, tid: number, domain: boolean, name: string): void {
+  const ns = ownUtsns(k, tid);
+  if (ns === null) return;
+  try {
+    native.setUtsName(ns, domain, name);
+  } finally {
+    fs.closeSync(ns);
+  }
+}
+
 export const utsHandlers: Record<string, Handler> = {
   uname: (k, t, a) => {
     writeUtsname(buf, { ...KERNEL_IDENTITY, nodename: k.hostname, domainname: k.domainname });
@@ -45,10 +74,12 @@ export const utsHandlers: Record<string, Handler> = {
   },
   sethostname: (k, t, a) => {
     k.hostname = setName(t, a.long(0), a.int(1));
+    mirror(k, t.tid, false, k.hostname);
     return 0;
   },
   setdomainname: (k, t, a) => {
     k.domainname = setName(t, a.long(0), a.int(1));
+    mirror(k, t.tid, true, k.domainname);
     return 0;
   },
 };

@@ -8,6 +8,7 @@ import {
   AT_EMPTY_PATH,
   O_ACCMODE,
   O_CREAT,
+  O_DIRECT,
   O_EXCL,
   O_PATH,
   O_TRUNC,
@@ -92,6 +93,14 @@ export class MemFs implements FileSystem {
   ) {
     this.size = sizeLimit || DEFAULT_TMPFS_SIZE;
     this.maxNodes = inodes || SANDBOX_NODES;
+  }
+
+  /** Its files take O_DIRECT (tmpfs's do; sysfs's refuse it with EINVAL). */
+  readonly directIo: boolean = true;
+
+  /** A file's or directory's stat as this file system shows it (sysfs shows its own sizes). */
+  shown(_node: Node, s: Stat): Stat {
+    return s;
   }
 
   /** The host tmpfs holding the contents of this file system's regular files. */
@@ -353,7 +362,7 @@ export class MemFile extends MemNode {
         s.ctimeNsec = x[STATX.ctimeNsec]!;
       }
     }
-    return s;
+    return this.fs.shown(this, s);
   }
 
   override setTimes(atime: Time | undefined, mtime: Time | undefined, via?: Via): void {
@@ -365,6 +374,7 @@ export class MemFile extends MemNode {
   }
 
   override open(flags: number): Opened {
+    if (flags & O_DIRECT && !this.fs.directIo) fail('EINVAL');
     const acc = flags & O_ACCMODE;
     const fd = this.hostOpen(flags & ~(O_TRUNC | O_CREAT | O_EXCL));
     if (flags & O_TRUNC) {
@@ -463,7 +473,7 @@ export class MemDir extends MemNode {
     const s = this.baseStat();
     s.size = 4096;
     s.blocks = 8;
-    return s;
+    return this.fs.shown(this, s);
   }
 
   override lookup(name: string): Node | null {

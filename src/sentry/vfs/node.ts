@@ -153,7 +153,18 @@ export interface FileSystem {
    */
   readonly cache: 'tree' | 'lru' | 'revalidate' | 'none';
   statfs(): StatFs;
+  /** What lseek's SEEK_END, SEEK_DATA and SEEK_HOLE see on this file system's nodes (see Node.seekEnd); 'host' when absent. */
+  seekEnd?(node: Node): SeekEnd;
 }
+
+/**
+ * Where SEEK_END, SEEK_DATA and SEEK_HOLE put an open file, as Linux's file
+ * operations of the kind: 'host' lets the guest's host object answer (it is
+ * the file's own, or behaves as Linux's); 'seq' refuses them (EINVAL, as
+ * seq_file's generated files); a number is the size generic_file_llseek
+ * counts from (0 for /proc's directories and writable files).
+ */
+export type SeekEnd = 'host' | 'seq' | number;
 
 /**
  * Node operations that act on an object (stat, setattr, xattrs, readdir)
@@ -268,6 +279,10 @@ export abstract class Node {
   /** Magic links (/proc/[pid]/fd/N, exe, cwd, root) resolve to a location, not a path string. */
   magicLink(): Location | null {
     return null;
+  }
+  /** How lseek's SEEK_END, SEEK_DATA and SEEK_HOLE behave on an open file of this node (the guest's fd may be a snapshot or a placeholder). */
+  seekEnd(): SeekEnd {
+    return this.fs.seekEnd?.(this) ?? 'host';
   }
   /** Its dentry left the cache: a node that holds a host resource may let it go (it can get it again). */
   evicted(): void {}

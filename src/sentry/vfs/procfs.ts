@@ -9,15 +9,18 @@ import {
   DT_LNK,
   DT_REG,
   CAP_SYS_PTRACE,
+  CAP_SYS_RESOURCE,
   MFD_CLOEXEC,
   O_ACCMODE,
   O_APPEND,
   O_CLOEXEC,
   O_CREAT,
+  O_DIRECT,
   O_DIRECTORY,
   O_PATH,
   O_RDONLY,
   O_RDWR,
+  O_REOPEN_FLAGS,
   O_TRUNC,
   O_WRONLY,
   PROC_SUPER_MAGIC,
@@ -38,10 +41,10 @@ import { hasCap, ownerInSandbox } from '../creds.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
-import { KERNEL_IDENTITY } from '../syscalls/uts.js';
+import { KERNEL_IDENTITY, ownUtsns } from '../syscalls/uts.js';
 import { type Process, type Task, hostComm } from '../task.js';
 import { anonDev } from './memfs.js';
-import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened } from './node.js';
+import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened, type SeekEnd } from './node.js';
 import { linkText, pathOf } from './resolve.js';
 
 type Content = () => string | Buffer;
@@ -57,13 +60,20 @@ export class ProcFs implements FileSystem {
     this.root = new ProcDir(this, '', 0o555, () => rootEntries(this), (name) => rootLookup(this, name));
   }
 
-  /** A stable inode number for a path, computed from it (a table of every path ever looked up would grow without a bound). */
+  /** A stable inode number for a path, computed from it (a table of every path ever looked up would grow without a bound); the root's is 1, as Linux's. */
   ino(path: string): number {
-    return pathIno(path);
+    return path === '' ? 1 : pathIno(path);
   }
 
   statfs(): StatFs {
     return { type: PROC_SUPER_MAGIC, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, fsid: [0, 0], namelen: 255, frsize: 4096, flags: 0 };
+  }
+
+  /** Linux's /proc directories seek as empty files; its files as their kind (ProcFile.seek); links and namespaces are the host's objects. */
+  seekEnd(node: Node): SeekEnd {
+    if (node instanceof ProcDir) return 0;
+    if (node instanceof ProcFile) return node.seek;
+    return 'host';
   }
 
   /** A location inside /proc for a synthetic node (used by magic links). */
@@ -82,6 +92,11 @@ function pathIno(path: string): number {
     b = Math.imul(b ^ c, 0x5bd1e995);
   }
   return (b >>> 12) * 2 ** 32 + (a >>> 0) || 1;
+}
+
+/** /proc's files have no direct I/O: O_DIRECT opens fail (the memfd of a snapshot would take it). */
+function refuseDirect(flags: number): void {
+  if (flags & O_DIRECT) fail('EINVAL');
 }
 
 abstract class ProcNode extends Node {
@@ -115,14 +130,14 @@ class ProcDir extends ProcNode {
     private readonly list: () => DirEntry[],
     private readonly find: (name: string) => Node | null,
     owner: Process | null = null,
-    /** subdirectories, each a link (its ".."), as Linux counts them in nlink */
-    private readonly subdirs: () => number = () => 0,
+    /** what Linux shows of this directory besides the common attributes (subdirectories in nlink, the fd count as fd's size) */
+    private readonly adjust: (st: Stat) => void = () => {},
   ) {
     super(fs, path, S_IFDIR | perm, owner);
   }
   override stat(): Stat {
     const st = super.stat();
-    st.nlink += this.subdirs();
+    this.adjust(st);
     return st;
   }
   override lookup(name: string): Node | null {
@@ -140,17 +155,32 @@ class ProcFile extends ProcNode {
     private readonly content: Content,
     perm = 0o444,
     owner: Process | null = null,
+    /** most are seq_files; the writable ones and cmdline, environ, auxv seek as empty files */
+    readonly seek: SeekEnd = 'seq',
+    /** the host's file of the same kind, which has no write either (see open) */
+    private readonly twin: string | null = null,
   ) {
     super(fs, path, S_IFREG | perm, owner);
   }
   override open(flags: number): Opened {
-    if ((flags & O_ACCMODE) !== O_RDONLY && !(this.modeBits & 0o200)) fail('EACCES');
+    refuseDirect(flags);
+    if ((flags & O_ACCMODE) !== O_RDONLY && !(this.modeBits & 0o200)) {
+      // Root may open a file without write for writing (CAP_DAC_OVERRIDE; the
+      // caller checked), and each write then fails: the host's file of the
+      // same kind, write-only, fails them as Linux's (EIO, EINVAL).
+      if ((flags & O_ACCMODE) !== O_WRONLY || !this.twin) fail('EACCES');
+      try {
+        return { fd: fs.openSync(this.twin, flags & O_REOPEN_FLAGS) };
+      } catch {
+        fail('ESRCH');
+      }
+    }
     const data = this.content();
     const m = check(native.memfdCreate(`proc:${this.path}`, MFD_CLOEXEC));
     const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     if (buf.length) fs.writeSync(m, buf, 0, buf.length, 0);
-    // Writable proc files (oom_score_adj and friends) accept writes that change nothing.
-    const fd = native.reopen(m, flags & (O_ACCMODE | 0o2000000));
+    // Writable proc files (loginuid) accept writes that change nothing.
+    const fd = native.reopen(m, flags & O_REOPEN_FLAGS);
     native.close(m);
     return { fd: check(fd) };
   }
@@ -168,13 +198,36 @@ class HostWritableProcFile extends ProcFile {
     private readonly hostPath: string,
     owner: Process,
     content: Content = () => hostRead(hostPath),
+    seek: SeekEnd = 0,
   ) {
-    super(fs, path, content, 0o644, owner);
+    super(fs, path, content, 0o644, owner, seek);
   }
   override open(flags: number): Opened {
+    refuseDirect(flags);
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
     try {
-      return { fd: fs.openSync(this.hostPath, flags & O_ACCMODE) };
+      return { fd: fs.openSync(this.hostPath, flags & O_REOPEN_FLAGS) };
+    } catch {
+      fail('ESRCH');
+    }
+  }
+}
+
+/** /proc/[pid]/oom_score_adj, kept by the Sentry once a writer holding CAP_SYS_RESOURCE lowers it (src/sentry/oom.ts). */
+class OomScoreAdjFile extends ProcFile {
+  constructor(
+    fs: ProcFs,
+    path: string,
+    private readonly p: Process,
+  ) {
+    super(fs, path, () => `${p.oom.value(p.tgid)}\n`, 0o644, p, 0);
+  }
+  override open(flags: number): Opened {
+    refuseDirect(flags);
+    if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
+    const t = this.fs.k.current;
+    try {
+      return { fd: this.p.oom.openWrite(this.p.tgid, flags, !!t && hasCap(t.creds, CAP_SYS_RESOURCE)) };
     } catch {
       fail('ESRCH');
     }
@@ -524,7 +577,7 @@ function rootLookup(pfs: ProcFs, name: string): Node | null {
   if (name === 'net') return new ProcLink(pfs, '/net', () => 'self/net');
   if (name === 'sys') return sysDir(pfs, '');
   const gen = ROOT_FILES[name];
-  if (gen) return new ProcFile(pfs, `/${name}`, () => gen(k));
+  if (gen) return new ProcFile(pfs, `/${name}`, () => gen(k), 0o444, null, 'seq', `/proc/${name}`);
   if (/^\d+$/.test(name)) {
     const p = findProc(k, Number(name));
     if (p) return pidDir(pfs, p, leaderOf(p), `/${name}`);
@@ -576,9 +629,39 @@ function sysDir(pfs: ProcFs, sub: string): Node {
       const key = prefix + name;
       if (!children.has(name)) return isNet ? netSysLookup(pfs, key) : null;
       if (children.get(name)) return sysDir(pfs, key);
-      return new ProcFile(pfs, `/sys/${key}`, () => files[key]!(pfs.k), 0o444);
+      if ((key === 'kernel/hostname' || key === 'kernel/domainname') && !pfs.k.spec.utsnsPath) return new UtsNameFile(pfs, key);
+      return new ProcFile(pfs, `/sys/${key}`, () => files[key]!(pfs.k), 0o444, null, 0);
     },
+    null,
+    // Linux's /proc/sys directories count one link.
+    (st) => (st.nlink = 1),
   );
+}
+
+/**
+ * /proc/sys/kernel/hostname or domainname: read-only opens get the file of
+ * the sandbox's own UTS namespace on the host, which the Sentry keeps at the
+ * sandbox's names (syscalls/uts.ts), so reads show them and epoll reports
+ * their changes (EPOLLERR) as Linux does.
+ */
+class UtsNameFile extends ProcFile {
+  constructor(
+    fs: ProcFs,
+    private readonly key: string,
+  ) {
+    super(fs, `/sys/${key}`, () => SYS_FILES[key]!(fs.k), 0o444, null, 'host');
+  }
+  override open(flags: number): Opened {
+    refuseDirect(flags);
+    const t = this.fs.k.current;
+    const ns = t && (flags & O_ACCMODE) === O_RDONLY ? ownUtsns(this.fs.k, t.tid) : null;
+    if (ns === null) return super.open(flags);
+    try {
+      return { fd: check(native.openInUtsns(ns, `/proc/sys/${this.key}`, flags & O_REOPEN_FLAGS & ~O_CLOEXEC)) };
+    } finally {
+      fs.closeSync(ns);
+    }
+  }
 }
 
 /**
@@ -636,7 +719,7 @@ function netSysLookup(pfs: ProcFs, key: string): Node | null {
     } finally {
       native.close(f);
     }
-  }, st.mode & 0o444);
+  }, st.mode & 0o444, null, 0);
 }
 
 /** The name a guest fd shows in /proc/[pid]/fd, and where it leads. */
@@ -693,6 +776,14 @@ function fdDir(pfs: ProcFs, p: Process, base: string): Node {
       return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p);
     },
     p,
+    // Linux shows the number of open fds as the directory's size.
+    (st) => {
+      try {
+        st.size = fs.statSync(`/proc/${p.tgid}/fd`).size;
+      } catch {
+        /* gone */
+      }
+    },
   );
 }
 
@@ -720,15 +811,18 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
     cgroup: () => '0::/\n',
-    oom_score: () => hostRead(`/proc/${p.tgid}/oom_score`),
+    oom_score: () => p.oom.score(p.tgid, hostRead(`/proc/${p.tgid}/oom_score`)),
     loginuid: () => '4294967295\n',
     sessionid: () => '4294967295\n',
     wchan: () => '0',
-    io: () => hostRead(`/proc/${p.tgid}/io`),
+    // The thread's own counts in task/<tid>, the thread group's elsewhere.
+    io: () => hostRead(thread ? `/proc/${p.tgid}/task/${hostTid}/io` : `/proc/${p.tgid}/io`),
   };
   // A thread's children (those it forked), sandbox pids each followed by a space.
   if (thread) files.children = () => childrenText(k, hostTid);
   const writable = new Set(['loginuid']);
+  // Files Linux serves without seq_file: lseek counts from an empty size.
+  const unsized = new Set(['cmdline', 'environ', 'auxv', 'loginuid', 'sessionid']);
   const links: Record<string, { text: () => string; loc: () => Location | null }> = {
     exe: { text: () => (p.exited ? '' : (p.exe && linkText(t?.fs.root ?? k.mounts.root, p.exe)) || p.exePath) || fail('ENOENT'), loc: () => (p.exited ? fail('ENOENT') : p.exe) },
     cwd: { text: () => (t ? linkText(t.fs.root, t.fs.cwd) ?? '/' : fail('ENOENT')), loc: () => t?.fs.cwd ?? null },
@@ -755,10 +849,11 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       // A directory held open past its process's end (reaped, not a zombie) has nothing left.
       if (p.exited && !p.isZombie()) fail('ESRCH');
       // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
-      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!);
+      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!, 'seq');
       const f = files[name];
-      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p);
-      if (name === 'oom_score_adj' || name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
+      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `/proc/${hostTid}/${name}` : null);
+      if (name === 'oom_score_adj') return new OomScoreAdjFile(pfs, `${base}/${name}`, p);
+      if (name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
       if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
       if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);
       if (name === 'net') return netDir(pfs, p, `${base}/net`);
@@ -772,6 +867,9 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     p,
   );
 }
+
+/** Per-process files Linux gives no write at all (uid_map, comm and the like have one): their host twins fail writes (ProcFile.open). */
+const WRITELESS = new Set(['cmdline', 'environ', 'auxv', 'stat', 'statm', 'status', 'maps', 'smaps', 'smaps_rollup', 'limits', 'mounts', 'mountinfo', 'cgroup', 'oom_score', 'wchan', 'io']);
 
 /**
  * The check Linux makes before it shows a process's memory, environment or
@@ -803,9 +901,10 @@ class ProcMemFile extends ProcNode {
     super(fs, path, S_IFREG | 0o600, owner);
   }
   override open(flags: number): Opened {
+    refuseDirect(flags);
     requireTraceAccess(this.fs.k, this.owner!);
     try {
-      return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & (O_ACCMODE | O_CLOEXEC)), foreign: true };
+      return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & O_REOPEN_FLAGS), foreign: true };
     } catch {
       fail('ESRCH');
     }
@@ -875,13 +974,25 @@ class NsNode extends Node {
 /** The /proc/net files programs read; each shows the sandbox's network namespace (that of the process). */
 const NET_FILES = ['dev', 'if_inet6', 'route', 'ipv6_route', 'tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6', 'unix', 'netlink', 'snmp', 'snmp6', 'netstat', 'sockstat', 'sockstat6', 'arp', 'igmp', 'packet', 'protocols'];
 
+/** The /proc/net tables with a socket owner's uid (the eighth field of each row). */
+const SOCKET_TABLES = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6']);
+
+/** A socket table with each owner as the sandbox knows it (the Sentry reads host uids), in Linux's "%5u" field. */
+function socketOwners(table: string): string {
+  return table.replace(/^([ \t]*\S+(?:[ \t]+\S+){6}) +(\d+)/gm, (_m, head: string, uid: string) => `${head} ${String(ownerInSandbox(Number(uid))).padStart(5)}`);
+}
+
 function netDir(pfs: ProcFs, p: Process, base: string): Node {
   return new ProcDir(
     pfs,
     base,
     0o555,
     () => dirEntries(NET_FILES.map((n) => [n, DT_REG]), pfs, base),
-    (name) => (NET_FILES.includes(name) ? new ProcFile(pfs, `${base}/${name}`, () => hostRead(`/proc/${p.tgid}/net/${name}`), 0o444, p) : null),
+    (name) => {
+      if (!NET_FILES.includes(name)) return null;
+      const text = () => hostRead(`/proc/${p.tgid}/net/${name}`);
+      return new ProcFile(pfs, `${base}/${name}`, SOCKET_TABLES.has(name) ? () => socketOwners(text()) : text, 0o444, p);
+    },
     p,
   );
 }
@@ -890,7 +1001,7 @@ function fdinfoDir(pfs: ProcFs, p: Process, base: string): Node {
   return new ProcDir(
     pfs,
     base,
-    0o500,
+    0o555,
     () => {
       let names: string[] = [];
       try {
@@ -919,7 +1030,7 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
       return null;
     },
     p,
-    () => p.threads.size,
+    (st) => (st.nlink += p.threads.size),
   );
 }
 

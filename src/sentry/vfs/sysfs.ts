@@ -3,14 +3,24 @@
 // machine without that hardware.
 import os from 'node:os';
 import { SYSFS_MAGIC } from '../../abi/linux.js';
-import type { StatFs } from '../../abi/structs.js';
+import type { Stat, StatFs } from '../../abi/structs.js';
 import { ROOT_CREDS } from '../creds.js';
 import { MemDir, MemFile, MemFs, type SpecialOpener } from './memfs.js';
+import type { Node, SeekEnd } from './node.js';
 import fs from 'node:fs';
 
 class SysFs extends MemFs {
+  override readonly directIo = false;
   override statfs(): StatFs {
     return { ...super.statfs(), type: SYSFS_MAGIC, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0 };
+  }
+  /** As Linux's sysfs: directories seek as empty files, attributes as a page. */
+  seekEnd(node: Node): SeekEnd {
+    return node.isDir() ? 0 : 4096;
+  }
+  /** As Linux's sysfs: an attribute is a page long and a directory empty, whatever they hold; neither has blocks. */
+  override shown(node: Node, s: Stat): Stat {
+    return { ...s, size: node.isDir() ? 0 : 4096, blocks: 0 };
   }
 }
 

@@ -1,0 +1,436 @@
+/*
+ * Linux-exact behaviour of /proc and /sys (issue 9): each subcommand prints
+ * one line per case with what the calls returned, for the native and
+ * sandboxed runs to be compared line by line.
+ *
+ *   exactproc DIR SUBCOMMAND     (DIR: a scratch directory the program may use)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exact.h"
+
+/* ---------------------------------------------------------------- seek */
+
+/* Files of each kind Linux has: seq_file (SEEK_END is EINVAL), files and
+ * directories that seek as empty, sysfs attributes (a page). */
+static const char *const SEEK_PATHS[] = {
+    "/proc", "/proc/self", "/proc/self/task", "/proc/self/fd", "/proc/self/ns", "/proc/self/net",
+    "/proc/sys", "/proc/sys/kernel", "/sys", "/sys/devices", "/sys/devices/system/cpu",
+    "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/version", "/proc/uptime", "/proc/filesystems",
+    "/proc/self/stat", "/proc/self/status", "/proc/self/statm", "/proc/self/comm", "/proc/self/maps",
+    "/proc/self/mounts", "/proc/self/mountinfo", "/proc/self/limits", "/proc/self/uid_map",
+    "/proc/self/cgroup", "/proc/self/oom_score", "/proc/self/io", "/proc/self/mem", "/proc/self/fdinfo/0",
+    "/proc/self/net/dev", "/proc/self/cmdline", "/proc/self/environ", "/proc/self/auxv",
+    "/proc/self/oom_score_adj", "/proc/self/coredump_filter", "/proc/self/loginuid", "/proc/self/sessionid",
+    "/proc/sys/kernel/hostname", "/proc/sys/kernel/pid_max", "/proc/sys/net/ipv4/ip_forward",
+    "/sys/devices/system/cpu/online", "/sys/kernel/mm/transparent_hugepage/enabled",
+};
+
+static void cmd_seek(void) {
+  char what[256];
+  for (size_t i = 0; i < sizeof SEEK_PATHS / sizeof *SEEK_PATHS; i++) {
+    const char *p = SEEK_PATHS[i];
+    int fd = open(p, O_RDONLY);
+    if (fd < 0) {
+      printf("%s: open -1 %s\n", p, strerrorname_np(errno));
+      continue;
+    }
+    snprintf(what, sizeof what, "%s SEEK_END 0", p);
+    R(what, lseek(fd, 0, SEEK_END));
+    snprintf(what, sizeof what, "%s SEEK_END 10", p);
+    R(what, lseek(fd, 10, SEEK_END));
+    snprintf(what, sizeof what, "%s SEEK_END -1", p);
+    R(what, lseek(fd, -1, SEEK_END));
+    snprintf(what, sizeof what, "%s SEEK_CUR after", p);
+    R(what, lseek(fd, 0, SEEK_CUR));
+    snprintf(what, sizeof what, "%s SEEK_DATA 0", p);
+    R(what, lseek(fd, 0, SEEK_DATA));
+    snprintf(what, sizeof what, "%s SEEK_HOLE 1", p);
+    R(what, lseek(fd, 1, SEEK_HOLE));
+    snprintf(what, sizeof what, "%s whence 7", p);
+    R(what, lseek(fd, 0, 7));
+    close(fd);
+  }
+  /* the offset SEEK_END set is the one read from: at the end, nothing */
+  int fd = open("/proc/self/cmdline", O_RDONLY);
+  char buf[64];
+  R("cmdline read after SEEK_END 1", (lseek(fd, 1, SEEK_END), read(fd, buf, sizeof buf)));
+  R("cmdline read after SEEK_SET 0", (lseek(fd, 0, SEEK_SET), read(fd, buf, 1)));
+  close(fd);
+  fd = open("/proc/self", O_PATH);
+  R("SEEK_END on an O_PATH fd of /proc/self", lseek(fd, 0, SEEK_END));
+  close(fd);
+}
+
+/* --------------------------------------------------------------- flags */
+
+/* F_GETFL after opens with each status flag, F_SETFL, and O_DIRECT (refused by /proc's files). */
+static void cmd_flags(void) {
+  const char *const paths[] = {
+      "/proc/cpuinfo", "/proc/self/stat", "/proc/self/cmdline", "/proc/sys/kernel/hostname", "/proc/sys/vm/overcommit_memory",
+      "/proc/self/oom_score_adj", "/proc/self/mem", "/proc", "/proc/self", "/proc/self/fd", "/sys/devices",
+      "/sys/devices/system/cpu/online", D,
+  };
+  static const int flags[] = {O_RDONLY, O_RDONLY | O_NONBLOCK, O_RDONLY | O_APPEND, O_RDONLY | O_SYNC, O_RDONLY | O_NOATIME, O_RDONLY | O_DIRECTORY, O_RDONLY | O_DIRECT};
+  char what[256];
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+    const char *p = i == sizeof paths / sizeof *paths - 1 ? "the scratch directory" : paths[i];
+    for (size_t j = 0; j < sizeof flags / sizeof *flags; j++) {
+      int fd = open(paths[i], flags[j]);
+      snprintf(what, sizeof what, "%s opened %o", p, flags[j]);
+      if (fd < 0) {
+        report(what, -1, errno);
+        continue;
+      }
+      snprintf(what, sizeof what, "%s opened %o: F_GETFL", p, flags[j]);
+      R(what, fcntl(fd, F_GETFL));
+      if (j == 0) {
+        snprintf(what, sizeof what, "%s: F_GETFL after F_SETFL O_NONBLOCK|O_APPEND", p);
+        fcntl(fd, F_SETFL, O_NONBLOCK | O_APPEND);
+        R(what, fcntl(fd, F_GETFL));
+      }
+      close(fd);
+    }
+  }
+}
+
+/* ------------------------------------------------------------- sysstat */
+
+/* Sizes stat shows for sysfs: a page for an attribute, 0 for a directory, no blocks (modes differ: the sandbox's /sys is read-only). */
+static void cmd_sysstat(void) {
+  static const char *const paths[] = {
+      "/sys", "/sys/devices", "/sys/devices/system/cpu", "/sys/devices/system/cpu/online",
+      "/sys/devices/system/cpu/possible", "/sys/devices/system/cpu/present",
+      "/sys/devices/system/node/node0/cpulist", "/sys/kernel/mm/transparent_hugepage/enabled",
+  };
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+    struct stat st;
+    if (stat(paths[i], &st) < 0) {
+      printf("%s: -1 %s\n", paths[i], strerrorname_np(errno));
+      continue;
+    }
+    printf("%s: size %ld blocks %ld\n", paths[i], (long)st.st_size, (long)st.st_blocks);
+  }
+}
+
+/* ------------------------------------------------------------- dirstat */
+
+/* The entries of /proc/self/fd, the listing's own fd aside. */
+static long fd_count(void) {
+  DIR *d = opendir("/proc/self/fd");
+  long n = -1; /* the listing's own */
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.') n++;
+  if (d) closedir(d);
+  return n;
+}
+
+/* Directory attributes of /proc Linux gives (not /proc/self's or net's nlink: Linux has subdirectories the sandbox lacks). */
+static void cmd_dirstat(void) {
+  static const char *const paths[] = {
+      "/proc/self/fd", "/proc/self/fdinfo", "/proc/self/task", "/proc/self/ns", "/proc/sys", "/proc/sys/kernel", "/proc/sys/vm",
+  };
+  int extra = open("/dev/null", O_RDONLY);
+  for (int round = 0; round < 2; round++) {
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+      struct stat st;
+      if (stat(paths[i], &st) < 0) {
+        printf("%s: -1 %s\n", paths[i], strerrorname_np(errno));
+        continue;
+      }
+      printf("%s: mode %o nlink %ld", paths[i], st.st_mode, (long)st.st_nlink);
+      /* the fd count differs with what the caller passed on */
+      if (i == 0) printf(" size is the fd count: %d\n", st.st_size == fd_count());
+      else printf(" size %ld\n", (long)st.st_size);
+    }
+    close(extra);
+  }
+}
+
+/* ----------------------------------------------------------- accounts */
+
+/* The "name: value" line of /proc file `path`, or -1. */
+static long field(const char *path, const char *name) {
+  char buf[4096];
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  size_t len = strlen(name);
+  for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+    if (!strncmp(l, name, len) && l[len] == ':') return strtol(l + len + 1, NULL, 10);
+  return -1;
+}
+
+static void *writer(void *arg) {
+  (void)arg;
+  int fd = open(at("w"), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  for (int i = 0; i < 50; i++) write(fd, "a", 1);
+  close(fd);
+  char path[128];
+  snprintf(path, sizeof path, "/proc/self/task/%ld/io", (long)syscall(SYS_gettid));
+  printf("a thread's task/<tid>/io syscw after 50 writes: %ld\n", field(path, "syscw"));
+  return NULL;
+}
+
+static void *idle(void *arg) {
+  (void)arg;
+  char path[128];
+  snprintf(path, sizeof path, "/proc/self/task/%ld/io", (long)syscall(SYS_gettid));
+  printf("an idle thread's task/<tid>/io syscw: %ld\n", field(path, "syscw"));
+  return NULL;
+}
+
+/* The uid field of the row of /proc/net/`table` whose local port is `port`. */
+static long socket_uid(const char *table, int port) {
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/net/%s", table);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long uid = -1;
+  while (fgets(line, sizeof line, f)) {
+    char local[64];
+    unsigned long u;
+    if (sscanf(line, " %*s %63s %*s %*s %*s %*s %*s %lu", local, &u) != 2) continue;
+    char *colon = strrchr(local, ':');
+    if (colon && strtol(colon + 1, NULL, 16) == port) uid = (long)u;
+  }
+  fclose(f);
+  return uid;
+}
+
+static void cmd_accounts(void) {
+  struct stat st;
+  R("stat /proc", stat("/proc", &st));
+  printf("/proc inode: %lu\n", (unsigned long)st.st_ino);
+  pthread_t t;
+  pthread_create(&t, NULL, writer, NULL);
+  pthread_join(t, NULL);
+  pthread_create(&t, NULL, idle, NULL);
+  pthread_join(t, NULL);
+  const int types[] = {SOCK_STREAM, SOCK_DGRAM};
+  const char *tables[] = {"tcp", "udp"};
+  for (int i = 0; i < 2; i++) {
+    int s = socket(AF_INET, types[i], 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    if (types[i] == SOCK_STREAM) listen(s, 1);
+    getsockname(s, (struct sockaddr *)&a, &len);
+    printf("/proc/net/%s: uid of the own socket's row: %ld (getuid %d)\n", tables[i], socket_uid(tables[i], ntohs(a.sin_port)), (int)getuid());
+    close(s);
+  }
+}
+
+/* ---------------------------------------------------------------- oom */
+
+/* A write(2) of `len` bytes of `text` to /proc/self/oom_score_adj, through a fresh fd. */
+static long oom_write(const char *text, size_t len) {
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+  if (fd < 0) return -1;
+  long r = write(fd, text, len);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+static long oom_read(const char *file) {
+  char path[64], buf[32] = {0};
+  snprintf(path, sizeof path, "/proc/self/%s", file);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -100000;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n > 0 ? strtol(buf, NULL, 10) : -100000;
+}
+
+/* As LTP's library sets it (fopen, fprintf, fclose), then reads it back. */
+static void oom_set(const char *who, int value) {
+  FILE *f = fopen("/proc/self/oom_score_adj", "w");
+  int ok = f && fprintf(f, "%d", value) > 0;
+  if (f && fclose(f)) ok = 0;
+  printf("%s: set %d: %s, reads %ld\n", who, value, ok ? "ok" : strerrorname_np(errno), oom_read("oom_score_adj"));
+}
+
+/* The cases of a writer without CAP_SYS_RESOURCE (dropped first, whatever the caller held). */
+static void cmd_oom(void) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  syscall(SYS_capget, &h, d);
+  d[0].effective &= ~(1u << CAP_SYS_RESOURCE);
+  R("drop CAP_SYS_RESOURCE", syscall(SYS_capset, &h, d));
+  printf("oom_score_adj: %ld\n", oom_read("oom_score_adj"));
+  long score = oom_read("oom_score");
+  printf("oom_score within 0..2000: %d\n", score >= 0 && score <= 2000);
+  R("write 7", oom_write("7", 1));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  R("write \"8\\0\"", oom_write("8", 2));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  R("write \" 9\\n\"", oom_write(" 9\n", 3));
+  R("write 0x10", oom_write("0x10", 4));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  R("write abc", oom_write("abc", 3));
+  R("write 1001", oom_write("1001", 4));
+  R("write -1001", oom_write("-1001", 5));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  R("write -5, below the floor", oom_write("-5", 2));
+  printf("reads %ld\n", oom_read("oom_score_adj"));
+  int fd = open("/proc/self/oom_score_adj", O_RDWR);
+  char buf[16] = {0};
+  R("O_RDWR read", read(fd, buf, sizeof buf - 1));
+  printf("O_RDWR read gives %s", buf);
+  close(fd);
+  oom_set("parent", 600);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    printf("child inherits %ld\n", oom_read("oom_score_adj"));
+    oom_set("child", 900);
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  printf("parent keeps %ld\n", oom_read("oom_score_adj"));
+}
+
+/* A writer holding CAP_SYS_RESOURCE: LTP's protection of its library process, then its children's. */
+static void cmd_oompriv(void) {
+  oom_set("parent", -1000);
+  printf("oom_score at -1000: %ld\n", oom_read("oom_score"));
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    printf("child inherits %ld\n", oom_read("oom_score_adj"));
+    oom_set("child", 0);
+    oom_set("child", -500);
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  printf("parent keeps %ld\n", oom_read("oom_score_adj"));
+  oom_set("parent", 300);
+  oom_set("parent", -200);
+}
+
+/* Sets -1000 and holds it (for the host's value to be looked at), until killed. */
+static void cmd_oomhold(void) {
+  oom_set("held", -1000);
+  fflush(stdout);
+  for (;;) pause();
+}
+
+/* ----------------------------------------------------------- writeless */
+
+static const char *const WRITELESS[] = {
+    "/proc/cpuinfo", "/proc/meminfo", "/proc/version", "/proc/stat", "/proc/self/stat",
+    "/proc/self/status", "/proc/self/cmdline", "/proc/self/environ", "/proc/self/maps", "/proc/self/limits",
+};
+
+/* Files without a write, opened write-only: by root the open succeeds and each write fails; by others the open fails. */
+static void cmd_writeless(void) {
+  char what[160];
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      fflush(stdout);
+      pid_t c = fork();
+      if (c > 0) {
+        waitpid(c, NULL, 0);
+        return;
+      }
+      R("setresuid(65534)", setresuid(65534, 65534, 65534));
+    }
+    for (size_t i = 0; i < sizeof WRITELESS / sizeof *WRITELESS; i++) {
+      const char *p = WRITELESS[i];
+      int fd = open(p, O_WRONLY);
+      snprintf(what, sizeof what, "uid %d: open %s O_WRONLY", (int)getuid(), p);
+      report(what, fd, errno);
+      if (fd < 0) continue;
+      snprintf(what, sizeof what, "uid %d: write to %s", (int)getuid(), p);
+      R(what, write(fd, "1", 1));
+      close(fd);
+    }
+  }
+  fflush(stdout);
+  _exit(0);
+}
+
+/* ---------------------------------------------------------------- uts */
+
+static void print_file(const char *what, int fd) {
+  char buf[128] = {0};
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  printf("%s: %zd %s", what, n, n > 0 ? buf : "\n");
+}
+
+/* One of /proc/sys/kernel/{hostname,domainname} while `set` changes its name.
+ * (Whether a poller refires is not compared: Linux counts the changes of
+ * every UTS namespace of the machine together.) */
+static void uts_case(const char *file, int (*set)(const char *, size_t), const char *name) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/sys/kernel/%s", file);
+  int fd1 = open(path, O_RDONLY), fd2 = open(path, O_RDONLY);
+  int ep1 = epoll_create1(0), ep2 = epoll_create1(0);
+  struct epoll_event ev = {0};
+  R("epoll_ctl ADD, no events", epoll_ctl(ep1, EPOLL_CTL_ADD, fd1, &ev));
+  R("epoll_ctl ADD, a second fd", epoll_ctl(ep2, EPOLL_CTL_ADD, fd2, &ev));
+  R("epoll_wait before a change", epoll_wait(ep1, &ev, 1, 0));
+  R("set the name", set(name, strlen(name)));
+  for (int i = 0; i < 2; i++) {
+    int ep = i ? ep2 : ep1;
+    memset(&ev, 0, sizeof ev);
+    R("epoll_wait after the change", epoll_wait(ep, &ev, 1, 5000));
+    printf("events: EPOLLERR %d\n", (ev.events & EPOLLERR) != 0);
+  }
+  print_file("the fd opened before reads", fd1);
+  int fd3 = open(path, O_RDONLY);
+  print_file("a new fd reads", fd3);
+  struct utsname u;
+  uname(&u);
+  printf("uname: %s %s\n", u.nodename, u.domainname);
+  close(fd1), close(fd2), close(fd3), close(ep1), close(ep2);
+}
+
+/* Run natively in a UTS namespace of its own (the test starts it under unshare -u). */
+static void cmd_uts(void) {
+  uts_case("hostname", sethostname, "exactproc-host");
+  uts_case("domainname", setdomainname, "exactproc-domain");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  D = argv[1];
+  const char *cmd = argv[2];
+  if (!strcmp(cmd, "seek")) cmd_seek();
+  else if (!strcmp(cmd, "accounts")) cmd_accounts();
+  else if (!strcmp(cmd, "oom")) cmd_oom();
+  else if (!strcmp(cmd, "oompriv")) cmd_oompriv();
+  else if (!strcmp(cmd, "oomhold")) cmd_oomhold();
+  else if (!strcmp(cmd, "uts")) cmd_uts();
+  else if (!strcmp(cmd, "writeless")) cmd_writeless();
+  else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
+  else if (!strcmp(cmd, "dirstat")) cmd_dirstat();
+  else if (!strcmp(cmd, "flags")) cmd_flags();
+  else return 2;
+  return 0;
+}
