@@ -27,11 +27,12 @@ const GROUPS = [
     kind: 'privilege',
     reason:
       "unshare, setns and clone with a namespace flag are refused with EPERM: the launcher placed the guest in its namespaces and nested ones are not offered (syscall-tables/ unshare, setns). Tests that make a user or network namespace of their own need it (socket_netlink_netfilter_test makes one in its global set-up, so every case is skipped).",
-    gvisor: /^(setns|unshare|network_namespace|socket_netlink_netfilter|proc_pid_uid_gid_map)_test:/,
+    gvisor:
+      /^(setns|unshare|network_namespace|socket_netlink_netfilter|proc_pid_uid_gid_map)_test:|\.PeerCredAcrossPIDNamespace\/\d+$/,
     ltp: /^(unshare|setns)\d/,
-    // Opening one's own /proc/thread-self/ns/net is how a test keeps a way back
+    // Opening its own /proc/{self,thread-self}/ns/net is how a test keeps a way back
     // before it unshares the network namespace.
-    out: /syscall\(272, |clone\(CLONE_NEW[A-Z]+\) failed with EPERM|CanCreateUserNamespace\(\)|open\(\/proc\/thread-self\/ns\/net, /,
+    out: /syscall\(272, |clone\(CLONE_NEW[A-Z]+\) failed with EPERM|CanCreateUserNamespace\(\)|open\(\/proc\/(self|thread-self)\/ns\/net, /,
   },
   {
     group: 'network administration',
