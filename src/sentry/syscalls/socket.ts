@@ -17,6 +17,7 @@ import {
   AF_NETLINK,
   AF_PACKET,
   AF_UNIX,
+  AT_EMPTY_PATH,
   CAP_NET_BIND_SERVICE,
   CAP_NET_RAW,
   CAP_SETGID,
@@ -739,6 +740,13 @@ function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
   const fd = native.socketInNetns(netns, family, type, protocol);
   native.close(netns);
   if (fd < 0) return fd;
+  // Linux gives a socket its creator's fs ids (fstat, the uid of /proc/net/raw);
+  // the Sentry made this one.
+  const owned = native.fchownat(fd, '', hostId(t.creds.fsuid), hostId(t.creds.fsgid), AT_EMPTY_PATH);
+  if (owned < 0) {
+    native.close(fd);
+    return owned;
+  }
   assertValid(k, t);
   return installFd(k, a, fd, null, (type & SOCK_CLOEXEC) !== 0);
 }

@@ -34,7 +34,7 @@ import {
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { hasCap, ownerInSandbox } from '../creds.js';
+import { hasCap, ownerInSandbox, toSandboxId } from '../creds.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
@@ -875,13 +875,28 @@ class NsNode extends Node {
 /** The /proc/net files programs read; each shows the sandbox's network namespace (that of the process). */
 const NET_FILES = ['dev', 'if_inet6', 'route', 'ipv6_route', 'tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6', 'unix', 'netlink', 'snmp', 'snmp6', 'netstat', 'sockstat', 'sockstat6', 'arp', 'igmp', 'packet', 'protocols'];
 
+/** The socket tables with a uid column (the 8th field, printed "%5u"). */
+const NET_UID_FILES = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6']);
+const NET_UID = /^(\s*\d+:(?:\s+\S+){6} )\s*(\d+)/gm;
+
+/**
+ * The Sentry reads these in its own user namespace, so the kernel prints
+ * host uids; a guest reading them natively would see its own ids (the
+ * overflow id for an unmapped one).
+ */
+function netFile(p: Process, name: string): string {
+  const text = hostRead(`/proc/${p.tgid}/net/${name}`);
+  if (!NET_UID_FILES.has(name)) return text;
+  return text.replace(NET_UID, (_, head: string, uid: string) => head + String(toSandboxId(Number(uid))).padStart(5));
+}
+
 function netDir(pfs: ProcFs, p: Process, base: string): Node {
   return new ProcDir(
     pfs,
     base,
     0o555,
     () => dirEntries(NET_FILES.map((n) => [n, DT_REG]), pfs, base),
-    (name) => (NET_FILES.includes(name) ? new ProcFile(pfs, `${base}/${name}`, () => hostRead(`/proc/${p.tgid}/net/${name}`), 0o444, p) : null),
+    (name) => (NET_FILES.includes(name) ? new ProcFile(pfs, `${base}/${name}`, () => netFile(p, name), 0o444, p) : null),
     p,
   );
 }
