@@ -404,8 +404,11 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
     if (path.endsWith('/')) fail('ENOENT');
     mayModifyDir(t, parent);
     assertValid(k, t);
-    // The socket file first, as Linux makes it: a bind that fails leaves the socket unbound.
-    const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, 0o777), 0, t.creds);
+    // The socket file first, as Linux makes it: a bind that fails leaves the
+    // socket unbound. Its mode is the socket's own (fchmod may have changed it) less the umask.
+    const sx = new Float64Array(STATX_FIELDS);
+    if (native.statxFd(sock, sx) < 0) fail('EBADF');
+    const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, sx[STATX.mode]! & 0o777), 0, t.creds);
     parent.dentry.add(name, node);
     const b = mirrorBind(sock, path, addr);
     if (typeof b === 'number') {
