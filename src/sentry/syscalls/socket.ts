@@ -745,12 +745,15 @@ function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
   if (fd < 0) return fd;
   // Linux gives a socket its creator's fs ids (fstat, the uid of /proc/net/raw);
   // the Sentry made this one.
-  const owned = native.fchownat(fd, '', hostId(t.creds.fsuid), hostId(t.creds.fsgid), AT_EMPTY_PATH);
-  if (owned < 0) {
-    native.close(fd);
-    return owned;
+  let ready = false;
+  try {
+    const owned = native.fchownat(fd, '', hostId(t.creds.fsuid), hostId(t.creds.fsgid), AT_EMPTY_PATH);
+    if (owned < 0) return owned;
+    assertValid(k, t);
+    ready = true;
+  } finally {
+    if (!ready) native.close(fd);
   }
-  assertValid(k, t);
   return installFd(k, a, fd, null, (type & SOCK_CLOEXEC) !== 0);
 }
 
