@@ -95,7 +95,8 @@ export function ownerInSandbox(hostId: number): number {
   return isMappedHostId(hostId) ? hostId - ID_MAP_BASE : hostId;
 }
 
-function toSandboxId(hostId: number): number {
+/** A host id as a sandbox process sees it: its mapped id, or the overflow id (65534) when unmapped. */
+export function toSandboxId(hostId: number): number {
   const v = hostId - ID_MAP_BASE;
   return v >= 0 && v < ID_MAP_SIZE ? v : OVERFLOW_ID;
 }

@@ -17,6 +17,7 @@ describe('inet and netlink sockets behave as natively', () => {
     ['sendall', 'blocking stream sends larger than the send buffer and than one Sentry copy; SO_SNDTIMEO partial count'],
     ['netlink', 'netlink port ids: bind, connect and sendmsg bind to the pid; a second socket, rebinding, the reply\'s port'],
     ['ioctl', 'interface queries on lo: SIOCGIFTXQLEN, SIOCGIFMTU, SIOCETHTOOL gets'],
+    ['procnet', "/proc/net/{tcp,udp,raw}[6]: the uid column of the guest's sockets (root's, uid 1000's, a raw socket the Sentry made) as the guest's user namespace sees it"],
     ['unpriv', 'without CAP_NET_ADMIN/CAP_NET_RAW: netlink multicast sends and SO_MARK control messages are EPERM (the Sentry sends with no capability)'],
   ])('%s: %s', (cmd) => {
     const native = nativeInNetns([program.path, cmd]);

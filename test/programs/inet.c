@@ -9,6 +9,9 @@
 //                  SIOCETHTOOL's ETHTOOL_GET_TS_INFO and ETHTOOL_GLINK
 //   inet sysctl    /proc/sys/net as the network namespace has it: values,
 //                  a directory's entries, reads and writes refused
+//   inet procnet   /proc/net/{tcp,tcp6,udp,udp6,raw}: the rows of this
+//                  process's sockets, made as root and as uid 1000, with their
+//                  uid column as the reader's user namespace sees it
 //   inet unpriv    without CAP_NET_ADMIN and CAP_NET_RAW: netlink multicast
 //                  sends and SO_MARK control messages are EPERM, joining a
 //                  route group is not ("unpriv keep-caps": without
@@ -30,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -244,6 +248,76 @@ static void unpriv(int keep_caps) {
   close(u);
 }
 
+/* Binds a socket of `type` to loopback port 0 and returns its port (0 on failure). */
+static int bound_port(int family, int type, int proto) {
+  int s = socket(family, type, proto);
+  struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  void *a = family == AF_INET6 ? (void *)&a6 : (void *)&a4;
+  socklen_t len = family == AF_INET6 ? sizeof a6 : sizeof a4;
+  if (s < 0 || (type != SOCK_RAW && bind(s, a, len) < 0) || getsockname(s, a, &len) < 0) {
+    printf("socket family %d type %d: -1 %s\n", family, type, strerrorname_np(errno));
+    return 0;
+  }
+  if (type == SOCK_STREAM) listen(s, 1);
+  return ntohs(family == AF_INET6 ? a6.sin6_port : a4.sin_port);
+}
+
+/* Prints the header and, for this process's ports, the uid field and the line up to it. */
+static void show_table(const char *name, const int *ports, int n, const char *who) {
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/net/%s", name);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    printf("%s: -1 %s\n", path, strerrorname_np(errno));
+    return;
+  }
+  if (fgets(line, sizeof line, f)) printf("%s header: %s", name, line);
+  while (fgets(line, sizeof line, f)) {
+    unsigned port, uid;
+    char *colon = strchr(line, ':');
+    colon = colon ? strchr(colon + 1, ':') : NULL;
+    if (!colon || sscanf(colon + 1, "%x", &port) != 1) continue;
+    int mine = 0;
+    for (int i = 0; i < n; i++) mine |= ports[i] && (unsigned)ports[i] == port;
+    /* raw sockets show the protocol as their port */
+    if (!mine && !(strncmp(name, "raw", 3) == 0 && port == IPPROTO_UDP)) continue;
+    char *p = line;
+    for (int field = 0; field < 7; field++) {
+      p += strspn(p, " ");
+      p += strcspn(p, " ");
+    }
+    if (sscanf(p, "%u", &uid) != 1) continue;
+    printf("%s %s row: uid %u at column %ld, field width %ld\n", name, who, uid, (long)(p - line), (long)(strspn(p, " ") + strcspn(p + strspn(p, " "), " ")));
+  }
+  fclose(f);
+}
+
+static void procnet_as(const char *who) {
+  int tcp[] = {bound_port(AF_INET, SOCK_STREAM, 0)};
+  int tcp6[] = {bound_port(AF_INET6, SOCK_STREAM, 0)};
+  int udp[] = {bound_port(AF_INET, SOCK_DGRAM, 0)};
+  int udp6[] = {bound_port(AF_INET6, SOCK_DGRAM, 0)};
+  show_table("tcp", tcp, 1, who);
+  show_table("tcp6", tcp6, 1, who);
+  show_table("udp", udp, 1, who);
+  show_table("udp6", udp6, 1, who);
+}
+
+static void procnet(void) {
+  int raw = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+  report("raw socket", raw);
+  struct stat st;
+  if (raw >= 0 && fstat(raw, &st) == 0) printf("raw socket owner: %u:%u\n", st.st_uid, st.st_gid);
+  show_table("raw", NULL, 0, "root");
+  procnet_as("root");
+  if (setresgid(1000, 1000, 1000) < 0 || setresuid(1000, 1000, 1000) < 0) {
+    perror("setresuid");
+    exit(1);
+  }
+  procnet_as("uid-1000");
+}
+
 static void ioctls(void) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   struct ifreq ifr;
@@ -308,6 +382,8 @@ int main(int argc, char **argv) {
     netlink();
   else if (!strcmp(argv[1], "sysctl"))
     sysctls();
+  else if (!strcmp(argv[1], "procnet"))
+    procnet();
   else if (!strcmp(argv[1], "ioctl"))
     ioctls();
   else if (!strcmp(argv[1], "unpriv"))

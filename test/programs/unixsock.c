@@ -740,6 +740,13 @@ static void cmd_files(void) {
   int s0 = server(SOCK_STREAM, "g.sock");
   mode_of("socket file, umask 077", "g.sock");
   close(s0);
+  /* the file takes the socket's own mode (set by fchmod before bind) less the umask */
+  umask(0123);
+  int sm = sock(SOCK_STREAM);
+  R("fchmod a socket 0765", fchmod(sm, 0765));
+  R("bind it", bindto(sm, "h.sock"));
+  mode_of("socket file of a 0765 socket, umask 0123", "h.sock");
+  close(sm);
   umask(022);
   R("open a socket file", open("f.sock", O_RDONLY | O_CLOEXEC));
   which("connect f.sock", "f.sock", s1, -1);

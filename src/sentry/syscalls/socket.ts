@@ -17,6 +17,7 @@ import {
   AF_NETLINK,
   AF_PACKET,
   AF_UNIX,
+  AT_EMPTY_PATH,
   CAP_NET_BIND_SERVICE,
   CAP_NET_RAW,
   CAP_SETGID,
@@ -403,8 +404,11 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
     if (path.endsWith('/')) fail('ENOENT');
     mayModifyDir(t, parent);
     assertValid(k, t);
-    // The socket file first, as Linux makes it: a bind that fails leaves the socket unbound.
-    const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, 0o777), 0, t.creds);
+    // The socket file first, as Linux makes it: a bind that fails leaves the
+    // socket unbound. Its mode is the socket's own (fchmod may have changed it) less the umask.
+    const sx = new Float64Array(STATX_FIELDS);
+    if (native.statxFd(sock, sx) < 0) fail('EBADF');
+    const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, sx[STATX.mode]! & 0o777), 0, t.creds);
     parent.dentry.add(name, node);
     const b = mirrorBind(sock, path, addr);
     if (typeof b === 'number') {
@@ -739,7 +743,17 @@ function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
   const fd = native.socketInNetns(netns, family, type, protocol);
   native.close(netns);
   if (fd < 0) return fd;
-  assertValid(k, t);
+  // Linux gives a socket its creator's fs ids (fstat, the uid of /proc/net/raw);
+  // the Sentry made this one.
+  let ready = false;
+  try {
+    const owned = native.fchownat(fd, '', hostId(t.creds.fsuid), hostId(t.creds.fsgid), AT_EMPTY_PATH);
+    if (owned < 0) return owned;
+    assertValid(k, t);
+    ready = true;
+  } finally {
+    if (!ready) native.close(fd);
+  }
   return installFd(k, a, fd, null, (type & SOCK_CLOEXEC) !== 0);
 }
 

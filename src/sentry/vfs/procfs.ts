@@ -37,7 +37,7 @@ import {
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { hasCap, ownerInSandbox } from '../creds.js';
+import { hasCap, ownerInSandbox, toSandboxId } from '../creds.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
@@ -977,9 +977,9 @@ const NET_FILES = ['dev', 'if_inet6', 'route', 'ipv6_route', 'tcp', 'tcp6', 'udp
 /** The /proc/net tables with a socket owner's uid (the eighth field of each row). */
 const SOCKET_TABLES = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6']);
 
-/** A socket table with each owner as the sandbox knows it (the Sentry reads host uids), in Linux's "%5u" field. */
+/** A socket table with each owner as the sandbox sees it (the Sentry reads host uids; an unmapped one is the overflow id), in Linux's "%5u" field. */
 function socketOwners(table: string): string {
-  return table.replace(/^([ \t]*\S+(?:[ \t]+\S+){6}) +(\d+)/gm, (_m, head: string, uid: string) => `${head} ${String(ownerInSandbox(Number(uid))).padStart(5)}`);
+  return table.replace(/^([ \t]*\S+(?:[ \t]+\S+){6}) +(\d+)/gm, (_m, head: string, uid: string) => `${head} ${String(toSandboxId(Number(uid))).padStart(5)}`);
 }
 
 function netDir(pfs: ProcFs, p: Process, base: string): Node {
