@@ -1,0 +1,20 @@
+// Linux-exact behaviour (issue 9) that gVisor's syscall tests found wrong:
+// test/programs/exactmisc.c runs each group of cases natively and under
+// tsvisor do, in a fresh scratch directory each time, and prints what every
+// call returned; the outputs must be the same.
+import { describe, it } from 'vitest';
+import { runNative, runSandbox } from './harness.js';
+import { cProgram, expectSameRun } from './differential.js';
+
+const program = cProgram('exactmisc');
+
+describe('the same calls return the same results natively and under tsvisor', () => {
+  it.each([
+    ['chroot', 'getcwd of a cwd left outside the root by chroot: "(unreachable)" and the path from the mount root'],
+    ['nosys', 'syscall(-1) and unknown numbers fail with ENOSYS'],
+  ])('%s: %s', (cmd) => {
+    const native = runNative([program.path, program.scratch(), cmd]);
+    const sandbox = runSandbox([program.path, program.scratch(), cmd]);
+    expectSameRun(native, sandbox);
+  });
+});
