@@ -29,6 +29,11 @@ export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;
 export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
 
+// fcntl(2) commands
+export const F_GETFL = 3;
+// ioctl(2) commands
+export const FIONREAD = 0x541b;
+
 // *at(2) flags
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;

@@ -11,6 +11,7 @@ import type { Task } from '../task.js';
 import { attrHandlers } from './attr.js';
 import { dirHandlers } from './dir.js';
 import { execHandlers } from './exec.js';
+import { fdctlHandlers } from './fdctl.js';
 import { fileHandlers } from './file.js';
 import { inotifyHandlers } from './inotify.js';
 import { linkHandlers } from './link.js';
@@ -31,6 +32,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...attrHandlers,
   ...xattrHandlers,
   ...execHandlers,
+  ...fdctlHandlers,
   ...utsHandlers,
   ...sysinfoHandlers,
   ...socketHandlers,
