@@ -135,6 +135,7 @@ export const CLONE_NEWIPC = 0x8000000;
 export const CLONE_NEWUSER = 0x10000000;
 export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
+export const CLONE_NEWTIME = 0x80;
 
 // signals
 export const SIGHUP = 1;
@@ -273,6 +274,7 @@ export const SYSFS_MAGIC = 0x62656572;
 export const DEVPTS_SUPER_MAGIC = 0x1cd1;
 export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 export const EXT4_SUPER_MAGIC = 0xef53;
+export const PIDFS_MAGIC = 0x50494446;
 
 // capabilities
 export const CAP_CHOWN = 0;

@@ -116,6 +116,38 @@ static void cmd_opath(void) {
   R("F_GETFL of a closed fd", fcntl(999, F_GETFL));
 }
 
+/* -------------------------------------------------------------- setns */
+
+/* The errors Linux gives before it looks at privileges (the sandbox then
+ * refuses every namespace with EPERM; root natively would join). */
+static void cmd_setns(void) {
+  int ffd = open(at("f"), O_CREAT | O_RDWR, 0644);
+  R("setns of fd -1", setns(-1, 0));
+  R("setns of a closed fd", setns(999, CLONE_NEWNET));
+  R("setns of a file", setns(ffd, CLONE_NEWNET));
+  R("setns of a file, no flags", setns(ffd, 0));
+  int go[2];
+  if (pipe(go) < 0) return;
+  pid_t c = fork();
+  if (c == 0) {
+    char x;
+    _exit(read(go[0], &x, 1) == 1 ? 0 : 1);
+  }
+  int pfd = syscall(SYS_pidfd_open, c, 0);
+  R("pidfd_open", pfd < 0 ? -1 : 0);
+  R("setns of a pidfd, no flags", setns(pfd, 0));
+  R("setns of a pidfd, flags -1", setns(pfd, -1));
+  R("setns of a pidfd, CLONE_VM", setns(pfd, CLONE_VM));
+  R("setns of a pidfd, CLONE_NEWNET|CLONE_VM", setns(pfd, CLONE_NEWNET | CLONE_VM));
+  if (write(go[1], "x", 1) != 1) return;
+  siginfo_t si;
+  waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+  R("setns of a zombie's pidfd", setns(pfd, CLONE_NEWNET));
+  R("setns of a zombie's pidfd, no flags", setns(pfd, 0));
+  waitpid(c, 0, 0);
+  R("setns of a reaped child's pidfd", setns(pfd, CLONE_NEWUTS));
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: exactmisc DIR SUBCOMMAND\n");
@@ -126,6 +158,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "chroot")) cmd_chroot();
   else if (!strcmp(cmd, "nosys")) cmd_nosys();
   else if (!strcmp(cmd, "opath")) cmd_opath();
+  else if (!strcmp(cmd, "setns")) cmd_setns();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);
     return 2;

@@ -15,6 +15,7 @@ import { fdctlHandlers } from './fdctl.js';
 import { fileHandlers } from './file.js';
 import { inotifyHandlers } from './inotify.js';
 import { linkHandlers } from './link.js';
+import { nsHandlers } from './ns.js';
 import { socketHandlers } from './socket.js';
 import { statHandlers } from './stat.js';
 import { sysinfoHandlers } from './sysinfo.js';
@@ -29,6 +30,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...statHandlers,
   ...dirHandlers,
   ...linkHandlers,
+  ...nsHandlers,
   ...attrHandlers,
   ...xattrHandlers,
   ...execHandlers,
