@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,7 +149,56 @@ static void cmd_setns(void) {
   R("setns of a reaped child's pidfd", setns(pfd, CLONE_NEWUTS));
 }
 
+/* --------------------------------------------------------------- comm */
+
+/* The interpreter of comm's scripts: the name the exec gave it. */
+static int print_name(void) {
+  char name[32] = {0}, buf[64] = {0};
+  prctl(PR_GET_NAME, name);
+  printf("  PR_GET_NAME: %s\n", name);
+  int fd = open("/proc/self/comm", O_RDONLY);
+  if (fd >= 0 && read(fd, buf, sizeof buf - 1) > 0) printf("  /proc/self/comm: %s", buf);
+  prctl(PR_SET_NAME, "renamed");
+  memset(name, 0, sizeof name);
+  prctl(PR_GET_NAME, name);
+  printf("  PR_GET_NAME after PR_SET_NAME: %s\n", name);
+  return 0;
+}
+
+/* A script's process is named after the script (Linux names it after the
+ * path execve was given), not after its interpreter. */
+static void cmd_comm(void) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0) return;
+  self[n] = 0;
+  const char *names[] = {"s.sh", "a-very-long-script-name.sh"};
+  for (int i = 0; i < 2; i++) {
+    FILE *f = fopen(at(names[i]), "w");
+    if (!f) return;
+    fprintf(f, "#!%s printname\n", self);
+    fclose(f);
+    chmod(at(names[i]), 0755);
+    printf("exec %s\n", names[i]);
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+      char *av[] = {(char *)names[i], NULL};
+      execv(at(names[i]), av);
+      _exit(127);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    R("status", st);
+  }
+  char name[32] = {0};
+  prctl(PR_GET_NAME, name);
+  printf("own PR_GET_NAME: %s\n", name);
+  R("PR_GET_NAME into a bad address", prctl(PR_GET_NAME, 8));
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "printname")) return print_name();
   if (argc < 3) {
     fprintf(stderr, "usage: exactmisc DIR SUBCOMMAND\n");
     return 2;
@@ -159,6 +209,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "nosys")) cmd_nosys();
   else if (!strcmp(cmd, "opath")) cmd_opath();
   else if (!strcmp(cmd, "setns")) cmd_setns();
+  else if (!strcmp(cmd, "comm")) cmd_comm();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);
     return 2;

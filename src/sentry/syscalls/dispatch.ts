@@ -16,6 +16,7 @@ import { fileHandlers } from './file.js';
 import { inotifyHandlers } from './inotify.js';
 import { linkHandlers } from './link.js';
 import { nsHandlers } from './ns.js';
+import { prctlHandlers } from './prctl.js';
 import { socketHandlers } from './socket.js';
 import { statHandlers } from './stat.js';
 import { sysinfoHandlers } from './sysinfo.js';
@@ -31,6 +32,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...dirHandlers,
   ...linkHandlers,
   ...nsHandlers,
+  ...prctlHandlers,
   ...attrHandlers,
   ...xattrHandlers,
   ...execHandlers,
