@@ -99,6 +99,8 @@ static void cmd_opath(void) {
   uint64_t hint = 0;
   R("F_GET_RW_HINT", fcntl(fd, F_GET_RW_HINT, &hint));
   R("F_GETPIPE_SZ", fcntl(fd, F_GETPIPE_SZ));
+  R("syncfs of an O_PATH fd", syncfs(fd));
+  R("syncfs of fd -1", syncfs(-1));
   int n = 0;
   R("ioctl 0 of an O_PATH fd", ioctl(fd, 0));
   R("ioctl 0 of fd -1", ioctl(-1, 0));
@@ -113,6 +115,7 @@ static void cmd_opath(void) {
   R("F_GETOWN of a file", fcntl(rfd, F_GETOWN));
   R("F_GETLK of a file", fcntl(rfd, F_GETLK, &fl));
   printf("  l_type %d\n", fl.l_type);
+  R("syncfs of a file", syncfs(rfd));
   R("F_GETFL of fd -1", fcntl(-1, F_GETFL));
   R("F_GETFL of a closed fd", fcntl(999, F_GETFL));
 }
