@@ -14,6 +14,7 @@ describe('the same calls return the same results natively and under tsvisor', ()
     ['opath', 'fcntl, ioctl and syncfs on O_PATH fds: F_GETFL shows O_PATH, the commands Linux refuses give EBADF; bad fds give EBADF before ENOTTY'],
     ['setns', 'setns errors before the privilege check: EBADF, EINVAL for a file or bad flags, ESRCH for an exited pidfd'],
     ['comm', 'a script\'s process is named after the script (prctl PR_GET_NAME, /proc/self/comm), until it renames itself'],
+    ['linkat', 'linkat(fd, "", AT_EMPTY_PATH): the opener with unchanged credentials or CAP_DAC_READ_SEARCH, else ENOENT'],
     ['nosys', 'syscall(-1) and unknown numbers fail with ENOSYS'],
   ])('%s: %s', (cmd) => {
     const native = runNative([program.path, program.scratch(), cmd]);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -200,6 +201,48 @@ static void cmd_comm(void) {
   R("PR_GET_NAME into a bad address", prctl(PR_GET_NAME, 8));
 }
 
+/* ------------------------------------------------------------- linkat */
+
+/* CAP_DAC_READ_SEARCH on or off in the effective set. */
+static int dac_read_search(int on) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &h, d) < 0) return -1;
+  if (on) d[0].effective |= 1u << CAP_DAC_READ_SEARCH;
+  else d[0].effective &= ~(1u << CAP_DAC_READ_SEARCH);
+  return syscall(SYS_capset, &h, d);
+}
+
+/* linkat(fd, "", AT_EMPTY_PATH): the opener with unchanged credentials, or
+ * CAP_DAC_READ_SEARCH; ENOENT for anyone else (Linux 6.10 on). */
+static void cmd_linkat(void) {
+  close(open(at("f"), O_CREAT | O_WRONLY, 0644));
+  mkdir(at("d"), 0755);
+  int fd = open(at("f"), O_RDONLY);
+  int dfd = open(at("d"), O_RDONLY | O_DIRECTORY);
+  R("by the opener", linkat(fd, "", dfd, "a", AT_EMPTY_PATH));
+  R("without AT_EMPTY_PATH", linkat(fd, "", dfd, "b", 0));
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    R("by a child with CAP_DAC_READ_SEARCH", linkat(fd, "", dfd, "c", AT_EMPTY_PATH));
+    R("drop CAP_DAC_READ_SEARCH", dac_read_search(0));
+    R("by a child without it", linkat(fd, "", dfd, "d", AT_EMPTY_PATH));
+    R("the same with a path", linkat(dfd, "../f", dfd, "e", 0));
+    _exit(0);
+  }
+  waitpid(c, 0, 0);
+  R("drop CAP_DAC_READ_SEARCH", dac_read_search(0));
+  R("by the opener with changed credentials", linkat(fd, "", dfd, "g", AT_EMPTY_PATH));
+  R("raise it again", dac_read_search(1));
+  R("by the opener with it", linkat(fd, "", dfd, "h", AT_EMPTY_PATH));
+  int fd2 = open(at("f"), O_RDONLY);
+  R("drop CAP_DAC_READ_SEARCH", dac_read_search(0));
+  int fd3 = open(at("f"), O_RDONLY);
+  R("of an fd opened since", linkat(fd3, "", dfd, "i", AT_EMPTY_PATH));
+  (void)fd2;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "printname")) return print_name();
   if (argc < 3) {
@@ -213,6 +256,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "opath")) cmd_opath();
   else if (!strcmp(cmd, "setns")) cmd_setns();
   else if (!strcmp(cmd, "comm")) cmd_comm();
+  else if (!strcmp(cmd, "linkat")) cmd_linkat();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);
     return 2;
