@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -24,6 +25,8 @@
 #include <unistd.h>
 
 #include "exact.h"
+
+extern char **environ;
 
 /* ------------------------------------------------------------- chroot */
 
@@ -243,8 +246,52 @@ static void cmd_linkat(void) {
   (void)fd2;
 }
 
+/* ------------------------------------------------------------- execfn */
+
+/* AT_EXECFN is the path execve was given: as named, relative or not; the
+ * script for a script; /dev/fd/N[/path] for execveat of an fd. */
+static void exec_and_wait(const char *what, int dirfd, const char *path, int flags) {
+  printf("%s\n", what);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    char *av[] = {"self", "printexecfn", (char *)D, NULL};
+    syscall(SYS_execveat, dirfd, path, av, environ, flags);
+    _exit(127);
+  }
+  int st;
+  waitpid(c, &st, 0);
+  R("  status", st);
+}
+
+static void cmd_execfn(void) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0) return;
+  self[n] = 0;
+  if (symlink(self, at("self")) < 0) return;
+  FILE *f = fopen(at("s.sh"), "w");
+  if (!f) return;
+  fprintf(f, "#!%s printexecfn\n", self);
+  fclose(f);
+  chmod(at("s.sh"), 0755);
+  exec_and_wait("absolute", AT_FDCWD, at("self"), 0);
+  if (chdir(D) < 0) return;
+  exec_and_wait("relative", AT_FDCWD, "./self", 0);
+  exec_and_wait("relative script", AT_FDCWD, "s.sh", 0);
+  int dfd = open(".", O_RDONLY | O_DIRECTORY);
+  exec_and_wait("execveat of a directory fd", dfd, "self", 0);
+  int fd = open("self", O_RDONLY | O_CLOEXEC);
+  exec_and_wait("fexecve", fd, "", AT_EMPTY_PATH);
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "printname")) return print_name();
+  if (argc >= 3 && !strcmp(argv[1], "printexecfn")) {
+    D = argv[argc - 1];
+    print_path((const char *)getauxval(AT_EXECFN));
+    return 0;
+  }
   if (argc < 3) {
     fprintf(stderr, "usage: exactmisc DIR SUBCOMMAND\n");
     return 2;
@@ -257,6 +304,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "setns")) cmd_setns();
   else if (!strcmp(cmd, "comm")) cmd_comm();
   else if (!strcmp(cmd, "linkat")) cmd_linkat();
+  else if (!strcmp(cmd, "execfn")) cmd_execfn();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);
     return 2;
