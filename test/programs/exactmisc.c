@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -283,6 +284,14 @@ static void cmd_execfn(void) {
   exec_and_wait("execveat of a directory fd", dfd, "self", 0);
   int fd = open("self", O_RDONLY | O_CLOEXEC);
   exec_and_wait("fexecve", fd, "", AT_EMPTY_PATH);
+  /* a script in a memfd of the program's own: its interpreter reads /dev/fd/N */
+  const char script[] = "#!/bin/sh\necho \"  \\$0: $0\"\n";
+  for (int cloexec = 0; cloexec < 2; cloexec++) {
+    int m = memfd_create("script", cloexec ? MFD_CLOEXEC : 0);
+    if (m < 0 || write(m, script, sizeof script - 1) < 0) return;
+    exec_and_wait(cloexec ? "fexecve of a close-on-exec memfd script" : "fexecve of a memfd script", m, "", AT_EMPTY_PATH);
+    close(m);
+  }
 }
 
 int main(int argc, char **argv) {

@@ -91,8 +91,24 @@ function openExecutable(t: Task, loc: Location): number {
 
 const hostStat = new Float64Array(STATX_FIELDS);
 
+interface Shebang {
+  interp: string;
+  arg: string | null;
+}
+
+/** The first BINPRM_BUF_SIZE bytes of a file and how many there are. */
+function readHead(fd: number): [Buffer, number] {
+  const head = Buffer.alloc(BINPRM_BUF_SIZE);
+  return [head, fs.readSync(fd, head, 0, BINPRM_BUF_SIZE, 0)];
+}
+
+/** A script's argv: interpreter, [its argument], the script as named, argv[1..]. */
+function scriptArgv(bang: Shebang, script: string, argv: string[]): string[] {
+  return [bang.interp, ...(bang.arg !== null ? [bang.arg] : []), script, ...argv.slice(1)];
+}
+
 /** Parses a "#!" line the way Linux does: interpreter, then at most one argument. */
-function parseShebang(head: Buffer, n: number): { interp: string; arg: string | null } | null {
+function parseShebang(head: Buffer, n: number): Shebang | null {
   if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) return null;
   let end = head.indexOf(0x0a, 2);
   if (end < 0 || end > n) end = n;
@@ -109,16 +125,41 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
   const ctx = t.resolveCtx();
   let loc: Location;
   let filename: string;
+  let argv: string[] | null = null;
+  let firstDepth = 0;
   if (path === '') {
     if (!(flags & AT_EMPTY_PATH)) fail('ENOENT');
     const id = k.files.identify(t, dirfd);
     if (!id.file) {
-      // fexecve of an fd the guest made itself (its own memfd): run it as is.
-      return { hostFd: id.fd, exe: null, exePath: `/dev/fd/${dirfd}`, comm: String(dirfd), execFn: `/dev/fd/${dirfd}`, argv: null };
+      // fexecve of an fd the guest made itself (its own memfd): an ELF runs
+      // as is; a script runs its interpreter on /dev/fd/N, as on Linux, which
+      // needs the guest's fd to survive the exec.
+      const execFn = `/dev/fd/${dirfd}`;
+      let head: [Buffer, number] = [Buffer.alloc(0), 0];
+      try {
+        head = readHead(id.fd);
+      } catch {
+        // not readable: the kernel decides
+      }
+      let bang: Shebang | null;
+      try {
+        bang = parseShebang(...head);
+      } catch (e) {
+        native.close(id.fd);
+        throw e;
+      }
+      if (!bang) return { hostFd: id.fd, exe: null, exePath: execFn, comm: String(dirfd), execFn, argv: null };
+      native.close(id.fd);
+      if (fdCloexec(t, dirfd)) fail('ENOENT');
+      argv = scriptArgv(bang, execFn, readStringArray(t, argvAddr));
+      loc = resolve(ctx, t.fs.cwd, bang.interp, true);
+      filename = bang.interp;
+      firstDepth = 1;
+    } else {
+      native.close(id.fd);
+      loc = id.file.loc;
+      filename = `/dev/fd/${dirfd}`;
     }
-    native.close(id.fd);
-    loc = id.file.loc;
-    filename = `/dev/fd/${dirfd}`;
   } else {
     loc = resolve(ctx, startDir(k, t, dirfd, path), path, !(flags & AT_SYMLINK_NOFOLLOW));
     if (loc.dentry.node.isSymlink()) fail('ELOOP');
@@ -128,21 +169,20 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
   // interpreter could not open it once the exec closes the fd.
   const pathInaccessible = filename.startsWith('/dev/fd/') && filename !== path && fdCloexec(t, dirfd);
   const comm = filename.slice(filename.lastIndexOf('/') + 1).slice(0, 15);
-  const execFn = filename;
-  let argv: string[] | null = null;
-  const head = Buffer.alloc(BINPRM_BUF_SIZE);
-  for (let depth = 0; ; depth++) {
+  const execFn = firstDepth ? `/dev/fd/${dirfd}` : filename;
+  for (let depth = firstDepth; ; depth++) {
     const fd = openExecutable(t, loc);
-    let n: number;
+    let head: [Buffer, number];
     try {
-      n = fs.readSync(fd, head, 0, BINPRM_BUF_SIZE, 0);
+      head = readHead(fd);
     } catch {
       native.close(fd);
       fail('EIO');
     }
-    const bang = parseShebang(head, n);
+    const bang = parseShebang(...head);
     if (!bang) {
-      if (n < 4 || head.readUInt32BE(0) !== 0x7f454c46 /* \x7fELF */) {
+      const [bytes, n] = head;
+      if (n < 4 || bytes.readUInt32BE(0) !== 0x7f454c46 /* \x7fELF */) {
         native.close(fd);
         fail('ENOEXEC');
       }
@@ -151,9 +191,7 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
     native.close(fd);
     if (depth === 0 && pathInaccessible) fail('ENOENT');
     if (depth >= BINPRM_MAX_RECURSION) fail('ELOOP');
-    // argv becomes: interpreter, [its argument], the script as named, argv[1..]
-    const rest = (argv ?? readStringArray(t, argvAddr)).slice(1);
-    argv = [bang.interp, ...(bang.arg !== null ? [bang.arg] : []), filename, ...rest];
+    argv = scriptArgv(bang, filename, argv ?? readStringArray(t, argvAddr));
     filename = bang.interp;
     loc = resolve(ctx, t.fs.cwd, bang.interp, true);
   }
