@@ -294,6 +294,28 @@ static void cmd_execfn(void) {
   }
 }
 
+/* ---------------------------------------------------------------- pts */
+
+/* /dev/pts/N exists while its terminal does. */
+static void cmd_pts(void) {
+  int m = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+  R("open /dev/ptmx", m < 0 ? -1 : 0);
+  R("unlockpt", unlockpt(m));
+  int n = -1;
+  R("TIOCGPTN", ioctl(m, TIOCGPTN, &n));
+  char p[64];
+  snprintf(p, sizeof p, "/dev/pts/%d", n);
+  struct stat st;
+  R("stat /dev/pts/N", stat(p, &st));
+  int r = open(p, O_RDWR | O_NOCTTY);
+  R("open /dev/pts/N", r < 0 ? -1 : 0);
+  R("stat again", stat(p, &st));
+  close(r);
+  close(m);
+  R("stat once the master is closed", stat(p, &st));
+  R("open once the master is closed", open(p, O_RDWR | O_NOCTTY));
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "printname")) return print_name();
   if (argc >= 3 && !strcmp(argv[1], "printexecfn")) {
@@ -314,6 +336,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "comm")) cmd_comm();
   else if (!strcmp(cmd, "linkat")) cmd_linkat();
   else if (!strcmp(cmd, "execfn")) cmd_execfn();
+  else if (!strcmp(cmd, "pts")) cmd_pts();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);
     return 2;

@@ -134,6 +134,9 @@ class PtsNode extends MemSpecial {
   override stat(): Stat {
     return { ...this.host };
   }
+  override sameObject(other: Node): boolean {
+    return other instanceof PtsNode && other.n === this.n && other.host.dev === this.host.dev && other.host.ino === this.host.ino;
+  }
 }
 
 /** The real /dev/pts/N's attributes, or null when there is no such terminal. */
@@ -186,8 +189,17 @@ class PtsDir extends MemDir {
   }
 }
 
+/**
+ * A devpts instance's nodes live only as long as their terminal: every
+ * lookup asks again (a pts/N whose master was closed is gone, as on Linux),
+ * keeping the dentry while the same terminal is found.
+ */
+class DevPtsFs extends MemFs {
+  override readonly cache = 'revalidate';
+}
+
 export function buildDevPts(opener: SpecialOpener, probe: PtsProbe): { fs: MemFs; root: MemDir } {
-  const ptsFs = new MemFs('devpts', 1 << 20);
+  const ptsFs = new DevPtsFs('devpts', 1 << 20);
   const root = new PtsDir(ptsFs, opener, probe);
   root.insert('ptmx', new MemSpecial(ptsFs, S_IFCHR | 0o666, makedev(5, 2), 0, 0, opener));
   return { fs: ptsFs, root };
