@@ -316,6 +316,26 @@ static void cmd_pts(void) {
   R("open once the master is closed", open(p, O_RDWR | O_NOCTTY));
 }
 
+/* -------------------------------------------------------------- empty */
+
+/* An empty name is refused (ENOENT) before the directory fd is looked at. */
+static void cmd_empty(void) {
+  close(open(at("f"), O_CREAT | O_WRONLY, 0644));
+  mkdir(at("d"), 0755);
+  int ffd = open(at("f"), O_RDWR);
+  int dfd = open(at("d"), O_RDONLY | O_DIRECTORY);
+  R("unlinkat(file fd, \"\")", unlinkat(ffd, "", 0));
+  R("unlinkat(dir fd, \"\", AT_REMOVEDIR)", unlinkat(dfd, "", AT_REMOVEDIR));
+  R("unlinkat(-1, \"\")", unlinkat(-1, "", 0));
+  R("mkdirat(file fd, \"\")", mkdirat(ffd, "", 0755));
+  R("mkdir(\"\")", mkdir("", 0755));
+  R("mknodat(file fd, \"\")", mknodat(ffd, "", S_IFREG | 0644, 0));
+  R("symlinkat(x, file fd, \"\")", symlinkat("x", ffd, ""));
+  R("renameat(dir fd, f, file fd, \"\")", renameat(dfd, "../f", ffd, ""));
+  R("renameat(file fd, \"\", dir fd, g)", renameat(ffd, "", dfd, "g"));
+  R("linkat(dir fd, ../f, file fd, \"\")", linkat(dfd, "../f", ffd, "", 0));
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "printname")) return print_name();
   if (argc >= 3 && !strcmp(argv[1], "printexecfn")) {
@@ -337,6 +357,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "linkat")) cmd_linkat();
   else if (!strcmp(cmd, "execfn")) cmd_execfn();
   else if (!strcmp(cmd, "pts")) cmd_pts();
+  else if (!strcmp(cmd, "empty")) cmd_empty();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);
     return 2;
