@@ -16,7 +16,7 @@ describe('the same calls return the same results natively and under tsvisor', ()
     ['comm', 'a script\'s process is named after the script (prctl PR_GET_NAME, /proc/self/comm), until it renames itself'],
     ['linkat', 'linkat(fd, "", AT_EMPTY_PATH): the opener with unchanged credentials or CAP_DAC_READ_SEARCH, else ENOENT'],
     ['execfn', 'AT_EXECFN is the path execve was given: absolute, relative, a script\'s, /dev/fd/N[/path] for execveat; fexecve of a memfd script'],
-    ['pts', '/dev/pts/N exists while its terminal does: gone once the master is closed'],
+    ['pts', '/dev/pts/N exists and is listed while its terminal does: gone once the master is closed'],
     ['empty', 'an empty name gives ENOENT before the directory fd is looked at (unlinkat, mkdirat, mknodat, symlinkat, renameat, linkat)'],
     ['nosys', 'syscall(-1) and unknown numbers fail with ENOSYS'],
   ])('%s: %s', (cmd) => {

@@ -7,6 +7,7 @@
  *   exactmisc DIR SUBCOMMAND     (DIR: a scratch directory the program may use)
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -296,7 +297,17 @@ static void cmd_execfn(void) {
 
 /* ---------------------------------------------------------------- pts */
 
-/* /dev/pts/N exists while its terminal does. */
+/* Whether /dev/pts lists `name`. */
+static int pts_listed(const char *name) {
+  DIR *d = opendir("/dev/pts");
+  if (!d) return -1;
+  int found = 0;
+  for (struct dirent *e; (e = readdir(d));) found |= !strcmp(e->d_name, name);
+  closedir(d);
+  return found;
+}
+
+/* /dev/pts/N exists, and is listed, while its terminal does. */
 static void cmd_pts(void) {
   int m = open("/dev/ptmx", O_RDWR | O_NOCTTY);
   R("open /dev/ptmx", m < 0 ? -1 : 0);
@@ -310,9 +321,14 @@ static void cmd_pts(void) {
   int r = open(p, O_RDWR | O_NOCTTY);
   R("open /dev/pts/N", r < 0 ? -1 : 0);
   R("stat again", stat(p, &st));
+  char num[16];
+  snprintf(num, sizeof num, "%d", n);
+  R("listed in /dev/pts", pts_listed(num));
+  R("ptmx listed", pts_listed("ptmx"));
   close(r);
   close(m);
   R("stat once the master is closed", stat(p, &st));
+  R("listed once the master is closed", pts_listed(num));
   R("open once the master is closed", open(p, O_RDWR | O_NOCTTY));
 }
 
