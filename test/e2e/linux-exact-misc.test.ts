@@ -18,6 +18,7 @@ describe('the same calls return the same results natively and under tsvisor', ()
     ['execfn', 'AT_EXECFN is the path execve was given: absolute, relative, a script\'s, /dev/fd/N[/path] for execveat; fexecve of a memfd script'],
     ['pts', '/dev/pts/N exists and is listed while its terminal does: gone once the master is closed'],
     ['empty', 'an empty name gives ENOENT before the directory fd is looked at (unlinkat, mkdirat, mknodat, symlinkat, renameat, linkat)'],
+    ['affinity', 'the CPU mask is the process\'s own right after an open, and a child forked then inherits it (sched_getaffinity)'],
     ['nosys', 'syscall(-1) and unknown numbers fail with ENOSYS'],
   ])('%s: %s', (cmd) => {
     const native = runNative([program.path, program.scratch(), cmd]);
