@@ -57,7 +57,11 @@ describe('guest seccomp filter', () => {
     expect(run(nr('getpid'), [], 0)).toBe(SECCOMP_RET_KILL_PROCESS);
     expect(run(0x40000000 + nr('getpid'))).toBe(SECCOMP_RET_KILL_PROCESS);
     expect(run(0x40000000 + 512)).toBe(SECCOMP_RET_KILL_PROCESS);
-    expect(run(0xffffffff)).toBe(SECCOMP_RET_KILL_PROCESS);
+    expect(run(0xfffffffe)).toBe(SECCOMP_RET_KILL_PROCESS);
+  });
+
+  it('answers syscall(-1) ENOSYS, as Linux (it has the x32 bit but is no call)', () => {
+    expect(run(0xffffffff)).toBe((SECCOMP_RET_ERRNO | ERRNO.ENOSYS) >>> 0);
   });
 
   it('applies argument rules with 64-bit comparisons', () => {
@@ -69,10 +73,14 @@ describe('guest seccomp filter', () => {
     expect(run(nr('prctl'), [2n ** 32n + 35n /* PR_SET_MM */])).toBe(eperm);
     expect(run(nr('ioctl'), [0, 0x5401 /* TCGETS */])).toBe(SECCOMP_RET_ALLOW);
     expect(run(nr('ioctl'), [0, 2n ** 32n + 0x5401n])).toBe(SECCOMP_RET_ALLOW);
-    // Commands outside the allow-list (here FS_IOC_SETFLAGS) are refused.
-    const enotty = (SECCOMP_RET_ERRNO | ERRNO.ENOTTY) >>> 0;
-    expect(run(nr('ioctl'), [0, 0x40086602])).toBe(enotty);
-    expect(run(nr('ioctl'), [0, 0])).toBe(enotty);
+    // Commands outside the allow-list (here FS_IOC_SETFLAGS) go to the
+    // Sentry, which refuses them (EBADF or ENOTTY) and never lets them run.
+    expect(run(nr('ioctl'), [0, 0x40086602])).toBe(SECCOMP_RET_USER_NOTIF);
+    expect(run(nr('ioctl'), [0, 0])).toBe(SECCOMP_RET_USER_NOTIF);
+    // fcntl: the commands Linux refuses on O_PATH fds go to the Sentry, the others run.
+    expect(run(nr('fcntl'), [0, 3 /* F_GETFL */])).toBe(SECCOMP_RET_USER_NOTIF);
+    expect(run(nr('fcntl'), [0, 2 /* F_SETFD */])).toBe(SECCOMP_RET_ALLOW);
+    expect(run(nr('fcntl'), [0, 6 /* F_SETLK */])).toBe(SECCOMP_RET_ALLOW);
     const CLONE_NEWUSER = 0x10000000;
     expect(run(nr('clone'), [CLONE_NEWUSER | 17])).toBe(eperm);
     expect(run(nr('clone'), [0x3d0f00 /* pthread_create flags */])).toBe(SECCOMP_RET_ALLOW);

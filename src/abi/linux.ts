@@ -42,6 +42,11 @@ export const SEEK_END = 2;
 export const SEEK_DATA = 3;
 export const SEEK_HOLE = 4;
 
+// fcntl(2) commands
+export const F_GETFL = 3;
+// ioctl(2) commands
+export const FIONREAD = 0x541b;
+
 // *at(2) flags
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -143,6 +148,7 @@ export const CLONE_NEWIPC = 0x8000000;
 export const CLONE_NEWUSER = 0x10000000;
 export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
+export const CLONE_NEWTIME = 0x80;
 
 // signals
 export const SIGHUP = 1;
@@ -281,6 +287,7 @@ export const SYSFS_MAGIC = 0x62656572;
 export const DEVPTS_SUPER_MAGIC = 0x1cd1;
 export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 export const EXT4_SUPER_MAGIC = 0xef53;
+export const PIDFS_MAGIC = 0x50494446;
 
 // capabilities
 export const CAP_CHOWN = 0;

@@ -1,9 +1,10 @@
 // Generates the guest's seccomp BPF program from syscall-tables/.
 //
-// Shape: check the architecture (kill anything that is not x86_64), kill x32
-// calls (the x32 bit in the number), then a binary search over syscall number
-// ranges that share one action, ending in a return or in a small block of
-// argument rules. Numbers the table does not know get ENOSYS: deny by default.
+// Shape: check the architecture (kill anything that is not x86_64), give
+// number -1 the fallback, kill x32 calls (the x32 bit in the number), then a
+// binary search over syscall number ranges that share one action, ending in a
+// return or in a small block of argument rules. Numbers the table does not
+// know get ENOSYS: deny by default.
 import { ERRNO, type ErrnoName } from '../abi/errno.js';
 import {
   AUDIT_ARCH_X86_64,
@@ -32,6 +33,9 @@ export const BPF_ALU_AND_K = 0x54;
 /** Data carried by the filter's TRACE returns, so the Sentry can tell its own
  * trace stops from those a guest-installed filter might request. */
 export const TRACE_DATA = 0x7473;
+
+/** syscall(-1) as seccomp_data.nr holds it. */
+const NO_SYSCALL = 0xffffffff;
 
 export interface Insn {
   code: number;
@@ -200,6 +204,9 @@ export function compile(actions: Map<number, NrAction>, fallback: NrAction, abov
     insn(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
     insn(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
     insn(BPF_LD_W_ABS, SECCOMP_DATA_NR),
+    // -1 is no syscall at all, not an x32 call: Linux answers it ENOSYS.
+    insn(BPF_JMP_JEQ_K, NO_SYSCALL, 0, 1),
+    insn(BPF_RET_K, fallback.ret),
     insn(BPF_JMP_JGE_K, X32_SYSCALL_BIT, 0, 1),
     insn(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
     ...tree(ranges(actions, fallback, above)),

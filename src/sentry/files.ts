@@ -20,7 +20,8 @@ import { AT_FDCWD, AT_REMOVEDIR, MFD_CLOEXEC, O_ACCMODE, O_CLOEXEC, O_DIRECTORY,
 import { STATX, STATX_FIELDS, native } from '../platform/native.js';
 import { ERRNO } from '../abi/errno.js';
 import { fail, ownFd } from './errors.js';
-import type { Task } from './task.js';
+import type { Creds } from './creds.js';
+import type { Process, Task } from './task.js';
 import type { DirEntry, Location, Node } from './vfs/node.js';
 
 /** Objects the table remembers at most: the Sentry's bound on open guest objects. */
@@ -44,6 +45,8 @@ export interface OpenFile {
   listing?: DirEntry[];
   /** synthetic (procfs) objects: the name shown by /proc/[pid]/fd */
   anon?: string;
+  /** the process that opened it and its credentials then (Linux's f_cred, for linkat AT_EMPTY_PATH) */
+  opener?: { proc: Process; creds: Creds };
 }
 
 export interface Identified {

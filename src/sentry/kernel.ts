@@ -56,7 +56,7 @@ import { FileTable } from './files.js';
 import { Strace } from './strace.js';
 import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
-import { dropPendingExec, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
+import { dropPendingExec, fixExecFn, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
 import { deferSignal, onInjectionStop } from './inject.js';
 import { restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
@@ -615,6 +615,7 @@ export class Kernel {
       t.proc.exePath = pe.exePath;
       t.proc.comm = pe.comm;
       t.proc.hostComm = hostComm(tid);
+      fixExecFn(t, pe.execFn);
       dropPendingExec(t);
     }
     this.spec.events?.onExec(tid, formerTid, t.proc.exePath);

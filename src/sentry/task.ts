@@ -37,6 +37,8 @@ export interface PendingExec {
   exe: Location;
   exePath: string;
   comm: string;
+  /** AT_EXECFN as Linux would give it */
+  execFn: string;
 }
 
 /** A thread group. */

@@ -77,6 +77,8 @@ export function resolvePathAt(k: Kernel, t: Task, dirfd: number, path: string, f
 /** Parent directory and last name of (dirfd, path), for calls that create or remove a name. */
 export function parentAt(k: Kernel, t: Task, dirfd: number, pathAddr: number): ParentAndName {
   const path = readPath(t, pathAddr);
+  // Linux refuses an empty name before it looks at dirfd.
+  if (path === '') fail('ENOENT');
   assertValid(k, t);
   return resolveParent(t.resolveCtx(), startDir(k, t, dirfd, path), path);
 }

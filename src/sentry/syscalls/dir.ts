@@ -126,9 +126,11 @@ export const dirHandlers: Record<string, Handler> = {
     if (!file) fail('ENOTDIR');
     return setCwd(t, file.loc);
   },
-  getcwd: (_k, t, a) => {
+  getcwd: (k, t, a) => {
     if (t.fs.cwd.dentry.dead) fail('ENOENT');
-    const p = pathOf(t.fs.root, t.fs.cwd) ?? '(unreachable)';
+    // A cwd outside the task's root (left there by chroot) is shown from the
+    // mount namespace's root, marked as Linux's d_path marks it.
+    const p = pathOf(t.fs.root, t.fs.cwd) ?? `(unreachable)${pathOf(k.mounts.root, t.fs.cwd) ?? ''}`;
     const b = Buffer.from(`${p}\0`, 'latin1');
     // Linux builds the path in one page.
     if (b.length > PATH_MAX) fail('ENAMETOOLONG');

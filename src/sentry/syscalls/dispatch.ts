@@ -11,9 +11,12 @@ import type { Task } from '../task.js';
 import { attrHandlers } from './attr.js';
 import { dirHandlers } from './dir.js';
 import { execHandlers } from './exec.js';
+import { fdctlHandlers } from './fdctl.js';
 import { fileHandlers } from './file.js';
 import { inotifyHandlers } from './inotify.js';
 import { linkHandlers } from './link.js';
+import { nsHandlers } from './ns.js';
+import { prctlHandlers } from './prctl.js';
 import { socketHandlers } from './socket.js';
 import { statHandlers } from './stat.js';
 import { sysinfoHandlers } from './sysinfo.js';
@@ -28,9 +31,12 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...statHandlers,
   ...dirHandlers,
   ...linkHandlers,
+  ...nsHandlers,
+  ...prctlHandlers,
   ...attrHandlers,
   ...xattrHandlers,
   ...execHandlers,
+  ...fdctlHandlers,
   ...utsHandlers,
   ...sysinfoHandlers,
   ...socketHandlers,

@@ -61,6 +61,8 @@ interface ExecPlan {
   exePath: string;
   /** comm, as Linux sets it: the base name of the path execve was given */
   comm: string;
+  /** AT_EXECFN, as Linux sets it: the path execve was given (/dev/fd/N[/path] for execveat of an fd) */
+  execFn: string;
   /** replacement argv when "#!" rewrote it */
   argv: string[] | null;
 }
@@ -89,8 +91,24 @@ function openExecutable(t: Task, loc: Location): number {
 
 const hostStat = new Float64Array(STATX_FIELDS);
 
+interface Shebang {
+  interp: string;
+  arg: string | null;
+}
+
+/** The first BINPRM_BUF_SIZE bytes of a file and how many there are. */
+function readHead(fd: number): [Buffer, number] {
+  const head = Buffer.alloc(BINPRM_BUF_SIZE);
+  return [head, fs.readSync(fd, head, 0, BINPRM_BUF_SIZE, 0)];
+}
+
+/** A script's argv: interpreter, [its argument], the script as named, argv[1..]. */
+function scriptArgv(bang: Shebang, script: string, argv: string[]): string[] {
+  return [bang.interp, ...(bang.arg !== null ? [bang.arg] : []), script, ...argv.slice(1)];
+}
+
 /** Parses a "#!" line the way Linux does: interpreter, then at most one argument. */
-function parseShebang(head: Buffer, n: number): { interp: string; arg: string | null } | null {
+function parseShebang(head: Buffer, n: number): Shebang | null {
   if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) return null;
   let end = head.indexOf(0x0a, 2);
   if (end < 0 || end > n) end = n;
@@ -107,16 +125,41 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
   const ctx = t.resolveCtx();
   let loc: Location;
   let filename: string;
+  let argv: string[] | null = null;
+  let firstDepth = 0;
   if (path === '') {
     if (!(flags & AT_EMPTY_PATH)) fail('ENOENT');
     const id = k.files.identify(t, dirfd);
     if (!id.file) {
-      // fexecve of an fd the guest made itself (its own memfd): run it as is.
-      return { hostFd: id.fd, exe: null, exePath: `/dev/fd/${dirfd}`, comm: String(dirfd), argv: null };
+      // fexecve of an fd the guest made itself (its own memfd): an ELF runs
+      // as is; a script runs its interpreter on /dev/fd/N, as on Linux, which
+      // needs the guest's fd to survive the exec.
+      const execFn = `/dev/fd/${dirfd}`;
+      let head: [Buffer, number] = [Buffer.alloc(0), 0];
+      try {
+        head = readHead(id.fd);
+      } catch {
+        // not readable: the kernel decides
+      }
+      let bang: Shebang | null;
+      try {
+        bang = parseShebang(...head);
+      } catch (e) {
+        native.close(id.fd);
+        throw e;
+      }
+      if (!bang) return { hostFd: id.fd, exe: null, exePath: execFn, comm: String(dirfd), execFn, argv: null };
+      native.close(id.fd);
+      if (fdCloexec(t, dirfd)) fail('ENOENT');
+      argv = scriptArgv(bang, execFn, readStringArray(t, argvAddr));
+      loc = resolve(ctx, t.fs.cwd, bang.interp, true);
+      filename = bang.interp;
+      firstDepth = 1;
+    } else {
+      native.close(id.fd);
+      loc = id.file.loc;
+      filename = `/dev/fd/${dirfd}`;
     }
-    native.close(id.fd);
-    loc = id.file.loc;
-    filename = `/dev/fd/${dirfd}`;
   } else {
     loc = resolve(ctx, startDir(k, t, dirfd, path), path, !(flags & AT_SYMLINK_NOFOLLOW));
     if (loc.dentry.node.isSymlink()) fail('ELOOP');
@@ -126,31 +169,29 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
   // interpreter could not open it once the exec closes the fd.
   const pathInaccessible = filename.startsWith('/dev/fd/') && filename !== path && fdCloexec(t, dirfd);
   const comm = filename.slice(filename.lastIndexOf('/') + 1).slice(0, 15);
-  let argv: string[] | null = null;
-  const head = Buffer.alloc(BINPRM_BUF_SIZE);
-  for (let depth = 0; ; depth++) {
+  const execFn = firstDepth ? `/dev/fd/${dirfd}` : filename;
+  for (let depth = firstDepth; ; depth++) {
     const fd = openExecutable(t, loc);
-    let n: number;
+    let head: [Buffer, number];
     try {
-      n = fs.readSync(fd, head, 0, BINPRM_BUF_SIZE, 0);
+      head = readHead(fd);
     } catch {
       native.close(fd);
       fail('EIO');
     }
-    const bang = parseShebang(head, n);
+    const bang = parseShebang(...head);
     if (!bang) {
-      if (n < 4 || head.readUInt32BE(0) !== 0x7f454c46 /* \x7fELF */) {
+      const [bytes, n] = head;
+      if (n < 4 || bytes.readUInt32BE(0) !== 0x7f454c46 /* \x7fELF */) {
         native.close(fd);
         fail('ENOEXEC');
       }
-      return { hostFd: fd, exe: loc, exePath: pathOf(t.fs.root, loc) ?? filename, comm, argv };
+      return { hostFd: fd, exe: loc, exePath: pathOf(t.fs.root, loc) ?? filename, comm, execFn, argv };
     }
     native.close(fd);
     if (depth === 0 && pathInaccessible) fail('ENOENT');
     if (depth >= BINPRM_MAX_RECURSION) fail('ELOOP');
-    // argv becomes: interpreter, [its argument], the script as named, argv[1..]
-    const rest = (argv ?? readStringArray(t, argvAddr)).slice(1);
-    argv = [bang.interp, ...(bang.arg !== null ? [bang.arg] : []), filename, ...rest];
+    argv = scriptArgv(bang, filename, argv ?? readStringArray(t, argvAddr));
     filename = bang.interp;
     loc = resolve(ctx, t.fs.cwd, bang.interp, true);
   }
@@ -233,7 +274,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
       empty = pathAddr + Buffer.byteLength(readPath(t, pathAddr), 'latin1');
     }
     check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
-    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm };
+    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${p.exePath}`);
     return true;
   } catch (e) {
@@ -258,6 +299,54 @@ function noAccessFd(fd: number): number {
   if (r < 0) return fd;
   native.close(fd);
   return r;
+}
+
+const AT_NULL = 0;
+const AT_EXECFN = 31;
+
+/**
+ * At the exec event of a rewritten exec: the kernel set AT_EXECFN to the
+ * fd it executed ("/dev/fd/N"), where Linux gives the path execve was given.
+ * The string sits at the top of the stack with no room to grow, so the
+ * start-up block below it (argc, argv and envp pointers, auxv) moves down by
+ * the new string's length, rounded to keep the stack's 16-byte alignment,
+ * the string goes between the block and the old strings, and the stack
+ * pointer follows. The pointers in the block name strings that stay put.
+ * Nothing is changed if the block cannot be read as expected.
+ */
+export function fixExecFn(t: Task, execFn: string): void {
+  const regs = new BigUint64Array(USER_REGS_WORDS);
+  if (native.ptraceGetRegs(t.tid, regs) < 0) return;
+  const sp = Number(regs[REG.rsp]!);
+  const word = Buffer.alloc(8);
+  const at = (addr: number): number | null => (native.memRead(t.tid, addr, word, 0, 8) === 8 ? Number(word.readBigUInt64LE(0)) : null);
+  const argc = at(sp);
+  if (argc === null || argc > 1 << 20) return;
+  let off = 8 + 8 * (argc + 1);
+  for (;;) {
+    const p = at(sp + off);
+    if (p === null) return;
+    off += 8;
+    if (p === 0) break;
+  }
+  let execFnSlot = -1;
+  for (;;) {
+    const type = at(sp + off);
+    if (type === null) return;
+    if (type === AT_EXECFN) execFnSlot = off + 8;
+    off += 16;
+    if (type === AT_NULL) break;
+  }
+  if (execFnSlot < 0) return;
+  const block = Buffer.alloc(off);
+  if (native.memRead(t.tid, sp, block, 0, off) !== off) return;
+  const name = Buffer.from(`${execFn}\0`, 'latin1');
+  const newSp = sp - Math.ceil(name.length / 16) * 16;
+  block.writeBigUInt64LE(BigInt(newSp + off), execFnSlot);
+  const moved = Buffer.concat([block, name]);
+  if (native.memWrite(t.tid, newSp, moved, 0, moved.length) !== moved.length) return;
+  regs[REG.rsp] = BigInt(newSp);
+  native.ptraceSetRegs(t.tid, regs);
 }
 
 /** Forgets an exec that will not happen, closing the Sentry's copy of its file. */

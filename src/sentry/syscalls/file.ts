@@ -117,7 +117,8 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   k.inotify.event(loc.dentry, IN_OPEN);
   if (flags & O_TRUNC && type === S_IFREG && !created) k.inotify.event(loc.dentry, IN_MODIFY);
   if (!opened.foreign) k.inotify.opening(loc.dentry, opened.fd);
-  return installFd(k, a, opened.fd, opened.foreign ? null : { loc, flags, direct: true }, cloexec);
+  const file = { loc, flags, direct: true, opener: { proc: t.proc, creds: t.creds } };
+  return installFd(k, a, opened.fd, opened.foreign ? null : file, cloexec);
 }
 
 /** The only flags an O_PATH open keeps (open ignores the others, openat2 refuses them). */
@@ -177,7 +178,8 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
     k.inotify.created(parent.dentry.node, name, r.node);
     k.inotify.event(d, IN_OPEN);
     k.inotify.opening(d, r.fd);
-    return installFd(k, a, r.fd, { loc: { mount: parent.mount, dentry: d }, flags, direct: true }, (flags & O_CLOEXEC) !== 0);
+    const file = { loc: { mount: parent.mount, dentry: d }, flags, direct: true, opener: { proc: t.proc, creds: t.creds } };
+    return installFd(k, a, r.fd, file, (flags & O_CLOEXEC) !== 0);
   }
 }
 

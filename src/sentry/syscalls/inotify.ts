@@ -1,10 +1,10 @@
 // inotify_init, inotify_init1, inotify_add_watch, inotify_rm_watch. The
 // instance and its events are the Sentry's (src/sentry/inotify/); reads,
-// polls and FIONREAD on the guest's fd run on the host.
+// polls and FIONREAD on the guest's fd run on the host (fdctl.ts).
 import { ALL_INOTIFY_BITS, AT_FDCWD, IN_CLOEXEC, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_NONBLOCK, IN_ONLYDIR, R_OK } from '../../abi/linux.js';
 import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
-import { CONTINUE, type SyscallArgs } from '../../platform/notif.js';
+import type { SyscallArgs } from '../../platform/notif.js';
 import { requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Instance } from '../inotify/watches.js';
@@ -45,8 +45,6 @@ function addWatch(k: Kernel, t: Task, fd: number, pathAddr: number, mask: number
 }
 
 export const inotifyHandlers: Record<string, Handler> = {
-  // Only FIONREAD is routed here; the dispatcher has queued pending data events.
-  ioctl: () => CONTINUE,
   inotify_init: (k, _t, a) => init(k, a, 0),
   inotify_init1: (k, _t, a) => init(k, a, a.int(0)),
   inotify_add_watch: (k, t, a) => addWatch(k, t, a.int(0), a.long(1), a.u32(2)),

@@ -4,6 +4,7 @@ import {
   AT_FDCWD,
   AT_REMOVEDIR,
   AT_SYMLINK_FOLLOW,
+  CAP_DAC_READ_SEARCH,
   CAP_FOWNER,
   R_OK,
   RENAME_EXCHANGE,
@@ -24,7 +25,7 @@ import type { Task } from '../task.js';
 import type { Dentry, Location } from '../vfs/node.js';
 import { lookupChild } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { assertValid, mayModifyDir, parentAt, resolveAt } from './common.js';
+import { assertValid, mayModifyDir, parentAt, resolveAt, resolvePathAt } from './common.js';
 import { isMountBusy, mayRemove, rmdirAt } from './dir.js';
 
 function unlinkAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, flags: number): number {
@@ -129,9 +130,25 @@ function mayHardlink(t: Task, st: Stat): void {
   fail('EPERM');
 }
 
+/**
+ * linkat(fd, "", AT_EMPTY_PATH) gives a name to whatever the fd is, so Linux
+ * (6.10 on) lets only the fd's opener with unchanged credentials do it, or a
+ * caller with CAP_DAC_READ_SEARCH; anyone else gets ENOENT. Unchanged
+ * credentials: the same process, with the credentials the Sentry read before
+ * no change since (Linux compares the credential structures; a fork makes new
+ * ones). An fd whose opener the Sentry did not record is not checked.
+ */
+function linkableFd(k: Kernel, t: Task, fd: number): void {
+  const opener = k.files.lookup(t, fd).file?.opener;
+  if (!opener || (opener.proc === t.proc && opener.creds === t.creds)) return;
+  if (!hasCap(t.creds, CAP_DAC_READ_SEARCH)) fail('ENOENT');
+}
+
 function linkAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirfd: number, newAddr: number, flags: number): number {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
-  const old = resolveAt(k, t, olddirfd, oldAddr, (flags & AT_SYMLINK_FOLLOW) !== 0, flags);
+  const oldPath = readPath(t, oldAddr);
+  if (oldPath === '' && flags & AT_EMPTY_PATH && olddirfd !== AT_FDCWD) linkableFd(k, t, olddirfd);
+  const old = resolvePathAt(k, t, olddirfd, oldPath, (flags & AT_SYMLINK_FOLLOW) !== 0, flags);
   if (!old) fail('ENOENT');
   const np = parentAt(k, t, newdirfd, newAddr);
   if (np.name === '' || np.name === '.' || np.name === '..') fail('EEXIST');

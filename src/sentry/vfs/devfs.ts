@@ -3,6 +3,7 @@
 // /dev/tty, reopens the guest's own controlling terminal).
 import fs from 'node:fs';
 import {
+  DT_CHR,
   O_ACCMODE,
   O_NOCTTY,
   O_NONBLOCK,
@@ -25,7 +26,7 @@ import type { Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
 import { statFromStatx } from './goferfs.js';
 import { MemDir, MemFs, MemSpecial, MemSymlink, type SpecialOpener } from './memfs.js';
-import type { Node, Opened } from './node.js';
+import type { DirEntry, Node, Opened } from './node.js';
 
 /** Host devices a guest may open, by (major, minor): Gofer device names. */
 const HOST_DEVICES = new Map<number, string>([
@@ -83,8 +84,35 @@ export function specialOpener(k: Kernel): SpecialOpener {
     if (!name) fail('ENXIO');
     const r = k.gofer.device(name, flags & (O_ACCMODE | 0o4000 /* O_NONBLOCK */ | 0o400 /* O_NOCTTY */));
     if (typeof r === 'number') throw sysErr(-r);
+    if (name === 'ptmx') notePty(k, r.fd);
     return { fd: r.fd };
   };
+}
+
+/** Terminals /dev/pts lists at most (the oldest are forgotten past it; a lookup still finds them). */
+const LISTED_PTYS_MAX = 4096;
+const listedPtys = new WeakMap<Kernel, Set<number>>();
+
+/** The terminal numbers the sandbox's ptmx opens made (and its console's), for /dev/pts listings. */
+export function ptysOf(k: Kernel): Set<number> {
+  let set = listedPtys.get(k);
+  if (!set) listedPtys.set(k, (set = new Set()));
+  return set;
+}
+
+/** Records the terminal a ptmx fd made: its number is in the fd's fdinfo (tty-index). */
+function notePty(k: Kernel, fd: number): void {
+  let info = '';
+  try {
+    info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1');
+  } catch {
+    return;
+  }
+  const m = /^tty-index:\s*(\d+)$/m.exec(info);
+  if (!m) return;
+  const set = ptysOf(k);
+  set.add(Number(m[1]));
+  if (set.size > LISTED_PTYS_MAX) set.delete(set.values().next().value!);
 }
 
 /** /dev as Docker and runc populate it; `console`, the container's terminal, is /dev/console. */
@@ -134,6 +162,9 @@ class PtsNode extends MemSpecial {
   override stat(): Stat {
     return { ...this.host };
   }
+  override sameObject(other: Node): boolean {
+    return other instanceof PtsNode && other.n === this.n && other.host.dev === this.host.dev && other.host.ino === this.host.ino;
+  }
 }
 
 /** The real /dev/pts/N's attributes, or null when there is no such terminal. */
@@ -174,6 +205,7 @@ class PtsDir extends MemDir {
     fs: MemFs,
     opener: SpecialOpener,
     private readonly probe: PtsProbe,
+    private readonly ptys: Set<number>,
   ) {
     super(fs, S_IFDIR | 0o755, 0, 0, opener);
   }
@@ -184,11 +216,30 @@ class PtsDir extends MemDir {
     const host = this.probe(Number(name));
     return host ? new PtsNode(this.fs as MemFs, Number(name), host, this.opener) : null;
   }
+  /** ptmx and the sandbox's terminals that still exist (the host's devpts instance is the Gofer's to list). */
+  override readdir(): DirEntry[] {
+    const out = super.readdir();
+    for (const n of [...this.ptys].sort((a, b) => a - b)) {
+      const host = this.probe(n);
+      if (host) out.push({ name: String(n), ino: host.ino, type: DT_CHR });
+      else this.ptys.delete(n);
+    }
+    return out;
+  }
 }
 
-export function buildDevPts(opener: SpecialOpener, probe: PtsProbe): { fs: MemFs; root: MemDir } {
-  const ptsFs = new MemFs('devpts', 1 << 20);
-  const root = new PtsDir(ptsFs, opener, probe);
+/**
+ * A devpts instance's nodes live only as long as their terminal: every
+ * lookup asks again (a pts/N whose master was closed is gone, as on Linux),
+ * keeping the dentry while the same terminal is found.
+ */
+class DevPtsFs extends MemFs {
+  override readonly cache = 'revalidate';
+}
+
+export function buildDevPts(opener: SpecialOpener, probe: PtsProbe, ptys: Set<number>): { fs: MemFs; root: MemDir } {
+  const ptsFs = new DevPtsFs('devpts', 1 << 20);
+  const root = new PtsDir(ptsFs, opener, probe, ptys);
   root.insert('ptmx', new MemSpecial(ptsFs, S_IFCHR | 0o666, makedev(5, 2), 0, 0, opener));
   return { fs: ptsFs, root };
 }

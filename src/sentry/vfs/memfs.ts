@@ -75,7 +75,7 @@ export function nextIno(): number {
 
 export class MemFs implements FileSystem {
   readonly dev = anonDev();
-  readonly cache = 'tree';
+  readonly cache: FileSystem['cache'] = 'tree';
   /** nodes (names) this file system may hold: its nr_inodes */
   readonly maxNodes: number;
   /** nodes it holds, its root included (as Linux's tmpfs counts) */

@@ -4,7 +4,7 @@
 import { S_IFCHR, S_IFDIR, makedev } from '../../abi/linux.js';
 import { ROOT_CREDS } from '../creds.js';
 import type { Kernel, MountSpec } from '../kernel.js';
-import { addDevice, buildDev, buildDevPts, ptsProbe, specialOpener } from './devfs.js';
+import { addDevice, buildDev, buildDevPts, ptsProbe, ptysOf, specialOpener } from './devfs.js';
 import { GoferFs } from './goferfs.js';
 import { MemDir, MemFs, MemSpecial } from './memfs.js';
 import { Dentry, type FileSystem, type Location, Mount, type Node } from './node.js';
@@ -102,7 +102,9 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         break;
       }
       case 'devpts': {
-        const d = buildDevPts(opener, ptsProbe(k));
+        const ptys = ptysOf(k);
+        if (spec.console !== undefined) ptys.add(spec.console);
+        const d = buildDevPts(opener, ptsProbe(k), ptys);
         mfs = d.fs;
         root = d.root;
         opts.nodev = false;

@@ -271,8 +271,8 @@ export abstract class Node {
     return null;
   }
   /** `other`, a fresh lookup of this node's name, is the same object (for 'revalidate' file systems). */
-  sameObject(_other: Node): boolean {
-    return false;
+  sameObject(other: Node): boolean {
+    return other === this;
   }
   /** This node stays its name's after a fresh lookup found `other`, the same object; `other` is dropped. */
   revalidated(_other: Node): void {}

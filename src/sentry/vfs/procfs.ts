@@ -1039,7 +1039,7 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
  * itself since (prctl PR_SET_NAME, pthread_setname_np: busybox names its
  * forked applets so), which shows as a host name other than the exec's.
  */
-function commOf(p: Process, hostTid: number): string {
+export function commOf(p: Process, hostTid: number): string {
   const host = hostComm(hostTid);
   return !host || host === p.hostComm || !p.comm ? p.comm || 'init' : host;
 }
