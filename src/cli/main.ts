@@ -274,6 +274,10 @@ async function main(argv: string[]): Promise<number> {
     if (await isRuntimeError(e)) {
       return reportError(parsed.flags, (e as Error).message, (e as { exitStatus?: number }).exitStatus);
     }
+    // A file the user named that cannot be read or written (fs's errors carry the call and the path): their message, not a stack.
+    if (e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string' && typeof (e as NodeJS.ErrnoException).code === 'string') {
+      return reportError(parsed.flags, e.message);
+    }
     throw e;
   }
 }

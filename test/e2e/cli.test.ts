@@ -93,6 +93,17 @@ describe('ordinary mistakes', () => {
     if (hint) expect(r.stderr).toContain(hint);
   });
 
+  it.each([
+    { what: 'spec --bundle of a missing directory', args: ['spec', '--bundle', '/nonexistent-bundle'] },
+    { what: 'spec --bundle of a file', args: ['spec', '--bundle', '/etc/hostname/nonexistent-bundle'] },
+  ])('$what: a one-line error naming the path, status 1, no stack trace', ({ args }) => {
+    const r = tsv(args);
+    expect(r.status).toBe(1);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('/nonexistent-');
+  });
+
   it('do --root of a missing directory: a one-line error', () => {
     const r = tsv(['do', '--root', '/nonexistent-root', '--', 'true']);
     expect(r.status).not.toBe(0);
