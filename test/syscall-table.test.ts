@@ -26,7 +26,7 @@ const SUPPORT = ['full', 'partial', 'none'];
 const ACTIONS = ['allow', 'notify', 'trace', 'deny'];
 const GVISOR = ['full', 'partial', 'unsupported', 'unimplemented'];
 const KEYS = ['nr', 'name', 'args', 'disposition', 'trap', 'errno', 'rules', 'support', 'notes', 'tests'];
-const RULE_KEYS = ['arg', 'mask', 'equals', 'notIn', 'action', 'errno', 'why'];
+const RULE_KEYS = ['arg', 'mask', 'equals', 'notIn', 'action', 'errno', 'support', 'why'];
 const isErrno = (s: unknown): boolean => typeof s === 'string' && Object.prototype.hasOwnProperty.call(ERRNO, s);
 
 describe('numbers.json', () => {
@@ -125,6 +125,7 @@ describe('syscalls.json', () => {
         expect(ACTIONS, where).toContain(r.action);
         if (r.action === 'deny') expect(isErrno(r.errno), `${where}: rule errno ${String(r.errno)}`).toBe(true);
         else expect(r.errno, `${where}: errno on a non-deny rule`).toBeUndefined();
+        if (r.support !== undefined) expect(['full', 'partial', 'none'], `${where}: rule support ${String(r.support)}`).toContain(r.support);
         expect(typeof r.why === 'string' && r.why.trim().length > 0, `${where}: why`).toBe(true);
       }
     }

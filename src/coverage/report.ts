@@ -54,7 +54,7 @@ function classDisposition(e: SyscallEntry, args: ArgCondition[]): { disposition:
     if (!a) return own;
     if (!ruleMatches(r, a)) continue;
     const disposition = ACTION_DISPOSITION[r.action];
-    return { disposition, tsvisor: disposition === 'deny' ? 'none' : e.support, rule: r.why };
+    return { disposition, tsvisor: r.support ?? (disposition === 'deny' ? 'none' : e.support), rule: r.why };
   }
   return own;
 }
@@ -231,7 +231,7 @@ export function formatReport(r: Report): string {
     for (const s of classified) {
       const shown = s.classes!.slice(0, 8).map((c) => {
         const errs = Object.entries(c.errnos).map(([k, n]) => `${k} ${n}`).join(', ');
-        return `${c.name} ${c.calls}${errs ? ` (${errs})` : ''}${c.disposition === 'deny' ? ' denied' : ''}`;
+        return `${c.name} ${c.calls}${errs ? ` (${errs})` : ''}${c.tsvisor === 'none' ? ' denied' : ''}`;
       });
       if (s.classes!.length > shown.length) shown.push(`${s.classes!.length - shown.length} more`);
       lines.push(`  ${s.name.padEnd(w)}  ${shown.join(', ')}`);

@@ -29,6 +29,8 @@ export interface Rule {
   action: RuleAction;
   /** errno name, for action 'deny' */
   errno?: string;
+  /** what a matching call gets when it is not the row's (a Sentry handler that always refuses it: none); default none for deny, else the row's */
+  support?: Support;
   why: string;
 }
 

@@ -235,7 +235,7 @@ describe('tsvisor coverage: argument classes, time, verdicts', () => {
     expect(report.syscalls.find((s) => s.name === 'ioctl')!.classes!.map((c) => [c.name, c.calls, c.disposition, c.tsvisor, c.errnos])).toEqual([
       ['TCGETS', 3, 'passthrough', 'partial', { ENOTTY: 3 }],
       ['FIONREAD', 2, 'emulate', 'partial', {}],
-      ['0x1234', 1, 'deny', 'none', { ENOTTY: 1 }],
+      ['0x1234', 1, 'emulate', 'none', { ENOTTY: 1 }], // outside the allow-list: the Sentry refuses it (EBADF or ENOTTY), never runs it
       ['TIOCSTI', 1, 'deny', 'none', { EPERM: 1 }],
     ]);
     expect(cls('fcntl', 'F_SETLEASE')).toMatchObject({ calls: 1, disposition: 'deny', tsvisor: 'none', errnos: { EACCES: 1 }, args: [{ index: 1, value: 1024, mask: 0xffffffff }] });
