@@ -196,6 +196,7 @@ export function buildReport(command: string[], exitStatus: number, counts: CallC
       return { pid: p?.pid ?? -1, parentPid: pidOf(p?.parent ?? null), executables: (p?.exes ?? []).filter((x) => x !== LAUNCHER_EXE), ...sum(rows), syscalls: rows };
     }).sort((a, b) => a.pid - b.pid),
     verdicts: verdicts(syscalls, exitStatus),
+    audit: null,
   };
 }
 

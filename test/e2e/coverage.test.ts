@@ -394,6 +394,6 @@ describe('the report schema validator', () => {
       'report.syscalls[0].timeNs: not a count',
       'report.verdicts.gvisor.answer: not one of yes, partial, no',
     ]);
-    expect(validateReport({ ...report, schema: 1 })).toEqual(['schema version 1: this tsvisor reads version 2']);
+    expect(validateReport({ ...report, schema: 1 })).toEqual(['schema version 1: this tsvisor reads version 3']);
   });
 });
