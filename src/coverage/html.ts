@@ -90,7 +90,7 @@ const ANSWER_WORDS = { yes: 'yes', partial: 'partly', no: 'no' } as const;
 const VERDICT_ITEMS = 8;
 
 function verdict(title: string, v: Verdict): string {
-  const item = (i: Verdict['items'][number]) => `<li><span class="tag ${esc(i.support)}">${esc(i.support)}</span> <code>${esc(i.syscall)}</code>${i.class ? ` <code>${esc(i.class)}</code>` : ''}: ${esc(i.observed)}${i.note ? `<div class="note" title="${esc(i.note)}">${esc(i.note)}</div>` : ''}</li>`;
+  const item = (i: Verdict['items'][number]) => `<li><span class="tag ${esc(i.support)}">${esc(i.support)}</span> <code>${esc(i.syscall)}</code>${i.class ? ` <code>${esc(i.class)}</code>` : ''}: ${esc(i.observed)}${i.note ? `<div class="note" title="${esc(i.note)}">${esc(i.note)}${i.link ? ` <a href="${esc(i.link)}">gVisor's page</a>` : ''}</div>` : ''}</li>`;
   const shown = v.items.slice(0, VERDICT_ITEMS).map(item).join('');
   const rest = v.items.slice(VERDICT_ITEMS).map(item).join('');
   return `<div class="verdict ${v.answer}"><h3>${esc(title)} <span class="answer">${ANSWER_WORDS[v.answer]}</span></h3><p>${esc(v.summary)}</p>`

@@ -30,7 +30,7 @@ function verdictLines(title: string, v: Verdict): string[] {
   const out = [`**${title}** ${ANSWER[v.answer]}: ${v.summary}`];
   if (v.items.length) {
     out.push('');
-    for (const i of v.items.slice(0, 10)) out.push(`- ${code(i.syscall)}${i.class ? ` ${code(i.class)}` : ''} (${i.support}): ${cell(i.observed)}`);
+    for (const i of v.items.slice(0, 10)) out.push(`- ${code(i.syscall)}${i.class ? ` ${code(i.class)}` : ''} (${i.support}): ${cell(i.observed)}${i.note ? ` — ${cell(i.note)}` : ''}${i.link ? ` ([gVisor](${i.link}))` : ''}`);
     if (v.items.length > 10) out.push(`- … ${v.items.length - 10} more in the full report`);
   }
   return out;
