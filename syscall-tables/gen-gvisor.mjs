@@ -4,10 +4,12 @@
 //
 //   node syscall-tables/gen-gvisor.mjs <gvisor git dir | gvisor checkout | path/to/linux64.go> [--rev "<sha> <date>"]
 //
-// Only statuses are recorded (no text or code from gVisor): an entry built
-// with Supported* is "full", PartiallySupported* is "partial", an error form
-// (Error, ErrorWithEvent, CapError, ...) is "unsupported", and a number absent
-// from gVisor's AMD64 table is "unimplemented" (gVisor returns ENOSYS).
+// Only statuses are read from gVisor (no text or code of gVisor's): an entry
+// built with Supported* is "full", PartiallySupported* is "partial", an
+// error form (Error, ErrorWithEvent, CapError, ...) is "unsupported", and a
+// number absent from gVisor's AMD64 table is "unimplemented" (gVisor returns
+// ENOSYS). The notes of partial and unsupported calls come from the
+// hand-kept gvisor-notes.json (tsvisor's words); every such call needs one.
 // Entries are keyed by the Linux name of their number in numbers.json, so
 // gVisor's own spellings (e.g. "sysctl" for _sysctl) do not matter.
 import { execFileSync } from 'node:child_process';
@@ -68,6 +70,16 @@ export function parseAmd64(src) {
   return out;
 }
 
+/** The notes of the partial and unsupported calls of `amd64`, by name; throws when one lacks a note or a note has no such call. */
+export function mergeNotes(amd64, notes) {
+  const needs = Object.keys(amd64).filter((name) => amd64[name] === 'partial' || amd64[name] === 'unsupported');
+  const missing = needs.filter((name) => typeof notes[name] !== 'string' || notes[name].trim() === '');
+  if (missing.length) throw new Error(`gvisor-notes.json has no note for ${missing.join(', ')} (partial or unsupported in gVisor)`);
+  const stray = Object.keys(notes).filter((name) => !needs.includes(name));
+  if (stray.length) throw new Error(`gvisor-notes.json has notes for ${stray.map((n) => `${n} (${amd64[n] ?? 'not a syscall'})`).join(', ')}: only partial and unsupported calls take one`);
+  return Object.fromEntries(needs.map((name) => [name, notes[name]]));
+}
+
 function git(gitDir, ...args) {
   return execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
 }
@@ -116,8 +128,9 @@ function main(argv) {
     amd64[name] = status;
     counts[status]++;
   }
+  const notes = mergeNotes(amd64, JSON.parse(fs.readFileSync(path.join(here, 'gvisor-notes.json'), 'utf8')).notes);
   const out = path.join(here, 'gvisor.json');
-  fs.writeFileSync(out, JSON.stringify({ source, amd64 }, null, 2) + '\n');
+  fs.writeFileSync(out, JSON.stringify({ source, amd64, notes }, null, 2) + '\n');
   console.log(`wrote ${out}: ${JSON.stringify(counts)}`);
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ERRNO, errnoName } from '../src/abi/errno.js';
 import { EXEC_REWRITE_MAGIC } from '../src/abi/linux.js';
-import { SYSCALLS, byName, byNumber, gvisorStatus } from '../src/syscalls/table.js';
+import { GVISOR_PAGE, SYSCALLS, byName, byNumber, gvisorLink, gvisorNote, gvisorStatus } from '../src/syscalls/table.js';
 import { renderSyscalls } from '../src/cli/commands/syscalls.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -183,6 +183,10 @@ describe('syscalls.json', () => {
     expect(out[2]).toMatch(/^ +0 +read /);
     expect(out[3]).toBe('');
     for (const name of ['openat', 'read']) expect(out).toContain(`${name}: ${String(raw.find((e) => e.name === name)!.notes)}`);
+    // gVisor supports both fully: no gVisor line; for one it does not, what gVisor leaves out, with its page
+    expect(out.filter((l) => l.startsWith('gVisor ('))).toEqual([]);
+    const madvise = execFileSync(path.join(root, 'bin/tsvisor'), ['syscalls', 'madvise'], { encoding: 'utf8' }).split('\n');
+    expect(madvise).toContain(`gVisor (partial): ${gvisorNote('madvise')} ${GVISOR_PAGE}#madvise`);
     const bad = spawnSync(path.join(root, 'bin/tsvisor'), ['syscalls', 'opneat'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^tsvisor: no system call "opneat" on x86_64/);
@@ -245,5 +249,30 @@ describe('gvisor.json', () => {
       expect(GVISOR).toContain(status);
       expect(gvisorStatus(name)).toBe(status);
     }
+  });
+
+  it('has a note, in a sentence of tsvisor\'s, for every call gVisor supports partially or not at all, and for no other', () => {
+    const g = readJson('gvisor.json') as { amd64: Record<string, string>; notes: Record<string, string> };
+    const needs = Object.keys(g.amd64).filter((n) => g.amd64[n] === 'partial' || g.amd64[n] === 'unsupported');
+    expect(needs.length).toBeGreaterThan(100);
+    expect(Object.keys(g.notes).sort()).toEqual(needs.sort());
+    for (const name of needs) {
+      expect(g.notes[name], name).toMatch(/^[A-Z_].{8,200}\.$/);
+      expect(gvisorNote(name)).toBe(g.notes[name]);
+      expect(gvisorLink(name)).toBe(`${GVISOR_PAGE}#${name}`);
+    }
+    for (const name of Object.keys(g.amd64).filter((n) => !needs.includes(n))) expect(gvisorNote(name), name).toBeUndefined();
+    // no link to a call gVisor's table (and page) does not list
+    for (const name of Object.keys(g.amd64).filter((n) => g.amd64[n] === 'unimplemented')) expect(gvisorLink(name), name).toBeUndefined();
+  });
+
+  it('holds gvisor-notes.json\'s notes as gen-gvisor.mjs merges them, and the generator refuses a missing or stray note', async () => {
+    const { mergeNotes } = await import('../syscall-tables/gen-gvisor.mjs');
+    const g = readJson('gvisor.json') as { amd64: Record<string, string>; notes: Record<string, string> };
+    const hand = (readJson('gvisor-notes.json') as { notes: Record<string, string> }).notes;
+    expect(mergeNotes(g.amd64, hand)).toEqual(g.notes);
+    const { madvise: _, ...withoutOne } = hand;
+    expect(() => mergeNotes(g.amd64, withoutOne)).toThrow('gvisor-notes.json has no note for madvise (partial or unsupported in gVisor)');
+    expect(() => mergeNotes(g.amd64, { ...hand, read: 'Fine.' })).toThrow('gvisor-notes.json has notes for read (full): only partial and unsupported calls take one');
   });
 });

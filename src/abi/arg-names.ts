@@ -1,8 +1,9 @@
 // Names of the argument values coverage reports classify calls by (ioctl
-// requests, fcntl/prctl/arch_prctl commands, clone and open flags, socket
-// families/types/protocols, madvise advice, socket options): Linux x86_64
-// values from the kernel's uapi headers. An unnamed value shows in hex.
-import { CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, O_APPEND, O_ASYNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_NOATIME, O_NOFOLLOW, O_PATH, O_SYNC, O_TMPFILE, O_TRUNC } from './linux.js';
+// requests, fcntl/prctl/arch_prctl commands, clone, clone3, open and openat2
+// flags, openat2's resolve flags, socket families/types/protocols, madvise
+// advice, socket options): Linux x86_64 values from the kernel's uapi
+// headers. An unnamed value shows in hex.
+import { CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, O_APPEND, O_ASYNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_NOATIME, O_NOFOLLOW, O_PATH, O_SYNC, O_TMPFILE, O_TRUNC, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV } from './linux.js';
 
 const IOCTLS: Record<number, string> = {
   0x5401: 'TCGETS', 0x5402: 'TCSETS', 0x5403: 'TCSETSW', 0x5404: 'TCSETSF', 0x5405: 'TCGETA', 0x5406: 'TCSETA', 0x5407: 'TCSETAW', 0x5408: 'TCSETAF',
@@ -101,6 +102,14 @@ const OPEN_FLAGS: [number, string][] = [
   [O_ASYNC, 'O_ASYNC'], [O_DIRECT, 'O_DIRECT'], [O_DIRECTORY, 'O_DIRECTORY'], [O_NOFOLLOW, 'O_NOFOLLOW'], [O_NOATIME, 'O_NOATIME'], [O_PATH, 'O_PATH'],
 ];
 
+/** clone3's flags above bit 31 (struct clone_args' u64), as bits of its high word. */
+const CLONE3_HIGH_FLAGS: [number, string][] = [[1, 'CLONE_CLEAR_SIGHAND'], [2, 'CLONE_INTO_CGROUP']];
+
+const RESOLVE_FLAGS: [number, string][] = [
+  [RESOLVE_NO_XDEV, 'RESOLVE_NO_XDEV'], [RESOLVE_NO_MAGICLINKS, 'RESOLVE_NO_MAGICLINKS'], [RESOLVE_NO_SYMLINKS, 'RESOLVE_NO_SYMLINKS'],
+  [RESOLVE_BENEATH, 'RESOLVE_BENEATH'], [RESOLVE_IN_ROOT, 'RESOLVE_IN_ROOT'], [RESOLVE_CACHED, 'RESOLVE_CACHED'],
+];
+
 const hex = (v: number) => `0x${(v >>> 0).toString(16)}`;
 const named = (table: Record<number, string>, v: number) => table[v] ?? hex(v);
 
@@ -120,6 +129,20 @@ function flagNames(v: number, names: [number, string][], first: string[] = []): 
 
 function openFlags(v: number): string {
   return flagNames(v & ~3, OPEN_FLAGS, [['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_ACCMODE'][v & 3]!]);
+}
+
+/** clone3's flags from the low and high words of clone_args.flags; unnamed high bits as hex of the whole value. */
+function clone3Flags(low: number, high: number): string {
+  const names = low ? [flagNames(low, CLONE_FLAGS)] : [];
+  let rest = high;
+  for (const [bit, name] of CLONE3_HIGH_FLAGS) {
+    if (rest & bit) {
+      names.push(name);
+      rest &= ~bit;
+    }
+  }
+  if (rest) names.push(`0x${(BigInt(rest) << 32n).toString(16)}`);
+  return names.length ? names.join('|') : '0';
 }
 
 function socketClass(family: number, type: number, protocol: number): string {
@@ -145,6 +168,10 @@ export function argClassName(nr: number, v: number[]): string {
       return `${named(LEVELS, v[0]!)}/${SOCKOPTS[v[0]!]?.[v[1]!] ?? v[1]}`;
     case 56:
       return flagNames(v[0]!, CLONE_FLAGS);
+    case 435:
+      return clone3Flags(v[0]!, v[1]!);
+    case 437:
+      return `${openFlags(v[0]!)}/${v[1] ? flagNames(v[1], RESOLVE_FLAGS) : '0'}`;
     case 72:
       return named(FCNTLS, v[0]!);
     case 157:

@@ -14,18 +14,7 @@ import { errnoName } from '../abi/errno.js';
 import { SECCOMP_RET_ALLOW, SECCOMP_RET_DATA, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_LOG, SECCOMP_RET_TRAP } from '../abi/linux.js';
 import { type ResolvedProfile, type Rule, resolveProfile } from '../bpf/oci-seccomp.js';
 import type { LinuxSeccomp, SeccompArg } from '../oci/spec.js';
-import type { ArgCondition, Outcome, Report } from './schema.js';
-
-export interface AuditItem extends Outcome {
-  syscall: string;
-  nr: number;
-  /** the argument class, when the report splits the call by one */
-  class?: string;
-  /** 'blocked': the profile refuses these calls; 'depends': it refuses some calls of the kind, by arguments coverage does not record */
-  verdict: 'blocked' | 'depends';
-  /** what the calls would have got, e.g. 'EPERM', 'SIGSYS', 'killed'; for 'depends' the possible answers, 'allowed' among them */
-  answer: string;
-}
+import type { ArgCondition, Audit, AuditItem, Outcome, Report } from './schema.js';
 
 const ALL = (1n << 64n) - 1n;
 type Truth = 'yes' | 'no' | 'unknown';
@@ -89,8 +78,8 @@ function describe(ret: number): string {
   return `seccomp return ${ret.toString(16)}`;
 }
 
-/** The calls of the report the profile would have refused, most calls first. */
-export function audit(report: Report, profile: LinuxSeccomp): AuditItem[] {
+/** The calls of the report the profile (named `where`) would have refused: blocked ones first, most calls first. */
+export function audit(report: Report, profile: LinuxSeccomp, where: string): Audit {
   const p = resolveProfile(profile);
   const items: AuditItem[] = [];
   const check = (syscall: string, nr: number, o: Outcome, known: ArgCondition[], cls?: string) => {
@@ -107,11 +96,12 @@ export function audit(report: Report, profile: LinuxSeccomp): AuditItem[] {
     if (row.classes?.length) for (const c of row.classes) check(row.name, row.nr, c, c.args, c.name);
     else check(row.name, row.nr, row, []);
   }
-  return items.sort((a, b) => (a.verdict === b.verdict ? b.calls - a.calls : a.verdict === 'blocked' ? -1 : 1));
+  items.sort((a, b) => (a.verdict === b.verdict ? b.calls - a.calls : a.verdict === 'blocked' ? -1 : 1));
+  return { profile: where, items };
 }
 
 /** The terminal summary of an audit. */
-export function formatAudit(where: string, items: AuditItem[]): string {
+export function formatAudit({ profile: where, items }: Audit): string {
   const blocked = items.filter((i) => i.verdict === 'blocked');
   const depends = items.filter((i) => i.verdict === 'depends');
   const calls = (xs: AuditItem[]) => xs.reduce((n, i) => n + i.calls, 0);

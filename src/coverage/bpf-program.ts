@@ -45,6 +45,7 @@ const NR_CLONE3 = 435;
 
 const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 const BPF_FUNC_KTIME_GET_NS = 5;
+const BPF_FUNC_PROBE_READ_USER = 112;
 const BPF_FUNC_PROBE_READ_KERNEL = 113;
 const BPF_FUNC_GET_CURRENT_TASK_BTF = 158;
 const BPF_FUNC_TASK_PT_REGS = 175;
@@ -173,7 +174,8 @@ export interface ProgramMaps {
 // the counts key at -64 (tgid -64, gen -60, nr -56, errno -52, class -48);
 // the gens key (tgid) at -72; the starts key (tid) at -80; a counts value
 // at -104 (calls -104, ns -96, timed -88); the gens value at -112; a starts
-// value at -136 (ns -136, nr -128, class -120); the user registers at -264.
+// value at -136 (ns -136, nr -128, class -120); the user registers at -264;
+// a u32 of a struct a call points to (clone3's, openat2's class) at -272.
 const KEY = -64;
 const GENS_KEY = -72;
 const STARTS_KEY = -80;
@@ -181,6 +183,7 @@ const VALUE = -104;
 const GENS_VALUE = -112;
 const STAMP = -136;
 const REGS = -264;
+const STRUCT_U32 = -272;
 
 /** r7 = tgid, r8 = tid, for a task of the sandbox's pid namespace; else to 'out'. */
 function sandboxTask(a: Asm, m: ProgramMaps): void {
@@ -192,7 +195,10 @@ function sandboxTask(a: Asm, m: ProgramMaps): void {
 /**
  * The call's argument class (0 for a call without one) into the stack at
  * `dst`: at entry from the tracepoint's arguments, at exit from the task's
- * saved user registers (bpf_task_pt_regs), which still hold them.
+ * saved user registers (bpf_task_pt_regs), which still hold them. A part in
+ * a struct the call points to is read from the caller's memory (the helper
+ * leaves 0 where it cannot read). The class is built in `dst` (helpers
+ * clobber r1-r5).
  */
 function argClass(a: Asm, atEntry: boolean, dst: number): void {
   a.movImm(1, 0).stxdw(10, dst, 1);
@@ -212,14 +218,18 @@ function argClass(a: Asm, atEntry: boolean, dst: number): void {
   for (const [nr, spec] of CLASS_SPECS) {
     // At exit, two passes: to the shared register read, then back by number to pack.
     if (!atEntry) a.label(`regs${nr}`).ja('regs');
-    a.label(`class${nr}`).movImm(2, 0);
+    a.label(`class${nr}`);
     for (const p of spec.parts) {
-      arg(p.index).mov32(1, 1);
+      if (p.offset === undefined) arg(p.index).mov32(1, 1);
+      else {
+        arg(p.index).mov(3, 1).addImm(3, p.offset).mov(1, 10).addImm(1, STRUCT_U32).movImm(2, 4).call(BPF_FUNC_PROBE_READ_USER);
+        a.ldxw(1, 10, STRUCT_U32);
+      }
       if (p.mask !== 0xffffffff) a.andImm(1, p.mask | 0);
       if (p.shift) a.lshImm(1, p.shift);
-      a.or(2, 1);
+      a.ldxdw(2, 10, dst).or(2, 1).stxdw(10, dst, 2);
     }
-    a.ld64(1, HAS_CLASS).or(2, 1).stxdw(10, dst, 2).ja('classed');
+    a.ld64(1, HAS_CLASS).ldxdw(2, 10, dst).or(2, 1).stxdw(10, dst, 2).ja('classed');
   }
   a.label('classed');
 }

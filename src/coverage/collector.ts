@@ -5,7 +5,7 @@
 // clone) or fails before the kernel sees them (so the tracepoints report them
 // under another number, or none).
 import fs from 'node:fs';
-import { CLONE_THREAD } from '../abi/linux.js';
+import { CLONE_UNTRACED } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { HAS_CLASS, packClass } from './arg-classes.js';
 import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, STARTS_VALUE_SIZE, enterProgram, exitProgram } from './bpf-program.js';
@@ -28,6 +28,9 @@ const NR_EXECVEAT = 322;
 const NR_CLONE3 = 435;
 
 export class CoverageError extends Error {}
+
+/** An event row's key: the Sentry's rows are by process, generation, call, errno and class. */
+const eventKey = (tgid: number, gen: number, nr: number, errno: number, cls: bigint | null) => `${tgid}/${gen}/${nr}/${errno}/${cls}`;
 
 /** One counted row. */
 export interface CallCount {
@@ -64,9 +67,9 @@ export class Collector implements GuestEvents {
   readonly processes = new Map<number, ProcessInfo>();
   /** exec and clone3 calls from the Sentry's events: tid -> (name, tgid, gen) until its result */
   private readonly execsPending = new Map<number, { name: string; tgid: number; gen: number }>();
-  private readonly clonesPending = new Map<number, { name: string; tgid: number; gen: number }>();
-  /** clone3 calls the kernel ran as clone: rows to move from clone to clone3 */
-  private readonly asClone = new Map<string, number>();
+  private readonly clonesPending = new Map<number, { tgid: number; gen: number; flags: bigint }>();
+  /** clone3 calls the kernel ran as clone, by tgid/gen/errno/class: rows to move from clone to clone3 */
+  private readonly asClone = new Map<string, { tgid: number; gen: number; errno: number; flags: bigint; cls: bigint; calls: number }>();
   private readonly eventRows = new Map<string, CallCount>();
   /** the Sentry's time in the calls it answered, by tgid/gen/nr/class: rows of no calls that add time */
   private readonly sentryTime = new Map<string, CallCount>();
@@ -117,19 +120,22 @@ export class Collector implements GuestEvents {
     this.fds.push(fd);
   }
 
-  onCloneCall(tid: number, tgid: number, name: string): void {
-    this.clonesPending.set(tid, { name, tgid, gen: this.genOf(tgid) });
+  onCloneCall(tid: number, tgid: number, _name: 'clone3', flags: bigint | null): void {
+    this.clonesPending.set(tid, { tgid, gen: this.genOf(tgid), flags: flags ?? 0n });
   }
 
   onCloneResult(tid: number, errno: number, asClone: boolean): void {
     const c = this.clonesPending.get(tid);
     if (!c) return;
     this.clonesPending.delete(tid);
-    this.addRow(c.tgid, c.gen, NR_CLONE3, errno);
-    if (asClone) {
-      const key = `${c.tgid}/${c.gen}/${errno}`;
-      this.asClone.set(key, (this.asClone.get(key) ?? 0) + 1);
-    }
+    const cls = packClass(NR_CLONE3, () => 0, (_, offset) => Number((c.flags >> BigInt(8 * offset)) & 0xffffffffn))!;
+    this.addRow(c.tgid, c.gen, NR_CLONE3, errno, cls);
+    if (!asClone) return;
+    const key = `${c.tgid}/${c.gen}/${errno}/${cls}`;
+    const m = this.asClone.get(key);
+    if (m) m.calls++;
+    else if (this.asClone.size < MAX_ROWS) this.asClone.set(key, { tgid: c.tgid, gen: c.gen, errno, flags: c.flags, cls, calls: 1 });
+    else this.lost = true;
   }
 
   onFork(parentTid: number, childTid: number, pid: number, isThread: boolean): void {
@@ -156,14 +162,14 @@ export class Collector implements GuestEvents {
     const e = this.execsPending.get(tid);
     if (!e) return;
     this.execsPending.delete(tid);
-    this.addRow(e.tgid, e.gen, e.name === 'execve' ? NR_EXECVE : NR_EXECVEAT, errno);
+    this.addRow(e.tgid, e.gen, e.name === 'execve' ? NR_EXECVE : NR_EXECVEAT, errno, null);
   }
 
-  private addRow(tgid: number, gen: number, nr: number, errno: number): void {
-    const key = `${tgid}/${gen}/${nr}/${errno}`;
+  private addRow(tgid: number, gen: number, nr: number, errno: number, cls: bigint | null): void {
+    const key = eventKey(tgid, gen, nr, errno, cls);
     const row = this.eventRows.get(key);
     if (row) row.calls++;
-    else if (this.eventRows.size < MAX_ROWS) this.eventRows.set(key, { tgid, gen, nr, errno, cls: null, calls: 1, ns: 0, timed: 0 });
+    else if (this.eventRows.size < MAX_ROWS) this.eventRows.set(key, { tgid, gen, nr, errno, cls, calls: 1, ns: 0, timed: 0 });
     else this.lost = true;
   }
 
@@ -174,9 +180,19 @@ export class Collector implements GuestEvents {
     else if (p) this.lost = true;
   }
 
-  onEmulated(tgid: number, nr: number, ns: number, args: { u32(index: number): number }): void {
+  classOf(nr: number, args: { u32(index: number): number; long(index: number): number }, read: (addr: number, len: number) => Buffer): bigint | null {
+    const mem = (index: number, offset: number) => {
+      try {
+        return read(args.long(index) + offset, 4).readUInt32LE(0);
+      } catch {
+        return 0; // as the eBPF program's read of a struct it cannot read
+      }
+    };
+    return packClass(nr, (i) => args.u32(i), mem);
+  }
+
+  onEmulated(tgid: number, nr: number, ns: number, cls: bigint | null): void {
     const gen = this.genOf(tgid);
-    const cls = packClass(nr, (i) => args.u32(i));
     const key = `${tgid}/${gen}/${nr}/${cls}`;
     const row = this.sentryTime.get(key);
     if (row) {
@@ -230,20 +246,19 @@ export class Collector implements GuestEvents {
       }
     }
     for (const fd of this.fds.splice(0).reverse()) native.close(fd);
-    // clone3 calls the kernel ran as clone: out of clone's rows (with their share of the time), into clone3's.
-    // Their class is the clone3's flags, which the counts cannot tell from a clone's with the same
-    // flags: thread-creating classes are taken first (glibc makes threads with clone3, forks with clone).
-    const thread = (r: CallCount) => (r.cls !== null && r.cls & BigInt(CLONE_THREAD) ? 1 : 0);
-    for (const row of rows.filter((r) => r.nr === NR_CLONE).sort((a, b) => thread(b) - thread(a) || b.calls - a.calls)) {
-      const key = `${row.tgid}/${row.gen}/${row.errno}`;
-      const k = Math.min(this.asClone.get(key) ?? 0, row.calls);
-      if (!k) continue;
-      this.asClone.set(key, (this.asClone.get(key) ?? 0) - k);
+    // clone3 calls the kernel ran as clone: out of clone's rows (with their share of the time), into
+    // clone3's (whose class is the clone3's own flags, from the Sentry). The kernel counted each as the
+    // clone the Sentry rewrote it into: clone3's low flags without CLONE_UNTRACED (clone3.ts).
+    for (const m of this.asClone.values()) {
+      const cloneCls = packClass(NR_CLONE, () => Number(m.flags & 0xffffffffn) & ~CLONE_UNTRACED, () => 0);
+      const row = rows.find((r) => r.nr === NR_CLONE && r.tgid === m.tgid && r.gen === m.gen && r.errno === m.errno && r.cls === cloneCls);
+      const k = Math.min(m.calls, row?.calls ?? 0);
+      if (!row || !k) continue;
       const share = { ns: Math.round((row.ns * k) / row.calls), timed: Math.round((row.timed * k) / row.calls) };
       row.calls -= k;
       row.ns -= share.ns;
       row.timed -= share.timed;
-      const to = this.eventRows.get(`${row.tgid}/${row.gen}/${NR_CLONE3}/${row.errno}`);
+      const to = this.eventRows.get(eventKey(m.tgid, m.gen, NR_CLONE3, m.errno, m.cls));
       if (to) {
         to.ns += share.ns;
         to.timed += share.timed;
@@ -251,7 +266,8 @@ export class Collector implements GuestEvents {
     }
     // Execs: the kernel's time by process, generation and result, shared among the events' rows (execve, execveat) alike.
     for (const [key, t] of execTime) {
-      const to = [NR_EXECVE, NR_EXECVEAT].map((nr) => this.eventRows.get(`${key.split('/').slice(0, 2).join('/')}/${nr}/${key.split('/')[2]}`)).filter((r) => r !== undefined);
+      const [tgid, gen, errno] = key.split('/').map(Number) as [number, number, number];
+      const to = [NR_EXECVE, NR_EXECVEAT].map((nr) => this.eventRows.get(eventKey(tgid, gen, nr, errno, null))).filter((r) => r !== undefined);
       const calls = to.reduce((s, r) => s + r.calls, 0);
       for (const r of to) {
         r.ns += Math.round((t.ns * r.calls) / calls);

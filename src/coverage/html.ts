@@ -3,7 +3,7 @@
 // call), the verdicts, and every table of the report. No script and no
 // external resource: the page opens offline, from a mail or a CI artefact.
 import { familyOf } from './families.js';
-import type { Outcome, Report, SyscallRow, Verdict } from './schema.js';
+import type { Audit, Outcome, Report, SyscallRow, Verdict } from './schema.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const int = (n: number) => n.toLocaleString('en-US');
@@ -90,11 +90,20 @@ const ANSWER_WORDS = { yes: 'yes', partial: 'partly', no: 'no' } as const;
 const VERDICT_ITEMS = 8;
 
 function verdict(title: string, v: Verdict): string {
-  const item = (i: Verdict['items'][number]) => `<li><span class="tag ${esc(i.support)}">${esc(i.support)}</span> <code>${esc(i.syscall)}</code>${i.class ? ` <code>${esc(i.class)}</code>` : ''}: ${esc(i.observed)}${i.note ? `<div class="note" title="${esc(i.note)}">${esc(i.note)}</div>` : ''}</li>`;
+  const item = (i: Verdict['items'][number]) => `<li><span class="tag ${esc(i.support)}">${esc(i.support)}</span> <code>${esc(i.syscall)}</code>${i.class ? ` <code>${esc(i.class)}</code>` : ''}: ${esc(i.observed)}${i.note ? `<div class="note" title="${esc(i.note)}">${esc(i.note)}${i.link ? ` <a href="${esc(i.link)}">gVisor's page</a>` : ''}</div>` : ''}</li>`;
   const shown = v.items.slice(0, VERDICT_ITEMS).map(item).join('');
   const rest = v.items.slice(VERDICT_ITEMS).map(item).join('');
   return `<div class="verdict ${v.answer}"><h3>${esc(title)} <span class="answer">${ANSWER_WORDS[v.answer]}</span></h3><p>${esc(v.summary)}</p>`
     + `${shown ? `<ul>${shown}</ul>` : ''}${rest ? `<details><summary>${v.items.length - VERDICT_ITEMS} more</summary><ul>${rest}</ul></details>` : ''}</div>`;
+}
+
+/** The --audit section: what the profile would have refused, blocked calls first. */
+function auditSection(a: Audit): string {
+  const head = `<h2>Audit against a seccomp profile</h2><p>Profile <code>${esc(a.profile)}</code>. Nothing was refused in this run; these are the calls the profile would have refused.</p>`;
+  if (a.items.length === 0) return `${head}<p class="none">The profile allows every call the run made.</p>`;
+  const rows = a.items.map((i) => `<tr><td><code>${esc(i.syscall)}</code>${i.class ? ` <code>${esc(i.class)}</code>` : ''}</td><td><span class="tag ${i.verdict === 'blocked' ? 'none' : 'partial'}">${i.verdict === 'blocked' ? 'refused' : 'depends on arguments'}</span></td>`
+    + `<td>${esc(i.answer)}</td><td class="num">${int(i.calls)}</td><td>${errnoCell(i)}</td></tr>`);
+  return `${head}<table class="audit"><thead><tr><th>call</th><th>verdict</th><th>would have got</th><th>calls</th><th>errnos in this run</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function errnoCell(o: Outcome): string {
@@ -178,6 +187,7 @@ ${r.truncated ? '<p class="warn">The run outgrew the report\'s bounds: some call
 ${charts(r)}
 <h2>Would it run elsewhere?</h2>
 <section class="verdicts">${verdict('Runs on gVisor?', r.verdicts.gvisor)}${verdict('Runs on tsvisor?', r.verdicts.tsvisor)}</section>
+${r.audit ? auditSection(r.audit) : ''}
 <h2>Every call</h2>
 ${syscallTable(r.syscalls, r.totals)}
 <h2>By executable</h2>

@@ -2,7 +2,7 @@
 // FILE): the verdicts first, the busiest calls in a table, the rest folded
 // away in <details> (GitHub and GitLab render both).
 import { duration } from './html.js';
-import type { Outcome, Report, SyscallRow, Verdict } from './schema.js';
+import type { Audit, Outcome, Report, SyscallRow, Verdict } from './schema.js';
 
 /** A table cell: pipes escaped, no line breaks. */
 const cell = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -30,9 +30,22 @@ function verdictLines(title: string, v: Verdict): string[] {
   const out = [`**${title}** ${ANSWER[v.answer]}: ${v.summary}`];
   if (v.items.length) {
     out.push('');
-    for (const i of v.items.slice(0, 10)) out.push(`- ${code(i.syscall)}${i.class ? ` ${code(i.class)}` : ''} (${i.support}): ${cell(i.observed)}`);
+    for (const i of v.items.slice(0, 10)) out.push(`- ${code(i.syscall)}${i.class ? ` ${code(i.class)}` : ''} (${i.support}): ${cell(i.observed)}${i.note ? ` — ${cell(i.note)}` : ''}${i.link ? ` ([gVisor](${i.link}))` : ''}`);
     if (v.items.length > 10) out.push(`- … ${v.items.length - 10} more in the full report`);
   }
+  return out;
+}
+
+function auditLines(a: Audit): string[] {
+  const out = [`**Audit against ${code(a.profile)}** (nothing was refused in this run): `];
+  if (a.items.length === 0) {
+    out[0] += 'the profile allows every call the run made.';
+    return out;
+  }
+  const blocked = a.items.filter((i) => i.verdict === 'blocked');
+  out[0] += `it would have refused ${blocked.length} kind${blocked.length === 1 ? '' : 's'} of call${a.items.length > blocked.length ? `, and may refuse ${a.items.length - blocked.length} more by arguments coverage does not record` : ''}.`;
+  out.push('', '| call | would have got | calls | errnos in this run |', '|---|---|---:|---|');
+  for (const i of a.items) out.push(`| ${cell(`${code(i.syscall)}${i.class ? ` ${code(i.class)}` : ''}`)} | ${cell(i.verdict === 'blocked' ? i.answer : `depends on arguments: ${i.answer}`)} | ${int(i.calls)} | ${cell(errnos(i))} |`);
   return out;
 }
 
@@ -47,6 +60,7 @@ export function renderMarkdown(r: Report): string {
     '',
     ...verdictLines('Runs on tsvisor?', r.verdicts.tsvisor),
     '',
+    ...(r.audit ? [...auditLines(r.audit), ''] : []),
     ...rowLines(r.syscalls.slice(0, TOP)),
   ];
   if (r.syscalls.length > TOP) {

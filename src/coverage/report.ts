@@ -3,7 +3,7 @@
 // syscall-tables/, split by argument class where support depends on one,
 // and the verdicts "runs on gVisor?" and "runs on tsvisor?".
 import { errnoName } from '../abi/errno.js';
-import { type Rule, type SyscallEntry, byNumber, gvisorSource, gvisorStatus } from '../syscalls/table.js';
+import { GVISOR_PAGE, type Rule, type SyscallEntry, byNumber, gvisorLink, gvisorNote, gvisorSource, gvisorStatus } from '../syscalls/table.js';
 import { decodeClass } from './arg-classes.js';
 import { type CallCount, LAUNCHER_EXE, type ProcessInfo } from './collector.js';
 import { type ArgClassRow, type ArgCondition, type Outcome, type Report, SCHEMA_VERSION, type SyscallRow, type Verdict, type VerdictItem } from './schema.js';
@@ -129,6 +129,7 @@ function verdict(items: VerdictItem[], who: string): Verdict {
   return { answer, summary, items };
 }
 
+/** The gVisor verdict's note: the status in words, then for a partial or unsupported call what gVisor leaves out (gvisor.json's notes). */
 const GVISOR_NOTE: Record<string, string> = {
   partial: 'gVisor: partially supported',
   unsupported: 'gVisor: returns an error',
@@ -145,7 +146,11 @@ function verdicts(rows: SyscallRow[], exitStatus: number): Report['verdicts'] {
   const g: VerdictItem[] = [];
   const t: VerdictItem[] = [];
   for (const r of rows) {
-    if (r.gvisor !== 'full') g.push(item(r, r, r.gvisor, GVISOR_NOTE[r.gvisor]!, exitStatus));
+    if (r.gvisor !== 'full') {
+      const link = r.gvisor === 'unknown' ? undefined : gvisorLink(r.name);
+      const what = r.gvisor === 'unknown' ? undefined : gvisorNote(r.name);
+      g.push({ ...item(r, r, r.gvisor, `${GVISOR_NOTE[r.gvisor]!}${what ? `: ${what}` : ''}`, exitStatus), ...(link ? { link } : {}) });
+    }
     const classes = r.classes?.filter((c) => c.tsvisor !== r.tsvisor) ?? [];
     for (const c of classes) if (c.tsvisor !== 'full') t.push(item(r, c, c.tsvisor, c.rule ?? r.note, exitStatus, c.name));
     if (r.tsvisor !== 'full') {
@@ -196,6 +201,7 @@ export function buildReport(command: string[], exitStatus: number, counts: CallC
       return { pid: p?.pid ?? -1, parentPid: pidOf(p?.parent ?? null), executables: (p?.exes ?? []).filter((x) => x !== LAUNCHER_EXE), ...sum(rows), syscalls: rows };
     }).sort((a, b) => a.pid - b.pid),
     verdicts: verdicts(syscalls, exitStatus),
+    audit: null,
   };
 }
 
@@ -213,7 +219,7 @@ function table(lines: string[], head: string[], cells: string[][], right: number
 function formatVerdict(lines: string[], title: string, v: Verdict): void {
   lines.push('', `${title} ${v.answer}: ${v.summary}`);
   const shown = v.items.slice(0, 15);
-  for (const i of shown) lines.push(`  ${i.support.padEnd(13)} ${i.syscall}${i.class ? ` ${i.class}` : ''}: ${i.observed}${i.note ? ` (${i.note.length > 100 ? `${i.note.slice(0, 97)}...` : i.note})` : ''}`);
+  for (const i of shown) lines.push(`  ${i.support.padEnd(13)} ${i.syscall}${i.class ? ` ${i.class}` : ''}: ${i.observed}${i.note ? ` (${i.note.length > 160 ? `${i.note.slice(0, 157)}...` : i.note})` : ''}`);
   if (v.items.length > shown.length) lines.push(`  ... ${v.items.length - shown.length} more in the JSON report`);
 }
 
@@ -246,6 +252,7 @@ export function formatReport(r: Report): string {
     for (const p of r.processes) lines.push(`  ${String(p.calls).padStart(8)} calls ${String(p.errors).padStart(6)} errors  pid ${p.pid} (parent ${p.parentPid ?? '-'})  ${p.executables.join(' -> ')}`);
   }
   formatVerdict(lines, 'runs on gVisor?', r.verdicts.gvisor);
+  if (r.verdicts.gvisor.items.some((i) => i.link)) lines.push(`  (gVisor's page for a call: ${GVISOR_PAGE}#NAME)`);
   formatVerdict(lines, 'runs on tsvisor?', r.verdicts.tsvisor);
   if (r.truncated) lines.push('', 'warning: the run outgrew the report\'s bounds: some calls are missing or not attributed');
   return `${lines.join('\n')}\n`;

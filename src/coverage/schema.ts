@@ -3,7 +3,7 @@
 // a validator for reports read back from files. Field names are stable within
 // a schema version; a change that removes or renames a field bumps it.
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** syscall-tables/' disposition; 'by argument' when its rules decide per call (see the row's classes) */
 export type Disposition = 'passthrough' | 'emulate' | 'deny' | 'by argument';
@@ -91,10 +91,32 @@ export interface VerdictItem {
   errnos: Record<string, number>;
   /** what happened in this run, in one sentence, e.g. '12 calls, every one failed (ENOSYS 12); the program still exited 0' */
   observed: string;
-  /** why: tsvisor's note or rule; for gVisor its published status */
+  /** why: tsvisor's note or rule; for gVisor its status and what gVisor leaves out (syscall-tables/gvisor.json's note, in tsvisor's words) */
   note: string;
+  /** for gVisor: its compatibility page's entry for the call */
+  link?: string;
   /** how much it matters, higher first: not supported above partial, then more calls (log scale) above fewer */
   weight: number;
+}
+
+/** A call (or argument class) the audited profile would have refused (audit.ts). */
+export interface AuditItem extends Outcome {
+  syscall: string;
+  nr: number;
+  /** the argument class, when the report splits the call by one */
+  class?: string;
+  /** 'blocked': the profile refuses these calls; 'depends': it refuses some calls of the kind, by arguments coverage does not record */
+  verdict: 'blocked' | 'depends';
+  /** what the calls would have got, e.g. 'EPERM', 'SIGSYS', 'process killed'; for 'depends' the possible answers, 'allowed' among them */
+  answer: string;
+}
+
+/** --audit PROFILE: the calls of the run the profile would have refused (none was refused). */
+export interface Audit {
+  /** the profile, as the user named it (and how it was read) */
+  profile: string;
+  /** blocked items first, then by calls */
+  items: AuditItem[];
 }
 
 export interface Verdict {
@@ -119,6 +141,8 @@ export interface Report {
   executables: ExecutableReport[];
   processes: ProcessReport[];
   verdicts: { gvisor: Verdict; tsvisor: Verdict };
+  /** the --audit result; null without --audit */
+  audit: Audit | null;
 }
 
 type Check = (v: unknown, at: string, out: string[]) => void;
@@ -196,10 +220,19 @@ const verdictItem = {
   errnos: recordOf(count),
   observed: str,
   note: str,
+  link: optional(str),
   weight: num,
 };
 const verdictOwn = { answer: oneOf('yes', 'partial', 'no'), summary: str, items: arrayOf(object(verdictItem)) };
 const verdict = object(verdictOwn);
+const auditItem = {
+  syscall: str,
+  nr: num,
+  class: optional(str),
+  verdict: oneOf('blocked', 'depends'),
+  answer: str,
+};
+const auditOwn = { profile: str, items: arrayOf(object({ ...outcome, ...auditItem })) };
 const reportOwn = {
   schema: oneOf(SCHEMA_VERSION),
   tool: object({ name: oneOf('tsvisor'), version: str, gvisorTable: str }),
@@ -211,6 +244,7 @@ const reportOwn = {
   executables: arrayOf(object({ ...outcome, ...executableOwn })),
   processes: arrayOf(object({ ...outcome, ...processOwn })),
   verdicts: object({ gvisor: verdict, tsvisor: verdict }),
+  audit: nullable(object(auditOwn)),
 };
 const report = object(reportOwn);
 
@@ -219,6 +253,7 @@ export const SCHEMA_FIELDS: Readonly<Record<string, readonly string[]>> = Object
   Object.entries({
     Report: reportOwn, Outcome: outcome, SyscallRow: syscallOwn, ArgClassRow: argClassOwn,
     ExecutableReport: executableOwn, ProcessReport: processOwn, Verdict: verdictOwn, VerdictItem: verdictItem,
+    Audit: auditOwn, AuditItem: auditItem,
   }).map(([k, v]) => [k, Object.keys(v)]),
 );
 

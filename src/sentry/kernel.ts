@@ -670,10 +670,17 @@ export class Kernel {
    */
   private onClone3Stop(t: Task, info: Float64Array): void {
     const size = info[3]!;
-    this.spec.events?.onCloneCall(t.tid, t.proc.tgid, 'clone3');
+    let args: unknown; // the struct, or why it cannot be read
     try {
       if (size > 4096) throw sysErr(ERRNO.E2BIG);
-      t.clone3Regs = rewriteClone3(t.tid, readBytes(t, info[2]!, size));
+      args = readBytes(t, info[2]!, size);
+    } catch (e) {
+      args = e;
+    }
+    this.spec.events?.onCloneCall(t.tid, t.proc.tgid, 'clone3', args instanceof Buffer && args.length >= 8 ? args.readBigUInt64LE(0) : null);
+    try {
+      if (!(args instanceof Buffer)) throw args;
+      t.clone3Regs = rewriteClone3(t.tid, args);
     } catch (e) {
       this.spec.events?.onCloneResult(t.tid, e instanceof SysErr ? e.errno : ERRNO.EFAULT, false);
       native.ptraceSkipSyscall(t.tid, -(e instanceof SysErr ? e.errno : ERRNO.EFAULT));

@@ -84,8 +84,8 @@ export interface SandboxSpec {
 export interface GuestEvents {
   /** a task created a task: the result of a clone3 begun with onCloneCall too */
   onFork(parentTid: number, childTid: number, pid: number, isThread: boolean): void;
-  /** a clone3 begins: the Sentry rewrites it into clone or fails it (the kernel then sees another call, or none) */
-  onCloneCall(tid: number, tgid: number, name: 'clone3'): void;
+  /** a clone3 begins: the Sentry rewrites it into clone or fails it (the kernel then sees another call, or none); `flags`: its clone_args.flags, null when they could not be read */
+  onCloneCall(tid: number, tgid: number, name: 'clone3', flags: bigint | null): void;
   /** it failed with errno; `asClone`: the kernel ran it, as clone */
   onCloneResult(tid: number, errno: number, asClone: boolean): void;
   /** an execve/execveat call begins (before the Sentry rewrites or fails it) */
@@ -94,8 +94,14 @@ export interface GuestEvents {
   onExecResult(tid: number, errno: number): void;
   /** it succeeded: `tid` (formerly `formerTid`) runs `exePath` */
   onExec(tid: number, formerTid: number, exePath: string): void;
-  /** the Sentry answered a call of process `tgid` after `ns` nanoseconds in its handler; `args` are the call's */
-  onEmulated(tgid: number, nr: number, ns: number, args: { u32(index: number): number }): void;
+  /**
+   * the argument class (src/coverage/arg-classes.ts) of a call the Sentry is about to handle: `args` are the
+   * call's, `read` reads the caller's memory (throws where it cannot). Asked before the handler, which may
+   * answer the call early (ADDFD), after which the guest may reuse that memory.
+   */
+  classOf(nr: number, args: { u32(index: number): number; long(index: number): number }, read: (addr: number, len: number) => Buffer): bigint | null;
+  /** the Sentry answered a call of process `tgid`, of class `cls` (classOf's), after `ns` nanoseconds in its handler */
+  onEmulated(tgid: number, nr: number, ns: number, cls: bigint | null): void;
 }
 
 /** A seccomp filter the launcher installs right before exec, without a listener (src/bpf/oci-seccomp.ts). */

@@ -100,6 +100,8 @@ export const NUMBERS: Readonly<Record<string, number>> = Object.freeze(readJson(
 interface GvisorFile {
   source: string;
   amd64: Record<string, GvisorStatus>;
+  /** what gVisor leaves out of each partial or unsupported call, in tsvisor's words (gvisor-notes.json) */
+  notes: Record<string, string>;
 }
 
 let gvisor: GvisorFile | null | undefined;
@@ -130,4 +132,19 @@ export function gvisorStatus(name: string): GvisorStatus {
   const g = loadGvisor();
   if (!g) return 'unimplemented';
   return Object.prototype.hasOwnProperty.call(g.amd64, name) ? g.amd64[name]! : 'unimplemented';
+}
+
+/** What gVisor leaves out of a call it supports partially or not at all (syscall-tables/gvisor-notes.json), or undefined. */
+export function gvisorNote(name: string): string | undefined {
+  const g = loadGvisor();
+  return g && Object.prototype.hasOwnProperty.call(g.notes, name) ? g.notes[name] : undefined;
+}
+
+/** gVisor's compatibility page for amd64; a call's entry is its anchor. */
+export const GVISOR_PAGE = 'https://gvisor.dev/docs/user_guide/compatibility/linux/amd64/';
+
+/** The call's entry on gVisor's compatibility page, for a call gVisor's table lists (not an unimplemented one). */
+export function gvisorLink(name: string): string | undefined {
+  const s = gvisorStatus(name);
+  return s === 'unimplemented' ? undefined : `${GVISOR_PAGE}#${name}`;
 }

@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
 import { compile, hostScratch } from './robust-helpers.js';
-import type { Report } from '../../src/coverage/schema.js';
+import { type Report, validateReport } from '../../src/coverage/schema.js';
 
 /** The container's environment (tsvisor spec's), given to the coverage run too. */
 const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', TERM: 'xterm' };
@@ -187,7 +187,9 @@ describe('--audit', () => {
     const small: Profile = readJson(file);
     const allowed = new Set(small.syscalls.flatMap((e) => e.names));
     const json = out('audit.json');
-    const r = coverage(SCRIPT, ['--quiet', '--json', json, '--audit', file]);
+    const html = out('audit.html');
+    const md = out('audit.md');
+    const r = coverage(SCRIPT, ['--quiet', '--json', json, '--html', html, '--markdown', md, '--audit', file]);
     // Not refused: the run is the same as without a profile.
     expect(r).toMatchObject({ status: 0, stdout: 'start\nsandbox\n20\nvalue=21\n' });
     const report: Report = readJson(json);
@@ -202,6 +204,20 @@ describe('--audit', () => {
     expect(r.stderr).toMatch(/^\s+\d+\s+pipe2: EPERM$/m);
     // ls opens a directory; the smaller run opened only files: refused by its class.
     expect(r.stderr).toMatch(/^\s+1\s+openat O_RDONLY\|O_DIRECTORY: EPERM$/m);
+    // The JSON, HTML and Markdown hold the same audit as the terminal.
+    expect(validateReport(report)).toEqual([]);
+    expect(report.audit?.profile).toBe(file);
+    const items = report.audit!.items;
+    expect(items.map((i) => `${i.calls} ${i.syscall}${i.class ? ` ${i.class}` : ''}: ${i.answer}`)).toEqual(lines.slice(2).filter((l) => l.trim()).map((l) => l.trim().replace(/\s+/, ' ').replace(/ \(.* in this run\)$/, '')));
+    expect(items.every((i) => i.verdict === 'blocked')).toBe(true);
+    const page = fs.readFileSync(html, 'utf8');
+    const section = page.slice(page.indexOf('<h2>Audit against a seccomp profile</h2>'), page.indexOf('<h2>Every call</h2>'));
+    expect(section).toContain(`<code>${file}</code>`);
+    for (const i of items) expect(section).toContain(`<td><code>${i.syscall}</code>${i.class ? ` <code>${i.class.replace(/&/g, '&#38;').replace(/\|/g, '|')}</code>` : ''}</td>`);
+    expect((section.match(/<tr>/g) ?? []).length).toBe(items.length + 1);
+    const comment = fs.readFileSync(md, 'utf8');
+    expect(comment).toContain(`**Audit against \`${file}\`** (nothing was refused in this run): it would have refused ${items.length} kinds of call.`);
+    for (const i of items) expect(comment).toContain(`| \`${i.syscall}\`${i.class ? ` \`${i.class.replace(/\|/g, '\\|')}\`` : ''} | ${i.answer} | ${i.calls} |`);
   });
 
   it('applies a config.json\'s linux.seccomp with its actions, and says when a rule tests arguments coverage does not record', () => {

@@ -4,11 +4,18 @@
 // options, open flags, madvise advice and clone flags, including classes the
 // sandbox refuses by rule (TIOCSTI, F_SETLEASE, PR_SET_MM: errors natively
 // too); a fork (clone) and a thread (glibc's clone3, which the Sentry runs
-// as clone). Then 5 nanosleeps of 20 ms each (a lower bound for their time).
+// as clone). The classes read from memory: openat2's open_how (flags and
+// resolve) and clone3's clone_args.flags, among them a CLONE_CLEAR_SIGHAND
+// child (tsvisor: ENOSYS) and a struct that cannot be read (EFAULT: class
+// 0). Then 5 nanosleeps of 20 ms each (a lower bound for their time).
 // `coverage-args gvisor`: also 3 calls of sched_rr_get_interval, which gVisor
 // does not support (and tsvisor does).
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -25,6 +32,13 @@
 #include <unistd.h>
 
 static void *thread_main(void *arg) { return arg; }
+
+static long openat2(const char *path, unsigned long long flags, unsigned long long resolve) {
+  struct open_how how = {.flags = flags, .resolve = resolve};
+  long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+  if (fd >= 0) close(fd);
+  return fd;
+}
 
 int main(int argc, char **argv) {
   int one = 1, n;
@@ -58,6 +72,15 @@ int main(int argc, char **argv) {
   close(open("/", O_RDONLY | O_DIRECTORY));
   close(open("/etc", O_PATH));
   open("/nonexistent-cov-args", O_WRONLY | O_APPEND);         // ENOENT
+  for (int i = 0; i < 2; i++) openat2("/etc/hostname", O_RDONLY | O_CLOEXEC, RESOLVE_NO_SYMLINKS);
+  openat2("/", O_RDONLY | O_DIRECTORY, 0);
+  openat2("/etc", O_PATH, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS); // EXDEV: an absolute path beneath the cwd
+  syscall(SYS_openat2, AT_FDCWD, "/etc/hostname", (void *)1, sizeof(struct open_how)); // EFAULT
+  struct clone_args ca = {.flags = CLONE_CLEAR_SIGHAND, .exit_signal = SIGCHLD};
+  long c3 = syscall(SYS_clone3, &ca, sizeof ca);             // tsvisor: ENOSYS (a program falls back to clone)
+  if (c3 == 0) _exit(0);
+  if (c3 > 0) waitpid(c3, 0, 0);
+  syscall(SYS_clone3, (void *)1, sizeof ca);                 // EFAULT
   char *p = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   for (int i = 0; i < 2; i++) madvise(p, 8192, MADV_DONTNEED);
   madvise(p, 8192, MADV_DONTFORK);
@@ -67,7 +90,8 @@ int main(int argc, char **argv) {
   waitpid(child, 0, 0);
   pthread_t thread;
   pthread_create(&thread, 0, thread_main, 0);
-  pthread_join(thread, 0);
+  while (pthread_tryjoin_np(thread, 0) == EBUSY) { // pthread_join's futex wait depends on timing: no call here
+  }
   for (int i = 0; i < 5; i++) nanosleep(&(struct timespec){0, 20000000}, 0);
   if (argc > 1 && strcmp(argv[1], "gvisor") == 0) {
     struct timespec ts;

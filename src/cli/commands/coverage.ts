@@ -102,11 +102,9 @@ export const coverageCommand: Command = {
     }
     const { rows, full } = collector.finish();
     const report = buildReport(rest, status, rows, collector.processes, full, await version());
+    if (audited) report.audit = (await import('../../coverage/audit.js')).audit(report, audited.profile, audited.where);
     if (!flags.quiet) fs.writeSync(2, formatReport(report));
-    if (audited) {
-      const { audit, formatAudit } = await import('../../coverage/audit.js');
-      fs.writeSync(2, formatAudit(audited.where, audit(report, audited.profile)));
-    }
+    if (report.audit) fs.writeSync(2, (await import('../../coverage/audit.js')).formatAudit(report.audit));
     for (const [name, { file, fd }] of fds) {
       try {
         fs.writeFileSync(fd, await render(name, report, (flags['seccomp-runtime'] as ProfileRuntime | undefined) ?? 'runc'));

@@ -1,7 +1,7 @@
 // tsvisor syscalls: the syscall table, generated from syscall-tables/, with
 // each call's support level and the tests that are its evidence.
 import fs from 'node:fs';
-import { SYSCALLS, gvisorSource, gvisorStatus } from '../../syscalls/table.js';
+import { SYSCALLS, gvisorLink, gvisorNote, gvisorSource, gvisorStatus } from '../../syscalls/table.js';
 import { type FlagSpec, UsageError, parseFlags } from '../flags.js';
 import type { Command } from '../main.js';
 
@@ -34,6 +34,12 @@ function selectRows(names: readonly string[]): typeof SYSCALLS {
     if (!row) throw new UsageError(`no system call ${JSON.stringify(n)} on x86_64 (names as in syscall(2), or numbers)`);
     return row;
   });
+}
+
+/** `gVisor (STATUS): NOTE <link>` for a call gVisor supports partially or not at all, else nothing. */
+function gvisorLine(name: string): string {
+  const note = gvisorNote(name);
+  return note ? `gVisor (${gvisorStatus(name)}): ${note} ${gvisorLink(name)}\n` : '';
 }
 
 export function renderSyscalls(format: 'table' | 'json' | 'markdown', names: readonly string[] = []): string {
@@ -72,8 +78,8 @@ export function renderSyscalls(format: 'table' | 'json' | 'markdown', names: rea
       )
       .join('\n') +
     '\n' +
-    // Named rows: their notes too, which do not fit in a column.
-    (names.length ? rows.map((r) => `\n${r.name}: ${r.notes}\n`).join('') + '\n' : '') +
+    // Named rows: their notes too, which do not fit in a column, and what gVisor leaves out of a call it does not fully support.
+    (names.length ? rows.map((r) => `\n${r.name}: ${r.notes}\n${gvisorLine(r.name)}`).join('') + '\n' : '') +
     (names.length ? '' : `${rows.filter((r) => r.support === 'full').length} of ${rows.length} calls full. `) +
     'EVIDENCE: the tests that compare the call with Linux (test/e2e/calls.test.ts > NAME unless a file is shown; --format json has the full ids)\n' +
     legend()

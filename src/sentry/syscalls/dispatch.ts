@@ -7,6 +7,7 @@ import { CONTINUE, REPLIED, type SyscallArgs } from '../../platform/notif.js';
 import type { SyscallEntry } from '../../syscalls/table.js';
 import { SysErr } from '../errors.js';
 import type { Kernel } from '../kernel.js';
+import { readBytes } from '../memory.js';
 import type { Task } from '../task.js';
 import { attrHandlers } from './attr.js';
 import { dirHandlers } from './dir.js';
@@ -79,11 +80,14 @@ export class Dispatcher {
     const nr = a.nr;
     let r: number;
     let t: Task | undefined;
+    let cls: bigint | null = null;
     const st = k.strace;
     const ev = k.spec.events;
     const t0 = ev ? process.hrtime.bigint() : 0n;
     try {
       t = k.task(a.tid);
+      const task = t;
+      if (ev) cls = ev.classOf(nr, a, (addr, len) => readBytes(task, addr, len));
       k.current = t;
       if (st) st.enter(t, a);
       const h = this.table[nr];
@@ -107,7 +111,7 @@ export class Dispatcher {
     k.current = undefined;
     if (st && t) st.exit(t, a, r);
     // A call continued on the host is timed there, by the kernel. (Before the reply: the channel then holds the next call.)
-    if (ev && t && r !== CONTINUE) ev.onEmulated(t.proc.tgid, nr, Number(process.hrtime.bigint() - t0), a);
+    if (ev && t && r !== CONTINUE) ev.onEmulated(t.proc.tgid, nr, Number(process.hrtime.bigint() - t0), cls);
     ch.setReply(r);
   }
 }
