@@ -70,6 +70,8 @@ export interface SandboxSpec {
   /** the container's own seccomp profile (OCI linux.seccomp), stacked on tsvisor's filter */
   seccompProfile?: SeccompProfile;
   strace: boolean;
+  /** --strace-syscalls: the names of the calls strace shows (comma-separated, checked by the CLI); absent: all */
+  straceSyscalls?: string;
   /**
    * Called with the host pid of each guest process the Sentry starts (init's
    * launcher, each exec'd process) before it runs anything of the guest's:

@@ -105,6 +105,7 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     foreground: tty.isatty(0) && isForeground(),
     init: (flags.init as boolean | undefined) ?? true,
     strace: Boolean(globals.strace),
+    ...(globals['strace-syscalls'] === undefined ? {} : { straceSyscalls: globals['strace-syscalls'] as string }),
   };
   // Start the Gofer before loading the Sentry, so the two boot at the same time.
   const gofer = spawnGofer(goferExports(spec));
