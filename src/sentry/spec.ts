@@ -90,8 +90,8 @@ export interface GuestEvents {
   onCloneCall(tid: number, tgid: number, name: 'clone3', flags: bigint | null): void;
   /** it failed with errno; `asClone`: the kernel ran it, as clone */
   onCloneResult(tid: number, errno: number, asClone: boolean): void;
-  /** an execve/execveat call begins (before the Sentry rewrites or fails it) */
-  onExecCall(tid: number, tgid: number, name: string): void;
+  /** an execve/execveat call begins (before the Sentry rewrites or fails it); `path` as the guest named it (null: unreadable) */
+  onExecCall(tid: number, tgid: number, name: string, path: string | null): void;
   /** it failed with errno */
   onExecResult(tid: number, errno: number): void;
   /** it succeeded: `tid` (formerly `formerTid`) runs `exePath` */
