@@ -188,8 +188,8 @@ export interface ProgramMaps {
   counts: number;
   gens: number;
   starts: number;
-  /** --strace: the ring buffer of call records and the count of those it refused */
-  records?: { ring: number; lost: number };
+  /** --strace: the ring buffer of call records and the count of those it refused; `only`: the numbers recorded (absent: all) */
+  records?: { ring: number; lost: number; only?: readonly number[] };
   /** the sandbox's pid namespace: the kernel's dev_t of nsfs and its inode */
   nsDev: bigint;
   nsIno: bigint;
@@ -273,7 +273,12 @@ const PATH_ARGS: ReadonlyMap<number, number[]> = new Map(
  * the task's saved user registers. Needs r6 ctx, the namespace's ids at -16
  * and the counts key's head (keyHead); keeps r9.
  */
-function emitRecord(a: Asm, rec: { ring: number; lost: number }, atEntry: boolean): void {
+function emitRecord(a: Asm, rec: { ring: number; lost: number; only?: readonly number[] }, atEntry: boolean): void {
+  if (rec.only) {
+    a.ldxdw(1, 6, 8);
+    for (const nr of rec.only) a.jImm(0x10, 1, nr, 'rec-wanted');
+    a.ja('rec-skipped').label('rec-wanted');
+  }
   a.stxdw(10, SPILL, 9);
   a.ld64(1, BigInt(rec.ring), 1).movImm(2, RECORD_SIZE).movImm(3, 0).call(BPF_FUNC_RINGBUF_RESERVE);
   a.jImm(0x50, 0, 0, 'rec-reserved');
@@ -313,6 +318,7 @@ function emitRecord(a: Asm, rec: { ring: number; lost: number }, atEntry: boolea
   }
   a.mov(1, 9).movImm(2, 0).call(BPF_FUNC_RINGBUF_SUBMIT);
   a.label('rec-done').ldxdw(9, 10, SPILL);
+  if (rec.only) a.label('rec-skipped');
 }
 
 /** counts[key] += value (inserted if absent; a racing insert makes ours fail, then add). */

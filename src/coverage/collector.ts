@@ -9,7 +9,7 @@ import { CLONE_UNTRACED } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { HAS_CLASS, packClass } from './arg-classes.js';
 import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, STARTS_VALUE_SIZE, enterProgram, exitProgram } from './bpf-program.js';
-import { CallPrinter } from './strace-records.js';
+import { CallPrinter, FD_CALLS } from './strace-records.js';
 import type { Logger } from '../log.js';
 import type { GuestEvents } from '../sentry/spec.js';
 
@@ -115,7 +115,8 @@ export class Collector implements GuestEvents {
       this.fds.push(lost);
       const mapped = native.bpfRingbufMap(ring, RING_SIZE);
       if (mapped < 0) throw new CoverageError(`cannot map the eBPF ring buffer (errno ${-mapped})`);
-      this.records = { ring, lost };
+      // With a filter, only the calls shown and those that open, copy or drop fds (their paths are followed).
+      this.records = { ring, lost, ...(strace.filter ? { only: [...new Set([...strace.filter, ...FD_CALLS])] } : {}) };
     }
     this.strace = strace;
   }
@@ -141,7 +142,7 @@ export class Collector implements GuestEvents {
     // Generation 0: Node's child, which execs the launcher once it is let go (native spawnSandbox).
     this.processes.set(hostPid, { tgid: hostPid, pid: 1, parent: null, exes: [LAUNCHER_EXE, LAUNCHER_EXE] });
     if (this.strace && log) {
-      this.printer = new CallPrinter((line) => log.info(line), this.strace.filter, (tgid, gen) => this.processes.get(tgid)?.exes[gen] === LAUNCHER_EXE);
+      this.printer = new CallPrinter((lines) => log.infoLines(lines), this.strace.filter, (tgid, gen) => this.processes.get(tgid)?.exes[gen] === LAUNCHER_EXE);
       this.drainTimer = setInterval(() => this.drain(), DRAIN_MS);
     }
   }

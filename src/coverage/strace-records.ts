@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { AT_FDCWD, CLONE_THREAD, F_DUPFD, F_DUPFD_CLOEXEC, O_CLOEXEC } from '../abi/linux.js';
 import { type CallView, callName, formatCall, formatResult, stringArgs } from '../sentry/strace.js';
-import { byNumber } from '../syscalls/table.js';
+import { byName, byNumber } from '../syscalls/table.js';
 import { KIND_NO_RETURN, REC, RECORD_SIZE, STRING_SIZE } from './bpf-program.js';
 
 const MAX_FD_PATHS = 65536;
@@ -19,6 +19,11 @@ const NR_CLONE3 = 435;
 const NR_EXECVE = 59;
 const NR_EXECVEAT = 322;
 const NR_BY_NAME = new Map([['execve', NR_EXECVE], ['execveat', NR_EXECVEAT]]);
+
+/** The calls whose records the fd paths are learnt from (follow()): recorded whatever --strace-syscalls shows. */
+export const FD_CALLS: readonly number[] = ['open', 'creat', 'openat', 'openat2', 'close', 'dup', 'dup2', 'dup3', 'fcntl', 'fork', 'vfork', 'clone', 'execve', 'execveat', 'exit_group'].map(
+  (n) => byName.get(n)!.nr,
+);
 
 interface FdPath {
   path: string;
@@ -31,8 +36,11 @@ export class CallPrinter {
   private remembered = 0;
   printed = 0;
 
+  /** the lines of the buffer being printed */
+  private lines: string[] = [];
+
   constructor(
-    private readonly write: (line: string) => void,
+    private readonly write: (lines: readonly string[]) => void,
     private readonly filter: ReadonlySet<number> | null,
     /** the records of the sandbox's own set-up (the launcher's generations), not shown */
     private readonly isLauncher: (hostTgid: number, gen: number) => boolean,
@@ -64,6 +72,7 @@ export class CallPrinter {
     this.execs.delete(hostTid);
     const nr = NR_BY_NAME.get(e.name)!;
     this.line(e.pid, e.pid, nr, this.execText(e), () => formatResult(nr, -errno, () => undefined));
+    this.flush();
   }
 
   private execText(e: { name: string; path: string | null }): string {
@@ -72,7 +81,7 @@ export class CallPrinter {
 
   private line(tgid: number, tid: number, nr: number, call: string, result: () => string): void {
     if (this.filter && !this.filter.has(nr)) return;
-    this.write(`[${String(tgid).padStart(4)}:${String(tid).padStart(4)}] ${call} ${result()}`);
+    this.lines.push(`[${String(tgid).padStart(4)}:${String(tid).padStart(4)}] ${call} ${result()}`);
     this.printed++;
   }
 
@@ -91,6 +100,13 @@ export class CallPrinter {
       if (len >= RECORD_SIZE) this.record(buf.subarray(off + 4, off + 4 + RECORD_SIZE));
       off += 4 + ((len + 7) & ~7);
     }
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.lines.length) return;
+    this.write(this.lines);
+    this.lines = [];
   }
 
   private record(rec: Buffer): void {

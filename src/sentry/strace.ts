@@ -25,9 +25,13 @@ const STRING_MAX = 256;
 
 const ARG_NAME = (decl: string) => decl.split(/[\s*]+/).pop() ?? '';
 
+const STRING_ARGS = new Map<SyscallEntry, number[]>();
+
 /** The indexes of a call's path arguments (strings a record carries and a line shows quoted). */
 export function stringArgs(e: SyscallEntry): number[] {
-  return e.args.flatMap((decl, i) => (decl.includes('char') && decl.includes('*') && PATH_ARG.test(ARG_NAME(decl)) ? [i] : []));
+  let r = STRING_ARGS.get(e);
+  if (!r) STRING_ARGS.set(e, (r = e.args.flatMap((decl, i) => (decl.includes('char') && decl.includes('*') && PATH_ARG.test(ARG_NAME(decl)) ? [i] : []))));
+  return r;
 }
 
 /**
