@@ -5,9 +5,12 @@
 // used and closed, errors, a thread and a forked child. The program's own
 // calls start at the marker getppid, after the C library's start-up.
 // Usage: coverage-strace FILE (a readable file of at least 16 bytes)
+//        coverage-strace loop N (N getpid calls, faster than any printer)
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +27,10 @@ static void *thread_main(void *arg) {
 
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
+  if (argc == 3 && strcmp(argv[1], "loop") == 0) {
+    for (long i = atol(argv[2]); i > 0; i--) syscall(SYS_getpid);
+    return 0;
+  }
   syscall(SYS_getppid);  // the marker
   long fd = syscall(SYS_openat, AT_FDCWD, argv[1], O_RDONLY | O_CLOEXEC);
   char buf[16];
