@@ -127,6 +127,7 @@ const RLIMITS: Record<number, string> = {
   0: 'RLIMIT_CPU', 1: 'RLIMIT_FSIZE', 2: 'RLIMIT_DATA', 3: 'RLIMIT_STACK', 4: 'RLIMIT_CORE', 5: 'RLIMIT_RSS', 6: 'RLIMIT_NPROC', 7: 'RLIMIT_NOFILE',
   8: 'RLIMIT_MEMLOCK', 9: 'RLIMIT_AS', 10: 'RLIMIT_LOCKS', 11: 'RLIMIT_SIGPENDING', 12: 'RLIMIT_MSGQUEUE', 13: 'RLIMIT_NICE', 14: 'RLIMIT_RTPRIO', 15: 'RLIMIT_RTTIME',
 };
+const FADVICES: Record<number, string> = { 0: 'POSIX_FADV_NORMAL', 1: 'POSIX_FADV_RANDOM', 2: 'POSIX_FADV_SEQUENTIAL', 3: 'POSIX_FADV_WILLNEED', 4: 'POSIX_FADV_DONTNEED', 5: 'POSIX_FADV_NOREUSE' };
 const GRND_FLAGS: [number, string][] = [[1, 'GRND_NONBLOCK'], [2, 'GRND_RANDOM'], [4, 'GRND_INSECURE']];
 const WHENCES: Record<number, string> = { 0: 'SEEK_SET', 1: 'SEEK_CUR', 2: 'SEEK_END', 3: 'SEEK_DATA', 4: 'SEEK_HOLE' };
 const SIGNALS: Record<number, string> = Object.fromEntries(
@@ -247,6 +248,8 @@ export function argValueName(call: string, arg: string, v: number): string | nul
     case 'getrlimit/resource':
     case 'setrlimit/resource':
       return named(RLIMITS, v);
+    case 'fadvise64/advice':
+      return named(FADVICES, v);
     case 'getrandom/flags':
       return flagNames(v, GRND_FLAGS);
     default:
