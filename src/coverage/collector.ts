@@ -3,7 +3,8 @@
 // counts cannot say: which executable each process ran (exec events) and the
 // execs and clone3 calls, which the Sentry rewrites (into execveat, into
 // clone) or fails before the kernel sees them (so the tracepoints report them
-// under another number, or none).
+// under another number, or none). With --strace, the programs' records of
+// each call are drained and printed as they come (strace-records.ts).
 import fs from 'node:fs';
 import { CLONE_UNTRACED } from '../abi/linux.js';
 import { native } from '../platform/native.js';
@@ -83,7 +84,7 @@ export class Collector implements GuestEvents {
   /** something was not recorded for a bound above: the report says it is incomplete */
   private lost = false;
   /** --strace: the record maps, the drain timer, the printer */
-  private records: { ring: number; lost: number } | null = null;
+  private records: { ring: number; lost: number; only?: readonly number[] } | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private printer: CallPrinter | null = null;
   private readonly strace: { filter: ReadonlySet<number> | null } | undefined;
@@ -272,15 +273,15 @@ export class Collector implements GuestEvents {
    * The kernel's rows for execs and for clone3 calls run as clone carry
    * the time of calls the Sentry's events count: it moves to those rows.
    */
-  finish(): { rows: CallCount[]; full: boolean; strace?: { printed: number; lost: number } } {
+  finish(): { rows: CallCount[]; full: boolean; strace?: { lost: number } } {
     const rows: CallCount[] = [];
-    let strace: { printed: number; lost: number } | undefined;
+    let strace: { lost: number } | undefined;
     if (this.records) {
       if (this.drainTimer) clearInterval(this.drainTimer);
       this.drain();
       native.bpfRingbufUnmap(this.records.ring);
       const lost = native.bpfMapEntries(this.records.lost, 4, 8);
-      strace = { printed: this.printer?.printed ?? 0, lost: typeof lost === 'number' || lost.length < 12 ? 0 : Number(lost.readBigUInt64LE(4)) };
+      strace = { lost: typeof lost === 'number' || lost.length < 12 ? 0 : Number(lost.readBigUInt64LE(4)) };
       this.records = null;
     }
     let n = 0;

@@ -34,7 +34,6 @@ export class CallPrinter {
   /** by the sandbox tgid: fd -> what was opened */
   private readonly fds = new Map<number, Map<number, FdPath>>();
   private remembered = 0;
-  printed = 0;
 
   /** the lines of the buffer being printed */
   private lines: string[] = [];
@@ -82,7 +81,6 @@ export class CallPrinter {
   private line(tgid: number, tid: number, nr: number, call: string, result: () => string): void {
     if (this.filter && !this.filter.has(nr)) return;
     this.lines.push(`[${String(tgid).padStart(4)}:${String(tid).padStart(4)}] ${call} ${result()}`);
-    this.printed++;
   }
 
   /** clone3 calls the Sentry ran as clone, by host tid: their records (clone) are shown as clone3. */

@@ -17,7 +17,7 @@ import type { Task } from './task.js';
 const PATH_ARG = /\b(filename|pathname|path|oldname|newname|linkpath|target|specialfile|name)$/;
 const FD_ARG = /^(fd|fildes|dfd|dirfd|olddfd|newdfd|oldfd|newfd)$/;
 /** Calls whose result is a new fd (shown with its path where known). */
-export const FD_RESULT = new Set(['open', 'openat', 'openat2', 'creat', 'dup', 'dup2', 'dup3', 'accept', 'accept4', 'socket', 'memfd_create', 'eventfd2', 'epoll_create1', 'pidfd_open', 'signalfd4', 'timerfd_create', 'inotify_init1', 'fanotify_init', 'open_tree', 'fsopen', 'fsmount', 'userfaultfd']);
+const FD_RESULT = new Set(['open', 'openat', 'openat2', 'creat', 'dup', 'dup2', 'dup3', 'accept', 'accept4', 'socket', 'memfd_create', 'eventfd2', 'epoll_create1', 'pidfd_open', 'signalfd4', 'timerfd_create', 'inotify_init1', 'fanotify_init', 'open_tree', 'fsopen', 'fsmount', 'userfaultfd']);
 /** Calls whose result is an address. */
 const ADDRESS_RESULT = new Set(['mmap', 'mremap', 'brk', 'shmat']);
 /** Strings longer than this are cut, as strace does (-s). */
