@@ -65,6 +65,10 @@ export const coverageCommand: Command = {
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, FLAGS, true);
     if (rest.length === 0) throw wrongArguments();
+    const straceNames = (flags['strace-syscalls'] ?? globals['strace-syscalls']) as string | undefined;
+    const strace = Boolean(flags.strace ?? globals.strace);
+    if (straceNames !== undefined && !strace) throw new UsageError('--strace-syscalls goes with --strace');
+    const filter = straceNames === undefined ? null : await checkSyscallNames(straceNames);
     // Output files are opened, and the audited profile read, before the run, so a bad name costs nothing.
     const fds = new Map<(typeof OUTPUTS)[number], { file: string; fd: number }>();
     for (const name of OUTPUTS) {
@@ -88,10 +92,6 @@ export const coverageCommand: Command = {
       import('../../coverage/collector.js'),
       import('../../coverage/report.js'),
     ]);
-    const straceNames = (flags['strace-syscalls'] ?? globals['strace-syscalls']) as string | undefined;
-    const strace = Boolean(flags.strace ?? globals.strace);
-    if (straceNames !== undefined && !strace) throw new UsageError('--strace-syscalls goes with --strace');
-    const filter = straceNames === undefined ? null : await checkSyscallNames(straceNames);
     let collector;
     try {
       collector = new Collector(strace ? { filter } : undefined);
