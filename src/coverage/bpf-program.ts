@@ -34,7 +34,7 @@
 
 import { CLASS_SPECS, HAS_CLASS } from './arg-classes.js';
 import { stringArgs } from '../sentry/strace.js';
-import { byNumber } from '../syscalls/table.js';
+import { byName, byNumber } from '../syscalls/table.js';
 
 /** counts' key: {u32 tgid, u32 generation, i32 nr, u32 errno, u64 class}; value: {u64 calls, u64 ns, u64 timed} */
 export const COUNTS_KEY_SIZE = 24;
@@ -262,6 +262,10 @@ function argClass(a: Asm, atEntry: boolean, dst: number): void {
   a.label('classed');
 }
 
+/** Calls whose data buffer a record carries (the first DATA_SIZE bytes of what the call read or wrote), by number: the buffer's argument. */
+export const DATA_ARGS: ReadonlyMap<number, number> = new Map(['read', 'write', 'pread64', 'pwrite64'].map((n) => [byName.get(n)!.nr, 1]));
+export const DATA_SIZE = 32;
+
 /** The path arguments of the calls that have some, by number (at most two each). */
 const PATH_ARGS: ReadonlyMap<number, number[]> = new Map(
   byNumber.flatMap((e) => (e && stringArgs(e).length ? [[e.nr, stringArgs(e).slice(0, 2)] as [number, number[]]] : [])),
@@ -305,7 +309,7 @@ function emitRecord(a: Asm, rec: { ring: number; lost: number; only?: readonly n
   if (!atEntry) {
     a.ldxdw(1, 6, 8);
     for (const nr of PATH_ARGS.keys()) a.jImm(0x10, 1, nr, `rec-str${nr}`);
-    a.ja('rec-strung');
+    a.ja('rec-pathless');
     for (const [nr, indexes] of PATH_ARGS) {
       a.label(`rec-str${nr}`);
       indexes.forEach((index, slot) => {
@@ -314,6 +318,18 @@ function emitRecord(a: Asm, rec: { ring: number; lost: number; only?: readonly n
       });
       a.ja('rec-strung');
     }
+    // Data: string slot 0 gets min(result, DATA_SIZE) bytes of the buffer, its length the count (-1: unreadable).
+    a.label('rec-pathless');
+    for (const nr of DATA_ARGS.keys()) a.jImm(0x10, 1, nr, 'rec-data');
+    a.ja('rec-strung');
+    a.label('rec-data');
+    a.ldxdw(2, 9, REC.ret).raw(0xd5, 2, 0, 'rec-strung', 0); // jsle 0
+    a.raw(0xb5, 2, 0, 'rec-sized', DATA_SIZE).movImm(2, DATA_SIZE); // jle DATA_SIZE
+    a.label('rec-sized').stxw(9, REC.strlen, 2);
+    a.ldxdw(1, 9, REC.nr).movImm(3, 0);
+    for (const [nr, index] of DATA_ARGS) a.raw(0x55, 1, 0, `rec-notdata${nr}`, nr).ldxdw(3, 9, REC.args + 8 * index).label(`rec-notdata${nr}`);
+    a.mov(1, 9).addImm(1, REC.strings).call(BPF_FUNC_PROBE_READ_USER);
+    a.jImm(0x10, 0, 0, 'rec-strung').movImm(1, -1).stxw(9, REC.strlen, 1);
     a.label('rec-strung');
   }
   a.mov(1, 9).movImm(2, 0).call(BPF_FUNC_RINGBUF_SUBMIT);

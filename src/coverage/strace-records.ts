@@ -11,7 +11,7 @@ import path from 'node:path';
 import { AT_FDCWD, CLONE_THREAD, F_DUPFD, F_DUPFD_CLOEXEC, O_CLOEXEC } from '../abi/linux.js';
 import { type CallView, callName, formatCall, formatResult, stringArgs } from '../sentry/strace.js';
 import { byName, byNumber } from '../syscalls/table.js';
-import { KIND_NO_RETURN, REC, RECORD_SIZE, STRING_SIZE } from './bpf-program.js';
+import { DATA_ARGS, KIND_NO_RETURN, REC, RECORD_SIZE, STRING_SIZE } from './bpf-program.js';
 
 const MAX_FD_PATHS = 65536;
 const NR_CLONE = 56;
@@ -137,6 +137,11 @@ export class CallPrinter {
         if (n <= 0) return null;
         const at = REC.strings + STRING_SIZE * slot;
         return rec.toString('latin1', at, at + n - 1) + (n >= STRING_SIZE ? '...' : '');
+      },
+      data: (i) => {
+        if (DATA_ARGS.get(nr) !== i || ret < 0) return null;
+        const n = ret === 0 ? 0 : rec.readInt32LE(REC.strlen);
+        return n >= 0 ? { bytes: rec.subarray(REC.strings, REC.strings + n), cut: ret > n } : null;
       },
       fdPath: (fd) => table?.get(fd)?.path,
     };

@@ -45,6 +45,8 @@ export interface CallView {
   /** the whole 64-bit register */
   u64(i: number): bigint;
   string(i: number): string | null;
+  /** the first bytes of a data buffer argument (what read or write moved) where known; `cut`: there were more */
+  data(i: number): { bytes: Buffer; cut: boolean } | null;
   fdPath(fd: number): string | undefined;
 }
 
@@ -68,6 +70,20 @@ function quote(s: string, cut: boolean): string {
   return `${JSON.stringify(s)}${cut ? '...' : ''}`;
 }
 
+const ESCAPES: Record<number, string> = { 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 34: '\\"', 92: '\\\\' };
+
+/** Bytes quoted as strace quotes them: printable ASCII as is, \n and the like, other bytes in octal. */
+function quoteBytes(b: Buffer, cut: boolean): string {
+  let out = '"';
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (ESCAPES[c]) out += ESCAPES[c];
+    else if (c >= 32 && c < 127) out += String.fromCharCode(c);
+    else out += `\\${c.toString(8).padStart(b[i + 1] !== undefined && b[i + 1]! >= 48 && b[i + 1]! <= 55 ? 3 : 1, '0')}`;
+  }
+  return `${out}"${cut ? '...' : ''}`;
+}
+
 const withPath = (fd: number, path: string | undefined) => (path === undefined ? String(fd) : `${fd}<${path}>`);
 
 function formatArg(call: string, decl: string, i: number, v: CallView): string {
@@ -81,6 +97,8 @@ function formatArg(call: string, decl: string, i: number, v: CallView): string {
   }
   const symbolic = argValueName(call, name, lo);
   if (symbolic !== null) return symbolic;
+  const data = decl.includes('*') ? v.data(i) : null;
+  if (data) return quoteBytes(data.bytes, data.cut);
   if (decl.includes('*')) return full === 0 ? 'NULL' : `0x${full.toString(16)}`;
   if (FD_ARG.test(name)) return lo === AT_FDCWD ? 'AT_FDCWD' : withPath(lo, lo >= 0 ? v.fdPath(lo) : undefined);
   if (/umode_t|mode_t/.test(decl)) return lo ? `0${(lo >>> 0).toString(8)}` : '000';
@@ -150,6 +168,7 @@ export class Strace {
         const s = native.memReadCString(t.tid, a.long(i), 4096);
         return typeof s === 'string' ? s : null;
       },
+      data: () => null,
       fdPath: () => undefined,
     };
   }

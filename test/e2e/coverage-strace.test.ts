@@ -5,7 +5,8 @@
 // calls (its marker getppid on) to its exit. Left out of the comparison:
 // futex (whether pthread_join waits depends on timing) and rt_sigreturn's
 // result (the registers it restores; seen at its entry, shown as "?").
-// Also: decoded arguments, fd paths (`3</path>`) learnt from the records,
+// Also: decoded arguments, the data read and written (its first 32 bytes,
+// as strace's default -s 32), fd paths (`3</path>`) learnt from the records,
 // errno names, --strace-syscalls for coverage and for the Sentry's strace,
 // and the usage errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,7 +142,7 @@ describe('tsvisor coverage --strace shows every call as strace -f does', () => {
     const fd = (n: number) => `${n}<${data}>`;
     const want = [
       `openat(AT_FDCWD, "${data}", O_RDONLY|O_CLOEXEC) = ${fd(3)}`,
-      `read(${fd(3)}, 0x`,
+      `read(${fd(3)}, "sixteen bytes an", 16) = 16`,
       `lseek(${fd(3)}, 4, SEEK_SET) = 4`,
       `newfstatat(${fd(3)}, "", 0x`,
       `fcntl(${fd(3)}, F_GETFD, `,
@@ -150,20 +151,26 @@ describe('tsvisor coverage --strace shows every call as strace -f does', () => {
       `mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, ${fd(3)}, 0) = 0x`,
       `munmap(0x`,
       `close(${fd(3)}) = 0`,
-      `read(${fd(4)}, 0x`,
+      `read(${fd(4)}, "een ", 4) = 4`,
       `close(${fd(4)}) = 0`,
       'close(3) = -1 EBADF (Bad file descriptor)',
       'openat(AT_FDCWD, "/nonexistent-strace", O_RDONLY) = -1 ENOENT (No such file or directory)',
       'socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0) = 3',
       'close(3) = 0',
       'tuxcall() = -1 ENOSYS (Function not implemented)',
-      'write(1, 0x',
+      'write(1, "x\\n", 2) = 2',
     ];
     const main = run.lines.filter((l) => /^\[\s*1:\s*1\]/.test(l)).map((l) => l.replace(/^\[[^\]]*\] /, ''));
     const from = main.findIndex((l) => l.startsWith('getppid('));
     const got = main.slice(from + 1, from + 1 + want.length);
     got.forEach((l, i) => expect(l.startsWith(want[i]!), `${l}\n  does not start with\n${want[i]}`).toBe(true));
     expect(main.find((l) => l.startsWith('ioctl('))).toMatch(/= -1 ENOTTY \(Inappropriate ioctl for device\)$/);
+    // the data as strace shows it, from its own run
+    const native = nativeTrace([program, data]).threads.flat().map((c) => c.line);
+    for (const call of ['write(1, "x\\n", 2)', 'write(1, "t\\n", 2)', 'write(1, "c\\n", 2)']) {
+      expect(native.some((l) => l.startsWith(`${call} `))).toBe(true);
+      expect(run.lines.some((l) => l.includes(`] ${call} = 2`))).toBe(true);
+    }
     // the thread's creation as the program made it, and the thread's own calls under its own tid
     expect(main.some((l) => /^clone3\(0x[0-9a-f]+, 88\) = \d+$/.test(l))).toBe(true);
     expect(run.lines.some((l) => /^\[\s*1:\s*2\] madvise\(0x[0-9a-f]+, \d+, MADV_DONTNEED\) = 0$/.test(l))).toBe(true);
