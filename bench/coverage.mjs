@@ -4,10 +4,12 @@
 // every round, median of --runs. With --load N, N CPU spinners run on the
 // host all along (a loaded machine). The "bystander" table is the cost the
 // coverage run's global tracepoints put on the rest of the host: a native
-// getpid loop while a `tsvisor coverage -- sleep` runs beside it. Run as
-// root (coverage's eBPF, perf).
+// getpid loop while a `tsvisor coverage -- sleep` runs beside it. With
+// --strace, also `strace -f` (every call written, to /dev/null) against
+// `tsvisor coverage --strace` (every call logged, to /dev/null), with the
+// call records the latter lost. Run as root (coverage's eBPF, perf).
 //
-//   node bench/coverage.mjs [--runs N] [--budget MS] [--load N] [--record]
+//   node bench/coverage.mjs [--runs N] [--budget MS] [--load N] [--strace] [--record]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +26,7 @@ const runs = arg('runs', 5);
 const budget = String(arg('budget', 300));
 const load = arg('load', 0);
 const record = process.argv.includes('--record');
+const withStrace = process.argv.includes('--strace');
 
 const dir = fs.mkdtempSync(path.join('/var/tmp', 'tsvisor-bench-coverage-'));
 fs.chmodSync(dir, 0o755);
@@ -46,7 +49,19 @@ const runners = {
   ...(perfOk ? { 'perf trace -s': (cmd) => ['perf', 'trace', '-s', '-o', '/dev/null', '--', ...cmd] } : {}),
   'tsvisor do': (cmd) => [tsvisor, 'do', '--', ...cmd],
   'tsvisor coverage': (cmd) => [tsvisor, 'coverage', '--quiet', '--', ...cmd],
+  ...(withStrace
+    ? {
+        'strace -f': (cmd) => ['strace', '-f', '-o', '/dev/null', '--', ...cmd],
+        'coverage --strace': (cmd) => [tsvisor, '--log', '/dev/null', 'coverage', '--quiet', '--strace', '--', ...cmd],
+      }
+    : {}),
 };
+/** coverage --strace: the most call records a run of each cell lost (its buffer was full) */
+const lostRecords = new Map();
+function noteLost(key, stderr) {
+  const m = /--strace: (\d+) call records were lost/.exec(stderr);
+  if (m) lostRecords.set(key, Math.max(lostRecords.get(key) ?? 0, Number(m[1])));
+}
 const names = Object.keys(runners);
 
 // Macro workloads: argv and the stdout each run must print (a failed run is reported, never timed).
@@ -90,6 +105,7 @@ function measure(cells, sample) {
 
 function macroSample(c, check) {
   const r = runOnce(runners[c.runner](c.argv));
+  noteLost(c.key, r.stderr);
   if (r.status !== 0) return `exit ${r.status}: ${r.stderr.trim().split('\n').slice(-1)[0]}`;
   if (check && r.stdout !== c.out) return `unexpected output ${JSON.stringify(r.stdout.slice(0, 60))}`;
   return r.ms;
@@ -97,6 +113,7 @@ function macroSample(c, check) {
 
 function opSample(c) {
   const r = runOnce(runners[c.runner]([oploop, c.op, '/etc/hostname', budget]));
+  noteLost(c.key, r.stderr);
   const m = /us_per_op=([\d.]+)/.exec(r.stdout);
   if (r.status !== 0 || !m) return `exit ${r.status}: ${r.stderr.trim().split('\n').slice(-1)[0]}`;
   return Number(m[1]);
@@ -169,6 +186,10 @@ try {
   out.push(...macro.lines, '', ...op.lines, '');
   const b = await bystander();
   out.push(`Bystander: a native \`oploop getpid\` outside any sandbox, ${fmtUs(b.alone)} alone, ${fmtUs(b.beside)} while a \`tsvisor coverage\` run is active (${(b.beside / b.alone).toFixed(2)}x): the raw_syscalls tracepoints run the coverage program on every call of every process of the host.`, '');
+  if (withStrace) {
+    const lost = [...lostRecords].map(([key, n]) => `${key.split('/')[0]} ${n}`);
+    out.push(`Call records coverage --strace lost (most in one run; the counts stay complete): ${lost.length ? lost.join(', ') : 'none'}.`, '');
+  }
   const notes = [...macro.notes, ...op.notes];
   if (notes.length) out.push('Failures:', '', ...notes.map((n) => `- ${n}`), '');
 } finally {

@@ -6,10 +6,13 @@
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <map>
 #include <vector>
 
 namespace tsv {
@@ -108,12 +111,82 @@ Napi::Value TracepointAttach(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// A BPF ring buffer's consumer side, by map fd: the consumer position page
+// (read-write) and the producer position page followed by the data, which the
+// kernel maps twice in a row so a record that wraps reads as one.
+struct Ring {
+  std::atomic<uint64_t>* consumer;
+  const std::atomic<uint64_t>* producer;
+  const uint8_t* data;
+  size_t size;
+  size_t page;
+};
+std::map<int, Ring> rings;
+
+// bpfRingbufMap(fd, size) -> 0 | -errno
+Napi::Value RingbufMap(const Napi::CallbackInfo& info) {
+  int fd = I32(info, 0);
+  size_t size = U32(info, 1), page = sysconf(_SC_PAGESIZE);
+  void* c = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (c == MAP_FAILED) return Napi::Number::New(info.Env(), -errno);
+  void* p = mmap(nullptr, page + 2 * size, PROT_READ, MAP_SHARED, fd, page);
+  if (p == MAP_FAILED) {
+    int err = errno;
+    munmap(c, page);
+    return Napi::Number::New(info.Env(), -err);
+  }
+  rings[fd] = Ring{static_cast<std::atomic<uint64_t>*>(c), static_cast<const std::atomic<uint64_t>*>(p), static_cast<const uint8_t*>(p) + page, size, page};
+  return Napi::Number::New(info.Env(), 0);
+}
+
+// bpfRingbufDrain(fd) -> Buffer of the committed records, each as
+// {u32 length, data padded to 8 bytes}; stops at a record still being written.
+Napi::Value RingbufDrain(const Napi::CallbackInfo& info) {
+  auto it = rings.find(I32(info, 0));
+  if (it == rings.end()) return Napi::Number::New(info.Env(), -EBADF);
+  Ring& r = it->second;
+  constexpr uint32_t kBusy = 1u << 31, kDiscard = 1u << 30, kHeader = 8;
+  std::vector<uint8_t> out;
+  uint64_t cons = r.consumer->load(std::memory_order_acquire);
+  uint64_t prod = r.producer->load(std::memory_order_acquire);
+  while (cons < prod) {
+    const uint8_t* rec = r.data + (cons & (r.size - 1));
+    uint32_t len = reinterpret_cast<const std::atomic<uint32_t>*>(rec)->load(std::memory_order_acquire);
+    if (len & kBusy) break;
+    uint32_t n = len & ~(kBusy | kDiscard);
+    if (!(len & kDiscard)) {
+      uint32_t padded = (n + 7) & ~7u;
+      size_t at = out.size();
+      out.resize(at + 4 + padded);
+      memcpy(out.data() + at, &n, 4);
+      memcpy(out.data() + at + 4, rec + kHeader, n);
+    }
+    cons += (n + kHeader + 7) & ~7ull;
+    r.consumer->store(cons, std::memory_order_release);
+  }
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), out.data(), out.size());
+}
+
+// bpfRingbufUnmap(fd): before the map's fd is closed.
+Napi::Value RingbufUnmap(const Napi::CallbackInfo& info) {
+  auto it = rings.find(I32(info, 0));
+  if (it != rings.end()) {
+    munmap(it->second.consumer, it->second.page);
+    munmap(const_cast<std::atomic<uint64_t>*>(it->second.producer), it->second.page + 2 * it->second.size);
+    rings.erase(it);
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitBpf(Napi::Env env, Napi::Object exports) {
   exports.Set("bpfMapCreate", Napi::Function::New(env, MapCreate));
   exports.Set("bpfMapEntries", Napi::Function::New(env, MapEntries));
   exports.Set("bpfProgLoad", Napi::Function::New(env, ProgLoad));
+  exports.Set("bpfRingbufMap", Napi::Function::New(env, RingbufMap));
+  exports.Set("bpfRingbufDrain", Napi::Function::New(env, RingbufDrain));
+  exports.Set("bpfRingbufUnmap", Napi::Function::New(env, RingbufUnmap));
   exports.Set("perfTracepointAttach", Napi::Function::New(env, TracepointAttach));
 }
 

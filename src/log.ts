@@ -36,6 +36,8 @@ export interface Logger {
   warn: LogFn;
   error: LogFn;
   fatal: LogFn;
+  /** Many info-level messages in one write, formatted as info() formats one (strace lines, thousands a second). */
+  infoLines(msgs: readonly string[]): void;
 }
 
 const LEVELS = { debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
@@ -81,5 +83,10 @@ export function createLogger(o: LogOptions): Logger {
       else real[name](fieldsOrMsg, msg);
     };
   };
-  return { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error'), fatal: method('fatal') };
+  const infoLines = (msgs: readonly string[]): void => {
+    if (LEVELS.info < LEVELS[level] || msgs.length === 0) return;
+    const rec = { level: 'info', time: new Date().toISOString(), pid: process.pid };
+    fs.writeSync(fd, msgs.map((msg) => (o.format === 'json' ? `${JSON.stringify({ ...rec, msg })}\n` : textLine({ ...rec, msg }))).join(''));
+  };
+  return { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error'), fatal: method('fatal'), infoLines };
 }

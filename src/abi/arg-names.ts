@@ -2,8 +2,9 @@
 // requests, fcntl/prctl/arch_prctl commands, clone, clone3, open and openat2
 // flags, openat2's resolve flags, socket families/types/protocols, madvise
 // advice, socket options): Linux x86_64 values from the kernel's uapi
-// headers. An unnamed value shows in hex.
-import { CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, O_APPEND, O_ASYNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_NOATIME, O_NOFOLLOW, O_PATH, O_SYNC, O_TMPFILE, O_TRUNC, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV } from './linux.js';
+// headers. An unnamed value shows in hex. argValueName() names single
+// arguments for --strace lines with the same tables.
+import { CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, O_APPEND, O_ASYNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_NOATIME, O_NOFOLLOW, O_PATH, O_SYNC, O_TMPFILE, O_TRUNC, O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NONBLOCK, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, SIGNAL_NAMES } from './linux.js';
 
 const IOCTLS: Record<number, string> = {
   0x5401: 'TCGETS', 0x5402: 'TCSETS', 0x5403: 'TCSETSW', 0x5404: 'TCSETSF', 0x5405: 'TCGETA', 0x5406: 'TCSETA', 0x5407: 'TCSETAW', 0x5408: 'TCSETAF',
@@ -100,6 +101,7 @@ const CLONE_FLAGS: [number, string][] = [
 const OPEN_FLAGS: [number, string][] = [
   [O_TMPFILE, 'O_TMPFILE'], [O_SYNC, 'O_SYNC'], [O_CREAT, 'O_CREAT'], [O_EXCL, 'O_EXCL'], [O_TRUNC, 'O_TRUNC'], [O_APPEND, 'O_APPEND'], [O_DSYNC, 'O_DSYNC'],
   [O_ASYNC, 'O_ASYNC'], [O_DIRECT, 'O_DIRECT'], [O_DIRECTORY, 'O_DIRECTORY'], [O_NOFOLLOW, 'O_NOFOLLOW'], [O_NOATIME, 'O_NOATIME'], [O_PATH, 'O_PATH'],
+  [O_NOCTTY, 'O_NOCTTY'], [O_NONBLOCK, 'O_NONBLOCK'], [O_LARGEFILE, 'O_LARGEFILE'], [O_CLOEXEC, 'O_CLOEXEC'],
 ];
 
 /** clone3's flags above bit 31 (struct clone_args' u64), as bits of its high word. */
@@ -109,6 +111,28 @@ const RESOLVE_FLAGS: [number, string][] = [
   [RESOLVE_NO_XDEV, 'RESOLVE_NO_XDEV'], [RESOLVE_NO_MAGICLINKS, 'RESOLVE_NO_MAGICLINKS'], [RESOLVE_NO_SYMLINKS, 'RESOLVE_NO_SYMLINKS'],
   [RESOLVE_BENEATH, 'RESOLVE_BENEATH'], [RESOLVE_IN_ROOT, 'RESOLVE_IN_ROOT'], [RESOLVE_CACHED, 'RESOLVE_CACHED'],
 ];
+
+const PROTS: [number, string][] = [[1, 'PROT_READ'], [2, 'PROT_WRITE'], [4, 'PROT_EXEC'], [0x8, 'PROT_SEM'], [0x1000000, 'PROT_GROWSDOWN'], [0x2000000, 'PROT_GROWSUP']];
+const MAP_TYPES: Record<number, string> = { 1: 'MAP_SHARED', 2: 'MAP_PRIVATE', 3: 'MAP_SHARED_VALIDATE' };
+const MAP_FLAGS: [number, string][] = [
+  [0x10, 'MAP_FIXED'], [0x20, 'MAP_ANONYMOUS'], [0x40, 'MAP_32BIT'], [0x100, 'MAP_GROWSDOWN'], [0x800, 'MAP_DENYWRITE'], [0x1000, 'MAP_EXECUTABLE'],
+  [0x2000, 'MAP_LOCKED'], [0x4000, 'MAP_NORESERVE'], [0x8000, 'MAP_POPULATE'], [0x10000, 'MAP_NONBLOCK'], [0x20000, 'MAP_STACK'], [0x40000, 'MAP_HUGETLB'],
+  [0x80000, 'MAP_SYNC'], [0x100000, 'MAP_FIXED_NOREPLACE'], [0x4000000, 'MAP_UNINITIALIZED'],
+];
+const SOCK_FLAGS: [number, string][] = [[O_NONBLOCK, 'SOCK_NONBLOCK'], [O_CLOEXEC, 'SOCK_CLOEXEC']];
+const AT_FLAGS: [number, string][] = [[0x100, 'AT_SYMLINK_NOFOLLOW'], [0x200, 'AT_EACCESS'], [0x400, 'AT_SYMLINK_FOLLOW'], [0x800, 'AT_NO_AUTOMOUNT'], [0x1000, 'AT_EMPTY_PATH'], [0x6000, 'AT_STATX_DONT_SYNC'], [0x2000, 'AT_STATX_FORCE_SYNC']];
+const ACCESS_MODES: [number, string][] = [[4, 'R_OK'], [2, 'W_OK'], [1, 'X_OK']];
+const SIGPROCMASK_HOWS: Record<number, string> = { 0: 'SIG_BLOCK', 1: 'SIG_UNBLOCK', 2: 'SIG_SETMASK' };
+const RLIMITS: Record<number, string> = {
+  0: 'RLIMIT_CPU', 1: 'RLIMIT_FSIZE', 2: 'RLIMIT_DATA', 3: 'RLIMIT_STACK', 4: 'RLIMIT_CORE', 5: 'RLIMIT_RSS', 6: 'RLIMIT_NPROC', 7: 'RLIMIT_NOFILE',
+  8: 'RLIMIT_MEMLOCK', 9: 'RLIMIT_AS', 10: 'RLIMIT_LOCKS', 11: 'RLIMIT_SIGPENDING', 12: 'RLIMIT_MSGQUEUE', 13: 'RLIMIT_NICE', 14: 'RLIMIT_RTPRIO', 15: 'RLIMIT_RTTIME',
+};
+const FADVICES: Record<number, string> = { 0: 'POSIX_FADV_NORMAL', 1: 'POSIX_FADV_RANDOM', 2: 'POSIX_FADV_SEQUENTIAL', 3: 'POSIX_FADV_WILLNEED', 4: 'POSIX_FADV_DONTNEED', 5: 'POSIX_FADV_NOREUSE' };
+const GRND_FLAGS: [number, string][] = [[1, 'GRND_NONBLOCK'], [2, 'GRND_RANDOM'], [4, 'GRND_INSECURE']];
+const WHENCES: Record<number, string> = { 0: 'SEEK_SET', 1: 'SEEK_CUR', 2: 'SEEK_END', 3: 'SEEK_DATA', 4: 'SEEK_HOLE' };
+const SIGNALS: Record<number, string> = Object.fromEntries(
+  Object.entries(SIGNAL_NAMES).filter(([name]) => !['SIGIOT', 'SIGPOLL'].includes(name)).map(([name, n]) => [n, name]),
+);
 
 const hex = (v: number) => `0x${(v >>> 0).toString(16)}`;
 const named = (table: Record<number, string>, v: number) => table[v] ?? hex(v);
@@ -145,9 +169,92 @@ function clone3Flags(low: number, high: number): string {
   return names.length ? names.join('|') : '0';
 }
 
+/** clone's flags with the exit signal in the low byte, as CLONE_VM|...|SIGCHLD. */
+function cloneFlags(v: number): string {
+  const sig = v & 0xff;
+  const flags = (v & ~0xff) >>> 0;
+  const parts = [flags ? flagNames(flags, CLONE_FLAGS) : '', sig ? (SIGNALS[sig] ?? String(sig)) : ''].filter(Boolean);
+  return parts.length ? parts.join('|') : '0';
+}
+
 function socketClass(family: number, type: number, protocol: number): string {
   const proto = family === 16 ? named(NETLINK_PROTOCOLS, protocol) : family === 2 || family === 10 ? named(IP_PROTOCOLS, protocol) : String(protocol);
   return `${named(FAMILIES, family)}/${named(SOCK_TYPES, type)}/${proto}`;
+}
+
+/**
+ * The symbolic form of argument `arg` (its name in the kernel's declaration)
+ * of call `call` with 32-bit value `v`, for the arguments that have one
+ * (flags, commands, families...); null for the others.
+ */
+export function argValueName(call: string, arg: string, v: number): string | null {
+  switch (`${call}/${arg}`) {
+    case 'open/flags':
+    case 'openat/flags':
+      return openFlags(v);
+    case 'mmap/prot':
+    case 'mprotect/prot':
+    case 'pkey_mprotect/prot':
+      return v ? flagNames(v, PROTS) : 'PROT_NONE';
+    case 'mmap/flags':
+      return flagNames(v & ~3, MAP_FLAGS, [MAP_TYPES[v & 3] ?? hex(v & 3)]);
+    case 'clone/clone_flags':
+      return cloneFlags(v);
+    case 'ioctl/cmd':
+      return named(IOCTLS, v);
+    case 'fcntl/cmd':
+      return named(FCNTLS, v);
+    case 'prctl/option':
+      return named(PRCTLS, v);
+    case 'arch_prctl/option':
+      return named(ARCH_PRCTLS, v);
+    case 'madvise/behavior':
+      return named(MADVICES, v);
+    case 'socket/family':
+    case 'socketpair/family':
+      return named(FAMILIES, v);
+    case 'socket/type':
+    case 'socketpair/type':
+      return flagNames(v & ~0xf, SOCK_FLAGS, [named(SOCK_TYPES, v & 0xf)]);
+    case 'setsockopt/level':
+    case 'getsockopt/level':
+      return named(LEVELS, v);
+    case 'newfstatat/flag':
+    case 'statx/flags':
+    case 'faccessat2/flags':
+    case 'fchownat/flag':
+    case 'linkat/flags':
+    case 'utimensat/flags':
+    case 'execveat/flags':
+    case 'fchmodat2/flags':
+    case 'name_to_handle_at/flag':
+      return flagNames(v, AT_FLAGS);
+    case 'unlinkat/flag':
+      return v === 0x200 ? 'AT_REMOVEDIR' : hex(v);
+    case 'access/mode':
+    case 'faccessat/mode':
+    case 'faccessat2/mode':
+      return v ? flagNames(v, ACCESS_MODES) : 'F_OK';
+    case 'lseek/whence':
+      return named(WHENCES, v);
+    case 'kill/sig':
+    case 'tkill/sig':
+    case 'tgkill/sig':
+    case 'rt_sigaction/sig':
+      return v === 0 ? '0' : v > 31 && v <= 64 ? `SIGRT_${v - 32}` : named(SIGNALS, v);
+    case 'rt_sigprocmask/how':
+      return named(SIGPROCMASK_HOWS, v);
+    case 'prlimit64/resource':
+    case 'getrlimit/resource':
+    case 'setrlimit/resource':
+      return named(RLIMITS, v);
+    case 'fadvise64/advice':
+      return named(FADVICES, v);
+    case 'getrandom/flags':
+      return flagNames(v, GRND_FLAGS);
+    default:
+      return null;
+  }
 }
 
 /** The name of an argument class of syscall `nr`, from its values (arg-classes.ts: in the class's part order). */

@@ -49,6 +49,8 @@ export const FIONREAD = 0x541b;
 
 // *at(2) flags
 export const AT_FDCWD = -100;
+export const F_DUPFD = 0;
+export const F_DUPFD_CLOEXEC = 1030;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
 export const AT_EACCESS = 0x200;

@@ -12,7 +12,8 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'log-format', type: 'string', choices: ['text', 'json'], help: 'log format' },
   { name: 'debug', type: 'bool', help: 'log at debug level' },
   { name: 'debug-log', type: 'string', help: "file for debug logs (implies --debug); ending in '/', a directory to make one file in per command; %TIMESTAMP% and %COMMAND% are replaced" },
-  { name: 'strace', type: 'bool', help: 'log every call the Sentry handles, with arguments and results' },
+  { name: 'strace', type: 'bool', help: 'log every call the Sentry handles, with arguments and results (tsvisor coverage --strace: every call)' },
+  { name: 'strace-syscalls', type: 'string', help: 'with --strace: only these calls, comma-separated names (e.g. openat,read,close)' },
   { name: 'coverage-dir', type: 'string', help: "containers: write each container's syscall coverage report to DIR/ID.json when it ends (needs root for eBPF; see tsvisor coverage)" },
   { name: 'platform', type: 'string', choices: ['seccomp', 'ptrace'], help: 'how guest system calls are intercepted: seccomp (ptrace is refused, see docs)' },
   { name: 'network', type: 'string', choices: ['none', 'host', 'sandbox'], help: "network: sandbox (the spec's namespace, the default), none (loopback only), host" },
@@ -202,6 +203,16 @@ function resolveLogFiles(globals: FlagValues, command: string): void {
   }
 }
 
+/** --strace-syscalls: a usage error unless every name is a system call's. */
+export async function checkSyscallNames(names: string): Promise<Set<number>> {
+  const { parseSyscallFilter } = await import('../sentry/strace.js');
+  try {
+    return parseSyscallFilter(names);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 export function fatal(msg: string, code = 125): never {
   fs.writeSync(2, `tsvisor: ${msg}\n`);
   process.exit(code);
@@ -253,6 +264,8 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--coverage-dir is for containers (create, run); a command's report: tsvisor coverage --json FILE -- COMMAND`);
     }
     resolveLogFiles(parsed.flags, name);
+    const straceNames = parsed.flags['strace-syscalls'] as string | undefined;
+    if (straceNames !== undefined) await checkSyscallNames(straceNames);
     if (SANDBOX_COMMANDS.has(name) && !diff) {
       await canRunSandbox(parsed.flags);
       const release = parsed.flags['kernel-release'] as string | undefined;

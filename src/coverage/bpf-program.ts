@@ -25,7 +25,16 @@
 // before the exit); a call without an entry event takes it from the task's
 // saved user registers at exit, which still hold its arguments.
 
+//
+// With --strace (map `records`, a BPF ring buffer) each call is also written
+// as one record for the Sentry to print: at exit, the arguments from the
+// saved user registers and up to two path strings read from the guest's
+// memory; exit, exit_group and rt_sigreturn at entry. A record the full
+// buffer refuses is counted in `lost` (an array of one u64).
+
 import { CLASS_SPECS, HAS_CLASS } from './arg-classes.js';
+import { stringArgs } from '../sentry/strace.js';
+import { byName, byNumber } from '../syscalls/table.js';
 
 /** counts' key: {u32 tgid, u32 generation, i32 nr, u32 errno, u64 class}; value: {u64 calls, u64 ns, u64 timed} */
 export const COUNTS_KEY_SIZE = 24;
@@ -43,12 +52,26 @@ const NR_EXIT_GROUP = 231;
 const NR_EXECVEAT = 322;
 const NR_CLONE3 = 435;
 
+/**
+ * A --strace record: {u32 tid, u32 tgid (in the sandbox), i64 nr, i64 ret, u64 args[6], i32 string
+ * lengths[2], u32 kind, u32 generation, u32 host tgid, u32 host tid, char strings[2][STRING_SIZE]}
+ */
+export const REC = { tid: 0, tgid: 4, nr: 8, ret: 16, args: 24, strlen: 72, kind: 80, gen: 84, hostTgid: 88, hostTid: 92, strings: 96 } as const;
+export const STRING_SIZE = 256;
+export const RECORD_SIZE = REC.strings + 2 * STRING_SIZE;
+/** A record's kind: a call seen at its exit, or one that does not return (seen at entry). */
+export const KIND_EXIT = 0;
+export const KIND_NO_RETURN = 1;
+
 const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 const BPF_FUNC_KTIME_GET_NS = 5;
 const BPF_FUNC_PROBE_READ_USER = 112;
 const BPF_FUNC_PROBE_READ_KERNEL = 113;
 const BPF_FUNC_GET_CURRENT_TASK_BTF = 158;
 const BPF_FUNC_TASK_PT_REGS = 175;
+const BPF_FUNC_PROBE_READ_USER_STR = 114;
+const BPF_FUNC_RINGBUF_RESERVE = 131;
+const BPF_FUNC_RINGBUF_SUBMIT = 132;
 const BPF_FUNC_MAP_UPDATE_ELEM = 2;
 const BPF_FUNC_MAP_DELETE_ELEM = 3;
 const BPF_FUNC_GET_CURRENT_PID_TGID = 14;
@@ -165,6 +188,8 @@ export interface ProgramMaps {
   counts: number;
   gens: number;
   starts: number;
+  /** --strace: the ring buffer of call records and the count of those it refused; `only`: the numbers recorded (absent: all) */
+  records?: { ring: number; lost: number; only?: readonly number[] };
   /** the sandbox's pid namespace: the kernel's dev_t of nsfs and its inode */
   nsDev: bigint;
   nsIno: bigint;
@@ -184,6 +209,9 @@ const GENS_VALUE = -112;
 const STAMP = -136;
 const REGS = -264;
 const STRUCT_U32 = -272;
+/** r9 while a record is written; the key of `lost` */
+const SPILL = -24;
+const LOST_KEY = -32;
 
 /** r7 = tgid, r8 = tid, for a task of the sandbox's pid namespace; else to 'out'. */
 function sandboxTask(a: Asm, m: ProgramMaps): void {
@@ -232,6 +260,81 @@ function argClass(a: Asm, atEntry: boolean, dst: number): void {
     a.ld64(1, HAS_CLASS).ldxdw(2, 10, dst).or(2, 1).stxdw(10, dst, 2).ja('classed');
   }
   a.label('classed');
+}
+
+/** Calls whose data buffer a record carries (the first DATA_SIZE bytes of what the call read or wrote), by number: the buffer's argument. */
+export const DATA_ARGS: ReadonlyMap<number, number> = new Map(['read', 'write', 'pread64', 'pwrite64'].map((n) => [byName.get(n)!.nr, 1]));
+export const DATA_SIZE = 32;
+
+/** The path arguments of the calls that have some, by number (at most two each). */
+const PATH_ARGS: ReadonlyMap<number, number[]> = new Map(
+  byNumber.flatMap((e) => (e && stringArgs(e).length ? [[e.nr, stringArgs(e).slice(0, 2)] as [number, number[]]] : [])),
+);
+
+/**
+ * One --strace record of the current call into the ring buffer (r9 holds it
+ * while it is filled): at entry from the tracepoint's arguments, at exit from
+ * the task's saved user registers. Needs r6 ctx, the namespace's ids at -16
+ * and the counts key's head (keyHead); keeps r9.
+ */
+function emitRecord(a: Asm, rec: { ring: number; lost: number; only?: readonly number[] }, atEntry: boolean): void {
+  if (rec.only) {
+    a.ldxdw(1, 6, 8);
+    for (const nr of rec.only) a.jImm(0x10, 1, nr, 'rec-wanted');
+    a.ja('rec-skipped').label('rec-wanted');
+  }
+  a.stxdw(10, SPILL, 9);
+  a.ld64(1, BigInt(rec.ring), 1).movImm(2, RECORD_SIZE).movImm(3, 0).call(BPF_FUNC_RINGBUF_RESERVE);
+  a.jImm(0x50, 0, 0, 'rec-reserved');
+  a.movImm(1, 0).stxw(10, LOST_KEY, 1).ld64(1, BigInt(rec.lost), 1).mov(2, 10).addImm(2, LOST_KEY).call(BPF_FUNC_MAP_LOOKUP_ELEM);
+  a.jImm(0x10, 0, 0, 'rec-done').movImm(1, 1).atomicAdd(0, 0, 1).ja('rec-done');
+  a.label('rec-reserved').mov(9, 0);
+  a.ldxdw(1, 10, -16).stxdw(9, REC.tid, 1);
+  a.ldxdw(1, 6, 8).stxdw(9, REC.nr, 1);
+  if (atEntry) a.movImm(1, 0);
+  else a.ldxdw(1, 6, 16);
+  a.stxdw(9, REC.ret, 1).movImm(1, atEntry ? KIND_NO_RETURN : KIND_EXIT).stxw(9, REC.kind, 1);
+  a.ldxw(1, 10, KEY + 4).stxw(9, REC.gen, 1).ldxw(1, 10, KEY).stxw(9, REC.hostTgid, 1).stxw(9, REC.hostTid, 8);
+  if (!atEntry) {
+    // bpf_probe_read_kernel zeroes its destination when it fails.
+    a.call(BPF_FUNC_GET_CURRENT_TASK_BTF).mov(1, 0).call(BPF_FUNC_TASK_PT_REGS);
+    a.mov(3, 0).mov(1, 10).addImm(1, REGS).movImm(2, REGS_LEN).call(BPF_FUNC_PROBE_READ_KERNEL);
+  }
+  for (let i = 0; i < 6; i++) {
+    if (atEntry) a.ldxdw(1, 6, 16 + 8 * i);
+    else a.ldxdw(1, 10, REGS + ARG_OFFSETS[i]!);
+    a.stxdw(9, REC.args + 8 * i, 1);
+  }
+  a.movImm(1, 0).stxdw(9, REC.strlen, 1).stxdw(9, REC.strings, 1).stxdw(9, REC.strings + STRING_SIZE, 1);
+  if (!atEntry) {
+    a.ldxdw(1, 6, 8);
+    for (const nr of PATH_ARGS.keys()) a.jImm(0x10, 1, nr, `rec-str${nr}`);
+    a.ja('rec-pathless');
+    for (const [nr, indexes] of PATH_ARGS) {
+      a.label(`rec-str${nr}`);
+      indexes.forEach((index, slot) => {
+        a.mov(1, 9).addImm(1, REC.strings + STRING_SIZE * slot).movImm(2, STRING_SIZE).ldxdw(3, 9, REC.args + 8 * index);
+        a.call(BPF_FUNC_PROBE_READ_USER_STR).stxw(9, REC.strlen + 4 * slot, 0);
+      });
+      a.ja('rec-strung');
+    }
+    // Data: string slot 0 gets min(result, DATA_SIZE) bytes of the buffer, its length the count (-1: unreadable).
+    a.label('rec-pathless');
+    for (const nr of DATA_ARGS.keys()) a.jImm(0x10, 1, nr, 'rec-data');
+    a.ja('rec-strung');
+    a.label('rec-data');
+    a.ldxdw(2, 9, REC.ret).raw(0xd5, 2, 0, 'rec-strung', 0); // jsle 0
+    a.raw(0xb5, 2, 0, 'rec-sized', DATA_SIZE).movImm(2, DATA_SIZE); // jle DATA_SIZE
+    a.label('rec-sized').stxw(9, REC.strlen, 2);
+    a.ldxdw(1, 9, REC.nr).movImm(3, 0);
+    for (const [nr, index] of DATA_ARGS) a.raw(0x55, 1, 0, `rec-notdata${nr}`, nr).ldxdw(3, 9, REC.args + 8 * index).label(`rec-notdata${nr}`);
+    a.mov(1, 9).addImm(1, REC.strings).call(BPF_FUNC_PROBE_READ_USER);
+    a.jImm(0x10, 0, 0, 'rec-strung').movImm(1, -1).stxw(9, REC.strlen, 1);
+    a.label('rec-strung');
+  }
+  a.mov(1, 9).movImm(2, 0).call(BPF_FUNC_RINGBUF_SUBMIT);
+  a.label('rec-done').ldxdw(9, 10, SPILL);
+  if (rec.only) a.label('rec-skipped');
 }
 
 /** counts[key] += value (inserted if absent; a racing insert makes ours fail, then add). */
@@ -283,6 +386,7 @@ export function enterProgram(m: ProgramMaps): Uint8Array {
   a.call(BPF_FUNC_MAP_UPDATE_ELEM).ja('out');
   a.label('ours');
   keyHead(a, m);
+  if (m.records) emitRecord(a, m.records, true);
   a.movImm(1, 0).stxw(10, KEY + 12, 1).stxdw(10, KEY + 16, 1);
   a.stxdw(10, VALUE + 8, 1).stxdw(10, VALUE + 16, 1).movImm(1, 1).stxdw(10, VALUE, 1);
   addCounts(a, m);
@@ -309,6 +413,7 @@ export function exitProgram(m: ProgramMaps): Uint8Array {
   a.stxw(10, GENS_KEY, 7).ld64(1, BigInt(m.gens), 1).mov(2, 10).addImm(2, GENS_KEY).call(BPF_FUNC_MAP_DELETE_ELEM).ja('out');
   a.label('call');
   keyHead(a, m);
+  if (m.records) emitRecord(a, m.records, false);
   a.movImm(3, 0);
   a.ldxdw(2, 6, 16).jImm(0x70, 2, 0, 'errno').jImm(0xc0, 2, -4095, 'errno').mov(3, 2).neg(3);
   a.label('errno');

@@ -3,16 +3,24 @@
 // counts cannot say: which executable each process ran (exec events) and the
 // execs and clone3 calls, which the Sentry rewrites (into execveat, into
 // clone) or fails before the kernel sees them (so the tracepoints report them
-// under another number, or none).
+// under another number, or none). With --strace, the programs' records of
+// each call are drained and printed as they come (strace-records.ts).
 import fs from 'node:fs';
 import { CLONE_UNTRACED } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { HAS_CLASS, packClass } from './arg-classes.js';
 import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, STARTS_VALUE_SIZE, enterProgram, exitProgram } from './bpf-program.js';
+import { CallPrinter, FD_CALLS } from './strace-records.js';
+import type { Logger } from '../log.js';
 import type { GuestEvents } from '../sentry/spec.js';
 
 const BPF_MAP_TYPE_HASH = 1;
 const BPF_MAP_TYPE_LRU_HASH = 9;
+const BPF_MAP_TYPE_ARRAY = 2;
+const BPF_MAP_TYPE_RINGBUF = 27;
+/** --strace: the ring buffer of call records (fixed: a full buffer loses records, counted) and how often it is drained */
+const RING_SIZE = 16 << 20;
+const DRAIN_MS = 10;
 const BPF_PROG_TYPE_TRACEPOINT = 5;
 /** Distinct (process, executable, call, errno) rows a run may have; beyond, rows are lost (reported). */
 const MAX_ROWS = 65536;
@@ -75,9 +83,20 @@ export class Collector implements GuestEvents {
   private readonly sentryTime = new Map<string, CallCount>();
   /** something was not recorded for a bound above: the report says it is incomplete */
   private lost = false;
+  /** --strace: the record maps, the drain timer, the printer */
+  private records: { ring: number; lost: number; only?: readonly number[] } | null = null;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private printer: CallPrinter | null = null;
+  private readonly strace: { filter: ReadonlySet<number> | null } | undefined;
+  /** Whether calls are printed (--strace): the Sentry's own strace is then off. */
+  readonly traces: boolean;
 
-  /** Creates the maps; the programs are attached once the sandbox's pid namespace exists (onGuestProcess). */
-  constructor() {
+  /**
+   * Creates the maps; the programs are attached once the sandbox's pid
+   * namespace exists (onGuestProcess). `strace`: print every call, those
+   * of `filter` (numbers) when given.
+   */
+  constructor(strace?: { filter: ReadonlySet<number> | null }) {
     this.counts = native.bpfMapCreate(BPF_MAP_TYPE_HASH, COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, MAX_ROWS, 0);
     if (this.counts < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-this.counts}): coverage needs root (CAP_BPF and CAP_PERFMON)`);
     this.fds.push(this.counts);
@@ -87,10 +106,30 @@ export class Collector implements GuestEvents {
     this.starts = native.bpfMapCreate(BPF_MAP_TYPE_LRU_HASH, 4, STARTS_VALUE_SIZE, MAX_THREADS, 0);
     if (this.starts < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-this.starts})`);
     this.fds.push(this.starts);
+    this.traces = strace !== undefined;
+    if (strace) {
+      const ring = native.bpfMapCreate(BPF_MAP_TYPE_RINGBUF, 0, 0, RING_SIZE, 0);
+      if (ring < 0) throw new CoverageError(`cannot create an eBPF ring buffer (errno ${-ring}): --strace needs Linux 5.8 or later`);
+      this.fds.push(ring);
+      const lost = native.bpfMapCreate(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+      if (lost < 0) throw new CoverageError(`cannot create an eBPF map (errno ${-lost})`);
+      this.fds.push(lost);
+      const mapped = native.bpfRingbufMap(ring, RING_SIZE);
+      if (mapped < 0) throw new CoverageError(`cannot map the eBPF ring buffer (errno ${-mapped})`);
+      // With a filter, only the calls shown and those that open, copy or drop fds (their paths are followed).
+      this.records = { ring, lost, ...(strace.filter ? { only: [...new Set([...strace.filter, ...FD_CALLS])] } : {}) };
+    }
+    this.strace = strace;
   }
 
-  /** The sandbox's first process (the launcher), before it runs: attach in its pid namespace. */
-  onGuestProcess(hostPid: number): void {
+  private drain(): void {
+    if (!this.records || !this.printer) return;
+    const buf = native.bpfRingbufDrain(this.records.ring);
+    if (typeof buf !== 'number') this.printer.print(buf);
+  }
+
+  /** The sandbox's first process (the launcher), before it runs: attach in its pid namespace. `log` gets --strace's lines. */
+  onGuestProcess(hostPid: number, log?: Logger): void {
     if (this.nsKey) return;
     const st = fs.statSync(`/proc/${hostPid}/ns/pid`, { bigint: true });
     // The kernel's dev_t (major << 20 | minor) from glibc's encoding.
@@ -98,11 +137,15 @@ export class Collector implements GuestEvents {
     const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
     const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
     this.nsKey = { dev: (major << 20n) | minor, ino: st.ino };
-    const maps = { counts: this.counts, gens: this.gens, starts: this.starts, nsDev: this.nsKey.dev, nsIno: this.nsKey.ino };
+    const maps = { counts: this.counts, gens: this.gens, starts: this.starts, nsDev: this.nsKey.dev, nsIno: this.nsKey.ino, ...(this.records ? { records: this.records } : {}) };
     this.attach('sys_exit', exitProgram(maps));
     this.attach('sys_enter', enterProgram(maps));
     // Generation 0: Node's child, which execs the launcher once it is let go (native spawnSandbox).
     this.processes.set(hostPid, { tgid: hostPid, pid: 1, parent: null, exes: [LAUNCHER_EXE, LAUNCHER_EXE] });
+    if (this.strace && log) {
+      this.printer = new CallPrinter((lines) => log.infoLines(lines), this.strace.filter, (tgid, gen) => this.processes.get(tgid)?.exes[gen] === LAUNCHER_EXE);
+      this.drainTimer = setInterval(() => this.drain(), DRAIN_MS);
+    }
   }
 
   /**
@@ -131,6 +174,7 @@ export class Collector implements GuestEvents {
     const cls = packClass(NR_CLONE3, () => 0, (_, offset) => Number((c.flags >> BigInt(8 * offset)) & 0xffffffffn))!;
     this.addRow(c.tgid, c.gen, NR_CLONE3, errno, cls);
     if (!asClone) return;
+    this.printer?.cloneWasClone3(tid);
     const key = `${c.tgid}/${c.gen}/${errno}/${cls}`;
     const m = this.asClone.get(key);
     if (m) m.calls++;
@@ -154,11 +198,18 @@ export class Collector implements GuestEvents {
     return p ? p.exes.length - 1 : 0;
   }
 
-  onExecCall(tid: number, tgid: number, name: string): void {
+  onExecCall(tid: number, tgid: number, name: string, path: string | null): void {
+    // The records so far first: this thread's earlier calls are all in the buffer.
+    this.drain();
+    this.printer?.execCall(tid, name, path, this.processes.get(tgid)?.pid ?? 0);
     this.execsPending.set(tid, { name, tgid, gen: this.genOf(tgid) });
   }
 
   onExecResult(tid: number, errno: number): void {
+    if (errno) {
+      this.drain();
+      this.printer?.execFailed(tid, errno);
+    }
     const e = this.execsPending.get(tid);
     if (!e) return;
     this.execsPending.delete(tid);
@@ -174,6 +225,7 @@ export class Collector implements GuestEvents {
   }
 
   onExec(tid: number, formerTid: number, exePath: string): void {
+    this.printer?.execMoved(formerTid, tid);
     this.onExecResult(formerTid, 0);
     const p = this.processes.get(tid);
     if (p && p.exes.length < MAX_EXECS) p.exes.push(exePath);
@@ -221,8 +273,17 @@ export class Collector implements GuestEvents {
    * The kernel's rows for execs and for clone3 calls run as clone carry
    * the time of calls the Sentry's events count: it moves to those rows.
    */
-  finish(): { rows: CallCount[]; full: boolean } {
+  finish(): { rows: CallCount[]; full: boolean; strace?: { lost: number } } {
     const rows: CallCount[] = [];
+    let strace: { lost: number } | undefined;
+    if (this.records) {
+      if (this.drainTimer) clearInterval(this.drainTimer);
+      this.drain();
+      native.bpfRingbufUnmap(this.records.ring);
+      const lost = native.bpfMapEntries(this.records.lost, 4, 8);
+      strace = { lost: typeof lost === 'number' || lost.length < 12 ? 0 : Number(lost.readBigUInt64LE(4)) };
+      this.records = null;
+    }
     let n = 0;
     const execTime = new Map<string, { ns: number; timed: number }>();
     if (this.counts >= 0) {
@@ -274,6 +335,6 @@ export class Collector implements GuestEvents {
         r.timed += Math.min(r.calls, Math.round((t.timed * r.calls) / calls));
       }
     }
-    return { rows: rows.filter((r) => r.calls > 0).concat([...this.eventRows.values()], [...this.sentryTime.values()]), full: this.lost || n >= MAX_ROWS };
+    return { rows: rows.filter((r) => r.calls > 0).concat([...this.eventRows.values()], [...this.sentryTime.values()]), full: this.lost || n >= MAX_ROWS, ...(strace ? { strace } : {}) };
   }
 }

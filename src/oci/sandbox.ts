@@ -74,6 +74,7 @@ export async function startSandbox(
       network: ownNetwork ? 'none' : 'host',
       stdio: [0, 1, 2],
       strace: Boolean(globals.strace),
+      ...(globals['strace-syscalls'] === undefined ? {} : { straceSyscalls: globals['strace-syscalls'] as string }),
     });
     // --network=none: a namespace of the sandbox's own with loopback only, whatever the spec names.
     if (ownNetwork && globals.network !== 'none') spec.netnsPath = config.netnsPath;

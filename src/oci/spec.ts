@@ -769,6 +769,8 @@ export interface SandboxOptions {
   network: 'none' | 'host';
   stdio: [number, number, number];
   strace: boolean;
+  /** --strace-syscalls (names, checked) */
+  straceSyscalls?: string;
   /** make the guest the terminal's foreground job (default false) */
   foreground?: boolean;
 }
@@ -840,5 +842,6 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     maskedPaths: [...c.maskedPaths],
     readonlyPaths: [...c.readonlyPaths],
     strace: opts.strace,
+    ...(opts.straceSyscalls === undefined ? {} : { straceSyscalls: opts.straceSyscalls }),
   };
 }

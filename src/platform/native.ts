@@ -182,6 +182,11 @@ export interface Native {
   bpfMapEntries(fd: number, keySize: number, valueSize: number): Buffer | number;
   /** A program fd, or [-errno, the verifier's log]. */
   bpfProgLoad(type: number, insns: Uint8Array, license: string): number | [number, string];
+  /** Maps a BPF ring buffer of `size` bytes (map fd `fd`) for draining: 0 or -errno. */
+  bpfRingbufMap(fd: number, size: number): number;
+  /** The committed records of a mapped ring buffer, each {u32 length, data padded to 8 bytes}, consumed; or -errno. */
+  bpfRingbufDrain(fd: number): Buffer | number;
+  bpfRingbufUnmap(fd: number): void;
   /** Attaches program `progFd` to tracepoint `id` through a perf event on `cpu` (the program then runs on every CPU), until the returned fd is closed. */
   perfTracepointAttach(id: number, progFd: number, cpu: number): number;
 }

@@ -53,7 +53,7 @@ import { SandboxError, StartAborted, SysErr, signalName, sysErr } from './errors
 import { LauncherLink } from './launcher.js';
 import { type Rlimit, guestRlimits, setUpBounds } from './bounds.js';
 import { FileTable } from './files.js';
-import { Strace } from './strace.js';
+import { Strace, parseSyscallFilter } from './strace.js';
 import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, fixExecFn, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
@@ -160,7 +160,7 @@ export class Kernel {
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
     this.fileIds = new IdMap(spec.fileIdMappings ?? null);
     this.sharesHostNetwork = spec.netnsPath ? sameNamespace(spec.netnsPath, '/proc/self/ns/net') : spec.network === 'host';
-    this.strace = spec.strace ? new Strace(log) : null;
+    this.strace = spec.strace ? new Strace(log, spec.straceSyscalls === undefined ? null : parseSyscallFilter(spec.straceSyscalls)) : null;
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 

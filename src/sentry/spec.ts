@@ -70,6 +70,8 @@ export interface SandboxSpec {
   /** the container's own seccomp profile (OCI linux.seccomp), stacked on tsvisor's filter */
   seccompProfile?: SeccompProfile;
   strace: boolean;
+  /** --strace-syscalls: the names of the calls strace shows (comma-separated, checked by the CLI); absent: all */
+  straceSyscalls?: string;
   /**
    * Called with the host pid of each guest process the Sentry starts (init's
    * launcher, each exec'd process) before it runs anything of the guest's:
@@ -88,8 +90,8 @@ export interface GuestEvents {
   onCloneCall(tid: number, tgid: number, name: 'clone3', flags: bigint | null): void;
   /** it failed with errno; `asClone`: the kernel ran it, as clone */
   onCloneResult(tid: number, errno: number, asClone: boolean): void;
-  /** an execve/execveat call begins (before the Sentry rewrites or fails it) */
-  onExecCall(tid: number, tgid: number, name: string): void;
+  /** an execve/execveat call begins (before the Sentry rewrites or fails it); `path` as the guest named it (null: unreadable) */
+  onExecCall(tid: number, tgid: number, name: string, path: string | null): void;
   /** it failed with errno */
   onExecResult(tid: number, errno: number): void;
   /** it succeeded: `tid` (formerly `formerTid`) runs `exePath` */

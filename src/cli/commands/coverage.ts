@@ -3,7 +3,7 @@
 // with its results, per process and per executable (src/coverage/).
 import fs from 'node:fs';
 import { type FlagSpec, UsageError, parseFlags, wrongArguments } from '../flags.js';
-import { type Command, fatal, version } from '../main.js';
+import { type Command, checkSyscallNames, fatal, version } from '../main.js';
 import { DO_FLAGS, runInSandbox } from './do.js';
 import type { Report } from '../../coverage/schema.js';
 import type { ProfileRuntime } from '../../coverage/seccomp-profile.js';
@@ -54,6 +54,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'audit', type: 'string', help: 'check every call made against the seccomp profile in FILE (a profile, or an OCI config.json with linux.seccomp) and report those it would have refused; nothing is refused' },
   { name: 'audit-caps', type: 'string', help: 'for a Docker-format --audit profile: the container\'s capabilities its per-capability entries are applied for, comma-separated (default: Docker\'s default set)' },
   { name: 'quiet', type: 'bool', help: 'no terminal summary' },
+  { name: 'strace', type: 'bool', help: 'log every call of every guest thread as it happens (passthrough ones too), one line each with decoded arguments, fd paths and the result (as the global --strace)' },
+  { name: 'strace-syscalls', type: 'string', help: 'with --strace: only these calls, comma-separated names (e.g. openat,read,close)' },
   ...DO_FLAGS,
 ];
 
@@ -63,6 +65,10 @@ export const coverageCommand: Command = {
   async run(globals, argv) {
     const { flags, rest } = parseFlags(argv, FLAGS, true);
     if (rest.length === 0) throw wrongArguments();
+    const straceNames = (flags['strace-syscalls'] ?? globals['strace-syscalls']) as string | undefined;
+    const strace = Boolean(flags.strace ?? globals.strace);
+    if (straceNames !== undefined && !strace) throw new UsageError('--strace-syscalls goes with --strace');
+    const filter = straceNames === undefined ? null : await checkSyscallNames(straceNames);
     // Output files are opened, and the audited profile read, before the run, so a bad name costs nothing.
     const fds = new Map<(typeof OUTPUTS)[number], { file: string; fd: number }>();
     for (const name of OUTPUTS) {
@@ -88,7 +94,7 @@ export const coverageCommand: Command = {
     ]);
     let collector;
     try {
-      collector = new Collector();
+      collector = new Collector(strace ? { filter } : undefined);
     } catch (e) {
       if (e instanceof CoverageError) fatal(e.message);
       throw e;
@@ -100,7 +106,8 @@ export const coverageCommand: Command = {
       if (e instanceof CoverageError) fatal(e.message);
       throw e;
     }
-    const { rows, full } = collector.finish();
+    const { rows, full, strace: traced } = collector.finish();
+    if (traced?.lost) fs.writeSync(2, `tsvisor: --strace: ${traced.lost} call records were lost (the ring buffer was full); the counts are complete\n`);
     const report = buildReport(rest, status, rows, collector.processes, full, await version());
     if (audited) report.audit = (await import('../../coverage/audit.js')).audit(report, audited.profile, audited.where);
     if (!flags.quiet) fs.writeSync(2, formatReport(report));

@@ -9,6 +9,7 @@ import { spawnGofer } from '../../gofer/client.js';
 import { type GuestEvents, type SandboxSpec, goferExports } from '../../sentry/spec.js';
 import { type Command, fatal } from '../main.js';
 import { type FlagSpec, type FlagValues, UsageError, parseFlags, wrongArguments } from '../flags.js';
+import type { Logger } from '../../log.js';
 import { CALLER_NOFILE_ENV, DEFAULT_LIMITS, type GuestLimits, parseSize } from '../../sentry/limits.js';
 
 export const DO_FLAGS: readonly FlagSpec[] = [
@@ -46,9 +47,14 @@ export const doCommand: Command = {
   },
 };
 
-/** What observes a sandbox run (tsvisor coverage): its events, and each guest process before it runs. */
+/**
+ * What observes a sandbox run (tsvisor coverage): its events, and each guest
+ * process before it runs, with the log. `traces`: it prints every call
+ * (coverage --strace), so the Sentry's own strace is off and the log logs them.
+ */
 export interface Observer extends GuestEvents {
-  onGuestProcess(hostPid: number): void;
+  onGuestProcess(hostPid: number, log: Logger): void;
+  readonly traces?: boolean;
 }
 
 /** Runs `rest` in a sandbox made from do's flags; resolves to tsvisor's exit status. */
@@ -104,7 +110,8 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     stdio: [0, 1, 2],
     foreground: tty.isatty(0) && isForeground(),
     init: (flags.init as boolean | undefined) ?? true,
-    strace: Boolean(globals.strace),
+    strace: Boolean(globals.strace) && !observer?.traces,
+    ...(globals['strace-syscalls'] === undefined ? {} : { straceSyscalls: globals['strace-syscalls'] as string }),
   };
   // Start the Gofer before loading the Sentry, so the two boot at the same time.
   const gofer = spawnGofer(goferExports(spec));
@@ -118,7 +125,7 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     file: (globals.log as string | undefined) ?? debugLog,
     format: (globals['log-format'] as 'text' | 'json' | undefined) ?? 'text',
     debug: Boolean(globals.debug) || debugLog !== undefined,
-    strace: spec.strace,
+    strace: spec.strace || Boolean(observer?.traces),
   });
 
   const kernel = new Kernel(spec, log);
@@ -143,7 +150,7 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
   spec.events = observer;
   spec.onGuestProcess = (pid) => {
     if (cgroup) cgroup.join(pid).forEach((w) => log.warn(w));
-    observer?.onGuestProcess(pid);
+    observer?.onGuestProcess(pid, log);
   };
   try {
     await kernel.start(gofer);

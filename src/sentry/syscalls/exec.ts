@@ -256,7 +256,16 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
   dropPendingExec(t);
   const st = k.strace;
   st?.traceEnter(t, isAt ? 'execveat' : 'execve', info);
-  k.spec.events?.onExecCall(t.tid, t.proc.tgid, isAt ? 'execveat' : 'execve');
+  const ev = k.spec.events;
+  if (ev) {
+    let path: string | null = null;
+    try {
+      path = readPath(t, pathAddr);
+    } catch {
+      // an unreadable path: the exec fails below, and the event says so
+    }
+    ev.onExecCall(t.tid, t.proc.tgid, isAt ? 'execveat' : 'execve', path);
+  }
   let hostFd = -1;
   try {
     const regs = new BigUint64Array(USER_REGS_WORDS);
