@@ -46,6 +46,8 @@ export const SEEK_HOLE = 4;
 export const F_GETFL = 3;
 // ioctl(2) commands
 export const FIONREAD = 0x541b;
+/** ioctl: make the terminal the caller's controlling terminal */
+export const TIOCSCTTY = 0x540e;
 
 // *at(2) flags
 export const AT_FDCWD = -100;

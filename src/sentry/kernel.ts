@@ -58,6 +58,7 @@ import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, fixExecFn, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
 import { deferSignal, onInjectionStop } from './inject.js';
+import { onReturnStop } from './ctty.js';
 import { restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
 import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
@@ -505,10 +506,15 @@ export class Kernel {
             this.startTask(pid);
           } else if (!this.tasks.has(pid)) {
             this.earlyStops.add(pid);
-          } else if (STOP_SIGNALS.has(sig)) {
-            native.ptraceListen(pid); // group-stop: stay stopped until SIGCONT
           } else {
-            native.ptraceCont(pid, 0);
+            const t = this.tasks.get(pid)!;
+            if (STOP_SIGNALS.has(sig)) {
+              // A group-stop came first: the open's registers are gone, the terminal is not taken.
+              t.takesTerminal = false;
+              native.ptraceListen(pid); // group-stop: stay stopped until SIGCONT
+            } else if (!t.takesTerminal || !onReturnStop(t)) {
+              native.ptraceCont(pid, 0);
+            }
           }
           return;
         default:

@@ -101,6 +101,8 @@ export class Task {
   pendingExec: PendingExec | undefined;
   /** a system call the Sentry is running in this thread (inject.ts) */
   injection: Injection | undefined;
+  /** the thread was interrupted to take the terminal its open returns (ctty.ts) */
+  takesTerminal = false;
   /** registers to give back after a clone3 the Sentry rewrote into clone (clone3.ts) */
   clone3Regs: BigUint64Array | undefined;
   private credsCache: Creds | undefined;

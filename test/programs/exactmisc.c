@@ -332,6 +332,100 @@ static void cmd_pts(void) {
   R("open once the master is closed", open(p, O_RDWR | O_NOCTTY));
 }
 
+/* --------------------------------------------------------------- ctty */
+
+/* A new pty's slave path (master fd in *m), or NULL. */
+static const char *new_pty(int *m) {
+  *m = posix_openpt(O_RDWR | O_NOCTTY);
+  if (*m < 0 || grantpt(*m) < 0 || unlockpt(*m) < 0) return NULL;
+  return ptsname(*m);
+}
+
+/* Whether fd's terminal is the caller's controlling terminal (TIOCGSID on
+ * it gives the caller's session only then), and whether /dev/tty opens. */
+static void show_ctty(const char *what, int fd) {
+  pid_t sid = -1;
+  char line[256];
+  int r = ioctl(fd, TIOCGSID, &sid);
+  snprintf(line, sizeof line, "%s: TIOCGSID is our session", what);
+  report(line, r < 0 ? r : sid == getsid(0), errno);
+  int t = open("/dev/tty", O_RDWR | O_NOCTTY);
+  snprintf(line, sizeof line, "%s: open /dev/tty", what);
+  report(line, t < 0 ? t : 0, errno);
+  if (t >= 0) close(t);
+}
+
+/* In a child made a session leader (or not), opens a new pty's slave with
+ * `flags` and shows whether it became the controlling terminal. */
+static void ctty_case(const char *what, int leader, int flags) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    if (leader) setsid();
+    int m;
+    const char *p = new_pty(&m);
+    if (!p) _exit(1);
+    errno = 0;
+    int s = open(p, flags);
+    char line[256];
+    snprintf(line, sizeof line, "%s: open's errno", what);
+    report(line, s < 0 ? -1 : errno, errno);
+    show_ctty(what, s >= 0 ? s : m);
+    fflush(stdout);
+    _exit(0);
+  }
+  int st;
+  waitpid(c, &st, 0);
+}
+
+/* tty_open's rule: a session leader without a controlling terminal that
+ * opens a terminal (not a master) without O_NOCTTY, for reading, makes it
+ * its controlling terminal if no session has it. */
+static void cmd_ctty(void) {
+  ctty_case("leader, O_RDWR", 1, O_RDWR);
+  ctty_case("leader, O_RDONLY", 1, O_RDONLY);
+  ctty_case("leader, O_WRONLY", 1, O_WRONLY);
+  ctty_case("leader, O_RDWR|O_NOCTTY", 1, O_RDWR | O_NOCTTY);
+  ctty_case("leader, O_RDWR|O_NONBLOCK|O_CLOEXEC", 1, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  ctty_case("not a leader, O_RDWR", 0, O_RDWR);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    setsid();
+    /* TIOCNOTTY by a session leader hangs up its foreground group: itself. */
+    signal(SIGHUP, SIG_IGN);
+    int m = posix_openpt(O_RDWR);
+    show_ctty("master opened without O_NOCTTY", m);
+    int m1, m2;
+    char p1[64] = "", p2[64] = "";
+    if (new_pty(&m1)) snprintf(p1, sizeof p1, "%s", ptsname(m1));
+    int s1 = open(p1, O_RDWR);
+    show_ctty("first terminal", s1);
+    if (new_pty(&m2)) snprintf(p2, sizeof p2, "%s", ptsname(m2));
+    int s2 = open(p2, O_RDWR);
+    show_ctty("second terminal while the first is ours", s2);
+    /* A terminal another session holds stays that session's. */
+    fflush(stdout);
+    pid_t g = fork();
+    if (g == 0) {
+      setsid();
+      int s = open(p1, O_RDWR);
+      report("other session's terminal: opens", s < 0 ? s : 0, errno);
+      show_ctty("other session's terminal", s);
+      fflush(stdout);
+      _exit(0);
+    }
+    waitpid(g, NULL, 0);
+    R("TIOCNOTTY", ioctl(s1, TIOCNOTTY));
+    show_ctty("after TIOCNOTTY", s1);
+    int again = open(p1, O_RDWR);
+    show_ctty("reopened after TIOCNOTTY", again);
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+}
+
 /* -------------------------------------------------------------- empty */
 
 /* An empty name is refused (ENOENT) before the directory fd is looked at. */
@@ -408,6 +502,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "execfn")) cmd_execfn();
   else if (!strcmp(cmd, "pts")) cmd_pts();
   else if (!strcmp(cmd, "empty")) cmd_empty();
+  else if (!strcmp(cmd, "ctty")) cmd_ctty();
   else if (!strcmp(cmd, "affinity")) cmd_affinity();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);

@@ -49,6 +49,7 @@ import { readBytes, readPath } from '../memory.js';
 import type { Task } from '../task.js';
 import type { Location } from '../vfs/node.js';
 import { openFifo } from '../vfs/fifo.js';
+import { takeTerminalOnReturn } from '../ctty.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
 import { assertValid, installFd, mayModifyDir, mustBeWritable, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
@@ -117,6 +118,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   k.inotify.event(loc.dentry, IN_OPEN);
   if (flags & O_TRUNC && type === S_IFREG && !created) k.inotify.event(loc.dentry, IN_MODIFY);
   if (!opened.foreign) k.inotify.opening(loc.dentry, opened.fd);
+  if (opened.ctty) takeTerminalOnReturn(t);
   const file = { loc, flags, direct: true, opener: { proc: t.proc, creds: t.creds } };
   return installFd(k, a, opened.fd, opened.foreign ? null : file, cloexec);
 }

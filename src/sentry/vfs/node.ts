@@ -48,6 +48,8 @@ export interface Opened {
   created?: boolean;
   /** the fd is another object than the node (the terminal behind /dev/tty): not to be identified as the node */
   foreign?: boolean;
+  /** a terminal the opener takes as its controlling terminal if it may (tty_open's rule; ctty.ts) */
+  ctty?: boolean;
 }
 
 /** Bytes of xattrs held by Detached objects, given back to the budget when they are collected. */
