@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,6 +418,75 @@ static void cmd_uts(void) {
   uts_case("domainname", setdomainname, "exactproc-domain");
 }
 
+/* ------------------------------------------------------------- sysctl */
+
+/* Runs f as root of a new user namespace whose root is host uid 100000, not
+ * the host's root: as the sandbox's root, it holds no capability over the
+ * host's network namespace and is not its owner. In the sandbox, which
+ * refuses new user namespaces (EPERM), f runs as it is. */
+static void as_unmapped_root(void (*f)(void)) {
+  int ready[2], mapped[2];
+  if (pipe(ready) < 0 || pipe(mapped) < 0) return;
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    char made = unshare(CLONE_NEWUSER) == 0, b;
+    if (write(ready[1], &made, 1) != 1) _exit(1);
+    if (made && (read(mapped[0], &b, 1) != 1 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) _exit(1);
+    f();
+    fflush(stdout);
+    _exit(0);
+  }
+  char made = 0;
+  if (read(ready[0], &made, 1) == 1 && made) {
+    static const char *const maps[] = {"uid_map", "gid_map"};
+    for (int i = 0; i < 2; i++) {
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/%s", c, maps[i]);
+      int fd = open(path, O_WRONLY);
+      if (fd < 0 || write(fd, "0 100000 1\n", 11) != 11) fprintf(stderr, "exactproc: cannot write %s\n", path);
+      close(fd);
+    }
+    if (write(mapped[1], "x", 1) != 1) return;
+  }
+  waitpid(c, NULL, 0);
+}
+
+/* /proc/sys is accessed by its mode bits alone (sysctl_perm), with no
+ * capability overriding them; a net sysctl's are the others' for a process
+ * that neither holds CAP_NET_ADMIN over the network namespace nor is its
+ * root (net_ctl_permissions). */
+static void sysctl_access(void) {
+  static const char *const paths[] = {
+      "/proc/sys", "/proc/sys/kernel", "/proc/sys/net", "/proc/sys/net/ipv4", "/proc/sys/net/core",
+      "/proc/sys/kernel/ngroups_max", "/proc/sys/kernel/osrelease", "/proc/sys/net/ipv4/ip_local_port_range",
+      "/proc/sys/net/ipv4/tcp_sack", "/proc/sys/net/core/somaxconn",
+  };
+  static const struct { const char *name; int mode; } modes[] = {
+      {"R_OK", R_OK}, {"W_OK", W_OK}, {"X_OK", X_OK}, {"R_OK|W_OK", R_OK | W_OK}, {"F_OK", F_OK},
+  };
+  char what[256];
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+      snprintf(what, sizeof what, "access(%s, %s)", paths[i], modes[m].name);
+      R(what, access(paths[i], modes[m].mode));
+      snprintf(what, sizeof what, "faccessat(%s, %s, AT_EACCESS)", paths[i], modes[m].name);
+      R(what, faccessat(AT_FDCWD, paths[i], modes[m].mode, AT_EACCESS));
+    }
+    static const struct { const char *name; int flags; } opens[] = {{"O_RDONLY", O_RDONLY}, {"O_WRONLY", O_WRONLY}, {"O_RDWR", O_RDWR}};
+    for (size_t o = 0; o < sizeof opens / sizeof *opens; o++) {
+      int fd = open(paths[i], opens[o].flags);
+      snprintf(what, sizeof what, "open(%s, %s)", paths[i], opens[o].name);
+      report(what, fd < 0 ? fd : 0, errno);
+      if (fd >= 0) close(fd);
+    }
+  }
+}
+
+static void cmd_sysctl(void) {
+  as_unmapped_root(sysctl_access);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   D = argv[1];
@@ -427,6 +497,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "oompriv")) cmd_oompriv();
   else if (!strcmp(cmd, "oomhold")) cmd_oomhold();
   else if (!strcmp(cmd, "uts")) cmd_uts();
+  else if (!strcmp(cmd, "sysctl")) cmd_sysctl();
   else if (!strcmp(cmd, "writeless")) cmd_writeless();
   else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
   else if (!strcmp(cmd, "dirstat")) cmd_dirstat();

@@ -89,7 +89,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
     if (acc !== O_RDONLY || flags & (O_CREAT | O_TRUNC)) fail('EISDIR');
     // No file system's directories do direct I/O.
     if (flags & O_DIRECT) fail('EINVAL');
-    requireAccess(t.creds, st.mode, st.uid, st.gid, R_OK);
+    if (!node.permits(t.creds, st, R_OK)) fail('EACCES');
     const file = { loc, flags };
     const fd = node.openDirectory(flags);
     const installed = fd >= 0 ? fd : k.files.placeholder(file);
@@ -101,7 +101,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   if (!created) {
     let want = acc === O_RDONLY ? R_OK : acc === O_WRONLY ? W_OK : R_OK | W_OK;
     if (flags & O_TRUNC) want |= W_OK;
-    requireAccess(t.creds, st.mode, st.uid, st.gid, want);
+    if (!node.permits(t.creds, st, want)) fail('EACCES');
   }
   const type = st.mode & S_IFMT;
   if (type === S_IFREG) {

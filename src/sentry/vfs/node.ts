@@ -7,7 +7,7 @@
 // implement Node operations on single names.
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, UTIME_NOW, UTIME_OMIT, XATTR_CREATE, XATTR_REPLACE } from '../../abi/linux.js';
-import type { Creds } from '../creds.js';
+import { type Creds, permitted } from '../creds.js';
 import { fail } from '../errors.js';
 import { XATTR_NODE_MAX, chargeMeta, unchargeMeta } from './storage.js';
 
@@ -188,6 +188,11 @@ export abstract class Node {
   }
   isRegular(): boolean {
     return (this.mode & S_IFMT) === S_IFREG;
+  }
+
+  /** May `c` access this node (attributes `st`) for `want` (R_OK|W_OK|X_OK)? The mode bits and capabilities (generic_permission), unless the file system has its own rule. */
+  permits(c: Creds, st: Stat, want: number): boolean {
+    return permitted(c, st.mode, st.uid, st.gid, want);
   }
 
   // Directory operations (names are single components, never "." or "..").

@@ -34,10 +34,11 @@ import {
   minor,
   ptsNumber,
   PATH_MAX,
+  X_OK,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { hasCap, ownerInSandbox, toSandboxId } from '../creds.js';
+import { type Creds, hasCap, ownerInSandbox, toSandboxId } from '../creds.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
@@ -111,6 +112,9 @@ abstract class ProcNode extends Node {
   get mode(): number {
     return this.modeBits;
   }
+  override permits(c: Creds, st: Stat, want: number): boolean {
+    return this.path.startsWith('/sys/') ? sysctlPermits(this.path, c, st, want) : super.permits(c, st, want);
+  }
   stat(): Stat {
     const t = Math.floor((this.owner?.startTime ?? this.fs.k.startTime) / 1000);
     const uid = this.owner ? ownerUid(this.owner) : 0;
@@ -120,6 +124,22 @@ abstract class ProcNode extends Node {
       atimeSec: t, atimeNsec: 0, mtimeSec: t, mtimeNsec: 0, ctimeSec: t, ctimeNsec: 0, btimeSec: 0, btimeNsec: 0,
     };
   }
+}
+
+/**
+ * sysctl_perm: /proc/sys's files and directories are accessed by their mode
+ * bits alone, never by capabilities: root's (euid 0) are the owner's, the
+ * root group's the group's, everyone else's the others'. A net sysctl
+ * (net_ctl_permissions) gives the owner's bits to CAP_NET_ADMIN over the
+ * network namespace, which the sandbox never holds (docs/design.md), and
+ * the group's to the namespace's root group, the host's: a guest gets the
+ * others' bits.
+ */
+function sysctlPermits(path: string, c: Creds, st: Stat, want: number): boolean {
+  if (want & X_OK && (st.mode & S_IFMT) !== S_IFDIR) return false;
+  const net = path.startsWith('/sys/net/');
+  const shift = net ? 0 : c.euid === 0 ? 6 : c.egid === 0 || c.groups.includes(0) ? 3 : 0;
+  return (((st.mode >> shift) & 7) & want) === want;
 }
 
 class ProcDir extends ProcNode {
