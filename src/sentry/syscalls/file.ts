@@ -32,6 +32,7 @@ import {
   SEEK_SET,
   SYMLOOP_MAX,
   W_OK,
+  X_OK,
   CAP_MKNOD,
   SIGNAL_NAMES,
   makedev,
@@ -47,7 +48,7 @@ import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readPath } from '../memory.js';
 import type { Task } from '../task.js';
-import type { Location } from '../vfs/node.js';
+import { Dentry, type Location } from '../vfs/node.js';
 import { openFifo } from '../vfs/fifo.js';
 import { takeTerminalOnReturn } from '../ctty.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
@@ -126,11 +127,30 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
 /** The only flags an O_PATH open keeps (open ignores the others, openat2 refuses them). */
 const O_PATH_FLAGS = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
+/**
+ * open(dir, O_TMPFILE): a regular file without a name in directory `dir`'s
+ * file system (tmpfs and the overlay have them; EOPNOTSUPP elsewhere), which
+ * linkat can name later unless O_EXCL was given. /proc/self/fd shows it as
+ * Linux does, "DIR/#INO (deleted)".
+ */
+function openTmpfile(k: Kernel, t: Task, a: SyscallArgs, dir: Location, flags: number, mode: number): number {
+  const node = dir.dentry.node;
+  if (!node.isDir()) fail('ENOTDIR');
+  mustBeWritable(dir);
+  if (!node.permits(t.creds, node.stat(), W_OK | X_OK)) fail('EACCES');
+  const r = node.tmpfile(umaskMode(t, mode), t.creds, flags & ~(O_TMPFILE | O_CREAT));
+  const d = new Dentry(`#${r.node.stat().ino}`, dir.dentry, r.node);
+  d.dead = true;
+  const file = { loc: { mount: dir.mount, dentry: d }, flags, direct: true, opener: { proc: t.proc, creds: t.creds } };
+  return installFd(k, a, r.fd, file, (flags & O_CLOEXEC) !== 0);
+}
+
 function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: number, flags: number, mode: number, resolveFlags = 0): number {
   if (flags & O_PATH) flags &= O_PATH_FLAGS;
+  // O_TMPFILE is O_DIRECTORY with a bit of its own, for writing and never with O_CREAT.
+  if (flags & O_TMPFILE & ~O_DIRECTORY && ((flags & (O_TMPFILE | O_CREAT)) !== O_TMPFILE || (flags & O_ACCMODE) === O_RDONLY)) fail('EINVAL');
   const path = readPath(t, pathAddr);
   assertValid(k, t);
-  if ((flags & O_TMPFILE) === O_TMPFILE) fail('EOPNOTSUPP');
   const from = startDir(k, t, dirfd, path);
   const ctx = t.resolveCtx();
   const noSymlinks = (resolveFlags & RESOLVE_NO_SYMLINKS) !== 0;
@@ -148,6 +168,7 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
     const follow = !(flags & O_NOFOLLOW) && !noSymlinks;
     const loc = resolve(ctx, from, path, follow);
     if (loc.dentry.node.isSymlink() && (!(flags & O_PATH) || noSymlinks)) fail('ELOOP');
+    if ((flags & O_TMPFILE) === O_TMPFILE) return openTmpfile(k, t, a, loc, flags, mode);
     return openLocation(k, t, a, loc, flags);
   }
   let { parent, name, trailingSlash } = resolveParent(ctx, from, path);

@@ -205,6 +205,10 @@ export abstract class Node {
   create(_name: string, _mode: number, _creds: Creds, _flags: number): Opened & { node: Node } {
     fail('ENOTDIR');
   }
+  /** A regular file without a name in this directory (O_TMPFILE), opened with open(2) `flags`; EOPNOTSUPP where the file system has none. */
+  tmpfile(_mode: number, _creds: Creds, _flags: number): Opened & { node: Node } {
+    fail(this.isDir() ? 'EOPNOTSUPP' : 'ENOTDIR');
+  }
   mkdir(_name: string, _mode: number, _creds: Creds): Node {
     fail('ENOTDIR');
   }
