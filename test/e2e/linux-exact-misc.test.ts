@@ -26,4 +26,10 @@ describe('the same calls return the same results natively and under tsvisor', ()
     const sandbox = runSandbox([program.path, program.scratch(), cmd]);
     expectSameRun(native, sandbox);
   });
+
+  it('session: a command started without a terminal leads a session of its own (natively under setsid, as runc starts a container\'s process): setsid() is EPERM, a terminal it opens becomes its controlling terminal', () => {
+    const native = runNative(['setsid', program.path, program.scratch(), 'session']);
+    const sandbox = runSandbox([program.path, program.scratch(), 'session']);
+    expectSameRun(native, sandbox);
+  });
 });

@@ -426,6 +426,22 @@ static void cmd_ctty(void) {
   waitpid(c, NULL, 0);
 }
 
+/* The command itself, started without a terminal, leads a session of its
+ * own (the test starts it under setsid natively): setsid() is EPERM, and a
+ * terminal it opens becomes its controlling terminal. */
+static void cmd_session(void) {
+  R("getsid(0) is our pid", getsid(0) == getpid());
+  R("getpgrp() is our pid", getpgrp() == getpid());
+  R("setsid()", setsid());
+  signal(SIGHUP, SIG_IGN);
+  int m;
+  const char *p = new_pty(&m);
+  int s = p ? open(p, O_RDWR) : -1;
+  show_ctty("a terminal the command opens", s);
+  R("TIOCNOTTY", ioctl(s, TIOCNOTTY));
+  show_ctty("after TIOCNOTTY", s);
+}
+
 /* -------------------------------------------------------------- empty */
 
 /* An empty name is refused (ENOENT) before the directory fd is looked at. */
@@ -503,6 +519,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "pts")) cmd_pts();
   else if (!strcmp(cmd, "empty")) cmd_empty();
   else if (!strcmp(cmd, "ctty")) cmd_ctty();
+  else if (!strcmp(cmd, "session")) cmd_session();
   else if (!strcmp(cmd, "affinity")) cmd_affinity();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);
