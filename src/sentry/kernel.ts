@@ -576,6 +576,7 @@ export class Kernel {
       proc.exePath = parent.proc.exePath;
       proc.comm = parent.proc.comm;
       proc.hostComm = parent.proc.hostComm;
+      proc.execFnAddr = parent.proc.execFnAddr;
       proc.oom = parent.proc.oom.child();
       this.procs.set(childTid, proc);
     }
@@ -616,6 +617,7 @@ export class Kernel {
     // The first exec after the go signal is the command's (init's own, or with tsvisor's init its child's).
     this.commandStarted = true;
     const pe = t.pendingExec;
+    t.proc.execFnAddr = undefined;
     if (pe) {
       t.proc.exe = pe.exe;
       t.proc.exePath = pe.exePath;

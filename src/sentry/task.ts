@@ -53,6 +53,8 @@ export class Process {
   hostComm = '';
   /** /proc/[pid]/cmdline when it must not be the host's (tsvisor's init, whose argv is the launcher's) */
   cmdline: string | undefined;
+  /** AT_EXECFN's value where the Sentry moved it at the last exec (fixExecFn); the kernel's copy of the vector keeps the old one */
+  execFnAddr: bigint | undefined;
   exited = false;
   readonly startTime = Date.now();
   /** /proc/[pid]/oom_score_adj (inherited at fork) */

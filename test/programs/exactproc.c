@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/auxv.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
@@ -418,6 +419,41 @@ static void cmd_uts(void) {
   uts_case("domainname", setdomainname, "exactproc-domain");
 }
 
+/* --------------------------------------------------------------- auxv */
+
+/* /proc/self/auxv is the vector the process got: every entry as getauxval
+ * reads it from the process's own stack (AT_EXECFN included), in the
+ * process and in a child it forks. */
+static void auxv_compare(const char *who) {
+  unsigned long v[2 * 128];
+  int fd = open("/proc/self/auxv", O_RDONLY);
+  ssize_t n = fd < 0 ? -1 : read(fd, v, sizeof v);
+  if (fd >= 0) close(fd);
+  int entries = 0, differ = 0;
+  for (ssize_t i = 0; (i + 1) * 16 <= n && v[2 * i] != 0; i++) {
+    entries++;
+    /* glibc's getauxval(AT_HWCAP) is its own idea of the hardware's capabilities */
+    if (v[2 * i] != AT_HWCAP && v[2 * i + 1] != getauxval(v[2 * i])) {
+      differ++;
+      printf("%s: entry %lu differs from getauxval\n", who, v[2 * i]);
+    }
+  }
+  printf("%s: entries read: %s, differing: %d\n", who, entries > 10 ? "more than 10" : "10 or fewer", differ);
+  printf("%s: AT_EXECFN names this program: %d\n", who, strstr((const char *)getauxval(AT_EXECFN), "exactproc") != NULL);
+}
+
+static void cmd_auxv(void) {
+  auxv_compare("process");
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    auxv_compare("forked child");
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+}
+
 /* ------------------------------------------------------------- sysctl */
 
 /* Runs f as root of a new user namespace whose root is host uid 100000, not
@@ -498,6 +534,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "oomhold")) cmd_oomhold();
   else if (!strcmp(cmd, "uts")) cmd_uts();
   else if (!strcmp(cmd, "sysctl")) cmd_sysctl();
+  else if (!strcmp(cmd, "auxv")) cmd_auxv();
   else if (!strcmp(cmd, "writeless")) cmd_writeless();
   else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
   else if (!strcmp(cmd, "dirstat")) cmd_dirstat();

@@ -816,7 +816,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     cmdline: () => (p.exited ? '' : p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`)),
     // As Linux, only for a caller allowed to trace the process (ptrace's read check).
     environ: () => (requireTraceAccess(k, p), hostRead(`/proc/${p.tgid}/environ`)),
-    auxv: () => (requireTraceAccess(k, p), fs.readFileSync(`/proc/${p.tgid}/auxv`)),
+    auxv: () => (requireTraceAccess(k, p), auxvOf(p)),
     comm: () => `${comm()}\n`,
     stat: () => statLine(k, hostTid, p, comm()),
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
@@ -886,6 +886,18 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     },
     p,
   );
+}
+
+const AT_EXECFN = 31;
+
+/** The process's auxiliary vector: the kernel's copy, with AT_EXECFN where the Sentry moved it at exec (fixExecFn). */
+function auxvOf(p: Process): Buffer {
+  const v = fs.readFileSync(`/proc/${p.tgid}/auxv`);
+  if (p.execFnAddr === undefined) return v;
+  for (let off = 0; off + 16 <= v.length; off += 16) {
+    if (v.readBigUInt64LE(off) === BigInt(AT_EXECFN)) v.writeBigUInt64LE(p.execFnAddr, off + 8);
+  }
+  return v;
 }
 
 /** Per-process files Linux gives no write at all (uid_map, comm and the like have one): their host twins fail writes (ProcFile.open). */
