@@ -11,7 +11,7 @@ const program = cProgram('exactmisc');
 describe('the same calls return the same results natively and under tsvisor', () => {
   it.each([
     ['chroot', 'getcwd of a cwd left outside the root by chroot: "(unreachable)" and the path from the mount root'],
-    ['opath', 'fcntl, ioctl and syncfs on O_PATH fds: F_GETFL shows O_PATH, the commands Linux refuses give EBADF; bad fds give EBADF before ENOTTY'],
+    ['opath', 'fcntl, ioctl and syncfs on O_PATH fds: F_GETFL shows O_PATH, the commands Linux refuses give EBADF (the generic ioctls FIONBIO, FIOCLEX, FIONCLEX, FIOASYNC, FIOQSIZE too); bad fds give EBADF before ENOTTY'],
     ['setns', 'setns errors before the privilege check: EBADF, EINVAL for a file or bad flags, ESRCH for an exited pidfd'],
     ['comm', 'a script\'s process is named after the script (prctl PR_GET_NAME, /proc/self/comm), until it renames itself'],
     ['linkat', 'linkat(fd, "", AT_EMPTY_PATH): the opener with unchanged credentials or CAP_DAC_READ_SEARCH, else ENOENT'],

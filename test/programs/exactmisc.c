@@ -72,9 +72,10 @@ static void cmd_nosys(void) {
 /* -------------------------------------------------------------- opath */
 
 /* fcntl and ioctl on O_PATH fds: Linux allows F_DUPFD*, F_GETFD, F_SETFD and
- * F_GETFL (which shows O_PATH's flags) and refuses the rest with EBADF.
- * (ioctls of the filter's allow-list, FIOCLEX say, run on the host's
- * placeholder and are not checked here.) */
+ * F_GETFL (which shows O_PATH's flags) and refuses the rest with EBADF, the
+ * generic ioctls (FIONBIO, FIOCLEX, ...) too. (The terminal and socket
+ * ioctls of the filter's allow-list run on the host's placeholder, ENOTTY,
+ * and are not checked here.) */
 static void cmd_opath(void) {
   close(open(at("f"), O_CREAT | O_WRONLY, 0644));
   mkdir(at("d"), 0755);
@@ -112,8 +113,26 @@ static void cmd_opath(void) {
   R("ioctl 0 of fd -1", ioctl(-1, 0));
   R("ioctl 0 of a closed fd", ioctl(999, 0));
   R("ioctl FIONREAD of fd -1", ioctl(-1, FIONREAD, &n));
+  int set = 1;
+  loff_t qsize = 0;
+  R("ioctl FIONBIO of an O_PATH fd", ioctl(fd, FIONBIO, &set));
+  R("ioctl FIOCLEX of an O_PATH fd", ioctl(fd, FIOCLEX));
+  R("ioctl FIONCLEX of an O_PATH fd", ioctl(fd, FIONCLEX));
+  R("ioctl FIOASYNC of an O_PATH fd", ioctl(fd, FIOASYNC, &set));
+  R("ioctl FIOQSIZE of an O_PATH fd", ioctl(fd, FIOQSIZE, &qsize));
+  R("ioctl FIOCLEX of fd -1", ioctl(-1, FIOCLEX));
   int rfd = open(at("f"), O_RDONLY);
   R("ioctl 0 of a file", ioctl(rfd, 0));
+  R("ioctl FIOCLEX of a file", ioctl(rfd, FIOCLEX));
+  R("F_GETFD after", fcntl(rfd, F_GETFD));
+  R("ioctl FIONCLEX of a file", ioctl(rfd, FIONCLEX));
+  R("F_GETFD after", fcntl(rfd, F_GETFD));
+  R("ioctl FIONBIO of a file", ioctl(rfd, FIONBIO, &set));
+  R("F_GETFL after FIONBIO", fcntl(rfd, F_GETFL));
+  set = 0;
+  R("ioctl FIONBIO 0 of a file", ioctl(rfd, FIONBIO, &set));
+  R("ioctl FIOQSIZE of a file", ioctl(rfd, FIOQSIZE, &qsize));
+  R("ioctl FIOASYNC 0 of a file", ioctl(rfd, FIOASYNC, &set));
   /* and the same commands on an ordinary fd still run */
   R("F_GETFL of a file", fcntl(rfd, F_GETFL));
   R("F_SETFL O_NONBLOCK of a file", fcntl(rfd, F_SETFL, O_NONBLOCK));
