@@ -19,7 +19,7 @@ describe('the same calls return the same results natively and under tsvisor', ()
     ['pts', '/dev/pts/N exists and is listed while its terminal does: gone once the master is closed'],
     ['empty', 'an empty name gives ENOENT before the directory fd is looked at (unlinkat, mkdirat, mknodat, symlinkat, renameat, linkat)'],
     ['affinity', 'the CPU mask is the process\'s own right after an open, and a child forked then inherits it (sched_getaffinity)'],
-    ['ctty', 'opening a terminal without O_NOCTTY, for reading, makes a session leader without one take it as its controlling terminal (not a master, not another session\'s, not with O_WRONLY); TIOCNOTTY gives it up'],
+    ['ctty', 'open, openat and openat2 of a terminal without O_NOCTTY, for reading, makes a session leader without one take it as its controlling terminal (not a master, not another session\'s, not with O_WRONLY); TIOCNOTTY gives it up'],
     ['nosys', 'syscall(-1) and unknown numbers fail with ENOSYS'],
   ])('%s: %s', (cmd) => {
     const native = runNative([program.path, program.scratch(), cmd]);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1009,6 +1010,16 @@ static void cmd_tmpfile(void) {
   R("O_TMPFILE on a file", open(at("d"), O_TMPFILE | O_RDWR, 0600));
   R("O_TMPFILE on a missing path", open(at("missing"), O_TMPFILE | O_RDWR, 0600));
   R("O_TMPFILE|O_PATH (O_PATH keeps O_DIRECTORY only)", ({ int p = open(D, O_TMPFILE | O_PATH | O_RDWR, 0600); int ok = p >= 0; if (p >= 0) close(p); p < 0 ? p : ok; }));
+  int sys = syscall(SYS_open, D, O_TMPFILE | O_RDWR, 0600);
+  report("the open syscall with O_TMPFILE", sys < 0 ? sys : 0, errno);
+  close(sys);
+  struct open_how how = {.flags = O_TMPFILE | O_RDWR, .mode = 0600};
+  sys = syscall(SYS_openat2, AT_FDCWD, D, &how, sizeof how);
+  report("openat2 with O_TMPFILE", sys < 0 ? sys : 0, errno);
+  R("linkat it", linkat(sys, "", AT_FDCWD, at("g"), AT_EMPTY_PATH));
+  close(sys);
+  how.flags = O_TMPFILE | O_RDONLY;
+  R("openat2 with O_TMPFILE|O_RDONLY", syscall(SYS_openat2, AT_FDCWD, D, &how, sizeof how));
   int dfd = open(D, O_RDONLY | O_DIRECTORY);
   int rel = openat(dfd, ".", O_TMPFILE | O_RDWR, 0600);
   report("openat(dirfd, \".\", O_TMPFILE)", rel < 0 ? rel : 0, errno);
@@ -1019,6 +1030,7 @@ static void cmd_tmpfile(void) {
   R("names left: d", stat(at("d"), &st));
   R("names left: e", stat(at("e"), &st));
   R("names left: f", stat(at("f"), &st));
+  R("names left: g", stat(at("g"), &st));
 }
 
 /* ----------------------------------------------- F_GETFL after open */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -374,6 +375,10 @@ static void show_ctty(const char *what, int fd) {
   if (t >= 0) close(t);
 }
 
+/* Bits outside open(2)'s flags that ask ctty_case for the open syscall or openat2 instead of glibc's open (openat). */
+#define CTTY_SYS_OPEN (1 << 30)
+#define CTTY_SYS_OPENAT2 (1 << 29)
+
 /* In a child made a session leader (or not), opens a new pty's slave with
  * `flags` and shows whether it became the controlling terminal. */
 static void ctty_case(const char *what, int leader, int flags) {
@@ -385,7 +390,11 @@ static void ctty_case(const char *what, int leader, int flags) {
     const char *p = new_pty(&m);
     if (!p) _exit(1);
     errno = 0;
-    int s = open(p, flags);
+    int s;
+    struct open_how how = {.flags = flags & ~(CTTY_SYS_OPEN | CTTY_SYS_OPENAT2)};
+    if (flags & CTTY_SYS_OPEN) s = syscall(SYS_open, p, how.flags, 0);
+    else if (flags & CTTY_SYS_OPENAT2) s = syscall(SYS_openat2, AT_FDCWD, p, &how, sizeof how);
+    else s = open(p, flags);
     char line[256];
     snprintf(line, sizeof line, "%s: open's errno", what);
     report(line, s < 0 ? -1 : errno, errno);
@@ -407,6 +416,8 @@ static void cmd_ctty(void) {
   ctty_case("leader, O_RDWR|O_NOCTTY", 1, O_RDWR | O_NOCTTY);
   ctty_case("leader, O_RDWR|O_NONBLOCK|O_CLOEXEC", 1, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   ctty_case("not a leader, O_RDWR", 0, O_RDWR);
+  ctty_case("leader, O_RDWR, by the open syscall", 1, O_RDWR | CTTY_SYS_OPEN);
+  ctty_case("leader, O_RDWR, by openat2", 1, O_RDWR | CTTY_SYS_OPENAT2);
   fflush(stdout);
   pid_t c = fork();
   if (c == 0) {

@@ -506,8 +506,10 @@ static void sysctl_access(void) {
     for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
       snprintf(what, sizeof what, "access(%s, %s)", paths[i], modes[m].name);
       R(what, access(paths[i], modes[m].mode));
-      snprintf(what, sizeof what, "faccessat(%s, %s, AT_EACCESS)", paths[i], modes[m].name);
+      snprintf(what, sizeof what, "faccessat2(%s, %s, AT_EACCESS)", paths[i], modes[m].name);
       R(what, faccessat(AT_FDCWD, paths[i], modes[m].mode, AT_EACCESS));
+      snprintf(what, sizeof what, "faccessat(%s, %s)", paths[i], modes[m].name);
+      R(what, syscall(SYS_faccessat, AT_FDCWD, paths[i], modes[m].mode));
     }
     static const struct { const char *name; int flags; } opens[] = {{"O_RDONLY", O_RDONLY}, {"O_WRONLY", O_WRONLY}, {"O_RDWR", O_RDWR}};
     for (size_t o = 0; o < sizeof opens / sizeof *opens; o++) {
