@@ -59,6 +59,7 @@ import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, fixExecFn, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
 import { deferSignal, onInjectionStop } from './inject.js';
 import { onReturnStop } from './ctty.js';
+import { memoryGone } from './vfs/procfs.js';
 import { restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
 import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
@@ -751,6 +752,7 @@ export class Kernel {
       if (t.proc.threads.size === 0) {
         t.proc.exited = true;
         t.proc.oom.release();
+        memoryGone(t.proc);
         this.procs.delete(t.proc.tgid);
         this.addZombie(t.proc);
       }

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,6 +455,54 @@ static void cmd_auxv(void) {
   waitpid(c, NULL, 0);
 }
 
+/* ------------------------------------------------------------- zombie */
+
+/* /proc/<pid> files opened while the child runs and read once it is a
+ * zombie: those that show its memory (cmdline, environ, maps, smaps) read
+ * nothing, the others still read. (A seq_file read on after a first read
+ * gives what that read buffered: not compared for maps and smaps.) */
+static void cmd_zombie(void) {
+  static const char *const names[] = {"cmdline", "environ", "maps", "smaps", "comm", "stat", "status", "statm"};
+  enum { N = sizeof names / sizeof *names };
+  int ready[2];
+  if (pipe(ready) < 0) return;
+  pid_t c = fork();
+  if (c == 0) {
+    if (write(ready[1], "x", 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  char b;
+  if (read(ready[0], &b, 1) != 1) return;
+  int fds[2][N];
+  char path[64], buf[64], what[128];
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < N; i++) {
+      snprintf(path, sizeof path, "/proc/%d/%s", c, names[i]);
+      fds[k][i] = open(path, O_RDONLY);
+    }
+  /* one of each read while it runs, from the start */
+  for (int i = 0; i < N; i++) {
+    snprintf(what, sizeof what, "%s while running: read more than 0", names[i]);
+    ssize_t n = read(fds[0][i], buf, sizeof buf);
+    report(what, n < 0 ? n : n > 0, errno);
+  }
+  kill(c, SIGKILL);
+  siginfo_t si;
+  waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+  for (int i = 0; i < N; i++) {
+    snprintf(what, sizeof what, "%s of the zombie, fd opened before: read more than 0", names[i]);
+    ssize_t n = read(fds[1][i], buf, sizeof buf);
+    report(what, n < 0 ? n : n > 0, errno);
+    if (!strcmp(names[i], "maps") || !strcmp(names[i], "smaps")) continue;
+    snprintf(what, sizeof what, "%s of the zombie, read on: read more than 0", names[i]);
+    n = read(fds[0][i], buf, sizeof buf);
+    report(what, n < 0 ? n : n > 0, errno);
+  }
+  waitpid(c, NULL, 0);
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < N; i++) close(fds[k][i]);
+}
+
 /* ------------------------------------------------------------- sysctl */
 
 /* Runs f as root of a new user namespace whose root is host uid 100000, not
@@ -537,6 +586,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "uts")) cmd_uts();
   else if (!strcmp(cmd, "sysctl")) cmd_sysctl();
   else if (!strcmp(cmd, "auxv")) cmd_auxv();
+  else if (!strcmp(cmd, "zombie")) cmd_zombie();
   else if (!strcmp(cmd, "writeless")) cmd_writeless();
   else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
   else if (!strcmp(cmd, "dirstat")) cmd_dirstat();

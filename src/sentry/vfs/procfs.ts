@@ -201,8 +201,38 @@ class ProcFile extends ProcNode {
     if (buf.length) fs.writeSync(m, buf, 0, buf.length, 0);
     // Writable proc files (loginuid) accept writes that change nothing.
     const fd = native.reopen(m, flags & O_REOPEN_FLAGS);
-    native.close(m);
+    if (fd >= 0 && this.ofMemory && this.owner && !this.owner.exited) keepMemorySnapshot(this.owner, m);
+    else native.close(m);
     return { fd: check(fd) };
+  }
+  /** the file shows the process's memory (cmdline, environ, maps): an open one reads nothing once the process is gone */
+  ofMemory = false;
+}
+
+/** Snapshots of processes' memory the Sentry keeps to empty at their exit, all processes together (the oldest past it keep their contents). */
+const MEMORY_SNAPSHOTS_MAX = 64;
+const memorySnapshots = new Map<number, Process>();
+
+/**
+ * Keeps the Sentry's fd of a snapshot of `p`'s memory (a memfd the guest
+ * holds a reopen of): when `p` exits, its contents go (memoryGone), as
+ * Linux reads nothing from a zombie's command line, environment or maps.
+ */
+function keepMemorySnapshot(p: Process, m: number): void {
+  memorySnapshots.set(m, p);
+  if (memorySnapshots.size <= MEMORY_SNAPSHOTS_MAX) return;
+  const oldest = memorySnapshots.keys().next().value!;
+  memorySnapshots.delete(oldest);
+  native.close(oldest);
+}
+
+/** `p` exited: the open snapshots of its memory read as empty from now on. */
+export function memoryGone(p: Process): void {
+  for (const [m, owner] of memorySnapshots) {
+    if (owner !== p) continue;
+    native.ftruncate(m, 0);
+    native.close(m);
+    memorySnapshots.delete(m);
   }
 }
 
@@ -871,7 +901,11 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
       if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!, 'seq');
       const f = files[name];
-      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `/proc/${hostTid}/${name}` : null);
+      if (f) {
+        const file = new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `/proc/${hostTid}/${name}` : null);
+        file.ofMemory = OF_MEMORY.has(name);
+        return file;
+      }
       if (name === 'oom_score_adj') return new OomScoreAdjFile(pfs, `${base}/${name}`, p);
       if (name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
       if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
@@ -899,6 +933,13 @@ function auxvOf(p: Process): Buffer {
   }
   return v;
 }
+
+/**
+ * Per-process files that show the process's memory, which a zombie has no
+ * more: Linux reads them as empty (maps and smaps, seq_files, still give
+ * what a read before buffered, which the snapshot does not keep apart).
+ */
+const OF_MEMORY = new Set(['cmdline', 'environ', 'maps', 'smaps']);
 
 /** Per-process files Linux gives no write at all (uid_map, comm and the like have one): their host twins fail writes (ProcFile.open). */
 const WRITELESS = new Set(['cmdline', 'environ', 'auxv', 'stat', 'statm', 'status', 'maps', 'smaps', 'smaps_rollup', 'limits', 'mounts', 'mountinfo', 'cgroup', 'oom_score', 'wchan', 'io']);
