@@ -525,8 +525,16 @@ static void run_init(const struct options *o) {
      * one (as tini does): kill(0, ...) and kill(-getpgrp(), ...) reach the
      * command's group as natively, not init's (pid 1, where -1 would mean
      * every process). tcsetpgrp from a background group is allowed while
-     * SIGTTOU is blocked, as it still is here. */
-    if (setpgid(0, 0) < 0) {
+     * SIGTTOU is blocked, as it still is here. Without a terminal the
+     * command leads a session of its own, as runc makes a container's
+     * process and as a command a parent started apart (setsid) is: a
+     * terminal it opens becomes its controlling terminal, as natively. */
+    if (!o->foreground && !o->ctty) {
+      if (setsid() < 0) {
+        fprintf(stderr, "tsvisor: setsid: %s\n", strerror(errno));
+        _exit(126);
+      }
+    } else if (setpgid(0, 0) < 0) {
       fprintf(stderr, "tsvisor: setpgid: %s\n", strerror(errno));
       _exit(126);
     }

@@ -46,6 +46,13 @@ export const SEEK_HOLE = 4;
 export const F_GETFL = 3;
 // ioctl(2) commands
 export const FIONREAD = 0x541b;
+export const FIONBIO = 0x5421;
+export const FIONCLEX = 0x5450;
+export const FIOCLEX = 0x5451;
+export const FIOASYNC = 0x5452;
+export const FIOQSIZE = 0x5460;
+/** ioctl: make the terminal the caller's controlling terminal */
+export const TIOCSCTTY = 0x540e;
 
 // *at(2) flags
 export const AT_FDCWD = -100;

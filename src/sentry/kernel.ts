@@ -58,6 +58,8 @@ import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, fixExecFn, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
 import { deferSignal, onInjectionStop } from './inject.js';
+import { onReturnStop } from './ctty.js';
+import { memoryGone } from './vfs/procfs.js';
 import { restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
 import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
@@ -505,10 +507,15 @@ export class Kernel {
             this.startTask(pid);
           } else if (!this.tasks.has(pid)) {
             this.earlyStops.add(pid);
-          } else if (STOP_SIGNALS.has(sig)) {
-            native.ptraceListen(pid); // group-stop: stay stopped until SIGCONT
           } else {
-            native.ptraceCont(pid, 0);
+            const t = this.tasks.get(pid)!;
+            if (STOP_SIGNALS.has(sig)) {
+              // A group-stop came first: the open's registers are gone, the terminal is not taken.
+              t.takesTerminal = false;
+              native.ptraceListen(pid); // group-stop: stay stopped until SIGCONT
+            } else if (!t.takesTerminal || !onReturnStop(t)) {
+              native.ptraceCont(pid, 0);
+            }
           }
           return;
         default:
@@ -570,6 +577,7 @@ export class Kernel {
       proc.exePath = parent.proc.exePath;
       proc.comm = parent.proc.comm;
       proc.hostComm = parent.proc.hostComm;
+      proc.execFnAddr = parent.proc.execFnAddr;
       proc.oom = parent.proc.oom.child();
       this.procs.set(childTid, proc);
     }
@@ -610,6 +618,7 @@ export class Kernel {
     // The first exec after the go signal is the command's (init's own, or with tsvisor's init its child's).
     this.commandStarted = true;
     const pe = t.pendingExec;
+    t.proc.execFnAddr = undefined;
     if (pe) {
       t.proc.exe = pe.exe;
       t.proc.exePath = pe.exePath;
@@ -743,6 +752,7 @@ export class Kernel {
       if (t.proc.threads.size === 0) {
         t.proc.exited = true;
         t.proc.oom.release();
+        memoryGone(t.proc);
         this.procs.delete(t.proc.tgid);
         this.addZombie(t.proc);
       }

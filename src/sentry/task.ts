@@ -53,6 +53,8 @@ export class Process {
   hostComm = '';
   /** /proc/[pid]/cmdline when it must not be the host's (tsvisor's init, whose argv is the launcher's) */
   cmdline: string | undefined;
+  /** AT_EXECFN's value where the Sentry moved it at the last exec (fixExecFn); the kernel's copy of the vector keeps the old one */
+  execFnAddr: bigint | undefined;
   exited = false;
   readonly startTime = Date.now();
   /** /proc/[pid]/oom_score_adj (inherited at fork) */
@@ -101,6 +103,8 @@ export class Task {
   pendingExec: PendingExec | undefined;
   /** a system call the Sentry is running in this thread (inject.ts) */
   injection: Injection | undefined;
+  /** the thread was interrupted to take the terminal its open returns (ctty.ts) */
+  takesTerminal = false;
   /** registers to give back after a clone3 the Sentry rewrote into clone (clone3.ts) */
   clone3Regs: BigUint64Array | undefined;
   private credsCache: Creds | undefined;

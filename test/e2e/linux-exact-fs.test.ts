@@ -121,6 +121,8 @@ describe('file-system calls return the same results natively and under tsvisor',
     ['xattr', 'xattrs of files, directories, symlinks, FIFOs: namespaces, sizes, ERANGE, E2BIG, flags, copy-up', ALL],
     // Not on a Gofer root yet: its requests name paths from the export's root, which stop past 4 096 bytes.
     ['deep', '4095 nested directories: mkdir, chdir, a file at the bottom, getcwd and /proc/self/cwd ENAMETOOLONG', ['overlay', 'tmpfs']],
+    // Not on a Gofer root: the Gofer's host files have no O_TMPFILE (EOPNOTSUPP, syscall-tables/ open).
+    ['tmpfile', 'open, openat and openat2 with O_TMPFILE: an unnamed file (nlink 0, /proc/self/fd "DIR/#INO (deleted)"), named by linkat through AT_EMPTY_PATH or /proc/self/fd unless O_EXCL; EINVAL, ENOTDIR, ENOENT; unlinked files stay unlinkable', ['overlay', 'tmpfs']],
     ['whiteout', 'delete, recreate, delete again leaves the name absent at any depth; renames and RENAME_EXCHANGE of lower directories', ALL],
   ];
   for (const [cmd, what, kinds] of cases) {

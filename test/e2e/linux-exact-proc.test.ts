@@ -19,6 +19,9 @@ describe('/proc and /sys behave natively and under tsvisor alike', () => {
     ['dirstat', '/proc/self/fd\'s size is the fd count, fdinfo is 0555, /proc/sys directories have one link'],
     ['accounts', '/proc\'s inode 1, task/<tid>/io counts the thread\'s own calls, /proc/net/tcp and udp show socket owners as the sandbox\'s uids'],
     ['oom', 'oom_score_adj: reads, writes (NUL, whitespace, hex), EINVAL for text and out of range, EACCES below the floor without CAP_SYS_RESOURCE, inherited at fork'],
+    ['sysctl', '/proc/sys is accessed by its mode bits alone (no capability overrides them); a net sysctl\'s are the others\' for root of a user namespace that does not own the network namespace, as the sandbox\'s (access, faccessat, faccessat2, open); natively the program runs so itself'],
+    ['auxv', '/proc/self/auxv is the vector the process got, AT_EXECFN included (the Sentry moves its string at exec), in the process and in a forked child'],
+    ['zombie', '/proc/<pid> files opened while the child runs, read once it is a zombie: cmdline, environ, maps and smaps read nothing, comm, stat, status and statm still read'],
     ['writeless', 'files without a write opened write-only: root\'s open succeeds and its writes fail (EIO, EINVAL), another user\'s open fails (EACCES)'],
   ])('%s: %s', (cmd) => {
     const native = runNative([program.path, program.scratch(), cmd]);
@@ -32,6 +35,7 @@ describe('/proc and /sys behave natively and under tsvisor alike', () => {
     const sandbox = runSandbox([program.path, program.scratch(), 'uts']);
     expectSameRun(native, sandbox);
   });
+
 });
 
 /**

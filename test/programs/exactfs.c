@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -924,6 +925,114 @@ static void cmd_xattr(void) {
   listx("listxattr", at("fix/dir"));
 }
 
+/* ------------------------------------------------------------ tmpfile */
+
+/* One fd's file: its link count, permission bits, size, and whether
+ * /proc/self/fd shows it as Linux shows an unnamed file ("DIR/#INO (deleted)"). */
+static void tmp_show(const char *what, int fd) {
+  struct stat st;
+  char line[256], link[4096], want[4200], fdp[64];
+  snprintf(line, sizeof line, "%s: fstat", what);
+  int r = fstat(fd, &st);
+  report(line, r, errno);
+  if (r < 0) return;
+  printf("%s: %s nlink %lu mode %o size %lld\n", what, type(st.st_mode), (unsigned long)st.st_nlink, st.st_mode & 07777, (long long)st.st_size);
+  snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(fdp, link, sizeof link - 1);
+  link[n < 0 ? 0 : n] = 0;
+  snprintf(want, sizeof want, "%s/#%llu (deleted)", D, (unsigned long long)st.st_ino);
+  printf("%s: /proc/self/fd names it DIR/#INO (deleted): %d\n", what, !strcmp(link, want));
+}
+
+static void tmp_content(const char *what, const char *path) {
+  char buf[64] = "";
+  int fd = open(path, O_RDONLY);
+  ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+  if (fd >= 0) close(fd);
+  buf[n < 0 ? 0 : n] = 0;
+  printf("%s: \"%s\"\n", what, buf);
+}
+
+/* open(dir, O_TMPFILE): an unnamed file, named later by linkat (AT_EMPTY_PATH
+ * or /proc/self/fd/N) unless made with O_EXCL. */
+static void cmd_tmpfile(void) {
+  umask(022);
+  int fd = open(D, O_TMPFILE | O_RDWR, 0777);
+  report("O_TMPFILE|O_RDWR", fd < 0 ? fd : 0, errno);
+  if (fd < 0) return;
+  R("write", write(fd, "hello", 5));
+  tmp_show("unnamed", fd);
+  R("F_GETFL & O_ACCMODE", fcntl(fd, F_GETFL) & O_ACCMODE);
+  R("linkat(fd, \"\", a, AT_EMPTY_PATH)", linkat(fd, "", AT_FDCWD, at("a"), AT_EMPTY_PATH));
+  tmp_show("after linkat", fd);
+  tmp_content("a reads", at("a"));
+  R("linkat again to an existing name", linkat(fd, "", AT_FDCWD, at("a"), AT_EMPTY_PATH));
+  R("linkat again to b", linkat(fd, "", AT_FDCWD, at("b"), AT_EMPTY_PATH));
+  R("unlink a", unlink(at("a")));
+  R("unlink b", unlink(at("b")));
+  R("linkat once its names are gone", linkat(fd, "", AT_FDCWD, at("c"), AT_EMPTY_PATH));
+  close(fd);
+
+  char fdp[64];
+  fd = open(D, O_TMPFILE | O_WRONLY, 0640);
+  report("O_TMPFILE|O_WRONLY", fd < 0 ? fd : 0, errno);
+  R("F_GETFL & O_ACCMODE", fcntl(fd, F_GETFL) & O_ACCMODE);
+  R("write", write(fd, "via proc", 8));
+  snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", fd);
+  R("linkat(/proc/self/fd/N, d, AT_SYMLINK_FOLLOW)", linkat(AT_FDCWD, fdp, AT_FDCWD, at("d"), AT_SYMLINK_FOLLOW));
+  tmp_show("linked through /proc", fd);
+  tmp_content("d reads", at("d"));
+  close(fd);
+
+  fd = open(D, O_TMPFILE | O_RDWR | O_EXCL, 0600);
+  report("O_TMPFILE|O_RDWR|O_EXCL", fd < 0 ? fd : 0, errno);
+  tmp_show("exclusive", fd);
+  R("linkat(fd, \"\", e, AT_EMPTY_PATH) of an O_EXCL one", linkat(fd, "", AT_FDCWD, at("e"), AT_EMPTY_PATH));
+  snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", fd);
+  R("linkat(/proc/self/fd/N) of an O_EXCL one", linkat(AT_FDCWD, fdp, AT_FDCWD, at("e"), AT_SYMLINK_FOLLOW));
+  close(fd);
+
+  int u = open(at("u"), O_CREAT | O_RDWR, 0644);
+  unlink(at("u"));
+  R("linkat of an unlinked (not O_TMPFILE) file", linkat(u, "", AT_FDCWD, at("u2"), AT_EMPTY_PATH));
+  close(u);
+
+  mkdir(at("sub"), 0755);
+  int in = open(at("sub"), O_TMPFILE | O_RDWR, 0600);
+  report("O_TMPFILE in a subdirectory", in < 0 ? in : 0, errno);
+  R("linkat it into the parent", linkat(in, "", AT_FDCWD, at("f"), AT_EMPTY_PATH));
+  close(in);
+  R("rmdir the subdirectory (the file never was in it)", rmdir(at("sub")));
+
+  R("O_TMPFILE|O_RDONLY", open(D, O_TMPFILE | O_RDONLY, 0600));
+  R("O_TMPFILE|O_CREAT|O_RDWR", open(D, O_TMPFILE | O_CREAT | O_RDWR, 0600));
+  R("__O_TMPFILE without O_DIRECTORY", open(D, (O_TMPFILE & ~O_DIRECTORY) | O_RDWR, 0600));
+  R("O_TMPFILE on a file", open(at("d"), O_TMPFILE | O_RDWR, 0600));
+  R("O_TMPFILE on a missing path", open(at("missing"), O_TMPFILE | O_RDWR, 0600));
+  R("O_TMPFILE|O_PATH (O_PATH keeps O_DIRECTORY only)", ({ int p = open(D, O_TMPFILE | O_PATH | O_RDWR, 0600); int ok = p >= 0; if (p >= 0) close(p); p < 0 ? p : ok; }));
+  int sys = syscall(SYS_open, D, O_TMPFILE | O_RDWR, 0600);
+  report("the open syscall with O_TMPFILE", sys < 0 ? sys : 0, errno);
+  close(sys);
+  struct open_how how = {.flags = O_TMPFILE | O_RDWR, .mode = 0600};
+  sys = syscall(SYS_openat2, AT_FDCWD, D, &how, sizeof how);
+  report("openat2 with O_TMPFILE", sys < 0 ? sys : 0, errno);
+  R("linkat it", linkat(sys, "", AT_FDCWD, at("g"), AT_EMPTY_PATH));
+  close(sys);
+  how.flags = O_TMPFILE | O_RDONLY;
+  R("openat2 with O_TMPFILE|O_RDONLY", syscall(SYS_openat2, AT_FDCWD, D, &how, sizeof how));
+  int dfd = open(D, O_RDONLY | O_DIRECTORY);
+  int rel = openat(dfd, ".", O_TMPFILE | O_RDWR, 0600);
+  report("openat(dirfd, \".\", O_TMPFILE)", rel < 0 ? rel : 0, errno);
+  close(rel);
+  close(dfd);
+  struct stat st;
+  R("names left: a", stat(at("a"), &st));
+  R("names left: d", stat(at("d"), &st));
+  R("names left: e", stat(at("e"), &st));
+  R("names left: f", stat(at("f"), &st));
+  R("names left: g", stat(at("g"), &st));
+}
+
 /* ----------------------------------------------- F_GETFL after open */
 
 static void cmd_flags(void) {
@@ -1265,6 +1374,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "xattr")) cmd_xattr();
   else if (!strcmp(cmd, "fsize")) cmd_fsize();
   else if (!strcmp(cmd, "flags")) cmd_flags();
+  else if (!strcmp(cmd, "tmpfile")) cmd_tmpfile();
   else if (!strcmp(cmd, "proc")) cmd_proc();
   else if (!strcmp(cmd, "deep")) cmd_deep(argc > 3 ? atoi(argv[3]) : 4095);
   else if (!strcmp(cmd, "whiteout")) cmd_whiteout();

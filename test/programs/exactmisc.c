@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -72,9 +73,10 @@ static void cmd_nosys(void) {
 /* -------------------------------------------------------------- opath */
 
 /* fcntl and ioctl on O_PATH fds: Linux allows F_DUPFD*, F_GETFD, F_SETFD and
- * F_GETFL (which shows O_PATH's flags) and refuses the rest with EBADF.
- * (ioctls of the filter's allow-list, FIOCLEX say, run on the host's
- * placeholder and are not checked here.) */
+ * F_GETFL (which shows O_PATH's flags) and refuses the rest with EBADF, the
+ * generic ioctls (FIONBIO, FIOCLEX, ...) too. (The terminal and socket
+ * ioctls of the filter's allow-list run on the host's placeholder, ENOTTY,
+ * and are not checked here.) */
 static void cmd_opath(void) {
   close(open(at("f"), O_CREAT | O_WRONLY, 0644));
   mkdir(at("d"), 0755);
@@ -112,8 +114,26 @@ static void cmd_opath(void) {
   R("ioctl 0 of fd -1", ioctl(-1, 0));
   R("ioctl 0 of a closed fd", ioctl(999, 0));
   R("ioctl FIONREAD of fd -1", ioctl(-1, FIONREAD, &n));
+  int set = 1;
+  loff_t qsize = 0;
+  R("ioctl FIONBIO of an O_PATH fd", ioctl(fd, FIONBIO, &set));
+  R("ioctl FIOCLEX of an O_PATH fd", ioctl(fd, FIOCLEX));
+  R("ioctl FIONCLEX of an O_PATH fd", ioctl(fd, FIONCLEX));
+  R("ioctl FIOASYNC of an O_PATH fd", ioctl(fd, FIOASYNC, &set));
+  R("ioctl FIOQSIZE of an O_PATH fd", ioctl(fd, FIOQSIZE, &qsize));
+  R("ioctl FIOCLEX of fd -1", ioctl(-1, FIOCLEX));
   int rfd = open(at("f"), O_RDONLY);
   R("ioctl 0 of a file", ioctl(rfd, 0));
+  R("ioctl FIOCLEX of a file", ioctl(rfd, FIOCLEX));
+  R("F_GETFD after", fcntl(rfd, F_GETFD));
+  R("ioctl FIONCLEX of a file", ioctl(rfd, FIONCLEX));
+  R("F_GETFD after", fcntl(rfd, F_GETFD));
+  R("ioctl FIONBIO of a file", ioctl(rfd, FIONBIO, &set));
+  R("F_GETFL after FIONBIO", fcntl(rfd, F_GETFL));
+  set = 0;
+  R("ioctl FIONBIO 0 of a file", ioctl(rfd, FIONBIO, &set));
+  R("ioctl FIOQSIZE of a file", ioctl(rfd, FIOQSIZE, &qsize));
+  R("ioctl FIOASYNC 0 of a file", ioctl(rfd, FIOASYNC, &set));
   /* and the same commands on an ordinary fd still run */
   R("F_GETFL of a file", fcntl(rfd, F_GETFL));
   R("F_SETFL O_NONBLOCK of a file", fcntl(rfd, F_SETFL, O_NONBLOCK));
@@ -332,6 +352,126 @@ static void cmd_pts(void) {
   R("open once the master is closed", open(p, O_RDWR | O_NOCTTY));
 }
 
+/* --------------------------------------------------------------- ctty */
+
+/* A new pty's slave path (master fd in *m), or NULL. */
+static const char *new_pty(int *m) {
+  *m = posix_openpt(O_RDWR | O_NOCTTY);
+  if (*m < 0 || grantpt(*m) < 0 || unlockpt(*m) < 0) return NULL;
+  return ptsname(*m);
+}
+
+/* Whether fd's terminal is the caller's controlling terminal (TIOCGSID on
+ * it gives the caller's session only then), and whether /dev/tty opens. */
+static void show_ctty(const char *what, int fd) {
+  pid_t sid = -1;
+  char line[256];
+  int r = ioctl(fd, TIOCGSID, &sid);
+  snprintf(line, sizeof line, "%s: TIOCGSID is our session", what);
+  report(line, r < 0 ? r : sid == getsid(0), errno);
+  int t = open("/dev/tty", O_RDWR | O_NOCTTY);
+  snprintf(line, sizeof line, "%s: open /dev/tty", what);
+  report(line, t < 0 ? t : 0, errno);
+  if (t >= 0) close(t);
+}
+
+/* Bits outside open(2)'s flags that ask ctty_case for the open syscall or openat2 instead of glibc's open (openat). */
+#define CTTY_SYS_OPEN (1 << 30)
+#define CTTY_SYS_OPENAT2 (1 << 29)
+
+/* In a child made a session leader (or not), opens a new pty's slave with
+ * `flags` and shows whether it became the controlling terminal. */
+static void ctty_case(const char *what, int leader, int flags) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    if (leader) setsid();
+    int m;
+    const char *p = new_pty(&m);
+    if (!p) _exit(1);
+    errno = 0;
+    int s;
+    struct open_how how = {.flags = flags & ~(CTTY_SYS_OPEN | CTTY_SYS_OPENAT2)};
+    if (flags & CTTY_SYS_OPEN) s = syscall(SYS_open, p, how.flags, 0);
+    else if (flags & CTTY_SYS_OPENAT2) s = syscall(SYS_openat2, AT_FDCWD, p, &how, sizeof how);
+    else s = open(p, flags);
+    char line[256];
+    snprintf(line, sizeof line, "%s: open's errno", what);
+    report(line, s < 0 ? -1 : errno, errno);
+    show_ctty(what, s >= 0 ? s : m);
+    fflush(stdout);
+    _exit(0);
+  }
+  int st;
+  waitpid(c, &st, 0);
+}
+
+/* tty_open's rule: a session leader without a controlling terminal that
+ * opens a terminal (not a master) without O_NOCTTY, for reading, makes it
+ * its controlling terminal if no session has it. */
+static void cmd_ctty(void) {
+  ctty_case("leader, O_RDWR", 1, O_RDWR);
+  ctty_case("leader, O_RDONLY", 1, O_RDONLY);
+  ctty_case("leader, O_WRONLY", 1, O_WRONLY);
+  ctty_case("leader, O_RDWR|O_NOCTTY", 1, O_RDWR | O_NOCTTY);
+  ctty_case("leader, O_RDWR|O_NONBLOCK|O_CLOEXEC", 1, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  ctty_case("not a leader, O_RDWR", 0, O_RDWR);
+  ctty_case("leader, O_RDWR, by the open syscall", 1, O_RDWR | CTTY_SYS_OPEN);
+  ctty_case("leader, O_RDWR, by openat2", 1, O_RDWR | CTTY_SYS_OPENAT2);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    setsid();
+    /* TIOCNOTTY by a session leader hangs up its foreground group: itself. */
+    signal(SIGHUP, SIG_IGN);
+    int m = posix_openpt(O_RDWR);
+    show_ctty("master opened without O_NOCTTY", m);
+    int m1, m2;
+    char p1[64] = "", p2[64] = "";
+    if (new_pty(&m1)) snprintf(p1, sizeof p1, "%s", ptsname(m1));
+    int s1 = open(p1, O_RDWR);
+    show_ctty("first terminal", s1);
+    if (new_pty(&m2)) snprintf(p2, sizeof p2, "%s", ptsname(m2));
+    int s2 = open(p2, O_RDWR);
+    show_ctty("second terminal while the first is ours", s2);
+    /* A terminal another session holds stays that session's. */
+    fflush(stdout);
+    pid_t g = fork();
+    if (g == 0) {
+      setsid();
+      int s = open(p1, O_RDWR);
+      report("other session's terminal: opens", s < 0 ? s : 0, errno);
+      show_ctty("other session's terminal", s);
+      fflush(stdout);
+      _exit(0);
+    }
+    waitpid(g, NULL, 0);
+    R("TIOCNOTTY", ioctl(s1, TIOCNOTTY));
+    show_ctty("after TIOCNOTTY", s1);
+    int again = open(p1, O_RDWR);
+    show_ctty("reopened after TIOCNOTTY", again);
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+}
+
+/* The command itself, started without a terminal, leads a session of its
+ * own (the test starts it under setsid natively): setsid() is EPERM, and a
+ * terminal it opens becomes its controlling terminal. */
+static void cmd_session(void) {
+  R("getsid(0) is our pid", getsid(0) == getpid());
+  R("getpgrp() is our pid", getpgrp() == getpid());
+  R("setsid()", setsid());
+  signal(SIGHUP, SIG_IGN);
+  int m;
+  const char *p = new_pty(&m);
+  int s = p ? open(p, O_RDWR) : -1;
+  show_ctty("a terminal the command opens", s);
+  R("TIOCNOTTY", ioctl(s, TIOCNOTTY));
+  show_ctty("after TIOCNOTTY", s);
+}
+
 /* -------------------------------------------------------------- empty */
 
 /* An empty name is refused (ENOENT) before the directory fd is looked at. */
@@ -408,6 +548,8 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "execfn")) cmd_execfn();
   else if (!strcmp(cmd, "pts")) cmd_pts();
   else if (!strcmp(cmd, "empty")) cmd_empty();
+  else if (!strcmp(cmd, "ctty")) cmd_ctty();
+  else if (!strcmp(cmd, "session")) cmd_session();
   else if (!strcmp(cmd, "affinity")) cmd_affinity();
   else {
     fprintf(stderr, "exactmisc: unknown subcommand %s\n", cmd);

@@ -12,10 +12,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/auxv.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
@@ -417,6 +420,160 @@ static void cmd_uts(void) {
   uts_case("domainname", setdomainname, "exactproc-domain");
 }
 
+/* --------------------------------------------------------------- auxv */
+
+/* /proc/self/auxv is the vector the process got: every entry as getauxval
+ * reads it from the process's own stack (AT_EXECFN included), in the
+ * process and in a child it forks. */
+static void auxv_compare(const char *who) {
+  unsigned long v[2 * 128];
+  int fd = open("/proc/self/auxv", O_RDONLY);
+  ssize_t n = fd < 0 ? -1 : read(fd, v, sizeof v);
+  if (fd >= 0) close(fd);
+  int entries = 0, differ = 0;
+  for (ssize_t i = 0; (i + 1) * 16 <= n && v[2 * i] != 0; i++) {
+    entries++;
+    /* glibc's getauxval(AT_HWCAP) is its own idea of the hardware's capabilities */
+    if (v[2 * i] != AT_HWCAP && v[2 * i + 1] != getauxval(v[2 * i])) {
+      differ++;
+      printf("%s: entry %lu differs from getauxval\n", who, v[2 * i]);
+    }
+  }
+  printf("%s: entries read: %s, differing: %d\n", who, entries > 10 ? "more than 10" : "10 or fewer", differ);
+  printf("%s: AT_EXECFN names this program: %d\n", who, strstr((const char *)getauxval(AT_EXECFN), "exactproc") != NULL);
+}
+
+static void cmd_auxv(void) {
+  auxv_compare("process");
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    auxv_compare("forked child");
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+}
+
+/* ------------------------------------------------------------- zombie */
+
+/* /proc/<pid> files opened while the child runs and read once it is a
+ * zombie: those that show its memory (cmdline, environ, maps, smaps) read
+ * nothing, the others still read. (A seq_file read on after a first read
+ * gives what that read buffered: not compared for maps and smaps.) */
+static void cmd_zombie(void) {
+  static const char *const names[] = {"cmdline", "environ", "maps", "smaps", "comm", "stat", "status", "statm"};
+  enum { N = sizeof names / sizeof *names };
+  int ready[2];
+  if (pipe(ready) < 0) return;
+  pid_t c = fork();
+  if (c == 0) {
+    if (write(ready[1], "x", 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  char b;
+  if (read(ready[0], &b, 1) != 1) return;
+  int fds[2][N];
+  char path[64], buf[64], what[128];
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < N; i++) {
+      snprintf(path, sizeof path, "/proc/%d/%s", c, names[i]);
+      fds[k][i] = open(path, O_RDONLY);
+    }
+  /* one of each read while it runs, from the start */
+  for (int i = 0; i < N; i++) {
+    snprintf(what, sizeof what, "%s while running: read more than 0", names[i]);
+    ssize_t n = read(fds[0][i], buf, sizeof buf);
+    report(what, n < 0 ? n : n > 0, errno);
+  }
+  kill(c, SIGKILL);
+  siginfo_t si;
+  waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+  for (int i = 0; i < N; i++) {
+    snprintf(what, sizeof what, "%s of the zombie, fd opened before: read more than 0", names[i]);
+    ssize_t n = read(fds[1][i], buf, sizeof buf);
+    report(what, n < 0 ? n : n > 0, errno);
+    if (!strcmp(names[i], "maps") || !strcmp(names[i], "smaps")) continue;
+    snprintf(what, sizeof what, "%s of the zombie, read on: read more than 0", names[i]);
+    n = read(fds[0][i], buf, sizeof buf);
+    report(what, n < 0 ? n : n > 0, errno);
+  }
+  waitpid(c, NULL, 0);
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < N; i++) close(fds[k][i]);
+}
+
+/* ------------------------------------------------------------- sysctl */
+
+/* Runs f as root of a new user namespace whose root is host uid 100000, not
+ * the host's root: as the sandbox's root, it holds no capability over the
+ * host's network namespace and is not its owner. In the sandbox, which
+ * refuses new user namespaces (EPERM), f runs as it is. */
+static void as_unmapped_root(void (*f)(void)) {
+  int ready[2], mapped[2];
+  if (pipe(ready) < 0 || pipe(mapped) < 0) return;
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    char made = unshare(CLONE_NEWUSER) == 0, b;
+    if (write(ready[1], &made, 1) != 1) _exit(1);
+    if (made && (read(mapped[0], &b, 1) != 1 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) _exit(1);
+    f();
+    fflush(stdout);
+    _exit(0);
+  }
+  char made = 0;
+  if (read(ready[0], &made, 1) == 1 && made) {
+    static const char *const maps[] = {"uid_map", "gid_map"};
+    for (int i = 0; i < 2; i++) {
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/%s", c, maps[i]);
+      int fd = open(path, O_WRONLY);
+      if (fd < 0 || write(fd, "0 100000 1\n", 11) != 11) fprintf(stderr, "exactproc: cannot write %s\n", path);
+      close(fd);
+    }
+    if (write(mapped[1], "x", 1) != 1) return;
+  }
+  waitpid(c, NULL, 0);
+}
+
+/* /proc/sys is accessed by its mode bits alone (sysctl_perm), with no
+ * capability overriding them; a net sysctl's are the others' for a process
+ * that neither holds CAP_NET_ADMIN over the network namespace nor is its
+ * root (net_ctl_permissions). */
+static void sysctl_access(void) {
+  static const char *const paths[] = {
+      "/proc/sys", "/proc/sys/kernel", "/proc/sys/net", "/proc/sys/net/ipv4", "/proc/sys/net/core",
+      "/proc/sys/kernel/ngroups_max", "/proc/sys/kernel/osrelease", "/proc/sys/net/ipv4/ip_local_port_range",
+      "/proc/sys/net/ipv4/tcp_sack", "/proc/sys/net/core/somaxconn",
+  };
+  static const struct { const char *name; int mode; } modes[] = {
+      {"R_OK", R_OK}, {"W_OK", W_OK}, {"X_OK", X_OK}, {"R_OK|W_OK", R_OK | W_OK}, {"F_OK", F_OK},
+  };
+  char what[256];
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+      snprintf(what, sizeof what, "access(%s, %s)", paths[i], modes[m].name);
+      R(what, access(paths[i], modes[m].mode));
+      snprintf(what, sizeof what, "faccessat2(%s, %s, AT_EACCESS)", paths[i], modes[m].name);
+      R(what, faccessat(AT_FDCWD, paths[i], modes[m].mode, AT_EACCESS));
+      snprintf(what, sizeof what, "faccessat(%s, %s)", paths[i], modes[m].name);
+      R(what, syscall(SYS_faccessat, AT_FDCWD, paths[i], modes[m].mode));
+    }
+    static const struct { const char *name; int flags; } opens[] = {{"O_RDONLY", O_RDONLY}, {"O_WRONLY", O_WRONLY}, {"O_RDWR", O_RDWR}};
+    for (size_t o = 0; o < sizeof opens / sizeof *opens; o++) {
+      int fd = open(paths[i], opens[o].flags);
+      snprintf(what, sizeof what, "open(%s, %s)", paths[i], opens[o].name);
+      report(what, fd < 0 ? fd : 0, errno);
+      if (fd >= 0) close(fd);
+    }
+  }
+}
+
+static void cmd_sysctl(void) {
+  as_unmapped_root(sysctl_access);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   D = argv[1];
@@ -427,6 +584,9 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "oompriv")) cmd_oompriv();
   else if (!strcmp(cmd, "oomhold")) cmd_oomhold();
   else if (!strcmp(cmd, "uts")) cmd_uts();
+  else if (!strcmp(cmd, "sysctl")) cmd_sysctl();
+  else if (!strcmp(cmd, "auxv")) cmd_auxv();
+  else if (!strcmp(cmd, "zombie")) cmd_zombie();
   else if (!strcmp(cmd, "writeless")) cmd_writeless();
   else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
   else if (!strcmp(cmd, "dirstat")) cmd_dirstat();

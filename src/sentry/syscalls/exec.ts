@@ -321,7 +321,9 @@ const AT_EXECFN = 31;
  * the new string's length, rounded to keep the stack's 16-byte alignment,
  * the string goes between the block and the old strings, and the stack
  * pointer follows. The pointers in the block name strings that stay put.
- * Nothing is changed if the block cannot be read as expected.
+ * Nothing is changed if the block cannot be read as expected. The new
+ * string's address is the process's (/proc/[pid]/auxv shows it, as the
+ * process's own vector does).
  */
 export function fixExecFn(t: Task, execFn: string): void {
   const regs = new BigUint64Array(USER_REGS_WORDS);
@@ -356,6 +358,7 @@ export function fixExecFn(t: Task, execFn: string): void {
   if (native.memWrite(t.tid, newSp, moved, 0, moved.length) !== moved.length) return;
   regs[REG.rsp] = BigInt(newSp);
   native.ptraceSetRegs(t.tid, regs);
+  t.proc.execFnAddr = BigInt(newSp + off);
 }
 
 /** Forgets an exec that will not happen, closing the Sentry's copy of its file. */

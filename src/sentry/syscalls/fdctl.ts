@@ -10,12 +10,15 @@
 // with EBADF, and syncfs would sync. The filter routes those commands here;
 // for every other fd they continue on the host. ioctl commands outside the
 // filter's allow-list come here too, so a bad or O_PATH fd gets EBADF before
-// the command's ENOTTY.
-import { FIONREAD, F_GETFL, O_CLOEXEC, O_PATH } from '../../abi/linux.js';
+// the command's ENOTTY, and so do the generic commands (FIONBIO, FIOCLEX,
+// ...) the placeholder would take.
+import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, FIOQSIZE, F_GETFL, O_CLOEXEC, O_PATH } from '../../abi/linux.js';
 import { CONTINUE } from '../../platform/notif.js';
 import { fail } from '../errors.js';
 import type { Handler } from './dispatch.js';
 import { notPath } from './common.js';
+
+const GENERIC = new Set([FIONBIO, FIOCLEX, FIONCLEX, FIOASYNC, FIOQSIZE]);
 
 export const fdctlHandlers: Record<string, Handler> = {
   fcntl: (k, t, a) => {
@@ -33,6 +36,8 @@ export const fdctlHandlers: Record<string, Handler> = {
     // reported, so an inotify fd's count includes them; the call runs on the host.
     if (a.u32(1) === FIONREAD) return CONTINUE;
     notPath(k.files.lookup(t, a.int(0)).file);
+    // The generic commands Linux answers for any file but an O_PATH one.
+    if (GENERIC.has(a.u32(1))) return CONTINUE;
     fail('ENOTTY');
   },
 };

@@ -32,6 +32,7 @@ import {
   SEEK_SET,
   SYMLOOP_MAX,
   W_OK,
+  X_OK,
   CAP_MKNOD,
   SIGNAL_NAMES,
   makedev,
@@ -47,8 +48,9 @@ import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readPath } from '../memory.js';
 import type { Task } from '../task.js';
-import type { Location } from '../vfs/node.js';
+import { Dentry, type Location } from '../vfs/node.js';
 import { openFifo } from '../vfs/fifo.js';
+import { takeTerminalOnReturn } from '../ctty.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
 import { assertValid, installFd, mayModifyDir, mustBeWritable, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
@@ -88,7 +90,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
     if (acc !== O_RDONLY || flags & (O_CREAT | O_TRUNC)) fail('EISDIR');
     // No file system's directories do direct I/O.
     if (flags & O_DIRECT) fail('EINVAL');
-    requireAccess(t.creds, st.mode, st.uid, st.gid, R_OK);
+    if (!node.permits(t.creds, st, R_OK)) fail('EACCES');
     const file = { loc, flags };
     const fd = node.openDirectory(flags);
     const installed = fd >= 0 ? fd : k.files.placeholder(file);
@@ -100,7 +102,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   if (!created) {
     let want = acc === O_RDONLY ? R_OK : acc === O_WRONLY ? W_OK : R_OK | W_OK;
     if (flags & O_TRUNC) want |= W_OK;
-    requireAccess(t.creds, st.mode, st.uid, st.gid, want);
+    if (!node.permits(t.creds, st, want)) fail('EACCES');
   }
   const type = st.mode & S_IFMT;
   if (type === S_IFREG) {
@@ -117,6 +119,7 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   k.inotify.event(loc.dentry, IN_OPEN);
   if (flags & O_TRUNC && type === S_IFREG && !created) k.inotify.event(loc.dentry, IN_MODIFY);
   if (!opened.foreign) k.inotify.opening(loc.dentry, opened.fd);
+  if (opened.ctty) takeTerminalOnReturn(t);
   const file = { loc, flags, direct: true, opener: { proc: t.proc, creds: t.creds } };
   return installFd(k, a, opened.fd, opened.foreign ? null : file, cloexec);
 }
@@ -124,11 +127,30 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
 /** The only flags an O_PATH open keeps (open ignores the others, openat2 refuses them). */
 const O_PATH_FLAGS = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
+/**
+ * open(dir, O_TMPFILE): a regular file without a name in directory `dir`'s
+ * file system (tmpfs and the overlay have them; EOPNOTSUPP elsewhere), which
+ * linkat can name later unless O_EXCL was given. /proc/self/fd shows it as
+ * Linux does, "DIR/#INO (deleted)".
+ */
+function openTmpfile(k: Kernel, t: Task, a: SyscallArgs, dir: Location, flags: number, mode: number): number {
+  const node = dir.dentry.node;
+  if (!node.isDir()) fail('ENOTDIR');
+  mustBeWritable(dir);
+  if (!node.permits(t.creds, node.stat(), W_OK | X_OK)) fail('EACCES');
+  const r = node.tmpfile(umaskMode(t, mode), t.creds, flags & ~(O_TMPFILE | O_CREAT));
+  const d = new Dentry(`#${r.node.stat().ino}`, dir.dentry, r.node);
+  d.dead = true;
+  const file = { loc: { mount: dir.mount, dentry: d }, flags, direct: true, opener: { proc: t.proc, creds: t.creds } };
+  return installFd(k, a, r.fd, file, (flags & O_CLOEXEC) !== 0);
+}
+
 function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: number, flags: number, mode: number, resolveFlags = 0): number {
   if (flags & O_PATH) flags &= O_PATH_FLAGS;
+  // O_TMPFILE is O_DIRECTORY with a bit of its own, for writing and never with O_CREAT.
+  if (flags & O_TMPFILE & ~O_DIRECTORY && ((flags & (O_TMPFILE | O_CREAT)) !== O_TMPFILE || (flags & O_ACCMODE) === O_RDONLY)) fail('EINVAL');
   const path = readPath(t, pathAddr);
   assertValid(k, t);
-  if ((flags & O_TMPFILE) === O_TMPFILE) fail('EOPNOTSUPP');
   const from = startDir(k, t, dirfd, path);
   const ctx = t.resolveCtx();
   const noSymlinks = (resolveFlags & RESOLVE_NO_SYMLINKS) !== 0;
@@ -146,6 +168,7 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
     const follow = !(flags & O_NOFOLLOW) && !noSymlinks;
     const loc = resolve(ctx, from, path, follow);
     if (loc.dentry.node.isSymlink() && (!(flags & O_PATH) || noSymlinks)) fail('ELOOP');
+    if ((flags & O_TMPFILE) === O_TMPFILE) return openTmpfile(k, t, a, loc, flags, mode);
     return openLocation(k, t, a, loc, flags);
   }
   let { parent, name, trailingSlash } = resolveParent(ctx, from, path);

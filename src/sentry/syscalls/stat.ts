@@ -79,7 +79,8 @@ function accessAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: num
   if (mode === F_OK) return 0;
   const type = st.mode & S_IFMT;
   if (mode & W_OK && loc?.mount.opts.readonly && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK)) fail('EROFS');
-  if (!permitted(accessCreds(t.creds, flags), st.mode, st.uid, st.gid, mode)) fail('EACCES');
+  const c = accessCreds(t.creds, flags);
+  if (!(loc ? loc.dentry.node.permits(c, st, mode) : permitted(c, st.mode, st.uid, st.gid, mode))) fail('EACCES');
   return 0;
 }
 

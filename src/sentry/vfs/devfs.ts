@@ -8,6 +8,7 @@ import {
   O_NOCTTY,
   O_NONBLOCK,
   O_RDONLY,
+  O_RDWR,
   PTS_MAJOR_FIRST,
   S_IFCHR,
   S_IFDIR,
@@ -85,7 +86,9 @@ export function specialOpener(k: Kernel): SpecialOpener {
     const r = k.gofer.device(name, flags & (O_ACCMODE | 0o4000 /* O_NONBLOCK */ | 0o400 /* O_NOCTTY */));
     if (typeof r === 'number') throw sysErr(-r);
     if (name === 'ptmx') notePty(k, r.fd);
-    return { fd: r.fd };
+    // A pty's master never becomes a controlling terminal on open; its slave may (opened for reading, without O_NOCTTY).
+    const acc = flags & O_ACCMODE;
+    return { fd: r.fd, ctty: pts >= 0 && !(flags & O_NOCTTY) && (acc === O_RDONLY || acc === O_RDWR) };
   };
 }
 

@@ -290,6 +290,18 @@ export class MemFile extends MemNode {
     return { file: new MemFile(fs, mode, uid, gid, name), fd };
   }
 
+  /**
+   * A new file without a name (O_TMPFILE): no link, no charge to the file
+   * system until link() names it; the host frees it with the last fd of it.
+   */
+  static unnamed(fs: MemFs, mode: number, uid: number, gid: number, flags: number): { file: MemFile; fd: number } {
+    const fd = fs.storage.tmpfile(flags);
+    const file = new MemFile(fs, mode, uid, gid, null);
+    file.nlink = 0;
+    if (native.statxFd(fd, statBuf) === 0) file.host = [statBuf[STATX.devMajor]!, statBuf[STATX.devMinor]!, statBuf[STATX.ino]!];
+    return { file, fd };
+  }
+
   /** A new file filled by `init` through an O_RDWR fd (copy-up, sysfs); on failure nothing stays. */
   static filled(fs: MemFs, mode: number, uid: number, gid: number, init: (fd: number) => void): MemFile {
     const { file, fd } = MemFile.make(fs, mode, uid, gid, O_RDWR);
@@ -304,9 +316,21 @@ export class MemFile extends MemNode {
     return file;
   }
 
-  private constructor(fs: MemFs, mode: number, uid: number, gid: number, stored: string) {
+  private constructor(fs: MemFs, mode: number, uid: number, gid: number, stored: string | null) {
     super(fs, S_IFREG | (mode & 0o7777), uid, gid);
     this.stored = stored;
+  }
+
+  /**
+   * Names again a file whose last name is gone (linkat of its fd): only an
+   * O_TMPFILE file made without O_EXCL and never named may be, and the host
+   * decides so as Linux does (ENOENT otherwise, and when no guest holds it).
+   */
+  relink(): void {
+    const name = this.withGone(undefined, (fd) => this.fs.storage.link(fd));
+    if (name === null) fail('ENOENT');
+    this.stored = name;
+    this.host = null;
   }
 
   /** A new fd of the contents with open(2) flags (never O_CREAT or O_TRUNC). */
@@ -548,6 +572,11 @@ export class MemDir extends MemNode {
     return { fd, node: f, created: true };
   }
 
+  override tmpfile(mode: number, creds: Creds, flags: number): Opened & { node: Node } {
+    const { file, fd } = MemFile.unnamed(this.fs, mode, creds.fsuid, this.childGid(creds), flags);
+    return { fd, node: file, created: true };
+  }
+
   /** BSD group semantics when the directory is set-gid. */
   childGid(creds: Creds): number {
     return this.modeBits & 0o2000 ? this.gid : creds.fsgid;
@@ -573,10 +602,18 @@ export class MemDir extends MemNode {
   override link(name: string, target: Node): void {
     if (!(target instanceof MemNode) || target.fs !== this.fs) fail('EXDEV');
     if (target.isDir()) fail('EPERM');
-    if (target.nlink === 0) fail('ENOENT');
+    if (target.nlink === 0 && !(target instanceof MemFile)) fail('ENOENT');
     this.fresh(name);
     // Each name costs an inode, as on tmpfs: links must not exhaust the Sentry's memory either.
     this.fs.charge();
+    if (target.nlink === 0) {
+      try {
+        (target as MemFile).relink();
+      } catch (e) {
+        this.fs.uncharge();
+        throw e;
+      }
+    }
     target.nlink++;
     target.touchCtime();
     this.entries.set(name, target);

@@ -7,7 +7,7 @@
 // implement Node operations on single names.
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, UTIME_NOW, UTIME_OMIT, XATTR_CREATE, XATTR_REPLACE } from '../../abi/linux.js';
-import type { Creds } from '../creds.js';
+import { type Creds, permitted } from '../creds.js';
 import { fail } from '../errors.js';
 import { XATTR_NODE_MAX, chargeMeta, unchargeMeta } from './storage.js';
 
@@ -48,6 +48,8 @@ export interface Opened {
   created?: boolean;
   /** the fd is another object than the node (the terminal behind /dev/tty): not to be identified as the node */
   foreign?: boolean;
+  /** a terminal the opener takes as its controlling terminal if it may (tty_open's rule; ctty.ts) */
+  ctty?: boolean;
 }
 
 /** Bytes of xattrs held by Detached objects, given back to the budget when they are collected. */
@@ -188,6 +190,11 @@ export abstract class Node {
     return (this.mode & S_IFMT) === S_IFREG;
   }
 
+  /** May `c` access this node (attributes `st`) for `want` (R_OK|W_OK|X_OK)? The mode bits and capabilities (generic_permission), unless the file system has its own rule. */
+  permits(c: Creds, st: Stat, want: number): boolean {
+    return permitted(c, st.mode, st.uid, st.gid, want);
+  }
+
   // Directory operations (names are single components, never "." or "..").
   lookup(_name: string): Node | null {
     fail('ENOTDIR');
@@ -197,6 +204,10 @@ export abstract class Node {
   }
   create(_name: string, _mode: number, _creds: Creds, _flags: number): Opened & { node: Node } {
     fail('ENOTDIR');
+  }
+  /** A regular file without a name in this directory (O_TMPFILE), opened with open(2) `flags`; EOPNOTSUPP where the file system has none. */
+  tmpfile(_mode: number, _creds: Creds, _flags: number): Opened & { node: Node } {
+    fail(this.isDir() ? 'EOPNOTSUPP' : 'ENOTDIR');
   }
   mkdir(_name: string, _mode: number, _creds: Creds): Node {
     fail('ENOTDIR');

@@ -253,6 +253,12 @@ export class OverlayNode extends Node {
     return { ...r, node: new OverlayNode(this.fs, this, name, r.node as MemNode, null) };
   }
 
+  /** In the upper layer, as overlayfs makes it (the view's name is the one /proc/self/fd shows, never looked up). */
+  override tmpfile(mode: number, creds: Creds, flags: number): Opened & { node: Node } {
+    const r = this.copyUpDir().tmpfile(mode, creds, flags);
+    return { ...r, node: new OverlayNode(this.fs, this, `#${(r.node as MemNode).ino}`, r.node as MemNode, null) };
+  }
+
   override mkdir(name: string, mode: number, creds: Creds): Node {
     const { dir, replacedWhiteout } = this.prepareCreate(name);
     const d = dir.mkdir(name, mode, creds) as MemDir;

@@ -34,10 +34,11 @@ import {
   minor,
   ptsNumber,
   PATH_MAX,
+  X_OK,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { hasCap, ownerInSandbox, toSandboxId } from '../creds.js';
+import { type Creds, hasCap, ownerInSandbox, toSandboxId } from '../creds.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
@@ -111,6 +112,9 @@ abstract class ProcNode extends Node {
   get mode(): number {
     return this.modeBits;
   }
+  override permits(c: Creds, st: Stat, want: number): boolean {
+    return this.path.startsWith('/sys/') ? sysctlPermits(this.path, c, st, want) : super.permits(c, st, want);
+  }
   stat(): Stat {
     const t = Math.floor((this.owner?.startTime ?? this.fs.k.startTime) / 1000);
     const uid = this.owner ? ownerUid(this.owner) : 0;
@@ -120,6 +124,22 @@ abstract class ProcNode extends Node {
       atimeSec: t, atimeNsec: 0, mtimeSec: t, mtimeNsec: 0, ctimeSec: t, ctimeNsec: 0, btimeSec: 0, btimeNsec: 0,
     };
   }
+}
+
+/**
+ * sysctl_perm: /proc/sys's files and directories are accessed by their mode
+ * bits alone, never by capabilities: root's (euid 0) are the owner's, the
+ * root group's the group's, everyone else's the others'. A net sysctl
+ * (net_ctl_permissions) gives the owner's bits to CAP_NET_ADMIN over the
+ * network namespace, which the sandbox never holds (docs/design.md), and
+ * the group's to the namespace's root group, the host's: a guest gets the
+ * others' bits.
+ */
+function sysctlPermits(path: string, c: Creds, st: Stat, want: number): boolean {
+  if (want & X_OK && (st.mode & S_IFMT) !== S_IFDIR) return false;
+  const net = path.startsWith('/sys/net/');
+  const shift = net ? 0 : c.euid === 0 ? 6 : c.egid === 0 || c.groups.includes(0) ? 3 : 0;
+  return (((st.mode >> shift) & 7) & want) === want;
 }
 
 class ProcDir extends ProcNode {
@@ -181,8 +201,38 @@ class ProcFile extends ProcNode {
     if (buf.length) fs.writeSync(m, buf, 0, buf.length, 0);
     // Writable proc files (loginuid) accept writes that change nothing.
     const fd = native.reopen(m, flags & O_REOPEN_FLAGS);
-    native.close(m);
+    if (fd >= 0 && this.ofMemory && this.owner && !this.owner.exited) keepMemorySnapshot(this.owner, m);
+    else native.close(m);
     return { fd: check(fd) };
+  }
+  /** the file shows the process's memory (cmdline, environ, maps): an open one reads nothing once the process is gone */
+  ofMemory = false;
+}
+
+/** Snapshots of processes' memory the Sentry keeps to empty at their exit, all processes together (the oldest past it keep their contents). */
+const MEMORY_SNAPSHOTS_MAX = 64;
+const memorySnapshots = new Map<number, Process>();
+
+/**
+ * Keeps the Sentry's fd of a snapshot of `p`'s memory (a memfd the guest
+ * holds a reopen of): when `p` exits, its contents go (memoryGone), as
+ * Linux reads nothing from a zombie's command line, environment or maps.
+ */
+function keepMemorySnapshot(p: Process, m: number): void {
+  memorySnapshots.set(m, p);
+  if (memorySnapshots.size <= MEMORY_SNAPSHOTS_MAX) return;
+  const oldest = memorySnapshots.keys().next().value!;
+  memorySnapshots.delete(oldest);
+  native.close(oldest);
+}
+
+/** `p` exited: the open snapshots of its memory read as empty from now on. */
+export function memoryGone(p: Process): void {
+  for (const [m, owner] of memorySnapshots) {
+    if (owner !== p) continue;
+    native.ftruncate(m, 0);
+    native.close(m);
+    memorySnapshots.delete(m);
   }
 }
 
@@ -796,7 +846,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     cmdline: () => (p.exited ? '' : p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`)),
     // As Linux, only for a caller allowed to trace the process (ptrace's read check).
     environ: () => (requireTraceAccess(k, p), hostRead(`/proc/${p.tgid}/environ`)),
-    auxv: () => (requireTraceAccess(k, p), fs.readFileSync(`/proc/${p.tgid}/auxv`)),
+    auxv: () => (requireTraceAccess(k, p), auxvOf(p)),
     comm: () => `${comm()}\n`,
     stat: () => statLine(k, hostTid, p, comm()),
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
@@ -851,7 +901,11 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
       if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!, 'seq');
       const f = files[name];
-      if (f) return new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `/proc/${hostTid}/${name}` : null);
+      if (f) {
+        const file = new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `/proc/${hostTid}/${name}` : null);
+        file.ofMemory = OF_MEMORY.has(name);
+        return file;
+      }
       if (name === 'oom_score_adj') return new OomScoreAdjFile(pfs, `${base}/${name}`, p);
       if (name === 'coredump_filter') return new HostWritableProcFile(pfs, `${base}/${name}`, `/proc/${p.tgid}/${name}`, p);
       if (name === 'mem') return new ProcMemFile(pfs, `${base}/mem`, p, hostTid);
@@ -867,6 +921,25 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     p,
   );
 }
+
+const AT_EXECFN = 31;
+
+/** The process's auxiliary vector: the kernel's copy, with AT_EXECFN where the Sentry moved it at exec (fixExecFn). */
+function auxvOf(p: Process): Buffer {
+  const v = fs.readFileSync(`/proc/${p.tgid}/auxv`);
+  if (p.execFnAddr === undefined) return v;
+  for (let off = 0; off + 16 <= v.length; off += 16) {
+    if (v.readBigUInt64LE(off) === BigInt(AT_EXECFN)) v.writeBigUInt64LE(p.execFnAddr, off + 8);
+  }
+  return v;
+}
+
+/**
+ * Per-process files that show the process's memory, which a zombie has no
+ * more: Linux reads them as empty (maps and smaps, seq_files, still give
+ * what a read before buffered, which the snapshot does not keep apart).
+ */
+const OF_MEMORY = new Set(['cmdline', 'environ', 'maps', 'smaps']);
 
 /** Per-process files Linux gives no write at all (uid_map, comm and the like have one): their host twins fail writes (ProcFile.open). */
 const WRITELESS = new Set(['cmdline', 'environ', 'auxv', 'stat', 'statm', 'status', 'maps', 'smaps', 'smaps_rollup', 'limits', 'mounts', 'mountinfo', 'cgroup', 'oom_score', 'wchan', 'io']);

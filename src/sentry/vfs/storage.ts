@@ -15,7 +15,7 @@
 // grow the Sentry's memory without a bound: past it, creating anything is
 // ENOSPC, as when a tmpfs runs out of inodes.
 import os from 'node:os';
-import { AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_EXCL, O_TRUNC, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../abi/linux.js';
+import { AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_EXCL, O_TMPFILE, O_TRUNC, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../abi/linux.js';
 
 /**
  * The storage directory holds no symlinks; resolution refuses them anyway
@@ -78,6 +78,28 @@ export class Storage {
     // credentials can execveat it.
     native.fchmod(fd, 0o777);
     return { name, fd };
+  }
+
+  /**
+   * A new file without a name (O_TMPFILE, linkable unless `flags` has
+   * O_EXCL): an fd opened with open(2) `flags`, which the caller owns. The
+   * host frees it with the last fd or mapping, unless link() names it.
+   */
+  tmpfile(flags: number): number {
+    const fd = ownFd(native.openat2(this.dir(), '.', (flags & ~(O_TRUNC | O_CREAT)) | O_TMPFILE | O_CLOEXEC, 0o777, NO_SYMLINKS));
+    native.fchmod(fd, 0o777);
+    return fd;
+  }
+
+  /**
+   * Names the file behind `fd` (whose name is gone) in the storage, as
+   * linkat through /proc/self/fd does: the host refuses (ENOENT) unless it is
+   * an O_TMPFILE file opened without O_EXCL and never named, as Linux does.
+   */
+  link(fd: number): string {
+    const name = (this.seq++).toString(36);
+    check(native.linkat(AT_FDCWD, `/proc/self/fd/${fd}`, this.dir(), name, AT_SYMLINK_FOLLOW));
+    return name;
   }
 
   /** Opens a stored file with open(2) flags; -errno on failure. */
