@@ -249,6 +249,11 @@ export const EXEC_REWRITE_MAGIC = 0x7473766973;
 // setrlimit resources
 export const RLIMIT_NOFILE = 7;
 
+// getpriority(2)/setpriority(2) which
+export const PRIO_PROCESS = 0;
+export const PRIO_PGRP = 1;
+export const PRIO_USER = 2;
+
 // memfd_create flags
 export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;
@@ -314,6 +319,7 @@ export const CAP_NET_RAW = 13;
 export const CAP_SYS_CHROOT = 18;
 export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
+export const CAP_SYS_NICE = 23;
 export const CAP_SYS_RESOURCE = 24;
 export const CAP_MKNOD = 27;
 export const CAP_AUDIT_WRITE = 29;

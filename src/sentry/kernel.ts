@@ -584,6 +584,7 @@ export class Kernel {
     const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
     child.inheritCreds(parent);
+    child.keptNice = parent.keptNice;
     this.tasks.set(childTid, child);
     this.spec.events?.onFork(parentTid, childTid, proc.pid, isThread);
     if (parent.clone3Regs) {

@@ -6,6 +6,7 @@ import { native } from '../platform/native.js';
 import { type Creds, readCreds } from './creds.js';
 import { ownFd } from './errors.js';
 import type { Injection } from './inject.js';
+import type { KeptNice } from './syscalls/priority.js';
 import { OomScoreAdj } from './oom.js';
 import type { Location } from './vfs/node.js';
 import type { ResolveContext } from './vfs/resolve.js';
@@ -107,6 +108,8 @@ export class Task {
   takesTerminal = false;
   /** registers to give back after a clone3 the Sentry rewrote into clone (clone3.ts) */
   clone3Regs: BigUint64Array | undefined;
+  /** a nice value the host does not run the thread at (syscalls/priority.ts) */
+  keptNice: KeptNice | undefined;
   private credsCache: Creds | undefined;
 
   constructor(

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -163,6 +164,109 @@ static void cmd_procs(void) {
   snprintf(path, sizeof path, "/proc/%d/status", tid);
   struct stat sb;
   R("stat /proc/<tid>/status", stat(path, &sb));
+}
+
+/* ------------------------------------------------------------ priority */
+
+/* field 19 of /proc/self/stat (or of /proc/self/task/<tid>/stat), nice */
+static long stat_nice(pid_t tid) {
+  char path[64], buf[1024] = {0};
+  if (tid) snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  else snprintf(path, sizeof path, "/proc/self/stat");
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -100;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  char *p = n > 0 ? strrchr(buf, ')') : NULL;
+  if (!p) return -100;
+  p += 2;
+  for (int field = 3; field < 19 && p; field++) p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
+  return p ? strtol(p, NULL, 10) : -100;
+}
+
+static void print_nice(const char *what) {
+  errno = 0;
+  int n = getpriority(PRIO_PROCESS, 0);
+  printf("%s: getpriority %d%s, /proc/self/stat %ld\n", what, n, errno ? " (error)" : "", stat_nice(0));
+  fflush(stdout);
+}
+
+static void *thread_nice(void *arg) {
+  pid_t tid = (pid_t)syscall(SYS_gettid);
+  printf("thread: inherits %d\n", getpriority(PRIO_PROCESS, tid));
+  R("thread: setpriority 2 of itself", setpriority(PRIO_PROCESS, tid, 2));
+  printf("thread: now %d, in its task stat %ld\n", getpriority(PRIO_PROCESS, tid), stat_nice(tid));
+  return arg;
+}
+
+static void cmd_priority(const char *self) {
+  int base = getpriority(PRIO_PROCESS, 0);
+  printf("starts at the caller's value: %s\n", base == getpriority(PRIO_PROCESS, getpid()) ? "yes" : "no");
+  R("setpriority -5 as root (a raise)", setpriority(PRIO_PROCESS, 0, -5));
+  print_nice("after -5");
+  R("setpriority -40 (clamped to -20)", setpriority(PRIO_PROCESS, 0, -40));
+  print_nice("after -40");
+  R("raw getpriority (20 - nice)", syscall(SYS_getpriority, PRIO_PROCESS, 0));
+  /* a group of its own, so that nothing outside the run is touched */
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    setpgid(0, 0);
+    R("setpriority -7 of its own group", setpriority(PRIO_PGRP, 0, -7));
+    R("raw getpriority of its own group", syscall(SYS_getpriority, PRIO_PGRP, 0));
+    R("raw getpriority of its group by id", syscall(SYS_getpriority, PRIO_PGRP, getpid()));
+    _exit(0);
+  }
+  waitpid(c, 0, 0);
+  R("setpriority -3", setpriority(PRIO_PROCESS, 0, -3));
+  R("getpriority of a group that does not exist", getpriority(PRIO_PGRP, 999999));
+  R("setpriority of a user with no process", setpriority(PRIO_USER, 54321, 0));
+  R("getpriority of an unknown which", getpriority(3, 0));
+  R("setpriority of a pid that does not exist", setpriority(PRIO_PROCESS, 999999, 0));
+  print_nice("before the thread");
+  pthread_t th;
+  pthread_create(&th, 0, thread_nice, 0);
+  pthread_join(th, 0);
+  print_nice("the thread's change stays its own");
+  fflush(stdout);
+  c = fork();
+  if (c == 0) {
+    print_nice("fork: the child inherits");
+    R("fork: setpriority 4 in the child", setpriority(PRIO_PROCESS, 0, 4));
+    _exit(0);
+  }
+  waitpid(c, 0, 0);
+  print_nice("the child's change stays its own");
+  fflush(stdout);
+  c = fork();
+  if (c == 0) {
+    char *av[] = {"exact", (char *)D, "nice", NULL};
+    execv(self, av);
+    _exit(127);
+  }
+  waitpid(c, 0, 0);
+  /* Another user, without CAP_SYS_NICE: Linux's checks. */
+  pid_t parent = getpid();
+  fflush(stdout);
+  c = fork();
+  if (c == 0) {
+    setpriority(PRIO_PROCESS, 0, 0);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NICE, &rl);
+    printf("RLIMIT_NICE soft %ld\n", (long)rl.rlim_cur);
+    if (setresuid(54321, 54321, 54321) < 0) _exit(1);
+    R("unprivileged: nicer (5)", setpriority(PRIO_PROCESS, 0, 5));
+    R("unprivileged: back to 0, beyond RLIMIT_NICE", setpriority(PRIO_PROCESS, 0, 0));
+    R("unprivileged: as far as RLIMIT_NICE allows (20 - its soft limit)", setpriority(PRIO_PROCESS, 0, 20 - (int)rl.rlim_cur));
+    print_nice("unprivileged after that");
+    R("unprivileged: another user's process", setpriority(PRIO_PROCESS, parent, 0));
+    R("unprivileged: raw getpriority of another user's process", syscall(SYS_getpriority, PRIO_PROCESS, parent));
+    R("unprivileged: PRIO_USER of itself (7)", setpriority(PRIO_USER, 0, 7));
+    R("unprivileged: getpriority PRIO_USER of itself", getpriority(PRIO_USER, 0));
+    R("unprivileged: a raise (6)", setpriority(PRIO_PROCESS, 0, 6));
+    _exit(0);
+  }
+  waitpid(c, 0, 0);
 }
 
 /* ------------------------------------------------- reaping and /proc */
@@ -430,6 +534,10 @@ int main(int argc, char **argv) {
   D = argv[1];
   const char *cmd = argv[2];
   if (!strcmp(cmd, "exit3")) return 3;
+  if (!strcmp(cmd, "nice")) {
+    print_nice("after exec");
+    return 0;
+  }
   if (!strcmp(cmd, "errnos")) cmd_errnos();
   else if (!strcmp(cmd, "clone3")) cmd_clone3();
   else if (!strcmp(cmd, "procs")) cmd_procs();
@@ -437,6 +545,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "scripts")) cmd_scripts();
   else if (!strcmp(cmd, "procaccess")) cmd_procaccess();
   else if (!strcmp(cmd, "proctask")) cmd_proctask();
+  else if (!strcmp(cmd, "priority")) cmd_priority(argv[0]);
   else {
     fprintf(stderr, "exact: unknown subcommand %s\n", cmd);
     return 2;
