@@ -108,6 +108,8 @@ export class Task {
   takesTerminal = false;
   /** registers to give back after a clone3 the Sentry rewrote into clone (clone3.ts) */
   clone3Regs: BigUint64Array | undefined;
+  /** a clone3 with CLONE_CLEAR_SIGHAND: set in the caller until its child is recorded, then in the child until it starts */
+  clearSighand = false;
   /** a nice value the host does not run the thread at (syscalls/priority.ts) */
   keptNice: KeptNice | undefined;
   private credsCache: Creds | undefined;

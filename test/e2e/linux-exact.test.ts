@@ -11,6 +11,7 @@ describe('the same calls return the same results natively and under tsvisor', ()
   it.each([
     ['errnos', 'errnos of link, unlinkat, getcwd, sendfile, sigtimedwait; fchown and fchmod of a pipe'],
     ['clone3', 'clone3: threads, fork, CLONE_PIDFD, invalid arguments, posix_spawn, registers kept'],
+    ['clearsighand', 'clone3 CLONE_CLEAR_SIGHAND: handlers reset to SIG_DFL with their flags, SIG_IGN kept, for a fork and a CLONE_VM|CLONE_VFORK child on its own stack; the parent keeps its own; with CLONE_SIGHAND EINVAL'],
     ['procs', 'orphans are not the caller\'s children, execve(/proc/self/exe), own state R, /proc/<tid>'],
     ['reaping', 'zombies in /proc until reaped, held /proc/<pid> after the reap, waitid WNOWAIT/WSTOPPED/WCONTINUED/P_PIDFD, kill(-pgrp), clone3 argument checks, /proc/self/ns, coredump_filter'],
     ['procaccess', 'auxv, environ, maps, smaps, mem of another uid\'s process are refused (EACCES), stat and cmdline are not; the IPC sysctls'],

@@ -123,6 +123,94 @@ static void cmd_clone3(void) {
   printf("clone3 keeps the argument registers: parent %s, child %s\n", same ? "yes" : "no", WEXITSTATUS(st) == 0 ? "yes" : "no");
 }
 
+/* ------------------------------------------------ CLONE_CLEAR_SIGHAND */
+
+static void on_signal(int sig) { (void)sig; }
+
+/* the child's view of its handlers: 'd' SIG_DFL, 'i' SIG_IGN, 'h' a handler; then the flags */
+static int handlers_seen(char *out) {
+  const int sigs[] = {SIGUSR1, SIGUSR2, SIGTERM, SIGCHLD, SIGRTMIN + 3};
+  int n = 0;
+  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+    struct sigaction sa;
+    if (sigaction(sigs[i], NULL, &sa) < 0) return -1;
+    n += sprintf(out + n, "%c%s ", sa.sa_handler == SIG_DFL ? 'd' : sa.sa_handler == SIG_IGN ? 'i' : 'h',
+                 (sa.sa_flags & ~0x04000000 /* SA_RESTORER */) ? "+flags" : "");
+  }
+  return n;
+}
+
+static int vm_child(void *arg) {
+  char *out = arg;
+  handlers_seen(out);
+  return 0;
+}
+
+static void cmd_clearsighand(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGUSR1, &sa, 0);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, 0);
+  sigaction(SIGRTMIN + 3, &sa, 0);
+  sa.sa_handler = SIG_IGN;
+  sa.sa_flags = 0;
+  sigaction(SIGUSR2, &sa, 0);
+  char seen[128];
+  handlers_seen(seen);
+  printf("parent before: %s\n", seen);
+  /* fork style: the child reports through its exit status and a pipe */
+  int p[2];
+  if (pipe(p) < 0) return;
+  struct clone_args ca;
+  memset(&ca, 0, sizeof ca);
+  ca.flags = CLONE_CLEAR_SIGHAND;
+  ca.exit_signal = SIGCHLD;
+  fflush(stdout);
+  long pid = syscall(SYS_clone3, &ca, sizeof ca);
+  if (pid == 0) {
+    int n = handlers_seen(seen);
+    if (write(p[1], seen, n > 0 ? n : 0) < 0) _exit(2);
+    _exit(0);
+  }
+  close(p[1]);
+  int n = pid > 0 ? (int)read(p[0], seen, sizeof seen - 1) : 0;
+  seen[n > 0 ? n : 0] = 0;
+  close(p[0]);
+  int st = 0;
+  if (pid > 0) waitpid(pid, &st, 0);
+  printf("clone3 CLONE_CLEAR_SIGHAND: %s, child %s, exit %d\n", pid > 0 ? "ok" : strerrorname_np(errno), seen, WEXITSTATUS(st));
+  /* CLONE_VM|CLONE_VFORK on a stack of its own, as posix_spawn does */
+  static char stack[65536] __attribute__((aligned(16)));
+  static char out[128];
+  memset(&ca, 0, sizeof ca);
+  ca.flags = CLONE_CLEAR_SIGHAND | CLONE_VM | CLONE_VFORK;
+  ca.exit_signal = SIGCHLD;
+  ca.stack = (uint64_t)(uintptr_t)stack;
+  ca.stack_size = sizeof stack;
+  fflush(stdout);
+  /* the child runs on the new stack: call nothing but the syscall before switching */
+  long ret;
+  {
+    register long rdi asm("rdi") = (long)&ca;
+    register long rsi asm("rsi") = sizeof ca;
+    asm volatile("syscall" : "=a"(ret) : "a"((long)SYS_clone3), "r"(rdi), "r"(rsi) : "rcx", "r11", "memory");
+    if (ret == 0) {
+      vm_child(out);
+      syscall(SYS_exit, 0);
+    }
+  }
+  if (ret > 0) waitpid(ret, &st, 0);
+  printf("clone3 CLONE_CLEAR_SIGHAND|CLONE_VM|CLONE_VFORK: %s, child %s\n", ret > 0 ? "ok" : strerrorname_np(-ret), out);
+  handlers_seen(seen);
+  printf("parent after: %s\n", seen);
+  memset(&ca, 0, sizeof ca);
+  ca.flags = CLONE_CLEAR_SIGHAND | CLONE_SIGHAND | CLONE_VM;
+  ca.exit_signal = SIGCHLD;
+  R("clone3 CLONE_CLEAR_SIGHAND|CLONE_SIGHAND", syscall(SYS_clone3, &ca, sizeof ca));
+}
+
 /* ------------------------------------------------------- processes */
 
 static void cmd_procs(void) {
@@ -546,6 +634,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "procaccess")) cmd_procaccess();
   else if (!strcmp(cmd, "proctask")) cmd_proctask();
   else if (!strcmp(cmd, "priority")) cmd_priority(argv[0]);
+  else if (!strcmp(cmd, "clearsighand")) cmd_clearsighand();
   else {
     fprintf(stderr, "exact: unknown subcommand %s\n", cmd);
     return 2;

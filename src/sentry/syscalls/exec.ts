@@ -382,7 +382,7 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
   k.spec.events?.onExecResult(t.tid, -result);
   if (pe.installed) {
-    t.injection = startInjection(t.tid, NR_CLOSE, [pe.guestFd], restore) ?? undefined;
+    t.injection = startInjection(t.tid, [{ nr: NR_CLOSE, args: [pe.guestFd] }], restore) ?? undefined;
     return;
   }
   native.ptraceSetRegs(t.tid, restore);
