@@ -22,6 +22,8 @@ import { native } from '../platform/native.js';
 
 /** Length of the x86_64 `syscall` instruction. */
 const SYSCALL_INSN = 2n;
+/** The x86_64 `syscall` instruction. */
+const SYSCALL_BYTES = Buffer.from([0x0f, 0x05]);
 
 /** A system call to run in a guest thread: its number and arguments. */
 export interface InjectedCall {
@@ -38,10 +40,18 @@ export interface Injection {
   deferred: number[];
 }
 
-/** Points the stopped thread's `syscall` instruction at `call` and resumes it to the call's entry stop. */
+/**
+ * Points the stopped thread's `syscall` instruction at `call` and resumes it
+ * to the call's entry stop. False when the thread is gone, or when no
+ * `syscall` instruction precedes its instruction pointer: an exec that failed
+ * past its point of no return left it an empty address space, and the kernel
+ * is ending it with SIGSEGV.
+ */
 function setUp(tid: number, call: InjectedCall): boolean {
   const regs = new BigUint64Array(USER_REGS_WORDS);
   if (native.ptraceGetRegs(tid, regs) < 0) return false;
+  const insn = Buffer.alloc(Number(SYSCALL_INSN));
+  if (native.memRead(tid, Number(regs[REG.rip]! - SYSCALL_INSN), insn, 0, insn.length) !== insn.length || !insn.equals(SYSCALL_BYTES)) return false;
   regs[REG.rip] = regs[REG.rip]! - SYSCALL_INSN;
   regs[REG.rax] = BigInt(call.nr);
   // No restart logic may apply to the injected registers.
@@ -54,7 +64,8 @@ function setUp(tid: number, call: InjectedCall): boolean {
 /**
  * Starts the injection of `calls` (at least one), in order, into `tid`,
  * stopped just after a system call. `restore` are the registers the thread
- * gets back afterwards. Returns null when the thread cannot be driven (it died).
+ * gets back afterwards. Returns null when the thread cannot be driven (see
+ * setUp); it is left stopped, for the caller to resume.
  */
 export function startInjection(tid: number, calls: InjectedCall[], restore: BigUint64Array): Injection | null {
   const [first, ...queue] = calls;

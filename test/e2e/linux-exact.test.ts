@@ -12,6 +12,7 @@ describe('the same calls return the same results natively and under tsvisor', ()
     ['errnos', 'errnos of link, unlinkat, getcwd, sendfile, sigtimedwait; fchown and fchmod of a pipe'],
     ['clone3', 'clone3: threads, fork, CLONE_PIDFD, invalid arguments, posix_spawn, registers kept'],
     ['clearsighand', 'clone3 CLONE_CLEAR_SIGHAND: handlers reset to SIG_DFL with their flags, SIG_IGN kept, for a fork and a CLONE_VM|CLONE_VFORK child on its own stack; the parent keeps its own; with CLONE_SIGHAND EINVAL'],
+    ['badelf', 'ELF images the kernel refuses: before the point of no return execve returns ENOEXEC and the caller\'s fds are as before; past it (an unaligned segment offset, a PIE that overflows, a segment past the file\'s end) the process dies of SIGSEGV or SIGBUS'],
     ['procs', 'orphans are not the caller\'s children, execve(/proc/self/exe), own state R, /proc/<tid>'],
     ['reaping', 'zombies in /proc until reaped, held /proc/<pid> after the reap, waitid WNOWAIT/WSTOPPED/WCONTINUED/P_PIDFD, kill(-pgrp), clone3 argument checks, /proc/self/ns, coredump_filter'],
     ['procaccess', 'auxv, environ, maps, smaps, mem of another uid\'s process are refused (EACCES), stat and cmdline are not; the IPC sysctls'],

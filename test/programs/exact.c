@@ -7,6 +7,8 @@
  *   exact DIR SUBCOMMAND     (DIR: a scratch directory the program may use)
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -209,6 +211,86 @@ static void cmd_clearsighand(void) {
   ca.flags = CLONE_CLEAR_SIGHAND | CLONE_SIGHAND | CLONE_VM;
   ca.exit_signal = SIGCHLD;
   R("clone3 CLONE_CLEAR_SIGHAND|CLONE_SIGHAND", syscall(SYS_clone3, &ca, sizeof ca));
+}
+
+/* ---------------------------------------------------------- bad ELFs */
+
+/* x86_64: exit(7) */
+static const unsigned char EXIT7[] = {0xb8, 0x3c, 0, 0, 0, 0xbf, 7, 0, 0, 0, 0x0f, 0x05};
+
+/* Writes D/name: an ELF of one PT_LOAD segment holding EXIT7, as `type` at
+ * `vaddr`, with the segment's file offset moved by `skew` and the machine `machine`. */
+static const char *write_elf(const char *name, int type, uint64_t vaddr, uint64_t skew, int machine) {
+  unsigned char img[256];
+  memset(img, 0, sizeof img);
+  Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+  Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof *eh);
+  memcpy(eh->e_ident, ELFMAG, SELFMAG);
+  eh->e_ident[EI_CLASS] = ELFCLASS64;
+  eh->e_ident[EI_DATA] = ELFDATA2LSB;
+  eh->e_ident[EI_VERSION] = EV_CURRENT;
+  eh->e_type = type;
+  eh->e_machine = machine;
+  eh->e_version = EV_CURRENT;
+  eh->e_phoff = sizeof *eh;
+  eh->e_ehsize = sizeof *eh;
+  eh->e_phentsize = sizeof *ph;
+  eh->e_phnum = 1;
+  size_t code = sizeof *eh + sizeof *ph;
+  memcpy(img + code, EXIT7, sizeof EXIT7);
+  ph->p_type = PT_LOAD;
+  ph->p_flags = PF_R | PF_X;
+  ph->p_offset = skew;
+  ph->p_vaddr = vaddr;
+  ph->p_filesz = ph->p_memsz = code + sizeof EXIT7;
+  ph->p_align = 4096;
+  eh->e_entry = vaddr + code;
+  const char *path = at(name);
+  int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0755);
+  if (fd < 0 || write(fd, img, code + sizeof EXIT7) < 0) perror(path);
+  close(fd);
+  return path;
+}
+
+/* Runs `path` in a child: how the child ended, and errno if execve returned. */
+static void run_elf(const char *what, const char *path) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    char *av[] = {(char *)path, NULL};
+    execv(path, av);
+    _exit(100 + errno);
+  }
+  int st = 0;
+  waitpid(c, &st, 0);
+  if (WIFSIGNALED(st)) printf("%s: killed by %s\n", what, sigabbrev_np(WTERMSIG(st)));
+  else if (WEXITSTATUS(st) >= 100) printf("%s: execve %s\n", what, strerrorname_np(WEXITSTATUS(st) - 100));
+  else printf("%s: exit %d\n", what, WEXITSTATUS(st));
+}
+
+/* entries of /proc/self/fd */
+static long fd_count(void) {
+  long n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  while (readdir(d)) n++;
+  closedir(d);
+  return n;
+}
+
+static void cmd_badelf(void) {
+  run_elf("a valid ELF", write_elf("ok", ET_EXEC, 0x400000, 0, EM_X86_64));
+  /* Refused before the point of no return: execve returns the error. */
+  run_elf("another machine's ELF", write_elf("arm", ET_EXEC, 0x400000, 0, EM_AARCH64));
+  /* Refused past it (the old image is gone): the kernel ends the process with SIGSEGV. */
+  run_elf("a segment offset not aligned with its address", write_elf("unaligned", ET_EXEC, 0x400000, 1, EM_X86_64));
+  run_elf("a PIE whose end overflows", write_elf("overflow", ET_DYN, 0xfffffffffffff000ULL - 0x100, 0, EM_X86_64));
+  run_elf("a segment far past the end of the file", write_elf("pastend", ET_EXEC, 0x400000, 1 << 20, EM_X86_64));
+  /* A refused exec leaves the caller's fds as they were. */
+  long before = fd_count();
+  char *av[] = {"arm", NULL};
+  R("execve of another machine's ELF in the caller", execv(at("arm"), av));
+  printf("fds after it: %s\n", fd_count() == before ? "as before" : "changed");
 }
 
 /* ------------------------------------------------------- processes */
@@ -635,6 +717,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "proctask")) cmd_proctask();
   else if (!strcmp(cmd, "priority")) cmd_priority(argv[0]);
   else if (!strcmp(cmd, "clearsighand")) cmd_clearsighand();
+  else if (!strcmp(cmd, "badelf")) cmd_badelf();
   else {
     fprintf(stderr, "exact: unknown subcommand %s\n", cmd);
     return 2;

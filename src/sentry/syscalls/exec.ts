@@ -383,7 +383,10 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   k.spec.events?.onExecResult(t.tid, -result);
   if (pe.installed) {
     t.injection = startInjection(t.tid, [{ nr: NR_CLOSE, args: [pe.guestFd] }], restore) ?? undefined;
-    return;
+    if (t.injection) return;
+    // Nothing to run the close with: an exec that failed past its point of
+    // no return closed the fd (close-on-exec) with the old image, and the
+    // kernel ends the thread with SIGSEGV once it runs.
   }
   native.ptraceSetRegs(t.tid, restore);
   native.ptraceCont(t.tid, 0);
