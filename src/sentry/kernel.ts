@@ -765,6 +765,7 @@ export class Kernel {
     if (t) {
       this.tasks.delete(pid);
       t.proc.threads.delete(pid);
+      if (pid === t.proc.tgid) t.proc.keptNice = t.keptNice;
       dropPendingExec(t);
       if (t.proc.threads.size === 0) {
         t.proc.exited = true;

@@ -58,6 +58,8 @@ export class Process {
   execFnAddr: bigint | undefined;
   exited = false;
   readonly startTime = Date.now();
+  /** the leader's kept nice value once the process exited, for its zombie (syscalls/priority.ts) */
+  keptNice: KeptNice | undefined;
   /** /proc/[pid]/oom_score_adj (inherited at fork) */
   oom = new OomScoreAdj();
 

@@ -415,6 +415,27 @@ static void cmd_priority(const char *self) {
     _exit(127);
   }
   waitpid(c, 0, 0);
+  /* A zombie (exited, not reaped yet) is still named. */
+  fflush(stdout);
+  pid_t z = fork();
+  if (z == 0) {
+    if (setresuid(54321, 54321, 54321) < 0) _exit(1);
+    _exit(0);
+  }
+  siginfo_t si;
+  waitid(P_PID, z, &si, WEXITED | WNOWAIT);
+  R("raw getpriority of a zombie", syscall(SYS_getpriority, PRIO_PROCESS, z));
+  R("setpriority 1 of another user's zombie as root", setpriority(PRIO_PROCESS, z, 1));
+  fflush(stdout);
+  c = fork();
+  if (c == 0) {
+    if (setresuid(54322, 54322, 54322) < 0) _exit(1);
+    R("setpriority of another user's zombie, unprivileged", setpriority(PRIO_PROCESS, z, 1));
+    _exit(0);
+  }
+  waitpid(c, 0, 0);
+  waitpid(z, 0, 0);
+  R("getpriority of it once reaped", getpriority(PRIO_PROCESS, z));
   /* Another user, without CAP_SYS_NICE: Linux's checks. */
   pid_t parent = getpid();
   fflush(stdout);

@@ -14,7 +14,7 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import { CAP_SYS_NICE, PRIO_PGRP, PRIO_PROCESS, PRIO_USER } from '../../abi/linux.js';
-import { hasCap } from '../creds.js';
+import { type Creds, hasCap, readCreds } from '../creds.js';
 import { SysErr, fail, sysErr } from '../errors.js';
 import { ERRNO } from '../../abi/errno.js';
 import type { Kernel } from '../kernel.js';
@@ -25,6 +25,18 @@ const NICE_MIN = -20;
 const NICE_MAX = 19;
 /** The host priority the sandbox started with: no guest thread runs above it. */
 const FLOOR = os.getPriority();
+
+/** A thread getpriority and setpriority can name: a live task, or a zombie its parent has yet to reap. */
+interface Target {
+  tid: number;
+  /** sandbox tid */
+  nsTid: number;
+  /** thread group (host tgid) */
+  tgid: number;
+  creds: Creds;
+  /** where the Sentry keeps its nice value: the task, or for a zombie its process */
+  holder: { keptNice: KeptNice | undefined };
+}
 
 /** A nice value the Sentry keeps for a thread the host runs at `host`. */
 export interface KeptNice {
@@ -42,15 +54,16 @@ function hostNice(tid: number): number {
 }
 
 /** A thread's nice value as the sandbox sees it. */
-export function niceOf(t: Task): number {
+function niceOf(t: Target): number {
   const host = hostNice(t.tid);
-  if (t.keptNice && t.keptNice.host === host) return t.keptNice.nice;
-  t.keptNice = undefined;
+  const kept = t.holder.keptNice;
+  if (kept && kept.host === host) return kept.nice;
+  t.holder.keptNice = undefined;
   return host;
 }
 
 /** RLIMIT_NICE's soft limit of a thread (20 - the lowest nice value it may set itself). */
-function niceLimit(t: Task): number {
+function niceLimit(t: Target): number {
   try {
     const soft = /^Max nice priority\s+(\S+)/m.exec(fs.readFileSync(`/proc/${t.tid}/limits`, 'latin1'))?.[1];
     return soft === undefined ? 0 : soft === 'unlimited' ? Infinity : Number(soft);
@@ -65,30 +78,52 @@ function sandboxId(k: Kernel, host: number): number {
 }
 
 /** A process's group as the sandbox names it (field 5 of the host's stat). */
-function pgrpOf(k: Kernel, t: Task): number {
+function pgrpOf(k: Kernel, tgid: number): number {
   try {
-    const s = fs.readFileSync(`/proc/${t.proc.tgid}/stat`, 'latin1');
+    const s = fs.readFileSync(`/proc/${tgid}/stat`, 'latin1');
     return sandboxId(k, Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[2]));
   } catch {
     return 0;
   }
 }
 
-/** The threads `which`/`who` name, as Linux's getpriority/setpriority find them. */
-function targets(k: Kernel, t: Task, which: number, who: number): Task[] {
+const live = (task: Task): Target => ({
+  tid: task.tid,
+  nsTid: task.nsTid,
+  tgid: task.proc.tgid,
+  get creds() {
+    return task.creds;
+  },
+  holder: task,
+});
+
+/**
+ * The threads getpriority and setpriority can name, as Linux finds them:
+ * live ones, and zombies (their leaders) until their parent reaps them.
+ */
+function* candidates(k: Kernel): Generator<Target> {
+  for (const task of k.tasks.values()) if (!task.proc.exited) yield live(task);
+  for (const p of k.liveZombies()) {
+    const creds = readCreds(p.tgid);
+    if (creds) yield { tid: p.tgid, nsTid: p.pid, tgid: p.tgid, creds, holder: p };
+  }
+}
+
+/** The threads `which`/`who` name. */
+function targets(k: Kernel, t: Task, which: number, who: number): Target[] {
   switch (which) {
     case PRIO_PROCESS: {
-      if (who === 0) return [t];
-      for (const task of k.tasks.values()) if (task.nsTid === who && !task.proc.exited) return [task];
+      if (who === 0) return [live(t)];
+      for (const c of candidates(k)) if (c.nsTid === who) return [c];
       return [];
     }
     case PRIO_PGRP: {
-      const pgrp = who === 0 ? pgrpOf(k, t) : who;
-      return [...k.tasks.values()].filter((task) => !task.proc.exited && pgrpOf(k, task) === pgrp);
+      const pgrp = who === 0 ? pgrpOf(k, t.proc.tgid) : who;
+      return [...candidates(k)].filter((c) => pgrpOf(k, c.tgid) === pgrp);
     }
     case PRIO_USER: {
       const uid = who === 0 ? t.creds.uid : who >>> 0;
-      return [...k.tasks.values()].filter((task) => !task.proc.exited && task.creds.uid === uid);
+      return [...candidates(k)].filter((c) => c.creds.uid === uid);
     }
     default:
       fail('EINVAL');
@@ -96,7 +131,7 @@ function targets(k: Kernel, t: Task, which: number, who: number): Task[] {
 }
 
 /** set_one_prio: may `t` give `target` the nice value `nice`; sets it, or throws the errno. */
-function setOne(t: Task, target: Task, nice: number): void {
+function setOne(t: Task, target: Target, nice: number): void {
   const c = t.creds;
   const tc = target.creds;
   const privileged = hasCap(c, CAP_SYS_NICE);
@@ -109,7 +144,7 @@ function setOne(t: Task, target: Task, nice: number): void {
     // The host refused the Sentry (it may not lower a value it once raised): the host's value stays.
   }
   const host = hostNice(target.tid);
-  target.keptNice = host === nice ? undefined : { nice, host };
+  target.holder.keptNice = host === nice ? undefined : { nice, host };
 }
 
 export const priorityHandlers: Record<string, Handler> = {
