@@ -585,6 +585,7 @@ export class Kernel {
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
     child.inheritCreds(parent);
     child.keptNice = parent.keptNice;
+    child.keptIoprio = parent.keptIoprio;
     this.tasks.set(childTid, child);
     this.spec.events?.onFork(parentTid, childTid, proc.pid, isThread);
     if (parent.clone3Regs) {

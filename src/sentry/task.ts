@@ -114,6 +114,8 @@ export class Task {
   clearSighand = false;
   /** a nice value the host does not run the thread at (syscalls/priority.ts) */
   keptNice: KeptNice | undefined;
+  /** a real-time I/O priority the host does not give the thread (syscalls/priority.ts) */
+  keptIoprio: number | undefined;
   private credsCache: Creds | undefined;
 
   constructor(

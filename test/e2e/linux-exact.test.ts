@@ -17,7 +17,7 @@ describe('the same calls return the same results natively and under tsvisor', ()
     ['reaping', 'zombies in /proc until reaped, held /proc/<pid> after the reap, waitid WNOWAIT/WSTOPPED/WCONTINUED/P_PIDFD, kill(-pgrp), clone3 argument checks, /proc/self/ns, coredump_filter'],
     ['procaccess', 'auxv, environ, maps, smaps, mem of another uid\'s process are refused (EACCES), stat and cmdline are not; the IPC sysctls'],
     ['proctask', '/proc/self/task links per thread, task/<tid>/children, comm written by its own thread (truncated) and refused to another process'],
-    ['priority', 'getpriority/setpriority: a raise as root (kept across fork, exec and threads, shown in /proc/<pid>/stat), the clamp, PRIO_PGRP and PRIO_USER, ESRCH and EINVAL, another user\'s EPERM, RLIMIT_NICE\'s EACCES'],
+    ['priority', 'getpriority/setpriority: a raise as root (kept across fork, exec and threads, shown in /proc/<pid>/stat), the clamp, PRIO_PGRP and PRIO_USER, ESRCH and EINVAL, another user\'s EPERM, RLIMIT_NICE\'s EACCES, zombies; ioprio_set/ioprio_get: the real-time class as root (kept, inherited, for a group), EPERM unprivileged, replaced by other classes'],
     ['scripts', 'execveat of a script through a close-on-exec fd or directory fd fails with ENOENT, through an inherited one runs'],
   ])('%s: %s', (cmd) => {
     const native = runNative([program.path, program.scratch(), cmd]);

@@ -415,6 +415,40 @@ static void cmd_priority(const char *self) {
     _exit(127);
   }
   waitpid(c, 0, 0);
+  /* I/O priorities: the real-time class needs CAP_SYS_NICE or CAP_SYS_ADMIN. */
+#define IOPRIO(class, level) ((class) << 13 | (level))
+  fflush(stdout);
+  c = fork();
+  if (c == 0) {
+    setpgid(0, 0);
+    R("ioprio_get of itself", syscall(SYS_ioprio_get, 1, 0));
+    R("ioprio_set real-time level 4 as root", syscall(SYS_ioprio_set, 1, 0, IOPRIO(1, 4)));
+    R("ioprio_get after it", syscall(SYS_ioprio_get, 1, 0));
+    R("ioprio_get of itself by pid", syscall(SYS_ioprio_get, 1, getpid()));
+    R("ioprio_get of its group", syscall(SYS_ioprio_get, 2, 0));
+    fflush(stdout);
+    pid_t g = fork();
+    if (g == 0) {
+      R("ioprio_get in a child", syscall(SYS_ioprio_get, 1, 0));
+      if (setresuid(54321, 54321, 54321) < 0) _exit(1);
+      R("ioprio_set real-time, unprivileged", syscall(SYS_ioprio_set, 1, 0, IOPRIO(1, 2)));
+      R("ioprio_set best effort, unprivileged", syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 5)));
+      R("ioprio_get after it", syscall(SYS_ioprio_get, 1, 0));
+      _exit(0);
+    }
+    waitpid(g, 0, 0);
+    R("ioprio_set real-time level 1 of its group", syscall(SYS_ioprio_set, 2, 0, IOPRIO(1, 1)));
+    R("ioprio_get after it", syscall(SYS_ioprio_get, 1, 0));
+    R("ioprio_set best effort level 3", syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 3)));
+    R("ioprio_get after it", syscall(SYS_ioprio_get, 1, 0));
+    R("ioprio_set real-time again", syscall(SYS_ioprio_set, 1, 0, IOPRIO(1, 0)));
+    R("ioprio_set back to none", syscall(SYS_ioprio_set, 1, 0, IOPRIO(0, 0)));
+    R("ioprio_get after it", syscall(SYS_ioprio_get, 1, 0));
+    R("ioprio_set real-time of a pid that does not exist", syscall(SYS_ioprio_set, 1, 999999, IOPRIO(1, 0)));
+    R("ioprio_get of an unknown which", syscall(SYS_ioprio_get, 7, 0));
+    _exit(0);
+  }
+  waitpid(c, 0, 0);
   /* A zombie (exited, not reaped yet) is still named. */
   fflush(stdout);
   pid_t z = fork();

@@ -13,7 +13,8 @@
 // changes by other means (sched_setattr), and children inherit it.
 import os from 'node:os';
 import fs from 'node:fs';
-import { CAP_SYS_NICE, PRIO_PGRP, PRIO_PROCESS, PRIO_USER } from '../../abi/linux.js';
+import { CAP_SYS_ADMIN, CAP_SYS_NICE, PRIO_PGRP, PRIO_PROCESS, PRIO_USER } from '../../abi/linux.js';
+import { CONTINUE } from '../../platform/notif.js';
 import { type Creds, hasCap, readCreds } from '../creds.js';
 import { SysErr, fail, sysErr } from '../errors.js';
 import { ERRNO } from '../../abi/errno.js';
@@ -36,6 +37,8 @@ interface Target {
   creds: Creds;
   /** where the Sentry keeps its nice value: the task, or for a zombie its process */
   holder: { keptNice: KeptNice | undefined };
+  /** the live task (none for a zombie) */
+  task: Task | undefined;
 }
 
 /** A nice value the Sentry keeps for a thread the host runs at `host`. */
@@ -95,6 +98,7 @@ const live = (task: Task): Target => ({
     return task.creds;
   },
   holder: task,
+  task,
 });
 
 /**
@@ -105,7 +109,7 @@ function* candidates(k: Kernel): Generator<Target> {
   for (const task of k.tasks.values()) if (!task.proc.exited) yield live(task);
   for (const p of k.liveZombies()) {
     const creds = readCreds(p.tgid);
-    if (creds) yield { tid: p.tgid, nsTid: p.pid, tgid: p.tgid, creds, holder: p };
+    if (creds) yield { tid: p.tgid, nsTid: p.pid, tgid: p.tgid, creds, holder: p, task: undefined };
   }
 }
 
@@ -177,5 +181,61 @@ export const priorityHandlers: Record<string, Handler> = {
       }
     }
     return -error;
+  },
+};
+
+// ioprio_set and ioprio_get. The real-time I/O class, like a raised nice
+// value, needs CAP_SYS_NICE or CAP_SYS_ADMIN where the host checks them, in
+// its initial user namespace. A guest holding either gets Linux's answers:
+// the class is kept by the Sentry for the thread (ioprio_get reports it,
+// children inherit it) while the host schedules the thread's I/O in the
+// class it had. Every other class goes to the host, which replaces what
+// the Sentry kept.
+
+const IOPRIO_CLASS_SHIFT = 13;
+const IOPRIO_CLASS_RT = 1;
+/** ioprio's bits below the class: the level (0-7) and, since Linux 6.5, hints */
+const IOPRIO_DATA_MASK = (1 << IOPRIO_CLASS_SHIFT) - 1;
+const IOPRIO_NR_LEVELS = 8;
+/** IOPRIO_WHO_PROCESS, _PGRP, _USER as getpriority's which */
+const IOPRIO_WHO: Readonly<Record<number, number>> = { 1: PRIO_PROCESS, 2: PRIO_PGRP, 3: PRIO_USER };
+
+function ioTargets(k: Kernel, t: Task, which: number, who: number): Target[] {
+  const prio = IOPRIO_WHO[which];
+  if (prio === undefined) fail('EINVAL');
+  return targets(k, t, prio, who);
+}
+
+/** Linux's set_task_ioprio permission: the target's uid is the caller's uid or euid, or CAP_SYS_NICE. */
+function mayIoprio(t: Task, target: Target): boolean {
+  const c = t.creds;
+  return target.creds.uid === c.euid || target.creds.uid === c.uid || hasCap(c, CAP_SYS_NICE);
+}
+
+export const ioprioHandlers: Record<string, Handler> = {
+  ioprio_set: (k, t, a) => {
+    const ioprio = a.int(2);
+    const found = ioTargets(k, t, a.int(0), a.int(1));
+    if (ioprio >>> IOPRIO_CLASS_SHIFT !== IOPRIO_CLASS_RT) {
+      // The host sets it (and checks it); what the Sentry kept gives way.
+      for (const target of found) if (target.task && mayIoprio(t, target)) target.task.keptIoprio = undefined;
+      return CONTINUE;
+    }
+    if (!hasCap(t.creds, CAP_SYS_NICE) && !hasCap(t.creds, CAP_SYS_ADMIN)) fail('EPERM');
+    if ((ioprio & IOPRIO_DATA_MASK) >= IOPRIO_NR_LEVELS) fail('EINVAL');
+    if (found.length === 0) fail('ESRCH');
+    for (const target of found) {
+      if (!mayIoprio(t, target)) fail('EPERM');
+      if (target.task) target.task.keptIoprio = ioprio;
+    }
+    return 0;
+  },
+
+  ioprio_get: (k, t, a) => {
+    const kept = ioTargets(k, t, a.int(0), a.int(1))
+      .map((target) => target.task?.keptIoprio)
+      .filter((v): v is number => v !== undefined);
+    // A real-time class is the best there is: with one kept, the host's values do not matter.
+    return kept.length > 0 ? Math.min(...kept) : CONTINUE;
   },
 };
