@@ -334,8 +334,8 @@ export const XATTR_SIZE_MAX = 65536;
 export const XATTR_LIST_MAX = 65536;
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
-/** Linux's BINPRM_MAX_RECURSION: nested #! interpreters. */
-export const BINPRM_MAX_RECURSION = 4;
+/** Nested #! interpreters exec_binprm allows before the final image (since Linux 5.9; the older recursive loader allowed BINPRM_MAX_RECURSION, 4). */
+export const EXEC_MAX_INTERPRETERS = 5;
 export const BINPRM_BUF_SIZE = 256;
 
 /** makedev/major/minor as glibc encodes them (64-bit dev_t, so arithmetic, not bit operators). */

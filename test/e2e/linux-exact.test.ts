@@ -18,7 +18,7 @@ describe('the same calls return the same results natively and under tsvisor', ()
     ['procaccess', 'auxv, environ, maps, smaps, mem of another uid\'s process are refused (EACCES), stat and cmdline are not; the IPC sysctls'],
     ['proctask', '/proc/self/task links per thread, task/<tid>/children, comm written by its own thread (truncated) and refused to another process'],
     ['priority', 'getpriority/setpriority: a raise as root (kept across fork, exec and threads, shown in /proc/<pid>/stat), the clamp, PRIO_PGRP and PRIO_USER, ESRCH and EINVAL, another user\'s EPERM, RLIMIT_NICE\'s EACCES, zombies; ioprio_set/ioprio_get: the real-time class as root (kept, inherited, for a group), EPERM unprivileged, replaced by other classes'],
-    ['scripts', 'execveat of a script through a close-on-exec fd or directory fd fails with ENOENT, through an inherited one runs'],
+    ['scripts', 'execveat of a script through a close-on-exec fd or directory fd fails with ENOENT, through an inherited one runs; chains of 1 to 7 scripts (ELOOP past 5)'],
   ])('%s: %s', (cmd) => {
     const native = runNative([program.path, program.scratch(), cmd]);
     const sandbox = runSandbox([program.path, program.scratch(), cmd]);

@@ -637,6 +637,27 @@ static void cmd_scripts(void) {
     printf("execveat of a script (%s, %s fd): exit %d\n", empty ? "AT_EMPTY_PATH" : "relative to a directory", cloexec ? "close-on-exec" : "inherited", WEXITSTATUS(st));
     close(fd);
   }
+  /* Scripts whose interpreter is a script: chain<N> runs chain<N-1>, ..., chain1 runs /bin/sh (exit 5). */
+  char prev[4096], name[32];
+  snprintf(prev, sizeof prev, "/bin/sh");
+  for (int n = 1; n <= 7; n++) {
+    snprintf(name, sizeof name, "chain%d", n);
+    int fd = open(at(name), O_CREAT | O_WRONLY | O_TRUNC, 0755);
+    if (dprintf(fd, "#!%s\nexit 5\n", prev) < 0) return;
+    close(fd);
+    snprintf(prev, sizeof prev, "%s", at(name));
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+      char *av[] = {name, NULL};
+      execv(prev, av);
+      _exit(100 + errno);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    if (WEXITSTATUS(st) >= 100) printf("a chain of %d scripts: execve %s\n", n, strerrorname_np(WEXITSTATUS(st) - 100));
+    else printf("a chain of %d scripts: exit %d\n", n, WEXITSTATUS(st));
+  }
 }
 
 /* ------------------------------------------ /proc access of another uid */

@@ -25,7 +25,7 @@ import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
   BINPRM_BUF_SIZE,
-  BINPRM_MAX_RECURSION,
+  EXEC_MAX_INTERPRETERS,
   EXEC_REWRITE_MAGIC,
   MFD_CLOEXEC,
   MFD_EXEC,
@@ -190,7 +190,7 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
     }
     native.close(fd);
     if (depth === 0 && pathInaccessible) fail('ENOENT');
-    if (depth >= BINPRM_MAX_RECURSION) fail('ELOOP');
+    if (depth >= EXEC_MAX_INTERPRETERS) fail('ELOOP');
     argv = scriptArgv(bang, filename, argv ?? readStringArray(t, argvAddr));
     filename = bang.interp;
     loc = resolve(ctx, t.fs.cwd, bang.interp, true);
