@@ -249,6 +249,11 @@ export const EXEC_REWRITE_MAGIC = 0x7473766973;
 // setrlimit resources
 export const RLIMIT_NOFILE = 7;
 
+// getpriority(2)/setpriority(2) which
+export const PRIO_PROCESS = 0;
+export const PRIO_PGRP = 1;
+export const PRIO_USER = 2;
+
 // memfd_create flags
 export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;
@@ -314,6 +319,7 @@ export const CAP_NET_RAW = 13;
 export const CAP_SYS_CHROOT = 18;
 export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
+export const CAP_SYS_NICE = 23;
 export const CAP_SYS_RESOURCE = 24;
 export const CAP_MKNOD = 27;
 export const CAP_AUDIT_WRITE = 29;
@@ -328,8 +334,8 @@ export const XATTR_SIZE_MAX = 65536;
 export const XATTR_LIST_MAX = 65536;
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
-/** Linux's BINPRM_MAX_RECURSION: nested #! interpreters. */
-export const BINPRM_MAX_RECURSION = 4;
+/** Nested #! interpreters exec_binprm allows before the final image (since Linux 5.9; the older recursive loader allowed BINPRM_MAX_RECURSION, 4). */
+export const EXEC_MAX_INTERPRETERS = 5;
 export const BINPRM_BUF_SIZE = 256;
 
 /** makedev/major/minor as glibc encodes them (64-bit dev_t, so arithmetic, not bit operators). */

@@ -3,10 +3,13 @@
 // them after the Sentry looked; clone passes them in registers. At clone3's
 // trace stop the Sentry copies the struct once, applies the same rules as
 // the filter applies to clone (no new namespaces; CLONE_UNTRACED cleared),
-// and rewrites the call into the equivalent clone. Calls clone cannot express
-// (CLONE_CLEAR_SIGHAND, a pidfd together with a parent tid, set_tid,
-// CLONE_INTO_CGROUP) fail with ENOSYS, as clone3 did before: the caller falls
-// back to clone itself.
+// and rewrites the call into the equivalent clone. CLONE_CLEAR_SIGHAND, which
+// clone cannot express, is done by the Sentry in the child before it runs:
+// the child is made to reset each handler it inherited (inject.ts), as
+// Linux's flush_signal_handlers does for the handlers /proc shows as caught.
+// Other calls clone cannot express (a pidfd together with a parent tid,
+// set_tid, CLONE_INTO_CGROUP) fail with ENOSYS, as clone3 did before: the
+// caller falls back to clone itself.
 //
 // The rewrite changes the argument registers, which the caller may expect
 // back unchanged (glibc's clone3 wrapper keeps the thread function and its
@@ -15,11 +18,17 @@
 // exit stop if it failed) and in the child at its first stop, before it runs.
 import { CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_SIGHAND, CLONE_THREAD, CLONE_UNTRACED, REG, USER_REGS_WORDS } from '../abi/linux.js';
 import { native } from '../platform/native.js';
+import type { InjectedCall } from './inject.js';
 import { NUMBERS } from '../syscalls/table.js';
 import { sysErr } from './errors.js';
 import { ERRNO } from '../abi/errno.js';
 
 const NR_CLONE = NUMBERS['clone']!;
+const NR_RT_SIGACTION = NUMBERS['rt_sigaction']!;
+/** the kernel's struct sigaction: handler, flags, restorer, mask */
+const SIGACTION_SIZE = 32;
+const SIGSET_SIZE = 8;
+const RED_ZONE = 128n;
 /** struct clone_args up to and including cgroup (CLONE_ARGS_SIZE_VER2). */
 const ARGS_SIZE = 88;
 const ARGS_SIZE_VER0 = 64;
@@ -33,7 +42,7 @@ const NAMESPACE_FLAGS = 0x7e020080n;
 const ARG_SLOTS = [REG.rdi, REG.rsi, REG.rdx, REG.r10, REG.r8, REG.r9];
 
 /** The clone registers for a struct clone_args, or throws the errno clone3 gives. */
-export function translate(args: Buffer): { rdi: bigint; rsi: bigint; rdx: bigint; r10: bigint; r8: bigint } {
+export function translate(args: Buffer): { rdi: bigint; rsi: bigint; rdx: bigint; r10: bigint; r8: bigint; clearSighand: boolean } {
   const u64 = (off: number) => args.readBigUInt64LE(off);
   let flags = u64(0);
   const exitSignal = u64(32);
@@ -48,9 +57,11 @@ export function translate(args: Buffer): { rdi: bigint; rsi: bigint; rdx: bigint
   if (flags & NAMESPACE_FLAGS) throw sysErr(ERRNO.EPERM);
   if (u64(72) !== 0n) throw sysErr(ERRNO.EPERM); // set_tid: needs CAP_SYS_ADMIN over the pid namespace
   const pidfdAndTid = (flags & BigInt(CLONE_PIDFD)) !== 0n && (flags & BigInt(CLONE_PARENT_SETTID)) !== 0n;
-  if (flags & (CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) || pidfdAndTid) throw sysErr(ERRNO.ENOSYS);
-  flags &= ~BigInt(CLONE_UNTRACED);
+  if (flags & CLONE_INTO_CGROUP || pidfdAndTid) throw sysErr(ERRNO.ENOSYS);
+  const clearSighand = (flags & CLONE_CLEAR_SIGHAND) !== 0n;
+  flags &= LEGACY_FLAGS & ~BigInt(CLONE_UNTRACED);
   return {
+    clearSighand,
     rdi: flags | exitSignal,
     rsi: stack === 0n ? 0n : stack + stackSize,
     rdx: flags & BigInt(CLONE_PIDFD) ? u64(8) : u64(24),
@@ -62,9 +73,10 @@ export function translate(args: Buffer): { rdi: bigint; rsi: bigint; rdx: bigint
 /**
  * Reads struct clone_args (size bytes at addr, as clone3 would: at least
  * VER0, anything past what Linux knows must be zero) and rewrites the
- * stopped call into clone. Returns the thread's original registers.
+ * stopped call into clone. Returns the thread's original registers, and
+ * whether the child must reset its signal handlers (CLONE_CLEAR_SIGHAND).
  */
-export function rewriteClone3(tid: number, args: Buffer): BigUint64Array {
+export function rewriteClone3(tid: number, args: Buffer): { saved: BigUint64Array; clearSighand: boolean } {
   if (args.length < ARGS_SIZE_VER0) throw sysErr(ERRNO.EINVAL);
   if (args.subarray(ARGS_SIZE).some((b) => b !== 0)) throw sysErr(ERRNO.E2BIG);
   const full = Buffer.alloc(ARGS_SIZE);
@@ -80,7 +92,27 @@ export function rewriteClone3(tid: number, args: Buffer): BigUint64Array {
   regs[REG.r10] = c.r10;
   regs[REG.r8] = c.r8;
   if (native.ptraceSetRegs(tid, regs) < 0) throw sysErr(ERRNO.ESRCH);
-  return saved;
+  return { saved, clearSighand: c.clearSighand };
+}
+
+/**
+ * The calls a new child (stopped before its first instruction) runs to
+ * reset the handlers it inherited, `caught` (a SigCgt mask), to SIG_DFL:
+ * rt_sigaction(sig, &zeroed, NULL, 8) each. The zeroed struct sigaction is
+ * written below the child's stack pointer, past the red zone: memory the
+ * child does not use yet (its own copy after a fork; with CLONE_VM, the
+ * stack clone3 gave it). Empty when the struct cannot be written.
+ */
+export function clearSighandCalls(tid: number, caught: bigint): InjectedCall[] {
+  const regs = new BigUint64Array(USER_REGS_WORDS);
+  if (caught === 0n || native.ptraceGetRegs(tid, regs) < 0) return [];
+  const act = Number((regs[REG.rsp]! - RED_ZONE - BigInt(SIGACTION_SIZE)) & ~15n);
+  if (native.memWrite(tid, act, Buffer.alloc(SIGACTION_SIZE), 0, SIGACTION_SIZE) !== SIGACTION_SIZE) return [];
+  const calls: InjectedCall[] = [];
+  for (let sig = 1; sig <= 64; sig++) {
+    if (caught & (1n << BigInt(sig - 1))) calls.push({ nr: NR_RT_SIGACTION, args: [sig, act, 0, SIGSET_SIZE] });
+  }
+  return calls;
 }
 
 /** Puts a thread's original argument registers back (everything else as it is now). */

@@ -54,6 +54,6 @@ export function onReturnStop(t: Task): boolean {
   if (native.ptraceGetRegs(t.tid, regs) < 0) return false;
   const fd = Number(BigInt.asIntN(64, regs[REG.rax]!));
   if (fd < 0) return false;
-  t.injection = startInjection(t.tid, NR_IOCTL, [fd, TIOCSCTTY, 0], regs) ?? undefined;
+  t.injection = startInjection(t.tid, [{ nr: NR_IOCTL, args: [fd, TIOCSCTTY, 0] }], regs) ?? undefined;
   return t.injection !== undefined;
 }

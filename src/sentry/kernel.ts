@@ -57,10 +57,10 @@ import { Strace, parseSyscallFilter } from './strace.js';
 import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, fixExecFn, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
-import { deferSignal, onInjectionStop } from './inject.js';
+import { deferSignal, onInjectionStop, startInjection } from './inject.js';
 import { onReturnStop } from './ctty.js';
 import { memoryGone } from './vfs/procfs.js';
-import { restoreArgs, rewriteClone3 } from './clone3.js';
+import { clearSighandCalls, restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
 import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
 import { CommandNotFound, checkCommand } from './lookpath.js';
@@ -584,13 +584,17 @@ export class Kernel {
     const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
     child.inheritCreds(parent);
+    child.keptNice = parent.keptNice;
+    child.keptIoprio = parent.keptIoprio;
     this.tasks.set(childTid, child);
     this.spec.events?.onFork(parentTid, childTid, proc.pid, isThread);
     if (parent.clone3Regs) {
       // The clone was a clone3: both get their own registers back (clone3.ts).
       restoreArgs(parentTid, parent.clone3Regs);
       child.clone3Regs = parent.clone3Regs;
+      child.clearSighand = parent.clearSighand;
       parent.clone3Regs = undefined;
+      parent.clearSighand = false;
     }
     if (this.earlyStops.delete(childTid)) this.startTask(childTid);
     else this.unstarted.add(childTid);
@@ -689,7 +693,7 @@ export class Kernel {
     this.spec.events?.onCloneCall(t.tid, t.proc.tgid, 'clone3', args instanceof Buffer && args.length >= 8 ? args.readBigUInt64LE(0) : null);
     try {
       if (!(args instanceof Buffer)) throw args;
-      t.clone3Regs = rewriteClone3(t.tid, args);
+      ({ saved: t.clone3Regs, clearSighand: t.clearSighand } = rewriteClone3(t.tid, args));
     } catch (e) {
       this.spec.events?.onCloneResult(t.tid, e instanceof SysErr ? e.errno : ERRNO.EFAULT, false);
       native.ptraceSkipSyscall(t.tid, -(e instanceof SysErr ? e.errno : ERRNO.EFAULT));
@@ -699,12 +703,25 @@ export class Kernel {
     native.ptraceSyscall(t.tid, 0);
   }
 
-  /** Lets a new task run from its first stop, with the registers its creator's call left it (clone3.ts). */
+  /**
+   * Lets a new task run from its first stop, with the registers its
+   * creator's call left it (clone3.ts), and for CLONE_CLEAR_SIGHAND with
+   * its inherited handlers reset first.
+   */
   private startTask(tid: number): void {
     const t = this.tasks.get(tid);
     if (t?.clone3Regs) {
       restoreArgs(tid, t.clone3Regs);
       t.clone3Regs = undefined;
+    }
+    if (t?.clearSighand) {
+      t.clearSighand = false;
+      const calls = clearSighandCalls(tid, signalMasks(tid)?.caught ?? 0n);
+      const regs = new BigUint64Array(USER_REGS_WORDS);
+      if (calls.length > 0 && native.ptraceGetRegs(tid, regs) === 0) {
+        t.injection = startInjection(tid, calls, regs) ?? undefined;
+        if (t.injection) return;
+      }
     }
     native.ptraceCont(tid, 0);
   }
@@ -729,6 +746,7 @@ export class Kernel {
       if (this.spec.events && native.ptraceGetSyscallInfo(tid, info) === PTRACE_SYSCALL_INFO_EXIT) this.spec.events.onCloneResult(tid, -info[10]!, true);
       restoreArgs(tid, t.clone3Regs);
       t.clone3Regs = undefined;
+      t.clearSighand = false;
     }
     native.ptraceCont(tid, 0);
   }
@@ -748,6 +766,7 @@ export class Kernel {
     if (t) {
       this.tasks.delete(pid);
       t.proc.threads.delete(pid);
+      if (pid === t.proc.tgid) t.proc.keptNice = t.keptNice;
       dropPendingExec(t);
       if (t.proc.threads.size === 0) {
         t.proc.exited = true;

@@ -6,6 +6,7 @@ import { native } from '../platform/native.js';
 import { type Creds, readCreds } from './creds.js';
 import { ownFd } from './errors.js';
 import type { Injection } from './inject.js';
+import type { KeptNice } from './syscalls/priority.js';
 import { OomScoreAdj } from './oom.js';
 import type { Location } from './vfs/node.js';
 import type { ResolveContext } from './vfs/resolve.js';
@@ -57,6 +58,8 @@ export class Process {
   execFnAddr: bigint | undefined;
   exited = false;
   readonly startTime = Date.now();
+  /** the leader's kept nice value once the process exited, for its zombie (syscalls/priority.ts) */
+  keptNice: KeptNice | undefined;
   /** /proc/[pid]/oom_score_adj (inherited at fork) */
   oom = new OomScoreAdj();
 
@@ -107,6 +110,12 @@ export class Task {
   takesTerminal = false;
   /** registers to give back after a clone3 the Sentry rewrote into clone (clone3.ts) */
   clone3Regs: BigUint64Array | undefined;
+  /** a clone3 with CLONE_CLEAR_SIGHAND: set in the caller until its child is recorded, then in the child until it starts */
+  clearSighand = false;
+  /** a nice value the host does not run the thread at (syscalls/priority.ts) */
+  keptNice: KeptNice | undefined;
+  /** a real-time I/O priority the host does not give the thread (syscalls/priority.ts) */
+  keptIoprio: number | undefined;
   private credsCache: Creds | undefined;
 
   constructor(

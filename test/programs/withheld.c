@@ -45,6 +45,16 @@ static void line(const char *what, long r) {
     waitpid(c_, NULL, 0);        \
   } while (0)
 
+/* The nice value the host runs the calling thread at: sched_getattr's
+ * (struct sched_attr: size, policy, flags, then the nice value at 16). */
+static long host_nice(void) {
+  unsigned char attr[56] = {0};
+  if (syscall(SYS_sched_getattr, 0, attr, sizeof attr, 0) < 0) return -100;
+  int nice;
+  memcpy(&nice, attr + 16, sizeof nice);
+  return nice;
+}
+
 int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "ids")) {
     printf("set-id exec: euid %u egid %u\n", geteuid(), getegid());
@@ -82,7 +92,10 @@ int main(int argc, char **argv) {
   L("fchown to gid 70000", fchown(fd, -1, 70000));
   IN_CHILD(L("setresuid to 70000", setresuid(70000, 70000, 70000)));
   IN_CHILD(L("setgroups with 70000", setgroups(1, (gid_t[]){70000})));
-  IN_CHILD(L("setpriority nice -1 as root", setpriority(PRIO_PROCESS, 0, -1)));
+  IN_CHILD({
+    setpriority(PRIO_PROCESS, 0, -1);
+    printf("setpriority nice -1 as root, then the host's value (sched_getattr): %ld\n", host_nice());
+  });
   IN_CHILD(L("sched_setscheduler SCHED_FIFO as root", sched_setscheduler(0, SCHED_FIFO, &(struct sched_param){1})));
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   struct ifreq ifr;

@@ -18,6 +18,7 @@ import { inotifyHandlers } from './inotify.js';
 import { linkHandlers } from './link.js';
 import { nsHandlers } from './ns.js';
 import { prctlHandlers } from './prctl.js';
+import { ioprioHandlers, priorityHandlers } from './priority.js';
 import { socketHandlers } from './socket.js';
 import { statHandlers } from './stat.js';
 import { sysinfoHandlers } from './sysinfo.js';
@@ -34,6 +35,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...linkHandlers,
   ...nsHandlers,
   ...prctlHandlers,
+  ...priorityHandlers,
+  ...ioprioHandlers,
   ...attrHandlers,
   ...xattrHandlers,
   ...execHandlers,

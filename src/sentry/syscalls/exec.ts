@@ -25,7 +25,7 @@ import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
   BINPRM_BUF_SIZE,
-  BINPRM_MAX_RECURSION,
+  EXEC_MAX_INTERPRETERS,
   EXEC_REWRITE_MAGIC,
   MFD_CLOEXEC,
   MFD_EXEC,
@@ -190,7 +190,7 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
     }
     native.close(fd);
     if (depth === 0 && pathInaccessible) fail('ENOENT');
-    if (depth >= BINPRM_MAX_RECURSION) fail('ELOOP');
+    if (depth >= EXEC_MAX_INTERPRETERS) fail('ELOOP');
     argv = scriptArgv(bang, filename, argv ?? readStringArray(t, argvAddr));
     filename = bang.interp;
     loc = resolve(ctx, t.fs.cwd, bang.interp, true);
@@ -382,8 +382,11 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
   k.spec.events?.onExecResult(t.tid, -result);
   if (pe.installed) {
-    t.injection = startInjection(t.tid, NR_CLOSE, [pe.guestFd], restore) ?? undefined;
-    return;
+    t.injection = startInjection(t.tid, [{ nr: NR_CLOSE, args: [pe.guestFd] }], restore) ?? undefined;
+    if (t.injection) return;
+    // Nothing to run the close with: an exec that failed past its point of
+    // no return closed the fd (close-on-exec) with the old image, and the
+    // kernel ends the thread with SIGSEGV once it runs.
   }
   native.ptraceSetRegs(t.tid, restore);
   native.ptraceCont(t.tid, 0);

@@ -431,6 +431,12 @@ function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string 
   f[5] = String(Number(f[5]) > 0 ? map(Number(f[5])) : f[5]);
   // The task reading its own stat is running; the host shows it waiting for the Sentry.
   if (k.current?.tid === hostTid) f[0] = 'R';
+  // A nice value the Sentry keeps (syscalls/priority.ts): fields 18 (priority) and 19 (nice).
+  const kept = k.tasks.get(hostTid)?.keptNice;
+  if (kept && Number(f[16]) === kept.host) {
+    f[15] = String(20 + kept.nice);
+    f[16] = String(kept.nice);
+  }
   const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
   return `${tid} (${comm}) ${f.join(' ')}\n`;
 }
