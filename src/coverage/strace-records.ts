@@ -25,6 +25,9 @@ export const FD_CALLS: readonly number[] = ['open', 'creat', 'openat', 'openat2'
   (n) => byName.get(n)!.nr,
 );
 
+/** What a run whose ring buffer refused `lost` records says of it. */
+export const lostRecords = (lost: number): string => `--strace: ${lost} call records were lost (the ring buffer was full); the counts are complete`;
+
 interface FdPath {
   path: string;
   cloexec: boolean;

@@ -4,18 +4,24 @@
 // and writes the report, as JSON, to DIR/<container id>.json when the
 // container's init has exited. The directory is the operator's choice, made
 // on the runtime's command line; nothing in the container's spec (which its
-// user writes) can name it.
+// user writes) can name it. With the global --strace (and --strace-syscalls)
+// the collector prints every call of the container's processes, passthrough
+// ones too, to the sandbox's log (--log, else --debug-log), as
+// `tsvisor coverage --strace` does; the Sentry's own strace is then off.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FlagValues } from '../cli/flags.js';
 import type { Collector } from '../coverage/collector.js';
+import type { Logger } from '../log.js';
 import type { GuestEvents } from '../sentry/spec.js';
 import { RuntimeError } from './runtime.js';
 
 export interface ContainerCoverage {
   events: GuestEvents;
-  /** each guest process before it runs (the Sentry's spec.onGuestProcess) */
-  onGuestProcess(hostPid: number): void;
+  /** Whether every call is printed (--strace): the Sentry's own strace is then off and the log logs at info level. */
+  readonly traces: boolean;
+  /** each guest process before it runs (the Sentry's spec.onGuestProcess); `log` gets --strace's lines */
+  onGuestProcess(hostPid: number, log: Logger): void;
   /** Writes the report of the container whose init exited with `status`; returns the file, or throws. */
   write(status: number): string;
 }
@@ -37,14 +43,19 @@ export async function containerCoverage(globals: FlagValues, id: string, command
     const code = (e as NodeJS.ErrnoException).code;
     throw new RuntimeError(`--coverage-dir ${given}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : code ?? (e as Error).message}`);
   }
-  const [{ Collector, CoverageError, LAUNCHER_EXE }, { buildReport }, tsvisorVersion] = await Promise.all([
+  const [{ Collector, CoverageError, LAUNCHER_EXE }, { buildReport }, { checkSyscallNames, version }, { lostRecords }] = await Promise.all([
     import('../coverage/collector.js'),
     import('../coverage/report.js'),
-    import('../cli/main.js').then((m) => m.version()),
+    import('../cli/main.js'),
+    import('../coverage/strace-records.js'),
   ]);
+  const tsvisorVersion = await version();
+  const straceNames = globals['strace-syscalls'] as string | undefined;
+  const strace = globals.strace ? { filter: straceNames === undefined ? null : await checkSyscallNames(straceNames) } : undefined;
   let collector: Collector;
+  let straceLog: Logger | undefined;
   try {
-    collector = new Collector();
+    collector = new Collector(strace);
   } catch (e) {
     if (e instanceof CoverageError) throw new RuntimeError(`--coverage-dir: ${e.message}`);
     throw e;
@@ -52,10 +63,12 @@ export async function containerCoverage(globals: FlagValues, id: string, command
   let first = true;
   return {
     events: collector,
-    onGuestProcess(hostPid) {
+    traces: collector.traces,
+    onGuestProcess(hostPid, log) {
       if (first) {
         first = false;
-        collector.onGuestProcess(hostPid);
+        straceLog = log;
+        collector.onGuestProcess(hostPid, log);
         return;
       }
       // An exec'd process (docker exec): forked in the container by a
@@ -63,7 +76,8 @@ export async function containerCoverage(globals: FlagValues, id: string, command
       collector.processes.set(hostPid, { tgid: hostPid, pid: sandboxPid(hostPid), parent: null, exes: [LAUNCHER_EXE] });
     },
     write(status) {
-      const { rows, full } = collector.finish();
+      const { rows, full, strace: traced } = collector.finish();
+      if (traced?.lost) straceLog?.warn(lostRecords(traced.lost));
       const report = buildReport(command, status, rows, collector.processes, full, tsvisorVersion);
       const file = path.join(dir, `${id}.json`);
       // Complete or absent: a reader polling for the file never sees half of it.

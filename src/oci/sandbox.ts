@@ -73,7 +73,7 @@ export async function startSandbox(
       overlay: Boolean(globals.overlay),
       network: ownNetwork ? 'none' : 'host',
       stdio: [0, 1, 2],
-      strace: Boolean(globals.strace),
+      strace: Boolean(globals.strace) && !coverage?.traces,
       ...(globals['strace-syscalls'] === undefined ? {} : { straceSyscalls: globals['strace-syscalls'] as string }),
     });
     // --network=none: a namespace of the sandbox's own with loopback only, whatever the spec names.
@@ -106,7 +106,7 @@ export async function startSandbox(
       file: (globals.log as string | undefined) ?? debugLog ?? '/dev/null',
       format: (globals['log-format'] as 'text' | 'json' | undefined) ?? 'text',
       debug: Boolean(globals.debug) || debugLog !== undefined,
-      strace: spec.strace,
+      strace: spec.strace || Boolean(coverage?.traces),
     });
     for (const w of sandboxCgroups.warnings) log.warn(w);
     for (const n of config.namespaces) {
@@ -115,7 +115,7 @@ export async function startSandbox(
     spec.events = coverage?.events;
     spec.onGuestProcess = (pid) => {
       for (const w of sandboxCgroups.addGuest(pid)) log.warn({ pid }, w);
-      coverage?.onGuestProcess(pid);
+      coverage?.onGuestProcess(pid, log);
     };
     if (!ownNetwork && netSysctls.length) {
       // --network=host overrides the spec's network: its net.* sysctls would change the host's.

@@ -286,6 +286,41 @@ describe('OCI coverage (--coverage-dir)', () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'covlink.json'), 'utf8')).command).toEqual(['/bin/true']);
   });
 
+  it('--strace with --coverage-dir: every call of the container, passthrough ones with decoded arguments, in the debug log', async () => {
+    const dir = path.join(bundleBase, 'coverage-strace');
+    const b = bundle('covstrace', ['/bin/sh', '-c', 'echo traced-out; cat /etc/nonexistent']);
+    const debugLog = path.join(b, 'debug.log');
+    const pidFile = path.join(b, 'init.pid');
+    const [out, err] = [path.join(b, 'out'), path.join(b, 'err')];
+    const fds = [fs.openSync(out, 'w'), fs.openSync(err, 'w')];
+    const created = spawnSync(TSVISOR, ['--root', stateRoot, '--coverage-dir', dir, '--strace', '--debug-log', debugLog, 'create', '--bundle', b, '--pid-file', pidFile, 'covstrace'], {
+      stdio: ['ignore', ...fds], timeout: 60000,
+    });
+    fds.forEach((fd) => fs.closeSync(fd));
+    expect(created.status, fs.readFileSync(err, 'utf8')).toBe(0);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(tsv(['--coverage-dir', dir, '--strace', '--debug-log', debugLog, 'start', 'covstrace']).status).toBe(0);
+    await until('the container to stop', () => !alive(pid));
+    await until('the coverage report', () => fs.existsSync(path.join(dir, 'covstrace.json')));
+    expect(fs.readFileSync(out, 'utf8')).toBe('traced-out\n');
+    const log = fs.readFileSync(debugLog, 'utf8');
+    // write is a passthrough call: the Sentry never sees it, the records do.
+    expect(log).toMatch(/\[ *1: *1\] write\(1, "traced-out\\n", 11\) = 11/);
+    expect(log).toMatch(/openat\(AT_FDCWD, "\/etc\/nonexistent", O_RDONLY[^)]*\) = -1 ENOENT/);
+    // One line per call, never the Sentry's entry/exit pairs as well.
+    expect(log.match(/write\(1, "traced-out/g)).toHaveLength(1);
+    expect(tsv(['delete', 'covstrace']).status).toBe(0);
+
+    // --strace-syscalls: only those calls are shown.
+    const only = bundle('covstrace-only', ['/bin/sh', '-c', 'echo filtered; cat /etc/nonexistent']);
+    const onlyLog = path.join(only, 'debug.log');
+    const r = tsv(['--coverage-dir', dir, '--strace', '--strace-syscalls', 'openat', '--debug-log', onlyLog, 'run', '--bundle', only, 'covstrace-only']);
+    expect(r.status, r.stderr).toBe(1);
+    const lines = fs.readFileSync(onlyLog, 'utf8').split('\n').filter((l) => /\[ *\d+: *\d+\] \w+\(/.test(l));
+    expect(lines.some((l) => /openat\(AT_FDCWD, "\/etc\/nonexistent"/.test(l))).toBe(true);
+    expect(lines.filter((l) => !/\] openat\(/.test(l))).toEqual([]);
+  });
+
   it('--coverage-dir naming a file: create fails with a one-line error and leaves no state', () => {
     const b = bundle('covbad', ['/bin/true']);
     const file = path.join(b, 'config.json');

@@ -107,7 +107,7 @@ export const coverageCommand: Command = {
       throw e;
     }
     const { rows, full, strace: traced } = collector.finish();
-    if (traced?.lost) fs.writeSync(2, `tsvisor: --strace: ${traced.lost} call records were lost (the ring buffer was full); the counts are complete\n`);
+    if (traced?.lost) fs.writeSync(2, `tsvisor: ${(await import('../../coverage/strace-records.js')).lostRecords(traced.lost)}\n`);
     const report = buildReport(rest, status, rows, collector.processes, full, await version());
     if (audited) report.audit = (await import('../../coverage/audit.js')).audit(report, audited.profile, audited.where);
     if (!flags.quiet) fs.writeSync(2, formatReport(report));
