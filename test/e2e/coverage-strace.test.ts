@@ -72,17 +72,19 @@ function nativeTrace(argv: string[]): { threads: Threads; stdout: string } {
     const m = /^(\d+)\s+(.*)$/.exec(line);
     if (!m || /^(---|\+\+\+)/.test(m[2]!)) continue;
     const [, tid, body] = m as unknown as [string, string, string];
-    const unfinished = /^(\w+)\(.*<unfinished \.\.\.>$/.exec(body);
+    const unfinished = /^(\w+\(.*) <unfinished \.\.\.>$/.exec(body);
     if (unfinished) {
       pending.set(tid, unfinished[1]!);
       continue;
     }
-    const resumed = /^<\.\.\. (\w+) resumed>/.exec(body);
-    const name = resumed ? resumed[1]! : /^(\w+)\(/.exec(body)?.[1];
+    // A call another thread interrupted is one line again: its start, then what followed "resumed>".
+    const resumed = /^<\.\.\. \w+ resumed>(.*)$/.exec(body);
+    const whole = resumed ? `${pending.get(tid) ?? ''}${resumed[1]!}` : body;
     if (resumed) pending.delete(tid);
-    const res = /\)\s+= (\S+)(?: (E[A-Z0-9]+))?/.exec(body);
+    const name = /^(\w+)\(/.exec(whole)?.[1];
+    const res = /\)\s+= (\S+)(?: (E[A-Z0-9]+))?/.exec(whole);
     if (!name || !res) continue;
-    entries.push({ tid, call: { name, result: result(name, res[1]!, res[2]), line: body } });
+    entries.push({ tid, call: { name, result: result(name, res[1]!, res[2]), line: whole } });
   }
   return { threads: byThread(entries), stdout: r.stdout };
 }
