@@ -6,7 +6,8 @@
 // abstract and autobound sockets of every type; errnos and sends the errors
 // of bind, connect and addressed sends; files renames, links and re-binds of
 // socket files (sendto, sendmsg); creds getsockopt's SO_PEERCRED and
-// SO_PEERGROUPS and SCM_CREDENTIALS; passcred which messages carry the
+// SO_PEERGROUPS (also once the connecting process is gone, before or after
+// the accept) and SCM_CREDENTIALS; passcred which messages carry the
 // sender's credentials when SO_PASSCRED is set before or after the send, on
 // either end, for every socket type and way of sending and connecting.
 import { describe, expect, it } from 'vitest';

@@ -9,8 +9,8 @@
  *   unixsock DIR SUBCOMMAND   (DIR: an empty scratch directory, absolute,
  *                              writable by uid 1000 through its parent)
  *   subcommands: names, errnos, sends, files, creds, passcred, abstract; creds-all is
- *   creds with the cases tsvisor is known to answer differently (the peer
- *   pidfd, SO_PEERCRED after the connecting process is gone)
+ *   creds with the case tsvisor is known to answer differently (the peer
+ *   pidfd)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -896,11 +896,15 @@ static void child_connect(void *name) {
   if (read(c, &b, 1) != 1) printf("child read: %s\n", strerrorname_np(errno));
   close(c);
 }
-static void child_connect_seq(void *name) {
-  int c = sock(SOCK_SEQPACKET);
+/* connects and is gone before the server accepts */
+static void child_connect_close(int type, const char *name) {
+  int c = sock(type);
   if (connectto(c, name) < 0) printf("child connect: %s\n", strerrorname_np(errno));
   close(c);
 }
+static void child_connect_seq(void *name) { child_connect_close(SOCK_SEQPACKET, name); }
+static void child_connect_stream(void *name) { child_connect_close(SOCK_STREAM, name); }
+static void child_connect_stream_nb(void *name) { child_connect_close(SOCK_STREAM | SOCK_NONBLOCK, name); }
 
 struct credmsg {
   pid_t pid;
@@ -1027,7 +1031,17 @@ static void cmd_creds(void) {
     int st;
     waitpid(p, &st, 0);
     /* the peer is gone: the recorded credentials stay */
-    if (all_creds) peercred(uids[i] < 0 ? "accepted, client gone" : "accepted from uid 1000, client gone", x, p);
+    peercred(uids[i] < 0 ? "accepted, client gone" : "accepted from uid 1000, client gone", x, p);
+    close(x);
+  }
+  {
+    pid_t p = in_child(child_connect_stream, at("cred.sock"), 1000);
+    int x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+    peercred("accepted after the client closed and exited", x, p);
+    close(x);
+    p = in_child(child_connect_stream_nb, at("cred.sock"), -1);
+    x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+    peercred("accepted after a non-blocking client closed and exited", x, p);
     close(x);
   }
   close(s);
@@ -1047,12 +1061,10 @@ static void cmd_creds(void) {
   if (write(x, "y", 1) != 1) printf("server write: %s\n", strerrorname_np(errno));
   waitpid(p, NULL, 0);
   close(x);
-  if (all_creds) {
-    p = in_child(child_connect_seq, at("credq.sock"), -1);
-    x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-    peercred("seqpacket accepted, client gone", x, p);
-    close(x);
-  }
+  p = in_child(child_connect_seq, at("credq.sock"), -1);
+  x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+  peercred("seqpacket accepted, client gone", x, p);
+  close(x);
   close(s);
   int sp[2];
   socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp);

@@ -179,10 +179,14 @@ function nodeKey(n: Node): string {
 }
 
 /**
- * Who connected the unix sockets the Sentry connected for a guest, by the
- * connecting socket's inode (the last PEERS_MAX). The kernel takes the
- * accepting end's SO_PEERCRED from the task that called connect, which was
- * the Sentry, so the Sentry answers those queries itself.
+ * Who connected the unix sockets the Sentry connected for a guest (the last
+ * PEERS_MAX). The kernel takes the accepting end's SO_PEERCRED from the task
+ * that called connect, which was the Sentry, so the Sentry answers those
+ * queries itself. Each connect runs under an effective gid of its own (a
+ * token, outside every id the sandbox maps) that the accepting end's
+ * SO_PEERCRED keeps, also once the connecting socket is gone; the record is
+ * found by it (key `g<gid>`), or where the token could not be set by the
+ * connecting socket's inode, the peer sock_diag names (key `i<inode>`).
  */
 interface Peer {
   /** the process (for SO_PEERPIDFD: the Sentry's pidfd of it, never a host pid that may be reused) */
@@ -193,17 +197,27 @@ interface Peer {
   gid: number;
   groups: readonly number[];
 }
-const peers = new Map<number, Peer>();
+const peers = new Map<string, Peer>();
 const PEERS_MAX = 1 << 14;
+/** The connect tokens: host gids from PEER_TOKEN_BASE, reused after PEER_TOKENS connects. */
+const PEER_TOKEN_BASE = 3_000_000_000;
+const PEER_TOKENS = 1 << 30;
+let peerSeq = 0;
 
-function recordPeer(t: Task, sock: number): void {
-  const sx = new Float64Array(STATX_FIELDS);
-  if (native.statxFd(sock, sx) < 0) return;
-  const ino = sx[STATX.ino]!;
+/** Records who connects `sock` now; returns the token gid to connect under. */
+function recordPeer(t: Task, sock: number): number {
   const c = t.creds;
-  peers.delete(ino);
-  peers.set(ino, { proc: t.proc, pid: t.proc.pid, uid: c.euid, gid: c.egid, groups: c.groups });
-  if (peers.size > PEERS_MAX) peers.delete(peers.keys().next().value!);
+  const peer: Peer = { proc: t.proc, pid: t.proc.pid, uid: c.euid, gid: c.egid, groups: c.groups };
+  const token = PEER_TOKEN_BASE + (peerSeq++ % PEER_TOKENS);
+  const keys = [`g${token}`];
+  const sx = new Float64Array(STATX_FIELDS);
+  if (native.statxFd(sock, sx) === 0) keys.push(`i${sx[STATX.ino]}`);
+  for (const key of keys) {
+    peers.delete(key);
+    peers.set(key, peer);
+  }
+  while (peers.size > 2 * PEERS_MAX) peers.delete(peers.keys().next().value!);
+  return token;
 }
 
 /** A socket made in the network namespace of `t` (abstract names and sock_diag are per namespace), or -errno. */
@@ -232,8 +246,10 @@ function unixPeer(t: Task, ino: number): number {
 function sentryPeer(t: Task, sock: number, ino: number): Peer | null {
   const uc = Buffer.alloc(12);
   if (native.sockOptBytes(sock, SO_PEERCRED, uc) < 12 || uc.readInt32LE(0) !== process.pid) return null;
+  const byToken = peers.get(`g${uc.readUInt32LE(8)}`);
+  if (byToken) return byToken;
   const peerIno = unixPeer(t, ino);
-  return peerIno > 0 ? (peers.get(peerIno) ?? null) : null;
+  return peerIno > 0 ? (peers.get(`i${peerIno}`) ?? null) : null;
 }
 
 /**
@@ -457,14 +473,14 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
 function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
   const { addr, fd: target } = destination(k, t, guestAddr);
   const family = guestAddr.readUInt16LE(0);
-  if (family === AF_UNIX) recordPeer(t, sock);
+  const gid = family === AF_UNIX ? recordPeer(t, sock) : -1;
   // Network connects run as an unprivileged process would (netlink groups).
   const unprivileged = family !== AF_UNIX;
   let handedOff = false;
   try {
     assertValid(k, t);
     if (family === AF_NETLINK) netlinkBindOwnPid(t, sock);
-    if ((native.fcntlGetfl(sock) & O_NONBLOCK) !== 0) return native.sockConnect(sock, addr, addr.length, unprivileged);
+    if ((native.fcntlGetfl(sock) & O_NONBLOCK) !== 0) return native.sockConnect(sock, addr, addr.length, unprivileged, gid);
     // A blocking connect may take long (a network, a full unix backlog): answer the guest later.
     const fds = target < 0 ? 1 : 2;
     if (waiting.fds + fds > WAITING_FDS_MAX) fail('ENOBUFS');
@@ -479,7 +495,7 @@ function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
       native.close(fd);
       if (target >= 0) native.close(target);
       ch.replyLater(id, r);
-    }, unprivileged);
+    }, unprivileged, gid);
     return REPLIED;
   } finally {
     if (!handedOff && target >= 0) native.close(target);
