@@ -335,9 +335,32 @@ struct Unprivileged {
     if (on && syscall(SYS_capset, &hdr, saved) < 0) abort();  // never leave the Sentry without its capabilities
   }
 };
+// While an AsGroup is alive its thread's effective gid is `gid` (none when
+// negative; credentials are per thread, and the raw syscall changes only this
+// one). The Sentry connects unix sockets for a guest under a gid that names
+// the connection: the kernel keeps the connecting task's credentials as the
+// accepting end's SO_PEERCRED, where the Sentry reads it back for as long as
+// that socket lives.
+struct AsGroup {
+  gid_t saved = 0;
+  bool on = false;
+  explicit AsGroup(int64_t gid) {
+    gid_t r, e, s;
+    if (gid < 0 || syscall(SYS_getresgid, &r, &e, &s) < 0) return;
+    if (syscall(SYS_setresgid, -1, static_cast<gid_t>(gid), -1) < 0) return;
+    saved = e;
+    on = true;
+  }
+  ~AsGroup() {
+    if (on && syscall(SYS_setresgid, -1, saved, -1) < 0) abort();  // never leave the Sentry under another gid
+  }
+};
+inline int64_t OptGid(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().Int64Value() : -1;
+}
 inline bool Flag(const Napi::CallbackInfo& info, size_t i) { return info.Length() > i && info[i].IsBoolean() && info[i].As<Napi::Boolean>().Value(); }
 
-// sockBind(fd, addr, len, unprivileged?) / sockConnect(fd, addr, len, unprivileged?) -> 0 | -errno
+// sockBind(fd, addr, len, unprivileged?) / sockConnect(fd, addr, len, unprivileged?, gid?) -> 0 | -errno
 Napi::Value SockBind(const Napi::CallbackInfo& info) {
   size_t cap;
   uint8_t* a = Bytes(info, 1, &cap);
@@ -553,6 +576,7 @@ Napi::Value SockConnect(const Napi::CallbackInfo& info) {
   size_t len = U32(info, 2);
   if (len > cap) return Num(info.Env(), -EINVAL);
   Unprivileged u(Flag(info, 3));
+  AsGroup g(OptGid(info, 4));
   int r;
   do {
     r = connect(I32(info, 0), reinterpret_cast<struct sockaddr*>(a), len);
@@ -560,12 +584,14 @@ Napi::Value SockConnect(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), r);
 }
 
-// sockConnectAsync(fd, addr, len, cb(result)): a connect that may block, run
-// on the libuv thread pool so the Sentry's loop never waits for a network.
+// sockConnectAsync(fd, addr, len, cb(result), unprivileged?, gid?): a connect
+// that may block, run on the libuv thread pool so the Sentry's loop never
+// waits for a network.
 struct ConnectWork {
   uv_work_t req;
   int fd;
   bool unpriv;
+  int64_t gid;
   std::vector<uint8_t> addr;
   int result;
   napi_env env;
@@ -574,6 +600,7 @@ struct ConnectWork {
 void ConnectRun(uv_work_t* req) {
   auto* w = static_cast<ConnectWork*>(req->data);
   Unprivileged u(w->unpriv);
+  AsGroup g(w->gid);
   int r;
   do {
     r = connect(w->fd, reinterpret_cast<struct sockaddr*>(w->addr.data()), w->addr.size());
@@ -597,6 +624,7 @@ Napi::Value SockConnectAsync(const Napi::CallbackInfo& info) {
   w->fd = I32(info, 0);
   w->addr.assign(a, a + len);
   w->unpriv = Flag(info, 4);
+  w->gid = OptGid(info, 5);
   w->env = info.Env();
   w->cb = Napi::Persistent(info[3].As<Napi::Function>());
   uv_loop_t* loop;

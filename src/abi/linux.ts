@@ -280,6 +280,7 @@ export const SO_PASSCRED = 16;
 export const SO_DOMAIN = 39;
 export const SO_PEERCRED = 17;
 export const SO_PEERGROUPS = 59;
+export const SO_PASSPIDFD = 76;
 export const SO_PEERPIDFD = 77;
 export const NETLINK_SOCK_DIAG = 4;
 export const SCM_RIGHTS = 1;

@@ -80,8 +80,9 @@ export interface Native {
   utsNames(utsnsFd: number): [string, string] | number;
   openInUtsns(utsnsFd: number, path: string, flags: number): number;
   setUtsName(utsnsFd: number, domain: boolean, name: string): number;
-  sockConnect(fd: number, addr: Uint8Array, len: number, unprivileged?: boolean): number;
-  sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void, unprivileged?: boolean): number;
+  /** connect(2); with `gid`, from the calling thread under that effective gid (the accepting end's SO_PEERCRED keeps it) */
+  sockConnect(fd: number, addr: Uint8Array, len: number, unprivileged?: boolean, gid?: number): number;
+  sockConnectAsync(fd: number, addr: Uint8Array, len: number, cb: (result: number) => void, unprivileged?: boolean, gid?: number): number;
   /** getsockopt(SOL_SOCKET) of an int option */
   sockOptInt(fd: number, optname: number): number;
   sockOptBytes(fd: number, optname: number, out: Uint8Array): number;

@@ -240,27 +240,39 @@ export class FileTable {
     return fds;
   }
 
+  /** The guest fds that refer to host object (dev major, dev minor, inode): [host tgid, fd] pairs. */
+  *holders(devMajor: number, devMinor: number, ino: number): Generator<[number, number]> {
+    const want = `${devMajor}:${devMinor}:${ino}`;
+    for (const tgid of this.guests()) {
+      for (const h of this.heldFds(tgid)) if (h.key === want) yield [tgid, h.fd];
+    }
+  }
+
+  /** The host objects behind the fds of guest process `tgid`. */
+  private *heldFds(tgid: number): Generator<Held & { fd: number }> {
+    const sx = new Float64Array(STATX_FIELDS);
+    const dir = `/proc/${tgid}/fd`;
+    const dirFd = native.openat2(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0);
+    if (dirFd < 0) return;
+    try {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(dir);
+      } catch {
+        /* exited */
+      }
+      for (const n of names) {
+        if (native.statxAt(dirFd, n, 0, sx) === 0) yield { key: key(sx), path: `${dir}/${n}`, fd: Number(n) };
+      }
+    } finally {
+      native.close(dirFd);
+    }
+  }
+
   /** Every host object the guest's processes hold: their fds, then their mapped files. */
   private *held(): Generator<Held> {
-    const sx = new Float64Array(STATX_FIELDS);
     for (const tgid of this.guests()) {
-      const dir = `/proc/${tgid}/fd`;
-      const dirFd = native.openat2(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0);
-      if (dirFd >= 0) {
-        try {
-          let names: string[] = [];
-          try {
-            names = fs.readdirSync(dir);
-          } catch {
-            /* exited */
-          }
-          for (const n of names) {
-            if (native.statxAt(dirFd, n, 0, sx) === 0) yield { key: key(sx), path: `${dir}/${n}` };
-          }
-        } finally {
-          native.close(dirFd);
-        }
-      }
+      yield* this.heldFds(tgid);
       let maps = '';
       try {
         maps = fs.readFileSync(`/proc/${tgid}/maps`, 'latin1');

@@ -6,7 +6,10 @@
 // abstract and autobound sockets of every type; errnos and sends the errors
 // of bind, connect and addressed sends; files renames, links and re-binds of
 // socket files (sendto, sendmsg); creds getsockopt's SO_PEERCRED and
-// SO_PEERGROUPS and SCM_CREDENTIALS.
+// SO_PEERGROUPS (also once the connecting process is gone, before or after
+// the accept) and SCM_CREDENTIALS; passcred which messages carry the
+// sender's credentials when SO_PASSCRED is set before or after the send, on
+// either end, for every socket type and way of sending and connecting.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +31,7 @@ describe('unix sockets behave the same natively and under tsvisor', () => {
     ['sends', 'addressed sends on unconnected and connected sockets of every type'],
     ['files', 'socket files renamed, linked, unlinked and bound again'],
     ['creds', 'SO_PEERCRED and SO_PEERGROUPS of connected sockets, SCM_CREDENTIALS'],
+    ['passcred', 'SCM_CREDENTIALS decided when a message is queued: SO_PASSCRED on either end, before or after, every type and way'],
   ])('%s: %s', (cmd) => {
     const nd = program.scratch();
     const sd = program.scratch();

@@ -8,9 +8,9 @@
  *
  *   unixsock DIR SUBCOMMAND   (DIR: an empty scratch directory, absolute,
  *                              writable by uid 1000 through its parent)
- *   subcommands: names, errnos, sends, files, creds, abstract; creds-all is
- *   creds with the cases tsvisor is known to answer differently (the peer
- *   pidfd, SO_PEERCRED after the connecting process is gone)
+ *   subcommands: names, errnos, sends, files, creds, passcred, abstract; creds-all is
+ *   creds with the case tsvisor is known to answer differently (the peer
+ *   pidfd)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +33,9 @@
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
+#endif
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
 #endif
 
 /* the scratch directory's last component: abstract names are unique per run */
@@ -893,11 +896,15 @@ static void child_connect(void *name) {
   if (read(c, &b, 1) != 1) printf("child read: %s\n", strerrorname_np(errno));
   close(c);
 }
-static void child_connect_seq(void *name) {
-  int c = sock(SOCK_SEQPACKET);
+/* connects and is gone before the server accepts */
+static void child_connect_close(int type, const char *name) {
+  int c = sock(type);
   if (connectto(c, name) < 0) printf("child connect: %s\n", strerrorname_np(errno));
   close(c);
 }
+static void child_connect_seq(void *name) { child_connect_close(SOCK_SEQPACKET, name); }
+static void child_connect_stream(void *name) { child_connect_close(SOCK_STREAM, name); }
+static void child_connect_stream_nb(void *name) { child_connect_close(SOCK_STREAM | SOCK_NONBLOCK, name); }
 
 struct credmsg {
   pid_t pid;
@@ -1024,7 +1031,17 @@ static void cmd_creds(void) {
     int st;
     waitpid(p, &st, 0);
     /* the peer is gone: the recorded credentials stay */
-    if (all_creds) peercred(uids[i] < 0 ? "accepted, client gone" : "accepted from uid 1000, client gone", x, p);
+    peercred(uids[i] < 0 ? "accepted, client gone" : "accepted from uid 1000, client gone", x, p);
+    close(x);
+  }
+  {
+    pid_t p = in_child(child_connect_stream, at("cred.sock"), 1000);
+    int x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+    peercred("accepted after the client closed and exited", x, p);
+    close(x);
+    p = in_child(child_connect_stream_nb, at("cred.sock"), -1);
+    x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+    peercred("accepted after a non-blocking client closed and exited", x, p);
     close(x);
   }
   close(s);
@@ -1044,12 +1061,10 @@ static void cmd_creds(void) {
   if (write(x, "y", 1) != 1) printf("server write: %s\n", strerrorname_np(errno));
   waitpid(p, NULL, 0);
   close(x);
-  if (all_creds) {
-    p = in_child(child_connect_seq, at("credq.sock"), -1);
-    x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-    peercred("seqpacket accepted, client gone", x, p);
-    close(x);
-  }
+  p = in_child(child_connect_seq, at("credq.sock"), -1);
+  x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+  peercred("seqpacket accepted, client gone", x, p);
+  close(x);
   close(s);
   int sp[2];
   socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp);
@@ -1176,6 +1191,255 @@ static void cmd_creds(void) {
   close(s);
 }
 
+/* ------------------------------------------------------------ SO_PASSCRED */
+
+/*
+ * Linux attaches the sender's credentials to a unix message when it is
+ * queued, if the sending or the receiving socket has SO_PASSCRED then (or the
+ * receiver is a connection not yet accepted); a receiver with SO_PASSCRED
+ * sees a message queued without them as pid 0 and the overflow ids.
+ */
+enum { PC_NONE, PC_RECV_BEFORE, PC_RECV_AFTER, PC_SEND_BEFORE, PC_SEND_AFTER, PC_SEND_BEFORE_RECV_AFTER, PC_RECV_ON_OFF, PC_PIDFD, PC_WHENS };
+static const char *pc_when[] = {"no SO_PASSCRED", "receiver's before", "receiver's after", "sender's before", "sender's after", "sender's before, receiver's after", "receiver's set and cleared before", "sender's SO_PASSPIDFD before, receiver's after"};
+enum { W_WRITE, W_SEND, W_SENDMSG, W_SENDMSG_FD, W_SENDTO, W_SENDMSG_NAME, W_WAYS };
+static const char *pc_way[] = {"write", "send", "sendmsg", "sendmsg with SCM_RIGHTS", "sendto with a name", "sendmsg with a name"};
+enum { S_PAIR, S_CONN, S_ACCEPTED, S_EMBRYO, S_UNCONN, S_UNCONN_ABS, S_SETUPS };
+static const char *pc_setup[] = {"socketpair", "client to server", "server to client", "before accept", "unconnected", "unconnected, abstract"};
+
+static void set_passcred(int s, int on) {
+  if (setsockopt(s, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) printf("SO_PASSCRED %d: %s\n", on, strerrorname_np(errno));
+}
+
+static long pc_send(int s, int way, const char *name) {
+  struct addr a = A(name ? name : "@");
+  struct iovec iov = {"abc", 3};
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  char ctl[CMSG_SPACE(sizeof(int))];
+  switch (way) {
+  case W_WRITE: return write(s, "abc", 3);
+  case W_SEND: return send(s, "abc", 3, 0);
+  case W_SENDTO: return sendto(s, "abc", 3, 0, (struct sockaddr *)&a.u, a.len);
+  case W_SENDMSG_NAME:
+    m.msg_name = &a.u;
+    m.msg_namelen = a.len;
+    return sendmsg(s, &m, 0);
+  case W_SENDMSG_FD: {
+    memset(ctl, 0, sizeof ctl);
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    int fd = 1;
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    return sendmsg(s, &m, 0);
+  }
+  default: return sendmsg(s, &m, 0);
+  }
+}
+
+/* One receive: its bytes, the credentials (whose) and how many fds came. */
+static void pc_recv(const char *what, int s, pid_t child, size_t len) {
+  char data[64];
+  char ctl[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
+  struct iovec iov = {data, len};
+  struct msghdr h;
+  memset(&h, 0, sizeof h);
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  h.msg_control = ctl;
+  h.msg_controllen = sizeof ctl;
+  ssize_t n = recvmsg(s, &h, MSG_DONTWAIT);
+  if (n < 0) {
+    printf("%s: recvmsg -1 %s\n", what, strerrorname_np(errno));
+    return;
+  }
+  char creds[96] = "no credentials";
+  int fds = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      struct ucred u;
+      memcpy(&u, CMSG_DATA(c), sizeof u);
+      snprintf(creds, sizeof creds, "pid %s uid %d gid %d", who(u.pid, child), (int)u.uid, (int)u.gid);
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        close(fd);
+        fds++;
+      }
+    }
+  }
+  printf("%s: %zd bytes, %s, %d fds%s\n", what, n, creds, fds, h.msg_flags & MSG_CTRUNC ? ", MSG_CTRUNC" : "");
+  fflush(stdout);
+}
+
+static int pc_seq;
+
+/* One case: a sender and a receiver made as `setup` says, SO_PASSCRED set `when`, one message sent `way` (from a child when `forked`). */
+static void pc_case(int type, int setup, int way, int when, int forked) {
+  char what[256];
+  snprintf(what, sizeof what, "%s %s, %s, %s%s", tname(type), pc_setup[setup], pc_way[way], pc_when[when], forked ? ", from a child" : "");
+  char name[64];
+  snprintf(name, sizeof name, "pc%d.sock", pc_seq++);
+  char *path = setup == S_UNCONN_ABS ? abs_name(name) : at(name);
+  int snd = -1, rcv = -1, lst = -1, peer = -1;
+  if (setup == S_PAIR) {
+    int sp[2];
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sp) < 0) printf("%s: socketpair %s\n", what, strerrorname_np(errno));
+    snd = sp[0];
+    rcv = sp[1];
+  } else if (setup >= S_UNCONN) {
+    rcv = server(type, path);
+    snd = sock(type);
+  } else if (type == SOCK_DGRAM) {
+    /* both bound, connected to each other */
+    char back[64];
+    snprintf(back, sizeof back, "pc%d-back.sock", pc_seq);
+    lst = server(type, path);
+    peer = server(type, at(back));
+    if (connectto(peer, path) < 0 || connectto(lst, at(back)) < 0) printf("%s: connect %s\n", what, strerrorname_np(errno));
+    snd = setup == S_CONN ? peer : lst;
+    rcv = setup == S_CONN ? lst : peer;
+  } else {
+    lst = server(type, path);
+    if (setup == S_EMBRYO && (when == PC_RECV_BEFORE || when == PC_RECV_ON_OFF)) set_passcred(lst, 1);
+    if (setup == S_EMBRYO && when == PC_RECV_ON_OFF) set_passcred(lst, 0);
+    peer = sock(type);
+    if (connectto(peer, path) < 0) printf("%s: connect %s\n", what, strerrorname_np(errno));
+    if (setup != S_EMBRYO) {
+      int x = accept4(lst, NULL, NULL, SOCK_CLOEXEC);
+      snd = setup == S_CONN ? peer : x;
+      rcv = setup == S_CONN ? x : peer;
+    } else {
+      snd = peer;
+    }
+  }
+  if (setup != S_EMBRYO) {
+    if (when == PC_RECV_BEFORE || when == PC_RECV_ON_OFF) set_passcred(rcv, 1);
+    if (when == PC_RECV_ON_OFF) set_passcred(rcv, 0);
+  }
+  if (when == PC_SEND_BEFORE || when == PC_SEND_BEFORE_RECV_AFTER) set_passcred(snd, 1);
+  if (when == PC_PIDFD) {
+    int one = 1;
+    if (setsockopt(snd, SOL_SOCKET, SO_PASSPIDFD, &one, sizeof one) < 0) printf("SO_PASSPIDFD: %s\n", strerrorname_np(errno));
+  }
+  const char *to = setup >= S_UNCONN ? path : NULL;
+  pid_t child = 0;
+  if (forked) {
+    fflush(stdout);
+    child = fork();
+    if (child == 0) {
+      long r = pc_send(snd, way, to);
+      if (r != 3) printf("%s: send %ld %s\n", what, r, strerrorname_np(errno));
+      fflush(stdout);
+      _exit(0);
+    }
+    waitpid(child, NULL, 0);
+  } else {
+    long r = pc_send(snd, way, to);
+    if (r != 3) printf("%s: send %ld %s\n", what, r, strerrorname_np(errno));
+  }
+  if (setup == S_EMBRYO) rcv = accept4(lst, NULL, NULL, SOCK_CLOEXEC);
+  if (when == PC_RECV_AFTER || when == PC_SEND_BEFORE_RECV_AFTER || when == PC_PIDFD) set_passcred(rcv, 1);
+  if (when == PC_SEND_AFTER) set_passcred(snd, 1);
+  pc_recv(what, rcv, child, 16);
+  close(snd);
+  close(rcv);
+  if (lst >= 0 && lst != snd && lst != rcv) close(lst);
+  if (peer >= 0 && peer != snd && peer != rcv) close(peer);
+}
+
+static void cmd_passcred(void) {
+  if (chdir(D) < 0) return;
+  int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
+  for (int ti = 0; ti < 3; ti++) {
+    int type = types[ti];
+    for (int setup = 0; setup < S_SETUPS; setup++) {
+      if ((setup >= S_UNCONN) != (type == SOCK_DGRAM) && setup >= S_EMBRYO) continue;
+      for (int way = 0; way < W_WAYS; way++) {
+        if ((way >= W_SENDTO) != (setup >= S_UNCONN)) continue;
+        for (int when = 0; when < PC_WHENS; when++) pc_case(type, setup, way, when, 0);
+      }
+      pc_case(type, setup, setup >= S_UNCONN ? W_SENDTO : W_SENDMSG, PC_RECV_BEFORE, 1);
+      pc_case(type, setup, setup >= S_UNCONN ? W_SENDTO : W_SENDMSG, PC_RECV_AFTER, 1);
+    }
+  }
+  /* a stream never joins messages queued with different credentials */
+  int sp[2];
+  socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp);
+  R("stream: sendmsg before SO_PASSCRED", pc_send(sp[0], W_SENDMSG, NULL));
+  set_passcred(sp[1], 1);
+  R("stream: sendmsg after", pc_send(sp[0], W_SENDMSG, NULL));
+  R("stream: write after", pc_send(sp[0], W_WRITE, NULL));
+  pc_recv("stream: first read of all", sp[1], 0, 64);
+  pc_recv("stream: second read of all", sp[1], 0, 64);
+  pc_recv("stream: third read", sp[1], 0, 64);
+  close(sp[0]);
+  close(sp[1]);
+  /* a stream send larger than the Sentry copies at once: every part carries the credentials */
+  socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp);
+  set_passcred(sp[1], 1);
+  fflush(stdout);
+  pid_t big = fork();
+  if (big == 0) {
+    size_t n = 5 << 20;
+    char *b = calloc(1, n);
+    struct iovec iov = {b, n};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    printf("stream: sendmsg of 5 MiB: %zd\n", sendmsg(sp[0], &m, 0));
+    fflush(stdout);
+    _exit(0);
+  }
+  close(sp[0]);
+  {
+    static char buf[1 << 16];
+    long total = 0, other = 0;
+    for (;;) {
+      char ctl[CMSG_SPACE(sizeof(struct ucred))];
+      struct iovec iov = {buf, sizeof buf};
+      struct msghdr h;
+      memset(&h, 0, sizeof h);
+      h.msg_iov = &iov;
+      h.msg_iovlen = 1;
+      h.msg_control = ctl;
+      h.msg_controllen = sizeof ctl;
+      ssize_t n = recvmsg(sp[1], &h, 0);
+      if (n <= 0) break;
+      total += n;
+      struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+      struct ucred u = {0, 0, 0};
+      if (c && c->cmsg_type == SCM_CREDENTIALS) memcpy(&u, CMSG_DATA(c), sizeof u);
+      if (u.pid != big) other++;
+    }
+    waitpid(big, NULL, 0);
+    printf("stream: received %ld bytes, reads without the child's credentials: %ld\n", total, other);
+  }
+  close(sp[1]);
+  /* an accepted socket inherits the listener's SO_PASSCRED */
+  int s = server(SOCK_STREAM, at("inherit.sock"));
+  set_passcred(s, 1);
+  int c = sock(SOCK_STREAM);
+  connectto(c, at("inherit.sock"));
+  int x = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+  int on = -1;
+  socklen_t l = sizeof on;
+  R("accepted socket's SO_PASSCRED", getsockopt(x, SOL_SOCKET, SO_PASSCRED, &on, &l));
+  printf("  value %d\n", on);
+  R("sendmsg to the accepted socket", pc_send(c, W_SENDMSG, NULL));
+  pc_recv("accepted socket of a SO_PASSCRED listener", x, 0, 16);
+  close(x);
+  close(c);
+  close(s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: unixsock DIR SUBCOMMAND\n");
@@ -1191,6 +1455,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "sends")) cmd_sends();
   else if (!strcmp(cmd, "files")) cmd_files();
   else if (!strcmp(cmd, "creds")) cmd_creds();
+  else if (!strcmp(cmd, "passcred")) cmd_passcred();
   else if (!strcmp(cmd, "creds-all")) {
     all_creds = 1;
     cmd_creds();

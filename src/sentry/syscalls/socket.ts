@@ -48,6 +48,8 @@ import {
   SOCK_TYPE_MASK,
   SOL_SOCKET,
   SO_DOMAIN,
+  SO_PASSCRED,
+  SO_PASSPIDFD,
   SO_PEERCRED,
   SO_PEERGROUPS,
   SO_PEERPIDFD,
@@ -177,10 +179,14 @@ function nodeKey(n: Node): string {
 }
 
 /**
- * Who connected the unix sockets the Sentry connected for a guest, by the
- * connecting socket's inode (the last PEERS_MAX). The kernel takes the
- * accepting end's SO_PEERCRED from the task that called connect, which was
- * the Sentry, so the Sentry answers those queries itself.
+ * Who connected the unix sockets the Sentry connected for a guest (the last
+ * PEERS_MAX). The kernel takes the accepting end's SO_PEERCRED from the task
+ * that called connect, which was the Sentry, so the Sentry answers those
+ * queries itself. Each connect runs under an effective gid of its own (a
+ * token, outside every id the sandbox maps) that the accepting end's
+ * SO_PEERCRED keeps, also once the connecting socket is gone; the record is
+ * found by it (key `g<gid>`), or where the token could not be set by the
+ * connecting socket's inode, the peer sock_diag names (key `i<inode>`).
  */
 interface Peer {
   /** the process (for SO_PEERPIDFD: the Sentry's pidfd of it, never a host pid that may be reused) */
@@ -191,35 +197,59 @@ interface Peer {
   gid: number;
   groups: readonly number[];
 }
-const peers = new Map<number, Peer>();
+const peers = new Map<string, Peer>();
 const PEERS_MAX = 1 << 14;
+/** The connect tokens: host gids from PEER_TOKEN_BASE, reused after PEER_TOKENS connects. */
+const PEER_TOKEN_BASE = 3_000_000_000;
+const PEER_TOKENS = 1 << 30;
+let peerSeq = 0;
 
-function recordPeer(t: Task, sock: number): void {
-  const sx = new Float64Array(STATX_FIELDS);
-  if (native.statxFd(sock, sx) < 0) return;
-  const ino = sx[STATX.ino]!;
+/** Records who connects `sock` now; returns the token gid to connect under. */
+function recordPeer(t: Task, sock: number): number {
   const c = t.creds;
-  peers.delete(ino);
-  peers.set(ino, { proc: t.proc, pid: t.proc.pid, uid: c.euid, gid: c.egid, groups: c.groups });
-  if (peers.size > PEERS_MAX) peers.delete(peers.keys().next().value!);
+  const peer: Peer = { proc: t.proc, pid: t.proc.pid, uid: c.euid, gid: c.egid, groups: c.groups };
+  const token = PEER_TOKEN_BASE + (peerSeq++ % PEER_TOKENS);
+  const keys = [`g${token}`];
+  const sx = new Float64Array(STATX_FIELDS);
+  if (native.statxFd(sock, sx) === 0) keys.push(`i${sx[STATX.ino]}`);
+  for (const key of keys) {
+    peers.delete(key);
+    peers.set(key, peer);
+  }
+  while (peers.size > 2 * PEERS_MAX) peers.delete(peers.keys().next().value!);
+  return token;
+}
+
+/** A socket made in the network namespace of `t` (abstract names and sock_diag are per namespace), or -errno. */
+function socketInGuestNetns(t: Task, family: number, type: number, protocol: number): number {
+  let netns: number;
+  try {
+    netns = fs.openSync(`/proc/${t.tid}/ns/net`, 'r');
+  } catch {
+    return -ERRNO.ESRCH;
+  }
+  const fd = native.socketInNetns(netns, family, type, protocol);
+  native.close(netns);
+  return fd;
+}
+
+/** The inode of the socket connected to unix socket `ino` of `t`'s network namespace (0: a connection not yet accepted), or -errno. */
+function unixPeer(t: Task, ino: number): number {
+  const diag = socketInGuestNetns(t, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (diag < 0) return diag;
+  const peer = native.unixPeerIno(diag, ino);
+  native.close(diag);
+  return peer;
 }
 
 /** The recorded peer of guest unix socket `sock` when the Sentry connected it, else null. */
 function sentryPeer(t: Task, sock: number, ino: number): Peer | null {
   const uc = Buffer.alloc(12);
   if (native.sockOptBytes(sock, SO_PEERCRED, uc) < 12 || uc.readInt32LE(0) !== process.pid) return null;
-  let netns: number;
-  try {
-    netns = fs.openSync(`/proc/${t.tid}/ns/net`, 'r');
-  } catch {
-    return null;
-  }
-  const diag = native.socketInNetns(netns, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  native.close(netns);
-  if (diag < 0) return null;
-  const peerIno = native.unixPeerIno(diag, ino);
-  native.close(diag);
-  return peerIno > 0 ? (peers.get(peerIno) ?? null) : null;
+  const byToken = peers.get(`g${uc.readUInt32LE(8)}`);
+  if (byToken) return byToken;
+  const peerIno = unixPeer(t, ino);
+  return peerIno > 0 ? (peers.get(`i${peerIno}`) ?? null) : null;
 }
 
 /**
@@ -443,14 +473,14 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
 function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
   const { addr, fd: target } = destination(k, t, guestAddr);
   const family = guestAddr.readUInt16LE(0);
-  if (family === AF_UNIX) recordPeer(t, sock);
+  const gid = family === AF_UNIX ? recordPeer(t, sock) : -1;
   // Network connects run as an unprivileged process would (netlink groups).
   const unprivileged = family !== AF_UNIX;
   let handedOff = false;
   try {
     assertValid(k, t);
     if (family === AF_NETLINK) netlinkBindOwnPid(t, sock);
-    if ((native.fcntlGetfl(sock) & O_NONBLOCK) !== 0) return native.sockConnect(sock, addr, addr.length, unprivileged);
+    if ((native.fcntlGetfl(sock) & O_NONBLOCK) !== 0) return native.sockConnect(sock, addr, addr.length, unprivileged, gid);
     // A blocking connect may take long (a network, a full unix backlog): answer the guest later.
     const fds = target < 0 ? 1 : 2;
     if (waiting.fds + fds > WAITING_FDS_MAX) fail('ENOBUFS');
@@ -465,7 +495,7 @@ function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
       native.close(fd);
       if (target >= 0) native.close(target);
       ch.replyLater(id, r);
-    }, unprivileged);
+    }, unprivileged, gid);
     return REPLIED;
   } finally {
     if (!handedOff && target >= 0) native.close(target);
@@ -478,6 +508,8 @@ interface Message {
   /** the first SEND_MAX bytes of the data */
   data: Buffer;
   control: Buffer | null;
+  /** the credentials in `control`, which the rest of a stream send carries too (Linux attaches them to every part) */
+  creds: Buffer | null;
   /** Sentry copies of fds passed with SCM_RIGHTS (and a unix destination's), closed once sent */
   fds: number[];
   /** guest memory [address, length] past `data`, copied chunk by chunk as a stream send goes on */
@@ -534,15 +566,120 @@ function credsMessage(ucred: [number, number, number]): Buffer {
   return b;
 }
 
+/** Whether unix socket `fd` asks for credentials (SO_PASSCRED or SO_PASSPIDFD). */
+function passesCreds(fd: number): boolean {
+  return native.sockOptInt(fd, SO_PASSCRED) > 0 || native.sockOptInt(fd, SO_PASSPIDFD) > 0;
+}
+
 /**
- * Control messages for the host: SCM_RIGHTS fds become the Sentry's copies
- * of the guest's fds, SCM_CREDENTIALS host ids. On a unix socket the
- * sender's credentials are always attached, or a receiver with SO_PASSCRED
- * would see the Sentry's.
+ * Where the receiving sockets of recent sends were found, by inode (the last
+ * HOLDERS_MAX): the first place to look.
  */
-function hostControl(k: Kernel, t: Task, guest: Buffer | null, unix: boolean, fds: number[]): Buffer | null {
+interface Place {
+  proc: Process;
+  fd: number;
+}
+const holders = new Map<number, Place>();
+const HOLDERS_MAX = 1024;
+
+/** A Sentry copy of the guest's socket with inode `ino` (on the sockfs of `dev` [major, minor]), or -1 when no guest process holds it. */
+function heldSocket(k: Kernel, dev: [number, number], ino: number): number {
+  const sx = new Float64Array(STATX_FIELDS);
+  /** A copy of the socket at `p`, remembered there; -1 when it is not there. */
+  const copy = (p: Place): number => {
+    let c: number;
+    try {
+      c = native.pidfdGetfd(p.proc.pidfd(), p.fd);
+    } catch {
+      return -1;
+    }
+    if (c < 0) return -1;
+    if (native.statxFd(c, sx) !== 0 || sx[STATX.ino] !== ino || sx[STATX.devMajor] !== dev[0] || sx[STATX.devMinor] !== dev[1]) {
+      native.close(c);
+      return -1;
+    }
+    holders.set(ino, p);
+    if (holders.size > HOLDERS_MAX) holders.delete(holders.keys().next().value!);
+    return c;
+  };
+  const known = holders.get(ino);
+  holders.delete(ino);
+  if (known && !known.proc.exited) {
+    const c = copy(known);
+    if (c >= 0) return c;
+  }
+  for (const [tgid, fd] of k.files.holders(dev[0], dev[1], ino)) {
+    const proc = [...k.procs.values()].find((p) => p.tgid === tgid && !p.exited);
+    const c = proc ? copy({ proc, fd }) : -1;
+    if (c >= 0) return c;
+  }
+  return -1;
+}
+
+/**
+ * The inode of the socket that receives what unix socket `sock` (inode
+ * `ino`) sends now: the one bound at host address `name` for a datagram
+ * send that names one (found by connecting a datagram socket of the
+ * Sentry's to it), else its peer; 0 for a connection not yet accepted;
+ * -errno when there is none.
+ */
+function receiverOf(t: Task, sock: number, ino: number, name: Buffer | null): number {
+  if (!name || native.sockOptInt(sock, SO_TYPE) !== SOCK_DGRAM) return unixPeer(t, ino);
+  const probe = socketInGuestNetns(t, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return probe;
+  try {
+    const r = native.sockConnect(probe, name, name.length);
+    if (r < 0) return r;
+    const sx = new Float64Array(STATX_FIELDS);
+    if (native.statxFd(probe, sx) < 0) return -ERRNO.EBADF;
+    return unixPeer(t, sx[STATX.ino]!);
+  } finally {
+    native.close(probe);
+  }
+}
+
+/**
+ * Whether Linux attaches the sender's credentials to a message unix socket
+ * `sock` queues now (to host address `name`, when the send names one): when
+ * the sending or the receiving socket asks for credentials then, or the
+ * receiver is a connection not yet accepted (a receiver that asks later
+ * sees a message queued without them as pid 0 and the overflow ids). The
+ * kernel decides the same for the Sentry's send but would attach the
+ * Sentry's credentials, so the Sentry attaches the guest's exactly then.
+ * When the receiver cannot be found (a socket outside the sandbox, or one
+ * in flight in a message) they are attached.
+ */
+function attachesCreds(k: Kernel, sock: number, t: Task, name: Buffer | null): boolean {
+  if (passesCreds(sock)) return true;
+  const sx = new Float64Array(STATX_FIELDS);
+  if (native.statxFd(sock, sx) < 0) return true;
+  const receiver = receiverOf(t, sock, sx[STATX.ino]!, name);
+  if (receiver <= 0) return true;
+  const copy = heldSocket(k, [sx[STATX.devMajor]!, sx[STATX.devMinor]!], receiver);
+  if (copy < 0) return true;
+  try {
+    return passesCreds(copy);
+  } finally {
+    native.close(copy);
+  }
+}
+
+/**
+ * Control messages for the host, and the credentials part to repeat with
+ * the rest of a stream send: SCM_RIGHTS fds become the Sentry's copies of
+ * the guest's fds, SCM_CREDENTIALS host ids. A unix send (`unix`: the
+ * Sentry's socket and the destination) carries the sender's credentials
+ * when Linux would attach them (`attachesCreds`).
+ */
+function hostControl(
+  k: Kernel,
+  t: Task,
+  guest: Buffer | null,
+  unix: { sock: number; name: Buffer | null } | null,
+  fds: number[],
+): { control: Buffer | null; creds: Buffer | null } {
   const out = guest ? Buffer.from(guest) : Buffer.alloc(0);
-  let hasCreds = false;
+  let creds: Buffer | null = null;
   for (let off = 0; off + CMSGHDR_SIZE <= out.length; ) {
     const len = Number(out.readBigUInt64LE(off));
     if (len < CMSGHDR_SIZE || off + len > out.length) fail('EINVAL');
@@ -564,16 +701,16 @@ function hostControl(k: Kernel, t: Task, guest: Buffer | null, unix: boolean, fd
       const p = off + CMSGHDR_SIZE;
       const ucred = hostUcred(k, t, out.readInt32LE(p), out.readUInt32LE(p + 4), out.readUInt32LE(p + 8));
       ucred.forEach((v, i) => out.writeUInt32LE(v >>> 0, p + 4 * i));
-      hasCreds = true;
+      creds = credsMessage(ucred);
     }
     off += (len + 7) & ~7;
   }
-  if (unix && !hasCreds) {
+  if (unix && !creds && attachesCreds(k, unix.sock, t, unix.name)) {
     const c = t.creds;
-    const own = credsMessage(hostUcred(k, t, t.proc.pid, c.uid, c.gid));
-    return out.length ? Buffer.concat([out, own]) : own;
+    creds = credsMessage(hostUcred(k, t, t.proc.pid, c.uid, c.gid));
+    return { control: out.length ? Buffer.concat([out, creds]) : creds, creds };
   }
-  return out.length ? out : null;
+  return { control: out.length ? out : null, creds };
 }
 
 /** The address of `d`; its fd joins `fds`, closed once the message is sent. */
@@ -607,8 +744,9 @@ function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolea
   const fds: number[] = [];
   try {
     const name = guestName && withTarget(sendDestination(k, t, sock, guestName, total, flags), fds);
-    const control = hostControl(k, t, ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null, unix, fds);
-    return { name, data, control, fds, more: segs };
+    const guestControl = ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null;
+    const { control, creds } = hostControl(k, t, guestControl, unix ? { sock, name } : null, fds);
+    return { name, data, control, creds, fds, more: segs };
   } catch (e) {
     closeAll(fds);
     throw e;
@@ -649,7 +787,7 @@ function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done:
     return done(r);
   };
   /** What follows `cur` once the socket took all of it; null when nothing does. */
-  const next = (): typeof cur | null => (m.more.length > 0 ? { name: null, data: copyChunk(t, m.more), control: null } : null);
+  const next = (): typeof cur | null => (m.more.length > 0 ? { name: null, data: copyChunk(t, m.more), control: m.creds } : null);
   const pump = (fd: number): number => {
     for (;;) {
       const r = native.sockSendmsg(fd, cur.name, cur.data, cur.control, flags | MSG_DONTWAIT, unprivileged);
@@ -664,7 +802,7 @@ function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done:
       if (!blocking || (r !== -ERRNO.EAGAIN && !partial)) return after(r);
       if (partial) {
         sent += r;
-        cur = { name: null, data: cur.data.subarray(r), control: null };
+        cur = { name: null, data: cur.data.subarray(r), control: m.creds };
       }
       const fds = 1 + m.fds.length;
       const bytes = cur.data.length + (cur.control?.length ?? 0);
@@ -734,14 +872,7 @@ function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
   const inetRaw = (family === AF_INET || family === AF_INET6) && (type & SOCK_TYPE_MASK) === SOCK_RAW;
   if (family !== AF_PACKET && !inetRaw) return CONTINUE;
   if (k.sharesHostNetwork || !hasCap(t.creds, CAP_NET_RAW)) fail('EPERM');
-  let netns: number;
-  try {
-    netns = fs.openSync(`/proc/${t.tid}/ns/net`, 'r');
-  } catch {
-    fail('ESRCH');
-  }
-  const fd = native.socketInNetns(netns, family, type, protocol);
-  native.close(netns);
+  const fd = socketInGuestNetns(t, family, type, protocol);
   if (fd < 0) return fd;
   // Linux gives a socket its creator's fs ids (fstat, the uid of /proc/net/raw);
   // the Sentry made this one.
@@ -779,7 +910,8 @@ export const socketHandlers: Record<string, Handler> = {
       const fds: number[] = [];
       try {
         const name = guestName && withTarget(sendDestination(k, t, sock, guestName, a.long(2), a.int(3)), fds);
-        return send(k, t, sock, { name, data, control: hostControl(k, t, null, isUnix(sock), fds), fds, more }, a.int(3));
+        const { control, creds } = hostControl(k, t, null, isUnix(sock) ? { sock, name } : null, fds);
+        return send(k, t, sock, { name, data, control, creds, fds, more }, a.int(3));
       } catch (e) {
         closeAll(fds);
         throw e;
