@@ -6,7 +6,7 @@
 // too); a fork (clone) and a thread (glibc's clone3, which the Sentry runs
 // as clone). The classes read from memory: openat2's open_how (flags and
 // resolve) and clone3's clone_args.flags, among them a CLONE_CLEAR_SIGHAND
-// child (tsvisor: ENOSYS) and a struct that cannot be read (EFAULT: class
+// child (a fork whose handlers start at SIG_DFL) and a struct that cannot be read (EFAULT: class
 // 0). Then 5 nanosleeps of 20 ms each (a lower bound for their time).
 // `coverage-args gvisor`: also 3 calls of sched_rr_get_interval, which gVisor
 // does not support (and tsvisor does).
@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
   openat2("/etc", O_PATH, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS); // EXDEV: an absolute path beneath the cwd
   syscall(SYS_openat2, AT_FDCWD, "/etc/hostname", (void *)1, sizeof(struct open_how)); // EFAULT
   struct clone_args ca = {.flags = CLONE_CLEAR_SIGHAND, .exit_signal = SIGCHLD};
-  long c3 = syscall(SYS_clone3, &ca, sizeof ca);             // tsvisor: ENOSYS (a program falls back to clone)
+  long c3 = syscall(SYS_clone3, &ca, sizeof ca);
   if (c3 == 0) _exit(0);
   if (c3 > 0) waitpid(c3, 0, 0);
   syscall(SYS_clone3, (void *)1, sizeof ca);                 // EFAULT
