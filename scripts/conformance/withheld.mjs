@@ -49,9 +49,12 @@ const GROUPS = [
       "CAP_NET_ADMIN over the network: the sandbox's network namespace is owned by the host's user namespace, so its root cannot configure interfaces, addresses, routes or netfilter, write /proc/sys/net, send netlink route multicasts, or use SO_RCVBUFFORCE, SO_MARK, a congestion control outside net.ipv4.tcp_allowed_congestion_control or a socket filter on a TCP socket; each is EPERM (EACCES for /proc/sys/net), as for a process that is not root in the network namespace (docs/design.md, \"Sends with an address are performed by the Sentry\", threat model).",
     // Whole binaries and fixtures that need it in their set-up: the netlink
     // ones add or remove loopback addresses; the packet fixtures write
-    // /proc/sys/net/ipv4/conf/lo/accept_local and skip on EACCES.
+    // /proc/sys/net/ipv4/conf/lo/accept_local and skip on EACCES. The port
+    // exhaustion cases shrink /proc/sys/net/ipv4/ip_local_port_range to 50
+    // ports when access(W_OK) allows; refused, they run out of fds (EMFILE)
+    // before ports, or skip ("nports > 1000").
     gvisor:
-      /^(iptables|ip6tables|tuntap|tuntap_hostinet|socket_ip_unbound_netlink|socket_ipv[46]_udp_unbound_loopback_netlink)_test:|^packet_socket_(raw|dgram)_test:AllInetTests\/(RawPacketTest|CookedPacketTest)\.|\.SetSocketRecvBufForceAboveMax\/\d+$|^socket_capability_test:SocketTest\.SetMarkNeedsNetAdminOrRaw$/,
+      /^(iptables|ip6tables|tuntap|tuntap_hostinet|socket_ip_unbound_netlink|socket_ipv[46]_udp_unbound_loopback_netlink)_test:|^socket_stress_test:AllConnectedSockets\/ConnectStressTest\.TooManyOpen\/\d+$|^socket_ipv4_udp_unbound_loopback_nogotsan_test:IPv4UDPSockets\/IPv4UDPUnboundSocketNogotsanTest\.UDP(Connect|Bind)PortExhaustion\/\d+$|^socket_inet_loopback_nogotsan_test:AllFamilies\/SocketMultiProtocolInetLoopbackTest\.(TCPBindAvoidsOtherBoundPortsReuseAddr\/TCP|UDPBindMayBindOtherBoundPortsReuseAddr\/UDP)$|^packet_socket_(raw|dgram)_test:AllInetTests\/(RawPacketTest|CookedPacketTest)\.|\.SetSocketRecvBufForceAboveMax\/\d+$|^socket_capability_test:SocketTest\.SetMarkNeedsNetAdminOrRaw$/,
     out: new RegExp(
       [
         /HaveCapability\(CAP_NET_ADMIN\)/.source,
