@@ -906,6 +906,15 @@ static void child_connect_seq(void *name) { child_connect_close(SOCK_SEQPACKET, 
 static void child_connect_stream(void *name) { child_connect_close(SOCK_STREAM, name); }
 static void child_connect_stream_nb(void *name) { child_connect_close(SOCK_STREAM | SOCK_NONBLOCK, name); }
 
+/* A msghdr for one receive into iov with room for control messages in ctl. */
+static void msg_init(struct msghdr *h, struct iovec *iov, void *ctl, size_t ctllen) {
+  memset(h, 0, sizeof *h);
+  h->msg_iov = iov;
+  h->msg_iovlen = 1;
+  h->msg_control = ctl;
+  h->msg_controllen = ctllen;
+}
+
 struct credmsg {
   pid_t pid;
   uid_t uid;
@@ -918,11 +927,7 @@ static struct credmsg recv_creds(int s) {
   char ctl[CMSG_SPACE(sizeof(struct ucred))];
   struct iovec iov = {data, sizeof data};
   struct msghdr h;
-  memset(&h, 0, sizeof h);
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  h.msg_control = ctl;
-  h.msg_controllen = sizeof ctl;
+  msg_init(&h, &iov, ctl, sizeof ctl);
   if (recvmsg(s, &h, MSG_DONTWAIT) < 0) {
     m.ok = -errno;
     return m;
@@ -1248,11 +1253,7 @@ static void pc_recv(const char *what, int s, pid_t child, size_t len) {
   char ctl[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
   struct iovec iov = {data, len};
   struct msghdr h;
-  memset(&h, 0, sizeof h);
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  h.msg_control = ctl;
-  h.msg_controllen = sizeof ctl;
+  msg_init(&h, &iov, ctl, sizeof ctl);
   ssize_t n = recvmsg(s, &h, MSG_DONTWAIT);
   if (n < 0) {
     printf("%s: recvmsg -1 %s\n", what, strerrorname_np(errno));
@@ -1406,11 +1407,7 @@ static void cmd_passcred(void) {
       char ctl[CMSG_SPACE(sizeof(struct ucred))];
       struct iovec iov = {buf, sizeof buf};
       struct msghdr h;
-      memset(&h, 0, sizeof h);
-      h.msg_iov = &iov;
-      h.msg_iovlen = 1;
-      h.msg_control = ctl;
-      h.msg_controllen = sizeof ctl;
+      msg_init(&h, &iov, ctl, sizeof ctl);
       ssize_t n = recvmsg(sp[1], &h, 0);
       if (n <= 0) break;
       total += n;
