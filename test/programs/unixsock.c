@@ -915,6 +915,19 @@ static void msg_init(struct msghdr *h, struct iovec *iov, void *ctl, size_t ctll
   h->msg_controllen = ctllen;
 }
 
+/* One control message of `type` carrying `data` in ctl, attached to m; returned so the caller can change its data. */
+static struct cmsghdr *put_cmsg(struct msghdr *m, char *ctl, size_t ctllen, int type, const void *data, size_t n) {
+  memset(ctl, 0, ctllen);
+  m->msg_control = ctl;
+  m->msg_controllen = ctllen;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(m);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = type;
+  cm->cmsg_len = CMSG_LEN(n);
+  memcpy(CMSG_DATA(cm), data, n);
+  return cm;
+}
+
 struct credmsg {
   pid_t pid;
   uid_t uid;
@@ -969,15 +982,8 @@ static void send_ways(void *arg) {
     m.msg_iovlen = 1;
     R("child sendmsg without a name", sendmsg(c, &m, 0));
     char ctl[CMSG_SPACE(sizeof(struct ucred))];
-    memset(ctl, 0, sizeof ctl);
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof ctl;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_CREDENTIALS;
-    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
     struct ucred u = {getpid(), getuid(), getgid()};
-    memcpy(CMSG_DATA(cm), &u, sizeof u);
+    struct cmsghdr *cm = put_cmsg(&m, ctl, sizeof ctl, SCM_CREDENTIALS, &u, sizeof u);
     R("child sendmsg with its own SCM_CREDENTIALS", sendmsg(c, &m, 0));
     if (getuid() != 0) {
       u.uid = 0;
@@ -1232,15 +1238,8 @@ static long pc_send(int s, int way, const char *name) {
     m.msg_namelen = a.len;
     return sendmsg(s, &m, 0);
   case W_SENDMSG_FD: {
-    memset(ctl, 0, sizeof ctl);
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof ctl;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
     int fd = 1;
-    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    put_cmsg(&m, ctl, sizeof ctl, SCM_RIGHTS, &fd, sizeof fd);
     return sendmsg(s, &m, 0);
   }
   default: return sendmsg(s, &m, 0);
