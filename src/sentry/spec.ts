@@ -80,6 +80,20 @@ export interface SandboxSpec {
   onGuestProcess?: (hostPid: number) => void;
   /** an observer of the guest's processes and execs (tsvisor coverage); absent on the normal path */
   events?: GuestEvents;
+  /** an observer of what the guest touches (tsvisor test, src/testrun/); absent on the normal path */
+  access?: AccessEvents;
+  /**
+   * Sandbox paths hidden from the guest (tsvisor test --hide; secrets): with
+   * the overlay they start as whiteouts, so a lookup gives ENOENT (reported as
+   * a `hidden` denial) and the guest may still create the name in memory.
+   */
+  hidden?: string[];
+  /**
+   * The per-test marker channel (docs/testrun.md): a sandbox path (e.g.
+   * /dev/tsvisor-test) whose open gives the write end of a pipe the Sentry
+   * reads; each line is a TestMarker as JSON. Absent: no channel.
+   */
+  testChannel?: string;
 }
 
 /** The Sentry's lifecycle events, for an observer (src/coverage/collector.ts). Host ids. */
@@ -104,6 +118,88 @@ export interface GuestEvents {
   classOf(nr: number, args: { u32(index: number): number; long(index: number): number }, read: (addr: number, len: number) => Buffer): bigint | null;
   /** the Sentry answered a call of process `tgid`, of class `cls` (classOf's), after `ns` nanoseconds in its handler */
   onEmulated(tgid: number, nr: number, ns: number, cls: bigint | null): void;
+}
+
+/**
+ * What a path call did, as tsvisor test reports it. `read`: an open for
+ * reading (or exec); `write`: an open for writing, truncate; `create`: a new
+ * file, directory, node or link; `delete`: unlink, rmdir; `rename`: (with
+ * `to`); `attr`: chmod, chown, utimes, xattr changes; `stat`, `list`,
+ * `readlink`, `access`: looks that do not read contents.
+ */
+export type FileOp = 'read' | 'write' | 'create' | 'delete' | 'rename' | 'attr' | 'stat' | 'list' | 'readlink' | 'access' | 'exec';
+
+/** One path call of the guest, after it ended. Sandbox pid, absolute sandbox paths. */
+export interface FileAccess {
+  pid: number;
+  op: FileOp;
+  /** the syscall's name (openat, unlinkat, ...) */
+  call: string;
+  path: string;
+  /** rename's and link's second path */
+  to?: string;
+  /** 0: it succeeded */
+  errno: number;
+}
+
+/** A network call of the guest with an address (connect, bind, sendto/sendmsg/sendmmsg with one, listen). */
+export interface NetworkAttempt {
+  pid: number;
+  call: 'connect' | 'bind' | 'listen' | 'sendto' | 'sendmsg';
+  /** AF_INET, AF_INET6, AF_UNIX (path or abstract: `address`), AF_NETLINK, ... */
+  family: string;
+  /** 'tcp' | 'udp' | 'raw' | 'stream' | 'dgram' | 'seqpacket' */
+  protocol: string;
+  /** the IP address or the unix path ('@name' for an abstract one) */
+  address: string;
+  port: number | null;
+  errno: number;
+}
+
+/**
+ * Something the sandbox refused, with the rule that refused it. `rule`:
+ * `hidden` (a --hide or secret path), `syscall` (a call tsvisor refuses to
+ * every guest: `what` names it), `read-only` (a read-only mount: EROFS),
+ * `network` (no route outside the sandbox's network), `limit` (pids,
+ * overlay size, open files: `what` says which).
+ */
+export interface Denial {
+  pid: number;
+  rule: 'hidden' | 'syscall' | 'read-only' | 'network' | 'limit';
+  /** what was attempted, e.g. "openat /root/.ssh/id_rsa", "mount", "fork: pids limit 4096" */
+  what: string;
+  path?: string;
+  errno: number;
+}
+
+/** A process of the guest, for the report's process tree (sandbox pids). */
+export interface ProcessEvents {
+  /** a new process (not a thread); `time`: Date.now() */
+  onProcessStart(pid: number, ppid: number, time: number): void;
+  /** it executed `exe` with `argv` (null: unreadable) */
+  onProcessExec(pid: number, exe: string, argv: string[] | null): void;
+  /** it ended; `peakRss`: its VmHWM in bytes when known */
+  onProcessExit(pid: number, exit: Exit, peakRss: number | null, time: number): void;
+}
+
+/** A line of the per-test marker channel (docs/testrun.md). */
+export interface TestMarker {
+  event: 'begin' | 'end';
+  /** the sandbox pid of the process running the test */
+  pid: number;
+  /** the test's full name, e.g. "test/a.test.ts > suite > case" */
+  test: string;
+  /** with end: passed, failed, skipped */
+  result?: string;
+}
+
+/** The Sentry's access events (src/testrun/). Called synchronously, in order per process. */
+export interface AccessEvents extends ProcessEvents {
+  onFileAccess(a: FileAccess): void;
+  onNetwork(a: NetworkAttempt): void;
+  onDenied(d: Denial): void;
+  /** a marker read from the test channel; delivered before any later event of the process that wrote it */
+  onTestMarker(m: TestMarker): void;
 }
 
 /** A seccomp filter the launcher installs right before exec, without a listener (src/bpf/oci-seccomp.ts). */
