@@ -17,7 +17,7 @@ const out = path.join(root, 'dist/bundle');
 fs.rmSync(out, { recursive: true, force: true });
 await build({
   input: {
-    tsvisor: path.join(root, 'dist/src/cli/main.js'),
+    tsvisor: path.join(root, 'dist/src/cli/entry.js'),
     gofer: path.join(root, 'dist/src/gofer/main.js'),
   },
   platform: 'node',

@@ -218,7 +218,7 @@ export function fatal(msg: string, code = 125): never {
   process.exit(code);
 }
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseFlags(argv, GLOBAL_FLAGS, true);
@@ -294,13 +294,3 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
 }
-
-// The event loop ran dry with the command unfinished: nothing is left that
-// could finish it (a sandbox whose every event source closed). Never let
-// Node's exit status 0 stand for that.
-process.on('beforeExit', () => fatal('internal error: the command stopped waiting before it finished'));
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => fatal(e instanceof Error ? (e.stack ?? e.message) : String(e)),
-);

@@ -6,7 +6,7 @@ import os from 'node:os';
 import tty from 'node:tty';
 import { RLIMIT_NOFILE } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
-import { type GuestEvents, type SandboxSpec, goferExports } from '../../sentry/spec.js';
+import { type AccessEvents, type GuestEvents, type SandboxSpec, goferExports } from '../../sentry/spec.js';
 import { type Command, fatal } from '../main.js';
 import { type FlagSpec, type FlagValues, UsageError, parseFlags, wrongArguments } from '../flags.js';
 import type { Logger } from '../../log.js';
@@ -57,8 +57,15 @@ export interface Observer extends GuestEvents {
   readonly traces?: boolean;
 }
 
+/** What tsvisor test adds to a sandbox made from do's flags (src/testrun/). */
+export interface TestSandbox {
+  access: AccessEvents;
+  hidden?: string[];
+  testChannel?: string;
+}
+
 /** Runs `rest` in a sandbox made from do's flags; resolves to tsvisor's exit status. */
-export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest: string[], observer?: Observer): Promise<number> {
+export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest: string[], observer?: Observer, test?: TestSandbox): Promise<number> {
   let rootfs: string;
   try {
     rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
@@ -112,6 +119,7 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     init: (flags.init as boolean | undefined) ?? true,
     strace: Boolean(globals.strace) && !observer?.traces,
     ...(globals['strace-syscalls'] === undefined ? {} : { straceSyscalls: globals['strace-syscalls'] as string }),
+    ...(test ? { access: test.access, hidden: test.hidden ?? [], ...(test.testChannel ? { testChannel: test.testChannel } : {}) } : {}),
   };
   // Start the Gofer before loading the Sentry, so the two boot at the same time.
   const gofer = spawnGofer(goferExports(spec));

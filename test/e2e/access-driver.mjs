@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Test harness for the Sentry's access events (src/sentry/spec.ts
+// AccessEvents): runs `-- CMD ARGS` as `tsvisor do` would, with an observer
+// that writes every event as one JSON line to the file named by --events.
+// Flags before `--`: --events FILE, --hide PATH (repeatable), --channel PATH,
+// and any of do's flags. Exits with the guest's status.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src');
+const { runInSandbox } = await import(path.join(dist, 'cli/commands/do.js'));
+const { parseFlags } = await import(path.join(dist, 'cli/flags.js'));
+const { DO_FLAGS } = await import(path.join(dist, 'cli/commands/do.js'));
+
+const argv = process.argv.slice(2);
+const own = { events: null, hide: [], channel: undefined };
+const rest = [];
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  if (a === '--') {
+    rest.push(...argv.slice(i));
+    break;
+  }
+  if (a === '--events') own.events = argv[++i];
+  else if (a === '--hide') own.hide.push(argv[++i]);
+  else if (a === '--channel') own.channel = argv[++i];
+  else rest.push(a);
+}
+if (!own.events) throw new Error('access-driver: --events FILE is required');
+const out = fs.openSync(own.events, 'w');
+const emit = (kind) => (...args) => fs.writeSync(out, `${JSON.stringify({ kind, args })}\n`);
+const access = {
+  onFileAccess: emit('file'),
+  onNetwork: emit('network'),
+  onDenied: emit('denied'),
+  onTestMarker: emit('marker'),
+  onProcessStart: emit('start'),
+  onProcessExec: emit('exec'),
+  onProcessExit: emit('exit'),
+};
+const { flags, rest: cmd } = parseFlags(rest, DO_FLAGS, true);
+const status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel });
+fs.closeSync(out);
+process.exit(status);
