@@ -257,7 +257,7 @@ export class Kernel {
     argv.push('--', ...s.args);
     let flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (ownNetns) flags |= CLONE_NEWNET;
-    const r = native.spawnSandbox(LAUNCHER_PATH, argv, s.env, flags, [s.stdio[0], 0, s.stdio[1], 1, s.stdio[2], 2, theirs, 3]);
+    const r = native.spawnSandbox(LAUNCHER_PATH, argv.map(asBytes), s.env.map(asBytes), flags, [s.stdio[0], 0, s.stdio[1], 1, s.stdio[2], 2, theirs, 3]);
     native.close(theirs);
     if (typeof r === 'number') {
       native.close(ctl);
@@ -305,7 +305,7 @@ export class Kernel {
       this.tasks.set(pid, new Task(pid, 1, proc, new FsContext(root, cwd, s.umask), creds));
       if (this.deferExec) {
         // OCI create fails here, as runc's does, when the command cannot run.
-        commandOrFail(root, cwd, creds, s.args[0] ?? '', s.env);
+        commandOrFail(root, cwd, creds, asBytes(s.args[0] ?? ''), s.env.map(asBytes));
         this.launcherCtl = ctl;
         return;
       }
@@ -363,7 +363,7 @@ export class Kernel {
     }
     argv.push(...rlimitArgs(guestRlimits(this.spec.rlimits, this.callerNofile)));
     argv.push('--', ...p.args);
-    const pid = native.spawn(LAUNCHER_PATH, argv, p.env, [p.stdio[0], 0, p.stdio[1], 1, p.stdio[2], 2, theirs, 3], false);
+    const pid = native.spawn(LAUNCHER_PATH, argv.map(asBytes), p.env.map(asBytes), [p.stdio[0], 0, p.stdio[1], 1, p.stdio[2], 2, theirs, 3], false);
     native.close(theirs);
     let child = -1;
     let pidfd = -1;
@@ -388,13 +388,13 @@ export class Kernel {
       const proc = new Process(child, sandboxPid(child), null);
       this.procs.set(child, proc);
       const root = this.mounts.root;
-      const cwd = resolve({ root, creds: ROOT_CREDS }, root, p.cwd || '/', true);
+      const cwd = resolve({ root, creds: ROOT_CREDS }, root, asBytes(p.cwd || '/'), true);
       if (!cwd.dentry.node.isDir()) throw new SandboxError(`cwd ${p.cwd} is not a directory`);
       const creds: Creds = {
         uid: p.uid, gid: p.gid, euid: p.uid, egid: p.gid, fsuid: p.uid, fsgid: p.gid, groups: p.groups,
         capEff: p.uid === 0 ? capMask : 0n,
       };
-      commandOrFail(root, cwd, creds, p.args[0] ?? '', p.env);
+      commandOrFail(root, cwd, creds, asBytes(p.args[0] ?? ''), p.env.map(asBytes));
       this.tasks.set(child, new Task(child, proc.pid, proc, new FsContext(root, cwd, p.umask), creds));
       link.send(Buffer.from('G'), 'the go signal');
       return { pid: child, done };
@@ -440,7 +440,7 @@ export class Kernel {
 
   private initialCwd(root: Location): Location {
     try {
-      const loc = resolve({ root, creds: { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n } }, root, this.spec.cwd || '/', true);
+      const loc = resolve({ root, creds: { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n } }, root, asBytes(this.spec.cwd || '/'), true);
       if (!loc.dentry.node.isDir()) throw new SandboxError(`cwd ${this.spec.cwd} is not a directory`);
       return loc;
     } catch (e) {
@@ -1024,6 +1024,14 @@ function clearUntraced(tid: number): void {
   if (native.ptraceGetRegs(tid, regs) < 0) return;
   regs[REG.rdi] = regs[REG.rdi]! & ~BigInt(CLONE_UNTRACED);
   native.ptraceSetRegs(tid, regs);
+}
+
+/**
+ * A spec's string (Unicode, as JSON and process.argv give it) as the native
+ * layer and the VFS take names and arguments: its UTF-8 bytes, one char each.
+ */
+function asBytes(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
 }
 
 /** Maps the launcher's new user namespace: sandbox ids 0-65535 are unprivileged host ids. */
