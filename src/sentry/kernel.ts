@@ -20,6 +20,7 @@ import {
   CLONE_UNTRACED,
   PTRACE_EVENT_CLONE,
   PTRACE_EVENT_EXEC,
+  PTRACE_EVENT_EXIT,
   PTRACE_EVENT_FORK,
   PTRACE_EVENT_SECCOMP,
   PTRACE_EVENT_STOP,
@@ -27,6 +28,7 @@ import {
   PTRACE_O_EXITKILL,
   PTRACE_O_TRACECLONE,
   PTRACE_O_TRACEEXEC,
+  PTRACE_O_TRACEEXIT,
   PTRACE_O_TRACEFORK,
   PTRACE_O_TRACESECCOMP,
   PTRACE_O_TRACESYSGOOD,
@@ -62,7 +64,7 @@ import { onReturnStop } from './ctty.js';
 import { memoryGone } from './vfs/procfs.js';
 import { clearSighandCalls, restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
-import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
+import { FsContext, Process, Task, hostArgv, hostComm, hostTgid, notePeakRss, sandboxPid } from './task.js';
 import { CommandNotFound, checkCommand } from './lookpath.js';
 import { IdMap } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
@@ -152,11 +154,16 @@ export class Kernel {
   readonly sharesHostNetwork: boolean;
   /** file owners between the sandbox and the host (src/sentry/idmap.ts) */
   readonly fileIds: IdMap;
+  /** ptrace options of every guest task: with an access observer, exit stops too (peak memory, the command's end) */
+  private readonly ptraceOptions: number;
+  /** the access observer was told the command ended (onCommandExit) */
+  private commandExitTold = false;
 
   constructor(
     readonly spec: SandboxSpec,
     readonly log: Logger,
   ) {
+    this.ptraceOptions = spec.access ? PTRACE_OPTIONS | PTRACE_O_TRACEEXIT : PTRACE_OPTIONS;
     this.hostname = spec.hostname;
     this.domainname = spec.domainname ?? '(none)';
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
@@ -289,13 +296,14 @@ export class Kernel {
       if (s.seccompProfile) link.send(profileMessage(s.seccompProfile), "the container's seccomp profile");
       // The launcher set up its namespaces meanwhile; the Gofer has had time to start.
       this.mounts = buildMounts(this, this.spec.mounts.filter((m) => m.type === 'bind'));
-      const sr = native.ptraceSeize(pid, PTRACE_OPTIONS);
+      const sr = native.ptraceSeize(pid, this.ptraceOptions);
       if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
       this.channel = this.watch(listener);
       const proc = new Process(pid, 1, null);
       // tsvisor's init keeps the launcher's argv: it is shown as Linux shows a plain init.
       if (s.init) proc.cmdline = 'init\0';
       this.procs.set(pid, proc);
+      s.access?.onProcessStart(1, 0, proc.startTime, s.init ?? false);
       const root = this.mounts.root;
       const cwd = this.initialCwd(root);
       const creds: Creds = {
@@ -382,11 +390,12 @@ export class Kernel {
       const listener = native.pidfdGetfd(pidfd, fdNum);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
       if (p.seccompProfile) link.send(profileMessage(p.seccompProfile), "the container's seccomp profile");
-      const sr = native.ptraceSeize(child, PTRACE_OPTIONS);
+      const sr = native.ptraceSeize(child, this.ptraceOptions);
       if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
       this.watch(listener);
       const proc = new Process(child, sandboxPid(child), null);
       this.procs.set(child, proc);
+      this.spec.access?.onProcessStart(proc.pid, 0, proc.startTime);
       const root = this.mounts.root;
       const cwd = resolve({ root, creds: ROOT_CREDS }, root, asBytes(p.cwd || '/'), true);
       if (!cwd.dentry.node.isDir()) throw new SandboxError(`cwd ${p.cwd} is not a directory`);
@@ -499,6 +508,10 @@ export class Kernel {
           this.onExec(pid, native.ptraceGetEventMsg(pid));
           native.ptraceCont(pid, 0);
           return;
+        case PTRACE_EVENT_EXIT:
+          this.onExitStop(pid);
+          native.ptraceCont(pid, 0);
+          return;
         case PTRACE_EVENT_SECCOMP:
           this.onTraceStop(pid);
           return;
@@ -580,6 +593,7 @@ export class Kernel {
       proc.execFnAddr = parent.proc.execFnAddr;
       proc.oom = parent.proc.oom.child();
       this.procs.set(childTid, proc);
+      this.spec.access?.onProcessStart(proc.pid, proc.parent?.pid ?? 0, proc.startTime);
     }
     const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
@@ -632,6 +646,11 @@ export class Kernel {
       dropPendingExec(t);
     }
     this.spec.events?.onExec(tid, formerTid, t.proc.exePath);
+    if (this.spec.access) {
+      // Stopped before the new program's first instruction: its argv is as the kernel gave it.
+      t.proc.peakRss = null;
+      this.spec.access.onProcessExec(t.proc.pid, t.proc.exePath, hostArgv(tid));
+    }
     // Writes to oom_score_adj the process made reach the host's value before the new program runs.
     t.proc.oom.settle();
     t.injection = undefined;
@@ -759,7 +778,7 @@ export class Kernel {
         this.goferFailure = `it ${how}`;
         this.log.error(`the gofer exited (${how})`);
       }
-      this.onGoferExit?.(describeExit(status & 0x7f ? { status: 128 + (status & 0x7f), signal: status & 0x7f } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff }));
+      this.onGoferExit?.(describeExit(exitOfStatus(status)));
       return;
     }
     const t = this.tasks.get(pid);
@@ -774,6 +793,10 @@ export class Kernel {
         memoryGone(t.proc);
         this.procs.delete(t.proc.tgid);
         this.addZombie(t.proc);
+        if (this.spec.access) {
+          if (t.proc.tgid === this.initPid) this.tellCommandExit();
+          this.spec.access.onProcessExit(t.proc.pid, exitOfStatus(status), t.proc.peakRss, Date.now());
+        }
       }
     }
     this.earlyStops.delete(pid);
@@ -782,14 +805,39 @@ export class Kernel {
     if (exitWaiter) {
       this.exitWaiters.delete(pid);
       if (this.exit && this.exitWaiters.size === 0) native.waiterRef(false);
-      const sig = status & 0x7f;
-      exitWaiter(sig ? { status: 128 + sig, signal: sig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff });
+      exitWaiter(exitOfStatus(status));
     }
     if (pid === this.initPid && !this.exit) {
       const termsig = this.killedBy && (status & 0x7f) === 9 ? this.killedBy : status & 0x7f;
       this.exit = termsig ? { status: 128 + termsig, signal: termsig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
       this.onInitExit();
     }
+  }
+
+  /**
+   * An exit stop (PTRACE_O_TRACEEXIT, set only for an access observer): the
+   * thread's memory is still there, so its peak is read here. Once every
+   * thread of init is at or past its stop, the command has ended, with the
+   * rest of the sandbox still running: Linux kills it only as init's last
+   * thread goes on to exit. (A thread killed by another's exec also stops
+   * here, but the exec'ing thread does not.)
+   */
+  private onExitStop(tid: number): void {
+    const t = this.tasks.get(tid);
+    if (!t) return;
+    t.exiting = true;
+    notePeakRss(t.proc, tid);
+    if (t.proc.tgid === this.initPid && [...t.proc.threads.values()].every((x) => x.exiting)) this.tellCommandExit();
+  }
+
+  /** Tells the access observer, once, which processes were still running when the command ended. */
+  private tellCommandExit(): void {
+    if (this.commandExitTold) return;
+    this.commandExitTold = true;
+    const left = [...this.procs.values()].filter((p) => !p.exited && p.tgid !== this.initPid);
+    // They are about to be killed: their peak is read while they still run.
+    for (const p of left) notePeakRss(p, p.tgid);
+    this.spec.access!.onCommandExit(left.map((p) => p.pid), Date.now());
   }
 
   /**
@@ -1032,6 +1080,12 @@ function clearUntraced(tid: number): void {
  */
 function asBytes(s: string): string {
   return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+/** How a process ended, from its wait status. */
+function exitOfStatus(status: number): Exit {
+  const sig = status & 0x7f;
+  return sig ? { status: 128 + sig, signal: sig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
 }
 
 /** Maps the launcher's new user namespace: sandbox ids 0-65535 are unprivileged host ids. */

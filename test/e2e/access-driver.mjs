@@ -38,6 +38,7 @@ const access = {
   onProcessStart: emit('start'),
   onProcessExec: emit('exec'),
   onProcessExit: emit('exit'),
+  onCommandExit: emit('command-exit'),
 };
 const { flags, rest: cmd } = parseFlags(rest, DO_FLAGS, true);
 const status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel });
