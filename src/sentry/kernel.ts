@@ -71,6 +71,7 @@ import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
 import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, describeExit, goferExports, sameNamespace } from './spec.js';
+import { TestChannel, drainFirst } from './testchannel.js';
 
 export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
 export { SandboxError, StartAborted } from './errors.js';
@@ -154,6 +155,8 @@ export class Kernel {
   readonly sharesHostNetwork: boolean;
   /** file owners between the sandbox and the host (src/sentry/idmap.ts) */
   readonly fileIds: IdMap;
+  /** the per-test marker channel (spec.testChannel), from launch to shutdown */
+  testChannel: TestChannel | null = null;
   /** ptrace options of every guest task: with an access observer, exit stops too (peak memory, the command's end) */
   private readonly ptraceOptions: number;
   /** the access observer was told the command ended (onCommandExit) */
@@ -164,6 +167,10 @@ export class Kernel {
     readonly log: Logger,
   ) {
     this.ptraceOptions = spec.access ? PTRACE_OPTIONS | PTRACE_O_TRACEEXIT : PTRACE_OPTIONS;
+    // With a test channel, the access observer drains it before each event
+    // (testchannel.ts drainFirst): whoever reads spec.access from now on
+    // gets markers first, and the event points need not know of the channel.
+    if (spec.access && spec.testChannel !== undefined) spec.access = drainFirst(spec.access, () => this.testChannel?.drain());
     this.hostname = spec.hostname;
     this.domainname = spec.domainname ?? '(none)';
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
@@ -294,6 +301,7 @@ export class Kernel {
       const listener = native.pidfdGetfd(pidfd, listenerFd);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
       if (s.seccompProfile) link.send(profileMessage(s.seccompProfile), "the container's seccomp profile");
+      if (s.testChannel !== undefined) this.openTestChannel();
       // The launcher set up its namespaces meanwhile; the Gofer has had time to start.
       this.mounts = buildMounts(this, this.spec.mounts.filter((m) => m.type === 'bind'));
       const sr = native.ptraceSeize(pid, this.ptraceOptions);
@@ -324,12 +332,23 @@ export class Kernel {
       // (it would report that to stderr); then wait for it to be gone.
       if (pidfd >= 0) native.pidfdSendSignal(pidfd, 9);
       native.close(ctl);
+      this.testChannel?.close();
       await settled(exit);
       throw e;
     } finally {
       if (pidfd >= 0) native.close(pidfd);
       native.close(sync);
     }
+  }
+
+  /** Opens the test channel (its node is made with /dev); its markers go to the access observer. */
+  private openTestChannel(): void {
+    const s = this.spec;
+    const access = s.access;
+    if (!access || !/^\/dev\/[^/]/.test(s.testChannel!) || !s.mounts.some((m) => m.type === 'dev' && m.destination === '/dev')) {
+      throw new SandboxError(`test channel ${s.testChannel}: needs an access observer and a path under the sandbox's /dev`);
+    }
+    this.testChannel = new TestChannel(this.log, (m) => access.onTestMarker(m));
   }
 
   /** Every seccomp listener: the first process's, and one per process exec'd into the container. */
@@ -975,6 +994,7 @@ export class Kernel {
   /** Tears the sandbox down: stop listening, let the Gofer go. */
   shutdown(): void {
     this.goferFailure ??= this.gofer?.failure;
+    this.testChannel?.close();
     for (const ch of this.channels) ch.stop();
     this.inotify.close();
     this.gofer?.close();

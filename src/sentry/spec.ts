@@ -92,7 +92,9 @@ export interface SandboxSpec {
   /**
    * The per-test marker channel (docs/testrun.md): a sandbox path (e.g.
    * /dev/tsvisor-test) whose open gives the write end of a pipe the Sentry
-   * reads; each line is a TestMarker as JSON. Absent: no channel.
+   * reads; each line is a TestMarker as JSON. Absent: no channel. The Kernel
+   * then replaces `access` with an observer that drains the channel before
+   * each event (src/sentry/testchannel.ts drainFirst).
    */
   testChannel?: string;
 }

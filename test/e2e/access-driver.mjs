@@ -3,7 +3,8 @@
 // AccessEvents): runs `-- CMD ARGS` as `tsvisor do` would, with an observer
 // that writes every event as one JSON line to the file named by --events.
 // Flags before `--`: --events FILE, --hide PATH (repeatable), --channel PATH,
-// and any of do's flags. Exits with the guest's status.
+// --rss FILE (writes the driver's, so the Sentry's, peak RSS in kB there at
+// the end), and any of do's flags. Exits with the guest's status.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ const { parseFlags } = await import(path.join(dist, 'cli/flags.js'));
 const { DO_FLAGS } = await import(path.join(dist, 'cli/commands/do.js'));
 
 const argv = process.argv.slice(2);
-const own = { events: null, hide: [], channel: undefined };
+const own = { events: null, hide: [], channel: undefined, rss: null };
 const rest = [];
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -25,6 +26,7 @@ for (let i = 0; i < argv.length; i++) {
   if (a === '--events') own.events = argv[++i];
   else if (a === '--hide') own.hide.push(argv[++i]);
   else if (a === '--channel') own.channel = argv[++i];
+  else if (a === '--rss') own.rss = argv[++i];
   else rest.push(a);
 }
 if (!own.events) throw new Error('access-driver: --events FILE is required');
@@ -43,4 +45,5 @@ const access = {
 const { flags, rest: cmd } = parseFlags(rest, DO_FLAGS, true);
 const status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel });
 fs.closeSync(out);
+if (own.rss) fs.writeFileSync(own.rss, String(process.resourceUsage().maxRSS));
 process.exit(status);
