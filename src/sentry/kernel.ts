@@ -253,7 +253,7 @@ export class Kernel {
     const argv = [LAUNCHER_PATH, '--root', s.rootfs, '--hostname', s.hostname, ...Kernel.testStop()];
     if (s.domainname) argv.push('--domainname', s.domainname);
     const ownNetns = s.network === 'none' && !s.netnsPath;
-    if (ownNetns) argv.push('--lo-up');
+    if (ownNetns && s.loopback !== false) argv.push('--lo-up');
     if (s.netnsPath) argv.push('--netns', s.netnsPath);
     if (s.ipcnsPath) argv.push('--ipcns', s.ipcnsPath);
     if (s.utsnsPath) argv.push('--utsns', s.utsnsPath);

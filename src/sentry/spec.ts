@@ -27,6 +27,7 @@ export interface SandboxSpec {
   /** nodes it may hold (default: the sandbox's budget, storage.ts SANDBOX_NODES) */
   overlayInodes?: number;
   network: 'none' | 'host';
+  /** with network 'none': whether the sandbox's loopback is up (default true; false: 127.0.0.1 is unreachable, ENETUNREACH, as in a network namespace nobody configured) */
   loopback?: boolean;
   /** join this network namespace instead of making one (OCI namespace path) */
   netnsPath?: string;
