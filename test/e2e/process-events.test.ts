@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AccessEvent, runWithEvents } from './access-run.js';
-import { rmrf, runNative, sh, tempDir } from './harness.js';
+import { rmrf, runNative, runSandbox, sh, tempDir } from './harness.js';
 
 /** A process as both sides describe it: the argv it last ran (its parent's if it never exec'd), how it ended, its children. */
 interface ProcNode {
@@ -188,6 +188,24 @@ describe('process events', () => {
       ['/usr/bin/bash', ['/bin/bash', '-c', 'exec -a my-name /bin/true x y']],
       ['/usr/bin/true', ['my-name', 'x', 'y']],
     ]);
+  });
+
+  it('leave non-ASCII argv, environment and working directory of the command as they are natively', () => {
+    const dir = tempDir('ünï');
+    try {
+      const cwd = path.join(dir, 'dïr ✓');
+      fs.mkdirSync(cwd);
+      const argv = sh('printf "%s|" "$@" "$X" "$(pwd)"; ls -d "$PWD"');
+      const run = [...argv, 'sh', 'ü', 'a ✓'];
+      const env = { PATH: '/usr/bin:/bin', X: 'ënv ✓' };
+      const native = runNative(run, { cwd, env });
+      // the harness reads output as latin1: bytes
+      expect(Buffer.from(native.stdout, 'latin1').toString('utf8')).toBe(`ü|a ✓|ënv ✓|${cwd}|${cwd}\n`);
+      const r = runSandbox(run, { cwd, env });
+      expect({ stdout: r.stdout, stderr: r.stderr, status: r.status }).toEqual({ stdout: native.stdout, stderr: native.stderr, status: native.status });
+    } finally {
+      rmrf(dir);
+    }
   });
 
   it("give a script's argv as the kernel builds it from its #! line, as the script sees it natively", () => {

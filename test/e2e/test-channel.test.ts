@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type AccessEvent, runWithEvents } from './access-run.js';
+import { type AccessEvent, type EventsRun, runWithEvents } from './access-run.js';
 import { rmrf, sh, tempDir } from './harness.js';
 
 const CHANNEL = '/dev/tsvisor-test';
@@ -20,7 +20,7 @@ describe('the test channel', () => {
     // Each worker, 30 times: begin, run a program (its fork is the worker's next event), end.
     const worker = `${MARK}; i=0; while [ $i -lt 30 ]; do mark begin "$1 $i" ""; /bin/true; mark end "$1 $i" ',"result":"passed"'; i=$((i+1)); done`;
     const dir = tempDir('workers');
-    let r;
+    let r: EventsRun;
     try {
       fs.writeFileSync(path.join(dir, 'worker'), worker);
       r = runWithEvents(sh(`sh ${dir}/worker A & sh ${dir}/worker B & wait`), withChannel);
