@@ -20,6 +20,7 @@ import {
   CLONE_UNTRACED,
   PTRACE_EVENT_CLONE,
   PTRACE_EVENT_EXEC,
+  PTRACE_EVENT_EXIT,
   PTRACE_EVENT_FORK,
   PTRACE_EVENT_SECCOMP,
   PTRACE_EVENT_STOP,
@@ -27,6 +28,7 @@ import {
   PTRACE_O_EXITKILL,
   PTRACE_O_TRACECLONE,
   PTRACE_O_TRACEEXEC,
+  PTRACE_O_TRACEEXIT,
   PTRACE_O_TRACEFORK,
   PTRACE_O_TRACESECCOMP,
   PTRACE_O_TRACESYSGOOD,
@@ -62,13 +64,14 @@ import { onReturnStop } from './ctty.js';
 import { memoryGone } from './vfs/procfs.js';
 import { clearSighandCalls, restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
-import { FsContext, Process, Task, hostComm, hostTgid, sandboxPid } from './task.js';
+import { FsContext, Process, Task, hostArgv, hostComm, hostTgid, notePeakRss, sandboxPid } from './task.js';
 import { CommandNotFound, checkCommand } from './lookpath.js';
 import { IdMap } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
 import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, describeExit, goferExports, sameNamespace } from './spec.js';
+import { TestChannel, drainFirst } from './testchannel.js';
 
 export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
 export { SandboxError, StartAborted } from './errors.js';
@@ -152,11 +155,22 @@ export class Kernel {
   readonly sharesHostNetwork: boolean;
   /** file owners between the sandbox and the host (src/sentry/idmap.ts) */
   readonly fileIds: IdMap;
+  /** the per-test marker channel (spec.testChannel), from launch to shutdown */
+  testChannel: TestChannel | null = null;
+  /** ptrace options of every guest task: with an access observer, exit stops too (peak memory, the command's end) */
+  private readonly ptraceOptions: number;
+  /** the access observer was told the command ended (onCommandExit) */
+  private commandExitTold = false;
 
   constructor(
     readonly spec: SandboxSpec,
     readonly log: Logger,
   ) {
+    this.ptraceOptions = spec.access ? PTRACE_OPTIONS | PTRACE_O_TRACEEXIT : PTRACE_OPTIONS;
+    // With a test channel, the access observer drains it before each event
+    // (testchannel.ts drainFirst): whoever reads spec.access from now on
+    // gets markers first, and the event points need not know of the channel.
+    if (spec.access && spec.testChannel !== undefined) spec.access = drainFirst(spec.access, () => this.testChannel?.drain());
     this.hostname = spec.hostname;
     this.domainname = spec.domainname ?? '(none)';
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
@@ -239,7 +253,7 @@ export class Kernel {
     const argv = [LAUNCHER_PATH, '--root', s.rootfs, '--hostname', s.hostname, ...Kernel.testStop()];
     if (s.domainname) argv.push('--domainname', s.domainname);
     const ownNetns = s.network === 'none' && !s.netnsPath;
-    if (ownNetns) argv.push('--lo-up');
+    if (ownNetns && s.loopback !== false) argv.push('--lo-up');
     if (s.netnsPath) argv.push('--netns', s.netnsPath);
     if (s.ipcnsPath) argv.push('--ipcns', s.ipcnsPath);
     if (s.utsnsPath) argv.push('--utsns', s.utsnsPath);
@@ -257,7 +271,7 @@ export class Kernel {
     argv.push('--', ...s.args);
     let flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (ownNetns) flags |= CLONE_NEWNET;
-    const r = native.spawnSandbox(LAUNCHER_PATH, argv, s.env, flags, [s.stdio[0], 0, s.stdio[1], 1, s.stdio[2], 2, theirs, 3]);
+    const r = native.spawnSandbox(LAUNCHER_PATH, argv.map(asBytes), s.env.map(asBytes), flags, [s.stdio[0], 0, s.stdio[1], 1, s.stdio[2], 2, theirs, 3]);
     native.close(theirs);
     if (typeof r === 'number') {
       native.close(ctl);
@@ -287,15 +301,17 @@ export class Kernel {
       const listener = native.pidfdGetfd(pidfd, listenerFd);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
       if (s.seccompProfile) link.send(profileMessage(s.seccompProfile), "the container's seccomp profile");
+      if (s.testChannel !== undefined) this.openTestChannel();
       // The launcher set up its namespaces meanwhile; the Gofer has had time to start.
       this.mounts = buildMounts(this, this.spec.mounts.filter((m) => m.type === 'bind'));
-      const sr = native.ptraceSeize(pid, PTRACE_OPTIONS);
+      const sr = native.ptraceSeize(pid, this.ptraceOptions);
       if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
       this.channel = this.watch(listener);
       const proc = new Process(pid, 1, null);
       // tsvisor's init keeps the launcher's argv: it is shown as Linux shows a plain init.
       if (s.init) proc.cmdline = 'init\0';
       this.procs.set(pid, proc);
+      s.access?.onProcessStart(1, 0, proc.startTime, s.init ?? false);
       const root = this.mounts.root;
       const cwd = this.initialCwd(root);
       const creds: Creds = {
@@ -305,7 +321,7 @@ export class Kernel {
       this.tasks.set(pid, new Task(pid, 1, proc, new FsContext(root, cwd, s.umask), creds));
       if (this.deferExec) {
         // OCI create fails here, as runc's does, when the command cannot run.
-        commandOrFail(root, cwd, creds, s.args[0] ?? '', s.env);
+        commandOrFail(root, cwd, creds, asBytes(s.args[0] ?? ''), s.env.map(asBytes));
         this.launcherCtl = ctl;
         return;
       }
@@ -316,12 +332,23 @@ export class Kernel {
       // (it would report that to stderr); then wait for it to be gone.
       if (pidfd >= 0) native.pidfdSendSignal(pidfd, 9);
       native.close(ctl);
+      this.testChannel?.close();
       await settled(exit);
       throw e;
     } finally {
       if (pidfd >= 0) native.close(pidfd);
       native.close(sync);
     }
+  }
+
+  /** Opens the test channel (its node is made with /dev); its markers go to the access observer. */
+  private openTestChannel(): void {
+    const s = this.spec;
+    const access = s.access;
+    if (!access || !/^\/dev\/[^/]/.test(s.testChannel!) || !s.mounts.some((m) => m.type === 'dev' && m.destination === '/dev')) {
+      throw new SandboxError(`test channel ${s.testChannel}: needs an access observer and a path under the sandbox's /dev`);
+    }
+    this.testChannel = new TestChannel(this.log, (m) => access.onTestMarker(m));
   }
 
   /** Every seccomp listener: the first process's, and one per process exec'd into the container. */
@@ -363,7 +390,7 @@ export class Kernel {
     }
     argv.push(...rlimitArgs(guestRlimits(this.spec.rlimits, this.callerNofile)));
     argv.push('--', ...p.args);
-    const pid = native.spawn(LAUNCHER_PATH, argv, p.env, [p.stdio[0], 0, p.stdio[1], 1, p.stdio[2], 2, theirs, 3], false);
+    const pid = native.spawn(LAUNCHER_PATH, argv.map(asBytes), p.env.map(asBytes), [p.stdio[0], 0, p.stdio[1], 1, p.stdio[2], 2, theirs, 3], false);
     native.close(theirs);
     let child = -1;
     let pidfd = -1;
@@ -382,19 +409,20 @@ export class Kernel {
       const listener = native.pidfdGetfd(pidfd, fdNum);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
       if (p.seccompProfile) link.send(profileMessage(p.seccompProfile), "the container's seccomp profile");
-      const sr = native.ptraceSeize(child, PTRACE_OPTIONS);
+      const sr = native.ptraceSeize(child, this.ptraceOptions);
       if (sr < 0) throw new SandboxError(`ptrace: errno ${-sr}`);
       this.watch(listener);
       const proc = new Process(child, sandboxPid(child), null);
       this.procs.set(child, proc);
+      this.spec.access?.onProcessStart(proc.pid, 0, proc.startTime);
       const root = this.mounts.root;
-      const cwd = resolve({ root, creds: ROOT_CREDS }, root, p.cwd || '/', true);
+      const cwd = resolve({ root, creds: ROOT_CREDS }, root, asBytes(p.cwd || '/'), true);
       if (!cwd.dentry.node.isDir()) throw new SandboxError(`cwd ${p.cwd} is not a directory`);
       const creds: Creds = {
         uid: p.uid, gid: p.gid, euid: p.uid, egid: p.gid, fsuid: p.uid, fsgid: p.gid, groups: p.groups,
         capEff: p.uid === 0 ? capMask : 0n,
       };
-      commandOrFail(root, cwd, creds, p.args[0] ?? '', p.env);
+      commandOrFail(root, cwd, creds, asBytes(p.args[0] ?? ''), p.env.map(asBytes));
       this.tasks.set(child, new Task(child, proc.pid, proc, new FsContext(root, cwd, p.umask), creds));
       link.send(Buffer.from('G'), 'the go signal');
       return { pid: child, done };
@@ -440,7 +468,7 @@ export class Kernel {
 
   private initialCwd(root: Location): Location {
     try {
-      const loc = resolve({ root, creds: { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n } }, root, this.spec.cwd || '/', true);
+      const loc = resolve({ root, creds: { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n } }, root, asBytes(this.spec.cwd || '/'), true);
       if (!loc.dentry.node.isDir()) throw new SandboxError(`cwd ${this.spec.cwd} is not a directory`);
       return loc;
     } catch (e) {
@@ -497,6 +525,10 @@ export class Kernel {
           return;
         case PTRACE_EVENT_EXEC:
           this.onExec(pid, native.ptraceGetEventMsg(pid));
+          native.ptraceCont(pid, 0);
+          return;
+        case PTRACE_EVENT_EXIT:
+          this.onExitStop(pid);
           native.ptraceCont(pid, 0);
           return;
         case PTRACE_EVENT_SECCOMP:
@@ -580,6 +612,7 @@ export class Kernel {
       proc.execFnAddr = parent.proc.execFnAddr;
       proc.oom = parent.proc.oom.child();
       this.procs.set(childTid, proc);
+      this.spec.access?.onProcessStart(proc.pid, proc.parent?.pid ?? 0, proc.startTime);
     }
     const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
@@ -632,6 +665,11 @@ export class Kernel {
       dropPendingExec(t);
     }
     this.spec.events?.onExec(tid, formerTid, t.proc.exePath);
+    if (this.spec.access) {
+      // Stopped before the new program's first instruction: its argv is as the kernel gave it.
+      t.proc.peakRss = null;
+      this.spec.access.onProcessExec(t.proc.pid, t.proc.exePath, hostArgv(tid));
+    }
     // Writes to oom_score_adj the process made reach the host's value before the new program runs.
     t.proc.oom.settle();
     t.injection = undefined;
@@ -759,7 +797,7 @@ export class Kernel {
         this.goferFailure = `it ${how}`;
         this.log.error(`the gofer exited (${how})`);
       }
-      this.onGoferExit?.(describeExit(status & 0x7f ? { status: 128 + (status & 0x7f), signal: status & 0x7f } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff }));
+      this.onGoferExit?.(describeExit(exitOfStatus(status)));
       return;
     }
     const t = this.tasks.get(pid);
@@ -774,6 +812,10 @@ export class Kernel {
         memoryGone(t.proc);
         this.procs.delete(t.proc.tgid);
         this.addZombie(t.proc);
+        if (this.spec.access) {
+          if (t.proc.tgid === this.initPid) this.tellCommandExit();
+          this.spec.access.onProcessExit(t.proc.pid, exitOfStatus(status), t.proc.peakRss, Date.now());
+        }
       }
     }
     this.earlyStops.delete(pid);
@@ -782,14 +824,39 @@ export class Kernel {
     if (exitWaiter) {
       this.exitWaiters.delete(pid);
       if (this.exit && this.exitWaiters.size === 0) native.waiterRef(false);
-      const sig = status & 0x7f;
-      exitWaiter(sig ? { status: 128 + sig, signal: sig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff });
+      exitWaiter(exitOfStatus(status));
     }
     if (pid === this.initPid && !this.exit) {
       const termsig = this.killedBy && (status & 0x7f) === 9 ? this.killedBy : status & 0x7f;
       this.exit = termsig ? { status: 128 + termsig, signal: termsig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
       this.onInitExit();
     }
+  }
+
+  /**
+   * An exit stop (PTRACE_O_TRACEEXIT, set only for an access observer): the
+   * thread's memory is still there, so its peak is read here. Once every
+   * thread of init is at or past its stop, the command has ended, with the
+   * rest of the sandbox still running: Linux kills it only as init's last
+   * thread goes on to exit. (A thread killed by another's exec also stops
+   * here, but the exec'ing thread does not.)
+   */
+  private onExitStop(tid: number): void {
+    const t = this.tasks.get(tid);
+    if (!t) return;
+    t.exiting = true;
+    notePeakRss(t.proc, tid);
+    if (t.proc.tgid === this.initPid && [...t.proc.threads.values()].every((x) => x.exiting)) this.tellCommandExit();
+  }
+
+  /** Tells the access observer, once, which processes were still running when the command ended. */
+  private tellCommandExit(): void {
+    if (this.commandExitTold) return;
+    this.commandExitTold = true;
+    const left = [...this.procs.values()].filter((p) => !p.exited && p.tgid !== this.initPid);
+    // They are about to be killed: their peak is read while they still run.
+    for (const p of left) notePeakRss(p, p.tgid);
+    this.spec.access!.onCommandExit(left.map((p) => p.pid), Date.now());
   }
 
   /**
@@ -927,6 +994,7 @@ export class Kernel {
   /** Tears the sandbox down: stop listening, let the Gofer go. */
   shutdown(): void {
     this.goferFailure ??= this.gofer?.failure;
+    this.testChannel?.close();
     for (const ch of this.channels) ch.stop();
     this.inotify.close();
     this.gofer?.close();
@@ -1024,6 +1092,20 @@ function clearUntraced(tid: number): void {
   if (native.ptraceGetRegs(tid, regs) < 0) return;
   regs[REG.rdi] = regs[REG.rdi]! & ~BigInt(CLONE_UNTRACED);
   native.ptraceSetRegs(tid, regs);
+}
+
+/**
+ * A spec's string (Unicode, as JSON and process.argv give it) as the native
+ * layer and the VFS take names and arguments: its UTF-8 bytes, one char each.
+ */
+function asBytes(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+/** How a process ended, from its wait status. */
+function exitOfStatus(status: number): Exit {
+  const sig = status & 0x7f;
+  return sig ? { status: 128 + sig, signal: sig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
 }
 
 /** Maps the launcher's new user namespace: sandbox ids 0-65535 are unprivileged host ids. */

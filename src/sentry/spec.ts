@@ -27,6 +27,8 @@ export interface SandboxSpec {
   /** nodes it may hold (default: the sandbox's budget, storage.ts SANDBOX_NODES) */
   overlayInodes?: number;
   network: 'none' | 'host';
+  /** with network 'none': whether the sandbox's loopback is up (default true; false: 127.0.0.1 is unreachable, ENETUNREACH, as in a network namespace nobody configured) */
+  loopback?: boolean;
   /** join this network namespace instead of making one (OCI namespace path) */
   netnsPath?: string;
   /** join these IPC and UTS namespaces instead of making them (OCI namespace paths: a pod's) */
@@ -91,7 +93,9 @@ export interface SandboxSpec {
   /**
    * The per-test marker channel (docs/testrun.md): a sandbox path (e.g.
    * /dev/tsvisor-test) whose open gives the write end of a pipe the Sentry
-   * reads; each line is a TestMarker as JSON. Absent: no channel.
+   * reads; each line is a TestMarker as JSON. Absent: no channel. The Kernel
+   * then replaces `access` with an observer that drains the channel before
+   * each event (src/sentry/testchannel.ts drainFirst).
    */
   testChannel?: string;
 }
@@ -174,12 +178,23 @@ export interface Denial {
 
 /** A process of the guest, for the report's process tree (sandbox pids). */
 export interface ProcessEvents {
-  /** a new process (not a thread); `time`: Date.now() */
-  onProcessStart(pid: number, ppid: number, time: number): void;
-  /** it executed `exe` with `argv` (null: unreadable) */
+  /**
+   * a new process (not a thread); `time`: Date.now(). The first is pid 1 with
+   * ppid 0; `tsvisorInit`: it is tsvisor's own init (SandboxSpec.init), which
+   * runs none of the user's programs (no onProcessExec): the command is its child.
+   */
+  onProcessStart(pid: number, ppid: number, time: number, tsvisorInit?: boolean): void;
+  /** it executed `exe` with `argv` (null: unreadable), read as the new program starts */
   onProcessExec(pid: number, exe: string, argv: string[] | null): void;
-  /** it ended; `peakRss`: its VmHWM in bytes when known */
+  /** it ended; `peakRss`: the VmHWM in bytes of the last program it ran, read as it exits (null: unknown) */
   onProcessExit(pid: number, exit: Exit, peakRss: number | null, time: number): void;
+  /**
+   * The command ended (pid 1 began to exit): `leftRunning` are the processes
+   * still running then (leaked daemons), which the sandbox's end kills next
+   * (their onProcessExit follow, with signal 9). Called once, before pid 1's
+   * onProcessExit.
+   */
+  onCommandExit(leftRunning: number[], time: number): void;
 }
 
 /** A line of the per-test marker channel (docs/testrun.md). */

@@ -62,6 +62,8 @@ export class Process {
   keptNice: KeptNice | undefined;
   /** /proc/[pid]/oom_score_adj (inherited at fork) */
   oom = new OomScoreAdj();
+  /** the most resident memory (VmHWM, bytes) of its current program seen at its threads' exits (with an access observer only) */
+  peakRss: number | null = null;
 
   constructor(
     /** host tgid */
@@ -116,6 +118,8 @@ export class Task {
   keptNice: KeptNice | undefined;
   /** a real-time I/O priority the host does not give the thread (syscalls/priority.ts) */
   keptIoprio: number | undefined;
+  /** the thread reached its exit stop (with an access observer only: PTRACE_O_TRACEEXIT) */
+  exiting = false;
   private credsCache: Creds | undefined;
 
   constructor(
@@ -175,6 +179,29 @@ export function hostTgid(hostTid: number): number {
   } catch {
     return hostTid;
   }
+}
+
+/** Raises `p.peakRss` to host thread `tid`'s VmHWM (/proc/<tid>/status), if it can be read (not once its memory is gone). */
+export function notePeakRss(p: Process, tid: number): void {
+  let s: string;
+  try {
+    s = fs.readFileSync(`/proc/${tid}/status`, 'latin1');
+  } catch {
+    return;
+  }
+  const m = /\nVmHWM:\s*(\d+) kB/.exec(s);
+  if (m) p.peakRss = Math.max(p.peakRss ?? 0, Number(m[1]) * 1024);
+}
+
+/** A host process's argv (/proc/<tid>/cmdline), or null when it cannot be read. */
+export function hostArgv(tid: number): string[] | null {
+  let s: string;
+  try {
+    s = fs.readFileSync(`/proc/${tid}/cmdline`, 'utf8');
+  } catch {
+    return null;
+  }
+  return s ? s.replace(/\0$/, '').split('\0') : [];
 }
 
 /** A host thread's name (/proc/<tid>/comm), or '' when it is gone. */

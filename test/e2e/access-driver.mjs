@@ -3,7 +3,9 @@
 // AccessEvents): runs `-- CMD ARGS` as `tsvisor do` would, with an observer
 // that writes every event as one JSON line to the file named by --events.
 // Flags before `--`: --events FILE, --hide PATH (repeatable), --channel PATH,
-// and any of do's flags. Exits with the guest's status.
+// --no-loopback (with --network none), --rss FILE (writes the driver's, so the
+// Sentry's, peak RSS in kB there at the end), and any of do's flags. Exits
+// with the guest's status.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +16,7 @@ const { parseFlags } = await import(path.join(dist, 'cli/flags.js'));
 const { DO_FLAGS } = await import(path.join(dist, 'cli/commands/do.js'));
 
 const argv = process.argv.slice(2);
-const own = { events: null, hide: [], channel: undefined };
+const own = { events: null, hide: [], channel: undefined, loopback: true, rss: null };
 const rest = [];
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -25,6 +27,8 @@ for (let i = 0; i < argv.length; i++) {
   if (a === '--events') own.events = argv[++i];
   else if (a === '--hide') own.hide.push(argv[++i]);
   else if (a === '--channel') own.channel = argv[++i];
+  else if (a === '--no-loopback') own.loopback = false;
+  else if (a === '--rss') own.rss = argv[++i];
   else rest.push(a);
 }
 if (!own.events) throw new Error('access-driver: --events FILE is required');
@@ -38,8 +42,10 @@ const access = {
   onProcessStart: emit('start'),
   onProcessExec: emit('exec'),
   onProcessExit: emit('exit'),
+  onCommandExit: emit('command-exit'),
 };
 const { flags, rest: cmd } = parseFlags(rest, DO_FLAGS, true);
-const status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel });
+const status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel, loopback: own.loopback });
 fs.closeSync(out);
+if (own.rss) fs.writeFileSync(own.rss, String(process.resourceUsage().maxRSS));
 process.exit(status);

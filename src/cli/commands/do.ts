@@ -62,6 +62,8 @@ export interface TestSandbox {
   access: AccessEvents;
   hidden?: string[];
   testChannel?: string;
+  /** with --network none: false keeps the sandbox's loopback down (tsvisor test --network none) */
+  loopback?: boolean;
 }
 
 /** Runs `rest` in a sandbox made from do's flags; resolves to tsvisor's exit status. */
@@ -119,7 +121,7 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     init: (flags.init as boolean | undefined) ?? true,
     strace: Boolean(globals.strace) && !observer?.traces,
     ...(globals['strace-syscalls'] === undefined ? {} : { straceSyscalls: globals['strace-syscalls'] as string }),
-    ...(test ? { access: test.access, hidden: test.hidden ?? [], ...(test.testChannel ? { testChannel: test.testChannel } : {}) } : {}),
+    ...(test ? { access: test.access, hidden: test.hidden ?? [], ...(test.testChannel ? { testChannel: test.testChannel } : {}), ...(test.loopback === false ? { loopback: false } : {}) } : {}),
   };
   // Start the Gofer before loading the Sentry, so the two boot at the same time.
   const gofer = spawnGofer(goferExports(spec));

@@ -9,9 +9,11 @@ import {
   O_NONBLOCK,
   O_RDONLY,
   O_RDWR,
+  O_WRONLY,
   PTS_MAJOR_FIRST,
   S_IFCHR,
   S_IFDIR,
+  S_IFIFO,
   S_IFMT,
   S_IFSOCK,
   makedev,
@@ -24,6 +26,7 @@ import type { Stat } from '../../abi/structs.js';
 import { ROOT_CREDS, ownerInSandbox } from '../creds.js';
 import { check, fail, sysErr } from '../errors.js';
 import type { Kernel } from '../kernel.js';
+import type { TestChannel } from '../testchannel.js';
 import type { Task } from '../task.js';
 import { statFromStatx } from './goferfs.js';
 import { MemDir, MemFs, MemSpecial, MemSymlink, type SpecialOpener } from './memfs.js';
@@ -187,7 +190,13 @@ export function ptsProbe(k: Kernel): PtsProbe {
 
 /** Adds a spec's device node (OCI linux.devices) at `path` under /dev, making directories on the way and replacing a node of the same name. */
 export function addDevice(root: MemDir, dev: { path: string; rdev: number; mode: number; uid: number; gid: number }): void {
-  const parts = dev.path.split('/').filter(Boolean).slice(1);
+  const { dir, name } = placeUnderDev(root, dev.path);
+  dir.insert(name, new MemSpecial(dir.fs, S_IFCHR | (dev.mode & 0o7777), dev.rdev, dev.uid, dev.gid, dir.opener));
+}
+
+/** The directory and name of /dev path `path` (its directories made, a node of that name removed). */
+function placeUnderDev(root: MemDir, path: string): { dir: MemDir; name: string } {
+  const parts = path.split('/').filter(Boolean).slice(1);
   const name = parts.pop()!;
   let dir = root;
   for (const part of parts) {
@@ -199,7 +208,33 @@ export function addDevice(root: MemDir, dev: { path: string; rdev: number; mode:
     }
   }
   dir.entries.delete(name);
-  dir.insert(name, new MemSpecial(dir.fs, S_IFCHR | (dev.mode & 0o7777), dev.rdev, dev.uid, dev.gid, dir.opener));
+  return { dir, name };
+}
+
+/**
+ * The per-test channel's node (testchannel.ts): a FIFO anyone may write and
+ * no one read. Each open for writing installs a new write end of the pipe
+ * the Sentry reads; an open for reading fails with EACCES, even for root (the
+ * markers are the Sentry's), also through /proc/self/fd (the magic link
+ * reopens this node).
+ */
+class TestChannelNode extends MemSpecial {
+  constructor(fs: MemFs, ch: TestChannel) {
+    super(fs, S_IFIFO | 0o222, 0, 0, 0, (_node, flags) => {
+      if ((flags & O_ACCMODE) !== O_WRONLY) fail('EACCES');
+      return { fd: ch.openWriter(flags) };
+    });
+  }
+  /** Opened by open(), not as a FIFO of the file system. */
+  override fifo(): number {
+    return -1;
+  }
+}
+
+/** Adds the test channel's node at `path` (SandboxSpec.testChannel, under /dev). */
+export function addTestChannel(root: MemDir, path: string, ch: TestChannel): void {
+  const { dir, name } = placeUnderDev(root, path);
+  dir.insert(name, new TestChannelNode(dir.fs as MemFs, ch));
 }
 
 /** A devpts instance: ptmx and whichever pts/N exists (the Gofer owns the real ones). */

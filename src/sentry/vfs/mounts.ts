@@ -4,7 +4,7 @@
 import { S_IFCHR, S_IFDIR, makedev } from '../../abi/linux.js';
 import { ROOT_CREDS } from '../creds.js';
 import type { Kernel, MountSpec } from '../kernel.js';
-import { addDevice, buildDev, buildDevPts, ptsProbe, ptysOf, specialOpener } from './devfs.js';
+import { addDevice, addTestChannel, buildDev, buildDevPts, ptsProbe, ptysOf, specialOpener } from './devfs.js';
 import { GoferFs } from './goferfs.js';
 import { MemDir, MemFs, MemSpecial } from './memfs.js';
 import { Dentry, type FileSystem, type Location, Mount, type Node } from './node.js';
@@ -95,6 +95,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
       case 'dev': {
         const d = buildDev(opener, spec.console === undefined ? undefined : { pts: spec.console, probe: ptsProbe(k) });
         for (const dev of spec.devices ?? []) addDevice(d.root, dev);
+        if (k.testChannel) addTestChannel(d.root, spec.testChannel!, k.testChannel);
         mfs = d.fs;
         root = d.root;
         source = 'tmpfs';

@@ -1,0 +1,40 @@
+// Runs a command under access-driver.mjs (tsvisor do with an access
+// observer) and reads back the events it recorded, for the Sentry's access
+// event tests.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, type Run, tempDir, rmrf } from './harness.js';
+
+export const ACCESS_DRIVER = path.join(REPO, 'test/e2e/access-driver.mjs');
+
+/** One recorded event: the observer method's short name (start, exec, exit, command-exit, marker, file, ...) and its arguments. */
+export interface AccessEvent {
+  kind: string;
+  args: any[];
+}
+
+export interface EventsRun extends Run {
+  events: AccessEvent[];
+}
+
+/** `access-driver.mjs [flags] -- argv`: flags are the driver's (--channel, --no-loopback) and do's. */
+export function runWithEvents(argv: string[], o: { flags?: string[]; cwd?: string; timeoutMs?: number } = {}): EventsRun {
+  const dir = tempDir('events');
+  const file = path.join(dir, 'events.jsonl');
+  try {
+    const r = spawnSync(process.execPath, [ACCESS_DRIVER, '--events', file, '--cwd', o.cwd ?? '/', ...(o.flags ?? []), '--', ...argv], {
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' },
+      input: '',
+      timeout: o.timeoutMs ?? 60000,
+      maxBuffer: 64 << 20,
+      encoding: 'latin1',
+    });
+    if (r.error) throw r.error;
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    const events = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AccessEvent);
+    return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal, events };
+  } finally {
+    rmrf(dir);
+  }
+}
