@@ -3,6 +3,9 @@
 // AccessEvents): runs `-- CMD ARGS` as `tsvisor do` would, with an observer
 // that writes every event as one JSON line to the file named by --events.
 // Flags before `--`: --events FILE, --hide PATH (repeatable), --channel PATH,
+// --writes FILE (the overlay's changes after the run, src/testrun/writes.ts,
+// as JSON), --export-writes FILE (repeatable: a .patch or .tar of the changes
+// below the sandbox's cwd, with --writes's JSON of each export's result),
 // and any of do's flags. Exits with the guest's status.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,9 +15,10 @@ const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../d
 const { runInSandbox } = await import(path.join(dist, 'cli/commands/do.js'));
 const { parseFlags } = await import(path.join(dist, 'cli/flags.js'));
 const { DO_FLAGS } = await import(path.join(dist, 'cli/commands/do.js'));
+const { collectWrites } = await import(path.join(dist, 'testrun/writes.js'));
 
 const argv = process.argv.slice(2);
-const own = { events: null, hide: [], channel: undefined };
+const own = { events: null, hide: [], channel: undefined, writes: null, exports: [] };
 const rest = [];
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -25,6 +29,8 @@ for (let i = 0; i < argv.length; i++) {
   if (a === '--events') own.events = argv[++i];
   else if (a === '--hide') own.hide.push(argv[++i]);
   else if (a === '--channel') own.channel = argv[++i];
+  else if (a === '--writes') own.writes = argv[++i];
+  else if (a === '--export-writes') own.exports.push(argv[++i]);
   else rest.push(a);
 }
 if (!own.events) throw new Error('access-driver: --events FILE is required');
@@ -40,6 +46,12 @@ const access = {
   onProcessExit: emit('exit'),
 };
 const { flags, rest: cmd } = parseFlags(rest, DO_FLAGS, true);
-const status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel });
+const afterRun = (kernel) => {
+  if (!own.writes) return;
+  const writes = collectWrites(kernel);
+  const exports = own.exports.map((file) => writes?.export(file, kernel.spec.cwd));
+  fs.writeFileSync(own.writes, JSON.stringify({ changes: writes?.changes ?? null, exports }));
+};
+const status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel, afterRun });
 fs.closeSync(out);
 process.exit(status);
