@@ -84,7 +84,7 @@ export class OverlayWrites {
    * Returns what the format could not carry.
    */
   export(file: string, base: string): ExportResult {
-    const format = file.endsWith('.tar') ? 'tar' : /\.(patch|diff)$/.test(file) ? 'patch' : null;
+    const format = exportFormat(file);
     if (!format) throw new Error(`--export-writes ${file}: expected a name ending in .patch, .diff or .tar`);
     const root = base === '/' ? '' : base.replace(/\/+$/, '');
     const inside = this.found.filter((c) => c.path.startsWith(`${root}/`));
@@ -97,6 +97,11 @@ export class OverlayWrites {
       fs.closeSync(fd);
     }
   }
+}
+
+/** The export format a file name asks for (check --export-writes before the run); null: none. */
+export function exportFormat(file: string): 'patch' | 'tar' | null {
+  return file.endsWith('.tar') ? 'tar' : /\.(patch|diff)$/.test(file) ? 'patch' : null;
 }
 
 export interface ExportResult {
@@ -171,13 +176,14 @@ function contents(e: LayerEntry): string {
   return read(e).toString('latin1');
 }
 
+/** A regular file's contents (its size read at once; more, should it have grown). */
 function read(e: LayerEntry): Buffer {
   return withContents(e.node, (fd) => {
     const parts: Buffer[] = [];
-    for (let pos = 0; ; ) {
-      const b = Buffer.alloc(Math.max(1 << 16, e.size - pos + 1));
-      const n = fs.readSync(fd, b, 0, b.length, pos);
-      if (n === 0) return Buffer.concat(parts);
+    for (let pos = 0, want = e.size + 1; ; want = Math.max(want, 1 << 16)) {
+      const b = Buffer.allocUnsafe(want);
+      const n = fs.readSync(fd, b, 0, want, pos);
+      if (n === 0) return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       parts.push(b.subarray(0, n));
       pos += n;
     }
@@ -321,6 +327,8 @@ const WHITEOUT = '.wh.';
 function writeTar(fd: number, changes: OverlayChange[], rel: (p: string) => string): ExportResult['left'] {
   const left: ExportResult['left'] = [];
   const tar = new TarWriter(fd);
+  // The sink writes each chunk before the next read: one buffer does.
+  const chunk = Buffer.allocUnsafe(1 << 16);
   // The whiteout of a directory stands for what it held (changes come in path order).
   let gone: string | null = null;
   for (const c of changes) {
@@ -343,11 +351,10 @@ function writeTar(fd: number, changes: OverlayChange[], rel: (p: string) => stri
         entry.size = e.size;
         tar.add(entry, (sink) =>
           withContents(e.node, (rfd) => {
-            const b = Buffer.alloc(1 << 16);
             for (let pos = 0; pos < e.size; ) {
-              const n = fs.readSync(rfd, b, 0, Math.min(b.length, e.size - pos), pos);
+              const n = fs.readSync(rfd, chunk, 0, Math.min(chunk.length, e.size - pos), pos);
               if (n === 0) throw new Error(`${c.path}: shorter than its size`);
-              sink(Buffer.from(b.subarray(0, n)));
+              sink(chunk.subarray(0, n));
               pos += n;
             }
           }),

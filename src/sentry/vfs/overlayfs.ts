@@ -127,7 +127,7 @@ export class OverlayFs implements FileSystem {
     if (this.timesSet.has(u) && (ue.mtime[0] !== le.mtime[0] || ue.mtime[1] !== le.mtime[1])) out.push('mtime');
     const ux = u.listxattr().sort();
     const lx = safeListxattr(l).sort();
-    if (ux.length !== lx.length || ux.some((x, i) => x !== lx[i] || !u.getxattr(x)!.equals(l.getxattr(x) ?? Buffer.alloc(0)))) out.push('xattrs');
+    if (ux.length !== lx.length || ux.some((x, i) => x !== lx[i] || !u.getxattr(x)!.equals(safeGetxattr(l, x) ?? Buffer.alloc(0)))) out.push('xattrs');
     return out;
   }
 }
@@ -208,11 +208,11 @@ export function withContents<T>(n: Node, f: (fd: number) => T): T {
 }
 
 const CHUNK = 1 << 16;
+let compareBufs: [Buffer, Buffer] | undefined;
 
 function sameContents(u: Node, ue: LayerEntry, l: Node, le: LayerEntry): boolean {
   if (ue.size !== le.size) return false;
-  const a = Buffer.alloc(CHUNK);
-  const b = Buffer.alloc(CHUNK);
+  const [a, b] = (compareBufs ??= [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]);
   return withContents(u, (ufd) =>
     withContents(l, (lfd) => {
       for (let pos = 0; ; pos += CHUNK) {
@@ -607,5 +607,13 @@ function safeListxattr(n: Node): string[] {
     return n.listxattr();
   } catch {
     return [];
+  }
+}
+
+function safeGetxattr(n: Node, name: string): Buffer | null {
+  try {
+    return n.getxattr(name);
+  } catch {
+    return null;
   }
 }
