@@ -1,6 +1,6 @@
 // src/testrun/diff.ts: the edit script turns the old lines into the new ones
 // and is a shortest one (checked against the longest common subsequence by
-// dynamic programming), past its edit limit it is still valid, and unified
+// dynamic programming), past its bounds it is still valid, and unified
 // hunks count their lines as patch(1) reads them.
 import { describe, expect, it } from 'vitest';
 import { type Edit, diffLines, splitLines, unifiedHunks } from '../src/testrun/diff.js';
@@ -44,6 +44,10 @@ describe('line diff', () => {
     const a = Array.from({ length: 5000 }, (_, i) => `a${i}\n`);
     const b = Array.from({ length: 5000 }, (_, i) => (i % 2 ? `a${i}\n` : `b${i}\n`));
     expect(sides(diffLines(a, b))).toEqual({ before: a, after: b });
+    // Many lines with many differences: the search gives up early (lines × edits bounded).
+    const big = Array.from({ length: 200_000 }, (_, i) => `${i}\n`);
+    const changed = big.map((l, i) => (i % 3 ? l : `x${l}`));
+    expect(sides(diffLines(big, changed))).toEqual({ before: big, after: changed });
   });
 
   it('keeps a last line without a newline apart, and counts hunk lines', () => {

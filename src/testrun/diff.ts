@@ -10,8 +10,13 @@ export interface Edit {
   line: string;
 }
 
-/** Past this many differing lines in the part between the common head and tail, the part is replaced whole. */
+/**
+ * Past this many differing lines in the part between the common head and
+ * tail, or past WORK_MAX line comparisons (about lines × edits), the part is
+ * replaced whole: the search's time and trace stay bounded.
+ */
 const MAX_EDITS = 2000;
+const WORK_MAX = 5e7;
 
 /** A text's lines, each with its "\n" (so a last line without one differs from the same line with one). */
 export function splitLines(text: string): string[] {
@@ -25,7 +30,7 @@ export function splitLines(text: string): string[] {
   return out;
 }
 
-/** A shortest edit script from `a` to `b` (or, past MAX_EDITS, a valid longer one). */
+/** A shortest edit script from `a` to `b` (or, past the bounds, a valid longer one). */
 export function diffLines(a: string[], b: string[]): Edit[] {
   let head = 0;
   while (head < a.length && head < b.length && a[head] === b[head]) head++;
@@ -38,11 +43,11 @@ export function diffLines(a: string[], b: string[]): Edit[] {
   return [...keep(a.slice(0, head)), ...middle, ...keep(a.slice(a.length - tail))];
 }
 
-/** Myers' greedy forward search with its trace kept for the way back; null past MAX_EDITS. */
+/** Myers' greedy forward search with its trace kept for the way back; null past the bounds. */
 function myers(a: string[], b: string[]): Edit[] | null {
   const n = a.length;
   const m = b.length;
-  const max = Math.min(n + m, MAX_EDITS);
+  const max = Math.min(n + m, MAX_EDITS, Math.floor(WORK_MAX / Math.max(1, n + m)));
   const off = max + 1;
   const v = new Int32Array(2 * max + 3);
   const trace: Int32Array[] = [];

@@ -50,9 +50,11 @@ export interface WritesOptions {
   maxDiffBytes?: number;
 }
 
-/** A side larger than this gets no diff in the report (the patch export has it). */
+/** A side larger than this gets no diff in the report (the patch export has it, up to PATCH_FILE_MAX). */
 const DIFF_FILE_MAX = 4 << 20;
 const DEFAULT_DIFF_BYTES = 64 << 10;
+/** A file larger than this (either side) is left out of the patch, which holds each file whole in memory while it is written. */
+const PATCH_FILE_MAX = 64 << 20;
 /** As git: a NUL among the first 8000 bytes makes a file binary. */
 const BINARY_PROBE = 8000;
 
@@ -89,7 +91,12 @@ export class OverlayWrites {
     const root = base === '/' ? '' : base.replace(/\/+$/, '');
     const inside = this.found.filter((c) => c.path.startsWith(`${root}/`));
     const rel = (p: string): string => p.slice(root.length + 1);
-    const fd = fs.openSync(file, 'w', 0o644);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'w', 0o644);
+    } catch (e) {
+      throw new Error(`--export-writes ${file}: cannot write it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
     try {
       const left = format === 'tar' ? writeTar(fd, inside, rel) : writePatch(fd, inside, rel);
       return { format, changes: inside.length, outside: this.found.length - inside.length, left };
@@ -249,9 +256,13 @@ function writePatch(fd: number, changes: OverlayChange[], rel: (p: string) => st
   const carried = (e: LayerEntry): boolean => e.type === S_IFREG || e.type === S_IFLNK;
   for (const [i, c] of changes.entries()) {
     const name = rel(c.path);
+    const why = (text: string): number => left.push({ path: shown(c.path), why: text });
+    if ([c.upper, c.lower].some((e) => e?.type === S_IFREG && e.size > PATCH_FILE_MAX)) {
+      why(`larger than ${PATCH_FILE_MAX >> 20} MiB: the tar export has it`);
+      continue;
+    }
     const now = c.upper && carried(c.upper) ? c.upper : null;
     const host = c.lower && carried(c.lower) ? c.lower : null;
-    const why = (text: string): number => left.push({ path: shown(c.path), why: text });
     for (const e of [c.upper, c.lower]) if (e && !carried(e) && e.type !== S_IFDIR) why(`a ${typeName(e.type)}: patches carry files and symlinks`);
     // A directory is made or removed with the files in it: an empty one is not.
     const empty = !changes[i + 1]?.path.startsWith(`${c.path}/`);

@@ -174,7 +174,7 @@ function lowerChild(dir: Node, name: string): Node | null {
   return dir.isDir() ? dir.lookup(name) : null;
 }
 
-export function layerEntry(n: Node): LayerEntry {
+function layerEntry(n: Node): LayerEntry {
   const st = n.stat();
   const type = st.mode & S_IFMT;
   const e: LayerEntry = { node: n, type, perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, mtime: [st.mtimeSec, st.mtimeNsec], rdev: st.rdev };
