@@ -32,6 +32,12 @@ export interface WriteChange {
   hostMode?: number;
   /** modified, metadata: the attributes that differ besides the contents */
   attrs?: ChangedAttr[];
+  /** with attrs `owner`: uid and gid now and on the host */
+  owner?: [number, number];
+  hostOwner?: [number, number];
+  /** with attrs `mtime`: the modification time now and on the host (ISO 8601) */
+  mtime?: string;
+  hostMtime?: string;
   /** a symlink's target now and on the host */
   target?: string;
   hostTarget?: string;
@@ -140,6 +146,11 @@ function typeName(t: number): FileType {
   }
 }
 
+/** A file time as ISO 8601 with nanoseconds. */
+function isoTime([sec, nsec]: [number, number]): string {
+  return new Date(sec * 1000).toISOString().replace('.000Z', `.${String(nsec).padStart(9, '0')}Z`);
+}
+
 /** A regular file's size, a symlink's target's; 0 for the other types. */
 function sizeOf(e: LayerEntry): number {
   return e.type === S_IFREG || e.type === S_IFLNK ? e.size : 0;
@@ -157,6 +168,8 @@ function record(c: OverlayChange, maxDiff: number): WriteChange {
   if (now) w.mode = now.perm;
   if (host) w.hostMode = host.perm;
   if (c.attrs.length) w.attrs = c.attrs;
+  if (now && host && c.attrs.includes('owner')) [w.owner, w.hostOwner] = [[now.uid, now.gid], [host.uid, host.gid]];
+  if (now && host && c.attrs.includes('mtime')) [w.mtime, w.hostMtime] = [isoTime(now.mtime), isoTime(host.mtime)];
   if (now?.target !== undefined) w.target = shown(now.target);
   if (host?.target !== undefined) w.hostTarget = shown(host.target);
   if (c.kind === 'metadata') return w;

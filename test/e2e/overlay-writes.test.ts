@@ -149,6 +149,9 @@ interface Change {
   hostSize: number | null;
   binary?: boolean;
   diff?: string;
+  owner?: number[];
+  hostOwner?: number[];
+  mtime?: string;
 }
 
 interface Exported {
@@ -223,12 +226,17 @@ describe('overlay writes', () => {
     expect(writes.changes.filter((c) => !c.path.startsWith(`${project}/`))).toEqual([]);
   });
 
-  it('text changes carry a unified diff against the host version, binary ones say so', () => {
+  it('text changes carry a unified diff against the host version, binary ones say so; owner and time changes their values', () => {
     const byPath = new Map(writes.changes.map((c) => [path.relative(project, c.path), c]));
     expect(byPath.get('text.txt')!.diff).toBe(`--- a${project}/text.txt\n+++ b${project}/text.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n`);
     expect(byPath.get('big.txt')!.diff).toMatch(/@@ -48,7 \+48,7 @@\n line 47\n line 48\n line 49\n-line 50\n\+LINE FIFTY\n line 51\n line 52\n line 53\n@@ -148,7 \+148,7 @@\n/);
     expect(byPath.get('nonl.txt')!.diff).toMatch(/-with newline\n\+no newline\n\\ No newline at end of file\n$/);
     expect(byPath.get('created.txt')!.diff).toMatch(/^--- \/dev\/null\n.*\n@@ -0,0 \+1,1 @@\n\+brand new\n$/);
+    expect([byPath.get('owned.txt')!.owner, byPath.get('owned.txt')!.hostOwner]).toEqual([[1234, 5678], [0, 0]]);
+    expect([byPath.get('touched.txt')!.mtime, byPath.get('sub')!.mtime]).toEqual([
+      new Date('2001-02-03T04:05:06').toISOString().replace('.000Z', '.000000000Z'),
+      new Date('2002-03-04T05:06:07').toISOString().replace('.000Z', '.000000000Z'),
+    ]);
     for (const p of ['blob.bin', 'newblob.bin', 'olddir/nested/b.bin']) {
       expect(byPath.get(p)!.binary).toBe(true);
       expect(byPath.get(p)!.diff).toBeUndefined();
