@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, major, minor } from '../abi/linux.js';
+import { errnoName } from '../abi/errno.js';
+import { SysErr } from '../sentry/errors.js';
 import type { Kernel } from '../sentry/kernel.js';
 import { type ChangedAttr, type LayerEntry, type OverlayChange, OverlayFs, withContents } from '../sentry/vfs/overlayfs.js';
 import { diffLines, splitLines, unifiedHunks } from './diff.js';
@@ -81,9 +83,9 @@ export class OverlayWrites {
 
   constructor(overlay: OverlayFs, opts: WritesOptions = {}) {
     const hidden = new Set((opts.hidden ?? []).map((p) => path.posix.normalize(`/${p}`).replace(/(.)\/$/, '$1')));
-    this.found = [...overlay.changes(hidden)];
     const max = opts.maxDiffBytes ?? DEFAULT_DIFF_BYTES;
-    this.changes = this.found.map((c) => record(c, max));
+    this.found = sentryCall(() => [...overlay.changes(hidden)]);
+    this.changes = sentryCall(() => this.found.map((c) => record(c, max)));
   }
 
   /**
@@ -104,11 +106,25 @@ export class OverlayWrites {
       throw new Error(`--export-writes ${file}: cannot write it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
     try {
-      const left = format === 'tar' ? writeTar(fd, inside, rel) : writePatch(fd, inside, rel);
+      const left = sentryCall(() => (format === 'tar' ? writeTar(fd, inside, rel) : writePatch(fd, inside, rel)));
       return { format, changes: inside.length, outside: this.found.length - inside.length, left };
     } finally {
       fs.closeSync(fd);
     }
+  }
+}
+
+/**
+ * Runs `f`, which reads the overlay: a failed file operation (a SysErr,
+ * which is no Error) becomes an Error that says so. EIO: the Gofer is gone
+ * (collected after the sandbox's end, not from afterRun).
+ */
+function sentryCall<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof SysErr) throw new Error(`the overlay's changes could not be read: ${errnoName(e.errno)}${e.errno === 5 ? ' (the Gofer is gone: collect them from runInSandbox\'s afterRun)' : ''}`);
+    throw e;
   }
 }
 
