@@ -335,6 +335,12 @@ export const XATTR_SIZE_MAX = 65536;
 export const XATTR_LIST_MAX = 65536;
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
+/** A POSIX access ACL (uapi/linux/posix_acl_xattr.h): a version, then {u16 tag, u16 perm, u32 id} entries. */
+export const XATTR_POSIX_ACL_ACCESS = 'system.posix_acl_access';
+export const POSIX_ACL_XATTR_VERSION = 2;
+export const ACL_USER_OBJ = 0x01;
+export const ACL_GROUP_OBJ = 0x04;
+export const ACL_OTHER = 0x20;
 /** Nested #! interpreters exec_binprm allows before the final image (since Linux 5.9; the older recursive loader allowed BINPRM_MAX_RECURSION, 4). */
 export const EXEC_MAX_INTERPRETERS = 5;
 export const BINPRM_BUF_SIZE = 256;

@@ -922,6 +922,7 @@ export class Kernel {
     if (!this.exit || this.tasks.size > 0 || this.finished) return;
     this.finished = true;
     clearTimeout(this.finishTimer);
+    this.spec.onFinish?.();
     this.shutdown();
     this.resolveDone(this.exit);
   }

@@ -80,6 +80,8 @@ export interface SandboxSpec {
    * the OCI runtime moves it into the guests' cgroups there.
    */
   onGuestProcess?: (hostPid: number) => void;
+  /** Called once the guest is gone, before the Sentry lets its Gofer go (tsvisor test reads the overlay's changes there). */
+  onFinish?: () => void;
   /** an observer of the guest's processes and execs (tsvisor coverage); absent on the normal path */
   events?: GuestEvents;
   /** an observer of what the guest touches (tsvisor test, src/testrun/); absent on the normal path */

@@ -10,6 +10,7 @@ import { type AccessEvents, type GuestEvents, type SandboxSpec, goferExports } f
 import { type Command, fatal } from '../main.js';
 import { type FlagSpec, type FlagValues, UsageError, parseFlags, wrongArguments } from '../flags.js';
 import type { Logger } from '../../log.js';
+import type { Kernel } from '../../sentry/kernel.js';
 import { CALLER_NOFILE_ENV, DEFAULT_LIMITS, type GuestLimits, parseSize } from '../../sentry/limits.js';
 
 export const DO_FLAGS: readonly FlagSpec[] = [
@@ -64,6 +65,8 @@ export interface TestSandbox {
   testChannel?: string;
   /** with --network none: false keeps the sandbox's loopback down (tsvisor test --network none) */
   loopback?: boolean;
+  /** called once the guest is gone, while the overlay and the Gofer behind it can still be read (src/testrun/writes.ts) */
+  afterRun?: (kernel: Kernel) => void;
 }
 
 /** Runs `rest` in a sandbox made from do's flags; resolves to tsvisor's exit status. */
@@ -158,6 +161,17 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
   const { cgroup, warnings } = GuestCgroup.create(limits);
   for (const w of warnings) fs.writeSync(2, `tsvisor: warning: ${w}\n`);
   spec.events = observer;
+  let afterRunFailure: unknown;
+  const afterRun = test?.afterRun;
+  if (afterRun) {
+    spec.onFinish = () => {
+      try {
+        afterRun(kernel);
+      } catch (e) {
+        afterRunFailure = e;
+      }
+    };
+  }
   spec.onGuestProcess = (pid) => {
     if (cgroup) cgroup.join(pid).forEach((w) => log.warn(w));
     observer?.onGuestProcess(pid, log);
@@ -181,6 +195,7 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     if (killed) fs.writeSync(2, `tsvisor: the guest reached its memory limit (--memory): ${killed} process${killed > 1 ? 'es were' : ' was'} killed\n`);
     for (const w of await cgroup.remove()) log.warn(w);
   }
+  if (afterRunFailure) throw afterRunFailure;
   if (goferFailure) {
     fs.writeSync(2, `tsvisor: the gofer died (${goferFailure}); file operations failed with EIO\n`);
     return exit.status || 125;

@@ -5,6 +5,9 @@
 // flags while reads, writes and mmap run natively. Everything is counted
 // (nr_inodes, size, the sandbox's budget): running out is ENOSPC.
 import {
+  ACL_GROUP_OBJ,
+  ACL_OTHER,
+  ACL_USER_OBJ,
   AT_EMPTY_PATH,
   O_ACCMODE,
   O_CREAT,
@@ -15,6 +18,7 @@ import {
   O_WRONLY,
   O_RDONLY,
   O_RDWR,
+  POSIX_ACL_XATTR_VERSION,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
   S_IFDIR,
@@ -26,6 +30,7 @@ import {
   UTIME_NOW,
   UTIME_OMIT,
   XATTR_CREATE,
+  XATTR_POSIX_ACL_ACCESS,
   XATTR_REPLACE,
   dtypeOf,
 } from '../../abi/linux.js';
@@ -240,7 +245,14 @@ export abstract class MemNode extends Node {
     const old = this.xattrs?.get(name);
     if (flags & XATTR_CREATE && old) fail('EEXIST');
     if (flags & XATTR_REPLACE && !old) fail('ENODATA');
-    this.putXattr(name, value);
+    const mode = name === XATTR_POSIX_ACL_ACCESS ? minimalAclMode(value) : null;
+    if (mode !== null) {
+      // As Linux: an access ACL that only restates the mode sets the mode and is not kept.
+      this.modeBits = (this.modeBits & ~0o777) | mode;
+      if (old) this.removexattr(name);
+    } else {
+      this.putXattr(name, value);
+    }
     this.touchCtime();
   }
   /** Stores an xattr, charged: names and values of one node together up to XATTR_NODE_MAX, then ENOSPC. */
@@ -263,6 +275,24 @@ export abstract class MemNode extends Node {
   protected symlinkBytes(): number {
     return 0;
   }
+}
+
+/**
+ * The permission bits an access ACL of only the owner, group and other
+ * entries stands for; null for an ACL with more entries. EINVAL for one
+ * that is not an ACL.
+ */
+function minimalAclMode(acl: Buffer): number | null {
+  if (acl.length < 4 || (acl.length - 4) % 8 || acl.readUInt32LE(0) !== POSIX_ACL_XATTR_VERSION) fail('EINVAL');
+  const perms = new Map<number, number>();
+  for (let off = 4; off < acl.length; off += 8) {
+    const tag = acl.readUInt16LE(off);
+    if (perms.has(tag)) return null;
+    perms.set(tag, acl.readUInt16LE(off + 2) & 7);
+  }
+  const [u, g, o] = [ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_OTHER].map((t) => perms.get(t));
+  if (perms.size !== 3 || u === undefined || g === undefined || o === undefined) return null;
+  return (u << 6) | (g << 3) | o;
 }
 
 const statBuf = new Float64Array(STATX_FIELDS);

@@ -6,6 +6,7 @@
 // the Whiteout class, an opaque directory (one that hides its lower
 // counterpart) is listed in `opaque`. OverlayNode objects are views that pair
 // an upper node and a lower node, rebuilt from that state on lookup.
+import fs from 'node:fs';
 import {
   O_ACCMODE,
   O_RDONLY,
@@ -17,6 +18,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  UTIME_OMIT,
   dtypeOf,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
@@ -42,10 +44,12 @@ export class OverlayFs implements FileSystem {
   /** Subdirectories added (+) or removed (-) in the upper layer of a merged
    * directory, so its link count stays what Linux would report. */
   readonly subdirDelta = new WeakMap<MemDir, number>();
+  /** Upper nodes whose modification time the guest set (utimensat and the like), for changes(). */
+  readonly timesSet = new WeakSet<MemNode>();
   readonly root: OverlayNode;
 
   constructor(
-    lowerRoot: Node,
+    readonly lowerRoot: Node,
     readonly opener: SpecialOpener,
     /** the upper layer's size (bytes) and nodes (0: the sandbox's budget) */
     size: number,
@@ -65,6 +69,160 @@ export class OverlayFs implements FileSystem {
   statfs(): StatFs {
     return { ...this.upperFs.statfs(), type: OVERLAYFS_SUPER_MAGIC };
   }
+
+  /**
+   * What the guest changed, path by path, against the lower layer (the
+   * host), in path order (a directory before what it holds). Each path is
+   * compared with the lower object at the same path, whatever copy-ups,
+   * whiteouts and opaque directories brought it there: a copy-up left as it
+   * was is no change, a name deleted and made again is compared with the
+   * object it replaced. A deleted or created directory is followed by each
+   * object below it. `hidden` paths (tsvisor test's secrets, whiteouts
+   * from the start) are compared with nothing: their whiteouts are no
+   * deletion, what the guest makes there is created. Needs the lower layer
+   * (the Gofer) still up.
+   */
+  *changes(hidden: ReadonlySet<string> = new Set()): Generator<OverlayChange> {
+    yield* this.dirChanges(this.root.upper as MemDir, this.lowerRoot, '', hidden);
+  }
+
+  private *dirChanges(dir: MemDir, lower: Node | null, prefix: string, hidden: ReadonlySet<string>): Generator<OverlayChange> {
+    const names = new Set(dir.entries.keys());
+    // An opaque directory hides every lower name it does not hold itself.
+    if (lower && this.opaque.has(dir)) for (const e of lower.readdir()) names.add(e.name);
+    for (const name of [...names].sort()) {
+      const path = `${prefix}/${name}`;
+      const u = dir.entries.get(name);
+      // A hidden path has no host object for the guest: what it makes there is new (and no diff shows the host's).
+      const l = lower && !hidden.has(path) ? lowerChild(lower, name) : null;
+      if (!u || u instanceof Whiteout) {
+        if (l) yield* subtree(path, l, 'deleted');
+        continue;
+      }
+      if (!l) {
+        yield* subtree(path, u, 'created');
+        continue;
+      }
+      const ue = layerEntry(u);
+      const le = layerEntry(l);
+      if (ue.type !== le.type) {
+        yield { path, kind: 'type', upper: ue, lower: le, attrs: [] };
+        if (le.type === S_IFDIR) yield* below(path, l, 'deleted');
+        if (ue.type === S_IFDIR) yield* below(path, u, 'created');
+        continue;
+      }
+      const attrs = this.changedAttrs(u, ue, l, le);
+      const same = ue.type === S_IFREG ? sameContents(u, ue, l, le) : ue.target === le.target && ue.rdev === le.rdev;
+      if (!same) yield { path, kind: 'modified', upper: ue, lower: le, attrs };
+      else if (attrs.length) yield { path, kind: 'metadata', upper: ue, lower: le, attrs };
+      if (u instanceof MemDir) yield* this.dirChanges(u, l, path, hidden);
+    }
+  }
+
+  private changedAttrs(u: MemNode, ue: LayerEntry, l: Node, le: LayerEntry): ChangedAttr[] {
+    const out: ChangedAttr[] = [];
+    if (ue.perm !== le.perm && ue.type !== S_IFLNK) out.push('mode');
+    if (ue.uid !== le.uid || ue.gid !== le.gid) out.push('owner');
+    // Only a time the guest set: writes and entry changes move it as a consequence.
+    if (this.timesSet.has(u) && (ue.mtime[0] !== le.mtime[0] || ue.mtime[1] !== le.mtime[1])) out.push('mtime');
+    const ux = u.listxattr().sort();
+    const lx = safeListxattr(l).sort();
+    if (ux.length !== lx.length || ux.some((x, i) => x !== lx[i] || !u.getxattr(x)!.equals(safeGetxattr(l, x) ?? Buffer.alloc(0)))) out.push('xattrs');
+    return out;
+  }
+}
+
+/** An object of one layer, for OverlayFs.changes(). Sandbox owners. */
+export interface LayerEntry {
+  node: Node;
+  /** the S_IFMT bits */
+  type: number;
+  /** the permission bits (07777) */
+  perm: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: [number, number];
+  /** a symlink's target */
+  target?: string;
+  /** a device node's */
+  rdev: number;
+}
+
+/** Attributes a change may concern besides the contents. */
+export type ChangedAttr = 'mode' | 'owner' | 'mtime' | 'xattrs';
+
+/**
+ * One path the guest changed. `created`: no lower object there; `deleted`:
+ * the lower object is gone; `modified`: the contents (a symlink's target, a
+ * device's number) differ; `metadata`: only `attrs` differ; `type`: another
+ * kind of object took the lower one's name.
+ */
+export interface OverlayChange {
+  /** the sandbox path */
+  path: string;
+  kind: 'created' | 'modified' | 'deleted' | 'metadata' | 'type';
+  /** what the guest left there (null: deleted) */
+  upper: LayerEntry | null;
+  /** what the host has there (null: created) */
+  lower: LayerEntry | null;
+  /** the attributes that differ (modified, metadata) */
+  attrs: ChangedAttr[];
+}
+
+function lowerChild(dir: Node, name: string): Node | null {
+  return dir.isDir() ? dir.lookup(name) : null;
+}
+
+function layerEntry(n: Node): LayerEntry {
+  const st = n.stat();
+  const type = st.mode & S_IFMT;
+  const e: LayerEntry = { node: n, type, perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, mtime: [st.mtimeSec, st.mtimeNsec], rdev: st.rdev };
+  if (type === S_IFLNK) e.target = n instanceof MemSymlink ? n.target : n.readlink();
+  return e;
+}
+
+/** Each object of the subtree at `path` (created or deleted), in path order. */
+function* subtree(path: string, n: Node, kind: 'created' | 'deleted'): Generator<OverlayChange> {
+  const e = layerEntry(n);
+  yield kind === 'created' ? { path, kind, upper: e, lower: null, attrs: [] } : { path, kind, upper: null, lower: e, attrs: [] };
+  if (e.type === S_IFDIR) yield* below(path, n, kind);
+}
+
+function* below(path: string, dir: Node, kind: 'created' | 'deleted'): Generator<OverlayChange> {
+  const children = dir instanceof MemDir ? [...dir.entries].filter(([, c]) => !(c instanceof Whiteout)) : dir.readdir().map((e) => [e.name, null] as const);
+  for (const [name, c] of children.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const child = c ?? dir.lookup(name);
+    if (child) yield* subtree(`${path}/${name}`, child, kind);
+  }
+}
+
+/** Runs `f` with a read-only host fd of a regular file's contents (either layer's). */
+export function withContents<T>(n: Node, f: (fd: number) => T): T {
+  const { fd } = n.open(O_RDONLY);
+  try {
+    return f(fd);
+  } finally {
+    native.close(fd);
+  }
+}
+
+const CHUNK = 1 << 16;
+let compareBufs: [Buffer, Buffer] | undefined;
+
+function sameContents(u: Node, ue: LayerEntry, l: Node, le: LayerEntry): boolean {
+  if (ue.size !== le.size) return false;
+  const [a, b] = (compareBufs ??= [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]);
+  return withContents(u, (ufd) =>
+    withContents(l, (lfd) => {
+      for (let pos = 0; ; pos += CHUNK) {
+        const n = fs.readSync(ufd, a, 0, CHUNK, pos);
+        const m = fs.readSync(lfd, b, 0, CHUNK, pos);
+        if (n !== m || !a.subarray(0, n).equals(b.subarray(0, m))) return false;
+        if (n === 0) return true;
+      }
+    }),
+  );
 }
 
 export class OverlayNode extends Node {
@@ -400,7 +558,9 @@ export class OverlayNode extends Node {
   override setattr(a: SetAttr, via?: Via): void {
     const detached = this.removed?.attrs;
     if (detached) return detached.setattr(a, now());
-    this.copyUp().setattr(a, via);
+    const u = this.copyUp();
+    u.setattr(a, via);
+    if (a.mtime && a.mtime[1] !== UTIME_OMIT) this.fs.timesSet.add(u);
   }
 
   override getxattr(name: string): Buffer | null {
@@ -447,5 +607,13 @@ function safeListxattr(n: Node): string[] {
     return n.listxattr();
   } catch {
     return [];
+  }
+}
+
+function safeGetxattr(n: Node, name: string): Buffer | null {
+  try {
+    return n.getxattr(name);
+  } catch {
+    return null;
   }
 }
