@@ -278,8 +278,9 @@ describe('overlay writes', () => {
     const dir = freshCopy('tar');
     const tarFile = path.join(work, 'w.tar');
     const names = execFileSync('tar', ['-tf', tarFile], { encoding: 'latin1' }).split('\n').filter(Boolean);
-    // docs/testrun.md's recipe, as written there.
-    const recipe = /```sh\n([^`]*)```/.exec(fs.readFileSync(path.join(REPO, 'docs/testrun.md'), 'utf8'))![1]!.replaceAll('FILE.tar', tarFile);
+    // docs/testrun.md's recipe, as written there (the first sh block of its "Writes" section).
+    const writesSection = fs.readFileSync(path.join(REPO, 'docs/testrun.md'), 'utf8').split('\n## Writes\n')[1]!;
+    const recipe = /```sh\n([^`]*)```/.exec(writesSection)![1]!.replaceAll('FILE.tar', tarFile);
     execFileSync('sh', ['-ec', recipe], { cwd: dir });
     expect(treeSnapshot(dir)).toEqual(treeSnapshot(native));
     const owner = (d: string, rel: string) => {
