@@ -1,0 +1,112 @@
+// What the guest touches, for an observer (SandboxSpec.access, tsvisor test):
+// the Sentry's side of src/sentry/spec.ts's AccessEvents for path calls,
+// network calls and denials. Absent (null on the kernel) unless the spec asks
+// for it, so the normal path pays one check per call.
+//
+// A path call's paths are collected where every path call starts its walk
+// (syscalls/common.ts startDir), made absolute from the directory the call
+// started at, and reported by the dispatcher once the handler has ended, with
+// the call's FileOp from syscall-tables (`access`). State is per call: it is
+// reset when the next call begins, so nothing here grows with the guest.
+import path from 'node:path';
+import { ERRNO, errnoName } from '../abi/errno.js';
+import type { AccessEvents, Denial, FileOp, NetworkAttempt } from './spec.js';
+import type { Task } from './task.js';
+import type { Location } from './vfs/node.js';
+import { pathOf } from './vfs/resolve.js';
+
+/** At most this many paths are kept per call (rename and link name two; a call names no more). */
+const PATHS_MAX = 4;
+
+/** Errnos of a full file system: the overlay's size or inode budget, a tmpfs's size. */
+const LIMIT_ERRNOS: ReadonlySet<number> = new Set([ERRNO.ENOSPC, ERRNO.EDQUOT]);
+
+export class AccessLog {
+  /** the absolute sandbox paths the current call named, in order */
+  private readonly paths: string[] = [];
+  /** the current call's FileOp (the table's, or the one its handler set); null: not a path call */
+  private op: FileOp | null = null;
+  /** the hidden path the current call ran into (its first), or null */
+  private hidden: string | null = null;
+  /** the last names the call looks up in a directory itself (to create or remove them), as many as paths */
+  private readonly names: { dir: Location; name: string }[] = [];
+
+  constructor(readonly events: AccessEvents) {}
+
+  /** A call begins; `op` is the table's FileOp for it, if any. */
+  begin(op: FileOp | null): void {
+    this.paths.length = 0;
+    this.names.length = 0;
+    this.op = op;
+    this.hidden = null;
+  }
+
+  /** The handler refines the call's FileOp (an open's, by its flags and whether it created the file). */
+  setOp(op: FileOp): void {
+    if (this.op) this.op = op;
+  }
+
+  /** The call named `p`, walked from `from` (its cwd or dirfd). */
+  named(t: Task, from: Location, p: string): void {
+    if (this.paths.length >= PATHS_MAX) return;
+    this.paths.push(absolute(t, from, p));
+  }
+
+  /** The call will look `name` up in `dir` itself (after resolving the rest of its path: create, remove, rename). */
+  lastName(dir: Location, name: string): void {
+    if (this.names.length < PATHS_MAX) this.names.push({ dir, name });
+  }
+
+  /** The call named the object at `loc` through an fd (getdents). */
+  namedLocation(t: Task, loc: Location): void {
+    if (this.paths.length >= PATHS_MAX) return;
+    this.paths.push(display(pathOf(t.fs.root, loc) ?? '/'));
+  }
+
+  /** A lookup of `name` in `dir` met a hidden path (SandboxSpec.hidden): the call gets ENOENT. */
+  hiddenHit(t: Task, dir: Location, name: string): void {
+    if (this.hidden !== null) return;
+    const d = pathOf(t.fs.root, dir) ?? '/';
+    this.hidden = display(d === '/' ? `/${name}` : `${d}/${name}`);
+  }
+
+  /** The call ended: `errno` 0 for success. Reports the file access and what refused it. */
+  end(t: Task, call: string, errno: number): void {
+    const op = this.op;
+    if (!op || this.paths.length === 0) return;
+    // A name the call found absent itself (unlink, rename's source) may be a hidden one.
+    if (errno === ERRNO.ENOENT && this.hidden === null) {
+      const n = this.names.find((x) => x.dir.dentry.node.hides(x.name));
+      if (n) this.hiddenHit(t, n.dir, n.name);
+    }
+    const pid = t.proc.pid;
+    const p = this.paths[0]!;
+    const to = this.paths[1];
+    this.events.onFileAccess(to !== undefined && (op === 'rename' || call.startsWith('link')) ? { pid, op, call, path: p, to, errno } : { pid, op, call, path: p, errno });
+    const what = `${call} ${p}`;
+    if (this.hidden !== null) this.denied({ pid, rule: 'hidden', what, path: this.hidden, errno });
+    else if (errno === ERRNO.EROFS) this.denied({ pid, rule: 'read-only', what, path: to ?? p, errno });
+    else if (LIMIT_ERRNOS.has(errno)) this.denied({ pid, rule: 'limit', what: `${what}: ${errnoName(errno)} (overlay or tmpfs size or inodes)`, path: to ?? p, errno });
+  }
+
+  denied(d: Denial): void {
+    this.events.onDenied(d);
+  }
+
+  network(a: NetworkAttempt): void {
+    this.events.onNetwork(a);
+  }
+}
+
+/** `p` as an absolute sandbox path: joined to the directory it starts from, "." and ".." folded. */
+function absolute(t: Task, from: Location, p: string): string {
+  const joined = p.startsWith('/') ? p : `${pathOf(t.fs.root, from) ?? '/'}/${p}`;
+  const n = path.posix.normalize(joined);
+  return display(n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n);
+}
+
+/** A path as the guest's bytes (latin1 in the Sentry) read as UTF-8, for the report. */
+function display(p: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\x7f]/.test(p) ? Buffer.from(p, 'latin1').toString('utf8') : p;
+}
