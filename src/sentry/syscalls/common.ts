@@ -28,6 +28,20 @@ export function startDir(k: Kernel, t: Task, dirfd: number, path: string): Locat
   return from;
 }
 
+/**
+ * For an access observer: a path the call names but never reaches, as it
+ * failed before (link's new name when the old one is missing), so the
+ * report shows both names as strace would. Nothing is resolved.
+ */
+export function namedOnly(k: Kernel, t: Task, dirfd: number, pathAddr: number): void {
+  if (!k.access) return;
+  try {
+    startDir(k, t, dirfd, readPath(t, pathAddr));
+  } catch {
+    // an unreadable path or a bad dirfd: nothing to report
+  }
+}
+
 /** An open's FileOp for an access observer: a look (O_PATH), a new file, a write, or a read. */
 export function noteOpen(k: Kernel, flags: number, created: boolean): void {
   k.access?.setOp(flags & O_PATH ? 'stat' : created ? 'create' : (flags & O_ACCMODE) !== O_RDONLY || flags & O_TRUNC ? 'write' : 'read');
