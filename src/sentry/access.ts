@@ -98,15 +98,18 @@ export class AccessLog {
   }
 }
 
+/** What folding changes: repeated slashes, "." and ".." components, a trailing slash. */
+const UNFOLDED = /\/\/|\/\.\.?(?:\/|$)|.\/$/;
+
 /** `p` as an absolute sandbox path: joined to the directory it starts from, "." and ".." folded. */
 function absolute(t: Task, from: Location, p: string): string {
   const joined = p.startsWith('/') ? p : `${pathOf(t.fs.root, from) ?? '/'}/${p}`;
+  if (!UNFOLDED.test(joined)) return display(joined);
   const n = path.posix.normalize(joined);
   return display(n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n);
 }
 
 /** A path as the guest's bytes (latin1 in the Sentry) read as UTF-8, for the report. */
 function display(p: string): string {
-  // eslint-disable-next-line no-control-regex
   return /[^\x00-\x7f]/.test(p) ? Buffer.from(p, 'latin1').toString('utf8') : p;
 }

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRNO } from '../../src/abi/errno.js';
 import { runObserved } from './access-helpers.js';
+import { SandboxError } from '../../src/sentry/errors.js';
+import type { SandboxSpec } from '../../src/sentry/spec.js';
+import { reachableByBind } from '../../src/sentry/vfs/mounts.js';
 import { busyboxRoot, rmrf, treeSnapshot } from './harness.js';
 import { hostScratch } from './robust-helpers.js';
 
@@ -198,6 +201,15 @@ describe('hidden paths', () => {
     expect(s.status, s.stderr).toBe(0);
     expect(s.stdout).toBe('1\n');
     expect(s.denials).toEqual([]);
+  });
+
+  it('are refused where a bind mount would show them', () => {
+    const spec = (source: string) => ({ rootfs: '/', mounts: [{ type: 'bind' as const, source, destination: '/mnt/b' }] }) as unknown as SandboxSpec;
+    expect(() => reachableByBind(spec(home), `${home}/.ssh`)).toThrow(`cannot hide ${home}/.ssh: the bind mount of ${home} at /mnt/b shows it`);
+    expect(() => reachableByBind(spec(`${home}/.ssh/sub`), `${home}/.ssh`)).toThrow(SandboxError);
+    expect(() => reachableByBind(spec(`${home}/.ssh`), `${home}/.ssh`)).toThrow(SandboxError);
+    expect(() => reachableByBind(spec(`${home}/sub`), `${home}/.ssh`)).not.toThrow();
+    expect(() => reachableByBind(spec(`${home}/.ss`), `${home}/.ssh`)).not.toThrow();
   });
 
   it('are refused with a clear error without the overlay, and must be absolute', () => {

@@ -70,7 +70,7 @@ export function buildTable(entries: readonly SyscallEntry[]): (Handler | undefin
 
 /** A call refused to every guest, as the table says, for reporting it (SandboxSpec.access). */
 interface Refusal {
-  /** what the program answers: the whole call's errno, or the rules to check first */
+  /** the errno the filter gives the whole call; 0: its rules decide */
   errno: number;
   entry: SyscallEntry;
 }
@@ -89,7 +89,7 @@ export class Dispatcher {
     this.table = buildTable(entries);
     if (!k.access) return;
     for (const e of entries) {
-      // An open starts as a read; its handler says what it was (common.ts openOp).
+      // An open starts as a read; its handler says what it was (common.ts noteOpen).
       if (e.access) this.accessOps[e.nr] = e.access === 'open' ? 'read' : e.access;
       if (e.disposition === 'deny') this.refusals[e.nr] = { errno: errnoValue(e.errno!), entry: e };
       else if (e.rules?.some((r) => r.action === 'deny' || r.support === 'none')) this.refusals[e.nr] = { errno: 0, entry: e };
@@ -99,8 +99,8 @@ export class Dispatcher {
   /**
    * With an access observer: a call the table refuses to every guest. Returns
    * the errno to answer for a call the filter would have denied (it trapped
-   * instead), else null; `denial` is set to what to report when the call
-   * fails, for a call only the Sentry refuses (a rule of support none).
+   * instead), else null; `pendingDenial` is set to what to report should the
+   * call fail, for one only the Sentry refuses (a rule of support none).
    */
   private refused(nr: number, a: SyscallArgs, t: Task): number | null {
     const acc = this.k.access!;

@@ -1,10 +1,10 @@
 // The sandbox's mount table: the root (the Gofer's export, directly or under
 // an in-memory overlay), then the spec's mounts in order. Mount points the
 // tree lacks are made as directories of the Sentry's own (never on the host).
-import { S_IFCHR, S_IFDIR, makedev } from '../../abi/linux.js';
-import { ROOT_CREDS } from '../creds.js';
 import fs from 'node:fs';
 import path from 'node:path';
+import { S_IFCHR, S_IFDIR, makedev } from '../../abi/linux.js';
+import { ROOT_CREDS } from '../creds.js';
 import { SandboxError } from '../errors.js';
 import type { Kernel, MountSpec } from '../kernel.js';
 import type { SandboxSpec } from '../spec.js';
@@ -164,7 +164,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
   return table;
 }
 
-/** Hidden paths need the overlay: without it the root is the host's own tree, written through, and nothing can stand in for a name. */
+/** Hidden paths need the overlay: without it the root is written through, and nothing can stand in for a name. */
 function noOverlayToHide(hidden: string[] | undefined): string[] {
   if (hidden?.length) throw new SandboxError(`cannot hide ${hidden[0]}: hidden paths need the overlay (the root is written through without it)`);
   return [];
@@ -218,7 +218,7 @@ function hide(k: Kernel, o: OverlayFs, root: Location): string[] {
 }
 
 /** A bind mount is not under the overlay: one that shows a hidden path (or lies within it) would undo the hiding. */
-function reachableByBind(spec: SandboxSpec, hidden: string): void {
+export function reachableByBind(spec: SandboxSpec, hidden: string): void {
   const host = path.join(spec.rootfs, hidden);
   const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : `${b}/`);
   for (const m of spec.mounts) {
