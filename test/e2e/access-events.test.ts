@@ -195,21 +195,25 @@ attempt(lambda: socket.socket().connect(("10.1.2.3", 80)))
 attempt(lambda: socket.socket(socket.AF_INET6).connect(("2001:db8::1", 443)))
 attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"q", ("8.8.8.8", 53)))
 attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"q", ("127.0.0.1", port)))
+attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).listen(1))
 print(port)
 `;
     const s = runObserved(['python3', '-c', script]);
     expect(s.status, s.stderr).toBe(0);
-    const [connLocal, connFar, conn6, sendFar, sendLocal, port] = s.stdout.trim().split('\n').map(Number) as number[];
+    const [connLocal, connFar, conn6, sendFar, sendLocal, listenUdp, port] = s.stdout.trim().split('\n').map(Number) as number[];
+    expect(listenUdp).toBe(ERRNO.EOPNOTSUPP);
     expect(connLocal).toBe(0);
     expect([connFar, conn6, sendFar]).toEqual([ERRNO.ENETUNREACH, ERRNO.ENETUNREACH, ERRNO.ENETUNREACH]);
     const net = s.network.map(({ call, family, protocol, address, port: p, errno }) => ({ call, family, protocol, address, port: p, errno }));
     expect(net).toEqual([
       { call: 'bind', family: 'AF_INET', protocol: 'tcp', address: '127.0.0.1', port: 0, errno: 0 },
+      { call: 'listen', family: 'AF_INET', protocol: 'tcp', address: '127.0.0.1', port, errno: 0 },
       { call: 'connect', family: 'AF_INET', protocol: 'tcp', address: '127.0.0.1', port, errno: connLocal },
       { call: 'connect', family: 'AF_INET', protocol: 'tcp', address: '10.1.2.3', port: 80, errno: connFar },
       { call: 'connect', family: 'AF_INET6', protocol: 'tcp', address: '2001:db8::1', port: 443, errno: conn6 },
       { call: 'sendto', family: 'AF_INET', protocol: 'udp', address: '8.8.8.8', port: 53, errno: sendFar },
       { call: 'sendto', family: 'AF_INET', protocol: 'udp', address: '127.0.0.1', port, errno: sendLocal },
+      { call: 'listen', family: 'AF_INET', protocol: 'udp', address: '0.0.0.0', port: 0, errno: listenUdp },
     ]);
     expect(s.denials.map(({ rule, what, errno }) => ({ rule, what, errno }))).toEqual([
       { rule: 'network', what: 'connect 10.1.2.3:80 (tcp)', errno: ERRNO.ENETUNREACH },

@@ -1,5 +1,5 @@
-// bind, connect, sendto, sendmsg, sendmmsg, and socket() for raw and packet
-// sockets.
+// bind, connect, listen, sendto, sendmsg, sendmmsg, and socket() for raw and
+// packet sockets.
 //
 // The Sentry performs these on its own copy of the guest's socket, with the
 // address and message it copied: letting the host run them after inspecting
@@ -985,9 +985,26 @@ function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
   return installFd(k, a, fd, null, (type & SOCK_CLOEXEC) !== 0);
 }
 
+/** The address a socket listens on, for an access observer. */
+function listenAddress(sock: number): Buffer | null {
+  const b = Buffer.alloc(SOCKADDR_MAX);
+  const n = native.sockName(sock, b);
+  return n < 2 ? null : b.subarray(0, n);
+}
+
 export const socketHandlers: Record<string, Handler> = {
   socket: rawSocket,
   getsockopt,
+  // Performed on the Sentry's copy of the socket (the same socket), so an
+  // access observer sees it. A unix socket's listen runs on the host: Linux
+  // records the listener's credentials then, which its peers read (SO_PEERCRED).
+  listen: (k, t, a) =>
+    withSocket(k, t, a.int(0), (sock) => {
+      if (isUnix(sock)) return CONTINUE;
+      assertValid(k, t);
+      const r = native.sockListen(sock, a.int(1));
+      return k.access ? observed(k, t, 'listen', sock, listenAddress(sock))(r) : r;
+    }),
   bind: (k, t, a) => {
     const addr = readAddr(t, a.long(1), a.int(2));
     return withSocket(k, t, a.int(0), (sock) => reporting(observed(k, t, 'bind', sock, addr), () => bind(k, t, sock, addr)));
