@@ -18,8 +18,13 @@ import { pathOf } from './vfs/resolve.js';
 /** At most this many paths are kept per call (rename and link name two; a call names no more). */
 const PATHS_MAX = 4;
 
-/** Errnos of a full file system: the overlay's size or inode budget, a tmpfs's size. */
-const LIMIT_ERRNOS: ReadonlySet<number> = new Set([ERRNO.ENOSPC, ERRNO.EDQUOT]);
+/** What a path call's errno says of the limit it met. */
+const LIMITS: ReadonlyMap<number, string> = new Map([
+  [ERRNO.ENOSPC, 'the overlay or a tmpfs is full (size or nodes)'],
+  [ERRNO.EDQUOT, 'the overlay or a tmpfs is full (size or nodes)'],
+  [ERRNO.EMFILE, 'open files limit (RLIMIT_NOFILE)'],
+  [ERRNO.ENFILE, "the sandbox's open files"],
+]);
 
 export class AccessLog {
   /** the absolute sandbox paths the current call named, in order */
@@ -86,7 +91,7 @@ export class AccessLog {
     const what = `${call} ${p}`;
     if (this.hidden !== null) this.denied({ pid, rule: 'hidden', what, path: this.hidden, errno });
     else if (errno === ERRNO.EROFS) this.denied({ pid, rule: 'read-only', what, path: to ?? p, errno });
-    else if (LIMIT_ERRNOS.has(errno)) this.denied({ pid, rule: 'limit', what: `${what}: ${errnoName(errno)} (overlay or tmpfs size or inodes)`, path: to ?? p, errno });
+    else if (LIMITS.has(errno)) this.denied({ pid, rule: 'limit', what: `${what}: ${errnoName(errno)}, ${LIMITS.get(errno)}`, path: to ?? p, errno });
   }
 
   denied(d: Denial): void {

@@ -253,14 +253,18 @@ call(16, 0, 0x40086602, 0)                       # ioctl FS_IOC_SETFLAGS: the Se
     ]);
   });
 
-  it('report EROFS as a read-only denial and a full overlay as a limit denial', () => {
-    const s = runObserved(sh('touch /sys/x; mkdir /var/tmp/a /var/tmp/b /var/tmp/c /var/tmp/d; true'), { doFlags: ['--overlay-inodes', '3'] });
+  it('report EROFS as a read-only denial, a full overlay and the open files limit as limit denials', () => {
+    const s = runObserved(sh('touch /sys/x; mkdir /var/tmp/a /var/tmp/b /var/tmp/c /var/tmp/d; (ulimit -n 5; exec 3</etc/hostname 4</etc/hostname 5</etc/hostname); true'), {
+      doFlags: ['--overlay-inodes', '3'],
+    });
     expect(s.stderr).toMatch(/touch: cannot touch '\/sys\/x': Read-only file system/);
     expect(s.stderr).toMatch(/No space left on device/);
     const ro = s.denials.filter((d) => d.rule === 'read-only');
     expect(ro).toEqual([{ pid: expect.any(Number), rule: 'read-only', what: expect.stringMatching(/^(openat|utimensat) \/sys\/x$/), path: '/sys/x', errno: ERRNO.EROFS }]);
-    const limit = s.denials.filter((d) => d.rule === 'limit');
-    expect(limit.length).toBeGreaterThan(0);
-    for (const d of limit) expect(d).toMatchObject({ what: expect.stringMatching(/^mkdir \/var\/tmp\/[a-d]: ENOSPC/), errno: ERRNO.ENOSPC });
+    const full = s.denials.filter((d) => d.rule === 'limit' && d.errno === ERRNO.ENOSPC);
+    expect(full.length).toBeGreaterThan(0);
+    for (const d of full) expect(d.what).toMatch(/^mkdir \/var\/tmp\/[a-d]: ENOSPC, the overlay or a tmpfs is full/);
+    const files = s.denials.filter((d) => d.rule === 'limit' && d.errno !== ERRNO.ENOSPC);
+    expect(files).toEqual([{ pid: expect.any(Number), rule: 'limit', what: 'openat /etc/hostname: EMFILE, open files limit (RLIMIT_NOFILE)', path: '/etc/hostname', errno: ERRNO.EMFILE }]);
   });
 });
