@@ -10,7 +10,8 @@
 // reset when the next call begins, so nothing here grows with the guest.
 import path from 'node:path';
 import { ERRNO, errnoName } from '../abi/errno.js';
-import type { AccessEvents, Denial, FileOp, NetworkAttempt } from './spec.js';
+import type { Logger } from '../log.js';
+import type { AccessEvents, Denial, FileAccess, FileOp, NetworkAttempt } from './spec.js';
 import type { Task } from './task.js';
 import type { Location } from './vfs/node.js';
 import { pathOf } from './vfs/resolve.js';
@@ -36,7 +37,10 @@ export class AccessLog {
   /** the last names the call looks up in a directory itself (to create or remove them), as many as paths */
   private readonly names: { dir: Location; name: string }[] = [];
 
-  constructor(readonly events: AccessEvents) {}
+  constructor(
+    private readonly events: AccessEvents,
+    private readonly log: Logger,
+  ) {}
 
   /** A call begins; `op` is the table's FileOp for it, if any. */
   begin(op: FileOp | null): void {
@@ -77,6 +81,15 @@ export class AccessLog {
 
   /** The call ended: `errno` 0 for success. Reports the file access and what refused it. */
   end(t: Task, call: string, errno: number): void {
+    try {
+      this.report(t, call, errno);
+    } catch (err) {
+      // After the call, nothing here may fail the guest's call or the Sentry.
+      this.log.error({ err, call }, 'reporting a path call failed');
+    }
+  }
+
+  private report(t: Task, call: string, errno: number): void {
     const op = this.op;
     if (!op || this.paths.length === 0) return;
     // A name the call found absent itself (unlink, rename's source) may be a hidden one.
@@ -87,19 +100,32 @@ export class AccessLog {
     const pid = t.proc.pid;
     const p = this.paths[0]!;
     const to = this.paths[1];
-    this.events.onFileAccess(to !== undefined && (op === 'rename' || call.startsWith('link')) ? { pid, op, call, path: p, to, errno } : { pid, op, call, path: p, errno });
+    this.file(to !== undefined && (op === 'rename' || call.startsWith('link')) ? { pid, op, call, path: p, to, errno } : { pid, op, call, path: p, errno });
     const what = `${call} ${p}`;
     if (this.hidden !== null) this.denied({ pid, rule: 'hidden', what, path: this.hidden, errno });
     else if (errno === ERRNO.EROFS) this.denied({ pid, rule: 'read-only', what, path: to ?? p, errno });
     else if (LIMITS.has(errno)) this.denied({ pid, rule: 'limit', what: `${what}: ${errnoName(errno)}, ${LIMITS.get(errno)}`, path: to ?? p, errno });
   }
 
+  file(a: FileAccess): void {
+    this.deliver(() => this.events.onFileAccess(a));
+  }
+
   denied(d: Denial): void {
-    this.events.onDenied(d);
+    this.deliver(() => this.events.onDenied(d));
   }
 
   network(a: NetworkAttempt): void {
-    this.events.onNetwork(a);
+    this.deliver(() => this.events.onNetwork(a));
+  }
+
+  /** An observer that fails is logged, never the guest's call's business. */
+  private deliver(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.log.error({ err }, 'the access observer failed');
+    }
   }
 }
 

@@ -179,7 +179,7 @@ export class Kernel {
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
     this.fileIds = new IdMap(spec.fileIdMappings ?? null);
     this.sharesHostNetwork = spec.netnsPath ? sameNamespace(spec.netnsPath, '/proc/self/ns/net') : spec.network === 'host';
-    this.access = spec.access ? new AccessLog(spec.access) : null;
+    this.access = spec.access ? new AccessLog(spec.access, log) : null;
     this.strace = spec.strace ? new Strace(log, spec.straceSyscalls === undefined ? null : parseSyscallFilter(spec.straceSyscalls)) : null;
     this.done = new Promise((r) => (this.resolveDone = r));
   }

@@ -173,13 +173,7 @@ export class Dispatcher {
       }
     }
     k.current = undefined;
-    if (acc && t && r !== CONTINUE) {
-      try {
-        this.reportAccess(acc, t, nr, r);
-      } catch (e) {
-        k.log.error({ err: e, nr }, 'the access observer failed');
-      }
-    }
+    if (acc && t && r !== CONTINUE) this.reportAccess(acc, t, nr, r);
     if (st && t) st.exit(t, a, r);
     // A call continued on the host is timed there, by the kernel. (Before the reply: the channel then holds the next call.)
     if (ev && t && r !== CONTINUE) ev.onEmulated(t.proc.tgid, nr, Number(process.hrtime.bigint() - t0), cls);

@@ -386,7 +386,7 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   restore[REG.rax] = BigInt.asUintN(64, BigInt(result));
   k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
   k.spec.events?.onExecResult(t.tid, -result);
-  k.access?.events.onFileAccess({ pid: t.proc.pid, op: 'exec', call: 'execve', path: pe.exePath, errno: -result });
+  k.access?.file({ pid: t.proc.pid, op: 'exec', call: 'execve', path: pe.exePath, errno: -result });
   if (pe.installed) {
     t.injection = startInjection(t.tid, [{ nr: NR_CLOSE, args: [pe.guestFd] }], restore) ?? undefined;
     if (t.injection) return;
