@@ -91,19 +91,21 @@ export class AccessLog {
 
   private report(t: Task, call: string, errno: number): void {
     const op = this.op;
-    if (!op || this.paths.length === 0) return;
+    const pid = t.proc.pid;
+    const p = this.paths[0];
     // A name the call found absent itself (unlink, rename's source) may be a hidden one.
     if (errno === ERRNO.ENOENT && this.hidden === null) {
       const n = this.names.find((x) => x.dir.dentry.node.hides(x.name));
       if (n) this.hiddenHit(t, n.dir, n.name);
     }
-    const pid = t.proc.pid;
-    const p = this.paths[0]!;
     const to = this.paths[1];
-    this.file(to !== undefined && (op === 'rename' || call.startsWith('link')) ? { pid, op, call, path: p, to, errno } : { pid, op, call, path: p, errno });
+    const pathCall = op !== null && p !== undefined;
+    if (pathCall) this.file(to !== undefined && (op === 'rename' || call.startsWith('link')) ? { pid, op, call, path: p, to, errno } : { pid, op, call, path: p, errno });
+    // A call that is no path call of its own (a send to a unix path) still reports a hidden path it met.
+    if (this.hidden !== null) this.denied({ pid, rule: 'hidden', what: `${call} ${p ?? this.hidden}`, path: this.hidden, errno });
+    if (!pathCall || this.hidden !== null) return;
     const what = `${call} ${p}`;
-    if (this.hidden !== null) this.denied({ pid, rule: 'hidden', what, path: this.hidden, errno });
-    else if (errno === ERRNO.EROFS) this.denied({ pid, rule: 'read-only', what, path: to ?? p, errno });
+    if (errno === ERRNO.EROFS) this.denied({ pid, rule: 'read-only', what, path: to ?? p, errno });
     else if (LIMITS.has(errno)) this.denied({ pid, rule: 'limit', what: `${what}: ${errnoName(errno)}, ${LIMITS.get(errno)}`, path: to ?? p, errno });
   }
 

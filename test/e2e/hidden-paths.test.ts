@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRNO } from '../../src/abi/errno.js';
+import { SYSCALLS } from '../../src/syscalls/table.js';
 import { runObserved } from './access-helpers.js';
 import { SandboxError } from '../../src/sentry/errors.js';
 import type { SandboxSpec } from '../../src/sentry/spec.js';
@@ -19,7 +20,7 @@ const SECRET = 'SECRET-KEY-MATERIAL';
 
 // Each attempt prints "name: result", the result an errno name or what it read.
 const ATTEMPTS = String.raw`
-import errno, os, sys
+import errno, os, socket, sys
 home = sys.argv[1]
 os.chdir(home)
 def attempt(name, f):
@@ -62,6 +63,8 @@ attempt("unlink", lambda: os.unlink(".aws/credentials"))
 attempt("rmdir", lambda: os.rmdir(".ssh"))
 attempt("hardlink", lambda: os.link(".aws/credentials", "copy"))
 attempt("chmod", lambda: os.chmod(".ssh/id_rsa", 0o644))
+attempt("unix-connect", lambda: socket.socket(socket.AF_UNIX).connect(".ssh/agent.sock"))
+attempt("unix-sendto", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"x", ".ssh/agent.sock"))
 open("mine", "w").write("guest's own")
 attempt("rename-onto", lambda: os.rename("mine", ".aws/credentials") or read(".aws/credentials"))
 attempt("mkdir-anew", lambda: os.mkdir(".ssh") or sorted(os.listdir(".ssh")))
@@ -98,6 +101,8 @@ const EXPECTED = [
   'rmdir: ENOENT',
   'hardlink: ENOENT',
   'chmod: ENOENT',
+  'unix-connect: ENOENT',
+  'unix-sendto: ENOENT',
   `rename-onto: "guest's own"`,
   'mkdir-anew: []',
   "own-file: 'new'",
@@ -145,9 +150,10 @@ describe('hidden paths', () => {
       expect(hiddenPaths, d.what).toContain(d.path);
       expect(d.errno, d.what).toBe(ERRNO.ENOENT);
     }
-    // One denial per call: each names a failed path call of the same process, and no call has two.
+    // One denial per call: each of a path call names a failed FileAccess of the same process, and no call has two.
+    const pathCalls = new Set(SYSCALLS.filter((e) => e.access).map((e) => e.name));
     const failed = s.files.filter((f) => f.errno === ERRNO.ENOENT).map((f) => `${f.pid} ${f.call} ${f.path}`);
-    const named = denials.map((d) => `${d.pid} ${d.what}`);
+    const named = denials.filter((d) => pathCalls.has(d.what.split(' ')[0]!)).map((d) => `${d.pid} ${d.what}`);
     for (const n of named) expect(failed, n).toContain(n);
     expect(named.length).toBeLessThanOrEqual(failed.length);
     // Each route that met the hidden path, named as the call named it.
@@ -178,6 +184,8 @@ describe('hidden paths', () => {
         `rmdir ${h}/.ssh`,
         `link ${h}/.aws/credentials`,
         `chmod ${h}/.ssh/id_rsa`,
+        `connect ${h}/.ssh/agent.sock`,
+        `sendto ${h}/.ssh/agent.sock`,
       ].sort(),
     );
     // Nothing hidden is reported once the guest made the name its own.
