@@ -36,6 +36,8 @@ export class AccessLog {
   private hidden: string | null = null;
   /** the last names the call looks up in a directory itself (to create or remove them), as many as paths */
   private readonly names: { dir: Location; name: string }[] = [];
+  /** what the current call attempts that the Sentry refuses to every guest, reported should it fail */
+  private refusal: string | null = null;
 
   constructor(
     private readonly events: AccessEvents,
@@ -48,6 +50,12 @@ export class AccessLog {
     this.names.length = 0;
     this.op = op;
     this.hidden = null;
+    this.refusal = null;
+  }
+
+  /** The call is one the Sentry refuses to every guest (`what` says which): a `syscall` denial if it fails. */
+  refuse(what: string): void {
+    this.refusal = what;
   }
 
   /** The handler refines the call's FileOp (an open's, by its flags and whether it created the file). */
@@ -92,6 +100,7 @@ export class AccessLog {
   private report(t: Task, call: string, errno: number): void {
     const op = this.op;
     const pid = t.proc.pid;
+    if (this.refusal !== null && errno) this.denied({ pid, rule: 'syscall', what: this.refusal, errno });
     const p = this.paths[0];
     // A name the call found absent itself (unlink, rename's source) may be a hidden one.
     if (errno === ERRNO.ENOENT && this.hidden === null) {

@@ -237,6 +237,7 @@ call(56, 0x10000000 | 17, 0, 0, 0, 0)            # clone(CLONE_NEWUSER)
 call(1000)                                       # no such call
 call(16, 0, termios.TIOCSTI, b"x")               # ioctl TIOCSTI
 call(16, 0, 0x40086602, 0)                       # ioctl FS_IOC_SETFLAGS: the Sentry refuses it
+call(308, os.pidfd_open(os.getpid()), 0x40000000) # setns(CLONE_NEWNET): the Sentry refuses it
 `;
     const plain = runSandbox(['python3', '-c', script]);
     expect(plain.status, plain.stderr).toBe(0);
@@ -252,7 +253,9 @@ call(16, 0, 0x40086602, 0)                       # ioctl FS_IOC_SETFLAGS: the Se
       { what: 'syscall 1000', errno: ERRNO.ENOSYS },
       { what: 'ioctl (TIOCSTI injects input into the terminal)', errno: ERRNO.EPERM },
       { what: expect.stringMatching(/^ioctl \(argument 1: 0x40086602\)$/), errno: errnos[4] },
+      { what: 'setns', errno: ERRNO.EPERM },
     ]);
+    expect(errnos[5]).toBe(ERRNO.EPERM);
   });
 
   it('report EROFS as a read-only denial, a full overlay and the open files limit as limit denials', () => {

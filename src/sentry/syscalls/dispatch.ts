@@ -99,36 +99,28 @@ export class Dispatcher {
   /**
    * With an access observer: a call the table refuses to every guest. Returns
    * the errno to answer for a call the filter would have denied (it trapped
-   * instead), else null; `pendingDenial` is set to what to report should the
-   * call fail, for one only the Sentry refuses (a rule of support none).
+   * instead), else null; either way the call is marked refused
+   * (AccessLog.refuse) and reported once it fails, so one only the Sentry's
+   * handler refuses (a rule of support none) is reported too.
    */
-  private refused(nr: number, a: SyscallArgs, t: Task): number | null {
+  private refused(nr: number, a: SyscallArgs): number | null {
     const acc = this.k.access!;
     const r = this.refusals[nr];
     const entry = r?.entry ?? byNumber[nr];
     if (!entry) {
-      acc.denied({ pid: t.proc.pid, rule: 'syscall', what: `syscall ${nr}`, errno: ERRNO.ENOSYS });
+      acc.refuse(`syscall ${nr}`);
       return ERRNO.ENOSYS;
     }
     if (!r) return null;
     if (r.errno) {
-      acc.denied({ pid: t.proc.pid, rule: 'syscall', what: entry.name, errno: r.errno });
+      acc.refuse(entry.name);
       return r.errno;
     }
     const rule = entry.rules!.find((x) => ruleMatches(x, isWideArg(entry.args[x.arg]), a.u32(x.arg), a.hi(x.arg)));
-    if (!rule) return null;
-    const what = `${entry.name} (${rule.why.length <= 80 ? rule.why : `argument ${rule.arg}: 0x${a.u32(rule.arg).toString(16)}`})`;
-    if (rule.action === 'deny') {
-      const errno = errnoValue(rule.errno!);
-      acc.denied({ pid: t.proc.pid, rule: 'syscall', what, errno });
-      return errno;
-    }
-    if (rule.support === 'none') this.pendingDenial = what;
-    return null;
+    if (!rule || (rule.action !== 'deny' && rule.support !== 'none')) return null;
+    acc.refuse(`${entry.name} (${rule.why.length <= 80 ? rule.why : `argument ${rule.arg}: 0x${a.u32(rule.arg).toString(16)}`})`);
+    return rule.action === 'deny' ? errnoValue(rule.errno!) : null;
   }
-
-  /** The current call's report should it fail: a rule the Sentry's handler always refuses. */
-  private pendingDenial: string | null = null;
 
   /** Called synchronously by the native poll callback for each notification. */
   onNotif(): void {
@@ -150,11 +142,8 @@ export class Dispatcher {
       k.current = t;
       if (st) st.enter(t, a);
       const h = this.table[nr];
-      if (acc) {
-        acc.begin(this.accessOps[nr] ?? null);
-        this.pendingDenial = null;
-      }
-      const refusedWith = acc && (!h || this.refusals[nr]) ? this.refused(nr, a, t) : null;
+      acc?.begin(this.accessOps[nr] ?? null);
+      const refusedWith = acc && (!h || this.refusals[nr]) ? this.refused(nr, a) : null;
       k.inotify.flush();
       r = refusedWith !== null ? -refusedWith : h ? h(k, t, a) : -ERRNO.ENOSYS;
       // A call already answered (ADDFD) may be followed by the guest's own
@@ -183,9 +172,7 @@ export class Dispatcher {
   /** Reports the call that just ended (result `r`, REPLIED: answered with an fd) to the access observer. */
   private reportAccess(acc: AccessLog, t: Task, nr: number, r: number): void {
     const errno = r < 0 && r !== REPLIED ? -r : 0;
-    const name = byNumber[nr]?.name;
-    if (name) acc.end(t, name, errno);
-    if (this.pendingDenial !== null && errno) acc.denied({ pid: t.proc.pid, rule: 'syscall', what: this.pendingDenial, errno });
+    acc.end(t, byNumber[nr]?.name ?? `syscall ${nr}`, errno);
   }
 }
 
