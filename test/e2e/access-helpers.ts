@@ -11,16 +11,30 @@ export interface AccessRun extends Run {
   files: FileAccess[];
   network: NetworkAttempt[];
   denials: Denial[];
+  /** with `writes`: the overlay's changes after the run (src/testrun/writes.ts) */
+  changes: { path: string; kind: string }[] | null;
 }
 
 const DRIVER = path.join(REPO, 'test/e2e/access-driver.mjs');
 
 /** `argv` in a sandbox made by do's flags (`doFlags`), with `hide` hidden; its output and events. */
-export function runObserved(argv: string[], o: { hide?: string[]; cwd?: string; doFlags?: string[] } = {}): AccessRun {
+export function runObserved(argv: string[], o: { hide?: string[]; cwd?: string; doFlags?: string[]; writes?: boolean } = {}): AccessRun {
   const dir = tempDir('access');
   try {
     const events = path.join(dir, 'events.jsonl');
-    const args = [DRIVER, '--events', events, ...(o.hide ?? []).flatMap((h) => ['--hide', h]), '--cwd', o.cwd ?? '/', ...(o.doFlags ?? []), '--', ...argv];
+    const writes = path.join(dir, 'writes.json');
+    const args = [
+      DRIVER,
+      '--events',
+      events,
+      ...(o.hide ?? []).flatMap((h) => ['--hide', h]),
+      ...(o.writes ? ['--writes', writes] : []),
+      '--cwd',
+      o.cwd ?? '/',
+      ...(o.doFlags ?? []),
+      '--',
+      ...argv,
+    ];
     const r = spawnSync(process.execPath, args, {
       cwd: '/',
       env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' },
@@ -30,7 +44,8 @@ export function runObserved(argv: string[], o: { hide?: string[]; cwd?: string; 
       encoding: 'latin1',
     });
     if (r.error) throw r.error;
-    const out: AccessRun = { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal, files: [], network: [], denials: [] };
+    const changes = o.writes && fs.existsSync(writes) ? (JSON.parse(fs.readFileSync(writes, 'utf8')) as { changes: AccessRun['changes'] }).changes : null;
+    const out: AccessRun = { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal, files: [], network: [], denials: [], changes };
     const text = fs.existsSync(events) ? fs.readFileSync(events, 'utf8') : '';
     for (const line of text.split('\n')) {
       if (!line) continue;

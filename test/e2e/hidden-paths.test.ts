@@ -138,7 +138,7 @@ describe('hidden paths', () => {
     // A hidden symlink hides what it points to as well.
     const hidden = [`${home}/.ssh`, `${home}/.aws/credentials`, `${home}/keylink`];
     const hiddenPaths = [...hidden, `${home}/vault/key`];
-    const s = runObserved(['python3', script, home], { hide: hidden, cwd: home });
+    const s = runObserved(['python3', script, home], { hide: hidden, cwd: home, writes: true });
     expect(s.status, s.stderr).toBe(0);
     expect(s.stdout).not.toContain(SECRET);
     expect(s.stdout.trim().split('\n')).toEqual(EXPECTED);
@@ -188,6 +188,10 @@ describe('hidden paths', () => {
         `sendto ${h}/.ssh/agent.sock`,
       ].sort(),
     );
+    // The overlay's changes show what the guest made at hidden paths as new, and no hidden path as deleted.
+    const below = (p: string) => hiddenPaths.some((h) => p === h || p.startsWith(`${h}/`));
+    const atHidden = s.changes!.filter((c) => below(c.path)).map((c) => `${c.kind} ${c.path}`);
+    expect(atHidden.sort()).toEqual([`created ${home}/.aws/credentials`, `created ${home}/.ssh`, `created ${home}/.ssh/id_rsa`]);
     // Nothing hidden is reported once the guest made the name its own.
     const own = s.files.find((f) => f.op === 'create' && f.call === 'mkdir' && f.path === `${home}/.ssh`);
     expect(own?.errno).toBe(0);

@@ -73,6 +73,16 @@ export class OverlayFs implements FileSystem {
     this.root = new OverlayNode(this, null, '', upperRoot, lowerRootDentry);
   }
 
+  /** The names hidden from the start (OverlayNode.hide), by upper directory: what the guest makes there is new, their whiteouts no deletion. */
+  private readonly hiddenNames = new WeakMap<MemDir, Set<string>>();
+
+  /** Records that `name` in `dir` is hidden from the start. */
+  markHidden(dir: MemDir, name: string): void {
+    let names = this.hiddenNames.get(dir);
+    if (!names) this.hiddenNames.set(dir, (names = new Set()));
+    names.add(name);
+  }
+
   /** Told of each lookup of a hidden name (set for an access observer). */
   onHidden?: (dir: Location, name: string) => void;
 
@@ -105,7 +115,7 @@ export class OverlayFs implements FileSystem {
       const path = `${prefix}/${name}`;
       const u = dir.entries.get(name);
       // A hidden path has no host object for the guest: what it makes there is new (and no diff shows the host's).
-      const l = lower && !hidden.has(path) ? lowerChild(lower, name) : null;
+      const l = lower && !hidden.has(path) && !this.hiddenNames.get(dir)?.has(name) ? lowerChild(lower, name) : null;
       if (!u || u instanceof Whiteout) {
         if (l) yield* subtree(path, l, 'deleted');
         continue;
@@ -337,6 +347,7 @@ export class OverlayNode extends Node {
     if (dir.entries.has(name)) return;
     this.fs.upperFs.mustFit(1);
     dir.insert(name, new HiddenWhiteout(this.fs.upperFs));
+    this.fs.markHidden(dir, name);
   }
 
   override readdir(): DirEntry[] {
