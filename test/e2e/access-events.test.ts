@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ERRNO } from '../../src/abi/errno.js';
 import { SYSCALLS } from '../../src/syscalls/table.js';
 import type { FileAccess } from '../../src/sentry/spec.js';
-import { runObserved } from './access-helpers.js';
+import { runObserved } from './access-run.js';
 import { cProgram } from './differential.js';
 import { runSandbox, sh } from './harness.js';
 

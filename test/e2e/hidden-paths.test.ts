@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRNO } from '../../src/abi/errno.js';
 import { SYSCALLS } from '../../src/syscalls/table.js';
-import { runObserved } from './access-helpers.js';
+import { runObserved } from './access-run.js';
 import { SandboxError } from '../../src/sentry/errors.js';
 import type { SandboxSpec } from '../../src/sentry/spec.js';
 import { reachableByBind } from '../../src/sentry/vfs/mounts.js';
