@@ -224,6 +224,18 @@ print(port)
     ]);
   });
 
+  it('report loopback attempts as network denials when the sandbox has no loopback', () => {
+    const script = `
+import socket
+try: socket.socket().connect(("127.0.0.1", 80)); print(0)
+except OSError as e: print(e.errno)
+`;
+    const s = runObserved(['python3', '-c', script], { doFlags: ['--no-loopback'] });
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.stdout).toBe(`${ERRNO.ENETUNREACH}\n`);
+    expect(s.denials.map(({ rule, what, errno }) => ({ rule, what, errno }))).toEqual([{ rule: 'network', what: 'connect 127.0.0.1:80 (tcp)', errno: ERRNO.ENETUNREACH }]);
+  });
+
   it('report calls refused to every guest (whole, by an argument rule, unknown numbers) with the errno the filter gives without an observer', () => {
     // Each call prints its errno; the same script runs without an observer for the filter's own answers.
     const script = `

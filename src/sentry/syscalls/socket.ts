@@ -528,7 +528,8 @@ function observed(k: Kernel, t: Task, call: NetworkAttempt['call'], sock: number
     const errno = r < 0 && r !== REPLIED ? -r : 0;
     acc.network({ ...base, errno });
     const ownNetwork = k.spec.network === 'none' && !k.spec.netnsPath;
-    if (inet && ownNetwork && NO_ROUTE_ERRNOS.has(errno) && !isLoopback(family, address)) {
+    // Loopback is the sandbox's own, unless it has none (SandboxSpec.loopback false): then it is refused too.
+    if (inet && ownNetwork && NO_ROUTE_ERRNOS.has(errno) && (k.spec.loopback === false || !isLoopback(family, address))) {
       acc.denied({ pid: base.pid, rule: 'network', what: `${call} ${family === AF_INET6 ? `[${address}]` : address}:${port} (${base.protocol})`, errno });
     }
     return r;
