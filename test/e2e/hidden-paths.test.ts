@@ -20,7 +20,7 @@ const SECRET = 'SECRET-KEY-MATERIAL';
 
 // Each attempt prints "name: result", the result an errno name or what it read.
 const ATTEMPTS = String.raw`
-import errno, os, socket, sys
+import errno, os, socket, subprocess, sys
 home = sys.argv[1]
 os.chdir(home)
 def attempt(name, f):
@@ -63,6 +63,11 @@ attempt("unlink", lambda: os.unlink(".aws/credentials"))
 attempt("rmdir", lambda: os.rmdir(".ssh"))
 attempt("hardlink", lambda: os.link(".aws/credentials", "copy"))
 attempt("chmod", lambda: os.chmod(".ssh/id_rsa", 0o644))
+attempt("utime", lambda: os.utime(".ssh/id_rsa"))
+attempt("truncate", lambda: os.truncate(".aws/credentials", 0))
+attempt("statvfs", lambda: os.statvfs(".ssh").f_bsize > 0)
+attempt("exec", lambda: subprocess.run([home + "/.ssh/id_rsa"]).returncode)
+attempt("create-inside", lambda: os.close(os.open(".ssh/new", os.O_CREAT | os.O_EXCL | os.O_WRONLY)))
 attempt("unix-connect", lambda: socket.socket(socket.AF_UNIX).connect(".ssh/agent.sock"))
 attempt("unix-sendto", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"x", ".ssh/agent.sock"))
 open("mine", "w").write("guest's own")
@@ -101,6 +106,11 @@ const EXPECTED = [
   'rmdir: ENOENT',
   'hardlink: ENOENT',
   'chmod: ENOENT',
+  'utime: ENOENT',
+  'truncate: ENOENT',
+  'statvfs: ENOENT',
+  'exec: ENOENT',
+  'create-inside: ENOENT',
   'unix-connect: ENOENT',
   'unix-sendto: ENOENT',
   `rename-onto: "guest's own"`,
@@ -184,6 +194,11 @@ describe('hidden paths', () => {
         `rmdir ${h}/.ssh`,
         `link ${h}/.aws/credentials`,
         `chmod ${h}/.ssh/id_rsa`,
+        `utimensat ${h}/.ssh/id_rsa`,
+        `truncate ${h}/.aws/credentials`,
+        `statfs ${h}/.ssh`,
+        `execve ${h}/.ssh/id_rsa`,
+        `openat ${h}/.ssh/new`,
         `connect ${h}/.ssh/agent.sock`,
         `sendto ${h}/.ssh/agent.sock`,
       ].sort(),
