@@ -87,6 +87,16 @@ export class AccessLog {
     this.hidden = display(d === '/' ? `/${name}` : `${d}/${name}`);
   }
 
+  /**
+   * An exec the Sentry resolved and hands to the kernel: its FileAccess, to
+   * report once the kernel ran or refused the image (errno 0 here); nothing
+   * when the call named no path.
+   */
+  held(t: Task, call: string): FileAccess | undefined {
+    const p = this.paths[0];
+    return this.op && p !== undefined ? { pid: t.proc.pid, op: this.op, call, path: p, errno: 0 } : undefined;
+  }
+
   /** The call ended: `errno` 0 for success. Reports the file access and what refused it. */
   end(t: Task, call: string, errno: number): void {
     try {

@@ -667,6 +667,7 @@ export class Kernel {
       t.proc.hostComm = hostComm(tid);
       fixExecFn(t, pe.execFn);
       dropPendingExec(t);
+      if (pe.access) this.access?.file(pe.access);
     }
     this.spec.events?.onExec(tid, formerTid, t.proc.exePath);
     if (this.spec.access) {

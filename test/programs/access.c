@@ -143,6 +143,17 @@ int main(int argc, char **argv) {
     _exit(127);
   }
   waitpid(p, NULL, 0);
+  // A path the Sentry resolves but an image the kernel refuses: an argument past MAX_ARG_STRLEN.
+  static char big[1 << 18];
+  memset(big, 'x', sizeof big - 1);
+  p = fork();
+  if (p == 0) {
+    char *av[] = {"true", big, NULL};
+    char *ev[] = {NULL};
+    S(SYS_execve, "/bin/true", av, ev);
+    _exit(127);
+  }
+  waitpid(p, NULL, 0);
   S(SYS_chdir, "d2");
   S(SYS_chdir, "/");
   return 0;

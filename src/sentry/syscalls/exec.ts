@@ -285,10 +285,10 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
       empty = pathAddr + Buffer.byteLength(readPath(t, pathAddr), 'latin1');
     }
     check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
-    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn };
+    // The call has not ended: its FileAccess is reported at the exec event, or with the kernel's refusal (onExecExitStop).
+    const access = k.access?.held(t, call);
+    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${p.exePath}`);
-    // Reported as the Sentry resolved it; should the kernel refuse the image, onExecExitStop reports that too.
-    k.access?.end(t, call, 0);
     return true;
   } catch (e) {
     if (hostFd >= 0) native.close(hostFd);
@@ -386,7 +386,7 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   restore[REG.rax] = BigInt.asUintN(64, BigInt(result));
   k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
   k.spec.events?.onExecResult(t.tid, -result);
-  k.access?.file({ pid: t.proc.pid, op: 'exec', call: 'execve', path: pe.exePath, errno: -result });
+  if (pe.access) k.access?.file({ ...pe.access, errno: -result });
   if (pe.installed) {
     t.injection = startInjection(t.tid, [{ nr: NR_CLOSE, args: [pe.guestFd] }], restore) ?? undefined;
     if (t.injection) return;
