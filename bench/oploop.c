@@ -15,6 +15,10 @@
  *   pread      pread of 4 KiB from FILE           (FILE must hold >= 4 KiB;
  *              offsets cycle over the first 64 KiB or the whole file if smaller)
  *   forkexec   fork, child execve("/bin/true"), parent waitpid
+ *   denied     syscall(SYS_syslog, SYSLOG_ACTION_SIZE_BUFFER): a call tsvisor's
+ *              filter denies (EPERM) without a trap, unless an access observer
+ *              asks for denials to be reported (then it traps); natively it
+ *              reads the log buffer's size. Its result is not checked.
  *
  * The loop runs in doubling batches until at least BUDGET_MS (default 300) of
  * wall time has passed and at least MIN_ITERS operations were done, after a
@@ -72,6 +76,10 @@ static void op_umask(uint64_t n) {
     }
 }
 
+static void op_denied(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) syscall(SYS_syslog, 10, NULL, 0);
+}
+
 static void op_openclose(uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -123,7 +131,7 @@ static void op_forkexec(uint64_t n) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: oploop getpid|umask|openclose|stat|pread|forkexec [FILE] [BUDGET_MS]\n");
+        fprintf(stderr, "usage: oploop getpid|umask|openclose|stat|pread|forkexec|denied [FILE] [BUDGET_MS]\n");
         return 2;
     }
     mode = argv[1];
@@ -154,6 +162,8 @@ int main(int argc, char **argv) {
         pread_span = st.st_size < 65536 ? (st.st_size / (off_t)sizeof buf) * (off_t)sizeof buf : 65536;
     } else if (!strcmp(mode, "forkexec")) {
         op = op_forkexec; batch = 4;
+    } else if (!strcmp(mode, "denied")) {
+        op = op_denied; batch = 1024;
     } else {
         fprintf(stderr, "oploop: unknown mode %s\n", mode);
         return 2;

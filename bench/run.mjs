@@ -28,7 +28,7 @@ const USAGE = `usage: node bench/run.mjs [options]
                       (native is always added: ratios need it)
   --workloads LIST    workloads, comma-separated (default all):
                       py-pass,py-stat,tar-x,sh-loop,gcc,oploop
-                      (oploop = op-getpid,op-umask,op-openclose,op-stat,op-pread,op-forkexec)
+                      (oploop = op-getpid,op-umask,op-openclose,op-stat,op-pread,op-forkexec,op-denied)
   --schedule S        roundrobin (default): each round runs every runner once,
                       rotating the order; blocked: all runs of one runner, then
                       the next (hyperfine --warmup 1 --runs N per cell)
@@ -423,6 +423,7 @@ const OPS = [
   { id: 'op-stat', mode: 'stat', title: 'stat', file: '/etc/hostname' },
   { id: 'op-pread', mode: 'pread', title: 'pread 4 KiB', file: 'DATA' },
   { id: 'op-forkexec', mode: 'forkexec', title: 'fork+exec /bin/true' },
+  { id: 'op-denied', mode: 'denied', title: 'a call the filter denies (syslog size; traps with an access observer)' },
 ];
 
 function defineWorkloads(w) {

@@ -369,6 +369,10 @@ Napi::Value SockBind(const Napi::CallbackInfo& info) {
   Unprivileged u(Flag(info, 3));
   return Ret(info.Env(), bind(I32(info, 0), reinterpret_cast<struct sockaddr*>(a), len));
 }
+// sockListen(fd, backlog) -> 0 | -errno
+Napi::Value SockListen(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), listen(I32(info, 0), I32(info, 1)));
+}
 // sockName(fd, buf) -> address length | -errno (getsockname into buf)
 Napi::Value SockName(const Napi::CallbackInfo& info) {
   size_t cap;
@@ -1132,6 +1136,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"recvMsg", RecvMsg},
       {"sockBind", SockBind},
       {"sockName", SockName},
+      {"sockListen", SockListen},
       {"sockConnect", SockConnect},
       {"sockConnectAsync", SockConnectAsync},
       {"sockOptInt", SockOptInt},

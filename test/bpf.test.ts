@@ -9,7 +9,7 @@ import {
   SECCOMP_RET_TRACE,
   SECCOMP_RET_USER_NOTIF,
 } from '../src/abi/linux.js';
-import { TRACE_DATA, allowListFilter, encode, guestFilter, retFor } from '../src/bpf/filter.js';
+import { TRACE_DATA, allowListFilter, encode, guestFilter, isWideArg, retFor, ruleMatches } from '../src/bpf/filter.js';
 import { SYSCALLS, byName } from '../src/syscalls/table.js';
 import { runBpf } from './helpers/bpf-interpreter.js';
 
@@ -89,6 +89,63 @@ describe('guest seccomp filter', () => {
     expect(run(nr('execveat'), [3, 0, 0, 0, 0x1000, EXEC_REWRITE_MAGIC])).toBe(SECCOMP_RET_USER_NOTIF);
     // The marker lives in an unused 64-bit register: both halves must match.
     expect(run(nr('execveat'), [3, 0, 0, 0, 0x1000, EXEC_REWRITE_MAGIC % 2 ** 32])).toBe(traced);
+  });
+});
+
+/** A row's own action, when no rule applies. */
+const rowRet = (e: (typeof SYSCALLS)[number]): number =>
+  e.disposition === 'deny'
+    ? retFor('deny', e.errno)
+    : e.trap === 'trace'
+      ? (SECCOMP_RET_TRACE | TRACE_DATA) >>> 0
+      : e.trap === 'notify'
+        ? SECCOMP_RET_USER_NOTIF
+        : SECCOMP_RET_ALLOW;
+
+describe('guest filter for an access observer', () => {
+  const observed = guestFilter(SYSCALLS, true);
+  const runObserved = (n: number, args: (number | bigint)[] = []) => runBpf(observed, { nr: n, arch: AUDIT_ARCH_X86_64, args });
+  const isDeny = (ret: number) => (ret & 0xffff0000) >>> 0 === SECCOMP_RET_ERRNO;
+  // Argument values that hit the table's rules: each rule's own value, its
+  // upper half set, and values that miss.
+  const samples = (e: (typeof SYSCALLS)[number]): (number | bigint)[][] => {
+    const out: (number | bigint)[][] = [[]];
+    for (const r of e.rules ?? []) {
+      const v = r.notIn ? r.notIn[0]! : (r.equals ?? r.mask)!;
+      for (const x of [v, v + 1, 2 ** 32 + v, 0, 0xffffffff]) {
+        const args: (number | bigint)[] = [0, 0, 0, 0, 0, 0];
+        args[r.arg] = x;
+        out.push(args);
+      }
+    }
+    return out;
+  };
+
+  it('traps to the Sentry exactly what the plain filter denies, and nothing else changes', () => {
+    for (const e of SYSCALLS) {
+      for (const args of samples(e)) {
+        const plain = run(e.nr, args);
+        expect(runObserved(e.nr, args), `${e.name} ${args.join(',')}`).toBe(isDeny(plain) ? SECCOMP_RET_USER_NOTIF : plain);
+      }
+    }
+    expect(runObserved(451)).toBe(SECCOMP_RET_USER_NOTIF);
+    expect(runObserved(0xffffffff)).toBe((SECCOMP_RET_ERRNO | ERRNO.ENOSYS) >>> 0);
+    expect(observed.length).toBeLessThan(4096);
+  });
+
+  it('decides rules in the Sentry (ruleMatches) as the program does', () => {
+    for (const e of SYSCALLS) {
+      for (const args of samples(e)) {
+        const plain = run(e.nr, args);
+        const words = (i: number) => {
+          const v = BigInt.asUintN(64, BigInt(args[i] ?? 0));
+          return [Number(v & 0xffffffffn), Number(v >> 32n)] as const;
+        };
+        const rule = e.rules?.find((r) => ruleMatches(r, isWideArg(e.args[r.arg]), ...words(r.arg)));
+        if (rule) expect(plain, `${e.name} ${args.join(',')}`).toBe(retFor(rule.action, rule.errno));
+        else expect(plain, `${e.name} ${args.join(',')}`).toBe(rowRet(e));
+      }
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ERRNO, errnoName } from '../src/abi/errno.js';
 import { EXEC_REWRITE_MAGIC } from '../src/abi/linux.js';
-import { GVISOR_PAGE, SYSCALLS, byName, byNumber, gvisorLink, gvisorNote, gvisorStatus } from '../src/syscalls/table.js';
+import { ACCESS_OPS, GVISOR_PAGE, SYSCALLS, byName, byNumber, gvisorLink, gvisorNote, gvisorStatus } from '../src/syscalls/table.js';
 import { renderSyscalls } from '../src/cli/commands/syscalls.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,7 +25,7 @@ const TRAPS = ['none', 'notify', 'trace'];
 const SUPPORT = ['full', 'partial', 'none'];
 const ACTIONS = ['allow', 'notify', 'trace', 'deny'];
 const GVISOR = ['full', 'partial', 'unsupported', 'unimplemented'];
-const KEYS = ['nr', 'name', 'args', 'disposition', 'trap', 'errno', 'rules', 'support', 'notes', 'tests'];
+const KEYS = ['nr', 'name', 'args', 'disposition', 'trap', 'access', 'errno', 'rules', 'support', 'notes', 'tests'];
 const RULE_KEYS = ['arg', 'mask', 'equals', 'notIn', 'action', 'errno', 'support', 'why'];
 const isErrno = (s: unknown): boolean => typeof s === 'string' && Object.prototype.hasOwnProperty.call(ERRNO, s);
 
@@ -86,6 +86,20 @@ describe('syscalls.json', () => {
       expect((e.notes as string).trim().length, `${where}: notes`).toBeGreaterThan(0);
       expect(Array.isArray(e.tests), where).toBe(true);
       for (const t of e.tests as unknown[]) expect(typeof t, where).toBe('string');
+    }
+  });
+
+  it('gives every emulated call that names a path its FileOp for access observers, and no other call one', () => {
+    // A path parameter by the kernel's own names (readlink's buffer is not one).
+    const PATH_ARG = /char \*(filename|pathname|path|oldname|newname)$/;
+    for (const e of raw) {
+      const where = String(e.name);
+      if (e.access !== undefined) {
+        expect(ACCESS_OPS, `${where}: access ${String(e.access)}`).toContain(e.access);
+        expect(e.disposition, `${where}: access on a call the Sentry never sees`).toBe('emulate');
+      }
+      const namesPath = (e.args as string[]).some((a) => PATH_ARG.test(a));
+      if (e.disposition === 'emulate' && namesPath) expect(e.access, `${where}: a path call without access`).toBeDefined();
     }
   });
 

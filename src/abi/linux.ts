@@ -261,6 +261,7 @@ export const MFD_NOEXEC_SEAL = 0x8;
 export const MFD_EXEC = 0x10;
 
 // socket
+export const AF_UNSPEC = 0;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -278,6 +279,9 @@ export const SO_TYPE = 3;
 export const SO_SNDBUF = 7;
 export const SO_PASSCRED = 16;
 export const SO_DOMAIN = 39;
+export const SO_PROTOCOL = 38;
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_ICMPV6 = 58;
 export const SO_PEERCRED = 17;
 export const SO_PEERGROUPS = 59;
 export const SO_PASSPIDFD = 76;

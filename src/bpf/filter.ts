@@ -82,19 +82,42 @@ export function retFor(action: 'allow' | 'notify' | 'trace' | 'deny', errno?: st
   }
 }
 
-/** The program's action for each syscall of the table. */
-export function tableActions(entries: readonly SyscallEntry[]): Map<number, NrAction> {
+/**
+ * The program's action for each syscall of the table. `observed`: calls the
+ * table denies (whole, or by a rule) trap to the Sentry instead, which
+ * answers them with the same errno and reports them (SandboxSpec.access).
+ */
+export function tableActions(entries: readonly SyscallEntry[], observed = false): Map<number, NrAction> {
   const out = new Map<number, NrAction>();
+  const denyRet = (errno: string | undefined) => (observed ? retFor('notify') : retFor('deny', errno));
   for (const e of entries) {
     let ret: number;
-    if (e.disposition === 'deny') ret = retFor('deny', e.errno);
+    if (e.disposition === 'deny') ret = denyRet(e.errno);
     else if (e.trap === 'trace') ret = retFor('trace');
     else if (e.trap === 'notify') ret = retFor('notify');
     else ret = retFor('allow');
-    const rules = e.rules?.map((rule) => ({ rule, ret: retFor(rule.action, rule.errno), wide: isWideArg(e.args[rule.arg]) }));
+    const rules = e.rules?.map((rule) => ({
+      rule,
+      ret: rule.action === 'deny' ? denyRet(rule.errno) : retFor(rule.action),
+      wide: isWideArg(e.args[rule.arg]),
+    }));
     out.set(e.nr, rules?.length ? { ret, rules } : { ret });
   }
   return out;
+}
+
+/**
+ * Whether `rule` matches an argument whose low and high 32-bit words are
+ * `lo` and `hi`, exactly as the compiled program decides (`leaf`): a 32-bit
+ * parameter's upper half is ignored.
+ */
+export function ruleMatches(rule: Rule, wide: boolean, lo: number, hi: number): boolean {
+  if (rule.notIn !== undefined) return !rule.notIn.includes(lo >>> 0);
+  const v = (rule.equals ?? rule.mask)!;
+  const vlo = v % 2 ** 32;
+  const vhi = wide ? Math.floor(v / 2 ** 32) : 0;
+  if (rule.equals !== undefined) return lo >>> 0 === vlo && (!wide || hi >>> 0 === vhi);
+  return (lo & vlo) !== 0 || (wide && (hi & vhi) !== 0);
 }
 
 interface Range {
@@ -226,9 +249,14 @@ export function encode(prog: readonly Insn[]): Uint8Array {
   return buf;
 }
 
-/** The guest filter: the table's actions, ENOSYS for unknown numbers. */
-export function guestFilter(entries: readonly SyscallEntry[]): Insn[] {
-  return compile(tableActions(entries), { ret: retFor('deny', 'ENOSYS') });
+/**
+ * The guest filter: the table's actions, ENOSYS for unknown numbers.
+ * `observed`: what it would deny traps instead (tableActions), unknown numbers too.
+ */
+export function guestFilter(entries: readonly SyscallEntry[], observed = false): Insn[] {
+  // syscall(-1) keeps ENOSYS from the program itself: it is no call at all.
+  const unknown = observed ? { from: 0, action: { ret: retFor('notify') } } : undefined;
+  return compile(tableActions(entries, observed), { ret: retFor('deny', 'ENOSYS') }, unknown);
 }
 
 /** An allow-list filter (used to confine the Gofer): listed numbers are

@@ -68,6 +68,8 @@ export interface Native {
   sockBind(fd: number, addr: Uint8Array, len: number, unprivileged?: boolean): number;
   /** getsockname into `buf`: the address's length, or -errno. */
   sockName(fd: number, buf: Uint8Array): number;
+  /** listen(2) on the Sentry's copy of a guest socket: 0 | -errno */
+  sockListen(fd: number, backlog: number): number;
   dup2(oldFd: number, newFd: number): number;
   /** socket(2) in the network namespace `netnsFd` (the calling thread returns to its own). */
   socketInNetns(netnsFd: number, family: number, type: number, protocol: number): number;

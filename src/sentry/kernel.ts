@@ -56,6 +56,7 @@ import { LauncherLink } from './launcher.js';
 import { type Rlimit, guestRlimits, setUpBounds } from './bounds.js';
 import { FileTable } from './files.js';
 import { Strace, parseSyscallFilter } from './strace.js';
+import { AccessLog } from './access.js';
 import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, fixExecFn, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
@@ -139,6 +140,8 @@ export class Kernel {
   channel!: NotifyChannel;
   initPid = -1;
   readonly strace: Strace | null;
+  /** what the guest touches, for spec.access (tsvisor test); null without an observer */
+  readonly access: AccessLog | null;
   private dispatcher!: Dispatcher;
   /** tids whose initial ptrace stop arrived before their parent's fork event */
   private readonly earlyStops = new Set<number>();
@@ -176,6 +179,7 @@ export class Kernel {
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
     this.fileIds = new IdMap(spec.fileIdMappings ?? null);
     this.sharesHostNetwork = spec.netnsPath ? sameNamespace(spec.netnsPath, '/proc/self/ns/net') : spec.network === 'host';
+    this.access = spec.access ? new AccessLog(spec.access, log) : null;
     this.strace = spec.strace ? new Strace(log, spec.straceSyscalls === undefined ? null : parseSyscallFilter(spec.straceSyscalls)) : null;
     this.done = new Promise((r) => (this.resolveDone = r));
   }
@@ -296,7 +300,7 @@ export class Kernel {
       writeIdMap(pid, 'uid_map');
       writeIdMap(pid, 'gid_map');
       link.send(Buffer.from('M'), 'the uid/gid maps');
-      link.send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS))]), 'the seccomp filter');
+      link.send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS, this.access !== null))]), 'the seccomp filter');
       const listenerFd = await link.expect('L', 'installing the seccomp filter');
       const listener = native.pidfdGetfd(pidfd, listenerFd);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
@@ -404,7 +408,7 @@ export class Kernel {
       pidfd = native.pidfdOpen(child, 0);
       if (pidfd < 0) throw new SandboxError(`the exec process (pid ${child}) ended before it was set up`);
       this.spec.onGuestProcess?.(child);
-      link.send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS))]), 'the seccomp filter');
+      link.send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS, this.access !== null))]), 'the seccomp filter');
       const fdNum = await link.expect('L', 'installing the seccomp filter');
       const listener = native.pidfdGetfd(pidfd, fdNum);
       if (listener < 0) throw new SandboxError(`cannot take the seccomp listener: ${errnoName(-listener)}`);
@@ -663,6 +667,7 @@ export class Kernel {
       t.proc.hostComm = hostComm(tid);
       fixExecFn(t, pe.execFn);
       dropPendingExec(t);
+      if (pe.access) this.access?.file(pe.access);
     }
     this.spec.events?.onExec(tid, formerTid, t.proc.exePath);
     if (this.spec.access) {

@@ -8,6 +8,7 @@ import { ownFd } from './errors.js';
 import type { Injection } from './inject.js';
 import type { KeptNice } from './syscalls/priority.js';
 import { OomScoreAdj } from './oom.js';
+import type { FileAccess } from './spec.js';
 import type { Location } from './vfs/node.js';
 import type { ResolveContext } from './vfs/resolve.js';
 
@@ -40,6 +41,8 @@ export interface PendingExec {
   comm: string;
   /** AT_EXECFN as Linux would give it */
   execFn: string;
+  /** for an access observer: the call's FileAccess, reported once the kernel ran the image (errno 0) or refused it */
+  access?: FileAccess;
 }
 
 /** A thread group. */

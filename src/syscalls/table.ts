@@ -7,12 +7,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TABLES_DIR } from '../paths.js';
+import type { FileOp } from '../sentry/spec.js';
 
 export type Disposition = 'passthrough' | 'emulate' | 'deny';
 export type Trap = 'none' | 'notify' | 'trace';
 export type Support = 'full' | 'partial' | 'none';
 export type RuleAction = 'allow' | 'notify' | 'trace' | 'deny';
 export type GvisorStatus = 'full' | 'partial' | 'unsupported' | 'unimplemented';
+/** What a path call reports to an access observer (src/sentry/spec.ts FileOp); 'open': by its flags and outcome. */
+export type AccessOp = FileOp | 'open';
+/** Every AccessOp, for checking the table. */
+export const ACCESS_OPS: readonly AccessOp[] = ['open', 'read', 'write', 'create', 'delete', 'rename', 'attr', 'stat', 'list', 'readlink', 'access', 'exec'];
 
 /**
  * An argument condition checked by the BPF program before the disposition
@@ -44,6 +49,8 @@ export interface SyscallEntry {
   trap: Trap;
   /** for 'deny': the errno name returned */
   errno?: string;
+  /** for a call that names a path (or lists a directory): what it reports as a FileAccess */
+  access?: AccessOp;
   rules?: Rule[];
   support: Support;
   notes: string;

@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Denial, FileAccess, NetworkAttempt } from '../../src/sentry/spec.js';
 import { REPO, type Run, tempDir, rmrf } from './harness.js';
 
 export const ACCESS_DRIVER = path.join(REPO, 'test/e2e/access-driver.mjs');
@@ -36,5 +37,28 @@ export function runWithEvents(argv: string[], o: { flags?: string[]; cwd?: strin
     return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal, events };
   } finally {
     rmrf(dir);
+  }
+}
+
+/** A run's path, network and denial events, and with `writes` the overlay's changes after it (src/testrun/writes.ts). */
+export interface AccessRun extends Run {
+  files: FileAccess[];
+  network: NetworkAttempt[];
+  denials: Denial[];
+  changes: { path: string; kind: string }[] | null;
+}
+
+/** runWithEvents with `hide` hidden (--hide) and do's flags `doFlags`, its events by kind. */
+export function runObserved(argv: string[], o: { hide?: string[]; cwd?: string; doFlags?: string[]; writes?: boolean } = {}): AccessRun {
+  const dir = o.writes ? tempDir('writes') : null;
+  try {
+    const writes = dir ? path.join(dir, 'writes.json') : null;
+    const flags = [...(o.hide ?? []).flatMap((h) => ['--hide', h]), ...(writes ? ['--writes', writes] : []), ...(o.doFlags ?? [])];
+    const { events, ...run } = runWithEvents(argv, { flags, cwd: o.cwd, timeoutMs: 120000 });
+    const of = <T>(kind: string): T[] => events.filter((e) => e.kind === kind).map((e) => e.args[0] as T);
+    const changes = writes && fs.existsSync(writes) ? (JSON.parse(fs.readFileSync(writes, 'utf8')) as { changes: AccessRun['changes'] }).changes : null;
+    return { ...run, files: of<FileAccess>('file'), network: of<NetworkAttempt>('network'), denials: of<Denial>('denied'), changes };
+  } finally {
+    if (dir) rmrf(dir);
   }
 }

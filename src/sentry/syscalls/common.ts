@@ -1,5 +1,5 @@
 // Helpers shared by the syscall families.
-import { AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_PATH, SECCOMP_ADDFD_FLAG_SEND, W_OK, X_OK } from '../../abi/linux.js';
+import { AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_CLOEXEC, O_PATH, O_RDONLY, O_TRUNC, SECCOMP_ADDFD_FLAG_SEND, W_OK, X_OK } from '../../abi/linux.js';
 import { native } from '../../platform/native.js';
 import { REPLIED, type SyscallArgs } from '../../platform/notif.js';
 import { requireAccess } from '../creds.js';
@@ -11,13 +11,40 @@ import type { Task } from '../task.js';
 import type { Location, Via } from '../vfs/node.js';
 import { type ParentAndName, resolve, resolveParent } from '../vfs/resolve.js';
 
-/** The directory a relative path starts from: the cwd, or the directory behind `dirfd`. */
+/**
+ * The directory a relative path starts from: the cwd, or the directory behind
+ * `dirfd`. Every path call's walk starts here, so this is where an access
+ * observer learns the paths a call names.
+ */
 export function startDir(k: Kernel, t: Task, dirfd: number, path: string): Location {
-  if (path.startsWith('/') || dirfd === AT_FDCWD) return t.fs.cwd;
-  const { file } = k.files.lookup(t, dirfd);
-  if (!file) fail('ENOTDIR');
-  if (!file.loc.dentry.node.isDir()) fail('ENOTDIR');
-  return file.loc;
+  let from = t.fs.cwd;
+  if (!path.startsWith('/') && dirfd !== AT_FDCWD) {
+    const { file } = k.files.lookup(t, dirfd);
+    if (!file) fail('ENOTDIR');
+    if (!file.loc.dentry.node.isDir()) fail('ENOTDIR');
+    from = file.loc;
+  }
+  k.access?.named(t, from, path);
+  return from;
+}
+
+/**
+ * For an access observer: a path the call names but never reaches, as it
+ * failed before (link's new name when the old one is missing), so the
+ * report shows both names as strace would. Nothing is resolved.
+ */
+export function namedOnly(k: Kernel, t: Task, dirfd: number, pathAddr: number): void {
+  if (!k.access) return;
+  try {
+    startDir(k, t, dirfd, readPath(t, pathAddr));
+  } catch {
+    // an unreadable path or a bad dirfd: nothing to report
+  }
+}
+
+/** An open's FileOp for an access observer: a look (O_PATH), a new file, a write, or a read. */
+export function noteOpen(k: Kernel, flags: number, created: boolean): void {
+  k.access?.setOp(flags & O_PATH ? 'stat' : created ? 'create' : (flags & O_ACCMODE) !== O_RDONLY || flags & O_TRUNC ? 'write' : 'read');
 }
 
 /** The location of the object behind a guest fd (for AT_EMPTY_PATH and f* calls on Sentry objects). */
@@ -80,7 +107,9 @@ export function parentAt(k: Kernel, t: Task, dirfd: number, pathAddr: number): P
   // Linux refuses an empty name before it looks at dirfd.
   if (path === '') fail('ENOENT');
   assertValid(k, t);
-  return resolveParent(t.resolveCtx(), startDir(k, t, dirfd, path), path);
+  const r = resolveParent(t.resolveCtx(), startDir(k, t, dirfd, path), path);
+  k.access?.lastName(r.parent, r.name);
+  return r;
 }
 
 /**

@@ -76,7 +76,11 @@ function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, l
     // lseek (rewinddir, seekdir) and sharing across dup/fork just work.
     const pos = check(native.lseek(id.fd, 0, SEEK_CUR));
     k.inotify.event(file.loc.dentry, IN_ACCESS);
-    if (pos === 0 || !file.listing) k.files.keepListing(file, listing(t, file.loc, via));
+    if (pos === 0 || !file.listing) {
+      // A listing begins: what an access observer sees as the directory's `list`.
+      k.access?.namedLocation(t, file.loc);
+      k.files.keepListing(file, listing(t, file.loc, via));
+    }
     const entries = file.listing!;
     if (pos >= entries.length) {
       // Read to its end: the snapshot goes (a rewind or seekdir lists again).

@@ -266,6 +266,8 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     }
     ev.onExecCall(t.tid, t.proc.tgid, isAt ? 'execveat' : 'execve', path);
   }
+  const call = isAt ? 'execveat' : 'execve';
+  k.access?.begin('exec');
   let hostFd = -1;
   try {
     const regs = new BigUint64Array(USER_REGS_WORDS);
@@ -283,7 +285,9 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
       empty = pathAddr + Buffer.byteLength(readPath(t, pathAddr), 'latin1');
     }
     check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
-    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn };
+    // The call has not ended: its FileAccess is reported at the exec event, or with the kernel's refusal (onExecExitStop).
+    const access = k.access?.held(t, call);
+    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${p.exePath}`);
     return true;
   } catch (e) {
@@ -292,6 +296,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     if (!(e instanceof SysErr)) k.log.error({ err: e }, 'exec planning failed');
     native.ptraceSkipSyscall(t.tid, -errno);
     k.spec.events?.onExecResult(t.tid, errno);
+    k.access?.end(t, call, errno);
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `= -${errno}`);
     return false;
   }
@@ -381,6 +386,7 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   restore[REG.rax] = BigInt.asUintN(64, BigInt(result));
   k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
   k.spec.events?.onExecResult(t.tid, -result);
+  if (pe.access) k.access?.file({ ...pe.access, errno: -result });
   if (pe.installed) {
     t.injection = startInjection(t.tid, [{ nr: NR_CLOSE, args: [pe.guestFd] }], restore) ?? undefined;
     if (t.injection) return;

@@ -53,7 +53,7 @@ import { openFifo } from '../vfs/fifo.js';
 import { takeTerminalOnReturn } from '../ctty.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { assertValid, installFd, mayModifyDir, mustBeWritable, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
+import { assertValid, installFd, mayModifyDir, mustBeWritable, noteOpen, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
 
 /**
  * A file the Sentry grows for the guest stays within the guest's
@@ -75,6 +75,7 @@ function withinFsizeLimit(t: Task, size: number): void {
 
 /** Opens an already resolved location for the guest and installs the fd. */
 export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, flags: number, created = false): number {
+  noteOpen(k, flags, created);
   const node = loc.dentry.node;
   const cloexec = (flags & O_CLOEXEC) !== 0;
   if (flags & O_PATH) {
@@ -151,6 +152,7 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
   if (flags & O_TMPFILE & ~O_DIRECTORY && ((flags & (O_TMPFILE | O_CREAT)) !== O_TMPFILE || (flags & O_ACCMODE) === O_RDONLY)) fail('EINVAL');
   const path = readPath(t, pathAddr);
   assertValid(k, t);
+  noteOpen(k, flags, (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE);
   const from = startDir(k, t, dirfd, path);
   const ctx = t.resolveCtx();
   const noSymlinks = (resolveFlags & RESOLVE_NO_SYMLINKS) !== 0;

@@ -25,7 +25,7 @@ import type { Task } from '../task.js';
 import type { Dentry, Location } from '../vfs/node.js';
 import { lookupChild } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { assertValid, mayModifyDir, parentAt, resolveAt, resolvePathAt } from './common.js';
+import { assertValid, mayModifyDir, namedOnly, parentAt, resolveAt, resolvePathAt } from './common.js';
 import { isMountBusy, mayRemove, rmdirAt } from './dir.js';
 
 function unlinkAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, flags: number): number {
@@ -148,7 +148,13 @@ function linkAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirfd:
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) fail('EINVAL');
   const oldPath = readPath(t, oldAddr);
   if (oldPath === '' && flags & AT_EMPTY_PATH && olddirfd !== AT_FDCWD) linkableFd(k, t, olddirfd);
-  const old = resolvePathAt(k, t, olddirfd, oldPath, (flags & AT_SYMLINK_FOLLOW) !== 0, flags);
+  let old: Location | undefined;
+  try {
+    old = resolvePathAt(k, t, olddirfd, oldPath, (flags & AT_SYMLINK_FOLLOW) !== 0, flags);
+  } catch (e) {
+    namedOnly(k, t, newdirfd, newAddr);
+    throw e;
+  }
   if (!old) fail('ENOENT');
   const np = parentAt(k, t, newdirfd, newAddr);
   if (np.name === '' || np.name === '.' || np.name === '..') fail('EEXIST');

@@ -48,6 +48,7 @@ export const nsHandlers: Record<string, Handler> = {
     } finally {
       native.close(id.fd);
     }
+    k.access?.refuse('setns');
     fail('EPERM');
   },
 };

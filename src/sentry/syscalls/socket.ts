@@ -1,5 +1,5 @@
-// bind, connect, sendto, sendmsg, sendmmsg, and socket() for raw and packet
-// sockets.
+// bind, connect, listen, sendto, sendmsg, sendmmsg, and socket() for raw and
+// packet sockets.
 //
 // The Sentry performs these on its own copy of the guest's socket, with the
 // address and message it copied: letting the host run them after inspecting
@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import {
   AF_INET,
   AF_INET6,
+  AF_UNSPEC,
   AF_NETLINK,
   AF_PACKET,
   AF_UNIX,
@@ -24,6 +25,8 @@ import {
   CAP_SETUID,
   CAP_SYS_ADMIN,
   CMSGHDR_SIZE,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
   MMSGHDR_SIZE,
   MSGHDR_SIZE,
   NETLINK_SOCK_DIAG,
@@ -44,6 +47,7 @@ import {
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_RAW,
+  SOCK_SEQPACKET,
   SOCK_STREAM,
   SOCK_TYPE_MASK,
   SOL_SOCKET,
@@ -53,6 +57,7 @@ import {
   SO_PEERCRED,
   SO_PEERGROUPS,
   SO_PEERPIDFD,
+  SO_PROTOCOL,
   SO_SNDBUF,
   SO_TYPE,
   S_IFMT,
@@ -64,7 +69,8 @@ import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
 import { CONTINUE, REPLIED, type SyscallArgs } from '../../platform/notif.js';
 import { ID_MAP_BASE, ID_MAP_SIZE, hasCap, requireAccess } from '../creds.js';
-import { fail } from '../errors.js';
+import { SysErr, fail } from '../errors.js';
+import type { NetworkAttempt } from '../spec.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readI32, writeBytes, writeI32 } from '../memory.js';
 import type { Process, Task } from '../task.js';
@@ -470,7 +476,7 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
   return native.sockBind(sock, addr, addr.length, !lowPort);
 }
 
-function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
+function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer, report: (r: number) => number): number {
   const { addr, fd: target } = destination(k, t, guestAddr);
   const family = guestAddr.readUInt16LE(0);
   const gid = family === AF_UNIX ? recordPeer(t, sock) : -1;
@@ -494,7 +500,7 @@ function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
       waiting.fds -= fds;
       native.close(fd);
       if (target >= 0) native.close(target);
-      ch.replyLater(id, r);
+      ch.replyLater(id, report(r));
     }, unprivileged, gid);
     return REPLIED;
   } finally {
@@ -502,9 +508,101 @@ function connect(k: Kernel, t: Task, sock: number, guestAddr: Buffer): number {
   }
 }
 
+/** Reports nothing: no access observer, or a call without an address. */
+const unobserved = (r: number): number => r;
+
+/**
+ * For an access observer: reports a network call with address `addr` (the
+ * guest's) on the Sentry's socket `sock` once its result is known, passing
+ * the result through. Decoded now, as the socket is closed by then.
+ */
+function observed(k: Kernel, t: Task, call: NetworkAttempt['call'], sock: number, addr: Buffer | null): (r: number) => number {
+  const acc = k.access;
+  if (!acc || !addr) return unobserved;
+  const family = addr.readUInt16LE(0);
+  const type = native.sockOptInt(sock, SO_TYPE);
+  const { address, port } = sockaddrText(addr);
+  const inet = family === AF_INET || family === AF_INET6;
+  const base = { pid: t.proc.pid, call, family: FAMILY_NAMES[family] ?? `AF_${family}`, protocol: protocolName(sock, family, type), address, port };
+  return (r) => {
+    const errno = r < 0 && r !== REPLIED ? -r : 0;
+    acc.network({ ...base, errno });
+    const ownNetwork = k.spec.network === 'none' && !k.spec.netnsPath;
+    // Loopback is the sandbox's own, unless it has none (SandboxSpec.loopback false): then it is refused too.
+    if (inet && ownNetwork && NO_ROUTE_ERRNOS.has(errno) && (k.spec.loopback === false || !isLoopback(family, address))) {
+      acc.denied({ pid: base.pid, rule: 'network', what: `${call} ${family === AF_INET6 ? `[${address}]` : address}:${port} (${base.protocol})`, errno });
+    }
+    return r;
+  };
+}
+
+/** Runs a network call that answers now (or later, through `report` itself), reporting what it answers now. */
+function reporting(report: (r: number) => number, op: () => number): number {
+  if (report === unobserved) return op();
+  let r: number;
+  try {
+    r = op();
+  } catch (e) {
+    if (e instanceof SysErr) report(-e.errno);
+    throw e;
+  }
+  return r === REPLIED ? r : report(r);
+}
+
+const FAMILY_NAMES: Record<number, string> = { [AF_UNSPEC]: 'AF_UNSPEC', [AF_UNIX]: 'AF_UNIX', [AF_INET]: 'AF_INET', [AF_INET6]: 'AF_INET6', [AF_NETLINK]: 'AF_NETLINK', [AF_PACKET]: 'AF_PACKET' };
+
+/** What a network-none sandbox answers for an address outside it: no route, or no such local address. */
+const NO_ROUTE_ERRNOS: ReadonlySet<number> = new Set([ERRNO.ENETUNREACH, ERRNO.EHOSTUNREACH, ERRNO.EADDRNOTAVAIL]);
+
+function protocolName(sock: number, family: number, type: number): string {
+  if (family === AF_INET || family === AF_INET6) {
+    if (type === SOCK_STREAM) return 'tcp';
+    if (type === SOCK_RAW) return 'raw';
+    const proto = native.sockOptInt(sock, SO_PROTOCOL);
+    if (type === SOCK_DGRAM) return proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6 ? 'icmp' : 'udp';
+  }
+  return type === SOCK_STREAM ? 'stream' : type === SOCK_DGRAM ? 'dgram' : type === SOCK_SEQPACKET ? 'seqpacket' : type === SOCK_RAW ? 'raw' : `type ${type}`;
+}
+
+/** A socket address as text: an IP address and port, a unix path ("@name" when abstract), a netlink port id. */
+function sockaddrText(addr: Buffer): { address: string; port: number | null } {
+  const family = addr.readUInt16LE(0);
+  if (family === AF_INET && addr.length >= 8) return { address: [...addr.subarray(4, 8)].join('.'), port: addr.readUInt16BE(2) };
+  if (family === AF_INET6 && addr.length >= 24) return { address: ipv6Text(addr.subarray(8, 24)), port: addr.readUInt16BE(2) };
+  if (family === AF_UNIX) {
+    if (addr.length <= 2) return { address: '', port: null };
+    if (addr[2] === 0) return { address: `@${addr.toString('latin1', 3)}`, port: null };
+    const end = addr.indexOf(0, 2);
+    return { address: Buffer.from(addr.toString('latin1', 2, end < 0 ? addr.length : end), 'latin1').toString('utf8'), port: null };
+  }
+  if (family === AF_NETLINK && addr.length >= 8) return { address: String(addr.readUInt32LE(4)), port: null };
+  return { address: '', port: null };
+}
+
+/** An IPv6 address in its short form (RFC 5952: the longest run of zero groups as "::"). */
+function ipv6Text(b: Buffer): string {
+  const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 * i).toString(16));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+function isLoopback(family: number, address: string): boolean {
+  return family === AF_INET ? address.startsWith('127.') : address === '::1' || address.startsWith('::ffff:7f');
+}
+
 /** A message copied out of the guest, ready to send on the host. */
 interface Message {
   name: Buffer | null;
+  /** the destination as the guest gave it (for an access observer) */
+  guestName: Buffer | null;
   /** the first SEND_MAX bytes of the data */
   data: Buffer;
   control: Buffer | null;
@@ -746,7 +844,7 @@ function readMessage(k: Kernel, t: Task, sock: number, ptr: number, unix: boolea
     const name = guestName && withTarget(sendDestination(k, t, sock, guestName, total, flags), fds);
     const guestControl = ctlLen >= CMSGHDR_SIZE ? readBytes(t, ctlPtr, ctlLen) : null;
     const { control, creds } = hostControl(k, t, guestControl, unix ? { sock, name } : null, fds);
-    return { name, data, control, creds, fds, more: segs };
+    return { name, guestName, data, control, creds, fds, more: segs };
   } catch (e) {
     closeAll(fds);
     throw e;
@@ -888,16 +986,36 @@ function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
   return installFd(k, a, fd, null, (type & SOCK_CLOEXEC) !== 0);
 }
 
+/** The address a socket listens on, for an access observer. */
+function listenAddress(sock: number): Buffer | null {
+  const b = Buffer.alloc(SOCKADDR_MAX);
+  const n = native.sockName(sock, b);
+  return n < 2 ? null : b.subarray(0, n);
+}
+
 export const socketHandlers: Record<string, Handler> = {
   socket: rawSocket,
   getsockopt,
+  // Performed on the Sentry's copy of the socket (the same socket), so an
+  // access observer sees it. A unix socket's listen runs on the host: Linux
+  // records the listener's credentials then, which its peers read (SO_PEERCRED).
+  listen: (k, t, a) =>
+    withSocket(k, t, a.int(0), (sock) => {
+      if (isUnix(sock)) return CONTINUE;
+      assertValid(k, t);
+      const r = native.sockListen(sock, a.int(1));
+      return k.access ? observed(k, t, 'listen', sock, listenAddress(sock))(r) : r;
+    }),
   bind: (k, t, a) => {
     const addr = readAddr(t, a.long(1), a.int(2));
-    return withSocket(k, t, a.int(0), (sock) => bind(k, t, sock, addr));
+    return withSocket(k, t, a.int(0), (sock) => reporting(observed(k, t, 'bind', sock, addr), () => bind(k, t, sock, addr)));
   },
   connect: (k, t, a) => {
     const addr = readAddr(t, a.long(1), a.int(2));
-    return withSocket(k, t, a.int(0), (sock) => connect(k, t, sock, addr));
+    return withSocket(k, t, a.int(0), (sock) => {
+      const report = observed(k, t, 'connect', sock, addr);
+      return reporting(report, () => connect(k, t, sock, addr, report));
+    });
   },
   // The filter lets sends without an address run on the host.
   sendto: (k, t, a) =>
@@ -911,14 +1029,17 @@ export const socketHandlers: Record<string, Handler> = {
       try {
         const name = guestName && withTarget(sendDestination(k, t, sock, guestName, a.long(2), a.int(3)), fds);
         const { control, creds } = hostControl(k, t, null, isUnix(sock) ? { sock, name } : null, fds);
-        return send(k, t, sock, { name, data, control, creds, fds, more }, a.int(3));
+        return send(k, t, sock, { name, guestName, data, control, creds, fds, more }, a.int(3), observed(k, t, 'sendto', sock, guestName));
       } catch (e) {
         closeAll(fds);
         throw e;
       }
     }),
   sendmsg: (k, t, a) =>
-    withSocket(k, t, a.int(0), (sock) => send(k, t, sock, readMessage(k, t, sock, a.long(1), isUnix(sock), a.int(2)), a.int(2))),
+    withSocket(k, t, a.int(0), (sock) => {
+      const m = readMessage(k, t, sock, a.long(1), isUnix(sock), a.int(2));
+      return send(k, t, sock, m, a.int(2), observed(k, t, 'sendmsg', sock, m.guestName));
+    }),
   sendmmsg: (k, t, a) =>
     withSocket(k, t, a.int(0), (sock) => {
       const vec = a.long(1);
@@ -939,8 +1060,10 @@ export const socketHandlers: Record<string, Handler> = {
           if (sent > 0) return sent;
           throw e;
         }
+        const report = observed(k, t, 'sendmsg', sock, m.guestName);
         // Only the first message may wait; later ones end the batch when they would block.
         const r = send(k, t, sock, m, sent === 0 ? flags : flags | MSG_DONTWAIT, (r) => {
+          report(r);
           if (r < 0) return r;
           record(sent, r);
           return 1;

@@ -1,16 +1,20 @@
 // The sandbox's mount table: the root (the Gofer's export, directly or under
 // an in-memory overlay), then the spec's mounts in order. Mount points the
 // tree lacks are made as directories of the Sentry's own (never on the host).
+import fs from 'node:fs';
+import path from 'node:path';
 import { S_IFCHR, S_IFDIR, makedev } from '../../abi/linux.js';
 import { ROOT_CREDS } from '../creds.js';
+import { SandboxError } from '../errors.js';
 import type { Kernel, MountSpec } from '../kernel.js';
+import type { SandboxSpec } from '../spec.js';
 import { addDevice, addTestChannel, buildDev, buildDevPts, ptsProbe, ptysOf, specialOpener } from './devfs.js';
 import { GoferFs } from './goferfs.js';
 import { MemDir, MemFs, MemSpecial } from './memfs.js';
 import { Dentry, type FileSystem, type Location, Mount, type Node } from './node.js';
-import { OverlayFs } from './overlayfs.js';
+import { OverlayFs, OverlayNode } from './overlayfs.js';
 import { ProcFs } from './procfs.js';
-import { resolve } from './resolve.js';
+import { followLink, lookupChild, pathOf, resolve, resolveParent } from './resolve.js';
 import { DEFAULT_OVERLAY_SIZE } from '../limits.js';
 import { buildSys } from './sysfs.js';
 
@@ -69,6 +73,8 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
   });
   const mounts: Mount[] = [rootMount];
   const table: MountTable = { root: { mount: rootMount, dentry: rootMount.root }, all: () => mounts };
+  // Before anything looks names up in the tree (mount points), so no lookup cached what is hidden.
+  const hidden = fsys instanceof OverlayFs ? hide(k, fsys, table.root) : noOverlayToHide(spec.hidden);
 
   for (const m of spec.mounts) {
     const at = mountpoint(table, m.destination, opener, m.type === 'bind');
@@ -139,6 +145,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
     if (mfs instanceof ProcFs) mfs.mount = mount;
     mounts.push(mount);
   }
+  for (const h of hidden) reachableByBind(spec, h);
   for (const p of spec.readonlyPaths ?? []) {
     const at = existing(table, p);
     // The same tree again, read-only, as runc's read-only bind of the path onto itself.
@@ -155,6 +162,77 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
     mounts.push(new Mount(t, new Dentry('', null, node), at.mount, at.dentry, { readonly: true, nosuid: true, nodev: false, noexec: true, source: 'tmpfs' }));
   }
   return table;
+}
+
+/** Hidden paths need the overlay: without it the root is written through, and nothing can stand in for a name. */
+function noOverlayToHide(hidden: string[] | undefined): string[] {
+  if (hidden?.length) throw new SandboxError(`cannot hide ${hidden[0]}: hidden paths need the overlay (the root is written through without it)`);
+  return [];
+}
+
+/**
+ * Hides each of spec.hidden behind a whiteout in the overlay's upper layer
+ * (OverlayNode.hide); a symlink and what it points to are both hidden. A path
+ * the host lacks needs nothing. Returns the sandbox paths hidden, as found
+ * (intermediate symlinks followed).
+ */
+function hide(k: Kernel, o: OverlayFs, root: Location): string[] {
+  const access = k.access;
+  if (access) {
+    o.onHidden = (dir, name) => {
+      const t = k.current;
+      if (t) access.hiddenHit(t, dir, name);
+    };
+  }
+  const ctx = { root, creds: CTX_CREDS };
+  const done: string[] = [];
+  const hideAt = (parent: Location, name: string) => {
+    if (!(parent.dentry.node instanceof OverlayNode) || parent.mount !== root.mount) return;
+    parent.dentry.node.hide(name);
+    parent.dentry.forget(name);
+    done.push(pathOf(root, { mount: parent.mount, dentry: parent.dentry })!.replace(/\/?$/, `/${name}`));
+  };
+  for (const h of k.spec.hidden ?? []) {
+    if (!h.startsWith('/')) throw new SandboxError(`hidden path ${h} is not absolute`);
+    let at: { parent: Location; name: string };
+    let found: Location | null;
+    try {
+      at = resolveParent(ctx, root, h);
+      found = at.name === '' || at.name === '.' || at.name === '..' ? null : lookupChild(at.parent, at.name);
+    } catch {
+      continue;
+    }
+    if (!found) continue;
+    let target: Location | null = null;
+    if (found.dentry.node.isSymlink()) {
+      try {
+        target = followLink(ctx, at.parent, found);
+      } catch {
+        target = null;
+      }
+    }
+    hideAt(at.parent, at.name);
+    if (target?.dentry.parent) hideAt({ mount: target.mount, dentry: target.dentry.parent }, target.dentry.name);
+  }
+  return done;
+}
+
+/** A bind mount is not under the overlay: one that shows a hidden path (or lies within it) would undo the hiding. */
+export function reachableByBind(spec: SandboxSpec, hidden: string): void {
+  const host = path.join(spec.rootfs, hidden);
+  const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : `${b}/`);
+  for (const m of spec.mounts) {
+    if (m.type !== 'bind' || !m.source) continue;
+    let src = m.source;
+    try {
+      src = fs.realpathSync(m.source);
+    } catch {
+      // the Gofer reports a bind it cannot serve
+    }
+    if (within(host, src) || within(src, host)) {
+      throw new SandboxError(`cannot hide ${hidden}: the bind mount of ${m.source} at ${m.destination} shows it, and bind mounts are not under the overlay`);
+    }
+  }
 }
 
 /** Where `dest` is in the tree, or null when it does not exist (masks and read-only paths skip those, as runc does). */

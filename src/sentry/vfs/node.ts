@@ -157,6 +157,8 @@ export interface FileSystem {
   statfs(): StatFs;
   /** What lseek's SEEK_END, SEEK_DATA and SEEK_HOLE see on this file system's nodes (see Node.seekEnd); 'host' when absent. */
   seekEnd?(node: Node): SeekEnd;
+  /** A lookup met a name the file system hides (Node.hides): for an access observer. */
+  onHidden?(dir: Location, name: string): void;
 }
 
 /**
@@ -193,6 +195,11 @@ export abstract class Node {
   /** May `c` access this node (attributes `st`) for `want` (R_OK|W_OK|X_OK)? The mode bits and capabilities (generic_permission), unless the file system has its own rule. */
   permits(c: Creds, st: Stat, want: number): boolean {
     return permitted(c, st.mode, st.uid, st.gid, want);
+  }
+
+  /** Whether `name` in this directory is a hidden path (SandboxSpec.hidden): it looks absent, and looking is reported. */
+  hides(_name: string): boolean {
+    return false;
   }
 
   // Directory operations (names are single components, never "." or "..").

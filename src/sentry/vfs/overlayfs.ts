@@ -26,7 +26,7 @@ import { native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, fail } from '../errors.js';
 import { MemDir, MemFile, MemFs, MemNode, MemSpecial, MemSymlink, anonDev, now, type SpecialOpener } from './memfs.js';
-import { Dentry, Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
+import { Dentry, Detached, type DirEntry, type FileSystem, type Location, Node, type Opened, type SetAttr, type Via } from './node.js';
 
 /** Marks a name deleted from the lower layer. */
 class Whiteout extends MemNode {
@@ -34,6 +34,14 @@ class Whiteout extends MemNode {
     super(fs, S_IFCHR, 0, 0);
   }
 }
+
+/**
+ * A whiteout over a hidden path (SandboxSpec.hidden), there from the start:
+ * the lower object is out of the guest's reach, and looking it up is
+ * reported (OverlayFs.onHidden). The guest may still make the name anew.
+ * Not a change the guest made.
+ */
+export class HiddenWhiteout extends Whiteout {}
 
 export class OverlayFs implements FileSystem {
   readonly dev = anonDev();
@@ -65,6 +73,19 @@ export class OverlayFs implements FileSystem {
     this.root = new OverlayNode(this, null, '', upperRoot, lowerRootDentry);
   }
 
+  /** The names hidden from the start (OverlayNode.hide), by upper directory: what the guest makes there is new, their whiteouts no deletion. */
+  private readonly hiddenNames = new WeakMap<MemDir, Set<string>>();
+
+  /** Records that `name` in `dir` is hidden from the start. */
+  markHidden(dir: MemDir, name: string): void {
+    let names = this.hiddenNames.get(dir);
+    if (!names) this.hiddenNames.set(dir, (names = new Set()));
+    names.add(name);
+  }
+
+  /** Told of each lookup of a hidden name (set for an access observer). */
+  onHidden?: (dir: Location, name: string) => void;
+
   /** As Linux's overlayfs: the upper layer's numbers, what the guest can still write. */
   statfs(): StatFs {
     return { ...this.upperFs.statfs(), type: OVERLAYFS_SUPER_MAGIC };
@@ -94,7 +115,7 @@ export class OverlayFs implements FileSystem {
       const path = `${prefix}/${name}`;
       const u = dir.entries.get(name);
       // A hidden path has no host object for the guest: what it makes there is new (and no diff shows the host's).
-      const l = lower && !hidden.has(path) ? lowerChild(lower, name) : null;
+      const l = lower && !hidden.has(path) && !this.hiddenNames.get(dir)?.has(name) ? lowerChild(lower, name) : null;
       if (!u || u instanceof Whiteout) {
         if (l) yield* subtree(path, l, 'deleted');
         continue;
@@ -312,6 +333,21 @@ export class OverlayNode extends Node {
     if (u && l && !(u.isDir() && l.node.isDir())) l = null;
     if (u instanceof MemDir && this.fs.opaque.has(u)) l = null;
     return new OverlayNode(this.fs, this, name, u, l);
+  }
+
+  override hides(name: string): boolean {
+    if (!this.isDir()) return false;
+    this.refresh();
+    return this.upperDir()?.entries.get(name) instanceof HiddenWhiteout;
+  }
+
+  /** Hides `name` in this directory from the start (SandboxSpec.hidden): a whiteout in the upper layer. */
+  hide(name: string): void {
+    const dir = this.copyUpDir();
+    if (dir.entries.has(name)) return;
+    this.fs.upperFs.mustFit(1);
+    dir.insert(name, new HiddenWhiteout(this.fs.upperFs));
+    this.fs.markHidden(dir, name);
   }
 
   override readdir(): DirEntry[] {

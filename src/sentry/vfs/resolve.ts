@@ -91,7 +91,7 @@ function walk(ctx: ResolveContext, w: Walk, comps: string[], followLast: boolean
     }
     if (name.length > NAME_MAX) fail('ENAMETOOLONG');
     const child = w.loc.dentry.child(name);
-    if (!child) fail('ENOENT');
+    if (!child) absent(w.loc, name);
     const next = crossMounts({ mount: w.loc.mount, dentry: child });
     if (next.dentry.node.isSymlink() && (!last || followLast)) {
       if (++w.links > SYMLOOP_MAX) fail('ELOOP');
@@ -111,6 +111,13 @@ function walk(ctx: ResolveContext, w: Walk, comps: string[], followLast: boolean
     w.loc = next;
     staysOnMount(ctx, w.loc);
   }
+}
+
+/** ENOENT for a name `dir` lacks; one it hides (SandboxSpec.hidden) is reported to its file system's observer first. */
+function absent(dir: Location, name: string): never {
+  const node = dir.dentry.node;
+  if (node.hides(name)) node.fs.onHidden?.(dir, name);
+  fail('ENOENT');
 }
 
 /** Checks that symlink `loc` may be followed; returns its target when it is a magic link. */
