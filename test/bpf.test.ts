@@ -26,14 +26,7 @@ describe('guest seccomp filter', () => {
 
   it('gives every syscall the action of its table entry', () => {
     for (const e of SYSCALLS) {
-      const want =
-        e.disposition === 'deny'
-          ? retFor('deny', e.errno)
-          : e.trap === 'trace'
-            ? (SECCOMP_RET_TRACE | TRACE_DATA) >>> 0
-            : e.trap === 'notify'
-              ? SECCOMP_RET_USER_NOTIF
-              : SECCOMP_RET_ALLOW;
+      const want = rowRet(e);
       // With all arguments zero, a rule applies when it tests for zero.
       const rule = e.rules?.find((r) => (r.notIn ? !r.notIn.includes(0) : r.equals === 0));
       expect(run(e.nr), e.name).toBe(rule ? retFor(rule.action, rule.errno) : want);
