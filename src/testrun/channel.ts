@@ -7,8 +7,8 @@ import fs from 'node:fs';
 /** The variable naming the channel (src/testrun/run.ts sets it). */
 export const CHANNEL_ENV = 'TSVISOR_TEST_CHANNEL';
 
-/** A marker line stays below PIPE_BUF, so that lines of concurrent writers never interleave. */
-const MAX_NAME = 2048;
+/** A marker line stays below PIPE_BUF (4096 bytes), so that lines of concurrent writers never interleave. */
+const MAX_NAME_BYTES = 3072;
 
 /** The channel, once opened: null when there is none. */
 let channel: { fd: number; pid: number } | null | undefined;
@@ -36,7 +36,7 @@ export function channelOpen(): boolean {
 export function mark(event: 'begin' | 'end', test: string, result?: string): void {
   const ch = open();
   if (!ch) return;
-  const name = test.length > MAX_NAME ? `${test.slice(0, MAX_NAME)}…` : test;
+  const name = Buffer.byteLength(test) > MAX_NAME_BYTES ? `${Buffer.from(test).subarray(0, MAX_NAME_BYTES).toString().replace(/\uFFFD$/, '')}…` : test;
   try {
     fs.writeSync(ch.fd, `${JSON.stringify({ event, pid: process.pid, test: name, ...(result === undefined ? {} : { result }) })}\n`);
   } catch {

@@ -35,7 +35,7 @@ export function occurrences(r: TestRunReport, kind: FailOnKind): { count: number
   switch (kind) {
     case 'writes-outside-allowed': {
       // What would have changed the host: the overlay's changes, or, before they are known, the events' writes kept in memory.
-      const list = r.writes.changes ? r.writes.changes.map((c) => `${c.change} ${c.path}`) : r.writes.paths.filter((w) => w.target === 'memory').map((w) => `wrote ${w.path}`);
+      const list = r.writes.changes ? r.writes.changes.map((c) => `${c.kind} ${c.path}`) : r.writes.paths.filter((w) => w.target === 'memory').map((w) => `wrote ${w.path}`);
       return { count: list.length, example: list[0] ?? '' };
     }
     case 'network': {

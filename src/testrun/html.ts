@@ -61,8 +61,8 @@ export function renderHtml(r: TestRunReport): string {
   ]));
   const changes = r.writes.changes
     ? tableOf('changes', ['path', 'change', 'type', 'size', 'tests', 'diff'], r.writes.changes.map((c) => [
-        `<code>${esc(c.path)}</code>`, esc(c.from ? `${c.change} from ${c.from}` : c.change), esc(c.type), c.size === undefined ? '' : bytes(c.size), esc(c.tests.join(', ')),
-        c.diff ? `<details><summary>diff</summary><pre class="diff">${esc(c.diff)}</pre></details>` : '',
+        `<code>${esc(c.path)}</code>`, esc(c.kind), esc(c.type), c.size === null ? '' : bytes(c.size), esc(c.tests.join(', ')),
+        c.diff ? `<details><summary>diff${c.diffTruncated ? ' (cut)' : ''}</summary><pre class="diff">${esc(c.diff)}</pre></details>` : c.binary ? 'binary' : '',
       ]))
     : `<p class="none">${esc(r.writes.note ?? 'Not collected.')}</p>`;
   const paths = tableOf('written', ['path', 'went to', 'operations', 'tests'], r.writes.paths.map((p) => [

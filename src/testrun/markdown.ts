@@ -48,7 +48,7 @@ export function renderMarkdown(r: TestRunReport): string {
   }
   const w = r.writes;
   if (w.changes) {
-    out.push(...details(`Files changed (${w.changes.length}, kept in memory)`, w.changes.length ? table(['path', 'change', 'size', 'tests'], w.changes.map((c) => [code(c.path), c.from ? `${c.change} from ${c.from}` : c.change, c.size === undefined ? '' : bytes(c.size), c.tests.join(', ')])) : ['None.']));
+    out.push(...details(`Files changed (${w.changes.length}, kept in memory)`, w.changes.length ? table(['path', 'change', 'size', 'tests'], w.changes.map((c) => [code(c.path), c.kind, c.size === null ? '' : bytes(c.size), c.tests.join(', ')])) : ['None.']));
   }
   const paths = w.paths.filter((p) => p.target !== 'pseudo');
   out.push(...details(`Paths written (${paths.length})`, paths.length ? table(['path', 'went to', 'operations', 'tests'], paths.map((p) => [code(p.path), p.target, Object.entries(p.ops).map(([op, n]) => `${op} ${n}`).join(', '), p.tests.join(', ')])) : ['None.']));

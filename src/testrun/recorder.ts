@@ -50,6 +50,10 @@ export interface ProcessRecord {
   peakRss: number | null;
   /** the test active for it (or its nearest ancestor) when it started */
   test: string | null;
+  /** still running when the command ended (a leaked daemon, which the sandbox's end killed) */
+  leaked: boolean;
+  /** tsvisor's own init (pid 1), which runs none of the user's programs */
+  tsvisorInit: boolean;
 }
 
 export interface TestRecord {
@@ -76,8 +80,6 @@ export class Recorder implements AccessEvents {
   private readonly live = new Map<number, ProcessRecord>();
   /** the test a live process's marker opened */
   private readonly active = new Map<number, string>();
-  /** the first process that exec'd: the suite's command (tsvisor's init never execs) */
-  command: ProcessRecord | null = null;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -100,8 +102,8 @@ export class Recorder implements AccessEvents {
     if (t) t[field]++;
   }
 
-  onProcessStart(pid: number, ppid: number, time: number): void {
-    const rec: ProcessRecord = { pid, ppid, start: time, exe: null, argv: null, exit: null, end: null, peakRss: null, test: null };
+  onProcessStart(pid: number, ppid: number, time: number, tsvisorInit = false): void {
+    const rec: ProcessRecord = { pid, ppid, start: time, exe: null, argv: null, exit: null, end: null, peakRss: null, test: null, leaked: false, tsvisorInit };
     this.live.set(pid, rec);
     rec.test = this.testOf(pid);
     this.count(rec.test, 'processes');
@@ -114,7 +116,6 @@ export class Recorder implements AccessEvents {
     if (!rec) return;
     rec.exe = exe;
     rec.argv = argv;
-    this.command ??= rec;
   }
 
   onProcessExit(pid: number, exit: Exit, peakRss: number | null, time: number): void {
@@ -188,11 +189,11 @@ export class Recorder implements AccessEvents {
     }
   }
 
-  /** Processes that had not exited when the suite's command did (its leaked daemons); tsvisor's init is not one. */
-  leaked(): ProcessRecord[] {
-    const end = this.command?.end;
-    if (!this.command || end === null || end === undefined) return [];
-    return this.processes.filter((p) => p !== this.command && p.pid !== 1 && p.start <= end && (p.end === null || p.end > end || (p.end === end && p.exit?.signal === 9)));
+  onCommandExit(leftRunning: number[]): void {
+    for (const pid of leftRunning) {
+      const rec = this.live.get(pid);
+      if (rec) rec.leaked = true;
+    }
   }
 }
 

@@ -69,24 +69,27 @@ export interface Summary {
   peakMemory: number | null;
 }
 
-/** A change the overlay holds at the end (src/testrun/writes.ts). */
+/**
+ * A change the overlay holds at the end: the fields of src/testrun/writes.ts's
+ * WriteChange the report reads (docs/testrun.md, "Writes", has them all).
+ */
 export interface OverlayChange {
   path: string;
-  change: 'created' | 'modified' | 'deleted' | 'renamed' | 'attributes';
-  /** renamed: the old path */
-  from?: string;
-  type: 'file' | 'directory' | 'symlink' | 'other';
-  /** bytes, for files */
-  size?: number;
-  /** a unified diff against the host's version, for text files */
+  kind: 'created' | 'modified' | 'deleted' | 'metadata' | 'type-changed';
+  type: string;
+  /** bytes the guest left; null: deleted */
+  size: number | null;
+  /** bytes the host has; null: created */
+  hostSize: number | null;
+  binary?: boolean;
+  /** text files: a unified diff against the host version */
   diff?: string;
-  /** the tests that wrote the path (from the events) */
-  tests: string[];
+  diffTruncated?: boolean;
 }
 
 export interface Writes {
-  /** the overlay's changes at the end; null when not collected (`note` says why) */
-  changes: OverlayChange[] | null;
+  /** the overlay's changes at the end, each with the tests that wrote its path (from the events); null when not collected (`note` says why) */
+  changes: (OverlayChange & { tests: string[] })[] | null;
   note?: string;
   /** every path the guest changed, from the events, with where the change went */
   paths: WrittenPath[];
@@ -312,7 +315,7 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
   }
   const reads = [...groups.values()]
     .map((g) => ({ ...g, files: g.files.sort((a, b) => b.reads + b.looks - (a.reads + a.looks) || a.name.localeCompare(b.name)) }))
-    .sort((a, b) => AREA_ORDER.indexOf(a.area) - AREA_ORDER.indexOf(b.area) || b.reads + b.looks - (a.reads + a.looks) || a.dir.localeCompare(b.dir));
+    .sort((a, b) => AREA_ORDER.indexOf(a.area) - AREA_ORDER.indexOf(b.area) || b.reads - a.reads || b.looks - a.looks || a.dir.localeCompare(b.dir));
   written.sort((a, b) => a.path.localeCompare(b.path));
 
   const denials: DenialReport[] = rec.denials.map((d) => ({
@@ -337,8 +340,7 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
     outcome: n.errno === 0 ? 'ok' : errnoName(n.errno),
     test: n.test,
   }));
-  const leaked = new Set(rec.leaked());
-  const processes: ProcessReport[] = rec.processes.map((p) => ({
+  const processes: ProcessReport[] = rec.processes.filter((p) => !p.tsvisorInit).map((p) => ({
     pid: p.pid,
     ppid: p.ppid,
     exe: p.exe,
@@ -347,7 +349,7 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
     durationMs: p.end === null ? null : p.end - p.start,
     exit: p.exit ? { status: p.exit.status, signal: p.exit.signal ?? null } : null,
     peakRss: p.peakRss,
-    leaked: leaked.has(p),
+    leaked: p.leaked,
     test: p.test,
   }));
   const tests: TestReport[] = [...rec.tests.values()].map((t) => ({
@@ -363,9 +365,9 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
     written: writtenByTest.get(t.name) ?? [],
   }));
 
-  const changed = ctx.changes;
+  const changed = ctx.changes ? ctx.changes.map((c) => ({ ...c, tests: sorted(rec.paths.get(c.path)?.tests ?? new Set()) })) : null;
   const counted = changed
-    ? { written: changed.filter((c) => c.change !== 'deleted').length, deleted: changed.filter((c) => c.change === 'deleted').length }
+    ? { written: changed.filter((c) => c.kind !== 'deleted').length, deleted: changed.filter((c) => c.kind === 'deleted').length }
     : {
         written: written.filter((w) => w.target === 'memory' || w.target === 'host').filter((w) => w.ops.write || w.ops.create || w.ops.rename || w.ops.attr).length,
         deleted: written.filter((w) => (w.target === 'memory' || w.target === 'host') && w.ops.delete).length,
@@ -389,8 +391,8 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
       networkAttempts: network.length + rec.dropped.network,
       externalNetwork: network.filter((n) => n.scope === 'external').length,
       processes: processes.length + rec.dropped.processes,
-      leakedProcesses: leaked.size,
-      peakMemory: ctx.peakMemory ?? rssPeak,
+      leakedProcesses: processes.filter((p) => p.leaked).length,
+      peakMemory: ctx.peakMemory === null ? rssPeak : Math.max(ctx.peakMemory, rssPeak ?? 0),
     },
     writes: { changes: changed, ...(ctx.changesNote ? { note: ctx.changesNote } : {}), paths: written },
     reads,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { FlagValues } from '../cli/flags.js';
 import type { SandboxEnd } from '../cli/commands/do.js';
 import type { Report as CoverageReport } from '../coverage/schema.js';
-import type { Exit, MountSpec } from '../sentry/spec.js';
+import type { MountSpec } from '../sentry/spec.js';
 import { DEFAULT_LIMITS, parseSize } from '../sentry/limits.js';
 import { type FailOnKind, applyFailOn, parseFailOn } from './fail-on.js';
 import { Recorder } from './recorder.js';
@@ -108,15 +108,6 @@ function writablePaths(cwd: string, allow: readonly string[]): string[] {
   });
 }
 
-/**
- * The overlay's changes once the guest is gone. Integration point for
- * src/testrun/writes.ts (the overlay's changes with sizes and diffs, its
- * patch and tar export): until it is wired here, the report's
- * writes.changes is null with a note, and writes.paths (the events) stands.
- */
-async function overlayChanges(_end: SandboxEnd): Promise<{ changes: OverlayChange[] | null; note?: string }> {
-  return { changes: null, note: "the overlay's final changes (sizes, diffs) are not collected by this build: writes.paths lists every write the suite made" };
-}
 
 /**
  * Runs `options.command` as `tsvisor test` does, in this process, and
@@ -178,7 +169,14 @@ export async function runTest(options: RunOptions, globals: FlagValues): Promise
         stop.abort();
       }, timeoutMs)
     : undefined;
-  let end: { exit: Exit; peakMemory: number | null; changes: OverlayChange[] | null; note?: string } | undefined;
+  let end: SandboxEnd | undefined;
+  // INTEGRATION POINT (src/testrun/writes.ts, another branch): the overlay's
+  // changes with sizes and diffs, and --export-writes, come from
+  // collectWrites(kernel) in runInSandbox's afterRun hook; until it is wired
+  // here the report's writes.changes is null with this note, and
+  // writes.paths (from the events) lists every write.
+  const changes: OverlayChange[] | null = null;
+  const changesNote = "this build does not collect the overlay's final changes (sizes, diffs): writes.paths lists every write the suite made";
   const startedAt = Date.now();
   let status: number;
   try {
@@ -188,8 +186,8 @@ export async function runTest(options: RunOptions, globals: FlagValues): Promise
       testChannel: TEST_CHANNEL_PATH,
       mounts,
       stop: stop.signal,
-      async onEnd(e) {
-        end = { exit: e.exit, peakMemory: e.peakMemory, ...(await overlayChanges(e)) };
+      onEnd(e) {
+        end = e;
       },
     });
   } finally {
@@ -213,8 +211,8 @@ export async function runTest(options: RunOptions, globals: FlagValues): Promise
     timedOut,
     sandbox,
     peakMemory: end?.peakMemory ?? null,
-    changes: end?.changes ?? null,
-    ...(end?.note ? { changesNote: end.note } : {}),
+    changes,
+    changesNote,
     coverage,
     ...('why' in collector ? { coverageWhy: collector.why } : {}),
     failOn,
