@@ -212,6 +212,16 @@ describe('buildReport', () => {
     expect(report.summary).toMatchObject({ networkAttempts: 2, externalNetwork: 1 });
   });
 
+  it('counts a server on the wildcard address as inside the sandbox, except on the host network', () => {
+    const r = new Recorder();
+    r.onNetwork({ pid: 2, call: 'bind', family: 'AF_INET', protocol: 'tcp', address: '0.0.0.0', port: 8080, errno: 0 });
+    r.onNetwork({ pid: 2, call: 'bind', family: 'AF_INET6', protocol: 'udp', address: '::', port: 53, errno: 0 });
+    r.onNetwork({ pid: 2, call: 'connect', family: 'AF_UNIX', protocol: 'stream', address: '/run/x.sock', port: null, errno: 111 });
+    r.onNetwork({ pid: 2, call: 'sendto', family: 'AF_INET', protocol: 'udp', address: '0.0.0.0', port: 53, errno: 0 });
+    expect(buildReport(r, context()).network.map((n) => n.scope)).toEqual(['loopback', 'loopback', 'unix', 'external']);
+    expect(buildReport(r, context({ sandbox: settings({ network: 'host' }) })).network.map((n) => n.scope)).toEqual(['external', 'external', 'unix', 'external']);
+  });
+
   it('reports the process tree without tsvisor\'s init, with exits, durations, peaks and the leaked daemon', () => {
     expect(report.processes.map((p) => [p.pid, p.ppid, p.exit?.status, p.leaked])).toEqual([
       [2, 1, 1, false],

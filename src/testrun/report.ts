@@ -230,11 +230,12 @@ function readArea(p: string, cwd: string, s: SandboxSettings): ReadArea {
 const AREA_ORDER: ReadArea[] = ['outside', 'project', 'tmp', 'system', 'pseudo'];
 const LOOK_OPS: FileOp[] = ['stat', 'list', 'readlink', 'access'];
 
-function scopeOf(family: string, address: string): NetworkReport['scope'] {
+function scopeOf(call: string, family: string, address: string, network: NetworkMode): NetworkReport['scope'] {
   if (family === 'AF_UNIX') return 'unix';
   if (family !== 'AF_INET' && family !== 'AF_INET6') return 'other';
   if (/^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address)) return 'loopback';
-  // A bind or listen on the wildcard address stays in the sandbox's own namespace.
+  // A server on the wildcard address in the sandbox's own network is reachable from its loopback alone.
+  if ((call === 'bind' || call === 'listen') && network !== 'host' && (address === '0.0.0.0' || address === '::')) return 'loopback';
   return 'external';
 }
 
@@ -336,7 +337,7 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
     protocol: n.protocol,
     address: n.address,
     port: n.port,
-    scope: scopeOf(n.family, n.address),
+    scope: scopeOf(n.call, n.family, n.address, s.network),
     outcome: n.errno === 0 ? 'ok' : errnoName(n.errno),
     test: n.test,
   }));
