@@ -103,7 +103,9 @@ export class Recorder implements AccessEvents {
   }
 
   onProcessStart(pid: number, ppid: number, time: number, tsvisorInit = false): void {
-    const rec: ProcessRecord = { pid, ppid, start: time, exe: null, argv: null, exit: null, end: null, peakRss: null, test: null, leaked: false, tsvisorInit };
+    // Until it executes a program of its own, a forked process runs its parent's (as its /proc/PID/cmdline says).
+    const parent = this.live.get(ppid);
+    const rec: ProcessRecord = { pid, ppid, start: time, exe: parent?.exe ?? null, argv: parent?.argv ?? null, exit: null, end: null, peakRss: null, test: null, leaked: false, tsvisorInit };
     this.live.set(pid, rec);
     rec.test = this.testOf(pid);
     this.count(rec.test, 'processes');

@@ -382,7 +382,7 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
     startedAt: new Date(ctx.startedAt).toISOString(),
     durationMs: ctx.endedAt - ctx.startedAt,
     status: ctx.status,
-    suite: { status: ctx.exit.status, signal: ctx.exit.signal ?? null, timedOut: ctx.timedOut },
+    suite: { status: ctx.exit.status, signal: ctx.exit.signal ?? commandSignal(rec, ctx.exit.status), timedOut: ctx.timedOut },
     sandbox: s,
     summary: {
       filesWritten: counted.written,
@@ -406,6 +406,18 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
     dropped: { ...rec.dropped },
   };
   return report;
+}
+
+/**
+ * The signal that killed the suite's command when tsvisor's init, its
+ * parent, passed its death on as a status of 128+N (the sandbox's own exit
+ * then carries no signal).
+ */
+function commandSignal(rec: Recorder, status: number): number | null {
+  const init = rec.processes.find((p) => p.tsvisorInit);
+  const command = init && rec.processes.find((p) => p.ppid === init.pid);
+  const sig = command?.exit?.signal;
+  return sig !== undefined && status === 128 + sig ? sig : null;
 }
 
 function syscallSummary(ctx: RunContext): SyscallSummary {
