@@ -274,3 +274,43 @@ describe('files', () => {
     expect(fs.existsSync(path.join(dir, 'written-by-test.txt'))).toBe(false);
   });
 });
+
+describe('the API', () => {
+  it("import { runSandboxed } from 'tsvisor': typed, status and report, suite after suite in one process, refusals as TestRunError", () => {
+    const dir = path.join(BASE, 'api-user');
+    fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+    fs.symlinkSync(REPO, path.join(dir, 'node_modules/tsvisor'));
+    fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
+    const code = `import { runSandboxed, TestRunError, type RunResult } from 'tsvisor';
+const out: unknown[] = [];
+const a: RunResult = await runSandboxed({ command: ['sh', '-c', 'echo from-guest; exit 7'], syscalls: false });
+out.push([a.status, a.report.schema, a.report.suite.status]);
+const b = await runSandboxed({ command: ['sleep', '30'], timeoutMs: 500 });
+out.push([b.status, b.report.suite.timedOut]);
+for (const bad of [{ command: ['true'], failOn: ['bogus'] }, { command: ['true'], show: ['/usr'] }]) {
+  try {
+    await runSandboxed(bad);
+  } catch (e) {
+    out.push([e instanceof TestRunError, (e as Error).message.split('\\n')[0]]);
+  }
+}
+console.log(JSON.stringify(out));
+`;
+    fs.writeFileSync(path.join(dir, 'use.ts'), code);
+    // The package's declarations, as \`npm run build\` makes them; the user's code type-checks against them.
+    const types = spawnSync('npx', ['tsc', '-p', 'tsconfig.api.json'], { cwd: REPO, encoding: 'utf8' });
+    expect(types.status, types.stdout).toBe(0);
+    const tsc = path.join(REPO, 'node_modules/.bin/tsc');
+    const check = spawnSync(tsc, ['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(REPO, 'node_modules/@types'), '--outDir', dir, 'use.ts'], { cwd: dir, encoding: 'utf8' });
+    expect(check.status, check.stdout).toBe(0);
+    const r = spawnSync('node', ['use.js'], { cwd: dir, env: ENV, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('from-guest');
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual([
+      [7, 1, 7],
+      [124, true],
+      [true, '--fail-on bogus: unknown kind "bogus" (kinds: writes-outside-allowed, network, secrets, denials, leaked-processes, or all)'],
+      [true, '--show /usr: not hidden by default (the list: tsvisor test --help, docs/testrun.md)'],
+    ]);
+  });
+});
