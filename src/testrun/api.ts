@@ -28,6 +28,7 @@ export function testArgs(o: RunOptions, dir: string): string[] {
   if (o.overlaySize !== undefined) args.push('--overlay-size', o.overlaySize);
   if (o.failOn?.length) args.push('--fail-on', o.failOn.join(','));
   if (o.syscalls !== undefined) args.push(o.syscalls ? '--syscalls' : '--no-syscalls');
+  if (o.exportWrites !== undefined) args.push('--export-writes', path.resolve(o.cwd ?? process.cwd(), o.exportWrites));
   return [...args, '--', ...o.command];
 }
 

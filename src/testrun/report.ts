@@ -87,12 +87,26 @@ export interface OverlayChange {
   diffTruncated?: boolean;
 }
 
+/** --export-writes: the file, and what writes.ts's export says of it. */
+export interface ExportReport {
+  file: string;
+  format: 'patch' | 'tar';
+  /** changes below the working directory, exported */
+  changes: number;
+  /** changes elsewhere, not exported */
+  outside: number;
+  /** what the format cannot carry, by path */
+  left: { path: string; why: string }[];
+}
+
 export interface Writes {
   /** the overlay's changes at the end, each with the tests that wrote its path (from the events); null when not collected (`note` says why) */
   changes: (OverlayChange & { tests: string[] })[] | null;
   note?: string;
   /** every path the guest changed, from the events, with where the change went */
   paths: WrittenPath[];
+  /** with --export-writes */
+  exported?: ExportReport;
 }
 
 export interface WrittenPath {
@@ -193,7 +207,7 @@ export interface RunContext {
   /** the guests' cgroup peak, when known */
   peakMemory: number | null;
   changes: OverlayChange[] | null;
-  changesNote?: string;
+  exported?: ExportReport;
   coverage: CoverageReport | null;
   coverageWhy?: string;
   failOn: string[];
@@ -395,7 +409,12 @@ export function buildReport(rec: Recorder, ctx: RunContext): TestRunReport {
       leakedProcesses: processes.filter((p) => p.leaked).length,
       peakMemory: ctx.peakMemory === null ? rssPeak : Math.max(ctx.peakMemory, rssPeak ?? 0),
     },
-    writes: { changes: changed, ...(ctx.changesNote ? { note: ctx.changesNote } : {}), paths: written },
+    writes: {
+      changes: changed,
+      ...(changed ? {} : { note: 'the sandbox had no in-memory overlay' }),
+      paths: written,
+      ...(ctx.exported ? { exported: ctx.exported } : {}),
+    },
     reads,
     denials,
     network,

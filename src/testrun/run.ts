@@ -13,7 +13,9 @@ import type { MountSpec } from '../sentry/spec.js';
 import { DEFAULT_LIMITS, parseSize } from '../sentry/limits.js';
 import { type FailOnKind, applyFailOn, parseFailOn } from './fail-on.js';
 import { Recorder } from './recorder.js';
-import { type NetworkMode, type OverlayChange, type SandboxSettings, type TestRunReport, buildReport, within } from './report.js';
+import type { Kernel } from '../sentry/kernel.js';
+import { type ExportReport, type NetworkMode, type OverlayChange, type SandboxSettings, type TestRunReport, buildReport, within } from './report.js';
+import { collectWrites, exportFormat } from './writes.js';
 import { defaultHidden } from './secrets.js';
 
 /** The sandbox path of the per-test marker channel, and the variable that names it to the guest (docs/testrun.md). */
@@ -51,6 +53,8 @@ export interface RunOptions {
   failOn?: string[];
   /** the syscall summary from the coverage layer (default: when it can run: root, eBPF) */
   syscalls?: boolean;
+  /** write the overlay's changes below cwd to this file: a patch (.patch, .diff) or a tar (.tar) */
+  exportWrites?: string;
 }
 
 export interface RunResult {
@@ -125,9 +129,9 @@ export async function runTest(options: RunOptions, globals: FlagValues): Promise
   } catch (e) {
     throw new TestRunError((e as Error).message);
   }
+  if (options.exportWrites !== undefined && !exportFormat(options.exportWrites)) throw new TestRunError(`--export-writes ${options.exportWrites}: expected a name ending in .patch, .diff or .tar`);
   const network = options.network ?? 'loopback';
   if (!['none', 'loopback', 'host'].includes(network)) throw new TestRunError(`network "${network}": expected none, loopback or host`);
-  if (network === 'none') throw new TestRunError('--network none (no interface at all) is not available in this build: use loopback (the default) or host');
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new TestRunError(`timeout ${timeoutMs}: expected a number of ms, 0 for none`);
   const allowWrite = writablePaths(cwd, options.allowWrite ?? []);
@@ -170,13 +174,15 @@ export async function runTest(options: RunOptions, globals: FlagValues): Promise
       }, timeoutMs)
     : undefined;
   let end: SandboxEnd | undefined;
-  // INTEGRATION POINT (src/testrun/writes.ts, another branch): the overlay's
-  // changes with sizes and diffs, and --export-writes, come from
-  // collectWrites(kernel) in runInSandbox's afterRun hook; until it is wired
-  // here the report's writes.changes is null with this note, and
-  // writes.paths (from the events) lists every write.
-  const changes: OverlayChange[] | null = null;
-  const changesNote = "this build does not collect the overlay's final changes (sizes, diffs): writes.paths lists every write the suite made";
+  // The overlay's changes (and their export) are read once the guest is
+  // gone, while the Gofer behind the overlay's lower layer is still up.
+  let changes: OverlayChange[] | null = null;
+  let exported: ExportReport | undefined;
+  const afterRun = (kernel: Kernel) => {
+    const writes = collectWrites(kernel);
+    changes = writes?.changes ?? null;
+    if (writes && options.exportWrites !== undefined) exported = { file: options.exportWrites, ...writes.export(options.exportWrites, cwd) };
+  };
   const startedAt = Date.now();
   let status: number;
   try {
@@ -186,6 +192,8 @@ export async function runTest(options: RunOptions, globals: FlagValues): Promise
       testChannel: TEST_CHANNEL_PATH,
       mounts,
       stop: stop.signal,
+      afterRun,
+      ...(network === 'none' ? { loopback: false } : {}),
       onEnd(e) {
         end = e;
       },
@@ -212,7 +220,7 @@ export async function runTest(options: RunOptions, globals: FlagValues): Promise
     sandbox,
     peakMemory: end?.peakMemory ?? null,
     changes,
-    changesNote,
+    ...(exported ? { exported } : {}),
     coverage,
     ...('why' in collector ? { coverageWhy: collector.why } : {}),
     failOn,

@@ -16,6 +16,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'show', type: 'list', help: 'show a path hidden by default (repeatable; the list: docs/testrun.md "Hidden by default")' },
   { name: 'timeout', type: 'string', help: 'wall time, e.g. 90s, 10m, 2h (default 1h; 0: none); past it the sandbox is killed and the status is 124' },
   { name: 'report', type: 'string', help: 'write report.json, report.html and report.md to DIR (made if missing)' },
+  { name: 'export-writes', type: 'string', help: "write the changes kept in memory below the working directory to FILE: FILE.patch (git apply, patch -p1) or FILE.tar (an OCI layer: .wh. whiteouts)" },
   { name: 'fail-on', type: 'list', help: 'comma-separated: writes-outside-allowed, network, secrets, denials, leaked-processes (or all); a passing suite then exits with 120 when one occurred' },
   { name: 'syscalls', type: 'bool', help: 'a syscall summary from the coverage layer (default: on where it can run, as root; --no-syscalls: off)' },
   { name: 'quiet', type: 'bool', help: 'no summary on stderr' },
@@ -76,6 +77,7 @@ export const testCommand: Command = {
           ...(flags.pids !== undefined ? { pids: flags.pids as string } : {}),
           ...(flags['overlay-size'] !== undefined ? { overlaySize: flags['overlay-size'] as string } : {}),
           failOn,
+          ...(flags['export-writes'] !== undefined ? { exportWrites: flags['export-writes'] as string } : {}),
           ...(flags.syscalls !== undefined ? { syscalls: flags.syscalls as boolean } : {}),
         },
         globals,
@@ -95,6 +97,12 @@ export const testCommand: Command = {
       fs.closeSync(fd);
     }
     if (!flags.quiet) fs.writeSync(2, formatSummary(report));
+    const x = report.writes.exported;
+    if (x) {
+      fs.writeSync(2, `tsvisor test: ${x.changes} change${x.changes === 1 ? '' : 's'} exported to ${x.file} (${x.format})${x.outside ? `; ${x.outside} outside the working directory not exported` : ''}\n`);
+      for (const l of x.left.slice(0, 10)) fs.writeSync(2, `  not in the ${x.format}: ${l.path}: ${l.why}\n`);
+      if (x.left.length > 10) fs.writeSync(2, `  ... ${x.left.length - 10} more in report.json\n`);
+    }
     if (process.env.GITHUB_ACTIONS === 'true') fs.writeSync(1, formatAnnotations(report));
     return result.status;
   },
