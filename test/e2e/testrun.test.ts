@@ -314,3 +314,65 @@ console.log(JSON.stringify(out));
     ]);
   });
 });
+
+describe('tsvisor test: the overlay\'s changes and their export', () => {
+  it('reports the changes kept in memory with sizes and diffs, and --export-writes gives a patch that reproduces the native run', () => {
+    const script = `printf 'one\\ntwo\\nthree\\n' > kept.txt
+sed -i s/two/TWO/ edited.txt
+mkdir -p gen && echo made > gen/new.txt
+rm gone.txt
+echo lcov > coverage/lcov.info
+`;
+    const make = (name: string) => {
+      const d = project(name, script);
+      fs.writeFileSync(path.join(d, 'edited.txt'), 'one\ntwo\nthree\n');
+      fs.writeFileSync(path.join(d, 'gone.txt'), 'bye\n');
+      spawnSync('git', ['init', '-q'], { cwd: d });
+      return d;
+    };
+    const nativeDir = make('export-native');
+    expect(runNative(['/bin/sh', 'suite.sh'], { cwd: nativeDir, env: ENV }).status).toBe(0);
+    const dir = make('export-sandboxed');
+    const before = treeSnapshot(dir);
+    const patch = path.join(BASE, 'export.patch');
+    const r = runTest(dir, ['--allow-write', 'coverage', '--export-writes', patch], ['/bin/sh', 'suite.sh']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(changed(before, treeSnapshot(dir))).toEqual(['coverage/lcov.info']);
+    const changes = Object.fromEntries(r.report.writes.changes!.map((c) => [path.relative(dir, c.path), c]));
+    expect(Object.keys(changes).sort()).toEqual(['edited.txt', 'gen', 'gen/new.txt', 'gone.txt', 'kept.txt']);
+    expect(changes['kept.txt']).toMatchObject({ kind: 'created', size: 14, hostSize: null });
+    expect(changes['gone.txt']).toMatchObject({ kind: 'deleted', size: null, hostSize: 4 });
+    expect(changes['edited.txt']!.kind).toBe('modified');
+    expect(changes['edited.txt']!.diff).toContain('-two\n+TWO');
+    expect(r.report.summary).toMatchObject({ filesWritten: 4, filesDeleted: 1 });
+    expect(r.report.writes.exported).toMatchObject({ file: patch, format: 'patch', changes: 5, outside: 0, left: [] });
+    expect(r.stderr).toContain(`tsvisor test: 5 changes exported to ${patch} (patch)`);
+    // The patch applied to the untouched project gives what the native run left (but the written-through coverage/).
+    const applied = spawnSync('git', ['apply', patch], { cwd: dir, encoding: 'utf8' });
+    expect(applied.status, applied.stderr).toBe(0);
+    fs.writeFileSync(path.join(dir, 'coverage/lcov.info'), 'lcov\n');
+    const strip = (lines: string[]) => lines.filter((l) => !l.startsWith('.git'));
+    expect(strip(treeSnapshot(dir))).toEqual(strip(treeSnapshot(nativeDir)));
+  });
+
+  it('refuses an export name that is neither a patch nor a tar before anything runs', () => {
+    const r = runTest(BASE, ['--export-writes', path.join(BASE, 'x.zip')], ['/bin/true']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('expected a name ending in .patch, .diff or .tar');
+  });
+});
+
+describe('tsvisor test: --network none', () => {
+  it('has no loopback either: a local client cannot reach its own server (ENETUNREACH), and the attempt is reported', () => {
+    const script = `import socket
+s = socket.socket()
+try: s.bind(("127.0.0.1", 0)); s.listen(1); socket.create_connection(s.getsockname(), timeout=1); print("reached")
+except OSError as e: print("refused", e.errno)`;
+    const r = runTest(BASE, ['--network', 'none'], ['python3', '-c', script]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('refused 101\n');
+    expect(r.report.sandbox.network).toBe('none');
+    expect(r.report.network.length).toBeGreaterThan(0);
+    expect(r.report.network.find((n) => n.call === 'connect')).toMatchObject({ address: '127.0.0.1', scope: 'loopback', outcome: 'ENETUNREACH', process: 'python3' });
+  });
+});
