@@ -40,6 +40,8 @@ async function loadCommand(name: string): Promise<Command | undefined> {
   switch (name) {
     case 'do':
       return (await import('./commands/do.js')).doCommand;
+    case 'test':
+      return (await import('./commands/test.js')).testCommand;
     case 'coverage':
       return (await import('./commands/coverage.js')).coverageCommand;
     case 'coverage diff':
@@ -89,7 +91,7 @@ async function loadCommand(name: string): Promise<Command | undefined> {
   }
 }
 
-const COMMANDS = ['do', 'coverage', 'syscalls', 'create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'update', 'events', 'wait', 'spec', 'features', 'checkpoint', 'restore'];
+const COMMANDS = ['do', 'test', 'coverage', 'syscalls', 'create', 'start', 'run', 'exec', 'state', 'kill', 'delete', 'list', 'ps', 'pause', 'resume', 'update', 'events', 'wait', 'spec', 'features', 'checkpoint', 'restore'];
 
 function help(): string {
   return [
@@ -97,6 +99,7 @@ function help(): string {
     '',
     'commands:',
     '  do          run a command in a sandbox on the host root (or --root DIR; do --help: its flags)',
+    '  test        run a test suite contained (host read-only, writes in memory, secrets hidden) and report what it touched (test --help)',
     '  coverage    run a command as do does and report every system call it made (--json FILE)',
     '  coverage diff OLD.json NEW.json   compare two reports; status 1 if the new run needs what gVisor or tsvisor lacks',
     '  syscalls    print the syscall table (--format table|json|markdown)',
@@ -151,7 +154,7 @@ export async function version(): Promise<string> {
 }
 
 /** Commands whose process runs a sandbox. */
-const SANDBOX_COMMANDS = new Set(['do', 'coverage', 'boot', 'run']);
+const SANDBOX_COMMANDS = new Set(['do', 'test', 'coverage', 'boot', 'run']);
 
 /** What a sandbox needs before anything is set up; throws a RuntimeError (status 1, as runsc) saying what is missing. */
 async function canRunSandbox(globals: FlagValues): Promise<void> {
@@ -260,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
     if (name === 'do' && parsed.flags.root !== undefined) {
       throw new UsageError(`--root before "do" names the OCI state directory, which do does not use; the sandbox's root directory goes after it: tsvisor do --root ${parsed.flags.root} -- COMMAND`);
     }
-    if ((name === 'do' || name === 'coverage') && parsed.flags['coverage-dir'] !== undefined) {
+    if ((name === 'do' || name === 'test' || name === 'coverage') && parsed.flags['coverage-dir'] !== undefined) {
       throw new UsageError(`--coverage-dir is for containers (create, run); a command's report: tsvisor coverage --json FILE -- COMMAND`);
     }
     resolveLogFiles(parsed.flags, name);

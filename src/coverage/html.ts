@@ -5,8 +5,8 @@
 import { familyOf } from './families.js';
 import type { Audit, Outcome, Report, SyscallRow, Verdict } from './schema.js';
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const int = (n: number) => n.toLocaleString('en-US');
+export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const int = (n: number) => n.toLocaleString('en-US');
 
 /** A duration for people: 1.2 ms, 35 µs, 2.41 s. */
 export function duration(ns: number): string {
@@ -21,7 +21,7 @@ const FAMILY_COLOURS: Record<string, string> = {
   time: '#edc948', network: '#b07aa1', 'poll and events': '#ff9da7', ipc: '#9c755f', identity: '#bab0ac', other: '#8c8c8c',
 };
 
-interface Bar {
+export interface Bar {
   label: string;
   value: number;
   shown: string;
@@ -30,7 +30,7 @@ interface Bar {
 }
 
 /** A horizontal bar chart, one bar a row, as inline SVG. */
-function barChart(id: string, caption: string, bars: Bar[]): string {
+export function barChart(id: string, caption: string, bars: Bar[]): string {
   if (bars.length === 0) return '';
   const row = 22;
   const labelW = 150;
@@ -126,7 +126,8 @@ function syscallTable(rows: SyscallRow[], total: Outcome): string {
     + `<tbody>${body.join('')}</tbody><tfoot><tr><td>total</td><td></td><td class="num">${int(total.calls)}</td><td class="num">${int(total.errors)}</td><td></td>${timeCells(total)}<td colspan="3"></td></tr></tfoot></table>`;
 }
 
-const CSS = `
+/** The reports' style sheet (tsvisor test's HTML report adds to it). */
+export const CSS = `
 :root{--fg:#1d2330;--muted:#5b6475;--line:#e3e6ec;--bg:#f7f8fa;--card:#fff}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg)}

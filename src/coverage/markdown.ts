@@ -5,8 +5,8 @@ import { duration } from './html.js';
 import type { Audit, Outcome, Report, SyscallRow, Verdict } from './schema.js';
 
 /** A table cell: pipes escaped, no line breaks. */
-const cell = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
+export const cell = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+export const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
 const int = (n: number) => n.toLocaleString('en-US');
 const ANSWER = { yes: '✅ yes', partial: '⚠️ partly', no: '❌ no' } as const;
 

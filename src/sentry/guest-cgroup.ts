@@ -52,6 +52,12 @@ export class GuestCgroup {
     return this.cg.oomKills();
   }
 
+  /** The most memory the guest processes used together, in bytes (v1 memory.max_usage_in_bytes, v2 memory.peak); null where the host does not say. */
+  peakMemory(): number | null {
+    const max = (this.cg.stats().memory as { usage?: { max?: bigint } } | undefined)?.usage?.max;
+    return max === undefined ? null : Number(max);
+  }
+
   /** Removes it once the guests are gone; returns what could not be removed. */
   remove(): Promise<string[]> {
     return this.cg.remove();

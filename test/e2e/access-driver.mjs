@@ -57,7 +57,15 @@ const afterRun = (kernel) => {
   const exports = own.exports.map((file) => writes?.export(file, kernel.spec.cwd));
   fs.writeFileSync(own.writes, JSON.stringify({ changes: writes?.changes ?? null, exports }));
 };
-const status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel, loopback: own.loopback, afterRun });
+let status;
+try {
+  status = await runInSandbox({}, flags, cmd, undefined, { access, hidden: own.hide, testChannel: own.channel, loopback: own.loopback, afterRun });
+} catch (e) {
+  // A sandbox that could not run (RuntimeError, status 125): reported as tsvisor's main() reports it.
+  if (typeof e?.exitStatus !== 'number') throw e;
+  fs.writeSync(2, `tsvisor: ${e.message}\n`);
+  process.exit(e.exitStatus);
+}
 fs.closeSync(out);
 if (own.rss) fs.writeFileSync(own.rss, String(process.resourceUsage().maxRSS));
 process.exit(status);

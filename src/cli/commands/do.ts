@@ -6,8 +6,9 @@ import os from 'node:os';
 import tty from 'node:tty';
 import { RLIMIT_NOFILE } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
-import { type AccessEvents, type GuestEvents, type SandboxSpec, goferExports } from '../../sentry/spec.js';
-import { type Command, fatal } from '../main.js';
+import { type AccessEvents, type Exit, type GuestEvents, type MountSpec, type SandboxSpec, goferExports } from '../../sentry/spec.js';
+import { RuntimeError } from '../../oci/runtime.js';
+import type { Command } from '../main.js';
 import { type FlagSpec, type FlagValues, UsageError, parseFlags, wrongArguments } from '../flags.js';
 import type { Logger } from '../../log.js';
 import type { Kernel } from '../../sentry/kernel.js';
@@ -63,21 +64,40 @@ export interface TestSandbox {
   access: AccessEvents;
   hidden?: string[];
   testChannel?: string;
+  /** mounts after do's own (a private /tmp, --allow-write binds) */
+  mounts?: MountSpec[];
+  /** aborted: the guest is killed (tsvisor test --timeout) */
+  stop?: AbortSignal;
+  /** called once the guest is gone, with how it ended, before the cgroup is removed */
+  onEnd?(end: SandboxEnd): void | Promise<void>;
   /** with --network none: false keeps the sandbox's loopback down (tsvisor test --network none) */
   loopback?: boolean;
   /** called once the guest is gone, while the overlay and the Gofer behind it can still be read (src/testrun/writes.ts) */
   afterRun?: (kernel: Kernel) => void;
 }
 
-/** Runs `rest` in a sandbox made from do's flags; resolves to tsvisor's exit status. */
+/** How a sandbox's guest ended (TestSandbox.onEnd). */
+export interface SandboxEnd {
+  exit: Exit;
+  /** the most memory the guest processes used together (their cgroup's peak), when known */
+  peakMemory: number | null;
+  /** guest processes the memory limit killed */
+  oomKills: number;
+}
+
+/**
+ * Runs `rest` in a sandbox made from do's flags; resolves to tsvisor's exit
+ * status. A sandbox that cannot be set up or run throws a RuntimeError
+ * (status 125), a bad flag a UsageError: the caller reports them.
+ */
 export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest: string[], observer?: Observer, test?: TestSandbox): Promise<number> {
   let rootfs: string;
   try {
     rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
   } catch {
-    fatal(`--root ${flags.root}: no such directory`);
+    throw new RuntimeError(`--root ${flags.root}: no such directory`, 125);
   }
-  if (!fs.statSync(rootfs).isDirectory()) fatal(`--root ${flags.root}: not a directory`);
+  if (!fs.statSync(rootfs).isDirectory()) throw new RuntimeError(`--root ${flags.root}: not a directory`, 125);
   const overlay = (flags.overlay as boolean | undefined) ?? (globals.overlay as boolean | undefined) ?? rootfs === '/';
   if (flags.root === undefined && !overlay) {
     throw new UsageError('--no-overlay writes through to the root directory, here the host\'s own: name the root to write to with --root DIR');
@@ -118,6 +138,7 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
       { destination: '/dev/pts', type: 'devpts' },
       { destination: '/dev/shm', type: 'tmpfs', mode: 0o1777, size: limits.shmSize },
       { destination: '/sys', type: 'sysfs', readonly: true },
+      ...(test?.mounts ?? []),
     ],
     stdio: [0, 1, 2],
     foreground: tty.isatty(0) && isForeground(),
@@ -128,11 +149,7 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
   };
   // Start the Gofer before loading the Sentry, so the two boot at the same time.
   const gofer = spawnGofer(goferExports(spec));
-  const [{ Kernel, SandboxError, StartAborted }, { createLogger }, { GuestCgroup }] = await Promise.all([
-    import('../../sentry/kernel.js'),
-    import('../../log.js'),
-    import('../../sentry/guest-cgroup.js'),
-  ]);
+  const [{ Kernel }, { createLogger }] = await Promise.all([import('../../sentry/kernel.js'), import('../../log.js')]);
   const debugLog = globals['debug-log'] as string | undefined;
   const log = createLogger({
     file: (globals.log as string | undefined) ?? debugLog,
@@ -142,12 +159,20 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
   });
 
   const kernel = new Kernel(spec, log);
-  process.on('uncaughtException', (e) => {
+  // The process's listeners go with the sandbox: a program running
+  // sandboxes one after another (runSandboxed) keeps none of them.
+  const listeners: [NodeJS.Signals | 'uncaughtException', (e: Error) => void][] = [];
+  const listen = (event: NodeJS.Signals | 'uncaughtException', fn: (e: Error) => void) => {
+    process.on(event as 'uncaughtException', fn);
+    listeners.push([event, fn]);
+  };
+  listen('uncaughtException', (e) => {
     log.fatal({ err: e }, 'sentry failure');
     kernel.kill();
-    fatal(`internal error, the sandbox was stopped: ${e.message}`);
+    fs.writeSync(2, `tsvisor: internal error, the sandbox was stopped: ${e.message}\n`);
+    process.exit(125);
   });
-  for (const sig of TERMINATING) process.on(sig, () => kernel.onTerminatingSignal(os.constants.signals[sig]));
+  for (const sig of TERMINATING) listen(sig, () => kernel.onTerminatingSignal(os.constants.signals[sig]));
   kernel.catchTerminatingSignals(TERMINATING.map((sig) => os.constants.signals[sig]), GRACE_MS);
   for (const sig of FORWARDED) {
     // Once the guest is gone, stop listening: a storm of these signals
@@ -156,8 +181,19 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     const forward = () => {
       if (!kernel.signal(os.constants.signals[sig])) process.removeListener(sig, forward);
     };
-    process.on(sig, forward);
+    listen(sig, forward);
   }
+  try {
+    return await runKernel(kernel, gofer, limits, log, observer, test);
+  } finally {
+    for (const [event, fn] of listeners) process.removeListener(event as 'uncaughtException', fn);
+  }
+}
+
+/** Starts the sandbox and waits for its end; tsvisor's exit status. */
+async function runKernel(kernel: Kernel, gofer: ReturnType<typeof spawnGofer>, limits: GuestLimits, log: Logger, observer?: Observer, test?: TestSandbox): Promise<number> {
+  const [{ SandboxError, StartAborted }, { GuestCgroup }] = await Promise.all([import('../../sentry/kernel.js'), import('../../sentry/guest-cgroup.js')]);
+  const spec = kernel.spec;
   const { cgroup, warnings } = GuestCgroup.create(limits);
   for (const w of warnings) fs.writeSync(2, `tsvisor: warning: ${w}\n`);
   spec.events = observer;
@@ -183,24 +219,30 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
       fs.writeSync(2, `tsvisor: ${e.message}\n`);
       return 128 + e.signal;
     }
-    if (e instanceof SandboxError) fatal(e.message);
+    if (e instanceof SandboxError) throw new RuntimeError(e.message, 125);
     throw e;
   }
+  const stop = () => kernel.kill();
+  if (test?.stop?.aborted) stop();
+  test?.stop?.addEventListener('abort', stop, { once: true });
   const exit = await kernel.done;
+  test?.stop?.removeEventListener('abort', stop);
   const goferFailure = kernel.goferFailure;
-  // Nothing of the sandbox outlives tsvisor: the Gofer, told to go, goes now.
-  await kernel.endGofer();
-  if (cgroup) {
-    const killed = cgroup.oomKills();
-    if (killed) fs.writeSync(2, `tsvisor: the guest reached its memory limit (--memory): ${killed} process${killed > 1 ? 'es were' : ' was'} killed\n`);
-    for (const w of await cgroup.remove()) log.warn(w);
+  const oomKills = cgroup?.oomKills() ?? 0;
+  try {
+    await test?.onEnd?.({ exit, peakMemory: cgroup?.peakMemory() ?? null, oomKills });
+  } finally {
+    // Nothing of the sandbox outlives tsvisor: the Gofer, told to go, goes now.
+    await kernel.endGofer();
+    if (cgroup) for (const w of await cgroup.remove()) log.warn(w);
   }
+  if (oomKills) fs.writeSync(2, `tsvisor: the guest reached its memory limit (--memory): ${oomKills} process${oomKills > 1 ? 'es were' : ' was'} killed\n`);
   if (afterRunFailure) throw afterRunFailure;
   if (goferFailure) {
     fs.writeSync(2, `tsvisor: the gofer died (${goferFailure}); file operations failed with EIO\n`);
     return exit.status || 125;
   }
-  if (exit.status === 0 && !kernel.commandStarted) fatal('the sandbox ended before its command ran');
+  if (exit.status === 0 && !kernel.commandStarted) throw new RuntimeError('the sandbox ended before its command ran', 125);
   return exit.status;
 }
 
