@@ -938,8 +938,10 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
     // Become root of the new user namespace (host uid 0 is unmapped there, so
     // exec would otherwise drop every capability). Raw syscalls: glibc's
     // set*id would try to broadcast to the parent's threads, absent here.
+    // A namespace an ordinary user made denies setgroups (EPERM): the
+    // caller's groups stay.
     if (flags & CLONE_NEWUSER) {
-      if (syscall(SYS_setgroups, 0, nullptr) < 0 || syscall(SYS_setresgid, 0, 0, 0) < 0 ||
+      if ((syscall(SYS_setgroups, 0, nullptr) < 0 && errno != EPERM) || syscall(SYS_setresgid, 0, 0, 0) < 0 ||
           syscall(SYS_setresuid, 0, 0, 0) < 0)
         _exit(125);
     }
@@ -1042,24 +1044,135 @@ Napi::Value SeccompInstall(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, U32(info, 1), &prog));
 }
 Napi::Value Unshare(const Napi::CallbackInfo& info) { return Ret(info.Env(), unshare(I32(info, 0))); }
-// tmpfsMount(sizeBytes, nrInodes) -> mount fd | -errno: a new tmpfs (root
-// directory 0700) mounted nowhere: fsopen + fsconfig + fsmount, nosuid and
-// nodev. Files are reached only relative to the returned fd; the mount goes
-// away with the last fd referring to it or to a file in it.
-Napi::Value TmpfsMount(const Napi::CallbackInfo& info) {
-  int fsfd = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-  if (fsfd < 0) return Num(info.Env(), -errno);
-  std::string size = std::to_string(I64(info, 0));
-  std::string inodes = std::to_string(I64(info, 1));
-  long r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "size", size.c_str(), 0);
-  if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "nr_inodes", inodes.c_str(), 0);
-  if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "mode", "0700", 0);
+// A file system of `type` mounted nowhere (fsopen, fsconfig of the string
+// options `opts`, name and value pairs ending in nullptr, fsmount with
+// `attrs`): its mount fd (close-on-exec), or -errno. Raw system calls only,
+// so a child of this multi-threaded process may call it.
+long DetachedMount(const char* type, const char* const* opts, unsigned attrs) {
+  int fsfd = static_cast<int>(syscall(SYS_fsopen, type, FSOPEN_CLOEXEC));
+  if (fsfd < 0) return -errno;
+  long r = 0;
+  for (int i = 0; r == 0 && opts[i]; i += 2) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, opts[i], opts[i + 1], 0);
   if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0);
-  if (r == 0) r = syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (r == 0) r = syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, attrs);
   int e = errno;
   close(fsfd);
-  return Num(info.Env(), r < 0 ? -e : static_cast<double>(r));
+  return r < 0 ? -e : r;
 }
+
+// In DetachedMountAside's child: writes `text` to /proc/self/`file`.
+bool ChildWriteSelf(const char* file, const char* text) {
+  char path[64] = "/proc/self/";
+  strncat(path, file, sizeof path - strlen(path) - 1);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text, strlen(text)) == static_cast<ssize_t>(strlen(text));
+  close(fd);
+  return ok;
+}
+
+// DetachedMount for a process that may not mount (an ordinary user: see
+// docs/design.md, "Rootless"). A child made for it enters a user namespace
+// of its own, mapping only the caller's ids, and a mount namespace, makes
+// the file system there and hands the mount fd back over a socket pair; the
+// file system then serves the caller from its own namespaces, its files
+// owned by the caller. Only raw system calls in the child (see SpawnSandbox).
+long DetachedMountAside(const char* type, const char* const* opts, unsigned attrs) {
+  char uidMap[32], gidMap[32];
+  snprintf(uidMap, sizeof uidMap, "0 %u 1", static_cast<unsigned>(getuid()));
+  snprintf(gidMap, sizeof gidMap, "0 %u 1", static_cast<unsigned>(getgid()));
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0) {
+    ChildResetSignals();
+    close(sv[0]);
+    int err = 0;
+    long mnt = -1;
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 || !ChildWriteSelf("setgroups", "deny") || !ChildWriteSelf("uid_map", uidMap) ||
+        !ChildWriteSelf("gid_map", gidMap)) {
+      err = errno;
+    } else {
+      mnt = DetachedMount(type, opts, attrs);
+      if (mnt < 0) err = static_cast<int>(-mnt);
+    }
+    struct iovec iov = {&err, sizeof err};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (mnt >= 0) {
+      int fd = static_cast<int>(mnt);
+      msg.msg_control = cbuf;
+      msg.msg_controllen = sizeof cbuf;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    _exit(sendmsg(sv[1], &msg, 0) < 0 ? 1 : 0);
+  }
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    return -e;
+  }
+  int err = EIO, fd = -1;
+  struct iovec iov = {&err, sizeof err};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  do {
+    n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (c && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  } else {
+    err = EIO;
+  }
+  close(sv[0]);
+  while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (fd >= 0) return fd;
+  return -(err ? err : EIO);
+}
+
+// Root mounts here; an ordinary user has it made aside.
+long DetachedMountAsCaller(const char* type, const char* const* opts, unsigned attrs) {
+  return geteuid() == 0 ? DetachedMount(type, opts, attrs) : DetachedMountAside(type, opts, attrs);
+}
+
+// tmpfsMount(sizeBytes, nrInodes) -> mount fd | -errno: a new tmpfs (root
+// directory 0700) mounted nowhere, nosuid and nodev. Files are reached only
+// relative to the returned fd; the mount goes away with the last fd
+// referring to it or to a file in it.
+Napi::Value TmpfsMount(const Napi::CallbackInfo& info) {
+  std::string size = std::to_string(I64(info, 0));
+  std::string inodes = std::to_string(I64(info, 1));
+  const char* opts[] = {"size", size.c_str(), "nr_inodes", inodes.c_str(), "mode", "0700", nullptr};
+  return Num(info.Env(), static_cast<double>(DetachedMountAsCaller("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
+}
+
+// devptsInstance() -> mount fd | -errno: a new devpts instance (ptmx 0666,
+// ptys 0620) mounted nowhere, nosuid and noexec, for a Gofer that may not
+// mount (an ordinary user's).
+Napi::Value DevptsInstance(const Napi::CallbackInfo& info) {
+  const char* opts[] = {"ptmxmode", "0666", "mode", "0620", nullptr};
+  return Num(info.Env(), static_cast<double>(DetachedMountAsCaller("devpts", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)));
+}
+
 // mount(source, target, fstype, flags, data)
 Napi::Value Mount(const Napi::CallbackInfo& info) {
   std::string src = Latin1(info, 0), dst = Latin1(info, 1), type = Latin1(info, 2), data = Latin1(info, 4);
@@ -1168,6 +1281,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"seccompInstall", SeccompInstall},
       {"unshare", Unshare},
       {"tmpfsMount", TmpfsMount},
+      {"devptsInstance", DevptsInstance},
       {"mount", Mount},
       {"setAffinity", SetAffinity},
       {"setRlimit", SetRlimit},
