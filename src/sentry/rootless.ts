@@ -10,22 +10,22 @@ export function isRootless(): boolean {
 }
 
 /** The host settings that forbid an ordinary user's user namespaces, with the value that does and the value that allows them. */
-const BLOCKERS: readonly [path: string, name: string, forbids: string, allows: string][] = [
-  ['/proc/sys/user/max_user_namespaces', 'user.max_user_namespaces', '0', '15000'],
-  ['/proc/sys/kernel/unprivileged_userns_clone', 'kernel.unprivileged_userns_clone', '0', '1'],
-  ['/proc/sys/kernel/apparmor_restrict_unprivileged_userns', 'kernel.apparmor_restrict_unprivileged_userns', '1', '0'],
+const BLOCKERS: readonly [name: string, forbids: string, allows: string][] = [
+  ['user.max_user_namespaces', '0', '15000'],
+  ['kernel.unprivileged_userns_clone', '0', '1'],
+  ['kernel.apparmor_restrict_unprivileged_userns', '1', '0'],
 ];
 
 /**
  * Why this host gives an ordinary user no sandbox (a setting forbids
  * unprivileged user namespaces), as a one-line error naming the setting;
- * undefined when none does.
+ * undefined when none does. `procSys`: where the settings are read.
  */
-export function userNamespaceBlocker(): string | undefined {
-  for (const [file, name, forbids, allows] of BLOCKERS) {
+export function userNamespaceBlocker(procSys = '/proc/sys'): string | undefined {
+  for (const [name, forbids, allows] of BLOCKERS) {
     let value: string;
     try {
-      value = fs.readFileSync(file, 'latin1').trim();
+      value = fs.readFileSync(`${procSys}/${name.replaceAll('.', '/')}`, 'latin1').trim();
     } catch {
       continue; // the kernel has no such setting
     }
