@@ -52,7 +52,7 @@ import { NotifyChannel } from '../platform/notif.js';
 import { NUMBERS, SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
 import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS, useCallerIds } from './creds.js';
-import { isRootless, mapCaller } from './rootless.js';
+import { changesToOtherId, isRootless, mapCaller } from './rootless.js';
 import { SandboxError, StartAborted, SysErr, signalName, sysErr } from './errors.js';
 import { LauncherLink } from './launcher.js';
 import { type Rlimit, guestRlimits, setUpBounds } from './bounds.js';
@@ -727,6 +727,9 @@ export class Kernel {
     } else {
       // A credential change runs natively; re-read the credentials next time.
       t.invalidateCreds();
+      if (entry && isRootless() && changesToOtherId(entry.name, info.subarray(2, 8))) {
+        native.ptraceSkipSyscall(tid, -ERRNO.EPERM);
+      }
     }
     native.ptraceCont(tid, 0);
   }

@@ -53,3 +53,32 @@ export function mapCaller(pid: number): void {
   write('uid_map', `0 ${process.getuid!()} 1\n`);
   write('gid_map', `0 ${process.getgid!()} 1\n`);
 }
+
+/** The set*id calls whose arguments are all uids (or all gids), and how many they take. */
+const ID_CHANGES: Record<string, { gid: boolean; count: number }> = {
+  setuid: { gid: false, count: 1 },
+  setreuid: { gid: false, count: 2 },
+  setresuid: { gid: false, count: 3 },
+  setgid: { gid: true, count: 1 },
+  setregid: { gid: true, count: 2 },
+  setresgid: { gid: true, count: 3 },
+};
+
+/**
+ * Whether `name` (a set*id call at its trace stop, arguments in `args`)
+ * asks for an id other than the caller's. The guest's user namespace maps
+ * only the caller's ids, so Linux would answer EINVAL (the id is
+ * unrepresentable) where the same call made natively by the caller, who
+ * holds no CAP_SETUID, gets EPERM: the Sentry answers EPERM itself.
+ */
+export function changesToOtherId(name: string, args: ArrayLike<number>): boolean {
+  const call = ID_CHANGES[name];
+  if (!call) return false;
+  const own = call.gid ? process.getgid!() : process.getuid!();
+  for (let i = 0; i < call.count; i++) {
+    const id = args[i]!;
+    // -1 leaves an id as it is; a value above 32 bits is left to the kernel.
+    if (id !== 0xffffffff && id <= 0xffffffff && id !== own) return true;
+  }
+  return false;
+}
