@@ -35,6 +35,7 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <linux/seccomp.h>
+#include <linux/nsfs.h>
 
 #include <cstddef>
 #include <cstring>
@@ -381,6 +382,78 @@ Napi::Value SockName(const Napi::CallbackInfo& info) {
   if (getsockname(I32(info, 0), reinterpret_cast<struct sockaddr*>(b), &len) < 0) return Num(info.Env(), -errno);
   return Num(info.Env(), len);
 }
+// In a child of this multi-threaded process: only async-signal-safe calls.
+void ChildResetSignals() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s = 1; s < 65; s++) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    sigaction(s, &sa, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// In a child made to act in a user namespace of its own: writes `text` to /proc/self/`file`.
+bool ChildWriteSelf(const char* file, const char* text) {
+  char path[64] = "/proc/self/";
+  strncat(path, file, sizeof path - strlen(path) - 1);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text, strlen(text)) == static_cast<ssize_t>(strlen(text));
+  close(fd);
+  return ok;
+}
+
+// A child made to act aside answers on `sock`: errno `err`, with `fd` as
+// SCM_RIGHTS when it is one. Raw system calls only.
+bool ChildSendFd(int sock, int err, int fd) {
+  struct iovec iov = {&err, sizeof err};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (fd >= 0) {
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  return sendmsg(sock, &msg, 0) >= 0;
+}
+
+// The answer of a child made to act aside (DetachedMountAside,
+// InNetnsAside) on socket `sock`: an int errno, with the fd it made as
+// SCM_RIGHTS when that is 0. Returns the fd (close-on-exec) or -errno.
+long ReceiveFd(int sock) {
+  int err = EIO, fd = -1;
+  struct iovec iov = {&err, sizeof err};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (c && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  } else {
+    err = EIO;
+  }
+  if (fd >= 0) return fd;
+  return -(err ? err : EIO);
+}
+
 // sockBindIn(fd, rootFd, addr, len) -> 0 | -errno: binds a unix socket to
 // the path the guest named, verbatim, so that getsockname, getpeername,
 // accept and recvfrom report it exactly, while the name is resolved in a
@@ -409,12 +482,65 @@ static void* BindInMain(void* p) {
   b->result = bind(b->fd, b->addr, b->len) < 0 ? -errno : 0;
   return nullptr;
 }
+// The same for an ordinary user, who may not chroot (docs/design.md,
+// "Rootless"): in a child that enters a user namespace of its own (the
+// caller mapped to its root), where it may; its copy of the fd is the same
+// socket. The directories are named by the parent (the child may not
+// allocate: see SpawnSandbox).
+static int BindInAside(const BindIn& b) {
+  const size_t off = offsetof(struct sockaddr_un, sun_path);
+  std::string path(reinterpret_cast<const char*>(b.addr) + off, b.len > off ? b.len - off : 0);
+  path.resize(strnlen(path.data(), path.size()));
+  std::vector<std::string> dirs;
+  for (size_t i = 1; i < path.size(); i++)
+    if (path[i] == '/') dirs.push_back(path.substr(0, i));
+  char uidMap[32], gidMap[32];
+  snprintf(uidMap, sizeof uidMap, "0 %u 1", static_cast<unsigned>(getuid()));
+  snprintf(gidMap, sizeof gidMap, "0 %u 1", static_cast<unsigned>(getgid()));
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) < 0) return -errno;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0) {
+    ChildResetSignals();
+    int r = 0;
+    if (unshare(CLONE_NEWUSER) < 0 || !ChildWriteSelf("setgroups", "deny") || !ChildWriteSelf("uid_map", uidMap) ||
+        !ChildWriteSelf("gid_map", gidMap) || fchdir(b.root) < 0 || chroot(".") < 0 || (mkdir("c", 0700) < 0 && errno != EEXIST) ||
+        chdir("c") < 0) {
+      r = -errno;
+    } else {
+      for (auto& d : dirs) mkdir(d.c_str(), 0700);
+      r = bind(b.fd, b.addr, b.len) < 0 ? -errno : 0;
+    }
+    _exit(write(pfd[1], &r, sizeof r) == sizeof r ? 0 : 1);
+  }
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  close(pfd[1]);
+  int r = -EIO;
+  if (pid < 0) {
+    r = -e;
+  } else {
+    ssize_t n;
+    do {
+      n = read(pfd[0], &r, sizeof r);
+    } while (n < 0 && errno == EINTR);
+    if (n != sizeof r) r = -EIO;
+    while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  close(pfd[0]);
+  return r;
+}
 Napi::Value SockBindIn(const Napi::CallbackInfo& info) {
   size_t cap;
   uint8_t* a = Bytes(info, 2, &cap);
   size_t len = U32(info, 3);
   if (len > cap || len > sizeof(struct sockaddr_un)) return Num(info.Env(), -EINVAL);
   BindIn b{I32(info, 0), I32(info, 1), reinterpret_cast<struct sockaddr*>(a), static_cast<socklen_t>(len), -EINVAL};
+  if (geteuid() != 0) return Num(info.Env(), BindInAside(b));
   pthread_t th;
   int e = pthread_create(&th, nullptr, BindInMain, &b);
   if (e != 0) return Num(info.Env(), -e);
@@ -487,10 +613,58 @@ Napi::Value UnixPeerIno(const Napi::CallbackInfo& info) {
   }
   return Num(info.Env(), -ENOENT);
 }
+// What InNetnsAside's child makes in the namespace: a socket, or an open.
+struct InNetnsOp {
+  int family, type, protocol;  // a socket, when path is null
+  const char* path;
+  int flags;
+};
+
+// socketInNetns and openInNetns for an ordinary user (docs/design.md,
+// "Rootless"), who may not enter a network namespace from its own user
+// namespace: a child joins the network namespace's owner (the sandbox's
+// outer user namespace, which the caller made, so holds every capability
+// over) and the namespace, makes the socket or the open, and hands the fd
+// back. Only raw system calls in the child (see SpawnSandbox).
+static long InNetnsAside(int netns, const InNetnsOp& op) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0) {
+    ChildResetSignals();
+    close(sv[0]);
+    int err = 0, fd = -1;
+    int owner = ioctl(netns, NS_GET_USERNS);
+    if (owner < 0 || setns(owner, CLONE_NEWUSER) < 0 || setns(netns, CLONE_NEWNET) < 0) {
+      err = errno;
+    } else {
+      fd = op.path ? open(op.path, op.flags | O_CLOEXEC) : socket(op.family, op.type, op.protocol);
+      if (fd < 0) err = errno;
+    }
+    _exit(ChildSendFd(sv[1], err, fd) ? 0 : 1);
+  }
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    return -e;
+  }
+  long r = ReceiveFd(sv[0]);
+  close(sv[0]);
+  while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return r;
+}
+
 // socketInNetns(netnsFd, family, type, protocol) -> fd | -errno: a socket
 // made in another network namespace. setns(CLONE_NEWNET) changes only the
 // calling thread's namespace; the thread returns to its own at once.
 Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
+  if (geteuid() != 0) return Num(info.Env(), static_cast<double>(InNetnsAside(I32(info, 0), {I32(info, 1), I32(info, 2), I32(info, 3), nullptr, 0})));
   static int own = -1;
   if (own < 0) {
     own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -513,6 +687,7 @@ Napi::Value OpenInNetns(const Napi::CallbackInfo& info) {
     if (own < 0) return Num(info.Env(), -errno);
   }
   std::string path = info[1].As<Napi::String>().Utf8Value();
+  if (geteuid() != 0) return Num(info.Env(), static_cast<double>(InNetnsAside(I32(info, 0), {0, 0, 0, path.c_str(), I32(info, 2)})));
   if (setns(I32(info, 0), CLONE_NEWNET) < 0) return Num(info.Env(), -errno);
   int fd = open(path.c_str(), I32(info, 2) | O_CLOEXEC);
   int e = errno;
@@ -869,19 +1044,6 @@ std::vector<char*> Ptrs(std::vector<std::string>& v) {
   return p;
 }
 
-// In a child of this multi-threaded process: only async-signal-safe calls.
-void ChildResetSignals() {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  for (int s = 1; s < 65; s++) {
-    if (s == SIGKILL || s == SIGSTOP) continue;
-    sigaction(s, &sa, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-}
 
 // Moves each map[i] to map[i+1] (pairs), then closes every fd above the
 // highest target. Runs in a child of this multi-threaded process, so it must
@@ -1060,16 +1222,6 @@ long DetachedMount(const char* type, const char* const* opts, unsigned attrs) {
   return r < 0 ? -e : r;
 }
 
-// In DetachedMountAside's child: writes `text` to /proc/self/`file`.
-bool ChildWriteSelf(const char* file, const char* text) {
-  char path[64] = "/proc/self/";
-  strncat(path, file, sizeof path - strlen(path) - 1);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = write(fd, text, strlen(text)) == static_cast<ssize_t>(strlen(text));
-  close(fd);
-  return ok;
-}
 
 // DetachedMount for a process that may not mount (an ordinary user: see
 // docs/design.md, "Rootless"). A child made for it enters a user namespace
@@ -1099,23 +1251,7 @@ long DetachedMountAside(const char* type, const char* const* opts, unsigned attr
       mnt = DetachedMount(type, opts, attrs);
       if (mnt < 0) err = static_cast<int>(-mnt);
     }
-    struct iovec iov = {&err, sizeof err};
-    char cbuf[CMSG_SPACE(sizeof(int))];
-    memset(cbuf, 0, sizeof cbuf);
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (mnt >= 0) {
-      int fd = static_cast<int>(mnt);
-      msg.msg_control = cbuf;
-      msg.msg_controllen = sizeof cbuf;
-      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    _exit(sendmsg(sv[1], &msg, 0) < 0 ? 1 : 0);
+    _exit(ChildSendFd(sv[1], err, static_cast<int>(mnt)) ? 0 : 1);
   }
   int e = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -1124,29 +1260,11 @@ long DetachedMountAside(const char* type, const char* const* opts, unsigned attr
     close(sv[0]);
     return -e;
   }
-  int err = EIO, fd = -1;
-  struct iovec iov = {&err, sizeof err};
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  ssize_t n;
-  do {
-    n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof err)) {
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (c && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  } else {
-    err = EIO;
-  }
+  long r = ReceiveFd(sv[0]);
   close(sv[0]);
   while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
   }
-  if (fd >= 0) return fd;
-  return -(err ? err : EIO);
+  return r;
 }
 
 // Root mounts here; an ordinary user has it made aside.

@@ -157,6 +157,30 @@ describe('programs run as natively, as their caller', () => {
     expect(sandbox(argv).status).toBe(128 + os.constants.signals[sig as NodeJS.Signals]);
   });
 
+  it('unix sockets (path, abstract, datagram) work with their peer credentials, and the host gets no socket file', () => {
+    const sock = path.join(work, `sock-${rand()}`);
+    const argv = ['python3', '-c', [
+      'import os, socket, struct, sys',
+      'def peer(a): return struct.unpack("iII", a.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)) == (os.getpid(), os.getuid(), os.getgid())',
+      's = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen()',
+      'c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); a, _ = s.accept(); c.send(b"hi")',
+      'print(a.recv(2), s.getsockname() == sys.argv[1], os.stat(sys.argv[1]).st_uid == os.getuid(), peer(a))',
+      'x = socket.socket(socket.AF_UNIX); x.bind("\\0" + sys.argv[2]); x.listen()',
+      'y = socket.socket(socket.AF_UNIX); y.connect("\\0" + sys.argv[2]); b, _ = x.accept(); print(peer(b))',
+      'd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d.bind(sys.argv[1] + "-d")',
+      'e = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); e.sendto(b"dg", sys.argv[1] + "-d"); print(d.recv(2))',
+    ].join('\n'), sock, `tsvisor-rootless-${rand()}`];
+    const s = sandbox(argv);
+    expect(fs.existsSync(sock)).toBe(false);
+    expectSameRun(native(argv), s);
+  });
+
+  it('the network settings in /proc/sys/net are the sandbox\'s own, and readable', () => {
+    const r = sandbox(sh('cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range'));
+    // Linux's defaults in a new network namespace
+    expect({ stdout: r.stdout, stderr: r.stderr, status: r.status }).toEqual({ stdout: '1024\n1\t0\n', stderr: '', status: 0 });
+  });
+
   it('a pty of the sandbox\'s own works', () => {
     const r = sandbox(['python3', '-c', 'import os,pty; m,s=pty.openpty(); print(os.ttyname(s)); os.write(s,b"x\\n"); print(os.read(m,8)); print(sorted(os.listdir("/dev/pts")))']);
     expect({ stdout: r.stdout, status: r.status }).toEqual({ stdout: "/dev/pts/0\nb'x\\r\\n'\n['0', 'ptmx']\n", status: 0 });
