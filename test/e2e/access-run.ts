@@ -19,13 +19,18 @@ export interface EventsRun extends Run {
   events: AccessEvent[];
 }
 
-/** `access-driver.mjs [flags] -- argv`: flags are the driver's (--channel, --no-loopback) and do's. */
-export function runWithEvents(argv: string[], o: { flags?: string[]; cwd?: string; timeoutMs?: number } = {}): EventsRun {
+/**
+ * `access-driver.mjs [flags] -- argv`: flags are the driver's (--channel,
+ * --no-loopback) and do's; `as`: run it as this user (rootless.test.ts).
+ */
+export function runWithEvents(argv: string[], o: { flags?: string[]; cwd?: string; timeoutMs?: number; as?: { uid: number; gid: number; home: string } } = {}): EventsRun {
   const dir = tempDir('events');
   const file = path.join(dir, 'events.jsonl');
+  if (o.as) fs.chownSync(dir, o.as.uid, o.as.gid);
   try {
     const r = spawnSync(process.execPath, [ACCESS_DRIVER, '--events', file, '--cwd', o.cwd ?? '/', ...(o.flags ?? []), '--', ...argv], {
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' },
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: o.as?.home ?? '/root', LANG: 'C', LC_ALL: 'C' },
+      ...(o.as ? { uid: o.as.uid, gid: o.as.gid } : {}),
       input: '',
       timeout: o.timeoutMs ?? 60000,
       maxBuffer: 64 << 20,

@@ -24,6 +24,7 @@ import {
   verdict,
   waitFor,
 } from './escape-helpers.js';
+import { runWithEvents } from './access-run.js';
 import { GOFER_ENTRY } from '../../src/paths.js';
 import { userNamespaceBlocker } from '../../src/sentry/rootless.js';
 
@@ -307,6 +308,20 @@ describe('processes', () => {
     expect(done.status).toBe(143);
     expect(Date.now() - t0).toBeLessThan(10000);
     await waitFor(() => left(token2) === '', 3000, `processes of the sandbox left after tsvisor ended: ${left(token2)}`);
+  });
+});
+
+describe('what tsvisor test builds on', () => {
+  it("a run's process events are observed as with root", () => {
+    const r = runWithEvents(sh('sh -c "exit 3"; echo done'), { flags: ['--memory', '0'], cwd: work, as: { uid: UID, gid: GID, home } });
+    expect({ stdout: r.stdout, status: r.status }).toEqual({ stdout: 'done\n', status: 0 });
+    const execs = r.events.filter((e) => e.kind === 'exec').map((e) => e.args[2] as string[]);
+    expect(execs).toEqual([
+      ['/bin/sh', '-c', 'sh -c "exit 3"; echo done'],
+      ['sh', '-c', 'exit 3'],
+    ]);
+    const statuses = r.events.filter((e) => e.kind === 'exit').map((e) => (e.args[1] as { status: number }).status);
+    expect(statuses).toContain(3);
   });
 });
 
