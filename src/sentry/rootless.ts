@@ -30,7 +30,7 @@ export function userNamespaceBlocker(procSys = '/proc/sys'): string | undefined 
       continue; // the kernel has no such setting
     }
     if (value === forbids) {
-      return `tsvisor without root needs unprivileged user namespaces, which this host forbids (${name}=${forbids}): run it as root, or allow them (sysctl ${name}=${allows})`;
+      return `running without root needs unprivileged user namespaces, which this host forbids (${name}=${forbids}): run tsvisor as root, or allow them (sysctl ${name}=${allows})`;
     }
   }
   return undefined;

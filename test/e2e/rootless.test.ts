@@ -25,6 +25,7 @@ import {
   waitFor,
 } from './escape-helpers.js';
 import { runWithEvents } from './access-run.js';
+import { compile } from './robust-helpers.js';
 import { GOFER_ENTRY } from '../../src/paths.js';
 import { userNamespaceBlocker } from '../../src/sentry/rootless.js';
 
@@ -73,6 +74,17 @@ describe('the host and the checkout', () => {
   it('let that user run tsvisor from this checkout', () => {
     const r = native([TSVISOR, '--version']);
     expect(r.status, `uid ${UID} cannot run ${TSVISOR} (the checkout ${REPO} must be readable by it): ${r.stderr}`).toBe(0);
+  });
+
+  it('a host that forbids them gets a one-line error naming the setting', () => {
+    // user.max_user_namespaces is per user namespace: userns-limit lowers it to 0 in one that looks like the host.
+    const limit = compile('userns-limit', escapeDir);
+    const r = runNative([limit, String(UID), String(GID), TSVISOR, 'do', '--', 'true'], { env: userEnv() });
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter(Boolean) }).toEqual({
+      status: 125,
+      stdout: '',
+      stderr: [expect.stringMatching(/^tsvisor: running without root needs unprivileged user namespaces, which this host forbids \(user\.max_user_namespaces=0\): /)],
+    });
   });
 
   it('settings that forbid unprivileged user namespaces are named in a one-line error', () => {
