@@ -54,12 +54,13 @@ export interface AccessRun extends Run {
 }
 
 /** runWithEvents with `hide` hidden (--hide) and do's flags `doFlags`, its events by kind. */
-export function runObserved(argv: string[], o: { hide?: string[]; cwd?: string; doFlags?: string[]; writes?: boolean } = {}): AccessRun {
+export function runObserved(argv: string[], o: { hide?: string[]; cwd?: string; doFlags?: string[]; writes?: boolean; as?: { uid: number; gid: number; home: string } } = {}): AccessRun {
   const dir = o.writes ? tempDir('writes') : null;
   try {
     const writes = dir ? path.join(dir, 'writes.json') : null;
     const flags = [...(o.hide ?? []).flatMap((h) => ['--hide', h]), ...(writes ? ['--writes', writes] : []), ...(o.doFlags ?? [])];
-    const { events, ...run } = runWithEvents(argv, { flags, cwd: o.cwd, timeoutMs: 120000 });
+    if (dir && o.as) fs.chownSync(dir, o.as.uid, o.as.gid);
+    const { events, ...run } = runWithEvents(argv, { flags, cwd: o.cwd, timeoutMs: 120000, ...(o.as ? { as: o.as } : {}) });
     const of = <T>(kind: string): T[] => events.filter((e) => e.kind === kind).map((e) => e.args[0] as T);
     const changes = writes && fs.existsSync(writes) ? (JSON.parse(fs.readFileSync(writes, 'utf8')) as { changes: AccessRun['changes'] }).changes : null;
     return { ...run, files: of<FileAccess>('file'), network: of<NetworkAttempt>('network'), denials: of<Denial>('denied'), changes };

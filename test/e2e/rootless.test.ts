@@ -24,7 +24,7 @@ import {
   verdict,
   waitFor,
 } from './escape-helpers.js';
-import { runWithEvents } from './access-run.js';
+import { runObserved, runWithEvents } from './access-run.js';
 import { compile } from './robust-helpers.js';
 import { GOFER_ENTRY } from '../../src/paths.js';
 import { userNamespaceBlocker } from '../../src/sentry/rootless.js';
@@ -334,6 +334,20 @@ describe('what tsvisor test builds on', () => {
     ]);
     const statuses = r.events.filter((e) => e.kind === 'exit').map((e) => (e.args[1] as { status: number }).status);
     expect(statuses).toContain(3);
+  });
+
+  it('a hidden file, a network attempt and the writes are observed as with root', () => {
+    const secret = path.join(home, `.netrc-${rand()}`);
+    fs.writeFileSync(secret, 'machine x\n');
+    own(secret, 0o600);
+    const script = `cat ${secret} 2>/dev/null; echo $?; echo w > out-${rand()}; python3 -c 'import socket; socket.create_connection(("10.1.2.3", 80), timeout=1)' 2>/dev/null; echo $?`;
+    const r = runObserved(sh(script), { hide: [secret], cwd: home, doFlags: ['--memory', '0'], writes: true, as: { uid: UID, gid: GID, home } });
+    expect({ stdout: r.stdout, status: r.status }).toEqual({ stdout: '1\n1\n', status: 0 });
+    expect(r.denials.map((d) => d.rule)).toEqual(['hidden', 'network']);
+    expect(r.files.some((f) => f.path === secret && f.errno === 2)).toBe(true);
+    expect(r.network.map((n) => [n.address, n.port, n.errno])).toEqual([['10.1.2.3', 80, 101]]);
+    expect(r.changes?.map((c) => [path.dirname(c.path), c.kind])).toEqual([[home, 'created']]);
+    expect(fs.readdirSync(home).filter((n) => n.startsWith('out-'))).toEqual([]);
   });
 });
 
