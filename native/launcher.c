@@ -2,7 +2,8 @@
  * tsvisor-launcher: the first process of a sandbox.
  *
  * The Sentry creates it with clone() in new mount/pid/ipc/uts (and usually
- * net) namespaces, as real root. It then:
+ * net) namespaces, as real root (or, --rootless, as root of an outer user
+ * namespace owning them). It then:
  *   1. makes every mount private, bind-mounts the container root read-only
  *      (non-recursively) and pivots into it, so natively executed calls can
  *      only ever reach the sandbox's own read-only files. This must happen
@@ -47,6 +48,18 @@
  * it), and once the Sentry has seized the launcher, PTRACE_O_EXITKILL. (A
  * process forked with --join is in the container's pid namespace: it dies
  * with the container's init.)
+ *
+ * --rootless (an ordinary user's sandbox, docs/design.md "Rootless"): the
+ * Sentry clones the launcher into an outer user namespace as well, mapping
+ * only the caller (0 -> caller); that namespace owns the others, so the
+ * launcher can build them as its root. The root view is then a recursive
+ * clone (the kernel refuses a non-recursive one of a mount with locked
+ * submounts) whose submounts are covered by empty read-only mounts, which
+ * shows what the non-recursive clone shows. The launcher maps its inner
+ * user namespace itself (the Sentry, two levels up, may not): the guest's
+ * uid and gid (--user, the caller's own) -> outer root, the only ids Linux
+ * lets an unprivileged namespace map. No 'U'/'M' exchange takes place, and
+ * the guest keeps the caller's supplementary groups (setgroups is denied).
  *
  * --stop-at U|L (tests only): wait for SIGCONT right before sending 'U' or
  * 'L', so a test can act on a launcher caught at that step.
@@ -118,6 +131,7 @@ struct options {
   int init;
   int foreground;
   int ctty;
+  int rootless;
   int have_caps;
   unsigned long long caps;
   int have_user;
@@ -171,6 +185,10 @@ static void parse(int argc, char **argv, struct options *o) {
     }
     if (!strcmp(a, "--ctty")) {
       o->ctty = 1;
+      continue;
+    }
+    if (!strcmp(a, "--rootless")) {
+      o->rootless = 1;
       continue;
     }
     if (!v) fail("option %s needs a value", a);
@@ -258,9 +276,110 @@ static void apply_sysctls(const struct options *o) {
  * see the same mount and refuse. */
 #define STAGE "/proc"
 #define STAGED_ROOT STAGE "/root"
-static void enter_root(const char *root) {
+#define EMPTY_FILE STAGE "/empty"
+#define MAX_SUBMOUNTS 4096
+
+/* Rootless: the mount points below `root`, the topmost of each stack and
+ * branch (covering one hides everything mounted beneath it), relative to
+ * `root`, from /proc/self/mountinfo (octal escapes undone). */
+struct submounts {
+  int n;
+  char *path[MAX_SUBMOUNTS];
+};
+
+static void unescape(char *s) {
+  char *out = s;
+  for (char *in = s; *in; out++) {
+    if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+      *out = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+      in += 4;
+    } else {
+      *out = *in++;
+    }
+  }
+  *out = 0;
+}
+
+static int below(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  if (n == 1) return path[0] == '/' && path[1] != 0;
+  return !strncmp(path, dir, n) && path[n] == '/';
+}
+
+static void list_submounts(const char *root, struct submounts *subs) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) fail("read the mount table: %s", strerror(errno));
+  char *line = NULL;
+  size_t cap = 0;
+  subs->n = 0;
+  while (getline(&line, &cap, f) > 0) {
+    /* id parent major:minor root mount-point ... */
+    char *save = NULL, *mp = NULL;
+    char *t = strtok_r(line, " ", &save);
+    for (int field = 0; t && field < 4; field++) t = strtok_r(NULL, " ", &save);
+    mp = t;
+    if (!mp) continue;
+    unescape(mp);
+    if (!below(mp, root)) continue;
+    int dup = 0;
+    for (int i = 0; i < subs->n && !dup; i++) dup = !strcmp(subs->path[i], mp);
+    if (dup) continue;
+    if (subs->n == MAX_SUBMOUNTS) fail("more than %d mounts below %s", MAX_SUBMOUNTS, root);
+    subs->path[subs->n] = strdup(mp);
+    if (!subs->path[subs->n]) fail("out of memory");
+    subs->n++;
+  }
+  free(line);
+  fclose(f);
+  int kept = 0;
+  for (int i = 0; i < subs->n; i++) {
+    int inner = 0;
+    for (int j = 0; j < subs->n && !inner; j++) inner = j != i && below(subs->path[i], subs->path[j]);
+    if (inner) {
+      free(subs->path[i]);
+      continue;
+    }
+    size_t skip = strlen(root) == 1 ? 0 : strlen(root);
+    memmove(subs->path[i], subs->path[i] + skip, strlen(subs->path[i] + skip) + 1);
+    subs->path[kept++] = subs->path[i];
+  }
+  subs->n = kept;
+}
+
+/* Hides each submount of the staged clone under an empty read-only mount
+ * (a tmpfs on a directory, an empty file on a file), so the guest's view is
+ * the root file system alone, as a non-recursive clone gives it. */
+static void cover_submounts(const struct submounts *subs) {
+  int empty = open(EMPTY_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (empty < 0) fail("staging file: %s", strerror(errno));
+  close(empty);
+  for (int i = 0; i < subs->n; i++) {
+    char target[4096];
+    if (snprintf(target, sizeof target, "%s%s", STAGED_ROOT, subs->path[i]) >= (int)sizeof target) fail("mount point too long: %s", subs->path[i]);
+    struct stat st;
+    /* One the launcher cannot reach, its root holding no capability over the
+     * host's files, the guest (the same user, without capabilities) cannot
+     * reach either; one hidden by a mount above it is gone already. */
+    if (lstat(target, &st) < 0) {
+      if (errno == EACCES || errno == ENOENT) continue;
+      fail("mount point %s: %s", subs->path[i], strerror(errno));
+    }
+    int r;
+    if (S_ISDIR(st.st_mode)) {
+      r = mount("tsvisor-cover", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=1,mode=0755");
+    } else {
+      r = mount(EMPTY_FILE, target, NULL, MS_BIND, NULL);
+      if (r == 0) r = mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    }
+    if (r < 0) fail("cover the mount on %s: %s", subs->path[i], strerror(errno));
+  }
+}
+
+static void enter_root(const char *root, int rootless) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail("make mounts private: %s", strerror(errno));
-  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  static struct submounts subs;
+  if (rootless) list_submounts(root, &subs);
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rootless ? AT_RECURSIVE : 0));
   if (tree < 0) fail("clone root %s: %s", root, strerror(errno));
   struct statvfs sv;
   if (fstatvfs(tree, &sv) < 0) fail("statvfs %s: %s", root, strerror(errno));
@@ -270,6 +389,7 @@ static void enter_root(const char *root) {
   if (syscall(SYS_move_mount, tree, "", AT_FDCWD, STAGED_ROOT, MOVE_MOUNT_F_EMPTY_PATH) < 0)
     fail("move root: %s", strerror(errno));
   close(tree);
+  if (rootless) cover_submounts(&subs);
   /* Flags locked by the parent mount namespace must be kept on remount. */
   unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
   if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
@@ -341,8 +461,26 @@ static void die_with_sentry(void) {
   if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP))) _exit(125);
 }
 
-static void enter_userns(void) {
+/* Rootless: one line "ID 0 1" in the new user namespace's map `file`. */
+static void map_self(int procself, const char *file, const char *line) {
+  int fd = openat(procself, file, O_WRONLY | O_CLOEXEC);
+  ssize_t len = (ssize_t)strlen(line);
+  if (fd < 0 || write(fd, line, (size_t)len) != len) fail("write the guest's %s: %s", file, strerror(errno));
+  close(fd);
+}
+
+static void enter_userns(const struct options *o, int procself) {
   if (unshare(CLONE_NEWUSER) < 0) fail("new user namespace: %s", strerror(errno));
+  if (o->rootless) {
+    char line[64];
+    map_self(procself, "setgroups", "deny");
+    snprintf(line, sizeof line, "%u 0 1\n", (unsigned)o->uid);
+    map_self(procself, "uid_map", line);
+    snprintf(line, sizeof line, "%u 0 1\n", (unsigned)o->gid);
+    map_self(procself, "gid_map", line);
+    close(procself);
+    return;
+  }
   stop_here('U');
   send_msg("U", 1);
   expect('M', "the uid/gid maps");
@@ -389,7 +527,7 @@ static void own_process_group(int foreground, int ctty) {
 
 static void set_identity(const struct options *o) {
   if (!o->have_user) return;
-  if (setgroups(o->ngroups, o->groups) < 0) fail("setgroups: %s", strerror(errno));
+  if (!o->rootless && setgroups(o->ngroups, o->groups) < 0) fail("setgroups: %s", strerror(errno));
   if (setresgid(o->gid, o->gid, o->gid) < 0) fail("setgid %u: %s", o->gid, strerror(errno));
   if (setresuid(o->uid, o->uid, o->uid) < 0) fail("setuid %u: %s", o->uid, strerror(errno));
 }
@@ -629,12 +767,19 @@ int main(int argc, char **argv) {
   if (o.ipcns) join_ns(o.ipcns, CLONE_NEWIPC, "IPC");
   if (o.utsns) join_ns(o.utsns, CLONE_NEWUTS, "UTS");
   apply_sysctls(&o);
-  enter_root(o.root);
+  /* Rootless: the inner user namespace's maps are written through this, /proc being gone by then. */
+  int procself = -1;
+  if (o.rootless) {
+    if (!o.have_user || o.ngroups) fail("--rootless needs --user UID:GID without groups");
+    procself = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (procself < 0) fail("open /proc/self: %s", strerror(errno));
+  }
+  enter_root(o.root, o.rootless);
   if (o.lo_up) loopback_up();
   if (o.hostname && sethostname(o.hostname, strlen(o.hostname)) < 0) fail("sethostname: %s", strerror(errno));
   if (o.domainname && setdomainname(o.domainname, strlen(o.domainname)) < 0)
     fail("setdomainname: %s", strerror(errno));
-  enter_userns();
+  enter_userns(&o, procself);
   drop_bounding_caps(&o);
   set_identity(&o);
   drop_caps(&o);

@@ -35,6 +35,7 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <linux/seccomp.h>
+#include <linux/nsfs.h>
 
 #include <cstddef>
 #include <cstring>
@@ -381,6 +382,85 @@ Napi::Value SockName(const Napi::CallbackInfo& info) {
   if (getsockname(I32(info, 0), reinterpret_cast<struct sockaddr*>(b), &len) < 0) return Num(info.Env(), -errno);
   return Num(info.Env(), len);
 }
+// In a child of this multi-threaded process: only async-signal-safe calls.
+void ChildResetSignals() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s = 1; s < 65; s++) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    sigaction(s, &sa, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// In a child made to act in a user namespace of its own: writes `text` to /proc/self/`file`.
+bool ChildWriteSelf(const char* file, const char* text) {
+  char path[64] = "/proc/self/";
+  strncat(path, file, sizeof path - strlen(path) - 1);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text, strlen(text)) == static_cast<ssize_t>(strlen(text));
+  close(fd);
+  return ok;
+}
+
+// Runs fn(arg) in a child that shares this process's memory and fd table
+// but has credentials, namespaces, root and cwd of its own (CLONE_VM |
+// CLONE_VFORK | CLONE_FILES, not CLONE_FS): such a child may make or enter
+// a user namespace, which this multi-threaded process may not, and what it
+// opens is ours. The calling thread waits until it exits; no page tables
+// are copied (a forked child of the Sentry cost 43 ms a call here). fn
+// makes raw system calls only and returns an fd, 0 or -errno, returned here.
+struct Aside {
+  long (*fn)(void*);
+  void* arg;
+  long result;
+};
+int AsideMain(void* p) {
+  auto* a = static_cast<Aside*>(p);
+  ChildResetSignals();
+  a->result = a->fn(a->arg);
+  _exit(0);
+}
+long RunAside(long (*fn)(void*), void* arg) {
+  Aside a{fn, arg, -EIO};
+  constexpr size_t kStack = 64 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -errno;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  pid_t pid = clone(AsideMain, static_cast<char*>(stack) + kStack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &a);
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  munmap(stack, kStack);
+  if (pid < 0) return -e;
+  // It exited already (CLONE_VFORK); the Sentry's waiter thread may reap it first: ECHILD then.
+  waitpid(pid, nullptr, __WALL);
+  return a.result;
+}
+
+// The caller's ids as root of a user namespace of its own: the uid_map and
+// gid_map lines, made before a RunAside child (which may not allocate).
+struct CallerAsRoot {
+  char uidMap[32], gidMap[32];
+  CallerAsRoot() {
+    snprintf(uidMap, sizeof uidMap, "0 %u 1", static_cast<unsigned>(getuid()));
+    snprintf(gidMap, sizeof gidMap, "0 %u 1", static_cast<unsigned>(getgid()));
+  }
+  // In a RunAside child: enters a new user namespace (and `more`
+  // namespaces) as its root, the only ids an ordinary user may map.
+  long Enter(int more) const {
+    if (unshare(CLONE_NEWUSER | more) < 0 || !ChildWriteSelf("setgroups", "deny") || !ChildWriteSelf("uid_map", uidMap) ||
+        !ChildWriteSelf("gid_map", gidMap))
+      return -errno;
+    return 0;
+  }
+};
+
 // sockBindIn(fd, rootFd, addr, len) -> 0 | -errno: binds a unix socket to
 // the path the guest named, verbatim, so that getsockname, getpeername,
 // accept and recvfrom report it exactly, while the name is resolved in a
@@ -409,12 +489,39 @@ static void* BindInMain(void* p) {
   b->result = bind(b->fd, b->addr, b->len) < 0 ? -errno : 0;
   return nullptr;
 }
+// The same for an ordinary user, who may not chroot (docs/design.md,
+// "Rootless"): aside, in a user namespace of its own, where it may. The
+// directories are named here (the child may not allocate).
+struct BindInAsideArgs {
+  const BindIn* b;
+  const std::vector<std::string>* dirs;
+  CallerAsRoot ids;
+};
+long BindInAsideMain(void* p) {
+  auto* a = static_cast<BindInAsideArgs*>(p);
+  long r = a->ids.Enter(0);
+  if (r < 0) return r;
+  if (fchdir(a->b->root) < 0 || chroot(".") < 0 || (mkdir("c", 0700) < 0 && errno != EEXIST) || chdir("c") < 0) return -errno;
+  for (auto& d : *a->dirs) mkdir(d.c_str(), 0700);
+  return bind(a->b->fd, a->b->addr, a->b->len) < 0 ? -errno : 0;
+}
+static int BindInAside(const BindIn& b) {
+  const size_t off = offsetof(struct sockaddr_un, sun_path);
+  std::string path(reinterpret_cast<const char*>(b.addr) + off, b.len > off ? b.len - off : 0);
+  path.resize(strnlen(path.data(), path.size()));
+  std::vector<std::string> dirs;
+  for (size_t i = 1; i < path.size(); i++)
+    if (path[i] == '/') dirs.push_back(path.substr(0, i));
+  BindInAsideArgs a{&b, &dirs, CallerAsRoot()};
+  return static_cast<int>(RunAside(BindInAsideMain, &a));
+}
 Napi::Value SockBindIn(const Napi::CallbackInfo& info) {
   size_t cap;
   uint8_t* a = Bytes(info, 2, &cap);
   size_t len = U32(info, 3);
   if (len > cap || len > sizeof(struct sockaddr_un)) return Num(info.Env(), -EINVAL);
   BindIn b{I32(info, 0), I32(info, 1), reinterpret_cast<struct sockaddr*>(a), static_cast<socklen_t>(len), -EINVAL};
+  if (geteuid() != 0) return Num(info.Env(), BindInAside(b));
   pthread_t th;
   int e = pthread_create(&th, nullptr, BindInMain, &b);
   if (e != 0) return Num(info.Env(), -e);
@@ -487,10 +594,44 @@ Napi::Value UnixPeerIno(const Napi::CallbackInfo& info) {
   }
   return Num(info.Env(), -ENOENT);
 }
+// What InNetnsAside's child makes in the namespace: a socket, or an open.
+struct InNetnsOp {
+  int family, type, protocol;  // a socket, when path is null
+  const char* path;
+  int flags;
+};
+
+// socketInNetns and openInNetns for an ordinary user (docs/design.md,
+// "Rootless"), who may not enter a network namespace from its own user
+// namespace: aside, joining the network namespace's owner (the sandbox's
+// outer user namespace, which the caller made, so holds every capability
+// over) and then the namespace.
+struct InNetnsArgs {
+  int netns;
+  InNetnsOp op;
+};
+long InNetnsMain(void* p) {
+  auto* a = static_cast<InNetnsArgs*>(p);
+  int owner = ioctl(a->netns, NS_GET_USERNS);
+  if (owner < 0) return -errno;
+  int r = setns(owner, CLONE_NEWUSER);
+  int e = errno;
+  close(owner);
+  if (r < 0) return -e;
+  if (setns(a->netns, CLONE_NEWNET) < 0) return -errno;
+  int fd = a->op.path ? open(a->op.path, a->op.flags | O_CLOEXEC) : socket(a->op.family, a->op.type, a->op.protocol);
+  return fd < 0 ? -errno : fd;
+}
+static long InNetnsAside(int netns, const InNetnsOp& op) {
+  InNetnsArgs a{netns, op};
+  return RunAside(InNetnsMain, &a);
+}
+
 // socketInNetns(netnsFd, family, type, protocol) -> fd | -errno: a socket
 // made in another network namespace. setns(CLONE_NEWNET) changes only the
 // calling thread's namespace; the thread returns to its own at once.
 Napi::Value SocketInNetns(const Napi::CallbackInfo& info) {
+  if (geteuid() != 0) return Num(info.Env(), static_cast<double>(InNetnsAside(I32(info, 0), {I32(info, 1), I32(info, 2), I32(info, 3), nullptr, 0})));
   static int own = -1;
   if (own < 0) {
     own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -513,6 +654,7 @@ Napi::Value OpenInNetns(const Napi::CallbackInfo& info) {
     if (own < 0) return Num(info.Env(), -errno);
   }
   std::string path = info[1].As<Napi::String>().Utf8Value();
+  if (geteuid() != 0) return Num(info.Env(), static_cast<double>(InNetnsAside(I32(info, 0), {0, 0, 0, path.c_str(), I32(info, 2)})));
   if (setns(I32(info, 0), CLONE_NEWNET) < 0) return Num(info.Env(), -errno);
   int fd = open(path.c_str(), I32(info, 2) | O_CLOEXEC);
   int e = errno;
@@ -869,19 +1011,6 @@ std::vector<char*> Ptrs(std::vector<std::string>& v) {
   return p;
 }
 
-// In a child of this multi-threaded process: only async-signal-safe calls.
-void ChildResetSignals() {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  for (int s = 1; s < 65; s++) {
-    if (s == SIGKILL || s == SIGSTOP) continue;
-    sigaction(s, &sa, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-}
 
 // Moves each map[i] to map[i+1] (pairs), then closes every fd above the
 // highest target. Runs in a child of this multi-threaded process, so it must
@@ -938,8 +1067,10 @@ Napi::Value SpawnSandbox(const Napi::CallbackInfo& info) {
     // Become root of the new user namespace (host uid 0 is unmapped there, so
     // exec would otherwise drop every capability). Raw syscalls: glibc's
     // set*id would try to broadcast to the parent's threads, absent here.
+    // A namespace an ordinary user made denies setgroups (EPERM): the
+    // caller's groups stay.
     if (flags & CLONE_NEWUSER) {
-      if (syscall(SYS_setgroups, 0, nullptr) < 0 || syscall(SYS_setresgid, 0, 0, 0) < 0 ||
+      if ((syscall(SYS_setgroups, 0, nullptr) < 0 && errno != EPERM) || syscall(SYS_setresgid, 0, 0, 0) < 0 ||
           syscall(SYS_setresuid, 0, 0, 0) < 0)
         _exit(125);
     }
@@ -1042,24 +1173,67 @@ Napi::Value SeccompInstall(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, U32(info, 1), &prog));
 }
 Napi::Value Unshare(const Napi::CallbackInfo& info) { return Ret(info.Env(), unshare(I32(info, 0))); }
-// tmpfsMount(sizeBytes, nrInodes) -> mount fd | -errno: a new tmpfs (root
-// directory 0700) mounted nowhere: fsopen + fsconfig + fsmount, nosuid and
-// nodev. Files are reached only relative to the returned fd; the mount goes
-// away with the last fd referring to it or to a file in it.
-Napi::Value TmpfsMount(const Napi::CallbackInfo& info) {
-  int fsfd = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-  if (fsfd < 0) return Num(info.Env(), -errno);
-  std::string size = std::to_string(I64(info, 0));
-  std::string inodes = std::to_string(I64(info, 1));
-  long r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "size", size.c_str(), 0);
-  if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "nr_inodes", inodes.c_str(), 0);
-  if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "mode", "0700", 0);
+// A file system of `type` mounted nowhere (fsopen, fsconfig of the string
+// options `opts`, name and value pairs ending in nullptr, fsmount with
+// `attrs`): its mount fd (close-on-exec), or -errno. Raw system calls only,
+// so a child of this multi-threaded process may call it.
+long DetachedMount(const char* type, const char* const* opts, unsigned attrs) {
+  int fsfd = static_cast<int>(syscall(SYS_fsopen, type, FSOPEN_CLOEXEC));
+  if (fsfd < 0) return -errno;
+  long r = 0;
+  for (int i = 0; r == 0 && opts[i]; i += 2) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, opts[i], opts[i + 1], 0);
   if (r == 0) r = syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0);
-  if (r == 0) r = syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (r == 0) r = syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, attrs);
   int e = errno;
   close(fsfd);
-  return Num(info.Env(), r < 0 ? -e : static_cast<double>(r));
+  return r < 0 ? -e : r;
 }
+
+
+// DetachedMount for a process that may not mount (an ordinary user: see
+// docs/design.md, "Rootless"): aside, in a user and a mount namespace of
+// its own (only the caller's ids mapped); the file system then serves the
+// caller from its own namespaces, its files owned by the caller.
+struct DetachedMountArgs {
+  const char* type;
+  const char* const* opts;
+  unsigned attrs;
+  CallerAsRoot ids;
+};
+long DetachedMountMain(void* p) {
+  auto* a = static_cast<DetachedMountArgs*>(p);
+  long r = a->ids.Enter(CLONE_NEWNS);
+  return r < 0 ? r : DetachedMount(a->type, a->opts, a->attrs);
+}
+long DetachedMountAside(const char* type, const char* const* opts, unsigned attrs) {
+  DetachedMountArgs a{type, opts, attrs, CallerAsRoot()};
+  return RunAside(DetachedMountMain, &a);
+}
+
+// Root mounts here; an ordinary user has it made aside.
+long DetachedMountAsCaller(const char* type, const char* const* opts, unsigned attrs) {
+  return geteuid() == 0 ? DetachedMount(type, opts, attrs) : DetachedMountAside(type, opts, attrs);
+}
+
+// tmpfsMount(sizeBytes, nrInodes) -> mount fd | -errno: a new tmpfs (root
+// directory 0700) mounted nowhere, nosuid and nodev. Files are reached only
+// relative to the returned fd; the mount goes away with the last fd
+// referring to it or to a file in it.
+Napi::Value TmpfsMount(const Napi::CallbackInfo& info) {
+  std::string size = std::to_string(I64(info, 0));
+  std::string inodes = std::to_string(I64(info, 1));
+  const char* opts[] = {"size", size.c_str(), "nr_inodes", inodes.c_str(), "mode", "0700", nullptr};
+  return Num(info.Env(), static_cast<double>(DetachedMountAsCaller("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
+}
+
+// devptsInstance() -> mount fd | -errno: a new devpts instance (ptmx 0666,
+// ptys 0620) mounted nowhere, nosuid and noexec, for a Gofer that may not
+// mount (an ordinary user's).
+Napi::Value DevptsInstance(const Napi::CallbackInfo& info) {
+  const char* opts[] = {"ptmxmode", "0666", "mode", "0620", nullptr};
+  return Num(info.Env(), static_cast<double>(DetachedMountAsCaller("devpts", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)));
+}
+
 // mount(source, target, fstype, flags, data)
 Napi::Value Mount(const Napi::CallbackInfo& info) {
   std::string src = Latin1(info, 0), dst = Latin1(info, 1), type = Latin1(info, 2), data = Latin1(info, 4);
@@ -1168,6 +1342,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
       {"seccompInstall", SeccompInstall},
       {"unshare", Unshare},
       {"tmpfsMount", TmpfsMount},
+      {"devptsInstance", DevptsInstance},
       {"mount", Mount},
       {"setAffinity", SetAffinity},
       {"setRlimit", SetRlimit},

@@ -247,6 +247,7 @@ export const SECCOMP_DATA_ARGS = 16;
 export const EXEC_REWRITE_MAGIC = 0x7473766973;
 
 // setrlimit resources
+export const RLIMIT_NPROC = 6;
 export const RLIMIT_NOFILE = 7;
 
 // getpriority(2)/setpriority(2) which

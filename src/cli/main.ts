@@ -19,7 +19,7 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'network', type: 'string', choices: ['none', 'host', 'sandbox'], help: "network: sandbox (the spec's namespace, the default), none (loopback only), host" },
   { name: 'overlay', type: 'bool', help: 'keep writes to the root file system in memory' },
   { name: 'kernel-release', type: 'string', help: "the kernel release the sandbox reports (default: the host's major.minor, as M.m.0-tsvisor)" },
-  { name: 'rootless', type: 'bool', help: 'accepted for runsc compatibility; tsvisor needs root all the same' },
+  { name: 'rootless', type: 'bool', help: 'accepted for runsc compatibility; the OCI commands need root all the same (tsvisor do runs without root)' },
   { name: 'systemd-cgroup', type: 'bool', help: 'use systemd to manage cgroups (not implemented: create refuses it)' },
   { name: 'version', alias: ['v'], type: 'bool', help: 'print the version and the OCI spec version' },
 ];
@@ -156,15 +156,20 @@ export async function version(): Promise<string> {
 /** Commands whose process runs a sandbox. */
 const SANDBOX_COMMANDS = new Set(['do', 'test', 'coverage', 'boot', 'run']);
 
+/** Commands that run a sandbox without root too (docs/design.md, "Rootless"). */
+const ROOTLESS_COMMANDS = new Set(['do', 'test']);
+
 /** What a sandbox needs before anything is set up; throws a RuntimeError (status 1, as runsc) saying what is missing. */
-async function canRunSandbox(globals: FlagValues): Promise<void> {
+async function canRunSandbox(globals: FlagValues, name: string): Promise<void> {
   const { RuntimeError } = await import('../oci/runtime.js');
   if (globals.platform === 'ptrace') {
     throw new RuntimeError('--platform=ptrace is not supported: tsvisor intercepts system calls with seccomp user notification (Linux 5.9 or later); see docs/design.md');
   }
-  if (process.getuid?.() !== 0) {
-    throw new RuntimeError('tsvisor needs root: it maps a range of user ids for the sandbox and traces its processes (--rootless does not change that)');
+  if (process.geteuid?.() === 0 || ROOTLESS_COMMANDS.has(name)) return;
+  if (name === 'coverage') {
+    throw new RuntimeError('tsvisor coverage needs root: it counts system calls with eBPF (tsvisor do runs without root)');
   }
+  throw new RuntimeError('the OCI commands (create, run) need root: tsvisor maps a range of user ids for a container (--rootless does not change that); tsvisor do runs without root');
 }
 
 /** A command's --help: its usage line, what it does and its flags. */
@@ -270,7 +275,7 @@ export async function main(argv: string[]): Promise<number> {
     const straceNames = parsed.flags['strace-syscalls'] as string | undefined;
     if (straceNames !== undefined) await checkSyscallNames(straceNames);
     if (SANDBOX_COMMANDS.has(name) && !diff) {
-      await canRunSandbox(parsed.flags);
+      await canRunSandbox(parsed.flags, name);
       const release = parsed.flags['kernel-release'] as string | undefined;
       if (release !== undefined) {
         if (!/^[\x21-\x7e]{1,64}$/.test(release)) throw new UsageError(`--kernel-release ${JSON.stringify(release)}: 1 to 64 printable characters, no spaces`);

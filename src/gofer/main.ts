@@ -797,6 +797,30 @@ function privateMountPoint(): string {
   return fs.mkdtempSync('/tmp/tsvisor-gofer-');
 }
 
+/**
+ * The sandbox's own devpts, its ptys apart from the host's. As root: in a
+ * private mount namespace (nothing mounted here shows on the host, and host
+ * mount changes no longer reach the exports), a tmpfs with a new devpts
+ * instance on it. An ordinary user may make a mount namespace only inside a
+ * user namespace of its own, where every file not the caller's would show
+ * as owned by the overflow id 65534: the Gofer stays in the caller's
+ * namespaces, and a helper child makes the instance in namespaces of its
+ * own (docs/design.md, "Rootless").
+ */
+function privateDevpts(): number {
+  if (process.geteuid!() !== 0) return check(native.devptsInstance(), 'making a devpts instance');
+  check(native.unshare(CLONE_NEWNS), 'unshare(CLONE_NEWNS)');
+  check(native.mount('', '/', '', MS_REC | MS_PRIVATE, ''), 'making mounts private');
+  const priv = privateMountPoint();
+  check(native.mount('tsvisor-gofer', priv, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'size=64k,nr_inodes=16,mode=0700'), `mount tmpfs on ${priv}`);
+  fs.mkdirSync(`${priv}/pts`, 0o755);
+  check(
+    native.mount('devpts', `${priv}/pts`, 'devpts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5'),
+    `mount devpts on ${priv}/pts`,
+  );
+  return check(native.openat2(AT_FDCWD, `${priv}/pts`, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0), 'open devpts');
+}
+
 /** Process set-up, then the request loop. */
 export function main(argv: readonly string[]): void {
   check(native.setPdeathsig(SIGKILL), 'prctl(PR_SET_PDEATHSIG)');
@@ -809,18 +833,7 @@ export function main(argv: readonly string[]): void {
     fail(`fd ${args.sock} is not a socket`);
   }
 
-  // A private mount namespace: nothing mounted here shows on the host, and
-  // host mount changes no longer reach the exports.
-  check(native.unshare(CLONE_NEWNS), 'unshare(CLONE_NEWNS)');
-  check(native.mount('', '/', '', MS_REC | MS_PRIVATE, ''), 'making mounts private');
-  const priv = privateMountPoint();
-  check(native.mount('tsvisor-gofer', priv, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'size=64k,nr_inodes=16,mode=0700'), `mount tmpfs on ${priv}`);
-  fs.mkdirSync(`${priv}/pts`, 0o755);
-  check(
-    native.mount('devpts', `${priv}/pts`, 'devpts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5'),
-    `mount devpts on ${priv}/pts`,
-  );
-  const ptsFd = check(native.openat2(AT_FDCWD, `${priv}/pts`, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0), 'open devpts');
+  const ptsFd = privateDevpts();
   const sfs = new Float64Array(STATFS_FIELDS);
   if (native.fstatfsFd(ptsFd, sfs) < 0 || sfs[0] !== DEVPTS_SUPER_MAGIC) fail('the private devpts is not devpts');
   const devFd = check(native.openat2(AT_FDCWD, '/dev', O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0), 'open /dev');

@@ -125,6 +125,8 @@ export interface Native {
   seccompInstall(prog: Uint8Array, flags: number): number;
   unshare(flags: number): number;
   mount(source: string, target: string, fstype: string, flags: number, data: string): number;
+  /** A new devpts instance (ptmx 0666) mounted nowhere, made in a user namespace of its own: its mount fd, or -errno. */
+  devptsInstance(): number;
   /** A tmpfs (size in bytes, nr_inodes) mounted nowhere, nosuid and nodev: its root directory's fd. */
   tmpfsMount(size: number, nrInodes: number): number;
   setAffinity(tid: number, cpuMask: number): number;

@@ -85,20 +85,46 @@ export const ID_MAP_BASE = 1_000_000_000;
 export const ID_MAP_SIZE = 65536;
 const OVERFLOW_ID = 65534;
 
+/**
+ * Rootless (docs/design.md, "Rootless"): the guest runs as the caller, its
+ * user namespace mapping only the caller's uid and gid, to themselves. Ids
+ * are then the host's on both sides.
+ */
+let caller: { uid: number; gid: number } | null = null;
+
+/** The guest is the caller (a sandbox of an ordinary user); set before it starts. */
+export function useCallerIds(uid: number, gid: number): void {
+  caller = { uid, gid };
+}
+
 /** Whether a host uid/gid has a sandbox id (Linux applies a namespace's capabilities only to files whose ids are mapped). */
 export function isMappedHostId(hostId: number): boolean {
+  if (caller) return hostId === caller.uid || hostId === caller.gid;
   return hostId >= ID_MAP_BASE && hostId < ID_MAP_BASE + ID_MAP_SIZE;
 }
 
 /** A host file's owner as the sandbox shows it: mapped ids translated, others (the host root's) as they are. */
 export function ownerInSandbox(hostId: number): number {
+  if (caller) return hostId;
   return isMappedHostId(hostId) ? hostId - ID_MAP_BASE : hostId;
 }
 
-/** A host id as a sandbox process sees it: its mapped id, or the overflow id (65534) when unmapped. */
+/**
+ * A host id as the Sentry takes a sandbox process's: its mapped id, or the
+ * overflow id (65534) when unmapped. Rootless, the host's own (the caller's
+ * supplementary groups keep their numbers for the Sentry's checks, as the
+ * kernel keeps them for its own).
+ */
 export function toSandboxId(hostId: number): number {
+  if (caller) return hostId;
   const v = hostId - ID_MAP_BASE;
   return v >= 0 && v < ID_MAP_SIZE ? v : OVERFLOW_ID;
+}
+
+/** The host id of a sandbox uid/gid the guest names (to chown, in credentials it sends), or -1 where none maps to it. */
+export function hostIdOf(id: number): number {
+  if (caller) return id >= 0 ? id : -1;
+  return id >= 0 && id < ID_MAP_SIZE ? ID_MAP_BASE + id : -1;
 }
 
 /**

@@ -22,8 +22,12 @@ function cgroupName(pid: number): string {
 export class GuestCgroup {
   private constructor(private readonly cg: ContainerCgroups) {}
 
-  /** Makes it, or returns warnings saying why the limits are not enforced. */
-  static create(limits: GuestLimits): { cgroup?: GuestCgroup; warnings: string[] } {
+  /**
+   * Makes it, or says how the limits are held without one: `nproc`, the
+   * guest's RLIMIT_NPROC standing in for --pids, and warnings (--memory is
+   * not enforced, and why).
+   */
+  static create(limits: GuestLimits): { cgroup?: GuestCgroup; warnings: string[]; nproc?: number } {
     if (!limits.memory && !limits.pids) return { warnings: [] };
     let paths: CgroupPaths | undefined;
     try {
@@ -31,12 +35,12 @@ export class GuestCgroup {
     } catch {
       paths = undefined;
     }
-    if (!paths) return { warnings: ['the host has no cgroup file system: --memory and --pids are not enforced'] };
+    if (!paths) return withoutCgroup(limits, 'the host has no cgroup file system');
     if (paths.version === 1) paths = { version: 1, dirs: { memory: paths.dirs.memory, pids: paths.dirs.pids } };
     removeStale(paths);
     const cg = new ContainerCgroups(paths);
     const warnings = cg.create();
-    if (!cg.usable) return { warnings: [...warnings, '--memory and --pids are not enforced'] };
+    if (!cg.usable) return withoutCgroup(limits, warnings[0] ?? 'no cgroup could be made');
     const memory = limits.memory ? { limit: limits.memory, swap: limits.memory } : undefined;
     warnings.push(...cg.apply({ ...(memory ? { memory } : {}), ...(limits.pids ? { pids: { limit: limits.pids } } : {}) }, 'warn'));
     return { cgroup: new GuestCgroup(cg), warnings };
@@ -62,6 +66,20 @@ export class GuestCgroup {
   remove(): Promise<string[]> {
     return this.cg.remove();
   }
+}
+
+/**
+ * Without a cgroup (an ordinary user whose cgroup is not delegated to it, a
+ * host without cgroups): --pids becomes the guest's RLIMIT_NPROC, which
+ * Linux counts per user and user namespace, so only the sandbox's processes
+ * and threads count (measured: docs/design.md, "Rootless"); --memory is not
+ * enforced, and a warning says so.
+ */
+function withoutCgroup(limits: GuestLimits, why: string): { warnings: string[]; nproc?: number } {
+  return {
+    warnings: limits.memory ? [`--memory is not enforced: ${why}`] : [],
+    ...(limits.pids ? { nproc: limits.pids } : {}),
+  };
 }
 
 /** Removes the cgroups left by `tsvisor do` processes that are gone (killed before they could). */

@@ -14,6 +14,7 @@ import {
   CLONE_NEWNET,
   CLONE_NEWNS,
   CLONE_NEWPID,
+  CLONE_NEWUSER,
   CLONE_NEWUTS,
   CLONE_PARENT,
   CLONE_THREAD,
@@ -50,7 +51,8 @@ import { LAUNCHER_PATH } from '../paths.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { NUMBERS, SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
-import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS } from './creds.js';
+import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS, useCallerIds } from './creds.js';
+import { changesToOtherId, isRootless, mapCaller } from './rootless.js';
 import { SandboxError, StartAborted, SysErr, signalName, sysErr } from './errors.js';
 import { LauncherLink } from './launcher.js';
 import { type Rlimit, guestRlimits, setUpBounds } from './bounds.js';
@@ -193,6 +195,7 @@ export class Kernel {
    */
   async start(gofer?: { pid: number; client: GoferClient }, opts: { deferExec?: boolean } = {}): Promise<void> {
     this.deferExec = opts.deferExec ?? false;
+    if (isRootless()) useCallerIds(process.getuid!(), process.getgid!());
     native.setChildSubreaper();
     this.callerNofile = setUpBounds(this);
     const g = gofer ?? spawnGofer(goferExports(this.spec));
@@ -267,7 +270,10 @@ export class Kernel {
     if (s.ctty) argv.push('--ctty');
     const capMask = s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
     argv.push('--caps', `0x${capMask.toString(16)}`);
-    if (s.uid !== 0 || s.gid !== 0 || s.groups.length) {
+    // Rootless, the guest is the caller and keeps the caller's groups (its user namespace denies setgroups).
+    const rootless = isRootless();
+    if (rootless) argv.push('--rootless', '--user', `${s.uid}:${s.gid}`);
+    else if (s.uid !== 0 || s.gid !== 0 || s.groups.length) {
       argv.push('--user', `${s.uid}:${s.gid}${s.groups.length ? `:${s.groups.join(',')}` : ''}`);
     }
     argv.push(...rlimitArgs(guestRlimits(s.rlimits, this.callerNofile)));
@@ -275,6 +281,7 @@ export class Kernel {
     argv.push('--', ...s.args);
     let flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (ownNetns) flags |= CLONE_NEWNET;
+    if (rootless) flags |= CLONE_NEWUSER;
     const r = native.spawnSandbox(LAUNCHER_PATH, argv.map(asBytes), s.env.map(asBytes), flags, [s.stdio[0], 0, s.stdio[1], 1, s.stdio[2], 2, theirs, 3]);
     native.close(theirs);
     if (typeof r === 'number') {
@@ -291,15 +298,19 @@ export class Kernel {
       if (pidfd < 0) throw new SandboxError(`cannot watch the launcher: ${errnoName(pidfd)}`);
       s.onGuestProcess?.(pid);
       native.waiterKick();
+      if (rootless) mapCaller(pid);
       try {
         fs.writeSync(sync, 'g');
       } catch {
         // EPIPE: it died meanwhile; the next wait says how.
       }
-      await link.expect('U', "setting up the sandbox's namespaces and root file system");
-      writeIdMap(pid, 'uid_map');
-      writeIdMap(pid, 'gid_map');
-      link.send(Buffer.from('M'), 'the uid/gid maps');
+      // Rootless, the launcher maps the guest's user namespace itself.
+      if (!rootless) {
+        await link.expect('U', "setting up the sandbox's namespaces and root file system");
+        writeIdMap(pid, 'uid_map');
+        writeIdMap(pid, 'gid_map');
+        link.send(Buffer.from('M'), 'the uid/gid maps');
+      }
       link.send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS, this.access !== null))]), 'the seccomp filter');
       const listenerFd = await link.expect('L', 'installing the seccomp filter');
       const listener = native.pidfdGetfd(pidfd, listenerFd);
@@ -716,6 +727,9 @@ export class Kernel {
     } else {
       // A credential change runs natively; re-read the credentials next time.
       t.invalidateCreds();
+      if (entry && isRootless() && changesToOtherId(entry.name, info.subarray(2, 8))) {
+        native.ptraceSkipSyscall(tid, -ERRNO.EPERM);
+      }
     }
     native.ptraceCont(tid, 0);
   }

@@ -19,13 +19,18 @@ export interface EventsRun extends Run {
   events: AccessEvent[];
 }
 
-/** `access-driver.mjs [flags] -- argv`: flags are the driver's (--channel, --no-loopback) and do's. */
-export function runWithEvents(argv: string[], o: { flags?: string[]; cwd?: string; timeoutMs?: number } = {}): EventsRun {
+/**
+ * `access-driver.mjs [flags] -- argv`: flags are the driver's (--channel,
+ * --no-loopback) and do's; `as`: run it as this user (rootless.test.ts).
+ */
+export function runWithEvents(argv: string[], o: { flags?: string[]; cwd?: string; timeoutMs?: number; as?: { uid: number; gid: number; home: string } } = {}): EventsRun {
   const dir = tempDir('events');
   const file = path.join(dir, 'events.jsonl');
+  if (o.as) fs.chownSync(dir, o.as.uid, o.as.gid);
   try {
     const r = spawnSync(process.execPath, [ACCESS_DRIVER, '--events', file, '--cwd', o.cwd ?? '/', ...(o.flags ?? []), '--', ...argv], {
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' },
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: o.as?.home ?? '/root', LANG: 'C', LC_ALL: 'C' },
+      ...(o.as ? { uid: o.as.uid, gid: o.as.gid } : {}),
       input: '',
       timeout: o.timeoutMs ?? 60000,
       maxBuffer: 64 << 20,
@@ -49,12 +54,13 @@ export interface AccessRun extends Run {
 }
 
 /** runWithEvents with `hide` hidden (--hide) and do's flags `doFlags`, its events by kind. */
-export function runObserved(argv: string[], o: { hide?: string[]; cwd?: string; doFlags?: string[]; writes?: boolean } = {}): AccessRun {
+export function runObserved(argv: string[], o: { hide?: string[]; cwd?: string; doFlags?: string[]; writes?: boolean; as?: { uid: number; gid: number; home: string } } = {}): AccessRun {
   const dir = o.writes ? tempDir('writes') : null;
   try {
     const writes = dir ? path.join(dir, 'writes.json') : null;
     const flags = [...(o.hide ?? []).flatMap((h) => ['--hide', h]), ...(writes ? ['--writes', writes] : []), ...(o.doFlags ?? [])];
-    const { events, ...run } = runWithEvents(argv, { flags, cwd: o.cwd, timeoutMs: 120000 });
+    if (dir && o.as) fs.chownSync(dir, o.as.uid, o.as.gid);
+    const { events, ...run } = runWithEvents(argv, { flags, cwd: o.cwd, timeoutMs: 120000, ...(o.as ? { as: o.as } : {}) });
     const of = <T>(kind: string): T[] => events.filter((e) => e.kind === kind).map((e) => e.args[0] as T);
     const changes = writes && fs.existsSync(writes) ? (JSON.parse(fs.readFileSync(writes, 'utf8')) as { changes: AccessRun['changes'] }).changes : null;
     return { ...run, files: of<FileAccess>('file'), network: of<NetworkAttempt>('network'), denials: of<Denial>('denied'), changes };

@@ -37,6 +37,81 @@ export function compileEscape(dir: string): string {
 
 // ---------------------------------------------------------------- results
 
+/** The checks each escape subcommand prints, by subcommand (escape.test.ts, rootless.test.ts). */
+export const NAMES: Record<string, string[]> = {
+  dotdot: [
+    'dotdot-open-dir',
+    'dotdot-open-file',
+    'dotdot-openat-dirfd',
+    'dotdot-chdir',
+    'dotdot-deep',
+    'dotdot-openat2',
+    'dotdot-stat',
+    'dotdot-nondumpable',
+  ],
+  symlink: [
+    'symlink-abs-hostname',
+    'symlink-abs-marker',
+    'symlink-rel-many',
+    'symlink-to-root',
+    'symlink-rel-dir',
+    'symlink-chain',
+    'symlink-openat2',
+  ],
+  symlinkops: ['symlinkops-abs-dir', 'symlinkops-rel-dir', 'symlinkops-file-links'],
+  race: ['race-symlink-swap'],
+  procroot: ['procroot-readlink', 'procroot-open', 'procroot-dotdot', 'procroot-cwd', 'procroot-fd', 'procroot-exe', 'procroot-task'],
+  dirfds: ['dirfds-inherited', 'dirfds-dotdot', 'dirfds-shadow', 'dirfds-hostname', 'dirfds-moved-dir'],
+  privileged: [
+    'mount',
+    'umount2',
+    'pivot_root',
+    'unshare',
+    'setns',
+    'clone-namespaces',
+    'ptrace',
+    'bpf',
+    'keyctl',
+    'kexec_load',
+    'init_module',
+    'perf_event_open',
+    'iopl',
+    'open_by_handle_at',
+    'io_uring',
+    'userfaultfd',
+    'fanotify',
+    'seccomp-listener',
+    'reboot',
+    'clock-set',
+    'syslog',
+    'misc-admin',
+    'sethostname-local',
+  ],
+  chroot: ['chroot-cwd-outside', 'chroot-fchdir', 'chroot-confines'],
+  int80: ['int80-getpid', 'int80-ptrace', 'int80-unshare'],
+  x32: ['x32-getpid', 'x32-mount', 'x32-rt_sigaction-512', 'x32-unshare'],
+  signals: [
+    'signals-pid-namespace',
+    'signals-pgrp-inside',
+    'signals-kill-minus1',
+    'signals-kill-0',
+    'signals-proc-lists-sandbox-only',
+  ],
+  procsys: ['proc-self-mem', 'proc-kcore', 'proc-sys-write', 'sys-write', 'proc-hostpath-leak'],
+  tiocsti: ['tiocsti-fd0', 'tiocsti-own-pty'],
+  devices: ['dev-open-host-devices', 'dev-mknod'],
+  unixsock: ['unix-connect-host-path', 'unix-sendto-host-path', 'unix-abstract', 'unix-bind-host-path'],
+  overlaywrite: ['overlay-create', 'overlay-modify-host-file', 'overlay-fd-ops-host-file', 'overlay-unix-bind'],
+  linkrename: ['link-host-file', 'rename-host-file'],
+  forgedexec: ['forged-exec-marker'],
+  suid: ['setuid-host-binary'],
+  magiclink: ['magic-failed-exec-fds'],
+  untraced: ['untraced-clone'],
+  stdio: ['stdio-stdin-reopen', 'stdio-stdin-reopen-child', 'stdio-stdout-append', 'stdio-names'],
+  names: ['stdio-names'],
+};
+
+
 export interface Verdict {
   /** every line that is not "OK ..." or "END ..." */
   bad: string[];
@@ -195,10 +270,11 @@ export class SandboxRun {
   stderr = '';
   readonly done: Promise<Run>;
 
-  constructor(argv: string[], doFlags: string[] = []) {
+  /** `as`: run tsvisor as this user instead of the test's own (rootless.test.ts) */
+  constructor(argv: string[], doFlags: string[] = [], as?: { uid: number; gid: number; env: NodeJS.ProcessEnv }) {
     const flags = [...doFlags];
     if (!flags.some((f) => f.startsWith('--cwd'))) flags.push('--cwd', '/');
-    this.child = spawn(TSVISOR, ['do', ...flags, '--', ...argv], { cwd: '/', env: ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(TSVISOR, ['do', ...flags, '--', ...argv], { cwd: '/', env: as?.env ?? ENV, stdio: ['pipe', 'pipe', 'pipe'], ...(as ? { uid: as.uid, gid: as.gid } : {}) });
     this.child.stdout!.setEncoding('latin1');
     this.child.stderr!.setEncoding('latin1');
     this.child.stdout!.on('data', (s: string) => {

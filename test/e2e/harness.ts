@@ -23,6 +23,9 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   input?: string;
   timeoutMs?: number;
+  /** run as this user (and group) instead of the test's own: an ordinary user's run (rootless.test.ts) */
+  uid?: number;
+  gid?: number;
 }
 
 function finish(r: ReturnType<typeof spawnSync>): Run {
@@ -38,6 +41,7 @@ function spawnOpts(o: RunOptions): SpawnSyncOptions {
     timeout: o.timeoutMs ?? 60000,
     maxBuffer: 64 << 20,
     encoding: 'latin1',
+    ...(o.uid === undefined ? {} : { uid: o.uid, gid: o.gid ?? o.uid }),
   };
 }
 

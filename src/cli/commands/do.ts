@@ -4,8 +4,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import tty from 'node:tty';
-import { RLIMIT_NOFILE } from '../../abi/linux.js';
+import { RLIMIT_NOFILE, RLIMIT_NPROC } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
+import { native } from '../../platform/native.js';
+import { isRootless, userNamespaceBlocker } from '../../sentry/rootless.js';
 import { type AccessEvents, type Exit, type GuestEvents, type MountSpec, type SandboxSpec, goferExports } from '../../sentry/spec.js';
 import { RuntimeError } from '../../oci/runtime.js';
 import type { Command } from '../main.js';
@@ -22,8 +24,8 @@ export const DO_FLAGS: readonly FlagSpec[] = [
   { name: 'env', type: 'list', help: 'KEY=VALUE added to the environment (repeatable)' },
   { name: 'hostname', type: 'string', help: 'host name the sandbox reports (default: the host name)' },
   { name: 'init', type: 'bool', help: 'run a minimal init as pid 1 that passes signals on and reaps orphans (default; --no-init makes the command pid 1)' },
-  { name: 'memory', type: 'string', help: 'memory the guest processes may use together, e.g. 2g (default: half of the memory; 0: no limit)' },
-  { name: 'pids', type: 'string', help: 'processes and threads the guest may have together (default: 4096; 0: no limit)' },
+  { name: 'memory', type: 'string', help: 'memory the guest processes may use together, e.g. 2g (default: half of the memory; 0: no limit); needs a cgroup tsvisor may write, else a warning says it is not enforced' },
+  { name: 'pids', type: 'string', help: "processes and threads the guest may have together (default: 4096; 0: no limit); without a cgroup, the guest's RLIMIT_NPROC" },
   { name: 'overlay-size', type: 'string', help: 'bytes the in-memory overlay may hold, e.g. 10g (default: a quarter of the memory)' },
   { name: 'overlay-inodes', type: 'string', help: 'files, directories and links the overlay may hold (default: 262144)' },
   { name: 'shm-size', type: 'string', help: 'size of /dev/shm (default: 64m)' },
@@ -91,6 +93,9 @@ export interface SandboxEnd {
  * (status 125), a bad flag a UsageError: the caller reports them.
  */
 export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest: string[], observer?: Observer, test?: TestSandbox): Promise<number> {
+  const rootless = isRootless();
+  const blocker = rootless ? userNamespaceBlocker() : undefined;
+  if (blocker) throw new RuntimeError(blocker, 125);
   let rootfs: string;
   try {
     rootfs = fs.realpathSync((flags.root as string | undefined) ?? '/');
@@ -120,9 +125,11 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     args: rest,
     env,
     cwd: (flags.cwd as string | undefined) ?? (rootfs === '/' ? process.cwd() : '/'),
-    uid: 0,
-    gid: 0,
-    groups: [],
+    // The command runs as its caller, as natively: root, or rootless the
+    // caller's own ids (docs/design.md, "Rootless").
+    uid: rootless ? process.getuid!() : 0,
+    gid: rootless ? process.getgid!() : 0,
+    groups: rootless ? process.getgroups!() : [],
     umask: process.umask(),
     hostname: (flags.hostname as string | undefined) ?? os.hostname(),
     // Root in the sandbox has the caller's capabilities, as the same command
@@ -194,8 +201,9 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
 async function runKernel(kernel: Kernel, gofer: ReturnType<typeof spawnGofer>, limits: GuestLimits, log: Logger, observer?: Observer, test?: TestSandbox): Promise<number> {
   const [{ SandboxError, StartAborted }, { GuestCgroup }] = await Promise.all([import('../../sentry/kernel.js'), import('../../sentry/guest-cgroup.js')]);
   const spec = kernel.spec;
-  const { cgroup, warnings } = GuestCgroup.create(limits);
+  const { cgroup, warnings, nproc } = GuestCgroup.create(limits);
   for (const w of warnings) fs.writeSync(2, `tsvisor: warning: ${w}\n`);
+  if (nproc) spec.rlimits.push([RLIMIT_NPROC, ...processLimit(nproc)]);
   spec.events = observer;
   let afterRunFailure: unknown;
   const afterRun = test?.afterRun;
@@ -267,6 +275,14 @@ function guestLimits(flags: Record<string, unknown>): GuestLimits {
   const overlayInodes = count('overlay-inodes', DEFAULT_LIMITS.overlayInodes);
   if (overlayInodes < 2) throw new UsageError('--overlay-inodes must be at least 2');
   return { memory: size('memory', DEFAULT_LIMITS.memory), pids: count('pids', DEFAULT_LIMITS.pids), overlaySize, overlayInodes, shmSize };
+}
+
+/** RLIMIT_NPROC standing in for --pids `n`: n, or the caller's hard limit if lower (raising it needs a privilege). */
+function processLimit(n: number): [number, number] {
+  const r = native.getRlimit(RLIMIT_NPROC);
+  const hard = typeof r === 'number' ? -1 : r[1];
+  const v = hard >= 0 && hard < n ? hard : n;
+  return [v, v];
 }
 
 function openFiles(v: string): number {

@@ -15,7 +15,7 @@ import {
 } from '../../abi/linux.js';
 import type { Stat } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, hasCap, inGroup, isMappedHostId, ownerInSandbox, ownerOrCapable, permitted } from '../creds.js';
+import { type Creds, hasCap, hostIdOf, inGroup, isMappedHostId, ownerInSandbox, ownerOrCapable, permitted } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readPath } from '../memory.js';
@@ -102,8 +102,8 @@ function apply(tg: Target, attr: SetAttr): number {
     } else {
       // A pipe, a socket, a host file given as stdio: its host owner is the
       // sandbox id as the guest's user namespace maps it.
-      const uid = attr.uid === undefined ? -1 : ID_MAP_BASE + attr.uid;
-      const gid = attr.gid === undefined ? -1 : ID_MAP_BASE + attr.gid;
+      const uid = attr.uid === undefined ? -1 : hostIdOf(attr.uid);
+      const gid = attr.gid === undefined ? -1 : hostIdOf(attr.gid);
       check(native.fchownat(tg.hostFd!, '', uid, gid, AT_EMPTY_PATH));
     }
   } finally {
@@ -139,7 +139,7 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
     release(tg);
     fail('EPERM');
   }
-  if ((uid !== -1 && uid >= ID_MAP_SIZE) || (gid !== -1 && gid >= ID_MAP_SIZE)) {
+  if ((uid !== -1 && hostIdOf(uid) < 0) || (gid !== -1 && hostIdOf(gid) < 0)) {
     release(tg);
     fail('EINVAL'); // an id the sandbox's user namespace does not map
   }

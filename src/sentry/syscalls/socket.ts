@@ -68,7 +68,7 @@ import {
 import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
 import { CONTINUE, REPLIED, type SyscallArgs } from '../../platform/notif.js';
-import { ID_MAP_BASE, ID_MAP_SIZE, hasCap, requireAccess } from '../creds.js';
+import { hasCap, hostIdOf, requireAccess } from '../creds.js';
 import { SysErr, fail } from '../errors.js';
 import type { NetworkAttempt } from '../spec.js';
 import type { Kernel } from '../kernel.js';
@@ -635,8 +635,9 @@ function closeAll(fds: number[]): void {
 }
 
 function hostId(id: number): number {
-  if (id < 0 || id >= ID_MAP_SIZE) fail('EINVAL');
-  return ID_MAP_BASE + id;
+  const h = hostIdOf(id);
+  if (h < 0) fail('EINVAL');
+  return h;
 }
 
 /**

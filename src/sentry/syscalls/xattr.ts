@@ -66,7 +66,16 @@ function mayXattr(t: Task, { loc, via }: Obj, name: string, want: number): void 
     if (type !== S_IFREG && type !== S_IFDIR) fail(want === W_OK ? 'EPERM' : 'ENODATA');
     if (type === S_IFDIR && st.mode & S_ISVTX && want === W_OK && !ownerOrCapable(t.creds, st.uid)) fail('EPERM');
   }
-  if (name.startsWith('security.') && want === W_OK && !hasCap(t.creds, CAP_SYS_ADMIN)) fail('EPERM');
+  // security.* and system.*: no permission bits, as in Linux's VFS; the
+  // security module (CAP_SYS_ADMIN to write) and the ACL code (the owner) decide.
+  if (name.startsWith('security.')) {
+    if (want === W_OK && !hasCap(t.creds, CAP_SYS_ADMIN)) fail('EPERM');
+    return;
+  }
+  if (name.startsWith('system.')) {
+    if (want === W_OK && !ownerOrCapable(t.creds, st.uid)) fail('EPERM');
+    return;
+  }
   requireAccess(t.creds, st.mode, st.uid, st.gid, want);
 }
 
