@@ -10,9 +10,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestRunReport } from '../../src/testrun/report.js';
 import { REPO, TSVISOR, type Run, rmrf, runNative, treeSnapshot } from './harness.js';
 
-/** Outside /tmp, so that the sandbox's /tmp is a private tmpfs. */
+/** Outside /tmp, so that the sandbox's /tmp is a private tmpfs; open to the ordinary user's run below. */
 const BASE = fs.mkdtempSync('/var/tmp/tsvisor-testrun-');
+fs.chmodSync(BASE, 0o755);
 afterAll(() => rmrf(BASE));
+
+/** The ordinary user the rootless run is made as (as rootless.test.ts: a uid and gid of their own). */
+const USER = { uid: 4242, gid: 4243 };
+
+/** Gives `p` and everything below it to `user` (a run as that user owns its project and home, as natively). */
+function chownTree(p: string, user: { uid: number; gid: number }): void {
+  fs.chownSync(p, user.uid, user.gid);
+  if (fs.lstatSync(p).isDirectory()) for (const e of fs.readdirSync(p)) chownTree(path.join(p, e), user);
+}
 
 /** The purpose-built suite; `end` is its last line (its status). */
 function suite(end: string): string {
@@ -33,31 +43,37 @@ ${end}
 `;
 }
 
-/** A project: a file the suite deletes, a coverage/ directory to write through, the suite. */
-function project(name: string, script: string): string {
+/** A project: a file the suite deletes, a coverage/ directory to write through, the suite; `user` owns it. */
+function project(name: string, script: string, user?: { uid: number; gid: number }): string {
   const dir = path.join(BASE, name);
   fs.mkdirSync(path.join(dir, 'coverage'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'old.txt'), 'old\n');
   fs.writeFileSync(path.join(dir, 'suite.sh'), script);
+  if (user) chownTree(dir, user);
   return dir;
 }
 
-/** A home with a secret in it, as the caller's. */
-const HOME = path.join(BASE, 'home');
-beforeAll(() => {
-  fs.mkdirSync(path.join(HOME, '.ssh'), { recursive: true });
-  fs.writeFileSync(path.join(HOME, '.ssh/id_rsa'), 'PRIVATE KEY\n');
-});
-const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME, LANG: 'C', LC_ALL: 'C' };
+/** A home with a secret in it, as the caller's (`user`'s). */
+function home(name: string, user?: { uid: number; gid: number }): string {
+  const dir = path.join(BASE, name);
+  fs.mkdirSync(path.join(dir, '.ssh'), { recursive: true });
+  fs.writeFileSync(path.join(dir, '.ssh/id_rsa'), 'PRIVATE KEY\n');
+  if (user) chownTree(dir, user);
+  return dir;
+}
+const HOME = home('home');
+const environment = (h: string) => ({ PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: h, LANG: 'C', LC_ALL: 'C' });
+const ENV = environment(HOME);
 
 interface TestRun extends Run {
   report: TestRunReport;
 }
 
-/** `tsvisor test [flags] --report DIR -- argv` in `cwd`. */
-function runTest(cwd: string, flags: string[], argv: string[], env: NodeJS.ProcessEnv = ENV): TestRun {
+/** `tsvisor test [flags] --report DIR -- argv` in `cwd` (as `user`). */
+function runTest(cwd: string, flags: string[], argv: string[], env: NodeJS.ProcessEnv = ENV, user?: { uid: number; gid: number }): TestRun {
   const dir = fs.mkdtempSync(path.join(BASE, 'report-'));
-  const r = spawnSync(TSVISOR, ['test', '--report', dir, ...flags, '--', ...argv], { cwd, env, encoding: 'latin1', timeout: 120_000 });
+  if (user) chownTree(dir, user);
+  const r = spawnSync(TSVISOR, ['test', '--report', dir, ...flags, '--', ...argv], { cwd, env, encoding: 'latin1', timeout: 120_000, ...(user ?? {}) });
   if (r.error) throw r.error;
   const json = path.join(dir, 'report.json');
   const report = fs.existsSync(json) && fs.statSync(json).size ? (JSON.parse(fs.readFileSync(json, 'utf8')) as TestRunReport) : (undefined as never);
@@ -77,21 +93,32 @@ function killDaemon(dir: string): void {
   if (pid > 1) process.kill(pid, 'SIGKILL');
 }
 
-describe('tsvisor test: a suite that does everything a report lists', () => {
+// As root and as an ordinary user (rootless: unprivileged user namespaces), the same suite and the same report.
+describe.each([
+  ['root', undefined],
+  [`an ordinary user (uid ${USER.uid})`, USER],
+] as const)('tsvisor test as %s: a suite that does everything a report lists', (who, user) => {
   let native: { run: Run; changed: string[] };
   let sandboxed: TestRun;
   let dir: string;
   let before: string[];
+  const tag = user ? 'user' : 'root';
+  const HOME = user ? home('home-user', user) : home('home-root');
+  const env = environment(HOME);
 
   beforeAll(() => {
-    const nativeDir = project('native', suite('exit 3'));
+    const nativeDir = project(`native-${tag}`, suite('exit 3'), user);
     const nb = treeSnapshot(nativeDir);
-    const run = runNative(['/bin/sh', 'suite.sh'], { cwd: nativeDir, env: ENV, timeoutMs: 60_000 });
+    const run = runNative(['/bin/sh', 'suite.sh'], { cwd: nativeDir, env, timeoutMs: 60_000, ...(user ?? {}) });
     killDaemon(nativeDir);
     native = { run, changed: changed(nb, treeSnapshot(nativeDir)) };
-    dir = project('sandboxed', suite('exit 3'));
+    dir = project(`sandboxed-${tag}`, suite('exit 3'), user);
     before = treeSnapshot(dir);
-    sandboxed = runTest(dir, ['--allow-write', 'coverage'], ['/bin/sh', 'suite.sh']);
+    sandboxed = runTest(dir, ['--allow-write', 'coverage'], ['/bin/sh', 'suite.sh'], env, user);
+  });
+
+  it('runs as the caller', () => {
+    expect(sandboxed.report.sandbox, who).toMatchObject({ rootless: Boolean(user) });
   });
 
   it('exits with the native run\'s status, and says what differed on stdout: the secret, the mount', () => {
