@@ -115,17 +115,23 @@ export function manifest(root, withTimes = false) {
   return out;
 }
 
-/** What changed between two manifests, as sorted path lists. */
+/**
+ * What changed between two manifests, as sorted path lists, and `state`:
+ * each created or modified path's entry after the run (type, mode, size, digest).
+ */
 export function effects(before, after) {
   const created = [];
   const modified = [];
   const deleted = [];
+  const state = {};
   for (const [p, v] of after) {
     if (!before.has(p)) created.push(p);
     else if (before.get(p) !== v) modified.push(p);
+    else continue;
+    state[p] = v;
   }
   for (const p of before.keys()) if (!after.has(p)) deleted.push(p);
-  return { created: created.sort(), modified: modified.sort(), deleted: deleted.sort() };
+  return { created: created.sort(), modified: modified.sort(), deleted: deleted.sort(), state };
 }
 
 /** The environment both runs get: fixed, so only the sandbox differs. */
@@ -141,21 +147,41 @@ export function suiteEnv() {
 
 const MARK = '@@tsvisor-suite-result@@';
 
+/**
+ * Runs argv in cwd to its end, in its own process group (killed whole
+ * after timeoutMs, if given): stdout, stderr, both interleaved, exit status, signal.
+ */
+function runToEnd(argv, cwd, env, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const out = [];
+    const err = [];
+    const both = [];
+    const collect = (to) => (d) => {
+      to.push(d);
+      both.push(d);
+    };
+    child.stdout.on('data', collect(out));
+    child.stderr.on('data', collect(err));
+    const timer = timeoutMs ? setTimeout(() => process.kill(-child.pid, 'SIGKILL'), timeoutMs) : null;
+    const text = (bufs) => Buffer.concat(bufs).toString('utf8');
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ stdout: text(out), stderr: text(err), output: text(both), status, signal });
+    });
+  });
+}
+
 // --wrap: runs inside the measured environment (natively or sandboxed).
 async function wrap(id) {
-  const s = suite(id);
   const cwd = process.cwd();
   const before = manifest(cwd);
-  const chunks = [];
-  const child = spawn(s.argv[0], s.argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (d) => chunks.push(d));
-  child.stderr.on('data', (d) => chunks.push(d));
-  const [status, signal] = await new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, sig) => resolve([code, sig]));
-  });
-  const output = Buffer.concat(chunks).toString('utf8');
-  const result = { status, signal, output, effects: effects(before, manifest(cwd)) };
+  const r = await runToEnd(suite(id).argv, cwd, process.env);
+  const result = { status: r.status, signal: r.signal, output: r.output, effects: effects(before, manifest(cwd)) };
   process.stdout.write(`${MARK}${JSON.stringify(result)}\n`);
 }
 
@@ -172,15 +198,14 @@ export function wrapArgv(id, runner) {
  * Returns exit status, counts, file effects and, for a sandboxed run,
  * whether the host's copy of the tree stayed unchanged.
  */
-export function runSuite(id, runner, { timeoutMs = 15 * 60 * 1000 } = {}) {
+export async function runSuite(id, runner, { timeoutMs = 15 * 60 * 1000 } = {}) {
   const s = suite(id);
   const cwd = resetWork(id);
   const hostBefore = runner === 'native' ? null : manifest(cwd, true);
   const argv = wrapArgv(id, runner);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { cwd, env: suiteEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, maxBuffer: 256 << 20, encoding: 'utf8' });
+  const r = await runToEnd(argv, cwd, suiteEnv(), timeoutMs);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.error) throw new Error(`${id} (${runner}): ${r.error.message}`);
   const line = r.stdout.split('\n').find((l) => l.startsWith(MARK));
   if (!line) {
     throw new Error(`${id} (${runner}): no result (exit ${r.status}, signal ${r.signal}): ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`);
@@ -214,6 +239,15 @@ export function differences(native, sandboxed) {
   return d;
 }
 
+/**
+ * The files both runs wrote but with other contents or sizes.  Not a
+ * difference in itself: test logs hold temporary names, pids and times.
+ */
+export function writtenDifferently(native, sandboxed) {
+  const st = (r, p) => r.effects.state[p];
+  return Object.keys(native.effects.state).filter((p) => st(sandboxed, p) !== undefined && st(sandboxed, p) !== st(native, p)).sort();
+}
+
 const fmtCounts = (c) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ') || '(no counts found)';
 
 async function main(argv) {
@@ -234,13 +268,15 @@ async function main(argv) {
       bad++;
       continue;
     }
-    const n = runSuite(id, 'native');
-    const s = runSuite(id, runner);
+    const n = await runSuite(id, 'native');
+    const s = await runSuite(id, runner);
     const d = differences(n, s);
     console.log(`${id}: ${suite(id).title}`);
     console.log(`  native      exit ${n.status ?? n.signal}, ${fmtCounts(n.counts)}; ${n.effects.created.length} created, ${n.effects.modified.length} modified, ${n.effects.deleted.length} deleted; ${n.seconds.toFixed(1)} s`);
     console.log(`  tsvisor ${runner.padEnd(3)} exit ${s.status ?? s.signal}, ${fmtCounts(s.counts)}; ${s.effects.created.length} created, ${s.effects.modified.length} modified, ${s.effects.deleted.length} deleted; ${s.seconds.toFixed(1)} s; host tree ${s.hostChanged.length ? 'CHANGED' : 'unchanged'}`);
     for (const x of d) console.log(`  DIFFERS: ${x}`);
+    const w = writtenDifferently(n, s);
+    if (w.length) console.log(`  note: ${w.length} file(s) written by both with other contents (compare them by hand): ${w.slice(0, 10).join(', ')}${w.length > 10 ? ', ...' : ''}`);
     if (d.length) bad++;
   }
   return bad ? 1 : 0;
