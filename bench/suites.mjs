@@ -44,7 +44,7 @@ const shm = fs.mkdtempSync('/dev/shm/tsvisor-bench-suites-');
 /** Each runner: the argv prefix for a suite run in `work`, and how that run's tree is prepared. */
 const runners = {
   native: { argv: () => [], prepare: (id) => resetWork(id) },
-  [`tsvisor ${tsvisorCmd}`]: { argv: (work) => [TSVISOR, tsvisorCmd, '--cwd', work, '--'], prepare: (id) => resetWork(id) },
+  [`tsvisor ${tsvisorCmd}`]: { argv: () => [TSVISOR, tsvisorCmd, '--'], prepare: (id) => resetWork(id) },
   'runsc-ptrace': {
     argv: (work) => ['runsc', '--network=none', '--platform=ptrace', '--rootless=false', 'do', '--root=/', `--cwd=${work}`, '--'],
     prepare: (id) => resetWork(id),

@@ -5,7 +5,7 @@
 // (test/e2e/real-suites.test.ts) and bench/suites.mjs import it, and it is
 // a command:
 //
-//   node scripts/testrun/suites.mjs [--sandbox do|test] [SUITE...]
+//   node scripts/testrun/suites.mjs [--sandbox test|do] [SUITE...]
 //        run each suite natively and under tsvisor, print both results and
 //        every difference; exit 1 if any differs or the host tree changed
 //   node scripts/testrun/suites.mjs --wrap SUITE
@@ -189,7 +189,8 @@ async function wrap(id) {
 export function wrapArgv(id, runner) {
   const inner = [process.execPath, SELF, '--wrap', id];
   if (runner === 'native') return inner;
-  if (runner === 'do' || runner === 'test') return [TSVISOR, runner, '--cwd', workDir(id), '--', ...inner];
+  // Both start in the current directory (the suite's tree) with the host root.
+  if (runner === 'do' || runner === 'test') return [TSVISOR, runner, '--', ...inner];
   throw new Error(`unknown runner '${runner}' (native, do, test)`);
 }
 
@@ -252,12 +253,12 @@ const fmtCounts = (c) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', 
 
 async function main(argv) {
   if (argv[0] === '--wrap') return wrap(argv[1]);
-  let runner = 'do';
+  let runner = 'test';
   const ids = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--sandbox') runner = argv[++i];
     else if (argv[i] === '-h' || argv[i] === '--help') {
-      console.log('usage: node scripts/testrun/suites.mjs [--sandbox do|test] [SUITE...]   (suites: gzip networkx qs)');
+      console.log('usage: node scripts/testrun/suites.mjs [--sandbox test|do] [SUITE...]   (suites: gzip networkx qs)');
       return 0;
     } else ids.push(argv[i]);
   }
