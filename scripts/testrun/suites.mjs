@@ -204,6 +204,9 @@ export async function runSuite(id, runner, { timeoutMs = 15 * 60 * 1000 } = {}) 
   const cwd = resetWork(id);
   const hostBefore = runner === 'native' ? null : manifest(cwd, true);
   const argv = wrapArgv(id, runner);
+  // tsvisor test also writes its report: its list of the overlay's changes is checked against the native run's effects.
+  const reportDir = runner === 'test' ? fs.mkdtempSync(path.join(path.dirname(cwd), `report-${id}-`)) : null;
+  if (reportDir) argv.splice(2, 0, '--report', reportDir);
   const t0 = process.hrtime.bigint();
   const r = await runToEnd(argv, cwd, suiteEnv(), timeoutMs);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -217,7 +220,25 @@ export async function runSuite(id, runner, { timeoutMs = 15 * 60 * 1000 } = {}) 
     const e = effects(hostBefore, manifest(cwd, true));
     hostChanged = [...e.created, ...e.modified, ...e.deleted];
   }
-  return { id, runner, seconds, status: res.status, signal: res.signal, counts: s.counts(res.output), effects: res.effects, output: res.output, hostChanged, sandboxStderr: r.stderr };
+  const reported = reportDir ? reportedEffects(reportDir, cwd) : null;
+  return { id, runner, seconds, status: res.status, signal: res.signal, counts: s.counts(res.output), effects: res.effects, reported, output: res.output, hostChanged, sandboxStderr: r.stderr };
+}
+
+/**
+ * The report's changes below `cwd` (tsvisor test --report), as effects: a
+ * change of contents, mode, owner, set times or type is `modified`.
+ */
+function reportedEffects(reportDir, cwd) {
+  const report = JSON.parse(fs.readFileSync(path.join(reportDir, 'report.json'), 'utf8'));
+  fs.rmSync(reportDir, { recursive: true, force: true });
+  if (!report.writes.changes) throw new Error(`tsvisor test collected no changes: ${report.writes.note}`);
+  const out = { created: [], modified: [], deleted: [] };
+  for (const c of report.writes.changes) {
+    if (!c.path.startsWith(`${cwd}/`)) continue;
+    out[c.kind === 'created' || c.kind === 'deleted' ? c.kind : 'modified'].push(path.relative(cwd, c.path));
+  }
+  for (const k of Object.keys(out)) out[k].sort();
+  return out;
 }
 
 /** Every difference between a native and a sandboxed run of one suite, as sentences. */
@@ -235,6 +256,16 @@ export function differences(native, sandboxed) {
     const onlyS = [...b].filter((p) => !a.has(p));
     if (onlyN.length) d.push(`${k} only natively: ${onlyN.slice(0, 20).join(', ')}${onlyN.length > 20 ? ` (+${onlyN.length - 20})` : ''}`);
     if (onlyS.length) d.push(`${k} only sandboxed: ${onlyS.slice(0, 20).join(', ')}${onlyS.length > 20 ? ` (+${onlyS.length - 20})` : ''}`);
+  }
+  if (sandboxed.reported) {
+    for (const k of ['created', 'modified', 'deleted']) {
+      if (j(sandboxed.reported[k]) !== j(native.effects[k])) {
+        const a = new Set(native.effects[k]);
+        const b = new Set(sandboxed.reported[k]);
+        const only = (x, y) => [...x].filter((p) => !y.has(p)).slice(0, 20).join(', ');
+        d.push(`report's ${k} files differ from the native run's: only natively ${only(a, b) || '-'}; only in the report ${only(b, a) || '-'}`);
+      }
+    }
   }
   if (sandboxed.hostChanged?.length) d.push(`host tree changed by the sandboxed run: ${sandboxed.hostChanged.slice(0, 20).join(', ')}`);
   return d;
