@@ -93,6 +93,14 @@ export function treeSnapshot(root: string): string[] {
   return out;
 }
 
+/** The paths that differ between two tree snapshots of one root, sorted. */
+export function changed(before: string[], after: string[]): string[] {
+  const key = (l: string) => l.split(' ')[0]!;
+  const b = new Map(before.map((l) => [key(l), l]));
+  const a = new Map(after.map((l) => [key(l), l]));
+  return [...new Set([...b.keys(), ...a.keys()])].filter((k) => b.get(k) !== a.get(k)).sort();
+}
+
 /** A minimal root file system: busybox-static and its applets, a few /etc files, empty mount points. */
 export function busyboxRoot(): string {
   const root = tempDir('bbroot');

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestRunReport } from '../../src/testrun/report.js';
-import { REPO, TSVISOR, type Run, rmrf, runNative, treeSnapshot } from './harness.js';
+import { REPO, TSVISOR, type Run, changed, rmrf, runNative, treeSnapshot } from './harness.js';
 
 /** Outside /tmp, so that the sandbox's /tmp is a private tmpfs; open to the ordinary user's run below. */
 const BASE = fs.mkdtempSync('/var/tmp/tsvisor-testrun-');
@@ -78,14 +78,6 @@ function runTest(cwd: string, flags: string[], argv: string[], env: NodeJS.Proce
   const json = path.join(dir, 'report.json');
   const report = fs.existsSync(json) && fs.statSync(json).size ? (JSON.parse(fs.readFileSync(json, 'utf8')) as TestRunReport) : (undefined as never);
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal, report };
-}
-
-/** The paths below `root` that differ between two tree snapshots. */
-function changed(before: string[], after: string[]): string[] {
-  const key = (l: string) => l.split(' ')[0]!;
-  const b = new Map(before.map((l) => [key(l), l]));
-  const a = new Map(after.map((l) => [key(l), l]));
-  return [...new Set([...b.keys(), ...a.keys()])].filter((k) => b.get(k) !== a.get(k)).sort();
 }
 
 function killDaemon(dir: string): void {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/capability.h>
 #include <sys/auxv.h>
 #include <sys/epoll.h>
@@ -24,6 +25,7 @@
 #include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -503,6 +505,84 @@ static void cmd_zombie(void) {
     for (int i = 0; i < N; i++) close(fds[k][i]);
 }
 
+/* ----------------------------------------------------------- boottime */
+
+static double proc_uptime(void) {
+  double up = -1;
+  FILE *f = fopen("/proc/uptime", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &up) != 1) up = -1;
+    fclose(f);
+  }
+  return up;
+}
+
+static long long proc_btime(void) {
+  long long b = -1;
+  char line[256];
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "btime %lld", &b) == 1) break;
+  fclose(f);
+  return b;
+}
+
+/* Field 22 of /proc/PID/stat: the start time in ticks after boot. */
+static long long start_ticks(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return -1;
+  p += 2;
+  for (int field = 3; field < 22; field++) {
+    p = strchr(p, ' ');
+    if (!p) return -1;
+    p++;
+  }
+  return atoll(p);
+}
+
+static const char *yes(int c) { return c ? "yes" : "no"; }
+
+/* The clock a process's start time counts on is the one /proc/uptime,
+ * sysinfo and /proc/stat's btime count on (USER_HZ is 100): a child started
+ * now started at the uptime, btime plus its start time is the wall-clock
+ * time, start times do not change between reads and a child's is not
+ * before its parent's. */
+static void cmd_boottime(void) {
+  int ready[2];
+  if (pipe(ready) < 0) return;
+  pid_t c = fork();
+  if (c == 0) {
+    if (write(ready[1], "x", 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  char b;
+  if (read(ready[0], &b, 1) != 1) return;
+  double up = proc_uptime();
+  long long btime = proc_btime();
+  time_t now = time(NULL);
+  struct sysinfo si;
+  R("sysinfo", sysinfo(&si));
+  long long self = start_ticks(getpid()), child = start_ticks(c);
+  printf("uptime read: %s\n", yes(up > 0));
+  printf("sysinfo uptime within 1 s of /proc/uptime: %s\n", yes(si.uptime >= (long)up - 1 && si.uptime <= (long)up + 1));
+  printf("start times read: %s\n", yes(self >= 0 && child >= 0));
+  printf("child's start time not before its parent's: %s\n", yes(child >= self));
+  printf("child started within 1 s before the uptime: %s\n", yes(child <= up * 100 + 1 && child >= up * 100 - 100));
+  printf("btime plus the child's start time within 2 s of the time: %s\n", yes(btime > 0 && llabs(btime + child / 100 - (long long)now) <= 2));
+  printf("start time the same when read again: %s\n", yes(start_ticks(c) == child && start_ticks(getpid()) == self));
+  kill(c, SIGKILL);
+  waitpid(c, NULL, 0);
+}
+
 /* ------------------------------------------------------------- sysctl */
 
 /* Runs f as root of a new user namespace whose root is host uid 100000, not
@@ -587,6 +667,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "sysctl")) cmd_sysctl();
   else if (!strcmp(cmd, "auxv")) cmd_auxv();
   else if (!strcmp(cmd, "zombie")) cmd_zombie();
+  else if (!strcmp(cmd, "boottime")) cmd_boottime();
   else if (!strcmp(cmd, "writeless")) cmd_writeless();
   else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
   else if (!strcmp(cmd, "dirstat")) cmd_dirstat();

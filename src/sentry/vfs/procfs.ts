@@ -437,6 +437,8 @@ function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string 
     f[15] = String(20 + kept.nice);
     f[16] = String(kept.nice);
   }
+  // Field 22, the start time in ticks after the sandbox's boot.
+  f[19] = String(Math.max(0, Number(f[19]) - hostTicksAtBoot(k)));
   const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
   return `${tid} (${comm}) ${f.join(' ')}\n`;
 }
@@ -553,6 +555,32 @@ function mountLines(k: Kernel, root: Location, info: boolean): string {
   return out.join('\n') + '\n';
 }
 
+/**
+ * The host's uptime in clock ticks (USER_HZ, 100) when the sandbox started.
+ * The sandbox boots at its start (/proc/uptime and sysinfo count from there),
+ * so a process's start time (/proc/<pid>/stat field 22) and /proc/stat's
+ * btime are shifted by it, as Linux shifts them in a time namespace: a start
+ * time stays below the uptime, and btime plus a start time is still the
+ * wall-clock start. Measured once per kernel, so a start time reads the same
+ * every time (a pid's identity is its start time).
+ */
+const bootTicks = new WeakMap<Kernel, number>();
+function hostTicksAtBoot(k: Kernel): number {
+  let t = bootTicks.get(k);
+  if (t === undefined) {
+    const hostUptime = Number(hostRead('/proc/uptime').split(' ')[0]);
+    t = Math.max(0, Math.round(hostUptime * 100 - (Date.now() - k.startTime) / 10));
+    bootTicks.set(k, t);
+  }
+  return t;
+}
+
+/** /proc/stat with btime moved to the sandbox's boot. */
+function procStatText(k: Kernel): string {
+  const shift = Math.round(hostTicksAtBoot(k) / 100);
+  return hostRead('/proc/stat').replace(/^btime (\d+)$/m, (_, b: string) => `btime ${Number(b) + shift}`);
+}
+
 function uptimeText(k: Kernel): string {
   const up = (Date.now() - k.startTime) / 1000;
   return `${up.toFixed(2)} ${(up * os.cpus().length).toFixed(2)}\n`;
@@ -608,7 +636,7 @@ function dirEntries(names: [string, number][], pfs: ProcFs, base: string): DirEn
 const ROOT_FILES: Record<string, (k: Kernel) => string | Buffer> = {
   cpuinfo: () => hostRead('/proc/cpuinfo'),
   meminfo: () => hostRead('/proc/meminfo'),
-  stat: () => hostRead('/proc/stat'),
+  stat: (k) => procStatText(k),
   uptime: (k) => uptimeText(k),
   loadavg: (k) => loadavgText(k),
   version: () => `Linux version ${KERNEL_IDENTITY.release} (tsvisor) ${KERNEL_IDENTITY.version}\n`,
