@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO, type Run, TSVISOR } from './harness.js';
+import { GOFER_ENTRY } from '../../src/paths.js';
 
 export const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' };
 
@@ -296,6 +297,23 @@ export class SandboxRun {
   get pid(): number {
     return this.child.pid!;
   }
+}
+
+/** The host pids of a run's Gofer and of its guest running `escape signals`, once both exist. */
+export async function goferAndSignalsGuest(run: SandboxRun): Promise<{ gofer: number; guest: number }> {
+  let gofer: number | undefined;
+  let guest: number | undefined;
+  await waitFor(
+    () => {
+      const ch = childrenOf(run.pid);
+      gofer = ch.find((c) => c.cmd.includes(GOFER_ENTRY))?.pid;
+      guest = ch.find((c) => c.cmd.includes(' signals '))?.pid;
+      return gofer !== undefined && guest !== undefined;
+    },
+    15000,
+    `the Gofer and the guest of tsvisor pid ${run.pid}`,
+  );
+  return { gofer: gofer!, guest: guest! };
 }
 
 /** Direct children of a host pid, with their command lines. */

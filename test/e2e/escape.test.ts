@@ -27,6 +27,7 @@ import {
   SandboxRun,
   childrenOf,
   compileEscape,
+  goferAndSignalsGuest,
   haveScript,
   hostSnapshot,
   hostSystemState,
@@ -39,7 +40,6 @@ import {
   verdict,
   waitFor,
 } from './escape-helpers.js';
-import { GOFER_ENTRY } from '../../src/paths.js';
 
 type Mode = 'host-overlay' | 'root-overlay' | 'root-rw';
 
@@ -218,18 +218,7 @@ describe('(8) signals', () => {
       await rootCanary.ready();
       await guestUidCanary.ready();
       const run = new SandboxRun([host.bin, 'signals', 'hostpids=stdin', `hostinit=${hostInit}`]);
-      let gofer: number | undefined;
-      let guest: number | undefined;
-      await waitFor(
-        () => {
-          const ch = childrenOf(run.pid);
-          gofer = ch.find((c) => c.cmd.includes(GOFER_ENTRY))?.pid;
-          guest = ch.find((c) => c.cmd.includes(' signals '))?.pid;
-          return gofer !== undefined && guest !== undefined;
-        },
-        15000,
-        `the Gofer and the guest of tsvisor pid ${run.pid}`,
-      );
+      const { gofer, guest } = await goferAndSignalsGuest(run);
       const pids = [
         `tsvisor:${run.pid}`,
         `gofer:${gofer}`,

@@ -16,8 +16,8 @@ import {
   HostHelper,
   NAMES,
   SandboxRun,
-  childrenOf,
   compileEscape,
+  goferAndSignalsGuest,
   hostSystemState,
   rand,
   varTmpDir,
@@ -26,7 +26,6 @@ import {
 } from './escape-helpers.js';
 import { runObserved, runWithEvents } from './access-run.js';
 import { compile } from './robust-helpers.js';
-import { GOFER_ENTRY } from '../../src/paths.js';
 import { userNamespaceBlocker } from '../../src/sentry/rootless.js';
 
 const UID = 4242;
@@ -269,18 +268,7 @@ describe('processes', () => {
         gid: GID,
         env: userEnv(),
       });
-      let gofer: number | undefined;
-      let guest: number | undefined;
-      await waitFor(
-        () => {
-          const ch = childrenOf(run.pid);
-          gofer = ch.find((c) => c.cmd.includes(GOFER_ENTRY))?.pid;
-          guest = ch.find((c) => c.cmd.includes(' signals '))?.pid;
-          return gofer !== undefined && guest !== undefined;
-        },
-        15000,
-        `the Gofer and the guest of tsvisor pid ${run.pid}`,
-      );
+      const { gofer, guest } = await goferAndSignalsGuest(run);
       const pids = [`tsvisor:${run.pid}`, `gofer:${gofer}`, `guest-host-pid:${guest}`, `canary-same-user:${canary.pid}`, 'host-init:1'];
       run.child.stdin!.end(`${pids.join(' ')}\n`);
       const r = await run.done;

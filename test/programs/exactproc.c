@@ -457,6 +457,22 @@ static void cmd_auxv(void) {
   waitpid(c, NULL, 0);
 }
 
+/* A child that pauses forever, returned once it runs (-1: none). */
+static pid_t paused_child(void) {
+  int ready[2];
+  if (pipe(ready) < 0) return -1;
+  pid_t c = fork();
+  if (c == 0) {
+    if (write(ready[1], "x", 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  char b;
+  ssize_t n = read(ready[0], &b, 1);
+  close(ready[0]);
+  close(ready[1]);
+  return n == 1 ? c : -1;
+}
+
 /* ------------------------------------------------------------- zombie */
 
 /* /proc/<pid> files opened while the child runs and read once it is a
@@ -466,15 +482,8 @@ static void cmd_auxv(void) {
 static void cmd_zombie(void) {
   static const char *const names[] = {"cmdline", "environ", "maps", "smaps", "comm", "stat", "status", "statm"};
   enum { N = sizeof names / sizeof *names };
-  int ready[2];
-  if (pipe(ready) < 0) return;
-  pid_t c = fork();
-  if (c == 0) {
-    if (write(ready[1], "x", 1) != 1) _exit(1);
-    for (;;) pause();
-  }
-  char b;
-  if (read(ready[0], &b, 1) != 1) return;
+  pid_t c = paused_child();
+  if (c < 0) return;
   int fds[2][N];
   char path[64], buf[64], what[128];
   for (int k = 0; k < 2; k++)
@@ -557,15 +566,8 @@ static const char *yes(int c) { return c ? "yes" : "no"; }
  * time, start times do not change between reads and a child's is not
  * before its parent's. */
 static void cmd_boottime(void) {
-  int ready[2];
-  if (pipe(ready) < 0) return;
-  pid_t c = fork();
-  if (c == 0) {
-    if (write(ready[1], "x", 1) != 1) _exit(1);
-    for (;;) pause();
-  }
-  char b;
-  if (read(ready[0], &b, 1) != 1) return;
+  pid_t c = paused_child();
+  if (c < 0) return;
   double up = proc_uptime();
   long long btime = proc_btime();
   time_t now = time(NULL);
