@@ -162,6 +162,13 @@ export class Kernel {
   readonly fileIds: IdMap;
   /** the per-test marker channel (spec.testChannel), from launch to shutdown */
   testChannel: TestChannel | null = null;
+  /**
+   * A trapped call is being handled, from the channel drain at its start to
+   * its access event (syscalls/dispatch.ts): events then take no markers, for
+   * a call answered early (ADDFD) lets its caller run on and write markers of
+   * what it does next, which must not come before this call's event.
+   */
+  inTrappedCall = false;
   /** ptrace options of every guest task: with an access observer, exit stops too (peak memory, the command's end) */
   private readonly ptraceOptions: number;
   /** the access observer was told the command ended (onCommandExit) */
@@ -173,9 +180,14 @@ export class Kernel {
   ) {
     this.ptraceOptions = spec.access ? PTRACE_OPTIONS | PTRACE_O_TRACEEXIT : PTRACE_OPTIONS;
     // With a test channel, the access observer drains it before each event
-    // (testchannel.ts drainFirst): whoever reads spec.access from now on
-    // gets markers first, and the event points need not know of the channel.
-    if (spec.access && spec.testChannel !== undefined) spec.access = drainFirst(spec.access, () => this.testChannel?.drain());
+    // (testchannel.ts drainFirst) but those of a trapped call, drained at its
+    // start: whoever reads spec.access from now on gets markers first, and
+    // the event points need not know of the channel.
+    if (spec.access && spec.testChannel !== undefined) {
+      spec.access = drainFirst(spec.access, () => {
+        if (!this.inTrappedCall) this.testChannel?.drain();
+      });
+    }
     this.hostname = spec.hostname;
     this.domainname = spec.domainname ?? '(none)';
     this.unprivilegedPortStart = unprivilegedPortStart(spec);

@@ -142,7 +142,12 @@ export class Dispatcher {
       k.current = t;
       if (st) st.enter(t, a);
       const h = this.table[nr];
-      acc?.begin(this.accessOps[nr] ?? null);
+      if (acc) {
+        // The markers its caller wrote before this call are in the channel now; later ones are not this call's.
+        k.testChannel?.drain();
+        k.inTrappedCall = true;
+        acc.begin(this.accessOps[nr] ?? null);
+      }
       const refusedWith = acc && (!h || this.refusals[nr]) ? this.refused(nr, a) : null;
       k.inotify.flush();
       r = refusedWith !== null ? -refusedWith : h ? h(k, t, a) : -ERRNO.ENOSYS;
@@ -163,6 +168,7 @@ export class Dispatcher {
     }
     k.current = undefined;
     if (acc && t && r !== CONTINUE) this.reportAccess(acc, t, nr, r);
+    k.inTrappedCall = false;
     if (st && t) st.exit(t, a, r);
     // A call continued on the host is timed there, by the kernel. (Before the reply: the channel then holds the next call.)
     if (ev && t && r !== CONTINUE) ev.onEmulated(t.proc.tgid, nr, Number(process.hrtime.bigint() - t0), cls);
