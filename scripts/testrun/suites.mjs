@@ -185,9 +185,20 @@ async function wrap(id) {
   process.stdout.write(`${MARK}${JSON.stringify(result)}\n`);
 }
 
+/**
+ * This script as a copy in the cache directory, for the wrapper to run: the
+ * checkout may lie below /tmp, where tsvisor test gives the sandbox a private
+ * tmpfs. (It imports Node's own modules only.)
+ */
+function wrapperCopy() {
+  const copy = path.join(cacheDir(), 'suites.mjs');
+  fs.copyFileSync(SELF, copy);
+  return copy;
+}
+
 /** The argv that runs `node suites.mjs --wrap ID` natively or in a tsvisor sandbox. */
 export function wrapArgv(id, runner) {
-  const inner = [process.execPath, SELF, '--wrap', id];
+  const inner = [process.execPath, wrapperCopy(), '--wrap', id];
   if (runner === 'native') return inner;
   // Both start in the current directory (the suite's tree) with the host root.
   if (runner === 'do' || runner === 'test') return [TSVISOR, runner, '--', ...inner];

@@ -7,6 +7,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Copies the repository's node_modules into `dir`/node_modules, a copy and
+ * not links to it: a project run under `tsvisor test` then needs nothing of
+ * the checkout, which may lie below /tmp, where the sandbox has a private
+ * tmpfs (a clean clone in /tmp, as CI makes).
+ */
+export function copyNodeModules(dir: string): void {
+  fs.cpSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter: (src) => !path.basename(src).startsWith('.vite'),
+  });
+}
 export const TSVISOR = path.join(REPO, 'bin/tsvisor');
 /** The kernel release a sandbox reports by default: the host's major.minor. */
 export const SANDBOX_RELEASE = `${os.release().split('.').slice(0, 2).join('.')}.0-tsvisor`;

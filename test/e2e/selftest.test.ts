@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestRunReport } from '../../src/testrun/report.js';
-import { REPO, TSVISOR, type Run, changed, rmrf, runNative, treeSnapshot } from './harness.js';
+import { REPO, TSVISOR, type Run, changed, copyNodeModules, rmrf, runNative, treeSnapshot } from './harness.js';
 
 /** The unit test files: no host root, daemon or sandbox of their own needed. */
 const UNIT = [
@@ -39,7 +39,7 @@ const NOT_UNIT: Record<string, string> = {
     "renders the report's HTML in headless chromium, which writes below $HOME/.config on the host natively and fails under tsvisor (its GPU process does not launch, error 1002, then a FATAL exit): an open difference, to be fixed in the Sentry",
 };
 
-/** What a copy of the project holds; node_modules is a farm of symlinks to the repository's. */
+/** What a copy of the project holds, and a copy of node_modules (harness.ts copyNodeModules). */
 const COPIED = ['bin', 'build', 'dist', 'scripts', 'src', 'test', 'syscall-tables', 'docs', 'package.json', 'tsconfig.json', 'vitest.config.ts'];
 
 /** Outside /tmp, so that the sandbox's /tmp is a private tmpfs. */
@@ -54,11 +54,7 @@ const TIMEOUT = 600_000;
 function project(name: string): string {
   const dir = path.join(BASE, name);
   for (const e of COPIED) fs.cpSync(path.join(REPO, e), path.join(dir, e), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-  fs.mkdirSync(path.join(dir, 'node_modules'));
-  for (const e of fs.readdirSync(path.join(REPO, 'node_modules'))) {
-    // Vite's caches are the run's to write: left out, as in a fresh checkout.
-    if (!e.startsWith('.vite')) fs.symlinkSync(path.join(REPO, 'node_modules', e), path.join(dir, 'node_modules', e));
-  }
+  copyNodeModules(dir);
   fs.mkdirSync(path.join(dir, 'results'));
   return dir;
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestRunReport } from '../../src/testrun/report.js';
-import { REPO, TSVISOR, type Run, changed, rmrf, runNative, treeSnapshot } from './harness.js';
+import { REPO, TSVISOR, type Run, changed, copyNodeModules, rmrf, runNative, treeSnapshot } from './harness.js';
 
 /** Outside /tmp, so that the sandbox's /tmp is a private tmpfs; open to the ordinary user's run below. */
 const BASE = fs.mkdtempSync('/var/tmp/tsvisor-testrun-');
@@ -269,9 +269,9 @@ echo three > outside.txt
 
   it('the Vitest integration marks each test through the channel', () => {
     const dir = path.join(BASE, 'vitest-project');
-    fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
-    fs.symlinkSync(REPO, path.join(dir, 'node_modules/tsvisor'));
-    fs.symlinkSync(path.join(REPO, 'node_modules/vitest'), path.join(dir, 'node_modules/vitest'));
+    // The project holds copies of what it uses: the checkout may lie below /tmp, which the sandbox does not show.
+    copyNodeModules(dir);
+    for (const e of ['package.json', 'dist']) fs.cpSync(path.join(REPO, e), path.join(dir, 'node_modules/tsvisor', e), { recursive: true });
     fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
     fs.writeFileSync(path.join(dir, 'vitest.config.mjs'), "export default { test: { setupFiles: ['tsvisor/vitest'], pool: 'forks' } };\n");
     fs.writeFileSync(path.join(dir, 'a.test.mjs'), `import fs from 'node:fs';
@@ -281,7 +281,7 @@ describe('files', () => {
   it('fails', () => { expect(fs.existsSync(process.env.HOME + '/.ssh/id_rsa')).toBe(true); });
 });
 `);
-    const vitest = path.join(REPO, 'node_modules/vitest/vitest.mjs');
+    const vitest = path.join(dir, 'node_modules/vitest/vitest.mjs');
     const n = runNative(['node', vitest, 'run', '--config', 'vitest.config.mjs'], { cwd: dir, env: ENV, timeoutMs: 120_000 });
     fs.rmSync(path.join(dir, 'written-by-test.txt'));
     const r = runTest(dir, [], ['node', vitest, 'run', '--config', 'vitest.config.mjs']);
