@@ -172,15 +172,20 @@ static void cmd_dirstat(void) {
 
 /* ----------------------------------------------------------- accounts */
 
+/* Reads file `path` in one read into buf (size bytes, NUL-terminated): the bytes read, or -1. */
+static ssize_t read_text(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n >= 0) buf[n] = 0;
+  return n;
+}
+
 /* The "name: value" line of /proc file `path`, or -1. */
 static long field(const char *path, const char *name) {
   char buf[4096];
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
+  if (read_text(path, buf, sizeof buf) <= 0) return -1;
   size_t len = strlen(name);
   for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
     if (!strncmp(l, name, len) && l[len] == ':') return strtol(l + len + 1, NULL, 10);
@@ -541,12 +546,7 @@ static long long proc_btime(void) {
 static long long start_ticks(pid_t pid) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
+  if (read_text(path, buf, sizeof buf) <= 0) return -1;
   char *p = strrchr(buf, ')');
   if (!p) return -1;
   p += 2;
