@@ -88,9 +88,10 @@ export class Recorder implements AccessEvents {
    * for the process or its nearest live ancestor with one.
    */
   testOf(pid: number): string | null {
-    const seen = new Set<number>();
-    for (let p: number | undefined = pid; p !== undefined && p > 0 && !seen.has(p); p = this.live.get(p)?.ppid) {
-      seen.add(p);
+    if (this.active.size === 0) return null;
+    // Distinct pids on the way are the live ones and one more at most: a longer walk is a cycle (pid reuse) and finds nothing new.
+    let steps = this.live.size + 1;
+    for (let p: number | undefined = pid; p !== undefined && p > 0 && steps-- > 0; p = this.live.get(p)?.ppid) {
       const t = this.active.get(p);
       if (t !== undefined) return t;
     }
