@@ -300,6 +300,13 @@ export const MMSGHDR_SIZE = 64;
 export const CMSGHDR_SIZE = 16;
 export const UIO_MAXIOV = 1024;
 
+// mount(2) flags
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 1 << 18;
+
 // filesystem magic numbers (statfs f_type)
 export const TMPFS_MAGIC = 0x01021994;
 export const PROC_SUPER_MAGIC = 0x9fa0;

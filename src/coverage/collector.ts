@@ -6,7 +6,8 @@
 // under another number, or none). With --strace, the programs' records of
 // each call are drained and printed as they come (strace-records.ts).
 import fs from 'node:fs';
-import { CLONE_UNTRACED } from '../abi/linux.js';
+import { ERRNO } from '../abi/errno.js';
+import { CLONE_UNTRACED, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../abi/linux.js';
 import { native } from '../platform/native.js';
 import { HAS_CLASS, packClass } from './arg-classes.js';
 import { COUNTS_KEY_SIZE, COUNTS_VALUE_SIZE, STARTS_VALUE_SIZE, enterProgram, exitProgram } from './bpf-program.js';
@@ -29,13 +30,38 @@ const MAX_PROCESSES = 32768;
 const MAX_THREADS = 32768;
 /** Executables remembered per process (a process that execs in a loop); later ones are reported as '?'. */
 const MAX_EXECS = 1024;
-const TRACEFS = '/sys/kernel/tracing/events';
+/** Where tracefs is found: its own place, then under debugfs (older setups). */
+const TRACEFS_DIRS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 const NR_CLONE = 56;
 const NR_EXECVE = 59;
 const NR_EXECVEAT = 322;
 const NR_CLONE3 = 435;
 
 export class CoverageError extends Error {}
+
+/**
+ * The perf ids of raw_syscalls:sys_enter and sys_exit, read from tracefs.
+ * A host without systemd may have no tracefs mounted: it is then mounted at
+ * its usual place, as systemd does at boot and perf does when it needs it.
+ */
+function tracepointIds(): { sys_enter: number; sys_exit: number } {
+  const read = (dir: string) => {
+    try {
+      const id = (name: string) => Number(fs.readFileSync(`${dir}/events/raw_syscalls/${name}/id`, 'latin1'));
+      return { sys_enter: id('sys_enter'), sys_exit: id('sys_exit') };
+    } catch {
+      return null;
+    }
+  };
+  for (const dir of TRACEFS_DIRS) {
+    const ids = read(dir);
+    if (ids) return ids;
+  }
+  const r = native.mount('tracefs', TRACEFS_DIRS[0]!, 'tracefs', MS_NOSUID | MS_NODEV | MS_NOEXEC, '');
+  const ids = r === 0 ? read(TRACEFS_DIRS[0]!) : null;
+  if (!ids) throw new CoverageError(`cannot find the raw_syscalls tracepoints: tracefs is not mounted at ${TRACEFS_DIRS.join(' or ')}${r < 0 ? ` and mounting it failed (errno ${-r}${r === -ERRNO.EPERM ? ': coverage needs root' : ''})` : ''}`);
+  return ids;
+}
 
 /** An event row's key: the Sentry's rows are by process, generation, call, errno and class. */
 const eventKey = (tgid: number, gen: number, nr: number, errno: number, cls: bigint | null) => `${tgid}/${gen}/${nr}/${errno}/${cls}`;
@@ -88,6 +114,7 @@ export class Collector implements GuestEvents {
   private drainTimer: NodeJS.Timeout | null = null;
   private printer: CallPrinter | null = null;
   private readonly strace: { filter: ReadonlySet<number> | null } | undefined;
+  private readonly tracepoints = tracepointIds();
   /** Whether calls are printed (--strace): the Sentry's own strace is then off. */
   readonly traces: boolean;
 
@@ -138,8 +165,8 @@ export class Collector implements GuestEvents {
     const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
     this.nsKey = { dev: (major << 20n) | minor, ino: st.ino };
     const maps = { counts: this.counts, gens: this.gens, starts: this.starts, nsDev: this.nsKey.dev, nsIno: this.nsKey.ino, ...(this.records ? { records: this.records } : {}) };
-    this.attach('sys_exit', exitProgram(maps));
-    this.attach('sys_enter', enterProgram(maps));
+    this.attach('sys_exit', this.tracepoints.sys_exit, exitProgram(maps));
+    this.attach('sys_enter', this.tracepoints.sys_enter, enterProgram(maps));
     // Generation 0: Node's child, which execs the launcher once it is let go (native spawnSandbox).
     this.processes.set(hostPid, { tgid: hostPid, pid: 1, parent: null, exes: [LAUNCHER_EXE, LAUNCHER_EXE] });
     if (this.strace && log) {
@@ -152,8 +179,7 @@ export class Collector implements GuestEvents {
    * A tracepoint runs its programs on every CPU once one perf event (here
    * CPU 0's) carries them: one attachment counts each call once.
    */
-  private attach(tracepoint: string, insns: Uint8Array): void {
-    const id = Number(fs.readFileSync(`${TRACEFS}/raw_syscalls/${tracepoint}/id`, 'latin1'));
+  private attach(tracepoint: string, id: number, insns: Uint8Array): void {
     const prog = native.bpfProgLoad(BPF_PROG_TYPE_TRACEPOINT, insns, 'GPL');
     if (typeof prog !== 'number') throw new CoverageError(`the kernel refused the coverage program (errno ${-prog[0]}): ${prog[1].trim().split('\n').slice(-3).join(' / ')}`);
     if (prog < 0) throw new CoverageError(`the kernel refused the coverage program (errno ${-prog})`);

@@ -27,6 +27,11 @@ import {
   O_CREAT,
   O_DIRECTORY,
   O_EXCL,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_REC,
   O_NOCTTY,
   O_NOFOLLOW,
   O_NONBLOCK,
@@ -77,12 +82,6 @@ const { EACCES, EBUSY, EEXIST, EINVAL, EIO, EISDIR, ELOOP, EMSGSIZE, ENOENT, ENO
 
 /** Every path the Gofer opens is resolved with these: beneath the fd, never through a symlink. */
 const RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-
-const MS_NOSUID = 0x2;
-const MS_NODEV = 0x4;
-const MS_NOEXEC = 0x8;
-const MS_REC = 0x4000;
-const MS_PRIVATE = 1 << 18;
 
 /**
  * Filesystems whose objects are never served from an export (EACCES). procfs
