@@ -1151,9 +1151,11 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
  */
 export function commOf(p: Process, hostTid: number): string {
   const host = hostComm(hostTid);
-  // Exec'd by the kernel, its stop not yet handled: the host's name is the rewritten execveat's fd (exec.ts).
+  // Exec'd by the kernel, its stop not yet handled: the host's name is the
+  // rewritten execveat's (exec.ts): the fd's number, or on newer kernels the
+  // name of the file it holds (the memfs's store names files by inode).
   const pe = p.threads.get(hostTid)?.pendingExec;
-  if (pe && host === String(pe.guestFd)) return pe.comm;
+  if (pe && host && host !== p.hostComm) return pe.comm;
   return !host || host === p.hostComm || !p.comm ? p.comm || 'init' : host;
 }
 
