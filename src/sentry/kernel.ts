@@ -568,7 +568,8 @@ export class Kernel {
             this.earlyStops.add(pid);
           } else {
             const t = this.tasks.get(pid)!;
-            if (STOP_SIGNALS.has(sig)) {
+            t.groupStopped = STOP_SIGNALS.has(sig);
+            if (t.groupStopped) {
               // A group-stop came first: the open's registers are gone, the terminal is not taken.
               t.takesTerminal = false;
               native.ptraceListen(pid); // group-stop: stay stopped until SIGCONT

@@ -113,6 +113,8 @@ export class Task {
   injection: Injection | undefined;
   /** the thread was interrupted to take the terminal its open returns (ctty.ts) */
   takesTerminal = false;
+  /** in a group-stop (SIGSTOP and the like), held there with PTRACE_LISTEN until SIGCONT */
+  groupStopped = false;
   /** registers to give back after a clone3 the Sentry rewrote into clone (clone3.ts) */
   clone3Regs: BigUint64Array | undefined;
   /** a clone3 with CLONE_CLEAR_SIGHAND: set in the caller until its child is recorded, then in the child until it starts */

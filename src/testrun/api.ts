@@ -21,6 +21,7 @@ export function testArgs(o: RunOptions, dir: string): string[] {
   each('hide', o.hide);
   each('show', o.show);
   each('allow-write', o.allowWrite);
+  if (o.tmp !== undefined) args.push('--tmp', o.tmp);
   each('env', Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`));
   if (o.timeoutMs !== undefined) args.push('--timeout', `${o.timeoutMs}ms`);
   if (o.memory !== undefined) args.push('--memory', o.memory);

@@ -43,6 +43,8 @@ export interface RunOptions {
   show?: string[];
   /** host paths written through (read-write bind mounts) */
   allowWrite?: string[];
+  /** private (default): an empty tmpfs; host: the host's /tmp seen through the overlay, writes in memory (the default when cwd or an allowWrite path lies in /tmp) */
+  tmp?: 'private' | 'host';
   /** wall time in ms (default an hour; 0: none); past it the suite is killed and the status is 124 */
   timeoutMs?: number;
   /** as tsvisor do's flags: sizes such as "2g", counts */
@@ -136,8 +138,11 @@ export async function runTest(options: RunOptions, globals: FlagValues): Promise
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new TestRunError(`timeout ${timeoutMs}: expected a number of ms, 0 for none`);
   const allowWrite = writablePaths(cwd, options.allowWrite ?? []);
   const hidden = hiddenPaths(cwd, options.hide ?? [], options.show ?? []);
+  if (options.tmp !== undefined && !['private', 'host'].includes(options.tmp)) throw new TestRunError(`tmp "${options.tmp}": expected private or host`);
   // A private /tmp would hide a project (or a written-through path) that lies in the host's /tmp.
-  const tmp = [cwd, ...allowWrite].some((p) => within(p, '/tmp')) ? 'overlay' : 'tmpfs';
+  const inTmp = [cwd, ...allowWrite].find((p) => within(p, '/tmp'));
+  if (inTmp !== undefined && options.tmp === 'private') throw new TestRunError(`--tmp private: ${inTmp} lies in /tmp, which a private /tmp would hide`);
+  const tmp = inTmp !== undefined || options.tmp === 'host' ? 'overlay' : 'tmpfs';
   const overlaySize = options.overlaySize === undefined ? DEFAULT_LIMITS.overlaySize : parseSize(options.overlaySize);
   if (!overlaySize) throw new TestRunError(`overlay size ${options.overlaySize}: expected a size such as 512m or 2g`);
   const mounts: MountSpec[] = [

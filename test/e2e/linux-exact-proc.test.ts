@@ -22,6 +22,7 @@ describe('/proc and /sys behave natively and under tsvisor alike', () => {
     ['sysctl', '/proc/sys is accessed by its mode bits alone (no capability overrides them); a net sysctl\'s are the others\' for root of a user namespace that does not own the network namespace, as the sandbox\'s (access, faccessat, faccessat2, open); natively the program runs so itself'],
     ['auxv', '/proc/self/auxv is the vector the process got, AT_EXECFN included (the Sentry moves its string at exec), in the process and in a forked child'],
     ['zombie', '/proc/<pid> files opened while the child runs, read once it is a zombie: cmdline, environ, maps and smaps read nothing, comm, stat, status and statm still read'],
+    ['states', "a process's state: 'T' stopped by SIGSTOP (stat and status), sleeping again after SIGCONT, never a tracing stop; right after its exec (the close-on-exec pipe closed) named after the new program"],
     ['boottime', 'a process\'s start time (/proc/<pid>/stat field 22) counts on the clock of /proc/uptime, sysinfo and /proc/stat\'s btime, and reads the same each time'],
     ['writeless', 'files without a write opened write-only: root\'s open succeeds and its writes fail (EIO, EINVAL), another user\'s open fails (EACCES)'],
   ])('%s: %s', (cmd) => {

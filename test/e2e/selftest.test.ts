@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestRunReport } from '../../src/testrun/report.js';
+import { type TestRunReport, within } from '../../src/testrun/report.js';
 import { REPO, TSVISOR, type Run, changed, copyNodeModules, rmrf, runNative, treeSnapshot } from './harness.js';
 
 /** The unit test files: no host root, daemon or sandbox of their own needed. */
@@ -21,6 +21,7 @@ const UNIT = [
   'test/coverage-schema.test.ts',
   'test/syscall-table.test.ts',
   'test/testrun-diff.test.ts',
+  'test/testrun-report.test.ts',
   'test/oci/cgroups.test.ts',
   'test/oci/spec.test.ts',
   'test/oci/state.test.ts',
@@ -35,8 +36,6 @@ const NOT_UNIT: Record<string, string> = {
   'test/gofer/mutate.test.ts': 'starts real Gofers (a nested sandbox, as above)',
   'test/gofer/walk-open.test.ts': 'starts real Gofers (a nested sandbox, as above) and makes a device node with mknod, which needs CAP_MKNOD on the host',
   'test/gofer/perf.test.ts': 'a measurement of Gofer round trips (bench material), on real Gofers',
-  'test/testrun-report.test.ts':
-    "renders the report's HTML in headless chromium, which writes below $HOME/.config on the host natively and fails under tsvisor (its GPU process does not launch, error 1002, then a FATAL exit): an open difference, to be fixed in the Sentry",
 };
 
 /** What a copy of the project holds, and a copy of node_modules (harness.ts copyNodeModules). */
@@ -46,7 +45,17 @@ const COPIED = ['bin', 'build', 'dist', 'scripts', 'src', 'test', 'syscall-table
 const BASE = fs.mkdtempSync('/var/tmp/tsvisor-selftest-');
 afterAll(() => rmrf(BASE));
 
-const ENV = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C', LC_ALL: 'C' };
+/** The environment of a run with its own empty HOME (testrun-report.test.ts's chromium writes below it). */
+function env(home: string): NodeJS.ProcessEnv {
+  fs.mkdirSync(home);
+  return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: home, LANG: 'C', LC_ALL: 'C' };
+}
+
+/**
+ * A change below HOME as its first two components (.cache/chromium-headless):
+ * chromium names its profile directories at random (scoped_dirXXXXXX).
+ */
+const homeArea = (rel: string) => rel.split('/').slice(0, 2).join('/');
 const VITEST = ['node', 'node_modules/vitest/vitest.mjs', 'run', '--reporter=json', '--outputFile=results/vitest.json', ...UNIT];
 const TIMEOUT = 600_000;
 
@@ -94,6 +103,8 @@ describe("tsvisor's own unit tests natively and under tsvisor test", () => {
   let nativeDir: string;
   let native: Run;
   let nativeChanged: string[];
+  let nativeHomeChanged: string[];
+  let home: string;
   let dir: string;
   let before: string[];
   let sandboxed: Run;
@@ -102,13 +113,17 @@ describe("tsvisor's own unit tests natively and under tsvisor test", () => {
   beforeAll(() => {
     nativeDir = project('native');
     const nb = treeSnapshot(nativeDir);
-    native = runNative(VITEST, { cwd: nativeDir, env: ENV, timeoutMs: TIMEOUT });
+    const nativeHome = path.join(BASE, 'home-native');
+    const nativeEnv = env(nativeHome);
+    native = runNative(VITEST, { cwd: nativeDir, env: nativeEnv, timeoutMs: TIMEOUT });
     nativeChanged = changed(nb, treeSnapshot(nativeDir));
+    nativeHomeChanged = [...new Set(changed([], treeSnapshot(nativeHome)).map(homeArea))].sort();
 
     dir = project('sandboxed');
     before = treeSnapshot(dir);
     const reportDir = path.join(BASE, 'report');
-    const r = spawnSync(TSVISOR, ['test', '--report', reportDir, '--allow-write', 'results', '--', ...VITEST], { cwd: dir, env: ENV, encoding: 'latin1', timeout: TIMEOUT });
+    home = path.join(BASE, 'home-sandboxed');
+    const r = spawnSync(TSVISOR, ['test', '--report', reportDir, '--allow-write', 'results', '--', ...VITEST], { cwd: dir, env: env(home), encoding: 'latin1', timeout: TIMEOUT });
     if (r.error) throw r.error;
     sandboxed = { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
     report = JSON.parse(fs.readFileSync(path.join(reportDir, 'report.json'), 'utf8')) as TestRunReport;
@@ -161,9 +176,13 @@ describe("tsvisor's own unit tests natively and under tsvisor test", () => {
   it("the report's writes are what the native run wrote, and the host copy is unchanged but for results/", () => {
     expect(nativeChanged).toContain('results/vitest.json');
     const rel = (p: string) => path.relative(dir, p);
-    const inMemory = report.writes.changes!.map((c) => rel(c.path));
-    const through = report.writes.paths.filter((w) => w.target === 'host').map((w) => rel(w.path));
-    expect([...inMemory, ...through].sort()).toEqual(nativeChanged);
+    const inMemory = report.writes.changes!.map((c) => c.path);
+    const through = report.writes.paths.filter((w) => w.target === 'host').map((w) => w.path);
+    const all = [...inMemory, ...through];
+    expect(all.filter((p) => within(p, dir)).map(rel).sort()).toEqual(nativeChanged);
+    expect([...new Set(all.filter((p) => within(p, home) && p !== home).map((p) => homeArea(path.relative(home, p))))].sort()).toEqual(nativeHomeChanged);
+    expect(all.filter((p) => !within(p, dir) && !within(p, home))).toEqual([]);
     expect(changed(before, treeSnapshot(dir))).toEqual(['results/vitest.json']);
+    expect(fs.readdirSync(home)).toEqual([]);
   });
 });

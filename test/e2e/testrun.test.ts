@@ -294,6 +294,26 @@ describe('files', () => {
   });
 });
 
+describe('tsvisor test: /tmp', () => {
+  it("private by default, the host's through the overlay with --tmp host (writes in memory), and a private /tmp refused where it would hide the project", () => {
+    const tool = fs.mkdtempSync('/tmp/tsvisor-testrun-tool-');
+    try {
+      fs.writeFileSync(path.join(tool, 'tool'), '#!/bin/sh\necho tool ran\n', { mode: 0o755 });
+      const script = `${tool}/tool; echo kept > ${tool}/written; cat ${tool}/written`;
+      const priv = runTest(BASE, [], ['/bin/sh', '-c', script]);
+      expect(priv.status).not.toBe(0);
+      expect(priv.report.sandbox.tmp).toBe('tmpfs');
+      const host = runTest(BASE, ['--tmp', 'host'], ['/bin/sh', '-c', script]);
+      expect([host.status, host.stdout, host.report.sandbox.tmp]).toEqual([0, 'tool ran\nkept\n', 'overlay']);
+      expect(fs.readdirSync(tool)).toEqual(['tool']);
+      const refused = runTest(tool, ['--tmp', 'private'], ['true']);
+      expect([refused.status, refused.stderr.split('\n')[0]]).toEqual([2, `tsvisor: --tmp private: ${tool} lies in /tmp, which a private /tmp would hide`]);
+    } finally {
+      fs.rmSync(tool, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the API', () => {
   it("import { runSandboxed } from 'tsvisor': typed, status and report, suite after suite in one process, refusals as TestRunError", () => {
     const dir = path.join(BASE, 'api-user');

@@ -285,13 +285,15 @@ describe('StateStore: atomic saves and crashed creates', () => {
     const store = new StateStore(root);
     store.create(makeState('anchor'));
     const doneFile = path.join(tmp, `churned-${n}`);
+    const seenFile = path.join(tmp, `seen-${n}`);
+    // 300 rounds at least, and on until the loader has seen one (a slow or loaded machine may need more).
     const c = child(
-      `for (let i = 0; i < 300; i++) {
+      `for (let i = 0; i < 300 || (!fs.existsSync(args[2]) && i < 1000000); i++) {
          store.create(JSON.parse(args[1]));
          store.remove('churn');
        }
        fs.writeFileSync(args[0], '');`,
-      [doneFile, JSON.stringify(makeState('churn'))],
+      [doneFile, JSON.stringify(makeState('churn')), seenFile],
     );
     const deadline = Date.now() + 30000;
     let found = 0;
@@ -299,7 +301,7 @@ describe('StateStore: atomic saves and crashed creates', () => {
       expect(store.listBroken()).toEqual([]);
       try {
         expect(store.load('churn').id).toBe('churn');
-        found++;
+        if (found++ === 0) fs.writeFileSync(seenFile, '');
       } catch (e) {
         // Between a remove and the next create it does not exist at all.
         expect(e).toBeInstanceOf(StateError);

@@ -478,6 +478,90 @@ static pid_t paused_child(void) {
   return n == 1 ? c : -1;
 }
 
+/* ------------------------------------------------------------- states */
+
+/* Process `c`'s state letter and name from /proc/<c>/stat (the name may hold ") "). */
+static char stat_state(pid_t c, char *comm, size_t size) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", c);
+  if (read_text(path, buf, sizeof buf) <= 0) return '?';
+  char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+  if (!open || !close || close[1] != ' ') return '?';
+  snprintf(comm, size, "%.*s", (int)(close - open - 1), open + 1);
+  return close[2];
+}
+
+/* The State: line of /proc/<c>/status. */
+static void print_status_state(const char *what, pid_t c) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/status", c);
+  if (read_text(path, buf, sizeof buf) <= 0) return;
+  char *l = strstr(buf, "\nState:");
+  printf("%s: %.*s\n", what, l ? (int)strcspn(l + 1, "\n") : 0, l ? l + 1 : "");
+}
+
+/* Polls `c` until it sleeps (2 s at most; running and stopped are passing states): the state then. */
+static char state_asleep(pid_t c) {
+  char comm[64], st = '?';
+  for (int i = 0; i < 200 && (st = stat_state(c, comm, sizeof comm)) != 'S'; i++) usleep(10000);
+  return st;
+}
+
+/* A process's state letter as Linux shows it: stopped by a signal it is 'T',
+ * never a tracer's 't' (nothing traces it); right after its exec (its
+ * close-on-exec pipe seen closed) it shows the new program's name. */
+static void cmd_states(void) {
+  char comm[64];
+  pid_t c = paused_child();
+  if (c < 0) return;
+  printf("paused: %c\n", state_asleep(c));
+  kill(c, SIGSTOP);
+  int status;
+  waitpid(c, &status, WUNTRACED);
+  printf("stopped: %c\n", stat_state(c, comm, sizeof comm));
+  print_status_state("stopped", c);
+  kill(c, SIGCONT);
+  waitpid(c, &status, WCONTINUED);
+  printf("continued: %c\n", state_asleep(c));
+  print_status_state("continued", c);
+  kill(c, SIGKILL);
+  waitpid(c, &status, 0);
+  /* a copy made here: in a sandbox, a file of its in-memory overlay */
+  const char *copy = at("x) 1 2 (y");
+  int in = open("/bin/sleep", O_RDONLY), out = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(in, buf, sizeof buf)) > 0)
+    if (write(out, buf, n) != n) return;
+  close(in);
+  close(out);
+  const char *const programs[] = {"/bin/sleep", copy};
+  for (int k = 0; k < 2; k++) {
+    const char *name = strrchr(programs[k], '/') + 1;
+    int renamed = 0, traced = 0;
+    enum { EXECS = 50 };
+    for (int i = 0; i < EXECS; i++) {
+      int sync[2];
+      if (pipe2(sync, O_CLOEXEC) < 0) return;
+      pid_t e = fork();
+      if (e == 0) {
+        execl(programs[k], name, "5", (char *)NULL);
+        _exit(127);
+      }
+      close(sync[1]);
+      char b;
+      while (read(sync[0], &b, 1) > 0) {}
+      close(sync[0]);
+      char st = stat_state(e, comm, sizeof comm);
+      renamed += !strcmp(comm, name);
+      traced += st == 't';
+      kill(e, SIGKILL);
+      waitpid(e, &status, 0);
+    }
+    printf("after exec of %s: named so %d of %d, in a tracing stop %d\n", name, renamed, EXECS, traced);
+  }
+}
+
 /* ------------------------------------------------------------- zombie */
 
 /* /proc/<pid> files opened while the child runs and read once it is a
@@ -669,6 +753,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "sysctl")) cmd_sysctl();
   else if (!strcmp(cmd, "auxv")) cmd_auxv();
   else if (!strcmp(cmd, "zombie")) cmd_zombie();
+  else if (!strcmp(cmd, "states")) cmd_states();
   else if (!strcmp(cmd, "boottime")) cmd_boottime();
   else if (!strcmp(cmd, "writeless")) cmd_writeless();
   else if (!strcmp(cmd, "sysstat")) cmd_sysstat();

@@ -1212,8 +1212,9 @@ static void cmd_creds(void) {
  */
 enum { PC_NONE, PC_RECV_BEFORE, PC_RECV_AFTER, PC_SEND_BEFORE, PC_SEND_AFTER, PC_SEND_BEFORE_RECV_AFTER, PC_RECV_ON_OFF, PC_PIDFD, PC_WHENS };
 static const char *pc_when[] = {"no SO_PASSCRED", "receiver's before", "receiver's after", "sender's before", "sender's after", "sender's before, receiver's after", "receiver's set and cleared before", "sender's SO_PASSPIDFD before, receiver's after"};
-enum { W_WRITE, W_SEND, W_SENDMSG, W_SENDMSG_FD, W_SENDTO, W_SENDMSG_NAME, W_WAYS };
-static const char *pc_way[] = {"write", "send", "sendmsg", "sendmsg with SCM_RIGHTS", "sendto with a name", "sendmsg with a name"};
+enum { W_WRITE, W_SEND, W_SENDMSG, W_SENDMSG_FD, W_SENDMSG_FD_TIGHT, W_SENDTO, W_SENDMSG_NAME, W_WAYS };
+/* "tight": msg_controllen is the cmsg_len of one fd (20, not 8-aligned), as Chromium's zygote sends it. */
+static const char *pc_way[] = {"write", "send", "sendmsg", "sendmsg with SCM_RIGHTS", "sendmsg with SCM_RIGHTS, tight msg_controllen", "sendto with a name", "sendmsg with a name"};
 enum { S_PAIR, S_CONN, S_ACCEPTED, S_EMBRYO, S_UNCONN, S_UNCONN_ABS, S_SETUPS };
 static const char *pc_setup[] = {"socketpair", "client to server", "server to client", "before accept", "unconnected", "unconnected, abstract"};
 
@@ -1240,6 +1241,11 @@ static long pc_send(int s, int way, const char *name) {
   case W_SENDMSG_FD: {
     int fd = 1;
     put_cmsg(&m, ctl, sizeof ctl, SCM_RIGHTS, &fd, sizeof fd);
+    return sendmsg(s, &m, 0);
+  }
+  case W_SENDMSG_FD_TIGHT: {
+    int fd = 1;
+    m.msg_controllen = put_cmsg(&m, ctl, sizeof ctl, SCM_RIGHTS, &fd, sizeof fd)->cmsg_len;
     return sendmsg(s, &m, 0);
   }
   default: return sendmsg(s, &m, 0);

@@ -12,6 +12,7 @@ const doFlag = (name: string): FlagSpec => DO_FLAGS.find((f) => f.name === name)
 const FLAGS: readonly FlagSpec[] = [
   { name: 'network', type: 'string', choices: ['none', 'loopback', 'host'], help: "loopback: a network of the sandbox's own with only loopback (default; a local server on 127.0.0.1 works); none: no interface; host: the host's network" },
   { name: 'allow-write', type: 'list', help: 'a host path written through (a read-write bind mount; repeatable), e.g. coverage/' },
+  { name: 'tmp', type: 'string', choices: ['private', 'host'], help: "private: an empty /tmp of the sandbox's own (default); host: the host's /tmp, its writes in memory (the default when the working directory or an --allow-write path lies in /tmp)" },
   { name: 'hide', type: 'list', help: 'hide a path too: reads give ENOENT and are reported (repeatable)' },
   { name: 'show', type: 'list', help: 'show a path hidden by default (repeatable; the list: docs/testrun.md "Hidden by default")' },
   { name: 'timeout', type: 'string', help: 'wall time, e.g. 90s, 10m, 2h (default 1h; 0: none); past it the sandbox is killed and the status is 124' },
@@ -72,6 +73,7 @@ export const testCommand: Command = {
           allowWrite: (flags['allow-write'] as string[] | undefined) ?? [],
           hide: (flags.hide as string[] | undefined) ?? [],
           show: (flags.show as string[] | undefined) ?? [],
+          ...(flags.tmp !== undefined ? { tmp: flags.tmp as 'private' | 'host' } : {}),
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
           ...(flags.memory !== undefined ? { memory: flags.memory as string } : {}),
           ...(flags.pids !== undefined ? { pids: flags.pids as string } : {}),

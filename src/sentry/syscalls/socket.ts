@@ -779,7 +779,8 @@ function hostControl(
 ): { control: Buffer | null; creds: Buffer | null } {
   const out = guest ? Buffer.from(guest) : Buffer.alloc(0);
   let creds: Buffer | null = null;
-  for (let off = 0; off + CMSGHDR_SIZE <= out.length; ) {
+  let off = 0;
+  while (off + CMSGHDR_SIZE <= out.length) {
     const len = Number(out.readBigUInt64LE(off));
     if (len < CMSGHDR_SIZE || off + len > out.length) fail('EINVAL');
     const level = out.readInt32LE(off + 8);
@@ -807,7 +808,11 @@ function hostControl(
   if (unix && !creds && attachesCreds(k, unix.sock, t, unix.name)) {
     const c = t.creds;
     creds = credsMessage(hostUcred(k, t, t.proc.pid, c.uid, c.gid));
-    return { control: out.length ? Buffer.concat([out, creds]) : creds, creds };
+    // The kernel looks for the next header at the aligned end of the last
+    // one (CMSG_NXTHDR): a msg_controllen that stops short of it (Chromium's
+    // zygote gives cmsg_len) is padded, and bytes too few for a header are dropped.
+    const head = off <= out.length ? out.subarray(0, off) : Buffer.concat([out, Buffer.alloc(off - out.length)]);
+    return { control: Buffer.concat([head, creds]), creds };
   }
   return { control: out.length ? out : null, creds };
 }

@@ -430,7 +430,7 @@ function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string 
   f[3] = String(map(Number(f[3])));
   f[5] = String(Number(f[5]) > 0 ? map(Number(f[5])) : f[5]);
   // The task reading its own stat is running; the host shows it waiting for the Sentry.
-  if (k.current?.tid === hostTid) f[0] = 'R';
+  f[0] = guestState(k, hostTid, f[0]!);
   // A nice value the Sentry keeps (syscalls/priority.ts): fields 18 (priority) and 19 (nice).
   const kept = k.tasks.get(hostTid)?.keptNice;
   if (kept && Number(f[16]) === kept.host) {
@@ -474,8 +474,11 @@ function statusText(k: Kernel, hostTid: number, p: Process, comm: string): strin
           return `PPid:\t${p.parent?.pid ?? 0}`;
         case 'TracerPid':
           return 'TracerPid:\t0';
-        case 'State':
-          return k.current?.tid === hostTid ? 'State:\tR (running)' : line;
+        case 'State': {
+          const letter = rest.trim().charAt(0);
+          const state = guestState(k, hostTid, letter);
+          return state === letter ? line : `State:\t${STATE_NAMES[state]}`;
+        }
         case 'NStgid':
           return `NStgid:\t${p.pid}`;
         case 'NSpid':
@@ -1148,5 +1151,24 @@ function taskDir(pfs: ProcFs, p: Process, base: string): Node {
  */
 export function commOf(p: Process, hostTid: number): string {
   const host = hostComm(hostTid);
+  // Exec'd by the kernel, its stop not yet handled: the host's name is the
+  // rewritten execveat's (exec.ts): the fd's number, or on newer kernels the
+  // name of the file it holds (the memfs's store names files by inode).
+  const pe = p.threads.get(hostTid)?.pendingExec;
+  if (pe && host && host !== p.hostComm) return pe.comm;
   return !host || host === p.hostComm || !p.comm ? p.comm || 'init' : host;
 }
+
+/**
+ * A thread's state letter as the guest sees it: the host shows the Sentry's
+ * ptrace stops as 't' (tracing stop), which no guest is in (a guest cannot
+ * trace): a group-stop (SIGSTOP) is Linux's 'T', any other stop is the
+ * thread inside a call the Sentry runs, 'R'.
+ */
+function guestState(k: Kernel, hostTid: number, host: string): string {
+  if (k.current?.tid === hostTid) return 'R';
+  if (host !== 't') return host;
+  return k.tasks.get(hostTid)?.groupStopped ? 'T' : 'R';
+}
+
+const STATE_NAMES: Readonly<Record<string, string>> = { R: 'R (running)', T: 'T (stopped)' };
