@@ -462,21 +462,66 @@ function mountAt(raw: unknown, at: string, bundleDir: string): MountConfig {
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50, e: 2 ** 60 };
 
-/** tmpfs's size= and mode= options, as mount(8) reads them (size=64m, size=65536k, size=50%, mode=1777). */
-function tmpfsOptions(options: string[], at: string): { size?: number; mode?: number } {
-  const out: { size?: number; mode?: number } = {};
+interface TmpfsOptions {
+  size?: number;
+  inodes?: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  noexec: boolean;
+  nodev: boolean;
+}
+
+/**
+ * tmpfs's options as mount(8) reads them: size= (size=64m, size=65536k,
+ * size=50%), nr_inodes= (with k, m, g), mode= (octal), uid=, gid=, and the
+ * flags noexec/exec and nodev/dev (the last one wins).
+ */
+function tmpfsOptions(options: string[], at: string): TmpfsOptions {
+  const out: TmpfsOptions = { noexec: false, nodev: false };
   options.forEach((o, i) => {
     const here = sub(sub(at, 'options'), i);
-    if (o.startsWith('size=')) {
-      const m = /^(\d+)([kmgtpe%]?)$/i.exec(o.slice(5));
-      if (!m) fail(`${here} ${show(o)}: the size must be a number of bytes with an optional k, m, g suffix or %`);
+    const eq = o.indexOf('=');
+    const [key, value] = eq < 0 ? [o, ''] : [o.slice(0, eq), o.slice(eq + 1)];
+    const count = (pattern: RegExp, what: string) => {
+      const m = pattern.exec(value);
+      if (!m) fail(`${here} ${show(o)}: ${what}`);
       const n = Number(m[1]);
-      out.size = m[2] === '%' ? Math.floor((os.totalmem() * n) / 100) : n * SIZE_UNITS[m[2]!.toLowerCase()]!;
-      if (!Number.isSafeInteger(out.size)) fail(`${here} ${show(o)}: the size is too large`);
-    } else if (o.startsWith('mode=')) {
-      const mode = /^[0-7]+$/.test(o.slice(5)) ? parseInt(o.slice(5), 8) : NaN;
-      if (!(mode <= 0o7777)) fail(`${here} ${show(o)}: the mode must be octal, at most 7777`);
-      out.mode = mode;
+      const v = m[2] === '%' ? Math.floor((os.totalmem() * n) / 100) : n * SIZE_UNITS[m[2]!.toLowerCase()]!;
+      if (!Number.isSafeInteger(v)) fail(`${here} ${show(o)}: the number is too large`);
+      return v;
+    };
+    const id = () => {
+      if (!/^\d{1,10}$/.test(value) || Number(value) > 2 ** 32 - 2) fail(`${here} ${show(o)}: the id must be a number below 4294967295`);
+      return Number(value);
+    };
+    switch (key) {
+      case 'size':
+        out.size = count(/^(\d+)([kmgtpe%]?)$/i, 'the size must be a number of bytes with an optional k, m, g suffix or %');
+        break;
+      case 'nr_inodes':
+        out.inodes = count(/^(\d+)([kmg]?)$/i, 'nr_inodes must be a number with an optional k, m, g suffix');
+        break;
+      case 'mode': {
+        const mode = /^[0-7]+$/.test(value) ? parseInt(value, 8) : NaN;
+        if (!(mode <= 0o7777)) fail(`${here} ${show(o)}: the mode must be octal, at most 7777`);
+        out.mode = mode;
+        break;
+      }
+      case 'uid':
+        out.uid = id();
+        break;
+      case 'gid':
+        out.gid = id();
+        break;
+      case 'noexec':
+      case 'exec':
+        out.noexec = key === 'noexec';
+        break;
+      case 'nodev':
+      case 'dev':
+        out.nodev = key === 'nodev';
+        break;
     }
   });
   return out;
@@ -791,10 +836,7 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
         return { destination: m.destination, type: 'bind', source: m.source!, readonly };
       case 'tmpfs': {
         const t = withPrefix('config.json: ', () => tmpfsOptions(m.options, at));
-        const spec: MountSpec = { destination: m.destination, type: 'tmpfs', readonly };
-        if (t.size !== undefined) spec.size = t.size;
-        if (t.mode !== undefined) spec.mode = t.mode;
-        return spec;
+        return { destination: m.destination, type: 'tmpfs', readonly, source: m.source || 'tmpfs', ...t };
       }
       case 'sysfs':
       case 'cgroup':

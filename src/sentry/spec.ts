@@ -9,12 +9,18 @@ export interface MountSpec {
   /** sandbox path */
   destination: string;
   type: 'bind' | 'tmpfs' | 'proc' | 'sysfs' | 'devpts' | 'mqueue' | 'dev' | 'cgroup';
-  /** host path for binds */
+  /** host path for binds; for a tmpfs, the source /proc/mounts shows (Docker's "shm") */
   source?: string;
   readonly?: boolean;
-  /** tmpfs size in bytes, mode */
+  /** tmpfs: size= in bytes, nr_inodes=, mode=, uid=, gid= of its root */
   size?: number;
+  inodes?: number;
   mode?: number;
+  uid?: number;
+  gid?: number;
+  /** tmpfs: mounted noexec (execve EACCES, PROT_EXEC mappings EPERM), nodev (device nodes cannot be opened) */
+  noexec?: boolean;
+  nodev?: boolean;
 }
 
 export interface SandboxSpec {

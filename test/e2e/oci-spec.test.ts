@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
+import { compile } from './robust-helpers.js';
 
 type Runtime = 'runc' | 'tsvisor';
 const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
@@ -192,6 +193,37 @@ describe('mounts', () => {
       c.mounts.push({ destination: '/ro', type: 'bind', source: host, options: ['rbind', 'ro'] });
     });
     expect(fs.readdirSync(host)).toEqual(['f']);
+  });
+});
+
+describe('tmpfs options', () => {
+  it('size, nr_inodes, mode, uid, gid, noexec and /dev/shm: mountinfo, /proc/mounts, statfs, df, ENOSPC, exec and PROT_EXEC as under runc', () => {
+    compile('mountflags', path.join(rootfs, 'bin'));
+    // Fields 4 on of mountinfo (mount ids and device numbers differ between runtimes).
+    const mountinfo = (dir: string) => `grep " ${dir} " /proc/self/mountinfo | cut -d" " -f4-; grep " ${dir} " /proc/mounts`;
+    const script = [
+      mountinfo('/tmpfs-opts'),
+      mountinfo('/dev/shm'),
+      mountinfo('/dev'),
+      'stat -c "%a %u %g" /tmpfs-opts; df -k /tmpfs-opts /dev/shm | tail -2 | tr -s " " | cut -d" " -f1,2,6',
+      'dd if=/dev/zero of=/tmpfs-opts/big bs=1k count=2048 2>&1 | head -1; ls -l /tmpfs-opts/big | tr -s " " | cut -d" " -f5',
+      'rm /tmpfs-opts/big; i=0; while [ $i -lt 10 ] && touch /tmpfs-opts/f$i 2>/dev/null; do i=$((i+1)); done; echo "files: $i"; rm /tmpfs-opts/f*',
+      'cp /bin/mountflags /tmpfs-opts/x; /tmpfs-opts/x; echo "[$?]"; cp /bin/mountflags /dev/shm/x; /dev/shm/x; echo "[$?]"; cp /bin/mountflags /tmpfs-exec/x; /tmpfs-exec/x; echo "[$?]"',
+      'mountflags statfs /tmpfs-opts inodes /tmpfs-opts statfs /dev/shm statfs /tmpfs-exec exec /tmpfs-opts/x exec /dev/shm/x exec /tmpfs-exec/x exec /bin/mountflags',
+    ].join('; ');
+    const r = same(sh(script), (c) => {
+      c.mounts = c.mounts.filter((m: { destination: string }) => m.destination !== '/dev/shm');
+      // As Docker writes --tmpfs, --shm-size and destinations that no other case uses: runc 1.1 gives a tmpfs on an existing directory that directory's mode (runc 1.1 keeps an existing one's mode).
+      c.mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=1m'] });
+      c.mounts.push({ destination: '/tmpfs-opts', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'noexec', 'nosuid', 'nodev', 'size=100k', 'nr_inodes=6', 'mode=777', 'uid=5', 'gid=6'] });
+      c.mounts.push({ destination: '/tmpfs-exec', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'exec', 'dev', 'size=1m'] });
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('/tmpfs-opts rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,size=100k,nr_inodes=6,mode=777,uid=5,gid=6\n');
+    expect(r.stdout).toContain('/dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=1024k\n');
+    expect(r.stdout).toContain('mmap PROT_EXEC /tmpfs-opts/x: EPERM\nmprotect PROT_EXEC /tmpfs-opts/x: EACCES\n');
+    expect(r.stdout).toContain('mmap PROT_EXEC /tmpfs-exec/x: ok\n');
+    expect(r.stdout).toContain('files: 5\n');
   });
 });
 
