@@ -170,10 +170,13 @@ export async function startSandbox(
           if (st !== 'created') return { ok: false, error: `cannot start a container that is ${st}` };
           return start().then((): ControlReply => ({ ok: true }));
         }
-        case 'kill':
+        case 'kill': {
+          const st = req.direct ? status(store.load(id)) : undefined;
+          if (st && st !== 'created' && st !== 'running') return { ok: false, error: `cannot signal a container that is ${st} here` };
           if (req.all) k.signalAll(req.signal);
           else k.signal(req.signal);
           return { ok: true };
+        }
         case 'ps':
           return { ok: true, pids: k.hostPids() };
         case 'exec':
