@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SECCOMP_RET_DATA, makedev } from '../abi/linux.js';
+import { PTS_MAJOR_FIRST, PTS_MAJOR_LAST, SECCOMP_RET_DATA, makedev } from '../abi/linux.js';
 import type { MountSpec, SandboxSpec } from '../sentry/spec.js';
 
 /** A config.json (or process.json) that tsvisor cannot run; the message is for the user. */
@@ -588,24 +588,73 @@ function mappings(l: Obj, key: string, at: string): IdMapping[] {
 }
 
 /**
- * Character devices the Sentry can give a container, by "major:minor": its
- * own /dev nodes. Anything else would be a host device passed through, which
- * tsvisor does not do.
+ * Character devices the Sentry provides itself, by "major:minor": its own
+ * /dev nodes. Any other character device is the host's, passed through.
  */
 const PROVIDED_DEVICES = new Set(['1:3', '1:5', '1:7', '1:8', '1:9', '5:0', '5:2']);
 
-/** linux.devices: each must be one tsvisor provides, under /dev (where its device nodes live). */
+/**
+ * The host's name under /dev of character device major:minor, as the
+ * kernel names it (/sys/dev/char/M:m/uevent DEVNAME), checked to be that
+ * device; undefined when the host has none.
+ */
+function hostCharDevice(major: number, minor: number): string | undefined {
+  let uevent: string;
+  try {
+    uevent = fs.readFileSync(`/sys/dev/char/${major}:${minor}/uevent`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const name = /^DEVNAME=(.+)$/m.exec(uevent)?.[1];
+  if (!name || name.split('/').some((p) => p === '' || p === '.' || p === '..')) return undefined;
+  try {
+    const st = fs.lstatSync(`/dev/${name}`);
+    return st.isCharacterDevice() && st.rdev === makedev(major, minor) ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** linux.devices: character devices under /dev, each the Sentry's own or one the host has. */
 function withDevicesChecked(devices: DeviceConfig[]): DeviceConfig[] {
   devices.forEach((d, i) => {
     const here = `linux.devices[${i}]`;
     const id = `${d.type} ${d.major ?? '-'}:${d.minor ?? '-'}`;
-    if (d.type !== 'c' && d.type !== 'u') fail(`${here}: ${d.path} (${id}): tsvisor provides character devices only`);
-    if (!PROVIDED_DEVICES.has(`${d.major}:${d.minor}`)) {
-      fail(`${here}: ${d.path} (${id}): tsvisor passes no host devices to containers; it provides null, zero, full, random, urandom, tty and ptmx`);
-    }
+    if (d.type !== 'c' && d.type !== 'u') fail(`${here}: ${d.path} (${id}): tsvisor passes character devices only`);
     if (!d.path.startsWith('/dev/') || d.path.split('/').includes('..')) fail(`${here}: ${d.path}: device nodes can only be made under /dev`);
+    if (PROVIDED_DEVICES.has(`${d.major}:${d.minor}`)) return;
+    // The sandbox's terminals are its own (a devpts of the Gofer's); the host's are never passed.
+    if (d.major === 4 || d.major === 5 || (d.major! >= PTS_MAJOR_FIRST && d.major! <= PTS_MAJOR_LAST)) fail(`${here}: ${d.path} (${id}): tsvisor passes no host terminals`);
+    if (hostCharDevice(d.major!, d.minor!) === undefined) fail(`${here}: ${d.path} (${id}): the host has no such character device`);
   });
   return devices;
+}
+
+/**
+ * Rules runc 1.1 adds after the spec's (specconv AllowedDevices) for a
+ * device tsvisor may pass through: /dev/net/tun. Its others are devices
+ * the Sentry provides or terminals, which are never passed.
+ */
+const RUNC_ALLOWED_DEVICES = [{ allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }];
+
+/**
+ * Whether the devices cgroup rules (linux.resources.devices, then runc's
+ * own, in order, the last rule that matches an access deciding it; no rule:
+ * allowed) let a process read and write character device major:minor.
+ */
+function cgroupAccess(resources: Record<string, unknown> | undefined, major: number, minor: number): { read: boolean; write: boolean } {
+  const out = { read: true, write: true };
+  const rules = Array.isArray(resources?.devices) ? (resources.devices as unknown[]) : [];
+  for (const r of [...rules, ...RUNC_ALLOWED_DEVICES] as Record<string, unknown>[]) {
+    if (r === null || typeof r !== 'object') continue;
+    const type = r.type ?? 'a';
+    const matches = (v: unknown, n: number) => v === undefined || v === null || v === -1 || v === n;
+    if ((type !== 'a' && type !== 'c') || !matches(r.major, major) || !matches(r.minor, minor)) continue;
+    const access = typeof r.access === 'string' && r.access !== '' ? r.access : 'rwm';
+    if (access.includes('r')) out.read = r.allow === true;
+    if (access.includes('w')) out.write = r.allow === true;
+  }
+  return out;
 }
 
 function devicesAt(l: Obj, at: string): DeviceConfig[] {
@@ -871,13 +920,17 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     mounts,
     stdio: opts.stdio,
     foreground: opts.foreground ?? false,
-    devices: c.devices.map((d) => ({
-      path: d.path,
-      rdev: makedev(d.major!, d.minor!),
-      mode: d.fileMode ?? 0o666,
-      uid: d.uid ?? 0,
-      gid: d.gid ?? 0,
-    })),
+    devices: c.devices.map((d) => {
+      const host = PROVIDED_DEVICES.has(`${d.major}:${d.minor}`) ? undefined : hostCharDevice(d.major!, d.minor!);
+      return {
+        path: d.path,
+        rdev: makedev(d.major!, d.minor!),
+        mode: d.fileMode ?? 0o666,
+        uid: d.uid ?? 0,
+        gid: d.gid ?? 0,
+        ...(host === undefined ? {} : { host, access: cgroupAccess(c.resources, d.major!, d.minor!) }),
+      };
+    }),
     ...(c.namespaces.some((n) => n.type === 'user') && (c.uidMappings.length || c.gidMappings.length)
       ? { fileIdMappings: { uid: [...c.uidMappings], gid: [...c.gidMappings] } }
       : {}),

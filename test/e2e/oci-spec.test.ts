@@ -292,11 +292,41 @@ describe('linux.devices', () => {
     expect(r.stdout).toContain('written\n');
   });
 
-  it('a host device tsvisor does not pass through is refused at create, naming it', () => {
-    const r = run('tsvisor', bundle(sh('echo ran'), (c) => (c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666 }])));
+  it('a host terminal is refused at create, naming it', () => {
+    const r = run('tsvisor', bundle(sh('echo ran'), (c) => (c.linux.devices = [{ path: '/dev/hostpts', type: 'c', major: 136, minor: 0, fileMode: 0o666 }])));
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('linux.devices[0]: /dev/fuse (c 10:229): tsvisor passes no host devices to containers');
+    expect(r.stderr).toContain('linux.devices[0]: /dev/hostpts (c 136:0): tsvisor passes no host terminals');
+  });
+
+  it('host character devices appear with the given number, mode and owner; the devices cgroup rules decide the opens, as under runc', () => {
+    // /dev/loop-control and /dev/net/tun answer a write without ioctls (EINVAL, EBADFD); /dev/kvm is only opened.
+    for (const d of ['/dev/loop-control', '/dev/net/tun', '/dev/kvm']) expect(fs.existsSync(d), `${d} on the host`).toBe(true);
+    const script = [
+      'ls -ln /dev/lc /dev/net/tunx /dev/kv | cut -c1-10,30-',
+      'echo x > /dev/lc; echo "[$?]"',
+      'cat /dev/net/tunx; echo "[$?]"; echo x > /dev/net/tunx; echo "[$?]"',
+      'echo > /dev/kv; echo "[$?]"; cat /dev/kv; echo "[$?]"',
+    ].join('; ');
+    const r = same(sh(script), (c) => {
+      c.linux.devices = [
+        { path: '/dev/lc', type: 'c', major: 10, minor: 237, fileMode: 0o600, uid: 0, gid: 0 },
+        { path: '/dev/net/tunx', type: 'c', major: 10, minor: 200, fileMode: 0o640, uid: 5, gid: 6 },
+        { path: '/dev/kv', type: 'c', major: 10, minor: 232, fileMode: 0o666 },
+      ];
+      // Docker's shape: deny everything, then allow each device (runc adds its own allow rules for /dev/net/tun and the standard devices after these).
+      c.linux.resources = {
+        devices: [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', major: 10, minor: 237, access: 'rwm' },
+          { allow: true, type: 'c', major: 10, minor: 200, access: 'r' },
+          { allow: true, type: 'c', major: 10, minor: 232, access: 'w' },
+        ],
+      };
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("cat: can't open '/dev/kv': Operation not permitted\n");
+    expect(r.stderr).toContain('sh: write error: Invalid argument\n');
   });
 });
 
