@@ -615,7 +615,7 @@ function hostCharDevice(major: number, minor: number): string | undefined {
   }
 }
 
-/** linux.devices: character devices under /dev, each the Sentry's own or one the host has. */
+/** linux.devices: character devices under /dev, none a host terminal (whether the host has each is checked at create). */
 function withDevicesChecked(devices: DeviceConfig[]): DeviceConfig[] {
   devices.forEach((d, i) => {
     const here = `linux.devices[${i}]`;
@@ -625,7 +625,6 @@ function withDevicesChecked(devices: DeviceConfig[]): DeviceConfig[] {
     if (PROVIDED_DEVICES.has(`${d.major}:${d.minor}`)) return;
     // The sandbox's terminals are its own (a devpts of the Gofer's); the host's are never passed.
     if (d.major === 4 || d.major === 5 || (d.major! >= PTS_MAJOR_FIRST && d.major! <= PTS_MAJOR_LAST)) fail(`${here}: ${d.path} (${id}): tsvisor passes no host terminals`);
-    if (hostCharDevice(d.major!, d.minor!) === undefined) fail(`${here}: ${d.path} (${id}): the host has no such character device`);
   });
   return devices;
 }
@@ -920,8 +919,13 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     mounts,
     stdio: opts.stdio,
     foreground: opts.foreground ?? false,
-    devices: c.devices.map((d) => {
-      const host = PROVIDED_DEVICES.has(`${d.major}:${d.minor}`) ? undefined : hostCharDevice(d.major!, d.minor!);
+    // Checked here, at create, not when config.json is read: delete must work after a device is gone.
+    devices: c.devices.map((d, i) => {
+      const provided = PROVIDED_DEVICES.has(`${d.major}:${d.minor}`);
+      const host = provided ? undefined : hostCharDevice(d.major!, d.minor!);
+      if (!provided && host === undefined) {
+        withPrefix('config.json: ', () => fail(`linux.devices[${i}]: ${d.path} (${d.type} ${d.major}:${d.minor}): the host has no such character device`));
+      }
       return {
         path: d.path,
         rdev: makedev(d.major!, d.minor!),
