@@ -8,7 +8,11 @@
 //                      (create + start + exec), and to the end of `run`
 //                      (including the container's deletion);
 //   docker-run         `docker run --rm local/busybox true` wall time, through
-//                      a private dockerd with the three runtimes registered.
+//                      a private dockerd with the three runtimes registered;
+//   docker-stop        `docker stop` of a container that exits on SIGTERM,
+//                      `docker stop -t 1` of one that ignores it (pid 1
+//                      without a handler: SIGKILL after 1 s) and `docker
+//                      restart -t 1` of the first, through the same dockerd.
 //
 //   node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--record]
 
@@ -128,7 +132,7 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const samples = Object.fromEntries(selected.map((n) => [n, { first: [], run: [], docker: [] }]));
+const samples = Object.fromEntries(selected.map((n) => [n, { first: [], run: [], docker: [], stop: [], stopKill: [], restart: [] }]));
 let seq = 0;
 
 for (let round = 0; round < RUNS; round++) {
@@ -178,6 +182,23 @@ async function dockerBench() {
         samples[name].docker.push((await timed([...client, 'run', '--rm', `--runtime=${name}`, 'local/busybox', 'true'])).total);
       }
     }
+    // A shell that exits on SIGTERM at once (wait returns when the trap runs), and a sleep as pid 1, which ignores it.
+    const trapping = ['sh', '-c', "trap 'exit 0' TERM; sleep 1000 & wait"];
+    for (let round = 0; round < RUNS; round++) {
+      for (let i = 0; i < selected.length; i++) {
+        const name = selected[(i + round) % selected.length];
+        const term = sh([...client, 'run', '-d', `--runtime=${name}`, 'local/busybox', ...trapping]).trim();
+        const kill = sh([...client, 'run', '-d', `--runtime=${name}`, 'local/busybox', 'sleep', '1000']).trim();
+        // Until both have started (docker run -d returns once they have), and the shell has set its trap.
+        await new Promise((r) => setTimeout(r, 500));
+        samples[name].stop.push((await timed([...client, 'stop', term])).total);
+        samples[name].stopKill.push((await timed([...client, 'stop', '-t', '1', kill])).total);
+        sh([...client, 'start', term]);
+        await new Promise((r) => setTimeout(r, 500));
+        samples[name].restart.push((await timed([...client, 'restart', '-t', '1', term])).total);
+        sh([...client, 'rm', '-f', term, kill]);
+      }
+    }
     return null;
   } finally {
     spawnSync(client[0], [...client.slice(1), 'rm', '-f', ...sh([...client, 'ps', '-aq']).split('\n').filter(Boolean)], { env: ENV });
@@ -197,7 +218,14 @@ const fmt = (ms) => (Number.isNaN(ms) ? '–' : ms >= 1000 ? `${(ms / 1000).toFi
 const rows = [
   ['create → first instruction (`run`, to the first byte)', 'first'],
   ['`run` to exit, container deleted', 'run'],
-  ...(dockerProblem ? [] : [['`docker run --rm local/busybox true`', 'docker']]),
+  ...(dockerProblem
+    ? []
+    : [
+        ['`docker run --rm local/busybox true`', 'docker'],
+        ['`docker stop` (exits on SIGTERM)', 'stop'],
+        ['`docker stop -t 1` (ignores SIGTERM: SIGKILL after 1 s)', 'stopKill'],
+        ['`docker restart -t 1` (exits on SIGTERM)', 'restart'],
+      ]),
 ];
 const header = `| measurement | ${selected.join(' | ')} | ${selected.includes('tsvisor') ? selected.filter((n) => n !== 'tsvisor').map((n) => `tsvisor ÷ ${n}`).join(' | ') : ''} |`;
 const lines = [header, `|---|${selected.map(() => '---:').join('|')}|${selected.filter((n) => n !== 'tsvisor').map(() => '---:').join('|')}|`];

@@ -1215,15 +1215,18 @@ long DetachedMountAsCaller(const char* type, const char* const* opts, unsigned a
   return geteuid() == 0 ? DetachedMount(type, opts, attrs) : DetachedMountAside(type, opts, attrs);
 }
 
-// tmpfsMount(sizeBytes, nrInodes) -> mount fd | -errno: a new tmpfs (root
-// directory 0700) mounted nowhere, nosuid and nodev. Files are reached only
-// relative to the returned fd; the mount goes away with the last fd
-// referring to it or to a file in it.
+// tmpfsMount(sizeBytes, nrInodes, noexec = false) -> mount fd | -errno: a new
+// tmpfs (root directory 0700) mounted nowhere, nosuid and nodev (and noexec
+// if asked: the kernel then refuses PROT_EXEC mappings of its files). Files
+// are reached only relative to the returned fd; the mount goes away with the
+// last fd referring to it or to a file in it.
 Napi::Value TmpfsMount(const Napi::CallbackInfo& info) {
   std::string size = std::to_string(I64(info, 0));
   std::string inodes = std::to_string(I64(info, 1));
+  bool noexec = info.Length() > 2 && info[2].ToBoolean().Value();
   const char* opts[] = {"size", size.c_str(), "nr_inodes", inodes.c_str(), "mode", "0700", nullptr};
-  return Num(info.Env(), static_cast<double>(DetachedMountAsCaller("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
+  unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (noexec ? MOUNT_ATTR_NOEXEC : 0);
+  return Num(info.Env(), static_cast<double>(DetachedMountAsCaller("tmpfs", opts, attrs)));
 }
 
 // devptsInstance() -> mount fd | -errno: a new devpts instance (ptmx 0666,

@@ -309,6 +309,13 @@ export const MS_PRIVATE = 1 << 18;
 
 // filesystem magic numbers (statfs f_type)
 export const TMPFS_MAGIC = 0x01021994;
+/** statfs f_flags (the mount's flags, as statfs(2) reports them) */
+export const ST_RDONLY = 0x1;
+export const ST_NOSUID = 0x2;
+export const ST_NODEV = 0x4;
+export const ST_NOEXEC = 0x8;
+export const ST_VALID = 0x20;
+export const ST_RELATIME = 0x1000;
 export const PROC_SUPER_MAGIC = 0x9fa0;
 export const SYSFS_MAGIC = 0x62656572;
 export const DEVPTS_SUPER_MAGIC = 0x1cd1;

@@ -428,7 +428,7 @@ export class GoferClient {
     return this.finish(this.request(Op.STATFS, (w) => w.u32(exportId).str(path)), (r) => r.f64s(STATFS_FIELDS));
   }
 
-  /** Opens an allowlisted device: null, zero, full, random, urandom, ptmx, pts/N. */
+  /** Opens an allowlisted device: null, zero, full, random, urandom, ptmx, pts/N, or a host device the container was given (by name under /dev). */
   device(name: string, flags: number): DeviceResult | number {
     const res = this.request(Op.DEVICE, (w) => w.str(name).u32(flags));
     return this.finish(res, (r) => {
@@ -448,10 +448,17 @@ export interface GoferExport {
   hostPath: string;
 }
 
+/** A host character device the container was given (OCI linux.devices): its name under /dev and its number. */
+export interface GoferDevice {
+  name: string;
+  major: number;
+  minor: number;
+}
+
 /** A Gofer started before its exports were known (startGofer); serve() hands them over. */
 export interface StartedGofer {
   readonly pid: number;
-  serve(exports: readonly GoferExport[]): { pid: number; client: GoferClient };
+  serve(exports: readonly GoferExport[], devices: readonly GoferDevice[]): { pid: number; client: GoferClient };
   /** Stops it, when the sandbox will not be made after all. */
   kill(): void;
 }
@@ -482,13 +489,16 @@ function launchGofer(exportArgs: string[], keepStderr: boolean): { pid: number; 
   return { pid, pidfd, sock: ours };
 }
 
+const exportArg = (e: GoferExport) => `${e.id}:${e.mode}:${e.hostPath}`;
+const deviceArg = (d: GoferDevice) => `${d.major}:${d.minor}:${d.name}`;
+
 /**
  * Starts a Gofer serving exports over a new SOCK_SEQPACKET socketpair. The
  * caller reaps the pid (the Sentry's waiter thread does).
  */
-export function spawnGofer(exports: readonly GoferExport[]): { pid: number; client: GoferClient } {
+export function spawnGofer(exports: readonly GoferExport[], devices: readonly GoferDevice[] = []): { pid: number; client: GoferClient } {
   const { pid, pidfd, sock } = launchGofer(
-    exports.flatMap((e) => ['--export', `${e.id}:${e.mode}:${e.hostPath}`]),
+    [...exports.flatMap((e) => ['--export', exportArg(e)]), ...devices.flatMap((d) => ['--device', deviceArg(d)])],
     true,
   );
   return { pid, client: new GoferClient(sock, { pid, pidfd }) };
@@ -505,8 +515,8 @@ export function startGofer(): StartedGofer {
   let served = false;
   return {
     pid,
-    serve(exports) {
-      const msg = Buffer.from(exports.map((e) => `${e.id}:${e.mode}:${e.hostPath}`).join('\n'));
+    serve(exports, devices) {
+      const msg = Buffer.from([...exports.map(exportArg), ...devices.map((d) => `dev:${deviceArg(d)}`)].join('\n'));
       if (native.sendMsg(sock, msg, msg.length, []) < 0) throw new Error('the Gofer went away before it was given its exports');
       served = true;
       return { pid, client: new GoferClient(sock, { pid, pidfd }) };

@@ -135,19 +135,39 @@ interface ExportRoot {
 
 /** Parses the command line; returns an error message on bad usage. */
 /** One export as `ID:MODE:HOSTPATH` (an --export argument, or a line of the exports message). */
-function parseExport(v: string | undefined, exports: readonly ExportSpec[]): ExportSpec | string {
+/** Adds ID:MODE:HOSTPATH to `exports`; a message if it is not one. */
+function parseExport(v: string | undefined, exports: ExportSpec[]): string | undefined {
   const m = v === undefined ? null : /^(\d+):(ro|rw):(.+)$/s.exec(v);
   if (!m) return `--export needs ID:MODE:HOSTPATH with MODE ro or rw (got ${JSON.stringify(v)})`;
   const id = Number(m[1]);
   if (id > 0xffffffff) return `export id ${m[1]} is too large`;
   if (exports.some((e) => e.id === id)) return `export id ${id} given twice`;
-  return { id, mode: m[2] as 'ro' | 'rw', hostPath: m[3]! };
+  exports.push({ id, mode: m[2] as 'ro' | 'rw', hostPath: m[3]! });
+  return undefined;
 }
 
-export function parseArgs(argv: readonly string[]): { sock: number; exports: ExportSpec[]; exportsOnSocket: boolean } | string {
+/** A host device line on the socket: DEVICE_PREFIX, then what --device takes. */
+const DEVICE_PREFIX = 'dev:';
+
+/**
+ * Adds MAJOR:MINOR:NAME (a host character device the container was given,
+ * by its name under /dev) to the devices DEVICE may open; a message if it
+ * is not one.
+ */
+function parseDevice(v: string | undefined, devices: Map<string, [number, number]>): string | undefined {
+  const m = v === undefined ? null : /^(\d{1,10}):(\d{1,10}):([A-Za-z0-9_.+-]+(?:\/[A-Za-z0-9_.+-]+)*)$/.exec(v);
+  if (!m || m[3]!.split('/').some((p) => p === '.' || p === '..')) return `--device needs MAJOR:MINOR:NAME, NAME a path under /dev (got ${JSON.stringify(v)})`;
+  devices.set(m[3]!, [Number(m[1]), Number(m[2])]);
+  return undefined;
+}
+
+export function parseArgs(
+  argv: readonly string[],
+): { sock: number; exports: ExportSpec[]; devices: Map<string, [number, number]>; exportsOnSocket: boolean } | string {
   let sock = 3;
   let exportsOnSocket = false;
   const exports: ExportSpec[] = [];
+  const devices = new Map<string, [number, number]>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
@@ -158,18 +178,17 @@ export function parseArgs(argv: readonly string[]): { sock: number; exports: Exp
       const v = value();
       if (v === undefined || !/^\d+$/.test(v)) return `--sock needs a file descriptor number`;
       sock = Number(v);
-    } else if (name === '--export') {
-      const e = parseExport(value(), exports);
-      if (typeof e === 'string') return e;
-      exports.push(e);
+    } else if (name === '--export' || name === '--device') {
+      const e = name === '--export' ? parseExport(value(), exports) : parseDevice(value(), devices);
+      if (e !== undefined) return e;
     } else if (name === '--exports-on-socket') {
       exportsOnSocket = true;
     } else {
       return `unknown argument ${JSON.stringify(a)}`;
     }
   }
-  if (exportsOnSocket && exports.length) return '--exports-on-socket and --export exclude each other';
-  return { sock, exports, exportsOnSocket };
+  if (exportsOnSocket && (exports.length || devices.size)) return '--exports-on-socket excludes --export and --device';
+  return { sock, exports, devices, exportsOnSocket };
 }
 
 /**
@@ -177,18 +196,19 @@ export function parseArgs(argv: readonly string[]): { sock: number; exports: Exp
  * `ID:MODE:HOSTPATH` per line: the Sentry starts the Gofer before it has read
  * the container's configuration, so that Node's start-up of the two overlaps.
  */
-function receiveExports(sock: number): ExportSpec[] {
+/** The exports and host devices the Sentry hands over (startGofer's serve): one per line. */
+function receiveExports(sock: number): { exports: ExportSpec[]; devices: Map<string, [number, number]> } {
   const buf = new Uint8Array(1 << 16);
   const n = native.recvMsg(sock, buf, new Int32Array(0), -1);
   if (n === 0) process.exit(0); // the Sentry went away first
   if (n < 0) fail(`receiving the exports: ${errnoName(n)}`);
   const exports: ExportSpec[] = [];
+  const devices = new Map<string, [number, number]>();
   for (const line of Buffer.from(buf.buffer, 0, n).toString('utf8').split('\n')) {
-    const e = parseExport(line, exports);
+    const e = line.startsWith(DEVICE_PREFIX) ? parseDevice(line.slice(DEVICE_PREFIX.length), devices) : parseExport(line, exports);
     if (typeof e === 'string') fail(e);
-    exports.push(e);
   }
-  return exports;
+  return { exports, devices };
 }
 
 /** Clears O_NONBLOCK on the open file description behind fd (FIFO opens). */
@@ -220,6 +240,8 @@ export class Gofer {
     roots: readonly ExportRoot[],
     private readonly devFd: number,
     private readonly ptsFd: number,
+    /** host devices the container was given, by name under /dev, with their (major, minor) */
+    private readonly givenDevices: ReadonlyMap<string, readonly [number, number]> = new Map(),
   ) {
     for (const e of roots) this.exports.set(e.id, e);
   }
@@ -735,12 +757,16 @@ export class Gofer {
     let minor: number | undefined;
     const host = HOST_DEVICES.get(name);
     const pts = /^pts\/(0|[1-9]\d{0,6})$/.exec(name);
+    // The sandbox's own terminals first: a given device never stands for them.
+    const given = host || name === 'ptmx' || pts ? undefined : this.givenDevices.get(name);
     if (host) {
       [dir, file, majors, minor] = [this.devFd, name, [host[0], host[0]], host[1]];
     } else if (name === 'ptmx') {
       [dir, file, majors, minor] = [this.ptsFd, 'ptmx', [PTMX_RDEV[0], PTMX_RDEV[0]], PTMX_RDEV[1]];
     } else if (pts) {
       [dir, file, majors, minor] = [this.ptsFd, pts[1]!, [PTS_MAJOR_FIRST, PTS_MAJOR_LAST], undefined];
+    } else if (given) {
+      [dir, file, majors, minor] = [this.devFd, name, [given[0], given[0]], given[1]];
     } else {
       return -EACCES;
     }
@@ -838,7 +864,8 @@ export function main(argv: readonly string[]): void {
   const devFd = check(native.openat2(AT_FDCWD, '/dev', O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0), 'open /dev');
 
   const roots: ExportRoot[] = [];
-  for (const e of args.exportsOnSocket ? receiveExports(args.sock) : args.exports) {
+  const { exports, devices } = args.exportsOnSocket ? receiveExports(args.sock) : args;
+  for (const e of exports) {
     // A directory, or a single regular file (Docker binds /etc/hosts and friends).
     const fd = native.openat2(AT_FDCWD, e.hostPath, O_PATH | O_CLOEXEC, 0, 0);
     if (fd < 0) fail(`export ${e.id} (${e.hostPath}): ${errnoName(fd)}`);
@@ -848,7 +875,7 @@ export function main(argv: readonly string[]): void {
     roots.push({ id: e.id, ro: e.mode === 'ro', hostPath: e.hostPath, fd });
   }
   confine();
-  new Gofer(args.sock, roots, devFd, ptsFd).serve();
+  new Gofer(args.sock, roots, devFd, ptsFd, devices).serve();
 }
 
 /**

@@ -8,7 +8,8 @@ import net from 'node:net';
 
 export type ControlRequest =
   | { op: 'start' }
-  | { op: 'kill'; signal: number; all: boolean }
+  /** direct: bin/tsvisor's, for a created or running container only (anything else is left to the Node command) */
+  | { op: 'kill'; signal: number; all: boolean; direct?: boolean }
   | { op: 'ps' }
   /** run `process` with the stdio of host process `pid` (the exec command); replies twice: started, then ended */
   | { op: 'exec'; pid: number; process: ExecProcess; consoleSocket?: string };

@@ -12,7 +12,7 @@ import type { StartedGofer } from '../gofer/client.js';
 import { native } from '../platform/native.js';
 import { signalName } from '../sentry/errors.js';
 import type { Kernel } from '../sentry/kernel.js';
-import { type SandboxSpec, goferExports, sameNamespace } from '../sentry/spec.js';
+import { type SandboxSpec, goferDevices, goferExports, sameNamespace } from '../sentry/spec.js';
 import { enterSandboxCgroups } from './cgroups.js';
 import { makeAnchor } from './anchor.js';
 import { containerCoverage } from './coverage.js';
@@ -86,7 +86,7 @@ export async function startSandbox(
     const helpers = o.anchorFd === undefined ? [o.gofer.pid] : [o.gofer.pid, process.ppid];
     const sandboxCgroups = (entered = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj, helpers));
     if (sandboxCgroups.guestOomScoreAdj !== undefined) spec.oomScoreAdj = sandboxCgroups.guestOomScoreAdj;
-    const gofer = o.gofer.serve(goferExports(spec));
+    const gofer = o.gofer.serve(goferExports(spec), goferDevices(spec));
     if (config.process.terminal) {
       if (!o.consoleSocket) throw new RuntimeError('process.terminal is set: --console-socket is needed');
       const slave = allocateTerminal(gofer.client, o.consoleSocket, config.process.consoleSize);
@@ -170,10 +170,13 @@ export async function startSandbox(
           if (st !== 'created') return { ok: false, error: `cannot start a container that is ${st}` };
           return start().then((): ControlReply => ({ ok: true }));
         }
-        case 'kill':
+        case 'kill': {
+          const st = req.direct ? status(store.load(id)) : undefined;
+          if (st && st !== 'created' && st !== 'running') return { ok: false, error: `cannot signal a container that is ${st} here` };
           if (req.all) k.signalAll(req.signal);
           else k.signal(req.signal);
           return { ok: true };
+        }
         case 'ps':
           return { ok: true, pids: k.hostPids() };
         case 'exec':

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SECCOMP_RET_DATA, makedev } from '../abi/linux.js';
+import { PTS_MAJOR_FIRST, PTS_MAJOR_LAST, SECCOMP_RET_DATA, makedev } from '../abi/linux.js';
 import type { MountSpec, SandboxSpec } from '../sentry/spec.js';
 
 /** A config.json (or process.json) that tsvisor cannot run; the message is for the user. */
@@ -462,21 +462,66 @@ function mountAt(raw: unknown, at: string, bundleDir: string): MountConfig {
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50, e: 2 ** 60 };
 
-/** tmpfs's size= and mode= options, as mount(8) reads them (size=64m, size=65536k, size=50%, mode=1777). */
-function tmpfsOptions(options: string[], at: string): { size?: number; mode?: number } {
-  const out: { size?: number; mode?: number } = {};
+interface TmpfsOptions {
+  size?: number;
+  inodes?: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  noexec: boolean;
+  nodev: boolean;
+}
+
+/**
+ * tmpfs's options as mount(8) reads them: size= (size=64m, size=65536k,
+ * size=50%), nr_inodes= (with k, m, g), mode= (octal), uid=, gid=, and the
+ * flags noexec/exec and nodev/dev (the last one wins).
+ */
+function tmpfsOptions(options: string[], at: string): TmpfsOptions {
+  const out: TmpfsOptions = { noexec: false, nodev: false };
   options.forEach((o, i) => {
     const here = sub(sub(at, 'options'), i);
-    if (o.startsWith('size=')) {
-      const m = /^(\d+)([kmgtpe%]?)$/i.exec(o.slice(5));
-      if (!m) fail(`${here} ${show(o)}: the size must be a number of bytes with an optional k, m, g suffix or %`);
+    const eq = o.indexOf('=');
+    const [key, value] = eq < 0 ? [o, ''] : [o.slice(0, eq), o.slice(eq + 1)];
+    const count = (pattern: RegExp, what: string) => {
+      const m = pattern.exec(value);
+      if (!m) fail(`${here} ${show(o)}: ${what}`);
       const n = Number(m[1]);
-      out.size = m[2] === '%' ? Math.floor((os.totalmem() * n) / 100) : n * SIZE_UNITS[m[2]!.toLowerCase()]!;
-      if (!Number.isSafeInteger(out.size)) fail(`${here} ${show(o)}: the size is too large`);
-    } else if (o.startsWith('mode=')) {
-      const mode = /^[0-7]+$/.test(o.slice(5)) ? parseInt(o.slice(5), 8) : NaN;
-      if (!(mode <= 0o7777)) fail(`${here} ${show(o)}: the mode must be octal, at most 7777`);
-      out.mode = mode;
+      const v = m[2] === '%' ? Math.floor((os.totalmem() * n) / 100) : n * SIZE_UNITS[m[2]!.toLowerCase()]!;
+      if (!Number.isSafeInteger(v)) fail(`${here} ${show(o)}: the number is too large`);
+      return v;
+    };
+    const id = () => {
+      if (!/^\d{1,10}$/.test(value) || Number(value) > 2 ** 32 - 2) fail(`${here} ${show(o)}: the id must be a number below 4294967295`);
+      return Number(value);
+    };
+    switch (key) {
+      case 'size':
+        out.size = count(/^(\d+)([kmgtpe%]?)$/i, 'the size must be a number of bytes with an optional k, m, g suffix or %');
+        break;
+      case 'nr_inodes':
+        out.inodes = count(/^(\d+)([kmg]?)$/i, 'nr_inodes must be a number with an optional k, m, g suffix');
+        break;
+      case 'mode': {
+        const mode = /^[0-7]+$/.test(value) ? parseInt(value, 8) : NaN;
+        if (!(mode <= 0o7777)) fail(`${here} ${show(o)}: the mode must be octal, at most 7777`);
+        out.mode = mode;
+        break;
+      }
+      case 'uid':
+        out.uid = id();
+        break;
+      case 'gid':
+        out.gid = id();
+        break;
+      case 'noexec':
+      case 'exec':
+        out.noexec = key === 'noexec';
+        break;
+      case 'nodev':
+      case 'dev':
+        out.nodev = key === 'nodev';
+        break;
     }
   });
   return out;
@@ -543,24 +588,72 @@ function mappings(l: Obj, key: string, at: string): IdMapping[] {
 }
 
 /**
- * Character devices the Sentry can give a container, by "major:minor": its
- * own /dev nodes. Anything else would be a host device passed through, which
- * tsvisor does not do.
+ * Character devices the Sentry provides itself, by "major:minor": its own
+ * /dev nodes. Any other character device is the host's, passed through.
  */
 const PROVIDED_DEVICES = new Set(['1:3', '1:5', '1:7', '1:8', '1:9', '5:0', '5:2']);
 
-/** linux.devices: each must be one tsvisor provides, under /dev (where its device nodes live). */
+/**
+ * The host's name under /dev of character device major:minor, as the
+ * kernel names it (/sys/dev/char/M:m/uevent DEVNAME), checked to be that
+ * device; undefined when the host has none.
+ */
+function hostCharDevice(major: number, minor: number): string | undefined {
+  let uevent: string;
+  try {
+    uevent = fs.readFileSync(`/sys/dev/char/${major}:${minor}/uevent`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const name = /^DEVNAME=(.+)$/m.exec(uevent)?.[1];
+  if (!name || name.split('/').some((p) => p === '' || p === '.' || p === '..')) return undefined;
+  try {
+    const st = fs.lstatSync(`/dev/${name}`);
+    return st.isCharacterDevice() && st.rdev === makedev(major, minor) ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** linux.devices: character devices under /dev, none a host terminal (whether the host has each is checked at create). */
 function withDevicesChecked(devices: DeviceConfig[]): DeviceConfig[] {
   devices.forEach((d, i) => {
     const here = `linux.devices[${i}]`;
     const id = `${d.type} ${d.major ?? '-'}:${d.minor ?? '-'}`;
-    if (d.type !== 'c' && d.type !== 'u') fail(`${here}: ${d.path} (${id}): tsvisor provides character devices only`);
-    if (!PROVIDED_DEVICES.has(`${d.major}:${d.minor}`)) {
-      fail(`${here}: ${d.path} (${id}): tsvisor passes no host devices to containers; it provides null, zero, full, random, urandom, tty and ptmx`);
-    }
+    if (d.type !== 'c' && d.type !== 'u') fail(`${here}: ${d.path} (${id}): tsvisor passes character devices only`);
     if (!d.path.startsWith('/dev/') || d.path.split('/').includes('..')) fail(`${here}: ${d.path}: device nodes can only be made under /dev`);
+    if (PROVIDED_DEVICES.has(`${d.major}:${d.minor}`)) return;
+    // The sandbox's terminals are its own (a devpts of the Gofer's); the host's are never passed.
+    if (d.major === 4 || d.major === 5 || (d.major! >= PTS_MAJOR_FIRST && d.major! <= PTS_MAJOR_LAST)) fail(`${here}: ${d.path} (${id}): tsvisor passes no host terminals`);
   });
   return devices;
+}
+
+/**
+ * Rules runc 1.1 adds after the spec's (specconv AllowedDevices) for a
+ * device tsvisor may pass through: /dev/net/tun. Its others are devices
+ * the Sentry provides or terminals, which are never passed.
+ */
+const RUNC_ALLOWED_DEVICES = [{ allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }];
+
+/**
+ * Whether the devices cgroup rules (linux.resources.devices, then runc's
+ * own, in order, the last rule that matches an access deciding it; no rule:
+ * allowed) let a process read and write character device major:minor.
+ */
+function cgroupAccess(resources: Record<string, unknown> | undefined, major: number, minor: number): { read: boolean; write: boolean } {
+  const out = { read: true, write: true };
+  const rules = Array.isArray(resources?.devices) ? (resources.devices as unknown[]) : [];
+  for (const r of [...rules, ...RUNC_ALLOWED_DEVICES] as Record<string, unknown>[]) {
+    if (r === null || typeof r !== 'object') continue;
+    const type = r.type ?? 'a';
+    const matches = (v: unknown, n: number) => v === undefined || v === null || v === -1 || v === n;
+    if ((type !== 'a' && type !== 'c') || !matches(r.major, major) || !matches(r.minor, minor)) continue;
+    const access = typeof r.access === 'string' && r.access !== '' ? r.access : 'rwm';
+    if (access.includes('r')) out.read = r.allow === true;
+    if (access.includes('w')) out.write = r.allow === true;
+  }
+  return out;
 }
 
 function devicesAt(l: Obj, at: string): DeviceConfig[] {
@@ -791,10 +884,7 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
         return { destination: m.destination, type: 'bind', source: m.source!, readonly };
       case 'tmpfs': {
         const t = withPrefix('config.json: ', () => tmpfsOptions(m.options, at));
-        const spec: MountSpec = { destination: m.destination, type: 'tmpfs', readonly };
-        if (t.size !== undefined) spec.size = t.size;
-        if (t.mode !== undefined) spec.mode = t.mode;
-        return spec;
+        return { destination: m.destination, type: 'tmpfs', readonly, source: m.source || 'tmpfs', ...t };
       }
       case 'sysfs':
       case 'cgroup':
@@ -829,13 +919,22 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     mounts,
     stdio: opts.stdio,
     foreground: opts.foreground ?? false,
-    devices: c.devices.map((d) => ({
-      path: d.path,
-      rdev: makedev(d.major!, d.minor!),
-      mode: d.fileMode ?? 0o666,
-      uid: d.uid ?? 0,
-      gid: d.gid ?? 0,
-    })),
+    // Checked here, at create, not when config.json is read: delete must work after a device is gone.
+    devices: c.devices.map((d, i) => {
+      const provided = PROVIDED_DEVICES.has(`${d.major}:${d.minor}`);
+      const host = provided ? undefined : hostCharDevice(d.major!, d.minor!);
+      if (!provided && host === undefined) {
+        withPrefix('config.json: ', () => fail(`linux.devices[${i}]: ${d.path} (${d.type} ${d.major}:${d.minor}): the host has no such character device`));
+      }
+      return {
+        path: d.path,
+        rdev: makedev(d.major!, d.minor!),
+        mode: d.fileMode ?? 0o666,
+        uid: d.uid ?? 0,
+        gid: d.gid ?? 0,
+        ...(host === undefined ? {} : { host, access: cgroupAccess(c.resources, d.major!, d.minor!) }),
+      };
+    }),
     ...(c.namespaces.some((n) => n.type === 'user') && (c.uidMappings.length || c.gidMappings.length)
       ? { fileIdMappings: { uid: [...c.uidMappings], gid: [...c.gidMappings] } }
       : {}),

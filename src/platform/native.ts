@@ -127,8 +127,8 @@ export interface Native {
   mount(source: string, target: string, fstype: string, flags: number, data: string): number;
   /** A new devpts instance (ptmx 0666) mounted nowhere, made in a user namespace of its own: its mount fd, or -errno. */
   devptsInstance(): number;
-  /** A tmpfs (size in bytes, nr_inodes) mounted nowhere, nosuid and nodev: its root directory's fd. */
-  tmpfsMount(size: number, nrInodes: number): number;
+  /** A tmpfs (size in bytes, nr_inodes) mounted nowhere, nosuid and nodev (and noexec if asked): its root directory's fd. */
+  tmpfsMount(size: number, nrInodes: number, noexec?: boolean): number;
   setAffinity(tid: number, cpuMask: number): number;
   /** -1 for RLIM_INFINITY */
   setRlimit(resource: number, soft: number, hard: number): number;

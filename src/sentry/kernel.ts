@@ -73,7 +73,7 @@ import { IdMap } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
-import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, describeExit, goferExports, sameNamespace } from './spec.js';
+import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, describeExit, goferDevices, goferExports, sameNamespace } from './spec.js';
 import { TestChannel, drainFirst } from './testchannel.js';
 
 export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
@@ -210,7 +210,7 @@ export class Kernel {
     if (isRootless()) useCallerIds(process.getuid!(), process.getgid!());
     native.setChildSubreaper();
     this.callerNofile = setUpBounds(this);
-    const g = gofer ?? spawnGofer(goferExports(this.spec));
+    const g = gofer ?? spawnGofer(goferExports(this.spec), goferDevices(this.spec));
     // Before the waiter may reap it: the client says how the Gofer ended.
     native.waiterRemember(g.pid);
     native.waiterStart((ev) => this.onWaitEvents(ev));

@@ -2,19 +2,38 @@
 // Kept apart from the kernel so the CLI can start the Gofer before it loads
 // the rest of the Sentry.
 import fs from 'node:fs';
-import type { GoferExport } from '../gofer/client.js';
+import type { GoferDevice, GoferExport } from '../gofer/client.js';
+import { major, minor } from '../abi/linux.js';
 import type { IdRange } from './idmap.js';
 
 export interface MountSpec {
   /** sandbox path */
   destination: string;
   type: 'bind' | 'tmpfs' | 'proc' | 'sysfs' | 'devpts' | 'mqueue' | 'dev' | 'cgroup';
-  /** host path for binds */
+  /** host path for binds; for a tmpfs, the source /proc/mounts shows (Docker's "shm") */
   source?: string;
   readonly?: boolean;
-  /** tmpfs size in bytes, mode */
+  /** tmpfs: size= in bytes, nr_inodes=, mode=, uid=, gid= of its root */
   size?: number;
+  inodes?: number;
   mode?: number;
+  uid?: number;
+  gid?: number;
+  /** tmpfs: mounted noexec (execve EACCES, PROT_EXEC mappings EPERM), nodev (device nodes cannot be opened) */
+  noexec?: boolean;
+  nodev?: boolean;
+}
+
+export interface DeviceSpec {
+  path: string;
+  rdev: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** a host device passed through: its name under the host's /dev, which only the Gofer opens */
+  host?: string;
+  /** for a host device: what the devices cgroup rules let the guest open it for (EPERM otherwise, as runc's cgroup) */
+  access?: { read: boolean; write: boolean };
 }
 
 export interface SandboxSpec {
@@ -61,8 +80,8 @@ export interface SandboxSpec {
   console?: number;
   /** file owners on the host (OCI linux.uidMappings/gidMappings with a user namespace); absent: the same ids */
   fileIdMappings?: { uid: IdRange[]; gid: IdRange[] };
-  /** character devices to add under /dev (OCI linux.devices; only ones the Sentry provides) */
-  devices?: { path: string; rdev: number; mode: number; uid: number; gid: number }[];
+  /** character devices to add under /dev (OCI linux.devices) */
+  devices?: DeviceSpec[];
   /** namespaced sysctls to set, by dotted name (OCI linux.sysctl; validated against the namespaces) */
   sysctl?: Record<string, string>;
   /** paths hidden behind an empty directory or /dev/null (OCI linux.maskedPaths) */
@@ -262,6 +281,11 @@ export function goferExports(spec: SandboxSpec): GoferExport[] {
     { id: 0, mode: spec.overlay || spec.rootReadonly ? 'ro' : 'rw', hostPath: spec.rootfs },
     ...binds.map((m, i): GoferExport => ({ id: i + 1, mode: m.readonly ? 'ro' : 'rw', hostPath: m.source! })),
   ];
+}
+
+/** The host devices the Gofer may open for the guest: those linux.devices passes through. */
+export function goferDevices(spec: SandboxSpec): GoferDevice[] {
+  return (spec.devices ?? []).flatMap((d) => (d.host === undefined ? [] : [{ name: d.host, major: major(d.rdev), minor: minor(d.rdev) }]));
 }
 
 /** Whether two namespace files (/proc/PID/ns/..., or a bind-mounted one) are the same namespace. */

@@ -192,6 +192,46 @@ describe('docker run --runtime=tsvisor', () => {
     expect(seen.tsvisor).toEqual(seen.runc);
   }, 120000);
 
+  it('--tmpfs with size and mode, --shm-size: the mounts, their flags (noexec), df and ENOSPC, as with runc', () => {
+    const script = [
+      // Mount ids and device numbers differ between runtimes: fields 4 on.
+      'grep -E " /(data|dev/shm) " /proc/self/mountinfo | cut -d" " -f4-',
+      'df -k /data /dev/shm | tail -2 | tr -s " " | cut -d" " -f1,2,6; stat -c "%a" /data',
+      'dd if=/dev/zero of=/data/f bs=1k count=2048 2>&1 | head -1; rm /data/f',
+      'cp /bin/busybox /data/bb; /data/bb true; echo "[$?]"',
+    ].join('; ');
+    const flags = ['--tmpfs', '/data:size=1m,mode=1770', '--shm-size', '2m'];
+    const t = run('tsvisor', flags, ['sh', '-c', script]);
+    const r = run('runc', flags, ['sh', '-c', script]);
+    expect(t.stdout).toContain('/data rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,size=1024k,mode=1770\n');
+    expect(t.stdout).toContain('/dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=2048k\n');
+    expect(t.stdout).toContain("dd: error writing '/data/f': No space left on device\n");
+    expect(outcome(t)).toEqual(outcome(r));
+  });
+
+  it('--device: the host\'s /dev/loop-control and /dev/zero at another path, read and written as with runc', () => {
+    const script = 'ls -l /dev/loop-control /dev/myzero | tr -s " " | cut -d" " -f1,5,6,10; head -c 3 /dev/myzero | od -An -tx1; echo x > /dev/loop-control; echo "[$?]"';
+    const flags = ['--device', '/dev/loop-control', '--device', '/dev/zero:/dev/myzero'];
+    const t = run('tsvisor', flags, ['sh', '-c', script]);
+    const r = run('runc', flags, ['sh', '-c', script]);
+    expect(outcome(t)).toMatchObject({ status: 0, stderr: 'sh: write error: Invalid argument\n' });
+    expect(outcome(t)).toEqual(outcome(r));
+  });
+
+  it('docker top: the same processes and commands as with runc; the UID column shows the host ids of the sandbox\'s user namespace', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const c = await runDetached(rt, ['sleep', '1000'], 'sleep 1000', ['-u', '123']);
+      // docker top needs the PID column to pick the container's rows from the host's ps.
+      const rows = dockerOk(daemon(), ['top', c.id, '-o', 'pid,uid,args']).trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).slice(1));
+      seen[rt] = rows;
+      dockerOk(daemon(), ['rm', '-f', c.id]);
+    }
+    expect(seen.runc).toEqual([['123', 'sleep', '1000']]);
+    // docs/design.md, "docker top": the guest's uid 123 is 1000000123 on the host.
+    expect(seen.tsvisor).toEqual([['1000000123', 'sleep', '1000']]);
+  }, 120000);
+
   it('kill on a running container, then rm: as with runc, and no process is left', async () => {
     const seen: Record<string, unknown> = {};
     for (const rt of RUNTIMES) {

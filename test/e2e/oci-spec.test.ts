@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
+import { compile } from './robust-helpers.js';
 
 type Runtime = 'runc' | 'tsvisor';
 const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
@@ -195,6 +196,37 @@ describe('mounts', () => {
   });
 });
 
+describe('tmpfs options', () => {
+  it('size, nr_inodes, mode, uid, gid, noexec and /dev/shm: mountinfo, /proc/mounts, statfs, df, ENOSPC, exec and PROT_EXEC as under runc', () => {
+    compile('mountflags', path.join(rootfs, 'bin'));
+    // Fields 4 on of mountinfo (mount ids and device numbers differ between runtimes).
+    const mountinfo = (dir: string) => `grep " ${dir} " /proc/self/mountinfo | cut -d" " -f4-; grep " ${dir} " /proc/mounts`;
+    const script = [
+      mountinfo('/tmpfs-opts'),
+      mountinfo('/dev/shm'),
+      mountinfo('/dev'),
+      'stat -c "%a %u %g" /tmpfs-opts; df -k /tmpfs-opts /dev/shm | tail -2 | tr -s " " | cut -d" " -f1,2,6',
+      'dd if=/dev/zero of=/tmpfs-opts/big bs=1k count=2048 2>&1 | head -1; ls -l /tmpfs-opts/big | tr -s " " | cut -d" " -f5',
+      'rm /tmpfs-opts/big; i=0; while [ $i -lt 10 ] && touch /tmpfs-opts/f$i 2>/dev/null; do i=$((i+1)); done; echo "files: $i"; rm /tmpfs-opts/f*',
+      'cp /bin/mountflags /tmpfs-opts/x; /tmpfs-opts/x; echo "[$?]"; cp /bin/mountflags /dev/shm/x; /dev/shm/x; echo "[$?]"; cp /bin/mountflags /tmpfs-exec/x; /tmpfs-exec/x; echo "[$?]"',
+      'mountflags statfs /tmpfs-opts inodes /tmpfs-opts statfs /dev/shm statfs /tmpfs-exec exec /tmpfs-opts/x exec /dev/shm/x exec /tmpfs-exec/x exec /bin/mountflags',
+    ].join('; ');
+    const r = same(sh(script), (c) => {
+      c.mounts = c.mounts.filter((m: { destination: string }) => m.destination !== '/dev/shm');
+      // As Docker writes --tmpfs, --shm-size and destinations that no other case uses: runc 1.1 gives a tmpfs on an existing directory that directory's mode (runc 1.1 keeps an existing one's mode).
+      c.mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=1m'] });
+      c.mounts.push({ destination: '/tmpfs-opts', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'noexec', 'nosuid', 'nodev', 'size=100k', 'nr_inodes=6', 'mode=777', 'uid=5', 'gid=6'] });
+      c.mounts.push({ destination: '/tmpfs-exec', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'exec', 'dev', 'size=1m'] });
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('/tmpfs-opts rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,size=100k,nr_inodes=6,mode=777,uid=5,gid=6\n');
+    expect(r.stdout).toContain('/dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=1024k\n');
+    expect(r.stdout).toContain('mmap PROT_EXEC /tmpfs-opts/x: EPERM\nmprotect PROT_EXEC /tmpfs-opts/x: EACCES\n');
+    expect(r.stdout).toContain('mmap PROT_EXEC /tmpfs-exec/x: ok\n');
+    expect(r.stdout).toContain('files: 5\n');
+  });
+});
+
 describe('hooks', () => {
   it('run at the points runc runs them, with the state on stdin, their args and env', () => {
     // startContainer hooks run in the container (their path is the
@@ -260,11 +292,41 @@ describe('linux.devices', () => {
     expect(r.stdout).toContain('written\n');
   });
 
-  it('a host device tsvisor does not pass through is refused at create, naming it', () => {
-    const r = run('tsvisor', bundle(sh('echo ran'), (c) => (c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666 }])));
+  it('a host terminal is refused at create, naming it', () => {
+    const r = run('tsvisor', bundle(sh('echo ran'), (c) => (c.linux.devices = [{ path: '/dev/hostpts', type: 'c', major: 136, minor: 0, fileMode: 0o666 }])));
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('linux.devices[0]: /dev/fuse (c 10:229): tsvisor passes no host devices to containers');
+    expect(r.stderr).toContain('linux.devices[0]: /dev/hostpts (c 136:0): tsvisor passes no host terminals');
+  });
+
+  it('host character devices appear with the given number, mode and owner; the devices cgroup rules decide the opens, as under runc', () => {
+    // /dev/loop-control and /dev/net/tun answer a write without ioctls (EINVAL, EBADFD); /dev/kvm is only opened.
+    for (const d of ['/dev/loop-control', '/dev/net/tun', '/dev/kvm']) expect(fs.existsSync(d), `${d} on the host`).toBe(true);
+    const script = [
+      'ls -ln /dev/lc /dev/net/tunx /dev/kv | cut -c1-10,30-',
+      'echo x > /dev/lc; echo "[$?]"',
+      'cat /dev/net/tunx; echo "[$?]"; echo x > /dev/net/tunx; echo "[$?]"',
+      'echo > /dev/kv; echo "[$?]"; cat /dev/kv; echo "[$?]"',
+    ].join('; ');
+    const r = same(sh(script), (c) => {
+      c.linux.devices = [
+        { path: '/dev/lc', type: 'c', major: 10, minor: 237, fileMode: 0o600, uid: 0, gid: 0 },
+        { path: '/dev/net/tunx', type: 'c', major: 10, minor: 200, fileMode: 0o640, uid: 5, gid: 6 },
+        { path: '/dev/kv', type: 'c', major: 10, minor: 232, fileMode: 0o666 },
+      ];
+      // Docker's shape: deny everything, then allow each device (runc adds its own allow rules for /dev/net/tun and the standard devices after these).
+      c.linux.resources = {
+        devices: [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', major: 10, minor: 237, access: 'rwm' },
+          { allow: true, type: 'c', major: 10, minor: 200, access: 'r' },
+          { allow: true, type: 'c', major: 10, minor: 232, access: 'w' },
+        ],
+      };
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("cat: can't open '/dev/kv': Operation not permitted\n");
+    expect(r.stderr).toContain('sh: write error: Invalid argument\n');
   });
 });
 

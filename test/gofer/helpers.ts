@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { native, STATX } from '../../src/platform/native.js';
-import { type GoferClient, type GoferExport, spawnGofer } from '../../src/gofer/client.js';
+import { type GoferClient, type GoferDevice, type GoferExport, spawnGofer } from '../../src/gofer/client.js';
 import { GOFER_ENTRY } from '../../src/paths.js';
 
 export const tmpDirs: string[] = [];
@@ -18,9 +18,9 @@ export function mkTmp(prefix = 'gofer-test-'): string {
   return d;
 }
 
-export function startGofer(exports: GoferExport[]): { pid: number; client: GoferClient } {
+export function startGofer(exports: GoferExport[], devices: GoferDevice[] = []): { pid: number; client: GoferClient } {
   if (!fs.existsSync(GOFER_ENTRY)) throw new Error(`${GOFER_ENTRY} is missing: the global setup builds it`);
-  const g = spawnGofer(exports);
+  const g = spawnGofer(exports, devices);
   gofers.push(g);
   return g;
 }

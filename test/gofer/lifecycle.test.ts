@@ -74,6 +74,22 @@ describe('DEVICE', () => {
   });
 });
 
+describe('DEVICE of host devices a container was given', () => {
+  it('opens each by its name under /dev when its number is the given one, and nothing else', () => {
+    expect(fs.statSync('/dev/loop-control').rdev, 'the host has /dev/loop-control').toBe(makedev(10, 237));
+    // loop-control as given; kvm given with another device's number; net/tun not given.
+    const g = startGofer([], [
+      { name: 'loop-control', major: 10, minor: 237 },
+      { name: 'kvm', major: 10, minor: 237 },
+    ]).client;
+    const r = g.device('loop-control', O_RDWR);
+    if (typeof r === 'number') throw new Error(`loop-control: ${r}`);
+    expect([r.stat[STATX.rdevMajor], r.stat[STATX.rdevMinor]]).toEqual([10, 237]);
+    closeFd(r.fd);
+    for (const name of ['kvm', 'net/tun', 'tty', '../dev/loop-control']) expect(g.device(name, O_RDONLY), name).toBe(-EACCES);
+  });
+});
+
 /** Runs a shell command `s` seconds from now, in another process (the test's own thread may be blocked then). */
 function afterSeconds(s: number, command: string): void {
   spawn('sh', ['-c', `sleep ${s}; ${command}`], { stdio: 'ignore' }).unref();

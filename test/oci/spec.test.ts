@@ -173,7 +173,7 @@ describe('docker config.json', () => {
         { destination: '/sys', type: 'sysfs', readonly: true },
         { destination: '/sys/fs/cgroup', type: 'cgroup', readonly: true },
         { destination: '/dev/mqueue', type: 'mqueue', readonly: false },
-        { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 67108864, mode: 0o1777 },
+        { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 67108864, mode: 0o1777, noexec: true, nodev: true, source: 'shm' },
         { destination: '/etc/resolv.conf', type: 'bind', source: src('resolv.conf')!, readonly: false },
         { destination: '/etc/hostname', type: 'bind', source: src('hostname')!, readonly: false },
         { destination: '/etc/hosts', type: 'bind', source: src('hosts')!, readonly: false },
@@ -331,10 +331,10 @@ describe('ctr (containerd) config.json', () => {
       { destination: '/proc', type: 'proc', readonly: false },
       { destination: '/dev', type: 'dev', readonly: false },
       { destination: '/dev/pts', type: 'devpts', readonly: false },
-      { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o1777 },
+      { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o1777, noexec: true, nodev: true, source: 'shm' },
       { destination: '/dev/mqueue', type: 'mqueue', readonly: false },
       { destination: '/sys', type: 'sysfs', readonly: true },
-      { destination: '/run', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o755 },
+      { destination: '/run', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o755, noexec: false, nodev: false, source: 'tmpfs' },
     ]);
   });
 });
@@ -406,14 +406,14 @@ describe('hostile or broken specs', () => {
       'config.json: linux.sysctl["fs.mqueue.msg_max"]: sysctl "fs.mqueue.msg_max" needs an ipc namespace of the container\'s own',
     ],
     [
-      'a host device',
-      (c) => (c.linux.devices = [{ path: '/dev/kvm', type: 'c', major: 10, minor: 232 }]),
-      'config.json: linux.devices[0]: /dev/kvm (c 10:232): tsvisor passes no host devices to containers; it provides null, zero, full, random, urandom, tty and ptmx',
+      'a host terminal',
+      (c) => (c.linux.devices = [{ path: '/dev/ttyhost', type: 'c', major: 136, minor: 0 }]),
+      'config.json: linux.devices[0]: /dev/ttyhost (c 136:0): tsvisor passes no host terminals',
     ],
     [
       'a block device',
       (c) => (c.linux.devices = [{ path: '/dev/sda', type: 'b', major: 8, minor: 0 }]),
-      'config.json: linux.devices[0]: /dev/sda (b 8:0): tsvisor provides character devices only',
+      'config.json: linux.devices[0]: /dev/sda (b 8:0): tsvisor passes character devices only',
     ],
     [
       'a device node outside /dev',
@@ -438,6 +438,8 @@ describe('hostile or broken specs', () => {
       (b) => `config.json: mounts[7].source "${b}/data" does not exist on the host`,
     ],
     ['tmpfs size junk', (c) => (c.mounts[6].options = ['size=lots']), 'config.json: mounts[6].options[0] "size=lots": the size must be a number of bytes with an optional k, m, g suffix or %'],
+    ['tmpfs nr_inodes junk', (c) => (c.mounts[6].options = ['nr_inodes=5%']), 'config.json: mounts[6].options[0] "nr_inodes=5%": nr_inodes must be a number with an optional k, m, g suffix'],
+    ['tmpfs uid junk', (c) => (c.mounts[6].options = ['uid=root']), 'config.json: mounts[6].options[0] "uid=root": the id must be a number below 4294967295'],
     ['tmpfs mode not octal', (c) => (c.mounts[6].options = ['nosuid', 'mode=999']), 'config.json: mounts[6].options[1] "mode=999": the mode must be octal, at most 7777'],
     ['tmpfs mode too big', (c) => (c.mounts[6].options = ['mode=17777']), 'config.json: mounts[6].options[0] "mode=17777": the mode must be octal, at most 7777'],
     ['mount options not strings', (c) => (c.mounts[0].options = ['ro', 1]), 'config.json: mounts[0].options[1] must be a string, not 1'],
@@ -538,24 +540,30 @@ describe('what hostile-looking specs may do', () => {
     ]);
   });
 
-  it('reads tmpfs sizes and modes as mount(8) does, and ro/rw last-wins', () => {
+  it('checks when the sandbox is made, not when config.json is read (delete must work after a device is gone), that the host has each device passed through', () => {
+    const c = parse((c) => (c.linux.devices = [{ path: '/dev/nothing', type: 'c', major: 10, minor: 99999 }]));
+    expect(specError(() => toSandboxSpec(c, OPTS))).toBe('config.json: linux.devices[0]: /dev/nothing (c 10:99999): the host has no such character device');
+  });
+
+  it('reads tmpfs options as mount(8) does, and ro/rw, exec/noexec, dev/nodev last-wins', () => {
     const c = parse((c, b) => {
       fs.writeFileSync(path.join(b, 'data'), '');
       c.mounts = [
-        { destination: '/a', type: 'tmpfs', options: ['size=64m', 'mode=700'] },
-        { destination: '/b', type: 'tmpfs', options: ['size=1G', 'ro'] },
-        { destination: '/c', type: 'tmpfs', options: ['size=4096', 'mode=01777', 'ro', 'rw'] },
+        { destination: '/a', type: 'tmpfs', options: ['size=64m', 'mode=700', 'noexec', 'nodev'] },
+        { destination: '/b', type: 'tmpfs', source: 'shm', options: ['size=1G', 'ro', 'nr_inodes=2k', 'uid=5', 'gid=6'] },
+        { destination: '/c', type: 'tmpfs', options: ['size=4096', 'mode=01777', 'ro', 'rw', 'noexec', 'exec', 'nodev', 'dev'] },
         { destination: '/d', type: 'tmpfs', options: ['size=50%'] },
         { destination: '/e', source: 'data', options: ['rbind', 'rw', 'ro'] },
         { destination: '/f', type: 'cgroup2', source: 'cgroup' },
       ];
     });
+    const flags = { noexec: false, nodev: false, source: 'tmpfs' };
     expect(toSandboxSpec(c, OPTS).mounts).toEqual([
       { destination: '/dev', type: 'dev' },
-      { destination: '/a', type: 'tmpfs', readonly: false, size: 64 * 2 ** 20, mode: 0o700 },
-      { destination: '/b', type: 'tmpfs', readonly: true, size: 2 ** 30 },
-      { destination: '/c', type: 'tmpfs', readonly: false, size: 4096, mode: 0o1777 },
-      { destination: '/d', type: 'tmpfs', readonly: false, size: Math.floor(os.totalmem() / 2) },
+      { destination: '/a', type: 'tmpfs', readonly: false, size: 64 * 2 ** 20, mode: 0o700, ...flags, noexec: true, nodev: true },
+      { destination: '/b', type: 'tmpfs', readonly: true, size: 2 ** 30, inodes: 2048, uid: 5, gid: 6, ...flags, source: 'shm' },
+      { destination: '/c', type: 'tmpfs', readonly: false, size: 4096, mode: 0o1777, ...flags },
+      { destination: '/d', type: 'tmpfs', readonly: false, size: Math.floor(os.totalmem() / 2), ...flags },
       { destination: '/e', type: 'bind', readonly: true, source: path.join(path.dirname(c.root.path), 'data') },
       { destination: '/f', type: 'cgroup', readonly: true },
     ]);

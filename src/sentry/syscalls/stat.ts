@@ -12,6 +12,12 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  ST_NODEV,
+  ST_NOEXEC,
+  ST_NOSUID,
+  ST_RDONLY,
+  ST_RELATIME,
+  ST_VALID,
   STATX_BASIC_STATS,
   STATX_BTIME,
   STATX_MNT_ID,
@@ -28,6 +34,7 @@ import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
+import type { MountOptions } from '../vfs/node.js';
 import { statFromStatx } from '../vfs/goferfs.js';
 import type { Handler } from './dispatch.js';
 import { fdLocation, namesFd, resolveAt, resolvePathAt, throughFd } from './common.js';
@@ -84,8 +91,13 @@ function accessAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: num
   return 0;
 }
 
+/** f_flags: the flags of the mount (as in /proc/self/mountinfo), as Linux reports them. */
+function mountFlags(o: MountOptions): number {
+  return ST_VALID | (o.strictatime ? 0 : ST_RELATIME) | (o.readonly ? ST_RDONLY : 0) | (o.nosuid ? ST_NOSUID : 0) | (o.nodev ? ST_NODEV : 0) | (o.noexec ? ST_NOEXEC : 0);
+}
+
 function statfsOf(k: Kernel, t: Task, loc: ReturnType<typeof resolveAt>, fd: number): StatFs {
-  if (loc) return loc.mount.fs.statfs();
+  if (loc) return { ...loc.mount.fs.statfs(), flags: mountFlags(loc.mount.opts) };
   const id = k.files.identify(t, fd);
   try {
     const f = new Float64Array(12);

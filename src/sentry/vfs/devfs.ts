@@ -85,6 +85,7 @@ export function specialOpener(k: Kernel): SpecialOpener {
     let name = HOST_DEVICES.get(node.rdev);
     const pts = ptsNumber(major(node.rdev), minor(node.rdev));
     if (!name && pts >= 0) name = `pts/${pts}`;
+    if (!name) name = givenDevice(k, node.rdev, flags);
     if (!name) fail('ENXIO');
     const r = k.gofer.device(name, flags & (O_ACCMODE | 0o4000 /* O_NONBLOCK */ | 0o400 /* O_NOCTTY */));
     if (typeof r === 'number') throw sysErr(-r);
@@ -93,6 +94,19 @@ export function specialOpener(k: Kernel): SpecialOpener {
     const acc = flags & O_ACCMODE;
     return { fd: r.fd, ctty: pts >= 0 && !(flags & O_NOCTTY) && (acc === O_RDONLY || acc === O_RDWR) };
   };
+}
+
+/**
+ * A host device linux.devices passed through, by number: its host name for
+ * the Gofer, once the devices cgroup rules allow the access (EPERM as the
+ * cgroup gives under runc); undefined for a number the spec did not give.
+ */
+function givenDevice(k: Kernel, rdev: number, flags: number): string | undefined {
+  const d = k.spec.devices?.find((x) => x.rdev === rdev && x.host !== undefined);
+  if (!d) return undefined;
+  const acc = flags & O_ACCMODE;
+  if ((acc !== O_WRONLY && !d.access?.read) || (acc !== O_RDONLY && !d.access?.write)) fail('EPERM');
+  return d.host;
 }
 
 /** Terminals /dev/pts lists at most (the oldest are forgotten past it; a lookup still finds them). */

@@ -95,6 +95,8 @@ export class MemFs implements FileSystem {
     sizeLimit = 0,
     /** nr_inodes=; 0: the sandbox's whole budget */
     inodes = 0,
+    /** mounted noexec (a file system mounted once: its storage is made noexec too) */
+    private readonly noexec = false,
   ) {
     this.size = sizeLimit || DEFAULT_TMPFS_SIZE;
     this.maxNodes = inodes || SANDBOX_NODES;
@@ -110,7 +112,7 @@ export class MemFs implements FileSystem {
 
   /** The host tmpfs holding the contents of this file system's regular files. */
   get storage(): Storage {
-    return (this.store ??= new Storage(this.size, this.maxNodes));
+    return (this.store ??= new Storage(this.size, this.maxNodes, this.noexec));
   }
 
   /** Charges `n` new names; ENOSPC past this file system's or the sandbox's limit. */

@@ -11,7 +11,7 @@ import type { SandboxSpec } from '../spec.js';
 import { addDevice, addTestChannel, buildDev, buildDevPts, ptsProbe, ptysOf, specialOpener } from './devfs.js';
 import { GoferFs } from './goferfs.js';
 import { MemDir, MemFs, MemSpecial } from './memfs.js';
-import { Dentry, type FileSystem, type Location, Mount, type Node } from './node.js';
+import { Dentry, type FileSystem, type Location, Mount, type MountOptions, type Node } from './node.js';
 import { OverlayFs, OverlayNode } from './overlayfs.js';
 import { ProcFs } from './procfs.js';
 import { followLink, lookupChild, pathOf, resolve, resolveParent } from './resolve.js';
@@ -81,7 +81,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
     let mfs: FileSystem;
     let root: Node;
     let source = m.type as string;
-    const opts = { readonly: m.readonly ?? false, nosuid: true, nodev: true, noexec: false };
+    const opts: Omit<MountOptions, 'source'> = { readonly: m.readonly ?? false, nosuid: true, nodev: true, noexec: false };
     switch (m.type) {
       case 'proc': {
         const p = new ProcFs(k);
@@ -106,6 +106,8 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         root = d.root;
         source = 'tmpfs';
         opts.nodev = false;
+        // Docker's and runc's /dev is mounted strictatime.
+        opts.strictatime = true;
         break;
       }
       case 'devpts': {
@@ -118,13 +120,22 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         opts.noexec = true;
         break;
       }
-      case 'tmpfs':
+      case 'tmpfs': {
+        // nosuid stays: the host storage never honours set-id bits.
+        opts.noexec = m.noexec ?? false;
+        opts.nodev = m.nodev ?? true;
+        const t = new MemFs('tmpfs', m.size ?? 0, m.inodes ?? 0, opts.noexec);
+        mfs = t;
+        root = new MemDir(t, S_IFDIR | (m.mode ?? 0o1777), m.uid ?? 0, m.gid ?? 0, opener);
+        source = m.source ?? 'tmpfs';
+        break;
+      }
       case 'mqueue':
       case 'cgroup': {
-        const t = new MemFs(m.type === 'tmpfs' ? 'tmpfs' : m.type, m.size ?? 0);
+        const t = new MemFs(m.type);
         mfs = t;
-        // tmpfs and mqueue roots are world-writable and sticky unless the spec says otherwise, as on Linux.
-        root = new MemDir(t, S_IFDIR | (m.mode ?? (m.type === 'cgroup' ? 0o755 : 0o1777)), 0, 0, opener);
+        // mqueue roots are world-writable and sticky, as on Linux.
+        root = new MemDir(t, S_IFDIR | (m.type === 'cgroup' ? 0o755 : 0o1777), 0, 0, opener);
         if (m.type === 'cgroup') opts.readonly = true;
         break;
       }
@@ -137,11 +148,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         break;
       }
     }
-    const mount = new Mount(mfs, new Dentry('', null, root), at.mount, at.dentry, {
-      ...opts,
-      source,
-      data: m.type === 'tmpfs' && m.size ? `size=${Math.ceil(m.size / 1024)}k` : undefined,
-    });
+    const mount = new Mount(mfs, new Dentry('', null, root), at.mount, at.dentry, { ...opts, source, data: superblockOptions(m) });
     if (mfs instanceof ProcFs) mfs.mount = mount;
     mounts.push(mount);
   }
@@ -162,6 +169,23 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
     mounts.push(new Mount(t, new Dentry('', null, node), at.mount, at.dentry, { readonly: true, nosuid: true, nodev: false, noexec: true, source: 'tmpfs' }));
   }
   return table;
+}
+
+/**
+ * What Linux's tmpfs shows after "rw" in /proc/mounts: the options that
+ * differ from its defaults (shmem_show_options). The Sentry's /dev is a
+ * tmpfs of 64 MiB, mode 755 (Docker's).
+ */
+function superblockOptions(m: MountSpec): string | undefined {
+  if (m.type === 'dev') return 'size=65536k,mode=755';
+  if (m.type !== 'tmpfs') return undefined;
+  const out: string[] = [];
+  if (m.size) out.push(`size=${Math.ceil(m.size / 4096) * 4}k`);
+  if (m.inodes) out.push(`nr_inodes=${m.inodes}`);
+  if (m.mode !== undefined && m.mode !== 0o1777) out.push(`mode=${m.mode.toString(8).padStart(3, '0')}`);
+  if (m.uid) out.push(`uid=${m.uid}`);
+  if (m.gid) out.push(`gid=${m.gid}`);
+  return out.join(',') || undefined;
 }
 
 /** Hidden paths need the overlay: without it the root is written through, and nothing can stand in for a name. */

@@ -453,6 +453,8 @@ export interface MountOptions {
   nosuid?: boolean;
   nodev?: boolean;
   noexec?: boolean;
+  /** strictatime instead of relatime (Docker's /dev) */
+  strictatime?: boolean;
   /** mount source shown in /proc/mounts */
   source: string;
   /** extra options shown in /proc/mounts */

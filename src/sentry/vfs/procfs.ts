@@ -543,7 +543,7 @@ function mountLines(k: Kernel, root: Location, info: boolean): string {
     const at = pathOf(root, { mount: m, dentry: m.root });
     if (at !== null) {
       const o = m.opts;
-      const flags = [o.readonly ? 'ro' : 'rw', o.nosuid ? 'nosuid' : '', o.nodev ? 'nodev' : '', o.noexec ? 'noexec' : '', 'relatime'].filter(Boolean).join(',');
+      const flags = [o.readonly ? 'ro' : 'rw', o.nosuid ? 'nosuid' : '', o.nodev ? 'nodev' : '', o.noexec ? 'noexec' : '', o.strictatime ? '' : 'relatime'].filter(Boolean).join(',');
       const data = o.data ? `,${o.data}` : '';
       if (info) {
         const dev = m.fs.dev;

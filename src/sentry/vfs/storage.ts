@@ -62,10 +62,12 @@ export class Storage {
     readonly size: number,
     /** host inodes (nr_inodes=); the root directory takes one */
     readonly inodes: number,
+    /** the mount is noexec: the host refuses PROT_EXEC mappings of the guest's fds too (EPERM, as Linux) */
+    readonly noexec = false,
   ) {}
 
   private dir(): number {
-    if (this.fd < 0) this.fd = ownFd(native.tmpfsMount(this.size, this.inodes + 1));
+    if (this.fd < 0) this.fd = ownFd(native.tmpfsMount(this.size, this.inodes + 1, this.noexec));
     return this.fd;
   }
 
