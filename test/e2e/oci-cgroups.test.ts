@@ -338,7 +338,10 @@ describe('blockIO, devices, hugepageLimits, network and kernel memory (runc 1.1.
   });
 
   // The host must not have these hierarchies: the test makes them, and they must be gone at its end.
-  it.skipIf(['hugetlb', 'net_cls'].some((c) => hierarchyOf(c) !== 0))('hugetlb and net_cls,net_prio hierarchies (mounted in a private mount namespace): the same files as under runc; a page size the kernel lacks fails', async () => {
+  // While they exist (seconds: dropHierarchies) every process of the machine is in them and containerd's
+  // shims cannot load a container's cgroups, which breaks the daemon tests that run alongside in the
+  // suite: it runs only when asked, TSVISOR_TEST_V1_HIERARCHIES=1, alone.
+  it.skipIf(process.env.TSVISOR_TEST_V1_HIERARCHIES !== '1' || ['hugetlb', 'net_cls'].some((c) => hierarchyOf(c) !== 0))('hugetlb and net_cls,net_prio hierarchies (mounted in a private mount namespace): the same files as under runc; a page size the kernel lacks fails', async () => {
     const res = { hugepageLimits: [{ pageSize: '2MB', limit: 2 * 2 ** 30 }, { pageSize: '1GB', limit: 2 ** 30 }], network: { classID: 255, priorities: [{ name: 'lo', priority: 10 }, { name: 'eth0', priority: 30 }] } };
     const q = (a: string) => `'${a}'`;
     const steps = RUNTIMES.map((rt) => {
