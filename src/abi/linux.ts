@@ -318,6 +318,7 @@ export const ST_VALID = 0x20;
 export const ST_RELATIME = 0x1000;
 export const PROC_SUPER_MAGIC = 0x9fa0;
 export const SYSFS_MAGIC = 0x62656572;
+export const CGROUP_SUPER_MAGIC = 0x27e0eb;
 export const DEVPTS_SUPER_MAGIC = 0x1cd1;
 export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 export const EXT4_SUPER_MAGIC = 0xef53;

@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN, USER_HZ } from '../abi/linux.js';
+import { type DeviceRule, type DeviceType, containerDeviceRules, deviceListMatches, deviceTransition } from './cgroup-devices.js';
 import { RuntimeError } from './runtime.js';
 import { SpecError } from './spec.js';
 
@@ -44,11 +45,35 @@ export interface CpuLimits {
   mems?: string;
 }
 
-/** The part of linux.resources tsvisor applies; what runc's `update` changes. */
+export interface ThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+export interface BlockIoLimits {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: { major: number; minor: number; weight?: number; leafWeight?: number }[];
+  throttleReadBpsDevice?: ThrottleDevice[];
+  throttleWriteBpsDevice?: ThrottleDevice[];
+  throttleReadIOPSDevice?: ThrottleDevice[];
+  throttleWriteIOPSDevice?: ThrottleDevice[];
+}
+
+/**
+ * The part of linux.resources tsvisor applies. `update` changes memory, cpu
+ * and pids; the others are set at create only.
+ */
 export interface ResourceLimits {
   memory?: MemoryLimits;
   cpu?: CpuLimits;
   pids?: { limit?: number };
+  blockIO?: BlockIoLimits;
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  network?: { classID?: number; priorities?: { name: string; priority: number }[] };
+  /** the spec's rules; containerDeviceRules adds runc's defaults */
+  devices?: DeviceRule[];
 }
 
 /** A cgroup file that could not be written or a controller that is missing; reported to the client as is. */
@@ -88,6 +113,61 @@ function cpuList(o: Obj, key: string, at: string): string | undefined {
   return v;
 }
 
+function list(o: Obj, key: string, at: string): Obj[] {
+  const v = o[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) invalid(`${at}.${key}`, `must be an array, not ${JSON.stringify(v)}`);
+  return v.map((e, i) => {
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) invalid(`${at}.${key}[${i}]`, `must be an object, not ${JSON.stringify(e)}`);
+    return e as Obj;
+  });
+}
+
+function required<T>(v: T | undefined, at: string): T {
+  if (v === undefined) invalid(at, 'is required');
+  return v;
+}
+
+function parseBlockIO(b: Obj, at: string): BlockIoLimits {
+  const out: BlockIoLimits = {};
+  set(out, 'weight', integer(b, 'weight', at, true));
+  set(out, 'leafWeight', integer(b, 'leafWeight', at, true));
+  const devices = list(b, 'weightDevice', at).map((d, i) => {
+    const a = `${at}.weightDevice[${i}]`;
+    const w: NonNullable<BlockIoLimits['weightDevice']>[number] = {
+      major: required(integer(d, 'major', a, false), `${a}.major`),
+      minor: required(integer(d, 'minor', a, false), `${a}.minor`),
+    };
+    set(w, 'weight', integer(d, 'weight', a, true));
+    set(w, 'leafWeight', integer(d, 'leafWeight', a, true));
+    return w;
+  });
+  if (devices.length) out.weightDevice = devices;
+  for (const key of ['throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'] as const) {
+    const t = list(b, key, at).map((d, i) => {
+      const a = `${at}.${key}[${i}]`;
+      return { major: required(integer(d, 'major', a, false), `${a}.major`), minor: required(integer(d, 'minor', a, false), `${a}.minor`), rate: integer(d, 'rate', a, true) ?? 0 };
+    });
+    if (t.length) out[key] = t;
+  }
+  return out;
+}
+
+const PAGE_SIZE = /^\d+[KMGTP]?B$/;
+
+function parseDevices(r: Obj, at: string): DeviceRule[] {
+  return list(r, 'devices', at).map((d, i) => {
+    const a = `${at}.devices[${i}]`;
+    const type = d.type ?? 'a';
+    if (type !== 'a' && type !== 'b' && type !== 'c') invalid(`${a}.type`, `must be "a", "b" or "c", not ${JSON.stringify(type)}`);
+    const access = d.access;
+    // runc refuses an empty access; the kernel takes only r, w and m.
+    if (typeof access !== 'string' || !/^[rwm]+$/.test(access)) invalid(`${a}.access`, `must be some of "rwm", not ${JSON.stringify(access)}`);
+    if (typeof d.allow !== 'boolean') invalid(`${a}.allow`, `must be true or false, not ${JSON.stringify(d.allow)}`);
+    return { allow: d.allow, type: type as DeviceType, major: integer(d, 'major', a, false) ?? -1, minor: integer(d, 'minor', a, false) ?? -1, access };
+  });
+}
+
 function set<T extends object, K extends keyof T>(o: T, key: K, v: T[K] | undefined): void {
   if (v !== undefined) o[key] = v;
 }
@@ -101,13 +181,12 @@ function asksForSomething(v: unknown): boolean {
 }
 
 /**
- * Validates linux.resources (or the JSON of `update --resources`): memory,
- * cpu and pids become ResourceLimits; `ignored` names the other sections
- * that ask for something tsvisor does not apply (blockIO, hugepageLimits,
- * network, rdma, unified). Device rules need no cgroup: the guest reaches
- * no host device node (the Sentry serves /dev). Throws SpecError.
+ * Validates linux.resources (or, `forUpdate`, the JSON of `update
+ * --resources`) into ResourceLimits; `ignored` names the sections that ask
+ * for something tsvisor does not apply (rdma, unified; for update also
+ * those set at create only). Throws SpecError.
  */
-export function parseResources(raw: unknown, at = 'linux.resources'): { limits: ResourceLimits; ignored: string[] } {
+export function parseResources(raw: unknown, at = 'linux.resources', forUpdate = false): { limits: ResourceLimits; ignored: string[] } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) invalid(at, `must be an object, not ${JSON.stringify(raw)}`);
   const r = raw as Obj;
   const limits: ResourceLimits = {};
@@ -146,7 +225,35 @@ export function parseResources(raw: unknown, at = 'linux.resources'): { limits: 
     limits.pids = {};
     set(limits.pids, 'limit', integer(pids, 'limit', `${at}.pids`, false));
   }
-  const ignored = ['blockIO', 'hugepageLimits', 'network', 'rdma', 'unified'].filter((k) => asksForSomething(r[k])).map((k) => `${at}.${k}`);
+  const notApplied = forUpdate ? ['blockIO', 'hugepageLimits', 'network', 'devices', 'rdma', 'unified'] : ['rdma', 'unified'];
+  const ignored = notApplied.filter((k) => asksForSomething(r[k])).map((k) => `${at}.${k}`);
+  if (forUpdate) return { limits, ignored };
+  const blockIO = section(r, 'blockIO', at);
+  if (blockIO) limits.blockIO = parseBlockIO(blockIO, `${at}.blockIO`);
+  const huge = list(r, 'hugepageLimits', at).map((h, i) => {
+    const a = `${at}.hugepageLimits[${i}]`;
+    const pageSize = h.pageSize;
+    // Written into a file name: nothing but a size such as "2MB".
+    if (typeof pageSize !== 'string' || !PAGE_SIZE.test(pageSize)) invalid(`${a}.pageSize`, `must be a size such as "2MB", not ${JSON.stringify(pageSize)}`);
+    return { pageSize, limit: required(integer(h, 'limit', a, true), `${a}.limit`) };
+  });
+  if (huge.length) limits.hugepageLimits = huge;
+  const network = section(r, 'network', at);
+  if (network) {
+    const a = `${at}.network`;
+    const n: NonNullable<ResourceLimits['network']> = {};
+    set(n, 'classID', integer(network, 'classID', a, true));
+    const priorities = list(network, 'priorities', a).map((p, i) => {
+      const name = p.name;
+      // One "name priority" line: a name with a blank or a newline would be another.
+      if (typeof name !== 'string' || !/^[^\s/]+$/.test(name)) invalid(`${a}.priorities[${i}].name`, `must be an interface name, not ${JSON.stringify(name)}`);
+      return { name, priority: integer(p, 'priority', `${a}.priorities[${i}]`, true) ?? 0 };
+    });
+    if (priorities.length) n.priorities = priorities;
+    limits.network = n;
+  }
+  const devices = parseDevices(r, at);
+  if (devices.length) limits.devices = devices;
   return { limits, ignored };
 }
 
@@ -171,12 +278,19 @@ export function readCgroupHost(): CgroupHost {
   return { mountinfo: fs.readFileSync('/proc/self/mountinfo', 'utf8'), selfCgroup: fs.readFileSync('/proc/self/cgroup', 'utf8') };
 }
 
-/** The v1 controllers tsvisor uses. */
-export const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'freezer'] as const;
+/** The v1 controllers tsvisor uses: those of runc 1.1.5 that take limits. */
+export const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'freezer', 'blkio', 'devices', 'hugetlb', 'net_cls', 'net_prio'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
-/** v1 controllers the whole sandbox joins; the others take guest processes only. */
-const V1_SANDBOX: readonly V1Controller[] = ['memory', 'cpu', 'cpuacct', 'cpuset'];
-const V1_GUEST: readonly V1Controller[] = ['pids', 'freezer'];
+/**
+ * v1 controllers the whole sandbox joins (the Sentry and the Gofer do the
+ * container's I/O, hold its files and make its sockets); the others take
+ * guest processes only, and the devices cgroup would deny the Sentry the
+ * host devices it serves /dev from.
+ */
+const V1_SANDBOX: readonly V1Controller[] = ['memory', 'cpu', 'cpuacct', 'cpuset', 'blkio', 'hugetlb', 'net_cls', 'net_prio'];
+const V1_GUEST: readonly V1Controller[] = ['pids', 'freezer', 'devices'];
+/** The anchor (the pid clients take for the container's) joins these besides the sandbox's, until start (see joinAnchor). */
+const V1_ANCHOR: readonly V1Controller[] = ['pids', 'devices'];
 /** v2 controllers enabled for the container's cgroup. */
 const V2_CONTROLLERS = ['cpu', 'cpuset', 'memory', 'pids'];
 const V2_SANDBOX_LEAF = 'sandbox';
@@ -342,12 +456,15 @@ export function sharesToWeight(shares: number): number {
 const UINT64_MAX = 2n ** 64n - 1n;
 
 /**
- * What went wrong applying resources: at create each problem is a warning
- * and the container still runs; `update` fails on the first one, as runc's,
- * unless it is `soft` (a setting the kernel accepts and ignores, which runc
- * only warns about).
+ * What went wrong applying resources: a write the kernel refuses fails
+ * create and `update`, as runc's, unless it is `soft` (a setting the kernel
+ * accepts and ignores, which runc only warns about); a controller without a
+ * cgroup (`missing`: the host has none, or refused to make it) is a warning
+ * at create, where the container still runs, and fails `update`. With
+ * 'warn' (`tsvisor do`) every problem is a warning.
  */
-type Problem = (msg: string, soft?: boolean) => void;
+type Problem = (msg: string, kind?: 'soft' | 'missing') => void;
+type ApplyMode = 'warn' | 'create' | 'update';
 
 // ---- one container's cgroups ------------------------------------------------------------
 
@@ -355,6 +472,8 @@ export class ContainerCgroups {
   readonly #paths: CgroupPaths;
   /** v2: the container's cgroup could not be made */
   #unusable = false;
+  /** v1: the hierarchies the host has whose directory create() could not make */
+  readonly #unmade = new Set<V1Controller>();
 
   constructor(paths: CgroupPaths) {
     this.#paths = paths.version === 1 ? { version: 1, dirs: { ...paths.dirs } } : { ...paths };
@@ -390,7 +509,10 @@ export class ContainerCgroups {
         } catch (e) {
           warnings.push(`cannot create the ${c} cgroup ${dir}: ${why(e)}`);
           // One that exists stays recorded: delete must remove it.
-          if (!fs.existsSync(dir)) delete p.dirs[c];
+          if (!fs.existsSync(dir)) {
+            delete p.dirs[c];
+            this.#unmade.add(c);
+          }
         }
       }
       return warnings;
@@ -411,14 +533,14 @@ export class ContainerCgroups {
   }
 
   /**
-   * Writes `limits` to the cgroup files. With 'warn' every problem is
-   * returned and the rest is still applied (create); with 'throw' the first
-   * one throws CgroupError (update) and only soft ones are returned.
+   * Writes `limits` to the cgroup files. A problem (see Problem) that
+   * `mode` makes fatal throws CgroupError; the others are returned and the
+   * rest is still applied.
    */
-  apply(limits: ResourceLimits, mode: 'warn' | 'throw'): string[] {
+  apply(limits: ResourceLimits, mode: ApplyMode): string[] {
     const warnings: string[] = [];
-    const problem: Problem = (msg, soft) => {
-      if (mode === 'throw' && !soft) throw new CgroupError(msg);
+    const problem: Problem = (msg, kind) => {
+      if (mode !== 'warn' && kind !== 'soft' && !(mode === 'create' && kind === 'missing')) throw new CgroupError(msg);
       warnings.push(msg);
     };
     const attempt = (f: () => void) => {
@@ -438,18 +560,18 @@ export class ContainerCgroups {
     const m = limits.memory;
     if (m && (asksForSomething(m) || m.swappiness !== undefined)) {
       const dir = this.#v1('memory');
-      if (!dir) problem('memory limits not applied: no memory cgroup');
+      if (!dir) problem('memory limits not applied: no memory cgroup', 'missing');
       else attempt(() => applyV1Memory(dir, m, problem));
     }
     const c = limits.cpu;
     if (c && asksForSomething({ ...c, cpus: undefined, mems: undefined })) {
       const dir = this.#v1('cpu');
-      if (!dir) problem('cpu limits not applied: no cpu cgroup');
+      if (!dir) problem('cpu limits not applied: no cpu cgroup', 'missing');
       else attempt(() => applyV1Cpu(dir, c));
     }
     if (c?.cpus || c?.mems) {
       const dir = this.#v1('cpuset');
-      if (!dir) problem('cpu.cpus and cpu.mems not applied: no cpuset cgroup');
+      if (!dir) problem('cpu.cpus and cpu.mems not applied: no cpuset cgroup', 'missing');
       else {
         if (c.cpus) attempt(() => writeFile(dir, 'cpuset.cpus', c.cpus!));
         if (c.mems) attempt(() => writeFile(dir, 'cpuset.mems', c.mems!));
@@ -458,8 +580,32 @@ export class ContainerCgroups {
     const pidsLimit = limits.pids?.limit;
     if (pidsLimit) {
       const dir = this.#v1('pids');
-      if (!dir) problem('pids.limit not applied: no pids cgroup');
+      if (!dir) problem('pids.limit not applied: no pids cgroup', 'missing');
       else attempt(() => writeFile(dir, 'pids.max', unlimitedAsMax(pidsLimit)));
+    }
+    // A limit for a hierarchy the host has not mounted fails, as runc's ("cannot set hugetlb limit").
+    const withDir = (c: V1Controller, what: string, f: (dir: string) => void) => {
+      const dir = this.#v1(c);
+      if (dir) attempt(() => f(dir));
+      else if (this.#unmade.has(c)) problem(`${what} not applied: no ${c} cgroup`, 'missing');
+      else problem(`cannot set ${what}: the host has no ${c} cgroup hierarchy`);
+    };
+    // runc's defaults alone ask for nothing a host without the hierarchy must refuse.
+    if (limits.devices && (this.#v1('devices') || limits.devices.length > containerDeviceRules([], []).length)) {
+      withDir('devices', 'the device rules', (dir) => applyV1Devices(dir, limits.devices!));
+    }
+    if (limits.blockIO && asksForSomething(limits.blockIO)) withDir('blkio', 'blockIO', (dir) => applyV1BlockIO(dir, limits.blockIO!));
+    if (limits.hugepageLimits) {
+      withDir('hugetlb', 'hugepageLimits', (dir) => {
+        for (const h of limits.hugepageLimits!) writeFile(dir, `hugetlb.${h.pageSize}.limit_in_bytes`, String(h.limit));
+      });
+    }
+    const net = limits.network;
+    if (net?.classID) withDir('net_cls', 'network.classID', (dir) => writeFile(dir, 'net_cls.classid', String(net.classID)));
+    if (net?.priorities) {
+      withDir('net_prio', 'network.priorities', (dir) => {
+        for (const p of net.priorities!) writeFile(dir, 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
+      });
     }
   }
 
@@ -469,20 +615,24 @@ export class ContainerCgroups {
       if (m.limit) attempt(() => writeFile(dir, 'memory.max', unlimitedAsMax(m.limit!)));
       if (m.reservation) attempt(() => writeFile(dir, 'memory.low', unlimitedAsMax(m.reservation!)));
       if (m.swap) attempt(() => writeFile(dir, 'memory.swap.max', v2SwapMax(dir, m)));
-      if (m.kernel || m.kernelTCP) problem('memory.kernel and memory.kernelTCP not applied: cgroup v2 has no kernel memory limit');
-      if (m.swappiness !== undefined) problem('memory.swappiness not applied: cgroup v2 has no per-cgroup swappiness');
-      if (m.disableOOMKiller) problem('memory.disableOOMKiller not applied: cgroup v2 cannot disable the OOM killer');
+      if (m.kernel || m.kernelTCP) problem('memory.kernel and memory.kernelTCP not applied: cgroup v2 has no kernel memory limit', 'missing');
+      if (m.swappiness !== undefined) problem('memory.swappiness not applied: cgroup v2 has no per-cgroup swappiness', 'missing');
+      if (m.disableOOMKiller) problem('memory.disableOOMKiller not applied: cgroup v2 cannot disable the OOM killer', 'missing');
     }
     const c = limits.cpu;
     if (c) {
       if (c.shares) attempt(() => writeFile(dir, 'cpu.weight', String(sharesToWeight(c.shares!))));
       if (c.quota || c.period) attempt(() => writeFile(dir, 'cpu.max', v2CpuMax(dir, c)));
-      if (c.realtimeRuntime || c.realtimePeriod) problem('cpu.realtimeRuntime and cpu.realtimePeriod not applied: cgroup v2 has no real-time bandwidth');
+      if (c.realtimeRuntime || c.realtimePeriod) problem('cpu.realtimeRuntime and cpu.realtimePeriod not applied: cgroup v2 has no real-time bandwidth', 'missing');
       if (c.cpus) attempt(() => writeFile(dir, 'cpuset.cpus', c.cpus!));
       if (c.mems) attempt(() => writeFile(dir, 'cpuset.mems', c.mems!));
     }
     const pidsLimit = limits.pids?.limit;
     if (pidsLimit) attempt(() => writeFile(path.join(dir, V2_GUEST_LEAF), 'pids.max', unlimitedAsMax(pidsLimit)));
+    // Not written on v2 yet (no v2 host to compare with runc here): io.*, hugetlb.*.max, a device eBPF program.
+    const other = (['blockIO', 'hugepageLimits', 'network'] as const).filter((k) => asksForSomething(limits[k]));
+    for (const k of other) problem(`${k} not applied: tsvisor sets it on cgroup v1 only`, 'missing');
+    if (limits.devices?.length) problem('the device rules are not applied: tsvisor sets them on cgroup v1 only (v2 needs a device eBPF program)', 'missing');
   }
 
   /** Moves process `pid` (all its threads) into the cgroups of the whole sandbox. */
@@ -496,6 +646,27 @@ export class ContainerCgroups {
    * they can be removed while it lives on (`run` deletes its own container).
    */
   leaveSandbox(pid: number, before: string): string[] {
+    return this.#leave(pid, before, V1_SANDBOX);
+  }
+
+  /**
+   * Moves the anchor into the guests' v1 cgroups other than the freezer
+   * (pids, devices): containerd's shim and runtime-tools read the
+   * container's cgroups from /proc/PID/cgroup of the pid create reports,
+   * and the shim keeps the paths it read at create (docker stats). Returns
+   * the anchor's /proc/PID/cgroup from before, for anchorStarted.
+   */
+  joinAnchor(pid: number): { before: string; warnings: string[] } {
+    const before = readFile(`/proc/${pid}`, 'cgroup') ?? '';
+    return { before, warnings: this.#paths.version === 1 ? this.#join(pid, V1_ANCHOR, '') : [] };
+  }
+
+  /** At start the anchor leaves the pids cgroup again, so that pids.current counts guest processes only (as runc's counts the container's). */
+  anchorStarted(pid: number, before: string): string[] {
+    return this.#paths.version === 1 ? this.#leave(pid, before, ['pids']) : [];
+  }
+
+  #leave(pid: number, before: string, v1: readonly V1Controller[]): string[] {
     const p = this.#paths;
     const lines = before
       .split('\n')
@@ -509,7 +680,7 @@ export class ContainerCgroups {
       const l = lines.find((x) => x.ctrls.length === 1 && x.ctrls[0] === '');
       if (l) targets.add(path.join(hierarchyRoot(p.dir), l.rel));
     } else {
-      for (const c of V1_SANDBOX) {
+      for (const c of v1) {
         const dir = p.dirs[c];
         const l = lines.find((x) => x.ctrls.includes(c));
         if (dir && l) targets.add(path.join(hierarchyRoot(dir), l.rel));
@@ -526,9 +697,25 @@ export class ContainerCgroups {
     return warnings;
   }
 
-  /** Moves a guest process into the guests' cgroups (freezer and pids on v1, the guest leaf on v2). */
+  /** Moves a guest process into the guests' cgroups (pids, freezer and devices on v1, the guest leaf on v2). */
   joinGuest(pid: number): string[] {
     return this.#join(pid, V1_GUEST, V2_GUEST_LEAF);
+  }
+
+  /**
+   * v1: the container's directory in each hierarchy, the name runc mounts it
+   * under in the container (the hierarchy's mount point's, "memory") and its
+   * controllers. Empty on v2.
+   */
+  v1Views(): { name: string; dir: string; controllers: string }[] {
+    const p = this.#paths;
+    if (p.version === 2) return [];
+    const byDir = new Map<string, V1Controller[]>();
+    for (const c of V1_CONTROLLERS) {
+      const dir = p.dirs[c];
+      if (dir !== undefined) byDir.set(dir, [...(byDir.get(dir) ?? []), c]);
+    }
+    return [...byDir].map(([dir, cs]) => ({ name: path.basename(hierarchyRoot(dir)), dir, controllers: cs.join(',') }));
   }
 
   /** Whether the memory cgroup is in use (the sandbox then protects itself from its OOM killer). */
@@ -701,7 +888,7 @@ function applyV1Memory(dir: string, m: MemoryLimits, problem: Problem): void {
   const limit = m.limit || undefined;
   let swap = m.swap || undefined;
   if (swap !== undefined && !hasSwap) {
-    problem('memory.swap not applied: the kernel does not account swap (no memory.memsw.limit_in_bytes)');
+    problem('memory.swap not applied: the kernel does not account swap (no memory.memsw.limit_in_bytes)', 'missing');
     swap = undefined;
   }
   // The kernel keeps limit <= memory+swap at every step: raise memory+swap
@@ -722,19 +909,43 @@ function applyV1Memory(dir: string, m: MemoryLimits, problem: Problem): void {
     writeSwap();
   }
   if (m.reservation) writeFile(dir, 'memory.soft_limit_in_bytes', unlimitedAsMinusOne(m.reservation));
-  for (const [key, file] of [
-    ['kernel', 'memory.kmem.limit_in_bytes'],
-    ['kernelTCP', 'memory.kmem.tcp.limit_in_bytes'],
-  ] as const) {
-    const v = m[key];
-    if (!v) continue;
-    // Linux 6.x accepts the write and ignores it: compare what is there after.
-    const before = readFile(dir, file);
-    writeFile(dir, file, unlimitedAsMinusOne(v));
-    if (v > 0 && readFile(dir, file) === before && before !== String(v)) problem(`memory.${key} not applied: the host kernel ignores ${file}`, true);
-  }
+  // runc 1.1.5 writes neither (Linux 6.x ignores kmem.limit_in_bytes) and only warns.
+  if (m.kernel || m.kernelTCP) problem('memory.kernel and memory.kernelTCP are not applied (nor by runc 1.1.5: "Kernel memory settings are ignored")', 'soft');
   if (m.swappiness !== undefined) writeFile(dir, 'memory.swappiness', String(m.swappiness));
   if (m.disableOOMKiller) writeFile(dir, 'memory.oom_control', '1');
+}
+
+/** runc's order: the weights, then the four throttles; a device the kernel does not know fails the write (ENODEV). */
+function applyV1BlockIO(dir: string, b: BlockIoLimits): void {
+  // Without CFQ the weights are BFQ's, when the kernel has BFQ.
+  const cfq = fs.existsSync(path.join(dir, 'blkio.weight'));
+  const [weightFile, weightDeviceFile] = cfq ? ['blkio.weight', 'blkio.weight_device'] : ['blkio.bfq.weight', 'blkio.bfq.weight_device'];
+  if (b.weight) writeFile(dir, weightFile, String(b.weight));
+  if (b.leafWeight) writeFile(dir, 'blkio.leaf_weight', String(b.leafWeight));
+  for (const d of b.weightDevice ?? []) {
+    if (d.weight) writeFile(dir, weightDeviceFile, `${d.major}:${d.minor} ${d.weight}`);
+    if (d.leafWeight) writeFile(dir, 'blkio.leaf_weight_device', `${d.major}:${d.minor} ${d.leafWeight}`);
+  }
+  for (const [key, file] of [
+    ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
+    ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
+    ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'],
+    ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
+  ] as const) {
+    for (const t of b[key] ?? []) writeFile(dir, file, `${t.major}:${t.minor} ${t.rate}`);
+  }
+}
+
+/** The device rules as runc 1.1.5 writes them (cgroup-devices.ts), checked against devices.list after. */
+function applyV1Devices(dir: string, rules: DeviceRule[]): void {
+  let plan: ReturnType<typeof deviceTransition>;
+  try {
+    plan = deviceTransition(readFile(dir, 'devices.list') ?? '', rules);
+  } catch (e) {
+    throw new CgroupError((e as Error).message);
+  }
+  for (const [file, line] of plan.writes) writeFile(dir, file, line);
+  if (!deviceListMatches(plan.target, readFile(dir, 'devices.list') ?? '')) throw new CgroupError(`the devices cgroup ${dir} does not hold the rules written to it`);
 }
 
 function applyV1Cpu(dir: string, c: CpuLimits): void {
@@ -910,6 +1121,10 @@ export interface SandboxCgroups {
   addGuest(pid: number): string[];
   /** Moves the sandbox process (or `pid`, a helper that came from the same cgroups) back where it was before it joined; returns warnings. */
   leave(pid?: number): string[];
+  /** Moves the anchor into the container's cgroups as well (ContainerCgroups.joinAnchor); returns warnings. */
+  joinAnchor(pid: number): string[];
+  /** At start: the anchor leaves the pids cgroup (ContainerCgroups.anchorStarted); returns warnings. */
+  anchorStarted(): string[];
 }
 
 function setOomScoreAdj(pid: number | 'self', value: number): void {
@@ -931,21 +1146,30 @@ function setOomScoreAdj(pid: number | 'self', value: number): void {
  * CAP_SYS_RESOURCE; without it the guests get the highest score, 1000,
  * instead, which makes the OOM killer prefer any of them.
  */
-export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: unknown, specOomScoreAdj: number | undefined, helpers: number[]): SandboxCgroups {
+export function enterSandboxCgroups(
+  paths: CgroupPaths | undefined,
+  resources: unknown,
+  devicePaths: string[],
+  specOomScoreAdj: number | undefined,
+  helpers: number[],
+): SandboxCgroups {
   const warnings: string[] = [];
-  const parsed = resources === undefined ? { limits: {}, ignored: [] } : parseResources(resources);
+  const parsed: { limits: ResourceLimits; ignored: string[] } = resources === undefined ? { limits: {}, ignored: [] } : parseResources(resources);
   for (const what of parsed.ignored) warnings.push(`${what} is not applied by tsvisor`);
   if (!paths) {
     if (asksForSomething(parsed.limits)) warnings.push('linux.resources not applied: the host has no cgroup file system');
-    return { cgroups: undefined, warnings, guestOomScoreAdj: undefined, addGuest: () => [], leave: () => [] };
+    return { cgroups: undefined, warnings, guestOomScoreAdj: undefined, addGuest: () => [], leave: () => [], joinAnchor: () => [], anchorStarted: () => [] };
   }
+  // runc sets its default device rules after the spec's, whatever the spec asks (v1).
+  if (paths.version === 1) parsed.limits.devices = containerDeviceRules(parsed.limits.devices ?? [], devicePaths);
   const cgroups = new ContainerCgroups(paths);
   warnings.push(...cgroups.create());
   // Without any cgroup this still says, limit by limit, what is not applied.
-  warnings.push(...cgroups.apply(parsed.limits, 'warn'));
+  warnings.push(...cgroups.apply(parsed.limits, 'create'));
   const before = fs.readFileSync('/proc/self/cgroup', 'utf8');
   if (cgroups.usable) for (const pid of [process.pid, ...helpers]) warnings.push(...cgroups.joinSandbox(pid));
   let guestAdj: number | undefined;
+  let anchor: { pid: number; before: string } | undefined;
   const memoryLimited = [parsed.limits.memory?.limit, parsed.limits.memory?.swap].some((v) => v !== undefined && v > 0);
   if (cgroups.usable && cgroups.hasMemory && memoryLimited) {
     const own = Number(fs.readFileSync('/proc/self/oom_score_adj', 'utf8'));
@@ -975,6 +1199,13 @@ export function enterSandboxCgroups(paths: CgroupPaths | undefined, resources: u
       return out;
     },
     leave: (pid = process.pid) => (cgroups.usable ? cgroups.leaveSandbox(pid, before) : []),
+    joinAnchor(pid) {
+      if (!cgroups.usable) return [];
+      const joined = cgroups.joinAnchor(pid);
+      anchor = { pid, before: joined.before };
+      return joined.warnings;
+    },
+    anchorStarted: () => (anchor ? cgroups.anchorStarted(anchor.pid, anchor.before) : []),
   };
 }
 

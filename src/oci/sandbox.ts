@@ -12,7 +12,7 @@ import type { StartedGofer } from '../gofer/client.js';
 import { native } from '../platform/native.js';
 import { signalName } from '../sentry/errors.js';
 import type { Kernel } from '../sentry/kernel.js';
-import { type SandboxSpec, goferDevices, goferExports, sameNamespace } from '../sentry/spec.js';
+import { type CgroupViewSpec, type SandboxSpec, goferDevices, goferExports, sameNamespace } from '../sentry/spec.js';
 import { enterSandboxCgroups } from './cgroups.js';
 import { makeAnchor } from './anchor.js';
 import { containerCoverage } from './coverage.js';
@@ -84,8 +84,9 @@ export async function startSandbox(
     // parent, whose clone the anchor will be) are moved there; the guests,
     // not started yet, inherit the cgroups.
     const helpers = o.anchorFd === undefined ? [o.gofer.pid] : [o.gofer.pid, process.ppid];
-    const sandboxCgroups = (entered = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.process.oomScoreAdj, helpers));
+    const sandboxCgroups = (entered = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.devices.map((d) => d.path), config.process.oomScoreAdj, helpers));
     if (sandboxCgroups.guestOomScoreAdj !== undefined) spec.oomScoreAdj = sandboxCgroups.guestOomScoreAdj;
+    if (sandboxCgroups.cgroups?.usable) showOwnCgroups(spec, sandboxCgroups.cgroups.v1Views());
     const gofer = o.gofer.serve(goferExports(spec), goferDevices(spec));
     if (config.process.terminal) {
       if (!o.consoleSocket) throw new RuntimeError('process.terminal is set: --console-socket is needed');
@@ -135,6 +136,7 @@ export async function startSandbox(
     if (o.anchorFd !== undefined) {
       const anchor = makeAnchor(o.anchorFd, k.initPid);
       pid = anchor.pid;
+      for (const w of sandboxCgroups.joinAnchor(pid)) log.warn({ pid }, w);
       const { make, mount } = anchor.procErrno;
       if (make) log.warn({ errno: make }, "no procfs of the container's pid namespace under its pid's /proc (podman top lists no process): making one needs Linux 6.15's pidns option");
       else if (mount) log.warn({ errno: mount }, "no procfs of the container's pid namespace under its pid's /proc (podman top lists no process): the root has no /proc directory");
@@ -157,6 +159,7 @@ export async function startSandbox(
     const start = (): Promise<void> =>
       (started ??= (async () => {
         await runHooksIn(k, 'container', 'startContainer', config.hooks.startContainer, ociState(store.load(id)));
+        for (const w of sandboxCgroups.anchorStarted()) log.warn(w);
         k.go();
         update(store, id, (state) => (state.status = 'running'));
       })());
@@ -228,6 +231,24 @@ export async function startSandbox(
     if (o.anchorFd !== undefined) entered?.leave(process.ppid);
     throw e;
   }
+}
+
+/**
+ * A cgroup mount in the spec shows the container's own v1 cgroups, read-only
+ * (the Sentry's CgroupView), as runc's bind mounts of them under a tmpfs;
+ * /proc/PID/cgroup names each hierarchy's root, as in a cgroup namespace of
+ * the container's, so that a program finds its limits below the mount
+ * (docs/design.md, "Cgroups").
+ */
+function showOwnCgroups(spec: SandboxSpec, views: CgroupViewSpec[]): void {
+  if (!views.length) return;
+  for (const m of spec.mounts) if (m.type === 'cgroup') m.cgroupViews = views;
+  spec.cgroupLines = fs
+    .readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^(\d+:[^:]*:).*$/, '$1/'))
+    .join('\n') + '\n';
 }
 
 /** The namespaces tsvisor joins when the spec gives a path; it makes its own of the others. */

@@ -22,6 +22,8 @@ export interface MountSpec {
   /** tmpfs: mounted noexec (execve EACCES, PROT_EXEC mappings EPERM), nodev (device nodes cannot be opened) */
   noexec?: boolean;
   nodev?: boolean;
+  /** a cgroup mount: the container's own cgroup directories to show below it (CgroupView) */
+  cgroupViews?: CgroupViewSpec[];
 }
 
 export interface DeviceSpec {
@@ -34,6 +36,15 @@ export interface DeviceSpec {
   host?: string;
   /** for a host device: what the devices cgroup rules let the guest open it for (EPERM otherwise, as runc's cgroup) */
   access?: { read: boolean; write: boolean };
+}
+
+/** A container's directory in one host cgroup v1 hierarchy, shown at `name` below the cgroup mount. */
+export interface CgroupViewSpec {
+  name: string;
+  /** host path */
+  dir: string;
+  /** its controllers, shown as the mount's options ("memory") */
+  controllers: string;
 }
 
 export interface SandboxSpec {
@@ -68,6 +79,8 @@ export interface SandboxSpec {
   /** [resource, soft, hard]; -1 for unlimited */
   rlimits: [number, number, number][];
   mounts: MountSpec[];
+  /** /proc/PID/cgroup of every guest process (default "0::/", a cgroup v2 namespace's root) */
+  cgroupLines?: string;
   /** host fds for the guest's stdin, stdout, stderr */
   stdio: [number, number, number];
   /** make the guest the terminal's foreground process group */

@@ -484,6 +484,42 @@ describe('cgroups: pause, update and resource limits', () => {
     expect(outcome(t)).toEqual({ status: 2, stdout: '1\n2\n3\n4\n5\n6\n', stderr: "sh: can't fork: Resource temporarily unavailable\n" });
     expect(outcome(t)).toEqual(outcome(r));
   }, 120000);
+
+  it('/sys/fs/cgroup shows the container\'s own limits, read-only, as with runc', () => {
+    const flags = ['--memory', '64m', '--pids-limit', '50', '--cpus', '0.5'];
+    const script = [
+      'cd /sys/fs/cgroup',
+      'cat memory/memory.limit_in_bytes memory/memory.memsw.limit_in_bytes cpu/cpu.cfs_quota_us pids/pids.max',
+      'u=$(cat memory/memory.usage_in_bytes); [ "$u" -gt 0 ] && [ "$u" -le 67108864 ] && echo usage-in-range',
+      'echo 1 > memory/memory.limit_in_bytes || echo refused',
+    ].join('; ');
+    const t = run('tsvisor', flags, ['sh', '-c', script]);
+    const r = run('runc', flags, ['sh', '-c', script]);
+    expect(outcome(t)).toEqual({
+      status: 0,
+      stdout: `${64 << 20}\n${128 << 20}\n50000\n50\nusage-in-range\nrefused\n`,
+      stderr: "sh: can't create memory/memory.limit_in_bytes: Read-only file system\n",
+    });
+    expect(outcome(t)).toEqual(outcome(r));
+  }, 120000);
+
+  it('docker stats counts the container\'s processes, as with runc', async () => {
+    const pids: Record<string, string> = {};
+    for (const rt of RUNTIMES) {
+      const started = docker(daemon(), ['run', '-d', `--runtime=${rt}`, IMAGE, 'sh', '-c', 'sleep 1000 & sleep 1000 & exec sleep 1001']);
+      expect(started.status, started.stderr).toBe(0);
+      const id = started.stdout.trim();
+      const procs = containerProcesses(daemon(), id);
+      // Three processes: the two sleeps in the background and the shell, which became the third.
+      await until(`docker stats ${id.slice(0, 12)} (${rt}) to count 3`, () => {
+        pids[rt] = dockerOk(daemon(), ['stats', '--no-stream', '--format', '{{.PIDs}}', id]).trim();
+        return pids[rt] === '3';
+      });
+      dockerOk(daemon(), ['rm', '-f', id]);
+      await expectGone(id, procs, rt);
+    }
+    expect(pids).toEqual({ tsvisor: '3', runc: '3' });
+  }, 120000);
 });
 
 /** The coverage report the coverage runtime wrote for container `id` (src/coverage/report.ts's Report). */

@@ -11,7 +11,7 @@ import { until } from './daemon-helpers.js';
 
 type Runtime = 'runc' | 'tsvisor';
 const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
-const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'freezer'];
+const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'freezer', 'blkio', 'devices'];
 /** This run's cgroup parent, in every hierarchy. */
 const PARENT = `/tsvisor-e2e-${process.pid}`;
 
@@ -154,11 +154,15 @@ describe('linux.resources', () => {
       createAndStart(rt, bundle(name, ['sleep', '1000'], (c) => (c.linux.resources = resources)), name, path.join(base, `${name}.out`), false);
       seen[rt] = cgroupFiles(name, files);
       // The sandbox (for tsvisor the Sentry, the Gofer, the anchor and its keeper too) is in
-      // the memory cgroup; the created init is in the freezer and pids cgroups.
+      // the memory cgroup; the created init is in the freezer and pids cgroups, and so
+      // is the pid create reported (for tsvisor the anchor, until start).
       const procs = (c: string) => fs.readFileSync(path.join(cgroupDir(c, name), 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+      const pid = String(JSON.parse(cli(rt, ['state', name]).stdout).pid);
       expect(procs('memory').length, rt).toBe(rt === 'tsvisor' ? 5 : 1);
-      expect(procs('freezer'), rt).toEqual(procs('pids'));
-      expect(procs('pids').length, rt).toBe(1);
+      expect(procs('freezer').length, rt).toBe(1);
+      expect(procs('pids').sort(), rt).toEqual([...new Set([...procs('freezer'), pid])].sort());
+      // The anchor stays out of the freezer: pause freezes guests only.
+      for (const c of CONTROLLERS.filter((x) => rt === 'runc' || x !== 'freezer')) expect(procs(c), `${rt} ${c}`).toContain(pid);
       const del = cli(rt, ['delete', '--force', name]);
       expect(del.status, del.stderr).toBe(0);
       expect(leftovers(name), rt).toEqual([]);
@@ -212,6 +216,222 @@ describe('linux.resources', () => {
     expect(cli('tsvisor', ['state', 'failed']).status).not.toBe(0);
     // The anchor's keeper, moved in with the Gofer, kept them busy: they stayed.
     expect(CONTROLLERS.filter((c) => fs.existsSync(cgroupDir(c, 'failed')))).toEqual([]);
+  });
+});
+
+/** The host's first block device ("major:minor"), and a number no block device has. */
+function blockDevices(): { present: [number, number]; absent: [number, number] } {
+  const ids = fs.readdirSync('/sys/dev/block').map((d) => d.split(':').map(Number) as [number, number]);
+  const present = ids.find(([, minor]) => minor === 0) ?? ids[0]!;
+  let absent: [number, number] = [8, 0];
+  while (ids.some(([a, b]) => a === absent[0] && b === absent[1])) absent = [absent[0] + 1, 0];
+  return { present, absent };
+}
+
+/** The hierarchy id /proc/cgroups gives a v1 controller (0: in none). */
+function hierarchyOf(controller: string): number {
+  const line = fs.readFileSync('/proc/cgroups', 'utf8').split('\n').find((l) => l.startsWith(`${controller}\t`));
+  return Number(line?.split('\t')[1] ?? 0);
+}
+
+/**
+ * A v1 hierarchy outlives its last mount while cgroups of it are still being
+ * freed, and then lingers in every process's /proc/PID/cgroup until it is
+ * mounted and unmounted again; containerd's shim fails to load the cgroups
+ * of a process in a hierarchy its own mounts lack (docker stats, OOMKilled).
+ */
+async function dropHierarchies(): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (hierarchyOf('hugetlb') !== 0 || hierarchyOf('net_cls') !== 0) {
+    if (Date.now() > deadline) throw new Error('the hugetlb and net_cls,net_prio hierarchies the test made are still there');
+    const at = path.join(base, 'cg-drop');
+    fs.mkdirSync(at, { recursive: true });
+    spawnSync('unshare', ['-m', 'sh', '-c', `mount --make-rprivate /; mount -t cgroup -o hugetlb cgroup ${at} && umount ${at}; mount -t cgroup -o net_cls,net_prio cgroup ${at} && umount ${at}`], { timeout: 10000 });
+    await sleep(100);
+  }
+}
+
+/** `create` then the outcome: its status, and (runc's or tsvisor's) error without the runtime's prefixes. */
+function createOutcome(rt: Runtime, dir: string, id: string): { status: number | null } {
+  const out = path.join(base, `${id}.out`);
+  const fd = fs.openSync(out, 'w');
+  try {
+    const [bin, ...pre] = runtimeArgv(rt);
+    return { status: spawnSync(bin!, [...pre, 'create', '--bundle', dir, id], { stdio: ['ignore', fd, fd], timeout: 60000, killSignal: 'SIGKILL' }).status };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+describe('blockIO, devices, hugepageLimits, network and kernel memory (runc 1.1.5 on this host)', () => {
+  const { present, absent } = blockDevices();
+  const [maj, min] = present;
+
+  it('land in the same cgroup files as under runc, and the reported pid is in every one of the container\'s cgroups', () => {
+    const resources = {
+      blockIO: {
+        throttleReadBpsDevice: [{ major: maj, minor: min, rate: 102400 }],
+        throttleWriteBpsDevice: [{ major: maj, minor: min, rate: 204800 }],
+        throttleReadIOPSDevice: [{ major: maj, minor: min, rate: 300 }],
+        throttleWriteIOPSDevice: [{ major: maj, minor: min, rate: 400 }],
+      },
+      // runtime-tools' linux_cgroups_devices rules, after a deny-all.
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
+        { allow: true, type: 'b', major: 8, minor: 20, access: 'rw' },
+        { allow: true, type: 'b', major: 10, minor: 200, access: 'r' },
+      ],
+      memory: { limit: 50593792, reservation: 50593792, swap: 50593792, kernel: 50593792, kernelTCP: 50593792, swappiness: 10, disableOOMKiller: true },
+    };
+    const files = [
+      'blkio/blkio.throttle.read_bps_device', 'blkio/blkio.throttle.write_bps_device', 'blkio/blkio.throttle.read_iops_device', 'blkio/blkio.throttle.write_iops_device',
+      'devices/devices.list',
+      'memory/memory.limit_in_bytes', 'memory/memory.soft_limit_in_bytes', 'memory/memory.memsw.limit_in_bytes', 'memory/memory.kmem.limit_in_bytes',
+      'memory/memory.kmem.tcp.limit_in_bytes', 'memory/memory.swappiness', 'memory/memory.oom_control',
+    ];
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const name = `res-${rt}`;
+      createAndStart(rt, bundle(name, ['sleep', '1000'], (c) => (c.linux.resources = resources)), name, path.join(base, `${name}.out`), false);
+      seen[rt] = cgroupFiles(name, files);
+      // What runtime-tools reads for a relative cgroupsPath: /proc/PID/cgroup of the pid state reports.
+      const pid = (JSON.parse(cli(rt, ['state', name]).stdout) as { pid: number }).pid;
+      const own = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      for (const c of ['memory', 'blkio', 'devices', 'pids', 'cpu']) expect(own, `${rt} ${c}`).toMatch(new RegExp(`^\\d+:${c}:${PARENT}/${name}$`, 'm'));
+      expect(cli(rt, ['delete', '--force', name]).status).toBe(0);
+      expect(leftovers(name), rt).toEqual([]);
+    }
+    expect((seen.tsvisor as Record<string, string>)['devices/devices.list']).toBe(
+      ['b *:* m', 'c *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'b 8:20 rw', 'b 10:200 r', 'c 10:200 rwm', 'c 10:229 rwm', 'c 136:* rwm'].join('\n'),
+    );
+    expect((seen.tsvisor as Record<string, string>)['blkio/blkio.throttle.read_iops_device']).toBe(`${maj}:${min} 300`);
+    expect((seen.tsvisor as Record<string, string>)['memory/memory.oom_control']).toMatch(/^oom_kill_disable 1$/m);
+    expect(seen.tsvisor).toEqual(seen.runc);
+  });
+
+  it('what the host refuses fails create, as under runc, and leaves no cgroup', () => {
+    const hasHierarchy = (c: string) => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => / - cgroup /.test(l) && l.split(' ').pop()!.split(',').includes(c));
+    const cases: [string, Record<string, unknown>][] = [
+      // No CFQ here: runc writes blkio.bfq.weight, which only BFQ has.
+      ['weight', { blockIO: { weight: 500 } }],
+      ['nodev', { blockIO: { throttleReadBpsDevice: [{ major: absent[0], minor: absent[1], rate: 102400 }] } }],
+      // cgroup v1 cannot take an exception out of a wildcard one.
+      ['hole', { devices: [{ allow: true, type: 'c', access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'r' }] }],
+    ];
+    if (!hasHierarchy('hugetlb')) cases.push(['hugetlb', { hugepageLimits: [{ pageSize: '2MB', limit: 1 << 30 }] }]);
+    if (!hasHierarchy('net_cls')) cases.push(['netcls', { network: { classID: 255 } }]);
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      seen[rt] = cases.map(([what, resources]) => {
+        const name = `bad-${what}-${rt}`;
+        const r = createOutcome(rt, bundle(name, ['true'], (c) => (c.linux.resources = resources)), name);
+        expect(cli(rt, ['state', name]).status, `${rt} ${what}: no container`).not.toBe(0);
+        if (rt === 'tsvisor') expect(leftovers(name), what).toEqual([]);
+        return [what, r.status];
+      });
+    }
+    expect(seen.tsvisor).toEqual(cases.map(([what]) => [what, 1]));
+    expect(seen.tsvisor).toEqual(seen.runc);
+    const errors = fs.readFileSync(path.join(base, 'bad-weight-tsvisor.out'), 'utf8');
+    expect(errors).toMatch(/blkio\.bfq\.weight: ENOENT/);
+  });
+
+  // The host must not have these hierarchies: the test makes them, and they must be gone at its end.
+  // While they exist (seconds: dropHierarchies) every process of the machine is in them and containerd's
+  // shims cannot load a container's cgroups, which breaks the daemon tests that run alongside in the
+  // suite: it runs only when asked, TSVISOR_TEST_V1_HIERARCHIES=1, alone.
+  it.skipIf(process.env.TSVISOR_TEST_V1_HIERARCHIES !== '1' || ['hugetlb', 'net_cls'].some((c) => hierarchyOf(c) !== 0))('hugetlb and net_cls,net_prio hierarchies (mounted in a private mount namespace): the same files as under runc; a page size the kernel lacks fails', async () => {
+    const res = { hugepageLimits: [{ pageSize: '2MB', limit: 2 * 2 ** 30 }, { pageSize: '1GB', limit: 2 ** 30 }], network: { classID: 255, priorities: [{ name: 'lo', priority: 10 }, { name: 'eth0', priority: 30 }] } };
+    const q = (a: string) => `'${a}'`;
+    const steps = RUNTIMES.map((rt) => {
+      const cmd = runtimeArgv(rt).map(q).join(' ');
+      const good = bundle(`hx-${rt}`, ['sleep', '1000'], (c) => (c.linux.resources = res));
+      const bad = bundle(`hbad-${rt}`, ['sleep', '1000'], (c) => (c.linux.resources = { hugepageLimits: [{ pageSize: '3MB', limit: 3 << 20 }] }));
+      const huge = `/sys/fs/cgroup/hugetlb${PARENT}/hx-${rt}`;
+      const net = `/sys/fs/cgroup/net_cls,net_prio${PARENT}/hx-${rt}`;
+      return `
+        ${cmd} create --bundle ${good} hx-${rt} >/dev/null 2>&1; echo "${rt} create $?"
+        echo "${rt} $(cat ${huge}/hugetlb.2MB.limit_in_bytes ${huge}/hugetlb.1GB.limit_in_bytes ${net}/net_cls.classid | tr '\\n' ' ')"
+        grep -E '^(lo|eth0) ' ${net}/net_prio.ifpriomap | sed 's/^/${rt} /'
+        ${cmd} delete --force hx-${rt} >/dev/null 2>&1
+        ${cmd} create --bundle ${bad} hbad-${rt} >/dev/null 2>&1; echo "${rt} 3MB $?"
+        ${cmd} delete --force hbad-${rt} >/dev/null 2>&1`;
+    });
+    // A copy of /sys/fs/cgroup with two more hierarchies, seen only in this mount
+    // namespace; a hierarchy goes away with its last cgroup and mount.
+    const orig = path.join(base, 'cg-orig');
+    const script = `
+      mount --make-rprivate /
+      mkdir -p ${orig}
+      mount --rbind /sys/fs/cgroup ${orig}
+      mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
+      for c in $(ls ${orig}); do mkdir /sys/fs/cgroup/$c; mount --bind ${orig}/$c /sys/fs/cgroup/$c; done
+      mkdir /sys/fs/cgroup/hugetlb /sys/fs/cgroup/net_cls,net_prio
+      mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+      mount -t cgroup -o net_cls,net_prio cgroup /sys/fs/cgroup/net_cls,net_prio
+      ${steps.join('\n')}
+      for h in hugetlb net_cls,net_prio; do find /sys/fs/cgroup/$h -mindepth 1 -depth -type d -exec rmdir {} \\; ; done
+      for rt in runc tsvisor; do for c in $(ls ${orig}); do rmdir ${orig}/$c${PARENT}/hx-$rt ${orig}/$c${PARENT}/hbad-$rt 2>/dev/null; done; done
+      true`;
+    let r: SpawnSyncReturns<string>;
+    try {
+      r = spawnSync('unshare', ['-m', 'sh', '-c', script], { encoding: 'utf8', timeout: 120000 });
+    } finally {
+      await dropHierarchies();
+    }
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n').filter(Boolean);
+    const of = (rt: Runtime) => lines.filter((l) => l.startsWith(`${rt} `)).map((l) => l.slice(rt.length + 1).trim());
+    expect(of('tsvisor')).toEqual(['create 0', `${2 * 2 ** 30} ${2 ** 30} 255`, 'lo 10', 'eth0 30', '3MB 1']);
+    expect(of('tsvisor')).toEqual(of('runc'));
+  });
+});
+
+describe('the container\'s own cgroups', () => {
+  it('pids.current counts the container\'s processes once started, as under runc (the anchor leaves the pids cgroup at start)', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const name = `count-${rt}`;
+      const out = path.join(base, `${name}.out`);
+      createAndStart(rt, bundle(name, ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & echo up; wait']), name, out);
+      await until(`${rt}: the container to start its sleeps`, () => fs.readFileSync(out, 'utf8') === 'up\n', 20_000);
+      seen[rt] = cgroupFiles(name, ['pids/pids.current']);
+      expect(cli(rt, ['delete', '--force', name]).status).toBe(0);
+    }
+    expect(seen.tsvisor).toEqual({ 'pids/pids.current': '3' });
+    expect(seen.tsvisor).toEqual(seen.runc);
+  });
+
+  it('/sys/fs/cgroup shows the container\'s own limits and usage, read-only, as under runc', () => {
+    const resources = { memory: { limit: 64 << 20 }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 50 } };
+    const script = [
+      'cd /sys/fs/cgroup',
+      'cat memory/memory.limit_in_bytes cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us pids/pids.max',
+      'for c in memory cpu cpuacct cpuset pids freezer blkio devices; do test -d $c || echo "no $c"; done',
+      // Usage is the container's: above zero, below its limit.
+      'u=$(cat memory/memory.usage_in_bytes); [ "$u" -gt 0 ] && [ "$u" -le 67108864 ] && echo usage-in-range',
+      'echo 1 > memory/memory.limit_in_bytes || echo refused',
+      'mkdir memory/child || echo refused',
+    ].join('; ');
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) seen[rt] = run(rt, bundle(`view-${rt}`, ['/bin/sh', '-c', script], (c) => (c.linux.resources = resources)));
+    expect(seen.tsvisor).toEqual({
+      status: 0,
+      stdout: `${64 << 20}\n50000\n100000\n50\nusage-in-range\nrefused\nrefused\n`,
+      stderr: "/bin/sh: can't create memory/memory.limit_in_bytes: Read-only file system\nmkdir: can't create directory 'memory/child': Read-only file system\n",
+    });
+    expect(seen.tsvisor).toEqual(seen.runc);
+  });
+
+  it("Node's process.constrainedMemory() finds the container's memory limit there", () => {
+    // The host's root, read-only: Node's shared libraries are there. (runc cannot take / as
+    // its root; under Docker with runc the same program prints the same, docker.test.ts.)
+    const dir = bundle('node-tsvisor', [process.execPath, '-e', 'console.log(process.constrainedMemory())'], (c) => {
+      c.root = { path: '/', readonly: true };
+      c.linux.resources = { memory: { limit: 96 << 20 } };
+    });
+    expect(run('tsvisor', dir)).toEqual({ status: 0, stdout: `${96 << 20}\n`, stderr: '' });
   });
 });
 

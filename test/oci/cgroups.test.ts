@@ -73,6 +73,8 @@ describe('resolveCgroupPaths', () => {
         memory: '/sys/fs/cgroup/memory/docker/abc',
         freezer: '/sys/fs/cgroup/freezer/docker/abc',
         pids: '/sys/fs/cgroup/pids/docker/abc',
+        blkio: '/sys/fs/cgroup/blkio/docker/abc',
+        devices: '/sys/fs/cgroup/devices/docker/abc',
       },
     });
   });
@@ -116,31 +118,50 @@ describe('resolveCgroupPaths', () => {
 });
 
 describe('parseResources', () => {
-  it("takes Docker's resources (zeros mean unset; device rules need no cgroup)", () => {
+  it("takes Docker's resources (zeros mean unset)", () => {
     const docker = {
       devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }],
       memory: { disableOOMKiller: false },
       cpu: { shares: 0 },
       blockIO: { weight: 0 },
     };
-    expect(parseResources(docker)).toEqual({ limits: { memory: {}, cpu: { shares: 0 } }, ignored: [] });
+    expect(parseResources(docker)).toEqual({
+      limits: {
+        memory: {},
+        cpu: { shares: 0 },
+        blockIO: { weight: 0 },
+        devices: [
+          { allow: false, type: 'a', major: -1, minor: -1, access: 'rwm' },
+          { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+        ],
+      },
+      ignored: [],
+    });
   });
 
-  it('keeps memory, cpu and pids; names the sections it does not apply', () => {
-    const r = parseResources({
+  it('keeps every section but rdma and unified; for update only memory, cpu and pids', () => {
+    const raw = {
       memory: { limit: 67108864, reservation: 1, swap: -1, kernel: 2, kernelTCP: 3, swappiness: 0, disableOOMKiller: true },
       cpu: { shares: 512, quota: -1, period: 100000, realtimeRuntime: 5, realtimePeriod: 6, cpus: '0-1,3', mems: '0' },
       pids: { limit: 20 },
       blockIO: { weight: 500 },
       hugepageLimits: [{ pageSize: '2MB', limit: 1 }],
-      unified: {},
-    });
+      network: { classID: 255, priorities: [{ name: 'eth0', priority: 3 }] },
+      unified: { 'memory.high': '1' },
+    };
+    const r = parseResources(raw);
     expect(r.limits).toEqual({
       memory: { limit: 67108864, reservation: 1, swap: -1, kernel: 2, kernelTCP: 3, swappiness: 0, disableOOMKiller: true },
       cpu: { shares: 512, quota: -1, period: 100000, realtimeRuntime: 5, realtimePeriod: 6, cpus: '0-1,3', mems: '0' },
       pids: { limit: 20 },
+      blockIO: { weight: 500 },
+      hugepageLimits: [{ pageSize: '2MB', limit: 1 }],
+      network: { classID: 255, priorities: [{ name: 'eth0', priority: 3 }] },
     });
-    expect(r.ignored).toEqual(['linux.resources.blockIO', 'linux.resources.hugepageLimits']);
+    expect(r.ignored).toEqual(['linux.resources.unified']);
+    const u = parseResources(raw, 'resources', true);
+    expect(Object.keys(u.limits)).toEqual(['memory', 'cpu', 'pids']);
+    expect(u.ignored).toEqual(['resources.blockIO', 'resources.hugepageLimits', 'resources.network', 'resources.unified']);
   });
 
   it('refuses values of the wrong type or range, naming the field', () => {
@@ -157,6 +178,11 @@ describe('parseResources', () => {
     expect(bad({ cpu: { shares: -2 } })).toBe('linux.resources.cpu.shares must be a non-negative integer, not -2');
     expect(bad({ cpu: { cpus: '0-a' } })).toBe('linux.resources.cpu.cpus must be a list such as "0-2,4", not "0-a"');
     expect(bad({ memory: { swappiness: 101 } })).toBe('linux.resources.memory.swappiness 101 is out of range 0..100');
+    // Written into file names and single lines: nothing else gets through.
+    expect(bad({ hugepageLimits: [{ pageSize: '../2MB', limit: 1 }] })).toBe('linux.resources.hugepageLimits[0].pageSize must be a size such as "2MB", not "../2MB"');
+    expect(bad({ network: { priorities: [{ name: 'lo 1\neth0', priority: 1 }] } })).toBe('linux.resources.network.priorities[0].name must be an interface name, not "lo 1\\neth0"');
+    expect(bad({ devices: [{ allow: true, type: 'c', access: '' }] })).toBe('linux.resources.devices[0].access must be some of "rwm", not ""');
+    expect(bad({ devices: [{ allow: true, type: 'p', access: 'r' }] })).toBe('linux.resources.devices[0].type must be "a", "b" or "c", not "p"');
     expect(bad({ pids: [] })).toBe('linux.resources.pids must be an object, not []');
     // int64's largest value survives JSON's doubles as 2^63.
     expect(parseResources(JSON.parse('{"memory":{"limit":9223372036854775807}}')).limits.memory?.limit).toBe(2 ** 63);

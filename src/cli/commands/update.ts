@@ -78,7 +78,7 @@ function fromFile(file: string): { limits: ResourceLimits; ignored: string[] } {
   } catch (e) {
     throw new RuntimeError(`--resources ${file}: not valid JSON: ${(e as Error).message}`);
   }
-  return parseResources(raw, 'resources');
+  return parseResources(raw, 'resources', true);
 }
 
 export const updateCommand: Command = {
@@ -105,7 +105,7 @@ export const updateCommand: Command = {
       const state = store.load(rest[0]!);
       if (status(state) === 'stopped') throw new RuntimeError('container not running');
       // Only the fields asked for are written; the record keeps the rest.
-      ignored.push(...containerCgroups(state).apply(patch, 'throw'));
+      ignored.push(...containerCgroups(state).apply(patch, 'update'));
       state.resources = mergeResources(state.resources ?? {}, patch);
       store.save(state);
     } finally {

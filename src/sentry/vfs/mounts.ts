@@ -17,6 +17,7 @@ import { ProcFs } from './procfs.js';
 import { followLink, lookupChild, pathOf, resolve, resolveParent } from './resolve.js';
 import { DEFAULT_OVERLAY_SIZE } from '../limits.js';
 import { buildSys } from './sysfs.js';
+import { CgroupView } from './cgroupfs.js';
 
 export interface MountTable {
   root: Location;
@@ -132,7 +133,9 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
       }
       case 'mqueue':
       case 'cgroup': {
-        const t = new MemFs(m.type);
+        // With the container's hierarchies below it, a tmpfs that holds them, as runc's.
+        const t = new MemFs(m.cgroupViews ? 'tmpfs' : m.type);
+        if (m.cgroupViews) source = 'tmpfs';
         mfs = t;
         // mqueue roots are world-writable and sticky, as on Linux.
         root = new MemDir(t, S_IFDIR | (m.type === 'cgroup' ? 0o755 : 0o1777), 0, 0, opener);
@@ -151,6 +154,11 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
     const mount = new Mount(mfs, new Dentry('', null, root), at.mount, at.dentry, { ...opts, source, data: superblockOptions(m) });
     if (mfs instanceof ProcFs) mfs.mount = mount;
     mounts.push(mount);
+    for (const v of m.cgroupViews ?? []) {
+      const vat = mountpoint(table, path.posix.join(m.destination, v.name), opener, false);
+      const view = new CgroupView(v.dir);
+      mounts.push(new Mount(view, new Dentry('', null, view.root), vat.mount, vat.dentry, { readonly: true, nosuid: true, nodev: true, noexec: true, source: 'cgroup', data: v.controllers }));
+    }
   }
   for (const h of hidden) reachableByBind(spec, h);
   for (const p of spec.readonlyPaths ?? []) {

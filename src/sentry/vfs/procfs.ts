@@ -897,7 +897,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
-    cgroup: () => '0::/\n',
+    cgroup: () => k.spec.cgroupLines ?? '0::/\n',
     oom_score: () => p.oom.score(p.tgid, hostRead(`/proc/${p.tgid}/oom_score`)),
     loginuid: () => '4294967295\n',
     sessionid: () => '4294967295\n',
