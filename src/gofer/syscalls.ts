@@ -26,7 +26,10 @@
 //   exit                fstat (stdio check), rt_sigprocmask, exit, exit_group
 //
 // Not observed but listed, as plausible in a long-lived Gofer: brk (glibc heap
-// growth) and sched_yield (V8). rt_sigreturn: a signal the Gofer handles
+// growth) and sched_yield (V8). A thread that V8 or libuv was starting while
+// the filter went on (TSYNC) registers with rseq and set_robust_list after it:
+// glibc aborts the process when rseq fails (seen: the Gofer died of SIGSEGV,
+// abort's last resort, about once in 400 starts under load). rt_sigreturn: a signal the Gofer handles
 // (SIGUSR1, so Node never opens its inspector: src/no-inspector.ts) returns
 // through it; without it the Gofer died of the signal. A call missing here fails with EPERM, which
 // the Gofer reports; ioctl is deliberately absent (terminal ioctls).
@@ -61,10 +64,12 @@ export const GOFER_SYSCALLS: readonly string[] = Object.freeze([
   'recvmsg',
   'removexattr',
   'renameat2',
+  'rseq',
   'rt_sigprocmask',
   'rt_sigreturn',
   'sched_yield',
   'sendmsg',
+  'set_robust_list',
   'setxattr',
   'statx',
   'symlinkat',
