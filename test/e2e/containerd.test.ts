@@ -104,6 +104,7 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
       BinaryName: path.join(REPO, 'runsc-compat/runsc'),
       Root: path.join(daemon().tmp, 'runtime-root/tsvisor'),
     });
+    expect(tomlTable(dump, `${CRI_RUNTIMES}.tsvisor-shim`)?.runtime_type).toBe('io.containerd.tsvisor.v2');
     // The default runtime must still be there, or the CRI plugin refuses the configuration.
     expect(tomlTable(dump, `${CRI_RUNTIMES}.runc`)?.runtime_type).toBe('io.containerd.runc.v2');
     const cri = ctrOk(daemon(), ['plugins', 'ls'])

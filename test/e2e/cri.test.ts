@@ -1,6 +1,8 @@
 // A Kubernetes-style pod through containerd's CRI plugin (Debian's
 // containerd 1.6), driven as kubelet drives it (cri-helpers.ts), with the
-// runtime handler "tsvisor" (runsc-compat/containerd-config.toml) and, to
+// runtime handlers "tsvisor-shim" (tsvisor's own shim,
+// containerd-shim-tsvisor-v2) and "tsvisor" (containerd's runc shim with
+// tsvisor as its binary; runsc-compat/containerd-config.toml) and, to
 // compare, "runc". A pod's app containers are told to join the namespaces of
 // its pause container through /proc/<its pid>/ns/{net,ipc,uts}: with
 // tsvisor that pid is the anchor (native/anchor.c), in the pod's namespaces.
@@ -14,8 +16,8 @@ import { type ContainerConfig, CNI_SUBNET, CRI_CGROUP, CRI_IMAGE, type Cri, type
 import { privateSetup, processTrees } from './daemon-helpers.js';
 import { type ProcInfo, waitGone } from './robust-helpers.js';
 
-type Handler = 'tsvisor' | 'runc';
-const HANDLERS: Handler[] = ['tsvisor', 'runc'];
+type Handler = 'tsvisor-shim' | 'tsvisor' | 'runc';
+const HANDLERS: Handler[] = ['tsvisor-shim', 'tsvisor', 'runc'];
 
 const cri: () => Cri = privateSetup('the private containerd with its CRI plugin', startCri, stopCri, { startMs: 300000 });
 
@@ -73,12 +75,27 @@ function nsId(file: string): string {
   }
 }
 
+/** The lines of a container's CRI log file without their time stamps ("stdout F text"), sorted: stdout and stderr are copied apart. */
+function logLines(file: string): string[] {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    /* not written yet */
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(l.indexOf(' ') + 1))
+    .sort();
+}
+
 /** The processes of a pod: the shims of its sandbox and containers and everything below them. */
 function podProcesses(ids: string[]): ProcInfo[] {
   return processTrees((p) => p.cmdline.includes('containerd-shim') && ids.some((id) => p.cmdline.includes(` -id ${id} `)));
 }
 
-describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', () => {
+describe('a CRI pod (containerd, CNI bridge) with the runtime handlers tsvisor-shim and tsvisor', () => {
   it('two containers share the pod IP, hostname and IPC namespace; a listener answers on the pod IP and never on the host; as with runc', async () => {
     const seen: Record<string, unknown> = {};
     for (const h of HANDLERS) {
@@ -93,7 +110,7 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
 
       const ids: Record<'server' | 'client', string> = { server: '', client: '' };
       const commands = {
-        server: ['sh', '-c', `mkdir -p /tmp/www && echo served-by-server > /tmp/www/index.html && exec httpd -f -p ${PORT} -h /tmp/www`],
+        server: ['sh', '-c', `echo serving on ${PORT}; echo to stderr >&2; mkdir -p /tmp/www && echo served-by-server > /tmp/www/index.html && exec httpd -f -p ${PORT} -h /tmp/www`],
         client: ['sleep', '1000'],
       };
       for (const name of ['server', 'client'] as const) {
@@ -136,6 +153,12 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
         if (fromHost.body === undefined) await new Promise((r) => setTimeout(r, 100));
       }
       const onHostLoopback = await httpGet('127.0.0.1', PORT);
+      // The server's output, as the CRI plugin writes it to the log kubelet reads (crictl logs).
+      let log: string[] = [];
+      for (let i = 0; i < 100 && log.length < 2; i++) {
+        log = logLines(path.join(logDir, 'server.log'));
+        if (log.length < 2) await new Promise((r) => setTimeout(r, 50));
+      }
       const fromClient = await exec(ids.client, ['wget', '-q', '-O', '-', `http://127.0.0.1:${PORT}/`]);
 
       const outcome = {
@@ -145,6 +168,7 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
         fromHost,
         onHostLoopback,
         fromClient: fromClient.stdout,
+        log,
       };
       expect(outcome, h).toEqual({
         hostnames: { server: `pod-${h}-host\n`, client: `pod-${h}-host\n` },
@@ -153,10 +177,14 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
         fromHost: { body: 'served-by-server\n' },
         onHostLoopback: { error: 'ECONNREFUSED' },
         fromClient: 'served-by-server\n',
+        log: [`stderr F to stderr`, `stdout F serving on ${PORT}`],
       });
       seen[h] = JSON.parse(JSON.stringify(outcome).split(h).join('HANDLER'));
 
       const procs = podProcesses([pod, ids.server, ids.client]);
+      // One shim serves the pod's three tasks (containerd groups them by the pod's id).
+      const shims = procs.filter((p) => p.cmdline.includes('containerd-shim') && p.cmdline.includes(' -id ')).map((p) => path.basename(p.cmdline.split(' ')[0]!));
+      expect(shims, `${h}: the pod's shims`).toEqual([h === 'tsvisor-shim' ? 'containerd-shim-tsvisor-v2' : 'containerd-shim-runc-v2']);
       for (const name of ['server', 'client'] as const) {
         await cri().rt.StopContainer({ container_id: ids[name], timeout: 2 });
         await cri().rt.RemoveContainer({ container_id: ids[name] });
@@ -168,5 +196,6 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
       expect(fs.existsSync(podNetns!), `${h}: the pod's network namespace is removed`).toBe(false);
     }
     expect(seen.tsvisor).toEqual(seen.runc);
-  }, 600000);
+    expect(seen['tsvisor-shim']).toEqual(seen.runc);
+  }, 900000);
 });
