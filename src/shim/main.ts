@@ -5,20 +5,19 @@
 //
 // in the task's bundle: `start` makes sure a shim server runs for the task's
 // group (a CRI pod: io.kubernetes.cri.sandbox-id names it; otherwise the
-// task alone), prints its ttrpc socket's address and exits. The server (the
-// same program without an action) serves containerd.task.v2.Task
-// (src/shim/task.ts) for every task of its group until containerd shuts it
-// down. `delete` cleans up after a server that died: it removes the task's
-// container and prints a DeleteResponse.
+// task alone), prints its ttrpc socket's address and exits. That is
+// answered by bin/containerd-shim-tsvisor-v2 itself, without Node; it starts
+// the server, this program without an action, which serves
+// containerd.task.v2.Task (src/shim/task.ts) for every task of its group
+// until containerd shuts it down. `delete` cleans up after a server that
+// died: it removes the task's container and prints a DeleteResponse.
 import '../no-inspector.js';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createLogger } from '../log.js';
 import { deleteContainer } from '../oci/container.js';
-import { readAnswer } from '../oci/runtime.js';
 import { StateStore } from '../oci/state.js';
 import { Publisher } from './events.js';
 import { encode, timestamp } from './proto.js';
@@ -30,8 +29,8 @@ import { serve } from './ttrpc.js';
 const SOCKET_DIR = '/run/containerd/s';
 /** tsvisor's state for the shim's containers, a directory per namespace. */
 const STATE_ROOT = '/run/containerd/tsvisor-v2';
-/** The annotations that put a task in its pod's shim (containerd's runc shim reads the same). */
-const GROUP_ANNOTATIONS = ['io.kubernetes.cri.sandbox-id'];
+/** Each server's pid, by its socket's name: how `start` finds a live one (bin/containerd-shim-tsvisor-v2). */
+const PID_DIR = path.join(STATE_ROOT, 'shims');
 const VALUE_FLAGS = new Set(['namespace', 'address', 'publish-binary', 'id', 'bundle', 'socket']);
 const BOOL_FLAGS = new Set(['debug', 'v']);
 
@@ -68,20 +67,14 @@ function required(a: Args, name: string): string {
   return v;
 }
 
-/** The socket of the shim of `group`, as containerd's shims name theirs (shim.SocketAddress). */
-function socketPath(containerdAddress: string, namespace: string, group: string): string {
-  return path.join(SOCKET_DIR, createHash('sha256').update(path.join(containerdAddress, namespace, group)).digest('hex'));
+/** The socket's name for the shim of `group`, as containerd's shims name theirs (shim.SocketAddress). */
+function socketName(containerdAddress: string, namespace: string, group: string): string {
+  return createHash('sha256').update(`${containerdAddress}/${namespace}/${group}`).digest('hex');
 }
 
 function stateRoot(namespace: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(namespace)) throw new ShimUsage(`invalid namespace ${JSON.stringify(namespace)}`);
   return path.join(STATE_ROOT, namespace);
-}
-
-/** Written atomically, as containerd's shims write theirs: containerd reads it when it reconnects. */
-function writeAddress(address: string): void {
-  fs.writeFileSync('.address', address);
-  fs.renameSync('.address', 'address');
 }
 
 function canConnect(sock: string): Promise<boolean> {
@@ -93,49 +86,16 @@ function canConnect(sock: string): Promise<boolean> {
   });
 }
 
-/** `start`: the address of the group's running server, or of one started now. */
-async function start(a: Args): Promise<number> {
-  const namespace = required(a, 'namespace');
-  const id = required(a, 'id');
-  const containerdAddress = required(a, 'address');
-  stateRoot(namespace);
-  // containerd writes the runtime's options here; this shim takes none.
-  try {
-    fs.readFileSync(0);
-  } catch {
-    /* no stdin */
-  }
-  let annotations: Record<string, string> = {};
-  try {
-    annotations = (JSON.parse(fs.readFileSync('config.json', 'utf8')) as { annotations?: Record<string, string> }).annotations ?? {};
-  } catch (e) {
-    throw new ShimUsage(`config.json of the bundle: ${(e as Error).message}`);
-  }
-  const group = GROUP_ANNOTATIONS.map((k) => annotations[k]).find((v) => v) ?? id;
-  const sock = socketPath(containerdAddress, namespace, group);
-  const address = `unix://${sock}`;
-  if (!(await canConnect(sock))) {
-    // Named and ordered as containerd's runc shim is (what ps shows, and tools look for).
-    const serverArgs = ['-namespace', namespace, '-id', group, '-address', containerdAddress, ...(a.flags.debug ? ['-debug'] : [])];
-    const server = spawn(process.execPath, [process.argv[1]!, ...serverArgs], {
-      argv0: 'containerd-shim-tsvisor-v2',
-      detached: true,
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    });
-    const answer = await readAnswer(server);
-    server.unref();
-    if (answer !== 'ok') throw new Error(answer.replace(/^error /, '') || 'the shim server ended before it listened');
-  }
-  writeAddress(address);
-  fs.writeSync(1, address);
-  return 0;
-}
-
 /** The server: serves the group's tasks on its socket; says "ok" on fd 3 once it listens. */
 async function runServer(a: Args): Promise<number> {
   const namespace = required(a, 'namespace');
   const group = required(a, 'id');
-  const sock = socketPath(required(a, 'address'), namespace, group);
+  const containerdAddress = required(a, 'address');
+  const name = socketName(containerdAddress, namespace, group);
+  const sock = path.join(SOCKET_DIR, name);
+  const pidFile = path.join(PID_DIR, name);
+  // What ps shows, as for containerd's runc shim, and what start checks the pid file against.
+  process.title = ['containerd-shim-tsvisor-v2', '-namespace', namespace, '-id', group, '-address', containerdAddress, ...(a.flags.debug ? ['-debug'] : [])].join(' ');
   let logFile = '/dev/null';
   try {
     // containerd copies what the shim writes to the bundle's fifo "log" into its own log.
@@ -149,6 +109,7 @@ async function runServer(a: Args): Promise<number> {
   const server = net.createServer();
   const shutdown = async (): Promise<void> => {
     server.close();
+    fs.rmSync(pidFile, { force: true });
     fs.rmSync(sock, { force: true });
     await events.flush();
     process.exit(0);
@@ -164,11 +125,19 @@ async function runServer(a: Args): Promise<number> {
       resolve();
     });
   }).catch(async (e: NodeJS.ErrnoException) => {
-    // A stale socket of a server that died; a live one answers (start checked just before).
-    if (e.code !== 'EADDRINUSE' || (await canConnect(sock))) throw e;
+    if (e.code !== 'EADDRINUSE') throw e;
+    if (await canConnect(sock)) {
+      // Another start made the group's server meanwhile: that one serves.
+      fs.writeSync(3, 'ok\n');
+      process.exit(0);
+    }
+    // The socket of a server that died.
     fs.rmSync(sock, { force: true });
     await new Promise<void>((resolve) => server.listen(sock, resolve));
   });
+  fs.mkdirSync(PID_DIR, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(`${pidFile}.tmp`, String(process.pid));
+  fs.renameSync(`${pidFile}.tmp`, pidFile);
   fs.writeSync(3, 'ok\n');
   fs.closeSync(3);
   return new Promise(() => {});
@@ -199,15 +168,13 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   switch (a.action) {
-    case 'start':
-      return start(a);
     case 'delete':
       return cleanup(a);
     case undefined:
       serving = true;
       return runServer(a);
   }
-  throw new ShimUsage(`unknown action ${a.action} (start, delete, or none to serve)`);
+  throw new ShimUsage(`unknown action ${a.action} (delete, or none to serve; bin/containerd-shim-tsvisor-v2 answers start)`);
 }
 
 main(process.argv.slice(2)).then(
