@@ -8,11 +8,12 @@
 // tsvisor that pid is the anchor (native/anchor.c), in the pod's namespaces.
 // When it was the Sentry, on the host, the app containers ran in the host's
 // network, with IPC and hostname of their own.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ContainerConfig, CNI_SUBNET, CRI_CGROUP, CRI_IMAGE, type Cri, type PodSandboxConfig, httpGet, startCri, stopCri } from './cri-helpers.js';
+import { ctrArgv } from './containerd-helpers.js';
 import { privateSetup, processTrees } from './daemon-helpers.js';
 import { type ProcInfo, waitGone } from './robust-helpers.js';
 
@@ -90,6 +91,32 @@ function logLines(file: string): string[] {
     .sort();
 }
 
+/** `ctr events` in the background: the task events containerd passes on, as it decodes them. */
+function watchEvents(): { stop(): Promise<string[]> } {
+  const c = cri().containerd;
+  const argv = ctrArgv(c, ['events']);
+  const p = spawn(argv[0]!, argv.slice(1), { env: c.env, stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  p.stdout.setEncoding('utf8');
+  p.stdout.on('data', (d: string) => (out += d));
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        p.on('close', () => resolve(out.split('\n').filter((l) => l.includes(' /tasks/'))));
+        p.kill('SIGTERM');
+      }),
+  };
+}
+
+/** For each task (by id), the task topics of the events that name it, sorted. */
+function taskTopics(lines: string[], ids: Record<string, string>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, id] of Object.entries(ids)) {
+    out[name] = [...new Set(lines.filter((l) => l.includes(`"${id}"`)).map((l) => /\s(\/tasks\/[a-z-]+)\s/.exec(l)?.[1] ?? l))].sort();
+  }
+  return out;
+}
+
 /** The processes of a pod: the shims of its sandbox and containers and everything below them. */
 function podProcesses(ids: string[]): ProcInfo[] {
   return processTrees((p) => p.cmdline.includes('containerd-shim') && ids.some((id) => p.cmdline.includes(` -id ${id} `)));
@@ -102,6 +129,9 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handlers tsvisor-s
       const logDir = path.join(cri().containerd.tmp, 'logs', h);
       fs.mkdirSync(logDir, { recursive: true });
       const config = podConfig(h, logDir);
+      const events = watchEvents();
+      // ctr subscribes asynchronously: give it time before the first event.
+      await new Promise((r) => setTimeout(r, 500));
       const { pod_sandbox_id: pod } = await cri().rt.RunPodSandbox({ config, runtime_handler: h });
       const podStatus = await cri().rt.PodSandboxStatus({ pod_sandbox_id: pod, verbose: true });
       expect(podStatus.status.runtime_handler, h).toBe(h);
@@ -192,6 +222,11 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handlers tsvisor-s
       await cri().rt.StopPodSandbox({ pod_sandbox_id: pod });
       await cri().rt.RemovePodSandbox({ pod_sandbox_id: pod });
       const left = await waitGone(procs, 15000);
+      // The shim's events reach containerd's subscribers, decoded (ctr skips one it cannot decode), as runc's shim's do.
+      const topics = taskTopics(await events.stop(), { pod, ...ids });
+      const exitAndDelete = ['/tasks/create', '/tasks/delete', '/tasks/exit', '/tasks/start'];
+      const withExec = ['/tasks/create', '/tasks/delete', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit', '/tasks/start'];
+      expect(topics, `${h}: task events`).toEqual({ pod: exitAndDelete, server: withExec, client: withExec });
       expect(left.map((p) => `${p.pid} ${p.cmdline.slice(0, 160)}`), `${h}: processes of the pod left behind`).toEqual([]);
       expect(fs.existsSync(podNetns!), `${h}: the pod's network namespace is removed`).toBe(false);
     }
