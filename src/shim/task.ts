@@ -325,7 +325,12 @@ export class TaskService {
     if (p.state === 'stopped') throw new RpcError(Code.NotFound, 'process already finished');
     if (execId) {
       if (p.state === 'created') throw new RpcError(Code.FailedPrecondition, `exec ${execId} was not started`);
-      process.kill(p.pid, signal);
+      try {
+        process.kill(p.pid, signal);
+      } catch {
+        // Ended meanwhile (its exit is on its way from the Sentry).
+        throw new RpcError(Code.NotFound, 'process already finished');
+      }
       return {};
     }
     const reply = await request(c.controlSocket, { op: 'kill', signal, all }).catch((e: Error) => ({ ok: false as const, error: e.message }));
