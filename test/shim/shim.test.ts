@@ -50,8 +50,10 @@ describe('containerd-shim-tsvisor-v2', () => {
     expect({ status: second.status, address: second.stdout.toString() }).toEqual({ status: 0, address });
 
     const c = new Client(sock);
+    let serverPid = 0;
     try {
       const connected = decode<{ shim_pid: number }>('ConnectResponse', await call(c, 'Connect', 'ConnectRequest', { id: 'podid' }));
+      serverPid = connected.shim_pid;
       const cmdline = fs.readFileSync(`/proc/${connected.shim_pid}/cmdline`, 'utf8');
       expect(cmdline).toContain(`containerd-shim-tsvisor-v2 -namespace ${NS} -id podid -address `);
       // No such task: NotFound, which containerd maps to errdefs.ErrNotFound.
@@ -66,6 +68,8 @@ describe('containerd-shim-tsvisor-v2', () => {
       expect(fs.existsSync(sock), 'the socket after Shutdown').toBe(false);
     } finally {
       c.close();
+      // A failed check above leaves the server running: it is this test's.
+      if (serverPid > 0 && fs.existsSync(sock)) process.kill(serverPid, 'SIGKILL');
     }
   });
 
@@ -73,6 +77,22 @@ describe('containerd-shim-tsvisor-v2', () => {
     const r = shim([...flags('gone'), '-bundle', bundle, 'delete']);
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     expect(decode('DeleteResponse', r.stdout)).toMatchObject({ pid: 0, exit_status: 137 });
+  });
+
+  it('delete of a task whose shim died: what is left of it removed, a DeleteResponse of exit status 137', () => {
+    // A container directory without a state file: a create that crashed.
+    const left = path.join('/run/containerd/tsvisor-v2', NS, 'crashed');
+    fs.mkdirSync(left, { recursive: true });
+    try {
+      const r = shim([...flags('crashed'), '-bundle', bundle, 'delete']);
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      const response = decode<{ pid: number; exit_status: number; exited_at: { seconds: number } }>('DeleteResponse', r.stdout);
+      expect({ pid: response.pid, exit_status: response.exit_status }).toEqual({ pid: 0, exit_status: 137 });
+      expect(Math.abs(response.exited_at.seconds - Date.now() / 1000)).toBeLessThan(60);
+      expect(fs.existsSync(left), 'the container directory').toBe(false);
+    } finally {
+      fs.rmSync(path.join('/run/containerd/tsvisor-v2', NS), { recursive: true, force: true });
+    }
   });
 
   it('a wrong command line: one line on stderr, exit status 2', () => {
