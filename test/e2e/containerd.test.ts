@@ -128,6 +128,16 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
     expect(seen.tsvisor).toEqual(seen.runc);
   }, 240000);
 
+  it('ctr run --rm --runtime io.containerd.tsvisor.v2 (tsvisor\'s own shim, found on containerd\'s PATH): the same output and exit status; nothing left', async () => {
+    const id = 'run-rm-shim';
+    const script = ['sh', '-c', 'echo $FOO; pwd; uname -r; echo err >&2; exit 7'];
+    const r = ctr(daemon(), ['run', '--rm', '--fifo-dir', path.join(daemon().tmp, 'fifo'), '--runtime', 'io.containerd.tsvisor.v2', '--env', 'FOO=bar', '--cwd', '/tmp', CTR_IMAGE, id, ...script]);
+    expect(r).toEqual({ status: 7, stdout: `bar\n/tmp\n${SANDBOX_RELEASE}\n`, stderr: 'err\n' });
+    expect(ctrOk(daemon(), ['container', 'ls', '-q']).split('\n')).not.toContain(id);
+    expect(await waitGone(containerProcesses(daemon(), id), 10000)).toEqual([]);
+    expect(fs.existsSync(path.join('/run/containerd/tsvisor-v2', NAMESPACE, id)), 'the shim\'s state of the container').toBe(false);
+  }, 240000);
+
   it('ctr run -t: a terminal with the client\'s size, /dev/console, and the exit status, as with runc', async () => {
     const typed = 'tty; stty size; echo $((6*7)); ls -l /dev/console | cut -c1-10; exit 3\r';
     const seen: Record<string, unknown> = {};
