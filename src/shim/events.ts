@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { encode, timestamp } from './proto.js';
 import { Client } from './ttrpc.js';
 
-export type TaskEvent = 'TaskCreate' | 'TaskStart' | 'TaskDelete' | 'TaskExit' | 'TaskExecAdded' | 'TaskExecStarted';
+export type TaskEvent = 'TaskCreate' | 'TaskStart' | 'TaskDelete' | 'TaskExit' | 'TaskExecAdded' | 'TaskExecStarted' | 'TaskPaused' | 'TaskResumed';
 
 const TOPICS: Record<TaskEvent, string> = {
   TaskCreate: '/tasks/create',
@@ -16,6 +16,8 @@ const TOPICS: Record<TaskEvent, string> = {
   TaskExit: '/tasks/exit',
   TaskExecAdded: '/tasks/exec-added',
   TaskExecStarted: '/tasks/exec-started',
+  TaskPaused: '/tasks/paused',
+  TaskResumed: '/tasks/resumed',
 };
 
 /** Events waiting to be sent at most; past that the oldest is dropped (and logged), as containerd's shims bound their queue. */

@@ -3,7 +3,7 @@
 // keeper, native/anchor.c), which this process starts and then drives
 // through the container's control socket (src/oci/control.ts): start, kill,
 // exec and ps are requests to a Sentry that runs already, state and wait are
-// answered from memory, delete runs here. No tsvisor command (no Node
+// answered from memory, delete, pause and resume run here. No tsvisor command (no Node
 // start-up) runs per call; only create starts a process, the sandbox.
 //
 // The anchor (the pid containerd is told, standing in the container's
@@ -14,10 +14,12 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { deleteContainer } from '../oci/container.js';
+import { freezeContainer, thawContainer } from '../oci/freezer.js';
 import { type ExecProcess, ControlUnreachable, converse, execProcessOf, request } from '../oci/control.js';
 import { readAnswer } from '../oci/runtime.js';
 import { parseProcess } from '../oci/spec.js';
 import { StateStore, validateId } from '../oci/state.js';
+import { RuntimeError } from '../oci/runtime.js';
 import { ANCHOR_PATH, CLI_ENTRY } from '../paths.js';
 import { native } from '../platform/native.js';
 import type { Publisher } from './events.js';
@@ -27,7 +29,7 @@ import { type StdioPaths, closeAll, openStdio } from './stdio.js';
 import { Code, type Method, RpcError } from './ttrpc.js';
 
 /** containerd.v1.types.Status */
-const STATUS = { created: 1, running: 2, stopped: 3 } as const;
+const STATUS = { created: 1, running: 2, stopped: 3, paused: 4 } as const;
 /** siginfo si_code of a child that exited (otherwise it was killed by si_status). */
 const CLD_EXITED = 1;
 /** How long delete waits for a container it killed. */
@@ -42,6 +44,8 @@ interface Exit {
 class Proc {
   pid = 0;
   state: keyof typeof STATUS = 'created';
+  /** What Resume returns to (runc pauses created containers too). */
+  pausedFrom: 'created' | 'running' = 'running';
   exit: Exit | undefined;
   readonly exited: Promise<Exit>;
   private onExit!: (e: Exit) => void;
@@ -128,6 +132,8 @@ export class TaskService {
         return { exit_status: e.status, exited_at: exitedAt(e) };
       }),
       Pids: m('PidsRequest', 'PidsResponse', (r: { id: string }) => this.pids(r.id)),
+      Pause: m('PauseRequest', 'Empty', (r: { id: string }) => this.pause(r.id)),
+      Resume: m('ResumeRequest', 'Empty', (r: { id: string }) => this.resume(r.id)),
       CloseIO: m('CloseIORequest', 'Empty', (r: { id: string; exec_id: string }) => {
         // The process holds its stdin itself (given at create or exec); the shim keeps no copy to close.
         this.proc(r.id, r.exec_id);
@@ -333,12 +339,40 @@ export class TaskService {
       }
       return {};
     }
+    // A frozen process cannot act on SIGKILL until thawed (tsvisor kill does the same).
+    if (signal === 9 && c.init.state === 'paused') this.resume(id);
     const reply = await request(c.controlSocket, { op: 'kill', signal, all }).catch((e: Error) => ({ ok: false as const, error: e.message }));
     if (!reply.ok) {
       if (c.init.state === 'stopped') throw new RpcError(Code.NotFound, 'process already finished');
       // The Sentry does not answer: the anchor passes the signal on to it (native/anchor.c).
       process.kill(c.init.pid, signal);
     }
+    return {};
+  }
+
+  /** Freezes the container's guest processes (its freezer cgroup); the Sentry keeps serving. */
+  private async pause(id: string): Promise<object> {
+    const c = this.container(id);
+    if (c.init.state !== 'running' && c.init.state !== 'created') throw new RpcError(Code.FailedPrecondition, `container ${id} is ${c.init.state}`);
+    try {
+      await freezeContainer(new StateStore(this.root), id);
+    } catch (e) {
+      throw new RpcError(e instanceof RuntimeError ? Code.FailedPrecondition : Code.Internal, (e as Error).message);
+    }
+    if (!c.init.exit) {
+      c.init.pausedFrom = c.init.state as 'created' | 'running';
+      c.init.state = 'paused';
+    }
+    this.events.publish('TaskPaused', { container_id: id });
+    return {};
+  }
+
+  private resume(id: string): object {
+    const c = this.container(id);
+    if (c.init.state !== 'paused') throw new RpcError(Code.FailedPrecondition, `container ${id} is not paused`);
+    thawContainer(new StateStore(this.root), id);
+    c.init.state = c.init.pausedFrom;
+    this.events.publish('TaskResumed', { container_id: id });
     return {};
   }
 

@@ -138,6 +138,35 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
     expect(fs.existsSync(path.join('/run/containerd/tsvisor-v2', NAMESPACE, id)), 'the shim\'s state of the container').toBe(false);
   }, 240000);
 
+  it('ctr task pause and resume with tsvisor\'s shim: the task is PAUSED and its process stops writing, then RUNNING and writing again; as with runc', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of ['shim', 'runc'] as const) {
+      const id = `pause-${rt}`;
+      const flags = rt === 'shim' ? ['--fifo-dir', path.join(daemon().tmp, 'fifo'), '--runtime', 'io.containerd.tsvisor.v2'] : runtimeFlags(daemon(), 'runc');
+      ctrOk(daemon(), ['run', '-d', ...flags, CTR_IMAGE, id, 'sh', '-c', 'while :; do date +%s%N >/tmp/tick; sleep 0.05; done']);
+      const tick = path.join(daemon().tmp, 'state/io.containerd.runtime.v2.task', NAMESPACE, id, 'rootfs/tmp/tick');
+      const mtime = () => (fs.existsSync(tick) ? fs.statSync(tick).mtimeMs : 0);
+      await until(`${id} to write`, () => mtime() > 0, 60000);
+      ctrOk(daemon(), ['task', 'pause', id]);
+      const status = [taskStatus(id)];
+      const frozenAt = mtime();
+      await new Promise((r) => setTimeout(r, 1000));
+      const whilePaused = mtime() === frozenAt ? 'still' : 'written';
+      ctrOk(daemon(), ['task', 'resume', id]);
+      status.push(taskStatus(id));
+      await until(`${id} to write again`, () => mtime() > frozenAt, 10000);
+      ctrOk(daemon(), ['task', 'pause', id]);
+      // SIGKILL reaches a paused task (it is thawed for it).
+      ctrOk(daemon(), ['task', 'kill', '-s', 'SIGKILL', id]);
+      await until(`${id} to stop`, () => taskStatus(id) === 'STOPPED', 60000);
+      ctrOk(daemon(), ['task', 'rm', id]);
+      ctrOk(daemon(), ['container', 'rm', id]);
+      seen[rt] = { status, whilePaused };
+    }
+    expect(seen.shim).toEqual({ status: ['PAUSED', 'RUNNING'], whilePaused: 'still' });
+    expect(seen.shim).toEqual(seen.runc);
+  }, 240000);
+
   it('ctr run -t: a terminal with the client\'s size, /dev/console, and the exit status, as with runc', async () => {
     const typed = 'tty; stty size; echo $((6*7)); ls -l /dev/console | cut -c1-10; exit 3\r';
     const seen: Record<string, unknown> = {};

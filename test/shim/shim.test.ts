@@ -58,7 +58,7 @@ describe('containerd-shim-tsvisor-v2', () => {
       expect(cmdline).toContain(`containerd-shim-tsvisor-v2 -namespace ${NS} -id podid -address `);
       // No such task: NotFound, which containerd maps to errdefs.ErrNotFound.
       await expect(call(c, 'State', 'StateRequest', { id: 'nosuch' })).rejects.toMatchObject({ code: Code.NotFound });
-      await expect(call(c, 'Pause', 'StateRequest', { id: 'podid' })).rejects.toMatchObject({ code: Code.Unimplemented });
+      await expect(call(c, 'Checkpoint', 'PauseRequest', { id: 'podid' })).rejects.toMatchObject({ code: Code.Unimplemented });
       const bad = await call(c, 'Exec', 'ExecProcessRequest', { id: 'nosuch', exec_id: 'e' }).catch((e: unknown) => e);
       expect(bad instanceof RpcError ? { code: bad.code, message: bad.message } : bad).toEqual({ code: Code.NotFound, message: 'container nosuch not found' });
       // No task left: the server ends, its socket with it.
