@@ -22,7 +22,7 @@ const READER_WAIT_MS = 10000;
  * before), then reopened without it (the guest's writes must block when
  * the pipe is full, not fail).
  */
-async function openOutput(p: string): Promise<number> {
+export async function openOutput(p: string): Promise<number> {
   if (p.startsWith('file://')) return fs.openSync(new URL(p), 'a');
   if (/^[a-z]+:\/\//.test(p)) throw new RpcError(Code.InvalidArgument, `stdio ${p}: only fifos and file:// URIs are supported`);
   const deadline = Date.now() + READER_WAIT_MS;
@@ -43,7 +43,7 @@ async function openOutput(p: string): Promise<number> {
 }
 
 /** An input fifo opened for reading: through a read-write open, which never waits for a writer. */
-function openInput(p: string): number {
+export function openInput(p: string): number {
   if (p.startsWith('file://')) return fs.openSync(new URL(p), 'r');
   const both = fs.openSync(p, fs.constants.O_RDWR);
   const fd = native.reopen(both, O_RDONLY);

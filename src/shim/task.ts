@@ -11,6 +11,7 @@
 // child, so it is this process's child too: its exit status, reaped here,
 // is the container's.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { deleteContainer } from '../oci/container.js';
@@ -22,10 +23,11 @@ import { StateStore, validateId } from '../oci/state.js';
 import { RuntimeError } from '../oci/runtime.js';
 import { ANCHOR_PATH, CLI_ENTRY } from '../paths.js';
 import { native } from '../platform/native.js';
+import { type ConsoleSocket, Terminal, consoleSocket } from './console.js';
 import type { Publisher } from './events.js';
 import { type Any, type Timestamp, decode, encode, timestamp } from './proto.js';
 import { type Mount, mountRootfs, unmountRootfs } from './rootfs.js';
-import { type StdioPaths, closeAll, openStdio } from './stdio.js';
+import { type StdioPaths, closeAll, openInput, openOutput, openStdio } from './stdio.js';
 import { Code, type Method, RpcError } from './ttrpc.js';
 
 /** containerd.v1.types.Status */
@@ -46,6 +48,7 @@ class Proc {
   state: keyof typeof STATUS = 'created';
   /** What Resume returns to (runc pauses created containers too). */
   pausedFrom: 'created' | 'running' = 'running';
+  terminal: Terminal | undefined;
   exit: Exit | undefined;
   readonly exited: Promise<Exit>;
   private onExit!: (e: Exit) => void;
@@ -106,6 +109,9 @@ function exitedAt(e: Exit | undefined): Timestamp | undefined {
 export class TaskService {
   private readonly containers = new Map<string, Container>();
 
+  /** Where the console sockets of processes with a terminal are made. */
+  private readonly consoles: string;
+
   constructor(
     /** tsvisor's state root for this namespace (--root of the sandbox processes) */
     private readonly root: string,
@@ -113,7 +119,9 @@ export class TaskService {
     private readonly log: Logger,
     /** called once Shutdown finds no container left */
     private readonly onShutdown: () => void,
-  ) {}
+  ) {
+    this.consoles = path.join(path.dirname(root), 'consoles');
+  }
 
   /** The methods of containerd.task.v2.Task, each decoding its request and encoding its response. */
   methods(): Record<string, Method> {
@@ -134,13 +142,16 @@ export class TaskService {
       Pids: m('PidsRequest', 'PidsResponse', (r: { id: string }) => this.pids(r.id)),
       Pause: m('PauseRequest', 'Empty', (r: { id: string }) => this.pause(r.id)),
       Resume: m('ResumeRequest', 'Empty', (r: { id: string }) => this.resume(r.id)),
-      CloseIO: m('CloseIORequest', 'Empty', (r: { id: string; exec_id: string }) => {
-        // The process holds its stdin itself (given at create or exec); the shim keeps no copy to close.
-        this.proc(r.id, r.exec_id);
+      CloseIO: m('CloseIORequest', 'Empty', (r: { id: string; exec_id: string; stdin: boolean }) => {
+        // Without a terminal the process holds its stdin itself (given at create or exec): the shim keeps no copy.
+        if (r.stdin) this.proc(r.id, r.exec_id).terminal?.closeInput();
         return {};
       }),
-      ResizePty: m('ResizePtyRequest', 'Empty', () => {
-        throw new RpcError(Code.FailedPrecondition, 'the process has no terminal (containerd-shim-tsvisor-v2 does not support terminals yet)');
+      ResizePty: m('ResizePtyRequest', 'Empty', (r: { id: string; exec_id: string; width: number; height: number }) => {
+        const t = this.proc(r.id, r.exec_id).terminal;
+        if (!t) throw new RpcError(Code.FailedPrecondition, 'the process has no terminal');
+        t.resize(r.height, r.width);
+        return {};
       }),
       Connect: m('ConnectRequest', 'ConnectResponse', (r: { id: string }) => ({ shim_pid: process.pid, task_pid: this.containers.get(r.id)?.init.pid ?? 0 })),
       Shutdown: m('ShutdownRequest', 'Empty', () => {
@@ -172,28 +183,36 @@ export class TaskService {
       throw new RpcError(Code.InvalidArgument, (e as Error).message);
     }
     if (this.containers.has(r.id)) throw new RpcError(Code.AlreadyExists, `container ${r.id} exists already`);
-    if (r.terminal) throw new RpcError(Code.Unimplemented, 'containerd-shim-tsvisor-v2 does not support terminals yet (the runc shim with BinaryName does)');
     if (r.checkpoint) throw new RpcError(Code.Unimplemented, 'tsvisor cannot restore checkpoints');
     const bundle = path.resolve(r.bundle);
     if (r.rootfs.length > 0) await mountRootfs(bundle, r.rootfs);
     let stdio: [number, number, number] | undefined;
+    let console: ConsoleSocket | undefined;
+    let terminal: Terminal | undefined;
     try {
-      stdio = await openStdio(r);
+      // With a terminal the process's stdio is the pty, whose master the sandbox sends to the console socket.
+      stdio = await openStdio(r.terminal ? { stdin: '', stdout: '', stderr: '' } : r);
+      if (r.terminal) console = await consoleSocket(this.consoles);
       // What runc's shim runs as `runc create`: the sandbox process under its anchor's keeper, in a session of its own.
-      const boot = [CLI_ENTRY, '--root', this.root, '--log', path.join(bundle, 'log.json'), '--log-format', 'json', 'boot', '--ready-fd', '3', '--anchor-fd', '4', '--bundle', bundle, r.id];
+      const boot = [CLI_ENTRY, '--root', this.root, '--log', path.join(bundle, 'log.json'), '--log-format', 'json', 'boot', '--ready-fd', '3', '--anchor-fd', '4', '--bundle', bundle];
+      if (console) boot.push('--console-socket', console.path);
+      boot.push(r.id);
       const keeper = spawn(ANCHOR_PATH, ['4', process.execPath, ...boot], { cwd: bundle, detached: true, stdio: [...stdio, 'pipe'] });
       keeper.on('error', (e) => this.log.error({ id: r.id, error: e.message }, 'the sandbox process could not be started'));
       const answer = await readAnswer(keeper);
       if (answer !== 'ok') throw new RpcError(Code.FailedPrecondition, answer.replace(/^error /, '') || 'the sandbox process ended before the container was created');
+      if (console) terminal = await this.attach(console, r);
     } catch (e) {
       if (r.rootfs.length > 0) await unmountRootfs(bundle);
       throw e;
     } finally {
       if (stdio) closeAll(stdio);
+      console?.close();
     }
     const state = new StateStore(this.root).load(r.id);
     const c: Container = { id: r.id, bundle, init: new Proc('', r), execs: new Map(), controlSocket: state.controlSocket, rootfsMounted: r.rootfs.length > 0 };
     c.init.pid = state.pid;
+    c.init.terminal = terminal;
     this.containers.set(r.id, c);
     this.watchInit(c);
     this.events.publish('TaskCreate', {
@@ -204,6 +223,22 @@ export class TaskService {
       pid: c.init.pid,
     });
     return { pid: c.init.pid };
+  }
+
+  /** The terminal the sandbox sent to `console`, copied to and from containerd's fifos. */
+  private async attach(console: ConsoleSocket, stdio: StdioPaths): Promise<Terminal> {
+    const master = await console.master.catch((e: Error) => {
+      throw new RpcError(Code.FailedPrecondition, e.message);
+    });
+    let output: number | undefined;
+    try {
+      output = stdio.stdout ? await openOutput(stdio.stdout) : fs.openSync('/dev/null', 'w');
+      return new Terminal(master, output, stdio.stdin ? openInput(stdio.stdin) : undefined);
+    } catch (e) {
+      native.close(master);
+      if (output !== undefined) fs.closeSync(output);
+      throw e;
+    }
   }
 
   /** Reaps the anchor when it exits: its status is the container's. */
@@ -241,10 +276,9 @@ export class TaskService {
     const c = this.container(r.id);
     if (c.init.state === 'stopped') throw new RpcError(Code.FailedPrecondition, `container ${r.id} is stopped`);
     if (c.execs.has(r.exec_id)) throw new RpcError(Code.AlreadyExists, `exec ${r.exec_id} exists already`);
-    if (r.terminal) throw new RpcError(Code.Unimplemented, 'containerd-shim-tsvisor-v2 does not support terminals yet');
     let spec: ExecProcess;
     try {
-      spec = execProcessOf(parseProcess(JSON.parse(r.spec?.value.toString('utf8') ?? 'null'), 'exec process'));
+      spec = { ...execProcessOf(parseProcess(JSON.parse(r.spec?.value.toString('utf8') ?? 'null'), 'exec process')), terminal: r.terminal };
     } catch (e) {
       throw new RpcError(Code.InvalidArgument, (e as Error).message);
     }
@@ -262,12 +296,19 @@ export class TaskService {
     const e = this.proc(c.id, execId) as Exec;
     if (e.state !== 'created') throw new RpcError(Code.FailedPrecondition, `exec ${execId} was started already`);
     e.state = 'running';
-    const fds = await openStdio(e.stdio);
+    const fds = await openStdio(e.spec.terminal ? { stdin: '', stdout: '', stderr: '' } : e.stdio);
+    let console: ConsoleSocket | undefined;
+    try {
+      if (e.spec.terminal) console = await consoleSocket(this.consoles);
+    } catch (err) {
+      closeAll(fds);
+      throw err;
+    }
     let onStarted!: (pid: number) => void;
     const started = new Promise<number>((r) => (onStarted = r));
     const ended = converse(
       c.controlSocket,
-      { op: 'exec', pid: process.pid, fds, process: e.spec },
+      { op: 'exec', pid: process.pid, fds, process: e.spec, ...(console ? { consoleSocket: console.path } : {}) },
       (reply) => {
         if (reply.ok && reply.status === undefined && reply.pid !== undefined) {
           onStarted(reply.pid);
@@ -286,11 +327,13 @@ export class TaskService {
           (err: Error) => Promise.reject(new RpcError(Code.FailedPrecondition, err.message)),
         ),
       ]);
+      if (console) e.terminal = await this.attach(console, e.stdio);
     } catch (err) {
       e.finish(255);
       throw err;
     } finally {
       closeAll(fds);
+      console?.close();
     }
     e.pid = pid;
     this.events.publish('TaskExecStarted', { container_id: c.id, exec_id: execId, pid });
@@ -319,7 +362,7 @@ export class TaskService {
       stdin: p.stdio.stdin,
       stdout: p.stdio.stdout,
       stderr: p.stdio.stderr,
-      terminal: false,
+      terminal: p.terminal !== undefined,
       exit_status: p.exit?.status ?? 0,
       exited_at: exitedAt(p.exit),
     };

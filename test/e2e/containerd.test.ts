@@ -37,6 +37,9 @@ const RUNTIMES: CtrRuntime[] = ['tsvisor', 'runc'];
 
 const daemon: () => Containerd = privateSetup('the private containerd', startContainerd, stopContainerd, { prepare: importBusybox, startMs: 300000 });
 
+/** The flags of `ctr run` for tsvisor's own shim (runtime io.containerd.tsvisor.v2, on containerd's PATH). */
+const SHIM_FLAGS = (): string[] => ['--fifo-dir', path.join(daemon().tmp, 'fifo'), '--runtime', 'io.containerd.tsvisor.v2'];
+
 /** A container id of our own per runtime and case (ctr ids are names). */
 function cid(rt: CtrRuntime, name: string): string {
   return `${name}-${rt}`;
@@ -131,7 +134,7 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
   it('ctr run --rm --runtime io.containerd.tsvisor.v2 (tsvisor\'s own shim, found on containerd\'s PATH): the same output and exit status; nothing left', async () => {
     const id = 'run-rm-shim';
     const script = ['sh', '-c', 'echo $FOO; pwd; uname -r; echo err >&2; exit 7'];
-    const r = ctr(daemon(), ['run', '--rm', '--fifo-dir', path.join(daemon().tmp, 'fifo'), '--runtime', 'io.containerd.tsvisor.v2', '--env', 'FOO=bar', '--cwd', '/tmp', CTR_IMAGE, id, ...script]);
+    const r = ctr(daemon(), ['run', '--rm', ...SHIM_FLAGS(), '--env', 'FOO=bar', '--cwd', '/tmp', CTR_IMAGE, id, ...script]);
     expect(r).toEqual({ status: 7, stdout: `bar\n/tmp\n${SANDBOX_RELEASE}\n`, stderr: 'err\n' });
     expect(ctrOk(daemon(), ['container', 'ls', '-q']).split('\n')).not.toContain(id);
     expect(await waitGone(containerProcesses(daemon(), id), 10000)).toEqual([]);
@@ -142,7 +145,7 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
     const seen: Record<string, unknown> = {};
     for (const rt of ['shim', 'runc'] as const) {
       const id = `pause-${rt}`;
-      const flags = rt === 'shim' ? ['--fifo-dir', path.join(daemon().tmp, 'fifo'), '--runtime', 'io.containerd.tsvisor.v2'] : runtimeFlags(daemon(), 'runc');
+      const flags = rt === 'shim' ? SHIM_FLAGS() : runtimeFlags(daemon(), 'runc');
       ctrOk(daemon(), ['run', '-d', ...flags, CTR_IMAGE, id, 'sh', '-c', 'while :; do date +%s%N >/tmp/tick; sleep 0.05; done']);
       const tick = path.join(daemon().tmp, 'state/io.containerd.runtime.v2.task', NAMESPACE, id, 'rootfs/tmp/tick');
       const mtime = () => (fs.existsSync(tick) ? fs.statSync(tick).mtimeMs : 0);
@@ -185,6 +188,17 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
       await expectGone(rt, id, []);
     }
     expect(seen.tsvisor).toEqual(seen.runc);
+    // tsvisor's own shim: the master comes to the shim, which copies it to ctr's fifos and sizes it.
+    const r = runOnPty(ctrArgv(daemon(), ['run', '-t', '--rm', ...SHIM_FLAGS(), CTR_IMAGE, 'run-t-shim', 'sh']), [[/# /, typed]], {
+      rows: 33,
+      cols: 101,
+      env: daemon().env,
+      timeoutMs: 90000,
+    });
+    expect(r.timedOut, r.output).toBe(false);
+    expect(r.status, `shim: ${r.output}`).toBe(3);
+    expect(answer(r.output, typed), 'shim').toEqual(seen.runc);
+    expect(containerProcesses(daemon(), 'run-t-shim'), 'shim').toEqual([]);
   }, 240000);
 
   it('ctr task exec, without and with -t, into a running container; ctr task ps; as with runc', async () => {
