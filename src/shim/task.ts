@@ -3,8 +3,10 @@
 // keeper, native/anchor.c), which this process starts and then drives
 // through the container's control socket (src/oci/control.ts): start, kill,
 // exec and ps are requests to a Sentry that runs already, state and wait are
-// answered from memory, delete, pause and resume run here. No tsvisor command (no Node
-// start-up) runs per call; only create starts a process, the sandbox.
+// answered from memory, delete, pause and resume run here. No tsvisor command
+// (no Node start-up) runs per call: create starts the sandbox process, and
+// mount(8) and umount(8) handle the rootfs. A process with a terminal has
+// its pty master sent here (src/shim/console.ts).
 //
 // The anchor (the pid containerd is told, standing in the container's
 // namespaces) is cloned with CLONE_PARENT by its keeper, this process's

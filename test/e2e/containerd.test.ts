@@ -229,6 +229,21 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
       seen[rt] = { plain, tty: answer(tty.output, typed) };
     }
     expect(seen.tsvisor).toEqual(seen.runc);
+    // tsvisor's own shim: each exec is a request to the running Sentry; the terminal's master comes to the shim.
+    const id = 'exec-shim';
+    ctrOk(daemon(), ['run', '-d', ...SHIM_FLAGS(), CTR_IMAGE, id, 'sleep', '1000']);
+    await until(`task ${id} to run`, () => taskStatus(id) === 'RUNNING', 60000);
+    const fifo = ['--fifo-dir', path.join(daemon().tmp, 'fifo')];
+    const plain = ctr(daemon(), ['task', 'exec', ...fifo, '--exec-id', 'plain', '--cwd', '/tmp', '--user', '1000', id, 'sh', '-c', 'pwd; id -u; echo err >&2; exit 4']);
+    const tty = runOnPty(ctrArgv(daemon(), ['task', 'exec', '-t', ...fifo, '--exec-id', 'tty', id, 'sh']), [[/# /, typed]], { rows: 30, cols: 90, env: daemon().env, timeoutMs: 90000 });
+    expect(tty.timedOut, tty.output).toBe(false);
+    expect(tty.status, `shim: ${tty.output}`).toBe(5);
+    const ps = ctrOk(daemon(), ['task', 'ps', id]).trim().split('\n').slice(1);
+    expect(ps.length, `shim: ${ps.join('; ')}`).toBe(1);
+    expect(containerProcesses(daemon(), id).map((p) => p.pid), 'shim').toContain(Number(ps[0]!.trim().split(/\s+/)[0]));
+    await remove(id);
+    expect({ plain, tty: answer(tty.output, typed) }, 'shim').toEqual(seen.runc);
+    expect(containerProcesses(daemon(), id), 'shim').toEqual([]);
   }, 300000);
 
   it('ctr task kill: SIGTERM by default (a handler-less PID 1 ignores it, as with runc), then -s SIGKILL: status 137', async () => {
