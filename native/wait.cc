@@ -9,6 +9,8 @@
 //                 handshake, so signals keep being handled while it waits;
 //   pidfdStatus   how a child ended, without reaping it (the waiter thread
 //                 reaps every child);
+//   pidfdReap     how a child ended, reaping it (the containerd shim, which
+//                 has no waiter, adopts the anchors of its containers);
 //   signalWake    an eventfd that becomes readable when one of the given
 //                 signals arrives, whatever the event loop is doing.
 #include "common.h"
@@ -140,6 +142,19 @@ Napi::Value PidfdStatus(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 1);
 }
 
+// pidfdReap(pidfd, out: Int32Array(2)) -> 1 (ended and reaped: out =
+// [si_code, si_status]), 0 (still running), -errno.
+Napi::Value PidfdReap(const Napi::CallbackInfo& info) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(I32(info, 0)), &si, WEXITED | WNOHANG) < 0) return Napi::Number::New(info.Env(), -errno);
+  if (si.si_pid == 0) return Napi::Number::New(info.Env(), 0);
+  Napi::Int32Array out = info[1].As<Napi::Int32Array>();
+  out[0] = si.si_code;
+  out[1] = si.si_status;
+  return Napi::Number::New(info.Env(), 1);
+}
+
 // ---- terminating signals during a blocking wait ----------------------------
 //
 // Node's handlers (libuv's) only queue a signal for the event loop, which does
@@ -250,6 +265,7 @@ void InitWait(Napi::Env env, Napi::Object exports) {
   exports.Set("watchFd", Napi::Function::New(env, WatchFd));
   exports.Set("unwatchFd", Napi::Function::New(env, UnwatchFd));
   exports.Set("pidfdStatus", Napi::Function::New(env, PidfdStatus));
+  exports.Set("pidfdReap", Napi::Function::New(env, PidfdReap));
   exports.Set("signalWake", Napi::Function::New(env, SignalWake));
   exports.Set("signalTake", Napi::Function::New(env, SignalTake));
 }

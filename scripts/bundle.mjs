@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles tsc's output (dist/src) into dist/bundle: the command-line entry
-// point (tsvisor.cjs, with a chunk per command, loaded when the command runs)
-// and the Gofer (gofer.cjs). Every tsvisor command, the sandbox process and the
+// point (tsvisor.cjs, with a chunk per command, loaded when the command runs),
+// the Gofer (gofer.cjs) and the containerd shim (shim.cjs, run by
+// bin/containerd-shim-tsvisor-v2). Every tsvisor command, the sandbox process and the
 // Gofer are short-lived Node processes on a container's start-up path; loading
 // a few files instead of some seventy module files saves about half of the
 // module-loading time, and CommonJS spares Node's ES module loader (~15 ms a
@@ -19,6 +20,7 @@ await build({
   input: {
     tsvisor: path.join(root, 'dist/src/cli/entry.js'),
     gofer: path.join(root, 'dist/src/gofer/main.js'),
+    shim: path.join(root, 'dist/src/shim/main.js'),
   },
   platform: 'node',
   external: ['pino'],

@@ -10,10 +10,10 @@ import path from 'node:path';
 import type { FlagValues } from '../cli/flags.js';
 import { ANCHOR_PATH, CLI_ENTRY } from '../paths.js';
 import { type CgroupPaths, planContainerCgroups, removeContainerCgroups } from './cgroups.js';
-import { RuntimeError, globalArgs, readAnswer, stateRoot } from './runtime.js';
+import { RuntimeError, globalArgs, readAnswer, runHooks, stateRoot, waitUntil } from './runtime.js';
 import { type Sandbox, runHooksIn } from './sandbox.js';
 import { type ContainerConfig, loadConfig } from './spec.js';
-import { DIRECT_START_FILE, StateStore, ociState, validateId } from './state.js';
+import { DIRECT_START_FILE, StateError, StateStore, isAlive, ociState, status, validateId } from './state.js';
 
 /** A container recorded in the state store, not yet set up. */
 export interface Registered {
@@ -92,4 +92,50 @@ function writePidFile(file: string, pid: number): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, String(pid));
   fs.renameSync(tmp, file);
+}
+
+/**
+ * Removes a stopped container (`delete`; with `force` a running one too,
+ * killing its sandbox process first), running its poststop hooks. Like
+ * runc, `force` also clears what a crash left behind and succeeds for a
+ * container that does not exist. Returns warnings (a poststop hook that
+ * failed, cgroups left behind): runc deletes all the same.
+ */
+export async function deleteContainer(root: string, id: string, force: boolean): Promise<string[]> {
+  const store = new StateStore(root);
+  let state;
+  try {
+    state = store.load(id);
+  } catch (e) {
+    if (e instanceof StateError && e.code === 'not-found') {
+      // A directory without a state file is a create that crashed.
+      fs.rmSync(store.dir(id), { recursive: true, force: true });
+      if (force) return [];
+    }
+    throw e;
+  }
+  const lock = store.lock(id);
+  try {
+    const st = status(state);
+    if (st !== 'stopped') {
+      if (!force) throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${st}`);
+      if (isAlive(state.sentryPid, state.sentryStartTime)) {
+        process.kill(state.sentryPid, 'SIGKILL');
+        if (!(await waitUntil(() => !isAlive(state.sentryPid, state.sentryStartTime), 5000))) {
+          throw new RuntimeError(`the sandbox process ${state.sentryPid} did not die`);
+        }
+      }
+    }
+    // The sandbox is gone: its cgroups are empty (or about to be).
+    const warnings = await removeContainerCgroups(state.cgroups);
+    try {
+      runHooks('poststop', loadConfig(state.bundle).hooks.poststop, { ...ociState(state), status: 'stopped' });
+    } catch (e) {
+      warnings.unshift(e instanceof Error ? e.message : String(e));
+    }
+    store.remove(id);
+    return warnings;
+  } finally {
+    lock.release();
+  }
 }

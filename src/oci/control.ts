@@ -5,14 +5,19 @@
 // container directory is 0711 and the socket 0600.
 import fs from 'node:fs';
 import net from 'node:net';
+import type { ProcessConfig } from './spec.js';
 
 export type ControlRequest =
   | { op: 'start' }
   /** direct: bin/tsvisor's, for a created or running container only (anything else is left to the Node command) */
   | { op: 'kill'; signal: number; all: boolean; direct?: boolean }
   | { op: 'ps' }
-  /** run `process` with the stdio of host process `pid` (the exec command); replies twice: started, then ended */
-  | { op: 'exec'; pid: number; process: ExecProcess; consoleSocket?: string };
+  /**
+   * run `process` with the stdio of host process `pid`: its fds 0, 1, 2 (the
+   * exec command's), or those numbered `fds` (the containerd shim's copies of
+   * containerd's fifos); replies twice: started, then ended
+   */
+  | { op: 'exec'; pid: number; fds?: [number, number, number]; process: ExecProcess; consoleSocket?: string };
 
 export interface ExecProcess {
   args: string[];
@@ -25,6 +30,22 @@ export interface ExecProcess {
   capabilities: number[];
   terminal: boolean;
   consoleSize?: { height: number; width: number };
+}
+
+/** What an exec request carries of an OCI process (process.json, or the spec containerd's Exec gives). */
+export function execProcessOf(p: ProcessConfig): ExecProcess {
+  return {
+    args: p.args,
+    env: p.env,
+    cwd: p.cwd,
+    uid: p.uid,
+    gid: p.gid,
+    additionalGids: p.additionalGids,
+    umask: p.umask,
+    capabilities: p.capabilities.effective,
+    terminal: p.terminal,
+    consoleSize: p.consoleSize,
+  };
 }
 
 export type ControlReply = { ok: true; pids?: number[]; pid?: number; status?: number } | { ok: false; error: string };

@@ -386,10 +386,11 @@ function update(store: StateStore, id: string, change: (state: ReturnType<StateS
 
 /**
  * exec: the new process gets the stdio of the `tsvisor exec` process that
- * asked (copied with pidfd_getfd: the fifos, pipes or files its client
- * gave it). Replies when it started, and resolves when it ended.
+ * asked, or the fds the containerd shim names in itself (copied with
+ * pidfd_getfd: the fifos, pipes or files their client gave them). Replies
+ * when it started, and resolves when it ended.
  */
-async function execIn(k: Kernel, req: { pid: number; process: ExecProcess; consoleSocket?: string }, send: (r: ControlReply) => void): Promise<ControlReply> {
+async function execIn(k: Kernel, req: { pid: number; fds?: number[]; process: ExecProcess; consoleSocket?: string }, send: (r: ControlReply) => void): Promise<ControlReply> {
   const p = req.process;
   let stdio: number[];
   if (p.terminal) {
@@ -399,12 +400,12 @@ async function execIn(k: Kernel, req: { pid: number; process: ExecProcess; conso
   } else {
     const pidfd = native.pidfdOpen(req.pid, 0);
     if (pidfd < 0) throw new RuntimeError(`the exec command (pid ${req.pid}) went away`);
-    stdio = [0, 1, 2].map((n) => native.pidfdGetfd(pidfd, n));
+    stdio = (req.fds ?? [0, 1, 2]).slice(0, 3).map((n) => native.pidfdGetfd(pidfd, n));
     native.close(pidfd);
   }
   let started;
   try {
-    if (stdio.some((fd) => fd < 0)) throw new RuntimeError('the exec command has no stdin, stdout or stderr');
+    if (stdio.length !== 3 || stdio.some((fd) => fd < 0)) throw new RuntimeError('the exec command has no stdin, stdout or stderr');
     started = await k.execProcess({
       args: p.args,
       env: p.env,

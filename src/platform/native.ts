@@ -147,6 +147,8 @@ export interface Native {
   unwatchFd(id: number): void;
   /** 1 once child `pid` (behind `pidfd`) ended (out = [si_code, si_status]), 0 while it runs; never reaps it. */
   pidfdStatus(pidfd: number, pid: number, out: Int32Array): number;
+  /** 1 once the child behind `pidfd` ended, reaping it (out = [si_code, si_status]); 0 while it runs. */
+  pidfdReap(pidfd: number, out: Int32Array): number;
   /**
    * An eventfd made readable by any of `sigs` (each must have a Node listener already), even while the loop is blocked.
    * A repeat from the same sending process within `sameSenderMs` is not counted.

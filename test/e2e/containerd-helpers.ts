@@ -41,6 +41,9 @@ const INSTALL_DIR = '/opt/tsvisor';
 /** The state root runsc-compat/containerd-config.toml gives tsvisor for the CRI plugin (ours is under the private directory). */
 const SHIPPED_TSVISOR_ROOT = '/run/containerd/tsvisor';
 
+/** tsvisor's containerd shim (runtime_type io.containerd.tsvisor.v2), found by this name on containerd's PATH. */
+export const SHIM_BINARY = 'containerd-shim-tsvisor-v2';
+
 export type CtrRuntime = 'tsvisor' | 'runc';
 
 export interface Containerd {
@@ -194,7 +197,13 @@ export async function startContainerd(o: ContainerdOptions = {}): Promise<Contai
     ].join('\n'),
   );
   const env = clientEnv(path.join(tmp, 'home'));
-  const daemon = spawnDaemon('containerd', containerdBin, ['--config', config, '--log-level', 'info'], env, path.join(tmp, 'containerd.log'));
+  // tsvisor's shim installed as runsc-compat/README.md says: a link on containerd's PATH
+  // (containerd 1.6.20 drops the CRI plugin's runtime_path before it reaches the shim manager).
+  const shimDir = path.join(tmp, 'shim-bin');
+  fs.mkdirSync(shimDir);
+  fs.symlinkSync(path.join(REPO, 'bin', SHIM_BINARY), path.join(shimDir, SHIM_BINARY));
+  const daemonEnv = { ...env, PATH: `${shimDir}:${env.PATH}` };
+  const daemon = spawnDaemon('containerd', containerdBin, ['--config', config, '--log-level', 'info'], daemonEnv, path.join(tmp, 'containerd.log'));
   const c: Containerd = {
     tmp,
     sock,

@@ -37,6 +37,9 @@ const RUNTIMES: CtrRuntime[] = ['tsvisor', 'runc'];
 
 const daemon: () => Containerd = privateSetup('the private containerd', startContainerd, stopContainerd, { prepare: importBusybox, startMs: 300000 });
 
+/** The flags of `ctr run` for tsvisor's own shim (runtime io.containerd.tsvisor.v2, on containerd's PATH). */
+const SHIM_FLAGS = (): string[] => ['--fifo-dir', path.join(daemon().tmp, 'fifo'), '--runtime', 'io.containerd.tsvisor.v2'];
+
 /** A container id of our own per runtime and case (ctr ids are names). */
 function cid(rt: CtrRuntime, name: string): string {
   return `${name}-${rt}`;
@@ -104,6 +107,7 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
       BinaryName: path.join(REPO, 'runsc-compat/runsc'),
       Root: path.join(daemon().tmp, 'runtime-root/tsvisor'),
     });
+    expect(tomlTable(dump, `${CRI_RUNTIMES}.tsvisor-shim`)?.runtime_type).toBe('io.containerd.tsvisor.v2');
     // The default runtime must still be there, or the CRI plugin refuses the configuration.
     expect(tomlTable(dump, `${CRI_RUNTIMES}.runc`)?.runtime_type).toBe('io.containerd.runc.v2');
     const cri = ctrOk(daemon(), ['plugins', 'ls'])
@@ -127,6 +131,45 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
     expect(seen.tsvisor).toEqual(seen.runc);
   }, 240000);
 
+  it('ctr run --rm --runtime io.containerd.tsvisor.v2 (tsvisor\'s own shim, found on containerd\'s PATH): the same output and exit status; nothing left', async () => {
+    const id = 'run-rm-shim';
+    const script = ['sh', '-c', 'echo $FOO; pwd; uname -r; echo err >&2; exit 7'];
+    const r = ctr(daemon(), ['run', '--rm', ...SHIM_FLAGS(), '--env', 'FOO=bar', '--cwd', '/tmp', CTR_IMAGE, id, ...script]);
+    expect(r).toEqual({ status: 7, stdout: `bar\n/tmp\n${SANDBOX_RELEASE}\n`, stderr: 'err\n' });
+    expect(ctrOk(daemon(), ['container', 'ls', '-q']).split('\n')).not.toContain(id);
+    expect(await waitGone(containerProcesses(daemon(), id), 10000)).toEqual([]);
+    expect(fs.existsSync(path.join('/run/containerd/tsvisor-v2', NAMESPACE, id)), 'the shim\'s state of the container').toBe(false);
+  }, 240000);
+
+  it('ctr task pause and resume with tsvisor\'s shim: the task is PAUSED and its process stops writing, then RUNNING and writing again; as with runc', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of ['shim', 'runc'] as const) {
+      const id = `pause-${rt}`;
+      const flags = rt === 'shim' ? SHIM_FLAGS() : runtimeFlags(daemon(), 'runc');
+      ctrOk(daemon(), ['run', '-d', ...flags, CTR_IMAGE, id, 'sh', '-c', 'while :; do date +%s%N >/tmp/tick; sleep 0.05; done']);
+      const tick = path.join(daemon().tmp, 'state/io.containerd.runtime.v2.task', NAMESPACE, id, 'rootfs/tmp/tick');
+      const mtime = () => (fs.existsSync(tick) ? fs.statSync(tick).mtimeMs : 0);
+      await until(`${id} to write`, () => mtime() > 0, 60000);
+      ctrOk(daemon(), ['task', 'pause', id]);
+      const status = [taskStatus(id)];
+      const frozenAt = mtime();
+      await new Promise((r) => setTimeout(r, 1000));
+      const whilePaused = mtime() === frozenAt ? 'still' : 'written';
+      ctrOk(daemon(), ['task', 'resume', id]);
+      status.push(taskStatus(id));
+      await until(`${id} to write again`, () => mtime() > frozenAt, 10000);
+      ctrOk(daemon(), ['task', 'pause', id]);
+      // SIGKILL reaches a paused task (it is thawed for it).
+      ctrOk(daemon(), ['task', 'kill', '-s', 'SIGKILL', id]);
+      await until(`${id} to stop`, () => taskStatus(id) === 'STOPPED', 60000);
+      ctrOk(daemon(), ['task', 'rm', id]);
+      ctrOk(daemon(), ['container', 'rm', id]);
+      seen[rt] = { status, whilePaused };
+    }
+    expect(seen.shim).toEqual({ status: ['PAUSED', 'RUNNING'], whilePaused: 'still' });
+    expect(seen.shim).toEqual(seen.runc);
+  }, 240000);
+
   it('ctr run -t: a terminal with the client\'s size, /dev/console, and the exit status, as with runc', async () => {
     const typed = 'tty; stty size; echo $((6*7)); ls -l /dev/console | cut -c1-10; exit 3\r';
     const seen: Record<string, unknown> = {};
@@ -145,6 +188,17 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
       await expectGone(rt, id, []);
     }
     expect(seen.tsvisor).toEqual(seen.runc);
+    // tsvisor's own shim: the master comes to the shim, which copies it to ctr's fifos and sizes it.
+    const r = runOnPty(ctrArgv(daemon(), ['run', '-t', '--rm', ...SHIM_FLAGS(), CTR_IMAGE, 'run-t-shim', 'sh']), [[/# /, typed]], {
+      rows: 33,
+      cols: 101,
+      env: daemon().env,
+      timeoutMs: 90000,
+    });
+    expect(r.timedOut, r.output).toBe(false);
+    expect(r.status, `shim: ${r.output}`).toBe(3);
+    expect(answer(r.output, typed), 'shim').toEqual(seen.runc);
+    expect(containerProcesses(daemon(), 'run-t-shim'), 'shim').toEqual([]);
   }, 240000);
 
   it('ctr task exec, without and with -t, into a running container; ctr task ps; as with runc', async () => {
@@ -175,6 +229,21 @@ describe('containerd (ctr) with tsvisor as the runc shim\'s binary', () => {
       seen[rt] = { plain, tty: answer(tty.output, typed) };
     }
     expect(seen.tsvisor).toEqual(seen.runc);
+    // tsvisor's own shim: each exec is a request to the running Sentry; the terminal's master comes to the shim.
+    const id = 'exec-shim';
+    ctrOk(daemon(), ['run', '-d', ...SHIM_FLAGS(), CTR_IMAGE, id, 'sleep', '1000']);
+    await until(`task ${id} to run`, () => taskStatus(id) === 'RUNNING', 60000);
+    const fifo = ['--fifo-dir', path.join(daemon().tmp, 'fifo')];
+    const plain = ctr(daemon(), ['task', 'exec', ...fifo, '--exec-id', 'plain', '--cwd', '/tmp', '--user', '1000', id, 'sh', '-c', 'pwd; id -u; echo err >&2; exit 4']);
+    const tty = runOnPty(ctrArgv(daemon(), ['task', 'exec', '-t', ...fifo, '--exec-id', 'tty', id, 'sh']), [[/# /, typed]], { rows: 30, cols: 90, env: daemon().env, timeoutMs: 90000 });
+    expect(tty.timedOut, tty.output).toBe(false);
+    expect(tty.status, `shim: ${tty.output}`).toBe(5);
+    const ps = ctrOk(daemon(), ['task', 'ps', id]).trim().split('\n').slice(1);
+    expect(ps.length, `shim: ${ps.join('; ')}`).toBe(1);
+    expect(containerProcesses(daemon(), id).map((p) => p.pid), 'shim').toContain(Number(ps[0]!.trim().split(/\s+/)[0]));
+    await remove(id);
+    expect({ plain, tty: answer(tty.output, typed) }, 'shim').toEqual(seen.runc);
+    expect(containerProcesses(daemon(), id), 'shim').toEqual([]);
   }, 300000);
 
   it('ctr task kill: SIGTERM by default (a handler-less PID 1 ignores it, as with runc), then -s SIGKILL: status 137', async () => {

@@ -1,21 +1,24 @@
 // A Kubernetes-style pod through containerd's CRI plugin (Debian's
 // containerd 1.6), driven as kubelet drives it (cri-helpers.ts), with the
-// runtime handler "tsvisor" (runsc-compat/containerd-config.toml) and, to
+// runtime handlers "tsvisor-shim" (tsvisor's own shim,
+// containerd-shim-tsvisor-v2) and "tsvisor" (containerd's runc shim with
+// tsvisor as its binary; runsc-compat/containerd-config.toml) and, to
 // compare, "runc". A pod's app containers are told to join the namespaces of
 // its pause container through /proc/<its pid>/ns/{net,ipc,uts}: with
 // tsvisor that pid is the anchor (native/anchor.c), in the pod's namespaces.
 // When it was the Sentry, on the host, the app containers ran in the host's
 // network, with IPC and hostname of their own.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ContainerConfig, CNI_SUBNET, CRI_CGROUP, CRI_IMAGE, type Cri, type PodSandboxConfig, httpGet, startCri, stopCri } from './cri-helpers.js';
+import { ctrArgv } from './containerd-helpers.js';
 import { privateSetup, processTrees } from './daemon-helpers.js';
 import { type ProcInfo, waitGone } from './robust-helpers.js';
 
-type Handler = 'tsvisor' | 'runc';
-const HANDLERS: Handler[] = ['tsvisor', 'runc'];
+type Handler = 'tsvisor-shim' | 'tsvisor' | 'runc';
+const HANDLERS: Handler[] = ['tsvisor-shim', 'tsvisor', 'runc'];
 
 const cri: () => Cri = privateSetup('the private containerd with its CRI plugin', startCri, stopCri, { startMs: 300000 });
 
@@ -73,18 +76,62 @@ function nsId(file: string): string {
   }
 }
 
+/** The lines of a container's CRI log file without their time stamps ("stdout F text"), sorted: stdout and stderr are copied apart. */
+function logLines(file: string): string[] {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    /* not written yet */
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(l.indexOf(' ') + 1))
+    .sort();
+}
+
+/** `ctr events` in the background: the task events containerd passes on, as it decodes them. */
+function watchEvents(): { stop(): Promise<string[]> } {
+  const c = cri().containerd;
+  const argv = ctrArgv(c, ['events']);
+  const p = spawn(argv[0]!, argv.slice(1), { env: c.env, stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  p.stdout.setEncoding('utf8');
+  p.stdout.on('data', (d: string) => (out += d));
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        p.on('close', () => resolve(out.split('\n').filter((l) => l.includes(' /tasks/'))));
+        p.kill('SIGTERM');
+      }),
+  };
+}
+
+/** For each task (by id), the task topics of the events that name it, sorted. */
+function taskTopics(lines: string[], ids: Record<string, string>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, id] of Object.entries(ids)) {
+    out[name] = [...new Set(lines.filter((l) => l.includes(`"${id}"`)).map((l) => /\s(\/tasks\/[a-z-]+)\s/.exec(l)?.[1] ?? l))].sort();
+  }
+  return out;
+}
+
 /** The processes of a pod: the shims of its sandbox and containers and everything below them. */
 function podProcesses(ids: string[]): ProcInfo[] {
   return processTrees((p) => p.cmdline.includes('containerd-shim') && ids.some((id) => p.cmdline.includes(` -id ${id} `)));
 }
 
-describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', () => {
+describe('a CRI pod (containerd, CNI bridge) with the runtime handlers tsvisor-shim and tsvisor', () => {
   it('two containers share the pod IP, hostname and IPC namespace; a listener answers on the pod IP and never on the host; as with runc', async () => {
     const seen: Record<string, unknown> = {};
     for (const h of HANDLERS) {
       const logDir = path.join(cri().containerd.tmp, 'logs', h);
       fs.mkdirSync(logDir, { recursive: true });
       const config = podConfig(h, logDir);
+      const events = watchEvents();
+      // ctr subscribes asynchronously: give it time before the first event.
+      await new Promise((r) => setTimeout(r, 500));
       const { pod_sandbox_id: pod } = await cri().rt.RunPodSandbox({ config, runtime_handler: h });
       const podStatus = await cri().rt.PodSandboxStatus({ pod_sandbox_id: pod, verbose: true });
       expect(podStatus.status.runtime_handler, h).toBe(h);
@@ -93,7 +140,7 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
 
       const ids: Record<'server' | 'client', string> = { server: '', client: '' };
       const commands = {
-        server: ['sh', '-c', `mkdir -p /tmp/www && echo served-by-server > /tmp/www/index.html && exec httpd -f -p ${PORT} -h /tmp/www`],
+        server: ['sh', '-c', `echo serving on ${PORT}; echo to stderr >&2; mkdir -p /tmp/www && echo served-by-server > /tmp/www/index.html && exec httpd -f -p ${PORT} -h /tmp/www`],
         client: ['sleep', '1000'],
       };
       for (const name of ['server', 'client'] as const) {
@@ -136,6 +183,12 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
         if (fromHost.body === undefined) await new Promise((r) => setTimeout(r, 100));
       }
       const onHostLoopback = await httpGet('127.0.0.1', PORT);
+      // The server's output, as the CRI plugin writes it to the log kubelet reads (crictl logs).
+      let log: string[] = [];
+      for (let i = 0; i < 100 && log.length < 2; i++) {
+        log = logLines(path.join(logDir, 'server.log'));
+        if (log.length < 2) await new Promise((r) => setTimeout(r, 50));
+      }
       const fromClient = await exec(ids.client, ['wget', '-q', '-O', '-', `http://127.0.0.1:${PORT}/`]);
 
       const outcome = {
@@ -145,6 +198,7 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
         fromHost,
         onHostLoopback,
         fromClient: fromClient.stdout,
+        log,
       };
       expect(outcome, h).toEqual({
         hostnames: { server: `pod-${h}-host\n`, client: `pod-${h}-host\n` },
@@ -153,10 +207,14 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
         fromHost: { body: 'served-by-server\n' },
         onHostLoopback: { error: 'ECONNREFUSED' },
         fromClient: 'served-by-server\n',
+        log: [`stderr F to stderr`, `stdout F serving on ${PORT}`],
       });
       seen[h] = JSON.parse(JSON.stringify(outcome).split(h).join('HANDLER'));
 
       const procs = podProcesses([pod, ids.server, ids.client]);
+      // One shim serves the pod's three tasks (containerd groups them by the pod's id).
+      const shims = procs.filter((p) => p.cmdline.includes('containerd-shim') && p.cmdline.includes(' -id ')).map((p) => path.basename(p.cmdline.split(' ')[0]!));
+      expect(shims, `${h}: the pod's shims`).toEqual([h === 'tsvisor-shim' ? 'containerd-shim-tsvisor-v2' : 'containerd-shim-runc-v2']);
       for (const name of ['server', 'client'] as const) {
         await cri().rt.StopContainer({ container_id: ids[name], timeout: 2 });
         await cri().rt.RemoveContainer({ container_id: ids[name] });
@@ -164,9 +222,15 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handler tsvisor', 
       await cri().rt.StopPodSandbox({ pod_sandbox_id: pod });
       await cri().rt.RemovePodSandbox({ pod_sandbox_id: pod });
       const left = await waitGone(procs, 15000);
+      // The shim's events reach containerd's subscribers, decoded (ctr skips one it cannot decode), as runc's shim's do.
+      const topics = taskTopics(await events.stop(), { pod, ...ids });
+      const exitAndDelete = ['/tasks/create', '/tasks/delete', '/tasks/exit', '/tasks/start'];
+      const withExec = ['/tasks/create', '/tasks/delete', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit', '/tasks/start'];
+      expect(topics, `${h}: task events`).toEqual({ pod: exitAndDelete, server: withExec, client: withExec });
       expect(left.map((p) => `${p.pid} ${p.cmdline.slice(0, 160)}`), `${h}: processes of the pod left behind`).toEqual([]);
       expect(fs.existsSync(podNetns!), `${h}: the pod's network namespace is removed`).toBe(false);
     }
     expect(seen.tsvisor).toEqual(seen.runc);
-  }, 600000);
+    expect(seen['tsvisor-shim']).toEqual(seen.runc);
+  }, 900000);
 });

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type ExecProcess, converse } from '../../oci/control.js';
+import { converse, execProcessOf } from '../../oci/control.js';
 import { RuntimeError, globalArgs, readAnswer, stateRoot } from '../../oci/runtime.js';
 import { type ProcessConfig, loadConfig, parseProcess } from '../../oci/spec.js';
 import { StateStore, status } from '../../oci/state.js';
@@ -32,21 +32,6 @@ const EXEC_FLAGS: readonly FlagSpec[] = [
   { name: 'ignore-paused', type: 'bool', help: 'accepted for runc compatibility' },
   { name: 'started-fd', type: 'string', help: 'internal: fd to report the start on' },
 ];
-
-function execProcess(p: ProcessConfig): ExecProcess {
-  return {
-    args: p.args,
-    env: p.env,
-    cwd: p.cwd,
-    uid: p.uid,
-    gid: p.gid,
-    additionalGids: p.additionalGids,
-    umask: p.umask,
-    capabilities: p.capabilities.effective,
-    terminal: p.terminal,
-    consoleSize: p.consoleSize,
-  };
-}
 
 export const execCommand: Command = {
   summary: 'run a process in a running container',
@@ -124,7 +109,7 @@ export const execCommand: Command = {
     try {
       last = await converse(
         state.controlSocket,
-        { op: 'exec', pid: process.pid, process: execProcess(proc), consoleSocket: flags['console-socket'] as string | undefined },
+        { op: 'exec', pid: process.pid, process: execProcessOf(proc), consoleSocket: flags['console-socket'] as string | undefined },
         (r) => {
           if (r.ok && r.status === undefined) {
             if (flags['pid-file'] && startedFd < 0) fs.writeFileSync(flags['pid-file'] as string, String(process.pid));

@@ -2,11 +2,11 @@
 // --all, every process in it). SIGNAL is a number or a name; default SIGTERM.
 import { SIGKILL } from '../../abi/linux.js';
 import { ControlUnreachable, request } from '../../oci/control.js';
+import { thawContainer } from '../../oci/freezer.js';
 import { RuntimeError, signalNumber, stateRoot } from '../../oci/runtime.js';
 import { StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
 import { parseFlags, wrongArguments } from '../flags.js';
-import { thawContainer } from './resume.js';
 
 export const killCommand: Command = {
   summary: 'send a signal to a container',

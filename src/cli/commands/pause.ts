@@ -1,9 +1,9 @@
 // tsvisor pause ID: freezes the container's processes (runc pause). Only
 // guest processes are in the freezer cgroup, so the Sentry keeps answering
 // kill, ps and exec's bookkeeping, and `resume` thaws them.
-import { containerCgroups } from '../../oci/cgroups.js';
-import { RuntimeError, stateRoot } from '../../oci/runtime.js';
-import { StateStore, status } from '../../oci/state.js';
+import { freezeContainer } from '../../oci/freezer.js';
+import { stateRoot } from '../../oci/runtime.js';
+import { StateStore } from '../../oci/state.js';
 import { type Command } from '../main.js';
 import { parseFlags, wrongArguments } from '../flags.js';
 
@@ -13,19 +13,7 @@ export const pauseCommand: Command = {
   async run(globals, argv) {
     const { rest } = parseFlags(argv, [], false);
     if (rest.length !== 1) throw wrongArguments();
-    const store = new StateStore(stateRoot(globals));
-    const lock = store.lock(rest[0]!);
-    try {
-      const state = store.load(rest[0]!);
-      // runc pauses created containers too.
-      const st = status(state);
-      if (st !== 'running' && st !== 'created') throw new RuntimeError('container not running');
-      await containerCgroups(state).freeze();
-      state.paused = true;
-      store.save(state);
-    } finally {
-      lock.release();
-    }
+    await freezeContainer(new StateStore(stateRoot(globals)), rest[0]!);
     return 0;
   },
 };

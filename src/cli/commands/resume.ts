@@ -1,24 +1,9 @@
 // tsvisor resume ID: thaws a paused container (runc resume).
-import { containerCgroups } from '../../oci/cgroups.js';
+import { thawContainer } from '../../oci/freezer.js';
 import { RuntimeError, stateRoot } from '../../oci/runtime.js';
-import { StateStore, status } from '../../oci/state.js';
+import { StateStore } from '../../oci/state.js';
 import { type Command } from '../main.js';
 import { parseFlags, wrongArguments } from '../flags.js';
-
-/** Thaws container `id` if it is paused; false if it is not. */
-export function thawContainer(store: StateStore, id: string): boolean {
-  const lock = store.lock(id);
-  try {
-    const state = store.load(id);
-    if (status(state) !== 'paused') return false;
-    containerCgroups(state).thaw();
-    delete state.paused;
-    store.save(state);
-    return true;
-  } finally {
-    lock.release();
-  }
-}
 
 export const resumeCommand: Command = {
   summary: 'resume the processes of a paused container',
