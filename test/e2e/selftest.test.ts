@@ -22,6 +22,7 @@ const UNIT = [
   'test/syscall-table.test.ts',
   'test/testrun-diff.test.ts',
   'test/testrun-report.test.ts',
+  'test/oci/cgroup-devices.test.ts',
   'test/oci/cgroups.test.ts',
   'test/oci/spec.test.ts',
   'test/oci/state.test.ts',
@@ -36,6 +37,7 @@ const NOT_UNIT: Record<string, string> = {
   'test/gofer/mutate.test.ts': 'starts real Gofers (a nested sandbox, as above)',
   'test/gofer/walk-open.test.ts': 'starts real Gofers (a nested sandbox, as above) and makes a device node with mknod, which needs CAP_MKNOD on the host',
   'test/gofer/perf.test.ts': 'a measurement of Gofer round trips (bench material), on real Gofers',
+  'test/shim/shim.test.ts': "starts containerd-shim-tsvisor-v2 servers and their sandboxes (a nested sandbox, as the Gofer's) as root",
 };
 
 /** What a copy of the project holds, and a copy of node_modules (harness.ts copyNodeModules). */
