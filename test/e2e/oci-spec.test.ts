@@ -347,6 +347,17 @@ describe('hooks', () => {
     expect([...runcLines].sort()).toEqual([...lines(logs.tsvisor!)].sort());
   });
 
+  // The OCI spec: a failed poststop hook is a warning, the remaining hooks
+  // still run. runc 1.1 warns too but skips the hooks after the failed one.
+  it('a failing poststop hook is a warning; the hooks after it still run', () => {
+    const log = path.join(base, 'poststop-log');
+    const r = run('tsvisor', bundle(sh('echo container ran'), (c) => {
+      c.hooks = { poststop: [{ path: '/bin/false' }, { path: '/bin/sh', args: ['sh', '-c', `echo second >> ${log}`] }] };
+    }));
+    expect(r).toEqual({ status: 0, stdout: 'container ran\n', stderr: 'tsvisor: warning: poststop hook /bin/false failed: exit status 1\n' });
+    expect(fs.readFileSync(log, 'utf8')).toBe('second\n');
+  });
+
   it('a failing prestart hook fails the container before it runs', () => {
     for (const rt of RUNTIMES) {
       const r = run(rt, bundle(sh('echo container ran'), (c) => (c.hooks = { prestart: [{ path: '/bin/false' }] })));
