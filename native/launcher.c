@@ -13,10 +13,18 @@
  *   3. enters a new user namespace and has the Sentry map its root to an
  *      unprivileged host uid; that namespace owns none of the others, so the
  *      guest's capabilities never reach mounts, networking or the hostname;
- *   4. sets rlimits, identity and umask, drops every capability outside the
- *      requested set and sets no_new_privs;
+ *   4. sets rlimits, identity and umask and the five capability sets as runc
+ *      does (bounding; keep-caps across setuid; effective, permitted,
+ *      inheritable; ambient);
  *   5. receives the BPF program over the control socket and installs it with
- *      NEW_LISTENER | WAIT_KILLABLE_RECV, passes the listener back;
+ *      NEW_LISTENER | WAIT_KILLABLE_RECV, passes the listener back. The
+ *      kernel installs a filter only for a task with no_new_privs or with
+ *      CAP_SYS_ADMIN in its user namespace: by default no_new_privs is set
+ *      first; with --keep-privs (OCI noNewPrivileges false) the launcher
+ *      holds CAP_SYS_ADMIN for the install instead and drops it after the go
+ *      signal if the container's sets lack it. Either way the filter stays
+ *      for every descendant, and the guest's view is nosuid (enter_root), so
+ *      an exec gains no ids or capabilities from a file;
  *   6. waits for the go signal; if the container has a seccomp profile of
  *      its own (OCI linux.seccomp), installs it as a second filter, as late
  *      as runc does (only the exec follows) and without a listener (a task
@@ -133,7 +141,9 @@ struct options {
   int ctty;
   int rootless;
   int have_caps;
-  unsigned long long caps;
+  /* OCI process.capabilities, masks */
+  unsigned long long bounding, effective, permitted, inheritable, ambient;
+  int keep_privs;
   int have_user;
   uid_t uid;
   gid_t gid;
@@ -191,6 +201,10 @@ static void parse(int argc, char **argv, struct options *o) {
       o->rootless = 1;
       continue;
     }
+    if (!strcmp(a, "--keep-privs")) {
+      o->keep_privs = 1;
+      continue;
+    }
     if (!v) fail("option %s needs a value", a);
     i++;
     if (!strcmp(a, "--ctl")) ctl = (int)num(v, "ctl fd");
@@ -203,8 +217,16 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (!strcmp(a, "--join")) o->join = (pid_t)num(v, "pid");
     else if (!strcmp(a, "--stop-at")) stop_at = v[0];
     else if (!strcmp(a, "--caps")) {
+      /* bounding:effective:permitted:inheritable:ambient masks */
+      char *copy = strdup(v), *save = NULL;
+      unsigned long long *set[] = {&o->bounding, &o->effective, &o->permitted, &o->inheritable, &o->ambient};
+      for (int k = 0; k < 5; k++) {
+        char *t = strtok_r(k ? NULL : copy, ":", &save);
+        if (!t) fail("bad --caps %s", v);
+        *set[k] = num(t, "capability mask");
+      }
       o->have_caps = 1;
-      o->caps = num(v, "capability mask");
+      free(copy);
     } else if (!strcmp(a, "--user")) {
       /* uid:gid[:g1,g2,...] */
       char *copy = strdup(v), *save = NULL;
@@ -534,7 +556,7 @@ static void set_identity(const struct options *o) {
 
 /* The bounding set first, while CAP_SETPCAP is still held (a non-root
  * user loses it at setuid); the other sets after set_identity. */
-static void drop_bounding_caps(const struct options *o) {
+static void set_bounding_caps(const struct options *o) {
   if (!o->have_caps) return;
   int last = CAP_LAST_CAP;
   FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
@@ -543,27 +565,56 @@ static void drop_bounding_caps(const struct options *o) {
     fclose(f);
   }
   for (int c = 0; c <= last; c++) {
-    if (c < 64 && (o->caps & (1ULL << c))) continue;
+    if (c < 64 && (o->bounding & (1ULL << c))) continue;
     if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) fail("drop capability %d: %s", c, strerror(errno));
   }
 }
 
-static void drop_caps(const struct options *o) {
-  if (!o->have_caps) return;
+#define SYS_ADMIN_BIT (1ULL << CAP_SYS_ADMIN)
+
+/* Whether the launcher holds CAP_SYS_ADMIN beyond the container's sets for
+ * installing the filters without no_new_privs. */
+static int holds_extra_admin(const struct options *o) {
+  return o->keep_privs && o->have_caps && !(o->effective & o->permitted & SYS_ADMIN_BIT);
+}
+
+/* Effective, permitted and inheritable as given (each only lowered: the
+ * launcher is root of the user namespace, or kept its capabilities across
+ * set_identity), plus `extra` in effective and permitted. */
+static void capset_sets(const struct options *o, unsigned long long extra) {
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
-  memset(data, 0, sizeof data);
-  if (syscall(SYS_capget, &hdr, data) < 0) fail("capget: %s", strerror(errno));
   for (int k = 0; k < 2; k++) {
-    unsigned keep = (unsigned)(o->caps >> (32 * k));
-    data[k].effective &= keep;
-    data[k].permitted &= keep;
-    data[k].inheritable &= keep;
+    data[k].effective = (unsigned)((o->effective | extra) >> (32 * k));
+    data[k].permitted = (unsigned)((o->permitted | extra) >> (32 * k));
+    data[k].inheritable = (unsigned)(o->inheritable >> (32 * k));
   }
   if (syscall(SYS_capset, &hdr, data) < 0) fail("capset: %s", strerror(errno));
 }
 
-static int install_filter(void) {
+/* Sets identity and capabilities in runc's order: the capabilities survive
+ * the change of uid (PR_SET_KEEPCAPS), so a non-root user keeps the sets
+ * the config gives; the ambient ones carry them across its exec. An ambient
+ * capability outside permitted and inheritable cannot be raised (runc warns
+ * and goes on): it is left out. */
+static void set_identity_and_caps(const struct options *o) {
+  if (!o->have_caps) {
+    set_identity(o);
+    return;
+  }
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail("keep capabilities: %s", strerror(errno));
+  set_identity(o);
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) fail("keep capabilities: %s", strerror(errno));
+  capset_sets(o, holds_extra_admin(o) ? SYS_ADMIN_BIT : 0);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) fail("clear ambient capabilities: %s", strerror(errno));
+  for (int c = 0; c < 64; c++) {
+    if (!(o->ambient & o->permitted & o->inheritable & (1ULL << c))) continue;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL)
+      fail("raise ambient capability %d: %s", c, strerror(errno));
+  }
+}
+
+static int install_filter(const struct options *o) {
   static unsigned char buf[1 + 65536 * sizeof(struct sock_filter)];
   size_t n = receive(buf, sizeof buf, "the seccomp filter");
   if (buf[0] != 'F') fail("expected the seccomp filter ('F'), got '%c'", buf[0]);
@@ -573,7 +624,7 @@ static int install_filter(void) {
   if (!insns) fail("out of memory");
   memcpy(insns, buf + 1, len);
   struct sock_fprog prog = {(unsigned short)(len / sizeof(struct sock_filter)), insns};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("no_new_privs: %s", strerror(errno));
+  if (!o->keep_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("no_new_privs: %s", strerror(errno));
   int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                         SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
   if (fd < 0) fail("install seccomp filter: %s", strerror(errno));
@@ -709,6 +760,9 @@ static void go_and_exec(int listener, const struct options *o) {
   close(listener);
   close(ctl);
   install_profile(profile);
+  /* Seized and past the filters' installs: the extra CAP_SYS_ADMIN goes
+   * (capset stops for the Sentry, which refreshes its view of the creds). */
+  if (holds_extra_admin(o)) capset_sets(o, 0);
   if (o->init) run_init(o);
   exec_command(o);
 }
@@ -745,11 +799,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.nrl; i++)
       if (setrlimit(o.rl[i].res, &o.rl[i].lim) < 0) fail("setrlimit %d: %s", o.rl[i].res, strerror(errno));
     if (o.ctty) take_ctty();
-    drop_bounding_caps(&o);
-    set_identity(&o);
-    drop_caps(&o);
+    set_bounding_caps(&o);
+    set_identity_and_caps(&o);
     if (o.umask_set) umask(o.umask);
-    int listener = install_filter();
+    int listener = install_filter(&o);
     announce_listener(listener);
     go_and_exec(listener, &o);
   }
@@ -780,13 +833,12 @@ int main(int argc, char **argv) {
   if (o.domainname && setdomainname(o.domainname, strlen(o.domainname)) < 0)
     fail("setdomainname: %s", strerror(errno));
   enter_userns(&o, procself);
-  drop_bounding_caps(&o);
-  set_identity(&o);
-  drop_caps(&o);
+  set_bounding_caps(&o);
+  set_identity_and_caps(&o);
   if (o.umask_set) umask(o.umask);
   die_with_sentry();
 
-  int listener = install_filter();
+  int listener = install_filter(&o);
   announce_listener(listener);
   go_and_exec(listener, &o);
 }

@@ -12,7 +12,7 @@ import { ANCHOR_PATH, CLI_ENTRY } from '../paths.js';
 import { type CgroupPaths, planContainerCgroups, removeContainerCgroups } from './cgroups.js';
 import { RuntimeError, globalArgs, readAnswer, runHooks, stateRoot, waitUntil } from './runtime.js';
 import { type Sandbox, runHooksIn } from './sandbox.js';
-import { type ContainerConfig, loadConfig } from './spec.js';
+import { type ContainerConfig, type Hook, loadConfig } from './spec.js';
 import { DIRECT_START_FILE, StateError, StateStore, isAlive, ociState, status, validateId } from './state.js';
 
 /** A container recorded in the state store, not yet set up. */
@@ -128,13 +128,27 @@ export async function deleteContainer(root: string, id: string, force: boolean):
     }
     // The sandbox is gone: its cgroups are empty (or about to be).
     const warnings = await removeContainerCgroups(state.cgroups);
+    // A failed poststop hook is a warning; the others still run and the
+    // container is deleted (the OCI spec's rule; runc 1.1 warns but skips
+    // the hooks after the failed one).
+    const hookErrors: string[] = [];
+    const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+    let hooks: readonly Hook[] = [];
     try {
-      runHooks('poststop', loadConfig(state.bundle).hooks.poststop, { ...ociState(state), status: 'stopped' });
+      // The config may have changed since create (runc reads it again too).
+      hooks = loadConfig(state.bundle).hooks.poststop;
     } catch (e) {
-      warnings.unshift(e instanceof Error ? e.message : String(e));
+      hookErrors.push(message(e));
+    }
+    for (const h of hooks) {
+      try {
+        runHooks('poststop', [h], { ...ociState(state), status: 'stopped' });
+      } catch (e) {
+        hookErrors.push(message(e));
+      }
     }
     store.remove(id);
-    return warnings;
+    return [...hookErrors, ...warnings];
   } finally {
     lock.release();
   }

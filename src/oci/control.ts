@@ -5,6 +5,7 @@
 // container directory is 0711 and the socket 0600.
 import fs from 'node:fs';
 import net from 'node:net';
+import type { Capabilities } from '../sentry/spec.js';
 import type { ProcessConfig } from './spec.js';
 
 export type ControlRequest =
@@ -27,7 +28,8 @@ export interface ExecProcess {
   gid: number;
   additionalGids: number[];
   umask?: number;
-  capabilities: number[];
+  capabilities: Capabilities;
+  noNewPrivileges: boolean;
   terminal: boolean;
   consoleSize?: { height: number; width: number };
 }
@@ -42,7 +44,8 @@ export function execProcessOf(p: ProcessConfig): ExecProcess {
     gid: p.gid,
     additionalGids: p.additionalGids,
     umask: p.umask,
-    capabilities: p.capabilities.effective,
+    capabilities: p.capabilities,
+    noNewPrivileges: p.noNewPrivileges,
     terminal: p.terminal,
     consoleSize: p.consoleSize,
   };

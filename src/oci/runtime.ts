@@ -89,8 +89,10 @@ export function runHooks(kind: string, hooks: readonly Hook[], state: object): v
       killSignal: 'SIGKILL',
       encoding: 'utf8',
     });
-    if (r.error || r.status !== 0) {
-      const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+    // A hook need not read the state (runc ignores EPIPE writing it): its exit status decides.
+    const error = (r.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' ? undefined : r.error;
+    if (error || r.status !== 0) {
+      const why = error ? error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
       const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
       throw new RuntimeError(`${kind} hook ${h.path} failed: ${why}${out ? `: ${out}` : ''}`);
     }

@@ -415,6 +415,7 @@ async function execIn(k: Kernel, req: { pid: number; fds?: number[]; process: Ex
       groups: p.additionalGids,
       umask: p.umask ?? 0o022,
       caps: p.capabilities,
+      noNewPrivs: p.noNewPrivileges,
       stdio: stdio as [number, number, number],
       ctty: p.terminal,
       seccompProfile: k.spec.seccompProfile,
@@ -459,6 +460,7 @@ export async function runHooksIn(k: Kernel, where: 'container' | 'host', kind: s
               groups: [],
               umask: 0o022,
               caps: k.spec.caps,
+              noNewPrivs: k.spec.noNewPrivs,
               stdio: [stdin, output, output],
             });
       const timer = h.timeout ? setTimeout(() => process.kill(started.pid, 'SIGKILL'), h.timeout * 1000) : undefined;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PTS_MAJOR_FIRST, PTS_MAJOR_LAST, SECCOMP_RET_DATA, makedev } from '../abi/linux.js';
-import type { MountSpec, SandboxSpec } from '../sentry/spec.js';
+import type { Capabilities, MountSpec, SandboxSpec } from '../sentry/spec.js';
 
 /** A config.json (or process.json) that tsvisor cannot run; the message is for the user. */
 export class SpecError extends Error {
@@ -45,13 +45,7 @@ export interface Rlimit {
   hard: number;
 }
 
-export interface Capabilities {
-  bounding: number[];
-  effective: number[];
-  permitted: number[];
-  inheritable: number[];
-  ambient: number[];
-}
+export type { Capabilities };
 
 export interface ProcessConfig {
   args: string[];
@@ -879,18 +873,18 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     const at = sub('mounts', i);
     const kind = withPrefix('config.json: ', () => mountKind(m, at));
     const readonly = isReadonly(m.options);
+    if (kind === 'bind') return { destination: m.destination, type: 'bind', source: m.source!, readonly };
+    const shown = m.source ? { source: m.source } : {};
     switch (kind) {
-      case 'bind':
-        return { destination: m.destination, type: 'bind', source: m.source!, readonly };
       case 'tmpfs': {
         const t = withPrefix('config.json: ', () => tmpfsOptions(m.options, at));
         return { destination: m.destination, type: 'tmpfs', readonly, source: m.source || 'tmpfs', ...t };
       }
       case 'sysfs':
       case 'cgroup':
-        return { destination: m.destination, type: kind, readonly: true };
+        return { destination: m.destination, type: kind, readonly: true, ...shown };
       default:
-        return { destination: m.destination, type: kind, readonly };
+        return { destination: m.destination, type: kind, readonly, ...shown };
     }
   });
   // The OCI spec has the runtime supply /dev/null, zero, tty, ... even when
@@ -914,7 +908,8 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
     hostname: c.sysctl['kernel.hostname'] ?? (c.hostname || 'localhost'),
     ...(domainname ? { domainname } : {}),
     sysctl: Object.fromEntries(Object.entries(c.sysctl).filter(([k]) => k !== 'kernel.hostname' && k !== 'kernel.domainname')),
-    caps: [...p.capabilities.effective],
+    caps: structuredClone(p.capabilities),
+    noNewPrivs: p.noNewPrivileges,
     rlimits: p.rlimits.map((r): [number, number, number] => [r.resource, unlimited(r.soft), unlimited(r.hard)]),
     mounts,
     stdio: opts.stdio,

@@ -73,7 +73,7 @@ import { IdMap } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
-import { type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, describeExit, goferDevices, goferExports, sameNamespace } from './spec.js';
+import { type Capabilities, type ExecSpec, type Exit, type SandboxSpec, type SeccompProfile, describeExit, goferDevices, goferExports, sameNamespace } from './spec.js';
 import { TestChannel, drainFirst } from './testchannel.js';
 
 export type { ExecSpec, Exit, MountSpec, SandboxSpec } from './spec.js';
@@ -280,8 +280,7 @@ export class Kernel {
     if (s.foreground) argv.push('--foreground');
     if (s.init) argv.push('--init');
     if (s.ctty) argv.push('--ctty');
-    const capMask = s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
-    argv.push('--caps', `0x${capMask.toString(16)}`);
+    argv.push(...capArgs(s));
     // Rootless, the guest is the caller and keeps the caller's groups (its user namespace denies setgroups).
     const rootless = isRootless();
     if (rootless) argv.push('--rootless', '--user', `${s.uid}:${s.gid}`);
@@ -343,7 +342,7 @@ export class Kernel {
       const cwd = this.initialCwd(root);
       const creds: Creds = {
         uid: s.uid, gid: s.gid, euid: s.uid, egid: s.gid, fsuid: s.uid, fsgid: s.gid, groups: s.groups,
-        capEff: s.uid === 0 ? s.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n) : 0n,
+        capEff: capMask(s.caps.effective),
       };
       this.tasks.set(pid, new Task(pid, 1, proc, new FsContext(root, cwd, s.umask), creds));
       if (this.deferExec) {
@@ -410,8 +409,7 @@ export class Kernel {
     const [ctl, theirs] = pair;
     const argv = [LAUNCHER_PATH, '--join', String(this.initPid)];
     if (p.ctty) argv.push('--ctty');
-    const capMask = p.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
-    argv.push('--caps', `0x${capMask.toString(16)}`);
+    argv.push(...capArgs(p));
     if (p.uid !== 0 || p.gid !== 0 || p.groups.length) {
       argv.push('--user', `${p.uid}:${p.gid}${p.groups.length ? `:${p.groups.join(',')}` : ''}`);
     }
@@ -447,7 +445,7 @@ export class Kernel {
       if (!cwd.dentry.node.isDir()) throw new SandboxError(`cwd ${p.cwd} is not a directory`);
       const creds: Creds = {
         uid: p.uid, gid: p.gid, euid: p.uid, egid: p.gid, fsuid: p.uid, fsgid: p.gid, groups: p.groups,
-        capEff: p.uid === 0 ? capMask : 0n,
+        capEff: capMask(p.caps.effective),
       };
       commandOrFail(root, cwd, creds, asBytes(p.args[0] ?? ''), p.env.map(asBytes));
       this.tasks.set(child, new Task(child, proc.pid, proc, new FsContext(root, cwd, p.umask), creds));
@@ -1157,6 +1155,17 @@ function settled(p: Promise<unknown>, ms = 5000): Promise<void> {
     p.then(() => undefined, () => undefined),
     new Promise<void>((r) => (timer = setTimeout(r, ms))),
   ]).finally(() => clearTimeout(timer));
+}
+
+function capMask(caps: readonly number[]): bigint {
+  return caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
+}
+
+/** The launcher's --caps (bounding:effective:permitted:inheritable:ambient) and --keep-privs. */
+function capArgs(p: { caps: Capabilities; noNewPrivs: boolean }): string[] {
+  const { bounding, effective, permitted, inheritable, ambient } = p.caps;
+  const sets = [bounding, effective, permitted, inheritable, ambient].map((s) => `0x${capMask(s).toString(16)}`);
+  return ['--caps', sets.join(':'), ...(p.noNewPrivs ? [] : ['--keep-privs'])];
 }
 
 function rlimitArgs(rlimits: readonly Rlimit[]): string[] {

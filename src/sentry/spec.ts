@@ -10,7 +10,7 @@ export interface MountSpec {
   /** sandbox path */
   destination: string;
   type: 'bind' | 'tmpfs' | 'proc' | 'sysfs' | 'devpts' | 'mqueue' | 'dev' | 'cgroup';
-  /** host path for binds; for a tmpfs, the source /proc/mounts shows (Docker's "shm") */
+  /** host path for binds; for any other kind, the source the mount table shows (OCI mounts[].source, which runc hands to mount(2): Docker's "shm"); default: the type */
   source?: string;
   readonly?: boolean;
   /** tmpfs: size= in bytes, nr_inodes=, mode=, uid=, gid= of its root */
@@ -47,6 +47,20 @@ export interface CgroupViewSpec {
   controllers: string;
 }
 
+/** The five capability sets (OCI process.capabilities), as capability numbers. */
+export interface Capabilities {
+  bounding: number[];
+  effective: number[];
+  permitted: number[];
+  inheritable: number[];
+  ambient: number[];
+}
+
+/** `caps` as bounding, effective and permitted sets, nothing inheritable or ambient (what root holds natively). */
+export function rootCapabilities(caps: readonly number[]): Capabilities {
+  return { bounding: [...caps], effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] };
+}
+
 export interface SandboxSpec {
   rootfs: string;
   /** the root export is read-only (an overlay's lower layer always is) */
@@ -74,8 +88,14 @@ export interface SandboxSpec {
   umask: number;
   hostname: string;
   domainname?: string;
-  /** capability numbers the guest keeps (bounding, permitted, effective) */
-  caps: number[];
+  /** the guest's capability sets */
+  caps: Capabilities;
+  /**
+   * no_new_privs for the guest (OCI process.noNewPrivileges; tsvisor do and
+   * test: always). Without it an exec still gains nothing from a file: the
+   * guest's view is nosuid (native/launcher.c).
+   */
+  noNewPrivs: boolean;
   /** [resource, soft, hard]; -1 for unlimited */
   rlimits: [number, number, number][];
   mounts: MountSpec[];
@@ -268,7 +288,8 @@ export interface ExecSpec {
   gid: number;
   groups: number[];
   umask: number;
-  caps: number[];
+  caps: Capabilities;
+  noNewPrivs: boolean;
   stdio: [number, number, number];
   ctty?: boolean;
   /** the container's seccomp profile: runc binds exec'd processes by it too */

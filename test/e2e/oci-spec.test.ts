@@ -155,7 +155,65 @@ describe('process', () => {
     });
   });
 
-  // noNewPrivileges false: tsvisor always sets no_new_privs (see docs/design.md), so only true is compared.
+  it.each([
+    ['root', 0],
+    ['a user other than root', 1000],
+  ])('capabilities for %s: inheritable and ambient sets, and sets smaller than the bounding set', (_, uid) => {
+    const r = same(sh('grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status'), (c) => {
+      c.process.user = { uid, gid: uid };
+      c.process.capabilities = {
+        bounding: ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETUID'],
+        effective: ['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW'],
+        permitted: ['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW'],
+        inheritable: ['CAP_NET_BIND_SERVICE', 'CAP_NET_RAW'],
+        ambient: ['CAP_NET_BIND_SERVICE'],
+      };
+    });
+    // Ambient CAP_NET_BIND_SERVICE (bit 10) survives the exec of a user's program; inheritable has bit 13 too.
+    expect(r.stdout).toContain('CapInh:\t0000000000002400\nCapPrm:\t');
+    expect(r.stdout).toContain('CapAmb:\t0000000000000400\n');
+  });
+
+  it.each([true, false])('noNewPrivileges %s, as /proc/self/status shows it', (nnp) => {
+    const r = same(sh('grep NoNewPrivs /proc/self/status'), (c) => {
+      c.process.noNewPrivileges = nnp;
+      c.process.user = { uid: 1000, gid: 1000 };
+    });
+    expect(r.stdout).toBe(`NoNewPrivs:\t${nnp ? 1 : 0}\n`);
+  });
+
+  // A deliberate difference: runc runs a set-user-ID file as its owner when
+  // noNewPrivileges is false; tsvisor's guest view is nosuid (docs/design.md),
+  // so the exec succeeds with the caller's ids and no capabilities, while the
+  // Sentry still answers every path call (its mount table, not the host's).
+  it('noNewPrivileges false: a set-user-ID file of the container root runs with the caller\'s ids; the Sentry still traps the guest', () => {
+    // busybox picks its applet by its own name: the copy keeps it, in a directory of its own.
+    const suid = path.join(rootfs, 'suid/busybox');
+    fs.mkdirSync(path.dirname(suid));
+    fs.copyFileSync('/bin/busybox', suid);
+    fs.chownSync(suid, 1_000_000_000, 1_000_000_000);
+    fs.chmodSync(suid, 0o4755);
+    try {
+      const r = run('tsvisor', bundle(['/suid/busybox', 'sh', '-c', 'id -u; grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; head -1 /proc/self/mountinfo | cut -d" " -f1-5'], (c) => {
+        c.process.noNewPrivileges = false;
+        c.process.user = { uid: 1000, gid: 1000 };
+      }));
+      expect(r).toEqual({ status: 0, stdout: '1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t0\n1 1 254:0 / /\n', stderr: '' });
+    } finally {
+      fs.rmSync(path.dirname(suid), { recursive: true });
+    }
+  });
+
+  it('rlimits with a soft limit below the hard one', () => {
+    const r = same(sh('ulimit -Sn; ulimit -Hn; ulimit -Sc; ulimit -Hc'), (c) => {
+      c.process.rlimits = [
+        { type: 'RLIMIT_NOFILE', soft: 3000, hard: 4000 },
+        { type: 'RLIMIT_CORE', soft: 1024 * 1024, hard: 2 * 1024 * 1024 },
+      ];
+    });
+    expect(r.stdout).toBe('3000\n4000\n2048\n4096\n');
+  });
+
   it('noNewPrivileges and oomScoreAdj, which the process may raise', () => {
     const r = same(sh('grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj; echo 700 > /proc/self/oom_score_adj; cat /proc/self/oom_score_adj; echo 100 > /proc/self/oom_score_adj; echo "[$?]"'), (c) => {
       c.process.noNewPrivileges = true;
@@ -227,6 +285,23 @@ describe('tmpfs options', () => {
   });
 });
 
+describe('the mount table', () => {
+  it("lists the spec's mounts in its order, each with the source the spec names", () => {
+    // The mounts runtime-tools' generator writes, /dev/pts before /dev/shm.
+    const r = same(sh("cut -d' ' -f5,8,9 /proc/self/mountinfo | grep -E '^/(proc|dev|dev/pts|dev/shm|dev/mqueue|sys) '"), (c) => {
+      c.mounts = [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+        { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+        { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+        { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+        { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      ];
+    });
+    expect(r.stdout).toBe('/proc proc proc\n/dev tmpfs tmpfs\n/dev/pts devpts devpts\n/dev/shm tmpfs shm\n/dev/mqueue mqueue mqueue\n/sys sysfs sysfs\n');
+  });
+});
+
 describe('hooks', () => {
   it('run at the points runc runs them, with the state on stdin, their args and env', () => {
     // startContainer hooks run in the container (their path is the
@@ -272,12 +347,47 @@ describe('hooks', () => {
     expect([...runcLines].sort()).toEqual([...lines(logs.tsvisor!)].sort());
   });
 
+  // The OCI spec: a failed poststop hook is a warning, the remaining hooks
+  // still run. runc 1.1 warns too but skips the hooks after the failed one.
+  it('a failing poststop hook is a warning; the hooks after it still run', () => {
+    const log = path.join(base, 'poststop-log');
+    const r = run('tsvisor', bundle(sh('echo container ran'), (c) => {
+      c.hooks = { poststop: [{ path: '/bin/false' }, { path: '/bin/sh', args: ['sh', '-c', `echo second >> ${log}`] }] };
+    }));
+    expect(r).toEqual({ status: 0, stdout: 'container ran\n', stderr: 'tsvisor: warning: poststop hook /bin/false failed: exit status 1\n' });
+    expect(fs.readFileSync(log, 'utf8')).toBe('second\n');
+  });
+
   it('a failing prestart hook fails the container before it runs', () => {
     for (const rt of RUNTIMES) {
       const r = run(rt, bundle(sh('echo container ran'), (c) => (c.hooks = { prestart: [{ path: '/bin/false' }] })));
       expect(r.status, rt).toBe(1);
       expect(r.stdout, rt).toBe('');
     }
+  });
+});
+
+describe('a hook that does not read its stdin', () => {
+  it('create, start and delete succeed as under runc: the state it leaves unread is no error', () => {
+    // A state larger than a pipe holds (its annotations), so writing it to a
+    // hook that exits without reading fails with EPIPE, every time.
+    const steps = (rt: Runtime) => {
+      const dir = bundle(sh('true'), (c) => {
+        c.annotations = { big: 'x'.repeat(256 * 1024) };
+        c.hooks = { poststart: [{ path: '/bin/true' }], poststop: [{ path: '/bin/true' }] };
+      });
+      const id = `c${counter++}`;
+      // create hands its stdio to the container: nothing to wait on there.
+      const cli = (...args: string[]) =>
+        spawnSync(runtimeArgv(rt)[0]!, [...runtimeArgv(rt).slice(1), ...args], { encoding: 'utf8', timeout: 60000, stdio: args[0] === 'create' ? 'ignore' : ['ignore', 'pipe', 'pipe'] });
+      const out = [cli('create', '--bundle', dir, id), cli('start', id)];
+      for (let i = 0; i < 200 && !/"status":\s*"stopped"/.test(cli('state', id).stdout); i++) spawnSync('sleep', ['0.05']);
+      out.push(cli('delete', id));
+      return out.map((x) => ({ status: x.status, stderr: x.stderr ?? '' }));
+    };
+    const runc = steps('runc');
+    expect(runc).toEqual([{ status: 0, stderr: '' }, { status: 0, stderr: '' }, { status: 0, stderr: '' }]);
+    expect(steps('tsvisor')).toEqual(runc);
   });
 });
 

@@ -164,15 +164,16 @@ describe('docker config.json', () => {
       groups: [0],
       umask: 0o022,
       hostname: 'f82bf6dcf68c',
-      caps: DOCKER_CAPS,
+      caps: { bounding: DOCKER_CAPS, effective: DOCKER_CAPS, permitted: DOCKER_CAPS, inheritable: [], ambient: [] },
+      noNewPrivs: false,
       rlimits: [],
       mounts: [
-        { destination: '/proc', type: 'proc', readonly: false },
-        { destination: '/dev', type: 'dev', readonly: false },
-        { destination: '/dev/pts', type: 'devpts', readonly: false },
-        { destination: '/sys', type: 'sysfs', readonly: true },
-        { destination: '/sys/fs/cgroup', type: 'cgroup', readonly: true },
-        { destination: '/dev/mqueue', type: 'mqueue', readonly: false },
+        { destination: '/proc', type: 'proc', readonly: false, source: 'proc' },
+        { destination: '/dev', type: 'dev', readonly: false, source: 'tmpfs' },
+        { destination: '/dev/pts', type: 'devpts', readonly: false, source: 'devpts' },
+        { destination: '/sys', type: 'sysfs', readonly: true, source: 'sysfs' },
+        { destination: '/sys/fs/cgroup', type: 'cgroup', readonly: true, source: 'cgroup' },
+        { destination: '/dev/mqueue', type: 'mqueue', readonly: false, source: 'mqueue' },
         { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 67108864, mode: 0o1777, noexec: true, nodev: true, source: 'shm' },
         { destination: '/etc/resolv.conf', type: 'bind', source: src('resolv.conf')!, readonly: false },
         { destination: '/etc/hostname', type: 'bind', source: src('hostname')!, readonly: false },
@@ -197,7 +198,7 @@ describe('docker config.json', () => {
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
       strace: false,
     });
-    expect(spec.caps).toHaveLength(14);
+    expect(spec.caps.effective).toHaveLength(14);
   });
 
   it('passes the runtime options through', () => {
@@ -279,19 +280,19 @@ describe('podman config.json', () => {
     expect(spec.hostname).toBe('87b6317fc7e2');
     expect(spec.umask).toBe(0o22);
     expect(spec.groups).toEqual([]);
-    expect(spec.caps).toEqual(caps);
-    expect(spec.caps).toHaveLength(11);
+    expect(spec.caps.effective).toEqual(caps);
+    expect(spec.caps.effective).toHaveLength(11);
     expect(spec.rlimits).toEqual([
       [7, 20000, 20000],
       [6, 32768, 32768],
     ]);
     const userdata = '/run/containers/storage/overlay-containers/87b6317fc7e2e12bab0d92d5995bf1411b1d11a0734dc195e396893ebd7ecddc/userdata';
     expect(spec.mounts).toEqual([
-      { destination: '/proc', type: 'proc', readonly: false },
-      { destination: '/dev', type: 'dev', readonly: false },
-      { destination: '/sys', type: 'sysfs', readonly: true },
-      { destination: '/dev/pts', type: 'devpts', readonly: false },
-      { destination: '/dev/mqueue', type: 'mqueue', readonly: false },
+      { destination: '/proc', type: 'proc', readonly: false, source: 'proc' },
+      { destination: '/dev', type: 'dev', readonly: false, source: 'tmpfs' },
+      { destination: '/sys', type: 'sysfs', readonly: true, source: 'sysfs' },
+      { destination: '/dev/pts', type: 'devpts', readonly: false, source: 'devpts' },
+      { destination: '/dev/mqueue', type: 'mqueue', readonly: false, source: 'mqueue' },
       { destination: '/run/.containerenv', type: 'bind', source: sources.get(`${userdata}/.containerenv`), readonly: false },
       { destination: '/etc/hostname', type: 'bind', source: sources.get(`${userdata}/hostname`), readonly: false },
       { destination: '/etc/hosts', type: 'bind', source: sources.get(`${userdata}/hosts`), readonly: false },
@@ -301,7 +302,7 @@ describe('podman config.json', () => {
         source: sources.get('/var/lib/containers/storage/overlay-containers/87b6317fc7e2e12bab0d92d5995bf1411b1d11a0734dc195e396893ebd7ecddc/userdata/shm'),
         readonly: false,
       },
-      { destination: '/sys/fs/cgroup', type: 'cgroup', readonly: true },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', readonly: true, source: 'cgroup' },
     ]);
     expect(spec.mounts.every((m) => m.type !== 'bind' || fs.existsSync(m.source!))).toBe(true);
   });
@@ -325,15 +326,15 @@ describe('ctr (containerd) config.json', () => {
     expect(spec.env).toEqual([PATH]);
     expect(spec.hostname).toBe('localhost');
     expect(spec.domainname).toBeUndefined();
-    expect(spec.caps).toEqual(DOCKER_CAPS);
+    expect(spec.caps.effective).toEqual(DOCKER_CAPS);
     expect(spec.rlimits).toEqual([[7, 1024, 1024]]);
     expect(spec.mounts).toEqual([
-      { destination: '/proc', type: 'proc', readonly: false },
-      { destination: '/dev', type: 'dev', readonly: false },
-      { destination: '/dev/pts', type: 'devpts', readonly: false },
+      { destination: '/proc', type: 'proc', readonly: false, source: 'proc' },
+      { destination: '/dev', type: 'dev', readonly: false, source: 'tmpfs' },
+      { destination: '/dev/pts', type: 'devpts', readonly: false, source: 'devpts' },
       { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o1777, noexec: true, nodev: true, source: 'shm' },
-      { destination: '/dev/mqueue', type: 'mqueue', readonly: false },
-      { destination: '/sys', type: 'sysfs', readonly: true },
+      { destination: '/dev/mqueue', type: 'mqueue', readonly: false, source: 'mqueue' },
+      { destination: '/sys', type: 'sysfs', readonly: true, source: 'sysfs' },
       { destination: '/run', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o755, noexec: false, nodev: false, source: 'tmpfs' },
     ]);
   });
@@ -565,7 +566,7 @@ describe('what hostile-looking specs may do', () => {
       { destination: '/c', type: 'tmpfs', readonly: false, size: 4096, mode: 0o1777, ...flags },
       { destination: '/d', type: 'tmpfs', readonly: false, size: Math.floor(os.totalmem() / 2), ...flags },
       { destination: '/e', type: 'bind', readonly: true, source: path.join(path.dirname(c.root.path), 'data') },
-      { destination: '/f', type: 'cgroup', readonly: true },
+      { destination: '/f', type: 'cgroup', readonly: true, source: 'cgroup' },
     ]);
   });
 
@@ -582,7 +583,7 @@ describe('what hostile-looking specs may do', () => {
     expect(c.hooks.prestart).toEqual([]);
   });
 
-  it('maps uid, gid, groups, domainname and the effective capabilities', () => {
+  it('maps uid, gid, groups, domainname and the capability sets', () => {
     const c = parse((c) => {
       c.process.user = { uid: 1000, gid: 100, additionalGids: [10, 65535], umask: 0o077 };
       c.process.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL', 'CAP_KILL'] };
@@ -592,8 +593,7 @@ describe('what hostile-looking specs may do', () => {
     });
     const spec = toSandboxSpec(c, OPTS);
     expect([spec.uid, spec.gid, spec.groups, spec.umask]).toEqual([1000, 100, [10, 65535], 0o077]);
-    expect(spec.caps).toEqual([5]);
-    expect(c.process.capabilities.bounding).toEqual([5, 0]);
+    expect(spec.caps).toEqual({ bounding: [5, 0], effective: [5], permitted: [], inheritable: [], ambient: [] });
     expect(spec.domainname).toBe('example.org');
     expect(spec.hostname).toBe('localhost');
   });
@@ -676,7 +676,7 @@ describe('defaultSpec', () => {
     expect(spec.args).toEqual(['sh']);
     expect(spec.env).toEqual([PATH, 'TERM=xterm']);
     expect(spec.hostname).toBe('tsvisor');
-    expect(spec.caps).toEqual([29, 5, 10]);
+    expect(spec.caps.effective).toEqual([29, 5, 10]);
     expect(spec.rlimits).toEqual([[7, 1024, 1024]]);
     expect(spec.mounts.map((m) => [m.destination, m.type])).toEqual([
       ['/proc', 'proc'],

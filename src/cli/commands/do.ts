@@ -8,7 +8,7 @@ import { RLIMIT_NOFILE, RLIMIT_NPROC } from '../../abi/linux.js';
 import { spawnGofer } from '../../gofer/client.js';
 import { native } from '../../platform/native.js';
 import { isRootless, userNamespaceBlocker } from '../../sentry/rootless.js';
-import { type AccessEvents, type Exit, type GuestEvents, type MountSpec, type SandboxSpec, goferExports } from '../../sentry/spec.js';
+import { type AccessEvents, type Exit, type GuestEvents, type MountSpec, type SandboxSpec, goferExports, rootCapabilities } from '../../sentry/spec.js';
 import { RuntimeError } from '../../oci/runtime.js';
 import type { Command } from '../main.js';
 import { type FlagSpec, type FlagValues, UsageError, parseFlags, wrongArguments } from '../flags.js';
@@ -135,7 +135,8 @@ export async function runInSandbox(globals: FlagValues, flags: FlagValues, rest:
     // Root in the sandbox has the caller's capabilities, as the same command
     // run natively: its user namespace owns none of the sandbox's other
     // namespaces, so they reach nothing outside (docs/design.md, "Threat model").
-    caps: callerCapabilities(),
+    caps: rootCapabilities(callerCapabilities()),
+    noNewPrivs: true,
     rlimits: flags['open-files'] === undefined ? [] : [[RLIMIT_NOFILE, openFiles(flags['open-files'] as string), openFiles(flags['open-files'] as string)]],
     overlaySize: limits.overlaySize,
     overlayInodes: limits.overlayInodes,

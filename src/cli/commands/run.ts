@@ -3,6 +3,7 @@
 // then delete it. Without --detach this process is the sandbox process
 // itself (no second Node process to start), and it passes the signals it
 // gets on to the container's init, as runc run does.
+import fs from 'node:fs';
 import { removeContainerCgroups } from '../../oci/cgroups.js';
 import { createContainer, finishCreate, registerContainer, unregisterContainer } from '../../oci/container.js';
 import { RuntimeError, reportError, stateRoot } from '../../oci/runtime.js';
@@ -55,7 +56,11 @@ export const runCommand: Command = {
     await runHooksIn(k, 'host', 'poststart', r.config.hooks.poststart, ociState(r.store.load(id)));
     const code = await sandbox.exited;
     try {
-      await runHooksIn(k, 'host', 'poststop', r.config.hooks.poststop, { ...ociState(r.store.load(id)), status: 'stopped' });
+      // As delete runs them: a failure is a warning and the others still run.
+      const stopped = { ...ociState(r.store.load(id)), status: 'stopped' };
+      for (const h of r.config.hooks.poststop) {
+        await runHooksIn(k, 'host', 'poststop', [h], stopped).catch((e: Error) => fs.writeSync(2, `tsvisor: warning: ${e.message}\n`));
+      }
     } finally {
       await sandbox.release();
       await removeContainerCgroups(r.cgroups);

@@ -81,7 +81,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
     const at = mountpoint(table, m.destination, opener, m.type === 'bind');
     let mfs: FileSystem;
     let root: Node;
-    let source = m.type as string;
+    let source = m.source ?? m.type;
     const opts: Omit<MountOptions, 'source'> = { readonly: m.readonly ?? false, nosuid: true, nodev: true, noexec: false };
     switch (m.type) {
       case 'proc': {
@@ -105,7 +105,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         if (k.testChannel) addTestChannel(d.root, spec.testChannel!, k.testChannel);
         mfs = d.fs;
         root = d.root;
-        source = 'tmpfs';
+        source = m.source ?? 'tmpfs';
         opts.nodev = false;
         // Docker's and runc's /dev is mounted strictatime.
         opts.strictatime = true;
@@ -128,7 +128,6 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         const t = new MemFs('tmpfs', m.size ?? 0, m.inodes ?? 0, opts.noexec);
         mfs = t;
         root = new MemDir(t, S_IFDIR | (m.mode ?? 0o1777), m.uid ?? 0, m.gid ?? 0, opener);
-        source = m.source ?? 'tmpfs';
         break;
       }
       case 'mqueue':

@@ -537,19 +537,25 @@ function sandboxPathOfHostFile(k: Kernel, hostPath: string, ino: number): string
   return `host:[${ino}]`;
 }
 
+/** A field of /proc/mounts and mountinfo as Linux writes it (mangle(): space, tab, newline and backslash in octal). */
+function mangle(field: string): string {
+  return field.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+
 function mountLines(k: Kernel, root: Location, info: boolean): string {
   const out: string[] = [];
   const walk = (m: Mount) => {
-    const at = pathOf(root, { mount: m, dentry: m.root });
+    const path = pathOf(root, { mount: m, dentry: m.root });
+    const at = path === null ? null : mangle(path);
     if (at !== null) {
       const o = m.opts;
       const flags = [o.readonly ? 'ro' : 'rw', o.nosuid ? 'nosuid' : '', o.nodev ? 'nodev' : '', o.noexec ? 'noexec' : '', o.strictatime ? '' : 'relatime'].filter(Boolean).join(',');
       const data = o.data ? `,${o.data}` : '';
       if (info) {
         const dev = m.fs.dev;
-        out.push(`${m.id} ${m.parent?.id ?? 1} ${major(dev)}:${minor(dev)} / ${at} ${flags} - ${m.fs.type} ${o.source} ${o.readonly ? 'ro' : 'rw'}${data}`);
+        out.push(`${m.id} ${m.parent?.id ?? 1} ${major(dev)}:${minor(dev)} / ${at} ${flags} - ${m.fs.type} ${mangle(o.source)} ${o.readonly ? 'ro' : 'rw'}${data}`);
       } else {
-        out.push(`${o.source} ${at} ${m.fs.type} ${flags}${data} 0 0`);
+        out.push(`${mangle(o.source)} ${at} ${m.fs.type} ${flags}${data} 0 0`);
       }
     }
     for (const c of m.children) walk(c);
