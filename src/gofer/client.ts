@@ -30,6 +30,8 @@ import {
 
 const { EIO, EINVAL, E2BIG, ECONNRESET, ENFILE, EPIPE } = ERRNO;
 const SOCK_SEQPACKET = 5;
+/** How long a closed connection waits for the Gofer's exit status, to say how it ended. */
+const GONE_WAIT_MS = 2000;
 
 export interface WalkEntry {
   /** statx fields (layout of native.statxFd) of the component, not following a symlink */
@@ -116,12 +118,13 @@ export class GoferClient {
 
   /**
    * The Gofer closed its socket: it exits, or has. Says how it ended once it
-   * has (waiting a moment for that: the socket closes first), for the reason.
+   * has (waiting for that: the socket closes first, and on a loaded machine
+   * the rest of a Node process's exit took more than 200 ms), for the reason.
    */
   private gone(when: string): void {
     let how = 'closed the connection (it exited or was killed)';
     if (this.pidfd >= 0) {
-      native.pollFds([this.pidfd], 200);
+      native.pollFds([this.pidfd], GONE_WAIT_MS);
       const st = new Int32Array(2);
       // st = [si_code, si_status]; CLD_EXITED is 1, the others are deaths by a signal.
       if (native.pidfdStatus(this.pidfd, this.pid ?? -1, st) === 1) how = describeExit(st[0] === 1 ? { status: st[1]!, code: st[1]! } : { status: 128 + st[1]!, signal: st[1]! });

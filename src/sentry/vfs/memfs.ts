@@ -33,6 +33,7 @@ import {
   XATTR_POSIX_ACL_ACCESS,
   XATTR_REPLACE,
   dtypeOf,
+  makedev,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
@@ -66,10 +67,17 @@ function hostTimes(atime: Time | undefined, mtime: Time | undefined): [number, n
   return [atime?.[0] ?? 0, atime ? atime[1] : UTIME_OMIT, mtime?.[0] ?? 0, mtime ? mtime[1] : UTIME_OMIT];
 }
 
-let sandboxDevCounter = 0x10;
+/**
+ * Minors of Sentry-owned file systems' devices count from 2^18: a
+ * host-backed mount shows the host's st_dev, and the host hands out its
+ * own anonymous minors (overlayfs, tmpfs) from 1 up, lowest free first;
+ * counting from 16 as Linux does collided with them (busybox df then took
+ * a tmpfs for the root, whose Docker overlay had the same number).
+ */
+let anonMinor = 2 ** 18;
 /** A fresh anonymous st_dev for a Sentry-owned file system (major 0, like tmpfs/proc). */
 export function anonDev(): number {
-  return sandboxDevCounter++;
+  return makedev(0, anonMinor++);
 }
 
 /** Inode numbers of Sentry-owned nodes; high enough never to collide with host inode numbers we pass through. */
