@@ -119,6 +119,7 @@ const ZOMBIE_SWEEP_MIN = 64;
 
 export class Kernel {
   readonly tasks = new Map<number, Task>();
+  /** by host tgid */
   readonly procs = new Map<number, Process>();
   /** exited processes whose parent has not reaped them yet (by host tgid); swept as they are reaped */
   private readonly zombies = new Map<number, Process>();

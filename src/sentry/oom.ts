@@ -17,9 +17,10 @@
 // EACCES for an unprivileged writer going below the floor) cannot reach the
 // write: the value is left unchanged instead.
 import fs from 'node:fs';
-import { MFD_CLOEXEC, O_ACCMODE, O_REOPEN_FLAGS, O_WRONLY } from '../abi/linux.js';
+import { O_ACCMODE, O_REOPEN_FLAGS, O_WRONLY } from '../abi/linux.js';
 import { native } from '../platform/native.js';
-import { check, ownFd } from './errors.js';
+import { check } from './errors.js';
+import { memfdHolding } from './memfd.js';
 
 export const OOM_SCORE_ADJ_MIN = -1000;
 export const OOM_SCORE_ADJ_MAX = 1000;
@@ -112,10 +113,9 @@ export class OomScoreAdj {
       const now = hostValue(tgid);
       this.virtual = { value: now, min: now, floor: now };
     }
-    const m = ownFd(native.memfdCreate('oom_score_adj', MFD_CLOEXEC));
+    const text = acc === O_WRONLY ? '' : `${this.virtual.value}\n`;
+    const m = memfdHolding('oom_score_adj', text);
     try {
-      const text = acc === O_WRONLY ? '' : `${this.virtual.value}\n`;
-      if (text) fs.writeSync(m, text, 0, 'latin1');
       const fd = check(native.reopen(m, flags & O_REOPEN_FLAGS));
       const p: Pending = { owner: this, tgid, fd: m, privileged, base: text.length };
       this.pending.push(p);

@@ -708,8 +708,8 @@ function heldSocket(k: Kernel, dev: [number, number], ino: number): number {
     if (c >= 0) return c;
   }
   for (const [tgid, fd] of k.files.holders(dev[0], dev[1], ino)) {
-    const proc = [...k.procs.values()].find((p) => p.tgid === tgid && !p.exited);
-    const c = proc ? copy({ proc, fd }) : -1;
+    const proc = k.procs.get(tgid);
+    const c = proc && !proc.exited ? copy({ proc, fd }) : -1;
     if (c >= 0) return c;
   }
   return -1;

@@ -7,10 +7,11 @@
 // they list host pids, which mean nothing in the sandbox's pid namespace.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CGROUP_SUPER_MAGIC, DT_REG, MFD_CLOEXEC, O_ACCMODE, O_RDONLY, O_REOPEN_FLAGS, S_IFDIR, S_IFREG } from '../../abi/linux.js';
+import { CGROUP_SUPER_MAGIC, DT_REG, O_ACCMODE, O_RDONLY, O_REOPEN_FLAGS, S_IFDIR, S_IFREG } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
 import { check, fail } from '../errors.js';
+import { memfdHolding } from '../memfd.js';
 import { anonDev } from './memfs.js';
 import { type DirEntry, type FileSystem, Node, type Opened, type SeekEnd } from './node.js';
 
@@ -106,9 +107,8 @@ class CgroupFile extends Node {
       // A write-only file (cgroup.event_control, memory.force_empty): kernfs refuses a read open.
       fail('EACCES');
     }
-    const m = check(native.memfdCreate(`cgroup:${path.basename(this.hostPath)}`, MFD_CLOEXEC));
+    const m = memfdHolding(`cgroup:${path.basename(this.hostPath)}`, data);
     try {
-      if (data.length) fs.writeSync(m, data, 0, data.length, 0);
       return { fd: check(native.reopen(m, flags & O_REOPEN_FLAGS)) };
     } finally {
       native.close(m);

@@ -10,7 +10,6 @@ import {
   DT_REG,
   CAP_SYS_PTRACE,
   CAP_SYS_RESOURCE,
-  MFD_CLOEXEC,
   O_ACCMODE,
   O_APPEND,
   O_CLOEXEC,
@@ -41,6 +40,7 @@ import { STATX, native } from '../../platform/native.js';
 import { type Creds, hasCap, ownerInSandbox, toSandboxId } from '../creds.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
+import { memfdHolding } from '../memfd.js';
 import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY, ownUtsns } from '../syscalls/uts.js';
 import { type Process, type Task, hostComm } from '../task.js';
@@ -195,10 +195,7 @@ class ProcFile extends ProcNode {
         fail('ESRCH');
       }
     }
-    const data = this.content();
-    const m = check(native.memfdCreate(`proc:${this.path}`, MFD_CLOEXEC));
-    const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    if (buf.length) fs.writeSync(m, buf, 0, buf.length, 0);
+    const m = memfdHolding(`proc:${this.path}`, this.content());
     // Writable proc files (loginuid) accept writes that change nothing.
     const fd = native.reopen(m, flags & O_REOPEN_FLAGS);
     if (fd >= 0 && this.ofMemory && this.owner && !this.owner.exited) keepMemorySnapshot(this.owner, m);
