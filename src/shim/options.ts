@@ -79,7 +79,8 @@ function parseFlatToml(text: string, where: string): Record<string, string | num
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/^\s+|\s+$/g, '');
     if (line === '' || line.startsWith('#')) return;
-    const m = /^([A-Za-z0-9_-]+|"[^"]*")\s*=\s*(.*?)\s*(?:#[^"']*)?$/.exec(line);
+    // A key, then one value (a string in quotes, or a word) and perhaps a comment.
+    const m = /^([A-Za-z0-9_-]+|"[^"]*")\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*'|[^\s#"']+)\s*(?:#.*)?$/.exec(line);
     if (!m) throw new OptionsError(`${where}:${i + 1}: expected Key = value, got ${JSON.stringify(line)}`);
     const key = m[1]!.replace(/^"|"$/g, '');
     const v = m[2]!;
