@@ -7,7 +7,10 @@
 // its pause container through /proc/<its pid>/ns/{net,ipc,uts}: with
 // tsvisor that pid is the anchor (native/anchor.c), in the pod's namespaces.
 // When it was the Sentry, on the host, the app containers ran in the host's
-// network, with IPC and hostname of their own.
+// network, with IPC and hostname of their own. Then the numbers kubelet and
+// `ctr task metrics` read (the shims' Stats), resource updates (their
+// Update), and tsvisor's shim's runtime options (handlers with a ConfigPath,
+// cri-helpers.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -293,16 +296,17 @@ function metricsShape(m: Metrics): Record<string, unknown> {
   };
 }
 
-describe('stats, resource updates and runtime options through CRI: tsvisor-shim as containerd\'s runc shim', () => {
+describe('stats, resource updates and runtime options through CRI: tsvisor-shim and tsvisor as runc', () => {
   const MiB = 1024 * 1024;
   const created = { cpu_period: 100000, cpu_quota: 50000, cpu_shares: 512, memory_limit_in_bytes: 768 * MiB };
   const updated = { cpu_period: 100000, cpu_quota: 20000, cpu_shares: 256, memory_limit_in_bytes: 640 * MiB };
   /** The files runc's update writes for `updated`, and their values. */
   const files = { 'cpu/cpu.cfs_period_us': '100000', 'cpu/cpu.cfs_quota_us': '20000', 'cpu/cpu.shares': '256', 'memory/memory.limit_in_bytes': String(640 * MiB) };
 
+  // The handler "tsvisor" (runc's shim, which reads the cgroups of the pid tsvisor reports and runs `tsvisor update`) as well.
   it('ctr task metrics, ContainerStats, ListContainerStats and UpdateContainerResources give what they give with runc', async () => {
     const seen: Record<string, unknown> = {};
-    for (const h of ['runc', 'tsvisor-shim'] as const) {
+    for (const h of ['runc', 'tsvisor-shim', 'tsvisor'] as const) {
       const logDir = path.join(cri().containerd.tmp, 'logs', `stats-${h}`);
       fs.mkdirSync(logDir, { recursive: true });
       const config = podConfig(`stats-${h}`, logDir);
@@ -356,6 +360,7 @@ describe('stats, resource updates and runtime options through CRI: tsvisor-shim 
       await cri().rt.RemovePodSandbox({ pod_sandbox_id: pod });
     }
     expect(seen['tsvisor-shim']).toEqual(seen.runc);
+    expect(seen.tsvisor).toEqual(seen.runc);
   }, 300000);
 
   it('runtime options from the handler\'s ConfigPath: Root is where the pod\'s state goes; SystemdCgroup is refused with a clear error', async () => {
