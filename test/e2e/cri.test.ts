@@ -299,9 +299,15 @@ function metricsShape(m: Metrics): Record<string, unknown> {
 describe('stats, resource updates and runtime options through CRI: tsvisor-shim and tsvisor as runc', () => {
   const MiB = 1024 * 1024;
   const created = { cpu_period: 100000, cpu_quota: 50000, cpu_shares: 512, memory_limit_in_bytes: 768 * MiB };
-  const updated = { cpu_period: 100000, cpu_quota: 20000, cpu_shares: 256, memory_limit_in_bytes: 640 * MiB };
+  const updated = { cpu_period: 100000, cpu_quota: 20000, cpu_shares: 256, memory_limit_in_bytes: 640 * MiB, cpuset_cpus: '0' };
   /** The files runc's update writes for `updated`, and their values. */
-  const files = { 'cpu/cpu.cfs_period_us': '100000', 'cpu/cpu.cfs_quota_us': '20000', 'cpu/cpu.shares': '256', 'memory/memory.limit_in_bytes': String(640 * MiB) };
+  const files = {
+    'cpu/cpu.cfs_period_us': '100000',
+    'cpu/cpu.cfs_quota_us': '20000',
+    'cpu/cpu.shares': '256',
+    'memory/memory.limit_in_bytes': String(640 * MiB),
+    'cpuset/cpuset.cpus': '0',
+  };
 
   // The handler "tsvisor" (runc's shim, which reads the cgroups of the pid tsvisor reports and runs `tsvisor update`) as well.
   it('ctr task metrics, ContainerStats, ListContainerStats and UpdateContainerResources give what they give with runc', async () => {
