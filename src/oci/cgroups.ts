@@ -786,6 +786,46 @@ export class ContainerCgroups {
   }
 
   /**
+   * The metrics containerd's runc shim reports for a task on cgroup v1
+   * (message io.containerd.cgroups.v1.Metrics, .proto field names), read
+   * from the same files as containerd's cgroups library reads them: pids,
+   * cpu and cpuacct, memory (memory.stat and the usage files), blkio,
+   * hugetlb. Numbers are bigints. Cgroup v2 has a message of its own
+   * (io.containerd.cgroups.v2.Metrics), not served yet.
+   */
+  metrics(): Record<string, unknown> {
+    const p = this.#paths;
+    if (p.version !== 1) throw new CgroupError('metrics of a cgroup v2 container are not supported yet');
+    const { pids, cpu, cpuacct, memory, blkio, hugetlb } = p.dirs;
+    const out: Record<string, unknown> = {};
+    if (pids) out.pids = { current: readInt(pids, 'pids.current') ?? 0n, limit: readInt(pids, 'pids.max') ?? 0n };
+    if (cpu || cpuacct) {
+      const ticks = cpuacct ? readKeyed(cpuacct, 'cpuacct.stat') : {};
+      const stat = cpu ? readKeyed(cpu, 'cpu.stat') : {};
+      out.cpu = {
+        usage: {
+          total: (cpuacct && readInt(cpuacct, 'cpuacct.usage')) ?? 0n,
+          kernel: (ticks.system ?? 0n) * NS_PER_TICK,
+          user: (ticks.user ?? 0n) * NS_PER_TICK,
+          per_cpu: cpuacct ? numbers(cpuacct, 'cpuacct.usage_percpu') : [],
+        },
+        throttling: { periods: stat.nr_periods ?? 0n, throttled_periods: stat.nr_throttled ?? 0n, throttled_time: stat.throttled_time ?? 0n },
+      };
+    }
+    if (memory) {
+      const raw = readKeyed(memory, 'memory.stat');
+      const fields = Object.fromEntries(Object.entries(MEMORY_STAT_FIELDS).map(([field, key]) => [field, raw[key] ?? 0n]));
+      const entry = (prefix: string) => memoryEntry(memory, prefix);
+      out.memory = { ...fields, usage: entry('memory'), swap: entry('memory.memsw'), kernel: entry('memory.kmem'), kernel_tcp: entry('memory.kmem.tcp') };
+      const oom = readKeyed(memory, 'memory.oom_control');
+      out.memory_oom_control = { oom_kill_disable: oom.oom_kill_disable ?? 0n, under_oom: oom.under_oom ?? 0n, oom_kill: oom.oom_kill ?? 0n };
+    }
+    if (blkio) out.blkio = blkioMetrics(blkio);
+    if (hugetlb) out.hugetlb = hugetlbMetrics(hugetlb);
+    return out;
+  }
+
+  /**
    * Removes the container's directories (v2: the leaves first), thawing
    * first so that nothing stays frozen. Retries while the last processes
    * are still leaving; returns what could not be removed. Never removes a
@@ -1068,6 +1108,99 @@ function v1Stats(dirs: Partial<Record<V1Controller, string>>): Record<string, un
   }
   out.pids = dirs.pids ? omitEmpty({ current: readInt(dirs.pids, 'pids.current'), limit: readInt(dirs.pids, 'pids.max') }) : {};
   return out;
+}
+
+/** containerd's MemoryStat fields and the memory.stat keys they are read from; each also as total_ (the hierarchy's). */
+const MEMORY_STAT_KEYS: [string, string][] = [
+  ['cache', 'cache'],
+  ['rss', 'rss'],
+  ['rss_huge', 'rss_huge'],
+  ['mapped_file', 'mapped_file'],
+  ['dirty', 'dirty'],
+  ['writeback', 'writeback'],
+  ['pg_pg_in', 'pgpgin'],
+  ['pg_pg_out', 'pgpgout'],
+  ['pg_fault', 'pgfault'],
+  ['pg_maj_fault', 'pgmajfault'],
+  ['inactive_anon', 'inactive_anon'],
+  ['active_anon', 'active_anon'],
+  ['inactive_file', 'inactive_file'],
+  ['active_file', 'active_file'],
+  ['unevictable', 'unevictable'],
+];
+const MEMORY_STAT_FIELDS: Record<string, string> = Object.fromEntries([
+  ...MEMORY_STAT_KEYS,
+  ['hierarchical_memory_limit', 'hierarchical_memory_limit'],
+  ['hierarchical_swap_limit', 'hierarchical_memsw_limit'],
+  ...MEMORY_STAT_KEYS.map(([field, key]) => [`total_${field}`, `total_${key}`]),
+]);
+
+/** Block devices by "major:minor", as /dev/NAME (the first of /proc/partitions's names). */
+function partitions(): Map<string, string> {
+  const out = new Map<string, string>();
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/partitions', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n').slice(2)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length === 4 && !out.has(`${f[0]}:${f[1]}`)) out.set(`${f[0]}:${f[1]}`, `/dev/${f[3]}`);
+  }
+  return out;
+}
+
+/** "MAJ:MIN [Op] value" lines of a blkio file (the Total line left out) as BlkIOEntry messages. */
+function blkioEntries(dir: string, file: string, devices: Map<string, string>): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of (readFile(dir, file) ?? '').split('\n')) {
+    const m = /^(\d+):(\d+)\s+(?:(\S+)\s+)?(\d+)$/.exec(line.trim());
+    if (m) out.push({ op: m[3] ?? '', device: devices.get(`${m[1]}:${m[2]}`) ?? '', major: BigInt(m[1]!), minor: BigInt(m[2]!), value: BigInt(m[4]!) });
+  }
+  return out;
+}
+
+/**
+ * The blkio counters as containerd reads them: the CFQ files when the
+ * kernel has them and they count anything, else the throttling layer's.
+ */
+function blkioMetrics(dir: string): Record<string, unknown> {
+  const devices = partitions();
+  const cfq = {
+    sectors_recursive: 'sectors_recursive',
+    io_service_bytes_recursive: 'io_service_bytes_recursive',
+    io_serviced_recursive: 'io_serviced_recursive',
+    io_queued_recursive: 'io_queued_recursive',
+    io_service_time_recursive: 'io_service_time_recursive',
+    io_wait_time_recursive: 'io_wait_time_recursive',
+    io_merged_recursive: 'io_merged_recursive',
+    io_time_recursive: 'time_recursive',
+  };
+  if (fs.existsSync(path.join(dir, 'blkio.io_serviced_recursive'))) {
+    const out = Object.fromEntries(Object.entries(cfq).map(([field, file]) => [field, blkioEntries(dir, `blkio.${file}`, devices)]));
+    if (Object.values(out).some((l) => l.length > 0)) return out;
+  }
+  return { io_serviced_recursive: blkioEntries(dir, 'blkio.throttle.io_serviced', devices), io_service_bytes_recursive: blkioEntries(dir, 'blkio.throttle.io_service_bytes', devices) };
+}
+
+/** One HugetlbStat per page size the hugetlb cgroup has files for. */
+function hugetlbMetrics(dir: string): Record<string, unknown>[] {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => /^hugetlb\.([^.]+)\.usage_in_bytes$/.exec(n)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .map((size) => ({
+      pagesize: size,
+      usage: readInt(dir, `hugetlb.${size}.usage_in_bytes`) ?? 0n,
+      max: readInt(dir, `hugetlb.${size}.max_usage_in_bytes`) ?? 0n,
+      failcnt: readInt(dir, `hugetlb.${size}.failcnt`) ?? 0n,
+    }));
 }
 
 /** cpu.stat's throttling counters, time in nanoseconds (v2 counts microseconds). */

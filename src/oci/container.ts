@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FlagValues } from '../cli/flags.js';
 import { ANCHOR_PATH, CLI_ENTRY } from '../paths.js';
-import { type CgroupPaths, planContainerCgroups, removeContainerCgroups } from './cgroups.js';
+import { type CgroupPaths, type ResourceLimits, containerCgroups, mergeResources, planContainerCgroups, removeContainerCgroups } from './cgroups.js';
 import { RuntimeError, globalArgs, readAnswer, runHooks, stateRoot, waitUntil } from './runtime.js';
 import { type Sandbox, runHooksIn } from './sandbox.js';
 import { type ContainerConfig, type Hook, loadConfig } from './spec.js';
@@ -149,6 +149,27 @@ export async function deleteContainer(root: string, id: string, force: boolean):
     }
     store.remove(id);
     return [...hookErrors, ...warnings];
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * `update` (the command and the shim's Update): writes the fields `patch`
+ * asks for to the container's cgroups, as runc's update does, and merges
+ * them into the resources its state records. Returns warnings (what is
+ * accepted but not applied).
+ */
+export function updateContainer(root: string, id: string, patch: ResourceLimits): string[] {
+  const store = new StateStore(root);
+  const lock = store.lock(id);
+  try {
+    const state = store.load(id);
+    if (status(state) === 'stopped') throw new RuntimeError('container not running');
+    const warnings = containerCgroups(state).apply(patch, 'update');
+    state.resources = mergeResources(state.resources ?? {}, patch);
+    store.save(state);
+    return warnings;
   } finally {
     lock.release();
   }

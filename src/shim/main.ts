@@ -22,6 +22,7 @@ import { StateStore } from '../oci/state.js';
 import { Publisher } from './events.js';
 import { encode, timestamp } from './proto.js';
 import { unmountRootfs } from './rootfs.js';
+import { OPTIONS_FILE } from './options.js';
 import { TaskService } from './task.js';
 import { serve } from './ttrpc.js';
 
@@ -114,7 +115,7 @@ async function runServer(a: Args): Promise<number> {
     await events.flush();
     process.exit(0);
   };
-  const tasks = new TaskService(stateRoot(namespace), events, log, () => void shutdown());
+  const tasks = new TaskService(stateRoot(namespace), namespace, events, log, () => void shutdown());
   serve(server, { 'containerd.task.v2.Task': tasks.methods() }, (e) => log.error({ error: e instanceof Error ? e.stack : String(e) }, 'task method failed'));
   fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
   await new Promise<void>((resolve, reject) => {
@@ -143,10 +144,24 @@ async function runServer(a: Args): Promise<number> {
   return new Promise(() => {});
 }
 
+/** The state root a task's options chose, as Create left it in the bundle. */
+function chosenRoot(bundle: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(bundle, OPTIONS_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const root = (JSON.parse(text) as { root?: unknown }).root;
+  if (typeof root !== 'string' || !path.isAbsolute(root)) throw new Error(`${path.join(bundle, OPTIONS_FILE)}: no state root`);
+  return root;
+}
+
 /** `delete`: what is left of a task whose shim died, removed; prints the DeleteResponse. */
 async function cleanup(a: Args): Promise<number> {
   const id = required(a, 'id');
-  const root = stateRoot(required(a, 'namespace'));
+  const bundle = typeof a.flags.bundle === 'string' ? a.flags.bundle : process.cwd();
+  const root = chosenRoot(bundle) ?? stateRoot(required(a, 'namespace'));
   let pid = 0;
   try {
     pid = new StateStore(root).load(id).pid;
@@ -154,7 +169,6 @@ async function cleanup(a: Args): Promise<number> {
     /* never created, or removed already */
   }
   for (const w of await deleteContainer(root, id, true)) fs.writeSync(2, `containerd-shim-tsvisor-v2: warning: ${w}\n`);
-  const bundle = typeof a.flags.bundle === 'string' ? a.flags.bundle : process.cwd();
   await unmountRootfs(bundle);
   // As runc's shim reports a container it had to kill: SIGKILL.
   fs.writeSync(1, encode('DeleteResponse', { pid, exit_status: 128 + 9, exited_at: timestamp(Date.now()) }));

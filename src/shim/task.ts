@@ -16,11 +16,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { deleteContainer } from '../oci/container.js';
+import { containerCgroups, parseResources } from '../oci/cgroups.js';
+import { deleteContainer, updateContainer } from '../oci/container.js';
 import { freezeContainer, thawContainer } from '../oci/freezer.js';
 import { type ExecProcess, ControlUnreachable, converse, execProcessOf, request } from '../oci/control.js';
 import { readAnswer } from '../oci/runtime.js';
-import { parseProcess } from '../oci/spec.js';
+import { SpecError, parseProcess } from '../oci/spec.js';
 import { StateStore, validateId } from '../oci/state.js';
 import { RuntimeError } from '../oci/runtime.js';
 import { ANCHOR_PATH, CLI_ENTRY } from '../paths.js';
@@ -30,12 +31,17 @@ import type { Publisher } from './events.js';
 import { type Any, type Timestamp, decode, encode, timestamp } from './proto.js';
 import { type Mount, mountRootfs, unmountRootfs } from './rootfs.js';
 import { type StdioPaths, closeAll, openInput, openOutput, openStdio } from './stdio.js';
+import { OPTIONS_FILE, OptionsError, taskOptions } from './options.js';
 import { Code, type Method, RpcError } from './ttrpc.js';
 
 /** containerd.v1.types.Status */
 const STATUS = { created: 1, running: 2, stopped: 3, paused: 4 } as const;
 /** siginfo si_code of a child that exited (otherwise it was killed by si_status). */
 const CLD_EXITED = 1;
+/** The type of the Any Stats answers with on cgroup v1, as containerd's runc shim's. */
+const METRICS_TYPE = 'io.containerd.cgroups.v1.Metrics';
+/** The type of the Any Update gets: specs.LinuxResources as JSON (containerd's typeurl registration). */
+const RESOURCES_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
 /** How long delete waits for a container it killed. */
 const KILL_WAIT_MS = 10000;
 
@@ -83,6 +89,8 @@ class Exec extends Proc {
 interface Container {
   id: string;
   bundle: string;
+  /** tsvisor's state root of the container (the task's Root option, else the namespace's) */
+  root: string;
   init: Proc;
   execs: Map<string, Exec>;
   controlSocket: string;
@@ -95,6 +103,7 @@ interface CreateTaskRequest extends StdioPaths {
   rootfs: Mount[];
   terminal: boolean;
   checkpoint: string;
+  options: Any | null;
 }
 
 interface ExecRequest extends StdioPaths {
@@ -102,6 +111,14 @@ interface ExecRequest extends StdioPaths {
   exec_id: string;
   terminal: boolean;
   spec: Any | null;
+}
+
+/** protobufjs takes 64-bit numbers as strings, not bigints. */
+function bigintsAsStrings(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return v.map(bigintsAsStrings);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bigintsAsStrings(x)]));
+  return v;
 }
 
 function exitedAt(e: Exit | undefined): Timestamp | undefined {
@@ -115,8 +132,10 @@ export class TaskService {
   private readonly consoles: string;
 
   constructor(
-    /** tsvisor's state root for this namespace (--root of the sandbox processes) */
+    /** tsvisor's state root for this namespace (--root of the sandbox processes) unless a task's options name another */
     private readonly root: string,
+    /** containerd's namespace of the tasks */
+    private readonly namespace: string,
     private readonly events: Publisher,
     private readonly log: Logger,
     /** called once Shutdown finds no container left */
@@ -142,6 +161,9 @@ export class TaskService {
         return { exit_status: e.status, exited_at: exitedAt(e) };
       }),
       Pids: m('PidsRequest', 'PidsResponse', (r: { id: string }) => this.pids(r.id)),
+      Stats: m('StatsRequest', 'StatsResponse', (r: { id: string }) => this.stats(r.id)),
+      Checkpoint: () => Promise.reject(new RpcError(Code.Unimplemented, 'tsvisor cannot checkpoint containers')),
+      Update: m('UpdateTaskRequest', 'Empty', (r: { id: string; resources: Any | null }) => this.update(r.id, r.resources)),
       Pause: m('PauseRequest', 'Empty', (r: { id: string }) => this.pause(r.id)),
       Resume: m('ResumeRequest', 'Empty', (r: { id: string }) => this.resume(r.id)),
       CloseIO: m('CloseIORequest', 'Empty', (r: { id: string; exec_id: string; stdin: boolean }) => {
@@ -186,7 +208,16 @@ export class TaskService {
     }
     if (this.containers.has(r.id)) throw new RpcError(Code.AlreadyExists, `container ${r.id} exists already`);
     if (r.checkpoint) throw new RpcError(Code.Unimplemented, 'tsvisor cannot restore checkpoints');
+    let root = this.root;
+    try {
+      root = taskOptions(r.options, this.namespace).root ?? root;
+    } catch (e) {
+      if (!(e instanceof OptionsError)) throw e;
+      throw new RpcError(Code.InvalidArgument, `tsvisor: ${e.message}`);
+    }
     const bundle = path.resolve(r.bundle);
+    // For `delete` after this server is gone (src/shim/main.ts), as runc's shim keeps its options.
+    if (root !== this.root) fs.writeFileSync(path.join(bundle, OPTIONS_FILE), JSON.stringify({ root }));
     if (r.rootfs.length > 0) await mountRootfs(bundle, r.rootfs);
     let stdio: [number, number, number] | undefined;
     let console: ConsoleSocket | undefined;
@@ -196,7 +227,7 @@ export class TaskService {
       stdio = await openStdio(r.terminal ? { stdin: '', stdout: '', stderr: '' } : r);
       if (r.terminal) console = await consoleSocket(this.consoles);
       // What runc's shim runs as `runc create`: the sandbox process under its anchor's keeper, in a session of its own.
-      const boot = [CLI_ENTRY, '--root', this.root, '--log', path.join(bundle, 'log.json'), '--log-format', 'json', 'boot', '--ready-fd', '3', '--anchor-fd', '4', '--bundle', bundle];
+      const boot = [CLI_ENTRY, '--root', root, '--log', path.join(bundle, 'log.json'), '--log-format', 'json', 'boot', '--ready-fd', '3', '--anchor-fd', '4', '--bundle', bundle];
       if (console) boot.push('--console-socket', console.path);
       boot.push(r.id);
       const keeper = spawn(ANCHOR_PATH, ['4', process.execPath, ...boot], { cwd: bundle, detached: true, stdio: [...stdio, 'pipe'] });
@@ -211,8 +242,8 @@ export class TaskService {
       if (stdio) closeAll(stdio);
       console?.close();
     }
-    const state = new StateStore(this.root).load(r.id);
-    const c: Container = { id: r.id, bundle, init: new Proc('', r), execs: new Map(), controlSocket: state.controlSocket, rootfsMounted: r.rootfs.length > 0 };
+    const state = new StateStore(root).load(r.id);
+    const c: Container = { id: r.id, bundle, root, init: new Proc('', r), execs: new Map(), controlSocket: state.controlSocket, rootfsMounted: r.rootfs.length > 0 };
     c.init.pid = state.pid;
     c.init.terminal = terminal;
     this.containers.set(r.id, c);
@@ -400,7 +431,7 @@ export class TaskService {
     const c = this.container(id);
     if (c.init.state !== 'running' && c.init.state !== 'created') throw new RpcError(Code.FailedPrecondition, `container ${id} is ${c.init.state}`);
     try {
-      await freezeContainer(new StateStore(this.root), id);
+      await freezeContainer(new StateStore(c.root), id);
     } catch (e) {
       throw new RpcError(e instanceof RuntimeError ? Code.FailedPrecondition : Code.Internal, (e as Error).message);
     }
@@ -415,7 +446,7 @@ export class TaskService {
   private resume(id: string): object {
     const c = this.container(id);
     if (c.init.state !== 'paused') throw new RpcError(Code.FailedPrecondition, `container ${id} is not paused`);
-    thawContainer(new StateStore(this.root), id);
+    thawContainer(new StateStore(c.root), id);
     c.init.state = c.init.pausedFrom;
     this.events.publish('TaskResumed', { container_id: id });
     return {};
@@ -429,6 +460,35 @@ export class TaskService {
       throw new RpcError(Code.FailedPrecondition, reply.error);
     }
     return { processes: (reply.pids ?? []).map((pid) => ({ pid })) };
+  }
+
+  /** The container's cgroup metrics, as containerd's runc shim answers Stats on cgroup v1. */
+  private stats(id: string): object {
+    const c = this.container(id);
+    let metrics: Record<string, unknown>;
+    try {
+      metrics = containerCgroups(new StateStore(c.root).load(id)).metrics();
+    } catch (e) {
+      if (!(e instanceof RuntimeError)) throw e;
+      throw new RpcError(Code.FailedPrecondition, e.message);
+    }
+    return { stats: { type_url: METRICS_TYPE, value: Buffer.from(encode('Metrics', bigintsAsStrings(metrics) as object)) } };
+  }
+
+  /** New limits for the container's cgroups, as runc's shim applies them with `runc update`. */
+  private update(id: string, resources: Any | null): object {
+    const c = this.container(id);
+    if (!resources || resources.type_url !== RESOURCES_TYPE) throw new RpcError(Code.InvalidArgument, `resources of type ${JSON.stringify(resources?.type_url ?? '')}: ${RESOURCES_TYPE} expected`);
+    try {
+      const parsed = parseResources(JSON.parse(resources.value.toString('utf8')), 'resources', true);
+      const warnings = [...parsed.ignored.map((what) => `${what} is not applied by tsvisor`), ...updateContainer(c.root, id, parsed.limits)];
+      for (const w of warnings) this.log.warn({ id }, w);
+    } catch (e) {
+      if (e instanceof SyntaxError || e instanceof SpecError) throw new RpcError(Code.InvalidArgument, e.message);
+      if (e instanceof RuntimeError) throw new RpcError(Code.FailedPrecondition, e.message);
+      throw e;
+    }
+    return {};
   }
 
   private async delete(id: string, execId: string): Promise<object> {
@@ -447,11 +507,13 @@ export class TaskService {
       if (!c.init.exit) throw new RpcError(Code.FailedPrecondition, `container ${id} did not end`);
     }
     try {
-      for (const w of await deleteContainer(this.root, id, true)) this.log.warn({ id }, w);
+      for (const w of await deleteContainer(c.root, id, true)) this.log.warn({ id }, w);
     } catch (e) {
       throw new RpcError(Code.Internal, (e as Error).message);
     }
     if (c.rootfsMounted) await unmountRootfs(c.bundle);
+    // Nothing is left for a `delete` to clean up: the wrapper answers it without Node.
+    fs.rmSync(path.join(c.bundle, OPTIONS_FILE), { force: true });
     this.containers.delete(id);
     const exit = c.init.exit!;
     this.events.publish('TaskDelete', { container_id: id, id, pid: c.init.pid, exit_status: exit.status, exited_at: exitedAt(exit) });

@@ -30,6 +30,13 @@ export const CRI_CGROUP = 'tsvisor-cri-e2e';
 export const CNI_BRIDGE = 'tsvcri0';
 export const CNI_SUBNET = '10.88.77.0/24';
 const CNI_PLUGINS = '/usr/lib/cni';
+/** The state root the handler tsvisor-shim-root gives tsvisor's shim, under containerd's private directory. */
+export const SHIM_ROOT = 'runtime-root/tsvisor-shim';
+/** Runtime handlers of tsvisor's shim with options (ConfigPath), and their files' contents. */
+const SHIM_OPTION_HANDLERS: Record<string, (tmp: string) => string> = {
+  'tsvisor-shim-root': (tmp) => `# runc's option names\nRoot = ${JSON.stringify(path.join(tmp, SHIM_ROOT))}\nNoPivotRoot = false\n`,
+  'tsvisor-shim-systemd': () => 'SystemdCgroup = true\n',
+};
 /** libcni's cache, which the CRI plugin gives no setting for. */
 const CNI_CACHE = '/var/lib/cni';
 const NETNS_DIR = '/run/netns';
@@ -57,7 +64,22 @@ export interface ContainerConfig {
   args?: string[];
   envs?: { key: string; value: string }[];
   log_path?: string;
-  linux?: { security_context?: { namespace_options?: NamespaceOption } };
+  linux?: { resources?: LinuxContainerResources; security_context?: { namespace_options?: NamespaceOption } };
+}
+
+export interface LinuxContainerResources {
+  cpu_period?: number;
+  cpu_quota?: number;
+  cpu_shares?: number;
+  memory_limit_in_bytes?: number;
+  cpuset_cpus?: string;
+}
+
+export interface ContainerStats {
+  attributes: { id: string };
+  cpu: { timestamp: number; usage_core_nano_seconds: { value: number } | null } | null;
+  memory: { timestamp: number; working_set_bytes: { value: number } | null } | null;
+  writable_layer: { timestamp: number; used_bytes: { value: number } | null; inodes_used: { value: number } | null } | null;
 }
 
 /** runtime.v1.RuntimeService, the calls the suite makes, as promises. Messages use the .proto's field names. */
@@ -80,6 +102,9 @@ export interface RuntimeService {
     info: Record<string, string>;
   }>;
   ExecSync(r: { container_id: string; cmd: string[]; timeout: number }): Promise<{ stdout: Buffer; stderr: Buffer; exit_code: number }>;
+  UpdateContainerResources(r: { container_id: string; linux: LinuxContainerResources }): Promise<object>;
+  ContainerStats(r: { container_id: string }): Promise<{ stats: ContainerStats }>;
+  ListContainerStats(r: { filter: { id?: string; pod_sandbox_id?: string } }): Promise<{ stats: ContainerStats[] }>;
 }
 
 export interface Cri {
@@ -107,6 +132,9 @@ const METHODS = [
   'RemoveContainer',
   'ContainerStatus',
   'ExecSync',
+  'UpdateContainerResources',
+  'ContainerStats',
+  'ListContainerStats',
 ] as const;
 
 /** A client of the CRI's RuntimeService on a unix socket; each call fails after `timeoutMs`. */
@@ -169,6 +197,18 @@ function criSetUp(tmp: string): string[] {
     '  restrict_oom_score_adj = true',
     '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
     `  Root = ${q(path.join(tmp, 'runtime-root/runc'))}`,
+    // tsvisor's shim with runc's options in a file of its own, as runsc-compat/README.md says.
+    ...Object.entries(SHIM_OPTION_HANDLERS).flatMap(([handler, toml]) => {
+      const file = path.join(tmp, `${handler}.toml`);
+      fs.writeFileSync(file, toml(tmp));
+      return [
+        `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${handler}]`,
+        '  runtime_type = "io.containerd.tsvisor.v2"',
+        `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${handler}.options]`,
+        '  TypeUrl = "containerd.runc.v1.Options"',
+        `  ConfigPath = ${q(file)}`,
+      ];
+    }),
   ];
 }
 

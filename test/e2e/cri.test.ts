@@ -7,13 +7,29 @@
 // its pause container through /proc/<its pid>/ns/{net,ipc,uts}: with
 // tsvisor that pid is the anchor (native/anchor.c), in the pod's namespaces.
 // When it was the Sentry, on the host, the app containers ran in the host's
-// network, with IPC and hostname of their own.
+// network, with IPC and hostname of their own. Then the numbers kubelet and
+// `ctr task metrics` read (the shims' Stats), resource updates (their
+// Update), and tsvisor's shim's runtime options (handlers with a ConfigPath,
+// cri-helpers.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ContainerConfig, CNI_SUBNET, CRI_CGROUP, CRI_IMAGE, type Cri, type PodSandboxConfig, httpGet, startCri, stopCri } from './cri-helpers.js';
-import { ctrArgv } from './containerd-helpers.js';
+import {
+  type ContainerConfig,
+  type ContainerStats,
+  CNI_SUBNET,
+  CRI_CGROUP,
+  CRI_IMAGE,
+  type Cri,
+  type PodSandboxConfig,
+  SHIM_ROOT,
+  httpGet,
+  startCri,
+  stopCri,
+} from './cri-helpers.js';
+import { ctr, ctrArgv } from './containerd-helpers.js';
+import { TSVISOR } from './harness.js';
 import { privateSetup, processTrees } from './daemon-helpers.js';
 import { type ProcInfo, waitGone } from './robust-helpers.js';
 
@@ -29,7 +45,7 @@ const PORT = 18081;
 /** A System V message queue key. */
 const QUEUE = '0x7e5701';
 
-function podConfig(h: Handler, logDir: string): PodSandboxConfig {
+function podConfig(h: string, logDir: string): PodSandboxConfig {
   return {
     metadata: { name: `pod-${h}`, uid: `uid-pod-${h}`, namespace: 'tsvisor-e2e', attempt: 0 },
     hostname: `pod-${h}-host`,
@@ -233,4 +249,162 @@ describe('a CRI pod (containerd, CNI bridge) with the runtime handlers tsvisor-s
     expect(seen.tsvisor).toEqual(seen.runc);
     expect(seen['tsvisor-shim']).toEqual(seen.runc);
   }, 900000);
+});
+
+/** `ctr task metrics --format json`: the Metrics message the task's shim answered Stats with, as containerd decoded it. */
+function taskMetrics(id: string): Metrics {
+  const r = ctr(cri().containerd, ['task', 'metrics', '--format', 'json', id]);
+  if (r.status !== 0) throw new Error(`ctr task metrics ${id}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Metrics;
+}
+
+interface Metrics {
+  pids?: { current?: number; limit?: number };
+  cpu?: { usage?: { total?: number; kernel?: number; user?: number; per_cpu?: number[] }; throttling?: Record<string, number> };
+  memory?: Record<string, unknown> & { usage?: { limit?: number; usage?: number; max?: number } };
+  blkio?: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+/** The container's cgroup v1 directory for a controller (the spec's cgroupsPath, as both runtimes resolve it). */
+async function cgroupDir(id: string, controller: string): Promise<string> {
+  const info = (await cri().rt.ContainerStatus({ container_id: id, verbose: true })).info;
+  const cgroupsPath = (JSON.parse(info.info ?? '{}') as { runtimeSpec?: { linux?: { cgroupsPath?: string } } }).runtimeSpec?.linux?.cgroupsPath ?? '';
+  expect(cgroupsPath, `${id}: cgroupsPath`).toMatch(/^\//);
+  return path.join('/sys/fs/cgroup', controller, cgroupsPath);
+}
+
+/** What CRI's stats give, as shapes: which fields are there, and whether the usage numbers are positive. */
+function criStatsShape(s: ContainerStats): Record<string, unknown> {
+  return {
+    cpu: s.cpu ? { timestamp: s.cpu.timestamp > 0, usage: (s.cpu.usage_core_nano_seconds?.value ?? 0) > 0 } : null,
+    memory: s.memory ? { timestamp: s.memory.timestamp > 0, workingSet: (s.memory.working_set_bytes?.value ?? 0) > 0 } : null,
+    // The CRI plugin's snapshot collector fills it in its own time, whatever the runtime.
+    writableLayer: s.writable_layer !== null,
+  };
+}
+
+/** A Metrics message's shape: its fields (the nonzero ones: ctr's JSON leaves zeros out), and memory's and cpu's. */
+function metricsShape(m: Metrics): Record<string, unknown> {
+  return {
+    fields: Object.keys(m).sort(),
+    memory: Object.keys(m.memory ?? {})
+      .filter((k) => ['usage', 'swap', 'kernel', 'kernel_tcp'].includes(k))
+      .sort(),
+    // (Its usage's kernel and user count clock ticks: a short run may have none.)
+    cpu: Object.keys(m.cpu ?? {}).sort(),
+  };
+}
+
+describe('stats, resource updates and runtime options through CRI: tsvisor-shim and tsvisor as runc', () => {
+  const MiB = 1024 * 1024;
+  const created = { cpu_period: 100000, cpu_quota: 50000, cpu_shares: 512, memory_limit_in_bytes: 768 * MiB };
+  const updated = { cpu_period: 100000, cpu_quota: 20000, cpu_shares: 256, memory_limit_in_bytes: 640 * MiB, cpuset_cpus: '0' };
+  /** The files runc's update writes for `updated`, and their values. */
+  const files = {
+    'cpu/cpu.cfs_period_us': '100000',
+    'cpu/cpu.cfs_quota_us': '20000',
+    'cpu/cpu.shares': '256',
+    'memory/memory.limit_in_bytes': String(640 * MiB),
+    'cpuset/cpuset.cpus': '0',
+  };
+
+  // The handler "tsvisor" (runc's shim, which reads the cgroups of the pid tsvisor reports and runs `tsvisor update`) as well.
+  it('ctr task metrics, ContainerStats, ListContainerStats and UpdateContainerResources give what they give with runc', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const h of ['runc', 'tsvisor-shim', 'tsvisor'] as const) {
+      const logDir = path.join(cri().containerd.tmp, 'logs', `stats-${h}`);
+      fs.mkdirSync(logDir, { recursive: true });
+      const config = podConfig(`stats-${h}`, logDir);
+      const { pod_sandbox_id: pod } = await cri().rt.RunPodSandbox({ config, runtime_handler: h });
+      // Three processes: a shell that waits for two sleeps.
+      const c = containerConfig('load', ['sh', '-c', 'sleep 1000 & sleep 1000 & wait']);
+      c.linux = { ...c.linux, resources: created };
+      const { container_id: id } = await cri().rt.CreateContainer({ pod_sandbox_id: pod, config: c, sandbox_config: config });
+      await cri().rt.StartContainer({ container_id: id });
+      let before = taskMetrics(id);
+      for (let i = 0; i < 100 && before.pids?.current !== 3; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        before = taskMetrics(id);
+      }
+      const stats = (await cri().rt.ContainerStats({ container_id: id })).stats;
+      const listed = (await cri().rt.ListContainerStats({ filter: { pod_sandbox_id: pod } })).stats;
+
+      await cri().rt.UpdateContainerResources({ container_id: id, linux: updated });
+      const after = taskMetrics(id);
+      const written: Record<string, string> = {};
+      for (const f of Object.keys(files)) {
+        const [controller, file] = f.split('/') as [string, string];
+        written[f] = fs.readFileSync(path.join(await cgroupDir(id, controller), file), 'utf8').trim();
+      }
+      console.log(
+        `${h}: pids ${before.pids?.current}, memory usage ${before.memory?.usage?.usage} of ${before.memory?.usage?.limit}, cpu ${before.cpu?.usage?.total} ns, CRI working set ${stats.memory?.working_set_bytes?.value}`,
+      );
+      seen[h] = {
+        pids: before.pids,
+        limitBefore: before.memory?.usage?.limit,
+        limitAfter: after.memory?.usage?.limit,
+        usage: { memory: (before.memory?.usage?.usage ?? 0) > 0, cpu: (before.cpu?.usage?.total ?? 0) > 0 },
+        shape: metricsShape(before),
+        cri: criStatsShape(stats),
+        listed: listed.map((s) => (s.attributes.id === id ? 'the container' : s.attributes.id)),
+        written,
+      };
+      expect(seen[h], h).toEqual({
+        pids: { current: 3 },
+        limitBefore: 768 * MiB,
+        limitAfter: 640 * MiB,
+        usage: { memory: true, cpu: true },
+        shape: expect.anything() as unknown,
+        cri: { cpu: { timestamp: true, usage: true }, memory: { timestamp: true, workingSet: true }, writableLayer: true },
+        listed: ['the container'],
+        written: files,
+      });
+      await cri().rt.StopContainer({ container_id: id, timeout: 2 });
+      await cri().rt.RemoveContainer({ container_id: id });
+      await cri().rt.StopPodSandbox({ pod_sandbox_id: pod });
+      await cri().rt.RemovePodSandbox({ pod_sandbox_id: pod });
+    }
+    expect(seen['tsvisor-shim']).toEqual(seen.runc);
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 300000);
+
+  it('runtime options from the handler\'s ConfigPath: Root is where the pod\'s state goes; SystemdCgroup is refused with a clear error', async () => {
+    const logDir = path.join(cri().containerd.tmp, 'logs', 'options');
+    fs.mkdirSync(logDir, { recursive: true });
+    const config = podConfig('tsvisor-shim-root', logDir);
+    const { pod_sandbox_id: pod } = await cri().rt.RunPodSandbox({ config, runtime_handler: 'tsvisor-shim-root' });
+    const root = path.join(cri().containerd.tmp, SHIM_ROOT, 'k8s.io');
+    const state = spawnSync(TSVISOR, ['--root', root, 'state', pod], { encoding: 'utf8' });
+    const where = {
+      status: state.status === 0 ? (JSON.parse(state.stdout) as { status: string }).status : state.stderr,
+      inDefaultRoot: fs.existsSync(path.join('/run/containerd/tsvisor-v2/k8s.io', pod)),
+    };
+    await cri().rt.StopPodSandbox({ pod_sandbox_id: pod });
+    await cri().rt.RemovePodSandbox({ pod_sandbox_id: pod });
+    expect({ ...where, left: fs.existsSync(path.join(root, pod)) }).toEqual({ status: 'running', inDefaultRoot: false, left: false });
+
+    const refused = await cri()
+      .rt.RunPodSandbox({ config: podConfig('tsvisor-shim-systemd', logDir), runtime_handler: 'tsvisor-shim-systemd' })
+      .then(
+        () => 'started',
+        (e: Error) => e.message,
+      );
+    expect(refused).toContain('tsvisor: SystemdCgroup: tsvisor has no systemd cgroup manager (cgroupfs only)');
+
+    // ctr sends a runtime other than runc's its --runtime-config-path (runtimeoptions.v1.Options).
+    const ctrRoot = path.join(cri().containerd.tmp, 'runtime-root/ctr-tsvisor-shim');
+    const ctrConfig = path.join(cri().containerd.tmp, 'ctr-tsvisor-shim.toml');
+    fs.writeFileSync(ctrConfig, `Root = ${JSON.stringify(ctrRoot)}\n`);
+    const run = ctr(cri().containerd, ['run', '-d', '--runtime', 'io.containerd.tsvisor.v2', '--runtime-config-path', ctrConfig, CRI_IMAGE, 'ctr-root', 'sleep', '1000']);
+    const ctrState = spawnSync(TSVISOR, ['--root', path.join(ctrRoot, 'k8s.io'), 'state', 'ctr-root'], { encoding: 'utf8' });
+    ctr(cri().containerd, ['task', 'kill', '-s', 'KILL', 'ctr-root']);
+    for (let i = 0; i < 100 && ctr(cri().containerd, ['task', 'delete', 'ctr-root']).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    ctr(cri().containerd, ['container', 'delete', 'ctr-root']);
+    expect({ run: run.status === 0 ? 'ok' : run.stderr, state: ctrState.status === 0 ? (JSON.parse(ctrState.stdout) as { status: string }).status : ctrState.stderr }).toEqual({
+      run: 'ok',
+      state: 'running',
+    });
+    expect(fs.existsSync(path.join(ctrRoot, 'k8s.io', 'ctr-root')), 'the state of the ctr container after its delete').toBe(false);
+  }, 300000);
 });

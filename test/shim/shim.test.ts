@@ -58,7 +58,9 @@ describe('containerd-shim-tsvisor-v2', () => {
       expect(cmdline).toContain(`containerd-shim-tsvisor-v2 -namespace ${NS} -id podid -address `);
       // No such task: NotFound, which containerd maps to errdefs.ErrNotFound.
       await expect(call(c, 'State', 'StateRequest', { id: 'nosuch' })).rejects.toMatchObject({ code: Code.NotFound });
-      await expect(call(c, 'Checkpoint', 'PauseRequest', { id: 'podid' })).rejects.toMatchObject({ code: Code.Unimplemented });
+      await expect(call(c, 'Checkpoint', 'PauseRequest', { id: 'podid' })).rejects.toMatchObject({ code: Code.Unimplemented, message: 'tsvisor cannot checkpoint containers' });
+      await expect(call(c, 'Stats', 'StatsRequest', { id: 'nosuch' })).rejects.toMatchObject({ code: Code.NotFound });
+      await expect(call(c, 'Update', 'UpdateTaskRequest', { id: 'nosuch' })).rejects.toMatchObject({ code: Code.NotFound });
       const bad = await call(c, 'Exec', 'ExecProcessRequest', { id: 'nosuch', exec_id: 'e' }).catch((e: unknown) => e);
       expect(bad instanceof RpcError ? { code: bad.code, message: bad.message } : bad).toEqual({ code: Code.NotFound, message: 'container nosuch not found' });
       // No task left: the server ends, its socket with it.
@@ -71,6 +73,53 @@ describe('containerd-shim-tsvisor-v2', () => {
       // A failed check above leaves the server running: it is this test's.
       if (serverPid > 0 && fs.existsSync(sock)) process.kill(serverPid, 'SIGKILL');
     }
+  });
+
+  it('Create refuses runtime options tsvisor cannot follow, each with a one-line reason, before it makes anything', async () => {
+    const started = shim([...flags('opts'), 'start']);
+    expect({ status: started.status, stderr: started.stderr }).toEqual({ status: 0, stderr: '' });
+    const sock = started.stdout.toString().slice('unix://'.length);
+    const c = new Client(sock);
+    const runc = (o: object) => ({ type_url: 'containerd.runc.v1.Options', value: encode('RuncOptions', o) });
+    const cri = (o: object) => ({ type_url: 'runtimeoptions.v1.Options', value: encode('RuntimeOptions', o) });
+    const cases: [string, { type_url: string; value: Uint8Array }][] = [
+      ['systemd', runc({ systemd_cgroup: true })],
+      ['binary', runc({ binary_name: '/usr/sbin/runc' })],
+      ['criu', runc({ criu_path: '/usr/sbin/criu' })],
+      ['relative', runc({ root: 'state' })],
+      ['missing', cri({ config_path: path.join(bundle, 'nosuch.toml') })],
+      ['typeurl', cri({ type_url: 'io.containerd.runsc.v1.options', config_path: '/dev/null' })],
+      ['unknown', cri({ config_body: Buffer.from('Root = "/run/x"\nDebug = true\n') })],
+      ['table', cri({ config_body: Buffer.from('[runsc_config]\n') })],
+      ['type', cri({ config_body: Buffer.from('SystemdCgroup = "yes"\n') })],
+      ['other', { type_url: 'io.containerd.runhcs.v1.Options', value: new Uint8Array() }],
+    ];
+    const answers: Record<string, unknown> = {};
+    try {
+      for (const [name, options] of cases) {
+        answers[name] = await call(c, 'Create', 'CreateTaskRequest', { id: `opts-${name}`, bundle, options }).then(
+          () => 'created',
+          (e: RpcError) => `${e.code} ${e.message}`,
+        );
+      }
+    } finally {
+      await call(c, 'Shutdown', 'ShutdownRequest', { id: 'opts' }).catch(() => undefined);
+      c.close();
+    }
+    const bad = Code.InvalidArgument;
+    expect(answers).toEqual({
+      systemd: `${bad} tsvisor: SystemdCgroup: tsvisor has no systemd cgroup manager (cgroupfs only)`,
+      binary: expect.stringMatching(new RegExp(`^${bad} tsvisor: BinaryName "/usr/sbin/runc": tsvisor's shim runs tsvisor only \\(.*/bin/tsvisor or .*/runsc-compat/runsc\\)$`)) as unknown,
+      criu: `${bad} tsvisor: CriuPath: tsvisor cannot checkpoint or restore containers`,
+      relative: `${bad} tsvisor: Root "state": an absolute path is needed`,
+      missing: expect.stringMatching(new RegExp(`^${bad} tsvisor: ConfigPath ${bundle}/nosuch.toml: ENOENT`)) as unknown,
+      typeurl: `${bad} tsvisor: TypeUrl "io.containerd.runsc.v1.options": tsvisor's shim reads containerd.runc.v1.Options only`,
+      unknown: expect.stringMatching(new RegExp(`^${bad} tsvisor: the runtime options: unknown option Debug \\(runc's options: `)) as unknown,
+      table: `${bad} tsvisor: the runtime options:1: expected Key = value, got "[runsc_config]"`,
+      type: `${bad} tsvisor: the runtime options: SystemdCgroup must be a boolean`,
+      other: `${bad} tsvisor: runtime options of type "io.containerd.runhcs.v1.Options": tsvisor's shim reads containerd.runc.v1.Options and runtimeoptions.v1.Options`,
+    });
+    expect(fs.existsSync(path.join(bundle, 'options.json')), 'a refused task leaves no options.json').toBe(false);
   });
 
   it('delete of a task with nothing left: a DeleteResponse of exit status 137', () => {
@@ -92,6 +141,21 @@ describe('containerd-shim-tsvisor-v2', () => {
       expect(fs.existsSync(left), 'the container directory').toBe(false);
     } finally {
       fs.rmSync(path.join('/run/containerd/tsvisor-v2', NS), { recursive: true, force: true });
+    }
+  });
+
+  it('delete of a task whose options chose a state root: the root Create noted in the bundle is cleaned', () => {
+    const root = path.join(bundle, 'chosen-root');
+    const left = path.join(root, 'crashed');
+    fs.mkdirSync(left, { recursive: true });
+    fs.writeFileSync(path.join(bundle, 'options.json'), JSON.stringify({ root }));
+    try {
+      const r = shim([...flags('crashed'), '-bundle', bundle, 'delete']);
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(decode('DeleteResponse', r.stdout)).toMatchObject({ pid: 0, exit_status: 137 });
+      expect(fs.existsSync(left), 'the container directory in the chosen root').toBe(false);
+    } finally {
+      fs.rmSync(path.join(bundle, 'options.json'), { force: true });
     }
   });
 

@@ -4,9 +4,9 @@
 // other flag is ignored, as with runc. The new values are merged into the
 // resources recorded in the container's state.
 import fs from 'node:fs';
-import { type ResourceLimits, containerCgroups, mergeResources, parseResources } from '../../oci/cgroups.js';
+import { type ResourceLimits, parseResources } from '../../oci/cgroups.js';
+import { updateContainer } from '../../oci/container.js';
 import { RuntimeError, stateRoot } from '../../oci/runtime.js';
-import { StateStore, status } from '../../oci/state.js';
 import { type Command } from '../main.js';
 import { type FlagSpec, type FlagValues, UsageError, parseFlags, wrongArguments } from '../flags.js';
 
@@ -99,18 +99,7 @@ export const updateCommand: Command = {
       if (flags['blkio-weight'] !== undefined && flags['blkio-weight'] !== '0') ignored.push('--blkio-weight is not applied by tsvisor');
       patch = fromFlags(flags);
     }
-    const store = new StateStore(stateRoot(globals));
-    const lock = store.lock(rest[0]!);
-    try {
-      const state = store.load(rest[0]!);
-      if (status(state) === 'stopped') throw new RuntimeError('container not running');
-      // Only the fields asked for are written; the record keeps the rest.
-      ignored.push(...containerCgroups(state).apply(patch, 'update'));
-      state.resources = mergeResources(state.resources ?? {}, patch);
-      store.save(state);
-    } finally {
-      lock.release();
-    }
+    ignored.push(...updateContainer(stateRoot(globals), rest[0]!, patch));
     for (const what of ignored) fs.writeSync(2, `tsvisor: warning: ${what}\n`);
     return 0;
   },
