@@ -3,13 +3,14 @@
 // driven as kubelet drives it, with each runtime handler in the same run:
 //
 //   runc          containerd's runc shim with runc;
+//   runsc         containerd's runc shim with runsc as its BinaryName, through
+//                 bench/runsc-cri.sh (runsc --platform=ptrace --network=host);
 //   tsvisor       containerd's runc shim with tsvisor as its BinaryName;
 //   tsvisor-shim  tsvisor's own shim, containerd-shim-tsvisor-v2.
 //
-// runsc is not among them: Debian's runsc package ships no
-// containerd-shim-runsc-v1, and through the runc shim (BinaryName, with
-// --platform=ptrace --network=none) its pod's container never writes its
-// output (runsc 20221219; bench/RESULTS.md).
+// Debian's runsc package (20221219) ships no containerd-shim-runsc-v1, so
+// runsc goes through the runc shim; bench/runsc-cri.sh says what it makes up
+// for there (a pod's further containers' stdio, exit and kill errors).
 //
 // Each round makes a pod per handler and measures
 //   start-up   RunPodSandbox + CreateContainer + StartContainer until the
@@ -27,7 +28,7 @@
 // for Node with rolldown, and the repository's @grpc/grpc-js: run it from a
 // checkout with its dev dependencies, as root, under the daemons lock.
 //
-//   flock /tmp/tsvisor-daemons.lock node bench/cri.mjs [--runs N] [--only runc,tsvisor,tsvisor-shim] [--record]
+//   flock /tmp/tsvisor-daemons.lock node bench/cri.mjs [--runs N] [--only runc,runsc,tsvisor,tsvisor-shim] [--runsc-debug DIR] [--record]
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,19 +40,20 @@ import { build } from 'rolldown';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
-const ALL = ['runc', 'tsvisor', 'tsvisor-shim'];
+const ALL = ['runc', 'runsc', 'tsvisor', 'tsvisor-shim'];
 
 const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '10' },
     only: { type: 'string', default: ALL.join(',') },
     record: { type: 'boolean', default: false },
+    'runsc-debug': { type: 'string' },
     results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.help) {
-  console.log(`usage: node bench/cri.mjs [--runs N] [--only ${ALL.join(',')}] [--record] [--results FILE]`);
+  console.log(`usage: node bench/cri.mjs [--runs N] [--only ${ALL.join(',')}] [--runsc-debug DIR] [--record] [--results FILE]`);
   process.exit(0);
 }
 const RUNS = Number(opts.runs);
@@ -115,6 +117,15 @@ async function round(cri, h, n) {
   await cri.rt.StartContainer({ container_id: second.container_id });
   await logged(path.join(logDir, 'second.log'), 'second-output', h);
   const secondMs = performance.now() - t1;
+  // Untimed: the runtime must report the second container's exit, with echo's status.
+  for (const deadline = Date.now() + 60000; ; await sleep(10)) {
+    const { status } = await cri.rt.ContainerStatus({ container_id: second.container_id });
+    if (status.state === 'CONTAINER_EXITED') {
+      if (status.exit_code !== 0) throw new Error(`${h}: the second container exited ${status.exit_code}, not 0`);
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`${h}: the second container's exit not reported after 60 s (state ${status.state})`);
+  }
   const execs = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
@@ -132,7 +143,37 @@ async function round(cri, h, n) {
   return { startup, second: secondMs, exec: median(execs), teardown: performance.now() - t2 };
 }
 
-const cri = await startCri();
+/**
+ * runsc 20221219 here: only the ptrace platform exists and works (kvm hangs on
+ * this VM). Its own network stack (--network=sandbox) refuses every pod: it
+ * takes a namespace with /proc/sys/net/core/rmem_default for the host's, and
+ * every network namespace has that file since Linux made the setting per
+ * namespace (commit 19249c0724f2; gVisor's test changed in release-20240807).
+ * --network=host runs the sandbox in the pod's network namespace, set up by
+ * the CNI plugin as for the other handlers, and passes the pod's socket calls
+ * to it.
+ */
+const RUNSC_FLAGS = ['--platform=ptrace', '--network=host'];
+/**
+ * runsc through containerd's runc shim: BinaryName takes no arguments, so a
+ * wrapper in the private directory adds runsc's flags and runs
+ * bench/runsc-cri.sh, which makes up for what the runc shim expects of runc.
+ */
+function runscRuntime(tmp) {
+  const wrapper = path.join(tmp, 'runsc-cri');
+  const debug = opts['runsc-debug'] ? ['--debug', `--debug-log=${path.resolve(opts['runsc-debug'])}/`] : [];
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${path.join(BENCH_DIR, 'runsc-cri.sh')} ${[...RUNSC_FLAGS, ...debug].join(' ')} "$@"\n`, { mode: 0o755 });
+  const q = JSON.stringify;
+  return [
+    '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]',
+    '  runtime_type = "io.containerd.runc.v2"',
+    '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]',
+    `  BinaryName = ${q(wrapper)}`,
+    `  Root = ${q(path.join(tmp, 'runtime-root/runsc'))}`,
+  ];
+}
+
+const cri = await startCri({ runtimes: runscRuntime });
 const MEASURES = ['startup', 'second', 'exec', 'teardown'];
 const results = Object.fromEntries(handlers.map((h) => [h, { ...Object.fromEntries(MEASURES.map((m) => [m, []])), error: undefined }]));
 try {
@@ -175,6 +216,8 @@ const rows = handlers.map((h) => {
   return `| ${h} | ${cells.join(' | ')} |`;
 });
 const git = spawnSync('git', ['-C', REPO_DIR, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+/** The last word of `BIN --version`'s first line. */
+const version = (bin) => spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0].split(' ').pop() || 'not installed';
 const containerdVersion = spawnSync('containerd', ['--version'], { encoding: 'utf8' }).stdout.trim().split(' ').slice(2).join(' ');
 const table = [
   '| handler | start-up (pod + container to its first log line) | second container in the pod | exec (ExecSync `true`) | teardown (2 containers and the pod) |',
@@ -187,7 +230,7 @@ if (opts.record) {
     `## ${new Date().toISOString().replace('T', ' ').slice(0, 19)} UTC: CRI start-up (containerd's CRI plugin)`,
     '',
     `- kernel: ${os.release()}; ${os.cpus().length} CPUs; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
-    `- containerd ${containerdVersion}; runc ${spawnSync('runc', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].split(' ').pop()}; tsvisor git ${git}`,
+    `- containerd ${containerdVersion}; runc ${version('runc')}; runsc ${version('runsc')} (${RUNSC_FLAGS.join(' ')}, through bench/runsc-cri.sh); tsvisor git ${git}`,
     `- method: \`node bench/cri.mjs --runs ${RUNS}\`: medians of ${RUNS} pods per handler (one untimed first), handlers in rotating order; a pod on the CNI bridge; busybox containers (\`sh -c 'echo; exec sleep'\`, then \`echo\`)`,
     '',
     table,

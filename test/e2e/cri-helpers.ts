@@ -215,10 +215,12 @@ function criSetUp(tmp: string): string[] {
 /**
  * Starts the private containerd with its CRI plugin, imports the pods'
  * image and the pause image into the plugin's namespace (k8s.io), and
- * connects the CRI client. Throws with the reason if anything is missing:
- * the suite must fail then, not skip.
+ * connects the CRI client. `runtimes` gives more configuration lines (more
+ * runtime handlers: bench/cri.mjs's runsc) from the private directory.
+ * Throws with the reason if anything is missing: the suite must fail then,
+ * not skip.
  */
-export async function startCri(): Promise<Cri> {
+export async function startCri(o: { runtimes?: (tmp: string) => string[] } = {}): Promise<Cri> {
   for (const p of ['bridge', 'host-local', 'loopback']) {
     if (!fs.existsSync(path.join(CNI_PLUGINS, p))) throw new Error(`${CNI_PLUGINS}/${p} is missing (Debian package containernetworking-plugins; .ci/run installs it)`);
   }
@@ -226,7 +228,7 @@ export async function startCri(): Promise<Cri> {
   const cniCacheExisted = fs.existsSync(CNI_CACHE);
   const netnsBefore = netnsEntries();
   const cgroupExisted = cgroupsNamed(CRI_CGROUP).length > 0;
-  const containerd = await startContainerd({ namespace: 'k8s.io', setUp: criSetUp });
+  const containerd = await startContainerd({ namespace: 'k8s.io', setUp: (tmp) => [...criSetUp(tmp), ...(o.runtimes?.(tmp) ?? [])] });
   const client = runtimeClient(containerd.sock);
   const cri: Cri = { containerd, rt: client.rt, close: client.close, network, cniCacheExisted, netnsBefore, cgroupExisted };
   try {
