@@ -53,6 +53,8 @@ export interface PendingLoader {
   interp: string;
   /** the interpreter's entry point (e_entry): AT_ENTRY less this is its load address, AT_BASE */
   entry: number;
+  /** the interpreter takes --argv0 (else the program's argv[0] is its name) */
+  argv0: boolean;
   /** the name the interpreter is given for the program: execve's path (AT_EXECFN), made to contain a slash */
   program: string;
 }

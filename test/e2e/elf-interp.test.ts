@@ -79,6 +79,13 @@ beforeAll(() => {
   build('noexec', '/tmp/ld-noexec.so');
   build('missing', '/nonexistent/ld.so');
   build('overlay', `${base}/ov/ld.so`);
+  build('oldld', '/tmp/ld-old.so');
+  // A loader from before --argv0 (glibc < 2.33): the host's, its option renamed.
+  const ld = fs.readFileSync(LOADER);
+  const at = ld.indexOf('--argv0\0');
+  expect(at).toBeGreaterThan(0);
+  ld.write('--argvX\0', at, 'latin1');
+  fs.writeFileSync(path.join(progs, 'ld-old.so'), ld, { mode: 0o755 });
   const evil = path.join(base, 'evil.c');
   fs.writeFileSync(evil, '#include <stdio.h>\nint main(void) { puts("EVIL"); return 66; }\n');
   build('evil-prog', '/tmp/ld.so', evil);
@@ -117,6 +124,12 @@ describe('an interpreter the sandbox wrote at run time', () => {
     const r = same(sh(`cp ${LOADER} /tmp/ld.so && cp /opt/t/tmpld /tmp/p && cd /tmp && /opt/t/show exec ./p ./p z; echo "[$?]"`));
     expect(r.stdout).toContain('argv[0]=./p\nargv[1]=z\nexe=/tmp/p\nexecfn=./p\ncmdline=./p|z|\ncomm=p\n');
     expect(r.stdout).toContain('main object name=""\n');
+    expect(r.stdout).toContain('[3]\n');
+  });
+
+  it('a loader without --argv0 runs the program, named as execve named it', () => {
+    const r = same(sh('cp /opt/t/ld-old.so /tmp/ld-old.so && /opt/t/show exec /opt/t/oldld /opt/t/oldld k; echo "[$?]"'));
+    expect(r.stdout).toContain('argv[0]=/opt/t/oldld\nargv[1]=k\nexe=/opt/t/oldld\nexecfn=/opt/t/oldld\ncmdline=/opt/t/oldld|k|\n');
     expect(r.stdout).toContain('[3]\n');
   });
 

@@ -222,6 +222,29 @@ interface Interpreter {
   loc: Location;
   path: string;
   entry: number;
+  /** it takes --argv0 */
+  argv0: boolean;
+}
+
+/**
+ * The option that sets a program's argv[0] (glibc's ld.so since 2.33, and
+ * musl's loader) as both spell it in their option parsing: a loader whose
+ * file lacks it predates it.
+ */
+const ARGV0_OPTION = Buffer.from('argv0\0', 'latin1');
+
+/** Whether the file in `fd` contains `bytes`, read in chunks. */
+function mentions(fd: number, bytes: Buffer): boolean {
+  const chunk = Buffer.alloc(1 << 16);
+  let tail = Buffer.alloc(0);
+  for (let pos = 0; ; ) {
+    const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
+    if (n <= 0) return false;
+    const window = Buffer.concat([tail, chunk.subarray(0, n)]);
+    if (window.includes(bytes)) return true;
+    tail = window.subarray(Math.max(0, window.length - bytes.length + 1));
+    pos += n;
+  }
 }
 
 /**
@@ -246,7 +269,7 @@ function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer): Interpret
     // Run by fd, the interpreter is the kernel's program: its own PT_INTERP
     // would be followed, where Linux ignores it.
     if (!image || image.interp !== null) fail('ELIBBAD');
-    return { hostFd, loc, path: elf.interp, entry: image.entry };
+    return { hostFd, loc, path: elf.interp, entry: image.entry, argv0: mentions(hostFd, ARGV0_OPTION) };
   } catch (e) {
     native.close(hostFd);
     throw e;
@@ -357,7 +380,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
       native.close(p.hostFd);
       // The kernel runs the interpreter, which opens the program by name:
       // its first open, answered with the checked file (loaderOpen).
-      loader = { interp: interp.path, entry: interp.entry, program: p.execFn.includes('/') ? p.execFn : `./${p.execFn}` };
+      loader = { interp: interp.path, entry: interp.entry, argv0: interp.argv0, program: p.execFn.includes('/') ? p.execFn : `./${p.execFn}` };
     }
     const exeFd = interp ? interp.hostFd : p.hostFd;
     hostFd = p.exe ? noAccessFd(exeFd) : exeFd;
@@ -415,12 +438,13 @@ function noAccessFd(fd: number): number {
  * process's own vector does).
  *
  * When the interpreter was executed by fd (`loader`), its own arguments go
- * in front of the program's: `INTERP --argv0 ARGV0 /proc/self/fd/M ARGV1...`,
- * the three new strings beside AT_EXECFN's, ARGV0 and the rest the ones the
- * kernel copied. The kernel's argument area (/proc/[pid]/cmdline, what
- * setproctitle overwrites) therefore holds the program's arguments alone,
- * as on Linux. AT_BASE, 0 for a program without an interpreter, becomes
- * the interpreter's load address, as Linux gives it.
+ * in front of the program's: `INTERP --argv0 ARGV0 NAME ARGV1...` (or
+ * `INTERP NAME ARGV1...` for a loader without --argv0), the new strings
+ * beside AT_EXECFN's, ARGV0 and the rest the ones the kernel copied. The
+ * kernel's argument area (/proc/[pid]/cmdline, what setproctitle
+ * overwrites) therefore holds the program's arguments alone, as on Linux.
+ * AT_BASE, 0 for a program without an interpreter, becomes the
+ * interpreter's load address, as Linux gives it.
  */
 export function fixStartBlock(t: Task, execFn: string, loader?: PendingLoader): void {
   const regs = new BigUint64Array(USER_REGS_WORDS);
@@ -450,12 +474,15 @@ export function fixStartBlock(t: Task, execFn: string, loader?: PendingLoader): 
   if (execFnSlot === undefined) return;
   const old = Buffer.alloc(off);
   if (native.memRead(t.tid, sp, old, 0, off) !== off) return;
-  const extra = loader ? [loader.interp, '--argv0', loader.program] : [];
+  // The loader's own arguments, in front of the program's argv[1...]: the
+  // kernel's argv[0] stays its value for --argv0, or gives way to the name.
+  const own = loader ? (loader.argv0 ? [loader.interp, '--argv0', null, loader.program] : [loader.interp, loader.program]) : [null];
+  const extra = own.filter((x): x is string => x !== null);
   // glibc's loader points AT_EXECFN at the program's name it was given: the
   // same string serves, when it is execve's path.
   const ownExecFn = loader?.program !== execFn;
   const strings = [...extra, ...(ownExecFn ? [execFn] : [])].map((x) => Buffer.from(`${x}\0`, 'latin1'));
-  const grow = 8 * extra.length;
+  const grow = 8 * (own.length - 1);
   const size = grow + strings.reduce((n, b) => n + b.length, 0);
   const newSp = sp - Math.ceil(size / 16) * 16;
   const addrs: number[] = [];
@@ -464,25 +491,22 @@ export function fixStartBlock(t: Task, execFn: string, loader?: PendingLoader): 
     addrs.push(next);
     next += b.length;
   }
-  const execFnAddr = addrs[ownExecFn ? extra.length : 2]!;
+  const execFnAddr = addrs[ownExecFn ? extra.length : extra.length - 1]!;
   const block = Buffer.alloc(off + grow);
+  block.writeBigUInt64LE(BigInt(argc + own.length - 1), 0);
+  let str = 0;
+  own.forEach((x, i) => {
+    if (x === null) old.copy(block, 8 + 8 * i, 8, 16);
+    else block.writeBigUInt64LE(BigInt(addrs[str++]!), 8 + 8 * i);
+  });
+  old.copy(block, 8 + 8 * own.length, 16);
   let base: number | undefined;
-  if (loader) {
-    // argc, INTERP, --argv0, the kernel's argv[0], the program's name, then the rest of the block
-    block.writeBigUInt64LE(BigInt(argc + 3), 0);
-    block.writeBigUInt64LE(BigInt(addrs[0]!), 8);
-    block.writeBigUInt64LE(BigInt(addrs[1]!), 16);
-    old.copy(block, 24, 8, 16);
-    block.writeBigUInt64LE(BigInt(addrs[2]!), 32);
-    old.copy(block, 40, 16);
-    const entrySlot = slots.get(AT_ENTRY);
-    const baseSlot = slots.get(AT_BASE);
-    if (entrySlot !== undefined && baseSlot !== undefined) {
-      base = Number(old.readBigUInt64LE(entrySlot)) - loader.entry;
-      block.writeBigUInt64LE(BigInt(base), baseSlot + grow);
-    }
-  } else {
-    old.copy(block);
+  const entrySlot = slots.get(AT_ENTRY);
+  const baseSlot = slots.get(AT_BASE);
+  if (loader && entrySlot !== undefined && baseSlot !== undefined) {
+    // AT_BASE, 0 for a program without an interpreter: the interpreter's load address.
+    base = Number(old.readBigUInt64LE(entrySlot)) - loader.entry;
+    block.writeBigUInt64LE(BigInt(base), baseSlot + grow);
   }
   block.writeBigUInt64LE(BigInt(execFnAddr), execFnSlot + grow);
   const moved = Buffer.concat([block, ...strings]);
