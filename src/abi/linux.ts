@@ -367,7 +367,6 @@ export const BINPRM_BUF_SIZE = 256;
 /** ELF (uapi/linux/elf.h): the header fields and program-header types exec reads. */
 export const ELFCLASS64 = 2;
 export const EM_X86_64 = 62;
-export const ET_DYN = 3;
 export const PT_INTERP = 3;
 /** auxv entries the Sentry rewrites at exec */
 export const AT_NULL = 0;

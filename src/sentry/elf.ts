@@ -10,8 +10,6 @@ const PHDR_SIZE = 56;
 const PHDRS_MAX = 4096;
 
 export interface ElfImage {
-  /** e_type */
-  type: number;
   entry: number;
   /** the PT_INTERP path, or null without one (or where the kernel would refuse the image, which it then does itself) */
   interp: string | null;
@@ -34,7 +32,6 @@ export function readElf(fd: number, head: Buffer): ElfImage | null {
   const eh = bytesAt(fd, head, 0, EHDR_SIZE);
   if (!eh) return null;
   if (eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== ELFCLASS64 || eh.readUInt16LE(18) !== EM_X86_64) return null;
-  const type = eh.readUInt16LE(16);
   const entry = u64(eh, 24);
   const phoff = u64(eh, 32);
   const phentsize = eh.readUInt16LE(54);
@@ -50,7 +47,7 @@ export function readElf(fd: number, head: Buffer): ElfImage | null {
     if (size > PATH_MAX || size < 2) return null;
     const name = bytesAt(fd, head, offset, size);
     if (!name || name[size - 1] !== 0) return null;
-    return { type, entry, interp: name.toString('latin1', 0, name.indexOf(0)) };
+    return { entry, interp: name.toString('latin1', 0, name.indexOf(0)) };
   }
-  return { type, entry, interp: null };
+  return { entry, interp: null };
 }

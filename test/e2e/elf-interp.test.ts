@@ -80,6 +80,8 @@ beforeAll(() => {
   build('missing', '/nonexistent/ld.so');
   build('overlay', `${base}/ov/ld.so`);
   build('oldld', '/tmp/ld-old.so');
+  // musl's loader (musl-tools): libc.so is the loader too.
+  execFileSync('musl-gcc', ['-O2', '-Wall', '-Wl,--dynamic-linker=/tmp/ld-musl.so', '-o', path.join(progs, 'musl'), path.join(PROGRAMS, 'elfinterp-musl.c')], { stdio: 'pipe' });
   // A loader from before --argv0 (glibc < 2.33): the host's, its option renamed.
   const ld = fs.readFileSync(LOADER);
   const at = ld.indexOf('--argv0\0');
@@ -131,6 +133,14 @@ describe('an interpreter the sandbox wrote at run time', () => {
     const r = same(sh('cp /opt/t/ld-old.so /tmp/ld-old.so && /opt/t/show exec /opt/t/oldld /opt/t/oldld k; echo "[$?]"'));
     expect(r.stdout).toContain('argv[0]=/opt/t/oldld\nargv[1]=k\nexe=/opt/t/oldld\nexecfn=/opt/t/oldld\ncmdline=/opt/t/oldld|k|\n');
     expect(r.stdout).toContain('[3]\n');
+  });
+
+  it('musl\'s loader runs the program as under runc', () => {
+    const r = same(sh('cp /usr/lib/x86_64-linux-musl/libc.so /tmp/ld-musl.so && cd /opt && ./t/musl a; echo "[$?]"; /opt/t/show exec /opt/t/musl other b'));
+    expect(r.stdout).toBe(
+      'argv[0]=./t/musl\nargv[1]=a\nexe=/opt/t/musl\nexecfn=./t/musl\nAT_BASE set=1\ncmdline=./t/musl|a|\n[5]\n' +
+        'argv[0]=other\nargv[1]=b\nexe=/opt/t/musl\nexecfn=/opt/t/musl\nAT_BASE set=1\ncmdline=other|b|\n',
+    );
   });
 
   it('a loader written into the overlay runs, as natively', () => {

@@ -248,13 +248,14 @@ function mentions(fd: number, bytes: Buffer): boolean {
 }
 
 /**
- * The ELF interpreter (PT_INTERP) of the program in `fd` (`head`: its first bytes), resolved as Linux
- * does (from the task's cwd and root, its symlinks followed, execute
- * permission checked), when the kernel would not find that same file itself:
- * it opens the name in the guest's native root, which holds none of the
- * Sentry's mounts and none of the overlay's writes. Null when the kernel's
- * lookup reaches the checked file (or the program names no interpreter).
- * Throws the errno Linux gives for an interpreter it cannot use.
+ * The ELF interpreter (PT_INTERP) of the program in `fd` (`head`: its first
+ * bytes), resolved as Linux does (from the task's cwd and root, symlinks
+ * followed, execute permission checked), when the kernel would not find
+ * that same file itself: it opens the name in the guest's native root,
+ * which holds none of the Sentry's mounts and none of the overlay's writes.
+ * Null when the kernel's lookup reaches the checked file (or the program
+ * names no interpreter). Throws the errno Linux gives for an interpreter it
+ * cannot use.
  */
 function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer): Interpreter | null {
   const elf = readElf(fd, head);
@@ -380,7 +381,10 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
       native.close(p.hostFd);
       // The kernel runs the interpreter, which opens the program by name:
       // its first open, answered with the checked file (loaderOpen).
-      loader = { interp: interp.path, entry: interp.entry, argv0: interp.argv0, program: p.execFn.includes('/') ? p.execFn : `./${p.execFn}` };
+      // A name without a slash would be searched for, one starting with "-"
+      // taken for an option.
+      const program = p.execFn.includes('/') && !p.execFn.startsWith('-') ? p.execFn : `./${p.execFn}`;
+      loader = { interp: interp.path, entry: interp.entry, argv0: interp.argv0, program };
     }
     const exeFd = interp ? interp.hostFd : p.hostFd;
     hostFd = p.exe ? noAccessFd(exeFd) : exeFd;
