@@ -80,6 +80,14 @@ beforeAll(() => {
   build('missing', '/nonexistent/ld.so');
   build('overlay', `${base}/ov/ld.so`);
   build('oldld', '/tmp/ld-old.so');
+  // A library found through $ORIGIN, which glibc's loader takes from /proc/self/exe.
+  const lib = path.join(base, 'origin-lib.c');
+  fs.writeFileSync(lib, 'int origin_answer(void) { return 42; }\n');
+  fs.mkdirSync(path.join(progs, 'lib'));
+  execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', path.join(progs, 'lib/liborigin.so'), lib], { stdio: 'pipe' });
+  const origin = path.join(base, 'origin.c');
+  fs.writeFileSync(origin, '#include <stdio.h>\nint origin_answer(void);\nint main(void) { printf("%d\\n", origin_answer()); return 0; }\n');
+  execFileSync('gcc', ['-O2', '-o', path.join(progs, 'origin'), origin, `-L${progs}/lib`, '-lorigin', '-Wl,-rpath,$ORIGIN/lib'], { stdio: 'pipe' });
   // musl's loader (musl-tools): libc.so is the loader too.
   execFileSync('musl-gcc', ['-O2', '-Wall', '-Wl,--dynamic-linker=/tmp/ld-musl.so', '-o', path.join(progs, 'musl'), path.join(PROGRAMS, 'elfinterp-musl.c')], { stdio: 'pipe' });
   // A loader from before --argv0 (glibc < 2.33): the host's, its option renamed.
@@ -113,6 +121,11 @@ describe('an interpreter only a bind mount provides', () => {
   it('the host\'s /usr/bin/env runs from the busybox shell, and runs another dynamic program', () => {
     const r = same(sh('/usr/bin/env -i A=1 /usr/bin/env; echo "[$?]"; env -i /usr/bin/env B=2 /opt/t/show x | head -3'));
     expect(r.stdout).toBe('A=1\n[0]\nargc=2\nargv[0]=/opt/t/show\nargv[1]=x\n');
+  });
+
+  it('a library found through $ORIGIN loads', () => {
+    const r = same(sh('cd /opt/t && ./origin && /opt/t/show exec /opt/t/origin x'));
+    expect(r.stdout).toBe('42\n42\n');
   });
 
   it('an exec with its own argv[0] and a relative path: argv, AT_EXECFN as execve was given them', () => {
