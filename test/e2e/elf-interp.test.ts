@@ -31,7 +31,7 @@ interface Outcome {
 
 function run(rt: Runtime, dir: string, globals: string[] = []): Outcome {
   const argv = rt === 'runc' ? ['runc', '--root', path.join(base, 'state-runc')] : [TSVISOR, '--root', path.join(base, 'state-tsvisor'), ...globals];
-  const r: SpawnSyncReturns<string> = spawnSync(argv[0]!, [...argv.slice(1), 'run', '--bundle', dir, `c${counter++}`], {
+  const r: SpawnSyncReturns<string> = spawnSync(argv[0]!, [...argv.slice(1), 'run', '--bundle', dir, `elfinterp-${process.pid}-${counter++}`], {
     encoding: 'utf8',
     timeout: 120000,
     killSignal: 'SIGKILL',
@@ -59,6 +59,9 @@ function same(args: string[]): Outcome {
   return out.tsvisor;
 }
 
+/** `r` without the fd count: a native run inherits the test runner's fds. */
+const withoutFds = (r: Run): Run => ({ ...r, stdout: r.stdout.replace(/^open fds=\d+\n/m, '') });
+
 /** Compiles test/programs/elfinterp.c (or `source`) into `progs`/`name`, dynamically linked against `interp`. */
 function build(name: string, interp: string, source = path.join(PROGRAMS, 'elfinterp.c'), extra: string[] = []): void {
   execFileSync('gcc', ['-O2', '-Wall', `-Wl,--dynamic-linker=${interp}`, ...extra, '-o', path.join(progs, name), source, '-lpthread'], { stdio: 'pipe' });
@@ -79,6 +82,11 @@ beforeAll(() => {
   build('noexec', '/tmp/ld-noexec.so');
   build('missing', '/nonexistent/ld.so');
   build('overlay', `${base}/ov/ld.so`);
+  build('rootless', `${base}/rl/ld.so`);
+  // For the run as an ordinary user: the programs readable, a directory it may write.
+  fs.chmodSync(base, 0o755);
+  fs.mkdirSync(path.join(base, 'rl'), { mode: 0o1777 });
+  fs.chmodSync(path.join(base, 'rl'), 0o1777);
   build('oldld', '/tmp/ld-old.so');
   // A library found through $ORIGIN, which glibc's loader takes from /proc/self/exe.
   const lib = path.join(base, 'origin-lib.c');
@@ -159,12 +167,20 @@ describe('an interpreter the sandbox wrote at run time', () => {
   it('a loader written into the overlay runs, as natively', () => {
     const script = `mkdir -p ${base}/ov && cp ${LOADER} ${base}/ov/ld.so && cp ${progs}/overlay ${base}/ov/p && ${base}/ov/p q; echo "[$?]"`;
     // The sandbox first: its writes stay in the overlay, the host has no such directory yet.
-    // The fd count is left out: the native run inherits the test runner's fds.
-    const withoutFds = (r: Run): Run => ({ ...r, stdout: r.stdout.replace(/^open fds=\d+\n/m, '') });
     const sandboxed = withoutFds(runSandbox(sh(script)));
     const natively = withoutFds(runNative(sh(script)));
     expect(sandboxed).toEqual(natively);
     expect(natively.stdout).toContain(`argv[0]=${base}/ov/p\nargv[1]=q\nexe=${base}/ov/p\n`);
+  });
+
+  it('the same, run by an ordinary user (rootless)', () => {
+    const script = `cp ${LOADER} ${base}/rl/ld.so && cp ${progs}/rootless ${base}/rl/p && cd ${base}/rl && ./p r; echo "[$?]"`;
+    const user = { uid: 65534, gid: 65534 };
+    // The sandbox first, its writes in the overlay (--memory 0: no warning that it is not enforced).
+    const sandboxed = withoutFds(runSandbox(sh(script), { ...user, doFlags: ['--memory', '0'] }));
+    const natively = withoutFds(runNative(sh(script), user));
+    expect(sandboxed).toEqual(natively);
+    expect(natively.stdout).toContain(`argv[0]=./p\nargv[1]=r\nexe=${base}/rl/p\nexecfn=./p\n`);
   });
 
   it('a missing interpreter is ENOENT, one without execute permission EACCES', () => {
