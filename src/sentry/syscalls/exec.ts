@@ -233,11 +233,14 @@ interface Interpreter {
  */
 const ARGV0_OPTION = Buffer.from('argv0\0', 'latin1');
 
-/** Whether the file in `fd` contains `bytes`, read in chunks. */
+/** How much of a loader is searched for ARGV0_OPTION (glibc's ld.so is 200 KiB, musl's libc.so 700 KiB): the Sentry's read stays bounded whatever file the guest names. */
+const LOADER_SEARCH_MAX = 8 << 20;
+
+/** Whether the first LOADER_SEARCH_MAX bytes of the file in `fd` contain `bytes`, read in chunks. */
 function mentions(fd: number, bytes: Buffer): boolean {
   const chunk = Buffer.alloc(1 << 16);
   let tail = Buffer.alloc(0);
-  for (let pos = 0; ; ) {
+  for (let pos = 0; pos < LOADER_SEARCH_MAX; ) {
     const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
     if (n <= 0) return false;
     const window = Buffer.concat([tail, chunk.subarray(0, n)]);
@@ -245,6 +248,7 @@ function mentions(fd: number, bytes: Buffer): boolean {
     tail = window.subarray(Math.max(0, window.length - bytes.length + 1));
     pos += n;
   }
+  return false;
 }
 
 /**
