@@ -685,6 +685,7 @@ export class Kernel {
     const pe = t.pendingExec;
     t.proc.execFnAddr = undefined;
     t.proc.baseAddr = undefined;
+    t.proc.execFnFix = undefined;
     t.proc.loaderOpen = pe?.loader ? { path: pe.loader.program, loc: pe.exe } : undefined;
     if (pe) {
       t.proc.exe = pe.exe;

@@ -55,7 +55,7 @@ export interface PendingLoader {
   entry: number;
   /** the interpreter takes --argv0 (else the program's argv[0] is its name) */
   argv0: boolean;
-  /** the name the interpreter is given for the program: execve's path (AT_EXECFN), made to contain a slash */
+  /** the name the interpreter is given for the program: its resolved path, as /proc/self/exe shows it */
   program: string;
 }
 
@@ -75,6 +75,8 @@ export class Process {
   execFnAddr: bigint | undefined;
   /** AT_BASE where the Sentry set it at an exec that ran the interpreter by fd (the kernel's copy says 0) */
   baseAddr: bigint | undefined;
+  /** after an exec that ran the interpreter by fd: where glibc's loader will point AT_EXECFN (`from`), where it belongs (`to`), the start-up block's bounds, calls left (fixLoaderExecFn) */
+  execFnFix: { from: bigint; to: bigint; lo: number; hi: number; calls: number } | undefined;
   /** after an exec that ran the interpreter by fd: the program's name and file, for the process's first open (file.ts) */
   loaderOpen: { path: string; loc: Location } | undefined;
   exited = false;

@@ -41,9 +41,10 @@ function run(rt: Runtime, dir: string, globals: string[] = []): Outcome {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A bundle of the busybox root with the host's /usr read-only, the test programs at /opt/t and a tmpfs /tmp. */
-function bundle(args: string[]): string {
+/** A bundle of the busybox root with the host's /usr read-only, the test programs at /opt/t and a tmpfs /tmp; then `edit`. */
+function bundle(args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
   return specBundle(path.join(base, `b${counter++}`), rootfs, args, (c) => {
+    edit(c);
     c.mounts.push(
       { destination: '/usr', type: 'bind', source: '/usr', options: ['rbind', 'ro'] },
       { destination: '/opt/t', type: 'bind', source: progs, options: ['rbind', 'ro'] },
@@ -53,8 +54,8 @@ function bundle(args: string[]): string {
 }
 
 /** Runs `args` under both runtimes; returns tsvisor's outcome after checking it equals runc's. */
-function same(args: string[]): Outcome {
-  const out = Object.fromEntries(RUNTIMES.map((rt) => [rt, run(rt, bundle(args))])) as Record<Runtime, Outcome>;
+function same(args: string[], edit?: (c: Record<string, any>) => void): Outcome {
+  const out = Object.fromEntries(RUNTIMES.map((rt) => [rt, run(rt, bundle(args, edit))])) as Record<Runtime, Outcome>;
   expect(out.tsvisor).toEqual(out.runc);
   return out.tsvisor;
 }
@@ -107,6 +108,9 @@ beforeAll(() => {
   const evil = path.join(base, 'evil.c');
   fs.writeFileSync(evil, '#include <stdio.h>\nint main(void) { puts("EVIL"); return 66; }\n');
   build('evil-prog', '/tmp/ld.so', evil);
+  const plain = path.join(base, 'plain.c');
+  fs.writeFileSync(plain, '#include <stdio.h>\nint main(void) { puts("ran"); return 7; }\n');
+  build('plain', LOADER, plain);
   // An interpreter stand-in: a static PIE has no PT_INTERP, as a loader.
   execFileSync('gcc', ['-O2', '-static-pie', '-o', path.join(progs, 'evil-ld'), evil], { stdio: 'pipe' });
 }, 120000);
@@ -131,9 +135,14 @@ describe('an interpreter only a bind mount provides', () => {
     expect(r.stdout).toBe('A=1\n[0]\nargc=2\nargv[0]=/opt/t/show\nargv[1]=x\n');
   });
 
-  it('a library found through $ORIGIN loads', () => {
-    const r = same(sh('cd /opt/t && ./origin && /opt/t/show exec /opt/t/origin x'));
-    expect(r.stdout).toBe('42\n42\n');
+  it('a library found through $ORIGIN loads, also through a symlink to the program', () => {
+    const r = same(sh('cd /opt/t && ./origin && /opt/t/show exec /opt/t/origin x && ln -s /opt/t/origin /tmp/o && /tmp/o'));
+    expect(r.stdout).toBe('42\n42\n42\n');
+  });
+
+  it('a program run through a symlink: AT_EXECFN and argv[0] are the link, /proc/self/exe the program', () => {
+    const r = same(sh('ln -s /opt/t/show /tmp/s && cd /tmp && ./s'));
+    expect(r.stdout).toContain('argv[0]=./s\nexe=/opt/t/show\nexecfn=./s\ncmdline=./s|\n');
   });
 
   it('an exec with its own argv[0] and a relative path: argv, AT_EXECFN as execve was given them', () => {
@@ -181,6 +190,21 @@ describe('an interpreter the sandbox wrote at run time', () => {
     const natively = withoutFds(runNative(sh(script), user));
     expect(sandboxed).toEqual(natively);
     expect(natively.stdout).toContain(`argv[0]=./p\nargv[1]=r\nexe=${base}/rl/p\nexecfn=./p\n`);
+  });
+
+  it('a process that chrooted gets the interpreter of its new root', () => {
+    const nr = '/tmp/nr';
+    const script = [
+      `mkdir -p ${nr}/lib64 ${nr}/lib/x86_64-linux-gnu ${nr}/bin`,
+      `cp /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 ${nr}/lib64/`,
+      `cp /usr/lib/x86_64-linux-gnu/libc.so.6 ${nr}/lib/x86_64-linux-gnu/`,
+      `cp /opt/t/plain ${nr}/bin/`,
+      `chroot ${nr} /bin/plain; echo "[$?]"`,
+    ].join(' && ');
+    const r = same(sh(script), (c) => {
+      for (const set of Object.values(c.process.capabilities) as string[][]) set.push('CAP_SYS_CHROOT');
+    });
+    expect(r.stdout).toBe('ran\n[7]\n');
   });
 
   it('a missing interpreter is ENOENT, one without execute permission EACCES', () => {

@@ -385,10 +385,9 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
       native.close(p.hostFd);
       // The kernel runs the interpreter, which opens the program by name:
       // its first open, answered with the checked file (loaderOpen).
-      // A name without a slash would be searched for, one starting with "-"
-      // taken for an option.
-      const program = p.execFn.includes('/') && !p.execFn.startsWith('-') ? p.execFn : `./${p.execFn}`;
-      loader = { interp: interp.path, entry: interp.entry, argv0: interp.argv0, program };
+      // Its name is the program's resolved path, /proc/self/exe's: loaders
+      // take $ORIGIN from the name they opened.
+      loader = { interp: interp.path, entry: interp.entry, argv0: interp.argv0, program: p.exePath };
     }
     const exeFd = interp ? interp.hostFd : p.hostFd;
     hostFd = p.exe ? noAccessFd(exeFd) : exeFd;
@@ -523,6 +522,40 @@ export function fixStartBlock(t: Task, execFn: string, loader?: PendingLoader): 
   native.ptraceSetRegs(t.tid, regs);
   t.proc.execFnAddr = BigInt(execFnAddr);
   if (base !== undefined) t.proc.baseAddr = BigInt(base);
+  if (loader && ownExecFn) {
+    const name = addrs[extra.length - 1]!;
+    t.proc.execFnFix = { from: BigInt(name), to: BigInt(execFnAddr), lo: newSp, hi: newSp + off + grow, calls: EXECFN_FIX_CALLS };
+  }
+}
+
+/** Trapped calls of a process after an exec by its loader within which glibc's loader has pointed AT_EXECFN at the program's name (it does before its first `access`). */
+const EXECFN_FIX_CALLS = 32;
+/** How far from where the Sentry left it the auxiliary vector is looked for (glibc since 2.37 moves it down by the arguments it consumed). */
+const EXECFN_FIX_SLACK = 256;
+
+/**
+ * A trapped call of a process whose loader was run by fd: glibc's loader,
+ * after mapping the program, points AT_EXECFN at the name it was given (the
+ * program's resolved path); Linux gives the path execve was given, which
+ * the Sentry wrote beside it. Puts that back once the loader has done so,
+ * before the program's first instruction; gives up after EXECFN_FIX_CALLS
+ * calls (musl's loader leaves AT_EXECFN alone).
+ */
+export function fixLoaderExecFn(t: Task): void {
+  const fix = t.proc.execFnFix!;
+  if (t.proc.loaderOpen) return;
+  if (--fix.calls <= 0) t.proc.execFnFix = undefined;
+  const lo = Math.max(0, fix.lo - EXECFN_FIX_SLACK);
+  const area = Buffer.alloc(fix.hi + EXECFN_FIX_SLACK - lo);
+  if (native.memRead(t.tid, lo, area, 0, area.length) !== area.length) return;
+  for (let off = 0; off + 16 <= area.length; off += 8) {
+    if (area.readBigUInt64LE(off) !== BigInt(AT_EXECFN) || area.readBigUInt64LE(off + 8) !== fix.from) continue;
+    const value = Buffer.alloc(8);
+    value.writeBigUInt64LE(fix.to);
+    native.memWrite(t.tid, lo + off + 8, value, 0, 8);
+    t.proc.execFnFix = undefined;
+    return;
+  }
 }
 
 /** Forgets an exec that will not happen, closing the Sentry's copy of its file. */
