@@ -547,8 +547,9 @@ export function fixLoaderExecFn(t: Task): void {
   if (--fix.calls <= 0) t.proc.execFnFix = undefined;
   const lo = Math.max(0, fix.lo - EXECFN_FIX_SLACK);
   const area = Buffer.alloc(fix.hi + EXECFN_FIX_SLACK - lo);
-  if (native.memRead(t.tid, lo, area, 0, area.length) !== area.length) return;
-  for (let off = 0; off + 16 <= area.length; off += 8) {
+  // The stack may end within the slack: what could be read.
+  const n = native.memRead(t.tid, lo, area, 0, area.length);
+  for (let off = 0; off + 16 <= n; off += 8) {
     if (area.readBigUInt64LE(off) !== BigInt(AT_EXECFN) || area.readBigUInt64LE(off + 8) !== fix.from) continue;
     const value = Buffer.alloc(8);
     value.writeBigUInt64LE(fix.to);
