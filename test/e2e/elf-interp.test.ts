@@ -173,23 +173,27 @@ describe('an interpreter the sandbox wrote at run time', () => {
     );
   });
 
-  it('a loader written into the overlay runs, as natively', () => {
-    const script = `mkdir -p ${base}/ov && cp ${LOADER} ${base}/ov/ld.so && cp ${progs}/overlay ${base}/ov/p && ${base}/ov/p q; echo "[$?]"`;
-    // The sandbox first: its writes stay in the overlay, the host has no such directory yet.
-    const sandboxed = withoutFds(runSandbox(sh(script)));
-    const natively = withoutFds(runNative(sh(script)));
-    expect(sandboxed).toEqual(natively);
-    expect(natively.stdout).toContain(`argv[0]=${base}/ov/p\nargv[1]=q\nexe=${base}/ov/p\n`);
-  });
-
-  it('the same, run by an ordinary user (rootless)', () => {
-    const script = `cp ${LOADER} ${base}/rl/ld.so && cp ${progs}/rootless ${base}/rl/p && cd ${base}/rl && ./p r; echo "[$?]"`;
-    const user = { uid: 65534, gid: 65534 };
-    // The sandbox first, its writes in the overlay (--memory 0: no warning that it is not enforced).
+  /**
+   * `script` under `tsvisor do` (the host root, writes in the overlay), then
+   * natively (the host has the files only then); returns the native run
+   * after checking both printed the same. --memory 0: an ordinary user gets
+   * no warning that it is not enforced.
+   */
+  function sameAsNative(script: string, user: { uid?: number; gid?: number } = {}): Run {
     const sandboxed = withoutFds(runSandbox(sh(script), { ...user, doFlags: ['--memory', '0'] }));
     const natively = withoutFds(runNative(sh(script), user));
     expect(sandboxed).toEqual(natively);
-    expect(natively.stdout).toContain(`argv[0]=./p\nargv[1]=r\nexe=${base}/rl/p\nexecfn=./p\n`);
+    return natively;
+  }
+
+  it('a loader written into the overlay runs, as natively', () => {
+    const r = sameAsNative(`mkdir -p ${base}/ov && cp ${LOADER} ${base}/ov/ld.so && cp ${progs}/overlay ${base}/ov/p && ${base}/ov/p q; echo "[$?]"`);
+    expect(r.stdout).toContain(`argv[0]=${base}/ov/p\nargv[1]=q\nexe=${base}/ov/p\n`);
+  });
+
+  it('the same, run by an ordinary user (rootless)', () => {
+    const r = sameAsNative(`cp ${LOADER} ${base}/rl/ld.so && cp ${progs}/rootless ${base}/rl/p && cd ${base}/rl && ./p r; echo "[$?]"`, { uid: 65534, gid: 65534 });
+    expect(r.stdout).toContain(`argv[0]=./p\nargv[1]=r\nexe=${base}/rl/p\nexecfn=./p\n`);
   });
 
   it('a process that chrooted gets the interpreter of its new root', () => {
