@@ -364,6 +364,15 @@ export const ACL_OTHER = 0x20;
 /** Nested #! interpreters exec_binprm allows before the final image (since Linux 5.9; the older recursive loader allowed BINPRM_MAX_RECURSION, 4). */
 export const EXEC_MAX_INTERPRETERS = 5;
 export const BINPRM_BUF_SIZE = 256;
+/** ELF (uapi/linux/elf.h): the header fields and program-header types exec reads. */
+export const ELFCLASS64 = 2;
+export const EM_X86_64 = 62;
+export const PT_INTERP = 3;
+/** auxv entries the Sentry rewrites at exec */
+export const AT_NULL = 0;
+export const AT_ENTRY = 9;
+export const AT_BASE = 7;
+export const AT_EXECFN = 31;
 
 /** makedev/major/minor as glibc encodes them (64-bit dev_t, so arithmetic, not bit operators). */
 export function makedev(maj: number, min: number): number {

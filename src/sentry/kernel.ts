@@ -61,7 +61,7 @@ import { Strace, parseSyscallFilter } from './strace.js';
 import { AccessLog } from './access.js';
 import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
-import { dropPendingExec, fixExecFn, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
+import { dropPendingExec, fixStartBlock, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
 import { deferSignal, onInjectionStop, startInjection } from './inject.js';
 import { onReturnStop } from './ctty.js';
 import { memoryGone } from './vfs/procfs.js';
@@ -637,6 +637,7 @@ export class Kernel {
       proc.comm = parent.proc.comm;
       proc.hostComm = parent.proc.hostComm;
       proc.execFnAddr = parent.proc.execFnAddr;
+      proc.baseAddr = parent.proc.baseAddr;
       proc.oom = parent.proc.oom.child();
       this.procs.set(childTid, proc);
       this.spec.access?.onProcessStart(proc.pid, proc.parent?.pid ?? 0, proc.startTime);
@@ -683,12 +684,15 @@ export class Kernel {
     this.commandStarted = true;
     const pe = t.pendingExec;
     t.proc.execFnAddr = undefined;
+    t.proc.baseAddr = undefined;
+    t.proc.execFnFix = undefined;
+    t.proc.loaderOpen = pe?.loader ? { path: pe.loader.program, loc: pe.exe } : undefined;
     if (pe) {
       t.proc.exe = pe.exe;
       t.proc.exePath = pe.exePath;
       t.proc.comm = pe.comm;
       t.proc.hostComm = hostComm(tid);
-      fixExecFn(t, pe.execFn);
+      fixStartBlock(t, pe.execFn, pe.loader);
       dropPendingExec(t);
       if (pe.access) this.access?.file(pe.access);
     }
@@ -1022,6 +1026,8 @@ export class Kernel {
 
   /** Why the Gofer failed while the guest ran, if it did. */
   goferFailure: string | undefined;
+  /** an O_PATH fd of the guests' native root (the launcher's read-only view), where the kernel looks up ELF interpreters; opened at the first exec that names one */
+  nativeRoot = -1;
 
   /** Tears the sandbox down: stop listening, let the Gofer go. */
   shutdown(): void {

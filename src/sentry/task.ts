@@ -43,6 +43,20 @@ export interface PendingExec {
   execFn: string;
   /** for an access observer: the call's FileAccess, reported once the kernel ran the image (errno 0) or refused it */
   access?: FileAccess;
+  /** the program's interpreter is executed by fd, with the program handed to it (exec.ts, "ELF interpreters") */
+  loader?: PendingLoader;
+}
+
+/** An exec that runs the program's ELF interpreter by fd, the program handed to it by name. */
+export interface PendingLoader {
+  /** the interpreter's path as the program names it (its argv[0]) */
+  interp: string;
+  /** the interpreter's entry point (e_entry): AT_ENTRY less this is its load address, AT_BASE */
+  entry: number;
+  /** the interpreter takes --argv0 (else the program's argv[0] is its name) */
+  argv0: boolean;
+  /** the name the interpreter is given for the program: its resolved path, as /proc/self/exe shows it */
+  program: string;
 }
 
 /** A thread group. */
@@ -59,6 +73,12 @@ export class Process {
   cmdline: string | undefined;
   /** AT_EXECFN's value where the Sentry moved it at the last exec (fixExecFn); the kernel's copy of the vector keeps the old one */
   execFnAddr: bigint | undefined;
+  /** AT_BASE where the Sentry set it at an exec that ran the interpreter by fd (the kernel's copy says 0) */
+  baseAddr: bigint | undefined;
+  /** after an exec that ran the interpreter by fd: where glibc's loader will point AT_EXECFN (`from`), where it belongs (`to`), the start-up block's bounds, calls left (fixLoaderExecFn) */
+  execFnFix: { from: bigint; to: bigint; lo: number; hi: number; calls: number } | undefined;
+  /** after an exec that ran the interpreter by fd: the program's name and file, for the process's first open (file.ts) */
+  loaderOpen: { path: string; loc: Location } | undefined;
   exited = false;
   readonly startTime = Date.now();
   /** the leader's kept nice value once the process exited, for its zombie (syscalls/priority.ts) */

@@ -14,7 +14,7 @@ import { readBytes } from '../memory.js';
 import type { Task } from '../task.js';
 import { attrHandlers } from './attr.js';
 import { dirHandlers } from './dir.js';
-import { execHandlers } from './exec.js';
+import { execHandlers, fixLoaderExecFn } from './exec.js';
 import { fdctlHandlers } from './fdctl.js';
 import { fileHandlers } from './file.js';
 import { inotifyHandlers } from './inotify.js';
@@ -137,6 +137,7 @@ export class Dispatcher {
     const t0 = ev ? process.hrtime.bigint() : 0n;
     try {
       t = k.task(a.tid);
+      if (t.proc.execFnFix) fixLoaderExecFn(t);
       const task = t;
       if (ev) cls = ev.classOf(nr, a, (addr, len) => readBytes(task, addr, len));
       k.current = t;

@@ -21,8 +21,12 @@
 // registers with the kernel's error.
 import fs from 'node:fs';
 import {
+  AT_BASE,
   AT_EMPTY_PATH,
+  AT_ENTRY,
+  AT_EXECFN,
   AT_FDCWD,
+  AT_NULL,
   AT_SYMLINK_NOFOLLOW,
   BINPRM_BUF_SIZE,
   EXEC_MAX_INTERPRETERS,
@@ -31,8 +35,11 @@ import {
   MFD_EXEC,
   O_CLOEXEC,
   O_NOACCESS,
+  O_PATH,
   O_RDONLY,
   REG,
+  RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
   SECCOMP_ADDFD_FLAG_SETFD,
   USER_REGS_WORDS,
   X_OK,
@@ -45,7 +52,8 @@ import { requireAccess } from '../creds.js';
 import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, readStringArray, writeBytes } from '../memory.js';
-import type { Task } from '../task.js';
+import { readElf } from '../elf.js';
+import type { PendingLoader, Task } from '../task.js';
 import type { Location } from '../vfs/node.js';
 import { pathOf, resolve } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
@@ -57,6 +65,8 @@ const RED_ZONE = 128;
 
 interface ExecPlan {
   hostFd: number;
+  /** the file's first bytes (readHead) */
+  head: Buffer;
   exe: Location | null;
   exePath: string;
   /** comm, as Linux sets it: the base name of the path execve was given */
@@ -67,14 +77,19 @@ interface ExecPlan {
   argv: string[] | null;
 }
 
-/** Checks that `loc` may be executed and opens it. */
-function openExecutable(t: Task, loc: Location): number {
+/** Checks that `loc` may be executed: a regular file, on an exec mount, with execute permission. */
+function mayExecute(t: Task, loc: Location): void {
   const node = loc.dentry.node;
   if (!node.isRegular()) fail('EACCES');
   if (loc.mount.opts.noexec) fail('EACCES');
   const st = node.stat();
   requireAccess(t.creds, st.mode, st.uid, st.gid, X_OK);
-  const fd = node.open(O_RDONLY).fd;
+}
+
+/** Checks that `loc` may be executed and opens it. */
+function openExecutable(t: Task, loc: Location): number {
+  mayExecute(t, loc);
+  const fd = loc.dentry.node.open(O_RDONLY).fd;
   // The kernel checks execute permission again, on the host object and with
   // the guest's host credentials, which own nothing on the host: a file only
   // its owner or group may execute is handed over as a copy the guest can run
@@ -96,10 +111,13 @@ interface Shebang {
   arg: string | null;
 }
 
-/** The first BINPRM_BUF_SIZE bytes of a file and how many there are. */
+/** Bytes read at once from the start of a file: an ELF header, its program headers and PT_INTERP, as linkers lay them out. */
+const HEAD_SIZE = 4096;
+
+/** The first HEAD_SIZE bytes of a file and how many there are. */
 function readHead(fd: number): [Buffer, number] {
-  const head = Buffer.alloc(BINPRM_BUF_SIZE);
-  return [head, fs.readSync(fd, head, 0, BINPRM_BUF_SIZE, 0)];
+  const head = Buffer.alloc(HEAD_SIZE);
+  return [head, fs.readSync(fd, head, 0, HEAD_SIZE, 0)];
 }
 
 /** A script's argv: interpreter, [its argument], the script as named, argv[1..]. */
@@ -107,8 +125,9 @@ function scriptArgv(bang: Shebang, script: string, argv: string[]): string[] {
   return [bang.interp, ...(bang.arg !== null ? [bang.arg] : []), script, ...argv.slice(1)];
 }
 
-/** Parses a "#!" line the way Linux does: interpreter, then at most one argument. */
-function parseShebang(head: Buffer, n: number): Shebang | null {
+/** Parses a "#!" line the way Linux does (within its first BINPRM_BUF_SIZE bytes): interpreter, then at most one argument. */
+function parseShebang(head: Buffer, read: number): Shebang | null {
+  const n = Math.min(read, BINPRM_BUF_SIZE);
   if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) return null;
   let end = head.indexOf(0x0a, 2);
   if (end < 0 || end > n) end = n;
@@ -148,7 +167,7 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
         native.close(id.fd);
         throw e;
       }
-      if (!bang) return { hostFd: id.fd, exe: null, exePath: execFn, comm: String(dirfd), execFn, argv: null };
+      if (!bang) return { hostFd: id.fd, head: head[0].subarray(0, head[1]), exe: null, exePath: execFn, comm: String(dirfd), execFn, argv: null };
       native.close(id.fd);
       if (fdCloexec(t, dirfd)) fail('ENOENT');
       argv = scriptArgv(bang, execFn, readStringArray(t, argvAddr));
@@ -186,7 +205,7 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
         native.close(fd);
         fail('ENOEXEC');
       }
-      return { hostFd: fd, exe: loc, exePath: pathOf(t.fs.root, loc) ?? filename, comm, execFn, argv };
+      return { hostFd: fd, head: bytes.subarray(0, n), exe: loc, exePath: pathOf(t.fs.root, loc) ?? filename, comm, execFn, argv };
     }
     native.close(fd);
     if (depth === 0 && pathInaccessible) fail('ENOENT');
@@ -195,6 +214,87 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
     filename = bang.interp;
     loc = resolve(ctx, t.fs.cwd, bang.interp, true);
   }
+}
+
+interface Interpreter {
+  /** host fd of the interpreter, opened by openExecutable */
+  hostFd: number;
+  loc: Location;
+  path: string;
+  entry: number;
+  /** it takes --argv0 */
+  argv0: boolean;
+}
+
+/**
+ * The option that sets a program's argv[0] (glibc's ld.so since 2.33, and
+ * musl's loader) as both spell it in their option parsing: a loader whose
+ * file lacks it predates it.
+ */
+const ARGV0_OPTION = Buffer.from('argv0\0', 'latin1');
+
+/** How much of a loader is searched for ARGV0_OPTION (glibc's ld.so is 200 KiB, musl's libc.so 700 KiB): the Sentry's read stays bounded whatever file the guest names. */
+const LOADER_SEARCH_MAX = 8 << 20;
+
+/** Whether the first LOADER_SEARCH_MAX bytes of the file in `fd` contain `bytes`, read in chunks. */
+function mentions(fd: number, bytes: Buffer): boolean {
+  const chunk = Buffer.alloc(1 << 16);
+  let tail = Buffer.alloc(0);
+  for (let pos = 0; pos < LOADER_SEARCH_MAX; ) {
+    const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
+    if (n <= 0) return false;
+    const window = Buffer.concat([tail, chunk.subarray(0, n)]);
+    if (window.includes(bytes)) return true;
+    tail = window.subarray(Math.max(0, window.length - bytes.length + 1));
+    pos += n;
+  }
+  return false;
+}
+
+/**
+ * The ELF interpreter (PT_INTERP) of the program in `fd` (`head`: its first
+ * bytes), resolved as Linux does (from the task's cwd and root, symlinks
+ * followed, execute permission checked), when the kernel would not find
+ * that same file itself: it opens the name in the guest's native root,
+ * which holds none of the Sentry's mounts and none of the overlay's writes.
+ * Null when the kernel's lookup reaches the checked file (or the program
+ * names no interpreter). Throws the errno Linux gives for an interpreter it
+ * cannot use.
+ */
+function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer): Interpreter | null {
+  const elf = readElf(fd, head);
+  if (!elf?.interp) return null;
+  const loc = resolve(t.resolveCtx(), t.fs.cwd, elf.interp, true);
+  mayExecute(t, loc);
+  const host = loc.dentry.node.hostObject();
+  if (host && elf.interp.startsWith('/') && nativeLookupFinds(k, t, elf.interp, host)) return null;
+  const hostFd = openExecutable(t, loc);
+  try {
+    const image = readElf(hostFd, readHead(hostFd)[0]);
+    // Run by fd, the interpreter is the kernel's program: its own PT_INTERP
+    // would be followed, where Linux ignores it.
+    if (!image || image.interp !== null) fail('ELIBBAD');
+    return { hostFd, loc, path: elf.interp, entry: image.entry, argv0: mentions(hostFd, ARGV0_OPTION) };
+  } catch (e) {
+    native.close(hostFd);
+    throw e;
+  }
+}
+
+/**
+ * Whether the kernel's lookup of `path` in the guest's native root reaches
+ * the host file `object` (dev major, minor, inode), and the kernel's own
+ * execute check there passes: the guest's host ids own nothing, so it needs
+ * the file's execute bit for others (openExecutable).
+ */
+function nativeLookupFinds(k: Kernel, t: Task, path: string, object: [number, number, number]): boolean {
+  if (k.nativeRoot < 0) k.nativeRoot = native.openat2(AT_FDCWD, `/proc/${t.tid}/root`, O_PATH | O_CLOEXEC, 0, 0);
+  if (k.nativeRoot < 0) return false;
+  const found = native.openat2(k.nativeRoot, path, O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  if (found < 0) return false;
+  const ok = native.statxFd(found, hostStat) === 0;
+  native.close(found);
+  return ok && hostStat[STATX.devMajor] === object[0] && hostStat[STATX.devMinor] === object[1] && hostStat[STATX.ino] === object[2] && (hostStat[STATX.mode]! & 0o001) !== 0;
 }
 
 /** Whether the guest's fd is close-on-exec (its fdinfo flags, in octal). */
@@ -269,12 +369,29 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
   const call = isAt ? 'execveat' : 'execve';
   k.access?.begin('exec');
   let hostFd = -1;
+  let loader: PendingLoader | undefined;
   try {
     const regs = new BigUint64Array(USER_REGS_WORDS);
     check(native.ptraceGetRegs(t.tid, regs));
     const p = plan(k, t, dirfd, pathAddr, argvAddr, flags);
-    hostFd = p.exe ? noAccessFd(p.hostFd) : p.hostFd;
-    if (p.exe) k.files.register(hostFd, { loc: p.exe, flags: O_RDONLY, direct: true });
+    let interp: Interpreter | null = null;
+    try {
+      if (p.exe) interp = interpreterFor(k, t, p.hostFd, p.head);
+    } catch (e) {
+      native.close(p.hostFd);
+      throw e;
+    }
+    if (interp) {
+      native.close(p.hostFd);
+      // The kernel runs the interpreter, which opens the program by name:
+      // its first open, answered with the checked file (loaderOpen).
+      // Its name is the program's resolved path, /proc/self/exe's: loaders
+      // take $ORIGIN from the name they opened.
+      loader = { interp: interp.path, entry: interp.entry, argv0: interp.argv0, program: p.exePath };
+    }
+    const exeFd = interp ? interp.hostFd : p.hostFd;
+    hostFd = p.exe ? noAccessFd(exeFd) : exeFd;
+    if (p.exe) k.files.register(hostFd, { loc: interp ? interp.loc : p.exe, flags: O_RDONLY, direct: true });
     const guestFd = freeFd(t);
     let argvPtr = argvAddr;
     let empty: number;
@@ -287,8 +404,8 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
     // The call has not ended: its FileAccess is reported at the exec event, or with the kernel's refusal (onExecExitStop).
     const access = k.access?.held(t, call);
-    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access };
-    st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${p.exePath}`);
+    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader };
+    st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${loader ? `${loader.interp} for ` : ''}${p.exePath}`);
     return true;
   } catch (e) {
     if (hostFd >= 0) native.close(hostFd);
@@ -315,9 +432,6 @@ function noAccessFd(fd: number): number {
   return r;
 }
 
-const AT_NULL = 0;
-const AT_EXECFN = 31;
-
 /**
  * At the exec event of a rewritten exec: the kernel set AT_EXECFN to the
  * fd it executed ("/dev/fd/N"), where Linux gives the path execve was given.
@@ -329,15 +443,25 @@ const AT_EXECFN = 31;
  * Nothing is changed if the block cannot be read as expected. The new
  * string's address is the process's (/proc/[pid]/auxv shows it, as the
  * process's own vector does).
+ *
+ * When the interpreter was executed by fd (`loader`), its own arguments go
+ * in front of the program's: `INTERP --argv0 ARGV0 NAME ARGV1...` (or
+ * `INTERP NAME ARGV1...` for a loader without --argv0), the new strings
+ * beside AT_EXECFN's, ARGV0 and the rest the ones the kernel copied. The
+ * kernel's argument area (/proc/[pid]/cmdline, what setproctitle
+ * overwrites) therefore holds the program's arguments alone, as on Linux.
+ * AT_BASE, 0 for a program without an interpreter, becomes the
+ * interpreter's load address, as Linux gives it.
  */
-export function fixExecFn(t: Task, execFn: string): void {
+export function fixStartBlock(t: Task, execFn: string, loader?: PendingLoader): void {
   const regs = new BigUint64Array(USER_REGS_WORDS);
   if (native.ptraceGetRegs(t.tid, regs) < 0) return;
   const sp = Number(regs[REG.rsp]!);
   const word = Buffer.alloc(8);
   const at = (addr: number): number | null => (native.memRead(t.tid, addr, word, 0, 8) === 8 ? Number(word.readBigUInt64LE(0)) : null);
   const argc = at(sp);
-  if (argc === null || argc > 1 << 20) return;
+  // Linux (since 5.18) gives a program run without arguments an empty argv[0].
+  if (argc === null || argc > 1 << 20 || (loader && argc === 0)) return;
   let off = 8 + 8 * (argc + 1);
   for (;;) {
     const p = at(sp + off);
@@ -345,25 +469,94 @@ export function fixExecFn(t: Task, execFn: string): void {
     off += 8;
     if (p === 0) break;
   }
-  let execFnSlot = -1;
+  const slots = new Map<number, number>();
   for (;;) {
     const type = at(sp + off);
     if (type === null) return;
-    if (type === AT_EXECFN) execFnSlot = off + 8;
+    slots.set(type, off + 8);
     off += 16;
     if (type === AT_NULL) break;
   }
-  if (execFnSlot < 0) return;
-  const block = Buffer.alloc(off);
-  if (native.memRead(t.tid, sp, block, 0, off) !== off) return;
-  const name = Buffer.from(`${execFn}\0`, 'latin1');
-  const newSp = sp - Math.ceil(name.length / 16) * 16;
-  block.writeBigUInt64LE(BigInt(newSp + off), execFnSlot);
-  const moved = Buffer.concat([block, name]);
+  const execFnSlot = slots.get(AT_EXECFN);
+  if (execFnSlot === undefined) return;
+  const old = Buffer.alloc(off);
+  if (native.memRead(t.tid, sp, old, 0, off) !== off) return;
+  // The loader's own arguments, in front of the program's argv[1...]: the
+  // kernel's argv[0] stays its value for --argv0, or gives way to the name.
+  const own = loader ? (loader.argv0 ? [loader.interp, '--argv0', null, loader.program] : [loader.interp, loader.program]) : [null];
+  const extra = own.filter((x): x is string => x !== null);
+  // glibc's loader points AT_EXECFN at the program's name it was given: the
+  // same string serves, when it is execve's path.
+  const ownExecFn = loader?.program !== execFn;
+  const strings = [...extra, ...(ownExecFn ? [execFn] : [])].map((x) => Buffer.from(`${x}\0`, 'latin1'));
+  const grow = 8 * (own.length - 1);
+  const size = grow + strings.reduce((n, b) => n + b.length, 0);
+  const newSp = sp - Math.ceil(size / 16) * 16;
+  const addrs: number[] = [];
+  let next = newSp + off + grow;
+  for (const b of strings) {
+    addrs.push(next);
+    next += b.length;
+  }
+  const execFnAddr = addrs[ownExecFn ? extra.length : extra.length - 1]!;
+  const block = Buffer.alloc(off + grow);
+  block.writeBigUInt64LE(BigInt(argc + own.length - 1), 0);
+  let str = 0;
+  own.forEach((x, i) => {
+    if (x === null) old.copy(block, 8 + 8 * i, 8, 16);
+    else block.writeBigUInt64LE(BigInt(addrs[str++]!), 8 + 8 * i);
+  });
+  old.copy(block, 8 + 8 * own.length, 16);
+  let base: number | undefined;
+  const entrySlot = slots.get(AT_ENTRY);
+  const baseSlot = slots.get(AT_BASE);
+  if (loader && entrySlot !== undefined && baseSlot !== undefined) {
+    // AT_BASE, 0 for a program without an interpreter: the interpreter's load address.
+    base = Number(old.readBigUInt64LE(entrySlot)) - loader.entry;
+    block.writeBigUInt64LE(BigInt(base), baseSlot + grow);
+  }
+  block.writeBigUInt64LE(BigInt(execFnAddr), execFnSlot + grow);
+  const moved = Buffer.concat([block, ...strings]);
   if (native.memWrite(t.tid, newSp, moved, 0, moved.length) !== moved.length) return;
   regs[REG.rsp] = BigInt(newSp);
   native.ptraceSetRegs(t.tid, regs);
-  t.proc.execFnAddr = BigInt(newSp + off);
+  t.proc.execFnAddr = BigInt(execFnAddr);
+  if (base !== undefined) t.proc.baseAddr = BigInt(base);
+  if (loader && ownExecFn) {
+    const name = addrs[extra.length - 1]!;
+    t.proc.execFnFix = { from: BigInt(name), to: BigInt(execFnAddr), lo: newSp, hi: newSp + off + grow, calls: EXECFN_FIX_CALLS };
+  }
+}
+
+/** Trapped calls of a process after an exec by its loader within which glibc's loader has pointed AT_EXECFN at the program's name (it does before its first `access`). */
+const EXECFN_FIX_CALLS = 32;
+/** How far from where the Sentry left it the auxiliary vector is looked for (glibc since 2.37 moves it down by the arguments it consumed). */
+const EXECFN_FIX_SLACK = 256;
+
+/**
+ * A trapped call of a process whose loader was run by fd: glibc's loader,
+ * after mapping the program, points AT_EXECFN at the name it was given (the
+ * program's resolved path); Linux gives the path execve was given, which
+ * the Sentry wrote beside it. Puts that back once the loader has done so,
+ * before the program's first instruction; gives up after EXECFN_FIX_CALLS
+ * calls (musl's loader leaves AT_EXECFN alone).
+ */
+export function fixLoaderExecFn(t: Task): void {
+  const fix = t.proc.execFnFix!;
+  if (t.proc.loaderOpen) return;
+  if (--fix.calls <= 0) t.proc.execFnFix = undefined;
+  const lo = Math.max(0, fix.lo - EXECFN_FIX_SLACK);
+  const area = Buffer.alloc(fix.hi + EXECFN_FIX_SLACK - lo);
+  // The stack may end within the slack: what could be read.
+  const n = native.memRead(t.tid, lo, area, 0, area.length);
+  for (let off = 0; off + 16 <= n; off += 8) {
+    if (area.readBigUInt64LE(off) !== BigInt(AT_EXECFN) || area.readBigUInt64LE(off + 8) !== fix.from) continue;
+    const value = Buffer.alloc(8);
+    value.writeBigUInt64LE(fix.to);
+    native.memWrite(t.tid, lo + off + 8, value, 0, 8);
+    t.proc.execFnFix = undefined;
+    return;
+  }
 }
 
 /** Forgets an exec that will not happen, closing the Sentry's copy of its file. */

@@ -152,6 +152,14 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
   if (flags & O_TMPFILE & ~O_DIRECTORY && ((flags & (O_TMPFILE | O_CREAT)) !== O_TMPFILE || (flags & O_ACCMODE) === O_RDONLY)) fail('EINVAL');
   const path = readPath(t, pathAddr);
   assertValid(k, t);
+  const lo = t.proc.loaderOpen;
+  if (lo) {
+    // The first open after an exec that ran the ELF interpreter by fd
+    // (exec.ts) is the interpreter's of its program: given the program's
+    // name, it gets the file the exec checked, whatever the name reaches now.
+    t.proc.loaderOpen = undefined;
+    if (path === lo.path && (flags & (O_ACCMODE | O_CREAT | O_TRUNC | O_PATH | O_DIRECTORY)) === O_RDONLY) return openLocation(k, t, a, lo.loc, flags);
+  }
   noteOpen(k, flags, (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE);
   const from = startDir(k, t, dirfd, path);
   const ctx = t.resolveCtx();

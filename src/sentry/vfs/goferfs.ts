@@ -178,6 +178,10 @@ export class GoferNode extends Node {
     if (opath >= 0 && parent) usedFd(this);
   }
 
+  override hostObject(): [number, number, number] | null {
+    return this.removed ? null : this.ident;
+  }
+
   /** `other` (a fresh lookup of this node's name) is the same host object. */
   override sameObject(other: Node): boolean {
     return other instanceof GoferNode && other.ident.every((v, i) => v === this.ident[i]);

@@ -288,6 +288,10 @@ export abstract class Node {
   anonName(): string | null {
     return null;
   }
+  /** The host file this node is, as (dev major, dev minor, inode), when it is one (a Gofer's); null for the Sentry's own objects. */
+  hostObject(): [number, number, number] | null {
+    return null;
+  }
   /** `other`, a fresh lookup of this node's name, is the same object (for 'revalidate' file systems). */
   sameObject(other: Node): boolean {
     return other === this;

@@ -295,6 +295,10 @@ export class OverlayNode extends Node {
     return this.top().mode;
   }
 
+  override hostObject(): [number, number, number] | null {
+    return this.removed ? null : this.top().hostObject();
+  }
+
   stat(via?: Via): Stat {
     const detached = this.removed?.attrs;
     const s = detached ? detached.stat() : this.top().stat(via);

@@ -34,6 +34,8 @@ import {
   ptsNumber,
   PATH_MAX,
   X_OK,
+  AT_BASE,
+  AT_EXECFN,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
@@ -962,14 +964,19 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
   );
 }
 
-const AT_EXECFN = 31;
-
-/** The process's auxiliary vector: the kernel's copy, with AT_EXECFN where the Sentry moved it at exec (fixExecFn). */
+/**
+ * The process's auxiliary vector: the kernel's copy, with AT_EXECFN where the
+ * Sentry moved it at exec and AT_BASE where it set it (fixStartBlock).
+ */
 function auxvOf(p: Process): Buffer {
   const v = fs.readFileSync(`/proc/${p.tgid}/auxv`);
-  if (p.execFnAddr === undefined) return v;
+  const patch = new Map<bigint, bigint | undefined>([
+    [BigInt(AT_EXECFN), p.execFnAddr],
+    [BigInt(AT_BASE), p.baseAddr],
+  ]);
   for (let off = 0; off + 16 <= v.length; off += 16) {
-    if (v.readBigUInt64LE(off) === BigInt(AT_EXECFN)) v.writeBigUInt64LE(p.execFnAddr, off + 8);
+    const value = patch.get(v.readBigUInt64LE(off));
+    if (value !== undefined) v.writeBigUInt64LE(value, off + 8);
   }
   return v;
 }
