@@ -785,6 +785,13 @@ export class ContainerCgroups {
     return { ...stats, blkio: {}, hugetlb: {}, intel_rdt: {}, network_interfaces: null };
   }
 
+  /** The container's directories, in the order they are removed (v2: the leaves first); never a hierarchy's root. */
+  removableDirs(): string[] {
+    const p = this.#paths;
+    const dirs = p.version === 2 ? [path.join(p.dir, V2_GUEST_LEAF), path.join(p.dir, V2_SANDBOX_LEAF), p.dir] : [...new Set(Object.values(p.dirs))];
+    return dirs.filter((d) => !isHierarchyRoot(d));
+  }
+
   /**
    * The metrics containerd's runc shim reports for a task on cgroup v1
    * (message io.containerd.cgroups.v1.Metrics, .proto field names), read
@@ -837,14 +844,11 @@ export class ContainerCgroups {
     } catch {
       /* no freezer, or already gone */
     }
-    const p = this.#paths;
-    const dirs = p.version === 2 ? [path.join(p.dir, V2_GUEST_LEAF), path.join(p.dir, V2_SANDBOX_LEAF), p.dir] : [...new Set(Object.values(p.dirs))];
     const problems: string[] = [];
-    for (const dir of dirs) {
+    for (const dir of this.removableDirs()) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         try {
-          if (isHierarchyRoot(dir)) break;
           fs.rmdirSync(dir);
           break;
         } catch (e) {

@@ -201,6 +201,8 @@ export async function startSandbox(
         update(store, id, (state) => {
           state.status = 'stopped';
           state.exitStatus = exit.status;
+          // Under the lock with the state, so no pause can come between.
+          if (!state.paused && state.poststop?.length === 0) store.allowDirectDelete(id, sandboxCgroups.cgroups?.removableDirs() ?? []);
         });
       } catch {
         /* deleted meanwhile (delete --force) */
