@@ -1254,6 +1254,15 @@ export interface SandboxCgroups {
   warnings: string[];
   /** the oom_score_adj guest processes must have (undefined: leave it to the spec) */
   guestOomScoreAdj: number | undefined;
+  /**
+   * Moves the sandbox process and its helpers into the sandbox's cgroups;
+   * returns warnings. Called just before the first guest process is
+   * started, whose addGuest then follows within a few ms: on cgroup v1 the
+   * first of a burst of moves waits for an RCU grace period (the
+   * threadgroup rwsem's writer side: 6-15 ms here), and a burst that comes
+   * later waits for another.
+   */
+  join(): string[];
   /** Moves a guest process where guests go, with the guests' oom_score_adj; returns warnings. */
   addGuest(pid: number): string[];
   /** Moves the sandbox process (or `pid`, a helper that came from the same cgroups) back where it was before it joined; returns warnings. */
@@ -1269,9 +1278,11 @@ function setOomScoreAdj(pid: number | 'self', value: number): void {
 }
 
 /**
- * Run by the sandbox process before it starts the Gofer: makes the
- * container's cgroups, applies the limits and joins them, so that the Gofer
- * and the guests, its children, are charged there too.
+ * Run by the sandbox process as it sets the container up: makes the
+ * container's cgroups and applies the limits; join() then moves it and its
+ * helpers there before the first guest starts, so that the Gofer and the
+ * guests, the Sentry's children, are charged there too (what they allocated
+ * before stays charged where they were, as the Sentry's modules).
  *
  * With a memory limit, the container's OOM killer must take a guest
  * process, as under runc, never the Sentry or the Gofer (the largest
@@ -1295,7 +1306,7 @@ export function enterSandboxCgroups(
   for (const what of parsed.ignored) warnings.push(`${what} is not applied by tsvisor`);
   if (!paths) {
     if (asksForSomething(parsed.limits)) warnings.push('linux.resources not applied: the host has no cgroup file system');
-    return { cgroups: undefined, warnings, guestOomScoreAdj: undefined, addGuest: () => [], leave: () => [], joinAnchor: () => [], anchorStarted: () => [] };
+    return { cgroups: undefined, warnings, guestOomScoreAdj: undefined, join: () => [], addGuest: () => [], leave: () => [], joinAnchor: () => [], anchorStarted: () => [] };
   }
   // runc sets its default device rules after the spec's, whatever the spec asks (v1).
   if (paths.version === 1) parsed.limits.devices = containerDeviceRules(parsed.limits.devices ?? [], devicePaths);
@@ -1304,7 +1315,6 @@ export function enterSandboxCgroups(
   // Without any cgroup this still says, limit by limit, what is not applied.
   warnings.push(...cgroups.apply(parsed.limits, 'create'));
   const before = fs.readFileSync('/proc/self/cgroup', 'utf8');
-  if (cgroups.usable) for (const pid of [process.pid, ...helpers]) warnings.push(...cgroups.joinSandbox(pid));
   let guestAdj: number | undefined;
   let anchor: { pid: number; before: string } | undefined;
   const memoryLimited = [parsed.limits.memory?.limit, parsed.limits.memory?.swap].some((v) => v !== undefined && v > 0);
@@ -1324,6 +1334,7 @@ export function enterSandboxCgroups(
     cgroups,
     warnings,
     guestOomScoreAdj: guestAdj,
+    join: () => (cgroups.usable ? [process.pid, ...helpers].flatMap((pid) => cgroups.joinSandbox(pid)) : []),
     addGuest(pid) {
       const out = cgroups.usable ? cgroups.joinGuest(pid) : [];
       if (guestAdj !== undefined) {
