@@ -253,6 +253,13 @@ describe('OCI lifecycle', () => {
     expect(cgroupDirs('del-busy')).toEqual([]);
     expect(fs.existsSync(path.join(stateRoot, 'del-busy'))).toBe(false);
 
+    // The lock file gone (a racing delete renames the directory away): no
+    // word from the shell, only the Node command's answer.
+    await stopped('tsvisor', 'del-lockless', 'exit 0');
+    fs.rmSync(path.join(stateRoot, 'del-lockless', 'lock'));
+    expect(cli('shell', ['delete', 'del-lockless'])).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(cgroupDirs('del-lockless')).toEqual([]);
+
     // A poststop hook is Node's to run: no direct-delete.
     const hookLog = path.join(bundleBase, 'del-hook.log');
     const hb = bundle('del-hooked', ['/bin/true'], (c) => (c.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', `echo ran >> ${hookLog}`] }] }));
