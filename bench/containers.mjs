@@ -13,8 +13,12 @@
 //                      `docker stop -t 1` of one that ignores it (pid 1
 //                      without a handler: SIGKILL after 1 s) and `docker
 //                      restart -t 1` of the first, through the same dockerd.
+//   --trace            the docker measurements through a wrapper per runtime
+//                      that logs each call containerd's shim makes (bash, one
+//                      exec more per call for every runtime): per call, when
+//                      it starts after the docker command and how long it takes.
 //
-//   node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--record]
+//   node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--trace] [--record]
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,13 +39,14 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '10' },
     only: { type: 'string', default: 'runc,runsc,tsvisor' },
     'no-docker': { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
     record: { type: 'boolean', default: false },
     results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.help) {
-  console.log('usage: node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--record] [--results FILE]');
+  console.log('usage: node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--trace] [--record] [--results FILE]');
   process.exit(0);
 }
 const RUNS = Number(opts.runs);
@@ -133,6 +138,9 @@ const median = (xs) => {
 };
 
 const samples = Object.fromEntries(selected.map((n) => [n, { first: [], run: [], docker: [], stop: [], stopKill: [], restart: [] }]));
+/** --trace: the runtime calls made during each timed docker command, per runtime and measurement. */
+const traced = Object.fromEntries(selected.map((n) => [n, { stop: [], stopKill: [], restart: [] }]));
+const TRACE_LOG = path.join(WORK, 'calls.log');
 let seq = 0;
 
 for (let round = 0; round < RUNS; round++) {
@@ -148,6 +156,27 @@ for (let round = 0; round < RUNS; round++) {
 
 // ---- docker -------------------------------------------------------------------
 
+/** The calls a --trace wrapper logged: start and end (epoch s), status, runtime, arguments. */
+function traceLog() {
+  if (!fs.existsSync(TRACE_LOG)) return [];
+  return fs.readFileSync(TRACE_LOG, 'utf8').split('\n').filter(Boolean).map((l) => {
+    const [start, end, status, runtime, ...args] = l.split(' ');
+    return { start: Number(start), end: Number(end), status: Number(status), runtime, args };
+  });
+}
+
+/** timed(argv).total; with --trace, also keeps the runtime calls made meanwhile. */
+async function tracedTimed(name, key, argv) {
+  const t0 = Date.now() / 1000;
+  const { total } = await timed(argv);
+  if (opts.trace) {
+    // What a call is, without its id and its paths: kill 15, delete --force, create.
+    const what = (args) => args.filter((a, i) => !/^--(root|log|log-format|bundle|pid-file|console-socket)$/.test(args[i - 1] ?? '') && !/^--(root|log|log-format|bundle|pid-file)$/.test(a) && !/^[0-9a-f]{64}$/.test(a) && !RUNSC_ARGS.includes(a)).join(' ');
+    traced[name][key].push(traceLog().filter((c) => c.runtime === name && c.start >= t0 && c.start <= t0 + total / 1000).map((c) => ({ what: what(c.args), at: (c.start - t0) * 1000, ms: (c.end - c.start) * 1000, status: c.status })));
+  }
+  return total;
+}
+
 async function dockerBench() {
   const dockerd = which('dockerd');
   if (!dockerd) return 'dockerd is not installed (Debian package docker.io)';
@@ -157,6 +186,20 @@ async function dockerBench() {
   const runtimes = {};
   if (selected.includes('tsvisor')) runtimes.tsvisor = { path: TSVISOR_RUNSC };
   if (selected.includes('runsc')) runtimes.runsc = { path: which('runsc'), runtimeArgs: RUNSC_ARGS };
+  // --trace: each runtime, runc too, registered as trace-NAME, a wrapper that logs its calls.
+  const runtimeName = (name) => (opts.trace ? `trace-${name}` : name);
+  if (opts.trace) {
+    for (const name of selected) {
+      const real = runtimes[name]?.path ?? which(name);
+      const wrapper = path.join(dir, `trace-${name}`);
+      fs.writeFileSync(
+        wrapper,
+        `#!/bin/bash\nstart=$EPOCHREALTIME\n${JSON.stringify(real)} "$@"\nrc=$?\necho "$start $EPOCHREALTIME $rc ${name} $*" >> ${JSON.stringify(TRACE_LOG)}\nexit $rc\n`,
+        { mode: 0o755 },
+      );
+      runtimes[`trace-${name}`] = { ...runtimes[name], path: wrapper };
+    }
+  }
   fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify({ runtimes }));
   const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
   const d = spawn(
@@ -175,11 +218,11 @@ async function dockerBench() {
     }
     const tar = spawnSync('tar', ['-C', rootfs, '--numeric-owner', '-c', '.'], { env: ENV, maxBuffer: 256 << 20 }).stdout;
     sh([...client, 'import', '-', 'local/busybox'], tar);
-    for (const name of selected) await timed([...client, 'run', '--rm', `--runtime=${name}`, 'local/busybox', 'true']); // warm-up
+    for (const name of selected) await timed([...client, 'run', '--rm', `--runtime=${runtimeName(name)}`, 'local/busybox', 'true']); // warm-up
     for (let round = 0; round < RUNS; round++) {
       for (let i = 0; i < selected.length; i++) {
         const name = selected[(i + round) % selected.length];
-        samples[name].docker.push((await timed([...client, 'run', '--rm', `--runtime=${name}`, 'local/busybox', 'true'])).total);
+        samples[name].docker.push((await timed([...client, 'run', '--rm', `--runtime=${runtimeName(name)}`, 'local/busybox', 'true'])).total);
       }
     }
     // A shell that exits on SIGTERM at once (wait returns when the trap runs), and a sleep as pid 1, which ignores it.
@@ -187,15 +230,15 @@ async function dockerBench() {
     for (let round = 0; round < RUNS; round++) {
       for (let i = 0; i < selected.length; i++) {
         const name = selected[(i + round) % selected.length];
-        const term = sh([...client, 'run', '-d', `--runtime=${name}`, 'local/busybox', ...trapping]).trim();
-        const kill = sh([...client, 'run', '-d', `--runtime=${name}`, 'local/busybox', 'sleep', '1000']).trim();
+        const term = sh([...client, 'run', '-d', `--runtime=${runtimeName(name)}`, 'local/busybox', ...trapping]).trim();
+        const kill = sh([...client, 'run', '-d', `--runtime=${runtimeName(name)}`, 'local/busybox', 'sleep', '1000']).trim();
         // Until both have started (docker run -d returns once they have), and the shell has set its trap.
         await new Promise((r) => setTimeout(r, 500));
-        samples[name].stop.push((await timed([...client, 'stop', term])).total);
-        samples[name].stopKill.push((await timed([...client, 'stop', '-t', '1', kill])).total);
+        samples[name].stop.push(await tracedTimed(name, 'stop', [...client, 'stop', term]));
+        samples[name].stopKill.push(await tracedTimed(name, 'stopKill', [...client, 'stop', '-t', '1', kill]));
         sh([...client, 'start', term]);
         await new Promise((r) => setTimeout(r, 500));
-        samples[name].restart.push((await timed([...client, 'restart', '-t', '1', term])).total);
+        samples[name].restart.push(await tracedTimed(name, 'restart', [...client, 'restart', '-t', '1', term]));
         sh([...client, 'rm', '-f', term, kill]);
       }
     }
@@ -240,6 +283,22 @@ const versions = {
   runsc: () => sh(['runsc', '--version']).split('\n')[0],
   tsvisor: () => `tsvisor (git ${spawnSync('git', ['-C', REPO_DIR, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim()})`,
 };
+/** --trace: per runtime and measurement, each call (by its place in the sequence) with median start and duration. */
+function traceLines() {
+  const out = ['', '| runtime | measurement | call: starts after the docker command (median) +takes (median), ms |', '|---|---|---|'];
+  for (const name of selected) {
+    for (const [key, label] of [['stop', '`docker stop`'], ['stopKill', '`docker stop -t 1`'], ['restart', '`docker restart -t 1`']]) {
+      const runs = traced[name][key];
+      const calls = (runs[0] ?? []).map((c, i) => {
+        const same = runs.map((r) => r[i]).filter((x) => x && x.what === c.what);
+        const failed = same.filter((x) => x.status !== 0).length;
+        return `${c.what} ${fmt(median(same.map((x) => x.at)))} +${fmt(median(same.map((x) => x.ms)))}${failed ? ` (${failed} failed)` : ''}`;
+      });
+      out.push(`| ${name} | ${label} | ${calls.join('; ')} |`);
+    }
+  }
+  return out;
+}
 const report = [
   `## ${new Date().toISOString().replace('T', ' ').slice(0, 19)} UTC: container start-up`,
   '',
@@ -247,8 +306,10 @@ const report = [
   `- runtimes: ${selected.map((n) => versions[n]()).join('; ')}; runsc with ${RUNSC_ARGS.join(' ')}`,
   `- method: \`node bench/containers.mjs --runs ${RUNS}\`, median of ${RUNS} per cell, runtimes in rotating order each round; a busybox bundle whose process is a static program that writes one byte first`,
   ...(dockerProblem ? [`- docker: ${dockerProblem}`] : ['- docker: a private dockerd (20.10) started by the script, the three runtimes registered, one warm-up run each']),
+  ...(opts.trace && !dockerProblem ? ['- --trace: each runtime through a bash wrapper that logs its calls (one exec more per call, for every runtime)'] : []),
   '',
   ...lines,
+  ...(opts.trace && !dockerProblem ? traceLines() : []),
   '',
 ].join('\n');
 console.log(report);

@@ -785,6 +785,13 @@ export class ContainerCgroups {
     return { ...stats, blkio: {}, hugetlb: {}, intel_rdt: {}, network_interfaces: null };
   }
 
+  /** The container's directories, in the order they are removed (v2: the leaves first); never a hierarchy's root. */
+  removableDirs(): string[] {
+    const p = this.#paths;
+    const dirs = p.version === 2 ? [path.join(p.dir, V2_GUEST_LEAF), path.join(p.dir, V2_SANDBOX_LEAF), p.dir] : [...new Set(Object.values(p.dirs))];
+    return dirs.filter((d) => !isHierarchyRoot(d));
+  }
+
   /**
    * The metrics containerd's runc shim reports for a task on cgroup v1
    * (message io.containerd.cgroups.v1.Metrics, .proto field names), read
@@ -837,14 +844,11 @@ export class ContainerCgroups {
     } catch {
       /* no freezer, or already gone */
     }
-    const p = this.#paths;
-    const dirs = p.version === 2 ? [path.join(p.dir, V2_GUEST_LEAF), path.join(p.dir, V2_SANDBOX_LEAF), p.dir] : [...new Set(Object.values(p.dirs))];
     const problems: string[] = [];
-    for (const dir of dirs) {
+    for (const dir of this.removableDirs()) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         try {
-          if (isHierarchyRoot(dir)) break;
           fs.rmdirSync(dir);
           break;
         } catch (e) {
@@ -1250,6 +1254,15 @@ export interface SandboxCgroups {
   warnings: string[];
   /** the oom_score_adj guest processes must have (undefined: leave it to the spec) */
   guestOomScoreAdj: number | undefined;
+  /**
+   * Moves the sandbox process and its helpers into the sandbox's cgroups;
+   * returns warnings. Called just before the first guest process is
+   * started, whose addGuest then follows within a few ms: on cgroup v1 the
+   * first of a burst of moves waits for an RCU grace period (the
+   * threadgroup rwsem's writer side: 6-15 ms here), and a burst that comes
+   * later waits for another.
+   */
+  join(): string[];
   /** Moves a guest process where guests go, with the guests' oom_score_adj; returns warnings. */
   addGuest(pid: number): string[];
   /** Moves the sandbox process (or `pid`, a helper that came from the same cgroups) back where it was before it joined; returns warnings. */
@@ -1265,9 +1278,11 @@ function setOomScoreAdj(pid: number | 'self', value: number): void {
 }
 
 /**
- * Run by the sandbox process before it starts the Gofer: makes the
- * container's cgroups, applies the limits and joins them, so that the Gofer
- * and the guests, its children, are charged there too.
+ * Run by the sandbox process as it sets the container up: makes the
+ * container's cgroups and applies the limits; join() then moves it and its
+ * helpers there before the first guest starts, so that the Gofer and the
+ * guests, the Sentry's children, are charged there too (what they allocated
+ * before stays charged where they were, as the Sentry's modules).
  *
  * With a memory limit, the container's OOM killer must take a guest
  * process, as under runc, never the Sentry or the Gofer (the largest
@@ -1291,7 +1306,7 @@ export function enterSandboxCgroups(
   for (const what of parsed.ignored) warnings.push(`${what} is not applied by tsvisor`);
   if (!paths) {
     if (asksForSomething(parsed.limits)) warnings.push('linux.resources not applied: the host has no cgroup file system');
-    return { cgroups: undefined, warnings, guestOomScoreAdj: undefined, addGuest: () => [], leave: () => [], joinAnchor: () => [], anchorStarted: () => [] };
+    return { cgroups: undefined, warnings, guestOomScoreAdj: undefined, join: () => [], addGuest: () => [], leave: () => [], joinAnchor: () => [], anchorStarted: () => [] };
   }
   // runc sets its default device rules after the spec's, whatever the spec asks (v1).
   if (paths.version === 1) parsed.limits.devices = containerDeviceRules(parsed.limits.devices ?? [], devicePaths);
@@ -1300,7 +1315,6 @@ export function enterSandboxCgroups(
   // Without any cgroup this still says, limit by limit, what is not applied.
   warnings.push(...cgroups.apply(parsed.limits, 'create'));
   const before = fs.readFileSync('/proc/self/cgroup', 'utf8');
-  if (cgroups.usable) for (const pid of [process.pid, ...helpers]) warnings.push(...cgroups.joinSandbox(pid));
   let guestAdj: number | undefined;
   let anchor: { pid: number; before: string } | undefined;
   const memoryLimited = [parsed.limits.memory?.limit, parsed.limits.memory?.swap].some((v) => v !== undefined && v > 0);
@@ -1320,6 +1334,7 @@ export function enterSandboxCgroups(
     cgroups,
     warnings,
     guestOomScoreAdj: guestAdj,
+    join: () => (cgroups.usable ? [process.pid, ...helpers].flatMap((pid) => cgroups.joinSandbox(pid)) : []),
     addGuest(pid) {
       const out = cgroups.usable ? cgroups.joinGuest(pid) : [];
       if (guestAdj !== undefined) {

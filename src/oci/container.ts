@@ -46,6 +46,7 @@ export function registerContainer(globals: FlagValues, id: string, bundleDir: st
     sentryStartTime: 0,
     controlSocket: '',
     config: path.join(bundle, 'config.json'),
+    poststop: config.hooks.poststop,
     ...cgroupPlan,
   });
   return { id, bundle, config, store, cgroups: cgroupPlan.cgroups };
@@ -135,8 +136,8 @@ export async function deleteContainer(root: string, id: string, force: boolean):
     const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
     let hooks: readonly Hook[] = [];
     try {
-      // The config may have changed since create (runc reads it again too).
-      hooks = loadConfig(state.bundle).hooks.poststop;
+      // Those of create, as runc runs them; an older tsvisor's state has none recorded.
+      hooks = state.poststop ?? loadConfig(state.bundle).hooks.poststop;
     } catch (e) {
       hookErrors.push(message(e));
     }

@@ -81,8 +81,8 @@ export async function startSandbox(
     joinNamespacePaths(config, spec);
     spec.oomScoreAdj = config.process.oomScoreAdj;
     // The Gofer (started already) and the anchor's keeper (this process's
-    // parent, whose clone the anchor will be) are moved there; the guests,
-    // not started yet, inherit the cgroups.
+    // parent, whose clone the anchor will be) join them with this process;
+    // the guests, not started yet, inherit the cgroups.
     const helpers = o.anchorFd === undefined ? [o.gofer.pid] : [o.gofer.pid, process.ppid];
     const sandboxCgroups = (entered = enterSandboxCgroups(store.load(id).cgroups, config.resources, config.devices.map((d) => d.path), config.process.oomScoreAdj, helpers));
     if (sandboxCgroups.guestOomScoreAdj !== undefined) spec.oomScoreAdj = sandboxCgroups.guestOomScoreAdj;
@@ -123,6 +123,8 @@ export async function startSandbox(
       log.warn({ sysctls: netSysctls }, 'network sysctls ignored: --network=host shares the host network namespace');
       for (const k of netSysctls) delete spec.sysctl![k];
     }
+    // Now, not before the modules load: the launcher's addGuest then falls in the same burst of moves (SandboxCgroups.join).
+    for (const w of sandboxCgroups.join()) log.warn(w);
     kernel = new Kernel(spec, log);
     o.signals.attach(kernel);
     try {
@@ -201,6 +203,8 @@ export async function startSandbox(
         update(store, id, (state) => {
           state.status = 'stopped';
           state.exitStatus = exit.status;
+          // Under the lock with the state, so no pause can come between.
+          if (!state.paused && state.poststop?.length === 0) store.allowDirectDelete(id, sandboxCgroups.cgroups?.removableDirs() ?? []);
         });
       } catch {
         /* deleted meanwhile (delete --force) */

@@ -8,6 +8,7 @@
 //   <root>/<id>/lock        flock'ed around read-modify-write of the state
 //   <root>/<id>/control.sock  the sandbox process's control socket (src/oci/control.ts)
 //   <root>/<id>/direct-start  empty: `start` needs no Node (bin/tsvisor)
+//   <root>/<id>/direct-delete the cgroup directories, one a line: `delete` needs no Node (bin/tsvisor)
 //
 // Each CLI command is a short process that reads the state, maybe changes it
 // and exits; the sandbox process (`tsvisor boot`) updates it as the container
@@ -40,6 +41,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { native } from '../platform/native.js';
 import type { CgroupPaths, ResourceLimits } from './cgroups.js';
+import type { Hook } from './spec.js';
 
 export type StateErrorCode = 'not-found' | 'exists' | 'invalid' | 'locked';
 
@@ -84,6 +86,12 @@ export interface ContainerState {
   paused?: boolean;
   /** path of the saved config */
   config: string;
+  /**
+   * The poststop hooks as config.json had them at create: delete runs
+   * these, as runc runs those it saved then (not config.json's hooks at
+   * delete). Absent in a state an older tsvisor wrote.
+   */
+  poststop?: Hook[];
 }
 
 /** The state `runc state` prints (and hooks get on stdin), fields in runc's order. */
@@ -123,6 +131,12 @@ const STATE_FILE = 'state.json';
  * (no poststart hooks): bin/tsvisor then asks it itself, without Node.
  */
 export const DIRECT_START_FILE = 'direct-start';
+/**
+ * Left by the sandbox process as its container stops, when deleting it
+ * needs no Node (no poststop hooks, not paused): bin/tsvisor removes the
+ * cgroup directories it lists, one a line, and the container's directory.
+ */
+const DIRECT_DELETE_FILE = 'direct-delete';
 const LOCK_FILE = 'lock';
 /** Prefix of directories being removed; '#' cannot appear in an id, so list() never sees them. */
 const TRASH_PREFIX = '#deleting-';
@@ -306,6 +320,20 @@ export class StateStore {
       if (isMissing(e)) throw notFound(state.id);
       throw e;
     }
+  }
+
+  /**
+   * Writes DIRECT_DELETE_FILE (atomically: bin/tsvisor reads it without the
+   * lock first) listing `cgroupDirs`. The caller holds the container's lock
+   * and has saved or is saving it as stopped. Nothing is written when a
+   * directory's name holds a newline: `delete` is then Node's.
+   */
+  allowDirectDelete(id: string, cgroupDirs: readonly string[]): void {
+    if (cgroupDirs.some((d) => d.includes('\n'))) return;
+    const file = path.join(this.dir(id), DIRECT_DELETE_FILE);
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, cgroupDirs.map((d) => `${d}\n`).join(''), { mode: 0o600 });
+    fs.renameSync(tmp, file);
   }
 
   /**

@@ -4,6 +4,7 @@
 // install's networking (the default bridge docker0, iptables); the image is
 // a busybox root imported locally, so no registry is needed.
 import { SANDBOX_RELEASE } from './harness.js';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -189,6 +190,50 @@ describe('docker run --runtime=tsvisor', () => {
       await expectGone(c.id, c.procs, rt);
       seen[rt] = { top: c.rows.map((row) => row.cmd), logs: logs!.stdout, state };
     }
+    expect(seen.tsvisor).toEqual(seen.runc);
+  }, 120000);
+
+  // Each stop ends with the runtime's `delete`, which bin/tsvisor answers
+  // itself for a container without poststop hooks (Docker's): what it
+  // leaves must be what runc leaves, nothing, and a restart must start afresh.
+  it('stop, restart -t 1, stop: exit statuses, logs and a fresh start as with runc; no runtime state or cgroup is left after each stop', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const r = docker(daemon(), ['run', '-d', `--runtime=${rt}`, IMAGE, 'sh', '-c', "trap 'exit 0' TERM; echo started; sleep 1000 & wait"]);
+      expect(r.status, r.stderr).toBe(0);
+      const c = { id: r.stdout.trim(), procs: [] as ProcInfo[] };
+      const stateDirs = () => fs.readdirSync(path.join(daemon().tmp, 'exec')).flatMap((d) => {
+        const dir = path.join(daemon().tmp, 'exec', d, 'moby', c.id);
+        return d.startsWith('runtime-') && fs.existsSync(dir) ? [dir] : [];
+      });
+      const cgroupDirs = () => spawnSync('find', ['/sys/fs/cgroup', '-maxdepth', '6', '-type', 'd', '-name', c.id], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      expect(stateDirs().length, rt).toBe(1);
+      expect(cgroupDirs().length, rt).toBeGreaterThan(0);
+      const steps: unknown[] = [];
+      const stopped = async (what: string) => {
+        await until(`the ${rt} container to stop (${what})`, () => inspect(c.id, '{{.State.Running}}') === 'false');
+        expect({ what, state: stateDirs(), cgroups: cgroupDirs() }, rt).toEqual({ what, state: [], cgroups: [] });
+        steps.push(inspect(c.id, `${what} {{.State.Status}} {{.State.ExitCode}} {{json .State.Error}}`));
+      };
+      // Until the shell has set its trap.
+      await until(`docker logs (${rt})`, () => docker(daemon(), ['logs', c.id]).stdout === 'started\n');
+      c.procs = containerProcesses(daemon(), c.id);
+      expect(outcome(docker(daemon(), ['stop', c.id])), rt).toEqual({ status: 0, stdout: `${c.id}\n`, stderr: '' });
+      await stopped('stop');
+      const firstPid = inspect(c.id, '{{.State.Pid}}');
+      expect(outcome(docker(daemon(), ['restart', '-t', '1', c.id])), rt).toEqual({ status: 0, stdout: `${c.id}\n`, stderr: '' });
+      await until(`docker logs after restart (${rt})`, () => docker(daemon(), ['logs', c.id]).stdout === 'started\nstarted\n');
+      steps.push(inspect(c.id, 'restart {{.State.Status}} {{.State.Running}} {{.RestartCount}}'));
+      expect(inspect(c.id, '{{.State.Pid}}'), rt).not.toBe(firstPid);
+      expect(stateDirs().length, rt).toBe(1);
+      expect(outcome(docker(daemon(), ['stop', '-t', '1', c.id])), rt).toEqual({ status: 0, stdout: `${c.id}\n`, stderr: '' });
+      await stopped('stop again');
+      const procs = containerProcesses(daemon(), c.id);
+      expect(outcome(docker(daemon(), ['rm', c.id])), rt).toEqual({ status: 0, stdout: `${c.id}\n`, stderr: '' });
+      await expectGone(c.id, [...c.procs, ...procs], rt);
+      seen[rt] = steps;
+    }
+    expect(seen.tsvisor).toEqual(['stop exited 0 ""', 'restart running true 0', 'stop again exited 0 ""']);
     expect(seen.tsvisor).toEqual(seen.runc);
   }, 120000);
 

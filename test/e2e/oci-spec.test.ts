@@ -358,6 +358,33 @@ describe('hooks', () => {
     expect(fs.readFileSync(log, 'utf8')).toBe('second\n');
   });
 
+  // runc saves the config at create and runs the poststop hooks it had
+  // then, whatever config.json says at delete; so does tsvisor (and its
+  // shell deletes a container created without any, bin/tsvisor).
+  it('poststop hooks are those of create, however config.json changes before delete', () => {
+    const outcome = (rt: Runtime, before: string[], after: string[]) => {
+      const log = path.join(base, `poststop-${rt}-${counter++}.log`);
+      const hooks = (names: string[]) => (names.length ? { poststop: names.map((n) => ({ path: '/bin/sh', args: ['sh', '-c', `echo ${n} >> ${log}`] })) } : {});
+      const dir = bundle(sh('true'), (c) => (c.hooks = hooks(before)));
+      const id = `c${counter++}`;
+      const cli = (...args: string[]) =>
+        spawnSync(runtimeArgv(rt)[0]!, [...runtimeArgv(rt).slice(1), ...args], { encoding: 'utf8', timeout: 60000, stdio: args[0] === 'create' ? 'ignore' : ['ignore', 'pipe', 'pipe'] });
+      expect(cli('create', '--bundle', dir, id).status).toBe(0);
+      const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      config.hooks = hooks(after);
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+      expect(cli('start', id).status).toBe(0);
+      for (let i = 0; i < 200 && !/"status":\s*"stopped"/.test(cli('state', id).stdout); i++) spawnSync('sleep', ['0.05']);
+      const del = cli('delete', id);
+      return { status: del.status, stderr: del.stderr, ran: fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '' };
+    };
+    for (const [before, after] of [[['created'], []], [[], ['added']], [['created'], ['changed']]]) {
+      const runc = outcome('runc', before!, after!);
+      expect(runc).toEqual({ status: 0, stderr: '', ran: before!.map((n) => `${n}\n`).join('') });
+      expect(outcome('tsvisor', before!, after!)).toEqual(runc);
+    }
+  });
+
   it('a failing prestart hook fails the container before it runs', () => {
     for (const rt of RUNTIMES) {
       const r = run(rt, bundle(sh('echo container ran'), (c) => (c.hooks = { prestart: [{ path: '/bin/false' }] })));

@@ -199,6 +199,79 @@ describe('OCI lifecycle', () => {
     expect(fs.existsSync(path.join(stateRoot, 'leftover'))).toBe(false);
   });
 
+  // bin/tsvisor deletes a stopped container itself when its sandbox process
+  // left direct-delete (no poststop hooks): the same answer as the Node
+  // command's and runc's, and nothing left behind, cgroups included.
+  it('delete of a stopped container answers alike from the shell, from Node and from runc, and leaves no state or cgroup', async () => {
+    const runcRoot = path.join(bundleBase, 'runc-state');
+    // The shell path alone: tools bin/tsvisor may use, and a `node` that only says it was run.
+    const noNode = path.join(bundleBase, 'no-node');
+    fs.mkdirSync(noNode, { recursive: true });
+    for (const tool of ['flock', 'rmdir', 'mv', 'rm']) fs.symlinkSync(`/usr/bin/${tool}`, path.join(noNode, tool));
+    fs.writeFileSync(path.join(noNode, 'node'), '#!/bin/sh\necho "node was run" >&2\nexit 99\n', { mode: 0o755 });
+    const cli = (rt: 'shell' | 'shell-only' | 'node' | 'runc', args: string[]) => {
+      const [cmd, argv] = rt === 'node' ? nodeArgv(args) : rt === 'runc' ? ['runc', ['--root', runcRoot, ...args]] : [TSVISOR, ['--root', stateRoot, ...args]];
+      const env = rt === 'shell-only' ? { PATH: noNode } : process.env;
+      const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 60000, env, stdio: args[0] === 'create' ? 'ignore' : ['ignore', 'pipe', 'pipe'] });
+      return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    };
+    const cgroupDirs = (id: string) =>
+      spawnSync('find', ['/sys/fs/cgroup', '-maxdepth', '6', '-type', 'd', '-name', id], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort();
+    /** Creates and starts container `id` under `rt`, waits until it has stopped; returns its cgroup directories. */
+    const stopped = async (rt: 'tsvisor' | 'runc', id: string, script: string) => {
+      const via = rt === 'runc' ? 'runc' : 'shell';
+      const b = bundle(`del-${id}`, ['/bin/sh', '-c', script]);
+      expect(cli(via, ['create', '--bundle', b, id]).status).toBe(0);
+      expect(cli(via, ['start', id]).status).toBe(0);
+      await until(`${id} to stop`, () => /"status":\s*"stopped"/.test(cli(via, ['state', id]).stdout));
+      const dirs = cgroupDirs(id);
+      expect(dirs.length, id).toBeGreaterThan(0);
+      return dirs;
+    };
+    const answers: Record<string, unknown> = {};
+    for (const [rt, id] of [['shell-only', 'del-shell'], ['node', 'del-node'], ['runc', 'del-runc']] as const) {
+      await stopped(rt === 'runc' ? 'runc' : 'tsvisor', id, 'exit 3');
+      if (rt !== 'runc') expect(fs.existsSync(path.join(stateRoot, id, 'direct-delete'))).toBe(true);
+      answers[rt] = cli(rt, ['delete', id]);
+      expect(cgroupDirs(id), rt).toEqual([]);
+      expect(cli(rt === 'runc' ? 'runc' : 'node', ['state', id]).status, rt).toBe(1);
+    }
+    expect(answers['shell-only']).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(answers.node).toEqual(answers['shell-only']);
+    expect(answers.runc).toEqual(answers['shell-only']);
+    expect(fs.readdirSync(stateRoot).filter((n) => n.startsWith('del-') || n.startsWith('#'))).toEqual([]);
+
+    // A cgroup still in use (a host process moved into it after the
+    // container stopped): the shell leaves the delete to Node, which waits
+    // for the cgroup to empty, as it does for a sandbox process still leaving.
+    const dirs = await stopped('tsvisor', 'del-busy', 'exit 0');
+    const squatter = spawn('sleep', ['0.5'], { stdio: 'ignore' });
+    const pidsDir = dirs.find((d) => d.includes('/pids/'))!;
+    fs.writeFileSync(path.join(pidsDir, 'cgroup.procs'), String(squatter.pid));
+    expect(cli('shell-only', ['delete', 'del-busy'])).toEqual({ status: 99, stdout: '', stderr: 'node was run\n' });
+    expect(cli('shell', ['delete', 'del-busy'])).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(cgroupDirs('del-busy')).toEqual([]);
+    expect(fs.existsSync(path.join(stateRoot, 'del-busy'))).toBe(false);
+
+    // The lock file gone (a racing delete renames the directory away): no
+    // word from the shell, only the Node command's answer.
+    await stopped('tsvisor', 'del-lockless', 'exit 0');
+    fs.rmSync(path.join(stateRoot, 'del-lockless', 'lock'));
+    expect(cli('shell', ['delete', 'del-lockless'])).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(cgroupDirs('del-lockless')).toEqual([]);
+
+    // A poststop hook is Node's to run: no direct-delete.
+    const hookLog = path.join(bundleBase, 'del-hook.log');
+    const hb = bundle('del-hooked', ['/bin/true'], (c) => (c.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', `echo ran >> ${hookLog}`] }] }));
+    expect(cli('shell', ['create', '--bundle', hb, 'del-hooked']).status).toBe(0);
+    expect(cli('shell', ['start', 'del-hooked']).status).toBe(0);
+    await until('del-hooked to stop', () => /"status":\s*"stopped"/.test(cli('shell', ['state', 'del-hooked']).stdout));
+    expect(fs.existsSync(path.join(stateRoot, 'del-hooked', 'direct-delete'))).toBe(false);
+    expect(cli('shell', ['delete', 'del-hooked'])).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(fs.readFileSync(hookLog, 'utf8')).toBe('ran\n');
+    expect(cgroupDirs('del-hooked')).toEqual([]);
+  });
+
   // bin/tsvisor starts a container through tsvisor-control when create left
   // direct-start; every other answer must be the Node command's.
   it('start answers alike from the shell and from Node, and starts a container only once', async () => {
