@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchOptions, die, numberOption, requireRoot } from './args.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
@@ -34,24 +34,16 @@ const TSVISOR_RUNSC = path.join(REPO_DIR, 'runsc-compat/runsc');
 /** runsc 20221219 here: only the ptrace platform works and its default networking fails (../shared/reference/peers.md). */
 const RUNSC_ARGS = ['--platform=ptrace', '--network=none'];
 
-const { values: opts } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '10' },
-    only: { type: 'string', default: 'runc,runsc,tsvisor' },
-    'no-docker': { type: 'boolean', default: false },
-    trace: { type: 'boolean', default: false },
-    record: { type: 'boolean', default: false },
-    results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opts = benchOptions('usage: node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--trace] [--record] [--results FILE]', {
+  runs: { type: 'string', default: '10' },
+  only: { type: 'string', default: 'runc,runsc,tsvisor' },
+  'no-docker': { type: 'boolean', default: false },
+  trace: { type: 'boolean', default: false },
+  record: { type: 'boolean', default: false },
+  results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
 });
-if (opts.help) {
-  console.log('usage: node bench/containers.mjs [--runs N] [--only runc,runsc,tsvisor] [--no-docker] [--trace] [--record] [--results FILE]');
-  process.exit(0);
-}
-const RUNS = Number(opts.runs);
-if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a positive integer');
-if (process.getuid() !== 0) throw new Error('run as root: the runtimes and dockerd need it');
+const RUNS = numberOption(opts, 'runs', 1);
+requireRoot('the runtimes and dockerd need it');
 
 const ENV = { PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${path.dirname(process.execPath)}`, HOME: '/root', LANG: 'C' };
 const WORK = fs.mkdtempSync('/var/tmp/tsv-cb-');
@@ -75,7 +67,7 @@ const RUNTIMES = {
   tsvisor: { argv: (root) => [TSVISOR, '--root', root], available: () => fs.existsSync(TSVISOR) },
 };
 const selected = opts.only.split(',').filter((n) => {
-  if (!RUNTIMES[n]) throw new Error(`unknown runtime ${n}`);
+  if (!RUNTIMES[n]) die(`unknown runtime ${n}`);
   if (!RUNTIMES[n].available()) {
     console.error(`${n}: not installed, skipped`);
     return false;

@@ -15,18 +15,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchOptions, numberOption } from './args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tsvisor = path.join(here, '..', 'bin', 'tsvisor');
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const runs = arg('runs', 5);
-const budget = String(arg('budget', 300));
-const load = arg('load', 0);
-const record = process.argv.includes('--record');
-const withStrace = process.argv.includes('--strace');
+const opts = benchOptions('usage: node bench/coverage.mjs [--runs N] [--budget MS] [--load N] [--strace] [--record]', {
+  runs: { type: 'string', default: '5' },
+  budget: { type: 'string', default: '300' },
+  load: { type: 'string', default: '0' },
+  strace: { type: 'boolean', default: false },
+  record: { type: 'boolean', default: false },
+});
+const runs = numberOption(opts, 'runs', 1);
+const budget = String(numberOption(opts, 'budget', 1));
+const load = numberOption(opts, 'load', 0);
+const record = opts.record;
+const withStrace = opts.strace;
 
 const dir = fs.mkdtempSync(path.join('/var/tmp', 'tsvisor-bench-coverage-'));
 fs.chmodSync(dir, 0o755);

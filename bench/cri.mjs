@@ -35,32 +35,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { build } from 'rolldown';
+import { benchOptions, die, numberOption, requireRoot } from './args.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
 const ALL = ['runc', 'runsc', 'tsvisor', 'tsvisor-shim'];
 
-const { values: opts } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '10' },
-    only: { type: 'string', default: ALL.join(',') },
-    record: { type: 'boolean', default: false },
-    'runsc-debug': { type: 'string' },
-    results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opts = benchOptions(`usage: node bench/cri.mjs [--runs N] [--only ${ALL.join(',')}] [--runsc-debug DIR] [--record] [--results FILE]`, {
+  runs: { type: 'string', default: '10' },
+  only: { type: 'string', default: ALL.join(',') },
+  record: { type: 'boolean', default: false },
+  'runsc-debug': { type: 'string' },
+  results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
 });
-if (opts.help) {
-  console.log(`usage: node bench/cri.mjs [--runs N] [--only ${ALL.join(',')}] [--runsc-debug DIR] [--record] [--results FILE]`);
-  process.exit(0);
-}
-const RUNS = Number(opts.runs);
-if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a positive integer');
-if (process.getuid() !== 0) throw new Error('run as root: containerd and the runtimes need it');
+const RUNS = numberOption(opts, 'runs', 1);
+requireRoot('containerd and the runtimes need it');
 const handlers = opts.only.split(',');
-for (const h of handlers) if (!ALL.includes(h)) throw new Error(`unknown handler ${h}`);
+for (const h of handlers) if (!ALL.includes(h)) die(`unknown handler ${h}`);
 
 // The test's helpers, bundled next to node_modules (so that @grpc resolves
 // and harness.ts finds the repository two directories up).

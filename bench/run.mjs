@@ -8,11 +8,11 @@
 //                      [--workloads py-pass,tar-x,oploop,...] [--record]
 
 import { spawn, spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchOptions, die } from './args.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
@@ -44,43 +44,23 @@ const USAGE = `usage: node bench/run.mjs [options]
   -v, --verbose       print each command as it is validated
   -h, --help`;
 
-let opts;
-try {
-  opts = parseArgs({
-    options: {
-      runs: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      workloads: { type: 'string' },
-      schedule: { type: 'string', default: 'roundrobin' },
-      'no-hyperfine': { type: 'boolean', default: false },
-      'op-budget': { type: 'string' },
-      timeout: { type: 'string', default: '300' },
-      tsvisor: { type: 'string' },
-      'tsvisor-args': { type: 'string', default: '' },
-      record: { type: 'boolean', default: false },
-      results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
-      json: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-      verbose: { type: 'boolean', short: 'v', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  }).values;
-} catch (e) {
-  console.error(`run.mjs: ${e.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (opts.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-
-function die(msg) {
-  console.error(`run.mjs: ${msg}`);
-  process.exit(2);
-}
+const opts = benchOptions(USAGE, {
+  runs: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  only: { type: 'string' },
+  workloads: { type: 'string' },
+  schedule: { type: 'string', default: 'roundrobin' },
+  'no-hyperfine': { type: 'boolean', default: false },
+  'op-budget': { type: 'string' },
+  timeout: { type: 'string', default: '300' },
+  tsvisor: { type: 'string' },
+  'tsvisor-args': { type: 'string', default: '' },
+  record: { type: 'boolean', default: false },
+  results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
+  json: { type: 'string' },
+  keep: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', short: 'v', default: false },
+});
 
 const RUNS = opts.runs !== undefined ? Number(opts.runs) : opts.quick ? 3 : 10;
 if (!Number.isInteger(RUNS) || RUNS < 1) die(`--runs must be a positive integer, got ${opts.runs}`);

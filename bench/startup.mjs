@@ -11,21 +11,15 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchOptions, numberOption } from './args.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const { values: opts } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '10' },
-    record: { type: 'boolean', default: false },
-    results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opts = benchOptions('usage: node bench/startup.mjs [--runs N] [--record] [--results FILE]', {
+  runs: { type: 'string', default: '10' },
+  record: { type: 'boolean', default: false },
+  results: { type: 'string', default: path.join(BENCH_DIR, 'RESULTS.md') },
 });
-if (opts.help) {
-  console.log('usage: node bench/startup.mjs [--runs N] [--record] [--results FILE]');
-  process.exit(0);
-}
+numberOption(opts, 'runs', 1);
 const common = ['--runs', opts.runs, '--results', opts.results, ...(opts.record ? ['--record'] : [])];
 let failed = false;
 for (const script of ['containers.mjs', 'cri.mjs']) {

@@ -14,28 +14,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchOptions, die, numberOption } from './args.mjs';
 import { SUITES, TSVISOR, isFetched, pristineDir, resetWork, suite, suiteEnv, workDir } from '../scripts/testrun/suites.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const value = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const runs = Number(value('runs', '3'));
-const load = Number(value('load', '0'));
-const tsvisorCmd = value('tsvisor-cmd', 'do');
-const record = process.argv.includes('--record');
-const ids = value('suites', SUITES.map((s) => s.id).join(',')).split(',');
-if (!(runs >= 1) || !(load >= 0) || !['do', 'test'].includes(tsvisorCmd)) {
-  console.error('usage: node bench/suites.mjs [--runs N] [--load N] [--suites gzip,networkx,qs] [--tsvisor-cmd do|test] [--record]');
-  process.exit(2);
-}
+const opts = benchOptions('usage: node bench/suites.mjs [--runs N] [--load N] [--suites gzip,networkx,qs] [--tsvisor-cmd do|test] [--record]', {
+  runs: { type: 'string', default: '3' },
+  load: { type: 'string', default: '0' },
+  suites: { type: 'string', default: SUITES.map((s) => s.id).join(',') },
+  'tsvisor-cmd': { type: 'string', default: 'do' },
+  record: { type: 'boolean', default: false },
+});
+const runs = numberOption(opts, 'runs', 1);
+const load = numberOption(opts, 'load', 0);
+const tsvisorCmd = opts['tsvisor-cmd'];
+if (!['do', 'test'].includes(tsvisorCmd)) die(`--tsvisor-cmd must be do or test, got ${tsvisorCmd}`);
+const record = opts.record;
+const ids = opts.suites.split(',');
 for (const id of ids) {
-  suite(id);
-  if (!isFetched(id)) {
-    console.error(`suites.mjs: ${id} is not fetched: run scripts/testrun/fetch-suites.sh`);
-    process.exit(2);
-  }
+  if (!SUITES.some((s) => s.id === id)) die(`unknown suite '${id}' (known: ${SUITES.map((s) => s.id).join(', ')})`);
+  if (!isFetched(id)) die(`${id} is not fetched: run scripts/testrun/fetch-suites.sh`);
 }
 
 // bwrap's writable suite tree: a copy on a tmpfs, bound over the suite's path.
