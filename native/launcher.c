@@ -23,8 +23,9 @@
  *      first; with --keep-privs (OCI noNewPrivileges false) the launcher
  *      holds CAP_SYS_ADMIN for the install instead and drops it after the go
  *      signal if the container's sets lack it. Either way the filter stays
- *      for every descendant, and the guest's view is nosuid (enter_root), so
- *      an exec gains no ids or capabilities from a file;
+ *      for every descendant, and the guest's view is nosuid (enter_root):
+ *      set-id bits take effect only through the Sentry's set-id store
+ *      (--setid-store, make_setid_store);
  *   6. waits for the go signal; if the container has a seccomp profile of
  *      its own (OCI linux.seccomp), installs it as a second filter, as late
  *      as runc does (only the exec follows) and without a listener (a task
@@ -36,7 +37,8 @@
  *      other.
  *
  * Protocol on the control socket (SOCK_SEQPACKET, fd 3 unless --ctl):
- *   launcher -> Sentry  'U'                   user namespace made: map it
+ *   launcher -> Sentry  'U' + int             user namespace made: map it;
+ *                                             the set-id store's fd or -1
  *   Sentry -> launcher  'M'                   maps written
  *   Sentry -> launcher  'F' + sock_filter[]   the filter
  *   launcher -> Sentry  'L' + int             the listener's fd number
@@ -110,6 +112,8 @@
 #define MAX_SYSCTLS 64
 
 static int ctl = 3;
+/* the set-id exec store's root (make_setid_store), or -1 */
+static int setid_store = -1;
 static char stop_at;
 
 static void fail(const char *fmt, ...) {
@@ -144,6 +148,8 @@ struct options {
   /* OCI process.capabilities, masks */
   unsigned long long bounding, effective, permitted, inheritable, ambient;
   int keep_privs;
+  /* --setid-store SIZE: tmpfs size= of the set-id exec store (make_setid_store) */
+  const char *setid_store;
   int have_user;
   uid_t uid;
   gid_t gid;
@@ -209,6 +215,7 @@ static void parse(int argc, char **argv, struct options *o) {
     i++;
     if (!strcmp(a, "--ctl")) ctl = (int)num(v, "ctl fd");
     else if (!strcmp(a, "--root")) o->root = v;
+    else if (!strcmp(a, "--setid-store")) o->setid_store = v;
     else if (!strcmp(a, "--hostname")) o->hostname = v;
     else if (!strcmp(a, "--domainname")) o->domainname = v;
     else if (!strcmp(a, "--netns")) o->netns = v;
@@ -425,6 +432,37 @@ static void enter_root(const char *root, int rootless) {
   if (chdir("/") < 0) fail("chdir /: %s", strerror(errno));
 }
 
+/* The set-id exec store (docs/design.md, "Set-user-id and set-group-id
+ * files"): a tmpfs that is not nosuid, in the guest's mount namespace (the
+ * kernel applies set-id bits only from a mount of the exec'ing task's own
+ * namespace, and only when not nosuid), that no path reaches: it is stacked
+ * on the root and covered by a second clone of the root, which becomes the
+ * root (a lookup of ".." stays there). Made as real root, so its superblock belongs to the
+ * initial user namespace, an ancestor of the guest's. Returns its root's fd,
+ * which the Sentry takes (pidfd_getfd) and the launcher closes before the
+ * guest runs. */
+static int make_setid_store(const char *size) {
+  int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0) fail("set-id store: fsopen: %s", strerror(errno));
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+      syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+      syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    fail("set-id store: tmpfs size=%s: %s", size, strerror(errno));
+  int store = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+  if (store < 0) fail("set-id store: fsmount: %s", strerror(errno));
+  close(fs);
+  int cover = (int)syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (cover < 0) fail("set-id store: clone the root: %s", strerror(errno));
+  if (syscall(SYS_move_mount, store, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+      syscall(SYS_move_mount, cover, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    fail("set-id store: mount: %s", strerror(errno));
+  /* The cover becomes the root: Linux lets only a task whose root is the
+   * topmost mount on its namespace's root make a user namespace. */
+  if (fchdir(cover) < 0 || chroot(".") < 0 || chdir("/") < 0) fail("set-id store: enter the cover: %s", strerror(errno));
+  close(cover);
+  return store;
+}
+
 static void loopback_up(void) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) fail("socket: %s", strerror(errno));
@@ -504,7 +542,9 @@ static void enter_userns(const struct options *o, int procself) {
     return;
   }
   stop_here('U');
-  send_msg("U", 1);
+  unsigned char msg[1 + sizeof setid_store] = {'U'};
+  memcpy(msg + 1, &setid_store, sizeof setid_store);
+  send_msg(msg, sizeof msg);
   expect('M', "the uid/gid maps");
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become namespace root: %s", strerror(errno));
 }
@@ -759,6 +799,7 @@ static void go_and_exec(int listener, const struct options *o) {
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   close(listener);
   close(ctl);
+  if (setid_store >= 0) close(setid_store);
   install_profile(profile);
   /* Seized and past the filters' installs: the extra CAP_SYS_ADMIN goes
    * (capset stops for the Sentry, which refreshes its view of the creds). */
@@ -828,6 +869,7 @@ int main(int argc, char **argv) {
     if (procself < 0) fail("open /proc/self: %s", strerror(errno));
   }
   enter_root(o.root, o.rootless);
+  if (o.setid_store && !o.rootless) setid_store = make_setid_store(o.setid_store);
   if (o.lo_up) loopback_up();
   if (o.hostname && sethostname(o.hostname, strlen(o.hostname)) < 0) fail("sethostname: %s", strerror(errno));
   if (o.domainname && setdomainname(o.domainname, strlen(o.domainname)) < 0)

@@ -357,6 +357,8 @@ export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
 /** A POSIX access ACL (uapi/linux/posix_acl_xattr.h): a version, then {u16 tag, u16 perm, u32 id} entries. */
 export const XATTR_POSIX_ACL_ACCESS = 'system.posix_acl_access';
+/** file capabilities (struct vfs_cap_data, v2 or v3) */
+export const XATTR_SECURITY_CAPABILITY = 'security.capability';
 export const POSIX_ACL_XATTR_VERSION = 2;
 export const ACL_USER_OBJ = 0x01;
 export const ACL_GROUP_OBJ = 0x04;

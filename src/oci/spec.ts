@@ -522,13 +522,14 @@ function tmpfsOptions(options: string[], at: string): TmpfsOptions {
 }
 
 /** ro/rw: the last one wins, as with mount(8). */
-function isReadonly(options: string[]): boolean {
-  let ro = false;
+/** Whether a mount flag is set: `on` or `off` (ro/rw, nosuid/suid), the last one winning, as mount(8) reads them. */
+function hasFlag(options: string[], on: string, off: string): boolean {
+  let set = false;
   for (const o of options) {
-    if (o === 'ro') ro = true;
-    else if (o === 'rw') ro = false;
+    if (o === on) set = true;
+    else if (o === off) set = false;
   }
-  return ro;
+  return set;
 }
 
 // ---- linux ------------------------------------------------------------------
@@ -872,8 +873,8 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
   const mounts: MountSpec[] = c.mounts.map((m, i) => {
     const at = sub('mounts', i);
     const kind = withPrefix('config.json: ', () => mountKind(m, at));
-    const readonly = isReadonly(m.options);
-    if (kind === 'bind') return { destination: m.destination, type: 'bind', source: m.source!, readonly };
+    const readonly = hasFlag(m.options, 'ro', 'rw');
+    if (kind === 'bind') return { destination: m.destination, type: 'bind', source: m.source!, readonly, nosuid: hasFlag(m.options, 'nosuid', 'suid') };
     const shown = m.source ? { source: m.source } : {};
     switch (kind) {
       case 'tmpfs': {

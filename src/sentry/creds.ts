@@ -133,6 +133,17 @@ export function hostIdOf(id: number): number {
  * the task is stopped in a trap, so the values cannot change underneath.
  */
 export function readCreds(tid: number): Creds | null {
+  const st = readStatus(tid);
+  if (!st) return null;
+  const [uid = 0, euid = 0, , fsuid = 0] = st.ids('Uid');
+  const [gid = 0, egid = 0, , fsgid = 0] = st.ids('Gid');
+  const groups = st.ids('Groups');
+  const capEff = BigInt(`0x${st.line('CapEff') || '0'}`);
+  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff };
+}
+
+/** A task's /proc/<tid>/status: its lines by key, and id lines mapped into the sandbox. */
+function readStatus(tid: number): { line: (key: string) => string; ids: (key: string) => number[] } | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${tid}/status`, 'latin1');
@@ -145,10 +156,26 @@ export function readCreds(tid: number): Creds | null {
     const j = text.indexOf('\n', i + 1);
     return text.slice(i + key.length + 2, j < 0 ? undefined : j).trim();
   };
-  const ids = (key: string) => line(key).split(/\s+/).filter(Boolean).map((v) => toSandboxId(Number(v)));
-  const [uid = 0, euid = 0, , fsuid = 0] = ids('Uid');
-  const [gid = 0, egid = 0, , fsgid = 0] = ids('Gid');
-  const groups = ids('Groups');
-  const capEff = BigInt(`0x${line('CapEff') || '0'}`);
-  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff };
+  return { line, ids: (key: string) => line(key).split(/\s+/).filter(Boolean).map((v) => toSandboxId(Number(v))) };
+}
+
+/**
+ * Linux's __ptrace_may_access for a caller without CAP_SYS_PTRACE and with
+ * filesystem ids `fsuid`/`fsgid`: the target's real, effective and saved
+ * ids must all be the caller's, and the target must be dumpable (a set-id
+ * exec clears that). The host shows the files of a process that is not
+ * dumpable as owned by its user namespace's root instead of its effective uid.
+ */
+export function mayTrace(tgid: number, fsuid: number, fsgid: number): boolean {
+  const st = readStatus(tgid);
+  if (!st) return false;
+  const [uid, euid, suid] = st.ids('Uid');
+  const [gid, egid, sgid] = st.ids('Gid');
+  if (![uid, euid, suid].every((id) => id === fsuid) || ![gid, egid, sgid].every((id) => id === fsgid)) return false;
+  try {
+    // A file: the directory itself always shows the effective uid.
+    return fs.statSync(`/proc/${tgid}/mem`).uid === hostIdOf(fsuid);
+  } catch {
+    return false;
+  }
 }

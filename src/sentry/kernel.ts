@@ -62,6 +62,7 @@ import { AccessLog } from './access.js';
 import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { dropPendingExec, fixStartBlock, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
+import { SETID_STORE_SIZE, SetidStore } from './setid.js';
 import { deferSignal, onInjectionStop, startInjection } from './inject.js';
 import { onReturnStop } from './ctty.js';
 import { memoryGone } from './vfs/procfs.js';
@@ -163,6 +164,8 @@ export class Kernel {
   readonly fileIds: IdMap;
   /** the per-test marker channel (spec.testChannel), from launch to shutdown */
   testChannel: TestChannel | null = null;
+  /** where set-id files are exec'd from (setid.ts); none rootless or with no_new_privs for the sandbox */
+  setidStore: SetidStore | null = null;
   /**
    * A trapped call is being handled, from the channel drain at its start to
    * its access event (syscalls/dispatch.ts): events then take no markers, for
@@ -288,6 +291,8 @@ export class Kernel {
     else if (s.uid !== 0 || s.gid !== 0 || s.groups.length) {
       argv.push('--user', `${s.uid}:${s.gid}${s.groups.length ? `:${s.groups.join(',')}` : ''}`);
     }
+    // Rootless, the guest's namespace maps the caller alone: no exec could change its ids.
+    if (!rootless && !s.noNewPrivs) argv.push('--setid-store', String(SETID_STORE_SIZE));
     argv.push(...rlimitArgs(guestRlimits(s.rlimits, this.callerNofile)));
     for (const [key, value] of Object.entries(s.sysctl ?? {})) argv.push('--sysctl', `${key}=${value}`);
     argv.push('--', ...s.args);
@@ -318,7 +323,12 @@ export class Kernel {
       }
       // Rootless, the launcher maps the guest's user namespace itself.
       if (!rootless) {
-        await link.expect('U', "setting up the sandbox's namespaces and root file system");
+        const storeFd = await link.expect('U', "setting up the sandbox's namespaces and root file system");
+        if (storeFd >= 0) {
+          const store = native.pidfdGetfd(pidfd, storeFd);
+          if (store < 0) throw new SandboxError(`cannot take the set-id store: ${errnoName(-store)}`);
+          this.setidStore = new SetidStore(store, this.log);
+        }
         writeIdMap(pid, 'uid_map');
         writeIdMap(pid, 'gid_map');
         link.send(Buffer.from('M'), 'the uid/gid maps');

@@ -13,6 +13,8 @@ export interface MountSpec {
   /** host path for binds; for any other kind, the source the mount table shows (OCI mounts[].source, which runc hands to mount(2): Docker's "shm"); default: the type */
   source?: string;
   readonly?: boolean;
+  /** bind: mounted nosuid (set-id bits never take effect; default true). Other kinds are always nosuid. */
+  nosuid?: boolean;
   /** tmpfs: size= in bytes, nr_inodes=, mode=, uid=, gid= of its root */
   size?: number;
   inodes?: number;
@@ -92,8 +94,8 @@ export interface SandboxSpec {
   caps: Capabilities;
   /**
    * no_new_privs for the guest (OCI process.noNewPrivileges; tsvisor do and
-   * test: always). Without it an exec still gains nothing from a file: the
-   * guest's view is nosuid (native/launcher.c).
+   * test: always). Without it, as root, an exec applies set-id bits as Linux
+   * does (setid.ts).
    */
   noNewPrivs: boolean;
   /** [resource, soft, hard]; -1 for unlimited */

@@ -175,9 +175,9 @@ describe('docker config.json', () => {
         { destination: '/sys/fs/cgroup', type: 'cgroup', readonly: true, source: 'cgroup' },
         { destination: '/dev/mqueue', type: 'mqueue', readonly: false, source: 'mqueue' },
         { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 67108864, mode: 0o1777, noexec: true, nodev: true, source: 'shm' },
-        { destination: '/etc/resolv.conf', type: 'bind', source: src('resolv.conf')!, readonly: false },
-        { destination: '/etc/hostname', type: 'bind', source: src('hostname')!, readonly: false },
-        { destination: '/etc/hosts', type: 'bind', source: src('hosts')!, readonly: false },
+        { destination: '/etc/resolv.conf', type: 'bind', source: src('resolv.conf')!, readonly: false, nosuid: false },
+        { destination: '/etc/hostname', type: 'bind', source: src('hostname')!, readonly: false, nosuid: false },
+        { destination: '/etc/hosts', type: 'bind', source: src('hosts')!, readonly: false, nosuid: false },
       ],
       stdio: [0, 1, 2],
       foreground: false,
@@ -293,14 +293,15 @@ describe('podman config.json', () => {
       { destination: '/sys', type: 'sysfs', readonly: true, source: 'sysfs' },
       { destination: '/dev/pts', type: 'devpts', readonly: false, source: 'devpts' },
       { destination: '/dev/mqueue', type: 'mqueue', readonly: false, source: 'mqueue' },
-      { destination: '/run/.containerenv', type: 'bind', source: sources.get(`${userdata}/.containerenv`), readonly: false },
-      { destination: '/etc/hostname', type: 'bind', source: sources.get(`${userdata}/hostname`), readonly: false },
-      { destination: '/etc/hosts', type: 'bind', source: sources.get(`${userdata}/hosts`), readonly: false },
+      { destination: '/run/.containerenv', type: 'bind', source: sources.get(`${userdata}/.containerenv`), readonly: false, nosuid: false },
+      { destination: '/etc/hostname', type: 'bind', source: sources.get(`${userdata}/hostname`), readonly: false, nosuid: false },
+      { destination: '/etc/hosts', type: 'bind', source: sources.get(`${userdata}/hosts`), readonly: false, nosuid: false },
       {
         destination: '/dev/shm',
         type: 'bind',
         source: sources.get('/var/lib/containers/storage/overlay-containers/87b6317fc7e2e12bab0d92d5995bf1411b1d11a0734dc195e396893ebd7ecddc/userdata/shm'),
         readonly: false,
+        nosuid: true,
       },
       { destination: '/sys/fs/cgroup', type: 'cgroup', readonly: true, source: 'cgroup' },
     ]);
@@ -546,7 +547,7 @@ describe('what hostile-looking specs may do', () => {
     expect(specError(() => toSandboxSpec(c, OPTS))).toBe('config.json: linux.devices[0]: /dev/nothing (c 10:99999): the host has no such character device');
   });
 
-  it('reads tmpfs options as mount(8) does, and ro/rw, exec/noexec, dev/nodev last-wins', () => {
+  it('reads tmpfs options as mount(8) does, and ro/rw, exec/noexec, dev/nodev, a bind\'s nosuid/suid last-wins', () => {
     const c = parse((c, b) => {
       fs.writeFileSync(path.join(b, 'data'), '');
       c.mounts = [
@@ -554,7 +555,7 @@ describe('what hostile-looking specs may do', () => {
         { destination: '/b', type: 'tmpfs', source: 'shm', options: ['size=1G', 'ro', 'nr_inodes=2k', 'uid=5', 'gid=6'] },
         { destination: '/c', type: 'tmpfs', options: ['size=4096', 'mode=01777', 'ro', 'rw', 'noexec', 'exec', 'nodev', 'dev'] },
         { destination: '/d', type: 'tmpfs', options: ['size=50%'] },
-        { destination: '/e', source: 'data', options: ['rbind', 'rw', 'ro'] },
+        { destination: '/e', source: 'data', options: ['rbind', 'rw', 'ro', 'suid', 'nosuid'] },
         { destination: '/f', type: 'cgroup2', source: 'cgroup' },
       ];
     });
@@ -565,7 +566,7 @@ describe('what hostile-looking specs may do', () => {
       { destination: '/b', type: 'tmpfs', readonly: true, size: 2 ** 30, inodes: 2048, uid: 5, gid: 6, ...flags, source: 'shm' },
       { destination: '/c', type: 'tmpfs', readonly: false, size: 4096, mode: 0o1777, ...flags },
       { destination: '/d', type: 'tmpfs', readonly: false, size: Math.floor(os.totalmem() / 2), ...flags },
-      { destination: '/e', type: 'bind', readonly: true, source: path.join(path.dirname(c.root.path), 'data') },
+      { destination: '/e', type: 'bind', readonly: true, nosuid: true, source: path.join(path.dirname(c.root.path), 'data') },
       { destination: '/f', type: 'cgroup', readonly: true, source: 'cgroup' },
     ]);
   });

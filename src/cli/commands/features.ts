@@ -13,7 +13,7 @@ export const featuresCommand: Command = {
       ociVersionMin: '1.0.0',
       ociVersionMax: '1.1.0',
       hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
-      mountOptions: ['ro', 'rw', 'bind', 'rbind', 'nosuid', 'nodev', 'dev', 'noexec', 'exec', 'size', 'nr_inodes', 'mode', 'uid', 'gid'],
+      mountOptions: ['ro', 'rw', 'bind', 'rbind', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'size', 'nr_inodes', 'mode', 'uid', 'gid'],
       linux: {
         namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
         capabilities: CAPABILITY_NAMES,

@@ -86,10 +86,32 @@ function mayExecute(t: Task, loc: Location): void {
   requireAccess(t.creds, st.mode, st.uid, st.gid, X_OK);
 }
 
-/** Checks that `loc` may be executed and opens it. */
+/** Checks that `loc` may be executed and opens it, as a file the guest can run (runnable). */
 function openExecutable(t: Task, loc: Location): number {
   mayExecute(t, loc);
-  const fd = loc.dentry.node.open(O_RDONLY).fd;
+  return runnable(loc.dentry.node.open(O_RDONLY).fd);
+}
+
+/**
+ * The file the kernel execs for the checked program `loc`, opened as `fd`
+ * (ownership taken): a copy from the set-id store when Linux would apply its
+ * set-id bits or capabilities (setid.ts), else a file the guest can run.
+ */
+function execFile(k: Kernel, t: Task, loc: Location, fd: number): number {
+  let setid: number | null;
+  try {
+    setid = k.setidStore?.execFile(t, loc, fd) ?? null;
+  } catch (e) {
+    native.close(fd);
+    throw e;
+  }
+  if (setid === null) return runnable(fd);
+  native.close(fd);
+  return setid;
+}
+
+/** `fd`, or a copy of it the guest can run (ownership taken). */
+function runnable(fd: number): number {
   // The kernel checks execute permission again, on the host object and with
   // the guest's host credentials, which own nothing on the host: a file only
   // its owner or group may execute is handed over as a copy the guest can run
@@ -190,7 +212,8 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
   const comm = filename.slice(filename.lastIndexOf('/') + 1).slice(0, 15);
   const execFn = firstDepth ? `/dev/fd/${dirfd}` : filename;
   for (let depth = firstDepth; ; depth++) {
-    const fd = openExecutable(t, loc);
+    mayExecute(t, loc);
+    const fd = loc.dentry.node.open(O_RDONLY).fd;
     let head: [Buffer, number];
     try {
       head = readHead(fd);
@@ -205,7 +228,7 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
         native.close(fd);
         fail('ENOEXEC');
       }
-      return { hostFd: fd, head: bytes.subarray(0, n), exe: loc, exePath: pathOf(t.fs.root, loc) ?? filename, comm, execFn, argv };
+      return { hostFd: execFile(k, t, loc, fd), head: bytes.subarray(0, n), exe: loc, exePath: pathOf(t.fs.root, loc) ?? filename, comm, execFn, argv };
     }
     native.close(fd);
     if (depth === 0 && pathInaccessible) fail('ENOENT');

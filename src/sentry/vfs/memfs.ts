@@ -31,6 +31,7 @@ import {
   UTIME_OMIT,
   XATTR_CREATE,
   XATTR_POSIX_ACL_ACCESS,
+  XATTR_SECURITY_CAPABILITY,
   XATTR_REPLACE,
   dtypeOf,
   makedev,
@@ -45,8 +46,6 @@ import { pipeOf } from './fifo.js';
 import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode, unchargeMeta } from './storage.js';
 
 export type Time = [number, number];
-
-const SECURITY_CAPABILITY = 'security.capability';
 
 const clock = new Float64Array(2);
 /** The current time, to the nanosecond (CLOCK_REALTIME, as the host's file times). */
@@ -211,7 +210,7 @@ export abstract class MemNode extends Node {
     if (a.gid !== undefined && a.gid !== -1) this.gid = a.gid;
     // A chown of a non-directory drops its file capabilities (Linux's ATTR_KILL_PRIV).
     const chown = (a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1);
-    if (chown && !this.isDir() && this.xattrs?.has(SECURITY_CAPABILITY)) this.removexattr(SECURITY_CAPABILITY);
+    if (chown && !this.isDir() && this.xattrs?.has(XATTR_SECURITY_CAPABILITY)) this.removexattr(XATTR_SECURITY_CAPABILITY);
     if (a.atime || a.mtime) this.setTimes(a.atime, a.mtime, via);
     // A truncate alone changes ctime only with the size (the host's business for a file).
     const sizeOnly = a.size !== undefined && a.mode === undefined && a.uid === undefined && a.gid === undefined && !a.atime && !a.mtime;

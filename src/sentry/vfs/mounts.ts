@@ -122,7 +122,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         break;
       }
       case 'tmpfs': {
-        // nosuid stays: the host storage never honours set-id bits.
+        // nosuid stays: set-id exec takes only host files (setid.ts).
         opts.noexec = m.noexec ?? false;
         opts.nodev = m.nodev ?? true;
         const t = new MemFs('tmpfs', m.size ?? 0, m.inodes ?? 0, opts.noexec);
@@ -147,6 +147,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         mfs = g;
         root = g.root;
         source = 'none';
+        opts.nosuid = m.nosuid ?? true;
         break;
       }
     }

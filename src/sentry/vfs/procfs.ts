@@ -39,7 +39,7 @@ import {
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
-import { type Creds, hasCap, ownerInSandbox, toSandboxId } from '../creds.js';
+import { type Creds, hasCap, mayTrace, ownerInSandbox, toSandboxId } from '../creds.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import { memfdHolding } from '../memfd.js';
@@ -119,7 +119,7 @@ abstract class ProcNode extends Node {
   }
   stat(): Stat {
     const t = Math.floor((this.owner?.startTime ?? this.fs.k.startTime) / 1000);
-    const uid = this.owner ? ownerUid(this.owner) : 0;
+    const uid = this.owner ? ownerUid(this.owner, this.modeBits !== (S_IFDIR | 0o555)) : 0;
     return {
       dev: this.fs.dev, ino: this.fs.ino(this.path), mode: this.modeBits, nlink: this.isDir() ? 2 : 1,
       uid, gid: uid, rdev: 0, size: 0, blksize: 1024, blocks: 0,
@@ -373,7 +373,20 @@ function foreignFdName(k: Kernel, hostText: string, sx: Float64Array): string {
   return sandboxPathOfHostFile(k, hostText, sx[STATX.ino]!);
 }
 
-function ownerUid(p: Process): number {
+/**
+ * The owner Linux gives a process's /proc files (task_dump_owner): its
+ * effective uid, or, unless `file` is false (the world-readable directory
+ * /proc/[pid] itself), root when it is not dumpable (after a set-id exec),
+ * as the host's own file shows.
+ */
+function ownerUid(p: Process, file: boolean): number {
+  if (file) {
+    try {
+      return ownerInSandbox(fs.statSync(`/proc/${p.tgid}/status`).uid);
+    } catch {
+      // gone: its last credentials
+    }
+  }
   const leader = p.threads.values().next().value as Task | undefined;
   try {
     return leader ? leader.creds.euid : 0;
@@ -993,16 +1006,15 @@ const WRITELESS = new Set(['cmdline', 'environ', 'auxv', 'stat', 'statm', 'statu
 
 /**
  * The check Linux makes before it shows a process's memory, environment or
- * auxiliary vector: the caller's own process, or the same ids, or
- * CAP_SYS_PTRACE; EACCES otherwise.
+ * auxiliary vector: the caller's own process, or CAP_SYS_PTRACE, or the same
+ * ids and a dumpable target (mayTrace); EACCES otherwise.
  */
 function requireTraceAccess(k: Kernel, target: Process): void {
   const caller = k.current;
   if (!caller) fail('EACCES');
   if (caller.proc === target) return;
   const c = caller.creds;
-  const leader = leaderOf(target);
-  if (!hasCap(c, CAP_SYS_PTRACE) && (!leader || leader.creds.euid !== c.euid || leader.creds.uid !== c.uid)) fail('EACCES');
+  if (!hasCap(c, CAP_SYS_PTRACE) && !mayTrace(target.tgid, c.fsuid, c.fsgid)) fail('EACCES');
 }
 
 /**
