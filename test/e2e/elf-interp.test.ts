@@ -6,15 +6,13 @@
 // status: argv, /proc/self/exe, cmdline, comm, the auxiliary vector, the
 // errors of a missing or non-executable interpreter, and races that swap the
 // program's or the interpreter's name during the exec.
-import { type SpawnSyncReturns, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Run, TSVISOR, busyboxRoot, rmrf, runNative, runSandbox, sh, specBundle } from './harness.js';
+import { type Outcome, RUNTIMES, type Run, type Runtime, TSVISOR, busyboxRoot, rmrf, runBundle, runNative, runSandbox, sh, specBundle } from './harness.js';
 import { PROGRAMS } from './robust-helpers.js';
 
-type Runtime = 'runc' | 'tsvisor';
-const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
 /** The host's loader, as the programs below name it. */
 const LOADER = '/lib64/ld-linux-x86-64.so.2';
 
@@ -23,23 +21,7 @@ let rootfs: string;
 let progs: string;
 let counter = 0;
 
-interface Outcome {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(rt: Runtime, dir: string, globals: string[] = []): Outcome {
-  const argv = rt === 'runc' ? ['runc', '--root', path.join(base, 'state-runc')] : [TSVISOR, '--root', path.join(base, 'state-tsvisor'), ...globals];
-  const r: SpawnSyncReturns<string> = spawnSync(argv[0]!, [...argv.slice(1), 'run', '--bundle', dir, `elfinterp-${process.pid}-${counter++}`], {
-    encoding: 'utf8',
-    timeout: 120000,
-    killSignal: 'SIGKILL',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (rt: Runtime, dir: string, globals: string[] = []): Outcome => runBundle(rt, base, dir, globals);
 
 /** A bundle of the busybox root with the host's /usr read-only, the test programs at /opt/t and a tmpfs /tmp; then `edit`. */
 function bundle(args: string[], edit: (c: Record<string, any>) => void = () => {}): string {

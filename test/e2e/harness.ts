@@ -143,6 +143,32 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
+export type Runtime = 'runc' | 'tsvisor';
+export const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
+export interface Outcome {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+let bundleRuns = 0;
+
+/**
+ * `run --bundle dir` under runc or tsvisor (with `globals` before the
+ * command), state in `stateBase`/state-<runtime>, under a container id no
+ * other test process uses (runc's cgroups are named after it).
+ */
+export function runBundle(rt: Runtime, stateBase: string, dir: string, globals: string[] = [], timeout = 120000): Outcome {
+  const argv = rt === 'runc' ? ['runc', '--root', path.join(stateBase, 'state-runc')] : [TSVISOR, '--root', path.join(stateBase, 'state-tsvisor'), ...globals];
+  const r = spawnSync(argv[0]!, [...argv.slice(1), 'run', '--bundle', dir, `t${process.pid}-${bundleRuns++}`], {
+    encoding: 'utf8',
+    timeout,
+    killSignal: 'SIGKILL',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 /**
  * Writes a bundle in `dir` whose config.json is `tsvisor spec`'s with `rootfs`
  * mounted read-only, no terminal, `args`, and then `edit` applied.

@@ -1,15 +1,12 @@
 // config.json fields honoured as runc honours them: each case runs the same
 // bundle under `runc run` and `tsvisor run` and compares what the container
 // printed, its exit status and, where it matters, the files on the host.
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
+import { type Outcome, RUNTIMES, type Runtime, TSVISOR, busyboxRoot, rmrf, runBundle, specBundle } from './harness.js';
 import { compile } from './robust-helpers.js';
-
-type Runtime = 'runc' | 'tsvisor';
-const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
 
 let base: string;
 let rootfs: string;
@@ -24,20 +21,11 @@ function bundle(args: string[], edit: (c: Record<string, any>) => void): string 
   return specBundle(path.join(base, `b${counter++}`), rootfs, args, edit);
 }
 
-function run(rt: Runtime, dir: string): { status: number | null; stdout: string; stderr: string } {
-  const r: SpawnSyncReturns<string> = spawnSync(runtimeArgv(rt)[0]!, [...runtimeArgv(rt).slice(1), 'run', '--bundle', dir, `c${counter++}`], {
-    encoding: 'utf8',
-    timeout: 60000,
-    killSignal: 'SIGKILL',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (rt: Runtime, dir: string): Outcome => runBundle(rt, base, dir, [], 60000);
 
 /** Runs the bundle under both runtimes; returns tsvisor's outcome after checking it equals runc's. */
-function same(args: string[], edit: (c: Record<string, any>) => void = () => {}): { status: number | null; stdout: string; stderr: string } {
-  const out: Record<string, ReturnType<typeof run>> = {};
+function same(args: string[], edit: (c: Record<string, any>) => void = () => {}): Outcome {
+  const out: Record<string, Outcome> = {};
   for (const rt of RUNTIMES) out[rt] = run(rt, bundle(args, edit));
   expect(out.tsvisor).toEqual(out.runc);
   return out.tsvisor!;
@@ -333,7 +321,7 @@ describe('hooks', () => {
       expect(r, rt).toEqual({ status: 0, stdout: 'container ran\n', stderr: '' });
       logs[rt] = fs.readFileSync(path.join(dir, 'log'), 'utf8');
     }
-    const lines = (log: string) => log.trim().split('\n').map((l) => l.replace(/"id":"c\d+"$/, '"id":"ID"'));
+    const lines = (log: string) => log.trim().split('\n').map((l) => l.replace(/"id":"t\d+-\d+"$/, '"id":"ID"'));
     expect(lines(logs.tsvisor!)).toEqual([
       'prestart prestart-env "status":"creating" "id":"ID"',
       'createRuntime createRuntime-env "status":"creating" "id":"ID"',

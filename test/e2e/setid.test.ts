@@ -3,16 +3,13 @@
 // run` and compares what the program printed (ids, AT_SECURE, dumpable,
 // capabilities) and the exit status (docs/design.md, "Set-user-id and
 // set-group-id files").
-import { type SpawnSyncReturns, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
+import { type Outcome, RUNTIMES, type Runtime, busyboxRoot, rmrf, runBundle, specBundle } from './harness.js';
 import { compile } from './robust-helpers.js';
-
-type Runtime = 'runc' | 'tsvisor';
-const RUNTIMES: Runtime[] = ['runc', 'tsvisor'];
 
 let base: string;
 let rootfs: string;
@@ -21,7 +18,7 @@ let counter = 0;
 let work: string;
 let nosuidDir: string;
 
-function run(rt: Runtime, args: string[], edit: (c: Record<string, any>) => void): { status: number | null; stdout: string; stderr: string } {
+function run(rt: Runtime, args: string[], edit: (c: Record<string, any>) => void): Outcome {
   const dir = specBundle(path.join(base, `b${counter++}`), rootfs, args, (c) => {
     c.process.noNewPrivileges = false;
     c.process.user = { uid: 1000, gid: 1000 };
@@ -29,20 +26,12 @@ function run(rt: Runtime, args: string[], edit: (c: Record<string, any>) => void
     c.mounts.push({ destination: '/ns', type: 'bind', source: nosuidDir, options: ['rbind', 'ro', 'nosuid'] });
     edit(c);
   });
-  const argv = rt === 'runc' ? ['runc', '--root', path.join(base, 'state-runc')] : [TSVISOR, '--root', path.join(base, 'state-tsvisor')];
-  const r: SpawnSyncReturns<string> = spawnSync(argv[0]!, [...argv.slice(1), 'run', '--bundle', dir, `c${counter++}`], {
-    encoding: 'utf8',
-    timeout: 120000,
-    killSignal: 'SIGKILL',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runBundle(rt, base, dir);
 }
 
 /** Runs under both runtimes; returns tsvisor's outcome after checking it equals runc's. */
 function same(args: string[], edit: (c: Record<string, any>) => void = () => {}, setup: () => void = () => {}): string {
-  const out: Record<string, ReturnType<typeof run>> = {};
+  const out: Record<string, Outcome> = {};
   for (const rt of RUNTIMES) {
     setup();
     out[rt] = run(rt, args, edit);
