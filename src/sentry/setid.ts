@@ -14,7 +14,7 @@
 // without CAP_SYS_PTRACE over the guest's namespace).
 import fs from 'node:fs';
 import { ERRNO } from '../abi/errno.js';
-import { AT_EMPTY_PATH, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, RESOLVE_BENEATH, S_IFMT, S_IFREG, S_ISGID, S_ISUID, XATTR_SECURITY_CAPABILITY } from '../abi/linux.js';
+import { AT_EMPTY_PATH, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, RESOLVE_BENEATH, S_IFMT, S_IFREG, S_ISGID, S_ISUID, XATTR_SECURITY_CAPABILITY, execSetidBits } from '../abi/linux.js';
 import type { Logger } from '../log.js';
 import { STATX, STATX_FIELDS, native } from '../platform/native.js';
 import { hostIdOf } from './creds.js';
@@ -26,7 +26,6 @@ export const SETID_STORE_SIZE = 64 << 20;
 /** The most copies kept; the least recently used goes first. */
 export const SETID_STORE_COPIES = 32;
 
-const S_IXGRP = 0o010;
 /** struct vfs_cap_data v3, the larger form */
 const XATTR_CAPS_MAX = 24;
 
@@ -71,8 +70,9 @@ export class SetidStore {
   execFile(t: Task, loc: Location, fd: number): number | null {
     if (loc.mount.opts.nosuid) return null;
     const st = loc.dentry.node.stat();
-    const setuid = (st.mode & S_ISUID) !== 0;
-    const setgid = (st.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP);
+    const bits = execSetidBits(st.mode);
+    const setuid = (bits & S_ISUID) !== 0;
+    const setgid = (bits & S_ISGID) !== 0;
     if ((st.mode & S_IFMT) !== S_IFREG) return null;
     // Read before the capabilities: a change to them moves ctime, compared after the copy.
     if (native.statxFd(fd, this.before) < 0) return null;
@@ -89,7 +89,6 @@ export class SetidStore {
     if (!caps && (!setuid || st.uid === c.euid) && (!setgid || st.gid === c.egid)) return null;
     // With no_new_privs Linux raises nothing; a file with capabilities still sets AT_SECURE, which the kernel decides on the copy.
     if (!caps && noNewPrivs(t.tid)) return null;
-    const bits = (setuid ? S_ISUID : 0) | (setgid ? S_ISGID : 0);
     if ((this.before[STATX.mode]! & S_IFMT) !== S_IFREG || (this.before[STATX.mode]! & bits) !== bits) return null;
     const key = `${identity(this.before)}/${hostUid}:${hostGid}:${st.mode & 0o7777}:${caps ? Buffer.from(caps).toString('hex') : ''}`;
     const held = this.copies.get(key);
