@@ -164,7 +164,7 @@ export class Kernel {
   readonly fileIds: IdMap;
   /** the per-test marker channel (spec.testChannel), from launch to shutdown */
   testChannel: TestChannel | null = null;
-  /** where set-id files are exec'd from (setid.ts); none rootless or with no_new_privs for the sandbox */
+  /** where set-id files are exec'd from (setid.ts); none rootless */
   setidStore: SetidStore | null = null;
   /**
    * A trapped call is being handled, from the channel drain at its start to
@@ -292,7 +292,8 @@ export class Kernel {
       argv.push('--user', `${s.uid}:${s.gid}${s.groups.length ? `:${s.groups.join(',')}` : ''}`);
     }
     // Rootless, the guest's namespace maps the caller alone: no exec could change its ids.
-    if (!rootless && !s.noNewPrivs) argv.push('--setid-store', String(SETID_STORE_SIZE));
+    // Made with no_new_privs too (~0.05 ms): a later exec'd process may have it clear.
+    if (!rootless) argv.push('--setid-store', String(SETID_STORE_SIZE));
     argv.push(...rlimitArgs(guestRlimits(s.rlimits, this.callerNofile)));
     for (const [key, value] of Object.entries(s.sysctl ?? {})) argv.push('--sysctl', `${key}=${value}`);
     argv.push('--', ...s.args);

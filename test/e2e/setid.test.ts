@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Outcome, RUNTIMES, type Runtime, busyboxRoot, rmrf, runBundle, specBundle } from './harness.js';
+import { type Outcome, RUNTIMES, type Runtime, TSVISOR, busyboxRoot, rmrf, runBundle, specBundle } from './harness.js';
 import { compile } from './robust-helpers.js';
 
 let base: string;
@@ -177,16 +177,17 @@ describe('set-id exec with noNewPrivileges false, as runc', () => {
     );
   });
 
-  it.skipIf(!fs.existsSync(SETCAP))('file capabilities (cap_net_raw,cap_kill+ep) run by uid 1000: raised; the exec refused when the bounding set lacks one; with noNewPrivileges true, not applied (a difference)', () => {
+  it.skipIf(!fs.existsSync(SETCAP))('file capabilities (cap_net_raw,cap_kill+ep) run by uid 1000: raised; the exec refused when the bounding set lacks one; with noNewPrivileges true, only those already permitted, and AT_SECURE', () => {
     const caps = (bounding: string[]) => same(['/bin/sh', '-c', '/suid/caps; echo "status=$?"'], (c) => (c.process.capabilities.bounding = bounding));
     expect(caps(DOCKER_CAPS)).toBe('TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 0\nCapPrm:\t0000000000002020\nCapEff:\t0000000000002020\nstatus=0\n');
     // A file capability the bounding set lacks, with the effective bit: Linux refuses the exec.
     expect(caps(['CAP_KILL'])).toBe('status=126\n');
-    // A deliberate difference (docs/design.md): with noNewPrivileges true no set-id store is made, so the file's
-    // capabilities are ignored, where Linux keeps those the process already had (KILL, of the spec's permitted set) and sets AT_SECURE.
-    const nnp = (rt: Runtime) => run(rt, ['/suid/caps'], (c) => (c.process.capabilities.bounding = DOCKER_CAPS) && (c.process.noNewPrivileges = true)).stdout;
-    expect(nnp('runc')).toBe('TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 1\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\n');
-    expect(nnp('tsvisor')).toBe(`TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n${NO_CAPS}`);
+    // no_new_privs keeps what the process already had (KILL, of the spec's permitted set).
+    const nnp = same(['/suid/caps'], (c) => {
+      c.process.capabilities.bounding = DOCKER_CAPS;
+      c.process.noNewPrivileges = true;
+    });
+    expect(nnp).toBe('TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 1\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\n');
   });
 
   it.skipIf(!fs.existsSync(SETPRIV))('a set-user-id file in a bind mount without nosuid: chmod and chown take effect at the next exec', () => {
@@ -293,6 +294,37 @@ describe('set-id files the Sentry keeps in memory, as runc', () => {
     expect(out.tsvisor!.stdout).toBe(
       ['TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0', 'TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0', 'TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1', ''].join('\n'),
     );
+  });
+});
+
+/**
+ * Creates a container whose first process sleeps with no_new_privs set, runs
+ * `args` in it by `exec --process` with noNewPrivileges false as uid 1000,
+ * and removes it: the exec's outcome.
+ */
+function execInto(rt: Runtime, args: string[]): Outcome {
+  const id = `x${process.pid}-${counter}`;
+  const dir = specBundle(path.join(base, `b${counter++}`), rootfs, ['/bin/sleep', '60'], (c) => (c.process.noNewPrivileges = true));
+  const rtArgv = rt === 'runc' ? ['runc', '--root', path.join(base, 'state-runc')] : [TSVISOR, '--root', path.join(base, 'state-tsvisor')];
+  const call = (a: string[], stdio: 'ignore' | 'pipe' = 'pipe') => spawnSync(rtArgv[0]!, [...rtArgv.slice(1), ...a], { encoding: 'utf8', timeout: 60000, stdio: ['ignore', stdio, stdio] });
+  const proc = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).process;
+  Object.assign(proc, { args, user: { uid: 1000, gid: 1000 }, noNewPrivileges: false });
+  fs.writeFileSync(path.join(dir, 'exec.json'), JSON.stringify(proc));
+  try {
+    expect(call(['create', '--bundle', dir, id], 'ignore').status, `${rt} create`).toBe(0);
+    expect(call(['start', id]).status, `${rt} start`).toBe(0);
+    const r = call(['exec', '--process', path.join(dir, 'exec.json'), id]);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    call(['delete', '--force', id]);
+  }
+}
+
+describe('exec into a running container', () => {
+  it('a container whose first process has no_new_privs: a later exec without it rises, as under runc (its own no_new_privs decides)', () => {
+    const out = Object.fromEntries(RUNTIMES.map((rt) => [rt, execInto(rt, ['/suid/root'])]));
+    expect(out.tsvisor).toEqual(out.runc);
+    expect(out.tsvisor!.stdout.split('\n')[0]).toBe('TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0');
   });
 });
 
