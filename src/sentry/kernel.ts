@@ -354,7 +354,7 @@ export class Kernel {
       const cwd = this.initialCwd(root);
       const creds: Creds = {
         uid: s.uid, gid: s.gid, euid: s.uid, egid: s.gid, fsuid: s.uid, fsgid: s.gid, groups: s.groups,
-        capEff: capMask(s.caps.effective),
+        capEff: capMask(s.caps.effective), noNewPrivs: s.noNewPrivs,
       };
       this.tasks.set(pid, new Task(pid, 1, proc, new FsContext(root, cwd, s.umask), creds));
       if (this.deferExec) {
@@ -457,7 +457,7 @@ export class Kernel {
       if (!cwd.dentry.node.isDir()) throw new SandboxError(`cwd ${p.cwd} is not a directory`);
       const creds: Creds = {
         uid: p.uid, gid: p.gid, euid: p.uid, egid: p.gid, fsuid: p.uid, fsgid: p.gid, groups: p.groups,
-        capEff: capMask(p.caps.effective),
+        capEff: capMask(p.caps.effective), noNewPrivs: p.noNewPrivs,
       };
       commandOrFail(root, cwd, creds, asBytes(p.args[0] ?? ''), p.env.map(asBytes));
       this.tasks.set(child, new Task(child, proc.pid, proc, new FsContext(root, cwd, p.umask), creds));
@@ -505,7 +505,7 @@ export class Kernel {
 
   private initialCwd(root: Location): Location {
     try {
-      const loc = resolve({ root, creds: { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n } }, root, asBytes(this.spec.cwd || '/'), true);
+      const loc = resolve({ root, creds: ROOT_CREDS }, root, asBytes(this.spec.cwd || '/'), true);
       if (!loc.dentry.node.isDir()) throw new SandboxError(`cwd ${this.spec.cwd} is not a directory`);
       return loc;
     } catch (e) {
