@@ -255,11 +255,12 @@ describe('set-id files the Sentry keeps in memory, as runc', () => {
   });
 
   it.skipIf(!fs.existsSync(SETPRIV))('rewriting a world-writable set-user-id root file in a tmpfs while uid 1000 execs it in a loop never runs the new content with raised ids', () => {
-    const loop = `(until { cat /w/e > /t/ww; } 2>/dev/null; do :; done) & i=0; while [ $i -lt 100 ]; do /t/ww 2>/dev/null | head -1; i=$((i+1)); done > /t/out; wait`;
+    const loop = `(until { cat /w/e > /t/ww; } 2>/dev/null; do :; done) & i=0; while [ $i -lt 100 ]; do /t/ww 2>/dev/null | head -1; i=$((i+1)); done > /t/d/out; wait`;
+    // The output in a directory of its own: runc gives the tmpfs's root the mode of the mount point once that exists (755).
     const script = [
-      `cp /suid/root /t/ww; chmod 4777 /t/ww; ${AS_USER} sh -c '${loop}'`,
-      'grep -q TAG:evil /t/out && echo evil-ran',
-      'grep TAG:evil /t/out | grep -v "uid 1000 1000 1000 gid 1000 1000 1000 secure 0" | head -3',
+      `mkdir -m 1777 /t/d; cp /suid/root /t/ww; chmod 4777 /t/ww; ${AS_USER} sh -c '${loop}'`,
+      'grep -q TAG:evil /t/d/out && echo evil-ran',
+      'grep TAG:evil /t/d/out | grep -v "uid 1000 1000 1000 gid 1000 1000 1000 secure 0" | head -3',
     ].join('\n');
     expect(same(['/bin/sh', '-c', script], tmpfs, () => place(path.join(work, 'e'), 1000, 1000, 0o755, 'evil'))).toBe('evil-ran\n');
   });
