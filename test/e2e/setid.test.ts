@@ -273,8 +273,9 @@ describe('set-id files the Sentry keeps in memory, as runc', () => {
   });
 
   // tsvisor --overlay keeps the root's writes in memory; runc writes a copy of the root (as Docker's overlay root).
-  it.skipIf(!fs.existsSync(SETPRIV))('--overlay: a root file made set-user-id (copied up) and a new set-user-id file rise for uid 1000', () => {
+  it.skipIf(!fs.existsSync(SETPRIV))('--overlay: a set-group-id root file, a root file made set-user-id (copied up) and a new set-user-id file rise for uid 1000', () => {
     const script = [
+      `${AS_USER} /suid/sgid | head -1`,
       `chmod 4755 /suid/plain; ${AS_USER} /suid/plain | head -1`,
       `cp /suid/user /tmp/n; chmod 4755 /tmp/n; ${AS_USER} /tmp/n | head -1`,
       `chmod 777 /suid/root; ${AS_USER} /suid/root | head -1`,
@@ -293,7 +294,13 @@ describe('set-id files the Sentry keeps in memory, as runc', () => {
     }
     expect(out.tsvisor).toEqual(out.runc);
     expect(out.tsvisor!.stdout).toBe(
-      ['TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0', 'TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0', 'TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1', ''].join('\n'),
+      [
+        'TAG:good uid 1000 1000 1000 gid 1000 50 50 secure 1 dumpable 0',
+        'TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0',
+        'TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0',
+        'TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1',
+        '',
+      ].join('\n'),
     );
   });
 });
