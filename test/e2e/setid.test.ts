@@ -245,12 +245,16 @@ describe('set-id files the Sentry keeps in memory, as runc', () => {
   });
 
   it.skipIf(!fs.existsSync(SETCAP) || !fs.existsSync(SETPRIV))('file capabilities root set in a tmpfs (CAP_SETFCAP): raised for uid 1000; a write removes them', () => {
+    // A value that is no capability set: Linux refuses it (EINVAL) and keeps the one the file has.
+    const bad = path.join(base, 'badcap.c');
+    fs.writeFileSync(bad, '#include <errno.h>\n#include <stdio.h>\n#include <string.h>\n#include <sys/xattr.h>\nint main(int c, char **v) { int r = setxattr(v[1], "security.capability", "junk", 4, 0); printf("setxattr %d %s\\n", r, r ? strerror(errno) : ""); return 0; }\n');
+    execFileSync('gcc', ['-O2', '-static', '-o', path.join(work, 'badcap'), bad], { stdio: 'pipe' });
     const script = [
-      `cp /suid/plain /t/c; setcap cap_net_raw,cap_kill+ep /t/c; getcap /t/c; ${AS_USER} /t/c`,
+      `cp /suid/plain /t/c; setcap cap_net_raw,cap_kill+ep /t/c; /w/badcap /t/c; getcap /t/c; ${AS_USER} /t/c`,
       `cat /suid/plain >> /t/c; getcap /t/c; ${AS_USER} /t/c`,
     ].join('\n');
     expect(same(['/bin/sh', '-c', script], tmpfs)).toBe(
-      `/t/c cap_kill,cap_net_raw=ep\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 1\nCapPrm:\t0000000000002020\nCapEff:\t0000000000002020\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n${NO_CAPS}`,
+      `setxattr -1 Invalid argument\n/t/c cap_kill,cap_net_raw=ep\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 1\nCapPrm:\t0000000000002020\nCapEff:\t0000000000002020\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n${NO_CAPS}`,
     );
   });
 

@@ -483,9 +483,18 @@ export class MemFile extends MemNode {
   }
 
   override putXattr(name: string, value: Buffer): void {
+    const old = this.xattrs?.get(name);
     super.putXattr(name, value);
-    // A value the host refuses is not a capability set Linux would have stored: it never raises anything.
-    if (name === XATTR_SECURITY_CAPABILITY) this.capsOnHost = this.withContents((fd) => native.setxattrFd(fd, XATTR_SECURITY_CAPABILITY, value, 0) === 0) === true;
+    if (name !== XATTR_SECURITY_CAPABILITY) return;
+    const r = this.withContents((fd) => native.setxattrFd(fd, XATTR_SECURITY_CAPABILITY, value, 0));
+    if (r === null || r === 0) {
+      this.capsOnHost = r === 0;
+      return;
+    }
+    // The host refuses what Linux refuses (EINVAL: no capability set): nothing changes.
+    if (old) super.putXattr(name, old);
+    else super.removexattr(name);
+    check(r);
   }
 
   override removexattr(name: string): void {
