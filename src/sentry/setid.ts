@@ -53,16 +53,18 @@ export class SetidStore {
    */
   execFile(t: Task, loc: Location, fd: number): number | null {
     if (loc.mount.opts.nosuid) return null;
+    // The host file first, the cheapest answer for most files (bits and capabilities the Sentry's view
+    // must show too). Read before the capabilities: a change to them moves ctime, compared after the copy.
+    if (native.statxFd(fd, this.before) < 0 || (this.before[STATX.mode]! & S_IFMT) !== S_IFREG) return null;
+    // The host file's own: a guest write clears it there, as Linux does.
+    const capsLen = native.getxattrFd(fd, XATTR_SECURITY_CAPABILITY, this.capsBuf);
+    const caps = capsLen > 0 ? this.capsBuf.slice(0, capsLen) : null;
+    if (!caps && !execSetidBits(this.before[STATX.mode]!)) return null;
     const st = loc.dentry.node.stat();
     const bits = execSetidBits(st.mode);
     const setuid = (bits & S_ISUID) !== 0;
     const setgid = (bits & S_ISGID) !== 0;
     if ((st.mode & S_IFMT) !== S_IFREG) return null;
-    // Read before the capabilities: a change to them moves ctime, compared after the copy.
-    if (native.statxFd(fd, this.before) < 0) return null;
-    // The host file's own: a guest write clears it there, as Linux does.
-    const capsLen = native.getxattrFd(fd, XATTR_SECURITY_CAPABILITY, this.capsBuf);
-    const caps = capsLen > 0 ? this.capsBuf.slice(0, capsLen) : null;
     if (!setuid && !setgid && !caps) return null;
     // Linux applies neither bit unless both owners are mapped.
     const hostUid = hostIdOf(st.uid);
@@ -74,7 +76,7 @@ export class SetidStore {
     // With no_new_privs Linux raises nothing (the kernel ignores the copy's bits as the original's; the
     // check only spares the copy); a file with capabilities still sets AT_SECURE, which the kernel decides on the copy.
     if (!caps && c.noNewPrivs) return null;
-    if ((this.before[STATX.mode]! & S_IFMT) !== S_IFREG || (this.before[STATX.mode]! & bits) !== bits) return null;
+    if ((this.before[STATX.mode]! & bits) !== bits) return null;
     const key = `${statxIdentity(this.before)}/${hostUid}:${hostGid}:${st.mode & 0o7777}:${caps ? Buffer.from(caps).toString('hex') : ''}`;
     const held = this.copies.get(key);
     if (held !== undefined) {
