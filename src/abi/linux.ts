@@ -99,6 +99,10 @@ export const S_IFIFO = 0o010000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const S_ISVTX = 0o1000;
+/** The set-id bits of `mode` an exec honours (and a write clears): set-user-id; set-group-id only with group execute. */
+export function execSetidBits(mode: number): number {
+  return (mode & S_ISUID) | ((mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010) ? S_ISGID : 0);
+}
 
 // dirent d_type
 export const DT_UNKNOWN = 0;

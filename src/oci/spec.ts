@@ -464,15 +464,16 @@ interface TmpfsOptions {
   gid?: number;
   noexec: boolean;
   nodev: boolean;
+  nosuid: boolean;
 }
 
 /**
  * tmpfs's options as mount(8) reads them: size= (size=64m, size=65536k,
  * size=50%), nr_inodes= (with k, m, g), mode= (octal), uid=, gid=, and the
- * flags noexec/exec and nodev/dev (the last one wins).
+ * flags noexec/exec, nodev/dev and nosuid/suid (the last one wins).
  */
 function tmpfsOptions(options: string[], at: string): TmpfsOptions {
-  const out: TmpfsOptions = { noexec: false, nodev: false };
+  const out: TmpfsOptions = { noexec: false, nodev: false, nosuid: false };
   options.forEach((o, i) => {
     const here = sub(sub(at, 'options'), i);
     const eq = o.indexOf('=');
@@ -515,6 +516,10 @@ function tmpfsOptions(options: string[], at: string): TmpfsOptions {
       case 'nodev':
       case 'dev':
         out.nodev = key === 'nodev';
+        break;
+      case 'nosuid':
+      case 'suid':
+        out.nosuid = key === 'nosuid';
         break;
     }
   });

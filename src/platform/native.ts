@@ -207,5 +207,11 @@ export const STATX = {
 } as const;
 export const STATX_FIELDS = 22;
 
+/** The fields of a host statx that change when the file's content, mode or owner does, as one string. */
+export function statxIdentity(st: Float64Array): string {
+  const f = STATX;
+  return [f.devMajor, f.devMinor, f.ino, f.mode, f.uid, f.gid, f.size, f.mtimeSec, f.mtimeNsec, f.ctimeSec, f.ctimeNsec].map((i) => st[i]).join(':');
+}
+
 const require = createRequire(import.meta.url);
 export const native: Native = require(NATIVE_ADDON);

@@ -29,10 +29,16 @@ export interface Creds {
   groups: readonly number[];
   /** effective capabilities, as a bigint mask */
   capEff: bigint;
+  /**
+   * no_new_privs. A prctl that sets it runs natively without a stop, so a
+   * cached value may still say false: only an optimisation relies on it
+   * (setid.ts), the kernel applies the task's own at the exec.
+   */
+  noNewPrivs: boolean;
 }
 
 export const ROOT_CREDS: Creds = {
-  uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n,
+  uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [], capEff: (1n << 41n) - 1n, noNewPrivs: false,
 };
 
 export function hasCap(c: Creds, cap: number): boolean {
@@ -139,7 +145,7 @@ export function readCreds(tid: number): Creds | null {
   const [gid = 0, egid = 0, , fsgid = 0] = st.ids('Gid');
   const groups = st.ids('Groups');
   const capEff = BigInt(`0x${st.line('CapEff') || '0'}`);
-  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff };
+  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff, noNewPrivs: st.line('NoNewPrivs') !== '0' };
 }
 
 /** A task's /proc/<tid>/status: its lines by key, and id lines mapped into the sandbox. */

@@ -12,11 +12,10 @@
 // ids and capabilities itself, exactly as for the file on Linux, and applies
 // its own conditions on top (no_new_privs, a sharing of fs state, a tracer
 // without CAP_SYS_PTRACE over the guest's namespace).
-import fs from 'node:fs';
 import { ERRNO } from '../abi/errno.js';
-import { AT_EMPTY_PATH, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, RESOLVE_BENEATH, S_IFMT, S_IFREG, S_ISGID, S_ISUID, XATTR_SECURITY_CAPABILITY } from '../abi/linux.js';
+import { AT_EMPTY_PATH, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, RESOLVE_BENEATH, S_IFMT, S_IFREG, S_ISGID, S_ISUID, XATTR_SECURITY_CAPABILITY, execSetidBits } from '../abi/linux.js';
 import type { Logger } from '../log.js';
-import { STATX, STATX_FIELDS, native } from '../platform/native.js';
+import { STATX, STATX_FIELDS, native, statxIdentity } from '../platform/native.js';
 import { hostIdOf } from './creds.js';
 import type { Task } from './task.js';
 import type { Location } from './vfs/node.js';
@@ -26,24 +25,8 @@ export const SETID_STORE_SIZE = 64 << 20;
 /** The most copies kept; the least recently used goes first. */
 export const SETID_STORE_COPIES = 32;
 
-const S_IXGRP = 0o010;
 /** struct vfs_cap_data v3, the larger form */
 const XATTR_CAPS_MAX = 24;
-
-/** Whether the task has no_new_privs, read from the kernel (the task is stopped: only it can set its own). */
-function noNewPrivs(tid: number): boolean {
-  try {
-    return /^NoNewPrivs:\s*0$/m.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1')) === null;
-  } catch {
-    return true;
-  }
-}
-
-/** The fields of a host stat that change when the file's content, mode or owner does. */
-function identity(st: Float64Array): string {
-  const f = STATX;
-  return [f.devMajor, f.devMinor, f.ino, f.mode, f.uid, f.gid, f.size, f.mtimeSec, f.mtimeNsec, f.ctimeSec, f.ctimeNsec].map((i) => st[i]).join(':');
-}
 
 export class SetidStore {
   /** copy key -> file name in the store; iteration order is least recently used first */
@@ -70,15 +53,18 @@ export class SetidStore {
    */
   execFile(t: Task, loc: Location, fd: number): number | null {
     if (loc.mount.opts.nosuid) return null;
-    const st = loc.dentry.node.stat();
-    const setuid = (st.mode & S_ISUID) !== 0;
-    const setgid = (st.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP);
-    if ((st.mode & S_IFMT) !== S_IFREG) return null;
-    // Read before the capabilities: a change to them moves ctime, compared after the copy.
-    if (native.statxFd(fd, this.before) < 0) return null;
+    // The host file first, the cheapest answer for most files (bits and capabilities the Sentry's view
+    // must show too). Read before the capabilities: a change to them moves ctime, compared after the copy.
+    if (native.statxFd(fd, this.before) < 0 || (this.before[STATX.mode]! & S_IFMT) !== S_IFREG) return null;
     // The host file's own: a guest write clears it there, as Linux does.
     const capsLen = native.getxattrFd(fd, XATTR_SECURITY_CAPABILITY, this.capsBuf);
     const caps = capsLen > 0 ? this.capsBuf.slice(0, capsLen) : null;
+    if (!caps && !execSetidBits(this.before[STATX.mode]!)) return null;
+    const st = loc.dentry.node.stat();
+    const bits = execSetidBits(st.mode);
+    const setuid = (bits & S_ISUID) !== 0;
+    const setgid = (bits & S_ISGID) !== 0;
+    if ((st.mode & S_IFMT) !== S_IFREG) return null;
     if (!setuid && !setgid && !caps) return null;
     // Linux applies neither bit unless both owners are mapped.
     const hostUid = hostIdOf(st.uid);
@@ -87,11 +73,11 @@ export class SetidStore {
     // An exec that would keep the ids anyway gives the same result without a copy.
     const c = t.creds;
     if (!caps && (!setuid || st.uid === c.euid) && (!setgid || st.gid === c.egid)) return null;
-    // With no_new_privs Linux raises nothing; a file with capabilities still sets AT_SECURE, which the kernel decides on the copy.
-    if (!caps && noNewPrivs(t.tid)) return null;
-    const bits = (setuid ? S_ISUID : 0) | (setgid ? S_ISGID : 0);
-    if ((this.before[STATX.mode]! & S_IFMT) !== S_IFREG || (this.before[STATX.mode]! & bits) !== bits) return null;
-    const key = `${identity(this.before)}/${hostUid}:${hostGid}:${st.mode & 0o7777}:${caps ? Buffer.from(caps).toString('hex') : ''}`;
+    // With no_new_privs Linux raises nothing (the kernel ignores the copy's bits as the original's; the
+    // check only spares the copy); a file with capabilities still sets AT_SECURE, which the kernel decides on the copy.
+    if (!caps && c.noNewPrivs) return null;
+    if ((this.before[STATX.mode]! & bits) !== bits) return null;
+    const key = `${statxIdentity(this.before)}/${hostUid}:${hostGid}:${st.mode & 0o7777}:${caps ? Buffer.from(caps).toString('hex') : ''}`;
     const held = this.copies.get(key);
     if (held !== undefined) {
       this.copies.delete(key);
@@ -104,7 +90,7 @@ export class SetidStore {
     }
     const name = this.copy(fd, hostUid, hostGid, st.mode & 0o7777, caps);
     if (name === null) return null;
-    if (native.statxFd(fd, this.after) < 0 || identity(this.after) !== identity(this.before)) {
+    if (native.statxFd(fd, this.after) < 0 || statxIdentity(this.after) !== statxIdentity(this.before)) {
       // Changed while copied: what was checked is not what was copied.
       native.unlinkat(this.root, name, 0);
       return null;

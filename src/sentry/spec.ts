@@ -13,7 +13,7 @@ export interface MountSpec {
   /** host path for binds; for any other kind, the source the mount table shows (OCI mounts[].source, which runc hands to mount(2): Docker's "shm"); default: the type */
   source?: string;
   readonly?: boolean;
-  /** bind: mounted nosuid (set-id bits never take effect; default true). Other kinds are always nosuid. */
+  /** bind, tmpfs: mounted nosuid (set-id bits never take effect; default true). Other kinds are always nosuid. */
   nosuid?: boolean;
   /** tmpfs: size= in bytes, nr_inodes=, mode=, uid=, gid= of its root */
   size?: number;

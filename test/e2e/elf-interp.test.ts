@@ -147,6 +147,15 @@ describe('an interpreter the sandbox wrote at run time', () => {
     expect(r.stdout).toContain('[3]\n');
   });
 
+  // A loader without --argv0 names the program by its path under tsvisor where runc keeps execve's argv[0] (docs/design.md): which name shows says which answer the exec used.
+  it('a loader rewritten in place between execs (same inode and size): each exec asks the loader it runs about --argv0', () => {
+    const each = `cat $l > /tmp/ld.so; /opt/t/show exec ./p NAME a | grep argv; echo "[$?]"`;
+    const args = sh(`cp /opt/t/ld-old.so /tmp/ld.so && cp /opt/t/tmpld /tmp/p && cd /tmp && for l in /opt/t/ld-old.so ${LOADER} /opt/t/ld-old.so ${LOADER}; do ${each}; done`);
+    const out = (name: string) => `argv[0]=${name}\nargv[1]=a\n[0]\n`;
+    expect(run('runc', bundle(args)).stdout).toBe(out('NAME').repeat(4));
+    expect(run('tsvisor', bundle(args)).stdout).toBe((out('/tmp/p') + out('NAME')).repeat(2));
+  });
+
   it('musl\'s loader runs the program as under runc', () => {
     const r = same(sh('cp /usr/lib/x86_64-linux-musl/libc.so /tmp/ld-musl.so && cd /opt && ./t/musl a; echo "[$?]"; /opt/t/show exec /opt/t/musl other b'));
     expect(r.stdout).toBe(

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Outcome, RUNTIMES, type Runtime, busyboxRoot, rmrf, runBundle, specBundle } from './harness.js';
+import { type Outcome, RUNTIMES, type Runtime, TSVISOR, busyboxRoot, rmrf, runBundle, specBundle } from './harness.js';
 import { compile } from './robust-helpers.js';
 
 let base: string;
@@ -80,7 +80,7 @@ beforeAll(() => {
   rootfs = busyboxRoot();
   fs.chmodSync(rootfs, 0o755);
   // util-linux's, which can change ids (busybox's cannot)
-  if (fs.existsSync(SETPRIV)) copyWithLibs(rootfs, [SETPRIV]);
+  for (const f of [SETPRIV, SETCAP, GETCAP]) if (fs.existsSync(f)) copyWithLibs(rootfs, [f]);
   place(path.join(rootfs, 'suid/root'), 0, 0, 0o4755);
   fs.writeFileSync(path.join(rootfs, '0'), 'not an ELF file\n', { mode: 0o755 });
   place(path.join(rootfs, 'suid/sgid'), 0, 50, 0o2755);
@@ -99,6 +99,7 @@ beforeAll(() => {
 
 const SETPRIV = '/usr/bin/setpriv';
 const SETCAP = '/usr/sbin/setcap';
+const GETCAP = '/usr/sbin/getcap';
 const SUDO = '/usr/bin/sudo';
 const SUDOERS_PLUGIN = '/usr/libexec/sudo/sudoers.so';
 const PAM_UNIX = '/lib/x86_64-linux-gnu/security/pam_unix.so';
@@ -176,16 +177,17 @@ describe('set-id exec with noNewPrivileges false, as runc', () => {
     );
   });
 
-  it.skipIf(!fs.existsSync(SETCAP))('file capabilities (cap_net_raw,cap_kill+ep) run by uid 1000: raised; the exec refused when the bounding set lacks one; with noNewPrivileges true, not applied (a difference)', () => {
+  it.skipIf(!fs.existsSync(SETCAP))('file capabilities (cap_net_raw,cap_kill+ep) run by uid 1000: raised; the exec refused when the bounding set lacks one; with noNewPrivileges true, only those already permitted, and AT_SECURE', () => {
     const caps = (bounding: string[]) => same(['/bin/sh', '-c', '/suid/caps; echo "status=$?"'], (c) => (c.process.capabilities.bounding = bounding));
     expect(caps(DOCKER_CAPS)).toBe('TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 0\nCapPrm:\t0000000000002020\nCapEff:\t0000000000002020\nstatus=0\n');
     // A file capability the bounding set lacks, with the effective bit: Linux refuses the exec.
     expect(caps(['CAP_KILL'])).toBe('status=126\n');
-    // A deliberate difference (docs/design.md): with noNewPrivileges true no set-id store is made, so the file's
-    // capabilities are ignored, where Linux keeps those the process already had (KILL, of the spec's permitted set) and sets AT_SECURE.
-    const nnp = (rt: Runtime) => run(rt, ['/suid/caps'], (c) => (c.process.capabilities.bounding = DOCKER_CAPS) && (c.process.noNewPrivileges = true)).stdout;
-    expect(nnp('runc')).toBe('TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 1\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\n');
-    expect(nnp('tsvisor')).toBe(`TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n${NO_CAPS}`);
+    // no_new_privs keeps what the process already had (KILL, of the spec's permitted set).
+    const nnp = same(['/suid/caps'], (c) => {
+      c.process.capabilities.bounding = DOCKER_CAPS;
+      c.process.noNewPrivileges = true;
+    });
+    expect(nnp).toBe('TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 1\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\n');
   });
 
   it.skipIf(!fs.existsSync(SETPRIV))('a set-user-id file in a bind mount without nosuid: chmod and chown take effect at the next exec', () => {
@@ -201,6 +203,140 @@ describe('set-id exec with noNewPrivileges false, as runc', () => {
   it('a writer clears the bits: a world-writable set-user-id root file rewritten by uid 1000 runs without a rise', () => {
     const out = same(['/bin/sh', '-c', '/w/ww | head -1; cat /suid/plain > /w/ww; /w/ww | head -1; stat -c %a /w/ww'], undefined, () => place(path.join(work, 'ww'), 0, 0, 0o4777));
     expect(out).toBe('TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n777\n');
+  });
+});
+
+/** Root with Docker's capabilities runs `script`; AS_USER runs a command as uid 1000. */
+function asRoot(c: Record<string, any>): void {
+  c.process.user = { uid: 0, gid: 0 };
+  for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set] = DOCKER_CAPS;
+}
+const AS_USER = '/usr/bin/setpriv --reuid=1000 --regid=1000 --clear-groups';
+
+describe('set-id files the Sentry keeps in memory, as runc', () => {
+  const tmpfs = (c: Record<string, any>) => {
+    asRoot(c);
+    c.mounts.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['exec', 'size=4m'] });
+    c.mounts.push({ destination: '/n', type: 'tmpfs', source: 'tmpfs', options: ['exec', 'nosuid', 'size=4m'] });
+  };
+
+  it.skipIf(!fs.existsSync(SETPRIV))('a set-id file root made in a tmpfs: uid 1000 rises unless the tmpfs is nosuid; a write or truncation by uid 1000 clears the bits', () => {
+    const script = [
+      `cp /suid/plain /t/x; chmod 4755 /t/x; ${AS_USER} /t/x | head -1`,
+      `cp /suid/plain /n/x; chmod 4755 /n/x; ${AS_USER} /n/x | head -1`,
+      `cp /suid/plain /t/g; chgrp 50 /t/g; chmod 2755 /t/g; ${AS_USER} /t/g | head -1; stat -c %a /t/g`,
+      `chmod 4777 /t/x; ${AS_USER} sh -c 'cat /suid/plain >> /t/x'; stat -c %a /t/x; ${AS_USER} /t/x | head -1`,
+      `chmod 4777 /t/x; ${AS_USER} sh -c ': > /t/x'; stat -c %a /t/x`,
+      `cp /suid/plain /t/y; chmod 4777 /t/y; ${AS_USER} truncate -s 100000 /t/y; stat -c %a /t/y`,
+    ].join('\n');
+    expect(same(['/bin/sh', '-c', script], tmpfs)).toBe(
+      [
+        'TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0',
+        'TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1',
+        'TAG:good uid 1000 1000 1000 gid 1000 50 50 secure 1 dumpable 0',
+        '2755',
+        '777',
+        'TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1',
+        '777',
+        '777',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it.skipIf(!fs.existsSync(SETCAP) || !fs.existsSync(SETPRIV))('file capabilities root set in a tmpfs (CAP_SETFCAP): raised for uid 1000; a write removes them', () => {
+    // A value that is no capability set: Linux refuses it (EINVAL) and keeps the one the file has.
+    const bad = path.join(base, 'badcap.c');
+    fs.writeFileSync(bad, '#include <errno.h>\n#include <stdio.h>\n#include <string.h>\n#include <sys/xattr.h>\nint main(int c, char **v) { int r = setxattr(v[1], "security.capability", "junk", 4, 0); printf("setxattr %d %s\\n", r, r ? strerror(errno) : ""); return 0; }\n');
+    execFileSync('gcc', ['-O2', '-static', '-o', path.join(work, 'badcap'), bad], { stdio: 'pipe' });
+    const script = [
+      `cp /suid/plain /t/c; setcap cap_net_raw,cap_kill+ep /t/c; /w/badcap /t/c; getcap /t/c; ${AS_USER} /t/c`,
+      `cat /suid/plain >> /t/c; getcap /t/c; ${AS_USER} /t/c`,
+    ].join('\n');
+    expect(same(['/bin/sh', '-c', script], tmpfs)).toBe(
+      `setxattr -1 Invalid argument\n/t/c cap_kill,cap_net_raw=ep\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 1 dumpable 1\nCapPrm:\t0000000000002020\nCapEff:\t0000000000002020\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n${NO_CAPS}`,
+    );
+  });
+
+  it.skipIf(!fs.existsSync(SETPRIV))('rewriting a world-writable set-user-id root file in a tmpfs while uid 1000 execs it in a loop never runs the new content with raised ids', () => {
+    const loop = `(until { cat /w/e > /t/ww; } 2>/dev/null; do :; done) & i=0; while [ $i -lt 100 ]; do /t/ww 2>/dev/null | head -1; i=$((i+1)); done > /t/d/out; wait`;
+    // The output in a directory of its own: runc gives the tmpfs's root the mode of the mount point once that exists (755).
+    const script = [
+      `mkdir -m 1777 /t/d; cp /suid/root /t/ww; chmod 4777 /t/ww; ${AS_USER} sh -c '${loop}'`,
+      'grep -q TAG:evil /t/d/out && echo evil-ran',
+      'grep TAG:evil /t/d/out | grep -v "uid 1000 1000 1000 gid 1000 1000 1000 secure 0" | head -3',
+    ].join('\n');
+    expect(same(['/bin/sh', '-c', script], tmpfs, () => place(path.join(work, 'e'), 1000, 1000, 0o755, 'evil'))).toBe('evil-ran\n');
+  });
+
+  // runc's root (no user namespace) holds CAP_FSETID on the host; tsvisor's guest does not, so its write clears the bits there (docs/design.md).
+  it.skipIf(!fs.existsSync(SETPRIV))('a write by root to a set-user-id file in a tmpfs: runc keeps the bits, tsvisor clears them (a difference)', () => {
+    const script = `cp /suid/plain /t/x; chmod 4755 /t/x; cat /suid/plain >> /t/x; stat -c %a /t/x; ${AS_USER} /t/x | head -1`;
+    expect(run('runc', ['/bin/sh', '-c', script], tmpfs).stdout).toBe('4755\nTAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0\n');
+    expect(run('tsvisor', ['/bin/sh', '-c', script], tmpfs).stdout).toBe('755\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n');
+  });
+
+  // tsvisor --overlay keeps the root's writes in memory; runc writes a copy of the root (as Docker's overlay root).
+  it.skipIf(!fs.existsSync(SETPRIV))('--overlay: a set-group-id root file, a root file made set-user-id (copied up) and a new set-user-id file rise for uid 1000', () => {
+    const script = [
+      `${AS_USER} /suid/sgid | head -1`,
+      `chmod 4755 /suid/plain; ${AS_USER} /suid/plain | head -1`,
+      `cp /suid/user /tmp/n; chmod 4755 /tmp/n; ${AS_USER} /tmp/n | head -1`,
+      `chmod 777 /suid/root; ${AS_USER} /suid/root | head -1`,
+    ].join('\n');
+    const out: Record<string, Outcome> = {};
+    for (const rt of RUNTIMES) {
+      const scratch = path.join(base, `root-${rt}`);
+      if (rt === 'runc') execFileSync('cp', ['-a', rootfs, scratch]);
+      const dir = specBundle(path.join(base, `b${counter++}`), rt === 'runc' ? scratch : rootfs, ['/bin/sh', '-c', script], (c) => {
+        c.process.noNewPrivileges = false;
+        c.root.readonly = false;
+        asRoot(c);
+      });
+      out[rt] = runBundle(rt, base, dir, ['--overlay']);
+      rmrf(scratch);
+    }
+    expect(out.tsvisor).toEqual(out.runc);
+    expect(out.tsvisor!.stdout).toBe(
+      [
+        'TAG:good uid 1000 1000 1000 gid 1000 50 50 secure 1 dumpable 0',
+        'TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0',
+        'TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0',
+        'TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+/**
+ * Creates a container whose first process sleeps with no_new_privs set, runs
+ * `args` in it by `exec --process` with noNewPrivileges false as uid 1000,
+ * and removes it: the exec's outcome.
+ */
+function execInto(rt: Runtime, args: string[]): Outcome {
+  const id = `x${process.pid}-${counter}`;
+  const dir = specBundle(path.join(base, `b${counter++}`), rootfs, ['/bin/sleep', '60'], (c) => (c.process.noNewPrivileges = true));
+  const rtArgv = rt === 'runc' ? ['runc', '--root', path.join(base, 'state-runc')] : [TSVISOR, '--root', path.join(base, 'state-tsvisor')];
+  const call = (a: string[], stdio: 'ignore' | 'pipe' = 'pipe') => spawnSync(rtArgv[0]!, [...rtArgv.slice(1), ...a], { encoding: 'utf8', timeout: 60000, stdio: ['ignore', stdio, stdio] });
+  const proc = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).process;
+  Object.assign(proc, { args, user: { uid: 1000, gid: 1000 }, noNewPrivileges: false });
+  fs.writeFileSync(path.join(dir, 'exec.json'), JSON.stringify(proc));
+  try {
+    expect(call(['create', '--bundle', dir, id], 'ignore').status, `${rt} create`).toBe(0);
+    expect(call(['start', id]).status, `${rt} start`).toBe(0);
+    const r = call(['exec', '--process', path.join(dir, 'exec.json'), id]);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    call(['delete', '--force', id]);
+  }
+}
+
+describe('exec into a running container', () => {
+  it('a container whose first process has no_new_privs: a later exec without it rises, as under runc (its own no_new_privs decides)', () => {
+    const out = Object.fromEntries(RUNTIMES.map((rt) => [rt, execInto(rt, ['/suid/root'])]));
+    expect(out.tsvisor).toEqual(out.runc);
+    expect(out.tsvisor!.stdout.split('\n')[0]).toBe('TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0');
   });
 });
 
@@ -285,19 +421,6 @@ describe('adversarial', () => {
     const out = same(['/bin/sh', '-c', '/suid/root | head -1; /w/interp 2>/dev/null; echo "status=$?"']);
     // The root's /0 is no ELF file: the kernel refuses it (ELIBBAD); the store's copy would have run.
     expect(out).toBe('TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0\nstatus=126\n');
-  });
-
-  // A deliberate difference (docs/design.md): a file only in the Sentry's memory never rises.
-  it.skipIf(!fs.existsSync(SETPRIV))('a set-user-id root file in a tmpfs mounted without nosuid runs without a rise, where runc raises the ids', () => {
-    const script = 'cp /suid/root /t/x; chmod 4755 /t/x; /usr/bin/setpriv --reuid=1000 --regid=1000 --clear-groups /t/x | head -1';
-    const line = (rt: Runtime) =>
-      run(rt, ['/bin/sh', '-c', script], (c) => {
-        c.process.user = { uid: 0, gid: 0 };
-        for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set] = DOCKER_CAPS;
-        c.mounts.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['exec', 'size=4m'] });
-      }).stdout;
-    expect(line('runc')).toBe('TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0\n');
-    expect(line('tsvisor')).toBe('TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n');
   });
 
   // A deliberate difference (docs/design.md): the store holds at most 64 MiB.

@@ -174,7 +174,7 @@ describe('docker config.json', () => {
         { destination: '/sys', type: 'sysfs', readonly: true, source: 'sysfs' },
         { destination: '/sys/fs/cgroup', type: 'cgroup', readonly: true, source: 'cgroup' },
         { destination: '/dev/mqueue', type: 'mqueue', readonly: false, source: 'mqueue' },
-        { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 67108864, mode: 0o1777, noexec: true, nodev: true, source: 'shm' },
+        { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 67108864, mode: 0o1777, noexec: true, nodev: true, nosuid: true, source: 'shm' },
         { destination: '/etc/resolv.conf', type: 'bind', source: src('resolv.conf')!, readonly: false, nosuid: false },
         { destination: '/etc/hostname', type: 'bind', source: src('hostname')!, readonly: false, nosuid: false },
         { destination: '/etc/hosts', type: 'bind', source: src('hosts')!, readonly: false, nosuid: false },
@@ -333,10 +333,10 @@ describe('ctr (containerd) config.json', () => {
       { destination: '/proc', type: 'proc', readonly: false, source: 'proc' },
       { destination: '/dev', type: 'dev', readonly: false, source: 'tmpfs' },
       { destination: '/dev/pts', type: 'devpts', readonly: false, source: 'devpts' },
-      { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o1777, noexec: true, nodev: true, source: 'shm' },
+      { destination: '/dev/shm', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o1777, noexec: true, nodev: true, nosuid: true, source: 'shm' },
       { destination: '/dev/mqueue', type: 'mqueue', readonly: false, source: 'mqueue' },
       { destination: '/sys', type: 'sysfs', readonly: true, source: 'sysfs' },
-      { destination: '/run', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o755, noexec: false, nodev: false, source: 'tmpfs' },
+      { destination: '/run', type: 'tmpfs', readonly: false, size: 65536 * 1024, mode: 0o755, noexec: false, nodev: false, nosuid: true, source: 'tmpfs' },
     ]);
   });
 });
@@ -547,22 +547,22 @@ describe('what hostile-looking specs may do', () => {
     expect(specError(() => toSandboxSpec(c, OPTS))).toBe('config.json: linux.devices[0]: /dev/nothing (c 10:99999): the host has no such character device');
   });
 
-  it('reads tmpfs options as mount(8) does, and ro/rw, exec/noexec, dev/nodev, a bind\'s nosuid/suid last-wins', () => {
+  it('reads tmpfs options as mount(8) does, and ro/rw, exec/noexec, dev/nodev, nosuid/suid last-wins', () => {
     const c = parse((c, b) => {
       fs.writeFileSync(path.join(b, 'data'), '');
       c.mounts = [
-        { destination: '/a', type: 'tmpfs', options: ['size=64m', 'mode=700', 'noexec', 'nodev'] },
+        { destination: '/a', type: 'tmpfs', options: ['size=64m', 'mode=700', 'noexec', 'nodev', 'nosuid'] },
         { destination: '/b', type: 'tmpfs', source: 'shm', options: ['size=1G', 'ro', 'nr_inodes=2k', 'uid=5', 'gid=6'] },
-        { destination: '/c', type: 'tmpfs', options: ['size=4096', 'mode=01777', 'ro', 'rw', 'noexec', 'exec', 'nodev', 'dev'] },
+        { destination: '/c', type: 'tmpfs', options: ['size=4096', 'mode=01777', 'ro', 'rw', 'noexec', 'exec', 'nodev', 'dev', 'nosuid', 'suid'] },
         { destination: '/d', type: 'tmpfs', options: ['size=50%'] },
         { destination: '/e', source: 'data', options: ['rbind', 'rw', 'ro', 'suid', 'nosuid'] },
         { destination: '/f', type: 'cgroup2', source: 'cgroup' },
       ];
     });
-    const flags = { noexec: false, nodev: false, source: 'tmpfs' };
+    const flags = { noexec: false, nodev: false, nosuid: false, source: 'tmpfs' };
     expect(toSandboxSpec(c, OPTS).mounts).toEqual([
       { destination: '/dev', type: 'dev' },
-      { destination: '/a', type: 'tmpfs', readonly: false, size: 64 * 2 ** 20, mode: 0o700, ...flags, noexec: true, nodev: true },
+      { destination: '/a', type: 'tmpfs', readonly: false, size: 64 * 2 ** 20, mode: 0o700, ...flags, noexec: true, nodev: true, nosuid: true },
       { destination: '/b', type: 'tmpfs', readonly: true, size: 2 ** 30, inodes: 2048, uid: 5, gid: 6, ...flags, source: 'shm' },
       { destination: '/c', type: 'tmpfs', readonly: false, size: 4096, mode: 0o1777, ...flags },
       { destination: '/d', type: 'tmpfs', readonly: false, size: Math.floor(os.totalmem() / 2), ...flags },

@@ -8,10 +8,10 @@ import {
   S_IFMT,
   S_IFREG,
   S_ISGID,
-  S_ISUID,
   UTIME_NOW,
   UTIME_OMIT,
   W_OK,
+  execSetidBits,
 } from '../../abi/linux.js';
 import type { Stat } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
@@ -147,11 +147,7 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
   if (uid !== -1) attr.uid = uid;
   if (gid !== -1) attr.gid = gid;
   // Changing ownership of a non-directory drops set-user-ID, and set-group-ID when group-executable.
-  if ((uid !== -1 || gid !== -1) && (st.mode & S_IFMT) === S_IFREG && st.mode & (S_ISUID | S_ISGID)) {
-    let m = st.mode & 0o7777 & ~S_ISUID;
-    if (st.mode & 0o010) m &= ~S_ISGID;
-    attr.mode = m;
-  }
+  if ((uid !== -1 || gid !== -1) && (st.mode & S_IFMT) === S_IFREG && execSetidBits(st.mode)) attr.mode = st.mode & 0o7777 & ~execSetidBits(st.mode);
   return apply(tg, attr);
 }
 

@@ -1,14 +1,15 @@
 // Helpers shared by the syscall families.
-import { AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_CLOEXEC, O_PATH, O_RDONLY, O_TRUNC, SECCOMP_ADDFD_FLAG_SEND, W_OK, X_OK } from '../../abi/linux.js';
+import { AT_EMPTY_PATH, AT_FDCWD, CAP_FSETID, O_ACCMODE, O_CLOEXEC, O_PATH, O_RDONLY, O_TRUNC, SECCOMP_ADDFD_FLAG_SEND, W_OK, X_OK, execSetidBits } from '../../abi/linux.js';
+import type { Stat } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
 import { REPLIED, type SyscallArgs } from '../../platform/notif.js';
-import { requireAccess } from '../creds.js';
+import { hasCap, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Identified, OpenFile } from '../files.js';
 import type { Kernel } from '../kernel.js';
 import { readPath } from '../memory.js';
 import type { Task } from '../task.js';
-import type { Location, Via } from '../vfs/node.js';
+import type { Location, SetAttr, Via } from '../vfs/node.js';
 import { type ParentAndName, resolve, resolveParent } from '../vfs/resolve.js';
 
 /**
@@ -133,6 +134,17 @@ export function notExecuting(k: Kernel, loc: Location): void {
   for (const t of k.tasks.values()) {
     if (!t.proc.exited && t.proc.exe?.dentry.node === node) fail('ETXTBSY');
   }
+}
+
+/**
+ * What a truncation by path (truncate, O_TRUNC) also changes, as Linux's
+ * do_truncate: for a caller without CAP_FSETID, the set-id bits an exec
+ * honours go. The Sentry and the Gofer truncate as the host's root, whom the
+ * host lets keep them (file capabilities it removes itself).
+ */
+export function truncationKills(t: Task, st: Stat): SetAttr {
+  const bits = execSetidBits(st.mode);
+  return bits && !hasCap(t.creds, CAP_FSETID) ? { mode: st.mode & 0o7777 & ~bits } : {};
 }
 
 /** May the task add or remove names in directory `dir`? */

@@ -46,7 +46,7 @@ import {
 } from '../../abi/linux.js';
 import { NUMBERS } from '../../syscalls/table.js';
 import { startInjection } from '../inject.js';
-import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
+import { STATX, STATX_FIELDS, native, statxIdentity } from '../../platform/native.js';
 import { CONTINUE } from '../../platform/notif.js';
 import { requireAccess } from '../creds.js';
 import { SysErr, check, fail } from '../errors.js';
@@ -84,12 +84,6 @@ function mayExecute(t: Task, loc: Location): void {
   if (loc.mount.opts.noexec) fail('EACCES');
   const st = node.stat();
   requireAccess(t.creds, st.mode, st.uid, st.gid, X_OK);
-}
-
-/** Checks that `loc` may be executed and opens it, as a file the guest can run (runnable). */
-function openExecutable(t: Task, loc: Location): number {
-  mayExecute(t, loc);
-  return runnable(loc.dentry.node.open(O_RDONLY).fd);
 }
 
 /**
@@ -240,7 +234,7 @@ function plan(k: Kernel, t: Task, dirfd: number, pathAddr: number, argvAddr: num
 }
 
 interface Interpreter {
-  /** host fd of the interpreter, opened by openExecutable */
+  /** host fd of the interpreter, a file the guest can run (runnable) */
   hostFd: number;
   loc: Location;
   path: string;
@@ -258,6 +252,29 @@ const ARGV0_OPTION = Buffer.from('argv0\0', 'latin1');
 
 /** How much of a loader is searched for ARGV0_OPTION (glibc's ld.so is 200 KiB, musl's libc.so 700 KiB): the Sentry's read stays bounded whatever file the guest names. */
 const LOADER_SEARCH_MAX = 8 << 20;
+
+/** How many loaders' answers are kept (a sandbox's programs name one or two). */
+const LOADER_ANSWERS_MAX = 16;
+/** the host identity (statxIdentity) of each loader searched -> whether it takes --argv0; the least recently used first */
+const loaderAnswers = new Map<string, boolean>();
+
+/**
+ * Whether the loader in `fd` takes --argv0, searched once per version of the
+ * file (`key`, the host identity of the file opened, of which `fd` may be a
+ * copy): the search reads up to LOADER_SEARCH_MAX bytes.
+ */
+function takesArgv0(fd: number, key: string | null): boolean {
+  if (key === null) return mentions(fd, ARGV0_OPTION);
+  let answer = loaderAnswers.get(key);
+  if (answer === undefined) {
+    answer = mentions(fd, ARGV0_OPTION);
+    if (loaderAnswers.size >= LOADER_ANSWERS_MAX) loaderAnswers.delete(loaderAnswers.keys().next().value!);
+  } else {
+    loaderAnswers.delete(key);
+  }
+  loaderAnswers.set(key, answer);
+  return answer;
+}
 
 /** Whether the first LOADER_SEARCH_MAX bytes of the file in `fd` contain `bytes`, read in chunks. */
 function mentions(fd: number, bytes: Buffer): boolean {
@@ -291,13 +308,15 @@ function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer): Interpret
   mayExecute(t, loc);
   const host = loc.dentry.node.hostObject();
   if (host && elf.interp.startsWith('/') && nativeLookupFinds(k, t, elf.interp, host)) return null;
-  const hostFd = openExecutable(t, loc);
+  const opened = loc.dentry.node.open(O_RDONLY).fd;
+  const key = native.statxFd(opened, hostStat) === 0 ? statxIdentity(hostStat) : null;
+  const hostFd = runnable(opened);
   try {
     const image = readElf(hostFd, readHead(hostFd)[0]);
     // Run by fd, the interpreter is the kernel's program: its own PT_INTERP
     // would be followed, where Linux ignores it.
     if (!image || image.interp !== null) fail('ELIBBAD');
-    return { hostFd, loc, path: elf.interp, entry: image.entry, argv0: mentions(hostFd, ARGV0_OPTION) };
+    return { hostFd, loc, path: elf.interp, entry: image.entry, argv0: takesArgv0(hostFd, key) };
   } catch (e) {
     native.close(hostFd);
     throw e;
@@ -308,7 +327,7 @@ function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer): Interpret
  * Whether the kernel's lookup of `path` in the guest's native root reaches
  * the host file `object` (dev major, minor, inode), and the kernel's own
  * execute check there passes: the guest's host ids own nothing, so it needs
- * the file's execute bit for others (openExecutable).
+ * the file's execute bit for others (runnable).
  */
 function nativeLookupFinds(k: Kernel, t: Task, path: string, object: [number, number, number]): boolean {
   if (k.nativeRoot < 0) k.nativeRoot = native.openat2(AT_FDCWD, `/proc/${t.tid}/root`, O_PATH | O_CLOEXEC, 0, 0);

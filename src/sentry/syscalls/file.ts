@@ -53,7 +53,7 @@ import { openFifo } from '../vfs/fifo.js';
 import { takeTerminalOnReturn } from '../ctty.js';
 import { followLink, lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { assertValid, installFd, mayModifyDir, mustBeWritable, noteOpen, notExecuting, parentAt, resolveAt, startDir, umaskMode } from './common.js';
+import { assertValid, installFd, mayModifyDir, mustBeWritable, noteOpen, notExecuting, parentAt, resolveAt, startDir, truncationKills, umaskMode } from './common.js';
 
 /**
  * A file the Sentry grows for the guest stays within the guest's
@@ -116,9 +116,12 @@ export function openLocation(k: Kernel, t: Task, a: SyscallArgs, loc: Location, 
   }
   const fifo = type === S_IFIFO ? node.fifo() : -1;
   if (fifo >= 0) return openFifo(k, a.id, a.tid, fifo, flags & ~(O_CREAT | O_EXCL | O_TRUNC), { loc, flags, direct: true });
+  const truncates = (flags & O_TRUNC) !== 0 && type === S_IFREG && !created;
+  const kills = truncates ? truncationKills(t, st) : {};
+  if (kills.mode !== undefined) node.setattr(kills);
   const opened = node.open(flags & ~(O_CREAT | O_EXCL));
   k.inotify.event(loc.dentry, IN_OPEN);
-  if (flags & O_TRUNC && type === S_IFREG && !created) k.inotify.event(loc.dentry, IN_MODIFY);
+  if (truncates) k.inotify.event(loc.dentry, IN_MODIFY);
   if (!opened.foreign) k.inotify.opening(loc.dentry, opened.fd);
   if (opened.ctty) takeTerminalOnReturn(t);
   const file = { loc, flags, direct: true, opener: { proc: t.proc, creds: t.creds } };
@@ -252,7 +255,7 @@ export const fileHandlers: Record<string, Handler> = {
     mustBeWritable(loc);
     notExecuting(k, loc);
     if (len > st.size) withinFsizeLimit(t, len);
-    node.setattr({ size: len });
+    node.setattr({ size: len, ...truncationKills(t, st) });
     k.inotify.event(loc.dentry, IN_MODIFY);
     return 0;
   },

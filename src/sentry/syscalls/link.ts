@@ -12,9 +12,8 @@ import {
   RENAME_WHITEOUT,
   S_IFMT,
   S_IFREG,
-  S_ISGID,
-  S_ISUID,
   W_OK,
+  execSetidBits,
 } from '../../abi/linux.js';
 import type { Stat } from '../../abi/structs.js';
 import { hasCap, mayDeleteChild, permitted, requireAccess } from '../creds.js';
@@ -125,8 +124,7 @@ function mayHardlink(t: Task, st: Stat): void {
   const c = t.creds;
   if (c.fsuid === st.uid || hasCap(c, CAP_FOWNER)) return;
   const regular = (st.mode & S_IFMT) === S_IFREG;
-  const setid = (st.mode & S_ISUID) !== 0 || (st.mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010);
-  if (regular && !setid && permitted(c, st.mode, st.uid, st.gid, R_OK | W_OK)) return;
+  if (regular && !execSetidBits(st.mode) && permitted(c, st.mode, st.uid, st.gid, R_OK | W_OK)) return;
   fail('EPERM');
 }
 

@@ -2,6 +2,7 @@
 // llistxattr, flistxattr, removexattr, lremovexattr, fremovexattr.
 import {
   AT_FDCWD,
+  CAP_SETFCAP,
   CAP_SYS_ADMIN,
   IN_ATTRIB,
   R_OK,
@@ -14,6 +15,7 @@ import {
   XATTR_LIST_MAX,
   XATTR_NAME_MAX,
   XATTR_REPLACE,
+  XATTR_SECURITY_CAPABILITY,
   XATTR_SIZE_MAX,
 } from '../../abi/linux.js';
 import { hasCap, ownerOrCapable, requireAccess } from '../creds.js';
@@ -21,6 +23,7 @@ import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readString, writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
+import { GoferFs } from '../vfs/goferfs.js';
 import type { Location, Via } from '../vfs/node.js';
 import type { Handler } from './dispatch.js';
 import { mustBeWritable, notPath, resolveAt, throughFd } from './common.js';
@@ -69,7 +72,13 @@ function mayXattr(t: Task, { loc, via }: Obj, name: string, want: number): void 
   // security.* and system.*: no permission bits, as in Linux's VFS; the
   // security module (CAP_SYS_ADMIN to write) and the ACL code (the owner) decide.
   if (name.startsWith('security.')) {
-    if (want === W_OK && !hasCap(t.creds, CAP_SYS_ADMIN)) fail('EPERM');
+    // File capabilities need CAP_SETFCAP (cap_convert_nscap) on a file only
+    // the sandbox sees; on a host file the Gofer would write them as the
+    // host's root, a version 2 value that applies outside the sandbox too
+    // (Linux would write version 3 for the namespace's root), so there only
+    // CAP_SYS_ADMIN's holder may, as before.
+    const fcaps = name === XATTR_SECURITY_CAPABILITY && !(loc.mount.fs instanceof GoferFs);
+    if (want === W_OK && !hasCap(t.creds, fcaps ? CAP_SETFCAP : CAP_SYS_ADMIN)) fail('EPERM');
     return;
   }
   if (name.startsWith('system.')) {

@@ -26,6 +26,8 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  S_ISGID,
+  S_ISUID,
   TMPFS_MAGIC,
   UTIME_NOW,
   UTIME_OMIT,
@@ -34,6 +36,7 @@ import {
   XATTR_SECURITY_CAPABILITY,
   XATTR_REPLACE,
   dtypeOf,
+  execSetidBits,
   makedev,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
@@ -308,24 +311,36 @@ const statBuf = new Float64Array(STATX_FIELDS);
 
 const later = (a: Time, sec: number, nsec: number): boolean => sec > a[0] || (sec === a[0] && nsec > a[1]);
 
+/** asks getxattr for a value's size only */
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * A regular file: its contents are a file in its file system's storage
  * (storage.ts), opened by name for every guest open so each open has its own
  * offset and flags while reads, writes and mmap run natively. The host file's
  * size, blocks and times are the file's: guest writes change them natively.
+ *
+ * What an exec honours, the set-id bits (execSetidBits) and file
+ * capabilities, is mirrored onto the host file. A write through a guest's fd
+ * (or a truncation) clears them there, as Linux does at the write (the guest
+ * has no CAP_FSETID on the host; capabilities go at any write), without the
+ * Sentry seeing it: what the host file lacks is dropped here when next
+ * looked at, and the set-id store (setid.ts) reads the host file's own.
  */
 export class MemFile extends MemNode {
   /** the name of the contents in the storage; null once the last link is gone */
   private stored: string | null;
   /** the storage file's host identity once its name is gone, to find it among guest fds */
   private host: [number, number, number] | null = null;
+  /** the host file was given this file's capabilities (so their absence there means a write removed them) */
+  private capsOnHost = false;
 
   /**
    * A new, empty file, and an fd of its contents opened with open(2) `flags`
    * (the guest's, for a create; O_RDWR to fill it), which the caller owns.
    */
   static make(fs: MemFs, mode: number, uid: number, gid: number, flags: number): { file: MemFile; fd: number } {
-    const { name, fd } = fs.storage.create(flags);
+    const { name, fd } = fs.storage.create(flags, execSetidBits(mode));
     return { file: new MemFile(fs, mode, uid, gid, name), fd };
   }
 
@@ -334,7 +349,7 @@ export class MemFile extends MemNode {
    * system until link() names it; the host frees it with the last fd of it.
    */
   static unnamed(fs: MemFs, mode: number, uid: number, gid: number, flags: number): { file: MemFile; fd: number } {
-    const fd = fs.storage.tmpfile(flags);
+    const fd = fs.storage.tmpfile(flags, execSetidBits(mode));
     const file = new MemFile(fs, mode, uid, gid, null);
     file.nlink = 0;
     if (native.statxFd(fd, statBuf) === 0) file.host = [statBuf[STATX.devMajor]!, statBuf[STATX.devMinor]!, statBuf[STATX.ino]!];
@@ -402,6 +417,95 @@ export class MemFile extends MemNode {
     }
   }
 
+  /** Runs `f` on a new read-only fd of the contents; null when the file is gone and no guest holds it. */
+  private withContents<T>(f: (fd: number) => T): T | null {
+    let fd: number;
+    try {
+      fd = this.hostOpen(O_RDONLY);
+    } catch {
+      return null;
+    }
+    try {
+      return f(fd);
+    } finally {
+      native.close(fd);
+    }
+  }
+
+  /** Drops the set-id bits the host file no longer shows (a write cleared them there). */
+  private keepHostSetid(hostMode: number): void {
+    this.modeBits &= ~(execSetidBits(this.modeBits) & ~hostMode);
+  }
+
+  /** Drops the capabilities the host file no longer has (a write removed them there). */
+  private keepHostCaps(): void {
+    if (!this.capsOnHost || !this.xattrs?.has(XATTR_SECURITY_CAPABILITY)) return;
+    if (this.withContents((fd) => native.getxattrFd(fd, XATTR_SECURITY_CAPABILITY, NO_BYTES) >= 0) !== false) return;
+    this.capsOnHost = false;
+    super.removexattr(XATTR_SECURITY_CAPABILITY);
+  }
+
+  /** Takes in what writes cleared on the host since the Sentry last looked. */
+  private syncFromHost(): void {
+    const x = this.hostStat();
+    if (x) this.keepHostSetid(x[STATX.mode]!);
+    this.keepHostCaps();
+  }
+
+  /** Gives the host file this file's set-id bits. */
+  private mirrorSetid(): void {
+    const x = this.hostStat();
+    const want = execSetidBits(this.modeBits);
+    if (x && (x[STATX.mode]! & (S_ISUID | S_ISGID)) !== want) this.withContents((fd) => native.fchmod(fd, 0o777 | want));
+  }
+
+  override applyAttrs(a: SetAttr, via?: Via): void {
+    this.syncFromHost();
+    super.applyAttrs(a, via);
+    this.mirrorSetid();
+  }
+
+  override getxattr(name: string): Buffer | null {
+    if (name === XATTR_SECURITY_CAPABILITY) this.keepHostCaps();
+    return super.getxattr(name);
+  }
+
+  override listxattr(): string[] {
+    this.keepHostCaps();
+    return super.listxattr();
+  }
+
+  override setxattr(name: string, value: Buffer, flags: number): void {
+    this.syncFromHost();
+    super.setxattr(name, value, flags);
+    // An access ACL may have changed group execute, which decides set-group-id.
+    this.mirrorSetid();
+  }
+
+  override putXattr(name: string, value: Buffer): void {
+    const old = this.xattrs?.get(name);
+    super.putXattr(name, value);
+    if (name !== XATTR_SECURITY_CAPABILITY) return;
+    const r = this.withContents((fd) => native.setxattrFd(fd, XATTR_SECURITY_CAPABILITY, value, 0));
+    if (r === null || r === 0) {
+      this.capsOnHost = r === 0;
+      return;
+    }
+    // The host refuses what Linux refuses (EINVAL: no capability set): nothing changes.
+    if (old) super.putXattr(name, old);
+    else super.removexattr(name);
+    check(r);
+  }
+
+  override removexattr(name: string): void {
+    if (name === XATTR_SECURITY_CAPABILITY) this.keepHostCaps();
+    super.removexattr(name);
+    if (name === XATTR_SECURITY_CAPABILITY && this.capsOnHost) {
+      this.capsOnHost = false;
+      this.withContents((fd) => native.removexattrFd(fd, XATTR_SECURITY_CAPABILITY));
+    }
+  }
+
   /** statx of the contents, or null when the file is gone and no guest holds it. */
   private hostStat(via?: Via): Float64Array | null {
     if (this.stored !== null) return this.fs.storage.statx(this.stored, statBuf) === 0 ? statBuf : null;
@@ -410,8 +514,9 @@ export class MemFile extends MemNode {
   }
 
   override stat(via?: Via): Stat {
-    const s = this.baseStat();
     const x = this.hostStat(via);
+    if (x) this.keepHostSetid(x[STATX.mode]!);
+    const s = this.baseStat();
     if (x) {
       s.size = x[STATX.size]!;
       s.blocks = x[STATX.blocks]!;

@@ -122,7 +122,7 @@ export function buildMounts(k: Kernel, binds: MountSpec[]): MountTable {
         break;
       }
       case 'tmpfs': {
-        // nosuid stays: set-id exec takes only host files (setid.ts).
+        opts.nosuid = m.nosuid ?? true;
         opts.noexec = m.noexec ?? false;
         opts.nodev = m.nodev ?? true;
         const t = new MemFs('tmpfs', m.size ?? 0, m.inodes ?? 0, opts.noexec);

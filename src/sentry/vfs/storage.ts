@@ -71,25 +71,28 @@ export class Storage {
     return this.fd;
   }
 
-  /** A new, empty file: its storage name and an fd opened with open(2) `flags`, which the caller owns. */
-  create(flags: number): { name: string; fd: number } {
+  /**
+   * A new, empty file: its storage name and an fd opened with open(2) `flags`,
+   * which the caller owns. `setid`: the set-id bits its host mode mirrors (MemFile).
+   */
+  create(flags: number, setid: number): { name: string; fd: number } {
     const name = (this.seq++).toString(36);
     const fd = ownFd(native.openat2(this.dir(), name, (flags & ~O_TRUNC) | O_CREAT | O_EXCL | O_CLOEXEC, 0o777, NO_SYMLINKS));
     // Access control is the Sentry's (the guest only ever gets fds it hands
     // out); on the host the file is everyone's, so the guest's own host
     // credentials can execveat it.
-    native.fchmod(fd, 0o777);
+    native.fchmod(fd, 0o777 | setid);
     return { name, fd };
   }
 
   /**
    * A new file without a name (O_TMPFILE, linkable unless `flags` has
-   * O_EXCL): an fd opened with open(2) `flags`, which the caller owns. The
+   * O_EXCL): an fd opened with open(2) `flags`, which the caller owns (`setid` as for create). The
    * host frees it with the last fd or mapping, unless link() names it.
    */
-  tmpfile(flags: number): number {
+  tmpfile(flags: number, setid: number): number {
     const fd = ownFd(native.openat2(this.dir(), '.', (flags & ~(O_TRUNC | O_CREAT)) | O_TMPFILE | O_CLOEXEC, 0o777, NO_SYMLINKS));
-    native.fchmod(fd, 0o777);
+    native.fchmod(fd, 0o777 | setid);
     return fd;
   }
 
