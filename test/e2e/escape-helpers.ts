@@ -105,6 +105,7 @@ export const NAMES: Record<string, string[]> = {
   overlaywrite: ['overlay-create', 'overlay-modify-host-file', 'overlay-fd-ops-host-file', 'overlay-unix-bind'],
   linkrename: ['link-host-file', 'rename-host-file'],
   forgedexec: ['forged-exec-marker'],
+  execswap: ['exec-path-swap', 'exec-fd-swap'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
   untraced: ['untraced-clone'],

@@ -337,6 +337,10 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('writes under the overlay,
   it('a forged exec-rewrite marker cannot run a file the sandbox deleted', () => {
     attempt('forgedexec', env(mode));
   });
+
+  it("a sibling thread rewriting the exec's path or fd slot after the check cannot run a file the sandbox deleted", () => {
+    attempt('execswap', env(mode));
+  });
 });
 
 // ------------------------- fds of failed calls, magic links, host stdio

@@ -53,7 +53,8 @@ import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, readStringArray, writeBytes } from '../memory.js';
 import { readElf } from '../elf.js';
-import type { PendingLoader, Task } from '../task.js';
+import type { PendingExec, PendingLoader, Task } from '../task.js';
+import { hostKey } from '../files.js';
 import type { Location } from '../vfs/node.js';
 import { pathOf, resolve } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
@@ -434,6 +435,8 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     const exeFd = interp ? interp.hostFd : p.hostFd;
     hostFd = p.exe ? noAccessFd(exeFd) : exeFd;
     if (p.exe) k.files.register(hostFd, { loc: interp ? interp.loc : p.exe, flags: O_RDONLY, direct: true });
+    check(native.statxFd(hostFd, hostStat));
+    const object = hostKey(hostStat);
     const guestFd = freeFd(t);
     let argvPtr = argvAddr;
     let empty: number;
@@ -446,7 +449,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
     // The call has not ended: its FileAccess is reported at the exec event, or with the kernel's refusal (onExecExitStop).
     const access = k.access?.held(t, call);
-    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader };
+    t.pendingExec = { hostFd, guestFd, object, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${loader ? `${loader.interp} for ` : ''}${p.exePath}`);
     return true;
   } catch (e) {
@@ -599,6 +602,18 @@ export function fixLoaderExecFn(t: Task): void {
     t.proc.execFnFix = undefined;
     return;
   }
+}
+
+/**
+ * At the exec event: whether the kernel ran the file the Sentry installed.
+ * The rewritten call names it by an fd slot and an empty path, both the
+ * guest's: between the install and the kernel's reads another thread can
+ * end the path with an absolute one (which the kernel resolves in the
+ * guest's native root) or dup2 another fd into the slot. The new image has
+ * not run an instruction yet.
+ */
+export function ranInstalled(tid: number, pe: PendingExec): boolean {
+  return native.statxAt(AT_FDCWD, `/proc/${tid}/exe`, 0, hostStat) === 0 && hostKey(hostStat) === pe.object;
 }
 
 /** Forgets an exec that will not happen, closing the Sentry's copy of its file. */
