@@ -900,18 +900,18 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     // A zombie has no memory left: no command line, no mappings.
     cmdline: () => (p.exited ? '' : p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`)),
     // As Linux, only for a caller allowed to trace the process (ptrace's read check).
-    environ: () => (requireTraceAccess(k, p), hostRead(`/proc/${p.tgid}/environ`)),
-    auxv: () => (requireTraceAccess(k, p), auxvOf(p)),
+    environ: () => withTraceAccess(k, p, () => hostRead(`/proc/${p.tgid}/environ`)),
+    auxv: () => withTraceAccess(k, p, () => auxvOf(p)),
     comm: () => `${comm()}\n`,
     stat: () => statLine(k, hostTid, p, comm()),
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
-    maps: () => (requireTraceAccess(k, p), p.exited ? '' : mapsText(k, p)),
+    maps: () => withTraceAccess(k, p, () => (p.exited ? '' : mapsText(k, p))),
     // The sandbox is the initial user namespace of the kernel it shows: every id is itself.
     uid_map: () => IDENTITY_MAP,
     gid_map: () => IDENTITY_MAP,
-    smaps: () => (requireTraceAccess(k, p), mapsText(k, p, 'smaps')),
-    smaps_rollup: () => (requireTraceAccess(k, p), mapsText(k, p, 'smaps_rollup')),
+    smaps: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps')),
+    smaps_rollup: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps_rollup')),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
@@ -1018,6 +1018,25 @@ function requireTraceAccess(k: Kernel, target: Process): void {
 }
 
 /**
+ * `read` (of the target's host file, made as root) under requireTraceAccess.
+ * The target runs meanwhile, and an exec of a set-id file it made before may
+ * complete in between: the check is made again after the read, whose result
+ * is dropped (`release`) if it fails then. (The target cannot start another
+ * exec: that stops in the Sentry, which is busy here.)
+ */
+function withTraceAccess<T>(k: Kernel, target: Process, read: () => T, release: (v: T) => void = () => {}): T {
+  requireTraceAccess(k, target);
+  const v = read();
+  try {
+    requireTraceAccess(k, target);
+  } catch (e) {
+    release(v);
+    throw e;
+  }
+  return v;
+}
+
+/**
  * /proc/[pid]/mem: the host's file of the same process, opened by the Sentry
  * once the caller passes Linux's check (its own process, or the same
  * effective uid, or CAP_SYS_PTRACE), so reads and writes run natively on
@@ -1034,12 +1053,14 @@ class ProcMemFile extends ProcNode {
   }
   override open(flags: number): Opened {
     refuseDirect(flags);
-    requireTraceAccess(this.fs.k, this.owner!);
-    try {
-      return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & O_REOPEN_FLAGS), foreign: true };
-    } catch {
-      fail('ESRCH');
-    }
+    const open = (): number => {
+      try {
+        return fs.openSync(`/proc/${this.hostTid}/mem`, flags & O_REOPEN_FLAGS);
+      } catch {
+        fail('ESRCH');
+      }
+    };
+    return { fd: withTraceAccess(this.fs.k, this.owner!, open, (fd) => native.close(fd)), foreign: true };
   }
 }
 
