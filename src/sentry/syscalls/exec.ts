@@ -295,20 +295,23 @@ function mentions(fd: number, bytes: Buffer): boolean {
 /**
  * The ELF interpreter (PT_INTERP) of the program in `fd` (`head`: its first
  * bytes), resolved as Linux does (from the task's cwd and root, symlinks
- * followed, execute permission checked), when the kernel would not find
- * that same file itself: it opens the name in the guest's native root,
- * which holds none of the Sentry's mounts and none of the overlay's writes.
- * Null when the kernel's lookup reaches the checked file (or the program
- * names no interpreter). Throws the errno Linux gives for an interpreter it
- * cannot use.
+ * followed, execute permission checked): the host object (files.ts hostKey)
+ * when the kernel's own lookup reaches that same file (it opens the name in
+ * the guest's native root, which holds none of the Sentry's mounts and none
+ * of the overlay's writes), else the interpreter to run by fd. Null when
+ * the program names no interpreter. Throws the errno Linux gives for an
+ * interpreter it cannot use, and ENOENT for one to run by fd where that is
+ * not possible (`byFd` false: a program with no path of its own, the
+ * guest's memfd, which the loader could not open by name).
  */
-function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer): Interpreter | null {
+function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer, byFd: boolean): Interpreter | string | null {
   const elf = readElf(fd, head);
   if (!elf?.interp) return null;
   const loc = resolve(t.resolveCtx(), t.fs.cwd, elf.interp, true);
   mayExecute(t, loc);
   const host = loc.dentry.node.hostObject();
-  if (host && elf.interp.startsWith('/') && nativeLookupFinds(k, t, elf.interp, host)) return null;
+  if (host && elf.interp.startsWith('/') && nativeLookupFinds(k, t, elf.interp, host)) return host.join(':');
+  if (!byFd) fail('ENOENT');
   const opened = loc.dentry.node.open(O_RDONLY).fd;
   const key = native.statxFd(opened, hostStat) === 0 ? statxIdentity(hostStat) : null;
   const hostFd = runnable(opened);
@@ -417,13 +420,16 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     const regs = new BigUint64Array(USER_REGS_WORDS);
     check(native.ptraceGetRegs(t.tid, regs));
     const p = plan(k, t, dirfd, pathAddr, argvAddr, flags);
-    let interp: Interpreter | null = null;
+    let found: Interpreter | string | null;
     try {
-      if (p.exe) interp = interpreterFor(k, t, p.hostFd, p.head);
+      found = interpreterFor(k, t, p.hostFd, p.head, p.exe !== null);
     } catch (e) {
       native.close(p.hostFd);
       throw e;
     }
+    const interp = typeof found === 'object' ? found : null;
+    // What the kernel loads as interpreter itself, checked at the exec event.
+    const nativeInterp = typeof found === 'string' ? found : null;
     if (interp) {
       native.close(p.hostFd);
       // The kernel runs the interpreter, which opens the program by name:
@@ -449,7 +455,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
     // The call has not ended: its FileAccess is reported at the exec event, or with the kernel's refusal (onExecExitStop).
     const access = k.access?.held(t, call);
-    t.pendingExec = { hostFd, guestFd, object, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader };
+    t.pendingExec = { hostFd, guestFd, object, nativeInterp, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${loader ? `${loader.interp} for ` : ''}${p.exePath}`);
     return true;
   } catch (e) {
@@ -605,15 +611,32 @@ export function fixLoaderExecFn(t: Task): void {
 }
 
 /**
- * At the exec event: whether the kernel ran the file the Sentry installed.
- * The rewritten call names it by an fd slot and an empty path, both the
- * guest's: between the install and the kernel's reads another thread can
- * end the path with an absolute one (which the kernel resolves in the
- * guest's native root) or dup2 another fd into the slot. The new image has
- * not run an instruction yet.
+ * At the exec event: whether the kernel ran the file the Sentry installed,
+ * with the ELF interpreter the Sentry checked (or none), and mapped no other
+ * file. The rewritten call names the file by a fd slot and an empty path,
+ * both the guest's: between the install and the kernel's reads another
+ * thread can end the path with an absolute one (which the kernel resolves
+ * in the guest's native root) or dup2 another fd into the slot; and a file
+ * the guest may write can name another interpreter by the time the kernel
+ * reads it, which the kernel then looks up in the native root. The new
+ * image has not run an instruction yet.
  */
 export function ranInstalled(tid: number, pe: PendingExec): boolean {
-  return native.statxAt(AT_FDCWD, `/proc/${tid}/exe`, 0, hostStat) === 0 && hostKey(hostStat) === pe.object;
+  if (native.statxAt(AT_FDCWD, `/proc/${tid}/exe`, 0, hostStat) !== 0 || hostKey(hostStat) !== pe.object) return false;
+  let ranges: string[];
+  try {
+    ranges = fs.readdirSync(`/proc/${tid}/map_files`);
+  } catch {
+    return false;
+  }
+  let interp = pe.nativeInterp === null;
+  for (const r of ranges) {
+    if (native.statxAt(AT_FDCWD, `/proc/${tid}/map_files/${r}`, 0, hostStat) !== 0) return false;
+    const key = hostKey(hostStat);
+    if (key === pe.nativeInterp) interp = true;
+    else if (key !== pe.object) return false;
+  }
+  return interp;
 }
 
 /** Forgets an exec that will not happen, closing the Sentry's copy of its file. */
