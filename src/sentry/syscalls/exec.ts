@@ -44,6 +44,7 @@ import {
   USER_REGS_WORDS,
   X_OK,
 } from '../../abi/linux.js';
+import { ERRNO } from '../../abi/errno.js';
 import { NUMBERS } from '../../syscalls/table.js';
 import { startInjection } from '../inject.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../../platform/native.js';
@@ -623,20 +624,46 @@ export function fixLoaderExecFn(t: Task): void {
  */
 export function ranInstalled(tid: number, pe: PendingExec): boolean {
   if (native.statxAt(AT_FDCWD, `/proc/${tid}/exe`, 0, hostStat) !== 0 || hostKey(hostStat) !== pe.object) return false;
+  const mapped = mappedFiles(tid);
+  if (!mapped || mapped.some((key) => key !== pe.object && key !== pe.nativeInterp)) return false;
+  return pe.nativeInterp === null || mapped.includes(pe.nativeInterp);
+}
+
+/**
+ * The host objects (hostKey) of the files `tid` maps, through map_files; or,
+ * where the Sentry may not follow those (it needs CAP_SYS_ADMIN: rootless),
+ * as maps names them (the device of the inode's file system: statx's, but
+ * on btrfs). Null if unreadable.
+ */
+function mappedFiles(tid: number): string[] | null {
   let ranges: string[];
   try {
     ranges = fs.readdirSync(`/proc/${tid}/map_files`);
   } catch {
-    return false;
+    return null;
   }
-  let interp = pe.nativeInterp === null;
+  const keys: string[] = [];
   for (const r of ranges) {
-    if (native.statxAt(AT_FDCWD, `/proc/${tid}/map_files/${r}`, 0, hostStat) !== 0) return false;
-    const key = hostKey(hostStat);
-    if (key === pe.nativeInterp) interp = true;
-    else if (key !== pe.object) return false;
+    const e = native.statxAt(AT_FDCWD, `/proc/${tid}/map_files/${r}`, 0, hostStat);
+    if (e === -ERRNO.EPERM) return mapsFiles(tid);
+    if (e !== 0) return null;
+    keys.push(hostKey(hostStat));
   }
-  return interp;
+  return keys;
+}
+
+function mapsFiles(tid: number): string[] | null {
+  let maps: string;
+  try {
+    maps = fs.readFileSync(`/proc/${tid}/maps`, 'latin1');
+  } catch {
+    return null;
+  }
+  const keys: string[] = [];
+  for (const m of maps.matchAll(/^\S+ \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)/gm)) {
+    if (m[3] !== '0') keys.push(`${parseInt(m[1]!, 16)}:${parseInt(m[2]!, 16)}:${m[3]}`);
+  }
+  return keys;
 }
 
 /** Forgets an exec that will not happen, closing the Sentry's copy of its file. */
