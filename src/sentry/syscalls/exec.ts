@@ -357,6 +357,8 @@ function fdCloexec(t: Task, fd: number): boolean {
 /** The lowest fd number free in the guest, for the executable. */
 function freeFd(t: Task): number {
   const used = new Set(fs.readdirSync(`/proc/${t.tid}/fd`).map(Number));
+  // Not the slot another thread's exec is given (the threads share the table): the exec event would find that file run.
+  for (const other of t.proc.threads.values()) if (other.pendingExec) used.add(other.pendingExec.guestFd);
   let fd = 0;
   while (used.has(fd)) fd++;
   return fd;
