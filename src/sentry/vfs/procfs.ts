@@ -1014,7 +1014,7 @@ function requireTraceAccess(k: Kernel, target: Process): void {
   if (!caller) fail('EACCES');
   if (caller.proc === target) return;
   const c = caller.creds;
-  if (!hasCap(c, CAP_SYS_PTRACE) && !mayTrace(target.tgid, c.fsuid, c.fsgid)) fail('EACCES');
+  if (!hasCap(c, CAP_SYS_PTRACE) && !mayTrace(target.tgid, c.fsuid, c.fsgid, c.capEff)) fail('EACCES');
 }
 
 /**
