@@ -383,15 +383,16 @@ describe('adversarial', () => {
   });
 
 
-  it.skipIf(!fs.existsSync(SETPRIV))("a root process without capabilities cannot open the mem, environ, auxv or maps of a root process that has them (Linux's capability subset rule)", () => {
+  it.skipIf(!fs.existsSync(SETPRIV))("a root process without capabilities cannot open the mem, environ, auxv or maps of a root process that has them, nor read its exe, cwd or fd links (Linux's capability subset rule)", () => {
     const drop = `${SETPRIV} --inh-caps=-all --ambient-caps=-all --bounding-set=-all`;
     const probe = (file: string) => `${drop} cat /proc/$p/${file} >/dev/null 2>&1; echo "${file}=$?"`;
-    const script = ['sleep 2 & p=$!', 'cat /proc/$p/environ >/dev/null; echo "with caps=$?"', ...['mem', 'environ', 'auxv', 'maps'].map(probe), 'kill $p; wait'].join('; ');
+    const link = (name: string) => `${drop} readlink /proc/$p/${name} >/dev/null 2>&1; echo "${name}=$?"`;
+    const script = ['sleep 2 & p=$!', 'cat /proc/$p/environ >/dev/null; echo "with caps=$?"', ...['mem', 'environ', 'auxv', 'maps'].map(probe), ...['exe', 'cwd', 'fd/1'].map(link), 'kill $p; wait'].join('; ');
     const out = same(['/bin/sh', '-c', script], (c) => {
       c.process.user = { uid: 0, gid: 0 };
       for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set] = DOCKER_CAPS;
     });
-    expect(out).toBe('with caps=0\nmem=1\nenviron=1\nauxv=1\nmaps=1\n');
+    expect(out).toBe('with caps=0\nmem=1\nenviron=1\nauxv=1\nmaps=1\nexe=1\ncwd=1\nfd/1=1\n');
   });
 
   it('/proc/PID/mem opened by two threads while the child execs a set-user-id root file never reaches the new image (the check holds until the open is made)', () => {

@@ -291,17 +291,20 @@ class ProcLink extends ProcNode {
     private readonly text: () => string,
     private readonly target: (() => Location | null) | null = null,
     owner: Process | null = null,
+    /** Linux reads and follows it only for a caller that may trace the owner (proc_fd_access_allowed) */
+    private readonly traced = false,
   ) {
     super(fs, path, S_IFLNK | 0o777, owner);
   }
   override readlink(): string {
-    const text = this.text();
+    const text = this.traced ? withTraceAccess(this.fs.k, this.owner!, this.text) : this.text();
     // Linux's d_path builds a link's text in one page.
     if (this.target && text.length >= PATH_MAX) fail('ENAMETOOLONG');
     return text;
   }
   override magicLink(): Location | null {
-    return this.target ? this.target() : null;
+    if (!this.target) return null;
+    return this.traced ? withTraceAccess(this.fs.k, this.owner!, this.target) : this.target();
   }
 }
 
@@ -877,8 +880,9 @@ function fdDir(pfs: ProcFs, p: Process, base: string): Node {
     (name) => {
       if (!/^\d+$/.test(name)) return null;
       const fd = Number(name);
-      const target = fdTarget(pfs, p, fd);
-      return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p);
+      // The Sentry takes the fd (as root) only for a caller that may trace the process.
+      const target = withTraceAccess(pfs.k, p, () => fdTarget(pfs, p, fd));
+      return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p, true);
     },
     p,
     // Linux shows the number of open fds as the directory's size.
@@ -967,7 +971,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);
       if (name === 'net') return netDir(pfs, p, `${base}/net`);
       const l = links[name];
-      if (l) return new ProcLink(pfs, `${base}/${name}`, l.text, l.loc, p);
+      if (l) return new ProcLink(pfs, `${base}/${name}`, l.text, l.loc, p, true);
       if (name === 'fd') return fdDir(pfs, p, `${base}/fd`);
       if (name === 'fdinfo') return fdinfoDir(pfs, p, `${base}/fdinfo`);
       if (name === 'task' && !thread) return taskDir(pfs, p, `${base}/task`);
@@ -1084,7 +1088,7 @@ function nsDir(pfs: ProcFs, p: Process, base: string): Node {
         } catch {
           fail('ENOENT');
         }
-      }, () => pfs.at(new NsNode(pfs, host), name), p);
+      }, () => pfs.at(new NsNode(pfs, host), name), p, true);
     },
     p,
   );
