@@ -694,9 +694,10 @@ export class Kernel {
     // The first exec after the go signal is the command's (init's own, or with tsvisor's init its child's).
     this.commandStarted = true;
     const pe = t.pendingExec;
-    if (pe && !ranInstalled(tid, pe)) {
+    const ran = pe ? ranInstalled(tid, pe) : true;
+    if (ran !== true) {
       // Another thread changed what the rewritten call named: the process dies before its first instruction.
-      this.log.warn({ tid, exe: pe.exePath }, 'an exec ran another file than the one checked: the process is killed');
+      if (ran === false) this.log.warn({ tid, exe: pe!.exePath }, 'an exec ran another file than the one checked: the process is killed');
       dropPendingExec(t);
       this.killHostTask(tid);
       return;

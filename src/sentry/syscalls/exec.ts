@@ -622,12 +622,15 @@ export function fixLoaderExecFn(t: Task): void {
  * in the guest's native root) or dup2 another fd into the slot; and a file
  * the guest may write can name another interpreter by the time the kernel
  * reads it, which the kernel then looks up in the native root. The new
- * image has not run an instruction yet.
+ * image has not run an instruction yet. Null when the process's files
+ * could not be read (a SIGKILL is ending it).
  */
-export function ranInstalled(tid: number, pe: PendingExec): boolean {
-  if (native.statxAt(AT_FDCWD, `/proc/${tid}/exe`, 0, hostStat) !== 0 || hostKey(hostStat) !== pe.object) return false;
+export function ranInstalled(tid: number, pe: PendingExec): boolean | null {
+  if (native.statxAt(AT_FDCWD, `/proc/${tid}/exe`, 0, hostStat) !== 0) return null;
+  const exe = hostKey(hostStat);
   const mapped = mappedFiles(tid);
-  if (!mapped || mapped.some((key) => key !== pe.object && key !== pe.nativeInterp)) return false;
+  if (!mapped) return null;
+  if (exe !== pe.object || mapped.some((key) => key !== pe.object && key !== pe.nativeInterp)) return false;
   return pe.nativeInterp === null || mapped.includes(pe.nativeInterp);
 }
 
