@@ -167,17 +167,22 @@ function readStatus(tid: number): { line: (key: string) => string; ids: (key: st
 
 /**
  * Linux's __ptrace_may_access for a caller without CAP_SYS_PTRACE and with
- * filesystem ids `fsuid`/`fsgid`: the target's real, effective and saved
- * ids must all be the caller's, and the target must be dumpable (a set-id
- * exec clears that). The host shows the files of a process that is not
- * dumpable as owned by its user namespace's root instead of its effective uid.
+ * filesystem ids `fsuid`/`fsgid` and effective capabilities `capEff`: the
+ * target's real, effective and saved ids must all be the caller's, its
+ * permitted capabilities among the caller's effective ones
+ * (cap_ptrace_access_check: a root process that dropped its capabilities
+ * may not take them back from another's memory), and the target must be
+ * dumpable (a set-id exec clears that). The host shows the files of a
+ * process that is not dumpable as owned by its user namespace's root
+ * instead of its effective uid.
  */
-export function mayTrace(tgid: number, fsuid: number, fsgid: number): boolean {
+export function mayTrace(tgid: number, fsuid: number, fsgid: number, capEff: bigint): boolean {
   const st = readStatus(tgid);
   if (!st) return false;
   const [uid, euid, suid] = st.ids('Uid');
   const [gid, egid, sgid] = st.ids('Gid');
   if (![uid, euid, suid].every((id) => id === fsuid) || ![gid, egid, sgid].every((id) => id === fsgid)) return false;
+  if ((BigInt(`0x${st.line('CapPrm') || '0'}`) & ~capEff) !== 0n) return false;
   try {
     // A file: the directory itself always shows the effective uid.
     return fs.statSync(`/proc/${tgid}/mem`).uid === hostIdOf(fsuid);

@@ -61,7 +61,8 @@ export interface Identified {
 /** What the guest's placeholder directories cost at most: inodes of the private tmpfs (each lives as long as a guest fd). */
 const PLACEHOLDER_DIRS_MAX = 2 * TABLE_MAX;
 
-function key(sx: Float64Array): string {
+/** A host object's identity (dev major:minor:inode), as the table keys it. */
+export function hostKey(sx: Float64Array): string {
   return `${sx[STATX.devMajor]}:${sx[STATX.devMinor]}:${sx[STATX.ino]}`;
 }
 
@@ -91,7 +92,7 @@ export class FileTable {
   /** Remembers what `hostFd` (about to be installed in a guest) is; ENFILE when the table is full. */
   register(hostFd: number, file: OpenFile): void {
     if (native.statxFd(hostFd, this.sx) !== 0) return;
-    const k = key(this.sx);
+    const k = hostKey(this.sx);
     if (!this.byKey.has(k) && this.byKey.size >= this.sweepAt) this.sweep();
     if (!this.byKey.has(k) && this.byKey.size >= TABLE_MAX) fail('ENFILE');
     this.byKey.set(k, file);
@@ -147,7 +148,7 @@ export class FileTable {
       native.close(fd);
       fail('EBADF');
     }
-    return { fd, sx, file: this.byKey.get(key(sx)) };
+    return { fd, sx, file: this.byKey.get(hostKey(sx)) };
   }
 
   /** Identifies and releases the copy: for callers that only need the object. */
@@ -170,7 +171,7 @@ export class FileTable {
   /** `fd` (a Sentry copy of a guest fd) is being sent with SCM_RIGHTS: keep its entry while it may be in flight. */
   sending(fd: number): void {
     if (native.statxFd(fd, this.sx) !== 0) return;
-    const k = key(this.sx);
+    const k = hostKey(this.sx);
     this.inFlight.delete(k);
     this.inFlight.set(k, true);
     if (this.inFlight.size > IN_FLIGHT_MAX) this.inFlight.delete(this.inFlight.keys().next().value!);
@@ -262,7 +263,7 @@ export class FileTable {
         /* exited */
       }
       for (const n of names) {
-        if (native.statxAt(dirFd, n, 0, sx) === 0) yield { key: key(sx), path: `${dir}/${n}`, fd: Number(n) };
+        if (native.statxAt(dirFd, n, 0, sx) === 0) yield { key: hostKey(sx), path: `${dir}/${n}`, fd: Number(n) };
       }
     } finally {
       native.close(dirFd);

@@ -61,7 +61,7 @@ import { Strace, parseSyscallFilter } from './strace.js';
 import { AccessLog } from './access.js';
 import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
-import { dropPendingExec, fixStartBlock, onExecExitStop, onExecTraceStop } from './syscalls/exec.js';
+import { dropPendingExec, fixStartBlock, onExecExitStop, onExecTraceStop, ranInstalled } from './syscalls/exec.js';
 import { SETID_STORE_SIZE, SetidStore } from './setid.js';
 import { deferSignal, onInjectionStop, startInjection } from './inject.js';
 import { onReturnStop } from './ctty.js';
@@ -694,6 +694,14 @@ export class Kernel {
     // The first exec after the go signal is the command's (init's own, or with tsvisor's init its child's).
     this.commandStarted = true;
     const pe = t.pendingExec;
+    const ran = pe ? ranInstalled(tid, pe) : true;
+    if (ran !== true) {
+      // Another thread changed what the rewritten call named: the process dies before its first instruction.
+      if (ran === false) this.log.warn({ tid, exe: pe!.exePath }, 'an exec ran another file than the one checked: the process is killed');
+      dropPendingExec(t);
+      this.killHostTask(tid);
+      return;
+    }
     t.proc.execFnAddr = undefined;
     t.proc.baseAddr = undefined;
     t.proc.execFnFix = undefined;

@@ -31,6 +31,10 @@ export interface PendingExec {
   hostFd: number;
   /** fd number chosen in the guest */
   guestFd: number;
+  /** the file's host object (files.ts hostKey): the exec event checks the kernel ran it (exec.ts ranInstalled) */
+  object: string;
+  /** the ELF interpreter's host object (hostKey) when the kernel loads it itself, null when it must load none (ranInstalled) */
+  nativeInterp: string | null;
   /** the guestFd slot holds the Sentry's fd: withdrawn if the exec fails */
   installed: boolean;
   /** the thread's registers at the original call, given back if the exec fails */

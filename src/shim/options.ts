@@ -75,7 +75,8 @@ function realpath(p: string): string {
  * Anything else is refused: a table, an array, a date.
  */
 function parseFlatToml(text: string, where: string): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
+  // No prototype: a key such as __proto__ or constructor is an ordinary (unknown) key.
+  const out: Record<string, string | number | boolean> = Object.create(null);
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/^\s+|\s+$/g, '');
     if (line === '' || line.startsWith('#')) return;
@@ -105,7 +106,7 @@ function parseFlatToml(text: string, where: string): Record<string, string | num
 function runcOptionsFromToml(text: string, where: string): RuncOptions {
   const o = decode<RuncOptions>('RuncOptions', new Uint8Array());
   for (const [key, value] of Object.entries(parseFlatToml(text, where))) {
-    const field = TOML_KEYS[key.toLowerCase()];
+    const field = Object.hasOwn(TOML_KEYS, key.toLowerCase()) ? TOML_KEYS[key.toLowerCase()] : undefined;
     if (!field) throw new OptionsError(`${where}: unknown option ${key} (runc's options: ${Object.values(TOML_KEYS).join(', ')})`);
     if (typeof value !== typeof o[field]) throw new OptionsError(`${where}: ${key} must be a ${typeof o[field]}`);
     (o as unknown as Record<string, unknown>)[field] = value;

@@ -105,6 +105,7 @@ export const NAMES: Record<string, string[]> = {
   overlaywrite: ['overlay-create', 'overlay-modify-host-file', 'overlay-fd-ops-host-file', 'overlay-unix-bind'],
   linkrename: ['link-host-file', 'rename-host-file'],
   forgedexec: ['forged-exec-marker'],
+  execswap: ['exec-path-swap', 'exec-fd-swap', 'exec-interp-swap', 'exec-memfd-interp'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
   untraced: ['untraced-clone'],
@@ -364,6 +365,8 @@ export function populateTargets(dir: string, bin: string, who: 'host' | 'sandbox
   fs.mkdirSync(path.join(dir, 'lr-emptydir'), { recursive: true });
   fs.copyFileSync(bin, path.join(dir, 'exec-victim'));
   fs.chmodSync(path.join(dir, 'exec-victim'), 0o755);
+  // A static ELF that only exits 42, which the kernel can load as an ELF interpreter.
+  execFileSync(bin, ['exitelf', path.join(dir, 'interp-victim'), '42']);
   fs.copyFileSync(bin, path.join(dir, 'suid-root'));
   fs.chmodSync(path.join(dir, 'suid-root'), 0o4755);
   fs.copyFileSync(bin, path.join(dir, 'suid-other'));

@@ -96,6 +96,7 @@ function env(mode: Mode): Env {
     `victim=${host.dir}/victim`,
     `guestowned=${host.dir}/guestowned`,
     `execvictim=${host.dir}/exec-victim`,
+    `interpvictim=${host.dir}/interp-victim`,
     `suidroot=${host.dir}/suid-root`,
     `suidother=${host.dir}/suid-other`,
   ];
@@ -336,6 +337,10 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('writes under the overlay,
 
   it('a forged exec-rewrite marker cannot run a file the sandbox deleted', () => {
     attempt('forgedexec', env(mode));
+  });
+
+  it("a sibling thread rewriting the exec's path, fd slot or ELF interpreter after the check, or a memfd's interpreter, cannot run a file the sandbox deleted", () => {
+    attempt('execswap', env(mode));
   });
 });
 

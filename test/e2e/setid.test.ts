@@ -76,6 +76,8 @@ const NO_CAPS = 'CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n';
 beforeAll(() => {
   base = fs.mkdtempSync('/var/tmp/tsvisor-setid-');
   compile('setid', base);
+  // static and not position-independent: one address for its marker in every copy
+  compile('setid-memrace', base, ['-no-pie', '-pthread']);
   fs.copyFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../programs/setid.c'), path.join(base, 'setid.c'));
   rootfs = busyboxRoot();
   fs.chmodSync(rootfs, 0o755);
@@ -89,6 +91,10 @@ beforeAll(() => {
   place(path.join(rootfs, 'suid/plain'), 0, 0, 0o755);
   place(path.join(rootfs, 'suid/execonly'), 0, 1000, 0o4710);
   place(path.join(rootfs, 'suid/caps'), 0, 0, 0o755);
+  for (const [name, mode] of [['memrace', 0o4755], ['memrace-plain', 0o755]] as const) {
+    fs.copyFileSync(path.join(base, 'setid-memrace'), path.join(rootfs, 'suid', name));
+    fs.chmodSync(path.join(rootfs, 'suid', name), mode);
+  }
   if (fs.existsSync(SETCAP)) execFileSync(SETCAP, ['cap_net_raw,cap_kill+ep', path.join(rootfs, 'suid/caps')]);
   work = path.join(base, 'work');
   fs.mkdirSync(work);
@@ -376,6 +382,23 @@ describe('adversarial', () => {
     expect(out).toBe('environ=1\nfd=1\n0\n1000\nenviron=1\nfd=1\n0\n0\nenviron=0\nfd=0\n1000\n1000\n');
   });
 
+
+  it.skipIf(!fs.existsSync(SETPRIV))("a root process without capabilities cannot open the mem, environ, auxv or maps of a root process that has them, nor read its exe, cwd or fd links (Linux's capability subset rule)", () => {
+    const drop = `${SETPRIV} --inh-caps=-all --ambient-caps=-all --bounding-set=-all`;
+    const probe = (file: string) => `${drop} cat /proc/$p/${file} >/dev/null 2>&1; echo "${file}=$?"`;
+    const link = (name: string) => `${drop} readlink /proc/$p/${name} >/dev/null 2>&1; echo "${name}=$?"`;
+    const script = ['sleep 2 & p=$!', 'cat /proc/$p/environ >/dev/null; echo "with caps=$?"', ...['mem', 'environ', 'auxv', 'maps'].map(probe), ...['exe', 'cwd', 'fd/1'].map(link), 'kill $p; wait'].join('; ');
+    const out = same(['/bin/sh', '-c', script], (c) => {
+      c.process.user = { uid: 0, gid: 0 };
+      for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set] = DOCKER_CAPS;
+    });
+    expect(out).toBe('with caps=0\nmem=1\nenviron=1\nauxv=1\nmaps=1\nexe=1\ncwd=1\nfd/1=1\n');
+  });
+
+  it('/proc/PID/mem opened by two threads while the child execs a set-user-id root file never reaches the new image (the check holds until the open is made)', () => {
+    const out = same(['/suid/memrace-plain', 'attack', '/suid/memrace', '8']);
+    expect(out).toBe("the set-id process's memory: not reached\n");
+  });
 
   it('renaming an own file and a set-user-id root file over the exec\'d name from another process never runs the own file with raised ids', () => {
     place(path.join(work, 'g'), 0, 0, 0o4755, 'good');

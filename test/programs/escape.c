@@ -2627,33 +2627,70 @@ static int put_bytes(const char *p, const void *d, size_t n, mode_t mode) {
   return w == (ssize_t)n ? 0 : -1;
 }
 
-/* A minimal ELF executable whose only program header names an interpreter
- * that does not exist: the Sentry sees a valid ELF magic, the kernel fails
- * the exec with ENOENT when it looks for the interpreter. */
-static int put_missing_interp_elf(const char *p) {
-  unsigned char b[64 + 56 + 32];
-  memset(b, 0, sizeof b);
+/* A minimal x86-64 ELF header with one program header of `type`, which it
+ * returns for the caller to fill. */
+static unsigned char *elf_one_phdr(unsigned char *b, size_t size, uint32_t type, uint64_t entry) {
+  memset(b, 0, size);
   memcpy(b, "\x7f" "ELF", 4);
   b[4] = 2; /* 64-bit */
   b[5] = 1; /* little endian */
   b[6] = 1; /* version */
   uint16_t u16;
   uint32_t u32;
-  uint64_t u64;
   u16 = 2; memcpy(b + 16, &u16, 2);      /* ET_EXEC */
   u16 = 62; memcpy(b + 18, &u16, 2);     /* EM_X86_64 */
   u32 = 1; memcpy(b + 20, &u32, 4);      /* e_version */
-  u64 = 0x400000; memcpy(b + 24, &u64, 8); /* e_entry */
-  u64 = 64; memcpy(b + 32, &u64, 8);     /* e_phoff */
+  memcpy(b + 24, &entry, 8);             /* e_entry */
+  uint64_t u64 = 64; memcpy(b + 32, &u64, 8); /* e_phoff */
   u16 = 64; memcpy(b + 52, &u16, 2);     /* e_ehsize */
   u16 = 56; memcpy(b + 54, &u16, 2);     /* e_phentsize */
   u16 = 1; memcpy(b + 56, &u16, 2);      /* e_phnum */
-  unsigned char *ph = b + 64;
-  u32 = 3; memcpy(ph, &u32, 4);          /* PT_INTERP */
+  memcpy(b + 64, &type, 4);
+  return b + 64;
+}
+
+/* A minimal ELF executable whose only program header names an interpreter
+ * that does not exist: the Sentry sees a valid ELF magic, the kernel fails
+ * the exec with ENOENT when it looks for the interpreter. */
+static int put_missing_interp_elf(const char *p) {
+  unsigned char b[64 + 56 + 32];
+  unsigned char *ph = elf_one_phdr(b, sizeof b, 3 /* PT_INTERP */, 0x400000);
+  uint64_t u64;
   u64 = 120; memcpy(ph + 8, &u64, 8);    /* p_offset */
   u64 = 24; memcpy(ph + 32, &u64, 8);    /* p_filesz */
   memcpy(b + 120, "/nonexistent/esc-ld.so", 23);
   return put_bytes(p, b, sizeof b, 0755);
+}
+
+/* A static ELF executable that only calls exit(status). A second program
+ * header of type `interp_type` names `interp` (PT_INTERP, or PT_NULL for a
+ * header a writer turns into one: it is at offset ELF_SECOND_PHDR). */
+#define ELF_SECOND_PHDR (64 + 56)
+static int put_exit_elf(const char *p, unsigned char status, const char *interp, uint32_t interp_type) {
+  unsigned char b[64 + 2 * 56 + 12 + PATH_MAX];
+  const uint64_t base = 0x400000, code = 64 + 2 * 56, str = code + 12;
+  size_t size = str + (interp ? strlen(interp) + 1 : 0);
+  unsigned char *ph = elf_one_phdr(b, sizeof b, 1 /* PT_LOAD */, base + code);
+  uint16_t phnum = 2;
+  memcpy(b + 56, &phnum, 2);
+  uint32_t u32 = 5; memcpy(ph + 4, &u32, 4); /* PF_R | PF_X */
+  memcpy(ph + 16, &base, 8);             /* p_vaddr */
+  uint64_t u64 = size;
+  memcpy(ph + 32, &u64, 8);              /* p_filesz */
+  memcpy(ph + 40, &u64, 8);              /* p_memsz */
+  u64 = 0x1000; memcpy(ph + 48, &u64, 8); /* p_align */
+  if (interp) {
+    ph = b + ELF_SECOND_PHDR;
+    memcpy(ph, &interp_type, 4);
+    memcpy(ph + 8, &str, 8);             /* p_offset */
+    u64 = strlen(interp) + 1;
+    memcpy(ph + 32, &u64, 8);            /* p_filesz */
+    memcpy(b + str, interp, u64);
+  }
+  /* mov $status, %edi; mov $60, %eax; syscall */
+  const unsigned char insns[] = {0xbf, status, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05};
+  memcpy(b + code, insns, sizeof insns);
+  return put_bytes(p, b, size, 0755);
 }
 
 /* execve as a raw syscall, checking that every argument register comes back
@@ -2667,6 +2704,136 @@ static long raw_execve(const char *path, char **argv, char **envp, int *regs_ok)
   asm volatile("syscall" : "=a"(r), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r10), "+r"(r8), "+r"(r9) : "a"((long)SYS_execve) : "rcx", "r11", "memory");
   *regs_ok = rdi == (long)path && rsi == (long)argv && rdx == (long)envp && r10 == 0x10101010 && r8 == 0x88888888 && r9 == 0x99999999;
   return r;
+}
+
+/* ---------------------- racing a rewritten exec's path, fd and interpreter */
+
+/* The Sentry turns execve(P) into execveat(N, "", AT_EMPTY_PATH) of the file
+ * it checked, N a slot of the guest's fd table and "" the NUL ending P in the
+ * guest's memory, and the kernel loads an ELF interpreter it checked from
+ * the guest's native root. A sibling thread can write into each before the
+ * kernel reads it: end P with an absolute path (the kernel resolves it in
+ * the native root), dup2 another fd into slot N, or turn a program header
+ * of a file the guest may write into a PT_INTERP. The kernel must never run
+ * a file the Sentry did not check: here the victims, deleted in the sandbox
+ * (their host files stay under the overlay), in place of a program that
+ * exits 7. A memfd's PT_INTERP needs no race. */
+static char *g_swap_byte;
+static int g_swap_fd, g_swap_slot;
+static const char *g_swap_file;
+
+static void *swap_path(void *arg) {
+  (void)arg;
+  volatile char *c = g_swap_byte;
+  for (;;) {
+    *c = '/';
+    *c = 0;
+  }
+  return NULL;
+}
+
+static void *swap_fd(void *arg) {
+  (void)arg;
+  for (;;) {
+    dup2(g_swap_fd, g_swap_slot);
+    close(g_swap_slot);
+  }
+  return NULL;
+}
+
+static void *swap_interp(void *arg) {
+  (void)arg;
+  const uint32_t types[2] = {3 /* PT_INTERP */, 0 /* PT_NULL */};
+  for (int i = 0;; i ^= 1) {
+    int fd = open(g_swap_file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (pwrite(fd, &types[i], 4, ELF_SECOND_PHDR) < 0) break;
+    close(fd);
+  }
+  return NULL;
+}
+
+static void cmd_execswap(void) {
+  const char *v = opt("execvictim"), *iv = opt("interpvictim");
+  char legit[PATH_MAX], withinterp[PATH_MAX];
+  snprintf(legit, sizeof legit, "%s-exit7", v ? v : "/tmp/esc");
+  snprintf(withinterp, sizeof withinterp, "%s-interp7", v ? v : "/tmp/esc");
+  int vfd = v ? open(v, O_RDONLY | O_CLOEXEC) : -1;
+  errno = 0;
+  int ok = v && iv && vfd >= 0 && unlink(v) == 0 && unlink(iv) == 0 && put_exit_elf(legit, 7, NULL, 0) == 0 &&
+           put_exit_elf(withinterp, 7, iv, 0 /* PT_NULL */) == 0;
+  int setup = ok ? 0 : errno ? errno : EINVAL;
+  static const struct {
+    const char *name;
+    void *(*thread)(void *);
+  } kinds[] = {{"exec-path-swap", swap_path}, {"exec-fd-swap", swap_fd}, {"exec-interp-swap", swap_interp}};
+  for (size_t kind = 0; kind < sizeof kinds / sizeof *kinds; kind++) {
+    chk c;
+    begin(&c, kinds[kind].name);
+    if (setup) error(&c, "setup (open and unlink %s and %s, write %s and %s): %s", v, iv, legit, withinterp, en(setup));
+    const char *prog = kinds[kind].thread == swap_interp ? withinterp : legit;
+    int ran[3] = {0, 0, 0}; /* the checked program, a victim, killed */
+    for (int i = 0; i < 300 && !c.err && !ran[1]; i++) {
+      fflush(stdout);
+      pid_t p = fork();
+      if (p == 0) {
+        size_t n = strlen(prog);
+        char *path = malloc(n + 1 + strlen(v));
+        strcpy(path, prog);
+        strcpy(path + n + 1, v + 1);
+        g_swap_byte = path + n;
+        g_swap_fd = vfd;
+        g_swap_file = prog;
+        for (g_swap_slot = 0; fcntl(g_swap_slot, F_GETFD) >= 0; g_swap_slot++) {
+        }
+        pthread_t th;
+        pthread_create(&th, NULL, kinds[kind].thread, NULL);
+        char *argv[] = {"esc", "exit42", NULL};
+        char *envp[] = {NULL};
+        for (int j = 0; j < 50; j++) execve(path, argv, envp);
+        _exit(99);
+      }
+      int status;
+      if (waitpid(p, &status, 0) != p) {
+        error(&c, "waitpid: %s", en(errno));
+        break;
+      }
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 7) ran[0]++;
+      else if (WIFEXITED(status) && WEXITSTATUS(status) == 42) ran[1]++;
+      else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ran[2]++;
+    }
+    if (ran[1]) escaped(&c, "the kernel ran a victim deleted in the sandbox for an execve of %s (%d runs of it, %d killed)", prog, ran[0], ran[2]);
+    end(&c);
+  }
+  if (vfd >= 0) close(vfd);
+
+  chk c;
+  begin(&c, "exec-memfd-interp");
+  char memprog[PATH_MAX];
+  snprintf(memprog, sizeof memprog, "/tmp/esc-memfd-interp");
+  int m = memfd_create("esc-interp", MFD_CLOEXEC), src = -1;
+  if (setup || m < 0 || put_exit_elf(memprog, 7, iv, 3 /* PT_INTERP */) < 0 || (src = open(memprog, O_RDONLY)) < 0) {
+    error(&c, "setup: %s", en(setup ? setup : errno));
+  } else {
+    char buf[4096];
+    ssize_t n = read(src, buf, sizeof buf);
+    if (n <= 0 || write(m, buf, n) != n) error(&c, "copy into the memfd: %s", en(errno));
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+      char *argv[] = {"esc", "exit42", NULL};
+      char *envp[] = {NULL};
+      fexecve(m, argv, envp);
+      _exit(errno == ENOENT ? 99 : 98);
+    }
+    int status;
+    waitpid(p, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 42) escaped(&c, "fexecve of a memfd naming %s as its interpreter ran it, deleted in the sandbox", iv);
+    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 99) wrong(&c, "fexecve: status %#x, expected ENOENT (the interpreter is gone)", status);
+  }
+  if (src >= 0) close(src);
+  if (m >= 0) close(m);
+  end(&c);
 }
 
 static volatile int g_scan_stop;
@@ -3242,6 +3409,7 @@ int main(int argc, char **argv) {
     g_vals[g_nopts++] = eq + 1;
   }
   if (!strcmp(cmd, "exit42")) return 42;
+  if (!strcmp(cmd, "exitelf") && argc == 4) return put_exit_elf(argv[2], (unsigned char)atoi(argv[3]), NULL, 0) ? 1 : 0;
   if (!strcmp(cmd, "int80probe")) return cmd_int80probe();
   if (!strcmp(cmd, "ids")) return cmd_ids();
   if (!strcmp(cmd, "canary")) return host_canary();
@@ -3264,6 +3432,7 @@ int main(int argc, char **argv) {
       {"x32", cmd_x32},               {"signals", cmd_signals},     {"procsys", cmd_procsys},
       {"tiocsti", cmd_tiocsti},       {"devices", cmd_devices},     {"unixsock", cmd_unixsock},
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
+      {"execswap", cmd_execswap},
       {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},
       {"untraced", cmd_untraced},     {"names", cmd_names},
   };

@@ -92,6 +92,8 @@ describe('containerd-shim-tsvisor-v2', () => {
       ['unknown', cri({ config_body: Buffer.from('Root = "/run/x"\nDebug = true\n') })],
       ['table', cri({ config_body: Buffer.from('[runsc_config]\n') })],
       ['type', cri({ config_body: Buffer.from('SystemdCgroup = "yes"\n') })],
+      ['proto', cri({ config_body: Buffer.from('__proto__ = 1\n') })],
+      ['ctor', cri({ config_body: Buffer.from('constructor = "x"\n') })],
       ['other', { type_url: 'io.containerd.runhcs.v1.Options', value: new Uint8Array() }],
     ];
     const answers: Record<string, unknown> = {};
@@ -117,6 +119,8 @@ describe('containerd-shim-tsvisor-v2', () => {
       unknown: expect.stringMatching(new RegExp(`^${bad} tsvisor: the runtime options: unknown option Debug \\(runc's options: `)) as unknown,
       table: `${bad} tsvisor: the runtime options:1: expected Key = value, got "[runsc_config]"`,
       type: `${bad} tsvisor: the runtime options: SystemdCgroup must be a boolean`,
+      proto: expect.stringMatching(new RegExp(`^${bad} tsvisor: the runtime options: unknown option __proto__ \\(runc's options: `)) as unknown,
+      ctor: expect.stringMatching(new RegExp(`^${bad} tsvisor: the runtime options: unknown option constructor \\(runc's options: `)) as unknown,
       other: `${bad} tsvisor: runtime options of type "io.containerd.runhcs.v1.Options": tsvisor's shim reads containerd.runc.v1.Options and runtimeoptions.v1.Options`,
     });
     expect(fs.existsSync(path.join(bundle, 'options.json')), 'a refused task leaves no options.json').toBe(false);

@@ -44,6 +44,7 @@ import {
   USER_REGS_WORDS,
   X_OK,
 } from '../../abi/linux.js';
+import { ERRNO } from '../../abi/errno.js';
 import { NUMBERS } from '../../syscalls/table.js';
 import { startInjection } from '../inject.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../../platform/native.js';
@@ -53,7 +54,8 @@ import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, readStringArray, writeBytes } from '../memory.js';
 import { readElf } from '../elf.js';
-import type { PendingLoader, Task } from '../task.js';
+import type { PendingExec, PendingLoader, Task } from '../task.js';
+import { hostKey } from '../files.js';
 import type { Location } from '../vfs/node.js';
 import { pathOf, resolve } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
@@ -294,20 +296,23 @@ function mentions(fd: number, bytes: Buffer): boolean {
 /**
  * The ELF interpreter (PT_INTERP) of the program in `fd` (`head`: its first
  * bytes), resolved as Linux does (from the task's cwd and root, symlinks
- * followed, execute permission checked), when the kernel would not find
- * that same file itself: it opens the name in the guest's native root,
- * which holds none of the Sentry's mounts and none of the overlay's writes.
- * Null when the kernel's lookup reaches the checked file (or the program
- * names no interpreter). Throws the errno Linux gives for an interpreter it
- * cannot use.
+ * followed, execute permission checked): the host object (files.ts hostKey)
+ * when the kernel's own lookup reaches that same file (it opens the name in
+ * the guest's native root, which holds none of the Sentry's mounts and none
+ * of the overlay's writes), else the interpreter to run by fd. Null when
+ * the program names no interpreter. Throws the errno Linux gives for an
+ * interpreter it cannot use, and ENOENT for one to run by fd where that is
+ * not possible (`byFd` false: a program with no path of its own, the
+ * guest's memfd, which the loader could not open by name).
  */
-function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer): Interpreter | null {
+function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer, byFd: boolean): Interpreter | string | null {
   const elf = readElf(fd, head);
   if (!elf?.interp) return null;
   const loc = resolve(t.resolveCtx(), t.fs.cwd, elf.interp, true);
   mayExecute(t, loc);
   const host = loc.dentry.node.hostObject();
-  if (host && elf.interp.startsWith('/') && nativeLookupFinds(k, t, elf.interp, host)) return null;
+  if (host && elf.interp.startsWith('/') && nativeLookupFinds(k, t, elf.interp, host)) return host.join(':');
+  if (!byFd) fail('ENOENT');
   const opened = loc.dentry.node.open(O_RDONLY).fd;
   const key = native.statxFd(opened, hostStat) === 0 ? statxIdentity(hostStat) : null;
   const hostFd = runnable(opened);
@@ -352,6 +357,8 @@ function fdCloexec(t: Task, fd: number): boolean {
 /** The lowest fd number free in the guest, for the executable. */
 function freeFd(t: Task): number {
   const used = new Set(fs.readdirSync(`/proc/${t.tid}/fd`).map(Number));
+  // Not the slot another thread's exec is given (the threads share the table): the exec event would find that file run.
+  for (const other of t.proc.threads.values()) if (other.pendingExec) used.add(other.pendingExec.guestFd);
   let fd = 0;
   while (used.has(fd)) fd++;
   return fd;
@@ -416,13 +423,16 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     const regs = new BigUint64Array(USER_REGS_WORDS);
     check(native.ptraceGetRegs(t.tid, regs));
     const p = plan(k, t, dirfd, pathAddr, argvAddr, flags);
-    let interp: Interpreter | null = null;
+    let found: Interpreter | string | null;
     try {
-      if (p.exe) interp = interpreterFor(k, t, p.hostFd, p.head);
+      found = interpreterFor(k, t, p.hostFd, p.head, p.exe !== null);
     } catch (e) {
       native.close(p.hostFd);
       throw e;
     }
+    const interp = typeof found === 'object' ? found : null;
+    // What the kernel loads as interpreter itself, checked at the exec event.
+    const nativeInterp = typeof found === 'string' ? found : null;
     if (interp) {
       native.close(p.hostFd);
       // The kernel runs the interpreter, which opens the program by name:
@@ -434,6 +444,8 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     const exeFd = interp ? interp.hostFd : p.hostFd;
     hostFd = p.exe ? noAccessFd(exeFd) : exeFd;
     if (p.exe) k.files.register(hostFd, { loc: interp ? interp.loc : p.exe, flags: O_RDONLY, direct: true });
+    check(native.statxFd(hostFd, hostStat));
+    const object = hostKey(hostStat);
     const guestFd = freeFd(t);
     let argvPtr = argvAddr;
     let empty: number;
@@ -446,7 +458,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
     // The call has not ended: its FileAccess is reported at the exec event, or with the kernel's refusal (onExecExitStop).
     const access = k.access?.held(t, call);
-    t.pendingExec = { hostFd, guestFd, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader };
+    t.pendingExec = { hostFd, guestFd, object, nativeInterp, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${loader ? `${loader.interp} for ` : ''}${p.exePath}`);
     return true;
   } catch (e) {
@@ -599,6 +611,64 @@ export function fixLoaderExecFn(t: Task): void {
     t.proc.execFnFix = undefined;
     return;
   }
+}
+
+/**
+ * At the exec event: whether the kernel ran the file the Sentry installed,
+ * with the ELF interpreter the Sentry checked (or none), and mapped no other
+ * file. The rewritten call names the file by a fd slot and an empty path,
+ * both the guest's: between the install and the kernel's reads another
+ * thread can end the path with an absolute one (which the kernel resolves
+ * in the guest's native root) or dup2 another fd into the slot; and a file
+ * the guest may write can name another interpreter by the time the kernel
+ * reads it, which the kernel then looks up in the native root. The new
+ * image has not run an instruction yet. Null when the process's files
+ * could not be read (a SIGKILL is ending it).
+ */
+export function ranInstalled(tid: number, pe: PendingExec): boolean | null {
+  if (native.statxAt(AT_FDCWD, `/proc/${tid}/exe`, 0, hostStat) !== 0) return null;
+  const exe = hostKey(hostStat);
+  const mapped = mappedFiles(tid);
+  if (!mapped) return null;
+  if (exe !== pe.object || mapped.some((key) => key !== pe.object && key !== pe.nativeInterp)) return false;
+  return pe.nativeInterp === null || mapped.includes(pe.nativeInterp);
+}
+
+/**
+ * The host objects (hostKey) of the files `tid` maps, through map_files; or,
+ * where the Sentry may not follow those (it needs CAP_SYS_ADMIN: rootless),
+ * as maps names them (the device of the inode's file system: statx's, but
+ * on btrfs). Null if unreadable.
+ */
+function mappedFiles(tid: number): string[] | null {
+  let ranges: string[];
+  try {
+    ranges = fs.readdirSync(`/proc/${tid}/map_files`);
+  } catch {
+    return null;
+  }
+  const keys: string[] = [];
+  for (const r of ranges) {
+    const e = native.statxAt(AT_FDCWD, `/proc/${tid}/map_files/${r}`, 0, hostStat);
+    if (e === -ERRNO.EPERM) return mapsFiles(tid);
+    if (e !== 0) return null;
+    keys.push(hostKey(hostStat));
+  }
+  return keys;
+}
+
+function mapsFiles(tid: number): string[] | null {
+  let maps: string;
+  try {
+    maps = fs.readFileSync(`/proc/${tid}/maps`, 'latin1');
+  } catch {
+    return null;
+  }
+  const keys: string[] = [];
+  for (const m of maps.matchAll(/^\S+ \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)/gm)) {
+    if (m[3] !== '0') keys.push(`${parseInt(m[1]!, 16)}:${parseInt(m[2]!, 16)}:${m[3]}`);
+  }
+  return keys;
 }
 
 /** Forgets an exec that will not happen, closing the Sentry's copy of its file. */

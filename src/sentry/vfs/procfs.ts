@@ -291,17 +291,20 @@ class ProcLink extends ProcNode {
     private readonly text: () => string,
     private readonly target: (() => Location | null) | null = null,
     owner: Process | null = null,
+    /** Linux reads and follows it only for a caller that may trace the owner (proc_fd_access_allowed) */
+    private readonly traced = false,
   ) {
     super(fs, path, S_IFLNK | 0o777, owner);
   }
   override readlink(): string {
-    const text = this.text();
+    const text = this.traced ? withTraceAccess(this.fs.k, this.owner!, this.text) : this.text();
     // Linux's d_path builds a link's text in one page.
     if (this.target && text.length >= PATH_MAX) fail('ENAMETOOLONG');
     return text;
   }
   override magicLink(): Location | null {
-    return this.target ? this.target() : null;
+    if (!this.target) return null;
+    return this.traced ? withTraceAccess(this.fs.k, this.owner!, this.target) : this.target();
   }
 }
 
@@ -877,8 +880,9 @@ function fdDir(pfs: ProcFs, p: Process, base: string): Node {
     (name) => {
       if (!/^\d+$/.test(name)) return null;
       const fd = Number(name);
-      const target = fdTarget(pfs, p, fd);
-      return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p);
+      // The Sentry takes the fd (as root) only for a caller that may trace the process.
+      const target = withTraceAccess(pfs.k, p, () => fdTarget(pfs, p, fd));
+      return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p, true);
     },
     p,
     // Linux shows the number of open fds as the directory's size.
@@ -900,18 +904,18 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     // A zombie has no memory left: no command line, no mappings.
     cmdline: () => (p.exited ? '' : p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`)),
     // As Linux, only for a caller allowed to trace the process (ptrace's read check).
-    environ: () => (requireTraceAccess(k, p), hostRead(`/proc/${p.tgid}/environ`)),
-    auxv: () => (requireTraceAccess(k, p), auxvOf(p)),
+    environ: () => withTraceAccess(k, p, () => hostRead(`/proc/${p.tgid}/environ`)),
+    auxv: () => withTraceAccess(k, p, () => auxvOf(p)),
     comm: () => `${comm()}\n`,
     stat: () => statLine(k, hostTid, p, comm()),
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
-    maps: () => (requireTraceAccess(k, p), p.exited ? '' : mapsText(k, p)),
+    maps: () => withTraceAccess(k, p, () => (p.exited ? '' : mapsText(k, p))),
     // The sandbox is the initial user namespace of the kernel it shows: every id is itself.
     uid_map: () => IDENTITY_MAP,
     gid_map: () => IDENTITY_MAP,
-    smaps: () => (requireTraceAccess(k, p), mapsText(k, p, 'smaps')),
-    smaps_rollup: () => (requireTraceAccess(k, p), mapsText(k, p, 'smaps_rollup')),
+    smaps: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps')),
+    smaps_rollup: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps_rollup')),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
@@ -967,7 +971,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       if (name === 'ns') return nsDir(pfs, p, `${base}/ns`);
       if (name === 'net') return netDir(pfs, p, `${base}/net`);
       const l = links[name];
-      if (l) return new ProcLink(pfs, `${base}/${name}`, l.text, l.loc, p);
+      if (l) return new ProcLink(pfs, `${base}/${name}`, l.text, l.loc, p, true);
       if (name === 'fd') return fdDir(pfs, p, `${base}/fd`);
       if (name === 'fdinfo') return fdinfoDir(pfs, p, `${base}/fdinfo`);
       if (name === 'task' && !thread) return taskDir(pfs, p, `${base}/task`);
@@ -1014,7 +1018,26 @@ function requireTraceAccess(k: Kernel, target: Process): void {
   if (!caller) fail('EACCES');
   if (caller.proc === target) return;
   const c = caller.creds;
-  if (!hasCap(c, CAP_SYS_PTRACE) && !mayTrace(target.tgid, c.fsuid, c.fsgid)) fail('EACCES');
+  if (!hasCap(c, CAP_SYS_PTRACE) && !mayTrace(target.tgid, c.fsuid, c.fsgid, c.capEff)) fail('EACCES');
+}
+
+/**
+ * `read` (of the target's host file, made as root) under requireTraceAccess.
+ * The target runs meanwhile, and an exec of a set-id file it made before may
+ * complete in between: the check is made again after the read, whose result
+ * is dropped (`release`) if it fails then. (The target cannot start another
+ * exec: that stops in the Sentry, which is busy here.)
+ */
+function withTraceAccess<T>(k: Kernel, target: Process, read: () => T, release: (v: T) => void = () => {}): T {
+  requireTraceAccess(k, target);
+  const v = read();
+  try {
+    requireTraceAccess(k, target);
+  } catch (e) {
+    release(v);
+    throw e;
+  }
+  return v;
 }
 
 /**
@@ -1034,12 +1057,14 @@ class ProcMemFile extends ProcNode {
   }
   override open(flags: number): Opened {
     refuseDirect(flags);
-    requireTraceAccess(this.fs.k, this.owner!);
-    try {
-      return { fd: fs.openSync(`/proc/${this.hostTid}/mem`, flags & O_REOPEN_FLAGS), foreign: true };
-    } catch {
-      fail('ESRCH');
-    }
+    const open = (): number => {
+      try {
+        return fs.openSync(`/proc/${this.hostTid}/mem`, flags & O_REOPEN_FLAGS);
+      } catch {
+        fail('ESRCH');
+      }
+    };
+    return { fd: withTraceAccess(this.fs.k, this.owner!, open, (fd) => native.close(fd)), foreign: true };
   }
 }
 
@@ -1063,7 +1088,7 @@ function nsDir(pfs: ProcFs, p: Process, base: string): Node {
         } catch {
           fail('ENOENT');
         }
-      }, () => pfs.at(new NsNode(pfs, host), name), p);
+      }, () => pfs.at(new NsNode(pfs, host), name), p, true);
     },
     p,
   );
