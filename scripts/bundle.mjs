@@ -10,7 +10,7 @@
 // outside: they are required at run time.
 //
 // Then the V8 code caches src/code-cache.ts loads (FILE.cache next to each
-// file the CLI and the Gofer load): as root, trained by one container that
+// file the CLI loads): as root, trained by one container that
 // starts and ends (`run` of /bin/true on the host root, read-only); every
 // file that container did not load, or all of them when it cannot run, gets
 // a cache of its top level only.
@@ -68,8 +68,8 @@ function train() {
 
 const untrained = train();
 if (untrained) console.warn(`scripts/bundle.mjs: code caches of the top level only (${untrained})`);
-// The shim (one long-lived process per pod) does not load through src/code-cache.ts.
-const loaded = [path.join(out, 'tsvisor.cjs'), path.join(out, 'gofer.cjs'), ...fs.readdirSync(path.join(out, 'chunks')).filter((f) => f.endsWith('.cjs')).map((f) => path.join(out, 'chunks', f))];
+// Neither the Gofer nor the shim (one long-lived process per pod) loads through src/code-cache.ts.
+const loaded = [path.join(out, 'tsvisor.cjs'), ...fs.readdirSync(path.join(out, 'chunks')).filter((f) => f.endsWith('.cjs')).map((f) => path.join(out, 'chunks', f))];
 for (const file of loaded) {
   if (!fs.existsSync(file + CODE_CACHE_SUFFIX)) writeCodeCache(file, compileCommonJs(fs.readFileSync(file, 'utf8'), file));
 }

@@ -1,14 +1,15 @@
 // V8 code caches for tsvisor's bundled CommonJS files. Every container step
-// is a fresh Node process (the sandbox process, its Gofer, each runtime
-// command), and compiling the bundle took ~20 ms of the sandbox process's
-// ~90 ms of CPU before `create` answered (docs/design.md, "Start-up of an
-// OCI container"). Node 20 has no compile cache of its own for CommonJS, so
-// the files under dist/bundle are compiled here, through vm.Script with the
-// cache scripts/bundle.mjs made next to each file (FILE.cache). A cache is
-// used only when it is a regular file owned by the source's owner, writable
-// by no one else, and not older than the source; V8 itself rejects one made
-// by another V8 or with other flags, or for a source of another length.
-// Anything amiss compiles the source as if there were no cache.
+// is a fresh Node process, and compiling the bundle took ~20 ms of the
+// sandbox process's ~85 ms of CPU before `create` answered (docs/design.md,
+// "Start-up of an OCI container"). Node 20 has no compile cache of its own
+// for CommonJS, so the files under dist/bundle are compiled here, through
+// vm.Script with the cache scripts/bundle.mjs made next to each file
+// (FILE.cache). A cache is used only when it is a regular file owned by the
+// source's owner, writable by no one else, and not older than the source;
+// V8 itself rejects one made by another V8 or with other flags, or for a
+// source of another length. Anything amiss compiles the source as if there
+// were no cache. The CLI's entry point loads this first; the Gofer does not
+// (its few small files cost as much to load from a cache as to compile).
 //
 // The build trains the caches: it runs one container with a preload
 // (scripts/code-cache-training.cjs) that sets TRAINING on the global object;
