@@ -18,9 +18,11 @@ function findRoot(from: string): string {
 }
 
 export const PROJECT_ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+/** scripts/bundle.mjs's output: what bin/tsvisor runs. */
+export const BUNDLE_DIR = path.join(PROJECT_ROOT, 'dist/bundle');
 /** The command-line entry point the sandbox process (`tsvisor boot`) and detached `exec` copies run. */
-export const CLI_ENTRY = path.join(PROJECT_ROOT, 'dist/bundle/tsvisor.cjs');
-export const GOFER_ENTRY = path.join(PROJECT_ROOT, 'dist/bundle/gofer.cjs');
+export const CLI_ENTRY = path.join(BUNDLE_DIR, 'tsvisor.cjs');
+export const GOFER_ENTRY = path.join(BUNDLE_DIR, 'gofer.cjs');
 export const NATIVE_ADDON = path.join(PROJECT_ROOT, 'build/Release/tsvisor_native.node');
 export const LAUNCHER_PATH = path.join(PROJECT_ROOT, 'build/Release/tsvisor-launcher');
 /** The keeper and anchor of a created container: the pid its clients are told (native/anchor.c). */

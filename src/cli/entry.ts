@@ -1,7 +1,9 @@
 // tsvisor's command-line entry point (bin/tsvisor runs its bundle): runs
 // main() on the process's arguments. Kept apart from main.ts so that the
 // commands' modules can be imported (the runSandboxed API, test harnesses)
-// without running a command.
+// without running a command. The code caches come first: every module after
+// them is compiled with its cache.
+import '../code-cache.js';
 import { fatal, main } from './main.js';
 
 // The event loop ran dry with the command unfinished: nothing is left that

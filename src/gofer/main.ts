@@ -61,7 +61,7 @@ import {
 } from '../abi/linux.js';
 import { allowListFilter, encode } from '../bpf/filter.js';
 import { native, STATX, STATX_FIELDS } from '../platform/native.js';
-import { NUMBERS } from '../syscalls/table.js';
+import { NUMBERS } from '../syscalls/numbers.js';
 import { GOFER_SYSCALLS } from './syscalls.js';
 import {
   isValidName,

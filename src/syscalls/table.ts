@@ -4,10 +4,10 @@
 // described in syscall-tables/README.md.
 //
 // This module must stay free of the native addon: it only reads JSON.
-import fs from 'node:fs';
-import path from 'node:path';
-import { TABLES_DIR } from '../paths.js';
 import type { FileOp } from '../sentry/spec.js';
+import { NUMBERS, readTable } from './numbers.js';
+
+export { NUMBERS };
 
 export type Disposition = 'passthrough' | 'emulate' | 'deny';
 export type Trap = 'none' | 'notify' | 'trace';
@@ -59,10 +59,6 @@ export interface SyscallEntry {
 }
 
 
-function readJson(file: string): unknown {
-  return JSON.parse(fs.readFileSync(path.join(TABLES_DIR, file), 'utf8'));
-}
-
 /** The trap a disposition implies when an entry does not name one. */
 export function defaultTrap(disposition: Disposition): Trap {
   return disposition === 'emulate' ? 'notify' : 'none';
@@ -86,7 +82,7 @@ function freezeEntry(raw: RawEntry): SyscallEntry {
 
 /** Every syscall of syscall-tables/syscalls.json, sorted by number. */
 export const SYSCALLS: readonly SyscallEntry[] = Object.freeze(
-  (readJson('syscalls.json') as RawEntry[]).map(freezeEntry).sort((a, b) => a.nr - b.nr),
+  (readTable('syscalls.json') as RawEntry[]).map(freezeEntry).sort((a, b) => a.nr - b.nr),
 );
 
 /** Entries by syscall name. */
@@ -101,9 +97,6 @@ export const byNumber: readonly (SyscallEntry | undefined)[] = (() => {
   return Object.freeze(a);
 })();
 
-/** The syscall numbers of syscall-tables/numbers.json ({ name: nr }). */
-export const NUMBERS: Readonly<Record<string, number>> = Object.freeze(readJson('numbers.json') as Record<string, number>);
-
 interface GvisorFile {
   source: string;
   amd64: Record<string, GvisorStatus>;
@@ -116,7 +109,7 @@ let gvisor: GvisorFile | null | undefined;
 function loadGvisor(): GvisorFile | null {
   if (gvisor === undefined) {
     try {
-      gvisor = readJson('gvisor.json') as GvisorFile;
+      gvisor = readTable('gvisor.json') as GvisorFile;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       gvisor = null;

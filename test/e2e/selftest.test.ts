@@ -17,6 +17,7 @@ import { REPO, TSVISOR, type Run, changed, copyNodeModules, rmrf, runNative, tre
 const UNIT = [
   'test/bpf.test.ts',
   'test/bpf-oci-seccomp.test.ts',
+  'test/code-cache.test.ts',
   'test/coverage-report.test.ts',
   'test/coverage-schema.test.ts',
   'test/syscall-table.test.ts',
