@@ -90,6 +90,14 @@ function launcherOf(run: Running): number | undefined {
   return descendants(run.pid).find((p) => p.cmdline.startsWith(LAUNCHER_PATH))?.pid;
 }
 
+/** A sandbox of `echo RAN` whose launcher is held at `step` (U or L) by its test hook; SIGCONT to the launcher ends the hold. */
+async function held(step: string) {
+  const s = sandbox(['/bin/sh', '-c', 'echo RAN'], { env: { TSVISOR_TEST_STOP_LAUNCHER_AT: step } });
+  await s.run.waitFor(new RegExp(`tsvisor-launcher: held at ${step}`), 30_000);
+  const launcher = await poll('the launcher', 5000, () => launcherOf(s.run));
+  return { ...s, launcher };
+}
+
 /** The one-line "tsvisor: ..." messages of a run's stderr. */
 function tsvisorLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => /^tsvisor: \S/.test(l));
@@ -170,13 +178,6 @@ describe('a launcher that dies, stalls or is waited for at each step of the hand
     { step: 'U', doing: "setting up the sandbox's namespaces and root file system" },
     { step: 'L', doing: 'installing the seccomp filter' },
   ];
-
-  async function held(step: string) {
-    const s = sandbox(['/bin/sh', '-c', 'echo RAN'], { env: { TSVISOR_TEST_STOP_LAUNCHER_AT: step } });
-    await s.run.waitFor(new RegExp(`tsvisor-launcher: held at ${step}`), 30_000);
-    const launcher = await poll('the launcher', 5000, () => launcherOf(s.run));
-    return { ...s, launcher };
-  }
 
   it.each(steps)('killed at $step: a message naming the step, status 125 at once, nothing left', async ({ step, doing }) => {
     const { run, cg, launcher } = await held(step);
@@ -320,13 +321,16 @@ describe('a Gofer that dies or stalls', () => {
 
 describe('tsvisor itself stopped or timed out', () => {
   it('stopped (SIGSTOP) 2 s during start-up, then continued: the guest runs', async () => {
-    const { run, cg } = sandbox(['/bin/sh', '-c', 'echo RAN']);
-    await poll('the Gofer', 10_000, () => goferOf(run.pid));
+    // Held by the launcher's hook, so that tsvisor is surely stopped during
+    // start-up (a scan of /proc for the Gofer could miss a fast start-up).
+    const { run, cg, launcher } = await held('U');
     run.kill('SIGSTOP');
+    process.kill(launcher, 'SIGCONT'); // ends the hold: the launcher goes on while tsvisor is stopped
     await sleep(2000);
     run.kill('SIGCONT');
     const r = await run.finish(60_000);
     expect(r.stdout).toBe('RAN\n');
+    expect(r.stderr).toBe('tsvisor-launcher: held at U\n');
     expect(r.status).toBe(0);
     expectNoLeftovers(cg);
   });
