@@ -67,8 +67,8 @@ export class SetidStore {
     if ((st.mode & S_IFMT) !== S_IFREG) return null;
     if (!setuid && !setgid && !caps) return null;
     // Linux applies neither bit unless both owners are mapped.
-    const hostUid = hostIdOf(st.uid);
-    const hostGid = hostIdOf(st.gid);
+    const hostUid = hostIdOf('uid', st.uid);
+    const hostGid = hostIdOf('gid', st.gid);
     if (hostUid < 0 || hostGid < 0) return null;
     // An exec that would keep the ids anyway gives the same result without a copy.
     const c = t.creds;

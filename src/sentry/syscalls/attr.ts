@@ -48,9 +48,9 @@ interface Target {
  * namespace, the guest is not its owner and its capabilities do not count.
  */
 function credsForHostObject(t: Task, sx: Float64Array, st: Stat): Creds {
-  const uidMapped = isMappedHostId(sx[STATX.uid]!);
+  const uidMapped = isMappedHostId('uid', sx[STATX.uid]!);
   if (!uidMapped) st.uid = -1;
-  if (uidMapped && isMappedHostId(sx[STATX.gid]!)) return t.creds;
+  if (uidMapped && isMappedHostId('gid', sx[STATX.gid]!)) return t.creds;
   return { ...t.creds, capEff: 0n };
 }
 
@@ -79,8 +79,8 @@ function fdTarget(k: Kernel, t: Task, fd: number, fdCall: boolean): Target {
       return { node, hostFd: id.fd, via, st: node.stat(via), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
     }
     const st = statFromStatx(id.sx);
-    st.uid = ownerInSandbox(st.uid);
-    st.gid = ownerInSandbox(st.gid);
+    st.uid = ownerInSandbox('uid', st.uid);
+    st.gid = ownerInSandbox('gid', st.gid);
     return { hostFd: id.fd, st, creds: credsForHostObject(t, id.sx, st) };
   } catch (e) {
     native.close(id.fd);
@@ -102,8 +102,8 @@ function apply(tg: Target, attr: SetAttr): number {
     } else {
       // A pipe, a socket, a host file given as stdio: its host owner is the
       // sandbox id as the guest's user namespace maps it.
-      const uid = attr.uid === undefined ? -1 : hostIdOf(attr.uid);
-      const gid = attr.gid === undefined ? -1 : hostIdOf(attr.gid);
+      const uid = attr.uid === undefined ? -1 : hostIdOf('uid', attr.uid);
+      const gid = attr.gid === undefined ? -1 : hostIdOf('gid', attr.gid);
       check(native.fchownat(tg.hostFd!, '', uid, gid, AT_EMPTY_PATH));
     }
   } finally {
@@ -131,6 +131,11 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
   const st = tg.st;
   const changeUid = uid !== -1 && uid !== st.uid;
   const changeGid = gid !== -1 && gid !== st.gid;
+  // Linux's chown_common checks the ids first: an id the sandbox's user namespace does not map.
+  if ((uid !== -1 && hostIdOf('uid', uid) < 0) || (gid !== -1 && hostIdOf('gid', gid) < 0)) {
+    release(tg);
+    fail('EINVAL');
+  }
   const ok =
     (!changeUid || hasCap(c, CAP_CHOWN)) &&
     (!changeGid || hasCap(c, CAP_CHOWN) || (c.fsuid === st.uid && inGroup(c, gid))) &&
@@ -138,10 +143,6 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
   if (!ok) {
     release(tg);
     fail('EPERM');
-  }
-  if ((uid !== -1 && hostIdOf(uid) < 0) || (gid !== -1 && hostIdOf(gid) < 0)) {
-    release(tg);
-    fail('EINVAL'); // an id the sandbox's user namespace does not map
   }
   const attr: SetAttr = {};
   if (uid !== -1) attr.uid = uid;

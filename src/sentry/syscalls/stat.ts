@@ -48,8 +48,8 @@ export function statFd(k: Kernel, t: Task, fd: number): Stat {
   return throughFd(k, t, fd, ({ id, file, via }) => {
     if (file) return file.loc.dentry.node.stat(via);
     const s = statFromStatx(id.sx);
-    s.uid = ownerInSandbox(s.uid);
-    s.gid = ownerInSandbox(s.gid);
+    s.uid = ownerInSandbox('uid', s.uid);
+    s.gid = ownerInSandbox('gid', s.gid);
     return s;
   });
 }

@@ -385,7 +385,7 @@ function foreignFdName(k: Kernel, hostText: string, sx: Float64Array): string {
 function ownerUid(p: Process, file: boolean): number {
   if (file) {
     try {
-      return ownerInSandbox(fs.statSync(`/proc/${p.tgid}/status`).uid);
+      return ownerInSandbox('uid', fs.statSync(`/proc/${p.tgid}/status`).uid);
     } catch {
       // gone: its last credentials
     }
@@ -503,9 +503,9 @@ function statusText(k: Kernel, hostTid: number, p: Process, comm: string): strin
           return `${key}:\t${map(Number(rest.trim().split(/\s+/).pop()))}`;
         case 'Uid':
         case 'Gid':
-          return `${key}:\t${rest.trim().split(/\s+/).map((v) => ownerInSandbox(Number(v))).join('\t')}`;
+          return `${key}:\t${rest.trim().split(/\s+/).map((v) => ownerInSandbox(key === 'Uid' ? 'uid' : 'gid', Number(v))).join('\t')}`;
         case 'Groups':
-          return `Groups:\t${rest.trim().split(/\s+/).filter(Boolean).map((v) => ownerInSandbox(Number(v))).join(' ')}${rest.trim() ? ' ' : ''}`;
+          return `Groups:\t${rest.trim().split(/\s+/).filter(Boolean).map((v) => ownerInSandbox('gid', Number(v))).join(' ')}${rest.trim() ? ' ' : ''}`;
         case 'Seccomp':
           return 'Seccomp:\t0';
         case 'Seccomp_filters':
@@ -856,7 +856,7 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
     fail('ENOENT');
   }
   const st: Stat = {
-    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: ownerInSandbox(id.sx[3]!), gid: ownerInSandbox(id.sx[4]!),
+    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: ownerInSandbox('uid', id.sx[3]!), gid: ownerInSandbox('gid', id.sx[4]!),
     rdev: makedev(id.sx[17]!, id.sx[18]!), size: id.sx[7]!, blksize: id.sx[1]!, blocks: id.sx[8]!,
     atimeSec: id.sx[9]!, atimeNsec: id.sx[10]!, mtimeSec: id.sx[15]!, mtimeNsec: id.sx[16]!, ctimeSec: id.sx[13]!, ctimeNsec: id.sx[14]!, btimeSec: 0, btimeNsec: 0,
   };
@@ -1119,7 +1119,7 @@ class NsNode extends Node {
     }
     const n = (v: bigint) => Number(v);
     return {
-      dev: n(s.dev), ino: n(s.ino), mode: n(s.mode), nlink: n(s.nlink), uid: ownerInSandbox(n(s.uid)), gid: ownerInSandbox(n(s.gid)), rdev: 0, size: 0, blksize: n(s.blksize), blocks: 0,
+      dev: n(s.dev), ino: n(s.ino), mode: n(s.mode), nlink: n(s.nlink), uid: ownerInSandbox('uid', n(s.uid)), gid: ownerInSandbox('gid', n(s.gid)), rdev: 0, size: 0, blksize: n(s.blksize), blocks: 0,
       atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0, btimeSec: 0, btimeNsec: 0,
     };
   }
@@ -1136,7 +1136,7 @@ const SOCKET_TABLES = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6']);
 
 /** A socket table with each owner as the sandbox sees it (the Sentry reads host uids; an unmapped one is the overflow id), in Linux's "%5u" field. */
 function socketOwners(table: string): string {
-  return table.replace(/^([ \t]*\S+(?:[ \t]+\S+){6}) +(\d+)/gm, (_m, head: string, uid: string) => `${head} ${String(toSandboxId(Number(uid))).padStart(5)}`);
+  return table.replace(/^([ \t]*\S+(?:[ \t]+\S+){6}) +(\d+)/gm, (_m, head: string, uid: string) => `${head} ${String(toSandboxId('uid', Number(uid))).padStart(5)}`);
 }
 
 function netDir(pfs: ProcFs, p: Process, base: string): Node {
