@@ -96,8 +96,12 @@ export function dockerOk(d: DockerDaemon, args: string[], timeoutMs = 60000): st
  * Starts the private dockerd and waits (60 s at most) until `docker info`
  * answers. Throws, with the reason and the end of dockerd's log, if Docker is
  * not installed or does not come up: the suite must fail then, not skip.
+ * With `usernsRemap`, dockerd runs with `--userns-remap=default` (it makes the
+ * dockremap user; its containers' roots then belong to the remapped ids) and
+ * without networking of its own (no bridge, no iptables rules), so that it
+ * may run alongside the other tests' daemons.
  */
-export async function startDocker(): Promise<DockerDaemon> {
+export async function startDocker(o: { usernsRemap?: boolean } = {}): Promise<DockerDaemon> {
   if (process.getuid?.() !== 0) throw new Error('the Docker end-to-end test must run as root (it starts dockerd)');
   const dockerdBin = findExecutable('dockerd');
   if (!dockerdBin) {
@@ -114,6 +118,8 @@ export async function startDocker(): Promise<DockerDaemon> {
 
   // Short: unix socket paths (ours, containerd's) must stay under 108 bytes.
   const tmp = fs.mkdtempSync('/var/tmp/tsv-dk-');
+  // The remapped root reaches its image layers below the data root.
+  if (o.usernsRemap) fs.chmodSync(tmp, 0o711);
   fs.mkdirSync(path.join(tmp, 'client'));
   // Our own configuration, so that /etc/docker/daemon.json (possibly another
   // daemon's, with its own "runtimes") is not read. The coverage runtime
@@ -134,6 +140,7 @@ export async function startDocker(): Promise<DockerDaemon> {
       '-H', `unix://${sock}`,
       '--storage-driver', 'overlay2',
       '--add-runtime', `tsvisor=${RUNSC}`,
+      ...(o.usernsRemap ? ['--userns-remap=default', '--bridge=none', '--iptables=false'] : []),
     ],
     env,
     path.join(tmp, 'dockerd.log'),
