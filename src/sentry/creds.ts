@@ -10,7 +10,9 @@ import {
   CAP_MKNOD,
   CAP_SYS_ADMIN,
   CAP_SYS_CHROOT,
+  OVERFLOW_ID,
   R_OK,
+  UNMAPPED_ID,
   S_IFDIR,
   S_IFMT,
   S_ISVTX,
@@ -18,7 +20,7 @@ import {
   X_OK,
 } from '../abi/linux.js';
 import { fail } from './errors.js';
-import { IdMap, type IdMaps, OVERFLOW_ID, TSVISOR_IDS, through } from './idmap.js';
+import { IdMap, type IdMaps, TSVISOR_IDS, through } from './idmap.js';
 
 export interface Creds {
   uid: number;
@@ -58,6 +60,8 @@ export function permitted(c: Creds, mode: number, uid: number, gid: number, want
   else if (inGroup(c, gid)) bits = (mode >> 3) & 7;
   else bits = mode & 7;
   if ((bits & want) === want) return true;
+  // Linux applies capabilities only to an inode whose owner and group the namespace maps (capable_wrt_inode_uidgid).
+  if (uid === UNMAPPED_ID || gid === UNMAPPED_ID) return false;
   const isDir = (mode & S_IFMT) === S_IFDIR;
   // CAP_DAC_OVERRIDE: everything except executing a file with no x bit at all.
   if (hasCap(c, CAP_DAC_OVERRIDE)) {
@@ -76,13 +80,13 @@ export function requireAccess(c: Creds, mode: number, uid: number, gid: number, 
 
 /** inode_owner_or_capable() */
 export function ownerOrCapable(c: Creds, uid: number): boolean {
-  return c.fsuid === uid || hasCap(c, CAP_FOWNER);
+  return c.fsuid === uid || (uid !== UNMAPPED_ID && hasCap(c, CAP_FOWNER));
 }
 
 /** May `c` remove or rename an entry owned by `uid` from a directory (sticky bit rule)? */
 export function mayDeleteChild(c: Creds, dirMode: number, dirUid: number, childUid: number): boolean {
   if (!(dirMode & S_ISVTX)) return true;
-  return c.fsuid === childUid || c.fsuid === dirUid || hasCap(c, CAP_FOWNER);
+  return c.fsuid === childUid || c.fsuid === dirUid || (childUid !== UNMAPPED_ID && hasCap(c, CAP_FOWNER));
 }
 
 export const caps = { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN, CAP_SYS_CHROOT };

@@ -12,7 +12,10 @@
 // both sides, as with runc (a file the container's root creates is owned by
 // the host's root). With one, the spec's mappings say which host id each
 // container id is: files are owned on the host by the mapped ids, and host
-// ids outside the mappings show as the overflow id.
+// ids outside the mappings show as the overflow id (the Sentry holds them as
+// UNMAPPED_ID: no task is their owner, and no capability applies to them).
+
+import { OVERFLOW_ID } from '../abi/linux.js';
 
 /** One OCI mapping: container ids [containerID, containerID+size) are host ids [hostID, hostID+size). */
 export interface IdRange {
@@ -31,9 +34,6 @@ export interface IdMaps {
 const TSVISOR_RANGE: IdRange = { containerID: 0, hostID: 1_000_000_000, size: 65536 };
 export const TSVISOR_IDS: IdMaps = { uid: [TSVISOR_RANGE], gid: [TSVISOR_RANGE] };
 
-/** What Linux shows for an id a user namespace does not map. */
-export const OVERFLOW_ID = 65534;
-
 /** `id` through `ranges` from one side to the other; -1 when no range maps it. */
 export function through(ranges: readonly IdRange[], id: number, from: 'containerID' | 'hostID'): number {
   const to = from === 'hostID' ? 'containerID' : 'hostID';
@@ -41,9 +41,10 @@ export function through(ranges: readonly IdRange[], id: number, from: 'container
   return -1;
 }
 
-/** /proc/PID/uid_map (or gid_map) text of `ranges`. */
+/** /proc/PID/uid_map (or gid_map) text of `ranges`, in Linux's own format (which it also reads). */
 export function mapLines(ranges: readonly IdRange[]): string {
-  return ranges.map((r) => `${r.containerID} ${r.hostID} ${r.size}\n`).join('');
+  const n = (v: number) => String(v).padStart(10);
+  return ranges.map((r) => `${n(r.containerID)} ${n(r.hostID)} ${n(r.size)}\n`).join('');
 }
 
 /**
@@ -89,6 +90,11 @@ export class IdMap {
 
   gidFromHost(id: number): number {
     return this.ranges ? orOverflow(through(this.ranges.gid, id, 'hostID')) : id;
+  }
+
+  /** Whether host id `id` has a container id (else the container sees the overflow id in its place). */
+  mapsHost(kind: 'uid' | 'gid', id: number): boolean {
+    return !this.ranges || through(this.ranges[kind], id, 'hostID') >= 0;
   }
 }
 

@@ -556,7 +556,7 @@ describe('linux.uidMappings and gidMappings (a user namespace in the spec)', () 
       const mapped = mappedRoot(rt);
       fs.chownSync(path.join(mapped, 'etc/hostname'), 0, 0); // a host file no mapping covers
       const script = [
-        'id -u; id -g',
+        'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map',
         "ls -ln /etc/passwd /etc/hostname | awk '{print $3, $4, $9}'",
         'echo made > /tmp/made; mkdir /tmp/dir; chown 1000:1000 /tmp/dir',
         "ls -lnd /tmp/made /tmp/dir | awk '{print $3, $4, $9}'",
@@ -567,7 +567,7 @@ describe('linux.uidMappings and gidMappings (a user namespace in the spec)', () 
       }));
       expect(r, rt).toEqual({
         status: 0,
-        stdout: '0\n0\n65534 65534 /etc/hostname\n0 0 /etc/passwd\n1000 1000 /tmp/dir\n0 0 /tmp/made\n',
+        stdout: `0\n0\n${'         0     100000      65536\n'.repeat(2)}65534 65534 /etc/hostname\n0 0 /etc/passwd\n1000 1000 /tmp/dir\n0 0 /tmp/made\n`,
         stderr: '',
       });
       hostFiles[rt] = ['tmp/made', 'tmp/dir']
@@ -579,6 +579,28 @@ describe('linux.uidMappings and gidMappings (a user namespace in the spec)', () 
     }
     expect(hostFiles.tsvisor).toBe('tmp/made 100000:100000, tmp/dir 101000:101000');
     expect(hostFiles.tsvisor).toEqual(hostFiles.runc);
+  });
+
+  it('a host file the mappings do not cover: neither the container root (with CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN) nor its uid 65534 may read, change or chown it, as under runc', () => {
+    const out: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const mapped = mappedRoot(`unmapped-${rt}`);
+      const secret = path.join(mapped, 'etc/secret');
+      fs.chownSync(secret, 0, 0);
+      fs.chmodSync(secret, 0o600);
+      const script = 'cat /etc/secret; echo "[$?]"; chmod 666 /etc/secret; echo "[$?]"; chown 0:0 /etc/secret; echo "[$?]"; touch /etc/secret; echo "[$?]"; ls -ln /etc/secret | cut -d" " -f1-6';
+      const runs = [0, 65534].map((uid) =>
+        run(rt, bundle(sh(script), (c) => {
+          userns(mapped, REMAP)(c);
+          c.process.user = { uid, gid: uid };
+          for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_CHOWN');
+        })),
+      );
+      const st = fs.statSync(secret);
+      out[rt] = { runs, host: `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}` };
+    }
+    expect((out.tsvisor as { host: string }).host).toBe('600 0:0');
+    expect(out.tsvisor).toEqual(out.runc);
   });
 
   it("a user of the container: its ids, and a bind mount's files it makes, owned on the host by its mapped ids", () => {

@@ -8,6 +8,7 @@ import {
   S_IFMT,
   S_IFREG,
   S_ISGID,
+  UNMAPPED_ID,
   UTIME_NOW,
   UTIME_OMIT,
   W_OK,
@@ -54,13 +55,19 @@ function credsForHostObject(t: Task, sx: Float64Array, st: Stat): Creds {
   return { ...t.creds, capEff: 0n };
 }
 
+/** The guest's credentials for an object of the Sentry's view: without its capabilities when the owner or group is one the sandbox does not map, as Linux applies them. */
+function credsForOwners(c: Creds, st: Stat): Creds {
+  return st.uid === UNMAPPED_ID || st.gid === UNMAPPED_ID ? { ...c, capEff: 0n } : c;
+}
+
 /** The object of (dirfd, path): by path, or the fd itself for an empty path with AT_EMPTY_PATH. */
 function target(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boolean, flags: number): Target {
   const path = readPath(t, pathAddr);
   if (!namesFd(dirfd, path, flags)) {
     const loc = resolvePathAt(k, t, dirfd, path, follow, flags)!;
     mustBeWritable(loc);
-    return { node: loc.dentry.node, st: loc.dentry.node.stat(), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
+    const st = loc.dentry.node.stat();
+    return { node: loc.dentry.node, st, creds: credsForOwners(t.creds, st), changed: (a) => k.inotify.changed(loc.dentry, a) };
   }
   return fdTarget(k, t, dirfd, false);
 }
@@ -76,7 +83,8 @@ function fdTarget(k: Kernel, t: Task, fd: number, fdCall: boolean): Target {
       const via = file.direct ? { fd: id.fd, sx: id.sx } : undefined;
       const loc = file.loc;
       const node = loc.dentry.node;
-      return { node, hostFd: id.fd, via, st: node.stat(via), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
+      const st = node.stat(via);
+      return { node, hostFd: id.fd, via, st, creds: credsForOwners(t.creds, st), changed: (a) => k.inotify.changed(loc.dentry, a) };
     }
     const st = statFromStatx(id.sx);
     st.uid = ownerInSandbox('uid', st.uid);

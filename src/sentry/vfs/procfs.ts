@@ -40,6 +40,7 @@ import {
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
 import { type Creds, hasCap, mayTrace, ownerInSandbox, toSandboxId } from '../creds.js';
+import { TSVISOR_IDS, mapLines } from '../idmap.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import { memfdHolding } from '../memfd.js';
@@ -911,9 +912,8 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
     maps: () => withTraceAccess(k, p, () => (p.exited ? '' : mapsText(k, p))),
-    // The sandbox is the initial user namespace of the kernel it shows: every id is itself.
-    uid_map: () => IDENTITY_MAP,
-    gid_map: () => IDENTITY_MAP,
+    uid_map: () => idMapText(k, 'uid'),
+    gid_map: () => idMapText(k, 'gid'),
     smaps: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps')),
     smaps_rollup: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps_rollup')),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
@@ -1068,7 +1068,14 @@ class ProcMemFile extends ProcNode {
   }
 }
 
-const IDENTITY_MAP = `${'0'.padStart(10)} ${'0'.padStart(10)} ${'4294967295'.padStart(10)}\n`;
+/**
+ * A process's uid_map or gid_map: under the spec's mappings, those (what
+ * runc's container reads); otherwise the sandbox is the initial user
+ * namespace of the kernel it shows, where every id is itself.
+ */
+function idMapText(k: Kernel, kind: 'uid' | 'gid'): string {
+  return mapLines(k.guestIds === TSVISOR_IDS ? [{ containerID: 0, hostID: 0, size: 4294967295 }] : k.guestIds[kind]);
+}
 
 const NAMESPACES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'time_for_children', 'user', 'uts'];
 
