@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type DockerDaemon, IMAGE, buildBusyboxImage, docker, dockerOk, startDocker, stopDocker, until } from './docker-helpers.js';
 import { privateSetup } from './daemon-helpers.js';
+import { hostOwners } from './harness.js';
 
 type Runtime = 'tsvisor' | 'runc';
 const RUNTIMES: Runtime[] = ['tsvisor', 'runc'];
@@ -66,14 +67,7 @@ describe('docker run under dockerd --userns-remap=default', () => {
       fs.chmodSync(data, 0o1777);
       const script = 'id; echo made > /data/by-$(id -u); ls -ln /data | awk \'NR > 1 {print $3, $4, $9}\'';
       const runs = [[], ['-u', '1000:1000']].map((flags) => outcome(rt, [...flags, '-v', `${data}:/data`], ['sh', '-c', script]));
-      const host = fs
-        .readdirSync(data)
-        .sort()
-        .map((f) => {
-          const st = fs.statSync(path.join(data, f));
-          return `${f} ${st.uid}:${st.gid}`;
-        });
-      seen[rt] = { runs, host };
+      seen[rt] = { runs, host: hostOwners(data) };
     }
     expect(seen.tsvisor).toEqual({
       runs: [

@@ -169,6 +169,14 @@ export function runBundle(rt: Runtime, stateBase: string, dir: string, globals: 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** "NAME UID:GID" on the host of each of `names` under `dir` (default: its entries, sorted), not following links. */
+export function hostOwners(dir: string, names: string[] = fs.readdirSync(dir).sort()): string[] {
+  return names.map((f) => {
+    const st = fs.lstatSync(path.join(dir, f));
+    return `${f} ${st.uid}:${st.gid}`;
+  });
+}
+
 /**
  * The host pids of a container's processes (the runtime's `ps --format
  * json`, `argv` its command line up to the command), once `cmdline` (spaces

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Outcome, RUNTIMES, type Runtime, TSVISOR, busyboxRoot, rmrf, runBundle, specBundle, whenRunning } from './harness.js';
+import { type Outcome, RUNTIMES, type Runtime, TSVISOR, busyboxRoot, hostOwners, rmrf, runBundle, specBundle, whenRunning } from './harness.js';
 import { compile } from './robust-helpers.js';
 
 let base: string;
@@ -570,12 +570,7 @@ describe('linux.uidMappings and gidMappings (a user namespace in the spec)', () 
         stdout: `0\n0\n${'         0     100000      65536\n'.repeat(2)}65534 65534 /etc/hostname\n0 0 /etc/passwd\n1000 1000 /tmp/dir\n0 0 /tmp/made\n`,
         stderr: '',
       });
-      hostFiles[rt] = ['tmp/made', 'tmp/dir']
-        .map((f) => {
-          const st = fs.statSync(path.join(mapped, f));
-          return `${f} ${st.uid}:${st.gid}`;
-        })
-        .join(', ');
+      hostFiles[rt] = hostOwners(mapped, ['tmp/made', 'tmp/dir']).join(', ');
     }
     expect(hostFiles.tsvisor).toBe('tmp/made 100000:100000, tmp/dir 101000:101000');
     expect(hostFiles.tsvisor).toEqual(hostFiles.runc);
@@ -621,14 +616,7 @@ describe('linux.uidMappings and gidMappings (a user namespace in the spec)', () 
         c.process.user = { uid: 1000, gid: 1000, additionalGids: [1000, 10] };
         c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
       }));
-      const host = fs
-        .readdirSync(data)
-        .sort()
-        .map((f) => {
-          const st = fs.lstatSync(path.join(data, f));
-          return `${f} ${st.uid}:${st.gid}`;
-        })
-        .join(', ');
+      const host = hostOwners(data).join(', ');
       // Ids the spec does not map (uids above 1000 here), as root.
       const unmapped = run(rt, bundle(sh('touch /tmp/f; chown 2000 /tmp/f; echo "[$?]"; su -s /bin/sh -c id nobody; echo "[$?]"'), (c) => {
         userns(mapped, [{ containerID: 0, hostID: 100000, size: 1001 }], REMAP)(c);
