@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { type DockerDaemon, IMAGE, buildBusyboxImage, docker, dockerOk, startDocker, stopDocker, until } from './docker-helpers.js';
 import { privateSetup } from './daemon-helpers.js';
 import { hostOwners } from './harness.js';
+import { runOnPty } from '../helpers/pty.js';
 
 type Runtime = 'tsvisor' | 'runc';
 const RUNTIMES: Runtime[] = ['tsvisor', 'runc'];
@@ -78,6 +79,20 @@ describe('docker run under dockerd --userns-remap=default', () => {
     });
     expect(seen.tsvisor).toEqual(seen.runc);
   }, 120000);
+
+  it('run -it: the terminal and /dev/pts as with runc (owners, a user of the container writing to it)', () => {
+    const typed = "stat -L -c '%A %u %g %n' $(tty) /dev/console /proc/self/fd/0; su -s /bin/sh -c 'echo hi > $(tty)' user; exit 3\r";
+    const seen: Record<string, string> = {};
+    for (const rt of RUNTIMES) {
+      const r = runOnPty([daemon().client, '-H', `unix://${daemon().sock}`, 'run', '-it', '--rm', '--network=none', `--runtime=${rt}`, IMAGE, 'sh'], [[/# /, typed]], { env: daemon().env });
+      expect(r.timedOut, r.output).toBe(false);
+      expect(r.status, rt).toBe(3);
+      // From the command's first line on (the echo of what was typed wraps, and the prompt's redraw differs by timing).
+      seen[rt] = r.output.slice(r.output.indexOf('\r\ncrw'));
+    }
+    expect(seen.tsvisor).toBe('\r\ncrw--w---- 0 5 /dev/pts/0\r\ncrw--w---- 0 5 /dev/console\r\ncrw--w---- 0 5 /proc/self/fd/0\r\nsh: can\'t create /dev/pts/0: Permission denied\r\n');
+    expect(seen.tsvisor).toEqual(seen.runc);
+  });
 
   it("--userns=host: no user namespace; runc's root is the host's, tsvisor's stays in its own range", async () => {
     const seen: Record<string, string[]> = {};

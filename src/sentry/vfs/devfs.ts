@@ -23,7 +23,7 @@ import {
 } from '../../abi/linux.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Stat } from '../../abi/structs.js';
-import { ROOT_CREDS } from '../creds.js';
+import { ROOT_CREDS, ownerInSandbox } from '../creds.js';
 import { check, fail, sysErr } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import type { TestChannel } from '../testchannel.js';
@@ -198,8 +198,27 @@ export function ptsProbe(k: Kernel): PtsProbe {
     // The sandbox's own devpts (the Gofer's): its owners are the ids the
     // Gofer gives its terminals (its own, standing for the sandbox's root,
     // and the tty group), whatever the guest's user namespace maps.
-    return statFromStatx(r.stat);
+    const s = statFromStatx(r.stat);
+    sandboxPtsDev.set(k, s.dev);
+    return s;
   };
+}
+
+/** The device of the sandbox's devpts, once a probe (the console's, at the latest) saw it. */
+const sandboxPtsDev = new WeakMap<Kernel, number>();
+
+/**
+ * The owners the sandbox shows for a host object the Sentry did not make
+ * (statx `sx`): the host's mapped into the sandbox, but a terminal of the
+ * sandbox's own devpts (the console given as stdio) keeps the Gofer's, as
+ * /dev/pts shows them.
+ */
+export function hostObjectOwners(k: Kernel, sx: Float64Array): [number, number] {
+  const uid = sx[STATX.uid]!;
+  const gid = sx[STATX.gid]!;
+  const pts = (sx[STATX.mode]! & S_IFMT) === S_IFCHR && ptsNumber(sx[STATX.rdevMajor]!, sx[STATX.rdevMinor]!) >= 0;
+  if (pts && makedev(sx[STATX.devMajor]!, sx[STATX.devMinor]!) === sandboxPtsDev.get(k)) return [uid, gid];
+  return [ownerInSandbox('uid', uid), ownerInSandbox('gid', gid)];
 }
 
 /** Adds a spec's device node (OCI linux.devices) at `path` under /dev, making directories on the way and replacing a node of the same name. */

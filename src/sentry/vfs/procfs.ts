@@ -47,6 +47,7 @@ import { memfdHolding } from '../memfd.js';
 import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY, ownUtsns } from '../syscalls/uts.js';
 import { type Process, type Task, hostComm } from '../task.js';
+import { hostObjectOwners } from './devfs.js';
 import { anonDev } from './memfs.js';
 import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened, type SeekEnd } from './node.js';
 import { linkText, pathOf } from './resolve.js';
@@ -856,8 +857,9 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
   } catch {
     fail('ENOENT');
   }
+  const owners = hostObjectOwners(k, id.sx);
   const st: Stat = {
-    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: ownerInSandbox('uid', id.sx[3]!), gid: ownerInSandbox('gid', id.sx[4]!),
+    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: owners[0], gid: owners[1],
     rdev: makedev(id.sx[17]!, id.sx[18]!), size: id.sx[7]!, blksize: id.sx[1]!, blocks: id.sx[8]!,
     atimeSec: id.sx[9]!, atimeNsec: id.sx[10]!, mtimeSec: id.sx[15]!, mtimeNsec: id.sx[16]!, ctimeSec: id.sx[13]!, ctimeNsec: id.sx[14]!, btimeSec: 0, btimeNsec: 0,
   };
