@@ -435,3 +435,8 @@ export const ALL_INOTIFY_BITS =
   IN_ALL_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK | IN_MASK_CREATE | IN_MASK_ADD | IN_ISDIR | IN_ONESHOT;
 export const IN_NONBLOCK = O_NONBLOCK;
 export const IN_CLOEXEC = O_CLOEXEC;
+
+/** What Linux shows for an id a user namespace does not map (kernel.overflowuid/overflowgid). */
+export const OVERFLOW_ID = 65534;
+/** The Sentry's owner of an inode whose host owner the sandbox does not map: no task has it, and stat shows OVERFLOW_ID. */
+export const UNMAPPED_ID = -1;

@@ -1,6 +1,7 @@
 // Struct layouts of the x86_64 Linux ABI that the Sentry writes into guest
 // memory. Each writer fills a caller-provided Buffer at offset 0 and returns
 // the struct size.
+import { OVERFLOW_ID, UNMAPPED_ID } from './linux.js';
 
 export interface Stat {
   dev: number;
@@ -47,6 +48,11 @@ function i64(b: Buffer, off: number, v: number): void {
 }
 const u64 = i64;
 
+/** An owner as stat shows it: an unmapped one (UNMAPPED_ID) as the overflow id. */
+function shownId(id: number): number {
+  return id === UNMAPPED_ID ? OVERFLOW_ID : id >>> 0;
+}
+
 export const STAT_SIZE = 144;
 /** struct stat (asm/stat.h, x86_64) */
 export function writeStat(b: Buffer, s: Stat): number {
@@ -55,8 +61,8 @@ export function writeStat(b: Buffer, s: Stat): number {
   u64(b, 8, s.ino);
   u64(b, 16, s.nlink);
   b.writeUInt32LE(s.mode >>> 0, 24);
-  b.writeUInt32LE(s.uid >>> 0, 28);
-  b.writeUInt32LE(s.gid >>> 0, 32);
+  b.writeUInt32LE(shownId(s.uid), 28);
+  b.writeUInt32LE(shownId(s.gid), 32);
   u64(b, 40, s.rdev);
   i64(b, 48, s.size);
   i64(b, 56, s.blksize);
@@ -77,8 +83,8 @@ export function writeStatx(b: Buffer, s: Stat, mask: number, major: (d: number) 
   b.writeUInt32LE(mask >>> 0, 0);
   b.writeUInt32LE(s.blksize >>> 0, 4);
   b.writeUInt32LE(s.nlink >>> 0, 16);
-  b.writeUInt32LE(s.uid >>> 0, 20);
-  b.writeUInt32LE(s.gid >>> 0, 24);
+  b.writeUInt32LE(shownId(s.uid), 20);
+  b.writeUInt32LE(shownId(s.gid), 24);
   b.writeUInt16LE(s.mode & 0xffff, 28);
   u64(b, 32, s.ino);
   u64(b, 40, s.size);

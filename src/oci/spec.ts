@@ -937,7 +937,7 @@ export function toSandboxSpec(c: ContainerConfig, opts: SandboxOptions): Sandbox
       };
     }),
     ...(c.namespaces.some((n) => n.type === 'user') && (c.uidMappings.length || c.gidMappings.length)
-      ? { fileIdMappings: { uid: [...c.uidMappings], gid: [...c.gidMappings] } }
+      ? { idMappings: { uid: [...c.uidMappings], gid: [...c.gidMappings] } }
       : {}),
     maskedPaths: [...c.maskedPaths],
     readonlyPaths: [...c.readonlyPaths],

@@ -10,7 +10,9 @@ import {
   CAP_MKNOD,
   CAP_SYS_ADMIN,
   CAP_SYS_CHROOT,
+  OVERFLOW_ID,
   R_OK,
+  UNMAPPED_ID,
   S_IFDIR,
   S_IFMT,
   S_ISVTX,
@@ -18,6 +20,7 @@ import {
   X_OK,
 } from '../abi/linux.js';
 import { fail } from './errors.js';
+import { IdMap, type IdMaps, TSVISOR_IDS, through } from './idmap.js';
 
 export interface Creds {
   uid: number;
@@ -57,6 +60,8 @@ export function permitted(c: Creds, mode: number, uid: number, gid: number, want
   else if (inGroup(c, gid)) bits = (mode >> 3) & 7;
   else bits = mode & 7;
   if ((bits & want) === want) return true;
+  // Linux applies capabilities only to an inode whose owner and group the namespace maps (capable_wrt_inode_uidgid).
+  if (uid === UNMAPPED_ID || gid === UNMAPPED_ID) return false;
   const isDir = (mode & S_IFMT) === S_IFDIR;
   // CAP_DAC_OVERRIDE: everything except executing a file with no x bit at all.
   if (hasCap(c, CAP_DAC_OVERRIDE)) {
@@ -75,21 +80,30 @@ export function requireAccess(c: Creds, mode: number, uid: number, gid: number, 
 
 /** inode_owner_or_capable() */
 export function ownerOrCapable(c: Creds, uid: number): boolean {
-  return c.fsuid === uid || hasCap(c, CAP_FOWNER);
+  return c.fsuid === uid || (uid !== UNMAPPED_ID && hasCap(c, CAP_FOWNER));
 }
 
 /** May `c` remove or rename an entry owned by `uid` from a directory (sticky bit rule)? */
 export function mayDeleteChild(c: Creds, dirMode: number, dirUid: number, childUid: number): boolean {
   if (!(dirMode & S_ISVTX)) return true;
-  return c.fsuid === childUid || c.fsuid === dirUid || hasCap(c, CAP_FOWNER);
+  return c.fsuid === childUid || c.fsuid === dirUid || (childUid !== UNMAPPED_ID && hasCap(c, CAP_FOWNER));
 }
 
 export const caps = { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN, CAP_SYS_CHROOT };
 
-/** Host uid the sandbox's uid 0 maps to (see the launcher); sandbox ids 0..65535. */
-export const ID_MAP_BASE = 1_000_000_000;
-export const ID_MAP_SIZE = 65536;
-const OVERFLOW_ID = 65534;
+/**
+ * The guest's user namespace on the host (idmap.ts): tsvisor's own range, or
+ * the spec's mappings. Set before the guest starts (useGuestIds).
+ */
+let guest: IdMaps = TSVISOR_IDS;
+/** File owners (idmap.ts): how a host id the guest's namespace does not map shows. */
+let files = new IdMap(null);
+
+/** The sandbox's ids: its processes' user namespace, and file owners. */
+export function useGuestIds(maps: IdMaps, fileIds: IdMap): void {
+  guest = maps;
+  files = fileIds;
+}
 
 /**
  * Rootless (docs/design.md, "Rootless"): the guest runs as the caller, its
@@ -103,16 +117,25 @@ export function useCallerIds(uid: number, gid: number): void {
   caller = { uid, gid };
 }
 
+/** A uid or a gid: the guest's namespace maps them apart. */
+export type IdKind = 'uid' | 'gid';
+
 /** Whether a host uid/gid has a sandbox id (Linux applies a namespace's capabilities only to files whose ids are mapped). */
-export function isMappedHostId(hostId: number): boolean {
-  if (caller) return hostId === caller.uid || hostId === caller.gid;
-  return hostId >= ID_MAP_BASE && hostId < ID_MAP_BASE + ID_MAP_SIZE;
+export function isMappedHostId(kind: IdKind, hostId: number): boolean {
+  if (caller) return hostId === caller[kind];
+  return through(guest[kind], hostId, 'hostID') >= 0;
 }
 
-/** A host file's owner as the sandbox shows it: mapped ids translated, others (the host root's) as they are. */
-export function ownerInSandbox(hostId: number): number {
+/**
+ * A host file's owner as the sandbox shows it: the id the guest's namespace
+ * maps it to, else as file owners show (without a user namespace in the
+ * spec, host root's as it is; with one, the overflow id).
+ */
+export function ownerInSandbox(kind: IdKind, hostId: number): number {
   if (caller) return hostId;
-  return isMappedHostId(hostId) ? hostId - ID_MAP_BASE : hostId;
+  const id = through(guest[kind], hostId, 'hostID');
+  if (id >= 0) return id;
+  return kind === 'uid' ? files.uidFromHost(hostId) : files.gidFromHost(hostId);
 }
 
 /**
@@ -121,16 +144,16 @@ export function ownerInSandbox(hostId: number): number {
  * supplementary groups keep their numbers for the Sentry's checks, as the
  * kernel keeps them for its own).
  */
-export function toSandboxId(hostId: number): number {
+export function toSandboxId(kind: IdKind, hostId: number): number {
   if (caller) return hostId;
-  const v = hostId - ID_MAP_BASE;
-  return v >= 0 && v < ID_MAP_SIZE ? v : OVERFLOW_ID;
+  const id = through(guest[kind], hostId, 'hostID');
+  return id >= 0 ? id : OVERFLOW_ID;
 }
 
 /** The host id of a sandbox uid/gid the guest names (to chown, in credentials it sends), or -1 where none maps to it. */
-export function hostIdOf(id: number): number {
+export function hostIdOf(kind: IdKind, id: number): number {
   if (caller) return id >= 0 ? id : -1;
-  return id >= 0 && id < ID_MAP_SIZE ? ID_MAP_BASE + id : -1;
+  return id >= 0 ? through(guest[kind], id, 'containerID') : -1;
 }
 
 /**
@@ -141,15 +164,15 @@ export function hostIdOf(id: number): number {
 export function readCreds(tid: number): Creds | null {
   const st = readStatus(tid);
   if (!st) return null;
-  const [uid = 0, euid = 0, , fsuid = 0] = st.ids('Uid');
-  const [gid = 0, egid = 0, , fsgid = 0] = st.ids('Gid');
-  const groups = st.ids('Groups');
+  const [uid = 0, euid = 0, , fsuid = 0] = st.ids('Uid', 'uid');
+  const [gid = 0, egid = 0, , fsgid = 0] = st.ids('Gid', 'gid');
+  const groups = st.ids('Groups', 'gid');
   const capEff = BigInt(`0x${st.line('CapEff') || '0'}`);
   return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff, noNewPrivs: st.line('NoNewPrivs') !== '0' };
 }
 
 /** A task's /proc/<tid>/status: its lines by key, and id lines mapped into the sandbox. */
-function readStatus(tid: number): { line: (key: string) => string; ids: (key: string) => number[] } | null {
+function readStatus(tid: number): { line: (key: string) => string; ids: (key: string, kind: IdKind) => number[] } | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${tid}/status`, 'latin1');
@@ -162,7 +185,7 @@ function readStatus(tid: number): { line: (key: string) => string; ids: (key: st
     const j = text.indexOf('\n', i + 1);
     return text.slice(i + key.length + 2, j < 0 ? undefined : j).trim();
   };
-  return { line, ids: (key: string) => line(key).split(/\s+/).filter(Boolean).map((v) => toSandboxId(Number(v))) };
+  return { line, ids: (key: string, kind: IdKind) => line(key).split(/\s+/).filter(Boolean).map((v) => toSandboxId(kind, Number(v))) };
 }
 
 /**
@@ -179,13 +202,13 @@ function readStatus(tid: number): { line: (key: string) => string; ids: (key: st
 export function mayTrace(tgid: number, fsuid: number, fsgid: number, capEff: bigint): boolean {
   const st = readStatus(tgid);
   if (!st) return false;
-  const [uid, euid, suid] = st.ids('Uid');
-  const [gid, egid, sgid] = st.ids('Gid');
+  const [uid, euid, suid] = st.ids('Uid', 'uid');
+  const [gid, egid, sgid] = st.ids('Gid', 'gid');
   if (![uid, euid, suid].every((id) => id === fsuid) || ![gid, egid, sgid].every((id) => id === fsgid)) return false;
   if ((BigInt(`0x${st.line('CapPrm') || '0'}`) & ~capEff) !== 0n) return false;
   try {
     // A file: the directory itself always shows the effective uid.
-    return fs.statSync(`/proc/${tgid}/mem`).uid === hostIdOf(fsuid);
+    return fs.statSync(`/proc/${tgid}/mem`).uid === hostIdOf('uid', fsuid);
   } catch {
     return false;
   }

@@ -51,7 +51,7 @@ import { LAUNCHER_PATH } from '../paths.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { NUMBERS, SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
-import { type Creds, ID_MAP_BASE, ID_MAP_SIZE, ROOT_CREDS, useCallerIds } from './creds.js';
+import { type Creds, ROOT_CREDS, useCallerIds, useGuestIds } from './creds.js';
 import { changesToOtherId, isRootless, mapCaller } from './rootless.js';
 import { SandboxError, StartAborted, SysErr, signalName, sysErr } from './errors.js';
 import { LauncherLink } from './launcher.js';
@@ -70,7 +70,7 @@ import { clearSighandCalls, restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
 import { FsContext, Process, Task, hostArgv, hostComm, hostTgid, notePeakRss, sandboxPid } from './task.js';
 import { CommandNotFound, checkCommand } from './lookpath.js';
-import { IdMap } from './idmap.js';
+import { IdMap, type IdMaps, guestIdMaps, mapLines } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
 import { type MountTable, buildMounts } from './vfs/mounts.js';
 import { resolve } from './vfs/resolve.js';
@@ -162,6 +162,8 @@ export class Kernel {
   readonly sharesHostNetwork: boolean;
   /** file owners between the sandbox and the host (src/sentry/idmap.ts) */
   readonly fileIds: IdMap;
+  /** the guest's user namespace: its uid_map and gid_map (idmap.ts guestIdMaps) */
+  readonly guestIds: IdMaps;
   /** the per-test marker channel (spec.testChannel), from launch to shutdown */
   testChannel: TestChannel | null = null;
   /** where set-id files are exec'd from (setid.ts); none rootless */
@@ -195,7 +197,12 @@ export class Kernel {
     this.hostname = spec.hostname;
     this.domainname = spec.domainname ?? '(none)';
     this.unprivilegedPortStart = unprivilegedPortStart(spec);
-    this.fileIds = new IdMap(spec.fileIdMappings ?? null);
+    this.fileIds = new IdMap(spec.idMappings ?? null);
+    const own = { uids: [process.getuid!(), process.geteuid!()], gids: [process.getgid!(), process.getegid!(), ...process.getgroups!()] };
+    const guest = guestIdMaps(spec.idMappings, own);
+    if (guest.refused) log.warn(`the guest runs in tsvisor's own user namespace (host ids 1000000000+), not the spec's: ${guest.refused}`);
+    this.guestIds = guest.maps;
+    useGuestIds(guest.maps, this.fileIds);
     this.sharesHostNetwork = spec.netnsPath ? sameNamespace(spec.netnsPath, '/proc/self/ns/net') : spec.network === 'host';
     this.access = spec.access ? new AccessLog(spec.access, log) : null;
     this.strace = spec.strace ? new Strace(log, spec.straceSyscalls === undefined ? null : parseSyscallFilter(spec.straceSyscalls)) : null;
@@ -330,8 +337,8 @@ export class Kernel {
           if (store < 0) throw new SandboxError(`cannot take the set-id store: ${errnoName(-store)}`);
           this.setidStore = new SetidStore(store, this.log);
         }
-        writeIdMap(pid, 'uid_map');
-        writeIdMap(pid, 'gid_map');
+        writeIdMap(pid, 'uid_map', this.guestIds.uid);
+        writeIdMap(pid, 'gid_map', this.guestIds.gid);
         link.send(Buffer.from('M'), 'the uid/gid maps');
       }
       link.send(Buffer.concat([Buffer.from('F'), encode(guestFilter(SYSCALLS, this.access !== null))]), 'the seccomp filter');
@@ -1165,10 +1172,10 @@ function exitOfStatus(status: number): Exit {
   return sig ? { status: 128 + sig, signal: sig } : { status: (status >> 8) & 0xff, code: (status >> 8) & 0xff };
 }
 
-/** Maps the launcher's new user namespace: sandbox ids 0-65535 are unprivileged host ids. */
-function writeIdMap(pid: number, file: 'uid_map' | 'gid_map'): void {
+/** Maps the launcher's new user namespace (idmap.ts: never onto host root or tsvisor's own ids). */
+function writeIdMap(pid: number, file: 'uid_map' | 'gid_map', ranges: IdMaps['uid']): void {
   try {
-    fs.writeFileSync(`/proc/${pid}/${file}`, `0 ${ID_MAP_BASE} ${ID_MAP_SIZE}\n`);
+    fs.writeFileSync(`/proc/${pid}/${file}`, mapLines(ranges));
   } catch (e) {
     throw new SandboxError(`cannot write the sandbox's ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }

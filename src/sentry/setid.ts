@@ -66,9 +66,10 @@ export class SetidStore {
     const setgid = (bits & S_ISGID) !== 0;
     if ((st.mode & S_IFMT) !== S_IFREG) return null;
     if (!setuid && !setgid && !caps) return null;
-    // Linux applies neither bit unless both owners are mapped.
-    const hostUid = hostIdOf(st.uid);
-    const hostGid = hostIdOf(st.gid);
+    // Linux applies neither bit unless both owners are mapped (a host owner
+    // the sandbox does not map is UNMAPPED_ID in the view, which maps to none).
+    const hostUid = hostIdOf('uid', st.uid);
+    const hostGid = hostIdOf('gid', st.gid);
     if (hostUid < 0 || hostGid < 0) return null;
     // An exec that would keep the ids anyway gives the same result without a copy.
     const c = t.creds;

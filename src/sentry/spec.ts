@@ -113,8 +113,13 @@ export interface SandboxSpec {
   ctty?: boolean;
   /** the pts number of that terminal, shown as /dev/console */
   console?: number;
-  /** file owners on the host (OCI linux.uidMappings/gidMappings with a user namespace); absent: the same ids */
-  fileIdMappings?: { uid: IdRange[]; gid: IdRange[] };
+  /**
+   * The spec's user namespace (OCI linux.uidMappings/gidMappings): file
+   * owners on the host, and the guest's processes' ids unless tsvisor may not
+   * use them (idmap.ts guestIdMaps). Absent: files keep their ids, and the
+   * guest runs in tsvisor's own range.
+   */
+  idMappings?: { uid: IdRange[]; gid: IdRange[] };
   /** character devices to add under /dev (OCI linux.devices) */
   devices?: DeviceSpec[];
   /** namespaced sysctls to set, by dotted name (OCI linux.sysctl; validated against the namespaces) */

@@ -58,8 +58,8 @@ export interface DockerDaemon {
   /** the containerd that dockerd started for itself (not our child: dockerd's) */
   containerd?: ProcInfo;
   env: NodeJS.ProcessEnv;
-  /** the host's network before dockerd changed it */
-  network: HostNetwork;
+  /** the host's network before dockerd changed it; none for a daemon without networking of its own */
+  network?: HostNetwork;
 }
 
 export interface DockerResult {
@@ -96,8 +96,12 @@ export function dockerOk(d: DockerDaemon, args: string[], timeoutMs = 60000): st
  * Starts the private dockerd and waits (60 s at most) until `docker info`
  * answers. Throws, with the reason and the end of dockerd's log, if Docker is
  * not installed or does not come up: the suite must fail then, not skip.
+ * With `usernsRemap`, dockerd runs with `--userns-remap=default` (it makes the
+ * dockremap user; its containers' roots then belong to the remapped ids) and
+ * without networking of its own (no bridge, iptables rules or forwarding), so that it
+ * may run alongside the other tests' daemons.
  */
-export async function startDocker(): Promise<DockerDaemon> {
+export async function startDocker(o: { usernsRemap?: boolean } = {}): Promise<DockerDaemon> {
   if (process.getuid?.() !== 0) throw new Error('the Docker end-to-end test must run as root (it starts dockerd)');
   const dockerdBin = findExecutable('dockerd');
   if (!dockerdBin) {
@@ -114,6 +118,8 @@ export async function startDocker(): Promise<DockerDaemon> {
 
   // Short: unix socket paths (ours, containerd's) must stay under 108 bytes.
   const tmp = fs.mkdtempSync('/var/tmp/tsv-dk-');
+  // The remapped root reaches its image layers below the data root.
+  if (o.usernsRemap) fs.chmodSync(tmp, 0o711);
   fs.mkdirSync(path.join(tmp, 'client'));
   // Our own configuration, so that /etc/docker/daemon.json (possibly another
   // daemon's, with its own "runtimes") is not read. The coverage runtime
@@ -122,7 +128,7 @@ export async function startDocker(): Promise<DockerDaemon> {
   fs.writeFileSync(path.join(tmp, 'daemon.json'), `${JSON.stringify({ runtimes: { [COVERAGE_RUNTIME]: coverageRuntime } })}\n`);
   const sock = path.join(tmp, 'docker.sock');
   const env = clientEnv(path.join(tmp, 'client'), { DOCKER_CONFIG: path.join(tmp, 'client') });
-  const network = hostNetwork();
+  const network = o.usernsRemap ? undefined : hostNetwork();
   const dockerd = spawnDaemon(
     'dockerd',
     dockerdBin,
@@ -134,11 +140,12 @@ export async function startDocker(): Promise<DockerDaemon> {
       '-H', `unix://${sock}`,
       '--storage-driver', 'overlay2',
       '--add-runtime', `tsvisor=${RUNSC}`,
+      ...(o.usernsRemap ? ['--userns-remap=default', '--bridge=none', '--iptables=false', '--ip-forward=false'] : []),
     ],
     env,
     path.join(tmp, 'dockerd.log'),
   );
-  const d: DockerDaemon = { tmp, sock, client, dockerd, env, network };
+  const d: DockerDaemon = { tmp, sock, client, dockerd, env, ...(network ? { network } : {}) };
   try {
     await waitReady(dockerd, () => fs.existsSync(sock) && docker(d, ['info', '--format', '{{.ServerVersion}}'], 10000).status === 0);
     const runtimes = dockerOk(d, ['info', '--format', '{{json .Runtimes}}']);
@@ -208,7 +215,8 @@ export async function stopDocker(d: DockerDaemon): Promise<void> {
   // Shims of our containerd (and their children) must not outlive it.
   const strays = await killStrays(processTrees((p) => isOurShim(d, p)));
   if (strays.length > 0) problems.push(`processes left behind: ${strays.join('; ')}`);
-  problems.push(...restoreHostNetwork(d.network, dockerLink));
+  // Only a daemon that made them: another test's daemon may own the bridge and rules meanwhile.
+  if (d.network) problems.push(...restoreHostNetwork(d.network, dockerLink));
   removePrivateDir(d.tmp);
   if (problems.length > 0) throw new Error(`Docker clean-up: ${problems.join('\n')}`);
 }

@@ -273,7 +273,7 @@ describe('docker run --runtime=tsvisor', () => {
       dockerOk(daemon(), ['rm', '-f', c.id]);
     }
     expect(seen.runc).toEqual([['123', 'sleep', '1000']]);
-    // docs/design.md, "docker top": the guest's uid 123 is 1000000123 on the host.
+    // docs/design.md, "docker top": without a user namespace in the spec the guest's uid 123 is 1000000123 on the host (with one, the spec's ids: docker-userns.test.ts).
     expect(seen.tsvisor).toEqual([['1000000123', 'sleep', '1000']]);
   }, 120000);
 

@@ -11,7 +11,7 @@ import { GOFER_ENTRY } from '../../src/paths.js';
 
 export const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: '/root', LANG: 'C', LC_ALL: 'C' };
 
-/** The host uid/gid the sandbox's root maps to (src/sentry/creds.ts ID_MAP_BASE). */
+/** The host uid/gid the sandbox's root maps to without a user namespace in the spec (src/sentry/idmap.ts TSVISOR_IDS). */
 export const GUEST_HOST_ID = 1_000_000_000;
 
 export const rand = (): string => crypto.randomBytes(6).toString('hex');

@@ -118,7 +118,7 @@ describe('random system calls', () => {
   // own (after a child had unlinked /dev/null) changed the mode of the host
   // files behind them (the host's /dev/null and /dev/zero, and files the
   // output was redirected to) with fchmod(0)/fchmod(2). The guest runs as an
-  // unprivileged host uid (ID_MAP_BASE, 1000000000): natively that uid may
+  // unprivileged host uid (tsvisor's own range, src/sentry/idmap.ts: 1000000000): natively that uid may
   // not change a file owned by host root, whatever fd it holds. The native
   // reference is the same command as that uid (setpriv).
   it('fchmod/futimens on an fd inherited from the host cannot change the host file', () => {

@@ -169,6 +169,37 @@ export function runBundle(rt: Runtime, stateBase: string, dir: string, globals: 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** "NAME UID:GID" on the host of each of `names` under `dir` (default: its entries, sorted), not following links. */
+export function hostOwners(dir: string, names: string[] = fs.readdirSync(dir).sort()): string[] {
+  return names.map((f) => {
+    const st = fs.lstatSync(path.join(dir, f));
+    return `${f} ${st.uid}:${st.gid}`;
+  });
+}
+
+/**
+ * The host pids of a container's processes (the runtime's `ps --format
+ * json`, `argv` its command line up to the command), once `cmdline` (spaces
+ * for NULs) runs in it.
+ */
+export async function whenRunning(argv: readonly string[], id: string, cmdline: string): Promise<number[]> {
+  const end = Date.now() + 20000;
+  for (;;) {
+    const ps = spawnSync(argv[0]!, [...argv.slice(1), 'ps', '--format', 'json', id], { encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+    const pids = ps.status === 0 ? (JSON.parse(ps.stdout) as number[]) : [];
+    const cmds = pids.map((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      } catch {
+        return '';
+      }
+    });
+    if (cmds.includes(cmdline)) return pids;
+    if (Date.now() > end) throw new Error(`${argv[0]} ${id}: ${cmdline} did not run (${cmds.join(', ')})`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
 /**
  * Writes a bundle in `dir` whose config.json is `tsvisor spec`'s with `rootfs`
  * mounted read-only, no terminal, `args`, and then `edit` applied.

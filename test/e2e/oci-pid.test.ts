@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TSVISOR, busyboxRoot, rmrf, specBundle } from './harness.js';
+import { TSVISOR, busyboxRoot, rmrf, specBundle, whenRunning as psWhenRunning } from './harness.js';
 import { compile } from './robust-helpers.js';
 
 type Runtime = 'runc' | 'tsvisor';
@@ -20,10 +20,15 @@ let rootfs: string;
 let counter = 0;
 const hostnameBefore = os.hostname();
 
+/** The runtime's command line up to the command. */
+function runtimeArgv(r: Runtime): string[] {
+  return r === 'runc' ? ['runc', '--root', path.join(base, 'state-runc')] : [TSVISOR, '--root', path.join(base, 'state-tsvisor')];
+}
+
 function rt(r: Runtime, args: string[], opts: { input?: string; stdio?: number } = {}): SpawnSyncReturns<string> {
-  const [bin, root] = r === 'runc' ? ['runc', path.join(base, 'state-runc')] : [TSVISOR, path.join(base, 'state-tsvisor')];
+  const [bin, ...pre] = runtimeArgv(r);
   const fd = opts.stdio;
-  return spawnSync(bin, ['--root', root, ...args], {
+  return spawnSync(bin!, [...pre, ...args], {
     encoding: 'utf8',
     timeout: 60000,
     killSignal: 'SIGKILL',
@@ -55,23 +60,9 @@ function createStarted(r: Runtime, args: string[], edit?: (c: Record<string, any
   return { id, pid: Number(fs.readFileSync(pidFile, 'utf8')) };
 }
 
-/** The host pids of a container's processes (`ps --format json`), once `cmdline` (spaces for NULs) runs in it. */
-async function whenRunning(r: Runtime, id: string, cmdline: string): Promise<number[]> {
-  const end = Date.now() + 20000;
-  for (;;) {
-    const ps = rt(r, ['ps', '--format', 'json', id]);
-    const pids = ps.status === 0 ? (JSON.parse(ps.stdout) as number[]) : [];
-    const cmds = pids.map((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      } catch {
-        return '';
-      }
-    });
-    if (cmds.includes(cmdline)) return pids;
-    if (Date.now() > end) throw new Error(`${r} ${id}: ${cmdline} did not run (${cmds.join(', ')})`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+/** The host pids of a container's processes, once `cmdline` runs in it. */
+function whenRunning(r: Runtime, id: string, cmdline: string): Promise<number[]> {
+  return psWhenRunning(runtimeArgv(r), id, cmdline);
 }
 
 function remove(r: Runtime, id: string): void {

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Outcome, RUNTIMES, type Runtime, TSVISOR, busyboxRoot, rmrf, runBundle, specBundle } from './harness.js';
+import { type Outcome, RUNTIMES, type Runtime, TSVISOR, busyboxRoot, hostOwners, rmrf, runBundle, specBundle, whenRunning } from './harness.js';
 import { compile } from './robust-helpers.js';
 
 let base: string;
@@ -502,43 +502,160 @@ describe('runtime flags tsvisor refuses', () => {
 });
 
 describe('linux.uidMappings and gidMappings (a user namespace in the spec)', () => {
+  /** Docker's userns-remap range (dockremap:100000:65536). */
+  const REMAP = [{ containerID: 0, hostID: 100000, size: 65536 }];
+
+  /**
+   * A copy of the test root owned by host 100000, as Docker's userns-remap
+   * prepares it (runc's mapped root must be able to reach it).
+   */
+  function mappedRoot(name: string): string {
+    fs.chmodSync(base, 0o711);
+    const mapped = path.join(base, `mapped-root-${name}`);
+    fs.cpSync(rootfs, mapped, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(mapped, 0o755);
+    spawnSync('chown', ['-R', '-h', '100000:100000', mapped]);
+    return mapped;
+  }
+
+  /** The spec's user namespace with `uid`/`gid` mappings, on a writable `root`. */
+  const userns = (root: string, uid: object[], gid: object[] = uid) => (c: Record<string, any>) => {
+    c.root = { path: root, readonly: false };
+    c.linux.namespaces.push({ type: 'user' });
+    c.linux.uidMappings = uid;
+    c.linux.gidMappings = gid;
+  };
+
+  /** The ids the host's /proc/PID/status gives the container's processes (what docker top and ps read), by command line. */
+  async function hostIds(rt: Runtime, dir: string, execUser: string | null, log = path.join(base, `log-${counter++}`)): Promise<string[]> {
+    const argv = [...runtimeArgv(rt), ...(rt === 'tsvisor' ? ['--log', log] : [])];
+    const id = `ids${process.pid}-${counter++}`;
+    // create and exec --detach hand their stdio to the container: nothing to wait on there.
+    const cli = (...args: string[]) => spawnSync(argv[0]!, [...argv.slice(1), ...args], { encoding: 'utf8', timeout: 60000, stdio: 'ignore' });
+    expect(cli('create', '--bundle', dir, id).status, `${rt} create`).toBe(0);
+    try {
+      expect(cli('start', id).status, `${rt} start`).toBe(0);
+      if (execUser) expect(cli('exec', '--detach', '--user', execUser, id, 'sleep', '61').status, `${rt} exec`).toBe(0);
+      const pids = await whenRunning(argv, id, execUser ? 'sleep 61' : 'sleep 60');
+      return pids
+        .map((pid) => {
+          const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+          const line = (key: string) => new RegExp(`^${key}:[ \\t]*(.*)$`, 'm').exec(status)![1]!.trim().split(/\s+/).join(' ');
+          const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+          return `${cmd}: ${['Uid', 'Gid', 'Groups'].map((k) => `${k} ${line(k)}`.trim()).join(', ')}`;
+        })
+        .sort();
+    } finally {
+      cli('delete', '--force', id);
+    }
+  }
+
   it('files show the container ids the mappings give, and what the container makes is owned on the host by the mapped ids', () => {
     const hostFiles: Record<string, string> = {};
     for (const rt of RUNTIMES) {
-      // A root owned by host 100000, as Docker's userns-remap prepares it
-      // (runc's mapped root must be able to reach it).
-      fs.chmodSync(base, 0o711);
-      const mapped = path.join(base, `mapped-root-${rt}`);
-      fs.cpSync(rootfs, mapped, { recursive: true, verbatimSymlinks: true });
-      fs.chmodSync(mapped, 0o755);
-      spawnSync('chown', ['-R', '-h', '100000:100000', mapped]);
+      const mapped = mappedRoot(rt);
       fs.chownSync(path.join(mapped, 'etc/hostname'), 0, 0); // a host file no mapping covers
       const script = [
-        'id -u; id -g',
+        'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map',
         "ls -ln /etc/passwd /etc/hostname | awk '{print $3, $4, $9}'",
         'echo made > /tmp/made; mkdir /tmp/dir; chown 1000:1000 /tmp/dir',
         "ls -lnd /tmp/made /tmp/dir | awk '{print $3, $4, $9}'",
       ].join('; ');
       const r = run(rt, bundle(sh(script), (c) => {
-        c.root = { path: mapped, readonly: false };
-        c.linux.namespaces.push({ type: 'user' });
-        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        userns(mapped, REMAP)(c);
         for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_CHOWN');
       }));
       expect(r, rt).toEqual({
         status: 0,
-        stdout: '0\n0\n65534 65534 /etc/hostname\n0 0 /etc/passwd\n1000 1000 /tmp/dir\n0 0 /tmp/made\n',
+        stdout: `0\n0\n${'         0     100000      65536\n'.repeat(2)}65534 65534 /etc/hostname\n0 0 /etc/passwd\n1000 1000 /tmp/dir\n0 0 /tmp/made\n`,
         stderr: '',
       });
-      hostFiles[rt] = ['tmp/made', 'tmp/dir']
-        .map((f) => {
-          const st = fs.statSync(path.join(mapped, f));
-          return `${f} ${st.uid}:${st.gid}`;
-        })
-        .join(', ');
+      hostFiles[rt] = hostOwners(mapped, ['tmp/made', 'tmp/dir']).join(', ');
     }
     expect(hostFiles.tsvisor).toBe('tmp/made 100000:100000, tmp/dir 101000:101000');
     expect(hostFiles.tsvisor).toEqual(hostFiles.runc);
+  });
+
+  it('a host file the mappings do not cover: neither the container root (with CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN) nor its uid 65534 may read, change or chown it, as under runc', () => {
+    const out: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const mapped = mappedRoot(`unmapped-${rt}`);
+      const secret = path.join(mapped, 'etc/secret');
+      fs.chownSync(secret, 0, 0);
+      fs.chmodSync(secret, 0o600);
+      const script = 'cat /etc/secret; echo "[$?]"; chmod 666 /etc/secret; echo "[$?]"; chown 0:0 /etc/secret; echo "[$?]"; touch /etc/secret; echo "[$?]"; ls -ln /etc/secret | cut -d" " -f1-6';
+      const runs = [0, 65534].map((uid) =>
+        run(rt, bundle(sh(script), (c) => {
+          userns(mapped, REMAP)(c);
+          c.process.user = { uid, gid: uid };
+          for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_CHOWN');
+        })),
+      );
+      const st = fs.statSync(secret);
+      out[rt] = { runs, host: `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}` };
+    }
+    expect((out.tsvisor as { host: string }).host).toBe('600 0:0');
+    expect(out.tsvisor).toEqual(out.runc);
+  });
+
+  it("a user of the container: its ids, and a bind mount's files it makes, owned on the host by its mapped ids", () => {
+    const out: Record<string, { run: Outcome; host: string; unmapped: Outcome }> = {};
+    for (const rt of RUNTIMES) {
+      const mapped = mappedRoot(`user-${rt}`);
+      const data = path.join(base, `mapped-data-${rt}`);
+      fs.mkdirSync(data);
+      fs.chownSync(data, 101000, 101000); // the container's uid 1000
+      const script = [
+        'id -u; id -g; id -G',
+        'echo made > /data/file; mkdir /data/dir; ln -s file /data/link',
+        "ls -ln /data | awk 'NR > 1 {print $3, $4, $9}'",
+        'touch /etc/passwd 2>&1; echo "[$?]"', // the container root's
+      ].join('; ');
+      const r = run(rt, bundle(sh(script), (c) => {
+        userns(mapped, [{ containerID: 0, hostID: 100000, size: 1001 }], REMAP)(c);
+        c.process.user = { uid: 1000, gid: 1000, additionalGids: [1000, 10] };
+        c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
+      }));
+      const host = hostOwners(data).join(', ');
+      // Ids the spec does not map (uids above 1000 here), as root.
+      const unmapped = run(rt, bundle(sh('touch /tmp/f; chown 2000 /tmp/f; echo "[$?]"; su -s /bin/sh -c id nobody; echo "[$?]"'), (c) => {
+        userns(mapped, [{ containerID: 0, hostID: 100000, size: 1001 }], REMAP)(c);
+        for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_CHOWN', 'CAP_SETUID', 'CAP_SETGID');
+      }));
+      out[rt] = { run: r, host, unmapped };
+    }
+    expect(out.tsvisor!.run.stdout).toMatch(/^1000\n1000\n1000 10\n1000 1000 dir\n1000 1000 file\n1000 1000 link\n/);
+    expect(out.tsvisor!.host).toBe('dir 101000:101000, file 101000:101000, link 101000:101000');
+    expect(out.tsvisor).toEqual(out.runc);
+  });
+
+  it("the host sees the guest's processes with the ids runc's have (/proc/PID/status, which docker top and ps read)", async () => {
+    const seen: Record<string, string[]> = {};
+    for (const rt of RUNTIMES) {
+      const dir = bundle(['sleep', '60'], (c) => {
+        userns(mappedRoot(`ps-${rt}`), REMAP)(c);
+        c.process.user = { uid: 0, gid: 0, additionalGids: [10] };
+      });
+      seen[rt] = await hostIds(rt, dir, '1000:1000');
+    }
+    expect(seen.tsvisor).toEqual([
+      'sleep 60: Uid 100000 100000 100000 100000, Gid 100000 100000 100000 100000, Groups 100010',
+      'sleep 61: Uid 101000 101000 101000 101000, Gid 101000 101000 101000 101000, Groups 100010',
+    ]);
+    expect(seen.tsvisor).toEqual(seen.runc);
+  });
+
+  it("mappings that include host root: runc's root is the host's, tsvisor keeps its own range and says why in its log", async () => {
+    // Container 0 is host 0, the rest Docker's range.
+    const uid = [{ containerID: 0, hostID: 0, size: 1 }, { containerID: 1, hostID: 100001, size: 65535 }];
+    const seen: Record<string, string[]> = {};
+    const log = path.join(base, 'log-refused');
+    for (const rt of RUNTIMES) seen[rt] = await hostIds(rt, bundle(['sleep', '60'], userns(mappedRoot(`root-${rt}`), uid)), null, log);
+    expect(seen.runc).toEqual(['sleep 60: Uid 0 0 0 0, Gid 0 0 0 0, Groups']);
+    expect(seen.tsvisor).toEqual(['sleep 60: Uid 1000000000 1000000000 1000000000 1000000000, Gid 1000000000 1000000000 1000000000 1000000000, Groups']);
+    expect(fs.readFileSync(log, 'utf8')).toContain("the guest runs in tsvisor's own user namespace (host ids 1000000000+), not the spec's: the spec's uid/gid mappings include host uid 0, which tsvisor never gives a guest");
+    // Inside, the container's ids are its own either way.
+    const r = run('tsvisor', bundle(sh('id -u; id -g'), userns(mappedRoot('root-id'), uid)));
+    expect(r).toEqual({ status: 0, stdout: '0\n0\n', stderr: '' });
   });
 });

@@ -27,6 +27,7 @@ const UNIT = [
   'test/oci/cgroups.test.ts',
   'test/oci/spec.test.ts',
   'test/oci/state.test.ts',
+  'test/sentry/idmap.test.ts',
 ];
 
 /**

@@ -210,6 +210,32 @@ describe('set-id exec with noNewPrivileges false, as runc', () => {
     const out = same(['/bin/sh', '-c', '/w/ww | head -1; cat /suid/plain > /w/ww; /w/ww | head -1; stat -c %a /w/ww'], undefined, () => place(path.join(work, 'ww'), 0, 0, 0o4777));
     expect(out).toBe('TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n777\n');
   });
+
+  it("under the spec's user namespace (Docker's userns-remap): the container's owners rise, a host owner it does not map does not; the store's copies run as runc's files do", () => {
+    // A root owned by the mapped ids (container 0 is host 100000), as Docker's userns-remap prepares it.
+    fs.chmodSync(base, 0o711);
+    const mapped = path.join(base, 'mapped-root');
+    fs.cpSync(rootfs, mapped, { recursive: true, verbatimSymlinks: true });
+    execFileSync('chown', ['-R', '-h', '100000:100000', mapped]);
+    place(path.join(mapped, 'suid/root'), 100000, 100000, 0o4755);
+    place(path.join(mapped, 'suid/sgid'), 100000, 100050, 0o2755);
+    place(path.join(mapped, 'suid/user'), 102000, 102000, 0o4755);
+    place(path.join(mapped, 'suid/hostroot'), 0, 0, 0o4755); // host root: no id of the container's
+    const out = same(['/bin/sh', '-c', '/suid/root; /suid/sgid; /suid/user; /suid/hostroot'], (c) => {
+      c.root = { path: mapped, readonly: false };
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.process.capabilities.bounding = ['CAP_CHOWN', 'CAP_KILL', 'CAP_SETUID'];
+      c.mounts = c.mounts.filter((m: { destination: string }) => m.destination !== '/w' && m.destination !== '/ns');
+    });
+    expect(out.split('\n').filter((l) => l.startsWith('TAG'))).toEqual([
+      'TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0',
+      'TAG:good uid 1000 1000 1000 gid 1000 50 50 secure 1 dumpable 0',
+      'TAG:good uid 1000 2000 2000 gid 1000 1000 1000 secure 1 dumpable 0',
+      'TAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1',
+    ]);
+  });
 });
 
 /** Root with Docker's capabilities runs `script`; AS_USER runs a command as uid 1000. */

@@ -8,6 +8,7 @@ import {
   S_IFMT,
   S_IFREG,
   S_ISGID,
+  UNMAPPED_ID,
   UTIME_NOW,
   UTIME_OMIT,
   W_OK,
@@ -48,10 +49,15 @@ interface Target {
  * namespace, the guest is not its owner and its capabilities do not count.
  */
 function credsForHostObject(t: Task, sx: Float64Array, st: Stat): Creds {
-  const uidMapped = isMappedHostId(sx[STATX.uid]!);
+  const uidMapped = isMappedHostId('uid', sx[STATX.uid]!);
   if (!uidMapped) st.uid = -1;
-  if (uidMapped && isMappedHostId(sx[STATX.gid]!)) return t.creds;
+  if (uidMapped && isMappedHostId('gid', sx[STATX.gid]!)) return t.creds;
   return { ...t.creds, capEff: 0n };
+}
+
+/** The guest's credentials for an object of the Sentry's view: without its capabilities when the owner or group is one the sandbox does not map, as Linux applies them. */
+function credsForOwners(c: Creds, st: Stat): Creds {
+  return st.uid === UNMAPPED_ID || st.gid === UNMAPPED_ID ? { ...c, capEff: 0n } : c;
 }
 
 /** The object of (dirfd, path): by path, or the fd itself for an empty path with AT_EMPTY_PATH. */
@@ -60,7 +66,8 @@ function target(k: Kernel, t: Task, dirfd: number, pathAddr: number, follow: boo
   if (!namesFd(dirfd, path, flags)) {
     const loc = resolvePathAt(k, t, dirfd, path, follow, flags)!;
     mustBeWritable(loc);
-    return { node: loc.dentry.node, st: loc.dentry.node.stat(), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
+    const st = loc.dentry.node.stat();
+    return { node: loc.dentry.node, st, creds: credsForOwners(t.creds, st), changed: (a) => k.inotify.changed(loc.dentry, a) };
   }
   return fdTarget(k, t, dirfd, false);
 }
@@ -76,11 +83,12 @@ function fdTarget(k: Kernel, t: Task, fd: number, fdCall: boolean): Target {
       const via = file.direct ? { fd: id.fd, sx: id.sx } : undefined;
       const loc = file.loc;
       const node = loc.dentry.node;
-      return { node, hostFd: id.fd, via, st: node.stat(via), creds: t.creds, changed: (a) => k.inotify.changed(loc.dentry, a) };
+      const st = node.stat(via);
+      return { node, hostFd: id.fd, via, st, creds: credsForOwners(t.creds, st), changed: (a) => k.inotify.changed(loc.dentry, a) };
     }
     const st = statFromStatx(id.sx);
-    st.uid = ownerInSandbox(st.uid);
-    st.gid = ownerInSandbox(st.gid);
+    st.uid = ownerInSandbox('uid', st.uid);
+    st.gid = ownerInSandbox('gid', st.gid);
     return { hostFd: id.fd, st, creds: credsForHostObject(t, id.sx, st) };
   } catch (e) {
     native.close(id.fd);
@@ -102,8 +110,8 @@ function apply(tg: Target, attr: SetAttr): number {
     } else {
       // A pipe, a socket, a host file given as stdio: its host owner is the
       // sandbox id as the guest's user namespace maps it.
-      const uid = attr.uid === undefined ? -1 : hostIdOf(attr.uid);
-      const gid = attr.gid === undefined ? -1 : hostIdOf(attr.gid);
+      const uid = attr.uid === undefined ? -1 : hostIdOf('uid', attr.uid);
+      const gid = attr.gid === undefined ? -1 : hostIdOf('gid', attr.gid);
       check(native.fchownat(tg.hostFd!, '', uid, gid, AT_EMPTY_PATH));
     }
   } finally {
@@ -131,6 +139,11 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
   const st = tg.st;
   const changeUid = uid !== -1 && uid !== st.uid;
   const changeGid = gid !== -1 && gid !== st.gid;
+  // Linux's chown_common checks the ids first: an id the sandbox's user namespace does not map.
+  if ((uid !== -1 && hostIdOf('uid', uid) < 0) || (gid !== -1 && hostIdOf('gid', gid) < 0)) {
+    release(tg);
+    fail('EINVAL');
+  }
   const ok =
     (!changeUid || hasCap(c, CAP_CHOWN)) &&
     (!changeGid || hasCap(c, CAP_CHOWN) || (c.fsuid === st.uid && inGroup(c, gid))) &&
@@ -138,10 +151,6 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
   if (!ok) {
     release(tg);
     fail('EPERM');
-  }
-  if ((uid !== -1 && hostIdOf(uid) < 0) || (gid !== -1 && hostIdOf(gid) < 0)) {
-    release(tg);
-    fail('EINVAL'); // an id the sandbox's user namespace does not map
   }
   const attr: SetAttr = {};
   if (uid !== -1) attr.uid = uid;

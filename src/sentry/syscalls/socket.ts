@@ -68,7 +68,7 @@ import {
 import { ERRNO } from '../../abi/errno.js';
 import { native } from '../../platform/native.js';
 import { CONTINUE, REPLIED, type SyscallArgs } from '../../platform/notif.js';
-import { hasCap, hostIdOf, requireAccess } from '../creds.js';
+import { type IdKind, hasCap, hostIdOf, requireAccess } from '../creds.js';
 import { SysErr, fail } from '../errors.js';
 import type { NetworkAttempt } from '../spec.js';
 import type { Kernel } from '../kernel.js';
@@ -634,8 +634,8 @@ function closeAll(fds: number[]): void {
   fds.length = 0;
 }
 
-function hostId(id: number): number {
-  const h = hostIdOf(id);
+function hostId(kind: IdKind, id: number): number {
+  const h = hostIdOf(kind, id);
   if (h < 0) fail('EINVAL');
   return h;
 }
@@ -647,7 +647,7 @@ function hostId(id: number): number {
  */
 function hostUcred(k: Kernel, t: Task, pid: number, uid: number, gid: number): [number, number, number] {
   const c = t.creds;
-  const [hostUid, hostGid] = [hostId(uid), hostId(gid)];
+  const [hostUid, hostGid] = [hostId('uid', uid), hostId('gid', gid)];
   if (pid !== t.proc.pid && !hasCap(c, CAP_SYS_ADMIN)) fail('EPERM');
   if (uid !== c.uid && uid !== c.euid && uid !== c.fsuid && !hasCap(c, CAP_SETUID)) fail('EPERM');
   if (gid !== c.gid && gid !== c.egid && gid !== c.fsgid && !hasCap(c, CAP_SETGID)) fail('EPERM');
@@ -982,7 +982,7 @@ function rawSocket(k: Kernel, t: Task, a: SyscallArgs): number {
   // the Sentry made this one.
   let ready = false;
   try {
-    const owned = native.fchownat(fd, '', hostId(t.creds.fsuid), hostId(t.creds.fsgid), AT_EMPTY_PATH);
+    const owned = native.fchownat(fd, '', hostId('uid', t.creds.fsuid), hostId('gid', t.creds.fsgid), AT_EMPTY_PATH);
     if (owned < 0) return owned;
     assertValid(k, t);
     ready = true;

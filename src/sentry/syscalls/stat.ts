@@ -29,12 +29,13 @@ import {
 } from '../../abi/linux.js';
 import { type Stat, type StatFs, writeStat, writeStatfs, writeStatx } from '../../abi/structs.js';
 import { native } from '../../platform/native.js';
-import { type Creds, ownerInSandbox, permitted } from '../creds.js';
+import { type Creds, permitted } from '../creds.js';
 import { check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
 import type { MountOptions } from '../vfs/node.js';
+import { hostObjectOwners } from '../vfs/devfs.js';
 import { statFromStatx } from '../vfs/goferfs.js';
 import type { Handler } from './dispatch.js';
 import { fdLocation, namesFd, resolveAt, resolvePathAt, throughFd } from './common.js';
@@ -48,8 +49,7 @@ export function statFd(k: Kernel, t: Task, fd: number): Stat {
   return throughFd(k, t, fd, ({ id, file, via }) => {
     if (file) return file.loc.dentry.node.stat(via);
     const s = statFromStatx(id.sx);
-    s.uid = ownerInSandbox(s.uid);
-    s.gid = ownerInSandbox(s.gid);
+    [s.uid, s.gid] = hostObjectOwners(k, id.sx);
     return s;
   });
 }

@@ -195,11 +195,30 @@ export function ptsProbe(k: Kernel): PtsProbe {
     const r = k.gofer.device(`pts/${n}`, O_RDONLY | O_NOCTTY | O_NONBLOCK);
     if (typeof r === 'number') return null;
     native.close(r.fd);
+    // The sandbox's own devpts (the Gofer's): its owners are the ids the
+    // Gofer gives its terminals (its own, standing for the sandbox's root,
+    // and the tty group), whatever the guest's user namespace maps.
     const s = statFromStatx(r.stat);
-    s.uid = ownerInSandbox(s.uid);
-    s.gid = ownerInSandbox(s.gid);
+    sandboxPtsDev.set(k, s.dev);
     return s;
   };
+}
+
+/** The device of the sandbox's devpts, once a probe (the console's, at the latest) saw it. */
+const sandboxPtsDev = new WeakMap<Kernel, number>();
+
+/**
+ * The owners the sandbox shows for a host object the Sentry did not make
+ * (statx `sx`): the host's mapped into the sandbox, but a terminal of the
+ * sandbox's own devpts (the console given as stdio) keeps the Gofer's, as
+ * /dev/pts shows them.
+ */
+export function hostObjectOwners(k: Kernel, sx: Float64Array): [number, number] {
+  const uid = sx[STATX.uid]!;
+  const gid = sx[STATX.gid]!;
+  const pts = (sx[STATX.mode]! & S_IFMT) === S_IFCHR && ptsNumber(sx[STATX.rdevMajor]!, sx[STATX.rdevMinor]!) >= 0;
+  if (pts && makedev(sx[STATX.devMajor]!, sx[STATX.devMinor]!) === sandboxPtsDev.get(k)) return [uid, gid];
+  return [ownerInSandbox('uid', uid), ownerInSandbox('gid', gid)];
 }
 
 /** Adds a spec's device node (OCI linux.devices) at `path` under /dev, making directories on the way and replacing a node of the same name. */

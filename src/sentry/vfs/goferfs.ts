@@ -20,6 +20,7 @@ import {
   O_RDONLY,
   S_IFIFO,
   S_IFMT,
+  UNMAPPED_ID,
   UTIME_OMIT,
   makedev,
 } from '../../abi/linux.js';
@@ -281,8 +282,8 @@ export class GoferNode extends Node {
   private fromHost(x: Float64Array): Stat {
     const st = statFromStatx(x);
     this.typeAndMode = st.mode;
-    st.uid = this.fs.ids.uidFromHost(st.uid);
-    st.gid = this.fs.ids.gidFromHost(st.gid);
+    st.uid = this.fs.ids.mapsHost('uid', st.uid) ? this.fs.ids.uidFromHost(st.uid) : UNMAPPED_ID;
+    st.gid = this.fs.ids.mapsHost('gid', st.gid) ? this.fs.ids.gidFromHost(st.gid) : UNMAPPED_ID;
     return st;
   }
 

@@ -40,12 +40,14 @@ import {
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, native } from '../../platform/native.js';
 import { type Creds, hasCap, mayTrace, ownerInSandbox, toSandboxId } from '../creds.js';
+import { TSVISOR_IDS, mapLines } from '../idmap.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
 import { memfdHolding } from '../memfd.js';
 import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY, ownUtsns } from '../syscalls/uts.js';
 import { type Process, type Task, hostComm } from '../task.js';
+import { hostObjectOwners } from './devfs.js';
 import { anonDev } from './memfs.js';
 import { type DirEntry, Dentry, type FileSystem, type Location, type Mount, Node, type Opened, type SeekEnd } from './node.js';
 import { linkText, pathOf } from './resolve.js';
@@ -385,7 +387,7 @@ function foreignFdName(k: Kernel, hostText: string, sx: Float64Array): string {
 function ownerUid(p: Process, file: boolean): number {
   if (file) {
     try {
-      return ownerInSandbox(fs.statSync(`/proc/${p.tgid}/status`).uid);
+      return ownerInSandbox('uid', fs.statSync(`/proc/${p.tgid}/status`).uid);
     } catch {
       // gone: its last credentials
     }
@@ -503,9 +505,9 @@ function statusText(k: Kernel, hostTid: number, p: Process, comm: string): strin
           return `${key}:\t${map(Number(rest.trim().split(/\s+/).pop()))}`;
         case 'Uid':
         case 'Gid':
-          return `${key}:\t${rest.trim().split(/\s+/).map((v) => ownerInSandbox(Number(v))).join('\t')}`;
+          return `${key}:\t${rest.trim().split(/\s+/).map((v) => ownerInSandbox(key === 'Uid' ? 'uid' : 'gid', Number(v))).join('\t')}`;
         case 'Groups':
-          return `Groups:\t${rest.trim().split(/\s+/).filter(Boolean).map((v) => ownerInSandbox(Number(v))).join(' ')}${rest.trim() ? ' ' : ''}`;
+          return `Groups:\t${rest.trim().split(/\s+/).filter(Boolean).map((v) => ownerInSandbox('gid', Number(v))).join(' ')}${rest.trim() ? ' ' : ''}`;
         case 'Seccomp':
           return 'Seccomp:\t0';
         case 'Seccomp_filters':
@@ -855,8 +857,9 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
   } catch {
     fail('ENOENT');
   }
+  const owners = hostObjectOwners(k, id.sx);
   const st: Stat = {
-    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: ownerInSandbox(id.sx[3]!), gid: ownerInSandbox(id.sx[4]!),
+    dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: owners[0], gid: owners[1],
     rdev: makedev(id.sx[17]!, id.sx[18]!), size: id.sx[7]!, blksize: id.sx[1]!, blocks: id.sx[8]!,
     atimeSec: id.sx[9]!, atimeNsec: id.sx[10]!, mtimeSec: id.sx[15]!, mtimeNsec: id.sx[16]!, ctimeSec: id.sx[13]!, ctimeNsec: id.sx[14]!, btimeSec: 0, btimeNsec: 0,
   };
@@ -911,9 +914,8 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
     maps: () => withTraceAccess(k, p, () => (p.exited ? '' : mapsText(k, p))),
-    // The sandbox is the initial user namespace of the kernel it shows: every id is itself.
-    uid_map: () => IDENTITY_MAP,
-    gid_map: () => IDENTITY_MAP,
+    uid_map: () => idMapText(k, 'uid'),
+    gid_map: () => idMapText(k, 'gid'),
     smaps: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps')),
     smaps_rollup: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps_rollup')),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
@@ -1068,7 +1070,14 @@ class ProcMemFile extends ProcNode {
   }
 }
 
-const IDENTITY_MAP = `${'0'.padStart(10)} ${'0'.padStart(10)} ${'4294967295'.padStart(10)}\n`;
+/**
+ * A process's uid_map or gid_map: under the spec's mappings, those (what
+ * runc's container reads); otherwise the sandbox is the initial user
+ * namespace of the kernel it shows, where every id is itself.
+ */
+function idMapText(k: Kernel, kind: 'uid' | 'gid'): string {
+  return mapLines(k.guestIds === TSVISOR_IDS ? [{ containerID: 0, hostID: 0, size: 4294967295 }] : k.guestIds[kind]);
+}
 
 const NAMESPACES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'time_for_children', 'user', 'uts'];
 
@@ -1119,7 +1128,7 @@ class NsNode extends Node {
     }
     const n = (v: bigint) => Number(v);
     return {
-      dev: n(s.dev), ino: n(s.ino), mode: n(s.mode), nlink: n(s.nlink), uid: ownerInSandbox(n(s.uid)), gid: ownerInSandbox(n(s.gid)), rdev: 0, size: 0, blksize: n(s.blksize), blocks: 0,
+      dev: n(s.dev), ino: n(s.ino), mode: n(s.mode), nlink: n(s.nlink), uid: ownerInSandbox('uid', n(s.uid)), gid: ownerInSandbox('gid', n(s.gid)), rdev: 0, size: 0, blksize: n(s.blksize), blocks: 0,
       atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0, btimeSec: 0, btimeNsec: 0,
     };
   }
@@ -1136,7 +1145,7 @@ const SOCKET_TABLES = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6']);
 
 /** A socket table with each owner as the sandbox sees it (the Sentry reads host uids; an unmapped one is the overflow id), in Linux's "%5u" field. */
 function socketOwners(table: string): string {
-  return table.replace(/^([ \t]*\S+(?:[ \t]+\S+){6}) +(\d+)/gm, (_m, head: string, uid: string) => `${head} ${String(toSandboxId(Number(uid))).padStart(5)}`);
+  return table.replace(/^([ \t]*\S+(?:[ \t]+\S+){6}) +(\d+)/gm, (_m, head: string, uid: string) => `${head} ${String(toSandboxId('uid', Number(uid))).padStart(5)}`);
 }
 
 function netDir(pfs: ProcFs, p: Process, base: string): Node {
