@@ -17,6 +17,7 @@ describe('/proc and /sys behave natively and under tsvisor alike', () => {
     ['flags', 'F_GETFL shows the status flags /proc files and directories were opened with (O_DIRECTORY only if asked), F_SETFL; O_DIRECT is EINVAL on /proc and /sys files'],
     ['sysstat', 'sysfs attributes stat as a page, directories as empty, neither with blocks'],
     ['dirstat', '/proc/self/fd\'s size is the fd count, fdinfo is 0555, /proc/sys directories have one link'],
+    ['fdlinks', '/proc/self/fd/N links show how the fd was opened (r-x read, -wx write, none for O_PATH; pipes and sockets alike); exe, cwd, root and ns links are 0777'],
     ['accounts', '/proc\'s inode 1, task/<tid>/io counts the thread\'s own calls, /proc/net/tcp and udp show socket owners as the sandbox\'s uids'],
     ['oom', 'oom_score_adj: reads, writes (NUL, whitespace, hex), EINVAL for text and out of range, EACCES below the floor without CAP_SYS_RESOURCE, inherited at fork'],
     ['sysctl', '/proc/sys is accessed by its mode bits alone (no capability overrides them); a net sysctl\'s are the others\' for root of a user namespace that does not own the network namespace, as the sandbox\'s (access, faccessat, faccessat2, open); natively the program runs so itself'],

@@ -170,6 +170,37 @@ static void cmd_dirstat(void) {
   }
 }
 
+/* ------------------------------------------------------------- fdlinks */
+
+/* The mode of each /proc/self link: fd/N by how the fd was opened (read, write, both, O_PATH, a pipe's ends, a socket), exe, cwd, root, ns. */
+static void cmd_fdlinks(void) {
+  char file[4096];
+  snprintf(file, sizeof file, "%s/f", D);
+  close(open(file, O_CREAT | O_WRONLY, 0600));
+  int pipefd[2];
+  if (pipe(pipefd) < 0) return;
+  struct { const char *what; int fd; } fds[] = {
+      {"O_RDONLY", open(file, O_RDONLY)},     {"O_WRONLY", open(file, O_WRONLY)},
+      {"O_RDWR", open(file, O_RDWR)},         {"O_PATH", open(file, O_PATH)},
+      {"directory", open(D, O_RDONLY | O_DIRECTORY)},
+      {"pipe read end", pipefd[0]},           {"pipe write end", pipefd[1]},
+      {"socket", socket(AF_UNIX, SOCK_STREAM, 0)},
+  };
+  for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
+    char link[64];
+    struct stat st;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fds[i].fd);
+    if (lstat(link, &st) < 0) printf("fd %s: -1 %s\n", fds[i].what, strerrorname_np(errno));
+    else printf("fd %s: mode %o\n", fds[i].what, st.st_mode);
+  }
+  static const char *const links[] = {"/proc/self/exe", "/proc/self/cwd", "/proc/self/root", "/proc/self/ns/pid"};
+  for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+    struct stat st;
+    if (lstat(links[i], &st) < 0) printf("%s: -1 %s\n", links[i], strerrorname_np(errno));
+    else printf("%s: mode %o\n", links[i], st.st_mode);
+  }
+}
+
 /* ----------------------------------------------------------- accounts */
 
 /* Reads file `path` in one read into buf (size bytes, NUL-terminated): the bytes read, or -1. */
@@ -759,6 +790,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "sysstat")) cmd_sysstat();
   else if (!strcmp(cmd, "dirstat")) cmd_dirstat();
   else if (!strcmp(cmd, "flags")) cmd_flags();
+  else if (!strcmp(cmd, "fdlinks")) cmd_fdlinks();
   else return 2;
   return 0;
 }

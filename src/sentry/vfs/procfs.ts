@@ -295,8 +295,9 @@ class ProcLink extends ProcNode {
     owner: Process | null = null,
     /** Linux reads and follows it only for a caller that may trace the owner (proc_fd_access_allowed) */
     private readonly traced = false,
+    permissions = 0o777,
   ) {
-    super(fs, path, S_IFLNK | 0o777, owner);
+    super(fs, path, S_IFLNK | permissions, owner);
   }
   override readlink(): string {
     const text = this.traced ? withTraceAccess(this.fs.k, this.owner!, this.text) : this.text();
@@ -833,7 +834,15 @@ function netSysLookup(pfs: ProcFs, key: string): Node | null {
 }
 
 /** The name a guest fd shows in /proc/[pid]/fd, and where it leads. */
-function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Location | null } {
+/** An fd link's permissions as Linux gives them: r-x for a readable fd, -wx for a writable one, none for O_PATH. */
+function fdLinkPermissions(hostFd: number): number {
+  const flags = native.fcntlGetfl(hostFd);
+  if (flags < 0 || flags & O_PATH) return 0;
+  const acc = flags & O_ACCMODE;
+  return (acc === O_RDONLY || acc === O_RDWR ? 0o500 : 0) | (acc === O_WRONLY || acc === O_RDWR ? 0o300 : 0);
+}
+
+function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Location | null; permissions: number } {
   const k = pfs.k;
   const t = leaderOf(p);
   if (!t) fail('ENOENT');
@@ -843,13 +852,14 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
   } catch {
     fail('ENOENT');
   }
+  const permissions = fdLinkPermissions(id.fd);
   native.close(id.fd);
   // A pseudo-terminal is named by its number, as ttyname() expects, whichever
   // path opened it (the Sentry's /dev/tty and the console share its inode).
   const pts = (id.sx[STATX.mode]! & S_IFMT) === S_IFCHR ? ptsNumber(id.sx[STATX.rdevMajor]!, id.sx[STATX.rdevMinor]!) : -1;
   if (id.file) {
-    if (id.file.anon) return { text: id.file.anon, loc: id.file.loc };
-    return { text: pts >= 0 ? `/dev/pts/${pts}` : linkText(t.fs.root, id.file.loc) ?? '/', loc: id.file.loc };
+    if (id.file.anon) return { text: id.file.anon, loc: id.file.loc, permissions };
+    return { text: pts >= 0 ? `/dev/pts/${pts}` : linkText(t.fs.root, id.file.loc) ?? '/', loc: id.file.loc, permissions };
   }
   let text: string;
   try {
@@ -863,7 +873,7 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
     rdev: makedev(id.sx[17]!, id.sx[18]!), size: id.sx[7]!, blksize: id.sx[1]!, blocks: id.sx[8]!,
     atimeSec: id.sx[9]!, atimeNsec: id.sx[10]!, mtimeSec: id.sx[15]!, mtimeNsec: id.sx[16]!, ctimeSec: id.sx[13]!, ctimeNsec: id.sx[14]!, btimeSec: 0, btimeNsec: 0,
   };
-  return { text, loc: pfs.at(new HostFdNode(pfs, p, fd, st), String(fd)) };
+  return { text, loc: pfs.at(new HostFdNode(pfs, p, fd, st), String(fd)), permissions };
 }
 
 function fdDir(pfs: ProcFs, p: Process, base: string): Node {
@@ -885,7 +895,7 @@ function fdDir(pfs: ProcFs, p: Process, base: string): Node {
       const fd = Number(name);
       // The Sentry takes the fd (as root) only for a caller that may trace the process.
       const target = withTraceAccess(pfs.k, p, () => fdTarget(pfs, p, fd));
-      return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p, true);
+      return new ProcLink(pfs, `${base}/${name}`, () => target.text, () => target.loc, p, true, target.permissions);
     },
     p,
     // Linux shows the number of open fds as the directory's size.
