@@ -121,6 +121,31 @@ function usedFd(n: GoferNode): void {
   if (withFd.size > fdCacheMax) withFd.keys().next().value!.release();
 }
 
+/**
+ * Names of directories of a cacheable export, listed once a second name was
+ * missing there, so that further missing names (a module loader's and an
+ * interpreter's search paths: most of a Node or Python start-up's failed
+ * lookups) are answered without a Gofer round trip. A listing stands for the
+ * negative dentries of every name it lacks, with their lifetime: the export
+ * changes only through the Sentry (names it adds are added), as the dentry
+ * cache already assumes for 'lru' file systems. Bounded: a directory of more
+ * than LISTING_MAX names is never listed, and past LISTINGS_NAMES_MAX names
+ * in all the oldest listings are dropped (lookups then ask the Gofer again).
+ */
+const LISTING_MAX = 4096;
+const LISTINGS_NAMES_MAX = 1 << 16;
+/** Missing names a directory has before it is listed. */
+const MISSES_BEFORE_LISTING = 2;
+/** Listed directories, oldest first. */
+const listings = new Set<GoferNode>();
+let listedNames = 0;
+
+/** Counts `count` more listed names, dropping the oldest listings past the bound. */
+function countListed(count: number): void {
+  listedNames += count;
+  while (listedNames > LISTINGS_NAMES_MAX) listings.values().next().value!.dropListing();
+}
+
 const statfsBuf = new Float64Array(12);
 const direntBuf = Buffer.alloc(64 * 1024);
 const xattrBuf = Buffer.alloc(MAX_XATTR_BYTES);
@@ -160,6 +185,10 @@ export class GoferNode extends Node {
   private removed: { attrs: Detached; key: [number, number, number] } | null = null;
 
   private typeAndMode: number;
+  /** a directory's names (see `listings`); null until listed, or too large to list */
+  private names: Set<string> | null = null;
+  /** missing names looked up here, until listed (-1: never list it) */
+  private misses = 0;
   /** the host object's (dev major, dev minor, inode), as the Gofer last reported it */
   private ident: [number, number, number];
 
@@ -293,13 +322,57 @@ export class GoferNode extends Node {
   }
 
   override lookup(name: string): Node | null {
+    if (this.names && !this.names.has(name)) return null;
     const w = ok(this.client.walk(this.fs.exportId, this.rel(), [name]));
     const e = w.entries[0];
     if (!e) {
-      if (w.stopErrno === 2 /* ENOENT */) return null;
+      if (w.stopErrno === 2 /* ENOENT */) {
+        this.missed();
+        return null;
+      }
       throw sysErr(w.stopErrno || 5);
     }
     return new GoferNode(this.fs, this, name, e.fd, e.stat, undefined);
+  }
+
+  /**
+   * A name was missing here: on the MISSES_BEFORE_LISTING-th, lists the
+   * directory through the O_PATH fd it holds (no path is walked, no Gofer
+   * round trip). Only on a cacheable export, and never once it failed.
+   */
+  private missed(): void {
+    if (this.names || this.misses < 0 || this.fs.cache !== 'lru' || ++this.misses < MISSES_BEFORE_LISTING) return;
+    this.misses = -1;
+    if (this.removed || this.opath < 0) return;
+    const fd = native.openat2(this.opath, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0);
+    if (fd < 0) return;
+    let entries: DirEntry[];
+    try {
+      entries = readEntries(fd);
+    } catch {
+      return;
+    } finally {
+      native.close(fd);
+    }
+    if (entries.length > LISTING_MAX) return;
+    this.names = new Set(entries.map((e) => e.name));
+    listings.add(this);
+    countListed(this.names.size);
+  }
+
+  /** A name the Sentry made here is one the listing must have. */
+  private added(name: string): void {
+    if (!this.names || this.names.has(name)) return;
+    this.names.add(name);
+    countListed(1);
+  }
+
+  /** Forgets the listing (the bound on listed names, or the node left the cache). */
+  dropListing(): void {
+    if (!this.names) return;
+    listedNames -= this.names.size;
+    listings.delete(this);
+    this.names = null;
   }
 
   override readdir(via?: Via): DirEntry[] {
@@ -327,6 +400,7 @@ export class GoferNode extends Node {
 
   override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
     const o = ok(this.client.open(this.fs.exportId, this.childRel(name), flags | 0o100 /* O_CREAT */ | 0o200 /* O_EXCL */, mode, ...this.hostOwner(creds)));
+    this.added(name);
     return { fd: o.fd, created: o.created, node: new GoferNode(this.fs, this, name, -1, o.stat, undefined) };
   }
 
@@ -339,22 +413,26 @@ export class GoferNode extends Node {
   override mkdir(name: string, mode: number, creds: Creds): Node {
     const sgid = this.stat().mode & 0o2000;
     const r = ok(this.client.mkdir(this.fs.exportId, this.childRel(name), mode | sgid, ...this.hostOwner(creds)));
+    this.added(name);
     return new GoferNode(this.fs, this, name, -1, r.stat, undefined);
   }
 
   override mknod(name: string, mode: number, _rdev: number, creds: Creds): Node {
     const r = ok(this.client.mknod(this.fs.exportId, this.childRel(name), mode, ...this.hostOwner(creds)));
+    this.added(name);
     return new GoferNode(this.fs, this, name, -1, r.stat, undefined);
   }
 
   override symlink(name: string, target: string, creds: Creds): Node {
     const r = ok(this.client.symlink(this.fs.exportId, this.childRel(name), target, ...this.hostOwner(creds)));
+    this.added(name);
     return new GoferNode(this.fs, this, name, -1, r.stat, target);
   }
 
   override link(name: string, target: Node): void {
     if (!(target instanceof GoferNode) || target.fs !== this.fs) throw sysErr(18 /* EXDEV */);
     ok(this.client.link(this.fs.exportId, target.rel(), this.childRel(name)));
+    this.added(name);
   }
 
   override unlink(name: string, _child: Node): void {
@@ -378,12 +456,14 @@ export class GoferNode extends Node {
       ? this.fromHost(x)
       : { ...statFromStatx(new Float64Array(STATX_FIELDS)), mode: this.typeAndMode, nlink: 0 };
     this.removed = { attrs: new Detached(st), key: this.ident };
+    this.dropListing();
     this.release();
   }
 
   override rename(oldName: string, newDir: Node, newName: string, flags: number): void {
     if (!(newDir instanceof GoferNode) || newDir.fs !== this.fs) throw sysErr(18 /* EXDEV */);
     ok(this.client.rename(this.fs.exportId, this.childRel(oldName), newDir.childRel(newName), flags));
+    newDir.added(newName);
   }
 
   override moved(newParent: Node, newName: string): void {
@@ -511,6 +591,7 @@ export class GoferNode extends Node {
   }
 
   override evicted(): void {
+    this.dropListing();
     this.release();
   }
 }
