@@ -78,6 +78,7 @@ beforeAll(() => {
   compile('setid', base);
   // static and not position-independent: one address for its marker in every copy
   compile('setid-memrace', base, ['-no-pie', '-pthread']);
+  compile('setid-touchrace', base, ['-pthread']);
   fs.copyFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../programs/setid.c'), path.join(base, 'setid.c'));
   rootfs = busyboxRoot();
   fs.chmodSync(rootfs, 0o755);
@@ -99,6 +100,7 @@ beforeAll(() => {
   work = path.join(base, 'work');
   fs.mkdirSync(work);
   fs.chownSync(work, 1000, 1000);
+  fs.copyFileSync(path.join(base, 'setid-touchrace'), path.join(work, 'touchrace'));
   nosuidDir = path.join(base, 'nosuid');
   place(path.join(nosuidDir, 'root'), 0, 0, 0o4755);
 });
@@ -299,6 +301,15 @@ describe('set-id files the Sentry keeps in memory, as runc', () => {
       'grep TAG:evil /t/d/out | grep -v "uid 1000 1000 1000 gid 1000 1000 1000 secure 0" | head -3',
     ].join('\n');
     expect(same(['/bin/sh', '-c', script], tmpfs, () => place(path.join(work, 'e'), 1000, 1000, 0o755, 'evil'))).toBe('evil-ran\n');
+  });
+
+  // The Sentry takes in what a write cleared on the host, applies a change of times, then gives the host the bits it
+  // shows: a write between the first and the last step had its cleared bits set again, over the new content.
+  it.skipIf(!fs.existsSync(SETPRIV))('uid 1000 rewriting a world-writable set-user-id root file in a tmpfs while touching it never keeps the bits', () => {
+    const script = [`cp /suid/root /t/tr; chmod 4777 /t/tr; /w/touchrace /t/tr /w/e 300`, `${AS_USER} /t/tr | head -1`].join('\n');
+    expect(same(['/bin/sh', '-c', script], tmpfs, () => place(path.join(work, 'e'), 1000, 1000, 0o755, 'evil'))).toBe(
+      '777\nTAG:evil uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n',
+    );
   });
 
   // runc's root (no user namespace) holds CAP_FSETID on the host; tsvisor's guest does not, so its write clears the bits there (docs/design.md).
