@@ -90,3 +90,35 @@ export function createLogger(o: LogOptions): Logger {
   };
   return { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error'), fatal: method('fatal'), infoLines };
 }
+
+/** Lines a rate-limited log call writes per period, and the period. */
+export const LIMITED_LINES = 10;
+export const LIMITED_PERIOD_MS = 60_000;
+
+/**
+ * A log call the guest can cause at will (one per exec): the first
+ * LIMITED_LINES lines of each LIMITED_PERIOD_MS, then none until the next
+ * period, whose first line says how many were left out (`suppressed`), so
+ * that the log does not grow at the guest's pace.
+ */
+export function rateLimited(fn: LogFn): LogFn {
+  let start = -Infinity;
+  let written = 0;
+  let suppressed = 0;
+  return (fieldsOrMsg, msg) => {
+    const now = performance.now();
+    if (now - start >= LIMITED_PERIOD_MS) {
+      start = now;
+      written = 0;
+    }
+    if (written >= LIMITED_LINES) {
+      suppressed++;
+      return;
+    }
+    written++;
+    if (suppressed === 0) return fn(fieldsOrMsg, msg);
+    const fields = typeof fieldsOrMsg === 'string' ? { suppressed } : { ...fieldsOrMsg, suppressed };
+    suppressed = 0;
+    fn(fields, typeof fieldsOrMsg === 'string' ? fieldsOrMsg : msg);
+  };
+}

@@ -363,6 +363,12 @@ export const XATTR_REPLACE = 2;
 export const XATTR_POSIX_ACL_ACCESS = 'system.posix_acl_access';
 /** file capabilities (struct vfs_cap_data, v2 or v3) */
 export const XATTR_SECURITY_CAPABILITY = 'security.capability';
+// struct vfs_cap_data / vfs_ns_cap_data: magic_etc's revision, and the sizes of the two forms
+export const VFS_CAP_REVISION_MASK = 0xff000000;
+export const VFS_CAP_REVISION_2 = 0x02000000;
+export const VFS_CAP_REVISION_3 = 0x03000000;
+export const XATTR_CAPS_SZ_2 = 20;
+export const XATTR_CAPS_SZ_3 = 24;
 export const POSIX_ACL_XATTR_VERSION = 2;
 export const ACL_USER_OBJ = 0x01;
 export const ACL_GROUP_OBJ = 0x04;

@@ -7,7 +7,7 @@
 //   * ptrace stops collected by the native waiter thread: forks, execs, exits,
 //     signal deliveries and the trace stops of execve and credential changes.
 import fs from 'node:fs';
-import type { Logger } from '../log.js';
+import { type LogFn, type Logger, rateLimited } from '../log.js';
 import {
   CLONE_FS,
   CLONE_NEWIPC,
@@ -179,12 +179,15 @@ export class Kernel {
   private readonly ptraceOptions: number;
   /** the access observer was told the command ended (onCommandExit) */
   private commandExitTold = false;
+  /** an exec that ran another file than the one checked: the guest can cause one per exec */
+  private readonly warnExecKilled: LogFn;
 
   constructor(
     readonly spec: SandboxSpec,
     readonly log: Logger,
   ) {
     this.ptraceOptions = spec.access ? PTRACE_OPTIONS | PTRACE_O_TRACEEXIT : PTRACE_OPTIONS;
+    this.warnExecKilled = rateLimited((f, m) => log.warn(f, m));
     // With a test channel, the access observer drains it before each event
     // (testchannel.ts drainFirst) but those of a trapped call, drained at its
     // start: whoever reads spec.access from now on gets markers first, and
@@ -704,7 +707,7 @@ export class Kernel {
     const ran = pe ? ranInstalled(tid, pe) : true;
     if (ran !== true) {
       // Another thread changed what the rewritten call named: the process dies before its first instruction.
-      if (ran === false) this.log.warn({ tid, exe: pe!.exePath }, 'an exec ran another file than the one checked: the process is killed');
+      if (ran === false) this.warnExecKilled({ tid, exe: pe!.exePath }, 'an exec ran another file than the one checked: the process is killed');
       dropPendingExec(t);
       this.killHostTask(tid);
       return;

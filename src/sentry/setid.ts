@@ -14,7 +14,7 @@
 // without CAP_SYS_PTRACE over the guest's namespace).
 import { ERRNO } from '../abi/errno.js';
 import { AT_EMPTY_PATH, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, RESOLVE_BENEATH, S_IFMT, S_IFREG, S_ISGID, S_ISUID, XATTR_SECURITY_CAPABILITY, execSetidBits } from '../abi/linux.js';
-import type { Logger } from '../log.js';
+import { type LogFn, type Logger, rateLimited } from '../log.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../platform/native.js';
 import { hostIdOf } from './creds.js';
 import type { Task } from './task.js';
@@ -35,11 +35,15 @@ export class SetidStore {
   private readonly before = new Float64Array(STATX_FIELDS);
   private readonly after = new Float64Array(STATX_FIELDS);
   private readonly capsBuf = new Uint8Array(XATTR_CAPS_MAX);
+  /** a file the store cannot take: the guest can cause one per exec */
+  private readonly warnNoCopy: LogFn;
 
   constructor(
     private readonly root: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.warnNoCopy = rateLimited((f, m) => log.warn(f, m));
+  }
 
   /**
    * The file to exec instead of `fd` (the checked executable `loc`, opened by
@@ -125,7 +129,7 @@ export class SetidStore {
       native.unlinkat(this.root, name, 0);
       // Full: room is made from the least recently used copies (those still running keep theirs).
       if (n !== -ERRNO.ENOSPC || this.copies.size === 0) {
-        this.log.warn({ size: this.before[STATX.size], errno: n < 0 ? -n : 0 }, 'set-id exec without a rise: the file could not be copied to the set-id store');
+        this.warnNoCopy({ size: this.before[STATX.size], errno: n < 0 ? -n : 0 }, 'set-id exec without a rise: the file could not be copied to the set-id store');
         return null;
       }
       this.evictOldest();

@@ -78,6 +78,7 @@ beforeAll(() => {
   compile('setid', base);
   // static and not position-independent: one address for its marker in every copy
   compile('setid-memrace', base, ['-no-pie', '-pthread']);
+  compile('setid-touchrace', base, ['-pthread']);
   fs.copyFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../programs/setid.c'), path.join(base, 'setid.c'));
   rootfs = busyboxRoot();
   fs.chmodSync(rootfs, 0o755);
@@ -99,6 +100,7 @@ beforeAll(() => {
   work = path.join(base, 'work');
   fs.mkdirSync(work);
   fs.chownSync(work, 1000, 1000);
+  fs.copyFileSync(path.join(base, 'setid-touchrace'), path.join(work, 'touchrace'));
   nosuidDir = path.join(base, 'nosuid');
   place(path.join(nosuidDir, 'root'), 0, 0, 0o4755);
 });
@@ -211,6 +213,29 @@ describe('set-id exec with noNewPrivileges false, as runc', () => {
     expect(out).toBe('TAG:good uid 1000 0 0 gid 1000 1000 1000 secure 1 dumpable 0\nTAG:good uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n777\n');
   });
 
+  it.skipIf(!fs.existsSync(SETCAP))("under the spec's user namespace, file capabilities root sets on a host file are its own (version 3, the container root's host id), as runc writes them: never a value the host's root would be taken to have set", () => {
+    fs.chmodSync(base, 0o711);
+    const mapped = path.join(base, 'mapped-caps');
+    fs.cpSync(rootfs, mapped, { recursive: true, verbatimSymlinks: true });
+    execFileSync('chown', ['-R', '-h', '100000:100000', mapped]);
+    const onHost: Record<string, string> = {};
+    for (const rt of RUNTIMES) {
+      place(path.join(mapped, 'c'), 100000, 100000, 0o755);
+      const out = run(rt, ['/bin/sh', '-c', 'setcap cap_net_raw+ep /c'], (c) => {
+        c.root = { path: mapped, readonly: false };
+        c.linux.namespaces.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.process.user = { uid: 0, gid: 0 };
+        for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set] = [...DOCKER_CAPS, 'CAP_SYS_ADMIN'];
+        c.mounts = c.mounts.filter((m: { destination: string }) => m.destination !== '/w' && m.destination !== '/ns');
+      });
+      expect(out.status, `${rt}: ${JSON.stringify(out)}`).toBe(0);
+      onHost[rt] = execFileSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], "security.capability").hex())', path.join(mapped, 'c')], { encoding: 'latin1' });
+    }
+    expect(onHost.tsvisor).toBe(onHost.runc);
+  });
+
   it("under the spec's user namespace (Docker's userns-remap): the container's owners rise, a host owner it does not map does not; the store's copies run as runc's files do", () => {
     // A root owned by the mapped ids (container 0 is host 100000), as Docker's userns-remap prepares it.
     fs.chmodSync(base, 0o711);
@@ -299,6 +324,15 @@ describe('set-id files the Sentry keeps in memory, as runc', () => {
       'grep TAG:evil /t/d/out | grep -v "uid 1000 1000 1000 gid 1000 1000 1000 secure 0" | head -3',
     ].join('\n');
     expect(same(['/bin/sh', '-c', script], tmpfs, () => place(path.join(work, 'e'), 1000, 1000, 0o755, 'evil'))).toBe('evil-ran\n');
+  });
+
+  // The Sentry takes in what a write cleared on the host, applies a change of times, then gives the host the bits it
+  // shows: a write between the first and the last step had its cleared bits set again, over the new content.
+  it.skipIf(!fs.existsSync(SETPRIV))('uid 1000 rewriting a world-writable set-user-id root file in a tmpfs while touching it never keeps the bits', () => {
+    const script = [`cp /suid/root /t/tr; chmod 4777 /t/tr; /w/touchrace /t/tr /w/e 300`, `${AS_USER} /t/tr | head -1`].join('\n');
+    expect(same(['/bin/sh', '-c', script], tmpfs, () => place(path.join(work, 'e'), 1000, 1000, 0o755, 'evil'))).toBe(
+      '777\nTAG:evil uid 1000 1000 1000 gid 1000 1000 1000 secure 0 dumpable 1\n',
+    );
   });
 
   // runc's root (no user namespace) holds CAP_FSETID on the host; tsvisor's guest does not, so its write clears the bits there (docs/design.md).

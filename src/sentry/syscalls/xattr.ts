@@ -17,8 +17,13 @@ import {
   XATTR_REPLACE,
   XATTR_SECURITY_CAPABILITY,
   XATTR_SIZE_MAX,
+  VFS_CAP_REVISION_2,
+  VFS_CAP_REVISION_3,
+  VFS_CAP_REVISION_MASK,
+  XATTR_CAPS_SZ_2,
+  XATTR_CAPS_SZ_3,
 } from '../../abi/linux.js';
-import { hasCap, ownerOrCapable, requireAccess } from '../creds.js';
+import { hasCap, hostIdOf, ownerOrCapable, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readString, writeBytes } from '../memory.js';
@@ -73,10 +78,9 @@ function mayXattr(t: Task, { loc, via }: Obj, name: string, want: number): void 
   // security module (CAP_SYS_ADMIN to write) and the ACL code (the owner) decide.
   if (name.startsWith('security.')) {
     // File capabilities need CAP_SETFCAP (cap_convert_nscap) on a file only
-    // the sandbox sees; on a host file the Gofer would write them as the
-    // host's root, a version 2 value that applies outside the sandbox too
-    // (Linux would write version 3 for the namespace's root), so there only
-    // CAP_SYS_ADMIN's holder may, as before.
+    // the sandbox sees; a host file's apply outside the sandbox too (the
+    // Gofer writes them as the host's root, made the sandbox root's by
+    // hostFileCaps), so there only CAP_SYS_ADMIN's holder may, as before.
     const fcaps = name === XATTR_SECURITY_CAPABILITY && !(loc.mount.fs instanceof GoferFs);
     if (want === W_OK && !hasCap(t.creds, fcaps ? CAP_SETFCAP : CAP_SYS_ADMIN)) fail('EPERM');
     return;
@@ -99,13 +103,43 @@ function getx(t: Task, o: Obj, nameAddr: number, buf: number, size: number): num
   return v.length;
 }
 
+/**
+ * File capabilities for a host file as Linux's cap_convert_nscap writes them
+ * for a task of the sandbox's user namespace: the Gofer writes as the host's
+ * root, so a version 2 value (or a version 3 one naming a sandbox id) would
+ * be taken for the host root's, honoured by every process of the host.
+ * Version 3 with the host id of the sandbox's root (of the root id a version
+ * 3 value names; EINVAL when unmapped); as given when that is the host's root.
+ */
+function hostFileCaps(value: Buffer): Buffer {
+  const root = hostIdOf('uid', 0);
+  if (root === 0 || value.length < 4) return value;
+  const rev = value.readUInt32LE(0) & VFS_CAP_REVISION_MASK;
+  if (rev === VFS_CAP_REVISION_2 && value.length === XATTR_CAPS_SZ_2) {
+    const v3 = Buffer.alloc(XATTR_CAPS_SZ_3);
+    value.copy(v3);
+    v3.writeUInt32LE(((value.readUInt32LE(0) & ~VFS_CAP_REVISION_MASK) | VFS_CAP_REVISION_3) >>> 0, 0);
+    v3.writeUInt32LE(root, XATTR_CAPS_SZ_2);
+    return v3;
+  }
+  if (rev === VFS_CAP_REVISION_3 && value.length === XATTR_CAPS_SZ_3) {
+    const id = hostIdOf('uid', value.readUInt32LE(XATTR_CAPS_SZ_2));
+    if (id < 0) fail('EINVAL');
+    const v3 = Buffer.from(value);
+    v3.writeUInt32LE(id, XATTR_CAPS_SZ_2);
+    return v3;
+  }
+  return value;
+}
+
 function setx(k: Kernel, t: Task, o: Obj, nameAddr: number, valAddr: number, size: number, flags: number): number {
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) fail('EINVAL');
   if (size > XATTR_SIZE_MAX) fail('E2BIG');
   const name = readName(t, nameAddr);
-  const value = readBytes(t, valAddr, size);
+  let value = readBytes(t, valAddr, size);
   mustBeWritable(o.loc);
   mayXattr(t, o, name, W_OK);
+  if (name === XATTR_SECURITY_CAPABILITY && o.loc.mount.fs instanceof GoferFs) value = hostFileCaps(value);
   o.loc.dentry.node.setxattr(name, value, flags, o.via);
   k.inotify.event(o.loc.dentry, IN_ATTRIB);
   return 0;

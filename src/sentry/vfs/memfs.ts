@@ -452,17 +452,24 @@ export class MemFile extends MemNode {
     this.keepHostCaps();
   }
 
-  /** Gives the host file this file's set-id bits. */
-  private mirrorSetid(): void {
+  /**
+   * Gives the host file this file's set-id bits. Only a change of mode
+   * (`setsMode`) may set them there: for any other change, a write that
+   * cleared them since syncFromHost read the host file (a writer may also
+   * change the times) cleared them for good, as on Linux.
+   */
+  private mirrorSetid(setsMode: boolean): void {
     const x = this.hostStat();
-    const want = execSetidBits(this.modeBits);
-    if (x && (x[STATX.mode]! & (S_ISUID | S_ISGID)) !== want) this.withContents((fd) => native.fchmod(fd, 0o777 | want));
+    if (!x) return;
+    const host = x[STATX.mode]! & (S_ISUID | S_ISGID);
+    const want = execSetidBits(this.modeBits) & (setsMode ? S_ISUID | S_ISGID : host);
+    if (host !== want) this.withContents((fd) => native.fchmod(fd, 0o777 | want));
   }
 
   override applyAttrs(a: SetAttr, via?: Via): void {
     this.syncFromHost();
     super.applyAttrs(a, via);
-    this.mirrorSetid();
+    this.mirrorSetid(a.mode !== undefined);
   }
 
   override getxattr(name: string): Buffer | null {
@@ -479,7 +486,7 @@ export class MemFile extends MemNode {
     this.syncFromHost();
     super.setxattr(name, value, flags);
     // An access ACL may have changed group execute, which decides set-group-id.
-    this.mirrorSetid();
+    this.mirrorSetid(name === XATTR_POSIX_ACL_ACCESS);
   }
 
   override putXattr(name: string, value: Buffer): void {
