@@ -158,7 +158,12 @@ export class Collector implements GuestEvents {
   /** The sandbox's first process (the launcher), before it runs: attach in its pid namespace. `log` gets --strace's lines. */
   onGuestProcess(hostPid: number, log?: Logger): void {
     if (this.nsKey) return;
-    const st = fs.statSync(`/proc/${hostPid}/ns/pid`, { bigint: true });
+    // Held open until the counts are read: a pid namespace's inode number is
+    // reused once it is freed, and the next sandbox's (its launcher's set-up)
+    // would be counted as this one's after the guest ended.
+    const nsFd = fs.openSync(`/proc/${hostPid}/ns/pid`, 'r');
+    this.fds.push(nsFd);
+    const st = fs.fstatSync(nsFd, { bigint: true });
     // The kernel's dev_t (major << 20 | minor) from glibc's encoding.
     const d = st.dev;
     const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);

@@ -10,7 +10,7 @@
 // errno names, --strace-syscalls for coverage and for the Sentry's strace,
 // and the usage errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TSVISOR, rmrf } from './harness.js';
@@ -237,3 +237,30 @@ describe('--strace-syscalls', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+it('counts only its own sandbox: other sandboxes starting as it ends (a pid namespace inode freed and reused) add nothing', async () => {
+  // Sandboxes started one after another beside it: before the collector held
+  // its namespace open, a launcher's set-up was counted as an unknown process
+  // of the report in about 4 runs of 10 (--strace's printing keeps the
+  // programs attached longer after the guest ended).
+  let starting = true;
+  const starter = async () => {
+    while (starting) await new Promise((resolve) => spawn(TSVISOR, ['do', '--', '/bin/true'], { env: RUN_ENV, cwd: '/', stdio: 'ignore' }).on('exit', resolve));
+  };
+  const others = Promise.all([starter(), starter()]);
+  try {
+    for (let i = 0; i < 16; i++) {
+      const json = path.join(dir, `own-${i}.json`);
+      // Not spawnSync: the other sandboxes start from this event loop.
+      const status = await new Promise((resolve) => spawn(TSVISOR, ['--log', path.join(dir, `own-${i}.log`), 'coverage', '--strace', '--quiet', '--no-init', '--json', json, '--', program, 'loop', '100000'], { env: RUN_ENV, cwd: '/', stdio: 'ignore' }).on('exit', resolve));
+      expect(status).toBe(0);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Report;
+      expect(report.processes.filter((p) => p.pid < 0)).toEqual([]);
+      expect(report.syscalls.find((c) => c.name === 'getpid')?.calls).toBe(100000);
+      expect(report.executables.find((e) => e.path === program)?.calls).toBe(report.totals.calls);
+    }
+  } finally {
+    starting = false;
+    await others;
+  }
+}, 120000);
