@@ -548,15 +548,20 @@ function shape(v: unknown): unknown {
 }
 
 describe('events', () => {
-  it('--stats prints one object in runc\'s shape, with the container\'s numbers', () => {
+  it('--stats prints one object in runc\'s shape, with the container\'s numbers', async () => {
     const seen: Record<string, any> = {};
     for (const rt of RUNTIMES) {
       const name = `events-${rt}`;
       createAndStart(rt, bundle(name, ['/bin/sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 1000'], (c) => (c.linux.resources = { memory: { limit: 64 << 20 }, pids: { limit: 30 } })), name, path.join(base, `${name}.out`));
-      const r = cli(rt, ['events', '--stats', name]);
-      expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout.endsWith('}\n') && r.stdout.split('\n').length, rt).toBe(2);
-      seen[rt] = JSON.parse(r.stdout);
+      // Until the container is its one process: runc's init (a Go program,
+      // several threads) may not have exec'd the command yet when start returns.
+      await until(`${rt}: events --stats to count the container's one task`, () => {
+        const r = cli(rt, ['events', '--stats', name]);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout.endsWith('}\n') && r.stdout.split('\n').length, rt).toBe(2);
+        seen[rt] = JSON.parse(r.stdout);
+        return seen[rt].data.pids.current === 1;
+      });
       cli(rt, ['kill', name, '9']);
       const again = cli(rt, ['delete', '--force', name]);
       expect(again.status, again.stderr).toBe(0);
