@@ -106,6 +106,7 @@ export const NAMES: Record<string, string[]> = {
   linkrename: ['link-host-file', 'rename-host-file'],
   forgedexec: ['forged-exec-marker'],
   execswap: ['exec-path-swap', 'exec-fd-swap', 'exec-interp-swap', 'exec-memfd-interp'],
+  execonly: ['exec-only-fd'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
   untraced: ['untraced-clone'],

@@ -348,6 +348,42 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('writes under the overlay,
   });
 });
 
+// ------------------------------------------------ execute-only programs
+
+describe('programs the guest may only execute', () => {
+  const secret = `EXEC-ONLY-SECRET-${rand()}`;
+
+  /** A program that exits 7 with the secret in its bytes, mode 0711, owned by root. */
+  function execOnly(file: string): void {
+    expect(spawnSync(host.bin, ['exitelf', file, '7']).status).toBe(0);
+    fs.appendFileSync(file, secret);
+    fs.chmodSync(file, 0o711);
+  }
+
+  it("a process sharing the fd table (CLONE_FILES) cannot read one through the exec's fd", () => {
+    const prog = path.join(host.dir, 'exec-only');
+    execOnly(prog);
+    attempt('execonly', env('host-overlay'), [`prog=${prog}`, `secret=${secret}`]);
+  });
+
+  it('nor on a read-only file system, where the host refuses an fd neither readable nor writable', () => {
+    const root = varTmpDir('escape-rofs');
+    cleanup.push(root);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', root]).status).toBe(0);
+    try {
+      for (const d of ['proc', 'dev', 'tmp']) fs.mkdirSync(path.join(root, d));
+      fs.copyFileSync(host.bin, path.join(root, 'escape'));
+      fs.chmodSync(path.join(root, 'escape'), 0o755);
+      execOnly(path.join(root, 'exec-only'));
+      expect(spawnSync('mount', ['-o', 'remount,ro', root]).status).toBe(0);
+      const e: Env = { mode: 'root-overlay', flags: ['--root', root, '--overlay'], exe: '/escape', args: [], watch: [] };
+      attempt('execonly', e, ['prog=/exec-only', `secret=${secret}`]);
+    } finally {
+      spawnSync('umount', [root]);
+    }
+  });
+});
+
 // ------------------------- fds of failed calls, magic links, host stdio
 
 describe.each<Mode>(['host-overlay', 'root-overlay', 'root-rw'])('fds the Sentry installs, %s', (mode) => {

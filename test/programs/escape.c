@@ -53,6 +53,7 @@
 #include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <linux/bpf.h>
 #include <linux/fs.h>
@@ -3199,6 +3200,68 @@ static void cmd_untraced(void) {
 
 /* ------------------------------------------------------- setuid binaries */
 
+/* execonly: the fd the Sentry installs for an exec lives in the guest's fd
+ * table until the kernel closes it with the old image, and a process sharing
+ * that table (CLONE_FILES) keeps it past the exec. Running as uid 1000, it
+ * must not read through it a program 0711 owned by root. */
+static volatile int *g_execonly; /* [0] bytes of the secret read, [1] fds seen */
+static int execonly_sharer(void *arg) {
+  const char *secret = arg;
+  static char buf[1 << 20];
+  for (int it = 0; it < 20000 && !g_execonly[0]; it++) {
+    for (int fd = 3; fd < 64; fd++) {
+      if (fcntl(fd, F_GETFD) < 0) continue;
+      g_execonly[1]++;
+      ssize_t n = pread(fd, buf, sizeof buf, 0);
+      if (n > 0 && memmem(buf, n, secret, strlen(secret))) g_execonly[0] = (int)n;
+      char link[64];
+      snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+      int r = open(link, O_RDONLY);
+      if (r < 0) continue;
+      n = pread(r, buf, sizeof buf, 0);
+      if (n > 0 && memmem(buf, n, secret, strlen(secret))) g_execonly[0] = (int)n;
+      close(r);
+    }
+  }
+  return 0;
+}
+
+static void cmd_execonly(void) {
+  const char *prog = opt("prog"), *secret = opt("secret");
+  chk c;
+  begin(&c, "exec-only-fd");
+  g_execonly = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (!prog || !secret || g_execonly == MAP_FAILED || setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) {
+    error(&c, "setup (prog=, secret=, become uid 1000): %s", en(errno));
+    end(&c);
+    return;
+  }
+  int fd = open(prog, O_RDONLY);
+  if (fd >= 0 || errno != EACCES) error(&c, "setup: uid 1000 opening %s for reading: %s, not EACCES", prog, fd >= 0 ? "allowed" : en(errno));
+  int ran = 0;
+  for (int i = 0; i < 100 && !c.err && !g_execonly[0]; i++) {
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+      static char stack[1 << 16];
+      if (clone(execonly_sharer, stack + sizeof stack, CLONE_FILES | SIGCHLD, (void *)secret) < 0) _exit(98);
+      usleep(1000);
+      char *argv[] = {(char *)prog, NULL};
+      char *envp[] = {NULL};
+      execve(prog, argv, envp);
+      _exit(99);
+    }
+    int status;
+    if (waitpid(p, &status, 0) != p) error(&c, "waitpid: %s", en(errno));
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 7) ran++;
+    while (waitpid(-1, NULL, __WALL) > 0) {
+    }
+  }
+  if (!ran && !c.err) error(&c, "%s never ran (exit 7)", prog);
+  if (g_execonly[0]) escaped(&c, "read %d bytes of the execute-only %s through the exec's fd (%d fds seen)", g_execonly[0], prog, g_execonly[1]);
+  end(&c);
+}
+
 static int cmd_ids(void) {
   uid_t r, e, sv;
   gid_t gr, ge, gs;
@@ -3432,7 +3495,7 @@ int main(int argc, char **argv) {
       {"x32", cmd_x32},               {"signals", cmd_signals},     {"procsys", cmd_procsys},
       {"tiocsti", cmd_tiocsti},       {"devices", cmd_devices},     {"unixsock", cmd_unixsock},
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
-      {"execswap", cmd_execswap},
+      {"execswap", cmd_execswap},     {"execonly", cmd_execonly},
       {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},
       {"untraced", cmd_untraced},     {"names", cmd_names},
   };

@@ -37,6 +37,7 @@ import {
   O_NOACCESS,
   O_PATH,
   O_RDONLY,
+  R_OK,
   REG,
   RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS,
@@ -49,7 +50,7 @@ import { NUMBERS } from '../../syscalls/table.js';
 import { startInjection } from '../inject.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../../platform/native.js';
 import { CONTINUE } from '../../platform/notif.js';
-import { requireAccess } from '../creds.js';
+import { permitted, requireAccess } from '../creds.js';
 import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, readStringArray, writeBytes } from '../memory.js';
@@ -442,8 +443,9 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
       loader = { interp: interp.path, entry: interp.entry, argv0: interp.argv0, program: p.exePath };
     }
     const exeFd = interp ? interp.hostFd : p.hostFd;
-    hostFd = p.exe ? noAccessFd(exeFd) : exeFd;
-    if (p.exe) k.files.register(hostFd, { loc: interp ? interp.loc : p.exe, flags: O_RDONLY, direct: true });
+    const exeLoc = interp ? interp.loc : p.exe;
+    hostFd = exeLoc ? noAccessFd(t, exeLoc, exeFd) : exeFd;
+    if (exeLoc) k.files.register(hostFd, { loc: exeLoc, flags: O_RDONLY, direct: true });
     check(native.statxFd(hostFd, hostStat));
     const object = hostKey(hostStat);
     const guestFd = freeFd(t);
@@ -474,16 +476,51 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
 }
 
 /**
- * An fd for the same file as `fd` that can neither read nor write (access
- * mode 3), or `fd` itself where the host refuses that (the mode asks for
- * write permission, so a file on a read-only host file system gets its
- * read-only fd). Takes ownership of `fd`.
+ * An fd for the same file as `fd` (the checked file `loc`) that can neither
+ * read nor write (access mode 3). Where the host refuses that mode (it asks
+ * for write permission: a read-only host file system, a rootless owner the
+ * namespace does not map), `fd` itself if `t` may read the file, else a
+ * copy in a memfd (mode 0111, as unreadable to the guest as the file is),
+ * opened with mode 3: every process sharing the guest's fd table can use
+ * the fd until the exec ends, and a read-only one let them read a program
+ * they may only execute. Takes ownership of `fd`.
  */
-function noAccessFd(fd: number): number {
+function noAccessFd(t: Task, loc: Location, fd: number): number {
   const r = native.reopen(fd, O_NOACCESS | O_CLOEXEC);
-  if (r < 0) return fd;
-  native.close(fd);
-  return r;
+  if (r >= 0) {
+    native.close(fd);
+    return r;
+  }
+  try {
+    if (mayRead(t, loc)) return fd;
+    return noAccessCopy(fd);
+  } catch (e) {
+    native.close(fd);
+    throw e;
+  }
+}
+
+/** A mode-3 fd for a memfd copy (mode 0111) of the file in `fd`, which is closed when that succeeds. */
+function noAccessCopy(fd: number): number {
+  const copy = check(native.memfdCreate('tsvisor-exec', MFD_CLOEXEC | MFD_EXEC));
+  try {
+    check(native.copyFile(copy, fd));
+    const r = check(native.reopen(copy, O_NOACCESS | O_CLOEXEC));
+    if (native.fchmod(copy, 0o111) < 0) {
+      native.close(r);
+      fail('EIO');
+    }
+    native.close(fd);
+    return r;
+  } finally {
+    native.close(copy);
+  }
+}
+
+/** Whether `t` may read the file `loc` (its VFS attributes, as open's check). */
+function mayRead(t: Task, loc: Location): boolean {
+  const st = loc.dentry.node.stat();
+  return permitted(t.creds, st.mode, st.uid, st.gid, R_OK);
 }
 
 /**
