@@ -833,7 +833,6 @@ function netSysLookup(pfs: ProcFs, key: string): Node | null {
   }, st.mode & 0o444, null, 0);
 }
 
-/** The name a guest fd shows in /proc/[pid]/fd, and where it leads. */
 /** An fd link's permissions as Linux gives them: r-x for a readable fd, -wx for a writable one, none for O_PATH. */
 function fdLinkPermissions(hostFd: number): number {
   const flags = native.fcntlGetfl(hostFd);
@@ -842,6 +841,7 @@ function fdLinkPermissions(hostFd: number): number {
   return (acc === O_RDONLY || acc === O_RDWR ? 0o500 : 0) | (acc === O_WRONLY || acc === O_RDWR ? 0o300 : 0);
 }
 
+/** The name a guest fd shows in /proc/[pid]/fd, where it leads, and its link's permissions. */
 function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Location | null; permissions: number } {
   const k = pfs.k;
   const t = leaderOf(p);
