@@ -504,12 +504,21 @@ static void expect(char tag, const char *what) {
 static void on_sigcont(int sig) { (void)sig; }
 
 /* The test hook: says so on stderr and waits for SIGCONT. (It cannot stop
- * itself: as its pid namespace's init it ignores its own SIGSTOP.) */
+ * itself: as its pid namespace's init it ignores its own SIGSTOP.) SIGCONT
+ * stays blocked until the wait: one sent (with a SIGSTOP) right after the
+ * message, before the wait began, ends it all the same. */
 static void stop_here(char step) {
   if (stop_at != step) return;
+  sigset_t cont, old;
+  sigemptyset(&cont);
+  sigaddset(&cont, SIGCONT);
   signal(SIGCONT, on_sigcont);
+  sigprocmask(SIG_BLOCK, &cont, &old);
   fprintf(stderr, "tsvisor-launcher: held at %c\n", step);
-  pause();
+  sigset_t wait = old;
+  sigdelset(&wait, SIGCONT);
+  sigsuspend(&wait);
+  sigprocmask(SIG_SETMASK, &old, NULL);
   signal(SIGCONT, SIG_DFL);
 }
 

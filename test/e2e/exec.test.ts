@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { runNative, runSandbox, sh } from './harness.js';
+import { cProgram, expectSameRun } from './differential.js';
+
+const execkill = cProgram('execkill');
 
 const HELLO = '#include <stdio.h>\nint main(int c, char **v) { printf("hello %d %s\\n", c, v[c - 1]); return 3; }\n';
 
@@ -73,5 +76,10 @@ describe('exec', () => {
     const r = runSandbox(sh(script));
     expect(r.stdout).toBe('0\ndone\n');
     expect(r.status).toBe(0);
+  });
+
+  it('a process SIGKILLed at its exec (its close-on-exec pipe seen closed) just dies, 2000 times over: no warning', () => {
+    const argv = [execkill.path, '2000'];
+    expectSameRun(runNative(argv), runSandbox(argv, { timeoutMs: 120000 }));
   });
 });

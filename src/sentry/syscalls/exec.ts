@@ -668,7 +668,10 @@ export function ranInstalled(tid: number, pe: PendingExec): boolean | null {
   const mapped = mappedFiles(tid);
   if (!mapped) return null;
   if (exe !== pe.object || mapped.some((key) => key !== pe.object && key !== pe.nativeInterp)) return false;
-  return pe.nativeInterp === null || mapped.includes(pe.nativeInterp);
+  if (pe.nativeInterp === null || mapped.includes(pe.nativeInterp)) return true;
+  // A process a SIGKILL ends while stopped here loses its memory map between
+  // the reads (map_files then lists nothing); its exe link goes with it.
+  return native.statxAt(AT_FDCWD, `/proc/${tid}/exe`, 0, hostStat) === 0 ? false : null;
 }
 
 /**
