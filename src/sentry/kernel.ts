@@ -132,6 +132,7 @@ export class Kernel {
     () => this.hostPids(),
     () => this.files.entries(),
     (node) => this.files.openHeldFor(node),
+    () => this.gofer.ping(),
   );
   readonly startTime = Date.now();
   /** unique among the host's sandboxes, and revealing nothing of the host: names the sandbox's private abstract sockets */

@@ -28,7 +28,7 @@ describe('inotify reports the same events natively and under tsvisor', () => {
 });
 
 describe('inotify on a root written through the Gofer (host files) reports what Linux reports', () => {
-  it.each([['basic'], ['watches'], ['moves']])('%s', (cmd) => {
+  it.each([['basic'], ['watches'], ['moves'], ['closes']])('%s', (cmd) => {
     const root = fs.mkdtempSync(path.join(program.dir, 'root-'));
     fs.copyFileSync(program.path, path.join(root, 'inotify'));
     fs.chmodSync(path.join(root, 'inotify'), 0o755);

@@ -84,6 +84,8 @@ export class Inotify {
     private readonly openFiles: () => Iterable<OpenFile>,
     /** O_PATH fds of the host objects guest processes hold for a node (directory placeholders) */
     private readonly heldFor: (node: Node) => number[],
+    /** returns once the Gofer closed its copies of the fds it last sent (one round trip) */
+    private readonly goferSettled: () => void,
   ) {}
 
   /** A new instance: the host fd to install in the guest (the Sentry keeps its own copy). */
@@ -201,8 +203,16 @@ export class Inotify {
     if (d.parent) for (const w of this.watchesOf(d.parent.node)) events |= w.mask;
     // A directory's fd is a placeholder: only its close is the guest's.
     events &= d.node.isDir() ? IN_CLOSE_NOWRITE : DATA_EVENTS;
-    if (events) this.data.observe(fd, d, inMemory(d.node));
-    else if (!d.node.isDir()) this.data.renamed(fd, d);
+    if (!events) {
+      if (!d.node.isDir()) this.data.renamed(fd, d);
+      return;
+    }
+    const memory = inMemory(d.node);
+    // The Gofer closes its copy of a file it opened after sending it: were
+    // that the last close (the guest's came first), the host would report
+    // IN_CLOSE_* during some later call of the Sentry's, which drops it.
+    if (!memory) this.goferSettled();
+    this.data.observe(fd, d, memory);
   }
 
   /**
