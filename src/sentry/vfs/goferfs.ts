@@ -30,6 +30,7 @@ import { MAX_XATTR_BYTES } from '../../gofer/protocol.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, fail, ownFd, sysErr } from '../errors.js';
+import { BoundedLru } from '../lru.js';
 import type { IdMap } from '../idmap.js';
 import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
 import { now } from './memfs.js';
@@ -104,21 +105,14 @@ export class GoferFs implements FileSystem {
 const sx = new Float64Array(STATX_FIELDS);
 
 /**
- * O_PATH fds of looked-up host files the Sentry keeps at most (the export
- * roots' aside); set from the Sentry's own fd limit at start.
+ * Nodes holding an O_PATH fd of a looked-up host file (the export roots'
+ * aside), least recently used first; past the bound (set from the Sentry's own
+ * fd limit at start) the oldest lets its fd go and walks again when it needs one.
  */
-let fdCacheMax = 4096;
-/** Nodes holding an O_PATH fd, least recently used first; past the limit the oldest lets its fd go and walks again when it needs one. */
-const withFd = new Map<GoferNode, true>();
+const withFd = new BoundedLru<GoferNode, true>(4096, (n) => n.release());
 
 export function setGoferFdCacheMax(n: number): void {
-  fdCacheMax = n;
-}
-
-function usedFd(n: GoferNode): void {
-  withFd.delete(n);
-  withFd.set(n, true);
-  if (withFd.size > fdCacheMax) withFd.keys().next().value!.release();
+  withFd.max = n;
 }
 
 /**
@@ -205,7 +199,7 @@ export class GoferNode extends Node {
     super();
     this.typeAndMode = stat[STATX.mode]!;
     this.ident = [stat[STATX.devMajor]!, stat[STATX.devMinor]!, stat[STATX.ino]!];
-    if (opath >= 0 && parent) usedFd(this);
+    if (opath >= 0 && parent) withFd.set(this, true);
   }
 
   override hostObject(): [number, number, number] | null {
@@ -225,7 +219,7 @@ export class GoferNode extends Node {
       this.opath = other.opath;
       other.opath = -1;
       withFd.delete(other);
-      usedFd(this);
+      withFd.set(this, true);
     } else {
       other.release();
     }
@@ -275,7 +269,7 @@ export class GoferNode extends Node {
       this.ident = [e.stat[STATX.devMajor]!, e.stat[STATX.devMinor]!, e.stat[STATX.ino]!];
       if (this.opath < 0) return -1;
     }
-    usedFd(this);
+    withFd.set(this, true);
     return this.opath;
   }
 
