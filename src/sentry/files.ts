@@ -20,6 +20,7 @@ import { AT_FDCWD, AT_REMOVEDIR, MFD_CLOEXEC, O_ACCMODE, O_CLOEXEC, O_DIRECTORY,
 import { STATX, STATX_FIELDS, native } from '../platform/native.js';
 import { ERRNO } from '../abi/errno.js';
 import { fail, ownFd } from './errors.js';
+import { BoundedLru } from './lru.js';
 import type { Creds } from './creds.js';
 import type { Process, Task } from './task.js';
 import type { DirEntry, Location, Node } from './vfs/node.js';
@@ -80,7 +81,7 @@ export class FileTable {
   /** open directories holding a listing, least recently read first, with its length */
   private readonly listings = new Map<OpenFile, number>();
   private listed = 0;
-  private readonly inFlight = new Map<string, true>();
+  private readonly inFlight = new BoundedLru<string, true>(IN_FLIGHT_MAX);
 
   /** `guests`: host tgids of the guest's live processes. */
   constructor(private readonly guests: () => Iterable<number>) {}
@@ -172,9 +173,7 @@ export class FileTable {
   sending(fd: number): void {
     if (native.statxFd(fd, this.sx) !== 0) return;
     const k = hostKey(this.sx);
-    this.inFlight.delete(k);
     this.inFlight.set(k, true);
-    if (this.inFlight.size > IN_FLIGHT_MAX) this.inFlight.delete(this.inFlight.keys().next().value!);
   }
 
   /** Keeps `entries` as the listing of open directory `file`; the oldest listings go past LISTINGS_MAX. */

@@ -17,6 +17,7 @@ import { AT_EMPTY_PATH, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRON
 import { type LogFn, type Logger, rateLimited } from '../log.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../platform/native.js';
 import { hostIdOf } from './creds.js';
+import { BoundedLru } from './lru.js';
 import type { Task } from './task.js';
 import type { Location } from './vfs/node.js';
 
@@ -30,7 +31,7 @@ const XATTR_CAPS_MAX = 24;
 
 export class SetidStore {
   /** copy key -> file name in the store; iteration order is least recently used first */
-  private readonly copies = new Map<string, string>();
+  private readonly copies = new BoundedLru<string, string>(SETID_STORE_COPIES, (_key, name) => native.unlinkat(this.root, name, 0));
   private next = 0;
   private readonly before = new Float64Array(STATX_FIELDS);
   private readonly after = new Float64Array(STATX_FIELDS);
@@ -85,12 +86,9 @@ export class SetidStore {
     const key = `${statxIdentity(this.before)}/${hostUid}:${hostGid}:${st.mode & 0o7777}:${caps ? Buffer.from(caps).toString('hex') : ''}`;
     const held = this.copies.get(key);
     if (held !== undefined) {
-      this.copies.delete(key);
       const r = native.openat2(this.root, held, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0, RESOLVE_BENEATH);
-      if (r >= 0) {
-        this.copies.set(key, held);
-        return r;
-      }
+      if (r >= 0) return r;
+      this.copies.delete(key);
       native.unlinkat(this.root, held, 0);
     }
     const name = this.copy(fd, hostUid, hostGid, st.mode & 0o7777, caps);
@@ -112,7 +110,7 @@ export class SetidStore {
 
   /** Copies `src` into the store as a new file with the given owners, mode and capabilities: its name, or null. */
   private copy(src: number, hostUid: number, hostGid: number, mode: number, caps: Uint8Array | null): string | null {
-    while (this.copies.size >= SETID_STORE_COPIES) this.evictOldest();
+    while (this.copies.size >= SETID_STORE_COPIES) this.copies.evictOldest();
     for (;;) {
       const name = String(this.next++);
       const w = native.openat2(this.root, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o700, RESOLVE_BENEATH);
@@ -132,13 +130,7 @@ export class SetidStore {
         this.warnNoCopy({ size: this.before[STATX.size], errno: n < 0 ? -n : 0 }, 'set-id exec without a rise: the file could not be copied to the set-id store');
         return null;
       }
-      this.evictOldest();
+      this.copies.evictOldest();
     }
-  }
-
-  private evictOldest(): void {
-    const [key, name] = this.copies.entries().next().value as [string, string];
-    this.copies.delete(key);
-    native.unlinkat(this.root, name, 0);
   }
 }

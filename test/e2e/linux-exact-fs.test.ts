@@ -124,6 +124,7 @@ describe('file-system calls return the same results natively and under tsvisor',
     // Not on a Gofer root: the Gofer's host files have no O_TMPFILE (EOPNOTSUPP, syscall-tables/ open).
     ['tmpfile', 'open, openat and openat2 with O_TMPFILE: an unnamed file (nlink 0, /proc/self/fd "DIR/#INO (deleted)"), named by linkat through AT_EMPTY_PATH or /proc/self/fd unless O_EXCL; EINVAL, ENOTDIR, ENOENT; unlinked files stay unlinkable', ['overlay', 'tmpfs']],
     ['whiteout', 'delete, recreate, delete again leaves the name absent at any depth; renames and RENAME_EXCHANGE of lower directories', ALL],
+    ['walk', 'cold paths of several components (one Gofer request can walk them): symlinks, files, missing names, "..", ".", trailing slashes, loops, an unsearchable directory', ALL],
   ];
   for (const [cmd, what, kinds] of cases) {
     for (const kind of kinds) it(`${cmd} on ${kind}: ${what}`, () => same(kind, [cmd]));

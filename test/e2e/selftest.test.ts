@@ -28,6 +28,7 @@ const UNIT = [
   'test/oci/spec.test.ts',
   'test/oci/state.test.ts',
   'test/sentry/idmap.test.ts',
+  'test/sentry/lru.test.ts',
 ];
 
 /**

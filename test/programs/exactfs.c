@@ -182,6 +182,44 @@ static void fdcalls(const char *what, int fd, int isdir) {
 
 /* ------------------------------------------------------------- setup */
 
+/* mkdir -p of D/rel */
+static void mkdirs(const char *rel) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s", rel);
+  for (char *c = p + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = 0;
+    mkdir(at(p), 0755);
+    *c = '/';
+  }
+  mkdir(at(p), 0755);
+}
+
+/*
+ * The tree of the walk group, outside fix/ (whose listing other groups
+ * print): its own branch for each case, so that each path is walked cold
+ * (a sandbox looks every component up for the first time).
+ */
+static void walk_setup(void) {
+  const char *dirs[] = {"walk/a/b/c/d", "walk/la/b/c/d", "walk/l/m", "walk/o/p/q", "walk/n/m", "walk/e/g", "walk/p/q/r/s", "walk/k",
+                        "walk/dg/h", "walk/s/t/u", "walk/tr/x", "walk/w/x/y/z", NULL};
+  for (int i = 0; dirs[i]; i++) mkdirs(dirs[i]);
+  put("walk/a/b/c/d/f", "f\n");
+  put("walk/la/b/c/d/f", "via a link\n");
+  put("walk/o/p/q/f", "open me\n");
+  put("walk/n/m/file", "a file\n");
+  put("walk/p/q/r/s/f", "s\n");
+  put("walk/s/t/u/v", "v\n");
+  put("walk/tr/x/f", "t\n");
+  put("walk/w/x/y/z/f", "w\n");
+  if (symlink("../../la/b", at("walk/l/m/x")) < 0) perror("symlink");
+  if (symlink("loop2", at("walk/k/loop1")) < 0) perror("symlink");
+  if (symlink("loop1", at("walk/k/loop2")) < 0) perror("symlink");
+  if (symlink("nowhere", at("walk/dg/h/dangling")) < 0) perror("symlink");
+  if (symlink("z/f", at("walk/w/x/y/last")) < 0) perror("symlink");
+  if (chmod(at("walk/s/t/u"), 0700) < 0) perror("chmod");
+}
+
 static void cmd_setup(void) {
   mkdir(at("fix"), 0755);
   put("fix/file", "lower\n");
@@ -200,6 +238,7 @@ static void cmd_setup(void) {
   put("fix/deep/x/y/z", "z\n");
   if (symlink("file", at("fix/link")) < 0) perror("symlink");
   if (mkfifo(at("fix/fifo"), 0644) < 0) perror("mkfifo");
+  walk_setup();
 }
 
 /* ------------------------------------------- the fd is the truth: files */
@@ -1158,6 +1197,50 @@ static void cmd_deep(int levels) {
 
 /* -------------------------------------------------- overlay whiteouts */
 
+/* stat of D/rel (following links unless `nofollow`): the result, and the type (and size, but of a directory) of what it found */
+static void walkstat(const char *rel, int nofollow) {
+  struct stat st;
+  errno = 0;
+  int r = nofollow ? lstat(at(rel), &st) : stat(at(rel), &st);
+  if (r < 0) printf("%s %s: -1 %s\n", nofollow ? "lstat" : "stat", rel, strerrorname_np(errno));
+  else printf("%s %s: %s %lld\n", nofollow ? "lstat" : "stat", rel, type(st.st_mode), S_ISDIR(st.st_mode) ? 0LL : (long long)st.st_size);
+}
+
+/*
+ * Paths of several components no lookup met before (a sandbox walks them
+ * cold, several components a Gofer request): a symlink, a file, a missing
+ * name, "..", "." and a trailing slash in the middle or at the end, a loop,
+ * a directory only its owner may search; then the same paths again (cached).
+ */
+static void cmd_walk(void) {
+  const char *paths[] = {"walk/a/b/c/d/f", "walk/l/m/x/c/d/f", "walk/n/m/file/more", "walk/e/g/missing/h", "walk/e/g/missing",
+                         "walk/p/q/../q/r/./s/f", "walk/k/loop1/x", "walk/dg/h/dangling/x", "walk/tr/x/f/", "walk/w/x/y/last",
+                         "walk/a/b/c/d/f/../f", NULL};
+  for (int pass = 0; pass < 2; pass++) {
+    printf("-- pass %d\n", pass);
+    for (int i = 0; paths[i]; i++) walkstat(paths[i], 0);
+    walkstat("walk/w/x/y/last", 1);
+  }
+  int fd = open(at("walk/o/p/q/f"), O_RDONLY);
+  char buf[64] = {0};
+  R("open walk/o/p/q/f", fd < 0 ? -1 : 0);
+  R("read it", fd < 0 ? -1 : read(fd, buf, sizeof buf - 1));
+  printf("contents: %s", buf);
+  if (fd >= 0) close(fd);
+  /* a directory only root may search, walked by another user */
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgid(65534) < 0 || setuid(65534) < 0) _exit(1);
+    walkstat("walk/s/t/u/v", 0);
+    walkstat("walk/s/t/u", 0);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  R("child exit status", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  walkstat("walk/s/t/u/v", 0);
+}
+
 static void tree(const char *rel, int depth);
 
 static void cmd_whiteout(void) {
@@ -1378,6 +1461,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "proc")) cmd_proc();
   else if (!strcmp(cmd, "deep")) cmd_deep(argc > 3 ? atoi(argv[3]) : 4095);
   else if (!strcmp(cmd, "whiteout")) cmd_whiteout();
+  else if (!strcmp(cmd, "walk")) cmd_walk();
   else if (!strcmp(cmd, "random") && argc > 4) cmd_random((unsigned)strtoul(argv[3], 0, 10), atoi(argv[4]));
   else {
     fprintf(stderr, "exactfs: unknown subcommand %s\n", cmd);

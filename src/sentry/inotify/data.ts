@@ -9,6 +9,7 @@ import { ERRNO } from '../../abi/errno.js';
 import { IN_ACCESS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_IGNORED, IN_MASK_CREATE, IN_MODIFY, IN_NONBLOCK, O_CLOEXEC } from '../../abi/linux.js';
 import { native } from '../../platform/native.js';
 import type { Dentry, Node } from '../vfs/node.js';
+import { BoundedLru } from '../lru.js';
 
 export const DATA_EVENTS = IN_ACCESS | IN_MODIFY | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE;
 /** Host objects observed at once; the least recently opened goes first. */
@@ -18,7 +19,10 @@ export class DataObserver {
   private fd = -1;
   private watch = -1;
   /** what each of the Sentry's watches stands for: the name the guest last opened it by */
-  private readonly byWd = new Map<number, Dentry>();
+  private readonly byWd = new BoundedLru<number, Dentry>(OBSERVED_MAX, (wd, d) => {
+    native.inotifyRmWatch(this.fd, wd);
+    this.forget(wd, d);
+  });
   /** watches on in-memory files' storage, which the host deletes at the last close once their last link is gone */
   private readonly memory = new Set<number>();
   private readonly byNode = new Map<Node, number>();
@@ -37,15 +41,9 @@ export class DataObserver {
     if (!this.open()) return;
     const wd = native.inotifyAddWatch(this.fd, `/proc/self/fd/${hostFd}`, DATA_EVENTS);
     if (wd < 0) return;
-    this.byWd.delete(wd);
-    this.byWd.set(wd, d);
     this.byNode.set(d.node, wd);
     if (inMemory) this.memory.add(wd);
-    if (this.byWd.size > OBSERVED_MAX) {
-      const oldest = this.byWd.keys().next().value!;
-      native.inotifyRmWatch(this.fd, oldest);
-      this.gone(oldest);
-    }
+    this.byWd.set(wd, d);
     this.arm();
   }
 
@@ -83,8 +81,13 @@ export class DataObserver {
   }
 
   private gone(wd: number): void {
-    const d = this.byWd.get(wd);
+    const d = this.byWd.peek(wd);
     this.byWd.delete(wd);
+    this.forget(wd, d);
+  }
+
+  /** Forgets watch `wd`, which stood for `d`, and runs what waited for its object to go. */
+  private forget(wd: number, d: Dentry | undefined): void {
     this.memory.delete(wd);
     if (d && this.byNode.get(d.node) === wd) this.byNode.delete(d.node);
     const fn = this.whenGone.get(wd);
@@ -99,7 +102,7 @@ export class DataObserver {
     const wd = native.inotifyAddWatch(this.fd, path, DATA_EVENTS | IN_MASK_CREATE);
     if (wd === -ERRNO.EEXIST) {
       const existing = native.inotifyAddWatch(this.fd, path, DATA_EVENTS);
-      this.byWd.set(existing, d);
+      this.byWd.replace(existing, d);
       this.byNode.set(d.node, existing);
     } else if (wd >= 0) {
       native.inotifyRmWatch(this.fd, wd);
@@ -146,7 +149,7 @@ export class DataObserver {
           this.gone(wd);
           continue;
         }
-        const d = this.byWd.get(wd);
+        const d = this.byWd.peek(wd);
         if (d && deliver && mask & DATA_EVENTS) this.deliver(d, mask & DATA_EVENTS);
       }
     }

@@ -57,6 +57,7 @@ import { readPath, readStringArray, writeBytes } from '../memory.js';
 import { readElf } from '../elf.js';
 import type { PendingExec, PendingLoader, Task } from '../task.js';
 import { hostKey } from '../files.js';
+import { BoundedLru } from '../lru.js';
 import type { Location } from '../vfs/node.js';
 import { pathOf, resolve } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
@@ -259,7 +260,7 @@ const LOADER_SEARCH_MAX = 8 << 20;
 /** How many loaders' answers are kept (a sandbox's programs name one or two). */
 const LOADER_ANSWERS_MAX = 16;
 /** the host identity (statxIdentity) of each loader searched -> whether it takes --argv0; the least recently used first */
-const loaderAnswers = new Map<string, boolean>();
+const loaderAnswers = new BoundedLru<string, boolean>(LOADER_ANSWERS_MAX);
 
 /**
  * Whether the loader in `fd` takes --argv0, searched once per version of the
@@ -271,11 +272,8 @@ function takesArgv0(fd: number, key: string | null): boolean {
   let answer = loaderAnswers.get(key);
   if (answer === undefined) {
     answer = mentions(fd, ARGV0_OPTION);
-    if (loaderAnswers.size >= LOADER_ANSWERS_MAX) loaderAnswers.delete(loaderAnswers.keys().next().value!);
-  } else {
-    loaderAnswers.delete(key);
+    loaderAnswers.set(key, answer);
   }
-  loaderAnswers.set(key, answer);
   return answer;
 }
 

@@ -70,6 +70,7 @@ import { native } from '../../platform/native.js';
 import { CONTINUE, REPLIED, type SyscallArgs } from '../../platform/notif.js';
 import { type IdKind, hasCap, hostIdOf, requireAccess } from '../creds.js';
 import { SysErr, fail } from '../errors.js';
+import { BoundedLru } from '../lru.js';
 import type { NetworkAttempt } from '../spec.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readI32, writeBytes, writeI32 } from '../memory.js';
@@ -203,8 +204,9 @@ interface Peer {
   gid: number;
   groups: readonly number[];
 }
-const peers = new Map<string, Peer>();
 const PEERS_MAX = 1 << 14;
+/** two keys a connect */
+const peers = new BoundedLru<string, Peer>(2 * PEERS_MAX);
 /** The connect tokens: host gids from PEER_TOKEN_BASE, reused after PEER_TOKENS connects. */
 const PEER_TOKEN_BASE = 3_000_000_000;
 const PEER_TOKENS = 1 << 30;
@@ -218,11 +220,7 @@ function recordPeer(t: Task, sock: number): number {
   const keys = [`g${token}`];
   const sx = new Float64Array(STATX_FIELDS);
   if (native.statxFd(sock, sx) === 0) keys.push(`i${sx[STATX.ino]}`);
-  for (const key of keys) {
-    peers.delete(key);
-    peers.set(key, peer);
-  }
-  while (peers.size > 2 * PEERS_MAX) peers.delete(peers.keys().next().value!);
+  for (const key of keys) peers.set(key, peer);
   return token;
 }
 
@@ -252,10 +250,10 @@ function unixPeer(t: Task, ino: number): number {
 function sentryPeer(t: Task, sock: number, ino: number): Peer | null {
   const uc = Buffer.alloc(12);
   if (native.sockOptBytes(sock, SO_PEERCRED, uc) < 12 || uc.readInt32LE(0) !== process.pid) return null;
-  const byToken = peers.get(`g${uc.readUInt32LE(8)}`);
+  const byToken = peers.peek(`g${uc.readUInt32LE(8)}`);
   if (byToken) return byToken;
   const peerIno = unixPeer(t, ino);
-  return peerIno > 0 ? (peers.get(`i${peerIno}`) ?? null) : null;
+  return peerIno > 0 ? (peers.peek(`i${peerIno}`) ?? null) : null;
 }
 
 /**
@@ -678,8 +676,8 @@ interface Place {
   proc: Process;
   fd: number;
 }
-const holders = new Map<number, Place>();
 const HOLDERS_MAX = 1024;
+const holders = new BoundedLru<number, Place>(HOLDERS_MAX);
 
 /** A Sentry copy of the guest's socket with inode `ino` (on the sockfs of `dev` [major, minor]), or -1 when no guest process holds it. */
 function heldSocket(k: Kernel, dev: [number, number], ino: number): number {
@@ -698,10 +696,9 @@ function heldSocket(k: Kernel, dev: [number, number], ino: number): number {
       return -1;
     }
     holders.set(ino, p);
-    if (holders.size > HOLDERS_MAX) holders.delete(holders.keys().next().value!);
     return c;
   };
-  const known = holders.get(ino);
+  const known = holders.peek(ino);
   holders.delete(ino);
   if (known && !known.proc.exited) {
     const c = copy(known);

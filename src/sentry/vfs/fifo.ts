@@ -18,6 +18,7 @@ import { ERRNO } from '../../abi/errno.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import { REPLIED } from '../../platform/notif.js';
 import { check, fail, ownFd } from '../errors.js';
+import { BoundedLru } from '../lru.js';
 import { openHeldInode } from './storage.js';
 import type { OpenFile } from '../files.js';
 import type { Kernel } from '../kernel.js';
@@ -75,7 +76,7 @@ function hasWriter(end: number): boolean {
 
 /** Host pipes of in-memory FIFOs the Sentry holds an O_PATH fd of, least recently used first. */
 const PIPES_MAX = 1024;
-const pipes = new Map<object, number>();
+const pipes = new BoundedLru<object, number>(PIPES_MAX, (_owner, fd) => native.close(fd));
 /** what each in-memory FIFO's pipe is, to find it again through a guest's end once its fd was dropped */
 const pipeIds = new WeakMap<object, [number, number, number]>();
 
@@ -102,22 +103,13 @@ function newFifo(): number {
  */
 export function pipeOf(owner: object): number {
   let fd = pipes.get(owner);
-  if (fd !== undefined) {
-    pipes.delete(owner);
-    pipes.set(owner, fd);
-    return fd;
-  }
+  if (fd !== undefined) return fd;
   const id = pipeIds.get(owner);
   fd = id ? openHeldInode(id[0], id[1], id[2], O_PATH) : -1;
   if (fd < 0) fd = newFifo();
   check(native.statxFd(fd, sx));
   pipeIds.set(owner, [sx[STATX.devMajor]!, sx[STATX.devMinor]!, sx[STATX.ino]!]);
   pipes.set(owner, fd);
-  if (pipes.size > PIPES_MAX) {
-    const [oldest, ofd] = pipes.entries().next().value as [object, number];
-    pipes.delete(oldest);
-    native.close(ofd);
-  }
   return fd;
 }
 

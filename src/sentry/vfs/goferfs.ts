@@ -8,6 +8,7 @@
 import {
   AT_EMPTY_PATH,
   DT_UNKNOWN,
+  NAME_MAX,
   O_ACCMODE,
   O_CLOEXEC,
   O_CREAT,
@@ -24,14 +25,16 @@ import {
   UTIME_OMIT,
   makedev,
 } from '../../abi/linux.js';
+import { ERRNO } from '../../abi/errno.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import type { GoferClient, WalkEntry } from '../../gofer/client.js';
 import { MAX_XATTR_BYTES } from '../../gofer/protocol.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, fail, ownFd, sysErr } from '../errors.js';
+import { BoundedLru } from '../lru.js';
 import type { IdMap } from '../idmap.js';
-import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
+import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via, onWalkEnd } from './node.js';
 import { now } from './memfs.js';
 import { openHeldInode } from './storage.js';
 
@@ -104,21 +107,14 @@ export class GoferFs implements FileSystem {
 const sx = new Float64Array(STATX_FIELDS);
 
 /**
- * O_PATH fds of looked-up host files the Sentry keeps at most (the export
- * roots' aside); set from the Sentry's own fd limit at start.
+ * Nodes holding an O_PATH fd of a looked-up host file (the export roots'
+ * aside), least recently used first; past the bound (set from the Sentry's own
+ * fd limit at start) the oldest lets its fd go and walks again when it needs one.
  */
-let fdCacheMax = 4096;
-/** Nodes holding an O_PATH fd, least recently used first; past the limit the oldest lets its fd go and walks again when it needs one. */
-const withFd = new Map<GoferNode, true>();
+const withFd = new BoundedLru<GoferNode, true>(4096, (n) => n.release());
 
 export function setGoferFdCacheMax(n: number): void {
-  fdCacheMax = n;
-}
-
-function usedFd(n: GoferNode): void {
-  withFd.delete(n);
-  withFd.set(n, true);
-  if (withFd.size > fdCacheMax) withFd.keys().next().value!.release();
+  withFd.max = n;
 }
 
 /**
@@ -145,6 +141,82 @@ function countListed(count: number): void {
   listedNames += count;
   while (listedNames > LISTINGS_NAMES_MAX) listings.values().next().value!.dropListing();
 }
+
+/**
+ * A lookup walks the components its path walk looks up next (Node.lookup's
+ * `ahead`, at most WALK_AHEAD_MAX) in the same Gofer request, one round trip
+ * instead of one a component. What it found below the name looked up waits
+ * here for the walk's next lookups, which take it in order, each as its own
+ * lookup would have found it (the Gofer walks each component as alone:
+ * beneath the last, no symlink followed, a symlink or file ending the walk).
+ * One such walk waits at a time, and only during its path walk: any other
+ * lookup, or the end of the path walk, closes its fds.
+ */
+const WALK_AHEAD_MAX = 16;
+interface WalkedAhead {
+  /** the node the next entry is a child of */
+  dir: GoferNode;
+  names: readonly string[];
+  entries: WalkEntry[];
+  stopErrno: number;
+  /** index of the next entry to take */
+  next: number;
+}
+let walkedAhead: WalkedAhead | null = null;
+
+/** The components of `ahead` a Gofer walk can take (single names), up to the first that is not. */
+function namesAhead(ahead: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const n of ahead ?? []) {
+    if (out.length >= WALK_AHEAD_MAX || n === '.' || n === '..' || n.length > NAME_MAX) break;
+    out.push(n);
+  }
+  return out;
+}
+
+/** Keeps what the walk of `names` found below `node` (its first entry) for the walk's next lookups. */
+function keepWalkedAhead(node: GoferNode, names: readonly string[], entries: WalkEntry[], stopErrno: number): void {
+  dropWalkedAhead();
+  walkedAhead = { dir: node, names, entries, stopErrno, next: 1 };
+  if (!aheadLeft(walkedAhead)) dropWalkedAhead();
+}
+
+/** Whether a lookup can still take something from `a`: an entry, or the missing name the walk stopped at. */
+function aheadLeft(a: WalkedAhead): boolean {
+  return a.next < a.names.length && (a.next < a.entries.length || (a.next === a.entries.length && a.stopErrno === ERRNO.ENOENT));
+}
+
+/**
+ * What the kept walk found for `name` in `dir`: its node, null when the walk
+ * found it missing, undefined when it has nothing for it (then it is dropped).
+ */
+function takeWalkedAhead(dir: GoferNode, name: string): GoferNode | null | undefined {
+  const a = walkedAhead;
+  if (!a) return undefined;
+  if (a.dir !== dir || a.names[a.next] !== name) {
+    dropWalkedAhead();
+    return undefined;
+  }
+  const e = a.entries[a.next++];
+  if (!e) {
+    walkedAhead = null;
+    return null;
+  }
+  const node = new GoferNode(dir.fs, dir, name, e.fd, e.stat, undefined);
+  e.fd = -1;
+  a.dir = node;
+  if (!node.isDir() || !aheadLeft(a)) dropWalkedAhead();
+  return node;
+}
+
+/** Closes the fds of what the kept walk found that no lookup took. */
+function dropWalkedAhead(): void {
+  const a = walkedAhead;
+  if (!a) return;
+  walkedAhead = null;
+  for (let i = a.next; i < a.entries.length; i++) if (a.entries[i]!.fd >= 0) native.close(a.entries[i]!.fd);
+}
+onWalkEnd(dropWalkedAhead);
 
 const statfsBuf = new Float64Array(12);
 const direntBuf = Buffer.alloc(64 * 1024);
@@ -205,7 +277,7 @@ export class GoferNode extends Node {
     super();
     this.typeAndMode = stat[STATX.mode]!;
     this.ident = [stat[STATX.devMajor]!, stat[STATX.devMinor]!, stat[STATX.ino]!];
-    if (opath >= 0 && parent) usedFd(this);
+    if (opath >= 0 && parent) withFd.set(this, true);
   }
 
   override hostObject(): [number, number, number] | null {
@@ -225,7 +297,7 @@ export class GoferNode extends Node {
       this.opath = other.opath;
       other.opath = -1;
       withFd.delete(other);
-      usedFd(this);
+      withFd.set(this, true);
     } else {
       other.release();
     }
@@ -275,7 +347,7 @@ export class GoferNode extends Node {
       this.ident = [e.stat[STATX.devMajor]!, e.stat[STATX.devMinor]!, e.stat[STATX.ino]!];
       if (this.opath < 0) return -1;
     }
-    usedFd(this);
+    withFd.set(this, true);
     return this.opath;
   }
 
@@ -321,18 +393,27 @@ export class GoferNode extends Node {
     return [this.fs.ids.uidToHost(creds.fsuid), this.fs.ids.gidToHost(this.childGid(creds))];
   }
 
-  override lookup(name: string): Node | null {
+  override lookup(name: string, ahead?: readonly string[]): Node | null {
     if (this.names && !this.names.has(name)) return null;
-    const w = ok(this.client.walk(this.fs.exportId, this.rel(), [name]));
+    const found = takeWalkedAhead(this, name);
+    if (found === null) this.missed();
+    if (found !== undefined) return found;
+    const names = [name, ...(this.fs.cache === 'lru' ? namesAhead(ahead) : [])];
+    let r = names.length > 1 ? this.client.walk(this.fs.exportId, this.rel(), names) : -1;
+    // What the walk has not reached yet must not fail it (a name the protocol cannot carry).
+    if (typeof r === 'number') r = this.client.walk(this.fs.exportId, this.rel(), [name]);
+    const w = ok(r);
     const e = w.entries[0];
     if (!e) {
-      if (w.stopErrno === 2 /* ENOENT */) {
+      if (w.stopErrno === ERRNO.ENOENT) {
         this.missed();
         return null;
       }
       throw sysErr(w.stopErrno || 5);
     }
-    return new GoferNode(this.fs, this, name, e.fd, e.stat, undefined);
+    const node = new GoferNode(this.fs, this, name, e.fd, e.stat, undefined);
+    keepWalkedAhead(node, names, w.entries, w.stopErrno);
+    return node;
   }
 
   /**

@@ -203,7 +203,12 @@ export abstract class Node {
   }
 
   // Directory operations (names are single components, never "." or "..").
-  lookup(_name: string): Node | null {
+  /**
+   * `ahead`: the components the path walk looks up next below `name`, which a
+   * file system may look up in the same request (each is still looked up,
+   * checked and crossed by the walk, one at a time).
+   */
+  lookup(_name: string, _ahead?: readonly string[]): Node | null {
     fail('ENOTDIR');
   }
   readdir(_via?: Via): DirEntry[] {
@@ -326,8 +331,8 @@ export class Dentry {
     public node: Node,
   ) {}
 
-  /** Cached child lookup; fills the cache from the node. */
-  child(name: string): Dentry | null {
+  /** Cached child lookup; fills the cache from the node (`ahead`: as Node.lookup). */
+  child(name: string, ahead?: readonly string[]): Dentry | null {
     if (this.dead) return null;
     if (this.node.fs.cache === 'revalidate') return this.revalidate(name);
     const cached = this.children.get(name);
@@ -335,7 +340,7 @@ export class Dentry {
       if (cached) cached.hot = true;
       return cached;
     }
-    const node = this.node.lookup(name);
+    const node = this.node.lookup(name, ahead);
     const d = node ? new Dentry(name, this, node) : null;
     this.cacheChild(name, d);
     return d;
@@ -386,6 +391,19 @@ export class Dentry {
     this.dead = true;
     this.node.detached();
   }
+}
+
+/** What file systems keep for the rest of one path walk (Node.lookup's `ahead`): dropped when the walk ends. */
+const walkScoped: (() => void)[] = [];
+
+/** Registers `drop`, run at the end of every path walk. */
+export function onWalkEnd(drop: () => void): void {
+  walkScoped.push(drop);
+}
+
+/** A path walk ended (resolve.ts). */
+export function walkEnded(): void {
+  for (const drop of walkScoped) drop();
 }
 
 /** Entries the dentry cache keeps for 'lru' file systems, positive and negative together. */

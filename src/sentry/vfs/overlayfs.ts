@@ -324,7 +324,7 @@ export class OverlayNode extends Node {
     return this.upper instanceof MemDir ? this.upper : null;
   }
 
-  override lookup(name: string): Node | null {
+  override lookup(name: string, ahead?: readonly string[]): Node | null {
     if (!this.isDir()) fail('ENOTDIR');
     this.refresh();
     const ud = this.upperDir();
@@ -332,7 +332,7 @@ export class OverlayNode extends Node {
     if (u instanceof Whiteout) return null;
     const opaque = ud ? this.fs.opaque.has(ud) : false;
     let l: Dentry | null = null;
-    if (this.lowerD && !opaque && (!u || u.isDir())) l = this.lowerD.child(name);
+    if (this.lowerD && !opaque && (!u || u.isDir())) l = this.lowerD.child(name, ahead);
     if (!u && !l) return null;
     if (u && l && !(u.isDir() && l.node.isDir())) l = null;
     if (u instanceof MemDir && this.fs.opaque.has(u)) l = null;

@@ -43,6 +43,7 @@ import { type Creds, hasCap, mayTrace, ownerInSandbox, toSandboxId } from '../cr
 import { TSVISOR_IDS, mapLines } from '../idmap.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
 import { check, fail } from '../errors.js';
+import { BoundedLru } from '../lru.js';
 import { memfdHolding } from '../memfd.js';
 import type { Kernel } from '../kernel.js';
 import { KERNEL_IDENTITY, ownUtsns } from '../syscalls/uts.js';
@@ -212,7 +213,7 @@ class ProcFile extends ProcNode {
 
 /** Snapshots of processes' memory the Sentry keeps to empty at their exit, all processes together (the oldest past it keep their contents). */
 const MEMORY_SNAPSHOTS_MAX = 64;
-const memorySnapshots = new Map<number, Process>();
+const memorySnapshots = new BoundedLru<number, Process>(MEMORY_SNAPSHOTS_MAX, (m) => native.close(m));
 
 /**
  * Keeps the Sentry's fd of a snapshot of `p`'s memory (a memfd the guest
@@ -221,10 +222,6 @@ const memorySnapshots = new Map<number, Process>();
  */
 function keepMemorySnapshot(p: Process, m: number): void {
   memorySnapshots.set(m, p);
-  if (memorySnapshots.size <= MEMORY_SNAPSHOTS_MAX) return;
-  const oldest = memorySnapshots.keys().next().value!;
-  memorySnapshots.delete(oldest);
-  native.close(oldest);
 }
 
 /** `p` exited: the open snapshots of its memory read as empty from now on. */

@@ -2,11 +2,12 @@
 // comes through here: the guest's path string is copied once, walked one
 // component at a time, "..", symlinks (absolute ones restart at the task's
 // root, never the host's) and mount points are handled by the Sentry, and
-// only single names ever reach a file system.
+// only single names ever reach a file system's lookup (which may look the
+// next ones up in the same request, Node.lookup's `ahead`).
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, NAME_MAX, PATH_MAX, SYMLOOP_MAX, X_OK } from '../../abi/linux.js';
 import { type Creds, hasCap, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
-import type { Dentry, Location, Mount } from './node.js';
+import { type Dentry, type Location, type Mount, walkEnded } from './node.js';
 
 export interface ResolveContext {
   /** the task's root directory ("/" for the task), or openat2's dirfd with RESOLVE_IN_ROOT */
@@ -77,6 +78,14 @@ interface Walk {
  * `followLast`. Updates `w` in place.
  */
 function walk(ctx: ResolveContext, w: Walk, comps: string[], followLast: boolean): void {
+  try {
+    walkComponents(ctx, w, comps, followLast);
+  } finally {
+    walkEnded();
+  }
+}
+
+function walkComponents(ctx: ResolveContext, w: Walk, comps: string[], followLast: boolean): void {
   let queue = comps;
   for (let i = 0; i < queue.length; i++) {
     const name = queue[i]!;
@@ -90,7 +99,7 @@ function walk(ctx: ResolveContext, w: Walk, comps: string[], followLast: boolean
       continue;
     }
     if (name.length > NAME_MAX) fail('ENAMETOOLONG');
-    const child = w.loc.dentry.child(name);
+    const child = w.loc.dentry.child(name, last ? undefined : queue.slice(i + 1));
     if (!child) absent(w.loc, name);
     const next = crossMounts({ mount: w.loc.mount, dentry: child });
     if (next.dentry.node.isSymlink() && (!last || followLast)) {
