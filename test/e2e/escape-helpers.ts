@@ -107,6 +107,7 @@ export const NAMES: Record<string, string[]> = {
   forgedexec: ['forged-exec-marker'],
   execswap: ['exec-path-swap', 'exec-fd-swap', 'exec-interp-swap', 'exec-memfd-interp'],
   execonly: ['exec-only-fd'],
+  heldswap: ['heldswap-fd', 'heldswap-map', 'heldswap-pipe'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
   untraced: ['untraced-clone'],

@@ -346,6 +346,10 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('writes under the overlay,
     // Each exec killed logs a warning: the guest makes hundreds a run, the log takes a few a minute.
     expect(stderr.split('\n').filter((l) => l.includes('an exec ran another file')).length).toBeLessThanOrEqual(LIMITED_LINES);
   });
+
+  it('reopening a deleted in-memory file never opens what a sibling thread swapped into the fd slot or mapping the Sentry reopens it through', () => {
+    attempt('heldswap', env(mode));
+  });
 });
 
 // ------------------------------------------------ execute-only programs

@@ -3198,6 +3198,147 @@ static void cmd_untraced(void) {
   syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0) == 0 ? (void)(pause(), _exit(0)) : (void)0;
 }
 
+/* ------------------------------------------- reopens of files whose name is gone */
+
+/* heldswap: the Sentry reopens an in-memory file whose last name is gone
+ * (open of /proc/self/fd/N) through a reference a guest process holds, an fd
+ * or a mapping, opening it as host root. A guest thread swaps that reference
+ * (dup2 over the fd slot, mmap MAP_FIXED over the mapping) for a read-only fd
+ * or mapping of a host file of the lower layer between the Sentry's look at
+ * it and its open: the open must never be of the swapped-in file (a writable
+ * fd of the host file), nor open what was swapped in at all (the read end of
+ * a pipe without writers: the Sentry's own open would block for good). */
+static volatile int g_hs_stop;
+static int g_hs_slot, g_hs_keep, g_hs_ro;
+static void *g_hs_addr;
+static void *heldswap_fds(void *arg) {
+  (void)arg;
+  while (!g_hs_stop) {
+    dup2(g_hs_keep, g_hs_slot);
+    dup2(g_hs_ro, g_hs_slot);
+  }
+  return NULL;
+}
+static void *heldswap_maps(void *arg) {
+  (void)arg;
+  while (!g_hs_stop) {
+    mmap(g_hs_addr, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, g_hs_keep, 0);
+    mmap(g_hs_addr, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, g_hs_ro, 0);
+  }
+  return NULL;
+}
+
+enum { HS_FD, HS_MAP, HS_PIPE };
+static void heldswap_one(const char *name, const char *victim, int how) {
+  int maps = how == HS_MAP;
+  chk c;
+  begin(&c, name);
+  static const char mine[] = "heldswap-in-memory-file\n";
+  int ro = open(victim, O_RDONLY | O_CLOEXEC);
+  char orig[256] = {0};
+  ssize_t ol = ro >= 0 ? pread(ro, orig, sizeof orig - 1, 0) : -1;
+  int pp[2] = {-1, -1};
+  if (how == HS_PIPE && ro >= 0) {
+    if (pipe(pp) < 0) ol = -1;
+    close(pp[1]);
+    close(ro);
+    ro = pp[0];
+  }
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "/tmp/heldswap-%d", getpid());
+  int x = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (ro < 0 || ol <= 0 || x < 0 || write(x, mine, sizeof mine - 1) != (ssize_t)sizeof mine - 1 || unlink(tmp) < 0) {
+    error(&c, "setup (victim=, a file in /tmp): %s", en(errno));
+    end(&c);
+    return;
+  }
+  /* The reference the thread swaps comes first in the Sentry's scan: a
+   * lower fd slot, or (maps) a lower address with the held fd in a child. */
+  g_hs_ro = ro;
+  g_hs_keep = x;
+  g_hs_slot = 150;
+  int held = 200;
+  if (dup2(x, held) < 0 || dup2(x, g_hs_slot) < 0) error(&c, "dup2: %s", en(errno));
+  pid_t child = -1;
+  int pfd[2] = {-1, -1};
+  if (maps) {
+    g_hs_addr = mmap(NULL, 4096, PROT_READ, MAP_SHARED, x, 0);
+    if (g_hs_addr == MAP_FAILED || pipe(pfd) < 0) error(&c, "mmap: %s", en(errno));
+    /* The opener: a child holding the file by fd; this process holds it
+     * only by the mapping the thread swaps (scanned before the child). */
+    fflush(stdout);
+    child = c.err ? -1 : fork();
+    if (child == 0) {
+      close(pfd[0]);
+      close(g_hs_slot);
+      char ok = 'o';
+      for (int i = 0; i < 3000; i++) {
+        int r = open("/proc/self/fd/200", O_RDWR | O_CLOEXEC);
+        if (r < 0) continue;
+        char buf[256] = {0};
+        ssize_t n = pread(r, buf, sizeof buf - 1, 0);
+        close(r);
+        if (n == ol && !memcmp(buf, orig, (size_t)n)) {
+          ok = 'E';
+          break;
+        }
+      }
+      _exit(write(pfd[1], &ok, 1) == 1 ? 0 : 1);
+    }
+    close(pfd[1]);
+    close(g_hs_slot);
+  }
+  pthread_t th;
+  if (!c.err && pthread_create(&th, NULL, maps ? heldswap_maps : heldswap_fds, NULL) != 0) error(&c, "pthread_create");
+  if (c.err) {
+    end(&c);
+    return;
+  }
+  int got = 0, tries = 0, fails = 0;
+  if (maps) {
+    char r = 0;
+    if (read(pfd[0], &r, 1) != 1) error(&c, "the opener child said nothing");
+    got = r == 'E';
+    waitpid(child, NULL, 0);
+    close(pfd[0]);
+  } else {
+    for (tries = 0; tries < 3000 && !got; tries++) {
+      int r = open("/proc/self/fd/200", (how == HS_PIPE ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+      if (r < 0) {
+        fails++;
+        continue;
+      }
+      char buf[256] = {0};
+      ssize_t n = pread(r, buf, sizeof buf - 1, 0);
+      if (how == HS_PIPE ? n != (ssize_t)sizeof mine - 1 : n == ol && !memcmp(buf, orig, (size_t)n)) got = 1;
+      close(r);
+    }
+  }
+  g_hs_stop = 1;
+  pthread_join(th, NULL);
+  g_hs_stop = 0;
+  if (got && how == HS_PIPE) escaped(&c, "opening /proc/self/fd/%d gave the pipe swapped into another slot", held);
+  else if (got) escaped(&c, "opening /proc/self/fd/%d O_RDWR gave a writable fd of the read-only host file %s", held, victim);
+  else if (!maps && fails == tries) error(&c, "every reopen failed: %s", en(errno));
+  if (maps) munmap(g_hs_addr, 4096);
+  close(held);
+  if (!maps) close(g_hs_slot);
+  close(x);
+  close(ro);
+  end(&c);
+}
+
+static void cmd_heldswap(void) {
+  const char *victim = opt("victim");
+  if (!victim) {
+    printf("ERROR heldswap: needs victim=\n");
+    return;
+  }
+  heldswap_one("heldswap-fd", victim, HS_FD);
+  heldswap_one("heldswap-map", victim, HS_MAP);
+  heldswap_one("heldswap-pipe", victim, HS_PIPE);
+}
+
 /* ------------------------------------------------------- setuid binaries */
 
 /* execonly: the fd the Sentry installs for an exec lives in the guest's fd
@@ -3495,7 +3636,7 @@ int main(int argc, char **argv) {
       {"x32", cmd_x32},               {"signals", cmd_signals},     {"procsys", cmd_procsys},
       {"tiocsti", cmd_tiocsti},       {"devices", cmd_devices},     {"unixsock", cmd_unixsock},
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
-      {"execswap", cmd_execswap},     {"execonly", cmd_execonly},
+      {"execswap", cmd_execswap},     {"execonly", cmd_execonly},   {"heldswap", cmd_heldswap},
       {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},
       {"untraced", cmd_untraced},     {"names", cmd_names},
   };
