@@ -113,6 +113,7 @@ export const NAMES: Record<string, string[]> = {
   untraced: ['untraced-clone'],
   stdio: ['stdio-stdin-reopen', 'stdio-stdin-reopen-child', 'stdio-stdout-append', 'stdio-names'],
   names: ['stdio-names'],
+  stdiofifo: ['stdio-fifo-reopen'],
 };
 
 

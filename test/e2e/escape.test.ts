@@ -439,6 +439,31 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('host files given as stdio
   });
 });
 
+describe('host FIFOs given as stdio', () => {
+  it('reopening them through /proc/self/fd, where Linux blocks the opener, never stops the Sentry', async () => {
+    const dir = varTmpDir('escape-fifo');
+    cleanup.push(dir);
+    const [inPath, errPath] = [path.join(dir, 'in.fifo'), path.join(dir, 'err.fifo')];
+    for (const p of [inPath, errPath]) expect(spawnSync('mkfifo', [p]).status).toBe(0);
+    // Each end alone: its other side opened (so this open does not wait) and closed again.
+    const ends = [inPath, errPath].map((p, i) => {
+      const other = fs.openSync(p, 'r+');
+      const fd = fs.openSync(p, i ? 'w' : 'r');
+      fs.closeSync(other);
+      return fd;
+    });
+    const child = spawn(TSVISOR, ['do', '--cwd', '/', '--', host.bin, 'stdiofifo'], { cwd: '/', env: ENV, stdio: [ends[0]!, 'pipe', ends[1]!] });
+    for (const fd of ends) fs.closeSync(fd);
+    // A Sentry stopped in an open no longer hears tsvisor's own signals.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
+    const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
+    clearTimeout(timer);
+    expect(verdict({ stdout, status, signal }, 'stdiofifo', NAMES.stdiofifo!)).toEqual(CLEAN);
+  }, 60000);
+});
+
 describe('host information under --network host', () => {
   it("the guest's abstract socket names are private to the sandbox and carry no host pid", async () => {
     const name = `esc-leak-${rand()}`;

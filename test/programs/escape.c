@@ -2956,6 +2956,48 @@ static void reopen_all_ways(chk *c, const char *path) {
   try_reopen(c, path, O_WRONLY | O_TRUNC | O_CREAT, "O_WRONLY|O_TRUNC|O_CREAT");
 }
 
+/* stdiofifo: stdin is the read end of a host FIFO without a writer, stderr
+ * the write end of one without a reader (the test makes them). Linux blocks
+ * a reopen of either through /proc/self/fd until the other side comes;
+ * tsvisor's never blocks the Sentry: the sandbox's other processes go on. */
+static void cmd_stdiofifo(void) {
+  chk c;
+  begin(&c, "stdio-fifo-reopen");
+  struct stat st0, st2;
+  if (fstat(0, &st0) < 0 || fstat(2, &st2) < 0 || !S_ISFIFO(st0.st_mode) || !S_ISFIFO(st2.st_mode)) {
+    error(&c, "setup: stdin and stderr must be FIFOs");
+    end(&c);
+    return;
+  }
+  pid_t kids[2];
+  for (int i = 0; i < 2; i++) {
+    fflush(stdout);
+    kids[i] = fork();
+    if (kids[i] == 0) {
+      open(i ? "/proc/self/fd/2" : "/proc/self/fd/0", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+      pause();
+      _exit(0);
+    }
+  }
+  usleep(300000);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 5; i++) {
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) error(&c, "open /: %s", en(errno));
+    else close(fd);
+    usleep(50000);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  if (s > 5) escaped(&c, "five opens took %.1f s while two processes reopened host FIFOs", s);
+  for (int i = 0; i < 2; i++) {
+    kill(kids[i], SIGKILL);
+    waitpid(kids[i], NULL, 0);
+  }
+  end(&c);
+}
+
 /* Host paths outside the sandbox's view must not show (the caller passes
  * the stdio files' paths only when they lie outside the sandbox's root). */
 static void no_launcher(chk *c, const char *what, const char *text, size_t n) {
@@ -3637,7 +3679,7 @@ int main(int argc, char **argv) {
       {"tiocsti", cmd_tiocsti},       {"devices", cmd_devices},     {"unixsock", cmd_unixsock},
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
       {"execswap", cmd_execswap},     {"execonly", cmd_execonly},   {"heldswap", cmd_heldswap},
-      {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},
+      {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},     {"stdiofifo", cmd_stdiofifo},
       {"untraced", cmd_untraced},     {"names", cmd_names},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
