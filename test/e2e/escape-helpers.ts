@@ -114,6 +114,8 @@ export const NAMES: Record<string, string[]> = {
   stdio: ['stdio-stdin-reopen', 'stdio-stdin-reopen-child', 'stdio-stdout-append', 'stdio-names'],
   names: ['stdio-names'],
   stdiofifo: ['stdio-fifo-reopen'],
+  hostfdswap: ['hostfd-swap-exec'],
+  blockedcalls: ['blocked-connects', 'blocked-sends'],
 };
 
 

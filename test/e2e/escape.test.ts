@@ -439,7 +439,7 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('host files given as stdio
   });
 });
 
-describe('host FIFOs given as stdio', () => {
+describe('host FIFOs and pipes behind /proc/self/fd', () => {
   it('reopening them through /proc/self/fd, where Linux blocks the opener, never stops the Sentry', async () => {
     const dir = varTmpDir('escape-fifo');
     cleanup.push(dir);
@@ -462,6 +462,16 @@ describe('host FIFOs given as stdio', () => {
     clearTimeout(timer);
     expect(verdict({ stdout, status, signal }, 'stdiofifo', NAMES.stdiofifo!)).toEqual(CLEAN);
   }, 60000);
+
+  it('an exec of /proc/self/fd/N never reads, in the Sentry, the pipe a sibling thread swapped into the slot after the check', () => {
+    attempt('hostfdswap', env('host-overlay'));
+  });
+});
+
+describe("the Sentry's connects and sends", () => {
+  it('calls that wait as long as the guest likes hold up no other process\'s connect or send', () => {
+    attempt('blockedcalls', env('host-overlay'));
+  });
 });
 
 describe('host information under --network host', () => {

@@ -2956,6 +2956,175 @@ static void reopen_all_ways(chk *c, const char *path) {
   try_reopen(c, path, O_WRONLY | O_TRUNC | O_CREAT, "O_WRONLY|O_TRUNC|O_CREAT");
 }
 
+/* blockedcalls: connects and sends the Sentry performs for the guest wait
+ * for room (a listener's backlog, a peer's receive buffer) as Linux's do, for
+ * as long as the guest likes. Eight threads wait so; another process's
+ * connect to a listener with room, and its send that waits for a reader
+ * that comes, must still go through. */
+static struct sockaddr_un g_bc_full;
+static int g_bc_pairs[8][2];
+static void *blocked_connect(void *arg) {
+  (void)arg;
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  connect(s, (struct sockaddr *)&g_bc_full, sizeof g_bc_full);
+  return NULL;
+}
+static void *blocked_send(void *arg) {
+  int *pair = arg;
+  static char big[1 << 20];
+  struct iovec iov = {big, sizeof big};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+  sendmsg(pair[0], &m, 0);
+  return NULL;
+}
+static int bc_listener(struct sockaddr_un *a, const char *name) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  snprintf(a->sun_path, sizeof a->sun_path, "/tmp/%s-%d", name, getpid());
+  unlink(a->sun_path);
+  int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  return l >= 0 && bind(l, (struct sockaddr *)a, sizeof *a) == 0 && listen(l, 0) == 0 ? l : -1;
+}
+/* Runs `what` in a child; 1 if it ended with status 0 within 3 s. */
+static int bc_within(int (*what)(void *), void *arg) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) _exit(what(arg));
+  for (int i = 0; i < 30; i++) {
+    int st;
+    if (waitpid(c, &st, WNOHANG) == c) return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    usleep(100000);
+  }
+  kill(c, SIGKILL);
+  waitpid(c, NULL, 0);
+  return 0;
+}
+static int bc_connect(void *arg) {
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  return connect(s, (struct sockaddr *)arg, sizeof(struct sockaddr_un)) == 0 ? 0 : 1;
+}
+/* A send that waits for a reader that comes 0.2 s later. */
+static int bc_send(void *arg) {
+  (void)arg;
+  int p[2];
+  static char buf[1 << 16];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) return 1;
+  while (send(p[0], buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  }
+  if (fork() == 0) {
+    usleep(200000);
+    while (read(p[1], buf, sizeof buf) > 0) {
+    }
+    _exit(0);
+  }
+  struct iovec iov = {buf, 4096};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+  return sendmsg(p[0], &m, 0) == 4096 ? 0 : 1;
+}
+
+static void cmd_blockedcalls(void) {
+  chk c;
+  begin(&c, "blocked-connects");
+  struct sockaddr_un free_addr;
+  int full = bc_listener(&g_bc_full, "bc-full"), room = bc_listener(&free_addr, "bc-room");
+  if (full < 0 || room < 0) error(&c, "listen: %s", en(errno));
+  /* The full listener's backlog takes one connection, then connects wait. */
+  for (int i = 0; i < 4 && !c.err; i++) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (connect(s, (struct sockaddr *)&g_bc_full, sizeof g_bc_full) < 0) break;
+  }
+  pthread_t th[8];
+  for (int i = 0; i < 8 && !c.err; i++) pthread_create(&th[i], NULL, blocked_connect, NULL);
+  usleep(300000);
+  if (!c.err && !bc_within(bc_connect, &free_addr)) wrong(&c, "a connect to a listener with room waited behind 8 connects to a full one");
+  end(&c);
+
+  begin(&c, "blocked-sends");
+  for (int i = 0; i < 8; i++) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, g_bc_pairs[i]) < 0) {
+      error(&c, "socketpair: %s", en(errno));
+      break;
+    }
+    pthread_create(&th[i], NULL, blocked_send, g_bc_pairs[i]);
+  }
+  usleep(300000);
+  if (!c.err && !bc_within(bc_send, NULL)) wrong(&c, "a send whose reader came 0.2 s later waited behind 8 sends to peers that do not read");
+  end(&c);
+  /* The waiting threads end with the process. */
+  unlink(g_bc_full.sun_path);
+  unlink(free_addr.sun_path);
+}
+
+/* hostfdswap: /proc/self/fd/N of an fd the Sentry did not make (a memfd of
+ * the guest's) is looked up, checked (a regular file: executable), then
+ * opened and read by the Sentry. A sibling thread dup2s the read end of a
+ * pipe (its write end held open, nothing written) into slot N meanwhile: the
+ * Sentry must not open and read that instead (its read would wait for good,
+ * and the sandbox with it). The other processes' calls must go on. */
+static volatile int g_hfs_stop;
+static int g_hfs_slot, g_hfs_mem, g_hfs_pipe;
+static void *hostfdswap_thread(void *arg) {
+  (void)arg;
+  while (!g_hfs_stop) {
+    dup2(g_hfs_mem, g_hfs_slot);
+    dup2(g_hfs_pipe, g_hfs_slot);
+  }
+  return NULL;
+}
+
+static void cmd_hostfdswap(void) {
+  chk c;
+  begin(&c, "hostfd-swap-exec");
+  int p[2];
+  g_hfs_mem = (int)syscall(SYS_memfd_create, "hostfdswap", 0);
+  if (g_hfs_mem < 0 || pipe(p) < 0 || write(g_hfs_mem, "\177ELF-not-really", 15) != 15 || fchmod(g_hfs_mem, 0755) < 0) {
+    error(&c, "setup: %s", en(errno));
+    end(&c);
+    return;
+  }
+  g_hfs_pipe = p[0];
+  g_hfs_slot = 100;
+  int *alive = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  fflush(stdout);
+  pid_t ticker = fork();
+  if (ticker == 0) {
+    /* Another process's trapped calls, timed: a Sentry stopped in a read stops them. */
+    for (;;) {
+      int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0) close(fd);
+      alive[0]++;
+      usleep(20000);
+    }
+  }
+  pthread_t th;
+  if (pthread_create(&th, NULL, hostfdswap_thread, NULL) != 0) error(&c, "pthread_create");
+  char *argv[] = {"hostfdswap", NULL};
+  char *envp[] = {NULL};
+  int noexec = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 3000 && !c.err; i++) {
+    execve("/proc/self/fd/100", argv, envp);
+    if (errno == ENOEXEC || errno == EACCES || errno == EIO) noexec++;
+  }
+  g_hfs_stop = 1;
+  pthread_join(th, NULL);
+  int before = alive[0];
+  usleep(200000);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (alive[0] == before) escaped(&c, "another process's calls stopped during execs of a swapped fd");
+  if (!noexec && !c.err) error(&c, "no exec of the memfd failed as it should (ENOEXEC): %s", en(errno));
+  note(&c, "%d execs failed as expected in %.1f s", noexec, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+  kill(ticker, SIGKILL);
+  waitpid(ticker, NULL, 0);
+  close(g_hfs_slot);
+  close(g_hfs_mem);
+  close(p[0]);
+  close(p[1]);
+  munmap(alive, 4096);
+  end(&c);
+}
+
 /* stdiofifo: stdin is the read end of a host FIFO without a writer, stderr
  * the write end of one without a reader (the test makes them). Linux blocks
  * a reopen of either through /proc/self/fd until the other side comes;
@@ -3679,7 +3848,7 @@ int main(int argc, char **argv) {
       {"tiocsti", cmd_tiocsti},       {"devices", cmd_devices},     {"unixsock", cmd_unixsock},
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
       {"execswap", cmd_execswap},     {"execonly", cmd_execonly},   {"heldswap", cmd_heldswap},
-      {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},     {"stdiofifo", cmd_stdiofifo},
+      {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},     {"stdiofifo", cmd_stdiofifo},   {"hostfdswap", cmd_hostfdswap}, {"blockedcalls", cmd_blockedcalls},
       {"untraced", cmd_untraced},     {"names", cmd_names},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
