@@ -3055,76 +3055,6 @@ static void cmd_blockedcalls(void) {
   unlink(free_addr.sun_path);
 }
 
-/* hostfdswap: /proc/self/fd/N of an fd the Sentry did not make (a memfd of
- * the guest's) is looked up, checked (a regular file: executable), then
- * opened and read by the Sentry. A sibling thread dup2s the read end of a
- * pipe (its write end held open, nothing written) into slot N meanwhile: the
- * Sentry must not open and read that instead (its read would wait for good,
- * and the sandbox with it). The other processes' calls must go on. */
-static volatile int g_hfs_stop;
-static int g_hfs_slot, g_hfs_mem, g_hfs_pipe;
-static void *hostfdswap_thread(void *arg) {
-  (void)arg;
-  while (!g_hfs_stop) {
-    dup2(g_hfs_mem, g_hfs_slot);
-    dup2(g_hfs_pipe, g_hfs_slot);
-  }
-  return NULL;
-}
-
-static void cmd_hostfdswap(void) {
-  chk c;
-  begin(&c, "hostfd-swap-exec");
-  int p[2];
-  g_hfs_mem = (int)syscall(SYS_memfd_create, "hostfdswap", 0);
-  if (g_hfs_mem < 0 || pipe(p) < 0 || write(g_hfs_mem, "\177ELF-not-really", 15) != 15 || fchmod(g_hfs_mem, 0755) < 0) {
-    error(&c, "setup: %s", en(errno));
-    end(&c);
-    return;
-  }
-  g_hfs_pipe = p[0];
-  g_hfs_slot = 100;
-  int *alive = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  fflush(stdout);
-  pid_t ticker = fork();
-  if (ticker == 0) {
-    /* Another process's trapped calls, timed: a Sentry stopped in a read stops them. */
-    for (;;) {
-      int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd >= 0) close(fd);
-      alive[0]++;
-      usleep(20000);
-    }
-  }
-  pthread_t th;
-  if (pthread_create(&th, NULL, hostfdswap_thread, NULL) != 0) error(&c, "pthread_create");
-  char *argv[] = {"hostfdswap", NULL};
-  char *envp[] = {NULL};
-  int noexec = 0;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (int i = 0; i < 3000 && !c.err; i++) {
-    execve("/proc/self/fd/100", argv, envp);
-    if (errno == ENOEXEC || errno == EACCES || errno == EIO) noexec++;
-  }
-  g_hfs_stop = 1;
-  pthread_join(th, NULL);
-  int before = alive[0];
-  usleep(200000);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  if (alive[0] == before) escaped(&c, "another process's calls stopped during execs of a swapped fd");
-  if (!noexec && !c.err) error(&c, "no exec of the memfd failed as it should (ENOEXEC): %s", en(errno));
-  note(&c, "%d execs failed as expected in %.1f s", noexec, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-  kill(ticker, SIGKILL);
-  waitpid(ticker, NULL, 0);
-  close(g_hfs_slot);
-  close(g_hfs_mem);
-  close(p[0]);
-  close(p[1]);
-  munmap(alive, 4096);
-  end(&c);
-}
-
 /* stdiofifo: stdin is the read end of a host FIFO without a writer, stderr
  * the write end of one without a reader (the test makes them). Linux blocks
  * a reopen of either through /proc/self/fd until the other side comes;
@@ -3418,7 +3348,7 @@ static void cmd_untraced(void) {
  * or mapping of a host file of the lower layer between the Sentry's look at
  * it and its open: the open must never be of the swapped-in file (a writable
  * fd of the host file), nor open what was swapped in at all (the read end of
- * a pipe without writers: the Sentry's own open would block for good). */
+ * a pipe). */
 static volatile int g_hs_stop;
 static int g_hs_slot, g_hs_keep, g_hs_ro;
 static void *g_hs_addr;
@@ -3548,6 +3478,67 @@ static void cmd_heldswap(void) {
   heldswap_one("heldswap-fd", victim, HS_FD);
   heldswap_one("heldswap-map", victim, HS_MAP);
   heldswap_one("heldswap-pipe", victim, HS_PIPE);
+}
+
+/* hostfdswap: /proc/self/fd/N of an fd the Sentry did not make (a memfd of
+ * the guest's) is looked up, checked (a regular file: executable), then
+ * opened and read by the Sentry. A sibling thread dup2s the read end of a
+ * pipe (its write end held open, nothing written) into slot N meanwhile:
+ * whatever the Sentry opens and reads then, it must not wait on the pipe (a
+ * read of it waits for data that never comes), so the sandbox's other
+ * processes' calls go on. */
+static void cmd_hostfdswap(void) {
+  chk c;
+  begin(&c, "hostfd-swap-exec");
+  int p[2];
+  g_hs_keep = (int)syscall(SYS_memfd_create, "hostfdswap", 0);
+  if (g_hs_keep < 0 || pipe(p) < 0 || write(g_hs_keep, "\177ELF-not-really", 15) != 15 || fchmod(g_hs_keep, 0755) < 0) {
+    error(&c, "setup: %s", en(errno));
+    end(&c);
+    return;
+  }
+  g_hs_ro = p[0];
+  g_hs_slot = 100;
+  int *alive = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  fflush(stdout);
+  pid_t ticker = fork();
+  if (ticker == 0) {
+    /* Another process's trapped calls, timed: a Sentry stopped in a read stops them. */
+    for (;;) {
+      int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0) close(fd);
+      alive[0]++;
+      usleep(20000);
+    }
+  }
+  pthread_t th;
+  if (pthread_create(&th, NULL, heldswap_fds, NULL) != 0) error(&c, "pthread_create");
+  char *argv[] = {"hostfdswap", NULL};
+  char *envp[] = {NULL};
+  int noexec = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 3000 && !c.err; i++) {
+    execve("/proc/self/fd/100", argv, envp);
+    if (errno == ENOEXEC || errno == EACCES || errno == EIO) noexec++;
+  }
+  g_hs_stop = 1;
+  pthread_join(th, NULL);
+  g_hs_stop = 0;
+  int before = alive[0];
+  usleep(200000);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (alive[0] == before) escaped(&c, "another process's calls stopped during execs of a swapped fd");
+  if (!noexec && !c.err) error(&c, "no exec of the memfd failed as it should (ENOEXEC): %s", en(errno));
+  note(&c, "%d execs failed as expected in %.1f s", noexec, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+  kill(ticker, SIGKILL);
+  waitpid(ticker, NULL, 0);
+  close(g_hs_slot);
+  close(g_hs_keep);
+  close(p[0]);
+  close(p[1]);
+  munmap(alive, 4096);
+  end(&c);
 }
 
 /* ------------------------------------------------------- setuid binaries */
