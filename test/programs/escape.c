@@ -3012,6 +3012,7 @@ static int bc_send(void *arg) {
   while (send(p[0], buf, sizeof buf, MSG_DONTWAIT) > 0) {
   }
   if (fork() == 0) {
+    close(p[0]);
     usleep(200000);
     while (read(p[1], buf, sizeof buf) > 0) {
     }
