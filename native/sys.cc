@@ -4,6 +4,8 @@
 #include "common.h"
 
 #include <dirent.h>
+#include <functional>
+#include <memory>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <poll.h>
@@ -27,7 +29,6 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
@@ -730,52 +731,67 @@ Napi::Value SockConnect(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), r);
 }
 
-// sockConnectAsync(fd, addr, len, cb(result), unprivileged?, gid?): a connect
-// that may block, run on the libuv thread pool so the Sentry's loop never
-// waits for a network.
-struct ConnectWork {
-  uv_work_t req;
-  int fd;
-  bool unpriv;
-  int64_t gid;
-  std::vector<uint8_t> addr;
-  int result;
-  napi_env env;
-  Napi::FunctionReference cb;
+// A call that may wait as long as the guest likes (a unix connect for room in
+// a listener's backlog, a send for a reader) runs on a thread of its own and
+// reports through a thread-safe function: on libuv's pool (4 threads) four
+// such calls held up every later one, for any socket of any guest process.
+// The Sentry bounds how many wait at once (socket.ts, "Bounds"); a thread
+// that cannot be made reports ENOBUFS.
+struct BlockingCall {
+  std::function<double()> run;
+  double result;
+  Napi::ThreadSafeFunction done;
 };
-void ConnectRun(uv_work_t* req) {
-  auto* w = static_cast<ConnectWork*>(req->data);
-  Unprivileged u(w->unpriv);
-  AsGroup g(w->gid);
-  int r;
-  do {
-    r = connect(w->fd, reinterpret_cast<struct sockaddr*>(w->addr.data()), w->addr.size());
-  } while (r < 0 && errno == EINTR);
-  w->result = r < 0 ? -errno : 0;
+void FinishBlockingCall(Napi::Env env, Napi::Function cb, BlockingCall* b) {
+  double r = b->result;
+  delete b;
+  if (env != nullptr && cb != nullptr) cb.Call({Napi::Number::New(env, r)});
 }
-void ConnectDone(uv_work_t* req, int) {
-  auto* w = static_cast<ConnectWork*>(req->data);
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  w->cb.MakeCallback(env.Global(), {Napi::Number::New(env, w->result)});
-  delete w;
+void* BlockingThread(void* arg) {
+  auto* b = static_cast<BlockingCall*>(arg);
+  b->result = b->run();
+  Napi::ThreadSafeFunction done = b->done;
+  done.BlockingCall(b, FinishBlockingCall);
+  done.Release();
+  return nullptr;
 }
+void RunBlocking(Napi::Env env, Napi::Function cb, std::function<double()> run) {
+  auto* b = new BlockingCall{std::move(run), 0, Napi::ThreadSafeFunction::New(env, cb, "tsvisor-blocking-call", 0, 1)};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  int e = pthread_create(&t, &attr, BlockingThread, b);
+  pthread_attr_destroy(&attr);
+  if (e == 0) return;
+  b->result = -ENOBUFS;
+  Napi::ThreadSafeFunction done = b->done;
+  done.NonBlockingCall(b, FinishBlockingCall);
+  done.Release();
+}
+
+// sockConnectAsync(fd, addr, len, cb(result), unprivileged?, gid?): a connect
+// that may block, on a thread of its own (RunBlocking) so the Sentry's loop
+// never waits for a network.
 Napi::Value SockConnectAsync(const Napi::CallbackInfo& info) {
   size_t cap;
   uint8_t* a = Bytes(info, 1, &cap);
   size_t len = U32(info, 2);
   if (len > cap) return Num(info.Env(), -EINVAL);
-  auto* w = new ConnectWork();
-  w->req.data = w;
-  w->fd = I32(info, 0);
-  w->addr.assign(a, a + len);
-  w->unpriv = Flag(info, 4);
-  w->gid = OptGid(info, 5);
-  w->env = info.Env();
-  w->cb = Napi::Persistent(info[3].As<Napi::Function>());
-  uv_loop_t* loop;
-  napi_get_uv_event_loop(info.Env(), &loop);
-  uv_queue_work(loop, &w->req, ConnectRun, ConnectDone);
+  int fd = I32(info, 0);
+  std::vector<uint8_t> addr(a, a + len);
+  bool unpriv = Flag(info, 4);
+  int64_t gid = OptGid(info, 5);
+  RunBlocking(info.Env(), info[3].As<Napi::Function>(), [fd, addr, unpriv, gid]() mutable {
+    Unprivileged u(unpriv);
+    AsGroup g(gid);
+    int r;
+    do {
+      r = connect(fd, reinterpret_cast<struct sockaddr*>(addr.data()), addr.size());
+    } while (r < 0 && errno == EINTR);
+    return static_cast<double>(r < 0 ? -errno : 0);
+  });
   return Num(info.Env(), 0);
 }
 // sockOptBytes(fd, optname, out) -> length | -errno: a SOL_SOCKET option's bytes
@@ -797,17 +813,13 @@ Napi::Value SockOptInt(const Napi::CallbackInfo& info) {
 // sockSendmsgAsync(fd, name|null, data, control|null, flags, cb(result))
 // The Sentry's send of a guest message it copied (sendto/sendmsg with an
 // address, or control data to translate). The async form runs a send that
-// may block on the libuv thread pool.
+// may block on a thread of its own (RunBlocking).
 struct SendWork {
-  uv_work_t req;
   int fd;
   int flags;
   bool unpriv;
   bool hasName;
   std::vector<uint8_t> name, data, control;
-  ssize_t result;
-  napi_env env;
-  Napi::FunctionReference cb;
 };
 ssize_t DoSend(int fd, std::vector<uint8_t>& name, bool hasName, std::vector<uint8_t>& data,
                std::vector<uint8_t>& control, int flags, bool unpriv) {
@@ -853,27 +865,13 @@ Napi::Value SockSendmsg(const Napi::CallbackInfo& info) {
   w.unpriv = Flag(info, 5);
   return Num(info.Env(), static_cast<double>(DoSend(w.fd, w.name, w.hasName, w.data, w.control, w.flags, w.unpriv)));
 }
-void SendRun(uv_work_t* req) {
-  auto* w = static_cast<SendWork*>(req->data);
-  w->result = DoSend(w->fd, w->name, w->hasName, w->data, w->control, w->flags, w->unpriv);
-}
-void SendDone(uv_work_t* req, int) {
-  auto* w = static_cast<SendWork*>(req->data);
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  w->cb.MakeCallback(env.Global(), {Napi::Number::New(env, static_cast<double>(w->result))});
-  delete w;
-}
 Napi::Value SockSendmsgAsync(const Napi::CallbackInfo& info) {
-  auto* w = new SendWork();
-  w->req.data = w;
-  FillSend(info, w);
+  auto w = std::make_shared<SendWork>();
+  FillSend(info, w.get());
   w->unpriv = Flag(info, 6);
-  w->env = info.Env();
-  w->cb = Napi::Persistent(info[5].As<Napi::Function>());
-  uv_loop_t* loop;
-  napi_get_uv_event_loop(info.Env(), &loop);
-  uv_queue_work(loop, &w->req, SendRun, SendDone);
+  RunBlocking(info.Env(), info[5].As<Napi::Function>(), [w]() {
+    return static_cast<double>(DoSend(w->fd, w->name, w->hasName, w->data, w->control, w->flags, w->unpriv));
+  });
   return Num(info.Env(), 0);
 }
 // fcntlGetfl(fd) -> flags | -errno; fcntlSetfl(fd, flags) -> 0 | -errno

@@ -221,9 +221,30 @@ export class FileTable {
     const want = `${devMajor}:${devMinor}:${ino}`;
     for (const h of this.held()) {
       if (h.key !== want) continue;
-      const fd = native.openat2(AT_FDCWD, h.path, flags | O_CLOEXEC, 0, 0);
+      const path = this.openIfStill(h);
+      if (path === -ERRNO.EMFILE || (path >= 0 && flags & O_PATH)) return path;
+      if (path < 0) continue;
+      const fd = native.reopen(path, flags);
+      native.close(path);
       if (fd >= 0 || fd === -ERRNO.EMFILE) return fd;
     }
+    return -ERRNO.ENOENT;
+  }
+
+  /**
+   * An O_PATH fd of what `h` names, if it is still the object `h.key` says:
+   * the guest may have put another fd in the slot (dup2) or mapped another
+   * file at the range since the scan looked, and an open of the link as the
+   * Sentry (host root) would give it that file with the Sentry's access, and
+   * with any side effect of opening it (a FIFO's blocking open). -ENOENT if
+   * it changed.
+   */
+  private openIfStill(h: Held): number {
+    const fd = native.openat2(AT_FDCWD, h.path, O_PATH | O_CLOEXEC, 0, 0);
+    if (fd < 0) return fd;
+    const sx = new Float64Array(STATX_FIELDS);
+    if (native.statxFd(fd, sx) === 0 && hostKey(sx) === h.key) return fd;
+    native.close(fd);
     return -ERRNO.ENOENT;
   }
 
@@ -233,9 +254,10 @@ export class FileTable {
     const seen = new Set<string>();
     for (const h of this.held()) {
       if (seen.has(h.key) || this.byKey.get(h.key)?.loc.dentry.node !== node) continue;
+      const fd = this.openIfStill(h);
+      if (fd < 0) continue;
       seen.add(h.key);
-      const fd = native.openat2(AT_FDCWD, h.path, O_PATH | O_CLOEXEC, 0, 0);
-      if (fd >= 0) fds.push(fd);
+      fds.push(fd);
     }
     return fds;
   }

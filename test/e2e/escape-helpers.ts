@@ -107,11 +107,15 @@ export const NAMES: Record<string, string[]> = {
   forgedexec: ['forged-exec-marker'],
   execswap: ['exec-path-swap', 'exec-fd-swap', 'exec-interp-swap', 'exec-memfd-interp'],
   execonly: ['exec-only-fd'],
+  heldswap: ['heldswap-fd', 'heldswap-map', 'heldswap-pipe'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
   untraced: ['untraced-clone'],
   stdio: ['stdio-stdin-reopen', 'stdio-stdin-reopen-child', 'stdio-stdout-append', 'stdio-names'],
   names: ['stdio-names'],
+  stdiofifo: ['stdio-fifo-reopen'],
+  hostfdswap: ['hostfd-swap-exec'],
+  blockedcalls: ['blocked-connects', 'blocked-sends'],
 };
 
 

@@ -346,6 +346,10 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('writes under the overlay,
     // Each exec killed logs a warning: the guest makes hundreds a run, the log takes a few a minute.
     expect(stderr.split('\n').filter((l) => l.includes('an exec ran another file')).length).toBeLessThanOrEqual(LIMITED_LINES);
   });
+
+  it('reopening a deleted in-memory file never opens what a sibling thread swapped into the fd slot or mapping the Sentry reopens it through', () => {
+    attempt('heldswap', env(mode));
+  });
 });
 
 // ------------------------------------------------ execute-only programs
@@ -432,6 +436,41 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('host files given as stdio
     expect(fs.readFileSync(stdinPath, 'latin1')).toBe(`${stdinContent}\n`);
     expect(after.mtimeMs).toBe(stdinBefore.mtimeMs);
     expect(after.mode).toBe(stdinBefore.mode);
+  });
+});
+
+describe('host FIFOs and pipes behind /proc/self/fd', () => {
+  it('reopening them through /proc/self/fd, where Linux blocks the opener, never stops the Sentry', async () => {
+    const dir = varTmpDir('escape-fifo');
+    cleanup.push(dir);
+    const [inPath, errPath] = [path.join(dir, 'in.fifo'), path.join(dir, 'err.fifo')];
+    for (const p of [inPath, errPath]) expect(spawnSync('mkfifo', [p]).status).toBe(0);
+    // Each end alone: its other side opened (so this open does not wait) and closed again.
+    const ends = [inPath, errPath].map((p, i) => {
+      const other = fs.openSync(p, 'r+');
+      const fd = fs.openSync(p, i ? 'w' : 'r');
+      fs.closeSync(other);
+      return fd;
+    });
+    const child = spawn(TSVISOR, ['do', '--cwd', '/', '--', host.bin, 'stdiofifo'], { cwd: '/', env: ENV, stdio: [ends[0]!, 'pipe', ends[1]!] });
+    for (const fd of ends) fs.closeSync(fd);
+    // A Sentry stopped in an open no longer hears tsvisor's own signals.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
+    const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
+    clearTimeout(timer);
+    expect(verdict({ stdout, status, signal }, 'stdiofifo', NAMES.stdiofifo!)).toEqual(CLEAN);
+  }, 60000);
+
+  it('an exec of /proc/self/fd/N never reads, in the Sentry, the pipe a sibling thread swapped into the slot after the check', () => {
+    attempt('hostfdswap', env('host-overlay'));
+  });
+});
+
+describe("the Sentry's connects and sends", () => {
+  it('calls that wait as long as the guest likes hold up no other process\'s connect or send', () => {
+    attempt('blockedcalls', env('host-overlay'));
   });
 });
 

@@ -364,11 +364,21 @@ describe('network', () => {
 describe('escape attempts as an ordinary user', () => {
   const hostname = () => fs.readFileSync('/etc/hostname', 'latin1').trim();
 
-  it.each(['dotdot', 'procroot', 'dirfds', 'privileged', 'chroot', 'x32', 'procsys', 'devices'])('escape %s', (cmd) => {
+  it.each(['dotdot', 'procroot', 'dirfds', 'privileged', 'chroot', 'x32', 'procsys', 'devices', 'blockedcalls'])('escape %s', (cmd) => {
     const sys = hostSystemState();
     const r = sandbox([escapeBin, cmd, `hosthostname=${hostname()}`, `hostdir=${escapeDir}`]);
     expect(verdict(r, cmd, NAMES[cmd]!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
     expect(hostSystemState()).toEqual(sys);
+  });
+
+  it("escape heldswap: a reopen never opens the user's own file of the overlay's lower layer that a thread swapped in", () => {
+    // The user may write it: only the overlay keeps the sandbox from doing so.
+    const victim = path.join(escapeDir, 'victim');
+    fs.writeFileSync(victim, 'rootless-victim\n', { mode: 0o644 });
+    fs.chownSync(victim, UID, GID);
+    const r = sandbox([escapeBin, 'heldswap', `victim=${victim}`]);
+    expect(verdict(r, 'heldswap', NAMES.heldswap!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
+    expect(fs.readFileSync(victim, 'latin1')).toBe('rootless-victim\n');
   });
 
   it('escape int80: 32-bit calls never run', () => {

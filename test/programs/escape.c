@@ -2956,6 +2956,148 @@ static void reopen_all_ways(chk *c, const char *path) {
   try_reopen(c, path, O_WRONLY | O_TRUNC | O_CREAT, "O_WRONLY|O_TRUNC|O_CREAT");
 }
 
+/* blockedcalls: connects and sends the Sentry performs for the guest wait
+ * for room (a listener's backlog, a peer's receive buffer) as Linux's do, for
+ * as long as the guest likes. Eight threads wait so; another process's
+ * connect to a listener with room, and its send that waits for a reader
+ * that comes, must still go through. */
+static struct sockaddr_un g_bc_full;
+static int g_bc_pairs[8][2];
+static void *blocked_connect(void *arg) {
+  (void)arg;
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  connect(s, (struct sockaddr *)&g_bc_full, sizeof g_bc_full);
+  return NULL;
+}
+static void *blocked_send(void *arg) {
+  int *pair = arg;
+  static char big[1 << 20];
+  struct iovec iov = {big, sizeof big};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+  sendmsg(pair[0], &m, 0);
+  return NULL;
+}
+static int bc_listener(struct sockaddr_un *a, const char *name) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  snprintf(a->sun_path, sizeof a->sun_path, "/tmp/%s-%d", name, getpid());
+  unlink(a->sun_path);
+  int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  return l >= 0 && bind(l, (struct sockaddr *)a, sizeof *a) == 0 && listen(l, 0) == 0 ? l : -1;
+}
+/* Runs `what` in a child; 1 if it ended with status 0 within 3 s. */
+static int bc_within(int (*what)(void *), void *arg) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) _exit(what(arg));
+  for (int i = 0; i < 30; i++) {
+    int st;
+    if (waitpid(c, &st, WNOHANG) == c) return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    usleep(100000);
+  }
+  kill(c, SIGKILL);
+  waitpid(c, NULL, 0);
+  return 0;
+}
+static int bc_connect(void *arg) {
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  return connect(s, (struct sockaddr *)arg, sizeof(struct sockaddr_un)) == 0 ? 0 : 1;
+}
+/* A send that waits for a reader that comes 0.2 s later. */
+static int bc_send(void *arg) {
+  (void)arg;
+  int p[2];
+  static char buf[1 << 16];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) return 1;
+  while (send(p[0], buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  }
+  if (fork() == 0) {
+    close(p[0]);
+    usleep(200000);
+    while (read(p[1], buf, sizeof buf) > 0) {
+    }
+    _exit(0);
+  }
+  struct iovec iov = {buf, 4096};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+  return sendmsg(p[0], &m, 0) == 4096 ? 0 : 1;
+}
+
+static void cmd_blockedcalls(void) {
+  chk c;
+  begin(&c, "blocked-connects");
+  struct sockaddr_un free_addr;
+  int full = bc_listener(&g_bc_full, "bc-full"), room = bc_listener(&free_addr, "bc-room");
+  if (full < 0 || room < 0) error(&c, "listen: %s", en(errno));
+  /* The full listener's backlog takes one connection, then connects wait. */
+  for (int i = 0; i < 4 && !c.err; i++) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (connect(s, (struct sockaddr *)&g_bc_full, sizeof g_bc_full) < 0) break;
+  }
+  pthread_t th[8];
+  for (int i = 0; i < 8 && !c.err; i++) pthread_create(&th[i], NULL, blocked_connect, NULL);
+  usleep(300000);
+  if (!c.err && !bc_within(bc_connect, &free_addr)) wrong(&c, "a connect to a listener with room waited behind 8 connects to a full one");
+  end(&c);
+
+  begin(&c, "blocked-sends");
+  for (int i = 0; i < 8; i++) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, g_bc_pairs[i]) < 0) {
+      error(&c, "socketpair: %s", en(errno));
+      break;
+    }
+    pthread_create(&th[i], NULL, blocked_send, g_bc_pairs[i]);
+  }
+  usleep(300000);
+  if (!c.err && !bc_within(bc_send, NULL)) wrong(&c, "a send whose reader came 0.2 s later waited behind 8 sends to peers that do not read");
+  end(&c);
+  /* The waiting threads end with the process. */
+  unlink(g_bc_full.sun_path);
+  unlink(free_addr.sun_path);
+}
+
+/* stdiofifo: stdin is the read end of a host FIFO without a writer, stderr
+ * the write end of one without a reader (the test makes them). Linux blocks
+ * a reopen of either through /proc/self/fd until the other side comes;
+ * tsvisor's never blocks the Sentry: the sandbox's other processes go on. */
+static void cmd_stdiofifo(void) {
+  chk c;
+  begin(&c, "stdio-fifo-reopen");
+  struct stat st0, st2;
+  if (fstat(0, &st0) < 0 || fstat(2, &st2) < 0 || !S_ISFIFO(st0.st_mode) || !S_ISFIFO(st2.st_mode)) {
+    error(&c, "setup: stdin and stderr must be FIFOs");
+    end(&c);
+    return;
+  }
+  pid_t kids[2];
+  for (int i = 0; i < 2; i++) {
+    fflush(stdout);
+    kids[i] = fork();
+    if (kids[i] == 0) {
+      open(i ? "/proc/self/fd/2" : "/proc/self/fd/0", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+      pause();
+      _exit(0);
+    }
+  }
+  usleep(300000);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 5; i++) {
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) error(&c, "open /: %s", en(errno));
+    else close(fd);
+    usleep(50000);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  if (s > 5) escaped(&c, "five opens took %.1f s while two processes reopened host FIFOs", s);
+  for (int i = 0; i < 2; i++) {
+    kill(kids[i], SIGKILL);
+    waitpid(kids[i], NULL, 0);
+  }
+  end(&c);
+}
+
 /* Host paths outside the sandbox's view must not show (the caller passes
  * the stdio files' paths only when they lie outside the sandbox's root). */
 static void no_launcher(chk *c, const char *what, const char *text, size_t n) {
@@ -3196,6 +3338,208 @@ static void cmd_untraced(void) {
    * end when its init does (the test measures how long tsvisor takes). */
   fflush(stdout);
   syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0) == 0 ? (void)(pause(), _exit(0)) : (void)0;
+}
+
+/* ------------------------------------------- reopens of files whose name is gone */
+
+/* heldswap: the Sentry reopens an in-memory file whose last name is gone
+ * (open of /proc/self/fd/N) through a reference a guest process holds, an fd
+ * or a mapping, opening it as host root. A guest thread swaps that reference
+ * (dup2 over the fd slot, mmap MAP_FIXED over the mapping) for a read-only fd
+ * or mapping of a host file of the lower layer between the Sentry's look at
+ * it and its open: the open must never be of the swapped-in file (a writable
+ * fd of the host file), nor open what was swapped in at all (the read end of
+ * a pipe). */
+static volatile int g_hs_stop;
+static int g_hs_slot, g_hs_keep, g_hs_ro;
+static void *g_hs_addr;
+static void *heldswap_fds(void *arg) {
+  (void)arg;
+  while (!g_hs_stop) {
+    dup2(g_hs_keep, g_hs_slot);
+    dup2(g_hs_ro, g_hs_slot);
+  }
+  return NULL;
+}
+static void *heldswap_maps(void *arg) {
+  (void)arg;
+  while (!g_hs_stop) {
+    mmap(g_hs_addr, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, g_hs_keep, 0);
+    mmap(g_hs_addr, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, g_hs_ro, 0);
+  }
+  return NULL;
+}
+
+enum { HS_FD, HS_MAP, HS_PIPE };
+static void heldswap_one(const char *name, const char *victim, int how) {
+  int maps = how == HS_MAP;
+  chk c;
+  begin(&c, name);
+  static const char mine[] = "heldswap-in-memory-file\n";
+  int ro = open(victim, O_RDONLY | O_CLOEXEC);
+  char orig[256] = {0};
+  ssize_t ol = ro >= 0 ? pread(ro, orig, sizeof orig - 1, 0) : -1;
+  int pp[2] = {-1, -1};
+  if (how == HS_PIPE && ro >= 0) {
+    if (pipe(pp) < 0) ol = -1;
+    close(pp[1]);
+    close(ro);
+    ro = pp[0];
+  }
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "/tmp/heldswap-%d", getpid());
+  int x = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (ro < 0 || ol <= 0 || x < 0 || write(x, mine, sizeof mine - 1) != (ssize_t)sizeof mine - 1 || unlink(tmp) < 0) {
+    error(&c, "setup (victim=, a file in /tmp): %s", en(errno));
+    end(&c);
+    return;
+  }
+  /* The reference the thread swaps comes first in the Sentry's scan: a
+   * lower fd slot, or (maps) a lower address with the held fd in a child. */
+  g_hs_ro = ro;
+  g_hs_keep = x;
+  g_hs_slot = 150;
+  int held = 200;
+  if (dup2(x, held) < 0 || dup2(x, g_hs_slot) < 0) error(&c, "dup2: %s", en(errno));
+  pid_t child = -1;
+  int pfd[2] = {-1, -1};
+  if (maps) {
+    g_hs_addr = mmap(NULL, 4096, PROT_READ, MAP_SHARED, x, 0);
+    if (g_hs_addr == MAP_FAILED || pipe(pfd) < 0) error(&c, "mmap: %s", en(errno));
+    /* The opener: a child holding the file by fd; this process holds it
+     * only by the mapping the thread swaps (scanned before the child). */
+    fflush(stdout);
+    child = c.err ? -1 : fork();
+    if (child == 0) {
+      close(pfd[0]);
+      close(g_hs_slot);
+      char ok = 'o';
+      for (int i = 0; i < 3000; i++) {
+        int r = open("/proc/self/fd/200", O_RDWR | O_CLOEXEC);
+        if (r < 0) continue;
+        char buf[256] = {0};
+        ssize_t n = pread(r, buf, sizeof buf - 1, 0);
+        close(r);
+        if (n == ol && !memcmp(buf, orig, (size_t)n)) {
+          ok = 'E';
+          break;
+        }
+      }
+      _exit(write(pfd[1], &ok, 1) == 1 ? 0 : 1);
+    }
+    close(pfd[1]);
+    close(g_hs_slot);
+  }
+  pthread_t th;
+  if (!c.err && pthread_create(&th, NULL, maps ? heldswap_maps : heldswap_fds, NULL) != 0) error(&c, "pthread_create");
+  if (c.err) {
+    end(&c);
+    return;
+  }
+  int got = 0, tries = 0, fails = 0;
+  if (maps) {
+    char r = 0;
+    if (read(pfd[0], &r, 1) != 1) error(&c, "the opener child said nothing");
+    got = r == 'E';
+    waitpid(child, NULL, 0);
+    close(pfd[0]);
+  } else {
+    for (tries = 0; tries < 3000 && !got; tries++) {
+      int r = open("/proc/self/fd/200", (how == HS_PIPE ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+      if (r < 0) {
+        fails++;
+        continue;
+      }
+      char buf[256] = {0};
+      ssize_t n = pread(r, buf, sizeof buf - 1, 0);
+      if (how == HS_PIPE ? n != (ssize_t)sizeof mine - 1 : n == ol && !memcmp(buf, orig, (size_t)n)) got = 1;
+      close(r);
+    }
+  }
+  g_hs_stop = 1;
+  pthread_join(th, NULL);
+  g_hs_stop = 0;
+  if (got && how == HS_PIPE) escaped(&c, "opening /proc/self/fd/%d gave the pipe swapped into another slot", held);
+  else if (got) escaped(&c, "opening /proc/self/fd/%d O_RDWR gave a writable fd of the read-only host file %s", held, victim);
+  else if (!maps && fails == tries) error(&c, "every reopen failed: %s", en(errno));
+  if (maps) munmap(g_hs_addr, 4096);
+  close(held);
+  if (!maps) close(g_hs_slot);
+  close(x);
+  close(ro);
+  end(&c);
+}
+
+static void cmd_heldswap(void) {
+  const char *victim = opt("victim");
+  if (!victim) {
+    printf("ERROR heldswap: needs victim=\n");
+    return;
+  }
+  heldswap_one("heldswap-fd", victim, HS_FD);
+  heldswap_one("heldswap-map", victim, HS_MAP);
+  heldswap_one("heldswap-pipe", victim, HS_PIPE);
+}
+
+/* hostfdswap: /proc/self/fd/N of an fd the Sentry did not make (a memfd of
+ * the guest's) is looked up, checked (a regular file: executable), then
+ * opened and read by the Sentry. A sibling thread dup2s the read end of a
+ * pipe (its write end held open, nothing written) into slot N meanwhile:
+ * whatever the Sentry opens and reads then, it must not wait on the pipe (a
+ * read of it waits for data that never comes), so the sandbox's other
+ * processes' calls go on. */
+static void cmd_hostfdswap(void) {
+  chk c;
+  begin(&c, "hostfd-swap-exec");
+  int p[2];
+  g_hs_keep = (int)syscall(SYS_memfd_create, "hostfdswap", 0);
+  if (g_hs_keep < 0 || pipe(p) < 0 || write(g_hs_keep, "\177ELF-not-really", 15) != 15 || fchmod(g_hs_keep, 0755) < 0) {
+    error(&c, "setup: %s", en(errno));
+    end(&c);
+    return;
+  }
+  g_hs_ro = p[0];
+  g_hs_slot = 100;
+  int *alive = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  fflush(stdout);
+  pid_t ticker = fork();
+  if (ticker == 0) {
+    /* Another process's trapped calls, timed: a Sentry stopped in a read stops them. */
+    for (;;) {
+      int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0) close(fd);
+      alive[0]++;
+      usleep(20000);
+    }
+  }
+  pthread_t th;
+  if (pthread_create(&th, NULL, heldswap_fds, NULL) != 0) error(&c, "pthread_create");
+  char *argv[] = {"hostfdswap", NULL};
+  char *envp[] = {NULL};
+  int noexec = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 3000 && !c.err; i++) {
+    execve("/proc/self/fd/100", argv, envp);
+    if (errno == ENOEXEC || errno == EACCES || errno == EIO) noexec++;
+  }
+  g_hs_stop = 1;
+  pthread_join(th, NULL);
+  g_hs_stop = 0;
+  int before = alive[0];
+  usleep(200000);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (alive[0] == before) escaped(&c, "another process's calls stopped during execs of a swapped fd");
+  if (!noexec && !c.err) error(&c, "no exec of the memfd failed as it should (ENOEXEC): %s", en(errno));
+  note(&c, "%d execs failed as expected in %.1f s", noexec, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+  kill(ticker, SIGKILL);
+  waitpid(ticker, NULL, 0);
+  close(g_hs_slot);
+  close(g_hs_keep);
+  close(p[0]);
+  close(p[1]);
+  munmap(alive, 4096);
+  end(&c);
 }
 
 /* ------------------------------------------------------- setuid binaries */
@@ -3495,8 +3839,8 @@ int main(int argc, char **argv) {
       {"x32", cmd_x32},               {"signals", cmd_signals},     {"procsys", cmd_procsys},
       {"tiocsti", cmd_tiocsti},       {"devices", cmd_devices},     {"unixsock", cmd_unixsock},
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
-      {"execswap", cmd_execswap},     {"execonly", cmd_execonly},
-      {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},
+      {"execswap", cmd_execswap},     {"execonly", cmd_execonly},   {"heldswap", cmd_heldswap},
+      {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},     {"stdiofifo", cmd_stdiofifo},   {"hostfdswap", cmd_hostfdswap}, {"blockedcalls", cmd_blockedcalls},
       {"untraced", cmd_untraced},     {"names", cmd_names},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {

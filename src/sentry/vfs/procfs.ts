@@ -16,6 +16,7 @@ import {
   O_CREAT,
   O_DIRECT,
   O_DIRECTORY,
+  O_NONBLOCK,
   O_PATH,
   O_RDONLY,
   O_RDWR,
@@ -25,6 +26,7 @@ import {
   PROC_SUPER_MAGIC,
   S_IFCHR,
   S_IFDIR,
+  S_IFIFO,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
@@ -38,7 +40,7 @@ import {
   AT_EXECFN,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
-import { STATX, native } from '../../platform/native.js';
+import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
 import { type Creds, hasCap, mayTrace, ownerInSandbox, toSandboxId } from '../creds.js';
 import { TSVISOR_IDS, mapLines } from '../idmap.js';
 import { INSTANCES_MAX, WATCHES_MAX } from '../inotify/watches.js';
@@ -343,8 +345,15 @@ class HostFdNode extends Node {
       const wantsRead = !(flags & O_PATH) && want !== O_WRONLY;
       const wantsWrite = !(flags & O_PATH) && (want !== O_RDONLY || (flags & O_TRUNC) !== 0);
       if ((wantsRead && !canRead) || (wantsWrite && !canWrite)) fail('EACCES');
+      // A FIFO's blocking open waits for its other side, never in the Sentry:
+      // its event loop stopped with it (a reader of a host FIFO without a
+      // writer hung the sandbox, deaf to tsvisor's own signals).
+      const sx = new Float64Array(STATX_FIELDS);
+      const fifo = native.statxFd(fd, sx) === 0 && (sx[STATX.mode]! & S_IFMT) === S_IFIFO;
       // Not the Sentry's object either: identified as the host object it is.
-      return { fd: check(native.reopen(fd, (flags & ~O_CREAT) | (held & O_APPEND))), foreign: true };
+      const r = check(native.reopen(fd, (flags & ~O_CREAT) | (held & O_APPEND) | (fifo ? O_NONBLOCK : 0)));
+      if (fifo && !(flags & O_NONBLOCK)) native.fcntlSetfl(r, native.fcntlGetfl(r) & ~O_NONBLOCK);
+      return { fd: r, foreign: true };
     } finally {
       native.close(fd);
     }
