@@ -1,0 +1,57 @@
+// POSIX ACLs of the Sentry's in-memory file systems against Linux's tmpfs:
+// test/programs/posixacl.c sets raw system.posix_acl_access and _default
+// values (valid, malformed, invalid), reads them back, and checks the mode
+// they fold into, chmod's effect on them, inheritance at creation and what
+// users other than the owner may do, printing every call's result. The
+// native run is on the host's /dev/shm (a tmpfs), the sandbox's on its own
+// /dev/shm and on the overlay's in-memory upper layer.
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { type Run, rmrf, runNative, runSandbox } from './harness.js';
+import { cProgram, expectSameRun } from './differential.js';
+
+const program = cProgram('posixacl');
+
+/** The program run natively in a fresh directory of the host's /dev/shm. */
+function onHostTmpfs(): Run {
+  const d = fs.mkdtempSync('/dev/shm/tsvisor-acl-');
+  try {
+    return runNative([program.path, d]);
+  } finally {
+    rmrf(d);
+  }
+}
+
+/** Same output, status and stderr, and enough lines that the run went to its end. */
+function same(native: Run, sandbox: Run): void {
+  expectSameRun(native, sandbox);
+  expect(native.stdout.split('\n').length).toBeGreaterThan(280);
+}
+
+describe('POSIX ACLs on in-memory files behave as on Linux tmpfs', () => {
+  it("on the sandbox's tmpfs (/dev/shm)", () => {
+    const native = onHostTmpfs();
+    const sandbox = runSandbox(['/bin/sh', '-c', `mkdir /dev/shm/acl && exec ${program.path} /dev/shm/acl`]);
+    same(native, sandbox);
+  });
+
+  it("on the overlay's upper layer (a host directory written in the sandbox)", () => {
+    const s = program.scratch();
+    same(onHostTmpfs(), runSandbox([program.path, s]));
+    // The host directory is untouched.
+    expect(fs.readdirSync(s)).toEqual([]);
+  });
+
+  it('copied up from the lower layer: the ACLs come along, chmod and creations act on the copies', () => {
+    const n = program.scratch();
+    const s = program.scratch();
+    execFileSync(program.path, [n, 'setup']);
+    execFileSync(program.path, [s, 'setup']);
+    const native = runNative([program.path, n, 'lower']);
+    const sandbox = runSandbox([program.path, s, 'lower']);
+    expectSameRun(native, sandbox);
+    expect(native.stdout).toContain('1000 open lf rdwr: 0\n');
+    expect(native.stdout).toContain('ld/f access: 44 ');
+  });
+});
