@@ -221,10 +221,33 @@ static int lower(int setup) {
   return 0;
 }
 
+/* Ids in ACLs under a user namespace (oci-spec.test.ts): `ids-setup` makes
+ * D/hostf natively with named host users 101000 and 5; `ids` (in the
+ * container, ids 0-65535 mapped to 100000+) sets and reads ACLs; `ids-show`
+ * reads natively what the container set. */
+static int ids(const char *step) {
+  if (strcmp(step, "ids-setup") == 0) {
+    R("hostf", creat_(at("hostf"), 0640));
+    SET("hostf acl", at("hostf"), ACCESS, UOBJ, 6, 0, USER, 6, 101000, USER, 4, 5, GOBJ, 4, 0, MASK, 6, 0, OTHER, 0, 0);
+    return 0;
+  }
+  if (strcmp(step, "ids") == 0) {
+    umask(0);
+    show("hostf get", at("hostf"), ACCESS);
+    R("idf", creat_(at("idf"), 0640));
+    SET("idf acl", at("idf"), ACCESS, UOBJ, 6, 0, USER, 6, 1000, GOBJ, 4, 0, GROUP, 4, 2000, MASK, 6, 0, OTHER, 0, 0);
+    SET("idf unmapped user", at("idf"), ACCESS, UOBJ, 6, 0, USER, 6, 70000, GOBJ, 4, 0, MASK, 6, 0, OTHER, 0, 0);
+    SET("idf unmapped group", at("idf"), ACCESS, UOBJ, 6, 0, GOBJ, 4, 0, GROUP, 6, 70000, MASK, 6, 0, OTHER, 0, 0);
+  }
+  show("idf get", at("idf"), ACCESS);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (exits(argc, argv)) return 7;
   if (argc < 2) return 2;
   D = argv[1];
+  if (argc > 2 && strncmp(argv[2], "ids", 3) == 0) return ids(argv[2]);
   if (argc > 2) return lower(strcmp(argv[2], "setup") == 0);
   umask(0);
   struct acl a;

@@ -6,6 +6,7 @@
 // symlink targets come with the lookup. Everything that opens or changes
 // host files is a Gofer request by path relative to the export.
 import {
+  ACL_UNDEFINED_ID,
   AT_EMPTY_PATH,
   DT_UNKNOWN,
   NAME_MAX,
@@ -36,6 +37,7 @@ import { BoundedLru } from '../lru.js';
 import type { IdMap } from '../idmap.js';
 import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via, onWalkEnd } from './node.js';
 import { now } from './memfs.js';
+import { isAclName, mapAclIds } from './posixacl.js';
 import { openHeldInode } from './storage.js';
 
 /** Gofer replies are a value or a negative errno. */
@@ -239,6 +241,26 @@ function readEntries(fd: number): DirEntry[] {
       off += reclen;
     }
   }
+}
+
+/**
+ * A POSIX ACL's value with its named users and groups taken from the
+ * sandbox's ids to the host's, EINVAL for one no mapping covers (as
+ * posix_acl_from_xattr); and back, an uncovered host id showing as -1
+ * (posix_acl_to_xattr's from_kuid, not the overflow id).
+ */
+function aclToHost(ids: IdMap, value: Buffer): Buffer {
+  return mapAclIds(value, (kind, id) => {
+    const h = ids.hostId(kind, id);
+    if (h < 0) fail('EINVAL');
+    return h;
+  });
+}
+function aclFromHost(ids: IdMap, value: Buffer): Buffer {
+  return mapAclIds(value, (kind, id) => {
+    if (!ids.mapsHost(kind, id)) return ACL_UNDEFINED_ID;
+    return kind === 'uid' ? ids.uidFromHost(id) : ids.gidFromHost(id);
+  });
 }
 
 /** Reads an xattr of the object behind `fd`; null when it has none of that name. */
@@ -626,8 +648,12 @@ export class GoferNode extends Node {
   }
 
   override getxattr(name: string, via?: Via): Buffer | null {
-    if (via) return fdGetxattr(via.fd, name);
-    if (this.removed) return this.removed.attrs.getxattr(name);
+    if (this.removed && !via) return this.removed.attrs.getxattr(name);
+    const v = via ? fdGetxattr(via.fd, name) : this.hostGetxattr(name);
+    // A POSIX ACL names host ids: the sandbox sees its own.
+    return v && isAclName(name) ? aclFromHost(this.fs.ids, v) : v;
+  }
+  private hostGetxattr(name: string): Buffer | null {
     const r = this.client.getxattr(this.fs.exportId, this.rel(), name, MAX_XATTR_BYTES);
     if (typeof r === 'number') {
       if (r === -61 /* ENODATA */) return null;
@@ -642,8 +668,9 @@ export class GoferNode extends Node {
     return r.toString('latin1').split('\0').filter(Boolean);
   }
   override setxattr(name: string, value: Buffer, flags: number, via?: Via): void {
+    if (this.removed && !via) return this.removed.attrs.setxattr(name, value, flags);
+    if (isAclName(name)) value = aclToHost(this.fs.ids, value);
     if (via) return void check(native.setxattrFd(via.fd, name, value, flags));
-    if (this.removed) return this.removed.attrs.setxattr(name, value, flags);
     ok(this.client.setxattr(this.fs.exportId, this.rel(), name, value, flags));
   }
   override removexattr(name: string, via?: Via): void {

@@ -68,6 +68,20 @@ export function decodeAcl(value: Buffer): Acl {
   return acl;
 }
 
+/**
+ * An ACL's xattr value with the id of each named user and group replaced by
+ * `map`'s; a value that is not a version-2 ACL as it is (its kernel judges it).
+ */
+export function mapAclIds(value: Buffer, map: (kind: 'uid' | 'gid', id: number) => number): Buffer {
+  if (value.length < HEADER || (value.length - HEADER) % ENTRY || value.readUInt32LE(0) !== POSIX_ACL_XATTR_VERSION) return value;
+  const out = Buffer.from(value);
+  for (let off = HEADER; off < out.length; off += ENTRY) {
+    const tag = out.readUInt16LE(off);
+    if (tag === ACL_USER || tag === ACL_GROUP) out.writeUInt32LE(map(tag === ACL_USER ? 'uid' : 'gid', out.readUInt32LE(off + 4)) >>> 0, off + 4);
+  }
+  return out;
+}
+
 /** posix_acl_to_xattr */
 export function aclBytes(acl: Acl): Buffer {
   const b = Buffer.alloc(HEADER + acl.length * ENTRY);
