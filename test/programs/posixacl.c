@@ -181,13 +181,18 @@ static void copy_self(const char *to) {
   close(out);
 }
 
-/* An unprivileged user's reads and writes of the copied-up lower file. */
+/* An unprivileged user's reads and writes of the lower files (before or after copy-up). */
 static void lower_probe(void) {
   char what[64];
   snprintf(what, sizeof what, "%d open lf rdwr", (int)getuid());
   R(what, opens(at("lf"), O_RDWR));
   snprintf(what, sizeof what, "%d access lf x", (int)getuid());
   R(what, access(at("lf"), X_OK));
+  snprintf(what, sizeof what, "%d open deny rdonly", (int)getuid());
+  R(what, opens(at("deny"), O_RDONLY));
+  snprintf(what, sizeof what, "%d search ld", (int)getuid());
+  struct stat st;
+  R(what, stat(at("ld/."), &st));
 }
 
 /* `posixacl D setup` makes the lower layer's objects with ACLs (natively);
@@ -199,11 +204,15 @@ static int lower(int setup) {
     R("setup D", chmod(D, 0755));
     R("setup lf", creat_(at("lf"), 0640));
     SET("setup lf acl", at("lf"), ACCESS, UOBJ, 6, 0, USER, 6, 1000, GOBJ, 4, 0, MASK, 6, 0, OTHER, 0, 0);
-    R("setup ld", mkdir(at("ld"), 0755));
+    R("setup deny", creat_(at("deny"), 0644));
+    SET("setup deny acl", at("deny"), ACCESS, UOBJ, 6, 0, USER, 0, 1001, GOBJ, 4, 0, MASK, 4, 0, OTHER, 4, 0);
+    R("setup ld", mkdir(at("ld"), 0750));
     SET("setup ld default", at("ld"), DEFAULT, UOBJ, 7, 0, USER, 7, 1000, GOBJ, 5, 0, MASK, 7, 0, OTHER, 0, 0);
     return 0;
   }
   umask(022);
+  as(1000, 1000, 0, NULL, lower_probe);
+  as(1001, 1001, 0, NULL, lower_probe);
   show("lf get", at("lf"), ACCESS);
   mode("lf mode", at("lf"));
   R("lf chmod 0670", chmod(at("lf"), 0670));

@@ -8,6 +8,7 @@
 import {
   ACL_UNDEFINED_ID,
   AT_EMPTY_PATH,
+  XATTR_POSIX_ACL_ACCESS,
   DT_UNKNOWN,
   NAME_MAX,
   O_ACCMODE,
@@ -37,7 +38,7 @@ import { BoundedLru } from '../lru.js';
 import type { IdMap } from '../idmap.js';
 import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via, onWalkEnd } from './node.js';
 import { now } from './memfs.js';
-import { isAclName, mapAclIds } from './posixacl.js';
+import { type Acl, aclPermitted, decodeAcl, isAclName, mapAclIds } from './posixacl.js';
 import { openHeldInode } from './storage.js';
 
 /** Gofer replies are a value or a negative errno. */
@@ -285,6 +286,8 @@ export class GoferNode extends Node {
   private misses = 0;
   /** the host object's (dev major, dev minor, inode), as the Gofer last reported it */
   private ident: [number, number, number];
+  /** its access ACL (accessAcl) and the ctime it was read at */
+  private acl: { ctime: [number, number]; acl: Acl | null } | null = null;
 
   constructor(
     readonly fs: GoferFs,
@@ -304,6 +307,31 @@ export class GoferNode extends Node {
 
   override hostObject(): [number, number, number] | null {
     return this.removed ? null : this.ident;
+  }
+
+  /**
+   * generic_permission with the host object's access ACL, which the host
+   * does not apply for the guest (the Gofer opens as its root). Linux reads
+   * it only for a caller other than the owner and a mode with group bits.
+   */
+  override permits(c: Creds, st: Stat, want: number): boolean {
+    if (want === 0 || c.fsuid === st.uid || !(st.mode & 0o070) || this.isSymlink()) return super.permits(c, st, want);
+    return aclPermitted(c, st, want, this.accessAcl(st));
+  }
+
+  /** The access ACL, read again when the ctime `st` shows is not the one it was read at (setting an ACL changes it). */
+  private accessAcl(st: Stat): Acl | null {
+    const seen = this.acl;
+    if (seen && seen.ctime[0] === st.ctimeSec && seen.ctime[1] === st.ctimeNsec) return seen.acl;
+    let v: Buffer | null;
+    try {
+      v = this.getxattr(XATTR_POSIX_ACL_ACCESS);
+    } catch {
+      // a host file system without ACLs (EOPNOTSUPP): the mode decides
+      v = null;
+    }
+    this.acl = { ctime: [st.ctimeSec, st.ctimeNsec], acl: v ? decodeAcl(v) : null };
+    return this.acl.acl;
   }
 
   /** `other` (a fresh lookup of this node's name) is the same host object. */

@@ -38,12 +38,12 @@ import {
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
 import { STATX, STATX_FIELDS, native } from '../../platform/native.js';
-import { type Creds, permitted } from '../creds.js';
+import type { Creds } from '../creds.js';
 import { check, fail, ownFd } from '../errors.js';
 import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
 import { SANDBOX_NODES } from '../limits.js';
 import { pipeOf } from './fifo.js';
-import { type Acl, aclBytes, aclGrants, chmodAcl, decodeAcl, inheritAcl, isAclName, updateMode } from './posixacl.js';
+import { type Acl, aclBytes, aclPermitted, chmodAcl, decodeAcl, inheritAcl, isAclName, updateMode } from './posixacl.js';
 import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode, unchargeMeta } from './storage.js';
 
 export type Time = [number, number];
@@ -287,8 +287,7 @@ export abstract class MemNode extends Node {
   }
 
   override permits(c: Creds, st: Stat, want: number): boolean {
-    const acl = this.acl(XATTR_POSIX_ACL_ACCESS);
-    return permitted(c, st.mode, st.uid, st.gid, want, acl ? () => aclGrants(c, acl, st.gid, want) : undefined);
+    return aclPermitted(c, st, want, this.acl(XATTR_POSIX_ACL_ACCESS));
   }
 
   /**

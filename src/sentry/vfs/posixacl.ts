@@ -19,7 +19,8 @@ import {
   XATTR_POSIX_ACL_ACCESS,
   XATTR_POSIX_ACL_DEFAULT,
 } from '../../abi/linux.js';
-import { type Creds, hostIdOf, inGroup } from '../creds.js';
+import type { Stat } from '../../abi/structs.js';
+import { type Creds, hostIdOf, inGroup, permitted } from '../creds.js';
 import { fail } from '../errors.js';
 
 export interface AclEntry {
@@ -202,12 +203,17 @@ export function inheritAcl(dflt: Acl, mode: number): { mode: number; access: Acl
   return { mode: m, access: extended ? acl : null };
 }
 
+/** generic_permission for a node with access ACL `acl` (null: none), attributes `st`. */
+export function aclPermitted(c: Creds, st: Stat, want: number, acl: Acl | null): boolean {
+  return permitted(c, st.mode, st.uid, st.gid, want, acl ? () => aclGrants(c, acl, st.gid, want) : undefined);
+}
+
 /**
  * posix_acl_permission for a caller that is not the owner (acl_permission_check
  * decides the owner's by the mode): the first named user, then the owning or
  * named groups (any of them granting), each limited by the MASK, then other.
  */
-export function aclGrants(c: Creds, acl: Acl, gid: number, want: number): boolean {
+function aclGrants(c: Creds, acl: Acl, gid: number, want: number): boolean {
   want &= 7;
   const mask = acl.find((e) => e.tag === ACL_MASK)?.perm ?? 7;
   let inAGroup = false;
