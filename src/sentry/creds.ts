@@ -62,7 +62,7 @@ export function inGroup(c: Creds, gid: number): boolean {
 export function permitted(c: Creds, mode: number, uid: number, gid: number, want: number, aclGrants?: () => boolean): boolean {
   if (want === 0) return true;
   let granted: boolean;
-  if (c.fsuid === uid) granted = (((mode >> 6) & 7 & want) === want);
+  if (c.fsuid === uid) granted = ((mode >> 6) & 7 & want) === want;
   else if (aclGrants && mode & 0o070) granted = aclGrants();
   else granted = ((inGroup(c, gid) ? (mode >> 3) & 7 : mode & 7) & want) === want;
   if (granted) return true;

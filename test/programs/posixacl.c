@@ -80,6 +80,17 @@ static void names(const char *what, const char *path) {
   fflush(stdout);
 }
 
+/* A node just made: its mode and ACLs. */
+static void made(const char *name) {
+  char what[3][64];
+  snprintf(what[0], sizeof what[0], "%s mode", name);
+  snprintf(what[1], sizeof what[1], "%s access", name);
+  snprintf(what[2], sizeof what[2], "%s default", name);
+  mode(what[0], at(name));
+  show(what[1], at(name), ACCESS);
+  show(what[2], at(name), DEFAULT);
+}
+
 static int creat_(const char *path, int m) {
   int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, m);
   if (fd >= 0) close(fd);
@@ -101,6 +112,14 @@ static void as(int uid, int gid, int ngroups, const gid_t *groups, void (*f)(voi
   fflush(stdout);
 }
 
+/* R, with the caller's uid before `what` */
+#define MINE(what, call)                                            \
+  do {                                                              \
+    char w_[96];                                                    \
+    snprintf(w_, sizeof w_, "%d %s", (int)getuid(), (what));        \
+    R(w_, call);                                                    \
+  } while (0)
+
 static int opens(const char *path, int flags) {
   int fd = open(path, flags);
   if (fd >= 0) close(fd);
@@ -113,25 +132,18 @@ static void probe(void) {
   const char *paths[] = {"e", "e/f", "e/g", "e/x"};
   for (int i = 0; i < 4; i++) {
     for (int w = 1; w <= 4; w <<= 1) {
-      snprintf(what, sizeof what, "%d access %s %d", (int)getuid(), paths[i], w);
-      R(what, access(at(paths[i]), w));
+      snprintf(what, sizeof what, "access %s %d", paths[i], w);
+      MINE(what, access(at(paths[i]), w));
     }
   }
-  snprintf(what, sizeof what, "%d open e/f rdonly", (int)getuid());
-  R(what, opens(at("e/f"), O_RDONLY));
-  snprintf(what, sizeof what, "%d open e/f rdwr", (int)getuid());
-  R(what, opens(at("e/f"), O_RDWR));
-  snprintf(what, sizeof what, "%d open e/g wronly", (int)getuid());
-  R(what, opens(at("e/g"), O_WRONLY));
-  snprintf(what, sizeof what, "%d create e/new", (int)getuid());
-  R(what, creat_(at("e/new"), 0644));
-  snprintf(what, sizeof what, "%d unlink e/new", (int)getuid());
-  R(what, unlink(at("e/new")));
-  snprintf(what, sizeof what, "%d stat e/f", (int)getuid());
+  MINE("open e/f rdonly", opens(at("e/f"), O_RDONLY));
+  MINE("open e/f rdwr", opens(at("e/f"), O_RDWR));
+  MINE("open e/g wronly", opens(at("e/g"), O_WRONLY));
+  MINE("create e/new", creat_(at("e/new"), 0644));
+  MINE("unlink e/new", unlink(at("e/new")));
   struct stat st;
-  R(what, stat(at("e/f"), &st));
-  snprintf(what, sizeof what, "%d chdir e", (int)getuid());
-  R(what, chdir(at("e")));
+  MINE("stat e/f", stat(at("e/f"), &st));
+  MINE("chdir e", chdir(at("e")));
   pid_t p = fork();
   if (p == 0) {
     execl(at("e/x"), "x", "exit", (char *)NULL);
@@ -183,16 +195,11 @@ static void copy_self(const char *to) {
 
 /* An unprivileged user's reads and writes of the lower files (before or after copy-up). */
 static void lower_probe(void) {
-  char what[64];
-  snprintf(what, sizeof what, "%d open lf rdwr", (int)getuid());
-  R(what, opens(at("lf"), O_RDWR));
-  snprintf(what, sizeof what, "%d access lf x", (int)getuid());
-  R(what, access(at("lf"), X_OK));
-  snprintf(what, sizeof what, "%d open deny rdonly", (int)getuid());
-  R(what, opens(at("deny"), O_RDONLY));
-  snprintf(what, sizeof what, "%d search ld", (int)getuid());
+  MINE("open lf rdwr", opens(at("lf"), O_RDWR));
+  MINE("access lf x", access(at("lf"), X_OK));
+  MINE("open deny rdonly", opens(at("deny"), O_RDONLY));
   struct stat st;
-  R(what, stat(at("ld/."), &st));
+  MINE("search ld", stat(at("ld/."), &st));
 }
 
 /* `posixacl D setup` makes the lower layer's objects with ACLs (natively);
@@ -221,8 +228,7 @@ static int lower(int setup) {
   R("lf chmod 0610", chmod(at("lf"), 0610));
   as(1000, 1000, 0, NULL, lower_probe);
   R("create ld/f 0666", creat_(at("ld/f"), 0666));
-  mode("ld/f mode", at("ld/f"));
-  show("ld/f access", at("ld/f"), ACCESS);
+  made("ld/f");
   R("mkdir ld/s 0777", mkdir(at("ld/s"), 0777));
   mode("ld/s mode", at("ld/s"));
   show("ld/s default", at("ld/s"), DEFAULT);
@@ -339,25 +345,17 @@ int main(int argc, char **argv) {
   /* 6. Inheritance: the umask is not applied, the mode meets the default ACL. */
   umask(077);
   R("create d/f 0666", creat_(at("d/f"), 0666));
-  mode("d/f mode", at("d/f"));
-  show("d/f access", at("d/f"), ACCESS);
-  show("d/f default", at("d/f"), DEFAULT);
+  made("d/f");
   R("create d/g 0640", creat_(at("d/g"), 0640));
-  mode("d/g mode", at("d/g"));
-  show("d/g access", at("d/g"), ACCESS);
+  made("d/g");
   R("mkdir d/s 0777", mkdir(at("d/s"), 0777));
-  mode("d/s mode", at("d/s"));
-  show("d/s access", at("d/s"), ACCESS);
-  show("d/s default", at("d/s"), DEFAULT);
+  made("d/s");
   R("create d/s/f 0777", creat_(at("d/s/f"), 0777));
-  mode("d/s/f mode", at("d/s/f"));
-  show("d/s/f access", at("d/s/f"), ACCESS);
+  made("d/s/f");
   R("mkfifo d/p 0666", mkfifo(at("d/p"), 0666));
-  mode("d/p mode", at("d/p"));
-  show("d/p access", at("d/p"), ACCESS);
+  made("d/p");
   R("mknod d/n 0644", mknod(at("d/n"), S_IFREG | 0644, 0));
-  mode("d/n mode", at("d/n"));
-  show("d/n access", at("d/n"), ACCESS);
+  made("d/n");
   R("symlink d/l", symlink("f", at("d/l")));
   show("d/l access", at("d/l"), ACCESS);
   int t = open(at("d"), O_TMPFILE | O_RDWR, 0604);
@@ -368,8 +366,7 @@ int main(int argc, char **argv) {
   R("mkdir m", mkdir(at("m"), 0777));
   SET("minimal default", at("m"), DEFAULT, UOBJ, 6, 0, GOBJ, 4, 0, OTHER, 0, 0);
   R("create m/f 0777", creat_(at("m/f"), 0777));
-  mode("m/f mode", at("m/f"));
-  show("m/f access", at("m/f"), ACCESS);
+  made("m/f");
   R("mkdir m/s 0777", mkdir(at("m/s"), 0777));
   mode("m/s mode", at("m/s"));
   show("m/s default", at("m/s"), DEFAULT);
@@ -381,8 +378,7 @@ int main(int argc, char **argv) {
   R("chmod sgd", chmod(at("sgd"), 02775));
   SET("default on sgd", at("sgd"), DEFAULT, UOBJ, 7, 0, GOBJ, 7, 0, MASK, 5, 0, OTHER, 5, 0);
   R("mkdir sgd/s", mkdir(at("sgd/s"), 0777));
-  mode("sgd/s mode", at("sgd/s"));
-  show("sgd/s access", at("sgd/s"), ACCESS);
+  made("sgd/s");
   umask(0);
 
   /* 7. Set-group-ID and ACLs set by an owner outside the group. */

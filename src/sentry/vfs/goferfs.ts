@@ -325,7 +325,10 @@ export class GoferNode extends Node {
     if (seen && seen.ctime[0] === st.ctimeSec && seen.ctime[1] === st.ctimeNsec) return seen.acl;
     let v: Buffer | null;
     try {
-      v = this.getxattr(XATTR_POSIX_ACL_ACCESS);
+      // through the node's own O_PATH fd where it has one (as its stat): no Gofer round trip
+      const fd = this.fd();
+      v = fd >= 0 ? fdGetxattr(fd, XATTR_POSIX_ACL_ACCESS) : this.getxattr(XATTR_POSIX_ACL_ACCESS);
+      if (v && fd >= 0) v = aclFromHost(this.fs.ids, v);
     } catch {
       // a host file system without ACLs (EOPNOTSUPP): the mode decides
       v = null;

@@ -95,43 +95,34 @@ export function aclBytes(acl: Acl): Buffer {
   return b;
 }
 
+/** posix_acl_valid's order: for each tag but ACL_OTHER, the state it may come in and the state after it (0: none may follow). */
+const ORDER: ReadonlyMap<number, readonly [number, number]> = new Map([
+  [ACL_USER_OBJ, [ACL_USER_OBJ, ACL_USER]],
+  [ACL_USER, [ACL_USER, ACL_USER]],
+  [ACL_GROUP_OBJ, [ACL_USER, ACL_GROUP]],
+  [ACL_GROUP, [ACL_GROUP, ACL_GROUP]],
+  [ACL_MASK, [ACL_GROUP, ACL_OTHER]],
+] as const);
+
 /**
  * posix_acl_valid: permissions rwx at most; USER_OBJ, named users,
  * GROUP_OBJ, named groups, MASK, OTHER in that order, each required one
  * once, and a MASK wherever there are named entries. EINVAL otherwise.
  */
 export function validateAcl(acl: Acl): void {
-  // The state machine of posix_acl_valid: the tag each state takes next.
   let state = ACL_USER_OBJ;
   let needsMask = false;
   for (const e of acl) {
     if (e.perm & ~7) fail('EINVAL');
-    switch (e.tag) {
-      case ACL_USER_OBJ:
-        if (state !== ACL_USER_OBJ) fail('EINVAL');
-        state = ACL_USER;
-        break;
-      case ACL_USER:
-        if (state !== ACL_USER) fail('EINVAL');
-        needsMask = true;
-        break;
-      case ACL_GROUP_OBJ:
-        if (state !== ACL_USER) fail('EINVAL');
-        state = ACL_GROUP;
-        break;
-      case ACL_GROUP:
-        if (state !== ACL_GROUP) fail('EINVAL');
-        needsMask = true;
-        break;
-      case ACL_MASK:
-        if (state !== ACL_GROUP) fail('EINVAL');
-        state = ACL_OTHER;
-        break;
-      default:
-        // ACL_OTHER (parseAcl let no other tag through)
-        if (state !== ACL_OTHER && (state !== ACL_GROUP || needsMask)) fail('EINVAL');
-        state = 0;
+    if (e.tag === ACL_OTHER) {
+      if (state !== ACL_OTHER && (state !== ACL_GROUP || needsMask)) fail('EINVAL');
+      state = 0;
+      continue;
     }
+    const step = ORDER.get(e.tag);
+    if (!step || state !== step[0]) fail('EINVAL');
+    state = step[1];
+    if (e.tag === ACL_USER || e.tag === ACL_GROUP) needsMask = true;
   }
   if (state !== 0) fail('EINVAL');
 }
