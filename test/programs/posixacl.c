@@ -6,9 +6,11 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -177,6 +179,18 @@ static void owner_outside(void) {
 static void owner_inside(void) {
   SET("owner in group set", at("sg3"), ACCESS, UOBJ, 7, 0, GOBJ, 5, 0, OTHER, 5, 0);
   mode("owner in group mode", at("sg3"));
+}
+
+/* One thread turned uid and gid 65534 by raw syscalls (the process's other threads keep root). */
+static void *thread_probe(void *arg) {
+  (void)arg;
+  R("thread setgroups", syscall(SYS_setgroups, 0, NULL));
+  R("thread setgid", syscall(SYS_setgid, 65534));
+  R("thread setuid", syscall(SYS_setuid, 65534));
+  R("thread open t rdonly", opens(at("t"), O_RDONLY));
+  R("thread open t wronly", opens(at("t"), O_WRONLY));
+  R("thread set on t", setxattr(at("t"), ACCESS, "\2\0\0\0", 4, 0));
+  return NULL;
 }
 
 static int exits(int argc, char **argv) {
@@ -421,5 +435,13 @@ int main(int argc, char **argv) {
   as(1000, 1000, 0, NULL, probe);
   R("chmod e 0700 again", chmod(at("e"), 0700));
   as(1001, 2000, 0, NULL, probe);
+
+  /* 9. Credentials of one thread: named user and named group 65534, within the mask. */
+  R("create t", creat_(at("t"), 0600));
+  SET("t acl", at("t"), ACCESS, UOBJ, 6, 0, USER, 7, 65534, GOBJ, 0, 0, GROUP, 6, 65534, MASK, 4, 0, OTHER, 0, 0);
+  pthread_t th;
+  pthread_create(&th, NULL, thread_probe, NULL);
+  pthread_join(th, NULL);
+  R("main thread open t rdwr", opens(at("t"), O_RDWR));
   return 0;
 }
