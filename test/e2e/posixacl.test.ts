@@ -6,8 +6,10 @@
 // native run is on the host's /dev/shm (a tmpfs), the sandbox's on its own
 // /dev/shm and on the overlay's in-memory upper layer. Objects of the
 // overlay's lower layer (host files with ACLs, ext4) are compared with the
-// same objects natively, before and after they are copied up.
+// same objects natively, before and after they are copied up, and so are
+// host files written through the Gofer (--root).
 import fs from 'node:fs';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { type Run, rmrf, runNative, runSandbox } from './harness.js';
@@ -57,5 +59,19 @@ describe('POSIX ACLs on in-memory files behave as on Linux tmpfs', () => {
     // a named entry denying what other grants
     expect(native.stdout).toContain('1001 open deny rdonly: -1 EACCES\n');
     expect(native.stdout).toContain('ld/f access: 44 ');
+  });
+
+  it('host files written through the Gofer (--root): their ACLs enforced, creation under a default ACL without the umask, as the host kernel keeps them', () => {
+    const n = program.scratch();
+    execFileSync(program.path, [n, 'setup']);
+    const root = program.scratch();
+    for (const d of ['w', 'proc', 'dev', 'tmp']) fs.mkdirSync(path.join(root, d));
+    fs.copyFileSync(program.path, path.join(root, 'posixacl'));
+    fs.chmodSync(path.join(root, 'posixacl'), 0o755);
+    execFileSync(program.path, [path.join(root, 'w'), 'setup']);
+    const native = runNative([program.path, n, 'host']);
+    const sandbox = runSandbox(['/posixacl', '/w', 'host'], { doFlags: ['--root', root] });
+    expectSameRun(native, sandbox);
+    expect(native.stdout).toContain('ld/f mode: mode 0660\n');
   });
 });

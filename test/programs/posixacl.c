@@ -250,6 +250,27 @@ static int lower(int setup) {
   return 0;
 }
 
+/* `posixacl D host` on host files written through the Gofer (the
+ * fixture of `setup`): creation in a directory with a default ACL, chmod,
+ * and enforcement, as the host's kernel keeps them. */
+static int host(void) {
+  umask(022);
+  as(1000, 1000, 0, NULL, lower_probe);
+  as(1001, 1001, 0, NULL, lower_probe);
+  R("create ld/f 0666", creat_(at("ld/f"), 0666));
+  made("ld/f");
+  R("mkdir ld/s 0777", mkdir(at("ld/s"), 0777));
+  made("ld/s");
+  R("mkfifo ld/p 0666", mkfifo(at("ld/p"), 0666));
+  made("ld/p");
+  R("lf chmod 0670", chmod(at("lf"), 0670));
+  show("lf chmod get", at("lf"), ACCESS);
+  SET("lf set", at("lf"), ACCESS, UOBJ, 6, 0, USER, 7, 1000, GOBJ, 4, 0, MASK, 7, 0, OTHER, 0, 0);
+  made("lf");
+  as(1000, 1000, 0, NULL, lower_probe);
+  return 0;
+}
+
 /* Ids in ACLs under a user namespace (oci-spec.test.ts): `ids-setup` makes
  * D/hostf natively with named host users 101000 and 5; `ids` (in the
  * container, ids 0-65535 mapped to 100000+) sets and reads ACLs; `ids-show`
@@ -277,6 +298,7 @@ int main(int argc, char **argv) {
   if (argc < 2) return 2;
   D = argv[1];
   if (argc > 2 && strncmp(argv[2], "ids", 3) == 0) return ids(argv[2]);
+  if (argc > 2 && strcmp(argv[2], "host") == 0) return host();
   if (argc > 2) return lower(strcmp(argv[2], "setup") == 0);
   umask(0);
   struct acl a;

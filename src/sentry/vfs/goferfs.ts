@@ -9,6 +9,7 @@ import {
   ACL_UNDEFINED_ID,
   AT_EMPTY_PATH,
   XATTR_POSIX_ACL_ACCESS,
+  XATTR_POSIX_ACL_DEFAULT,
   DT_UNKNOWN,
   NAME_MAX,
   O_ACCMODE,
@@ -37,7 +38,7 @@ import { check, fail, ownFd, sysErr } from '../errors.js';
 import { BoundedLru } from '../lru.js';
 import type { IdMap } from '../idmap.js';
 import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via, onWalkEnd } from './node.js';
-import { now } from './memfs.js';
+import { NO_BYTES, now } from './memfs.js';
 import { type Acl, aclPermitted, decodeAcl, isAclName, mapAclIds } from './posixacl.js';
 import { openHeldInode } from './storage.js';
 
@@ -317,6 +318,12 @@ export class GoferNode extends Node {
   override permits(c: Creds, st: Stat, want: number): boolean {
     if (want === 0 || c.fsuid === st.uid || !(st.mode & 0o070) || this.isSymlink()) return super.permits(c, st, want);
     return aclPermitted(c, st, want, this.accessAcl(st));
+  }
+
+  /** posix_acl_create: no umask in a host directory with a default ACL (the host applies the ACL to the mode it is given). */
+  override appliesUmask(): boolean {
+    const fd = this.fd();
+    return fd < 0 || native.getxattrFd(fd, XATTR_POSIX_ACL_DEFAULT, NO_BYTES) < 0;
   }
 
   /** The access ACL, read again when the ctime `st` shows is not the one it was read at (setting an ACL changes it). */

@@ -337,7 +337,7 @@ const statBuf = new Float64Array(STATX_FIELDS);
 const later = (a: Time, sec: number, nsec: number): boolean => sec > a[0] || (sec === a[0] && nsec > a[1]);
 
 /** asks getxattr for a value's size only */
-const NO_BYTES = new Uint8Array(0);
+export const NO_BYTES = new Uint8Array(0);
 
 /**
  * A regular file: its contents are a file in its file system's storage

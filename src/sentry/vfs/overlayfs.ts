@@ -19,7 +19,6 @@ import {
   S_IFMT,
   S_IFREG,
   UTIME_OMIT,
-  XATTR_POSIX_ACL_DEFAULT,
   dtypeOf,
 } from '../../abi/linux.js';
 import type { Stat, StatFs } from '../../abi/structs.js';
@@ -631,10 +630,9 @@ export class OverlayNode extends Node {
   override setAcl(name: string, acl: Acl | null, keepSgid: boolean): void {
     this.copyUp().setAcl(name, acl, keepSgid);
   }
+  /** (A lower directory is copied up with its default ACL before a creation in it.) */
   override appliesUmask(): boolean {
-    const t = this.top();
-    // A lower directory is copied up with its default ACL before a creation in it.
-    return t === this.upper ? t.appliesUmask() : !safeGetxattr(t, XATTR_POSIX_ACL_DEFAULT);
+    return this.top().appliesUmask();
   }
   override permits(c: Creds, st: Stat, want: number): boolean {
     const detached = this.removed?.attrs;
