@@ -370,6 +370,16 @@ int main(int argc, char **argv) {
   show("default on file get", at("f"), DEFAULT);
   R("bad default on file", setxattr(at("f"), DEFAULT, "\2\0\0\0\1", 5, 0));
   SET("invalid default on file", at("f"), DEFAULT, UOBJ, 7, 0, OTHER, 0, 0);
+  R("symlink sl", symlink("f", at("sl")));
+  a = (struct acl){2, {{UOBJ, 6, NONE}, {USER, 7, 1000}, {GOBJ, 4, NONE}, {MASK, 6, NONE}, {OTHER, 4, NONE}}};
+  R("lset access on symlink", lsetxattr(at("sl"), ACCESS, &a, 44, 0));
+  R("lset default on symlink", lsetxattr(at("sl"), DEFAULT, &a, 44, 0));
+  R("lget access of symlink", lgetxattr(at("sl"), ACCESS, NULL, 0));
+  R("lremove access of symlink", lremovexattr(at("sl"), ACCESS));
+  R("llist of symlink", llistxattr(at("sl"), NULL, 0));
+  R("mkfifo q", mkfifo(at("q"), 0644));
+  R("set access on fifo", setxattr(at("q"), ACCESS, &a, 44, 0));
+  mode("fifo mode", at("q"));
   R("mkdir d", mkdir(at("d"), 0755));
   SET("invalid default on dir", at("d"), DEFAULT, UOBJ, 7, 0, OTHER, 0, 0);
   SET("default on dir", at("d"), DEFAULT, UOBJ, 7, 0, USER, 5, 1000, GOBJ, 5, 0, MASK, 7, 0, OTHER, 1, 0);

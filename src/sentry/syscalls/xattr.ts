@@ -96,8 +96,14 @@ function mayXattr(t: Task, { loc, via }: Obj, name: string, want: number): void 
   requireAccess(t.creds, loc.dentry.node, st, want);
 }
 
+/** A symlink has no ACLs (tmpfs's symlinks have no get_acl or set_acl). */
+function mustHaveAcls(o: Obj): void {
+  if (o.loc.dentry.node.isSymlink()) fail('EOPNOTSUPP');
+}
+
 function getx(t: Task, o: Obj, nameAddr: number, buf: number, size: number): number {
   const name = readName(t, nameAddr);
+  if (isAclName(name) && o.loc.dentry.node.keepsAcls()) mustHaveAcls(o);
   mayXattr(t, o, name, R_OK);
   const v = o.loc.dentry.node.getxattr(name, o.via);
   if (!v) fail('ENODATA');
@@ -141,7 +147,9 @@ function hostFileCaps(value: Buffer): Buffer {
  * removes it. A default ACL only on a directory (EACCES; removing one
  * elsewhere does nothing), set by the owner (EPERM), valid (EINVAL).
  */
-function setAcl(t: Task, { loc, via }: Obj, name: string, acl: Acl | null): void {
+function setAcl(t: Task, o: Obj, name: string, acl: Acl | null): void {
+  mustHaveAcls(o);
+  const { loc, via } = o;
   const node = loc.dentry.node;
   const st = node.stat(via);
   if (name === XATTR_POSIX_ACL_DEFAULT && (st.mode & S_IFMT) !== S_IFDIR) {
