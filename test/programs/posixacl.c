@@ -99,6 +99,20 @@ static int creat_(const char *path, int m) {
   return fd < 0 ? -1 : 0;
 }
 
+/* A file (0666), a directory (0777) and a FIFO (0666) made in `dir`, with what they inherited. */
+static void inherit(const char *dir) {
+  char f[64], s[64], p[64];
+  snprintf(f, sizeof f, "%s/f", dir);
+  snprintf(s, sizeof s, "%s/s", dir);
+  snprintf(p, sizeof p, "%s/p", dir);
+  R("create f 0666", creat_(at(f), 0666));
+  made(f);
+  R("mkdir s 0777", mkdir(at(s), 0777));
+  made(s);
+  R("mkfifo p 0666", mkfifo(at(p), 0666));
+  made(p);
+}
+
 /* Runs `f` in a child with uid `uid`, gid `gid` and groups `groups` (no capabilities). */
 static void as(int uid, int gid, int ngroups, const gid_t *groups, void (*f)(void)) {
   pid_t p = fork();
@@ -241,11 +255,7 @@ static int lower(int setup) {
   as(1000, 1000, 0, NULL, lower_probe);
   R("lf chmod 0610", chmod(at("lf"), 0610));
   as(1000, 1000, 0, NULL, lower_probe);
-  R("create ld/f 0666", creat_(at("ld/f"), 0666));
-  made("ld/f");
-  R("mkdir ld/s 0777", mkdir(at("ld/s"), 0777));
-  mode("ld/s mode", at("ld/s"));
-  show("ld/s default", at("ld/s"), DEFAULT);
+  inherit("ld");
   names("ld list", at("ld"));
   return 0;
 }
@@ -257,12 +267,7 @@ static int host(void) {
   umask(022);
   as(1000, 1000, 0, NULL, lower_probe);
   as(1001, 1001, 0, NULL, lower_probe);
-  R("create ld/f 0666", creat_(at("ld/f"), 0666));
-  made("ld/f");
-  R("mkdir ld/s 0777", mkdir(at("ld/s"), 0777));
-  made("ld/s");
-  R("mkfifo ld/p 0666", mkfifo(at("ld/p"), 0666));
-  made("ld/p");
+  inherit("ld");
   R("lf chmod 0670", chmod(at("lf"), 0670));
   show("lf chmod get", at("lf"), ACCESS);
   SET("lf set", at("lf"), ACCESS, UOBJ, 6, 0, USER, 7, 1000, GOBJ, 4, 0, MASK, 7, 0, OTHER, 0, 0);
@@ -390,16 +395,11 @@ int main(int argc, char **argv) {
 
   /* 6. Inheritance: the umask is not applied, the mode meets the default ACL. */
   umask(077);
-  R("create d/f 0666", creat_(at("d/f"), 0666));
-  made("d/f");
+  inherit("d");
   R("create d/g 0640", creat_(at("d/g"), 0640));
   made("d/g");
-  R("mkdir d/s 0777", mkdir(at("d/s"), 0777));
-  made("d/s");
   R("create d/s/f 0777", creat_(at("d/s/f"), 0777));
   made("d/s/f");
-  R("mkfifo d/p 0666", mkfifo(at("d/p"), 0666));
-  made("d/p");
   R("mknod d/n 0644", mknod(at("d/n"), S_IFREG | 0644, 0));
   made("d/n");
   R("symlink d/l", symlink("f", at("d/l")));
