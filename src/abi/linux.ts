@@ -98,6 +98,8 @@ export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
+export const S_IRWXU = 0o700;
+export const S_IRWXG = 0o070;
 export const S_ISVTX = 0o1000;
 /** The set-id bits of `mode` an exec honours (and a write clears): set-user-id; set-group-id only with group execute. */
 export function execSetidBits(mode: number): number {
@@ -359,8 +361,10 @@ export const XATTR_SIZE_MAX = 65536;
 export const XATTR_LIST_MAX = 65536;
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
-/** A POSIX access ACL (uapi/linux/posix_acl_xattr.h): a version, then {u16 tag, u16 perm, u32 id} entries. */
+/** POSIX ACLs (uapi/linux/posix_acl_xattr.h): a version, then {u16 tag, u16 perm, u32 id} entries. */
 export const XATTR_POSIX_ACL_ACCESS = 'system.posix_acl_access';
+/** a directory's default ACL, which its new entries inherit */
+export const XATTR_POSIX_ACL_DEFAULT = 'system.posix_acl_default';
 /** file capabilities (struct vfs_cap_data, v2 or v3) */
 export const XATTR_SECURITY_CAPABILITY = 'security.capability';
 // struct vfs_cap_data / vfs_ns_cap_data: magic_etc's revision, and the sizes of the two forms
@@ -371,8 +375,13 @@ export const XATTR_CAPS_SZ_2 = 20;
 export const XATTR_CAPS_SZ_3 = 24;
 export const POSIX_ACL_XATTR_VERSION = 2;
 export const ACL_USER_OBJ = 0x01;
+export const ACL_USER = 0x02;
 export const ACL_GROUP_OBJ = 0x04;
+export const ACL_GROUP = 0x08;
+export const ACL_MASK = 0x10;
 export const ACL_OTHER = 0x20;
+/** the id of an entry that names no one (ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER) */
+export const ACL_UNDEFINED_ID = 0xffffffff;
 /** Nested #! interpreters exec_binprm allows before the final image (since Linux 5.9; the older recursive loader allowed BINPRM_MAX_RECURSION, 4). */
 export const EXEC_MAX_INTERPRETERS = 5;
 export const BINPRM_BUF_SIZE = 256;

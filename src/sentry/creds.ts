@@ -21,6 +21,8 @@ import {
 } from '../abi/linux.js';
 import { fail } from './errors.js';
 import { IdMap, type IdMaps, TSVISOR_IDS, through } from './idmap.js';
+import type { Node } from './vfs/node.js';
+import type { Stat } from '../abi/structs.js';
 
 export interface Creds {
   uid: number;
@@ -52,14 +54,18 @@ export function inGroup(c: Creds, gid: number): boolean {
   return c.fsgid === gid || c.groups.includes(gid);
 }
 
-/** generic_permission(): may `c` access an inode with `mode`/`uid`/`gid` for `want` (R_OK|W_OK|X_OK)? */
-export function permitted(c: Creds, mode: number, uid: number, gid: number, want: number): boolean {
+/**
+ * generic_permission(): may `c` access an inode with `mode`/`uid`/`gid` for
+ * `want` (R_OK|W_OK|X_OK)? `aclGrants` decides for a caller other than the
+ * owner when the inode has an access ACL (and group bits, as Linux asks).
+ */
+export function permitted(c: Creds, mode: number, uid: number, gid: number, want: number, aclGrants?: () => boolean): boolean {
   if (want === 0) return true;
-  let bits: number;
-  if (c.fsuid === uid) bits = (mode >> 6) & 7;
-  else if (inGroup(c, gid)) bits = (mode >> 3) & 7;
-  else bits = mode & 7;
-  if ((bits & want) === want) return true;
+  let granted: boolean;
+  if (c.fsuid === uid) granted = ((mode >> 6) & 7 & want) === want;
+  else if (aclGrants && mode & 0o070) granted = aclGrants();
+  else granted = ((inGroup(c, gid) ? (mode >> 3) & 7 : mode & 7) & want) === want;
+  if (granted) return true;
   // Linux applies capabilities only to an inode whose owner and group the namespace maps (capable_wrt_inode_uidgid).
   if (uid === UNMAPPED_ID || gid === UNMAPPED_ID) return false;
   const isDir = (mode & S_IFMT) === S_IFDIR;
@@ -74,8 +80,9 @@ export function permitted(c: Creds, mode: number, uid: number, gid: number, want
   return false;
 }
 
-export function requireAccess(c: Creds, mode: number, uid: number, gid: number, want: number): void {
-  if (!permitted(c, mode, uid, gid, want)) fail('EACCES');
+/** EACCES unless `node` (attributes `st`) permits `want` to `c`: its mode, or its file system's rule (an ACL). */
+export function requireAccess(c: Creds, node: Node, st: Stat, want: number): void {
+  if (!node.permits(c, st, want)) fail('EACCES');
 }
 
 /** inode_owner_or_capable() */

@@ -80,6 +80,11 @@ export class IdMap {
     return this.ranges ? orOverflow(through(this.ranges.uid, id, 'containerID')) : id;
   }
 
+  /** A container id's host id; -1 where no mapping covers it. */
+  hostId(kind: 'uid' | 'gid', id: number): number {
+    return this.ranges ? through(this.ranges[kind], id, 'containerID') : id;
+  }
+
   gidToHost(id: number): number {
     return this.ranges ? orOverflow(through(this.ranges.gid, id, 'containerID')) : id;
   }

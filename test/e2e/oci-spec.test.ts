@@ -576,6 +576,29 @@ describe('linux.uidMappings and gidMappings (a user namespace in the spec)', () 
     expect(hostFiles.tsvisor).toEqual(hostFiles.runc);
   });
 
+  it('POSIX ACLs of host files name the container ids the mappings give: set, read, refused for an unmapped id, as under runc', () => {
+    const acl = compile('posixacl', base);
+    const out: Record<string, unknown> = {};
+    for (const rt of RUNTIMES) {
+      const mapped = mappedRoot(`acl-${rt}`);
+      fs.copyFileSync(acl, path.join(mapped, 'posixacl'));
+      fs.chmodSync(path.join(mapped, 'posixacl'), 0o755);
+      const dir = path.join(mapped, 'tmp');
+      spawnSync(acl, [dir, 'ids-setup']);
+      fs.chownSync(path.join(dir, 'hostf'), 100000, 100000);
+      const inside = run(rt, bundle(['/posixacl', '/tmp', 'ids'], userns(mapped, REMAP)));
+      const host = spawnSync(acl, [dir, 'ids-show'], { encoding: 'utf8' }).stdout;
+      out[rt] = { inside, host };
+    }
+    const ts = out.tsvisor as { inside: Outcome; host: string };
+    // the host's 101000 is the container's 1000; its 5 no mapping covers (-1, not the overflow id)
+    expect(ts.inside.stdout).toContain('hostf get: 52 02000000 01000600 ffffffff 02000600 e8030000 02000400 ffffffff ');
+    expect(ts.inside.stdout).toContain('idf unmapped user: -1 EINVAL\n');
+    // the container's 1000 and 2000 are the host's 101000 and 102000
+    expect(ts.host).toBe('idf get: 52 02000000 01000600 ffffffff 02000600 888a0100 04000400 ffffffff 08000400 708e0100 10000600 ffffffff 20000000 ffffffff\n');
+    expect(out.tsvisor).toEqual(out.runc);
+  });
+
   it('a host file the mappings do not cover: neither the container root (with CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN) nor its uid 65534 may read, change or chown it, as under runc', () => {
     const out: Record<string, unknown> = {};
     for (const rt of RUNTIMES) {

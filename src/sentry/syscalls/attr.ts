@@ -163,7 +163,7 @@ function chownTarget(tg: Target, uid: number, gid: number): number {
 function utimesTarget(tg: Target, atime: [number, number], mtime: [number, number]): number {
   const c = tg.creds;
   const toNow = (atime[1] === UTIME_NOW || atime[1] === UTIME_OMIT) && (mtime[1] === UTIME_NOW || mtime[1] === UTIME_OMIT);
-  const ok = ownerOrCapable(c, tg.st.uid) || (toNow && permitted(c, tg.st.mode, tg.st.uid, tg.st.gid, W_OK));
+  const ok = ownerOrCapable(c, tg.st.uid) || (toNow && (tg.node ? tg.node.permits(c, tg.st, W_OK) : permitted(c, tg.st.mode, tg.st.uid, tg.st.gid, W_OK)));
   if (!ok) {
     release(tg);
     fail(toNow ? 'EACCES' : 'EPERM');

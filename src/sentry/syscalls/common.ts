@@ -9,7 +9,7 @@ import type { Identified, OpenFile } from '../files.js';
 import type { Kernel } from '../kernel.js';
 import { readPath } from '../memory.js';
 import type { Task } from '../task.js';
-import type { Location, SetAttr, Via } from '../vfs/node.js';
+import type { Location, Node, SetAttr, Via } from '../vfs/node.js';
 import { type ParentAndName, resolve, resolveParent } from '../vfs/resolve.js';
 
 /**
@@ -153,7 +153,7 @@ export function mayModifyDir(t: Task, dir: Location): void {
   if (dir.dentry.dead) fail('ENOENT');
   mustBeWritable(dir);
   const st = dir.dentry.node.stat();
-  requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK | X_OK);
+  requireAccess(t.creds, dir.dentry.node, st, W_OK | X_OK);
 }
 
 /**
@@ -174,7 +174,7 @@ export function installFd(k: Kernel, a: SyscallArgs, hostFd: number, file: OpenF
   return r < 0 ? r : REPLIED;
 }
 
-/** Applies the task's umask to a creation mode. */
-export function umaskMode(t: Task, mode: number): number {
-  return mode & ~t.fs.umask & 0o7777;
+/** Applies the task's umask to a mode to create with in `dir` (unless its default ACL replaces the umask). */
+export function umaskMode(t: Task, mode: number, dir: Node): number {
+  return mode & (dir.appliesUmask() ? ~t.fs.umask : ~0) & 0o7777;
 }

@@ -10,14 +10,14 @@ import type { Task } from '../task.js';
 import type { DirEntry, Location, Via } from '../vfs/node.js';
 import { lookupChild, parentOf, pathOf } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { mayModifyDir, notPath, parentAt, resolveAt, throughFd } from './common.js';
+import { mayModifyDir, notPath, parentAt, resolveAt, throughFd, umaskMode } from './common.js';
 
 function mkdirAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: number): number {
   const { parent, name } = parentAt(k, t, dirfd, pathAddr);
   if (name === '' || name === '.' || name === '..') fail('EEXIST');
   if (lookupChild(parent, name)) fail('EEXIST');
   mayModifyDir(t, parent);
-  const node = parent.dentry.node.mkdir(name, mode & (0o777 | S_ISVTX) & ~t.fs.umask, t.creds);
+  const node = parent.dentry.node.mkdir(name, umaskMode(t, mode & (0o777 | S_ISVTX), parent.dentry.node), t.creds);
   parent.dentry.add(name, node);
   k.inotify.created(parent.dentry.node, name, node);
   return 0;
@@ -113,7 +113,7 @@ function getdents(k: Kernel, t: Task, fd: number, addr: number, count: number, l
 function setCwd(t: Task, loc: Location): number {
   if (!loc.dentry.node.isDir()) fail('ENOTDIR');
   const st = loc.dentry.node.stat();
-  requireAccess(t.creds, st.mode, st.uid, st.gid, X_OK);
+  requireAccess(t.creds, loc.dentry.node, st, X_OK);
   t.fs.cwd = loc;
   return 0;
 }
@@ -146,7 +146,7 @@ export const dirHandlers: Record<string, Handler> = {
     const loc = resolveAt(k, t, AT_FDCWD, a.long(0), true)!;
     if (!loc.dentry.node.isDir()) fail('ENOTDIR');
     const st = loc.dentry.node.stat();
-    requireAccess(t.creds, st.mode, st.uid, st.gid, X_OK);
+    requireAccess(t.creds, loc.dentry.node, st, X_OK);
     if (!hasCap(t.creds, CAP_SYS_CHROOT)) fail('EPERM');
     t.fs.root = loc;
     return 0;

@@ -50,7 +50,7 @@ import { NUMBERS } from '../../syscalls/table.js';
 import { startInjection } from '../inject.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../../platform/native.js';
 import { CONTINUE } from '../../platform/notif.js';
-import { permitted, requireAccess } from '../creds.js';
+import { requireAccess } from '../creds.js';
 import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, readStringArray, writeBytes } from '../memory.js';
@@ -87,7 +87,7 @@ function mayExecute(t: Task, loc: Location): void {
   if (!node.isRegular()) fail('EACCES');
   if (loc.mount.opts.noexec) fail('EACCES');
   const st = node.stat();
-  requireAccess(t.creds, st.mode, st.uid, st.gid, X_OK);
+  requireAccess(t.creds, node, st, X_OK);
 }
 
 /**
@@ -518,7 +518,7 @@ function noAccessCopy(fd: number): number {
 /** Whether `t` may read the file `loc` (its VFS attributes, as open's check). */
 function mayRead(t: Task, loc: Location): boolean {
   const st = loc.dentry.node.stat();
-  return permitted(t.creds, st.mode, st.uid, st.gid, R_OK);
+  return loc.dentry.node.permits(t.creds, st, R_OK);
 }
 
 /**

@@ -142,7 +142,7 @@ function openTmpfile(k: Kernel, t: Task, a: SyscallArgs, dir: Location, flags: n
   if (!node.isDir()) fail('ENOTDIR');
   mustBeWritable(dir);
   if (!node.permits(t.creds, node.stat(), W_OK | X_OK)) fail('EACCES');
-  const r = node.tmpfile(umaskMode(t, mode), t.creds, flags & ~(O_TMPFILE | O_CREAT));
+  const r = node.tmpfile(umaskMode(t, mode, node), t.creds, flags & ~(O_TMPFILE | O_CREAT));
   const d = new Dentry(`#${r.node.stat().ino}`, dir.dentry, r.node);
   d.dead = true;
   const file = { loc: { mount: dir.mount, dentry: d }, flags, direct: true, opener: { proc: t.proc, creds: t.creds } };
@@ -209,7 +209,7 @@ function doOpen(k: Kernel, t: Task, a: SyscallArgs, dirfd: number, pathAddr: num
       continue;
     }
     mayModifyDir(t, parent);
-    const r = parent.dentry.node.create(name, umaskMode(t, mode), t.creds, flags & ~(O_CREAT | O_EXCL));
+    const r = parent.dentry.node.create(name, umaskMode(t, mode, parent.dentry.node), t.creds, flags & ~(O_CREAT | O_EXCL));
     const d = parent.dentry.add(name, r.node);
     k.inotify.created(parent.dentry.node, name, r.node);
     k.inotify.event(d, IN_OPEN);
@@ -251,7 +251,7 @@ export const fileHandlers: Record<string, Handler> = {
     if (node.isDir()) fail('EISDIR');
     if (!node.isRegular()) fail('EINVAL');
     const st = node.stat();
-    requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
+    requireAccess(t.creds, node, st, W_OK);
     mustBeWritable(loc);
     notExecuting(k, loc);
     if (len > st.size) withinFsizeLimit(t, len);
@@ -304,7 +304,7 @@ function mknodAt(k: Kernel, t: Task, dirfd: number, pathAddr: number, mode: numb
   if (name === '' || name === '.' || name === '..' || trailingSlash) fail('EEXIST');
   if (lookupChild(parent, name)) fail('EEXIST');
   mayModifyDir(t, parent);
-  const full = (type || S_IFREG) | umaskMode(t, mode);
+  const full = (type || S_IFREG) | umaskMode(t, mode, parent.dentry.node);
   // dev_t from mknod is the old 32-bit encoding (major 12 bits, minor 20 bits).
   const rdev = makedev((dev >>> 8) & 0xfff, (dev & 0xff) | ((dev >>> 12) & 0xfff00));
   const node = parent.dentry.node.mknod(name, full, rdev, t.creds);

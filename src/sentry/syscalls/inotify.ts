@@ -39,7 +39,7 @@ function addWatch(k: Kernel, t: Task, fd: number, pathAddr: number, mask: number
     const node = loc.dentry.node;
     if (mask & IN_ONLYDIR && !node.isDir()) fail('ENOTDIR');
     const st = node.stat();
-    requireAccess(t.creds, st.mode, st.uid, st.gid, R_OK);
+    requireAccess(t.creds, node, st, R_OK);
     return k.inotify.addWatch(inst, node, mask);
   });
 }

@@ -16,12 +16,12 @@ import {
   execSetidBits,
 } from '../../abi/linux.js';
 import type { Stat } from '../../abi/structs.js';
-import { hasCap, mayDeleteChild, permitted, requireAccess } from '../creds.js';
+import { hasCap, mayDeleteChild, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
-import type { Dentry, Location } from '../vfs/node.js';
+import type { Dentry, Location, Node } from '../vfs/node.js';
 import { lookupChild } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
 import { assertValid, mayModifyDir, namedOnly, parentAt, resolveAt, resolvePathAt } from './common.js';
@@ -94,7 +94,7 @@ function renameAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirf
   // Moving a directory to a new parent rewrites its "..": it must be writable.
   if (srcDir && op.parent.dentry !== np.parent.dentry) {
     const st = src.dentry.node.stat();
-    requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
+    requireAccess(t.creds, src.dentry.node, st, W_OK);
   }
   op.parent.dentry.node.rename(op.name, np.parent.dentry.node, np.name, flags);
   if (flags & RENAME_EXCHANGE && dst) {
@@ -120,11 +120,11 @@ function renameAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirf
  * may read and write a regular file that is neither set-user-ID nor
  * set-group-ID executable, or a holder of CAP_FOWNER, may link to it.
  */
-function mayHardlink(t: Task, st: Stat): void {
+function mayHardlink(t: Task, node: Node, st: Stat): void {
   const c = t.creds;
   if (c.fsuid === st.uid || hasCap(c, CAP_FOWNER)) return;
   const regular = (st.mode & S_IFMT) === S_IFREG;
-  if (regular && !execSetidBits(st.mode) && permitted(c, st.mode, st.uid, st.gid, R_OK | W_OK)) return;
+  if (regular && !execSetidBits(st.mode) && node.permits(c, st, R_OK | W_OK)) return;
   fail('EPERM');
 }
 
@@ -162,7 +162,7 @@ function linkAt(k: Kernel, t: Task, olddirfd: number, oldAddr: number, newdirfd:
   if (existing) fail('EEXIST');
   if (np.trailingSlash) fail('ENOENT');
   if (old.mount !== np.parent.mount) fail('EXDEV');
-  mayHardlink(t, old.dentry.node.stat());
+  mayHardlink(t, old.dentry.node, old.dentry.node.stat());
   mayModifyDir(t, np.parent);
   if (old.dentry.node.isDir()) fail('EPERM');
   np.parent.dentry.node.link(np.name, old.dentry.node);

@@ -78,7 +78,7 @@ import type { Process, Task } from '../task.js';
 import type { Node } from '../vfs/node.js';
 import { lookupChild, resolve, resolveParent } from '../vfs/resolve.js';
 import type { Handler } from './dispatch.js';
-import { assertValid, installFd, mayModifyDir, startDir, umaskMode } from './common.js';
+import { assertValid, installFd, mayModifyDir, startDir } from './common.js';
 import { STATX, STATX_FIELDS } from '../../platform/native.js';
 
 const SOCKADDR_MAX = 128;
@@ -370,7 +370,7 @@ function destination(k: Kernel, t: Task, addr: Buffer): Destination {
   if (path === null) return { addr: privateAbstract(k, addr), fd: -1 };
   const loc = resolve(t.resolveCtx(), startDir(k, t, -100, path), path, true);
   const st = loc.dentry.node.stat();
-  requireAccess(t.creds, st.mode, st.uid, st.gid, W_OK);
+  requireAccess(t.creds, loc.dentry.node, st, W_OK);
   if ((st.mode & S_IFMT) !== S_IFSOCK) fail('ECONNREFUSED');
   const b = bindings.get(nodeKey(loc.dentry.node));
   if (!b) fail('ECONNREFUSED');
@@ -439,10 +439,11 @@ function bind(k: Kernel, t: Task, sock: number, addr: Buffer): number {
     mayModifyDir(t, parent);
     assertValid(k, t);
     // The socket file first, as Linux makes it: a bind that fails leaves the
-    // socket unbound. Its mode is the socket's own (fchmod may have changed it) less the umask.
+    // socket unbound. Its mode is the socket's own (fchmod may have changed it) less the umask,
+    // even under a default ACL (unix_bind_bsd applies it itself).
     const sx = new Float64Array(STATX_FIELDS);
     if (native.statxFd(sock, sx) < 0) fail('EBADF');
-    const node = parent.dentry.node.mknod(name, S_IFSOCK | umaskMode(t, sx[STATX.mode]! & 0o777), 0, t.creds);
+    const node = parent.dentry.node.mknod(name, S_IFSOCK | sx[STATX.mode]! & 0o777 & ~t.fs.umask, 0, t.creds);
     parent.dentry.add(name, node);
     const b = mirrorBind(sock, path, addr);
     if (typeof b === 'number') {

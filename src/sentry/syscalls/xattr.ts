@@ -2,6 +2,7 @@
 // llistxattr, flistxattr, removexattr, lremovexattr, fremovexattr.
 import {
   AT_FDCWD,
+  CAP_FSETID,
   CAP_SETFCAP,
   CAP_SYS_ADMIN,
   IN_ATTRIB,
@@ -10,10 +11,12 @@ import {
   S_IFMT,
   S_IFREG,
   S_ISVTX,
+  UNMAPPED_ID,
   W_OK,
   XATTR_CREATE,
   XATTR_LIST_MAX,
   XATTR_NAME_MAX,
+  XATTR_POSIX_ACL_DEFAULT,
   XATTR_REPLACE,
   XATTR_SECURITY_CAPABILITY,
   XATTR_SIZE_MAX,
@@ -23,13 +26,14 @@ import {
   XATTR_CAPS_SZ_2,
   XATTR_CAPS_SZ_3,
 } from '../../abi/linux.js';
-import { hasCap, hostIdOf, ownerOrCapable, requireAccess } from '../creds.js';
+import { hasCap, hostIdOf, inGroup, ownerOrCapable, requireAccess } from '../creds.js';
 import { fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readBytes, readString, writeBytes } from '../memory.js';
 import type { Task } from '../task.js';
 import { GoferFs } from '../vfs/goferfs.js';
 import type { Location, Via } from '../vfs/node.js';
+import { type Acl, isAclName, parseAcl, validateAcl } from '../vfs/posixacl.js';
 import type { Handler } from './dispatch.js';
 import { mustBeWritable, notPath, resolveAt, throughFd } from './common.js';
 
@@ -89,11 +93,17 @@ function mayXattr(t: Task, { loc, via }: Obj, name: string, want: number): void 
     if (want === W_OK && !ownerOrCapable(t.creds, st.uid)) fail('EPERM');
     return;
   }
-  requireAccess(t.creds, st.mode, st.uid, st.gid, want);
+  requireAccess(t.creds, loc.dentry.node, st, want);
+}
+
+/** A symlink has no ACLs (tmpfs's symlinks have no get_acl or set_acl). */
+function mustHaveAcls(o: Obj): void {
+  if (o.loc.dentry.node.isSymlink()) fail('EOPNOTSUPP');
 }
 
 function getx(t: Task, o: Obj, nameAddr: number, buf: number, size: number): number {
   const name = readName(t, nameAddr);
+  if (isAclName(name) && o.loc.dentry.node.keepsAcls()) mustHaveAcls(o);
   mayXattr(t, o, name, R_OK);
   const v = o.loc.dentry.node.getxattr(name, o.via);
   if (!v) fail('ENODATA');
@@ -132,12 +142,38 @@ function hostFileCaps(value: Buffer): Buffer {
   return value;
 }
 
+/**
+ * vfs_set_acl on a file system that keeps POSIX ACLs itself: `acl` null
+ * removes it. A default ACL only on a directory (EACCES; removing one
+ * elsewhere does nothing), set by the owner (EPERM), valid (EINVAL).
+ */
+function setAcl(t: Task, o: Obj, name: string, acl: Acl | null): void {
+  mustHaveAcls(o);
+  const { loc, via } = o;
+  const node = loc.dentry.node;
+  const st = node.stat(via);
+  if (name === XATTR_POSIX_ACL_DEFAULT && (st.mode & S_IFMT) !== S_IFDIR) {
+    if (acl) fail('EACCES');
+    return;
+  }
+  if (!ownerOrCapable(t.creds, st.uid)) fail('EPERM');
+  if (acl) validateAcl(acl);
+  const mapped = st.uid !== UNMAPPED_ID && st.gid !== UNMAPPED_ID;
+  node.setAcl(name, acl, inGroup(t.creds, st.gid) || (mapped && hasCap(t.creds, CAP_FSETID)));
+}
+
 function setx(k: Kernel, t: Task, o: Obj, nameAddr: number, valAddr: number, size: number, flags: number): number {
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) fail('EINVAL');
   if (size > XATTR_SIZE_MAX) fail('E2BIG');
   const name = readName(t, nameAddr);
   let value = readBytes(t, valAddr, size);
   mustBeWritable(o.loc);
+  if (isAclName(name) && o.loc.dentry.node.keepsAcls()) {
+    // Linux sets ACLs past the xattr checks and flags; an empty value removes one.
+    setAcl(t, o, name, size ? parseAcl(value) : null);
+    k.inotify.event(o.loc.dentry, IN_ATTRIB);
+    return 0;
+  }
   mayXattr(t, o, name, W_OK);
   if (name === XATTR_SECURITY_CAPABILITY && o.loc.mount.fs instanceof GoferFs) value = hostFileCaps(value);
   o.loc.dentry.node.setxattr(name, value, flags, o.via);
@@ -158,8 +194,11 @@ function listx(t: Task, o: Obj, buf: number, size: number): number {
 function removex(k: Kernel, t: Task, o: Obj, nameAddr: number): number {
   const name = readName(t, nameAddr);
   mustBeWritable(o.loc);
-  mayXattr(t, o, name, W_OK);
-  o.loc.dentry.node.removexattr(name, o.via);
+  if (isAclName(name) && o.loc.dentry.node.keepsAcls()) setAcl(t, o, name, null);
+  else {
+    mayXattr(t, o, name, W_OK);
+    o.loc.dentry.node.removexattr(name, o.via);
+  }
   k.inotify.event(o.loc.dentry, IN_ATTRIB);
   return 0;
 }

@@ -6,7 +6,10 @@
 // symlink targets come with the lookup. Everything that opens or changes
 // host files is a Gofer request by path relative to the export.
 import {
+  ACL_UNDEFINED_ID,
   AT_EMPTY_PATH,
+  XATTR_POSIX_ACL_ACCESS,
+  XATTR_POSIX_ACL_DEFAULT,
   DT_UNKNOWN,
   NAME_MAX,
   O_ACCMODE,
@@ -35,7 +38,8 @@ import { check, fail, ownFd, sysErr } from '../errors.js';
 import { BoundedLru } from '../lru.js';
 import type { IdMap } from '../idmap.js';
 import { Detached, type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via, onWalkEnd } from './node.js';
-import { now } from './memfs.js';
+import { NO_BYTES, now } from './memfs.js';
+import { type Acl, aclPermitted, decodeAcl, isAclName, mapAclIds } from './posixacl.js';
 import { openHeldInode } from './storage.js';
 
 /** Gofer replies are a value or a negative errno. */
@@ -241,6 +245,26 @@ function readEntries(fd: number): DirEntry[] {
   }
 }
 
+/**
+ * A POSIX ACL's value with its named users and groups taken from the
+ * sandbox's ids to the host's, EINVAL for one no mapping covers (as
+ * posix_acl_from_xattr); and back, an uncovered host id showing as -1
+ * (posix_acl_to_xattr's from_kuid, not the overflow id).
+ */
+function aclToHost(ids: IdMap, value: Buffer): Buffer {
+  return mapAclIds(value, (kind, id) => {
+    const h = ids.hostId(kind, id);
+    if (h < 0) fail('EINVAL');
+    return h;
+  });
+}
+function aclFromHost(ids: IdMap, value: Buffer): Buffer {
+  return mapAclIds(value, (kind, id) => {
+    if (!ids.mapsHost(kind, id)) return ACL_UNDEFINED_ID;
+    return kind === 'uid' ? ids.uidFromHost(id) : ids.gidFromHost(id);
+  });
+}
+
 /** Reads an xattr of the object behind `fd`; null when it has none of that name. */
 function fdGetxattr(fd: number, name: string): Buffer | null {
   const n = native.getxattrFd(fd, name, xattrBuf);
@@ -263,6 +287,8 @@ export class GoferNode extends Node {
   private misses = 0;
   /** the host object's (dev major, dev minor, inode), as the Gofer last reported it */
   private ident: [number, number, number];
+  /** its access ACL (accessAcl) and the ctime it was read at */
+  private acl: { ctime: [number, number]; acl: Acl | null } | null = null;
 
   constructor(
     readonly fs: GoferFs,
@@ -282,6 +308,40 @@ export class GoferNode extends Node {
 
   override hostObject(): [number, number, number] | null {
     return this.removed ? null : this.ident;
+  }
+
+  /**
+   * generic_permission with the host object's access ACL, which the host
+   * does not apply for the guest (the Gofer opens as its root). Linux reads
+   * it only for a caller other than the owner and a mode with group bits.
+   */
+  override permits(c: Creds, st: Stat, want: number): boolean {
+    if (want === 0 || c.fsuid === st.uid || !(st.mode & 0o070) || this.isSymlink()) return super.permits(c, st, want);
+    return aclPermitted(c, st, want, this.accessAcl(st));
+  }
+
+  /** posix_acl_create: no umask in a host directory with a default ACL (the host applies the ACL to the mode it is given). */
+  override appliesUmask(): boolean {
+    const fd = this.fd();
+    return fd < 0 || native.getxattrFd(fd, XATTR_POSIX_ACL_DEFAULT, NO_BYTES) < 0;
+  }
+
+  /** The access ACL, read again when the ctime `st` shows is not the one it was read at (setting an ACL changes it). */
+  private accessAcl(st: Stat): Acl | null {
+    const seen = this.acl;
+    if (seen && seen.ctime[0] === st.ctimeSec && seen.ctime[1] === st.ctimeNsec) return seen.acl;
+    let v: Buffer | null;
+    try {
+      // through the node's own O_PATH fd where it has one (as its stat): no Gofer round trip
+      const fd = this.fd();
+      v = fd >= 0 ? fdGetxattr(fd, XATTR_POSIX_ACL_ACCESS) : this.getxattr(XATTR_POSIX_ACL_ACCESS);
+      if (v && fd >= 0) v = aclFromHost(this.fs.ids, v);
+    } catch {
+      // a host file system without ACLs (EOPNOTSUPP): the mode decides
+      v = null;
+    }
+    this.acl = { ctime: [st.ctimeSec, st.ctimeNsec], acl: v ? decodeAcl(v) : null };
+    return this.acl.acl;
   }
 
   /** `other` (a fresh lookup of this node's name) is the same host object. */
@@ -626,8 +686,12 @@ export class GoferNode extends Node {
   }
 
   override getxattr(name: string, via?: Via): Buffer | null {
-    if (via) return fdGetxattr(via.fd, name);
-    if (this.removed) return this.removed.attrs.getxattr(name);
+    if (this.removed && !via) return this.removed.attrs.getxattr(name);
+    const v = via ? fdGetxattr(via.fd, name) : this.hostGetxattr(name);
+    // A POSIX ACL names host ids: the sandbox sees its own.
+    return v && isAclName(name) ? aclFromHost(this.fs.ids, v) : v;
+  }
+  private hostGetxattr(name: string): Buffer | null {
     const r = this.client.getxattr(this.fs.exportId, this.rel(), name, MAX_XATTR_BYTES);
     if (typeof r === 'number') {
       if (r === -61 /* ENODATA */) return null;
@@ -642,8 +706,9 @@ export class GoferNode extends Node {
     return r.toString('latin1').split('\0').filter(Boolean);
   }
   override setxattr(name: string, value: Buffer, flags: number, via?: Via): void {
+    if (this.removed && !via) return this.removed.attrs.setxattr(name, value, flags);
+    if (isAclName(name)) value = aclToHost(this.fs.ids, value);
     if (via) return void check(native.setxattrFd(via.fd, name, value, flags));
-    if (this.removed) return this.removed.attrs.setxattr(name, value, flags);
     ok(this.client.setxattr(this.fs.exportId, this.rel(), name, value, flags));
   }
   override removexattr(name: string, via?: Via): void {

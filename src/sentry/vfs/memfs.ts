@@ -5,9 +5,6 @@
 // flags while reads, writes and mmap run natively. Everything is counted
 // (nr_inodes, size, the sandbox's budget): running out is ENOSPC.
 import {
-  ACL_GROUP_OBJ,
-  ACL_OTHER,
-  ACL_USER_OBJ,
   AT_EMPTY_PATH,
   O_ACCMODE,
   O_CREAT,
@@ -18,7 +15,6 @@ import {
   O_WRONLY,
   O_RDONLY,
   O_RDWR,
-  POSIX_ACL_XATTR_VERSION,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
   S_IFDIR,
@@ -33,6 +29,7 @@ import {
   UTIME_OMIT,
   XATTR_CREATE,
   XATTR_POSIX_ACL_ACCESS,
+  XATTR_POSIX_ACL_DEFAULT,
   XATTR_SECURITY_CAPABILITY,
   XATTR_REPLACE,
   dtypeOf,
@@ -46,6 +43,7 @@ import { check, fail, ownFd } from '../errors.js';
 import { type DirEntry, type FileSystem, Node, type Opened, type SetAttr, type Via } from './node.js';
 import { SANDBOX_NODES } from '../limits.js';
 import { pipeOf } from './fifo.js';
+import { type Acl, aclBytes, aclPermitted, chmodAcl, decodeAcl, inheritAcl, isAclName, updateMode } from './posixacl.js';
 import { DEFAULT_TMPFS_SIZE, Storage, XATTR_NODE_MAX, budget, chargeMeta, chargeNodes, openHeldInode, unchargeMeta } from './storage.js';
 
 export type Time = [number, number];
@@ -208,7 +206,12 @@ export abstract class MemNode extends Node {
   }
 
   applyAttrs(a: SetAttr, via?: Via): void {
-    if (a.mode !== undefined) this.modeBits = (this.modeBits & S_IFMT) | (a.mode & 0o7777);
+    if (a.mode !== undefined) {
+      this.modeBits = (this.modeBits & S_IFMT) | (a.mode & 0o7777);
+      // posix_acl_chmod: the access ACL follows the new mode.
+      const acl = this.acl(XATTR_POSIX_ACL_ACCESS);
+      if (acl) this.putXattr(XATTR_POSIX_ACL_ACCESS, aclBytes(chmodAcl(acl, this.modeBits)));
+    }
     if (a.uid !== undefined && a.uid !== -1) this.uid = a.uid;
     if (a.gid !== undefined && a.gid !== -1) this.gid = a.gid;
     // A chown of a non-directory drops its file capabilities (Linux's ATTR_KILL_PRIV).
@@ -251,21 +254,61 @@ export abstract class MemNode extends Node {
     return this.xattrs?.get(name) ?? null;
   }
   override listxattr(): string[] {
-    return [...(this.xattrs?.keys() ?? [])];
+    // tmpfs lists the ACLs first (simple_xattr_list).
+    const names = [...(this.xattrs?.keys() ?? [])];
+    return [...names.filter(isAclName).sort(), ...names.filter((n) => !isAclName(n))];
   }
   override setxattr(name: string, value: Buffer, flags: number): void {
     const old = this.xattrs?.get(name);
     if (flags & XATTR_CREATE && old) fail('EEXIST');
     if (flags & XATTR_REPLACE && !old) fail('ENODATA');
-    const mode = name === XATTR_POSIX_ACL_ACCESS ? minimalAclMode(value) : null;
-    if (mode !== null) {
-      // As Linux: an access ACL that only restates the mode sets the mode and is not kept.
-      this.modeBits = (this.modeBits & ~0o777) | mode;
-      if (old) this.removexattr(name);
-    } else {
-      this.putXattr(name, value);
-    }
+    this.putXattr(name, value);
     this.touchCtime();
+  }
+
+  /** The ACL kept under `name` (XATTR_POSIX_ACL_ACCESS or _DEFAULT), or null. */
+  acl(name: string): Acl | null {
+    const v = this.xattrs?.get(name);
+    return v ? decodeAcl(v) : null;
+  }
+
+  override keepsAcls(): boolean {
+    return true;
+  }
+
+  override setAcl(name: string, acl: Acl | null, keepSgid: boolean): void {
+    let keep = acl;
+    let mode = this.modeBits;
+    if (name === XATTR_POSIX_ACL_ACCESS) ({ mode, keep } = updateMode(acl, mode, keepSgid));
+    if (keep) this.putXattr(name, aclBytes(keep));
+    else if (this.xattrs?.has(name)) this.removexattr(name);
+    this.modeBits = mode;
+    this.touchCtime();
+  }
+
+  override permits(c: Creds, st: Stat, want: number): boolean {
+    return aclPermitted(c, st, want, this.acl(XATTR_POSIX_ACL_ACCESS));
+  }
+
+  /**
+   * posix_acl_create: a node made in this directory with `mode` (the umask
+   * not applied when this directory has a default ACL) gets the mode and
+   * access ACL the default ACL gives it, and a directory the default ACL too.
+   */
+  protected inherited(mode: number): { mode: number; apply: (n: MemNode) => void } {
+    const dflt = this.acl(XATTR_POSIX_ACL_DEFAULT);
+    if (!dflt) return { mode, apply: () => {} };
+    const r = inheritAcl(dflt, mode);
+    const apply = (n: MemNode) => {
+      try {
+        if (r.access) n.putXattr(XATTR_POSIX_ACL_ACCESS, aclBytes(r.access));
+        if (n.isDir()) n.putXattr(XATTR_POSIX_ACL_DEFAULT, aclBytes(dflt));
+      } catch (e) {
+        n.dropLink();
+        throw e;
+      }
+    };
+    return { mode: r.mode, apply };
   }
   /** Stores an xattr, charged: names and values of one node together up to XATTR_NODE_MAX, then ENOSPC. */
   putXattr(name: string, value: Buffer): void {
@@ -289,30 +332,12 @@ export abstract class MemNode extends Node {
   }
 }
 
-/**
- * The permission bits an access ACL of only the owner, group and other
- * entries stands for; null for an ACL with more entries. EINVAL for one
- * that is not an ACL.
- */
-function minimalAclMode(acl: Buffer): number | null {
-  if (acl.length < 4 || (acl.length - 4) % 8 || acl.readUInt32LE(0) !== POSIX_ACL_XATTR_VERSION) fail('EINVAL');
-  const perms = new Map<number, number>();
-  for (let off = 4; off < acl.length; off += 8) {
-    const tag = acl.readUInt16LE(off);
-    if (perms.has(tag)) return null;
-    perms.set(tag, acl.readUInt16LE(off + 2) & 7);
-  }
-  const [u, g, o] = [ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_OTHER].map((t) => perms.get(t));
-  if (perms.size !== 3 || u === undefined || g === undefined || o === undefined) return null;
-  return (u << 6) | (g << 3) | o;
-}
-
 const statBuf = new Float64Array(STATX_FIELDS);
 
 const later = (a: Time, sec: number, nsec: number): boolean => sec > a[0] || (sec === a[0] && nsec > a[1]);
 
 /** asks getxattr for a value's size only */
-const NO_BYTES = new Uint8Array(0);
+export const NO_BYTES = new Uint8Array(0);
 
 /**
  * A regular file: its contents are a file in its file system's storage
@@ -482,9 +507,9 @@ export class MemFile extends MemNode {
     return super.listxattr();
   }
 
-  override setxattr(name: string, value: Buffer, flags: number): void {
+  override setAcl(name: string, acl: Acl | null, keepSgid: boolean): void {
     this.syncFromHost();
-    super.setxattr(name, value, flags);
+    super.setAcl(name, acl, keepSgid);
     // An access ACL may have changed group execute, which decides set-group-id.
     this.mirrorSetid(name === XATTR_POSIX_ACL_ACCESS);
   }
@@ -713,18 +738,36 @@ export class MemDir extends MemNode {
     this.changed();
   }
 
+  override appliesUmask(): boolean {
+    return !this.xattrs?.has(XATTR_POSIX_ACL_DEFAULT);
+  }
+
   override create(name: string, mode: number, creds: Creds, flags: number): Opened & { node: Node } {
     let fd = -1;
+    const inh = this.inherited(S_IFREG | mode);
     const f = this.add(name, () => {
-      const made = MemFile.make(this.fs, mode, creds.fsuid, this.childGid(creds), flags);
+      const made = MemFile.make(this.fs, inh.mode, creds.fsuid, this.childGid(creds), flags);
       fd = made.fd;
+      try {
+        inh.apply(made.file);
+      } catch (e) {
+        native.close(fd);
+        throw e;
+      }
       return made.file;
     });
     return { fd, node: f, created: true };
   }
 
   override tmpfile(mode: number, creds: Creds, flags: number): Opened & { node: Node } {
-    const { file, fd } = MemFile.unnamed(this.fs, mode, creds.fsuid, this.childGid(creds), flags);
+    const inh = this.inherited(S_IFREG | mode);
+    const { file, fd } = MemFile.unnamed(this.fs, inh.mode, creds.fsuid, this.childGid(creds), flags);
+    try {
+      inh.apply(file);
+    } catch (e) {
+      native.close(fd);
+      throw e;
+    }
     return { fd, node: file, created: true };
   }
 
@@ -735,15 +778,24 @@ export class MemDir extends MemNode {
 
   override mkdir(name: string, mode: number, creds: Creds): Node {
     const sgid = this.modeBits & 0o2000;
-    return this.add(name, () => new MemDir(this.fs, mode | sgid, creds.fsuid, this.childGid(creds), this.opener));
+    const inh = this.inherited(S_IFDIR | mode | sgid);
+    return this.add(name, () => {
+      const d = new MemDir(this.fs, inh.mode, creds.fsuid, this.childGid(creds), this.opener);
+      inh.apply(d);
+      return d;
+    });
   }
 
   override mknod(name: string, mode: number, rdev: number, creds: Creds): Node {
-    return this.add(name, () =>
-      (mode & S_IFMT) === S_IFREG || (mode & S_IFMT) === 0
-        ? MemFile.filled(this.fs, mode, creds.fsuid, this.childGid(creds), () => {})
-        : new MemSpecial(this.fs, mode, rdev, creds.fsuid, this.childGid(creds), this.opener),
-    );
+    const regular = (mode & S_IFMT) === S_IFREG || (mode & S_IFMT) === 0;
+    const inh = this.inherited(regular ? S_IFREG | (mode & 0o7777) : mode);
+    return this.add(name, () => {
+      const n = regular
+        ? MemFile.filled(this.fs, inh.mode, creds.fsuid, this.childGid(creds), () => {})
+        : new MemSpecial(this.fs, inh.mode, rdev, creds.fsuid, this.childGid(creds), this.opener);
+      inh.apply(n);
+      return n;
+    });
   }
 
   override symlink(name: string, target: string, creds: Creds): Node {

@@ -9,6 +9,7 @@ import type { Stat, StatFs } from '../../abi/structs.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, UTIME_NOW, UTIME_OMIT, XATTR_CREATE, XATTR_REPLACE } from '../../abi/linux.js';
 import { type Creds, permitted } from '../creds.js';
 import { fail } from '../errors.js';
+import type { Acl } from './posixacl.js';
 import { XATTR_NODE_MAX, chargeMeta, unchargeMeta } from './storage.js';
 
 export interface DirEntry {
@@ -195,6 +196,23 @@ export abstract class Node {
   /** May `c` access this node (attributes `st`) for `want` (R_OK|W_OK|X_OK)? The mode bits and capabilities (generic_permission), unless the file system has its own rule. */
   permits(c: Creds, st: Stat, want: number): boolean {
     return permitted(c, st.mode, st.uid, st.gid, want);
+  }
+
+  /**
+   * Whether this file system keeps POSIX ACLs itself (the in-memory ones, as
+   * Linux's tmpfs): their xattrs then go through setAcl. Elsewhere they are
+   * the host file's, which its kernel keeps.
+   */
+  keepsAcls(): boolean {
+    return false;
+  }
+  /** set_posix_acl once the caller's checks passed: `acl` (null: none) as `name`'s; `keepSgid`: the caller may leave S_ISGID (posix_acl_update_mode). */
+  setAcl(_name: string, _acl: Acl | null, _keepSgid: boolean): void {
+    fail('EOPNOTSUPP');
+  }
+  /** Whether a creation in this directory applies the umask (not where a default ACL replaces it, posix_acl_create). */
+  appliesUmask(): boolean {
+    return true;
   }
 
   /** Whether `name` in this directory is a hidden path (SandboxSpec.hidden): it looks absent, and looking is reported. */

@@ -26,6 +26,7 @@ import { native } from '../../platform/native.js';
 import type { Creds } from '../creds.js';
 import { check, fail } from '../errors.js';
 import { MemDir, MemFile, MemFs, MemNode, MemSpecial, MemSymlink, anonDev, now, type SpecialOpener } from './memfs.js';
+import type { Acl } from './posixacl.js';
 import { Dentry, Detached, type DirEntry, type FileSystem, type Location, Node, type Opened, type SetAttr, type Via } from './node.js';
 
 /** Marks a name deleted from the lower layer. */
@@ -620,6 +621,22 @@ export class OverlayNode extends Node {
     const detached = this.removed?.attrs;
     if (detached) detached.removexattr(name);
     else this.copyUp().removexattr(name);
+  }
+
+  /** A removed lower-only object keeps its xattrs as they are (Detached). */
+  override keepsAcls(): boolean {
+    return !this.removed?.attrs;
+  }
+  override setAcl(name: string, acl: Acl | null, keepSgid: boolean): void {
+    this.copyUp().setAcl(name, acl, keepSgid);
+  }
+  /** (A lower directory is copied up with its default ACL before a creation in it.) */
+  override appliesUmask(): boolean {
+    return this.top().appliesUmask();
+  }
+  override permits(c: Creds, st: Stat, want: number): boolean {
+    const detached = this.removed?.attrs;
+    return detached ? super.permits(c, st, want) : this.top().permits(c, st, want);
   }
 
   override moved(newParent: Node, newName: string): void {

@@ -61,7 +61,7 @@ function mustSearch(ctx: ResolveContext, dir: Dentry): void {
   if (!node.isDir()) fail('ENOTDIR');
   if (hasCap(ctx.creds, CAP_DAC_READ_SEARCH) || hasCap(ctx.creds, CAP_DAC_OVERRIDE)) return;
   const st = node.stat();
-  requireAccess(ctx.creds, st.mode, st.uid, st.gid, X_OK);
+  requireAccess(ctx.creds, node, st, X_OK);
 }
 
 function split(path: string): string[] {
