@@ -1,11 +1,12 @@
 // Runs system calls in a traced guest thread stopped just after a system
 // call (at its exit stop, or a new task at its first stop, whose clone just
 // returned), or anywhere (an interrupt stop: a `syscall` instruction of the
-// vDSO then serves), then puts the thread back exactly as it was. Used to withdraw
-// an fd the Sentry installed for a call that then failed in the kernel (an
-// exec whose image the kernel refused): the Sentry cannot close a guest's fd
-// itself, so the guest thread is made to close it; and to reset a new
-// child's signal handlers (clone3's CLONE_CLEAR_SIGHAND).
+// vDSO then serves), then puts the thread back exactly as it was. Used to
+// withdraw an fd the Sentry installed for a call that then failed in the
+// kernel (an exec whose image the kernel refused), or that a table other
+// processes share keeps after an exec (exec.ts closeStale): the Sentry
+// cannot close a guest's fd itself, so a guest thread is made to close it;
+// and to reset a new child's signal handlers (clone3's CLONE_CLEAR_SIGHAND).
 //
 // The steps are ptrace stops collected by the waiter thread, so this is a
 // small state machine driven by the kernel's wait events:
@@ -100,6 +101,11 @@ function vdsoSyscall(tid: number): bigint | null {
   return i < 0 ? null : BigInt(start + i);
 }
 
+/** Whether a call's result is one of the kernel's restart codes: the call was interrupted before it ran, and is run again. */
+export function isRestart(result: bigint): boolean {
+  return RESTARTS.has(result);
+}
+
 /**
  * The registers of a thread at an interrupt stop, made to resume it as the
  * kernel would with no signal to handle: a call it was interrupted in
@@ -110,7 +116,7 @@ function vdsoSyscall(tid: number): bigint | null {
 export function restartedRegs(regs: BigUint64Array): BigUint64Array {
   const r = regs.slice();
   const code = BigInt.asIntN(64, r[REG.rax]!);
-  if (BigInt.asIntN(64, r[REG.origRax]!) >= 0n && RESTARTS.has(code)) {
+  if (BigInt.asIntN(64, r[REG.origRax]!) >= 0n && isRestart(code)) {
     r[REG.rax] = code === ERESTART_RESTARTBLOCK ? BigInt(NR_RESTART_SYSCALL) : r[REG.origRax]!;
     r[REG.rip] = r[REG.rip]! - SYSCALL_INSN;
   }

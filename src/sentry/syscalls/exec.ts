@@ -47,7 +47,7 @@ import {
 } from '../../abi/linux.js';
 import { ERRNO } from '../../abi/errno.js';
 import { NUMBERS } from '../../syscalls/table.js';
-import { restartedRegs, startInjection } from '../inject.js';
+import { isRestart, restartedRegs, startInjection } from '../inject.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../../platform/native.js';
 import { CONTINUE } from '../../platform/notif.js';
 import { readDumpCreds, requireAccess } from '../creds.js';
@@ -739,6 +739,13 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   dropPendingExec(t);
   const restore = pe.regs;
   restore[REG.rax] = BigInt.asUintN(64, BigInt(result));
+  // A stop (an interrupt, closeStale) ended the wait for the install: the
+  // kernel runs the guest's own call again, which stops here anew.
+  if (!pe.installed && isRestart(BigInt(result))) {
+    native.ptraceSetRegs(t.tid, restore);
+    native.ptraceCont(t.tid, 0);
+    return;
+  }
   k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
   k.spec.events?.onExecResult(t.tid, -result);
   if (pe.access) k.access?.file({ ...pe.access, errno: -result });
