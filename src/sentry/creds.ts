@@ -34,6 +34,8 @@ export interface Creds {
   groups: readonly number[];
   /** effective capabilities, as a bigint mask */
   capEff: bigint;
+  /** permitted capabilities, when read from the host (readCreds) */
+  capPrm?: bigint;
   /**
    * no_new_privs. A prctl that sets it runs natively without a stop, so a
    * cached value may still say false: only an optimisation relies on it
@@ -175,7 +177,8 @@ export function readCreds(tid: number): Creds | null {
   const [gid = 0, egid = 0, , fsgid = 0] = st.ids('Gid', 'gid');
   const groups = st.ids('Groups', 'gid');
   const capEff = BigInt(`0x${st.line('CapEff') || '0'}`);
-  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff, noNewPrivs: st.line('NoNewPrivs') !== '0' };
+  const capPrm = BigInt(`0x${st.line('CapPrm') || '0'}`);
+  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff, capPrm, noNewPrivs: st.line('NoNewPrivs') !== '0' };
 }
 
 /** A task's /proc/<tid>/status: its lines by key, and id lines mapped into the sandbox. */
@@ -234,13 +237,9 @@ export interface DumpCreds {
   capPrm: bigint;
 }
 
-/** A stopped task's DumpCreds, from /proc/<tid>/status (host ids: only compared). */
-export function readDumpCreds(tid: number): DumpCreds | null {
-  const st = readStatus(tid);
-  if (!st) return null;
-  const [uid = 0, euid = 0, , fsuid = 0] = st.ids('Uid', 'uid');
-  const [gid = 0, egid = 0, , fsgid = 0] = st.ids('Gid', 'gid');
-  return { uid, euid, gid, egid, fsuid, fsgid, capPrm: BigInt(`0x${st.line('CapPrm') || '0'}`) };
+/** The DumpCreds of credentials read from the host (readCreds), or null. */
+export function dumpCreds(c: Creds | null | undefined): DumpCreds | null {
+  return c?.capPrm === undefined ? null : { ...c, capPrm: c.capPrm };
 }
 
 /**

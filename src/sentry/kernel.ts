@@ -53,7 +53,7 @@ import { LAUNCHER_PATH } from '../paths.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { NUMBERS, SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
-import { type Creds, ROOT_CREDS, dropsDumpable, readDumpCreds, suidDumpable, useCallerIds, useGuestIds } from './creds.js';
+import { type Creds, type DumpCreds, ROOT_CREDS, dropsDumpable, dumpCreds, readCreds, suidDumpable, useCallerIds, useGuestIds } from './creds.js';
 import { changesToOtherId, isRootless, mapCaller } from './rootless.js';
 import { SandboxError, StartAborted, SysErr, signalName, sysErr } from './errors.js';
 import { LauncherLink } from './launcher.js';
@@ -725,7 +725,9 @@ export class Kernel {
       this.killHostTask(tid);
       return;
     }
-    t.proc.dumpable = dumpableAfterExec(tid, pe);
+    // Read here, stopped before the new image runs: its credentials from now on.
+    const creds = readCreds(tid);
+    t.proc.dumpable = dumpableAfterExec(dumpCreds(creds), pe);
     t.proc.execFnAddr = undefined;
     t.proc.baseAddr = undefined;
     t.proc.execFnFix = undefined;
@@ -748,8 +750,9 @@ export class Kernel {
     // Writes to oom_score_adj the process made reach the host's value before the new program runs.
     t.proc.oom.settle();
     t.injection = undefined;
-    // Credentials may change at exec (capabilities are recomputed).
+    // Credentials may change at exec (capabilities are recomputed): the ones read above.
     t.invalidateCreds();
+    if (creds) t.knownCreds(creds);
   }
 
   /** A seccomp trace stop: execve/execveat to rewrite, or a credential change to observe. */
@@ -793,7 +796,7 @@ export class Kernel {
         native.ptraceSkipSyscall(tid, -ERRNO.EPERM);
       }
       // Its exit stop tells whether it made the process not dumpable.
-      t.credsBefore = readDumpCreds(tid) ?? undefined;
+      t.credsBefore = dumpCreds(readCreds(tid)) ?? undefined;
       if (t.credsBefore) {
         native.ptraceSyscall(tid, 0);
         return;
@@ -867,7 +870,9 @@ export class Kernel {
       return;
     }
     if (t?.credsBefore) {
-      const after = readDumpCreds(tid);
+      const now = readCreds(tid);
+      if (now) t.knownCreds(now);
+      const after = dumpCreds(now);
       if (after && dropsDumpable(t.credsBefore, after)) t.proc.dumpable = suidDumpable();
       t.credsBefore = undefined;
     }
@@ -1278,10 +1283,10 @@ function unprivilegedPortStart(spec: SandboxSpec): number {
  * not read the program or its interpreter (would_dump), or its effective
  * ids were not its real ones, or the exec changed its effective ids or
  * gave it permitted capabilities (a set-id file, file capabilities:
- * commit_creds); then it is what fs.suid_dumpable says.
+ * commit_creds); then it is what fs.suid_dumpable says. `after`: its
+ * credentials after the exec.
  */
-function dumpableAfterExec(tid: number, pe: PendingExec | undefined): boolean {
-  const after = readDumpCreds(tid);
+function dumpableAfterExec(after: DumpCreds | null, pe: PendingExec | undefined): boolean {
   const before = pe ? pe.before : after;
   if (!after || !before) return suidDumpable();
   const keeps = (!pe || pe.readable) && before.euid === before.uid && before.egid === before.gid && !dropsDumpable(before, after);

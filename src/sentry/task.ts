@@ -234,6 +234,11 @@ export class Task {
     this.credsCache = undefined;
   }
 
+  /** Credentials just read from the host while the task is stopped (readCreds). */
+  knownCreds(c: Creds): void {
+    this.credsCache = c;
+  }
+
   /** Inherit a parent's cached credentials (identical at fork/clone). */
   inheritCreds(from: Task): void {
     this.credsCache = from.credsCache;

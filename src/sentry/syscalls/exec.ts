@@ -50,7 +50,7 @@ import { NUMBERS } from '../../syscalls/table.js';
 import { isRestart, restartedRegs, startInjection } from '../inject.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../../platform/native.js';
 import { CONTINUE } from '../../platform/notif.js';
-import { readDumpCreds, requireAccess } from '../creds.js';
+import { dumpCreds, readCreds, requireAccess } from '../creds.js';
 import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, readStringArray, writeBytes } from '../memory.js';
@@ -466,7 +466,7 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     // The call has not ended: its FileAccess is reported at the exec event, or with the kernel's refusal (onExecExitStop).
     const access = k.access?.held(t, call);
     t.files.execSlots.add(guestFd);
-    t.pendingExec = { hostFd, guestFd, table: t.files, object, nativeInterp, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader, before: readDumpCreds(t.tid), readable: note.readable };
+    t.pendingExec = { hostFd, guestFd, table: t.files, object, nativeInterp, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader, before: dumpCreds(t.creds) ?? dumpCreds(readCreds(t.tid)), readable: note.readable };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${loader ? `${loader.interp} for ` : ''}${p.exePath}`);
     return true;
   } catch (e) {
