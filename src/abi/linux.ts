@@ -455,3 +455,6 @@ export const IN_CLOEXEC = O_CLOEXEC;
 export const OVERFLOW_ID = 65534;
 /** The Sentry's owner of an inode whose host owner the sandbox does not map: no task has it, and stat shows OVERFLOW_ID. */
 export const UNMAPPED_ID = -1;
+
+/** prctl option: set the process's dumpable flag (0 or 1) */
+export const PR_SET_DUMPABLE = 4;

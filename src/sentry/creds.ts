@@ -34,6 +34,8 @@ export interface Creds {
   groups: readonly number[];
   /** effective capabilities, as a bigint mask */
   capEff: bigint;
+  /** permitted capabilities, when read from the host (readCreds) */
+  capPrm?: bigint;
   /**
    * no_new_privs. A prctl that sets it runs natively without a stop, so a
    * cached value may still say false: only an optimisation relies on it
@@ -175,7 +177,8 @@ export function readCreds(tid: number): Creds | null {
   const [gid = 0, egid = 0, , fsgid = 0] = st.ids('Gid', 'gid');
   const groups = st.ids('Groups', 'gid');
   const capEff = BigInt(`0x${st.line('CapEff') || '0'}`);
-  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff, noNewPrivs: st.line('NoNewPrivs') !== '0' };
+  const capPrm = BigInt(`0x${st.line('CapPrm') || '0'}`);
+  return { uid, gid, euid, egid, fsuid, fsgid, groups, capEff, capPrm, noNewPrivs: st.line('NoNewPrivs') !== '0' };
 }
 
 /** A task's /proc/<tid>/status: its lines by key, and id lines mapped into the sandbox. */
@@ -202,11 +205,13 @@ function readStatus(tid: number): { line: (key: string) => string; ids: (key: st
  * permitted capabilities among the caller's effective ones
  * (cap_ptrace_access_check: a root process that dropped its capabilities
  * may not take them back from another's memory), and the target must be
- * dumpable (a set-id exec clears that). The host shows the files of a
- * process that is not dumpable as owned by its user namespace's root
- * instead of its effective uid.
+ * dumpable: `dumpable`, the Sentry's record (Process.dumpable), and the
+ * host's, which shows the files of a process that is not dumpable as owned
+ * by its user namespace's root instead of its effective uid (for a root
+ * target only the record tells).
  */
-export function mayTrace(tgid: number, fsuid: number, fsgid: number, capEff: bigint): boolean {
+export function mayTrace(tgid: number, dumpable: boolean, fsuid: number, fsgid: number, capEff: bigint): boolean {
+  if (!dumpable) return false;
   const st = readStatus(tgid);
   if (!st) return false;
   const [uid, euid, suid] = st.ids('Uid', 'uid');
@@ -216,6 +221,44 @@ export function mayTrace(tgid: number, fsuid: number, fsgid: number, capEff: big
   try {
     // A file: the directory itself always shows the effective uid.
     return fs.statSync(`/proc/${tgid}/mem`).uid === hostIdOf('uid', fsuid);
+  } catch {
+    return false;
+  }
+}
+
+/** The credentials Linux's commit_creds compares to decide whether a change makes a process not dumpable. */
+export interface DumpCreds {
+  uid: number;
+  euid: number;
+  gid: number;
+  egid: number;
+  fsuid: number;
+  fsgid: number;
+  capPrm: bigint;
+}
+
+/** The DumpCreds of credentials read from the host (readCreds), or null. */
+export function dumpCreds(c: Creds | null | undefined): DumpCreds | null {
+  return c?.capPrm === undefined ? null : { ...c, capPrm: c.capPrm };
+}
+
+/**
+ * Whether going from `before` to `after` makes the process not dumpable
+ * (commit_creds: an effective or filesystem id changed, or a permitted
+ * capability was gained).
+ */
+export function dropsDumpable(before: DumpCreds, after: DumpCreds): boolean {
+  return before.euid !== after.euid || before.egid !== after.egid || before.fsuid !== after.fsuid || before.fsgid !== after.fsgid || (after.capPrm & ~before.capPrm) !== 0n;
+}
+
+/**
+ * What a process is when Linux makes it not dumpable: the host's
+ * fs.suid_dumpable, which only at 1 (SUID_DUMP_USER) leaves it dumpable for
+ * ptrace's checks.
+ */
+export function suidDumpable(): boolean {
+  try {
+    return fs.readFileSync('/proc/sys/fs/suid_dumpable', 'latin1').trim() === '1';
   } catch {
     return false;
   }

@@ -1,10 +1,12 @@
 // Runs system calls in a traced guest thread stopped just after a system
 // call (at its exit stop, or a new task at its first stop, whose clone just
-// returned), then puts the thread back exactly as it was. Used to withdraw
-// an fd the Sentry installed for a call that then failed in the kernel (an
-// exec whose image the kernel refused): the Sentry cannot close a guest's fd
-// itself, so the guest thread is made to close it; and to reset a new
-// child's signal handlers (clone3's CLONE_CLEAR_SIGHAND).
+// returned), or anywhere (an interrupt stop: a `syscall` instruction of the
+// vDSO then serves), then puts the thread back exactly as it was. Used to
+// withdraw an fd the Sentry installed for a call that then failed in the
+// kernel (an exec whose image the kernel refused), or that a table other
+// processes share keeps after an exec (exec.ts closeStale): the Sentry
+// cannot close a guest's fd itself, so a guest thread is made to close it;
+// and to reset a new child's signal handlers (clone3's CLONE_CLEAR_SIGHAND).
 //
 // The steps are ptrace stops collected by the waiter thread, so this is a
 // small state machine driven by the kernel's wait events:
@@ -17,8 +19,15 @@
 //     restored, resumed with PTRACE_CONT.
 // A signal that arrives meanwhile is held back (its delivery would run a
 // handler on the injected registers) and raised again at the end.
+import fs from 'node:fs';
 import { PTRACE_SYSCALL_INFO_ENTRY, REG, USER_REGS_WORDS } from '../abi/linux.js';
 import { native } from '../platform/native.js';
+import { NUMBERS } from '../syscalls/table.js';
+
+const NR_RESTART_SYSCALL = NUMBERS['restart_syscall']!;
+/** The kernel's restart codes, which a thread interrupted in a call shows in rax until the kernel restarts it: ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK. */
+const ERESTART_RESTARTBLOCK = -516n;
+const RESTARTS = new Set([-512n, -513n, -514n, ERESTART_RESTARTBLOCK]);
 
 /** Length of the x86_64 `syscall` instruction. */
 const SYSCALL_INSN = 2n;
@@ -47,12 +56,14 @@ export interface Injection {
  * past its point of no return left it an empty address space, and the kernel
  * is ending it with SIGSEGV.
  */
-function setUp(tid: number, call: InjectedCall): boolean {
+function setUp(tid: number, call: InjectedCall, anywhere = false): boolean {
   const regs = new BigUint64Array(USER_REGS_WORDS);
   if (native.ptraceGetRegs(tid, regs) < 0) return false;
   const insn = Buffer.alloc(Number(SYSCALL_INSN));
-  if (native.memRead(tid, Number(regs[REG.rip]! - SYSCALL_INSN), insn, 0, insn.length) !== insn.length || !insn.equals(SYSCALL_BYTES)) return false;
-  regs[REG.rip] = regs[REG.rip]! - SYSCALL_INSN;
+  let at: bigint | null = regs[REG.rip]! - SYSCALL_INSN;
+  if (native.memRead(tid, Number(at), insn, 0, insn.length) !== insn.length || !insn.equals(SYSCALL_BYTES)) at = anywhere ? vdsoSyscall(tid) : null;
+  if (at === null) return false;
+  regs[REG.rip] = at;
   regs[REG.rax] = BigInt(call.nr);
   // No restart logic may apply to the injected registers.
   regs[REG.origRax] = BigInt.asUintN(64, -1n);
@@ -67,10 +78,49 @@ function setUp(tid: number, call: InjectedCall): boolean {
  * gets back afterwards. Returns null when the thread cannot be driven (see
  * setUp); it is left stopped, for the caller to resume.
  */
-export function startInjection(tid: number, calls: InjectedCall[], restore: BigUint64Array): Injection | null {
+export function startInjection(tid: number, calls: InjectedCall[], restore: BigUint64Array, anywhere = false): Injection | null {
   const [first, ...queue] = calls;
-  if (!first || !setUp(tid, first)) return null;
+  if (!first || !setUp(tid, first, anywhere)) return null;
   return { restore, queue, deferred: [] };
+}
+
+/** The address of a `syscall` instruction in the thread's vDSO, or null (none mapped). */
+function vdsoSyscall(tid: number): bigint | null {
+  let maps: string;
+  try {
+    maps = fs.readFileSync(`/proc/${tid}/maps`, 'latin1');
+  } catch {
+    return null;
+  }
+  const m = /^([0-9a-f]+)-([0-9a-f]+) r-xp .*\[vdso\]$/m.exec(maps);
+  if (!m) return null;
+  const start = parseInt(m[1]!, 16);
+  const image = Buffer.alloc(parseInt(m[2]!, 16) - start);
+  const n = native.memRead(tid, start, image, 0, image.length);
+  const i = image.subarray(0, Math.max(0, n)).indexOf(SYSCALL_BYTES);
+  return i < 0 ? null : BigInt(start + i);
+}
+
+/** Whether a call's result is one of the kernel's restart codes: the call was interrupted before it ran, and is run again. */
+export function isRestart(result: bigint): boolean {
+  return RESTARTS.has(result);
+}
+
+/**
+ * The registers of a thread at an interrupt stop, made to resume it as the
+ * kernel would with no signal to handle: a call it was interrupted in
+ * (rax one of the restart codes, not yet applied at that stop) is run
+ * again. Injected calls run in between reset the state the kernel's own
+ * restart would have read.
+ */
+export function restartedRegs(regs: BigUint64Array): BigUint64Array {
+  const r = regs.slice();
+  const code = BigInt.asIntN(64, r[REG.rax]!);
+  if (BigInt.asIntN(64, r[REG.origRax]!) >= 0n && isRestart(code)) {
+    r[REG.rax] = code === ERESTART_RESTARTBLOCK ? BigInt(NR_RESTART_SYSCALL) : r[REG.origRax]!;
+    r[REG.rip] = r[REG.rip]! - SYSCALL_INSN;
+  }
+  return r;
 }
 
 /**

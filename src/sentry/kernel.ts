@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { type LogFn, type Logger, rateLimited } from '../log.js';
 import {
+  CLONE_FILES,
   CLONE_FS,
   CLONE_NEWIPC,
   CLONE_NEWNET,
@@ -35,6 +36,7 @@ import {
   PTRACE_O_TRACESYSGOOD,
   PTRACE_O_TRACEVFORK,
   PTRACE_SYSCALL_INFO_EXIT,
+  PR_SET_DUMPABLE,
   REG,
   SYSCALL_STOP_SIG,
   USER_REGS_WORDS,
@@ -51,7 +53,7 @@ import { LAUNCHER_PATH } from '../paths.js';
 import { NotifyChannel } from '../platform/notif.js';
 import { NUMBERS, SYSCALLS, byNumber } from '../syscalls/table.js';
 import { ERRNO, errnoName } from '../abi/errno.js';
-import { type Creds, ROOT_CREDS, useCallerIds, useGuestIds } from './creds.js';
+import { type Creds, type DumpCreds, ROOT_CREDS, dropsDumpable, dumpCreds, readCreds, suidDumpable, useCallerIds, useGuestIds } from './creds.js';
 import { changesToOtherId, isRootless, mapCaller } from './rootless.js';
 import { SandboxError, StartAborted, SysErr, signalName, sysErr } from './errors.js';
 import { LauncherLink } from './launcher.js';
@@ -61,14 +63,14 @@ import { Strace, parseSyscallFilter } from './strace.js';
 import { AccessLog } from './access.js';
 import { Inotify } from './inotify/watches.js';
 import { Dispatcher } from './syscalls/dispatch.js';
-import { dropPendingExec, fixStartBlock, onExecExitStop, onExecTraceStop, ranInstalled } from './syscalls/exec.js';
+import { closeStale, dropPendingExec, fixStartBlock, leaveStale, onExecExitStop, onExecTraceStop, ranInstalled, requestCleaner } from './syscalls/exec.js';
 import { SETID_STORE_SIZE, SetidStore } from './setid.js';
 import { deferSignal, onInjectionStop, startInjection } from './inject.js';
 import { onReturnStop } from './ctty.js';
 import { memoryGone } from './vfs/procfs.js';
 import { clearSighandCalls, restoreArgs, rewriteClone3 } from './clone3.js';
 import { readBytes } from './memory.js';
-import { FsContext, Process, Task, hostArgv, hostComm, hostTgid, notePeakRss, sandboxPid } from './task.js';
+import { FdTable, FsContext, type PendingExec, Process, Task, hostArgv, hostComm, hostTgid, notePeakRss, sandboxPid } from './task.js';
 import { CommandNotFound, checkCommand } from './lookpath.js';
 import { IdMap, type IdMaps, guestIdMaps, mapLines } from './idmap.js';
 import { type Location, Mount } from './vfs/node.js';
@@ -99,6 +101,7 @@ const SAME_REQUEST_MS = 1000;
 
 const NR_CLONE = NUMBERS['clone']!;
 const NR_CLONE3 = NUMBERS['clone3']!;
+const NR_PRCTL = NUMBERS['prctl']!;
 /** How long the Sentry waits for the kernel to report the sandbox's tasks dead once init is. */
 const FINISH_BOUND_MS = 2000;
 
@@ -594,7 +597,7 @@ export class Kernel {
               // A group-stop came first: the open's registers are gone, the terminal is not taken.
               t.takesTerminal = false;
               native.ptraceListen(pid); // group-stop: stay stopped until SIGCONT
-            } else if (!t.takesTerminal || !onReturnStop(t)) {
+            } else if (!(t.takesTerminal && onReturnStop(t)) && !closeStale(t)) {
               native.ptraceCont(pid, 0);
             }
           }
@@ -661,12 +664,14 @@ export class Kernel {
       proc.execFnAddr = parent.proc.execFnAddr;
       proc.baseAddr = parent.proc.baseAddr;
       proc.oom = parent.proc.oom.child();
+      proc.dumpable = parent.proc.dumpable;
       this.procs.set(childTid, proc);
       this.spec.access?.onProcessStart(proc.pid, proc.parent?.pid ?? 0, proc.startTime);
     }
     const fsctx = flags & CLONE_FS ? parent.fs : parent.fs.copy();
     const child = new Task(childTid, isThread ? sandboxPid(childTid) : proc.pid, proc, fsctx);
     child.inheritCreds(parent);
+    if (flags & CLONE_FILES) child.useFiles(parent.files);
     child.keptNice = parent.keptNice;
     child.keptIoprio = parent.keptIoprio;
     this.tasks.set(childTid, child);
@@ -698,6 +703,8 @@ export class Kernel {
     }
     for (const [otherTid, other] of t.proc.threads) {
       if (other !== t) {
+        dropPendingExec(other);
+        other.leaveFiles();
         t.proc.threads.delete(otherTid);
         this.tasks.delete(otherTid);
       }
@@ -706,6 +713,11 @@ export class Kernel {
     this.commandStarted = true;
     const pe = t.pendingExec;
     const ran = pe ? ranInstalled(tid, pe) : true;
+    // The kernel gave the process a table of its own: a copy, if it was
+    // shared, where the fd installed for the exec stays unless withdrawn.
+    const shared = t.files;
+    t.useFiles(new FdTable());
+    if (ran === true && pe) leaveStale(shared, pe);
     if (ran !== true) {
       // Another thread changed what the rewritten call named: the process dies before its first instruction.
       if (ran === false) this.warnExecKilled({ tid, exe: pe!.exePath }, 'an exec ran another file than the one checked: the process is killed');
@@ -713,6 +725,9 @@ export class Kernel {
       this.killHostTask(tid);
       return;
     }
+    // Read here, stopped before the new image runs: its credentials from now on.
+    const creds = readCreds(tid);
+    t.proc.dumpable = dumpableAfterExec(dumpCreds(creds), pe);
     t.proc.execFnAddr = undefined;
     t.proc.baseAddr = undefined;
     t.proc.execFnFix = undefined;
@@ -735,8 +750,9 @@ export class Kernel {
     // Writes to oom_score_adj the process made reach the host's value before the new program runs.
     t.proc.oom.settle();
     t.injection = undefined;
-    // Credentials may change at exec (capabilities are recomputed).
+    // Credentials may change at exec (capabilities are recomputed): the ones read above.
     t.invalidateCreds();
+    if (creds) t.knownCreds(creds);
   }
 
   /** A seccomp trace stop: execve/execveat to rewrite, or a credential change to observe. */
@@ -770,11 +786,20 @@ export class Kernel {
     } else if (nr === NR_CLONE3) {
       this.onClone3Stop(t, info);
       return;
+    } else if (nr === NR_PRCTL && info[2] === PR_SET_DUMPABLE) {
+      // 0 or 1 (anything else fails with EINVAL), set as the call runs on.
+      if (info[3] === 0 || info[3] === 1) t.proc.dumpable = info[3] === 1;
     } else {
       // A credential change runs natively; re-read the credentials next time.
       t.invalidateCreds();
       if (entry && isRootless() && changesToOtherId(entry.name, info.subarray(2, 8))) {
         native.ptraceSkipSyscall(tid, -ERRNO.EPERM);
+      }
+      // Its exit stop tells whether it made the process not dumpable.
+      t.credsBefore = dumpCreds(readCreds(tid)) ?? undefined;
+      if (t.credsBefore) {
+        native.ptraceSyscall(tid, 0);
+        return;
       }
     }
     native.ptraceCont(tid, 0);
@@ -844,6 +869,13 @@ export class Kernel {
       onExecExitStop(this, t, info[10]!);
       return;
     }
+    if (t?.credsBefore) {
+      const now = readCreds(tid);
+      if (now) t.knownCreds(now);
+      const after = dumpCreds(now);
+      if (after && dropsDumpable(t.credsBefore, after)) t.proc.dumpable = suidDumpable();
+      t.credsBefore = undefined;
+    }
     if (t?.clone3Regs) {
       // A clone3 that failed: the caller's own registers, with the error.
       if (this.spec.events && native.ptraceGetSyscallInfo(tid, info) === PTRACE_SYSCALL_INFO_EXIT) this.spec.events.onCloneResult(tid, -info[10]!, true);
@@ -871,6 +903,8 @@ export class Kernel {
       t.proc.threads.delete(pid);
       if (pid === t.proc.tgid) t.proc.keptNice = t.keptNice;
       dropPendingExec(t);
+      t.leaveFiles();
+      requestCleaner(t.files);
       if (t.proc.threads.size === 0) {
         t.proc.exited = true;
         t.proc.oom.release();
@@ -1241,4 +1275,20 @@ function unprivilegedPortStart(spec: SandboxSpec): number {
   } catch {
     return 1024;
   }
+}
+
+/**
+ * Whether a process is dumpable after an exec (`pe`, null for one the Sentry
+ * did not rewrite), as Linux's begin_new_exec decides: not if the task may
+ * not read the program or its interpreter (would_dump), or its effective
+ * ids were not its real ones, or the exec changed its effective ids or
+ * gave it permitted capabilities (a set-id file, file capabilities:
+ * commit_creds); then it is what fs.suid_dumpable says. `after`: its
+ * credentials after the exec.
+ */
+function dumpableAfterExec(after: DumpCreds | null, pe: PendingExec | undefined): boolean {
+  const before = pe ? pe.before : after;
+  if (!after || !before) return suidDumpable();
+  const keeps = (!pe || pe.readable) && before.euid === before.uid && before.egid === before.gid && !dropsDumpable(before, after);
+  return keeps || suidDumpable();
 }

@@ -3,7 +3,7 @@
 // sandbox pid (what the guest sees, from /proc/<tid>/status NSpid).
 import fs from 'node:fs';
 import { native } from '../platform/native.js';
-import { type Creds, readCreds } from './creds.js';
+import { type Creds, type DumpCreds, readCreds } from './creds.js';
 import { ownFd } from './errors.js';
 import type { Injection } from './inject.js';
 import type { KeptNice } from './syscalls/priority.js';
@@ -25,12 +25,41 @@ export class FsContext {
   }
 }
 
+/**
+ * A file descriptor table (Linux's files_struct): shared by the tasks cloned
+ * with CLONE_FILES, a new one at any other clone and for the process an exec
+ * leaves (the kernel unshares it there). The guest cannot unshare one
+ * otherwise (unshare is refused).
+ */
+export class FdTable {
+  /** the slots given to pending execs of its tasks (exec.ts freeFd): one slot, one exec */
+  readonly execSlots = new Set<number>();
+  /** the tasks using it */
+  readonly tasks = new Set<Task>();
+  /**
+   * fds installed for execs that are done, which the table's other tasks
+   * still hold (the kernel gave the exec'ing process a copy): each slot with
+   * the Sentry's copy of the file installed there (exec.ts closeStale)
+   */
+  stale: { slot: number; fd: number }[] = [];
+  /** the task interrupted to close them */
+  cleaner: Task | undefined;
+
+  /** Forgets the stale fds, closing the Sentry's copies. */
+  dropStale(): void {
+    for (const s of this.stale) native.close(s.fd);
+    this.stale = [];
+  }
+}
+
 /** What execve was rewritten into, waiting for its second (notify) stop and the exec event. */
 export interface PendingExec {
-  /** host fd of the file to execute, owned by the Sentry until installed (-1 after) */
+  /** host fd of the file to execute, the Sentry's until the exec is done or failed (the installed fd is this open file) */
   hostFd: number;
-  /** fd number chosen in the guest */
+  /** fd number chosen in the guest, reserved in `table` */
   guestFd: number;
+  /** the fd table the slot is reserved in, and the fd installed in */
+  table: FdTable;
   /** the file's host object (files.ts hostKey): the exec event checks the kernel ran it (exec.ts ranInstalled) */
   object: string;
   /** the ELF interpreter's host object (hostKey) when the kernel loads it itself, null when it must load none (ranInstalled) */
@@ -49,6 +78,9 @@ export interface PendingExec {
   access?: FileAccess;
   /** the program's interpreter is executed by fd, with the program handed to it (exec.ts, "ELF interpreters") */
   loader?: PendingLoader;
+  /** the task's credentials before the exec, and whether it may read the program and its interpreter: what makes the new image dumpable (kernel.ts onExec) */
+  before: DumpCreds | null;
+  readable: boolean;
 }
 
 /** An exec that runs the program's ELF interpreter by fd, the program handed to it by name. */
@@ -83,6 +115,12 @@ export class Process {
   execFnFix: { from: bigint; to: bigint; lo: number; hi: number; calls: number } | undefined;
   /** after an exec that ran the interpreter by fd: the program's name and file, for the process's first open (file.ts) */
   loaderOpen: { path: string; loc: Location } | undefined;
+  /**
+   * Whether ptrace's checks (the Sentry's /proc access) find it dumpable:
+   * Linux's mm dumpable flag as the process's execs, credential changes and
+   * PR_SET_DUMPABLE set it (kernel.ts), inherited at fork
+   */
+  dumpable = true;
   exited = false;
   readonly startTime = Date.now();
   /** the leader's kept nice value once the process exited, for its zombie (syscalls/priority.ts) */
@@ -133,6 +171,8 @@ export class Process {
 
 export class Task {
   pendingExec: PendingExec | undefined;
+  /** its fd table (CLONE_FILES shares one) */
+  files = new FdTable();
   /** a system call the Sentry is running in this thread (inject.ts) */
   injection: Injection | undefined;
   /** the thread was interrupted to take the terminal its open returns (ctty.ts) */
@@ -149,6 +189,8 @@ export class Task {
   keptIoprio: number | undefined;
   /** the thread reached its exit stop (with an access observer only: PTRACE_O_TRACEEXIT) */
   exiting = false;
+  /** its credentials before the credential change it is making, compared at the call's exit stop (kernel.ts) */
+  credsBefore: DumpCreds | undefined;
   private credsCache: Creds | undefined;
 
   constructor(
@@ -162,6 +204,22 @@ export class Task {
   ) {
     this.credsCache = creds;
     proc.threads.set(tid, this);
+    this.files.tasks.add(this);
+  }
+
+  /** Leaves its fd table (at its exit, or for another): the last task to leave drops the table's stale fds. */
+  leaveFiles(): void {
+    const old = this.files;
+    old.tasks.delete(this);
+    if (old.cleaner === this) old.cleaner = undefined;
+    if (old.tasks.size === 0) old.dropStale();
+  }
+
+  /** Uses `table` from now on. */
+  useFiles(table: FdTable): void {
+    this.leaveFiles();
+    this.files = table;
+    table.tasks.add(this);
   }
 
   /** Credentials; re-read from the host after the task changed them. */
@@ -174,6 +232,11 @@ export class Task {
   /** The task is about to change its ids or capabilities natively. */
   invalidateCreds(): void {
     this.credsCache = undefined;
+  }
+
+  /** Credentials just read from the host while the task is stopped (readCreds). */
+  knownCreds(c: Creds): void {
+    this.credsCache = c;
   }
 
   /** Inherit a parent's cached credentials (identical at fork/clone). */

@@ -6,6 +6,7 @@ import { runNative, runSandbox, sh } from './harness.js';
 import { cProgram, expectSameRun } from './differential.js';
 
 const execkill = cProgram('execkill');
+const execshare = cProgram('execshare');
 
 const HELLO = '#include <stdio.h>\nint main(int c, char **v) { printf("hello %d %s\\n", c, v[c - 1]); return 3; }\n';
 
@@ -80,6 +81,20 @@ describe('exec', () => {
 
   it('a process SIGKILLed at its exec (its close-on-exec pipe seen closed) just dies, 2000 times over: no warning', () => {
     const argv = [execkill.path, '2000'];
+    expectSameRun(runNative(argv), runSandbox(argv, { timeoutMs: 120000 }));
+  });
+
+  // The copy each run makes of the program (half the execs run it) lands in
+  // the scratch directory natively, and in the overlay under tsvisor.
+  it.each([
+    ['procs', '8 CLONE_FILES children of one process exec two files at once, 150 rounds: every exec runs (one fd slot given twice got them killed)'],
+    ['thread', 'a thread and a CLONE_FILES child of its process exec two files at once, 150 rounds: every exec runs'],
+    ['leftover', 'a CLONE_FILES child\'s exec leaves no fd in the table it shared: the next open gets the same fd as before'],
+  ])('fd table shared: %s: %s', (mode) => {
+    const dir = execshare.scratch();
+    fs.copyFileSync(execshare.path, `${dir}/execshare`);
+    fs.chmodSync(`${dir}/execshare`, 0o755);
+    const argv = [`${dir}/execshare`, mode, '150'];
     expectSameRun(runNative(argv), runSandbox(argv, { timeoutMs: 120000 }));
   });
 });

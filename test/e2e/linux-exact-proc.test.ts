@@ -10,6 +10,7 @@ import { cProgram, expectSameRun } from './differential.js';
 import { Running } from './robust-helpers.js';
 
 const program = cProgram('exactproc');
+const dumpable = cProgram('dumpable');
 
 describe('/proc and /sys behave natively and under tsvisor alike', () => {
   it.each([
@@ -48,6 +49,24 @@ describe('/proc and /sys behave natively and under tsvisor alike', () => {
  * not a native run): the Sentry keeps the value, and the host's stays at the
  * sandbox's own.
  */
+describe('/proc/<pid> of a process that is not dumpable (PR_SET_DUMPABLE 0, an effective uid changed and back)', () => {
+  // Linux refuses a caller without CAP_SYS_PTRACE mem, exe and fds of such a
+  // process even of the same uid, and shows its files as root's (for uid
+  // 1000 environ and maps too: their mode is the owner's, root's).
+  it.each([
+    ['root with CAP_SYS_PTRACE', []],
+    ['root without CAP_SYS_PTRACE', ['noptrace']],
+  ])('%s', (_what, args) => {
+    const argv = [dumpable.path, ...args];
+    expectSameRun(runNative(argv), runSandbox(argv));
+  });
+
+  it('uid 1000', () => {
+    const argv = ['setpriv', '--reuid', '1000', '--regid', '1000', '--clear-groups', dumpable.path];
+    expectSameRun(runNative(argv), runSandbox(argv));
+  });
+});
+
 describe('oom_score_adj of a guest holding CAP_SYS_RESOURCE', () => {
   function bundle(cmd: string): string {
     const root = program.scratch();

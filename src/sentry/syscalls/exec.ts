@@ -47,15 +47,15 @@ import {
 } from '../../abi/linux.js';
 import { ERRNO } from '../../abi/errno.js';
 import { NUMBERS } from '../../syscalls/table.js';
-import { startInjection } from '../inject.js';
+import { isRestart, restartedRegs, startInjection } from '../inject.js';
 import { STATX, STATX_FIELDS, native, statxIdentity } from '../../platform/native.js';
 import { CONTINUE } from '../../platform/notif.js';
-import { requireAccess } from '../creds.js';
+import { dumpCreds, readCreds, requireAccess } from '../creds.js';
 import { SysErr, check, fail } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import { readPath, readStringArray, writeBytes } from '../memory.js';
 import { readElf } from '../elf.js';
-import type { PendingExec, PendingLoader, Task } from '../task.js';
+import type { FdTable, PendingExec, PendingLoader, Task } from '../task.js';
 import { hostKey } from '../files.js';
 import { BoundedLru } from '../lru.js';
 import type { Location } from '../vfs/node.js';
@@ -302,13 +302,15 @@ function mentions(fd: number, bytes: Buffer): boolean {
  * the program names no interpreter. Throws the errno Linux gives for an
  * interpreter it cannot use, and ENOENT for one to run by fd where that is
  * not possible (`byFd` false: a program with no path of its own, the
- * guest's memfd, which the loader could not open by name).
+ * guest's memfd, which the loader could not open by name). Clears
+ * `note.readable` when the task may not read the interpreter.
  */
-function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer, byFd: boolean): Interpreter | string | null {
+function interpreterFor(k: Kernel, t: Task, fd: number, head: Buffer, byFd: boolean, note: { readable: boolean }): Interpreter | string | null {
   const elf = readElf(fd, head);
   if (!elf?.interp) return null;
   const loc = resolve(t.resolveCtx(), t.fs.cwd, elf.interp, true);
   mayExecute(t, loc);
+  note.readable &&= mayRead(t, loc);
   const host = loc.dentry.node.hostObject();
   if (host && elf.interp.startsWith('/') && nativeLookupFinds(k, t, elf.interp, host)) return host.join(':');
   if (!byFd) fail('ENOENT');
@@ -353,13 +355,16 @@ function fdCloexec(t: Task, fd: number): boolean {
   }
 }
 
-/** The lowest fd number free in the guest, for the executable. */
+/**
+ * The lowest fd number free in the guest's fd table, for the executable, and
+ * not given to another pending exec of a task sharing the table (a thread,
+ * a CLONE_FILES process): two execs given one slot ran each other's files,
+ * and the exec event killed them for it.
+ */
 function freeFd(t: Task): number {
   const used = new Set(fs.readdirSync(`/proc/${t.tid}/fd`).map(Number));
-  // Not the slot another thread's exec is given (the threads share the table): the exec event would find that file run.
-  for (const other of t.proc.threads.values()) if (other.pendingExec) used.add(other.pendingExec.guestFd);
   let fd = 0;
-  while (used.has(fd)) fd++;
+  while (used.has(fd) || t.files.execSlots.has(fd)) fd++;
   return fd;
 }
 
@@ -422,9 +427,11 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     const regs = new BigUint64Array(USER_REGS_WORDS);
     check(native.ptraceGetRegs(t.tid, regs));
     const p = plan(k, t, dirfd, pathAddr, argvAddr, flags);
+    // Linux's would_dump: a program or interpreter the task may not read leaves the new image not dumpable.
+    const note = { readable: p.exe === null || mayRead(t, p.exe) };
     let found: Interpreter | string | null;
     try {
-      found = interpreterFor(k, t, p.hostFd, p.head, p.exe !== null);
+      found = interpreterFor(k, t, p.hostFd, p.head, p.exe !== null, note);
     } catch (e) {
       native.close(p.hostFd);
       throw e;
@@ -458,7 +465,8 @@ export function onExecTraceStop(k: Kernel, t: Task, info: Float64Array): boolean
     check(native.ptraceSetSyscall(t.tid, NR_EXECVEAT, [guestFd, empty, argvPtr, envpAddr, AT_EMPTY_PATH, EXEC_REWRITE_MAGIC]));
     // The call has not ended: its FileAccess is reported at the exec event, or with the kernel's refusal (onExecExitStop).
     const access = k.access?.held(t, call);
-    t.pendingExec = { hostFd, guestFd, object, nativeInterp, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader };
+    t.files.execSlots.add(guestFd);
+    t.pendingExec = { hostFd, guestFd, table: t.files, object, nativeInterp, installed: false, regs, exe: p.exe!, exePath: p.exePath, comm: p.comm, execFn: p.execFn, access, loader, before: dumpCreds(t.creds) ?? dumpCreds(readCreds(t.tid)), readable: note.readable };
     st?.traceExit(t, isAt ? 'execveat' : 'execve', `rewritten to execveat(${guestFd}) of ${loader ? `${loader.interp} for ` : ''}${p.exePath}`);
     return true;
   } catch (e) {
@@ -709,11 +717,12 @@ function mapsFiles(tid: number): string[] | null {
   return keys;
 }
 
-/** Forgets an exec that will not happen, closing the Sentry's copy of its file. */
+/** Forgets an exec that is done, failed or will not happen: closes the Sentry's copy of its file (unless kept, leaveStale), frees its slot. */
 export function dropPendingExec(t: Task): void {
   const pe = t.pendingExec;
   if (!pe) return;
   if (pe.hostFd >= 0) native.close(pe.hostFd);
+  pe.table.execSlots.delete(pe.guestFd);
   t.pendingExec = undefined;
 }
 
@@ -724,13 +733,23 @@ export function dropPendingExec(t: Task): void {
  */
 export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   const pe = t.pendingExec!;
+  // The slot is the table's, shared with other threads and CLONE_FILES
+  // processes: one may have closed the Sentry's fd and put its own there.
+  const ours = pe.installed && native.kcmpFile(pe.hostFd, t.tid, pe.guestFd) === 1;
   dropPendingExec(t);
   const restore = pe.regs;
   restore[REG.rax] = BigInt.asUintN(64, BigInt(result));
+  // A stop (an interrupt, closeStale) ended the wait for the install: the
+  // kernel runs the guest's own call again, which stops here anew.
+  if (!pe.installed && isRestart(BigInt(result))) {
+    native.ptraceSetRegs(t.tid, restore);
+    native.ptraceCont(t.tid, 0);
+    return;
+  }
   k.strace?.traceExit(t, 'execve', `= ${result} (the kernel refused the image)`);
   k.spec.events?.onExecResult(t.tid, -result);
   if (pe.access) k.access?.file({ ...pe.access, errno: -result });
-  if (pe.installed) {
+  if (ours) {
     t.injection = startInjection(t.tid, [{ nr: NR_CLOSE, args: [pe.guestFd] }], restore) ?? undefined;
     if (t.injection) return;
     // Nothing to run the close with: an exec that failed past its point of
@@ -741,17 +760,82 @@ export function onExecExitStop(k: Kernel, t: Task, result: number): void {
   native.ptraceCont(t.tid, 0);
 }
 
+/** Stale fds kept per table (FdTable.stale): past it the oldest is left to the guest. */
+const STALE_MAX = 16;
+
+/**
+ * At the exec event of `pe`, whose fd was installed in `shared`, the table
+ * the process used: the kernel gave the process a copy (closing the fd
+ * there, close-on-exec) if other tasks still use `shared`, which then
+ * holds the fd, where Linux leaves none. One of them is made to close it
+ * (closeStale); the Sentry keeps its copy of the file until then, to tell
+ * that the slot still holds that fd.
+ */
+export function leaveStale(shared: FdTable, pe: PendingExec): void {
+  if (!pe.installed || shared.tasks.size === 0) return;
+  if (shared.stale.length >= STALE_MAX) native.close(shared.stale.shift()!.fd);
+  shared.stale.push({ slot: pe.guestFd, fd: pe.hostFd });
+  pe.hostFd = -1;
+  requestCleaner(shared);
+}
+
+/**
+ * Whether the Sentry may run calls in `u` at an interrupt stop: no stop of
+ * its own is due, and its process has no other thread, whose exec would
+ * end it in the middle (the registers put back then landed on the exec'd
+ * image, which died of SIGSEGV).
+ */
+function mayClean(u: Task): boolean {
+  return u.proc.threads.size === 1 && !u.injection && !u.takesTerminal && !u.groupStopped && !u.pendingExec && !u.clone3Regs && !u.credsBefore;
+}
+
+/**
+ * Interrupts a task of `table` to close its stale fds at the stop that
+ * follows (closeStale). With none that may (mayClean) the fds stay until
+ * the table's last task leaves it.
+ */
+export function requestCleaner(table: FdTable): void {
+  if (table.cleaner || table.stale.length === 0) return;
+  for (const u of table.tasks) {
+    if (!mayClean(u)) continue;
+    if (native.ptraceInterrupt(u.tid) < 0) continue;
+    table.cleaner = u;
+    return;
+  }
+}
+
+/**
+ * The interrupt stop (PTRACE_EVENT_STOP) of a table's cleaner: makes it
+ * close each stale fd its table still holds (the slot still holds the
+ * Sentry's file: not a fd the guest put there since), then resume what it
+ * was doing (a call it was in is restarted, as after any stop). False when
+ * there is nothing to run: the caller resumes the thread.
+ */
+export function closeStale(t: Task): boolean {
+  const table = t.files;
+  if (table.cleaner !== t) return false;
+  table.cleaner = undefined;
+  if (!mayClean(t)) {
+    requestCleaner(table);
+    return false;
+  }
+  const calls = table.stale.filter((s) => native.kcmpFile(s.fd, t.tid, s.slot) === 1).map((s) => ({ nr: NR_CLOSE, args: [s.slot] }));
+  table.dropStale();
+  const regs = new BigUint64Array(USER_REGS_WORDS);
+  if (calls.length === 0 || native.ptraceGetRegs(t.tid, regs) < 0) return false;
+  t.injection = startInjection(t.tid, calls, restartedRegs(regs), true) ?? undefined;
+  return t.injection !== undefined;
+}
+
 export const execHandlers: Record<string, Handler> = {
   /** The second stop of a rewritten exec: install the file and let the kernel run it. */
   execveat: (k, t, a) => {
     const pe = t.pendingExec;
-    if (!pe || pe.hostFd < 0 || a.int(0) !== pe.guestFd || !(a.int(4) & AT_EMPTY_PATH)) {
+    if (!pe || pe.installed || a.int(0) !== pe.guestFd || !(a.int(4) & AT_EMPTY_PATH)) {
       // The marker without a rewrite behind it: a guest forging it.
       fail('EPERM');
     }
     const r = native.notifAddFd(k.channel.fd, a.id, pe.hostFd, O_CLOEXEC, SECCOMP_ADDFD_FLAG_SETFD, pe.guestFd, a.tid);
-    native.close(pe.hostFd);
-    pe.hostFd = -1;
     if (r < 0) return r;
     pe.installed = true;
     return CONTINUE;

@@ -388,10 +388,11 @@ function foreignFdName(k: Kernel, hostText: string, sx: Float64Array): string {
 /**
  * The owner Linux gives a process's /proc files (task_dump_owner): its
  * effective uid, or, unless `file` is false (the world-readable directory
- * /proc/[pid] itself), root when it is not dumpable (after a set-id exec),
- * as the host's own file shows.
+ * /proc/[pid] itself), root when it is not dumpable (after a set-id exec,
+ * PR_SET_DUMPABLE 0: the Sentry's record, or the host's own file).
  */
 function ownerUid(p: Process, file: boolean): number {
+  if (file && !p.dumpable) return 0;
   if (file) {
     try {
       return ownerInSandbox('uid', fs.statSync(`/proc/${p.tgid}/status`).uid);
@@ -923,17 +924,17 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     // A zombie has no memory left: no command line, no mappings.
     cmdline: () => (p.exited ? '' : p.cmdline ?? hostRead(`/proc/${p.tgid}/cmdline`)),
     // As Linux, only for a caller allowed to trace the process (ptrace's read check).
-    environ: () => withTraceAccess(k, p, () => hostRead(`/proc/${p.tgid}/environ`)),
-    auxv: () => withTraceAccess(k, p, () => auxvOf(p)),
+    environ: () => withTraceAccess(k, p, () => hostRead(`/proc/${p.tgid}/environ`), undefined, true),
+    auxv: () => withTraceAccess(k, p, () => auxvOf(p), undefined, true),
     comm: () => `${comm()}\n`,
     stat: () => statLine(k, hostTid, p, comm()),
     statm: () => hostRead(`/proc/${p.tgid}/statm`),
     status: () => statusText(k, hostTid, p, comm()),
-    maps: () => withTraceAccess(k, p, () => (p.exited ? '' : mapsText(k, p))),
+    maps: () => withTraceAccess(k, p, () => (p.exited ? '' : mapsText(k, p)), undefined, true),
     uid_map: () => idMapText(k, 'uid'),
     gid_map: () => idMapText(k, 'gid'),
-    smaps: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps')),
-    smaps_rollup: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps_rollup')),
+    smaps: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps'), undefined, true),
+    smaps_rollup: () => withTraceAccess(k, p, () => mapsText(k, p, 'smaps_rollup'), undefined, true),
     limits: () => hostRead(`/proc/${p.tgid}/limits`),
     mounts: () => mountLines(k, t?.fs.root ?? k.mounts.root, false),
     mountinfo: () => mountLines(k, t?.fs.root ?? k.mounts.root, true),
@@ -1029,14 +1030,19 @@ const WRITELESS = new Set(['cmdline', 'environ', 'auxv', 'stat', 'statm', 'statu
 /**
  * The check Linux makes before it shows a process's memory, environment or
  * auxiliary vector: the caller's own process, or CAP_SYS_PTRACE, or the same
- * ids and a dumpable target (mayTrace); EACCES otherwise.
+ * ids and a dumpable target (mayTrace); EACCES otherwise. For `mmRead`, a
+ * file read from the target's memory map (environ, auxv, maps), only the
+ * host's owner tells dumpability: Linux 6.18 (measured) lets a root caller
+ * without CAP_SYS_PTRACE read those of a root process that is not dumpable,
+ * but not its mem, exe or fds; a caller of another uid the files' owner,
+ * root, keeps out.
  */
-function requireTraceAccess(k: Kernel, target: Process): void {
+function requireTraceAccess(k: Kernel, target: Process, mmRead: boolean): void {
   const caller = k.current;
   if (!caller) fail('EACCES');
   if (caller.proc === target) return;
   const c = caller.creds;
-  if (!hasCap(c, CAP_SYS_PTRACE) && !mayTrace(target.tgid, c.fsuid, c.fsgid, c.capEff)) fail('EACCES');
+  if (!hasCap(c, CAP_SYS_PTRACE) && !mayTrace(target.tgid, mmRead || target.dumpable, c.fsuid, c.fsgid, c.capEff)) fail('EACCES');
 }
 
 /**
@@ -1046,11 +1052,11 @@ function requireTraceAccess(k: Kernel, target: Process): void {
  * is dropped (`release`) if it fails then. (The target cannot start another
  * exec: that stops in the Sentry, which is busy here.)
  */
-function withTraceAccess<T>(k: Kernel, target: Process, read: () => T, release: (v: T) => void = () => {}): T {
-  requireTraceAccess(k, target);
+function withTraceAccess<T>(k: Kernel, target: Process, read: () => T, release: (v: T) => void = () => {}, mmRead = false): T {
+  requireTraceAccess(k, target, mmRead);
   const v = read();
   try {
-    requireTraceAccess(k, target);
+    requireTraceAccess(k, target, mmRead);
   } catch (e) {
     release(v);
     throw e;
