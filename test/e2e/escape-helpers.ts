@@ -108,6 +108,8 @@ export const NAMES: Record<string, string[]> = {
   execswap: ['exec-path-swap', 'exec-fd-swap', 'exec-interp-swap', 'exec-memfd-interp'],
   execonly: ['exec-only-fd'],
   heldswap: ['heldswap-fd', 'heldswap-map', 'heldswap-pipe'],
+  pidreuse: ['pidreuse-mem', 'pidreuse-environ'],
+  fdnameswap: ['fdnameswap-tmpfile', 'fdnameswap-dir', 'fdnameswap-opath'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
   untraced: ['untraced-clone'],

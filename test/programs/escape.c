@@ -3542,6 +3542,117 @@ static void cmd_hostfdswap(void) {
   end(&c);
 }
 
+/* fdnameswap: readlink of /proc/self/fd/N for an fd the Sentry did not
+ * make (a pipe) names what the kernel says; for one it made, the sandbox
+ * path it keeps. A sibling thread swaps a pipe and an fd of the Sentry's
+ * (a file of /tmp, a directory, an O_PATH fd of a /proc file) in slot N:
+ * the name shown must be one of theirs, never the host's name of the
+ * Sentry's object (its storage or placeholder) that a link read after the
+ * Sentry's look at the fd shows. */
+static void fdnameswap_one(const char *name, int keep, const char *want) {
+  chk c;
+  begin(&c, name);
+  int p[2];
+  if (keep < 0 || pipe(p) < 0) {
+    error(&c, "setup: %s", en(errno));
+    end(&c);
+    return;
+  }
+  char pipename[64], link[256];
+  struct stat st;
+  fstat(p[0], &st);
+  snprintf(pipename, sizeof pipename, "pipe:[%lu]", (unsigned long)st.st_ino);
+  g_hs_keep = keep;
+  g_hs_ro = p[0];
+  g_hs_slot = 150;
+  dup2(keep, g_hs_slot);
+  pthread_t th;
+  if (pthread_create(&th, NULL, heldswap_fds, NULL) != 0) error(&c, "pthread_create");
+  int seen = 0;
+  for (int i = 0; i < 3000 && !c.err && !c.esc; i++) {
+    ssize_t n = readlink("/proc/self/fd/150", link, sizeof link - 1);
+    if (n < 0) continue;
+    link[n] = 0;
+    seen++;
+    if (strcmp(link, pipename) && strcmp(link, want)) escaped(&c, "/proc/self/fd/150 read \"%s\": neither the pipe nor %s", link, want);
+  }
+  g_hs_stop = 1;
+  pthread_join(th, NULL);
+  g_hs_stop = 0;
+  if (!seen && !c.err) error(&c, "no readlink succeeded: %s", en(errno));
+  close(g_hs_slot);
+  close(keep);
+  close(p[0]);
+  close(p[1]);
+  end(&c);
+}
+
+static void cmd_fdnameswap(void) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "/tmp/fdnameswap-%d", getpid());
+  fdnameswap_one("fdnameswap-tmpfile", open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), tmp);
+  unlink(tmp);
+  fdnameswap_one("fdnameswap-dir", open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC), "/tmp");
+  snprintf(tmp, sizeof tmp, "/proc/%d/status", (int)getpid());
+  fdnameswap_one("fdnameswap-opath", open(tmp, O_PATH | O_CLOEXEC), tmp);
+}
+
+/* pidreuse: /proc/PID files of a child held (O_PATH) while it lives, reopened
+ * through /proc/self/fd after it was reaped, once the test (the adversary's
+ * patience: a host fork that lands on the freed pid) has put a process of
+ * the host uid the sandbox's root maps to, with secret= in its environment,
+ * at the child's host pid. The Sentry must see that the process it checked
+ * is gone, not open the host's /proc/PID of whatever holds the number now.
+ * The test drives it through stdin: a line to end the child, a line once the
+ * other process is there. */
+static void cmd_pidreuse(void) {
+  const char *secret = opt("secret");
+  chk mem, env;
+  begin(&mem, "pidreuse-mem");
+  begin(&env, "pidreuse-environ");
+  if (!secret) error(&mem, "needs secret=");
+  fflush(stdout);
+  pid_t child = mem.err ? -1 : fork();
+  if (child == 0) {
+    for (;;) pause();
+  }
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/mem", (int)child);
+  int hm = child > 0 ? open(path, O_PATH | O_CLOEXEC) : -1;
+  snprintf(path, sizeof path, "/proc/%d/environ", (int)child);
+  int he = child > 0 ? open(path, O_PATH | O_CLOEXEC) : -1;
+  char line[64];
+  if (hm < 0 || he < 0) error(&mem, "setup (fork, O_PATH opens of /proc/%d): %s", (int)child, en(errno));
+  fprintf(stderr, "PIDREUSE-HELD\n");
+  if (!mem.err && !fgets(line, sizeof line, stdin)) error(&mem, "no line from the test on stdin");
+  if (child > 0) {
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+  }
+  fprintf(stderr, "PIDREUSE-REAPED\n");
+  if (!mem.err && !fgets(line, sizeof line, stdin)) error(&mem, "no second line from the test on stdin");
+  if (!mem.err) {
+    snprintf(path, sizeof path, "/proc/self/fd/%d", hm);
+    int r = open(path, O_RDWR | O_CLOEXEC);
+    if (r >= 0) escaped(&mem, "reopening /proc/%d/mem after the process was reaped opened the process now at its pid, read-write", (int)child);
+    if (r >= 0) close(r);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", he);
+    r = open(path, O_RDONLY | O_CLOEXEC);
+    char buf[8192];
+    ssize_t n = r >= 0 ? read(r, buf, sizeof buf - 1) : -1;
+    if (n > 0) {
+      buf[n] = 0;
+      for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+        if (strstr(buf + i, secret)) escaped(&env, "reopening /proc/%d/environ after the process was reaped read another process's environment", (int)child);
+    }
+    if (r >= 0) close(r);
+  }
+  close(hm);
+  close(he);
+  end(&mem);
+  end(&env);
+}
+
 /* ------------------------------------------------------- setuid binaries */
 
 /* execonly: the fd the Sentry installs for an exec lives in the guest's fd
@@ -3841,7 +3952,7 @@ int main(int argc, char **argv) {
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
       {"execswap", cmd_execswap},     {"execonly", cmd_execonly},   {"heldswap", cmd_heldswap},
       {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},     {"stdiofifo", cmd_stdiofifo},   {"hostfdswap", cmd_hostfdswap}, {"blockedcalls", cmd_blockedcalls},
-      {"untraced", cmd_untraced},     {"names", cmd_names},
+      {"untraced", cmd_untraced},     {"names", cmd_names},         {"pidreuse", cmd_pidreuse},     {"fdnameswap", cmd_fdnameswap},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
     if (!strcmp(cmd, cmds[i].name)) {
