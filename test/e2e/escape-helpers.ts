@@ -324,6 +324,40 @@ export async function goferAndSignalsGuest(run: SandboxRun): Promise<{ gofer: nu
   return { gofer: gofer!, guest: guest! };
 }
 
+/**
+ * Drives `escape pidreuse` in `run`: the guest holds O_PATH fds of its
+ * child's /proc/PID/mem and environ and reaps the child, then a host process
+ * of `uid`/`gid` with `secret` in its environment takes the child's host pid
+ * (ns_last_pid puts it there now: what a guest waiting for the host's pids
+ * to wrap gets), then the guest reopens them. The run's result.
+ */
+export async function pidReuse(run: SandboxRun, uid: number, gid: number, secret: string): Promise<Run> {
+  let victim: ChildProcess | undefined;
+  try {
+    await waitFor(() => run.stderr.includes('PIDREUSE-HELD'), 15000, "the guest to hold its child's /proc files");
+    // tsvisor -> the sandbox's init -> escape -> its child: the last of the chain.
+    let child = childrenOf(run.pid).find((c) => c.cmd.includes(' pidreuse '))!.pid;
+    for (let next = childrenOf(child)[0]; next; next = childrenOf(child)[0]) child = next.pid;
+    run.child.stdin!.write('reap\n');
+    await waitFor(() => run.stderr.includes('PIDREUSE-REAPED'), 15000, 'the guest to reap its child');
+    for (let i = 0; i < 50 && !victim; i++) {
+      fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(child - 1));
+      const p = spawn('sleep', ['60'], { uid, gid, env: { ...ENV, SECRET: secret }, stdio: 'ignore' });
+      if (p.pid === child) victim = p;
+      else {
+        p.kill('SIGKILL');
+        await new Promise((r) => p.once('exit', r));
+      }
+    }
+    if (!victim) throw new Error(`no host process landed on pid ${child}`);
+    run.child.stdin!.end('open\n');
+    return await run.done;
+  } finally {
+    victim?.kill('SIGKILL');
+    run.child.kill('SIGKILL');
+  }
+}
+
 /** Direct children of a host pid, with their command lines. */
 export function childrenOf(pid: number): { pid: number; cmd: string }[] {
   const r = spawnSync('pgrep', ['-a', '-P', String(pid)], { encoding: 'latin1' });

@@ -3569,7 +3569,7 @@ static void fdnameswap_one(const char *name, int keep, const char *want) {
   pthread_t th;
   if (pthread_create(&th, NULL, heldswap_fds, NULL) != 0) error(&c, "pthread_create");
   int seen = 0;
-  for (int i = 0; i < 3000 && !c.err && !c.esc; i++) {
+  for (int i = 0; i < 10000 && !c.err && !c.esc; i++) {
     ssize_t n = readlink("/proc/self/fd/150", link, sizeof link - 1);
     if (n < 0) continue;
     link[n] = 0;
