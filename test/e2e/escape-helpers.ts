@@ -108,7 +108,7 @@ export const NAMES: Record<string, string[]> = {
   execswap: ['exec-path-swap', 'exec-fd-swap', 'exec-interp-swap', 'exec-memfd-interp'],
   execonly: ['exec-only-fd'],
   heldswap: ['heldswap-fd', 'heldswap-map', 'heldswap-pipe'],
-  pidreuse: ['pidreuse-mem', 'pidreuse-environ'],
+  pidreuse: ['pidreuse-mem', 'pidreuse-environ', 'pidreuse-thread-mem'],
   fdnameswap: ['fdnameswap-tmpfile', 'fdnameswap-dir', 'fdnameswap-opath'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
@@ -326,34 +326,45 @@ export async function goferAndSignalsGuest(run: SandboxRun): Promise<{ gofer: nu
 
 /**
  * Drives `escape pidreuse` in `run`: the guest holds O_PATH fds of its
- * child's /proc/PID/mem and environ and reaps the child, then a host process
- * of `uid`/`gid` with `secret` in its environment takes the child's host pid
- * (ns_last_pid puts it there now: what a guest waiting for the host's pids
- * to wrap gets), then the guest reopens them. The run's result.
+ * child's /proc/PID/mem and environ and of a thread's /proc/self/task/TID/mem,
+ * reaps the child and ends the thread, then host processes of `uid`/`gid`
+ * with `secret` in their environment take the child's host pid and the
+ * thread's host tid (ns_last_pid puts them there now: what a guest waiting
+ * for the host's pids to wrap gets), then the guest reopens them. The run's
+ * result.
  */
 export async function pidReuse(run: SandboxRun, uid: number, gid: number, secret: string): Promise<Run> {
-  let victim: ChildProcess | undefined;
+  const victims: ChildProcess[] = [];
+  /** A host process at pid `pid`, or an error. */
+  const land = async (pid: number): Promise<void> => {
+    await waitFor(() => !fs.existsSync(`/proc/${pid}`), 5000, `pid ${pid} to be free`);
+    for (let i = 0; i < 50; i++) {
+      fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+      const p = spawn('sleep', ['60'], { uid, gid, env: { ...ENV, SECRET: secret }, stdio: 'ignore' });
+      if (p.pid === pid) {
+        victims.push(p);
+        return;
+      }
+      p.kill('SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+    }
+    throw new Error(`no host process landed on pid ${pid}`);
+  };
   try {
     await waitFor(() => run.stderr.includes('PIDREUSE-HELD'), 15000, "the guest to hold its child's /proc files");
     // tsvisor -> the sandbox's init -> escape -> its child: the last of the chain.
+    let escape = 0;
     let child = childrenOf(run.pid).find((c) => c.cmd.includes(' pidreuse '))!.pid;
-    for (let next = childrenOf(child)[0]; next; next = childrenOf(child)[0]) child = next.pid;
+    for (let next = childrenOf(child)[0]; next; next = childrenOf(child)[0]) [escape, child] = [child, next.pid];
+    const thread = Number(fs.readdirSync(`/proc/${escape}/task`).find((t) => Number(t) !== escape));
     run.child.stdin!.write('reap\n');
     await waitFor(() => run.stderr.includes('PIDREUSE-REAPED'), 15000, 'the guest to reap its child');
-    for (let i = 0; i < 50 && !victim; i++) {
-      fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(child - 1));
-      const p = spawn('sleep', ['60'], { uid, gid, env: { ...ENV, SECRET: secret }, stdio: 'ignore' });
-      if (p.pid === child) victim = p;
-      else {
-        p.kill('SIGKILL');
-        await new Promise((r) => p.once('exit', r));
-      }
-    }
-    if (!victim) throw new Error(`no host process landed on pid ${child}`);
+    await land(child);
+    await land(thread);
     run.child.stdin!.end('open\n');
     return await run.done;
   } finally {
-    victim?.kill('SIGKILL');
+    for (const v of victims) v.kill('SIGKILL');
     run.child.kill('SIGKILL');
   }
 }

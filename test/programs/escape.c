@@ -3597,19 +3597,33 @@ static void cmd_fdnameswap(void) {
   fdnameswap_one("fdnameswap-opath", open(tmp, O_PATH | O_CLOEXEC), tmp);
 }
 
-/* pidreuse: /proc/PID files of a child held (O_PATH) while it lives, reopened
- * through /proc/self/fd after it was reaped, once the test (the adversary's
- * patience: a host fork that lands on the freed pid) has put a process of
- * the host uid the sandbox's root maps to, with secret= in its environment,
- * at the child's host pid. The Sentry must see that the process it checked
- * is gone, not open the host's /proc/PID of whatever holds the number now.
- * The test drives it through stdin: a line to end the child, a line once the
- * other process is there. */
+/* pidreuse: /proc/PID files of a child held (O_PATH) while it lives, and
+ * /proc/self/task/TID/mem of a thread while it runs, reopened through
+ * /proc/self/fd after the child was reaped and the thread ended, once the
+ * test (the adversary's patience: host forks that land on the freed pids)
+ * has put processes of the host uid the sandbox's root maps to, with
+ * secret= in their environment, at their host pids. The Sentry must see that
+ * what it checked is gone, not open the host's /proc/PID of whatever holds
+ * the number now. The test drives it through stdin: a line to end the child
+ * and the thread, a line once the other processes are there. */
+static int g_pr_pipe[2];
+static volatile pid_t g_pr_tid;
+static void *pidreuse_thread(void *arg) {
+  (void)arg;
+  char b;
+  g_pr_tid = (pid_t)syscall(SYS_gettid);
+  return read(g_pr_pipe[0], &b, 1) == 1 ? NULL : arg;
+}
+
 static void cmd_pidreuse(void) {
   const char *secret = opt("secret");
-  chk mem, env;
+  chk mem, env, tmem;
   begin(&mem, "pidreuse-mem");
   begin(&env, "pidreuse-environ");
+  begin(&tmem, "pidreuse-thread-mem");
+  pthread_t th;
+  if (pipe(g_pr_pipe) < 0 || pthread_create(&th, NULL, pidreuse_thread, NULL) != 0) error(&mem, "thread: %s", en(errno));
+  while (!mem.err && !g_pr_tid) usleep(1000);
   if (!secret) error(&mem, "needs secret=");
   fflush(stdout);
   pid_t child = mem.err ? -1 : fork();
@@ -3621,7 +3635,10 @@ static void cmd_pidreuse(void) {
   int hm = child > 0 ? open(path, O_PATH | O_CLOEXEC) : -1;
   snprintf(path, sizeof path, "/proc/%d/environ", (int)child);
   int he = child > 0 ? open(path, O_PATH | O_CLOEXEC) : -1;
+  snprintf(path, sizeof path, "/proc/self/task/%d/mem", (int)g_pr_tid);
+  int ht = open(path, O_PATH | O_CLOEXEC);
   char line[64];
+  if (ht < 0) error(&tmem, "O_PATH open of %s: %s", path, en(errno));
   if (hm < 0 || he < 0) error(&mem, "setup (fork, O_PATH opens of /proc/%d): %s", (int)child, en(errno));
   fprintf(stderr, "PIDREUSE-HELD\n");
   if (!mem.err && !fgets(line, sizeof line, stdin)) error(&mem, "no line from the test on stdin");
@@ -3629,6 +3646,7 @@ static void cmd_pidreuse(void) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
   }
+  if (g_pr_tid && (write(g_pr_pipe[1], "x", 1) != 1 || pthread_join(th, NULL) != 0)) error(&tmem, "ending the thread: %s", en(errno));
   fprintf(stderr, "PIDREUSE-REAPED\n");
   if (!mem.err && !fgets(line, sizeof line, stdin)) error(&mem, "no second line from the test on stdin");
   if (!mem.err) {
@@ -3646,11 +3664,19 @@ static void cmd_pidreuse(void) {
         if (strstr(buf + i, secret)) escaped(&env, "reopening /proc/%d/environ after the process was reaped read another process's environment", (int)child);
     }
     if (r >= 0) close(r);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", ht);
+    r = tmem.err ? -1 : open(path, O_RDWR | O_CLOEXEC);
+    if (r >= 0) escaped(&tmem, "reopening /proc/self/task/%d/mem after the thread ended opened the process now at its tid, read-write", (int)g_pr_tid);
+    if (r >= 0) close(r);
   }
   close(hm);
   close(he);
+  close(ht);
+  close(g_pr_pipe[0]);
+  close(g_pr_pipe[1]);
   end(&mem);
   end(&env);
+  end(&tmem);
 }
 
 /* ------------------------------------------------------- setuid binaries */

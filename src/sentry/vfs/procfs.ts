@@ -450,9 +450,19 @@ function currentProc(pfs: ProcFs): Process {
 
 // ---- generated files -------------------------------------------------
 
+/**
+ * The host's /proc directory of thread `hostTid` of `p`: a thread other than
+ * the leader is named under its thread group, so that once it is gone its
+ * tid, maybe another host process's by then, reaches nothing (the group
+ * itself is checked by ofProcess).
+ */
+function hostTaskDir(p: Process, hostTid: number): string {
+  return hostTid === p.tgid ? `/proc/${p.tgid}` : `/proc/${p.tgid}/task/${hostTid}`;
+}
+
 /** /proc/[pid]/stat with pid fields (pid, ppid, pgrp, session, tpgid) translated. */
 function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string {
-  const s = hostRead(`/proc/${hostTid}/stat`);
+  const s = hostRead(`${hostTaskDir(p, hostTid)}/stat`);
   const close = s.lastIndexOf(')');
   const f = s.slice(close + 2).trimEnd().split(' ');
   const map = pidMap(k);
@@ -474,9 +484,9 @@ function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string 
   return `${tid} (${comm}) ${f.join(' ')}\n`;
 }
 
-function childrenText(k: Kernel, hostTid: number): string {
+function childrenText(k: Kernel, p: Process, hostTid: number): string {
   const map = pidMap(k);
-  return hostRead(`/proc/${hostTid}/task/${hostTid}/children`)
+  return hostRead(`/proc/${p.tgid}/task/${hostTid}/children`)
     .trim()
     .split(/\s+/)
     .filter(Boolean)
@@ -490,7 +500,7 @@ function childrenText(k: Kernel, hostTid: number): string {
 function statusText(k: Kernel, hostTid: number, p: Process, comm: string): string {
   const map = pidMap(k);
   const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
-  return hostRead(`/proc/${hostTid}/status`)
+  return hostRead(`${hostTaskDir(p, hostTid)}/status`)
     .split('\n')
     .map((line) => {
       const [key, rest = ''] = line.split(/:\t?/, 2) as [string, string?];
@@ -958,7 +968,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     io: () => hostRead(thread ? `/proc/${p.tgid}/task/${hostTid}/io` : `/proc/${p.tgid}/io`),
   };
   // A thread's children (those it forked), sandbox pids each followed by a space.
-  if (thread) files.children = () => childrenText(k, hostTid);
+  if (thread) files.children = () => childrenText(k, p, hostTid);
   const writable = new Set(['loginuid']);
   // Files Linux serves without seq_file: lseek counts from an empty size.
   const unsized = new Set(['cmdline', 'environ', 'auxv', 'loginuid', 'sessionid']);
@@ -988,11 +998,11 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       // A directory held open past its process's end (reaped, not a zombie) has nothing left.
       if (p.exited && !p.isZombie()) fail('ESRCH');
       // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
-      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!, 'seq');
+      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `${hostTaskDir(p, hostTid)}/comm`, p, files.comm!, 'seq');
       const read = files[name];
       const f = read && ((): string | Buffer => ofProcess(p, read));
       if (f) {
-        const file = new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `/proc/${hostTid}/${name}` : null);
+        const file = new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `${hostTaskDir(p, hostTid)}/${name}` : null);
         file.ofMemory = OF_MEMORY.has(name);
         return file;
       }
@@ -1113,7 +1123,7 @@ class ProcMemFile extends ProcNode {
     refuseDirect(flags);
     const open = (): number => {
       try {
-        return fs.openSync(`/proc/${this.hostTid}/mem`, flags & O_REOPEN_FLAGS);
+        return fs.openSync(`${hostTaskDir(this.owner!, this.hostTid)}/mem`, flags & O_REOPEN_FLAGS);
       } catch {
         fail('ESRCH');
       }
