@@ -3,6 +3,7 @@
 // sandbox pid (what the guest sees, from /proc/<tid>/status NSpid).
 import fs from 'node:fs';
 import { native } from '../platform/native.js';
+import { ERRNO } from '../abi/errno.js';
 import { type Creds, type DumpCreds, readCreds } from './creds.js';
 import { fail, ownFd } from './errors.js';
 import type { Injection } from './inject.js';
@@ -158,7 +159,8 @@ export class Process {
    */
   reaped(): boolean {
     if (this.pidfdCache < 0) return this.exited;
-    return native.pidfdSendSignal(this.pidfdCache, 0) !== 0;
+    // Only ESRCH says gone: a process with other host ids (a set-id exec, rootless) refuses the signal with EPERM.
+    return native.pidfdSendSignal(this.pidfdCache, 0) === -ERRNO.ESRCH;
   }
 
   /**
