@@ -109,6 +109,7 @@ export const NAMES: Record<string, string[]> = {
   execonly: ['exec-only-fd'],
   heldswap: ['heldswap-fd', 'heldswap-map', 'heldswap-pipe'],
   pidreuse: ['pidreuse-mem', 'pidreuse-environ', 'pidreuse-thread-mem'],
+  sendreuse: ['sendreuse-memory'],
   fdnameswap: ['fdnameswap-tmpfile', 'fdnameswap-dir', 'fdnameswap-opath'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
@@ -335,21 +336,7 @@ export async function goferAndSignalsGuest(run: SandboxRun): Promise<{ gofer: nu
  */
 export async function pidReuse(run: SandboxRun, uid: number, gid: number, secret: string): Promise<Run> {
   const victims: ChildProcess[] = [];
-  /** A host process at pid `pid`, or an error. */
-  const land = async (pid: number): Promise<void> => {
-    await waitFor(() => !fs.existsSync(`/proc/${pid}`), 5000, `pid ${pid} to be free`);
-    for (let i = 0; i < 50; i++) {
-      fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
-      const p = spawn('sleep', ['60'], { uid, gid, env: { ...ENV, SECRET: secret }, stdio: 'ignore' });
-      if (p.pid === pid) {
-        victims.push(p);
-        return;
-      }
-      p.kill('SIGKILL');
-      await new Promise((r) => p.once('exit', r));
-    }
-    throw new Error(`no host process landed on pid ${pid}`);
-  };
+  const sleeper = () => spawn('sleep', ['60'], { uid, gid, env: { ...ENV, SECRET: secret }, stdio: 'ignore' });
   try {
     await waitFor(() => run.stderr.includes('PIDREUSE-HELD'), 15000, "the guest to hold its child's /proc files");
     // tsvisor -> the sandbox's init -> escape -> its child: the last of the chain.
@@ -359,14 +346,56 @@ export async function pidReuse(run: SandboxRun, uid: number, gid: number, secret
     const thread = Number(fs.readdirSync(`/proc/${escape}/task`).find((t) => Number(t) !== escape));
     run.child.stdin!.write('reap\n');
     await waitFor(() => run.stderr.includes('PIDREUSE-REAPED'), 15000, 'the guest to reap its child');
-    await land(child);
-    await land(thread);
+    victims.push(await landOn(child, sleeper));
+    victims.push(await landOn(thread, sleeper));
     run.child.stdin!.end('open\n');
     return await run.done;
   } finally {
     for (const v of victims) v.kill('SIGKILL');
     run.child.kill('SIGKILL');
   }
+}
+
+/**
+ * Drives `escape sendreuse` in `run`: once the guest's thread blocks in
+ * sendmsg, the guest execs (ending the thread), `escape holdsecret` (binary
+ * `bin`, as host root) takes the thread's host tid, and the guest drains the
+ * socket. The run's result.
+ */
+export async function sendReuse(run: SandboxRun, bin: string, secret: string): Promise<Run> {
+  let victim: ChildProcess | undefined;
+  try {
+    await waitFor(() => run.stderr.includes('SENDREUSE-BLOCKED'), 15000, "the guest's thread to block in sendmsg");
+    let guest = childrenOf(run.pid).find((c) => c.cmd.includes(' sendreuse '))!.pid;
+    for (let next = childrenOf(guest)[0]; next; next = childrenOf(guest)[0]) guest = next.pid;
+    const thread = Number(fs.readdirSync(`/proc/${guest}/task`).find((t) => Number(t) !== guest));
+    run.child.stdin!.write('exec\n');
+    await waitFor(() => run.stderr.includes('SENDREUSE-EXECED'), 15000, 'the guest to exec');
+    victim = await landOn(thread, () => spawn(bin, ['holdsecret', `secret=${secret}`], { env: ENV, stdio: ['ignore', 'pipe', 'ignore'] }));
+    const started = victim;
+    await new Promise((r) => started.stdout!.once('data', r));
+    run.child.stdin!.end('drain\n');
+    return await run.done;
+  } finally {
+    victim?.kill('SIGKILL');
+    run.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * A host process started by `start` at pid `pid` (ns_last_pid puts it there
+ * now: what a guest waiting for the host's pids to wrap gets), or an error.
+ */
+async function landOn(pid: number, start: () => ChildProcess): Promise<ChildProcess> {
+  await waitFor(() => !fs.existsSync(`/proc/${pid}`), 5000, `pid ${pid} to be free`);
+  for (let i = 0; i < 50; i++) {
+    fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+    const p = start();
+    if (p.pid === pid) return p;
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+  }
+  throw new Error(`no host process landed on pid ${pid}`);
 }
 
 /** Direct children of a host pid, with their command lines. */

@@ -34,6 +34,7 @@ import {
   hostSystemState,
   makeSandboxRoot,
   pidReuse,
+  sendReuse,
   populateTargets,
   rand,
   restoreHostSystemState,
@@ -255,6 +256,12 @@ describe('/proc/PID files held past the process', () => {
     const secret = `PIDREUSE-SECRET-${rand()}`;
     const r = await pidReuse(new SandboxRun([host.bin, 'pidreuse', `secret=${secret}`]), GUEST_HOST_ID, GUEST_HOST_ID, secret);
     expect(verdict(r, 'pidreuse', NAMES.pidreuse!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
+  });
+
+  it("a blocked send never copies the rest of its data from the host process that took the ended thread's tid", async () => {
+    const secret = `SENDREUSE-SECRET-${rand()}`;
+    const r = await sendReuse(new SandboxRun([host.bin, 'sendreuse', `secret=${secret}`]), host.bin, secret);
+    expect(verdict(r, 'sendreuse', NAMES.sendreuse!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
   });
 });
 

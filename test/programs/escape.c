@@ -3679,6 +3679,84 @@ static void cmd_pidreuse(void) {
   end(&tmem);
 }
 
+/* sendreuse: a thread's blocking sendmsg on a unix stream socket, whose
+ * second iovec the Sentry copies only once the first went out. An exec by
+ * the main thread ends the sending thread meanwhile; the test puts a host
+ * process (`escape holdsecret`, the same static binary: the same address
+ * holds its secret) at the thread's host tid; then the new image drains the
+ * socket. What comes out must never be that process's memory. */
+static char g_sr_secret[64];
+static char g_sr_fill[8 << 20];
+static int g_sr_sock;
+static void *sendreuse_thread(void *arg) {
+  struct iovec iov[2] = {{g_sr_fill, sizeof g_sr_fill}, {g_sr_secret, sizeof g_sr_secret}};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 2;
+  return sendmsg(g_sr_sock, &mh, 0) < 0 ? arg : NULL;
+}
+
+static void cmd_holdsecret(void) {
+  const char *secret = opt("secret");
+  snprintf(g_sr_secret, sizeof g_sr_secret, "%s", secret ? secret : "");
+  printf("READY\n");
+  fflush(stdout);
+  sleep(60);
+}
+
+static void cmd_sendreuse(void) {
+  const char *secret = opt("secret"), *rfd = opt("rfd");
+  chk c;
+  begin(&c, "sendreuse-memory");
+  char line[64];
+  if (!secret) error(&c, "needs secret=");
+  if (!c.err && !rfd) {
+    int sv[2];
+    pthread_t th;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) error(&c, "socketpair: %s", en(errno));
+    g_sr_sock = sv[0];
+    if (!c.err && pthread_create(&th, NULL, sendreuse_thread, NULL) != 0) error(&c, "pthread_create");
+    if (c.err) {
+      end(&c);
+      return;
+    }
+    usleep(300000);
+    fprintf(stderr, "SENDREUSE-BLOCKED\n");
+    if (!fgets(line, sizeof line, stdin)) error(&c, "no line from the test on stdin");
+    char a1[300], a2[32];
+    snprintf(a1, sizeof a1, "secret=%s", secret);
+    snprintf(a2, sizeof a2, "rfd=%d", sv[1]);
+    char *argv[] = {"escape", "sendreuse", a1, a2, NULL};
+    fflush(stdout);
+    if (!c.err) execv("/proc/self/exe", argv);
+    error(&c, "exec: %s", en(errno));
+    end(&c);
+    return;
+  }
+  if (!c.err) {
+    fprintf(stderr, "SENDREUSE-EXECED\n");
+    if (!fgets(line, sizeof line, stdin)) error(&c, "no second line from the test on stdin");
+  }
+  int fd = rfd ? atoi(rfd) : -1;
+  static char buf[1 << 16];
+  size_t keep = 0, total = 0;
+  for (;;) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (c.err || poll(&pfd, 1, 2000) <= 0) break;
+    ssize_t n = read(fd, buf + keep, sizeof buf - 1 - keep);
+    if (n <= 0) break;
+    total += (size_t)n;
+    buf[keep + (size_t)n] = 0;
+    for (size_t i = 0; i < keep + (size_t)n; i++)
+      if (buf[i] == secret[0] && !strncmp(buf + i, secret, strlen(secret))) escaped(&c, "the socket carried another process's memory, read at the ended thread's tid");
+    if (c.esc) break;
+    keep = 0;
+  }
+  note(&c, "%zu bytes received", total);
+  end(&c);
+}
+
 /* ------------------------------------------------------- setuid binaries */
 
 /* execonly: the fd the Sentry installs for an exec lives in the guest's fd
@@ -3978,7 +4056,7 @@ int main(int argc, char **argv) {
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
       {"execswap", cmd_execswap},     {"execonly", cmd_execonly},   {"heldswap", cmd_heldswap},
       {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},     {"stdiofifo", cmd_stdiofifo},   {"hostfdswap", cmd_hostfdswap}, {"blockedcalls", cmd_blockedcalls},
-      {"untraced", cmd_untraced},     {"names", cmd_names},         {"pidreuse", cmd_pidreuse},     {"fdnameswap", cmd_fdnameswap},
+      {"untraced", cmd_untraced},     {"names", cmd_names},         {"pidreuse", cmd_pidreuse},     {"fdnameswap", cmd_fdnameswap}, {"sendreuse", cmd_sendreuse}, {"holdsecret", cmd_holdsecret},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
     if (!strcmp(cmd, cmds[i].name)) {
