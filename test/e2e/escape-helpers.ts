@@ -110,6 +110,7 @@ export const NAMES: Record<string, string[]> = {
   heldswap: ['heldswap-fd', 'heldswap-map', 'heldswap-pipe'],
   pidreuse: ['pidreuse-mem', 'pidreuse-environ', 'pidreuse-thread-mem'],
   sendreuse: ['sendreuse-memory'],
+  'sendreuse-mmsg': ['sendreuse-mmsg'],
   fdnameswap: ['fdnameswap-tmpfile', 'fdnameswap-dir', 'fdnameswap-opath'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
@@ -358,12 +359,14 @@ export async function pidReuse(run: SandboxRun, uid: number, gid: number, secret
 
 /**
  * Drives `escape sendreuse` in `run`: once the guest's thread blocks in
- * sendmsg, the guest execs (ending the thread), `escape holdsecret` (binary
- * `bin`, as host root) takes the thread's host tid, and the guest drains the
- * socket. The run's result.
+ * sendmsg (or sendmmsg), the guest execs (ending the thread), `escape
+ * holdsecret` (binary `bin`, as host root) takes the thread's host tid, and
+ * the guest drains the socket. The run's result, and what that process
+ * printed (CHANGED: its memory was written).
  */
-export async function sendReuse(run: SandboxRun, bin: string, secret: string): Promise<Run> {
+export async function sendReuse(run: SandboxRun, bin: string, secret: string): Promise<Run & { victim: string }> {
   let victim: ChildProcess | undefined;
+  let said = '';
   try {
     await waitFor(() => run.stderr.includes('SENDREUSE-BLOCKED'), 15000, "the guest's thread to block in sendmsg");
     let guest = childrenOf(run.pid).find((c) => c.cmd.includes(' sendreuse '))!.pid;
@@ -373,9 +376,15 @@ export async function sendReuse(run: SandboxRun, bin: string, secret: string): P
     await waitFor(() => run.stderr.includes('SENDREUSE-EXECED'), 15000, 'the guest to exec');
     victim = await landOn(thread, () => spawn(bin, ['holdsecret', `secret=${secret}`], { env: ENV, stdio: ['ignore', 'pipe', 'ignore'] }));
     const started = victim;
+    started.stdout!.setEncoding('latin1');
     await new Promise((r) => started.stdout!.once('data', r));
+    started.stdout!.on('data', (d: string) => {
+      said += d;
+    });
     run.child.stdin!.end('drain\n');
-    return await run.done;
+    const r = await run.done;
+    await sleep(100);
+    return { ...r, victim: said };
   } finally {
     victim?.kill('SIGKILL');
     run.child.kill('SIGKILL');

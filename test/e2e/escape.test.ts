@@ -263,6 +263,13 @@ describe('/proc/PID files held past the process', () => {
     const r = await sendReuse(new SandboxRun([host.bin, 'sendreuse', `secret=${secret}`]), host.bin, secret);
     expect(verdict(r, 'sendreuse', NAMES.sendreuse!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
   });
+
+  it("nor writes sendmmsg's count into it", async () => {
+    const secret = `SENDREUSE-SECRET-${rand()}`;
+    const r = await sendReuse(new SandboxRun([host.bin, 'sendreuse', `secret=${secret}`, 'how=mmsg']), host.bin, secret);
+    expect.soft(verdict(r, 'sendreuse', NAMES['sendreuse-mmsg']!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
+    expect.soft(r.victim, "the host process at the ended thread's tid").not.toContain('CHANGED');
+  });
 });
 
 // ------------------------------------------------------------- terminals

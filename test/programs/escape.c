@@ -3688,27 +3688,44 @@ static void cmd_pidreuse(void) {
 static char g_sr_secret[64];
 static char g_sr_fill[8 << 20];
 static int g_sr_sock;
+/* sendmmsg's vector: the Sentry writes the count sent at offset 56 (msg_len) */
+static struct mmsghdr g_sr_mm;
 static void *sendreuse_thread(void *arg) {
   struct iovec iov[2] = {{g_sr_fill, sizeof g_sr_fill}, {g_sr_secret, sizeof g_sr_secret}};
   struct msghdr mh;
   memset(&mh, 0, sizeof mh);
   mh.msg_iov = iov;
   mh.msg_iovlen = 2;
-  return sendmsg(g_sr_sock, &mh, 0) < 0 ? arg : NULL;
+  if (arg) {
+    g_sr_mm.msg_hdr = mh;
+    return sendmmsg(g_sr_sock, &g_sr_mm, 1, 0) < 0 ? arg : NULL;
+  }
+  return sendmsg(g_sr_sock, &mh, 0) < 0 ? &g_sr_sock : NULL;
 }
 
+/* The host process at the ended thread's tid: its secret where the guest's
+ * iovec points, and a watch on its own sendmmsg vector's count. */
 static void cmd_holdsecret(void) {
   const char *secret = opt("secret");
   snprintf(g_sr_secret, sizeof g_sr_secret, "%s", secret ? secret : "");
+  memset(&g_sr_mm, 0x5a, sizeof g_sr_mm);
   printf("READY\n");
   fflush(stdout);
-  sleep(60);
+  for (int i = 0; i < 6000; i++) {
+    if (g_sr_mm.msg_len != 0x5a5a5a5au) {
+      printf("CHANGED msg_len %u\n", g_sr_mm.msg_len);
+      fflush(stdout);
+      break;
+    }
+    usleep(10000);
+  }
 }
 
 static void cmd_sendreuse(void) {
-  const char *secret = opt("secret"), *rfd = opt("rfd");
+  const char *secret = opt("secret"), *rfd = opt("rfd"), *how = opt("how");
+  int mmsg = how && !strcmp(how, "mmsg");
   chk c;
-  begin(&c, "sendreuse-memory");
+  begin(&c, mmsg ? "sendreuse-mmsg" : "sendreuse-memory");
   char line[64];
   if (!secret) error(&c, "needs secret=");
   if (!c.err && !rfd) {
@@ -3716,7 +3733,7 @@ static void cmd_sendreuse(void) {
     pthread_t th;
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) error(&c, "socketpair: %s", en(errno));
     g_sr_sock = sv[0];
-    if (!c.err && pthread_create(&th, NULL, sendreuse_thread, NULL) != 0) error(&c, "pthread_create");
+    if (!c.err && pthread_create(&th, NULL, sendreuse_thread, mmsg ? &g_sr_mm : NULL) != 0) error(&c, "pthread_create");
     if (c.err) {
       end(&c);
       return;
@@ -3727,7 +3744,7 @@ static void cmd_sendreuse(void) {
     char a1[300], a2[32];
     snprintf(a1, sizeof a1, "secret=%s", secret);
     snprintf(a2, sizeof a2, "rfd=%d", sv[1]);
-    char *argv[] = {"escape", "sendreuse", a1, a2, NULL};
+    char *argv[] = {"escape", "sendreuse", a1, a2, mmsg ? "how=mmsg" : NULL, NULL};
     fflush(stdout);
     if (!c.err) execv("/proc/self/exe", argv);
     error(&c, "exec: %s", en(errno));
