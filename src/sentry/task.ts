@@ -3,8 +3,9 @@
 // sandbox pid (what the guest sees, from /proc/<tid>/status NSpid).
 import fs from 'node:fs';
 import { native } from '../platform/native.js';
+import { ERRNO } from '../abi/errno.js';
 import { type Creds, type DumpCreds, readCreds } from './creds.js';
-import { ownFd } from './errors.js';
+import { fail, ownFd } from './errors.js';
 import type { Injection } from './inject.js';
 import type { KeptNice } from './syscalls/priority.js';
 import { OomScoreAdj } from './oom.js';
@@ -136,12 +137,30 @@ export class Process {
     /** sandbox pid */
     public pid: number,
     public parent: Process | null,
-  ) {}
+  ) {
+    // Taken while the process is surely the one at `tgid` (the Sentry meets
+    // it stopped, before it runs): once it is reaped the host gives the
+    // number to another process, maybe outside the sandbox, and a pidfd or
+    // /proc/[tgid] opened by number then would be that one's.
+    this.pidfdCache = native.pidfdOpen(tgid, 0);
+  }
 
-  /** A pidfd for pidfd_getfd (opened once per process). */
+  /** A pidfd for pidfd_getfd, of this process even after its pid went to another (ESRCH once it exited and was dropped). */
   pidfd(): number {
+    if (this.pidfdCache < 0 && this.exited) fail('ESRCH');
     if (this.pidfdCache < 0) this.pidfdCache = ownFd(native.pidfdOpen(this.tgid, 0));
     return this.pidfdCache;
+  }
+
+  /**
+   * Whether the process is gone from the host (its parent reaped it), so
+   * its pid may be another process's: checked after a read or open of
+   * /proc/[tgid] by number, which reached this process if it is still there.
+   */
+  reaped(): boolean {
+    if (this.pidfdCache < 0) return this.exited;
+    // Only ESRCH says gone: a process with other host ids (a set-id exec, rootless) refuses the signal with EPERM.
+    return native.pidfdSendSignal(this.pidfdCache, 0) === -ERRNO.ESRCH;
   }
 
   /**
@@ -156,7 +175,6 @@ export class Process {
 
   /** At the exit the Sentry collected: whether the host still holds the process as a zombie for its parent. */
   keepAsZombie(): boolean {
-    if (this.pidfdCache < 0) this.pidfdCache = native.pidfdOpen(this.tgid, 0);
     if (this.isZombie()) return true;
     this.dropPidfd();
     return false;

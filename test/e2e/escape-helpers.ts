@@ -108,6 +108,10 @@ export const NAMES: Record<string, string[]> = {
   execswap: ['exec-path-swap', 'exec-fd-swap', 'exec-interp-swap', 'exec-memfd-interp'],
   execonly: ['exec-only-fd'],
   heldswap: ['heldswap-fd', 'heldswap-map', 'heldswap-pipe'],
+  pidreuse: ['pidreuse-mem', 'pidreuse-environ', 'pidreuse-thread-mem'],
+  sendreuse: ['sendreuse-memory'],
+  'sendreuse-mmsg': ['sendreuse-mmsg'],
+  fdnameswap: ['fdnameswap-tmpfile', 'fdnameswap-dir', 'fdnameswap-opath'],
   suid: ['setuid-host-binary'],
   magiclink: ['magic-failed-exec-fds'],
   untraced: ['untraced-clone'],
@@ -320,6 +324,87 @@ export async function goferAndSignalsGuest(run: SandboxRun): Promise<{ gofer: nu
     `the Gofer and the guest of tsvisor pid ${run.pid}`,
   );
   return { gofer: gofer!, guest: guest! };
+}
+
+/**
+ * Drives `escape pidreuse` in `run`: the guest holds O_PATH fds of its
+ * child's /proc/PID/mem and environ and of a thread's /proc/self/task/TID/mem,
+ * reaps the child and ends the thread, then host processes of `uid`/`gid`
+ * with `secret` in their environment take the child's host pid and the
+ * thread's host tid (ns_last_pid puts them there now: what a guest waiting
+ * for the host's pids to wrap gets), then the guest reopens them. The run's
+ * result.
+ */
+export async function pidReuse(run: SandboxRun, uid: number, gid: number, secret: string): Promise<Run> {
+  const victims: ChildProcess[] = [];
+  const sleeper = () => spawn('sleep', ['60'], { uid, gid, env: { ...ENV, SECRET: secret }, stdio: 'ignore' });
+  try {
+    await waitFor(() => run.stderr.includes('PIDREUSE-HELD'), 15000, "the guest to hold its child's /proc files");
+    // tsvisor -> the sandbox's init -> escape -> its child: the last of the chain.
+    let escape = 0;
+    let child = childrenOf(run.pid).find((c) => c.cmd.includes(' pidreuse '))!.pid;
+    for (let next = childrenOf(child)[0]; next; next = childrenOf(child)[0]) [escape, child] = [child, next.pid];
+    const thread = Number(fs.readdirSync(`/proc/${escape}/task`).find((t) => Number(t) !== escape));
+    run.child.stdin!.write('reap\n');
+    await waitFor(() => run.stderr.includes('PIDREUSE-REAPED'), 15000, 'the guest to reap its child');
+    victims.push(await landOn(child, sleeper));
+    victims.push(await landOn(thread, sleeper));
+    run.child.stdin!.end('open\n');
+    return await run.done;
+  } finally {
+    for (const v of victims) v.kill('SIGKILL');
+    run.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Drives `escape sendreuse` in `run`: once the guest's thread blocks in
+ * sendmsg (or sendmmsg), the guest execs (ending the thread), `escape
+ * holdsecret` (binary `bin`, as host root) takes the thread's host tid, and
+ * the guest drains the socket. The run's result, and what that process
+ * printed (CHANGED: its memory was written).
+ */
+export async function sendReuse(run: SandboxRun, bin: string, secret: string): Promise<Run & { victim: string }> {
+  let victim: ChildProcess | undefined;
+  let said = '';
+  try {
+    await waitFor(() => run.stderr.includes('SENDREUSE-BLOCKED'), 15000, "the guest's thread to block in sendmsg");
+    let guest = childrenOf(run.pid).find((c) => c.cmd.includes(' sendreuse '))!.pid;
+    for (let next = childrenOf(guest)[0]; next; next = childrenOf(guest)[0]) guest = next.pid;
+    const thread = Number(fs.readdirSync(`/proc/${guest}/task`).find((t) => Number(t) !== guest));
+    run.child.stdin!.write('exec\n');
+    await waitFor(() => run.stderr.includes('SENDREUSE-EXECED'), 15000, 'the guest to exec');
+    victim = await landOn(thread, () => spawn(bin, ['holdsecret', `secret=${secret}`], { env: ENV, stdio: ['ignore', 'pipe', 'ignore'] }));
+    const started = victim;
+    started.stdout!.setEncoding('latin1');
+    await new Promise((r) => started.stdout!.once('data', r));
+    started.stdout!.on('data', (d: string) => {
+      said += d;
+    });
+    run.child.stdin!.end('drain\n');
+    const r = await run.done;
+    await sleep(100);
+    return { ...r, victim: said };
+  } finally {
+    victim?.kill('SIGKILL');
+    run.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * A host process started by `start` at pid `pid` (ns_last_pid puts it there
+ * now: what a guest waiting for the host's pids to wrap gets), or an error.
+ */
+async function landOn(pid: number, start: () => ChildProcess): Promise<ChildProcess> {
+  await waitFor(() => !fs.existsSync(`/proc/${pid}`), 5000, `pid ${pid} to be free`);
+  for (let i = 0; i < 50; i++) {
+    fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+    const p = start();
+    if (p.pid === pid) return p;
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+  }
+  throw new Error(`no host process landed on pid ${pid}`);
 }
 
 /** Direct children of a host pid, with their command lines. */

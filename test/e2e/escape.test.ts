@@ -33,6 +33,8 @@ import {
   hostSnapshot,
   hostSystemState,
   makeSandboxRoot,
+  pidReuse,
+  sendReuse,
   populateTargets,
   rand,
   restoreHostSystemState,
@@ -245,6 +247,31 @@ describe('(8) signals', () => {
   });
 });
 
+// ------------------------------------------------------------ pid reuse
+
+describe('/proc/PID files held past the process', () => {
+  // The next host process at the reaped child's pid runs as the uid the
+  // sandbox's root maps to: another sandbox's guest, say.
+  it('reopening them never opens the host process that took the pid', async () => {
+    const secret = `PIDREUSE-SECRET-${rand()}`;
+    const r = await pidReuse(new SandboxRun([host.bin, 'pidreuse', `secret=${secret}`]), GUEST_HOST_ID, GUEST_HOST_ID, secret);
+    expect(verdict(r, 'pidreuse', NAMES.pidreuse!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
+  });
+
+  it("a blocked send never copies the rest of its data from the host process that took the ended thread's tid", async () => {
+    const secret = `SENDREUSE-SECRET-${rand()}`;
+    const r = await sendReuse(new SandboxRun([host.bin, 'sendreuse', `secret=${secret}`]), host.bin, secret);
+    expect(verdict(r, 'sendreuse', NAMES.sendreuse!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
+  });
+
+  it("nor writes sendmmsg's count into it", async () => {
+    const secret = `SENDREUSE-SECRET-${rand()}`;
+    const r = await sendReuse(new SandboxRun([host.bin, 'sendreuse', `secret=${secret}`, 'how=mmsg']), host.bin, secret);
+    expect.soft(verdict(r, 'sendreuse', NAMES['sendreuse-mmsg']!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
+    expect.soft(r.victim, "the host process at the ended thread's tid").not.toContain('CHANGED');
+  });
+});
+
 // ------------------------------------------------------------- terminals
 
 describe('(9) terminal input injection', () => {
@@ -349,6 +376,10 @@ describe.each<Mode>(['host-overlay', 'root-overlay'])('writes under the overlay,
 
   it('reopening a deleted in-memory file never opens what a sibling thread swapped into the fd slot or mapping the Sentry reopens it through', () => {
     attempt('heldswap', env(mode));
+  });
+
+  it('/proc/self/fd/N names what the Sentry identified, never the host name of an fd a sibling thread swapped into the slot', () => {
+    attempt('fdnameswap', env(mode));
   });
 });
 

@@ -19,6 +19,7 @@ import {
   compileEscape,
   goferAndSignalsGuest,
   hostSystemState,
+  pidReuse,
   rand,
   varTmpDir,
   verdict,
@@ -379,6 +380,13 @@ describe('escape attempts as an ordinary user', () => {
     const r = sandbox([escapeBin, 'heldswap', `victim=${victim}`]);
     expect(verdict(r, 'heldswap', NAMES.heldswap!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
     expect(fs.readFileSync(victim, 'latin1')).toBe('rootless-victim\n');
+  });
+
+  it("escape pidreuse: /proc/PID files of a reaped child never open the user's own host process that took its pid", async () => {
+    const secret = `PIDREUSE-SECRET-${rand()}`;
+    const run = new SandboxRun([escapeBin, 'pidreuse', `secret=${secret}`], ['--memory', '0'], { uid: UID, gid: GID, env: userEnv() });
+    const r = await pidReuse(run, UID, GID, secret);
+    expect(verdict(r, 'pidreuse', NAMES.pidreuse!), `stderr:\n${r.stderr}`).toEqual(CLEAN);
   });
 
   it('escape int80: 32-bit calls never run', () => {

@@ -3542,6 +3542,238 @@ static void cmd_hostfdswap(void) {
   end(&c);
 }
 
+/* fdnameswap: readlink of /proc/self/fd/N for an fd the Sentry did not
+ * make (a pipe) names what the kernel says; for one it made, the sandbox
+ * path it keeps. A sibling thread swaps a pipe and an fd of the Sentry's
+ * (a file of /tmp, a directory, an O_PATH fd of a /proc file) in slot N:
+ * the name shown must be one of theirs, never the host's name of the
+ * Sentry's object (its storage or placeholder) that a link read after the
+ * Sentry's look at the fd shows. */
+static void fdnameswap_one(const char *name, int keep, const char *want) {
+  chk c;
+  begin(&c, name);
+  int p[2];
+  if (keep < 0 || pipe(p) < 0) {
+    error(&c, "setup: %s", en(errno));
+    end(&c);
+    return;
+  }
+  char pipename[64], link[256];
+  struct stat st;
+  fstat(p[0], &st);
+  snprintf(pipename, sizeof pipename, "pipe:[%lu]", (unsigned long)st.st_ino);
+  g_hs_keep = keep;
+  g_hs_ro = p[0];
+  g_hs_slot = 150;
+  dup2(keep, g_hs_slot);
+  pthread_t th;
+  if (pthread_create(&th, NULL, heldswap_fds, NULL) != 0) error(&c, "pthread_create");
+  int seen = 0;
+  for (int i = 0; i < 10000 && !c.err && !c.esc; i++) {
+    ssize_t n = readlink("/proc/self/fd/150", link, sizeof link - 1);
+    if (n < 0) continue;
+    link[n] = 0;
+    seen++;
+    if (strcmp(link, pipename) && strcmp(link, want)) escaped(&c, "/proc/self/fd/150 read \"%s\": neither the pipe nor %s", link, want);
+  }
+  g_hs_stop = 1;
+  pthread_join(th, NULL);
+  g_hs_stop = 0;
+  if (!seen && !c.err) error(&c, "no readlink succeeded: %s", en(errno));
+  close(g_hs_slot);
+  close(keep);
+  close(p[0]);
+  close(p[1]);
+  end(&c);
+}
+
+static void cmd_fdnameswap(void) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "/tmp/fdnameswap-%d", getpid());
+  fdnameswap_one("fdnameswap-tmpfile", open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), tmp);
+  unlink(tmp);
+  fdnameswap_one("fdnameswap-dir", open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC), "/tmp");
+  snprintf(tmp, sizeof tmp, "/proc/%d/status", (int)getpid());
+  fdnameswap_one("fdnameswap-opath", open(tmp, O_PATH | O_CLOEXEC), tmp);
+}
+
+/* pidreuse: /proc/PID files of a child held (O_PATH) while it lives, and
+ * /proc/self/task/TID/mem of a thread while it runs, reopened through
+ * /proc/self/fd after the child was reaped and the thread ended, once the
+ * test (the adversary's patience: host forks that land on the freed pids)
+ * has put processes of the host uid the sandbox's root maps to, with
+ * secret= in their environment, at their host pids. The Sentry must see that
+ * what it checked is gone, not open the host's /proc/PID of whatever holds
+ * the number now. The test drives it through stdin: a line to end the child
+ * and the thread, a line once the other processes are there. */
+static int g_pr_pipe[2];
+static volatile pid_t g_pr_tid;
+static void *pidreuse_thread(void *arg) {
+  (void)arg;
+  char b;
+  g_pr_tid = (pid_t)syscall(SYS_gettid);
+  return read(g_pr_pipe[0], &b, 1) == 1 ? NULL : arg;
+}
+
+static void cmd_pidreuse(void) {
+  const char *secret = opt("secret");
+  chk mem, env, tmem;
+  begin(&mem, "pidreuse-mem");
+  begin(&env, "pidreuse-environ");
+  begin(&tmem, "pidreuse-thread-mem");
+  pthread_t th;
+  if (pipe(g_pr_pipe) < 0 || pthread_create(&th, NULL, pidreuse_thread, NULL) != 0) error(&mem, "thread: %s", en(errno));
+  while (!mem.err && !g_pr_tid) usleep(1000);
+  if (!secret) error(&mem, "needs secret=");
+  fflush(stdout);
+  pid_t child = mem.err ? -1 : fork();
+  if (child == 0) {
+    for (;;) pause();
+  }
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/mem", (int)child);
+  int hm = child > 0 ? open(path, O_PATH | O_CLOEXEC) : -1;
+  snprintf(path, sizeof path, "/proc/%d/environ", (int)child);
+  int he = child > 0 ? open(path, O_PATH | O_CLOEXEC) : -1;
+  snprintf(path, sizeof path, "/proc/self/task/%d/mem", (int)g_pr_tid);
+  int ht = open(path, O_PATH | O_CLOEXEC);
+  char line[64];
+  if (ht < 0) error(&tmem, "O_PATH open of %s: %s", path, en(errno));
+  if (hm < 0 || he < 0) error(&mem, "setup (fork, O_PATH opens of /proc/%d): %s", (int)child, en(errno));
+  fprintf(stderr, "PIDREUSE-HELD\n");
+  if (!mem.err && !fgets(line, sizeof line, stdin)) error(&mem, "no line from the test on stdin");
+  if (child > 0) {
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+  }
+  if (g_pr_tid && (write(g_pr_pipe[1], "x", 1) != 1 || pthread_join(th, NULL) != 0)) error(&tmem, "ending the thread: %s", en(errno));
+  fprintf(stderr, "PIDREUSE-REAPED\n");
+  if (!mem.err && !fgets(line, sizeof line, stdin)) error(&mem, "no second line from the test on stdin");
+  if (!mem.err) {
+    snprintf(path, sizeof path, "/proc/self/fd/%d", hm);
+    int r = open(path, O_RDWR | O_CLOEXEC);
+    if (r >= 0) escaped(&mem, "reopening /proc/%d/mem after the process was reaped opened the process now at its pid, read-write", (int)child);
+    if (r >= 0) close(r);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", he);
+    r = open(path, O_RDONLY | O_CLOEXEC);
+    char buf[8192];
+    ssize_t n = r >= 0 ? read(r, buf, sizeof buf - 1) : -1;
+    if (n > 0) {
+      buf[n] = 0;
+      for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+        if (strstr(buf + i, secret)) escaped(&env, "reopening /proc/%d/environ after the process was reaped read another process's environment", (int)child);
+    }
+    if (r >= 0) close(r);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", ht);
+    r = tmem.err ? -1 : open(path, O_RDWR | O_CLOEXEC);
+    if (r >= 0) escaped(&tmem, "reopening /proc/self/task/%d/mem after the thread ended opened the process now at its tid, read-write", (int)g_pr_tid);
+    if (r >= 0) close(r);
+  }
+  close(hm);
+  close(he);
+  close(ht);
+  close(g_pr_pipe[0]);
+  close(g_pr_pipe[1]);
+  end(&mem);
+  end(&env);
+  end(&tmem);
+}
+
+/* sendreuse: a thread's blocking sendmsg on a unix stream socket, whose
+ * second iovec the Sentry copies only once the first went out. An exec by
+ * the main thread ends the sending thread meanwhile; the test puts a host
+ * process (`escape holdsecret`, the same static binary: the same address
+ * holds its secret) at the thread's host tid; then the new image drains the
+ * socket. What comes out must never be that process's memory. */
+static char g_sr_secret[64];
+static char g_sr_fill[8 << 20];
+static int g_sr_sock;
+/* sendmmsg's vector: the Sentry writes the count sent at offset 56 (msg_len) */
+static struct mmsghdr g_sr_mm;
+static void *sendreuse_thread(void *arg) {
+  struct iovec iov[2] = {{g_sr_fill, sizeof g_sr_fill}, {g_sr_secret, sizeof g_sr_secret}};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 2;
+  if (arg) {
+    g_sr_mm.msg_hdr = mh;
+    return sendmmsg(g_sr_sock, &g_sr_mm, 1, 0) < 0 ? arg : NULL;
+  }
+  return sendmsg(g_sr_sock, &mh, 0) < 0 ? &g_sr_sock : NULL;
+}
+
+/* The host process at the ended thread's tid: its secret where the guest's
+ * iovec points, and a watch on its own sendmmsg vector's count. */
+static void cmd_holdsecret(void) {
+  const char *secret = opt("secret");
+  snprintf(g_sr_secret, sizeof g_sr_secret, "%s", secret ? secret : "");
+  memset(&g_sr_mm, 0x5a, sizeof g_sr_mm);
+  printf("READY\n");
+  fflush(stdout);
+  for (int i = 0; i < 6000; i++) {
+    if (g_sr_mm.msg_len != 0x5a5a5a5au) {
+      printf("CHANGED msg_len %u\n", g_sr_mm.msg_len);
+      fflush(stdout);
+      break;
+    }
+    usleep(10000);
+  }
+}
+
+static void cmd_sendreuse(void) {
+  const char *secret = opt("secret"), *rfd = opt("rfd"), *how = opt("how");
+  int mmsg = how && !strcmp(how, "mmsg");
+  chk c;
+  begin(&c, mmsg ? "sendreuse-mmsg" : "sendreuse-memory");
+  char line[64];
+  if (!secret) error(&c, "needs secret=");
+  if (!c.err && !rfd) {
+    int sv[2];
+    pthread_t th;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) error(&c, "socketpair: %s", en(errno));
+    g_sr_sock = sv[0];
+    if (!c.err && pthread_create(&th, NULL, sendreuse_thread, mmsg ? &g_sr_mm : NULL) != 0) error(&c, "pthread_create");
+    if (c.err) {
+      end(&c);
+      return;
+    }
+    usleep(300000);
+    fprintf(stderr, "SENDREUSE-BLOCKED\n");
+    if (!fgets(line, sizeof line, stdin)) error(&c, "no line from the test on stdin");
+    char a1[300], a2[32];
+    snprintf(a1, sizeof a1, "secret=%s", secret);
+    snprintf(a2, sizeof a2, "rfd=%d", sv[1]);
+    char *argv[] = {"escape", "sendreuse", a1, a2, mmsg ? "how=mmsg" : NULL, NULL};
+    fflush(stdout);
+    if (!c.err) execv("/proc/self/exe", argv);
+    error(&c, "exec: %s", en(errno));
+    end(&c);
+    return;
+  }
+  if (!c.err) {
+    fprintf(stderr, "SENDREUSE-EXECED\n");
+    if (!fgets(line, sizeof line, stdin)) error(&c, "no second line from the test on stdin");
+  }
+  int fd = rfd ? atoi(rfd) : -1;
+  static char buf[1 << 16];
+  size_t keep = 0, total = 0;
+  for (;;) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (c.err || poll(&pfd, 1, 2000) <= 0) break;
+    ssize_t n = read(fd, buf + keep, sizeof buf - 1 - keep);
+    if (n <= 0) break;
+    total += (size_t)n;
+    buf[keep + (size_t)n] = 0;
+    for (size_t i = 0; i < keep + (size_t)n; i++)
+      if (buf[i] == secret[0] && !strncmp(buf + i, secret, strlen(secret))) escaped(&c, "the socket carried another process's memory, read at the ended thread's tid");
+    if (c.esc) break;
+    keep = 0;
+  }
+  note(&c, "%zu bytes received", total);
+  end(&c);
+}
+
 /* ------------------------------------------------------- setuid binaries */
 
 /* execonly: the fd the Sentry installs for an exec lives in the guest's fd
@@ -3841,7 +4073,7 @@ int main(int argc, char **argv) {
       {"overlaywrite", cmd_overlaywrite}, {"linkrename", cmd_linkrename}, {"forgedexec", cmd_forgedexec},
       {"execswap", cmd_execswap},     {"execonly", cmd_execonly},   {"heldswap", cmd_heldswap},
       {"suid", cmd_suid},             {"magiclink", cmd_magiclink}, {"stdio", cmd_stdio},     {"stdiofifo", cmd_stdiofifo},   {"hostfdswap", cmd_hostfdswap}, {"blockedcalls", cmd_blockedcalls},
-      {"untraced", cmd_untraced},     {"names", cmd_names},
+      {"untraced", cmd_untraced},     {"names", cmd_names},         {"pidreuse", cmd_pidreuse},     {"fdnameswap", cmd_fdnameswap}, {"sendreuse", cmd_sendreuse}, {"holdsecret", cmd_holdsecret},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
     if (!strcmp(cmd, cmds[i].name)) {

@@ -916,6 +916,16 @@ function send(k: Kernel, t: Task, sock: number, m: Message, flags: number, done:
       native.sockSendmsgAsync(wfd, cur.name, cur.data, cur.control, flags, (r2) => {
         waiting.fds -= fds;
         waiting.bytes -= bytes;
+        // The rest of the data is copied, and sendmmsg's counts written, by
+        // the sender's tid: that is the sender's only while it still waits in
+        // this call. Once it is gone (killed, an exec by another thread) the
+        // host may have given the tid to another process, maybe outside the
+        // sandbox, whose memory would be read and sent, or written.
+        if (!ch.valid(id)) {
+          closeAll(m.fds);
+          native.close(wfd);
+          return;
+        }
         let reply: number;
         try {
           if (r2 === cur.data.length && m.more.length > 0) {

@@ -255,11 +255,14 @@ class HostWritableProcFile extends ProcFile {
   override open(flags: number): Opened {
     refuseDirect(flags);
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
-    try {
-      return { fd: fs.openSync(this.hostPath, flags & O_REOPEN_FLAGS) };
-    } catch {
-      fail('ESRCH');
-    }
+    const open = (): number => {
+      try {
+        return fs.openSync(this.hostPath, flags & O_REOPEN_FLAGS);
+      } catch {
+        fail('ESRCH');
+      }
+    };
+    return { fd: ofProcess(this.owner!, open, undefined, (fd) => native.close(fd)) };
   }
 }
 
@@ -276,11 +279,14 @@ class OomScoreAdjFile extends ProcFile {
     refuseDirect(flags);
     if ((flags & O_ACCMODE) === O_RDONLY) return super.open(flags);
     const t = this.fs.k.current;
-    try {
-      return { fd: this.p.oom.openWrite(this.p.tgid, flags, !!t && hasCap(t.creds, CAP_SYS_RESOURCE)) };
-    } catch {
-      fail('ESRCH');
-    }
+    const open = (): number => {
+      try {
+        return this.p.oom.openWrite(this.p.tgid, flags, !!t && hasCap(t.creds, CAP_SYS_RESOURCE));
+      } catch {
+        fail('ESRCH');
+      }
+    };
+    return { fd: ofProcess(this.p, open, undefined, (fd) => native.close(fd)) };
   }
 }
 
@@ -444,9 +450,19 @@ function currentProc(pfs: ProcFs): Process {
 
 // ---- generated files -------------------------------------------------
 
+/**
+ * The host's /proc directory of thread `hostTid` of `p`: a thread other than
+ * the leader is named under its thread group, so that once it is gone its
+ * tid, maybe another host process's by then, reaches nothing (the group
+ * itself is checked by ofProcess).
+ */
+function hostTaskDir(p: Process, hostTid: number): string {
+  return hostTid === p.tgid ? `/proc/${p.tgid}` : `/proc/${p.tgid}/task/${hostTid}`;
+}
+
 /** /proc/[pid]/stat with pid fields (pid, ppid, pgrp, session, tpgid) translated. */
 function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string {
-  const s = hostRead(`/proc/${hostTid}/stat`);
+  const s = hostRead(`${hostTaskDir(p, hostTid)}/stat`);
   const close = s.lastIndexOf(')');
   const f = s.slice(close + 2).trimEnd().split(' ');
   const map = pidMap(k);
@@ -468,9 +484,9 @@ function statLine(k: Kernel, hostTid: number, p: Process, comm: string): string 
   return `${tid} (${comm}) ${f.join(' ')}\n`;
 }
 
-function childrenText(k: Kernel, hostTid: number): string {
+function childrenText(k: Kernel, p: Process, hostTid: number): string {
   const map = pidMap(k);
-  return hostRead(`/proc/${hostTid}/task/${hostTid}/children`)
+  return hostRead(`/proc/${p.tgid}/task/${hostTid}/children`)
     .trim()
     .split(/\s+/)
     .filter(Boolean)
@@ -484,7 +500,7 @@ function childrenText(k: Kernel, hostTid: number): string {
 function statusText(k: Kernel, hostTid: number, p: Process, comm: string): string {
   const map = pidMap(k);
   const tid = k.tasks.get(hostTid)?.nsTid ?? p.pid;
-  return hostRead(`/proc/${hostTid}/status`)
+  return hostRead(`${hostTaskDir(p, hostTid)}/status`)
     .split('\n')
     .map((line) => {
       const [key, rest = ''] = line.split(/:\t?/, 2) as [string, string?];
@@ -860,7 +876,17 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
     fail('ENOENT');
   }
   const permissions = fdLinkPermissions(id.fd);
-  native.close(id.fd);
+  // The host's name of the object identified, read through the Sentry's copy:
+  // the guest's slot may hold another fd by now (one of the Sentry's own,
+  // whose host name is its storage's).
+  let hostText: string | null = null;
+  try {
+    if (!id.file) hostText = fs.readlinkSync(`/proc/self/fd/${id.fd}`, { encoding: 'latin1' });
+  } catch {
+    /* failed below */
+  } finally {
+    native.close(id.fd);
+  }
   // A pseudo-terminal is named by its number, as ttyname() expects, whichever
   // path opened it (the Sentry's /dev/tty and the console share its inode).
   const pts = (id.sx[STATX.mode]! & S_IFMT) === S_IFCHR ? ptsNumber(id.sx[STATX.rdevMajor]!, id.sx[STATX.rdevMinor]!) : -1;
@@ -868,12 +894,7 @@ function fdTarget(pfs: ProcFs, p: Process, fd: number): { text: string; loc: Loc
     if (id.file.anon) return { text: id.file.anon, loc: id.file.loc, permissions };
     return { text: pts >= 0 ? `/dev/pts/${pts}` : linkText(t.fs.root, id.file.loc) ?? '/', loc: id.file.loc, permissions };
   }
-  let text: string;
-  try {
-    text = pts >= 0 ? `/dev/pts/${pts}` : foreignFdName(k, fs.readlinkSync(`/proc/${p.tgid}/fd/${fd}`, { encoding: 'latin1' }), id.sx);
-  } catch {
-    fail('ENOENT');
-  }
+  const text = pts >= 0 ? `/dev/pts/${pts}` : hostText === null ? fail('ENOENT') : foreignFdName(k, hostText, id.sx);
   const owners = hostObjectOwners(k, id.sx);
   const st: Stat = {
     dev: makedev(id.sx[19]!, id.sx[20]!), ino: id.sx[6]!, mode: id.sx[5]!, nlink: id.sx[2]!, uid: owners[0], gid: owners[1],
@@ -947,7 +968,7 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
     io: () => hostRead(thread ? `/proc/${p.tgid}/task/${hostTid}/io` : `/proc/${p.tgid}/io`),
   };
   // A thread's children (those it forked), sandbox pids each followed by a space.
-  if (thread) files.children = () => childrenText(k, hostTid);
+  if (thread) files.children = () => childrenText(k, p, hostTid);
   const writable = new Set(['loginuid']);
   // Files Linux serves without seq_file: lseek counts from an empty size.
   const unsized = new Set(['cmdline', 'environ', 'auxv', 'loginuid', 'sessionid']);
@@ -977,10 +998,11 @@ function pidDir(pfs: ProcFs, p: Process, t: Task | undefined, base: string, thre
       // A directory held open past its process's end (reaped, not a zombie) has nothing left.
       if (p.exited && !p.isZombie()) fail('ESRCH');
       // The host applies a write as Linux does: the writer's own thread group only (EINVAL otherwise), truncated to 15 bytes.
-      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `/proc/${hostTid}/comm`, p, files.comm!, 'seq');
-      const f = files[name];
+      if (name === 'comm') return new HostWritableProcFile(pfs, `${base}/comm`, `${hostTaskDir(p, hostTid)}/comm`, p, files.comm!, 'seq');
+      const read = files[name];
+      const f = read && ((): string | Buffer => ofProcess(p, read));
       if (f) {
-        const file = new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `/proc/${hostTid}/${name}` : null);
+        const file = new ProcFile(pfs, `${base}/${name}`, f, writable.has(name) ? 0o644 : 0o444, p, unsized.has(name) ? 0 : 'seq', WRITELESS.has(name) ? `${hostTaskDir(p, hostTid)}/${name}` : null);
         file.ofMemory = OF_MEMORY.has(name);
         return file;
       }
@@ -1054,12 +1076,30 @@ function requireTraceAccess(k: Kernel, target: Process, mmRead: boolean): void {
  */
 function withTraceAccess<T>(k: Kernel, target: Process, read: () => T, release: (v: T) => void = () => {}, mmRead = false): T {
   requireTraceAccess(k, target, mmRead);
+  return ofProcess(target, read, (v) => {
+    try {
+      requireTraceAccess(k, target, mmRead);
+    } catch (e) {
+      release(v);
+      throw e;
+    }
+  }, release);
+}
+
+/**
+ * `read` of `/proc/${p.tgid}/...` (or the process's fd by number), made by
+ * number: ESRCH, its result dropped (`release`), if `p` was reaped by the
+ * end, since the host may have given its pid to another process, maybe
+ * outside the sandbox (a guest holding a /proc/PID file of a child it then
+ * reaped, waiting for the pids to wrap). Still there at the end, it held
+ * the pid throughout. `after` runs other checks before that one.
+ */
+function ofProcess<T>(p: Process, read: () => T, after: (v: T) => void = () => {}, release: (v: T) => void = () => {}): T {
   const v = read();
-  try {
-    requireTraceAccess(k, target, mmRead);
-  } catch (e) {
+  after(v);
+  if (p.reaped()) {
     release(v);
-    throw e;
+    fail('ESRCH');
   }
   return v;
 }
@@ -1083,7 +1123,7 @@ class ProcMemFile extends ProcNode {
     refuseDirect(flags);
     const open = (): number => {
       try {
-        return fs.openSync(`/proc/${this.hostTid}/mem`, flags & O_REOPEN_FLAGS);
+        return fs.openSync(`${hostTaskDir(this.owner!, this.hostTid)}/mem`, flags & O_REOPEN_FLAGS);
       } catch {
         fail('ESRCH');
       }
@@ -1199,7 +1239,7 @@ function fdinfoDir(pfs: ProcFs, p: Process, base: string): Node {
       }
       return names.map((n) => ({ name: n, type: DT_REG, ino: pfs.ino(`${base}/${n}`) }));
     },
-    (name) => (/^\d+$/.test(name) ? new ProcFile(pfs, `${base}/${name}`, () => hostRead(`/proc/${p.tgid}/fdinfo/${name}`), 0o444, p) : null),
+    (name) => (/^\d+$/.test(name) ? new ProcFile(pfs, `${base}/${name}`, () => ofProcess(p, () => hostRead(`/proc/${p.tgid}/fdinfo/${name}`)), 0o444, p) : null),
     p,
   );
 }
