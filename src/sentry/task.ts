@@ -240,10 +240,10 @@ export class Task {
     table.tasks.add(this);
   }
 
-  /** Credentials; re-read from the host after the task changed them. */
+  /** Credentials; re-read from the host after the task changed them. ESRCH: the task is gone (killed meanwhile). */
   get creds(): Creds {
     if (!this.credsCache) this.credsCache = readCreds(this.tid) ?? undefined;
-    if (!this.credsCache) throw new Error(`cannot read credentials of task ${this.tid}`);
+    if (!this.credsCache) fail('ESRCH');
     return this.credsCache;
   }
 
